@@ -1,0 +1,42 @@
+/*
+ * eng_cpu.h - CPU feature detection (CPUID + XGETBV) and the arch cap.
+ *
+ * Paths are chosen at run time from what the CPU and OS support, never from
+ * compile flags. ENG_ARCH=noaesni|sse|avx|avx2|avx512 caps the path for the
+ * whole process (for valgrind, which cannot run AVX-512, and for tests of
+ * each path on one machine).
+ */
+#ifndef ENG_CPU_H
+#define ENG_CPU_H
+
+#include "eng_cipher.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct eng_cpu_features {
+    unsigned aesni : 1, pclmul : 1, sse41 : 1, avx : 1, avx2 : 1, avx512f : 1, avx512bw : 1,
+        avx512vl : 1, vaes : 1, vpclmulqdq : 1;
+};
+
+/* eng_cpu_features returns the detected features (OS support checked). Never NULL. */
+ENG_API const struct eng_cpu_features *eng_cpu_features(void);
+
+/* eng_cpu_best_arch returns the widest path the CPU supports, ignoring ENG_ARCH. */
+ENG_API enum eng_arch eng_cpu_best_arch(void);
+
+/*
+ * eng_arch_effective resolves |requested| (AUTO allowed) against ENG_ARCH and
+ * the CPU: 0 and *out on success; -1 with ENG_ERR_ENV (bad ENG_ARCH) or
+ * ENG_ERR_CPU (requested path wider than the CPU).
+ */
+ENG_API int eng_arch_effective(enum eng_arch requested, enum eng_arch *out);
+
+/* eng_cpu_flags_string writes e.g. "aesni pclmul avx avx2 avx512f vaes vpclmulqdq" to |out|. */
+ENG_API void eng_cpu_flags_string(char *out, size_t max_out_len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ENG_CPU_H */

@@ -1,0 +1,79 @@
+/*
+ * eng_error.h - the engine's one table of error codes.
+ *
+ * Public entry points return 0 on success and -1 on failure, and set a
+ * thread-local code that eng_errno() returns and eng_strerror() explains.
+ * Library code never prints. Each code belongs to a category (the upper
+ * byte) so that callers can branch on the kind of failure.
+ */
+#ifndef ENG_ERROR_H
+#define ENG_ERROR_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ENG_API __attribute__((visibility("default")))
+
+enum eng_err_category {
+    ENG_CAT_OK = 0,
+    ENG_CAT_USAGE = 1,    /* the caller passed something invalid */
+    ENG_CAT_CRYPTO = 2,   /* authentication failed, bad key, crypto library */
+    ENG_CAT_RESOURCE = 3, /* memory, locking, CPU support */
+    ENG_CAT_IO = 4,       /* files */
+    ENG_CAT_KEY = 5,      /* key management: providers, key table */
+    ENG_CAT_VAULT = 6,    /* remote key vault */
+    ENG_CAT_INTERNAL = 7,
+};
+
+/* X(name, category, number within category, message) */
+#define ENG_ERRORS(X)                                                                     \
+    X(ENG_OK, OK, 0, "success")                                                           \
+    X(ENG_ERR_NULL, USAGE, 1, "a required pointer argument is NULL")                      \
+    X(ENG_ERR_ARG, USAGE, 2, "invalid argument")                                           \
+    X(ENG_ERR_KEY_LEN, USAGE, 3, "key has the wrong length for the mode")                  \
+    X(ENG_ERR_XTS_KEY_HALVES_EQUAL, USAGE, 4,                                              \
+      "XTS key halves are equal (refused by SP 800-38E / FIPS 140)")                       \
+    X(ENG_ERR_XTS_UNIT_SHORT, USAGE, 5, "XTS data unit shorter than 16 bytes")            \
+    X(ENG_ERR_XTS_UNIT_LONG, USAGE, 6, "XTS data unit longer than 2^20 blocks")           \
+    X(ENG_ERR_CBC_LEN, USAGE, 7, "CBC length is not a multiple of 16 bytes")              \
+    X(ENG_ERR_NONCE_LEN, USAGE, 8, "nonce/IV has the wrong length for the mode")          \
+    X(ENG_ERR_TAG_LEN, USAGE, 9, "GCM tag length not allowed (SP 800-38D 5.2.1.2)")       \
+    X(ENG_ERR_ZERO_LEN, USAGE, 10, "zero-length data unit")                                \
+    X(ENG_ERR_MODE, USAGE, 11, "unknown cipher mode")                                     \
+    X(ENG_ERR_BACKEND, USAGE, 12, "unknown back end name")                                \
+    X(ENG_ERR_ARCH, USAGE, 13, "unknown CPU architecture name")                            \
+    X(ENG_ERR_ENV, USAGE, 14, "invalid value in an ENG_* environment variable")           \
+    X(ENG_ERR_TOO_LONG, USAGE, 15, "length too large for the mode")                       \
+    X(ENG_ERR_AUTH, CRYPTO, 1, "authentication failed")                                    \
+    X(ENG_ERR_CRYPTO_LIB, CRYPTO, 2, "the crypto library reported an error")              \
+    X(ENG_ERR_RANDOM, CRYPTO, 3, "random number generator failed")                        \
+    X(ENG_ERR_NOMEM, RESOURCE, 1, "out of memory")                                         \
+    X(ENG_ERR_MLOCK, RESOURCE, 2, "could not lock key memory (ENG_MLOCK=require)      ") \
+    X(ENG_ERR_UNSUPPORTED, RESOURCE, 3, "back end does not support this mode")            \
+    X(ENG_ERR_CPU, RESOURCE, 4, "back end or path not available on this CPU")             \
+    X(ENG_ERR_INTERNAL, INTERNAL, 1, "internal error")                                     \
+    /* IO, KEY and VAULT codes: added by the store, key and vault modules below. */
+
+
+#define ENG_ERR_ENUM_(name, cat, num, msg) name = (ENG_CAT_##cat << 8) | (num),
+enum eng_err { ENG_ERRORS(ENG_ERR_ENUM_) };
+#undef ENG_ERR_ENUM_
+
+/* eng_errno returns the code of the last failure in this thread (ENG_OK if none since eng_clear_error). */
+ENG_API int eng_errno(void);
+/* eng_strerror returns a static message for |code|; never NULL. */
+ENG_API const char *eng_strerror(int code);
+/* eng_strerror_name returns the code's symbolic name ("ENG_ERR_AUTH"); never NULL. */
+ENG_API const char *eng_error_name(int code);
+/* eng_error_category returns the category of |code|. */
+ENG_API enum eng_err_category eng_error_category(int code);
+/* eng_error_where returns "file:line" of the last failure in this thread (debugging aid). */
+ENG_API const char *eng_error_where(void);
+/* eng_clear_error resets this thread's code to ENG_OK. */
+ENG_API void eng_clear_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ENG_ERROR_H */

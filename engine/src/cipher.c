@@ -1,0 +1,351 @@
+/*
+ * cipher.c - eng_cipher: validation, back-end choice and dispatch.
+ *
+ * Everything a back end may assume is checked here, once per unit, before
+ * any unit is processed, so that a batch with a bad unit writes nothing.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cipher_internal.h"
+
+static const char *const mode_names[ENG_MODE_COUNT] = {"xts", "gcm", "ctr", "cbc"};
+static const char *const backend_names[ENG_BACKEND_COUNT] = {"auto", "native", "ipsec-mb",
+                                                             "openssl"};
+static const char *const arch_names[ENG_ARCH_COUNT] = {"auto", "noaesni", "sse",
+                                                       "avx",  "avx2",    "avx512"};
+
+static const struct eng_backend_ops *ops_of(enum eng_backend b)
+{
+    switch (b) {
+        case ENG_BACKEND_NATIVE:
+            return &eng_backend_native_ops;
+        case ENG_BACKEND_IPSECMB:
+            return &eng_backend_ipsecmb_ops;
+        case ENG_BACKEND_OPENSSL:
+            return &eng_backend_openssl_ops;
+        case ENG_BACKEND_AUTO:
+        case ENG_BACKEND_COUNT:
+        default:
+            return NULL;
+    }
+}
+
+const char *eng_mode_name(enum eng_mode m)
+{
+    return (m >= 0 && m < ENG_MODE_COUNT) ? mode_names[m] : "unknown";
+}
+
+const char *eng_backend_name(enum eng_backend b)
+{
+    return (b >= 0 && b < ENG_BACKEND_COUNT) ? backend_names[b] : "unknown";
+}
+
+const char *eng_arch_name(enum eng_arch a)
+{
+    return (a >= 0 && a < ENG_ARCH_COUNT) ? arch_names[a] : "unknown";
+}
+
+static int lookup(const char *name, const char *const *names, int n)
+{
+    if (name == NULL) {
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        if (strcasecmp(name, names[i]) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+int eng_mode_from_name(const char *name, enum eng_mode *out)
+{
+    ENG_ENSURE_REF(out);
+    int i = lookup(name, mode_names, ENG_MODE_COUNT);
+    ENG_ENSURE(i >= 0, ENG_ERR_MODE);
+    *out = (enum eng_mode)i;
+    return 0;
+}
+
+int eng_backend_from_name(const char *name, enum eng_backend *out)
+{
+    ENG_ENSURE_REF(out);
+    int i = lookup(name, backend_names, ENG_BACKEND_COUNT);
+    if (i < 0 && name != NULL && strcasecmp(name, "ipsecmb") == 0) {
+        i = ENG_BACKEND_IPSECMB;
+    }
+    ENG_ENSURE(i >= 0, ENG_ERR_BACKEND);
+    *out = (enum eng_backend)i;
+    return 0;
+}
+
+int eng_arch_from_name(const char *name, enum eng_arch *out)
+{
+    ENG_ENSURE_REF(out);
+    int i = lookup(name, arch_names, ENG_ARCH_COUNT);
+    ENG_ENSURE(i >= 0, ENG_ERR_ARCH);
+    *out = (enum eng_arch)i;
+    return 0;
+}
+
+/*
+ * ENG_BACKEND is either one back end for every mode ("openssl") or a
+ * comma-separated list of mode:backend pairs ("xts:openssl,gcm:ipsec-mb").
+ * Sets *out to AUTO when the variable says nothing about |mode|.
+ */
+static int env_backend(enum eng_mode mode, enum eng_backend *out)
+{
+    *out = ENG_BACKEND_AUTO;
+    const char *env = getenv("ENG_BACKEND");
+    if (env == NULL || *env == '\0') {
+        return 0;
+    }
+    char buf[128];
+    ENG_ENSURE(strlen(env) < sizeof(buf), ENG_ERR_ENV);
+    memcpy(buf, env, strlen(env) + 1);
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+        char *colon = strchr(tok, ':');
+        enum eng_backend b;
+        if (colon == NULL) {
+            ENG_ENSURE(eng_backend_from_name(tok, &b) == 0, ENG_ERR_ENV);
+            *out = b;
+            continue;
+        }
+        *colon = '\0';
+        enum eng_mode m;
+        ENG_ENSURE(eng_mode_from_name(tok, &m) == 0, ENG_ERR_ENV);
+        ENG_ENSURE(eng_backend_from_name(colon + 1, &b) == 0, ENG_ERR_ENV);
+        if (m == mode) {
+            *out = b;
+        }
+    }
+    return 0;
+}
+
+int eng_backend_supports(enum eng_backend b, enum eng_mode mode, enum eng_arch arch)
+{
+    const struct eng_backend_ops *ops = ops_of(b);
+    if (ops == NULL || mode < 0 || mode >= ENG_MODE_COUNT || arch < 0 || arch >= ENG_ARCH_COUNT) {
+        return 0;
+    }
+    if (arch == ENG_ARCH_AUTO) {
+        arch = eng_cpu_best_arch();
+    } else if (arch > eng_cpu_best_arch()) {
+        return 0;
+    }
+    return ops->supports(mode, arch);
+}
+
+int eng_resolve(enum eng_mode mode, enum eng_backend backend, enum eng_arch arch,
+                enum eng_backend *out_backend, enum eng_arch *out_arch)
+{
+    ENG_ENSURE_REF(out_backend);
+    ENG_ENSURE_REF(out_arch);
+    ENG_ENSURE(mode >= 0 && mode < ENG_MODE_COUNT, ENG_ERR_MODE);
+    ENG_ENSURE(backend >= 0 && backend < ENG_BACKEND_COUNT, ENG_ERR_BACKEND);
+    enum eng_arch a;
+    ENG_GUARD(eng_arch_effective(arch, &a));
+    if (backend == ENG_BACKEND_AUTO) {
+        ENG_GUARD(env_backend(mode, &backend));
+    }
+    if (backend == ENG_BACKEND_AUTO) {
+        /* Fastest first: native XTS, then ipsec-mb, then OpenSSL for everything. */
+        static const enum eng_backend order[] = {ENG_BACKEND_NATIVE, ENG_BACKEND_IPSECMB,
+                                                 ENG_BACKEND_OPENSSL};
+        for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+            if (ops_of(order[i])->supports(mode, a)) {
+                backend = order[i];
+                break;
+            }
+        }
+        ENG_ENSURE(backend != ENG_BACKEND_AUTO, ENG_ERR_UNSUPPORTED);
+    } else {
+        ENG_ENSURE(ops_of(backend)->supports(mode, a), ENG_ERR_UNSUPPORTED);
+    }
+    *out_backend = backend;
+    *out_arch = a;
+    return 0;
+}
+
+struct eng_cipher *eng_cipher_new(enum eng_mode mode, enum eng_backend backend,
+                                  enum eng_arch arch, const uint8_t *key, size_t key_len)
+{
+    if (key == NULL) {
+        ENG_BAIL_PTR(ENG_ERR_NULL);
+    }
+    if (mode < 0 || mode >= ENG_MODE_COUNT) {
+        ENG_BAIL_PTR(ENG_ERR_MODE);
+    }
+    size_t want = mode == ENG_MODE_XTS ? ENG_XTS_KEY_BYTES : ENG_AES256_KEY_BYTES;
+    if (key_len != want) {
+        ENG_BAIL_PTR(ENG_ERR_KEY_LEN);
+    }
+    /*
+     *= SP 800-38E, section 5.1 / FIPS 140-3 IG C.I
+     *# The two keys used by XTS-AES (Key_1 and Key_2) must be different.
+     */
+    if (mode == ENG_MODE_XTS && eng_ct_equal(key, key + 32, 32)) {
+        ENG_BAIL_PTR(ENG_ERR_XTS_KEY_HALVES_EQUAL);
+    }
+    enum eng_backend b;
+    enum eng_arch a;
+    if (eng_resolve(mode, backend, arch, &b, &a) != 0) {
+        return NULL;
+    }
+    struct eng_cipher *c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        ENG_BAIL_PTR(ENG_ERR_NOMEM);
+    }
+    c->mode = mode;
+    c->backend = b;
+    c->arch = a;
+    c->ops = ops_of(b);
+    if (c->ops->key_init(c, key) != 0) {
+        int err = eng_errno();
+        eng_cipher_free(c);
+        ENG_BAIL_PTR(err);
+    }
+    return c;
+}
+
+void eng_cipher_free(struct eng_cipher *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    if (c->ops != NULL && c->ops->key_cleanup != NULL) {
+        c->ops->key_cleanup(c);
+    }
+    eng_secure_free(c->sched);
+    eng_cleanse(c, sizeof(*c));
+    free(c);
+}
+
+enum eng_mode eng_cipher_mode(const struct eng_cipher *c)
+{
+    return c->mode;
+}
+
+enum eng_backend eng_cipher_backend(const struct eng_cipher *c)
+{
+    return c->backend;
+}
+
+enum eng_arch eng_cipher_arch(const struct eng_cipher *c)
+{
+    return c->arch;
+}
+
+void eng_xts_tweak_from_u64(uint8_t tweak[ENG_XTS_TWEAK_BYTES], uint64_t n)
+{
+    for (int i = 0; i < 8; i++) {
+        tweak[i] = (uint8_t)(n >> (8 * i));
+    }
+    memset(tweak + 8, 0, 8);
+}
+
+static int overlaps(const uint8_t *a, const uint8_t *b, size_t len)
+{
+    if (a == b || len == 0) {
+        return 0;
+    }
+    return (a < b) ? (size_t)(b - a) < len : (size_t)(a - b) < len;
+}
+
+/* Checks one unit; returns ENG_OK or the error code. Resolves tag_len 0 to 16. */
+static int check_unit(enum eng_mode mode, struct eng_unit *u)
+{
+    if (u->iv == NULL) {
+        return ENG_ERR_NULL;
+    }
+    size_t want_iv = mode == ENG_MODE_GCM ? ENG_GCM_NONCE_BYTES : ENG_BLOCK_BYTES;
+    if (u->iv_len != want_iv) {
+        return ENG_ERR_NONCE_LEN;
+    }
+    switch (mode) {
+        case ENG_MODE_XTS:
+            if (u->len < ENG_BLOCK_BYTES) {
+                return ENG_ERR_XTS_UNIT_SHORT;
+            }
+            if (u->len > ENG_XTS_MAX_UNIT_BYTES) {
+                return ENG_ERR_XTS_UNIT_LONG;
+            }
+            break;
+        case ENG_MODE_CBC:
+            if (u->len == 0) {
+                return ENG_ERR_ZERO_LEN;
+            }
+            if (u->len % ENG_BLOCK_BYTES != 0) {
+                return ENG_ERR_CBC_LEN;
+            }
+            break;
+        case ENG_MODE_CTR:
+            if (u->len == 0) {
+                return ENG_ERR_ZERO_LEN;
+            }
+            break;
+        case ENG_MODE_GCM: {
+            if (u->tag == NULL || (u->aad == NULL && u->aad_len != 0)) {
+                return ENG_ERR_NULL;
+            }
+            uint32_t t = u->tag_len == 0 ? ENG_GCM_TAG_BYTES : u->tag_len;
+            if (!(t == 4 || t == 8 || (t >= 12 && t <= 16))) {
+                return ENG_ERR_TAG_LEN;
+            }
+            u->tag_len = t;
+            /* SP 800-38D 5.2.1.1: len(P) <= 2^39 - 256 bits. */
+            if ((uint64_t)u->len > ((1ULL << 36) - 32)) {
+                return ENG_ERR_TOO_LONG;
+            }
+            if (u->len == 0) {
+                return ENG_OK;
+            }
+            break;
+        }
+        case ENG_MODE_COUNT:
+        default:
+            return ENG_ERR_MODE;
+    }
+    if (u->in == NULL || u->out == NULL) {
+        return ENG_ERR_NULL;
+    }
+    if (overlaps(u->in, u->out, u->len)) {
+        return ENG_ERR_ARG;
+    }
+    return ENG_OK;
+}
+
+int eng_cipher_batch(const struct eng_cipher *c, enum eng_dir dir, struct eng_unit *units,
+                     size_t num_units)
+{
+    ENG_ENSURE_REF(c);
+    ENG_ENSURE(num_units == 0 || units != NULL, ENG_ERR_NULL);
+    ENG_ENSURE(dir == ENG_ENCRYPT || dir == ENG_DECRYPT, ENG_ERR_ARG);
+    int first = ENG_OK;
+    for (size_t i = 0; i < num_units; i++) {
+        units[i].status = check_unit(c->mode, &units[i]);
+        if (first == ENG_OK && units[i].status != ENG_OK) {
+            first = units[i].status;
+        }
+    }
+    if (first != ENG_OK) {
+        ENG_BAIL(first);
+    }
+    if (num_units == 0) {
+        return 0;
+    }
+    return c->ops->batch(c, dir, units, num_units);
+}
+
+int eng_cipher_encrypt(const struct eng_cipher *c, struct eng_unit *unit)
+{
+    return eng_cipher_batch(c, ENG_ENCRYPT, unit, 1);
+}
+
+int eng_cipher_decrypt(const struct eng_cipher *c, struct eng_unit *unit)
+{
+    return eng_cipher_batch(c, ENG_DECRYPT, unit, 1);
+}
