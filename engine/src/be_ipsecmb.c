@@ -111,12 +111,33 @@ const char *eng_ipsecmb_version(void)
     return imb_get_version_str();
 }
 
+/*
+ * Whether this build of the library has its no-AES-NI (software AES) code:
+ * Debian's libipsec-mb 1.3 is built without it, and alloc_mb_mgr() then
+ * refuses IMB_FLAG_AESNI_OFF. Probed once.
+ */
+static int noaesni_ok;
+static pthread_once_t noaesni_once = PTHREAD_ONCE_INIT;
+
+static void probe_noaesni(void)
+{
+    IMB_MGR *m = alloc_mb_mgr(IMB_FLAG_AESNI_OFF);
+    noaesni_ok = m != NULL;
+    if (m != NULL) {
+        free_mb_mgr(m);
+    }
+}
+
 static int imb_supports(enum eng_mode mode, enum eng_arch arch)
 {
     if (mode != ENG_MODE_GCM && mode != ENG_MODE_CTR && mode != ENG_MODE_CBC) {
         return 0;
     }
-    return arch > ENG_ARCH_AUTO && arch < ENG_ARCH_COUNT;
+    if (arch == ENG_ARCH_NOAESNI) {
+        pthread_once(&noaesni_once, probe_noaesni);
+        return noaesni_ok;
+    }
+    return arch > ENG_ARCH_NOAESNI && arch < ENG_ARCH_COUNT;
 }
 
 static int imb_key_init(struct eng_cipher *c, const uint8_t *key)
@@ -185,13 +206,22 @@ static int gcm_batch(const struct eng_cipher *c, IMB_MGR *m, enum eng_dir dir,
 }
 
 /*
- * ipsec-mb's CTR increments only the low 32 bits of a 16-byte counter block;
- * the engine promises a 128-bit big-endian increment (as OpenSSL). Returns
- * the number of whole blocks before the low 32 bits wrap (2^32 at most).
+ * Limits of the library that the engine hides:
+ * - CTR increments only the low 32 bits of a 16-byte counter block; the
+ *   engine promises a 128-bit big-endian increment (as OpenSSL), so a unit
+ *   is cut where those 32 bits wrap and continues with a carried counter.
+ * - Multi-buffer CBC keeps lane lengths in 16 bits: a job may hold at most
+ *   65535 bytes ("Invalid cipher message length" otherwise), so longer units
+ *   are chained in segments, each IV being the previous ciphertext block.
+ * Both are rare or long-unit cases; the common case is one segment per unit
+ * and one burst per IMB_MAX_BURST_SIZE units.
  */
+#define CBC_SEG_MAX 65520U
+
 static uint64_t ctr_blocks_to_wrap(const uint8_t iv[16])
 {
-    uint32_t lo = ((uint32_t)iv[12] << 24) | ((uint32_t)iv[13] << 16) | ((uint32_t)iv[14] << 8) | iv[15];
+    uint32_t lo = ((uint32_t)iv[12] << 24) | ((uint32_t)iv[13] << 16) | ((uint32_t)iv[14] << 8) |
+                  iv[15];
     return (1ULL << 32) - lo;
 }
 
@@ -206,76 +236,85 @@ static void ctr_add(uint8_t ctr[16], uint64_t blocks)
     }
 }
 
-static void fill_job(IMB_JOB *job, const struct aes_sched *k, const uint8_t *in, uint8_t *out,
-                     size_t len, const uint8_t *iv)
-{
-    job->enc_keys = k->enc;
-    job->dec_keys = k->dec;
-    job->key_len_in_bytes = IMB_KEY_256_BYTES;
-    job->src = in;
-    job->dst = out;
-    job->cipher_start_src_offset_in_bytes = 0;
-    job->msg_len_to_cipher_in_bytes = len;
-    job->iv = iv;
-    job->iv_len_in_bytes = 16;
-}
+struct seg_state {
+    size_t off;        /* bytes of the unit already done */
+    uint8_t iv[16];    /* IV / counter of the next segment */
+    uint8_t next[16];  /* CBC decrypt: last ciphertext block of the segment in flight */
+};
 
-/* A CTR unit that crosses a 32-bit counter wrap: one job per segment. */
-static int ctr_split_unit(IMB_MGR *m, IMB_JOB *job, const struct aes_sched *k, struct eng_unit *u)
-{
-    uint8_t ctr[16];
-    memcpy(ctr, u->iv, 16);
-    size_t off = 0;
-    int rc = ENG_OK;
-    while (off < u->len && rc == ENG_OK) {
-        uint64_t room = ctr_blocks_to_wrap(ctr) * 16;
-        size_t seg = (uint64_t)(u->len - off) < room ? u->len - off : (size_t)room;
-        fill_job(job, k, u->in + off, u->out + off, seg, ctr);
-        if (IMB_SUBMIT_CIPHER_BURST(m, job, 1, IMB_CIPHER_CNTR, IMB_DIR_ENCRYPT, IMB_KEY_256_BYTES) != 1 ||
-            job->status != IMB_STATUS_COMPLETED) {
-            rc = ENG_ERR_CRYPTO_LIB;
-        }
-        off += seg;
-        ctr_add(ctr, seg / 16);
-    }
-    eng_cleanse(ctr, sizeof(ctr));
-    return rc;
-}
-
-/*
- * CBC and CTR: up to IMB_MAX_BURST_SIZE units go into one cipher burst. A CTR
- * unit that crosses a 32-bit counter wrap (about one in 2^32 / blocks) is
- * done on its own, segment by segment, after the burst.
- */
 static int burst_batch(const struct eng_cipher *c, IMB_MGR *m, IMB_JOB *jobs, enum eng_dir dir,
                        struct eng_unit *units, size_t n)
 {
     const struct aes_sched *k = c->sched;
-    IMB_CIPHER_MODE cm = c->mode == ENG_MODE_CBC ? IMB_CIPHER_CBC : IMB_CIPHER_CNTR;
+    int cbc = c->mode == ENG_MODE_CBC;
+    IMB_CIPHER_MODE cm = cbc ? IMB_CIPHER_CBC : IMB_CIPHER_CNTR;
     /* CTR is its own inverse: ipsec-mb wants the encrypt direction for both. */
-    IMB_CIPHER_DIRECTION d =
-        (c->mode == ENG_MODE_CBC && dir == ENG_DECRYPT) ? IMB_DIR_DECRYPT : IMB_DIR_ENCRYPT;
-    int first = ENG_OK;
+    IMB_CIPHER_DIRECTION d = (cbc && dir == ENG_DECRYPT) ? IMB_DIR_DECRYPT : IMB_DIR_ENCRYPT;
+    struct seg_state st[IMB_MAX_BURST_SIZE];
     size_t unit_of[IMB_MAX_BURST_SIZE];
-    size_t i = 0;
-    while (i < n) {
-        uint32_t cnt = 0;
-        for (; i < n && cnt < IMB_MAX_BURST_SIZE; i++) {
-            struct eng_unit *u = &units[i];
-            if (cm == IMB_CIPHER_CNTR && (u->len + 15) / 16 > ctr_blocks_to_wrap(u->iv)) {
-                u->status = ctr_split_unit(m, &jobs[IMB_MAX_BURST_SIZE - 1], k, u);
-                continue; /* the last slot is free: cnt < IMB_MAX_BURST_SIZE here */
-            }
-            fill_job(&jobs[cnt], k, u->in, u->out, u->len, u->iv);
-            unit_of[cnt++] = i;
+    size_t seg_of[IMB_MAX_BURST_SIZE];
+    int first = ENG_OK;
+
+    for (size_t base = 0; base < n; base += IMB_MAX_BURST_SIZE) {
+        size_t cnt = n - base < IMB_MAX_BURST_SIZE ? n - base : IMB_MAX_BURST_SIZE;
+        size_t pending = cnt;
+        for (size_t j = 0; j < cnt; j++) {
+            st[j].off = 0;
+            memcpy(st[j].iv, units[base + j].iv, 16);
+            units[base + j].status = ENG_OK;
         }
-        uint32_t done = cnt ? IMB_SUBMIT_CIPHER_BURST(m, jobs, cnt, cm, d, IMB_KEY_256_BYTES) : 0;
-        for (uint32_t j = 0; j < cnt; j++) {
-            units[unit_of[j]].status =
-                (j < done && jobs[j].status == IMB_STATUS_COMPLETED) ? ENG_OK : ENG_ERR_CRYPTO_LIB;
+        while (pending > 0) {
+            uint32_t nj = 0;
+            for (size_t j = 0; j < cnt; j++) {
+                struct eng_unit *u = &units[base + j];
+                if (st[j].off >= u->len || u->status != ENG_OK) {
+                    continue;
+                }
+                uint64_t room = cbc ? CBC_SEG_MAX : ctr_blocks_to_wrap(st[j].iv) * 16;
+                size_t seg = (uint64_t)(u->len - st[j].off) < room ? u->len - st[j].off : (size_t)room;
+                IMB_JOB *job = &jobs[nj];
+                job->enc_keys = k->enc;
+                job->dec_keys = k->dec;
+                job->key_len_in_bytes = IMB_KEY_256_BYTES;
+                job->src = u->in + st[j].off;
+                job->dst = u->out + st[j].off;
+                job->cipher_start_src_offset_in_bytes = 0;
+                job->msg_len_to_cipher_in_bytes = seg;
+                job->iv = st[j].iv;
+                job->iv_len_in_bytes = 16;
+                if (cbc && d == IMB_DIR_DECRYPT) {
+                    memcpy(st[j].next, u->in + st[j].off + seg - 16, 16); /* before in-place output */
+                }
+                unit_of[nj] = j;
+                seg_of[nj] = seg;
+                nj++;
+            }
+            uint32_t done = IMB_SUBMIT_CIPHER_BURST(m, jobs, nj, cm, d, IMB_KEY_256_BYTES);
+            for (uint32_t q = 0; q < nj; q++) {
+                size_t j = unit_of[q];
+                struct eng_unit *u = &units[base + j];
+                if (q >= done || jobs[q].status != IMB_STATUS_COMPLETED) {
+                    u->status = ENG_ERR_CRYPTO_LIB;
+                    pending--;
+                    continue;
+                }
+                size_t seg = seg_of[q];
+                if (!cbc) {
+                    ctr_add(st[j].iv, seg / 16);
+                } else if (d == IMB_DIR_ENCRYPT) {
+                    memcpy(st[j].iv, u->out + st[j].off + seg - 16, 16);
+                } else {
+                    memcpy(st[j].iv, st[j].next, 16);
+                }
+                st[j].off += seg;
+                if (st[j].off >= u->len) {
+                    pending--;
+                }
+            }
         }
     }
-    for (i = 0; i < n; i++) {
+    eng_cleanse(st, sizeof(st));
+    for (size_t i = 0; i < n; i++) {
         if (units[i].status != ENG_OK) {
             eng_cleanse(units[i].out, units[i].len);
             if (first == ENG_OK) {
