@@ -1,0 +1,16 @@
+# benchmarks/benchmarks.mk - cmk-bench and `make bench`.
+
+BENCH_SRCS := $(wildcard benchmarks/src/*.c)
+BENCH_OBJS := $(BENCH_SRCS:%.c=$(O)/%.o)
+$(BENCH_OBJS): CPPFLAGS += -Iengine/include $(OPENSSL_CFLAGS) $(CJSON_CFLAGS)
+PROGRAMS += $(BIN)/cmk-bench
+
+$(BIN)/cmk-bench: $(BENCH_OBJS) $(ENGINE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CJSON_LIBS) $(ENGINE_LIBS) -lm
+
+GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+
+.PHONY: bench
+bench: deps $(BIN)/cmk-bench
+	$(BIN)/cmk-bench --profile $(PROFILE) --commit "$(or $(GIT_COMMIT),unknown)" $(BENCH_ARGS)

@@ -1,0 +1,278 @@
+/*
+ * cells.c - what one sample runs: the engine's batch call, or the library
+ * called directly (OpenSSL EVP, ipsec-mb) as the baseline for ratios.
+ *
+ * Every cell encrypts or decrypts |batch| units of |unit_bytes| out of
+ * place from a fixed input buffer, so repeated runs do identical work.
+ * Decrypt cells get real ciphertext (and, for GCM, valid tags) made in
+ * prepare, so the work measured includes the tag check.
+ */
+#include <intel-ipsec-mb.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+
+struct cell_state {
+    uint8_t *in, *out, *ivs, *tags;
+    uint8_t key[64];
+    struct eng_unit *units;
+    struct eng_cipher *cipher;      /* ENGINE */
+    EVP_CIPHER_CTX *evp;            /* RAW openssl */
+    const EVP_CIPHER *evp_cipher;
+    IMB_MGR *mgr;                   /* RAW ipsec-mb */
+    struct gcm_key_data *gcm_key;
+    uint8_t *enc_keys, *dec_keys;
+    IMB_JOB *jobs;
+};
+
+static size_t key_len(enum eng_mode m)
+{
+    return m == ENG_MODE_XTS ? 64 : 32;
+}
+
+static size_t iv_len(enum eng_mode m)
+{
+    return m == ENG_MODE_GCM ? 12 : 16;
+}
+
+static void *xaligned(size_t len)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, 64, len ? len : 64) != 0) {
+        return NULL;
+    }
+    memset(p, 0, len);
+    return p;
+}
+
+static void set_units(struct cell_state *s, const struct bench_cell *c, uint8_t *in, uint8_t *out)
+{
+    for (size_t i = 0; i < c->batch; i++) {
+        s->units[i] = (struct eng_unit){.in = in + i * c->unit_bytes,
+                                        .out = out + i * c->unit_bytes,
+                                        .len = c->unit_bytes,
+                                        .iv = s->ivs + i * 16,
+                                        .iv_len = iv_len(c->mode),
+                                        .tag = s->tags + i * 16,
+                                        .tag_len = 16};
+    }
+}
+
+static const EVP_CIPHER *evp_of(enum eng_mode m)
+{
+    switch (m) {
+        case ENG_MODE_XTS:
+            return EVP_aes_256_xts();
+        case ENG_MODE_GCM:
+            return EVP_aes_256_gcm();
+        case ENG_MODE_CTR:
+            return EVP_aes_256_ctr();
+        case ENG_MODE_CBC:
+            return EVP_aes_256_cbc();
+        case ENG_MODE_COUNT:
+        default:
+            return NULL;
+    }
+}
+
+int bench_cell_prepare(struct bench_cell *c, const char **err)
+{
+    struct cell_state *s = calloc(1, sizeof(*s));
+    size_t total = c->batch * c->unit_bytes;
+    *err = "out of memory";
+    if (s == NULL) {
+        return -1;
+    }
+    c->state = s;
+    s->in = xaligned(total);
+    s->out = xaligned(total);
+    s->ivs = xaligned(c->batch * 16);
+    s->tags = xaligned(c->batch * 16);
+    s->units = calloc(c->batch, sizeof(*s->units));
+    if (!s->in || !s->out || !s->ivs || !s->tags || !s->units) {
+        return -1;
+    }
+    *err = "random generator failed";
+    if (RAND_bytes(s->in, (int)total) != 1 || RAND_bytes(s->key, 64) != 1 ||
+        RAND_bytes(s->ivs, (int)(c->batch * 16)) != 1) {
+        return -1;
+    }
+    /* For decrypt cells the input is real ciphertext (+ tags) made by OpenSSL. */
+    if (c->dir == ENG_DECRYPT) {
+        struct eng_cipher *ref = eng_cipher_new(c->mode, ENG_BACKEND_OPENSSL, 0, s->key, key_len(c->mode));
+        uint8_t *pt = xaligned(total);
+        if (ref == NULL || pt == NULL) {
+            *err = ref == NULL ? eng_strerror(eng_errno()) : "out of memory";
+            eng_cipher_free(ref);
+            free(pt);
+            return -1;
+        }
+        memcpy(pt, s->in, total);
+        set_units(s, c, pt, s->in);
+        int rc = eng_cipher_batch(ref, ENG_ENCRYPT, s->units, c->batch);
+        eng_cipher_free(ref);
+        free(pt);
+        if (rc != 0) {
+            *err = eng_strerror(eng_errno());
+            return -1;
+        }
+    }
+    set_units(s, c, s->in, s->out);
+
+    if (c->kind == BENCH_KIND_ENGINE) {
+        s->cipher = eng_cipher_new(c->mode, c->backend, c->arch, s->key, key_len(c->mode));
+        if (s->cipher == NULL) {
+            *err = eng_strerror(eng_errno());
+            return -1;
+        }
+        c->ran_backend = eng_cipher_backend(s->cipher);
+        c->ran_arch = eng_cipher_arch(s->cipher);
+        return 0;
+    }
+    c->ran_backend = c->backend;
+    c->ran_arch = ENG_ARCH_AUTO;
+    if (c->backend == ENG_BACKEND_OPENSSL) {
+        s->evp_cipher = evp_of(c->mode);
+        s->evp = EVP_CIPHER_CTX_new();
+        *err = "EVP init failed";
+        if (s->evp == NULL ||
+            EVP_CipherInit_ex2(s->evp, s->evp_cipher, s->key, NULL, c->dir == ENG_ENCRYPT, NULL) != 1) {
+            return -1;
+        }
+        EVP_CIPHER_CTX_set_padding(s->evp, 0);
+        return 0;
+    }
+    /* ipsec-mb, best path for this CPU, as a user of the library would set it up */
+    s->mgr = alloc_mb_mgr(0);
+    *err = "ipsec-mb manager allocation failed";
+    if (s->mgr == NULL) {
+        return -1;
+    }
+    IMB_ARCH arch;
+    init_mb_mgr_auto(s->mgr, &arch);
+    c->ran_arch = arch == IMB_ARCH_AVX512 ? ENG_ARCH_AVX512
+                  : arch == IMB_ARCH_AVX2 ? ENG_ARCH_AVX2
+                  : arch == IMB_ARCH_AVX  ? ENG_ARCH_AVX
+                                          : ENG_ARCH_SSE;
+    if (c->mode == ENG_MODE_GCM) {
+        s->gcm_key = xaligned(sizeof(*s->gcm_key));
+        if (s->gcm_key == NULL) {
+            return -1;
+        }
+        IMB_AES256_GCM_PRE(s->mgr, s->key, s->gcm_key);
+        return 0;
+    }
+    s->enc_keys = xaligned(240);
+    s->dec_keys = xaligned(240);
+    s->jobs = calloc(c->batch, sizeof(IMB_JOB));
+    if (!s->enc_keys || !s->dec_keys || !s->jobs) {
+        return -1;
+    }
+    IMB_AES_KEYEXP_256(s->mgr, s->key, s->enc_keys, s->dec_keys);
+    return 0;
+}
+
+static int run_raw_openssl(struct bench_cell *c, struct cell_state *s)
+{
+    int enc = c->dir == ENG_ENCRYPT;
+    int outl;
+    for (size_t i = 0; i < c->batch; i++) {
+        struct eng_unit *u = &s->units[i];
+        if (EVP_CipherInit_ex2(s->evp, NULL, NULL, u->iv, enc, NULL) != 1) {
+            return -1;
+        }
+        if (c->mode == ENG_MODE_GCM && !enc) {
+            EVP_CIPHER_CTX_ctrl(s->evp, EVP_CTRL_GCM_SET_TAG, 16, u->tag);
+        }
+        if (EVP_CipherUpdate(s->evp, u->out, &outl, u->in, (int)u->len) != 1 ||
+            EVP_CipherFinal_ex(s->evp, u->out + outl, &outl) != 1) {
+            return -1;
+        }
+        if (c->mode == ENG_MODE_GCM && enc) {
+            EVP_CIPHER_CTX_ctrl(s->evp, EVP_CTRL_GCM_GET_TAG, 16, u->tag);
+        }
+    }
+    return 0;
+}
+
+static int run_raw_ipsecmb(struct bench_cell *c, struct cell_state *s)
+{
+    if (c->mode == ENG_MODE_GCM) {
+        struct gcm_context_data ctx;
+        uint8_t tag[16];
+        for (size_t i = 0; i < c->batch; i++) {
+            struct eng_unit *u = &s->units[i];
+            if (c->dir == ENG_ENCRYPT) {
+                IMB_AES256_GCM_ENC(s->mgr, s->gcm_key, &ctx, u->out, u->in, u->len, u->iv, u->tag, 0,
+                                   u->tag, 16);
+            } else {
+                IMB_AES256_GCM_DEC(s->mgr, s->gcm_key, &ctx, u->out, u->in, u->len, u->iv, u->tag, 0,
+                                   tag, 16);
+            }
+        }
+        return 0;
+    }
+    IMB_CIPHER_MODE cm = c->mode == ENG_MODE_CBC ? IMB_CIPHER_CBC : IMB_CIPHER_CNTR;
+    IMB_CIPHER_DIRECTION d =
+        (c->mode == ENG_MODE_CBC && c->dir == ENG_DECRYPT) ? IMB_DIR_DECRYPT : IMB_DIR_ENCRYPT;
+    for (size_t base = 0; base < c->batch; base += IMB_MAX_BURST_SIZE) {
+        size_t cnt = c->batch - base < IMB_MAX_BURST_SIZE ? c->batch - base : IMB_MAX_BURST_SIZE;
+        for (size_t i = 0; i < cnt; i++) {
+            struct eng_unit *u = &s->units[base + i];
+            IMB_JOB *j = &s->jobs[i];
+            j->enc_keys = s->enc_keys;
+            j->dec_keys = s->dec_keys;
+            j->key_len_in_bytes = 32;
+            j->src = u->in;
+            j->dst = u->out;
+            j->cipher_start_src_offset_in_bytes = 0;
+            j->msg_len_to_cipher_in_bytes = u->len;
+            j->iv = u->iv;
+            j->iv_len_in_bytes = 16;
+        }
+        if (IMB_SUBMIT_CIPHER_BURST(s->mgr, s->jobs, (uint32_t)cnt, cm, d, IMB_KEY_256_BYTES) != cnt) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int bench_cell_run_once(struct bench_cell *c)
+{
+    struct cell_state *s = c->state;
+    if (c->kind == BENCH_KIND_ENGINE) {
+        return eng_cipher_batch(s->cipher, c->dir, s->units, c->batch);
+    }
+    if (c->backend == ENG_BACKEND_OPENSSL) {
+        return run_raw_openssl(c, s);
+    }
+    return run_raw_ipsecmb(c, s);
+}
+
+void bench_cell_release(struct bench_cell *c)
+{
+    struct cell_state *s = c->state;
+    if (s == NULL) {
+        return;
+    }
+    eng_cipher_free(s->cipher);
+    EVP_CIPHER_CTX_free(s->evp);
+    if (s->mgr != NULL) {
+        free_mb_mgr(s->mgr);
+    }
+    free(s->gcm_key);
+    free(s->enc_keys);
+    free(s->dec_keys);
+    free(s->jobs);
+    free(s->in);
+    free(s->out);
+    free(s->ivs);
+    free(s->tags);
+    free(s->units);
+    OPENSSL_cleanse(s->key, sizeof(s->key));
+    free(s);
+    c->state = NULL;
+}

@@ -1,0 +1,380 @@
+/*
+ * cmk-bench - throughput of the engine's cipher layer against the
+ * libraries called directly, written to reports/out/bench.json (+ .csv).
+ *
+ * Usage: cmk-bench [--profile quick|standard|full] [--out DIR] [--filter S]
+ *                  [--list] [--samples N] [--min-time MS] [--commit SHA]
+ *                  [--strict] [--help]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "eng_cpu.h"
+
+#define MAX_CELLS 1024
+
+struct profile {
+    const char *name;
+    size_t sizes[6];
+    size_t nsizes;
+    size_t samples;
+    double min_time; /* seconds per sample */
+    int arch_variants; /* also measure narrower paths of multi-path back ends */
+};
+
+static const struct profile profiles[] = {
+    {"quick", {512, 8192}, 2, 5, 0.02, 0},
+    {"standard", {512, 4096, 8192, 65536}, 4, 10, 0.05, 1},
+    {"full", {512, 4096, 8192, 65536, 1048576}, 5, 20, 0.1, 1},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: cmk-bench [options]\n"
+            "Measures AES-256 throughput of the engine (XTS, GCM, CTR, CBC; every back end)\n"
+            "next to OpenSSL EVP and ipsec-mb called directly, in the same run.\n\n"
+            "  --profile NAME   quick (CI, < 1 min), standard (default), full\n"
+            "  --out DIR        output folder (default reports/out): bench.json, bench.csv\n"
+            "  --filter TEXT    only cells whose description contains TEXT (e.g. 'xts', 'gcm 8KiB')\n"
+            "  --list           print the cells and exit\n"
+            "  --samples N      samples per cell (default by profile: 5 / 10 / 20; at most %d)\n"
+            "  --min-time MS    minimum duration of one sample in ms\n"
+            "  --commit SHA     git commit recorded in the results\n"
+            "  --strict         exit 3 when a bar is not met\n"
+            "  --help           this text\n\n"
+            "Environment: ENG_ARCH caps the CPU path, ENG_BACKEND forces back ends (see README).\n"
+            "Exit: 0 done, 1 runtime error, 2 usage error, 3 a bar failed (--strict).\n",
+            BENCH_MAX_SAMPLES);
+}
+
+static void unit_str(char *out, size_t max, size_t u)
+{
+    if (u >= 1024 * 1024) {
+        snprintf(out, max, "%zuMiB", u >> 20);
+    } else if (u >= 1024) {
+        snprintf(out, max, "%zuKiB", u >> 10);
+    } else {
+        snprintf(out, max, "%zuB", u);
+    }
+}
+
+static size_t add_cell(struct bench_cell *cells, size_t n, struct bench_cell c)
+{
+    if (n >= MAX_CELLS) {
+        return n;
+    }
+    char u[24];
+    unit_str(u, sizeof(u), c.unit_bytes);
+    if (c.kind == BENCH_KIND_RAW) {
+        snprintf(c.label, sizeof(c.label), "raw %s %s", eng_mode_name(c.mode),
+                 c.backend == ENG_BACKEND_OPENSSL ? "openssl-evp" : "ipsec-mb");
+    } else {
+        snprintf(c.label, sizeof(c.label), "engine %s %s/%s", eng_mode_name(c.mode),
+                 eng_backend_name(c.backend), eng_arch_name(c.arch));
+    }
+    c.threads = 1;
+    c.keys = "none";
+    cells[n] = c;
+    return n + 1;
+}
+
+static size_t build_cells(struct bench_cell *cells, const struct profile *p)
+{
+    size_t n = 0;
+    int group = 0;
+    enum eng_arch best = eng_cpu_best_arch();
+    for (int m = 0; m < ENG_MODE_COUNT; m++) {
+        for (size_t si = 0; si < p->nsizes; si++) {
+            for (int d = 0; d < 2; d++) {
+                struct bench_cell base = {.mode = (enum eng_mode)m, .dir = (enum eng_dir)d,
+                                          .unit_bytes = p->sizes[si], .group = group++};
+                base.batch = base.unit_bytes >= (1 << 20) ? 8 : 64;
+                struct bench_cell c = base;
+                c.kind = BENCH_KIND_RAW;
+                c.backend = ENG_BACKEND_OPENSSL;
+                n = add_cell(cells, n, c);
+                if (m != ENG_MODE_XTS) {
+                    c.backend = ENG_BACKEND_IPSECMB;
+                    if (m == ENG_MODE_CBC && c.unit_bytes > 65535) {
+                        c.skip_reason = "ipsec-mb CBC jobs are limited to 65535 bytes";
+                    }
+                    n = add_cell(cells, n, c);
+                }
+                for (int b = ENG_BACKEND_NATIVE; b < ENG_BACKEND_COUNT; b++) {
+                    if (!eng_backend_supports((enum eng_backend)b, (enum eng_mode)m, best)) {
+                        continue;
+                    }
+                    c = base;
+                    c.kind = BENCH_KIND_ENGINE;
+                    c.backend = (enum eng_backend)b;
+                    c.arch = best;
+                    n = add_cell(cells, n, c);
+                    /* the narrower AES-NI path of multi-path back ends (native always: it has a bar) */
+                    int variants = p->arch_variants || b == ENG_BACKEND_NATIVE;
+                    if (variants && b != ENG_BACKEND_OPENSSL && best > ENG_ARCH_AVX2 &&
+                        eng_backend_supports((enum eng_backend)b, (enum eng_mode)m, ENG_ARCH_AVX2)) {
+                        c.arch = ENG_ARCH_AVX2;
+                        n = add_cell(cells, n, c);
+                    }
+                }
+            }
+        }
+    }
+    return n;
+}
+
+static void describe(const struct bench_cell *c, char *out, size_t max)
+{
+    char u[24];
+    unit_str(u, sizeof(u), c->unit_bytes);
+    snprintf(out, max, "%s %s %s", c->label, u, c->dir == ENG_ENCRYPT ? "encrypt" : "decrypt");
+}
+
+/* One sample: run batches for at least |min_time|; GB/s and TSC cycles per byte. */
+static int sample(struct bench_cell *c, double min_time)
+{
+    if (bench_cell_run_once(c) != 0) { /* untimed: warms caches after the other cells ran */
+        return -1;
+    }
+    uint64_t iters = 0;
+    double t0 = bench_now();
+    uint64_t c0 = bench_rdtsc();
+    double t1;
+    do {
+        if (bench_cell_run_once(c) != 0) {
+            return -1;
+        }
+        iters++;
+        t1 = bench_now();
+    } while (t1 - t0 < min_time);
+    uint64_t c1 = bench_rdtsc();
+    double bytes = (double)iters * (double)c->batch * (double)c->unit_bytes;
+    c->gbps[c->nsamples] = bytes / (t1 - t0) / 1e9;
+    c->cpb[c->nsamples] = (double)(c1 - c0) / bytes;
+    c->nsamples++;
+    return 0;
+}
+
+static int ensure_out_dir(const char *dir)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s", dir);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
+                return -1;
+            }
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
+        return -1;
+    }
+    char probe[4200];
+    snprintf(probe, sizeof(probe), "%s/.write-test", dir);
+    FILE *f = fopen(probe, "w");
+    if (f == NULL) {
+        return -1;
+    }
+    fclose(f);
+    unlink(probe);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *profile_name = "standard", *out_dir = "reports/out", *filter = NULL, *commit = NULL;
+    int list = 0, strict = 0;
+    long samples = 0, min_ms = 0;
+    static const struct option opts[] = {
+        {"profile", required_argument, 0, 'p'}, {"out", required_argument, 0, 'o'},
+        {"filter", required_argument, 0, 'f'},  {"list", no_argument, 0, 'l'},
+        {"samples", required_argument, 0, 's'}, {"min-time", required_argument, 0, 't'},
+        {"commit", required_argument, 0, 'c'},  {"strict", no_argument, 0, 'S'},
+        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
+    int ch;
+    char *end;
+    while ((ch = getopt_long(argc, argv, "p:o:f:ls:t:c:Sh", opts, NULL)) != -1) {
+        switch (ch) {
+            case 'p':
+                profile_name = optarg;
+                break;
+            case 'o':
+                out_dir = optarg;
+                break;
+            case 'f':
+                filter = optarg;
+                break;
+            case 'l':
+                list = 1;
+                break;
+            case 's':
+                samples = strtol(optarg, &end, 10);
+                if (*end != '\0' || samples < 3 || samples > BENCH_MAX_SAMPLES) {
+                    fprintf(stderr, "cmk-bench: --samples must be 3..%d, got '%s'\n", BENCH_MAX_SAMPLES, optarg);
+                    return 2;
+                }
+                break;
+            case 't':
+                min_ms = strtol(optarg, &end, 10);
+                if (*end != '\0' || min_ms < 1 || min_ms > 60000) {
+                    fprintf(stderr, "cmk-bench: --min-time must be 1..60000 ms, got '%s'\n", optarg);
+                    return 2;
+                }
+                break;
+            case 'c':
+                commit = optarg;
+                break;
+            case 'S':
+                strict = 1;
+                break;
+            case 'h':
+                usage(stdout);
+                return 0;
+            default:
+                usage(stderr);
+                return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "cmk-bench: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return 2;
+    }
+    const struct profile *p = NULL;
+    for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++) {
+        if (strcmp(profiles[i].name, profile_name) == 0) {
+            p = &profiles[i];
+        }
+    }
+    if (p == NULL) {
+        fprintf(stderr, "cmk-bench: unknown profile '%s' (quick, standard, full)\n", profile_name);
+        return 2;
+    }
+    size_t nsamples = samples ? (size_t)samples : p->samples;
+    double min_time = min_ms ? (double)min_ms / 1000.0 : p->min_time;
+    enum eng_arch a;
+    if (eng_arch_effective(ENG_ARCH_AUTO, &a) != 0) {
+        fprintf(stderr, "cmk-bench: %s (ENG_ARCH='%s')\n", eng_strerror(eng_errno()), getenv("ENG_ARCH"));
+        return 2;
+    }
+
+    static struct bench_cell all[MAX_CELLS];
+    size_t nall = build_cells(all, p);
+    static struct bench_cell cells[MAX_CELLS];
+    size_t n = 0;
+    for (size_t i = 0; i < nall; i++) {
+        char d[160];
+        describe(&all[i], d, sizeof(d));
+        if (filter == NULL || strstr(d, filter) != NULL) {
+            cells[n++] = all[i];
+        }
+    }
+    if (list) {
+        for (size_t i = 0; i < n; i++) {
+            char d[160];
+            describe(&cells[i], d, sizeof(d));
+            printf("%s%s%s\n", d, cells[i].skip_reason ? "  (skipped: " : "",
+                   cells[i].skip_reason ? cells[i].skip_reason : "");
+        }
+        if (cells[0].skip_reason == NULL && n == 0) {
+            return 0;
+        }
+        return 0;
+    }
+    if (n == 0) {
+        fprintf(stderr, "cmk-bench: no cell matches --filter '%s' (see --list)\n", filter);
+        return 2;
+    }
+    if (ensure_out_dir(out_dir) != 0) {
+        fprintf(stderr, "cmk-bench: cannot write to output folder '%s': %s\n", out_dir, strerror(errno));
+        return 1;
+    }
+
+    /* One core, so that samples are not migrated mid-measurement. */
+    int cpu = sched_getcpu();
+    if (cpu >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        (void)sched_setaffinity(0, sizeof(set), &set);
+    }
+    struct bench_env env;
+    bench_env_capture(&env, p->name, commit);
+    fprintf(stderr, "cmk-bench: profile %s, %zu cells, %zu samples x >= %.0f ms, pinned to cpu %d\n",
+            p->name, n, nsamples, min_time * 1000, cpu);
+    fprintf(stderr, "cmk-bench: %s | %s | OpenSSL %s | ipsec-mb %s | commit %s\n", env.cpu_model,
+            env.cpu_flags, env.openssl, env.ipsecmb, env.commit);
+
+    int tty = isatty(STDERR_FILENO);
+    double start = bench_now();
+    size_t measured_cells = 0;
+    for (size_t g0 = 0; g0 < n;) {
+        size_t g1 = g0;
+        while (g1 < n && cells[g1].group == cells[g0].group) {
+            g1++;
+        }
+        for (size_t i = g0; i < g1; i++) {
+            if (cells[i].skip_reason != NULL) {
+                continue;
+            }
+            const char *err = NULL;
+            if (bench_cell_prepare(&cells[i], &err) != 0 || bench_cell_run_once(&cells[i]) != 0) {
+                char d[160];
+                describe(&cells[i], d, sizeof(d));
+                fprintf(stderr, "cmk-bench: %s: %s\n", d, err != NULL ? err : eng_strerror(eng_errno()));
+                bench_cell_release(&cells[i]);
+                cells[i].skip_reason = "failed to run (see stderr)";
+            }
+        }
+        for (size_t r = 0; r < nsamples; r++) {
+            for (size_t i = g0; i < g1; i++) {
+                if (cells[i].skip_reason == NULL && sample(&cells[i], min_time) != 0) {
+                    cells[i].skip_reason = "a sample failed";
+                }
+            }
+        }
+        for (size_t i = g0; i < g1; i++) {
+            bench_cell_release(&cells[i]);
+            bench_stats(&cells[i]);
+        }
+        measured_cells += g1 - g0;
+        double el = bench_now() - start;
+        double eta = el / (double)measured_cells * (double)(n - measured_cells);
+        char d[160];
+        describe(&cells[g0], d, sizeof(d));
+        if (tty) {
+            fprintf(stderr, "\r\033[K[%3zu/%zu] %s  elapsed %.0fs  eta %.0fs", measured_cells, n, d, el, eta);
+        } else {
+            fprintf(stderr, "cmk-bench: [%zu/%zu] %s (%.0fs)\n", measured_cells, n, d, el);
+        }
+        g0 = g1;
+    }
+    double wall = bench_now() - start;
+    if (tty) {
+        fprintf(stderr, "\n");
+    }
+    bench_print_table(stdout, cells, n);
+    int failed = bench_print_bars(stdout, cells, n);
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/bench.json", out_dir);
+    if (bench_write_json(path, &env, cells, n, wall) != 0) {
+        fprintf(stderr, "cmk-bench: cannot write %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    printf("\nwrote %s", path);
+    snprintf(path, sizeof(path), "%s/bench.csv", out_dir);
+    if (bench_write_csv(path, cells, n) != 0) {
+        fprintf(stderr, "cmk-bench: cannot write %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    printf(" and %s (%.0f s)\n", path, wall);
+    return (strict && failed > 0) ? 3 : 0;
+}

@@ -1,0 +1,121 @@
+/*
+ * stats.c - timing sources and per-cell statistics.
+ *
+ * The 95% confidence interval of the median uses order statistics: the
+ * ranks j < k with P(X_(j) <= median <= X_(k)) >= 0.95 under Binomial(n, 1/2),
+ * chosen symmetric. With n = 5 the widest interval [min, max] covers only
+ * 93.75%, which the JSON records as ci_level.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <x86intrin.h>
+
+#include "bench.h"
+
+double bench_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+uint64_t bench_rdtsc(void)
+{
+    unsigned aux;
+    return __rdtscp(&aux);
+}
+
+double bench_tsc_hz(void)
+{
+    static double hz;
+    if (hz == 0) {
+        /* three 50 ms windows; keep the median */
+        double r[3];
+        for (int i = 0; i < 3; i++) {
+            double t0 = bench_now();
+            uint64_t c0 = bench_rdtsc();
+            while (bench_now() - t0 < 0.05) {
+            }
+            uint64_t c1 = bench_rdtsc();
+            double t1 = bench_now();
+            r[i] = (double)(c1 - c0) / (t1 - t0);
+        }
+        double a = fmin(r[0], r[1]), b = fmax(r[0], r[1]);
+        hz = r[2] < a ? a : (r[2] > b ? b : r[2]);
+    }
+    return hz;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double quantile(const double *sorted, size_t n, double q)
+{
+    double pos = q * (double)(n - 1);
+    size_t i = (size_t)pos;
+    double f = pos - (double)i;
+    return i + 1 < n ? sorted[i] * (1 - f) + sorted[i + 1] * f : sorted[i];
+}
+
+/* Binomial(n, 1/2) CDF at k. */
+static double binom_cdf(size_t n, size_t k)
+{
+    double p = 0, term = pow(0.5, (double)n); /* C(n,0) / 2^n */
+    for (size_t i = 0; i <= k; i++) {
+        p += term;
+        term = term * (double)(n - i) / (double)(i + 1);
+    }
+    return p;
+}
+
+double bench_ci_level(size_t n, size_t *lo_rank, size_t *hi_rank);
+
+/* 0-based ranks of the order-statistic CI; returns its coverage. */
+double bench_ci_level(size_t n, size_t *lo_rank, size_t *hi_rank)
+{
+    size_t j = 0;
+    /* largest j with P(B <= j-1) <= 0.025, i.e. coverage 1 - 2 P(B <= j-1) >= 0.95 */
+    for (size_t t = 1; t < n / 2; t++) {
+        if (binom_cdf(n, t - 1) <= 0.025) {
+            j = t;
+        }
+    }
+    *lo_rank = j;
+    *hi_rank = n - 1 - j;
+    return j == 0 ? 1 - 2 * pow(0.5, (double)n) : 1 - 2 * binom_cdf(n, j - 1);
+}
+
+void bench_stats(struct bench_cell *c)
+{
+    size_t n = c->nsamples;
+    if (n == 0) {
+        return;
+    }
+    double s[BENCH_MAX_SAMPLES], p[BENCH_MAX_SAMPLES];
+    memcpy(s, c->gbps, n * sizeof(double));
+    memcpy(p, c->cpb, n * sizeof(double));
+    qsort(s, n, sizeof(double), cmp_double);
+    qsort(p, n, sizeof(double), cmp_double);
+    c->min = s[0];
+    c->max = s[n - 1];
+    c->median = quantile(s, n, 0.5);
+    c->q1 = quantile(s, n, 0.25);
+    c->q3 = quantile(s, n, 0.75);
+    c->cpb_median = quantile(p, n, 0.5);
+    size_t lo, hi;
+    bench_ci_level(n, &lo, &hi);
+    c->ci_lo = s[lo];
+    c->ci_hi = s[hi];
+    double iqr = c->q3 - c->q1;
+    c->outliers = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < c->q1 - 1.5 * iqr || s[i] > c->q3 + 1.5 * iqr) {
+            c->outliers++;
+        }
+    }
+}
