@@ -258,9 +258,9 @@ static int burst_batch(const struct eng_cipher *c, IMB_MGR *m, IMB_JOB *jobs, en
     for (size_t base = 0; base < n; base += IMB_MAX_BURST_SIZE) {
         size_t cnt = n - base < IMB_MAX_BURST_SIZE ? n - base : IMB_MAX_BURST_SIZE;
         size_t pending = cnt;
+        int chained = 0; /* st[].iv in use: some unit needed a second segment */
         for (size_t j = 0; j < cnt; j++) {
             st[j].off = 0;
-            memcpy(st[j].iv, units[base + j].iv, 16);
             units[base + j].status = ENG_OK;
         }
         while (pending > 0) {
@@ -270,7 +270,8 @@ static int burst_batch(const struct eng_cipher *c, IMB_MGR *m, IMB_JOB *jobs, en
                 if (st[j].off >= u->len || u->status != ENG_OK) {
                     continue;
                 }
-                uint64_t room = cbc ? CBC_SEG_MAX : ctr_blocks_to_wrap(st[j].iv) * 16;
+                const uint8_t *iv = st[j].off == 0 ? u->iv : st[j].iv;
+                uint64_t room = cbc ? CBC_SEG_MAX : ctr_blocks_to_wrap(iv) * 16;
                 size_t seg = (uint64_t)(u->len - st[j].off) < room ? u->len - st[j].off : (size_t)room;
                 IMB_JOB *job = &jobs[nj];
                 job->enc_keys = k->enc;
@@ -280,9 +281,9 @@ static int burst_batch(const struct eng_cipher *c, IMB_MGR *m, IMB_JOB *jobs, en
                 job->dst = u->out + st[j].off;
                 job->cipher_start_src_offset_in_bytes = 0;
                 job->msg_len_to_cipher_in_bytes = seg;
-                job->iv = st[j].iv;
+                job->iv = iv;
                 job->iv_len_in_bytes = 16;
-                if (cbc && d == IMB_DIR_DECRYPT) {
+                if (cbc && d == IMB_DIR_DECRYPT && seg < u->len - st[j].off) {
                     memcpy(st[j].next, u->in + st[j].off + seg - 16, 16); /* before in-place output */
                 }
                 unit_of[nj] = j;
@@ -299,21 +300,28 @@ static int burst_batch(const struct eng_cipher *c, IMB_MGR *m, IMB_JOB *jobs, en
                     continue;
                 }
                 size_t seg = seg_of[q];
-                if (!cbc) {
-                    ctr_add(st[j].iv, seg / 16);
-                } else if (d == IMB_DIR_ENCRYPT) {
-                    memcpy(st[j].iv, u->out + st[j].off + seg - 16, 16);
-                } else {
-                    memcpy(st[j].iv, st[j].next, 16);
-                }
                 st[j].off += seg;
                 if (st[j].off >= u->len) {
                     pending--;
+                    continue; /* the common case: one segment, no next IV to compute */
+                }
+                chained = 1;
+                if (!cbc) {
+                    if (st[j].off == seg) {
+                        memcpy(st[j].iv, u->iv, 16);
+                    }
+                    ctr_add(st[j].iv, seg / 16);
+                } else if (d == IMB_DIR_ENCRYPT) {
+                    memcpy(st[j].iv, u->out + st[j].off - 16, 16);
+                } else {
+                    memcpy(st[j].iv, st[j].next, 16);
                 }
             }
         }
+        if (chained) {
+            eng_cleanse(st, sizeof(st[0]) * cnt);
+        }
     }
-    eng_cleanse(st, sizeof(st));
     for (size_t i = 0; i < n; i++) {
         if (units[i].status != ENG_OK) {
             eng_cleanse(units[i].out, units[i].len);
