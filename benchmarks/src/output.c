@@ -99,6 +99,8 @@ int bench_write_json(const char *path, const struct bench_env *e, struct bench_c
     cJSON_AddBoolToObject(env, "key_memory_locked", e->mlock_ok);
     cJSON_AddStringToObject(env, "ENG_ARCH", e->eng_arch_env);
     cJSON_AddStringToObject(env, "ENG_BACKEND", e->eng_backend_env);
+    const char *slow = getenv("ENG_TEST_SLOWDOWN");
+    cJSON_AddStringToObject(env, "ENG_TEST_SLOWDOWN", slow != NULL ? slow : "");
     cJSON_AddNumberToObject(env, "wall_seconds", wall_seconds);
     cJSON *res = cJSON_AddArrayToObject(root, "results");
     for (size_t i = 0; i < n; i++) {

@@ -4,9 +4,12 @@
  * Everything a back end may assume is checked here, once per unit, before
  * any unit is processed, so that a batch with a bad unit writes nothing.
  */
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "cipher_internal.h"
 
@@ -318,6 +321,47 @@ static int check_unit(enum eng_mode mode, struct eng_unit *u)
     return ENG_OK;
 }
 
+/*
+ * ENG_TEST_SLOWDOWN=MODE:PERCENT (test-only): after each batch of MODE the
+ * engine spins for PERCENT% of the batch's own time, so that the regression
+ * gate can be shown to catch a slowdown of one engine path. Never set it in
+ * production; the benchmark records it in its environment.
+ */
+static int slow_mode = -1;
+static double slow_frac;
+static pthread_once_t slow_once = PTHREAD_ONCE_INIT;
+
+static void slow_init(void)
+{
+    const char *v = getenv("ENG_TEST_SLOWDOWN");
+    char name[8];
+    unsigned pct;
+    enum eng_mode m;
+    if (v != NULL && sscanf(v, "%7[a-z]:%u", name, &pct) == 2 && pct > 0 && pct <= 1000 &&
+        eng_mode_from_name(name, &m) == 0) {
+        slow_mode = (int)m;
+        slow_frac = pct / 100.0;
+    }
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int batch_slowed(const struct eng_cipher *c, enum eng_dir dir, struct eng_unit *units,
+                        size_t n)
+{
+    double t0 = now_s();
+    int rc = c->ops->batch(c, dir, units, n);
+    double until = now_s() + (now_s() - t0) * slow_frac;
+    while (now_s() < until) {
+    }
+    return rc;
+}
+
 int eng_cipher_batch(const struct eng_cipher *c, enum eng_dir dir, struct eng_unit *units,
                      size_t num_units)
 {
@@ -336,6 +380,10 @@ int eng_cipher_batch(const struct eng_cipher *c, enum eng_dir dir, struct eng_un
     }
     if (num_units == 0) {
         return 0;
+    }
+    pthread_once(&slow_once, slow_init);
+    if (slow_mode == (int)c->mode) {
+        return batch_slowed(c, dir, units, num_units);
     }
     return c->ops->batch(c, dir, units, num_units);
 }
