@@ -22,6 +22,7 @@ enum bench_kind {
 };
 
 #define BENCH_MAX_SAMPLES 64
+#define BENCH_MAX_THREADS 64
 
 struct bench_cell {
     /* what */
@@ -36,8 +37,8 @@ struct bench_cell {
     const char *keys; /* "none" */
     int group;
     char label[96];
-    /* run state */
-    void *state;
+    /* run state: one per thread (own buffers and cipher; same key) */
+    void *state[BENCH_MAX_THREADS];
     enum eng_backend ran_backend;
     enum eng_arch ran_arch;
     const char *skip_reason; /* non-NULL: not measured, and why */
@@ -50,9 +51,12 @@ struct bench_cell {
     size_t outliers; /* samples outside [q1 - 1.5 IQR, q3 + 1.5 IQR]: reported, kept */
 };
 
-/* One batch of work: returns 0 or -1 (with a message in *err). */
+/*
+ * bench_cell_prepare makes c->threads states (0, or -1 with a message in
+ * *err); bench_cell_run_once runs one batch on state |t|; release frees all.
+ */
 int bench_cell_prepare(struct bench_cell *c, const char **err);
-int bench_cell_run_once(struct bench_cell *c);
+int bench_cell_run_once(struct bench_cell *c, int t);
 void bench_cell_release(struct bench_cell *c);
 
 /* Statistics over c->gbps: median, IQR, 95% order-statistic CI of the median. */

@@ -78,15 +78,10 @@ static const EVP_CIPHER *evp_of(enum eng_mode m)
     }
 }
 
-int bench_cell_prepare(struct bench_cell *c, const char **err)
+static int prepare_one(struct bench_cell *c, struct cell_state *s, const char **err)
 {
-    struct cell_state *s = calloc(1, sizeof(*s));
     size_t total = c->batch * c->unit_bytes;
     *err = "out of memory";
-    if (s == NULL) {
-        return -1;
-    }
-    c->state = s;
     s->in = xaligned(total);
     s->out = xaligned(total);
     s->ivs = xaligned(c->batch * 16);
@@ -240,9 +235,29 @@ static int run_raw_ipsecmb(struct bench_cell *c, struct cell_state *s)
     return 0;
 }
 
-int bench_cell_run_once(struct bench_cell *c)
+int bench_cell_prepare(struct bench_cell *c, const char **err)
 {
-    struct cell_state *s = c->state;
+    *err = "bad thread count";
+    if (c->threads < 1 || c->threads > BENCH_MAX_THREADS) {
+        return -1;
+    }
+    for (int t = 0; t < c->threads; t++) {
+        struct cell_state *s = calloc(1, sizeof(*s));
+        *err = "out of memory";
+        if (s == NULL) {
+            return -1;
+        }
+        c->state[t] = s;
+        if (prepare_one(c, s, err) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int bench_cell_run_once(struct bench_cell *c, int t)
+{
+    struct cell_state *s = c->state[t];
     if (c->kind == BENCH_KIND_ENGINE) {
         return eng_cipher_batch(s->cipher, c->dir, s->units, c->batch);
     }
@@ -252,9 +267,8 @@ int bench_cell_run_once(struct bench_cell *c)
     return run_raw_ipsecmb(c, s);
 }
 
-void bench_cell_release(struct bench_cell *c)
+static void release_one(struct cell_state *s)
 {
-    struct cell_state *s = c->state;
     if (s == NULL) {
         return;
     }
@@ -274,5 +288,12 @@ void bench_cell_release(struct bench_cell *c)
     free(s->units);
     OPENSSL_cleanse(s->key, sizeof(s->key));
     free(s);
-    c->state = NULL;
+}
+
+void bench_cell_release(struct bench_cell *c)
+{
+    for (int t = 0; t < BENCH_MAX_THREADS; t++) {
+        release_one(c->state[t]);
+        c->state[t] = NULL;
+    }
 }

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,10 +77,11 @@ static size_t add_cell(struct bench_cell *cells, size_t n, struct bench_cell c)
         snprintf(c.label, sizeof(c.label), "raw %s %s", eng_mode_name(c.mode),
                  c.backend == ENG_BACKEND_OPENSSL ? "openssl-evp" : "ipsec-mb");
     } else {
-        snprintf(c.label, sizeof(c.label), "engine %s %s/%s", eng_mode_name(c.mode),
-                 eng_backend_name(c.backend), eng_arch_name(c.arch));
+        snprintf(c.label, sizeof(c.label), "engine %s %s/%s%s", eng_mode_name(c.mode),
+                 eng_backend_name(c.backend), eng_arch_name(c.arch),
+                 c.threads > 1 ? (c.threads == 2 ? " 2T" : " NT") : "");
     }
-    c.threads = 1;
+    c.threads = c.threads > 0 ? c.threads : 1;
     c.keys = "none";
     cells[n] = c;
     return n + 1;
@@ -88,6 +90,7 @@ static size_t add_cell(struct bench_cell *cells, size_t n, struct bench_cell c)
 static size_t build_cells(struct bench_cell *cells, const struct profile *p)
 {
     size_t n = 0;
+    int ncores = (int)sysconf(_SC_NPROCESSORS_ONLN);
     int group = 0;
     enum eng_arch best = eng_cpu_best_arch();
     for (int m = 0; m < ENG_MODE_COUNT; m++) {
@@ -116,6 +119,16 @@ static size_t build_cells(struct bench_cell *cells, const struct profile *p)
                     c.backend = (enum eng_backend)b;
                     c.arch = best;
                     n = add_cell(cells, n, c);
+                    /* thread scaling: the mode's default back end on every core */
+                    enum eng_backend def;
+                    enum eng_arch da;
+                    if (ncores > 1 && c.unit_bytes >= 8192 && c.unit_bytes <= 65536 &&
+                        eng_resolve((enum eng_mode)m, ENG_BACKEND_AUTO, ENG_ARCH_AUTO, &def, &da) == 0 &&
+                        def == (enum eng_backend)b) {
+                        struct bench_cell tc = c;
+                        tc.threads = ncores > BENCH_MAX_THREADS ? BENCH_MAX_THREADS : ncores;
+                        n = add_cell(cells, n, tc);
+                    }
                     /* the narrower AES-NI path of multi-path back ends (native always: it has a bar) */
                     int variants = p->arch_variants || b == ENG_BACKEND_NATIVE;
                     if (variants && b != ENG_BACKEND_OPENSSL && best > ENG_ARCH_AVX2 &&
@@ -137,26 +150,89 @@ static void describe(const struct bench_cell *c, char *out, size_t max)
     snprintf(out, max, "%s %s %s", c->label, u, c->dir == ENG_ENCRYPT ? "encrypt" : "decrypt");
 }
 
-/* One sample: run batches for at least |min_time|; GB/s and TSC cycles per byte. */
-static int sample(struct bench_cell *c, double min_time)
+struct worker {
+    struct bench_cell *c;
+    int t, cpu, rc;
+    double min_time, secs;
+    uint64_t batches;
+    pthread_barrier_t *go;
+};
+
+static void pin(int cpu)
 {
-    if (bench_cell_run_once(c) != 0) { /* untimed: warms caches after the other cells ran */
+    if (cpu < 0) {
+        return;
+    }
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    (void)sched_setaffinity(0, sizeof(set), &set);
+}
+
+/* Runs batches on state |t| for at least |min_time| (after one untimed batch). */
+static void *work(void *arg)
+{
+    struct worker *w = arg;
+    pin(w->cpu);
+    w->rc = bench_cell_run_once(w->c, w->t); /* untimed: warms caches after other cells ran */
+    if (w->go != NULL) {
+        pthread_barrier_wait(w->go);
+    }
+    double t0 = bench_now(), t1;
+    do {
+        if (w->rc == 0) {
+            w->rc = bench_cell_run_once(w->c, w->t);
+        }
+        w->batches++;
+        t1 = bench_now();
+    } while (t1 - t0 < w->min_time && w->rc == 0);
+    w->secs = t1 - t0;
+    return NULL;
+}
+
+/*
+ * One sample: every thread runs batches for at least |min_time|; GB/s is the
+ * bytes of all threads over the slowest thread's time; cycles per byte from
+ * the TSC over the same span (so, with threads, core-cycles are not summed).
+ */
+static int sample(struct bench_cell *c, double min_time, int first_cpu, int ncpu)
+{
+    struct worker w[BENCH_MAX_THREADS];
+    pthread_t th[BENCH_MAX_THREADS];
+    pthread_barrier_t go;
+    int n = c->threads;
+    if (n > 1) {
+        pthread_barrier_init(&go, NULL, (unsigned)n);
+    }
+    uint64_t c0 = bench_rdtsc();
+    for (int t = 0; t < n; t++) {
+        w[t] = (struct worker){.c = c, .t = t, .cpu = ncpu > 0 ? (first_cpu + t) % ncpu : -1,
+                               .min_time = min_time, .go = n > 1 ? &go : NULL};
+        if (n == 1) {
+            w[t].cpu = -1; /* the main thread is already pinned */
+            work(&w[t]);
+        } else if (pthread_create(&th[t], NULL, work, &w[t]) != 0) {
+            return -1; /* cannot happen for a handful of threads; the cell is skipped */
+        }
+    }
+    double secs = 0, bytes = 0;
+    int rc = 0;
+    for (int t = 0; t < n; t++) {
+        if (n > 1) {
+            pthread_join(th[t], NULL);
+        }
+        rc |= w[t].rc;
+        secs = w[t].secs > secs ? w[t].secs : secs;
+        bytes += (double)w[t].batches * (double)c->batch * (double)c->unit_bytes;
+    }
+    uint64_t c1 = bench_rdtsc();
+    if (n > 1) {
+        pthread_barrier_destroy(&go);
+    }
+    if (rc != 0) {
         return -1;
     }
-    uint64_t iters = 0;
-    double t0 = bench_now();
-    uint64_t c0 = bench_rdtsc();
-    double t1;
-    do {
-        if (bench_cell_run_once(c) != 0) {
-            return -1;
-        }
-        iters++;
-        t1 = bench_now();
-    } while (t1 - t0 < min_time);
-    uint64_t c1 = bench_rdtsc();
-    double bytes = (double)iters * (double)c->batch * (double)c->unit_bytes;
-    c->gbps[c->nsamples] = bytes / (t1 - t0) / 1e9;
+    c->gbps[c->nsamples] = bytes / secs / 1e9;
     c->cpb[c->nsamples] = (double)(c1 - c0) / bytes;
     c->nsamples++;
     return 0;
@@ -298,14 +374,11 @@ int main(int argc, char **argv)
         return 1;
     }
 
-    /* One core, so that samples are not migrated mid-measurement. */
+    /* One core, so that samples are not migrated mid-measurement; threads of
+     * a multi-thread cell take this core and the next ones. */
     int cpu = sched_getcpu();
-    if (cpu >= 0) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(cpu, &set);
-        (void)sched_setaffinity(0, sizeof(set), &set);
-    }
+    int ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    pin(cpu);
     struct bench_env env;
     bench_env_capture(&env, p->name, commit);
     fprintf(stderr, "cmk-bench: profile %s, %zu cells, %zu samples x >= %.0f ms, pinned to cpu %d\n",
@@ -326,7 +399,7 @@ int main(int argc, char **argv)
                 continue;
             }
             const char *err = NULL;
-            if (bench_cell_prepare(&cells[i], &err) != 0 || bench_cell_run_once(&cells[i]) != 0) {
+            if (bench_cell_prepare(&cells[i], &err) != 0 || bench_cell_run_once(&cells[i], 0) != 0) {
                 char d[160];
                 describe(&cells[i], d, sizeof(d));
                 fprintf(stderr, "cmk-bench: %s: %s\n", d, err != NULL ? err : eng_strerror(eng_errno()));
@@ -336,7 +409,7 @@ int main(int argc, char **argv)
         }
         for (size_t r = 0; r < nsamples; r++) {
             for (size_t i = g0; i < g1; i++) {
-                if (cells[i].skip_reason == NULL && sample(&cells[i], min_time) != 0) {
+                if (cells[i].skip_reason == NULL && sample(&cells[i], min_time, cpu, ncpu) != 0) {
                     cells[i].skip_reason = "a sample failed";
                 }
             }
