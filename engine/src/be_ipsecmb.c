@@ -111,10 +111,32 @@ const char *eng_ipsecmb_version(void)
     return imb_get_version_str();
 }
 
+/*
+ * The no-AES-NI path needs a library built with AES-NI emulation; without
+ * it (Debian's 1.3 package) alloc_mb_mgr(IMB_FLAG_AESNI_OFF) fails with
+ * IMB_ERR_NO_AESNI_EMU. Ask the library once instead of promising a path
+ * that eng_cipher_new then cannot make.
+ */
+static int noaesni_ok;
+static pthread_once_t noaesni_once = PTHREAD_ONCE_INIT;
+
+static void probe_noaesni(void)
+{
+    IMB_MGR *m = alloc_mb_mgr(IMB_FLAG_AESNI_OFF);
+    noaesni_ok = m != NULL;
+    if (m != NULL) {
+        free_mb_mgr(m);
+    }
+}
+
 static int imb_supports(enum eng_mode mode, enum eng_arch arch)
 {
     if (mode != ENG_MODE_GCM && mode != ENG_MODE_CTR && mode != ENG_MODE_CBC) {
         return 0;
+    }
+    if (arch == ENG_ARCH_NOAESNI) {
+        pthread_once(&noaesni_once, probe_noaesni);
+        return noaesni_ok;
     }
     return arch > ENG_ARCH_AUTO && arch < ENG_ARCH_COUNT;
 }
