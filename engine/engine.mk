@@ -23,6 +23,11 @@ TEST_BINS += $(ENGINE_TEST_BINS)
 
 $(ENGINE_TEST_SRCS:%.c=$(O)/%.o) $(ENGINE_TESTLIB_OBJS): CPPFLAGS += $(ENGINE_CPPFLAGS) -Iengine/tests/testlib -Icompliance/include $(CJSON_CFLAGS)
 
+# compliance.mk is included after this file, and make expands a rule's
+# prerequisites as it reads the rule: name the library here so that the
+# rule below does not see an empty $(COMP_LIB) (compliance.mk sets the same).
+COMP_LIB ?= $(O)/libcomp.a
+
 $(O)/tests/engine_%: $(O)/engine/tests/%.o $(ENGINE_TESTLIB_OBJS) $(COMP_LIB) $(ENGINE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(CJSON_LIBS) $(ENGINE_LIBS)

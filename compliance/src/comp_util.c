@@ -1,0 +1,164 @@
+/*
+ * comp_util.c - errors, file reading and value decoding for the readers.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "comp_internal.h"
+
+#define COMP_ERR_MSG_(name, msg) msg,
+#define COMP_ERR_NAME_(name, msg) #name,
+static const char *const err_msgs[COMP_ERR_COUNT] = {COMP_ERRORS(COMP_ERR_MSG_)};
+static const char *const err_names[COMP_ERR_COUNT] = {COMP_ERRORS(COMP_ERR_NAME_)};
+#undef COMP_ERR_MSG_
+#undef COMP_ERR_NAME_
+
+const char *comp_strerror(int code)
+{
+    return (code >= 0 && code < COMP_ERR_COUNT) ? err_msgs[code] : "unknown error";
+}
+
+const char *comp_error_name(int code)
+{
+    return (code >= 0 && code < COMP_ERR_COUNT) ? err_names[code] : "COMP_ERR_UNKNOWN";
+}
+
+int comp_fail(struct comp_error *err, int code, unsigned long line, const char *fmt, ...)
+{
+    if (err == NULL) {
+        return -1;
+    }
+    err->code = code;
+    err->line = line;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        err->detail[0] = '\0';
+    }
+    return -1;
+}
+
+char *comp_memdup0(const char *text, size_t len)
+{
+    char *p = malloc(len + 1);
+    if (p == NULL) {
+        return NULL;
+    }
+    if (len > 0) {
+        memcpy(p, text, len);
+    }
+    p[len] = '\0';
+    return p;
+}
+
+int comp_read_file(const char *path, char **out, size_t *out_len, struct comp_error *err)
+{
+    if (path == NULL || out == NULL || out_len == NULL) {
+        return comp_fail(err, COMP_ERR_NULL, 0, "NULL argument");
+    }
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return comp_fail(err, COMP_ERR_IO, 0, "%s: %s", path, strerror(errno));
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return comp_fail(err, COMP_ERR_IO, 0, "%s: not a regular file", path);
+    }
+    if ((unsigned long long)st.st_size > COMP_MAX_FILE_BYTES) {
+        fclose(f);
+        return comp_fail(err, COMP_ERR_TOO_BIG, 0, "%s: %lld bytes, limit %lu", path,
+                         (long long)st.st_size, COMP_MAX_FILE_BYTES);
+    }
+    size_t want = (size_t)st.st_size;
+    char *buf = malloc(want + 1);
+    if (buf == NULL) {
+        fclose(f);
+        return comp_fail(err, COMP_ERR_NOMEM, 0, "%s: no memory for %zu bytes", path, want);
+    }
+    size_t got = fread(buf, 1, want, f);
+    int bad = ferror(f) || got != want;
+    fclose(f);
+    if (bad) {
+        free(buf);
+        return comp_fail(err, COMP_ERR_IO, 0, "%s: short read", path);
+    }
+    buf[got] = '\0';
+    *out = buf;
+    *out_len = got;
+    return 0;
+}
+
+static int hex_nibble(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+int comp_hex_decode(const char *hex, size_t len, uint8_t **out, size_t *bad_at)
+{
+    *out = NULL;
+    *bad_at = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (hex_nibble(hex[i]) < 0) {
+            *bad_at = i;
+            return -1;
+        }
+    }
+    if (len % 2 != 0) {
+        *bad_at = len;
+        return -1;
+    }
+    if (len == 0) {
+        return 0;
+    }
+    uint8_t *p = malloc(len / 2);
+    if (p == NULL) {
+        return -2;
+    }
+    for (size_t i = 0; i < len / 2; i++) {
+        p[i] = (uint8_t)((hex_nibble(hex[2 * i]) << 4) | hex_nibble(hex[2 * i + 1]));
+    }
+    *out = p;
+    return 0;
+}
+
+int comp_parse_u64(const char *s, size_t len, uint64_t *out)
+{
+    if (len == 0 || len > 20) {
+        return -1;
+    }
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10) {
+            return -1;
+        }
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+int comp_contains_ci(const char *hay, const char *needle)
+{
+    return hay != NULL && needle != NULL && strcasestr(hay, needle) != NULL;
+}
