@@ -61,6 +61,48 @@ Test(secure, free_wipes_the_whole_region)
 }
 
 /* Every back end's key schedule is in secure memory and wiped when the cipher is freed. */
+/* Small blocks are pooled: freed ones are wiped, then handed out again zeroed. */
+Test(secure, small_blocks_are_wiped_and_reused_zeroed)
+{
+    eng_secure_set_free_hook(hook);
+    for (size_t len = 1; len <= 4096; len = len * 3 + 1) {
+        uint8_t *p = eng_secure_alloc(len);
+        cr_assert_not_null(p);
+        cr_assert_eq((uintptr_t)p % 64, 0);
+        memset(p, 0x5A, len);
+        hook_calls = hook_nonzero = hook_bytes = 0;
+        eng_secure_free(p);
+        cr_assert_eq(hook_calls, 1);
+        cr_assert_geq(hook_bytes, len);
+        cr_assert_eq(hook_nonzero, 0);
+        uint8_t *q = eng_secure_alloc(len);
+        cr_assert_not_null(q);
+        for (size_t i = 0; i < len; i++) {
+            cr_assert_eq(q[i], 0, "reused block not zero at %zu (len %zu)", i, len);
+        }
+        eng_secure_free(q);
+    }
+    eng_secure_set_free_hook(NULL);
+}
+
+/* Many live blocks at once never overlap. */
+Test(secure, pooled_blocks_do_not_overlap)
+{
+    enum { N = 300 };
+    uint8_t *p[N];
+    for (int i = 0; i < N; i++) {
+        p[i] = eng_secure_alloc(200);
+        cr_assert_not_null(p[i]);
+        memset(p[i], i & 0xff, 200);
+    }
+    for (int i = 0; i < N; i++) {
+        for (int j = 0; j < 200; j++) {
+            cr_assert_eq(p[i][j], i & 0xff, "block %d overwritten", i);
+        }
+        eng_secure_free(p[i]);
+    }
+}
+
 Test(secure, cipher_free_wipes_key_schedule)
 {
     uint8_t key[64];
