@@ -153,6 +153,21 @@ ENG_API int eng_arch_from_name(const char *name, enum eng_arch *out);
  */
 ENG_API int eng_backend_supports(enum eng_backend b, enum eng_mode mode, enum eng_arch arch);
 
+/* One way the engine can run a mode: a back end on a CPU path. */
+struct eng_path {
+    enum eng_backend backend;
+    enum eng_arch arch;
+};
+
+/*
+ * eng_paths lists the distinct paths that run |mode| on this CPU (ENG_ARCH
+ * ignored), native first, then ipsec-mb, then OpenSSL: every path of the
+ * back ends whose code depends on the arch argument, and OpenSSL once (it
+ * picks its own path from CPUID). Writes at most |max_out| entries; returns
+ * how many exist.
+ */
+ENG_API size_t eng_paths(enum eng_mode mode, struct eng_path *out, size_t max_out);
+
 /*
  * eng_resolve picks what eng_cipher_new would pick for (mode, backend, arch)
  * after applying ENG_BACKEND / ENG_ARCH. Returns 0 or -1 (ENG_ERR_ENV,

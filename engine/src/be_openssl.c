@@ -85,7 +85,8 @@ static int do_unit(EVP_CIPHER_CTX *ctx, enum eng_mode mode, int enc, struct eng_
         }
         done += n;
     }
-    if (EVP_CipherFinal_ex(ctx, u->out + u->len, &fin) != 1) {
+    uint8_t fin_out[ENG_BLOCK_BYTES]; /* no mode here emits bytes at final (no padding) */
+    if (EVP_CipherFinal_ex(ctx, fin_out, &fin) != 1) {
         return mode == ENG_MODE_GCM && !enc ? ENG_ERR_AUTH : ENG_ERR_CRYPTO_LIB;
     }
     if (mode == ENG_MODE_GCM && enc &&

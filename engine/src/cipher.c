@@ -142,6 +142,26 @@ int eng_backend_supports(enum eng_backend b, enum eng_mode mode, enum eng_arch a
     return ops->supports(mode, arch);
 }
 
+size_t eng_paths(enum eng_mode mode, struct eng_path *out, size_t max_out)
+{
+    enum eng_arch best = eng_cpu_best_arch();
+    size_t n = 0;
+    for (int b = ENG_BACKEND_NATIVE; b < ENG_BACKEND_COUNT; b++) {
+        for (int a = ENG_ARCH_NOAESNI; a <= (int)best; a++) {
+            if (b == ENG_BACKEND_OPENSSL && a != (int)best) {
+                continue;
+            }
+            if (eng_backend_supports((enum eng_backend)b, mode, (enum eng_arch)a)) {
+                if (n < max_out && out != NULL) {
+                    out[n] = (struct eng_path){(enum eng_backend)b, (enum eng_arch)a};
+                }
+                n++;
+            }
+        }
+    }
+    return n;
+}
+
 int eng_resolve(enum eng_mode mode, enum eng_backend backend, enum eng_arch arch,
                 enum eng_backend *out_backend, enum eng_arch *out_arch)
 {

@@ -34,7 +34,7 @@ static size_t pick_len(struct tu_rng *r, enum eng_mode mode, size_t i)
 }
 
 /* Encrypt with OpenSSL (reference) then with |p|; compare; decrypt with |p|. */
-static void diff_one(enum eng_mode mode, struct tu_path p, uint64_t seed, int in_place)
+static void diff_one(enum eng_mode mode, struct eng_path p, uint64_t seed, int in_place)
 {
     struct tu_rng r;
     tu_rng_seed(&r, seed);
@@ -109,8 +109,8 @@ static void diff_one(enum eng_mode mode, struct tu_path p, uint64_t seed, int in
 
 static void diff_mode(enum eng_mode mode)
 {
-    struct tu_path paths[MAXP];
-    size_t n = tu_paths(mode, paths, MAXP);
+    struct eng_path paths[MAXP];
+    size_t n = eng_paths(mode, paths, MAXP);
     cr_assert_gt(n, 0, "no back end supports %s", eng_mode_name(mode));
     for (size_t i = 0; i < n; i++) {
         for (uint64_t seed = 1; seed <= 3; seed++) {
@@ -155,8 +155,8 @@ Test(cipher_diff, ctr_counter_wraps)
     tu_rng_fill(&r, pt, sizeof(pt));
     struct eng_cipher *ref = eng_cipher_new(ENG_MODE_CTR, ENG_BACKEND_OPENSSL, 0, key, 32);
     cr_assert_not_null(ref);
-    struct tu_path paths[MAXP];
-    size_t n = tu_paths(ENG_MODE_CTR, paths, MAXP);
+    struct eng_path paths[MAXP];
+    size_t n = eng_paths(ENG_MODE_CTR, paths, MAXP);
     for (size_t k = 0; k < sizeof(ivs) / sizeof(ivs[0]); k++) {
         cr_assert_eq(tu_hex(ivs[k], iv, 16), 16);
         struct eng_unit ru = {.in = pt, .out = ref_ct, .len = sizeof(pt), .iv = iv, .iv_len = 16};

@@ -19,17 +19,13 @@
 
 size_t tl_paths(enum eng_mode mode, struct tl_path *out, size_t max_out)
 {
-    static const enum eng_backend backends[] = {ENG_BACKEND_NATIVE, ENG_BACKEND_IPSECMB,
-                                                ENG_BACKEND_OPENSSL};
-    size_t n = 0;
-    for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
-        for (int a = ENG_ARCH_NOAESNI; a <= (int)eng_cpu_best_arch(); a++) {
-            if (n < max_out && eng_backend_supports(backends[i], mode, (enum eng_arch)a)) {
-                out[n].b = backends[i];
-                out[n].a = (enum eng_arch)a;
-                n++;
-            }
-        }
+    struct eng_path p[TL_MAX_PATHS];
+    size_t n = eng_paths(mode, p, TL_MAX_PATHS);
+    n = n < max_out ? n : max_out;
+    n = n < TL_MAX_PATHS ? n : TL_MAX_PATHS;
+    for (size_t i = 0; i < n; i++) {
+        out[i].b = p[i].backend;
+        out[i].a = p[i].arch;
     }
     return n;
 }

@@ -47,21 +47,6 @@ void tu_random_key(struct tu_rng *r, enum eng_mode mode, uint8_t *key)
     }
 }
 
-size_t tu_paths(enum eng_mode mode, struct tu_path *out, size_t max_out)
-{
-    size_t n = 0;
-    for (int b = ENG_BACKEND_NATIVE; b < ENG_BACKEND_COUNT; b++) {
-        for (int a = ENG_ARCH_NOAESNI; a < ENG_ARCH_COUNT; a++) {
-            if (n < max_out && eng_backend_supports((enum eng_backend)b, mode, (enum eng_arch)a)) {
-                out[n].backend = (enum eng_backend)b;
-                out[n].arch = (enum eng_arch)a;
-                n++;
-            }
-        }
-    }
-    return n;
-}
-
 static int nib(char c)
 {
     if (c >= '0' && c <= '9') {

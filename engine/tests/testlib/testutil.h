@@ -22,12 +22,6 @@ size_t tu_key_len(enum eng_mode mode);
 size_t tu_iv_len(enum eng_mode mode);
 void tu_random_key(struct tu_rng *r, enum eng_mode mode, uint8_t *key);
 
-/* Every (backend, arch) pair that supports |mode| on this machine, AUTO excluded. */
-struct tu_path {
-    enum eng_backend backend;
-    enum eng_arch arch;
-};
-size_t tu_paths(enum eng_mode mode, struct tu_path *out, size_t max_out);
 
 /* Parses hex into |out|; returns the byte count or -1. */
 long tu_hex(const char *hex, uint8_t *out, size_t max_out);
