@@ -6,8 +6,10 @@
  * see rep_pairs_build), which travel between machines, and - only when both
  * files come from the same machine - the absolute figures of every cell.
  * A metric regresses when the one-sided Mann-Whitney test says the new
- * values are worse (p <= alpha) AND the change of the median is larger than
- * the minimum effect. A seeded bootstrap interval of the ratio of medians is
+ * values are worse (p <= alpha after a Holm-Bonferroni correction over all
+ * compared metrics, so that the whole gate raises a false alarm with
+ * probability <= alpha) AND the change of the median is larger than the
+ * minimum effect. A seeded bootstrap interval of the ratio of medians is
  * reported beside it.
  */
 #ifndef REP_GATE_H
@@ -28,10 +30,16 @@ enum rep_absolute {
     REP_ABS_OFF,
 };
 
+enum rep_correction {
+    REP_CORR_HOLM = 0, /* Holm-Bonferroni over the compared metrics: family-wise error <= alpha */
+    REP_CORR_NONE,     /* every metric tested at alpha on its own */
+};
+
 struct rep_gate_opts {
-    double alpha;        /* significance level of the one-sided test (default 0.01) */
+    double alpha;        /* family-wise significance level of the gate (default 0.01) */
     double min_effect;   /* smallest relative change that counts (default 0.05) */
     enum rep_absolute absolute;
+    enum rep_correction correction;
     size_t boot_reps;    /* bootstrap resamples (default 2000) */
     uint64_t seed;       /* bootstrap seed, mixed with each metric's key */
 };
@@ -56,6 +64,8 @@ struct rep_gate_metric {
     double ci_lo, ci_hi; /* bootstrap interval of new/base medians, minus 1 (NAN if none) */
     double p_worse;    /* one-sided p-value for "new is worse" */
     double p_better;
+    double p_worse_adj;  /* p_worse after the multiplicity correction */
+    double p_better_adj;
     int exact;
     enum rep_verdict verdict;
 };
@@ -72,7 +82,7 @@ struct rep_gate_result {
     size_t compared, regressions, improvements, not_compared;
 };
 
-/* rep_gate_opts_default fills |o| with alpha 0.01, min effect 0.05, auto, 2000 resamples. */
+/* rep_gate_opts_default fills |o| with alpha 0.01, min effect 0.05, auto, Holm, 2000 resamples. */
 void rep_gate_opts_default(struct rep_gate_opts *o);
 
 /*
@@ -92,6 +102,12 @@ int rep_gate_compare(const struct rep_bench *base, const struct rep_bench *cur,
 
 /* rep_gate_result_free releases |r|'s metrics; safe on a zeroed struct. */
 void rep_gate_result_free(struct rep_gate_result *r);
+
+/*
+ * rep_holm replaces the |n| p-values in |p| by Holm-Bonferroni adjusted
+ * p-values (step-down, monotone, capped at 1). Returns 0 or -1 (allocation).
+ */
+int rep_holm(double *p, size_t n);
 
 /* rep_verdict_name returns "pass", "REGRESSION", "improved", "only in baseline", "only in new". */
 const char *rep_verdict_name(enum rep_verdict v);

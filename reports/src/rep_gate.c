@@ -16,6 +16,7 @@ void rep_gate_opts_default(struct rep_gate_opts *o)
     o->alpha = 0.01;
     o->min_effect = 0.05;
     o->absolute = REP_ABS_AUTO;
+    o->correction = REP_CORR_HOLM;
     o->boot_reps = 2000;
     o->seed = 0x636d6b2d67617465ULL; /* "cmk-gate" */
 }
@@ -105,7 +106,7 @@ static struct rep_gate_metric *add_metric(struct rep_gate_result *r)
     struct rep_gate_metric *m = &r->m[r->n++];
     memset(m, 0, sizeof(*m));
     m->base_median = m->new_median = m->change = NAN;
-    m->ci_lo = m->ci_hi = m->p_worse = m->p_better = NAN;
+    m->ci_lo = m->ci_hi = m->p_worse = m->p_better = m->p_worse_adj = m->p_better_adj = NAN;
     return m;
 }
 
@@ -125,20 +126,92 @@ static int judge(struct rep_gate_metric *m, const double *base, size_t nb, const
     m->exact = t.exact;
     m->p_worse = m->higher_better ? t.p_less : t.p_greater;
     m->p_better = m->higher_better ? t.p_greater : t.p_less;
+    m->verdict = REP_V_PASS; /* compared; decide() sets the final verdict */
     double lo, hi;
     if (rep_bootstrap_ratio(cur, nn, base, nb, o->boot_reps, 1 - o->alpha, o->seed ^ rep_hash64(m->key),
                             &lo, &hi) == 0) {
         m->ci_lo = lo - 1;
         m->ci_hi = hi - 1;
     }
-    double worse = m->higher_better ? -m->change : m->change;
-    if (m->p_worse <= o->alpha && worse > o->min_effect) {
-        m->verdict = REP_V_REGRESSION;
-    } else if (m->p_better <= o->alpha && -worse > o->min_effect) {
-        m->verdict = REP_V_IMPROVED;
-    } else {
-        m->verdict = REP_V_PASS;
+    return 0;
+}
+
+struct pidx {
+    double p;
+    size_t i;
+};
+
+static int cmp_pidx(const void *a, const void *b)
+{
+    double x = ((const struct pidx *)a)->p, y = ((const struct pidx *)b)->p;
+    return (x > y) - (x < y);
+}
+
+int rep_holm(double *p, size_t n)
+{
+    if (n == 0) {
+        return 0;
     }
+    struct pidx *v = malloc(n * sizeof(*v));
+    if (v == NULL) {
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        v[i] = (struct pidx){p[i], i};
+    }
+    qsort(v, n, sizeof(*v), cmp_pidx);
+    double run = 0;
+    for (size_t k = 0; k < n; k++) {
+        double adj = (double)(n - k) * v[k].p;
+        run = adj > run ? adj : run; /* monotone step-down */
+        p[v[k].i] = run < 1 ? run : 1;
+    }
+    free(v);
+    return 0;
+}
+
+/* Multiplicity correction over the compared metrics, then the verdicts. */
+static int decide(struct rep_gate_result *r, const struct rep_gate_opts *o)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        n += r->m[i].verdict == REP_V_PASS;
+    }
+    double *pw = malloc((n + 1) * sizeof(double)), *pb = malloc((n + 1) * sizeof(double));
+    if (pw == NULL || pb == NULL) {
+        free(pw);
+        free(pb);
+        return -1;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->m[i].verdict == REP_V_PASS) {
+            pw[k] = r->m[i].p_worse;
+            pb[k++] = r->m[i].p_better;
+        }
+    }
+    if (o->correction == REP_CORR_HOLM && (rep_holm(pw, n) != 0 || rep_holm(pb, n) != 0)) {
+        free(pw);
+        free(pb);
+        return -1;
+    }
+    k = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        struct rep_gate_metric *m = &r->m[i];
+        if (m->verdict != REP_V_PASS) {
+            continue;
+        }
+        m->p_worse_adj = pw[k];
+        m->p_better_adj = pb[k++];
+        double worse = m->higher_better ? -m->change : m->change;
+        if (m->p_worse_adj <= o->alpha && worse > o->min_effect) {
+            m->verdict = REP_V_REGRESSION;
+        } else if (m->p_better_adj <= o->alpha && -worse > o->min_effect) {
+            m->verdict = REP_V_IMPROVED;
+        }
+    }
+    free(pw);
+    free(pb);
     return 0;
 }
 
@@ -341,7 +414,8 @@ int rep_gate_compare(const struct rep_bench *base, const struct rep_bench *cur,
             break;
     }
     env_notes(base, cur, r);
-    if (compare_ratios(base, cur, o, r) != 0 || (r->absolute_used && compare_absolute(base, cur, o, r) != 0)) {
+    if (compare_ratios(base, cur, o, r) != 0 || (r->absolute_used && compare_absolute(base, cur, o, r) != 0) ||
+        decide(r, o) != 0) {
         snprintf(err, err_len, "out of memory");
         rep_gate_result_free(r);
         return -1;
@@ -425,26 +499,30 @@ int rep_gate_write_md(FILE *f, const struct rep_gate_result *r)
     fprintf(f, "- mode: %s\n", r->mode_reason);
     fprintf(f,
             "- test: one-sided Mann-Whitney U on the samples (per-round ratios for ratio metrics; exact "
-            "up to %d per side), alpha %g; a regression needs p <= alpha AND a change larger than %g%%; "
+            "up to %d per side), %s, alpha %g; a regression needs p <= alpha AND a change larger than %g%%; "
             "interval: %g%% percentile bootstrap of new/base medians (%zu resamples, fixed seed)\n",
-            REP_MWU_EXACT_MAX, o->alpha, o->min_effect * 100, (1 - o->alpha) * 100, o->boot_reps);
+            REP_MWU_EXACT_MAX,
+            o->correction == REP_CORR_HOLM ? "p adjusted with Holm-Bonferroni over the compared metrics"
+                                           : "p not adjusted for the number of metrics",
+            o->alpha, o->min_effect * 100, (1 - o->alpha) * 100, o->boot_reps);
     if (r->notes[0] != '\0') {
         fprintf(f, "- notes: ");
         md_cell(f, r->notes);
         fprintf(f, "\n");
     }
-    fprintf(f, "\n| metric | kind | baseline | new | change | %g%% CI of change | p (worse) | verdict |\n",
-            (1 - o->alpha) * 100);
-    fprintf(f, "|---|---|---:|---:|---:|---|---:|---|\n");
+    fprintf(f, "\n| metric | kind | baseline | new | change | %g%% CI of change | p (worse) | %s | verdict |\n",
+            (1 - o->alpha) * 100, o->correction == REP_CORR_HOLM ? "p (Holm)" : "p (unadjusted)");
+    fprintf(f, "|---|---|---:|---:|---:|---|---:|---:|---|\n");
     for (size_t i = 0; i < r->n; i++) {
         const struct rep_gate_metric *m = &r->m[i];
-        char b[48], n[48], c[24], lo[24], hi[24], p[32], ci[64];
+        char b[48], n[48], c[24], lo[24], hi[24], p[32], pa[32], ci[64];
         fmt_value(b, sizeof(b), m->base_median, m->unit);
         fmt_value(n, sizeof(n), m->new_median, m->unit);
         fmt_pct(c, sizeof(c), m->change);
         fmt_pct(lo, sizeof(lo), m->ci_lo);
         fmt_pct(hi, sizeof(hi), m->ci_hi);
         fmt_p(p, sizeof(p), m->p_worse, m->exact);
+        fmt_p(pa, sizeof(pa), m->p_worse_adj, 1);
         if (isnan(m->ci_lo)) {
             snprintf(ci, sizeof(ci), "-");
         } else {
@@ -452,7 +530,7 @@ int rep_gate_write_md(FILE *f, const struct rep_gate_result *r)
         }
         fprintf(f, "| ");
         md_cell(f, m->name);
-        fprintf(f, " | %s | %s | %s | %s | %s | %s | %s%s%s |\n", m->type, b, n, c, ci, p,
+        fprintf(f, " | %s | %s | %s | %s | %s | %s | %s | %s%s%s |\n", m->type, b, n, c, ci, p, pa,
                 m->verdict == REP_V_REGRESSION ? "**" : "", rep_verdict_name(m->verdict),
                 m->verdict == REP_V_REGRESSION ? "**" : "");
     }
@@ -466,7 +544,7 @@ int rep_gate_write_md(FILE *f, const struct rep_gate_result *r)
             if (m->verdict == REP_V_REGRESSION) {
                 fprintf(f, "- ");
                 md_cell(f, m->name);
-                fprintf(f, ": %+.1f%% (p %.2g)\n", m->change * 100, m->p_worse);
+                fprintf(f, ": %+.1f%% (p %.2g, adjusted %.2g)\n", m->change * 100, m->p_worse, m->p_worse_adj);
             }
         }
     }
@@ -496,6 +574,7 @@ int rep_gate_write_json(const char *path, const struct rep_gate_result *r)
     cJSON_AddNumberToObject(root, "min_effect", r->opts.min_effect);
     cJSON_AddNumberToObject(root, "bootstrap_resamples", (double)r->opts.boot_reps);
     cJSON_AddStringToObject(root, "test", "one-sided Mann-Whitney U; percentile bootstrap of new/base medians");
+    cJSON_AddStringToObject(root, "correction", r->opts.correction == REP_CORR_HOLM ? "holm" : "none");
     cJSON_AddBoolToObject(root, "absolute_gated", r->absolute_used);
     cJSON_AddStringToObject(root, "mode", r->mode_reason);
     cJSON_AddStringToObject(root, "notes", r->notes);
@@ -521,6 +600,7 @@ int rep_gate_write_json(const char *path, const struct rep_gate_result *r)
         cJSON_AddItemToObject(o, "ci_high", num_or_null(m->ci_hi));
         cJSON_AddItemToObject(o, "p_worse", num_or_null(m->p_worse));
         cJSON_AddItemToObject(o, "p_better", num_or_null(m->p_better));
+        cJSON_AddItemToObject(o, "p_worse_adjusted", num_or_null(m->p_worse_adj));
         cJSON_AddBoolToObject(o, "exact", m->exact);
         cJSON_AddStringToObject(o, "verdict", rep_verdict_name(m->verdict));
         cJSON_AddItemToArray(arr, o);
@@ -564,8 +644,8 @@ int rep_gate_write_junit(const char *path, const struct rep_gate_result *r)
         rep_fput_xml(f, m->name);
         fprintf(f, "\" time=\"0\">");
         if (m->verdict == REP_V_REGRESSION) {
-            fprintf(f, "\n      <failure type=\"regression\" message=\"change %+.1f%%, p %.2g (alpha %g, minimum effect %g%%)\">",
-                    m->change * 100, m->p_worse, r->opts.alpha, r->opts.min_effect * 100);
+            fprintf(f, "\n      <failure type=\"regression\" message=\"change %+.1f%%, p %.2g, adjusted %.2g (alpha %g, minimum effect %g%%)\">",
+                    m->change * 100, m->p_worse, m->p_worse_adj, r->opts.alpha, r->opts.min_effect * 100);
             fprintf(f, "baseline median %.6g, new median %.6g, %g%% CI of change [%+.1f%%, %+.1f%%], %zu vs %zu samples",
                     m->base_median, m->new_median, (1 - r->opts.alpha) * 100, m->ci_lo * 100, m->ci_hi * 100,
                     m->n_base, m->n_new);
@@ -600,6 +680,8 @@ static void gate_usage(FILE *f)
             "  --out DIR         where gate.md, gate.json, gate-junit.xml go (default reports/out)\n"
             "  --absolute MODE   gate absolute figures: auto (only when both files come from the\n"
             "                    same machine, the default), on, off\n"
+            "  --correction C    holm (default: Holm-Bonferroni over the compared metrics, so the\n"
+            "                    whole gate false-alarms with probability <= alpha) or none\n"
             "  --help            this text\n\n"
             "Metrics: ratios measured in one run (engine / raw library, CMK / SMK) from per-round\n"
             "paired samples; absolute figures only on the same machine.\n"
@@ -671,11 +753,12 @@ int rep_gate_main(int argc, char **argv, FILE *out, FILE *err)
         {"baseline", required_argument, 0, 'b'}, {"new", required_argument, 0, 'n'},
         {"alpha", required_argument, 0, 'a'},    {"min-effect", required_argument, 0, 'm'},
         {"out", required_argument, 0, 'o'},      {"absolute", required_argument, 0, 'A'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+        {"correction", required_argument, 0, 'C'}, {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
     optind = 0; /* GNU: full re-initialisation, so the function can run more than once */
     opterr = 0;
     int ch;
-    while ((ch = getopt_long(argc, argv, ":b:n:a:m:o:A:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, ":b:n:a:m:o:A:C:h", opts, NULL)) != -1) {
         switch (ch) {
             case 'b':
                 base_path = optarg;
@@ -707,6 +790,16 @@ int rep_gate_main(int argc, char **argv, FILE *out, FILE *err)
                     o.absolute = REP_ABS_OFF;
                 } else {
                     fprintf(err, "cmk-gate: --absolute must be auto, on or off, got '%s'\n", optarg);
+                    return 2;
+                }
+                break;
+            case 'C':
+                if (strcmp(optarg, "holm") == 0) {
+                    o.correction = REP_CORR_HOLM;
+                } else if (strcmp(optarg, "none") == 0) {
+                    o.correction = REP_CORR_NONE;
+                } else {
+                    fprintf(err, "cmk-gate: --correction must be holm or none, got '%s'\n", optarg);
                     return 2;
                 }
                 break;

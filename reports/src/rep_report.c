@@ -907,9 +907,12 @@ static void section_gate(struct rep_doc *d, const struct inputs *in)
              rep_json_str(g, "new") ? rep_json_str(g, "new") : "?",
              rep_json_str(g, "new_commit") ? rep_json_str(g, "new_commit") : "?");
     rep_doc_p(d, t);
-    snprintf(t, sizeof(t), "Mode: %s. Test: one-sided Mann-Whitney U at alpha %g; a regression also needs a change "
-             "larger than %g%%; interval: bootstrap of the ratio of medians.",
+    const char *corr = rep_json_str(g, "correction");
+    snprintf(t, sizeof(t), "Mode: %s. Test: one-sided Mann-Whitney U at alpha %g (%s); a regression also needs a "
+             "change larger than %g%%; interval: bootstrap of the ratio of medians.",
              rep_json_str(g, "mode") ? rep_json_str(g, "mode") : "?", rep_json_num(g, "alpha"),
+             corr != NULL && strcmp(corr, "holm") == 0 ? "Holm-Bonferroni over the compared metrics"
+                                                       : "p not adjusted for the number of metrics",
              rep_json_num(g, "min_effect") * 100);
     rep_doc_p(d, t);
     const char *notes = rep_json_str(g, "notes");
@@ -922,8 +925,8 @@ static void section_gate(struct rep_doc *d, const struct inputs *in)
         return;
     }
     static const char *const head[] = {"metric", "kind", "baseline", "new", "change", "CI of change", "p (worse)",
-                                       "verdict"};
-    rep_doc_table_begin(d, 8, head, "llrrrrrl");
+                                       "p adjusted", "verdict"};
+    rep_doc_table_begin(d, 9, head, "llrrrrrrl");
     /* regressions first, then improvements, passes, and what was not compared */
     static const char *const order[] = {"REGRESSION", "improved", "pass", NULL};
     for (size_t pass = 0; pass < 4; pass++) {
@@ -938,7 +941,7 @@ static void section_gate(struct rep_doc *d, const struct inputs *in)
         if (pass < 3 ? (vv == NULL || strcmp(vv, order[pass]) != 0) : known) {
             continue;
         }
-        char b[32], n[32], c[32], ci[64], p[32];
+        char b[32], n[32], c[32], ci[64], p[32], pa[32];
         const char *unit = rep_json_str(m, "unit");
         enum nstyle f = unit != NULL && strcmp(unit, "ratio") == 0 ? N_F3 : N_G3;
         fmt(b, sizeof(b), f, rep_json_num(m, "baseline_median"));
@@ -947,16 +950,18 @@ static void section_gate(struct rep_doc *d, const struct inputs *in)
         double lo = rep_json_num(m, "ci_low"), hi = rep_json_num(m, "ci_high");
         fmt_ci(ci, sizeof(ci), N_PCT, lo, hi);
         fmt(p, sizeof(p), N_G3, rep_json_num(m, "p_worse"));
+        fmt(pa, sizeof(pa), N_G3, rep_json_num(m, "p_worse_adjusted"));
         const char *v = rep_json_str(m, "verdict");
         const char *row[] = {rep_json_str(m, "name") ? rep_json_str(m, "name") : "?",
-                             rep_json_str(m, "type") ? rep_json_str(m, "type") : "", b, n, c, ci, p, v ? v : "?"};
-        enum rep_cls cls[8] = {0};
-        cls[7] = v == NULL ? REP_CLS_NONE
+                             rep_json_str(m, "type") ? rep_json_str(m, "type") : "", b, n, c, ci, p, pa,
+                             v ? v : "?"};
+        enum rep_cls cls[9] = {0};
+        cls[8] = v == NULL ? REP_CLS_NONE
                            : strcmp(v, "REGRESSION") == 0 ? REP_CLS_FAIL
                                                           : strcmp(v, "pass") == 0 || strcmp(v, "improved") == 0
                                                                 ? REP_CLS_PASS
                                                                 : REP_CLS_NA;
-        rep_doc_table_row(d, 8, row, cls);
+        rep_doc_table_row(d, 9, row, cls);
     }
     }
     rep_doc_table_end(d);

@@ -295,3 +295,70 @@ Test(gate, usage_errors_exit_2)
     free(out);
     free(err);
 }
+
+Test(gate, holm_adjusted_p_values)
+{
+    /*
+     * p = {0.01, 0.04, 0.03, 0.005}; sorted 0.005, 0.01, 0.03, 0.04 are
+     * multiplied by 4, 3, 2, 1: 0.02, 0.03, 0.06, 0.04, and made monotone:
+     * 0.02, 0.03, 0.06, 0.06; back in the input order: 0.03, 0.06, 0.06, 0.02.
+     */
+    double p[] = {0.01, 0.04, 0.03, 0.005};
+    cr_assert_eq(rep_holm(p, 4), 0);
+    cr_assert_float_eq(p[0], 0.03, 1e-15);
+    cr_assert_float_eq(p[1], 0.06, 1e-15);
+    cr_assert_float_eq(p[2], 0.06, 1e-15);
+    cr_assert_float_eq(p[3], 0.02, 1e-15);
+    double one[] = {0.7, 0.6};
+    cr_assert_eq(rep_holm(one, 2), 0);
+    cr_assert_float_eq(one[0], 1.0, 0); /* capped */
+}
+
+/* |nm| engine/raw groups, 5 rounds each; the engine runs at |factor| of its baseline speed. */
+static void write_groups(const char *path, const char *cpu, size_t nm, double factor)
+{
+    static const char *const modes[] = {"gcm", "ctr", "cbc"};
+    static const double raw[5] = {10, 10, 10, 10, 10};
+    static double eng[3][5];
+    static const double wiggle[5] = {1.00, 1.01, 0.99, 1.005, 0.995};
+    struct tu_cell cells[6];
+    for (size_t m = 0; m < nm; m++) {
+        for (int i = 0; i < 5; i++) {
+            eng[m][i] = 10 * factor * wiggle[i];
+        }
+        cells[2 * m] = (struct tu_cell){"raw", modes[m], "ipsec-mb", "avx512", "encrypt", "none", 8192, 1, raw, 5};
+        cells[2 * m + 1] =
+            (struct tu_cell){"engine", modes[m], "ipsec-mb", "avx512", "encrypt", "none", 8192, 1, eng[m], 5};
+    }
+    tu_write_bench(path, cpu, cells, 2 * nm);
+}
+
+Test(gate, holm_controls_the_family_of_metrics)
+{
+    /*
+     * Every metric drops 20% with complete separation of 5 vs 5 samples:
+     * exact one-sided p = 1/C(10,5) = 1/252 = 0.00397 each. With 3 metrics
+     * Holm gives 3/252 = 0.0119 > 0.01 for all: no regression; without the
+     * correction all 3 regress. With 2 metrics Holm gives 2/252 = 0.0079: both.
+     */
+    struct files f;
+    setup_files(&f);
+    /* another machine, so only the ratios are compared */
+    write_groups(f.base, "cpu A", 3, 1.0);
+    write_groups(f.cur, "cpu B", 3, 0.8);
+    char *out, *err;
+    cr_assert_eq(gate(f.base, f.cur, f.out, NULL, &out, &err), 0, "%s", out);
+    cr_assert(strstr(out, "| 0.004 | 0.012 | pass |") != NULL, "%s", out);
+    free(out);
+    free(err);
+    cr_assert_eq(gate(f.base, f.cur, f.out, "--correction=none", &out, &err), 1, "%s", out);
+    cr_assert(strstr(out, "3 metrics compared, 3 regressions") != NULL, "%s", out);
+    free(out);
+    free(err);
+    write_groups(f.base, "cpu A", 2, 1.0);
+    write_groups(f.cur, "cpu B", 2, 0.8);
+    cr_assert_eq(gate(f.base, f.cur, f.out, NULL, &out, &err), 1, "%s", out);
+    cr_assert(strstr(out, "| 0.004 | 0.0079 | **REGRESSION** |") != NULL, "%s", out);
+    free(out);
+    free(err);
+}
