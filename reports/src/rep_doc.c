@@ -48,7 +48,7 @@ static void md_text(FILE *f, const char *s, int in_table)
     }
 }
 
-static void slug(char *out, size_t out_len, const char *title)
+void rep_doc_slug(char *out, size_t out_len, const char *title)
 {
     size_t j = 0;
     for (const char *s = title; *s != '\0' && j + 1 < out_len; s++) {
@@ -86,7 +86,7 @@ void rep_doc_end(struct rep_doc *d)
 void rep_doc_h2(struct rep_doc *d, const char *title)
 {
     char id[96];
-    slug(id, sizeof(id), title);
+    rep_doc_slug(id, sizeof(id), title);
     fprintf(d->html, "<h2 id=\"%s\">", id);
     rep_fput_xml(d->html, title);
     fprintf(d->html, "</h2>\n");
@@ -413,20 +413,31 @@ static void bytes_label(char *out, size_t out_len, double b)
     snprintf(out, out_len, "%.*s %s", (int)i, u, u + i);
 }
 
+/* Opens a gnuplot script in memory (*text, freed by the caller) with the common header; NULL when plots are off. */
+static FILE *script_begin(const struct rep_doc *d, const char *name, const char *title, char **text, size_t *len)
+{
+    *text = NULL;
+    if (!d->plots) {
+        return NULL;
+    }
+    FILE *f = open_memstream(text, len);
+    if (f == NULL) {
+        return NULL;
+    }
+    char svg[4300];
+    snprintf(svg, sizeof(svg), "%s/%s.svg", d->plot_dir, name);
+    gp_header(f, svg, title, 720, 430);
+    return f;
+}
+
 int rep_doc_plot(struct rep_doc *d, struct rep_plot *p)
 {
-    if (!d->plots) {
-        return -1;
-    }
-    char *text = NULL;
-    size_t text_len = 0;
-    FILE *f = open_memstream(&text, &text_len);
+    char *text;
+    size_t text_len;
+    FILE *f = script_begin(d, p->name, p->title, &text, &text_len);
     if (f == NULL) {
         return -1;
     }
-    char svg[4300];
-    snprintf(svg, sizeof(svg), "%s/%s.svg", d->plot_dir, p->name);
-    gp_header(f, svg, p->title, 720, 430);
     double xmin = INFINITY, xmax = -INFINITY;
     for (size_t i = 0; i < p->ns; i++) {
         fprintf(f, "$s%zu << EOD\n", i);
@@ -477,6 +488,17 @@ int rep_doc_plot(struct rep_doc *d, struct rep_plot *p)
     }
     if (p->ymin_zero) {
         fprintf(f, "set yrange [0:*]\n");
+    } else if (p->hline_one) {
+        /* a ratio: keep 1.0 (parity) in view and leave room around the error bars */
+        double lo = 1, hi = 1;
+        for (size_t i = 0; i < p->ns; i++) {
+            for (size_t k = 0; k < p->s[i].n; k++) {
+                lo = fmin(lo, fmin(p->s[i].lo[k], p->s[i].y[k]));
+                hi = fmax(hi, fmax(p->s[i].hi[k], p->s[i].y[k]));
+            }
+        }
+        double pad = fmax((hi - lo) * 0.12, 0.02);
+        fprintf(f, "set yrange [%.17g:%.17g]\n", lo - pad, hi + pad);
     }
     fprintf(f, "plot ");
     for (size_t i = 0; i < p->ns; i++) {
@@ -501,18 +523,12 @@ int rep_doc_plot_bars(struct rep_doc *d, const char *name, const char *title, co
                       size_t ncat, const char *const *cats, size_t nval, const char *const *val_names,
                       const double *v)
 {
-    if (!d->plots) {
-        return -1;
-    }
-    char *text = NULL;
-    size_t text_len = 0;
-    FILE *f = open_memstream(&text, &text_len);
+    char *text;
+    size_t text_len;
+    FILE *f = script_begin(d, name, title, &text, &text_len);
     if (f == NULL) {
         return -1;
     }
-    char svg[4300];
-    snprintf(svg, sizeof(svg), "%s/%s.svg", d->plot_dir, name);
-    gp_header(f, svg, title, 720, 430);
     fprintf(f, "$bars << EOD\n");
     for (size_t c = 0; c < ncat; c++) {
         fputc('"', f);

@@ -25,6 +25,8 @@ enum rep_cls { REP_CLS_NONE = 0, REP_CLS_PASS, REP_CLS_FAIL, REP_CLS_NA };
 void rep_doc_begin(struct rep_doc *d, const char *title, const char *subtitle);
 void rep_doc_end(struct rep_doc *d);
 void rep_doc_h2(struct rep_doc *d, const char *title);
+/* The anchor id rep_doc_h2 gives a heading: lower case, runs of other characters as one '-'. */
+void rep_doc_slug(char *out, size_t out_len, const char *title);
 void rep_doc_h3(struct rep_doc *d, const char *title);
 /* A paragraph of plain text (escaped for each format). */
 void rep_doc_p(struct rep_doc *d, const char *text);

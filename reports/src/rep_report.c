@@ -320,7 +320,8 @@ static void throughput_table(struct rep_doc *d, const struct rep_bench *b)
                     char med[32], ci[64];
                     fmt(med, sizeof(med), N_F2, e->median);
                     fmt_ci(ci, sizeof(ci), N_F2, e->ci_low, e->ci_high);
-                    snprintf(vals[j], sizeof(vals[j]), "%s %s", med, ci);
+                    snprintf(vals[j], sizeof(vals[j]), "%s%s%s", med, strcmp(ci, "-") != 0 ? " " : "",
+                             strcmp(ci, "-") != 0 ? ci : "");
                     break;
                 }
             }
@@ -974,17 +975,7 @@ static void toc(struct rep_doc *d)
     fprintf(d->html, "<nav><ol>\n");
     for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
         char id[96];
-        size_t j = 0;
-        for (const char *s = h[i]; *s != '\0' && j + 1 < sizeof(id); s++) {
-            char c = *s;
-            c = (char)(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-            if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
-                id[j++] = c;
-            } else if (j > 0 && id[j - 1] != '-') {
-                id[j++] = '-';
-            }
-        }
-        id[j] = '\0';
+        rep_doc_slug(id, sizeof(id), h[i]);
         fprintf(d->html, "<li><a href=\"#%s\">%s</a></li>\n", id, h[i]);
         fprintf(d->md, "%zu. [%s](#%s)\n", i + 1, h[i], id);
     }
@@ -1086,9 +1077,10 @@ int rep_report_write(const struct rep_report_opts *o, char *err, size_t err_len,
     gmtime_r(&now, &tm);
     strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
     if (in.have_bench) {
-        snprintf(sub, sizeof(sub), "Generated %s from %s (commit %s, profile %s, measured %s).", when, o->bench_path,
+        const char *started = rep_env_str(&in.bench, "started");
+        snprintf(sub, sizeof(sub), "Generated %s from %s (commit %s, profile %s%s%s).", when, o->bench_path,
                  rep_env_str(&in.bench, "git_commit"), rep_env_str(&in.bench, "profile"),
-                 rep_env_str(&in.bench, "started"));
+                 started[0] ? ", measured " : "", started);
     } else {
         snprintf(sub, sizeof(sub), "Generated %s; no benchmark results (%s not found).", when, o->bench_path);
     }

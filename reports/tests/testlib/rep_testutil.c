@@ -1,5 +1,6 @@
 /* rep_testutil.c - helpers for the reports/ tests. */
 #include <cjson/cJSON.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,14 +90,38 @@ void tu_write_bench(const char *path, const char *cpu, const struct tu_cell *cel
     free(text);
 }
 
+static char tmpdirs[4][64];
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+/* Removes the test's temporary folders when its process exits. */
+static void cleanup_tmpdirs(void)
+{
+    for (int i = 0; i < 4; i++) {
+        if (tmpdirs[i][0] != '\0') {
+            nftw(tmpdirs[i], rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        }
+    }
+}
+
 const char *tu_tmpdir(int slot)
 {
-    static char dirs[4][64];
-    snprintf(dirs[slot], sizeof(dirs[slot]), "/tmp/rep-test-XXXXXX");
-    if (mkdtemp(dirs[slot]) == NULL) {
+    static int registered;
+    if (!registered) {
+        atexit(cleanup_tmpdirs);
+        registered = 1;
+    }
+    snprintf(tmpdirs[slot], sizeof(tmpdirs[slot]), "/tmp/rep-test-XXXXXX");
+    if (mkdtemp(tmpdirs[slot]) == NULL) {
         die("mkdtemp");
     }
-    return dirs[slot];
+    return tmpdirs[slot];
 }
 
 size_t tu_count(const char *hay, const char *needle)

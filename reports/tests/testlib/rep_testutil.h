@@ -23,7 +23,7 @@ void tu_write_file(const char *path, const char *text);
 /* Reads a whole file into a malloc'd string (NULL when it cannot be read). */
 char *tu_read_file(const char *path);
 
-/* Makes a fresh temporary folder and returns its path (static storage per call slot 0..3). */
+/* Makes a fresh temporary folder (removed when the test process exits) and returns its path; slot 0..3. */
 const char *tu_tmpdir(int slot);
 
 /* Counts occurrences of |needle| in |hay|. */
