@@ -1,0 +1,445 @@
+/*
+ * rep_bench.c - JSON loading with error positions, the bench.json reader and
+ * the ratio pairs shared by the report and the gate.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "rep_bench.h"
+#include "rep_stats.h"
+
+#define REP_MAX_JSON_BYTES (256u << 20)
+
+static void copy_str(char *dst, size_t max, const char *src)
+{
+    snprintf(dst, max, "%s", src != NULL ? src : "");
+}
+
+/* Line and column (1-based) of byte |off| in |text|. */
+static void line_col(const char *text, size_t off, size_t *line, size_t *col)
+{
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < off && text[i] != '\0'; i++) {
+        if (text[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
+enum rep_status rep_json_load(const char *path, cJSON **out, char *err, size_t err_len)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        int e = errno;
+        snprintf(err, err_len, "%s: cannot open: %s", path, strerror(e));
+        return e == ENOENT ? REP_MISSING : REP_BAD_FILE;
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap + 1);
+    if (buf == NULL) {
+        fclose(f);
+        snprintf(err, err_len, "%s: out of memory", path);
+        return REP_BAD_FILE;
+    }
+    for (;;) {
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (len < cap) {
+            break;
+        }
+        if (cap >= REP_MAX_JSON_BYTES) {
+            fclose(f);
+            free(buf);
+            snprintf(err, err_len, "%s: larger than %u MiB", path, REP_MAX_JSON_BYTES >> 20);
+            return REP_BAD_FILE;
+        }
+        char *nb = realloc(buf, cap * 2 + 1);
+        if (nb == NULL) {
+            fclose(f);
+            free(buf);
+            snprintf(err, err_len, "%s: out of memory", path);
+            return REP_BAD_FILE;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    int rerr = ferror(f);
+    fclose(f);
+    if (rerr) {
+        free(buf);
+        snprintf(err, err_len, "%s: read error", path);
+        return REP_BAD_FILE;
+    }
+    buf[len] = '\0';
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(buf, len + 1, &end, 1);
+    if (root == NULL) {
+        size_t off = (end != NULL && end >= buf && end <= buf + len) ? (size_t)(end - buf) : len;
+        size_t line, col;
+        line_col(buf, off, &line, &col);
+        if (len == 0) {
+            snprintf(err, err_len, "%s: malformed JSON: the file is empty", path);
+        } else {
+            snprintf(err, err_len, "%s: malformed JSON at line %zu, column %zu (byte %zu)", path,
+                     line, col, off);
+        }
+        free(buf);
+        return REP_BAD_FILE;
+    }
+    free(buf);
+    *out = root;
+    return REP_OK;
+}
+
+int rep_mkdir_p(const char *dir)
+{
+    char tmp[4096];
+    if (dir == NULL || dir[0] == '\0' || strlen(dir) >= sizeof(tmp)) {
+        errno = EINVAL;
+        return -1;
+    }
+    snprintf(tmp, sizeof(tmp), "%s", dir);
+    for (char *p = tmp + 1; *p != '\0'; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
+                return -1;
+            }
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
+        return -1;
+    }
+    struct stat st;
+    if (stat(tmp, &st) != 0) {
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
+void rep_fput_xml(FILE *f, const char *s)
+{
+    for (; s != NULL && *s != '\0'; s++) {
+        switch (*s) {
+            case '&':
+                fputs("&amp;", f);
+                break;
+            case '<':
+                fputs("&lt;", f);
+                break;
+            case '>':
+                fputs("&gt;", f);
+                break;
+            case '"':
+                fputs("&quot;", f);
+                break;
+            case '\'':
+                fputs("&#39;", f);
+                break;
+            default:
+                /* control characters other than tab/newline are not allowed in XML 1.0 */
+                if ((unsigned char)*s < 0x20 && *s != '\t' && *s != '\n') {
+                    fputc(' ', f);
+                } else {
+                    fputc(*s, f);
+                }
+                break;
+        }
+    }
+}
+
+const char *rep_json_str(const cJSON *obj, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+double rep_json_num(const cJSON *obj, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+const char *rep_env_str(const struct rep_bench *b, const char *name)
+{
+    const char *s = b->env != NULL ? rep_json_str(b->env, name) : NULL;
+    return s != NULL ? s : "";
+}
+
+double rep_env_num(const struct rep_bench *b, const char *name)
+{
+    return b->env != NULL ? rep_json_num(b->env, name) : NAN;
+}
+
+int rep_cell_measured(const struct rep_cell *c)
+{
+    return c->skipped == NULL && c->nsamples > 0;
+}
+
+void rep_unit_str(char *out, size_t out_len, double unit_bytes)
+{
+    double u = unit_bytes;
+    if (!(u >= 0)) {
+        snprintf(out, out_len, "?");
+    } else if (u >= 1048576 && fmod(u, 1048576) == 0) {
+        snprintf(out, out_len, "%.0fMiB", u / 1048576);
+    } else if (u >= 1024 && fmod(u, 1024) == 0) {
+        snprintf(out, out_len, "%.0fKiB", u / 1024);
+    } else {
+        snprintf(out, out_len, "%.0fB", u);
+    }
+}
+
+static long num_or(const cJSON *o, const char *name, long dflt)
+{
+    double v = rep_json_num(o, name);
+    return isnan(v) ? dflt : (long)v;
+}
+
+static int read_cell(const cJSON *r, struct rep_cell *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->json = r;
+    copy_str(c->kind, sizeof(c->kind), rep_json_str(r, "kind"));
+    copy_str(c->mode, sizeof(c->mode), rep_json_str(r, "mode"));
+    copy_str(c->backend, sizeof(c->backend), rep_json_str(r, "backend"));
+    copy_str(c->arch, sizeof(c->arch), rep_json_str(r, "arch"));
+    copy_str(c->direction, sizeof(c->direction), rep_json_str(r, "direction"));
+    const char *keys = rep_json_str(r, "keys");
+    copy_str(c->keys, sizeof(c->keys), keys != NULL ? keys : "none");
+    copy_str(c->unit, sizeof(c->unit), rep_json_str(r, "unit"));
+    copy_str(c->label, sizeof(c->label), rep_json_str(r, "label"));
+    c->unit_bytes = rep_json_num(r, "unit_bytes");
+    c->batch = num_or(r, "batch", 0);
+    c->threads = num_or(r, "threads", 1);
+    c->skipped = rep_json_str(r, "skipped");
+    if (c->skipped == NULL && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "skipped"))) {
+        c->skipped = "skipped";
+    }
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(r, "samples");
+    if (cJSON_IsArray(s) && cJSON_GetArraySize(s) > 0) {
+        size_t n = (size_t)cJSON_GetArraySize(s);
+        c->samples = calloc(n, sizeof(double));
+        if (c->samples == NULL) {
+            return -1;
+        }
+        const cJSON *it;
+        cJSON_ArrayForEach(it, s)
+        {
+            if (cJSON_IsNumber(it) && isfinite(it->valuedouble)) {
+                c->samples[c->nsamples++] = it->valuedouble;
+            }
+        }
+    }
+    c->median = rep_json_num(r, "median");
+    if (isnan(c->median) && c->nsamples > 0) {
+        c->median = rep_median(c->samples, c->nsamples);
+    }
+    c->ci_low = rep_json_num(r, "ci_low");
+    c->ci_high = rep_json_num(r, "ci_high");
+    c->ci_level = rep_json_num(r, "ci_level");
+    char u[32];
+    snprintf(u, sizeof(u), "%.0f", isnan(c->unit_bytes) ? -1.0 : c->unit_bytes);
+    snprintf(c->key, sizeof(c->key), "%s|%s|%s|%s|%s|%s|%ld|%ld|%s", c->kind, c->mode, c->backend,
+             c->arch, c->direction, u, c->batch, c->threads, c->keys);
+    return 0;
+}
+
+void rep_bench_free(struct rep_bench *b)
+{
+    if (b == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < b->ncells; i++) {
+        free(b->cells[i].samples);
+    }
+    free(b->cells);
+    cJSON_Delete(b->root);
+    memset(b, 0, sizeof(*b));
+}
+
+enum rep_status rep_bench_load(const char *path, struct rep_bench *b, char *err, size_t err_len)
+{
+    memset(b, 0, sizeof(*b));
+    copy_str(b->path, sizeof(b->path), path);
+    enum rep_status st = rep_json_load(path, &b->root, err, err_len);
+    if (st != REP_OK) {
+        return st;
+    }
+    if (!cJSON_IsObject(b->root)) {
+        snprintf(err, err_len, "%s: not a bench result (the top level is not a JSON object)", path);
+        return REP_BAD_FILE;
+    }
+    const char *schema = rep_json_str(b->root, "schema");
+    if (schema == NULL || strcmp(schema, REP_BENCH_SCHEMA) != 0) {
+        snprintf(err, err_len, "%s: not a bench result (schema is '%s', expected '%s')", path,
+                 schema != NULL ? schema : "(missing)", REP_BENCH_SCHEMA);
+        return REP_BAD_FILE;
+    }
+    double ver = rep_json_num(b->root, "schema_version");
+    if (isnan(ver) || ver < 1 || ver != floor(ver)) {
+        snprintf(err, err_len, "%s: schema_version is missing or not a positive integer", path);
+        return REP_BAD_FILE;
+    }
+    if (ver > REP_BENCH_SCHEMA_VERSION) {
+        snprintf(err, err_len, "%s: schema_version %.0f is newer than this reader (%d); update reports/",
+                 path, ver, REP_BENCH_SCHEMA_VERSION);
+        return REP_BAD_FILE;
+    }
+    b->schema_version = (int)ver;
+    const cJSON *env = cJSON_GetObjectItemCaseSensitive(b->root, "env");
+    b->env = cJSON_IsObject(env) ? env : NULL;
+    const cJSON *res = cJSON_GetObjectItemCaseSensitive(b->root, "results");
+    if (!cJSON_IsArray(res)) {
+        snprintf(err, err_len, "%s: no 'results' array", path);
+        return REP_BAD_FILE;
+    }
+    size_t n = (size_t)cJSON_GetArraySize(res);
+    if (n > 0) {
+        b->cells = calloc(n, sizeof(*b->cells));
+        if (b->cells == NULL) {
+            snprintf(err, err_len, "%s: out of memory", path);
+            return REP_BAD_FILE;
+        }
+    }
+    const cJSON *r;
+    cJSON_ArrayForEach(r, res)
+    {
+        if (!cJSON_IsObject(r)) {
+            continue; /* tolerated: a reader skips what it does not understand */
+        }
+        if (read_cell(r, &b->cells[b->ncells]) != 0) {
+            snprintf(err, err_len, "%s: out of memory", path);
+            return REP_BAD_FILE;
+        }
+        b->ncells++;
+    }
+    return REP_OK;
+}
+
+/* The raw library an engine back end is measured against. */
+static const char *raw_library_for(const char *backend)
+{
+    return strcmp(backend, "ipsec-mb") == 0 ? "ipsec-mb" : "openssl";
+}
+
+static int same_group(const struct rep_cell *a, const struct rep_cell *b)
+{
+    return strcmp(a->mode, b->mode) == 0 && strcmp(a->direction, b->direction) == 0 &&
+           a->unit_bytes == b->unit_bytes && a->batch == b->batch && a->threads == b->threads;
+}
+
+static void pair_name(struct rep_pair *p)
+{
+    const struct rep_cell *x = p->num, *y = p->den;
+    char u[24], extra[96] = "";
+    rep_unit_str(u, sizeof(u), x->unit_bytes);
+    size_t off = 0;
+    if (x->batch != 64) {
+        off += (size_t)snprintf(extra + off, sizeof(extra) - off, ", batch %ld", x->batch);
+    }
+    if (x->threads != 1 && off < sizeof(extra)) {
+        off += (size_t)snprintf(extra + off, sizeof(extra) - off, ", %ld threads", x->threads);
+    }
+    (void)off;
+    if (strcmp(p->type, "cmk/smk") == 0) {
+        snprintf(p->name, sizeof(p->name), "cmk/smk %s %s/%s %s %s%s", x->mode, x->backend, x->arch,
+                 u, x->direction, extra);
+    } else {
+        snprintf(p->name, sizeof(p->name), "engine %s %s/%s / raw %s, %s %s%s", x->mode, x->backend,
+                 x->arch, y->backend, u, x->direction, extra);
+    }
+    snprintf(p->key, sizeof(p->key), "%s / %s", x->key, y->key);
+}
+
+static const struct rep_cell *find_den(const struct rep_bench *b, const struct rep_cell *x,
+                                       const char **type)
+{
+    for (size_t j = 0; j < b->ncells; j++) {
+        const struct rep_cell *y = &b->cells[j];
+        if (!rep_cell_measured(y) || !same_group(x, y)) {
+            continue;
+        }
+        if (strcmp(x->keys, "none") == 0) {
+            if (strcmp(y->kind, "raw") == 0 && strcmp(y->keys, "none") == 0 &&
+                strcmp(y->backend, raw_library_for(x->backend)) == 0) {
+                *type = "engine/raw";
+                return y;
+            }
+        } else if (strcmp(x->keys, "cmk") == 0) {
+            if (strcmp(y->kind, "engine") == 0 && strcmp(y->keys, "smk") == 0 &&
+                strcmp(y->backend, x->backend) == 0 && strcmp(y->arch, x->arch) == 0) {
+                *type = "cmk/smk";
+                return y;
+            }
+        }
+    }
+    return NULL;
+}
+
+void rep_pairs_free(struct rep_pair *p, size_t n)
+{
+    if (p == NULL) {
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(p[i].ratios);
+    }
+    free(p);
+}
+
+long rep_pairs_build(const struct rep_bench *b, struct rep_pair **out)
+{
+    *out = NULL;
+    size_t n = 0;
+    struct rep_pair *pairs = NULL;
+    for (size_t i = 0; i < b->ncells; i++) {
+        const struct rep_cell *x = &b->cells[i];
+        if (strcmp(x->kind, "engine") != 0 || !rep_cell_measured(x)) {
+            continue;
+        }
+        const char *type = NULL;
+        const struct rep_cell *y = find_den(b, x, &type);
+        if (y == NULL) {
+            continue;
+        }
+        size_t m = x->nsamples < y->nsamples ? x->nsamples : y->nsamples;
+        double *r = calloc(m, sizeof(double));
+        struct rep_pair *np = realloc(pairs, (n + 1) * sizeof(*pairs));
+        if (r == NULL || np == NULL) {
+            free(r);
+            rep_pairs_free(np != NULL ? np : pairs, n);
+            return -1;
+        }
+        pairs = np;
+        struct rep_pair *p = &pairs[n];
+        memset(p, 0, sizeof(*p));
+        p->num = x;
+        p->den = y;
+        copy_str(p->type, sizeof(p->type), type);
+        for (size_t k = 0; k < m; k++) {
+            if (y->samples[k] > 0) {
+                r[p->n++] = x->samples[k] / y->samples[k];
+            }
+        }
+        p->ratios = r;
+        pair_name(p);
+        n++;
+    }
+    *out = pairs;
+    return (long)n;
+}

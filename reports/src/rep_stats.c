@@ -1,0 +1,255 @@
+/*
+ * rep_stats.c - medians, quantiles, Mann-Whitney U and the bootstrap.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rep_stats.h"
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double rep_quantile_sorted(const double *x, size_t n, double q)
+{
+    if (n == 0) {
+        return NAN;
+    }
+    if (q <= 0) {
+        return x[0];
+    }
+    if (q >= 1) {
+        return x[n - 1];
+    }
+    double h = (double)(n - 1) * q;
+    size_t i = (size_t)floor(h);
+    if (i + 1 >= n) {
+        return x[n - 1];
+    }
+    return x[i] + (h - (double)i) * (x[i + 1] - x[i]);
+}
+
+/* Median of |x| sorted in place. */
+static double median_inplace(double *x, size_t n)
+{
+    qsort(x, n, sizeof(double), cmp_double);
+    return n % 2 ? x[n / 2] : 0.5 * (x[n / 2 - 1] + x[n / 2]);
+}
+
+double rep_median(const double *x, size_t n)
+{
+    if (n == 0) {
+        return NAN;
+    }
+    double stackbuf[64];
+    double *t = n <= 64 ? stackbuf : malloc(n * sizeof(double));
+    if (t == NULL) {
+        return NAN;
+    }
+    memcpy(t, x, n * sizeof(double));
+    double m = median_inplace(t, n);
+    if (t != stackbuf) {
+        free(t);
+    }
+    return m;
+}
+
+struct ranked {
+    double v;
+    int from_x;
+};
+
+static int cmp_ranked(const void *a, const void *b)
+{
+    return cmp_double(&((const struct ranked *)a)->v, &((const struct ranked *)b)->v);
+}
+
+static double norm_cdf(double z)
+{
+    return 0.5 * erfc(-z / sqrt(2.0));
+}
+
+/*
+ * Exact permutation distribution of the sum of doubled mid-ranks |score| of
+ * nx items chosen out of n: P(sum <= obs) and P(sum >= obs). Counts are kept
+ * in doubles; C(40, 20) ~ 1.4e11 is far below 2^53, so they are exact.
+ */
+static int exact_tails(const int *score, size_t n, size_t nx, long obs, double *p_le, double *p_ge)
+{
+    long maxsum = 0;
+    for (size_t i = 0; i < n; i++) {
+        maxsum += score[i];
+    }
+    size_t width = (size_t)maxsum + 1;
+    /* dp[k][s]: number of k-subsets of the items seen so far with score sum s */
+    double *dp = calloc((nx + 1) * width, sizeof(double));
+    if (dp == NULL) {
+        return -1;
+    }
+    dp[0] = 1;
+    for (size_t i = 0; i < n; i++) {
+        size_t kmax = i + 1 < nx ? i + 1 : nx;
+        for (size_t k = kmax; k >= 1; k--) {
+            double *row = dp + k * width, *prev = dp + (k - 1) * width;
+            for (long s = maxsum; s >= score[i]; s--) {
+                row[s] += prev[s - score[i]];
+            }
+        }
+    }
+    double total = 0, le = 0, ge = 0;
+    const double *row = dp + nx * width;
+    for (long s = 0; s <= maxsum; s++) {
+        total += row[s];
+        if (s <= obs) {
+            le += row[s];
+        }
+        if (s >= obs) {
+            ge += row[s];
+        }
+    }
+    free(dp);
+    *p_le = le / total;
+    *p_ge = ge / total;
+    return 0;
+}
+
+int rep_mann_whitney(const double *x, size_t nx, const double *y, size_t ny, struct rep_mwu *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (nx == 0 || ny == 0) {
+        return -1;
+    }
+    size_t n = nx + ny;
+    struct ranked *all = malloc(n * sizeof(*all));
+    int *score = malloc(n * sizeof(int));
+    if (all == NULL || score == NULL) {
+        free(all);
+        free(score);
+        return -1;
+    }
+    for (size_t i = 0; i < nx; i++) {
+        all[i] = (struct ranked){x[i], 1};
+    }
+    for (size_t j = 0; j < ny; j++) {
+        all[nx + j] = (struct ranked){y[j], 0};
+    }
+    qsort(all, n, sizeof(*all), cmp_ranked);
+    /* doubled mid-ranks: a tie block over ranks a..b gets a + b for every member */
+    long wx2 = 0;      /* doubled rank sum of x */
+    double tie_term = 0; /* sum of t^3 - t over tie blocks */
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j + 1 < n && all[j + 1].v == all[i].v) {
+            j++;
+        }
+        int s = (int)(i + 1 + j + 1);
+        for (size_t k = i; k <= j; k++) {
+            score[k] = s;
+            if (all[k].from_x) {
+                wx2 += s;
+            }
+        }
+        double t = (double)(j - i + 1);
+        tie_term += t * t * t - t;
+        i = j + 1;
+    }
+    double u = (double)wx2 / 2.0 - (double)nx * (double)(nx + 1) / 2.0;
+    out->u = u;
+    int rc = 0;
+    if (nx <= REP_MWU_EXACT_MAX && ny <= REP_MWU_EXACT_MAX) {
+        double le = 1, ge = 1;
+        rc = exact_tails(score, n, nx, wx2, &le, &ge);
+        out->p_less = le;
+        out->p_greater = ge;
+        out->exact = 1;
+    } else {
+        double mean = (double)nx * (double)ny / 2.0;
+        double nn = (double)n;
+        double var = (double)nx * (double)ny / 12.0 * ((nn + 1) - tie_term / (nn * (nn - 1)));
+        if (var <= 0) {
+            out->p_less = 1;
+            out->p_greater = 1;
+        } else {
+            double sd = sqrt(var);
+            out->p_less = norm_cdf((u - mean + 0.5) / sd);
+            out->p_greater = 1 - norm_cdf((u - mean - 0.5) / sd);
+        }
+    }
+    if (out->p_less > 1) {
+        out->p_less = 1;
+    }
+    if (out->p_greater > 1) {
+        out->p_greater = 1;
+    }
+    free(all);
+    free(score);
+    return rc;
+}
+
+uint64_t rep_rng_next(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+uint64_t rep_hash64(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; *s != '\0'; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+static double resample_median(const double *x, size_t n, double *tmp, uint64_t *st)
+{
+    for (size_t i = 0; i < n; i++) {
+        tmp[i] = x[rep_rng_next(st) % n];
+    }
+    return median_inplace(tmp, n);
+}
+
+int rep_bootstrap_ratio(const double *a, size_t na, const double *b, size_t nb, size_t reps,
+                        double level, uint64_t seed, double *lo, double *hi)
+{
+    if (na == 0 || (b != NULL && nb == 0) || reps < 10 || !(level > 0 && level < 1)) {
+        return -1;
+    }
+    size_t nmax = na > nb ? na : nb;
+    double *tmp = malloc(nmax * sizeof(double));
+    double *stat = malloc(reps * sizeof(double));
+    if (tmp == NULL || stat == NULL) {
+        free(tmp);
+        free(stat);
+        return -1;
+    }
+    uint64_t st = seed;
+    size_t m = 0;
+    for (size_t r = 0; r < reps; r++) {
+        double ma = resample_median(a, na, tmp, &st);
+        if (b == NULL) {
+            stat[m++] = ma;
+            continue;
+        }
+        double mb = resample_median(b, nb, tmp, &st);
+        if (mb != 0) {
+            stat[m++] = ma / mb;
+        }
+    }
+    int rc = -1;
+    if (m > 0) {
+        qsort(stat, m, sizeof(double), cmp_double);
+        *lo = rep_quantile_sorted(stat, m, (1 - level) / 2);
+        *hi = rep_quantile_sorted(stat, m, 1 - (1 - level) / 2);
+        rc = 0;
+    }
+    free(tmp);
+    free(stat);
+    return rc;
+}

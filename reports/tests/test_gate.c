@@ -1,0 +1,364 @@
+/*
+ * test_gate.c - the regression gate on synthetic bench.json files: a 10%
+ * drop of one engine path is flagged, a 0% change with noise is not, machine
+ * drift is ignored in ratio mode, and bad inputs give exit 2 with the exact
+ * message.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rep_bench.h"
+#include "rep_gate.h"
+#include "rep_testutil.h"
+
+#define NS 10
+
+/*
+ * One group (gcm, 8 KiB, encrypt) sampled in NS interleaved rounds: the raw
+ * ipsec-mb cell runs at base * drift_r, the engine cell at
+ * base * engine_factor * drift_r * (1 +- 1%), where drift_r is a round-wide
+ * machine drift of +-20% that both cells of a round share.
+ */
+static void write_run(const char *path, const char *cpu, double speed, double engine_factor, uint64_t seed)
+{
+    static double raw[NS], eng[NS], rawo[NS], engo[NS];
+    uint64_t st = seed;
+    for (int i = 0; i < NS; i++) {
+        double drift = tu_noise(&st, 0.20) * speed;
+        raw[i] = 10.0 * drift * tu_noise(&st, 0.01);
+        eng[i] = 10.0 * engine_factor * drift * tu_noise(&st, 0.01);
+        rawo[i] = 3.0 * drift * tu_noise(&st, 0.01);
+        engo[i] = 3.0 * drift * tu_noise(&st, 0.01);
+    }
+    const struct tu_cell cells[] = {
+        {"raw", "gcm", "ipsec-mb", "avx512", "encrypt", "none", 8192, 1, raw, NS},
+        {"engine", "gcm", "ipsec-mb", "avx512", "encrypt", "none", 8192, 1, eng, NS},
+        {"raw", "gcm", "openssl", "auto", "encrypt", "none", 8192, 1, rawo, NS},
+        {"engine", "gcm", "openssl", "avx512", "encrypt", "none", 8192, 1, engo, NS},
+    };
+    tu_write_bench(path, cpu, cells, sizeof(cells) / sizeof(cells[0]));
+}
+
+static int gate(const char *base, const char *cur, const char *outdir, const char *extra, char **out, char **err)
+{
+    const char *argv[] = {"cmk-gate", "--baseline", base, "--new", cur, "--out", outdir, extra};
+    return tu_run(rep_gate_main, extra != NULL ? 8 : 7, argv, out, err);
+}
+
+struct files {
+    char base[128], cur[128], out[128];
+};
+
+static void setup_files(struct files *f)
+{
+    const char *d = tu_tmpdir(0);
+    snprintf(f->base, sizeof(f->base), "%s/base.json", d);
+    snprintf(f->cur, sizeof(f->cur), "%s/new.json", d);
+    snprintf(f->out, sizeof(f->out), "%s/out", d);
+}
+
+Test(gate, flags_a_ten_percent_drop_of_one_engine_path)
+{
+    struct files f;
+    setup_files(&f);
+    write_run(f.base, "cpu A", 1.0, 1.0, 1);
+    write_run(f.cur, "cpu A", 1.0, 0.90, 2);
+    char *out, *err;
+    int rc = gate(f.base, f.cur, f.out, "--absolute=off", &out, &err);
+    cr_assert_eq(rc, 1, "exit %d\n%s%s", rc, out, err);
+    cr_assert(strstr(out, "**Verdict: REGRESSION** - 2 metrics compared, 1 regressions") != NULL, "%s", out);
+    cr_assert(strstr(out, "| engine gcm ipsec-mb/avx512 / raw ipsec-mb, 8KiB encrypt | engine/raw |") != NULL);
+    /* the openssl path did not change and passes */
+    char *line = strstr(out, "| engine gcm openssl/avx512 / raw openssl, 8KiB encrypt |");
+    cr_assert(line != NULL);
+    cr_assert(strncmp(strchr(line, '\n') - 6, "pass |", 6) == 0, "%.200s", line);
+    /* the files */
+    char p[256];
+    snprintf(p, sizeof(p), "%s/gate.md", f.out);
+    char *md = tu_read_file(p);
+    cr_assert(md != NULL);
+    cr_assert_str_eq(md, out);
+    snprintf(p, sizeof(p), "%s/gate-junit.xml", f.out);
+    char *junit = tu_read_file(p);
+    cr_assert(junit != NULL);
+    cr_assert_eq(tu_count(junit, "<testcase "), 2);
+    cr_assert_eq(tu_count(junit, "<failure "), 1);
+    cr_assert(strstr(junit, "tests=\"2\" failures=\"1\"") != NULL);
+    snprintf(p, sizeof(p), "%s/gate.json", f.out);
+    cJSON *j = NULL;
+    char e[512];
+    cr_assert_eq(rep_json_load(p, &j, e, sizeof(e)), REP_OK);
+    cr_assert_str_eq(rep_json_str(j, "verdict"), "regression");
+    cr_assert_float_eq(rep_json_num(j, "regressions"), 1.0, 0);
+    const cJSON *m0 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "metrics"), 0);
+    cr_assert_str_eq(rep_json_str(m0, "verdict"), "REGRESSION");
+    cr_assert(fabs(rep_json_num(m0, "change") + 0.10) < 0.02, "change %g", rep_json_num(m0, "change"));
+    cJSON_Delete(j);
+    free(md);
+    free(junit);
+    free(out);
+    free(err);
+}
+
+Test(gate, passes_a_zero_change_with_noise)
+{
+    struct files f;
+    setup_files(&f);
+    write_run(f.base, "cpu A", 1.0, 1.0, 1);
+    write_run(f.cur, "cpu A", 1.0, 1.0, 99);
+    char *out, *err;
+    int rc = gate(f.base, f.cur, f.out, "--absolute=off", &out, &err);
+    cr_assert_eq(rc, 0, "exit %d\n%s%s", rc, out, err);
+    cr_assert(strstr(out, "**Verdict: PASS** - 2 metrics compared, 0 regressions") != NULL, "%s", out);
+    free(out);
+    free(err);
+}
+
+Test(gate, a_significant_change_below_the_minimum_effect_passes)
+{
+    /* -3% with 1% noise is significant, but smaller than the 5% minimum effect */
+    struct files f;
+    setup_files(&f);
+    write_run(f.base, "cpu A", 1.0, 1.0, 1);
+    write_run(f.cur, "cpu A", 1.0, 0.97, 2);
+    char *out, *err;
+    cr_assert_eq(gate(f.base, f.cur, f.out, "--absolute=off", &out, &err), 0, "%s", out);
+    free(out);
+    free(err);
+    /* with a 2% minimum effect the same data is a regression */
+    const char *argv[] = {"cmk-gate", "--baseline", f.base, "--new", f.cur, "--out", f.out, "--min-effect", "0.02",
+                          "--absolute", "off"};
+    cr_assert_eq(tu_run(rep_gate_main, 11, argv, &out, &err), 1, "%s", out);
+    free(out);
+    free(err);
+}
+
+Test(gate, machine_drift_is_not_a_regression_in_ratio_mode)
+{
+    /* everything 30% slower on another machine: ratios unchanged, absolute figures not gated */
+    struct files f;
+    setup_files(&f);
+    write_run(f.base, "cpu A", 1.0, 1.0, 1);
+    write_run(f.cur, "cpu B", 0.7, 1.0, 2);
+    char *out, *err;
+    cr_assert_eq(gate(f.base, f.cur, f.out, NULL, &out, &err), 0, "%s", out);
+    cr_assert(strstr(out, "- mode: ratios only, not the same machine: env.cpu_model differs: 'cpu A' vs 'cpu B'") !=
+              NULL, "%s", out);
+    cr_assert_eq(tu_count(out, "| absolute |"), 0);
+    free(out);
+    free(err);
+}
+
+Test(gate, same_machine_gates_absolute_figures)
+{
+    /* half the speed on the same machine: every absolute cell regresses, ratios (same noise) do not */
+    struct files f;
+    setup_files(&f);
+    write_run(f.base, "cpu A", 1.0, 1.0, 1);
+    write_run(f.cur, "cpu A", 0.5, 1.0, 1);
+    char *out, *err;
+    cr_assert_eq(gate(f.base, f.cur, f.out, NULL, &out, &err), 1, "%s", out);
+    cr_assert(strstr(out, "- mode: ratios + absolute figures, same machine: env.cpu_model, cpu_flags, cores and "
+                          "kernel match") != NULL, "%s", out);
+    cr_assert_eq(tu_count(out, "| absolute |"), 4);
+    cr_assert(strstr(out, "6 metrics compared, 4 regressions") != NULL, "%s", out);
+    free(out);
+    free(err);
+}
+
+Test(gate, pairs_use_per_round_ratios)
+{
+    const char *d = tu_tmpdir(1);
+    char p[128];
+    snprintf(p, sizeof(p), "%s/b.json", d);
+    const double raw[] = {10, 5, 20}, eng[] = {9, 4.5, 18};
+    const struct tu_cell cells[] = {
+        {"raw", "xts", "openssl", "auto", "decrypt", "none", 512, 1, raw, 3},
+        {"engine", "xts", "native", "avx512", "decrypt", "none", 512, 1, eng, 3},
+    };
+    tu_write_bench(p, "cpu", cells, 2);
+    struct rep_bench b;
+    char e[512];
+    cr_assert_eq(rep_bench_load(p, &b, e, sizeof(e)), REP_OK, "%s", e);
+    struct rep_pair *pairs;
+    cr_assert_eq(rep_pairs_build(&b, &pairs), 1);
+    /* native XTS is measured against raw OpenSSL XTS; every round's ratio is exactly 0.9 */
+    cr_assert_str_eq(pairs[0].den->backend, "openssl");
+    cr_assert_eq(pairs[0].n, 3);
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert_float_eq(pairs[0].ratios[i], 0.9, 1e-12);
+    }
+    rep_pairs_free(pairs, 1);
+    rep_bench_free(&b);
+}
+
+Test(gate, missing_baseline_exits_2_with_message)
+{
+    struct files f;
+    setup_files(&f);
+    write_run(f.cur, "cpu A", 1.0, 1.0, 1);
+    char *out, *err;
+    cr_assert_eq(gate("/nonexistent/base.json", f.cur, f.out, NULL, &out, &err), 2);
+    cr_assert_str_eq(err, "cmk-gate: /nonexistent/base.json: cannot open: No such file or directory "
+                          "(record one with 'make baseline')\n");
+    cr_assert_str_eq(out, "");
+    free(out);
+    free(err);
+}
+
+Test(gate, malformed_new_file_exits_2_with_position)
+{
+    struct files f;
+    setup_files(&f);
+    write_run(f.base, "cpu A", 1.0, 1.0, 1);
+    const char *text = "{\"schema\": \"cmk-harness/bench\", \"results\": [1, 2,, 3]}";
+    tu_write_file(f.cur, text);
+    /* the offending character is the second comma of ",,": on line 1 */
+    size_t off = (size_t)(strstr(text, ",,") - text) + 1;
+    char want[512];
+    snprintf(want, sizeof(want), "cmk-gate: %s: malformed JSON at line 1, column %zu (byte %zu)\n", f.cur, off + 1, off);
+    char *out, *err;
+    cr_assert_eq(gate(f.base, f.cur, f.out, NULL, &out, &err), 2);
+    cr_assert_str_eq(err, want);
+    free(out);
+    free(err);
+}
+
+Test(gate, wrong_schema_exits_2)
+{
+    struct files f;
+    setup_files(&f);
+    write_run(f.base, "cpu A", 1.0, 1.0, 1);
+    tu_write_file(f.cur, "{\"schema\": \"something/else\", \"schema_version\": 1, \"results\": []}");
+    char *out, *err;
+    cr_assert_eq(gate(f.base, f.cur, f.out, NULL, &out, &err), 2);
+    char want[512];
+    snprintf(want, sizeof(want),
+             "cmk-gate: %s: not a bench result (schema is 'something/else', expected 'cmk-harness/bench')\n", f.cur);
+    cr_assert_str_eq(err, want);
+    free(out);
+    free(err);
+    tu_write_file(f.cur, "{\"schema\": \"cmk-harness/bench\", \"schema_version\": 2, \"results\": []}");
+    cr_assert_eq(gate(f.base, f.cur, f.out, NULL, &out, &err), 2);
+    snprintf(want, sizeof(want), "cmk-gate: %s: schema_version 2 is newer than this reader (1); update reports/\n",
+             f.cur);
+    cr_assert_str_eq(err, want);
+    free(out);
+    free(err);
+}
+
+Test(gate, nothing_in_common_exits_2)
+{
+    struct files f;
+    setup_files(&f);
+    write_run(f.base, "cpu A", 1.0, 1.0, 1);
+    tu_write_file(f.cur, "{\"schema\": \"cmk-harness/bench\", \"schema_version\": 1, \"results\": [{\"kind\": "
+                         "\"vault\", \"p50\": 3}]}");
+    char *out, *err;
+    cr_assert_eq(gate(f.base, f.cur, f.out, "--absolute=off", &out, &err), 2);
+    char want[512];
+    snprintf(want, sizeof(want), "cmk-gate: no metric in common between %s and %s (2 metrics not comparable)\n",
+             f.base, f.cur);
+    cr_assert_str_eq(err, want);
+    free(out);
+    free(err);
+}
+
+Test(gate, usage_errors_exit_2)
+{
+    char *out, *err;
+    const char *a1[] = {"cmk-gate"};
+    cr_assert_eq(tu_run(rep_gate_main, 1, a1, &out, &err), 2);
+    cr_assert_str_eq(err, "cmk-gate: --baseline FILE and --new FILE are required (see --help)\n");
+    free(out);
+    free(err);
+    const char *a2[] = {"cmk-gate", "--alpha", "0", "--baseline", "x", "--new", "y"};
+    cr_assert_eq(tu_run(rep_gate_main, 7, a2, &out, &err), 2);
+    cr_assert_str_eq(err, "cmk-gate: --alpha must be a number in (0, 0.5], got '0'\n");
+    free(out);
+    free(err);
+    const char *a3[] = {"cmk-gate", "--bogus"};
+    cr_assert_eq(tu_run(rep_gate_main, 2, a3, &out, &err), 2);
+    cr_assert_str_eq(err, "cmk-gate: unknown option '--bogus' (see --help)\n");
+    free(out);
+    free(err);
+    const char *a4[] = {"cmk-gate", "--absolute", "sometimes"};
+    cr_assert_eq(tu_run(rep_gate_main, 3, a4, &out, &err), 2);
+    cr_assert_str_eq(err, "cmk-gate: --absolute must be auto, on or off, got 'sometimes'\n");
+    free(out);
+    free(err);
+    const char *a5[] = {"cmk-gate", "--help"};
+    cr_assert_eq(tu_run(rep_gate_main, 2, a5, &out, &err), 0);
+    cr_assert(strstr(out, "usage: cmk-gate") == out);
+    free(out);
+    free(err);
+}
+
+Test(gate, holm_adjusted_p_values)
+{
+    /*
+     * p = {0.01, 0.04, 0.03, 0.005}; sorted 0.005, 0.01, 0.03, 0.04 are
+     * multiplied by 4, 3, 2, 1: 0.02, 0.03, 0.06, 0.04, and made monotone:
+     * 0.02, 0.03, 0.06, 0.06; back in the input order: 0.03, 0.06, 0.06, 0.02.
+     */
+    double p[] = {0.01, 0.04, 0.03, 0.005};
+    cr_assert_eq(rep_holm(p, 4), 0);
+    cr_assert_float_eq(p[0], 0.03, 1e-15);
+    cr_assert_float_eq(p[1], 0.06, 1e-15);
+    cr_assert_float_eq(p[2], 0.06, 1e-15);
+    cr_assert_float_eq(p[3], 0.02, 1e-15);
+    double one[] = {0.7, 0.6};
+    cr_assert_eq(rep_holm(one, 2), 0);
+    cr_assert_float_eq(one[0], 1.0, 0); /* capped */
+}
+
+/* |nm| engine/raw groups, 5 rounds each; the engine runs at |factor| of its baseline speed. */
+static void write_groups(const char *path, const char *cpu, size_t nm, double factor)
+{
+    static const char *const modes[] = {"gcm", "ctr", "cbc"};
+    static const double raw[5] = {10, 10, 10, 10, 10};
+    static double eng[3][5];
+    static const double wiggle[5] = {1.00, 1.01, 0.99, 1.005, 0.995};
+    struct tu_cell cells[6];
+    for (size_t m = 0; m < nm; m++) {
+        for (int i = 0; i < 5; i++) {
+            eng[m][i] = 10 * factor * wiggle[i];
+        }
+        cells[2 * m] = (struct tu_cell){"raw", modes[m], "ipsec-mb", "avx512", "encrypt", "none", 8192, 1, raw, 5};
+        cells[2 * m + 1] =
+            (struct tu_cell){"engine", modes[m], "ipsec-mb", "avx512", "encrypt", "none", 8192, 1, eng[m], 5};
+    }
+    tu_write_bench(path, cpu, cells, 2 * nm);
+}
+
+Test(gate, holm_controls_the_family_of_metrics)
+{
+    /*
+     * Every metric drops 20% with complete separation of 5 vs 5 samples:
+     * exact one-sided p = 1/C(10,5) = 1/252 = 0.00397 each. With 3 metrics
+     * Holm gives 3/252 = 0.0119 > 0.01 for all: no regression; without the
+     * correction all 3 regress. With 2 metrics Holm gives 2/252 = 0.0079: both.
+     */
+    struct files f;
+    setup_files(&f);
+    /* another machine, so only the ratios are compared */
+    write_groups(f.base, "cpu A", 3, 1.0);
+    write_groups(f.cur, "cpu B", 3, 0.8);
+    char *out, *err;
+    cr_assert_eq(gate(f.base, f.cur, f.out, NULL, &out, &err), 0, "%s", out);
+    cr_assert(strstr(out, "| 0.004 | 0.012 | pass |") != NULL, "%s", out);
+    free(out);
+    free(err);
+    cr_assert_eq(gate(f.base, f.cur, f.out, "--correction=none", &out, &err), 1, "%s", out);
+    cr_assert(strstr(out, "3 metrics compared, 3 regressions") != NULL, "%s", out);
+    free(out);
+    free(err);
+    write_groups(f.base, "cpu A", 2, 1.0);
+    write_groups(f.cur, "cpu B", 2, 0.8);
+    cr_assert_eq(gate(f.base, f.cur, f.out, NULL, &out, &err), 1, "%s", out);
+    cr_assert(strstr(out, "| 0.004 | 0.0079 | **REGRESSION** |") != NULL, "%s", out);
+    free(out);
+    free(err);
+}

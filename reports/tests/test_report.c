@@ -1,0 +1,245 @@
+/*
+ * test_report.c - the report generator: every section heading, "not measured
+ * yet" where inputs are absent, plots inline, compliance and gate tables, and
+ * exact errors for malformed inputs.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "rep_bench.h"
+#include "rep_gate.h"
+#include "rep_report.h"
+#include "rep_testutil.h"
+
+static const char *const headings[] = {REP_H_ENV,     REP_H_THROUGHPUT, REP_H_RATIOS,   REP_H_CMK,  REP_H_THREADS,
+                                       REP_H_VAULT,   REP_H_ROTATION,   REP_H_CONTROLS, REP_H_KATS, REP_H_GATE};
+#define NHEAD (sizeof(headings) / sizeof(headings[0]))
+
+static int report(const char *in, const char *extra, char **out, char **err)
+{
+    const char *argv[] = {"cmk-report", "--in", in, extra};
+    return tu_run(rep_report_main, extra != NULL ? 4 : 3, argv, out, err);
+}
+
+static char *read_in(const char *dir, const char *name)
+{
+    char p[256];
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    return tu_read_file(p);
+}
+
+Test(report, no_inputs_says_what_is_missing)
+{
+    const char *d = tu_tmpdir(0);
+    char *out, *err;
+    cr_assert_eq(report(d, NULL, &out, &err), 0, "%s", err);
+    char *html = read_in(d, "index.html"), *md = read_in(d, "report.md");
+    cr_assert(html != NULL && md != NULL);
+    for (size_t i = 0; i < NHEAD; i++) {
+        char h[128];
+        snprintf(h, sizeof(h), ">%s</h2>", headings[i]);
+        cr_assert(strstr(html, h) != NULL, "html lacks %s", h);
+        snprintf(h, sizeof(h), "\n## %s\n", headings[i]);
+        cr_assert(strstr(md, h) != NULL, "md lacks %s", h);
+    }
+    /* env, throughput, ratios, cmk, threads, vault, rotation, controls, kats: 9 sections without data */
+    cr_assert_eq(tu_count(html, REP_NOT_MEASURED), 9, "%zu", tu_count(html, REP_NOT_MEASURED));
+    cr_assert_eq(tu_count(md, REP_NOT_MEASURED), 9);
+    cr_assert(strstr(html, "gate.json not found") != NULL);
+    cr_assert(strstr(html, "<svg") == NULL);
+    free(html);
+    free(md);
+    free(out);
+    free(err);
+}
+
+/* Appends raw JSON result objects to the results array of a bench.json. */
+static void append_results(const char *path, const char *array_text)
+{
+    cJSON *root;
+    char e[512];
+    cr_assert_eq(rep_json_load(path, &root, e, sizeof(e)), REP_OK, "%s", e);
+    cJSON *extra = cJSON_Parse(array_text);
+    cr_assert(extra != NULL);
+    cJSON *res = cJSON_GetObjectItem(root, "results");
+    while (cJSON_GetArraySize(extra) > 0) {
+        cJSON_AddItemToArray(res, cJSON_DetachItemFromArray(extra, 0));
+    }
+    cJSON_Delete(extra);
+    char *t = cJSON_Print(root);
+    tu_write_file(path, t);
+    free(t);
+    cJSON_Delete(root);
+}
+
+static void write_full_inputs(const char *d)
+{
+    char p[256];
+    snprintf(p, sizeof(p), "%s/bench.json", d);
+    static const double r512[] = {7.0, 7.2, 6.9, 7.1, 7.0}, e512[] = {6.6, 6.9, 6.5, 6.8, 6.7};
+    static const double r8k[] = {11.0, 11.5, 10.8, 11.2, 11.1}, e8k[] = {11.3, 11.6, 11.0, 11.5, 11.2};
+    static const double smk[] = {10.0, 10.2, 9.8, 10.1, 10.0}, cmk[] = {9.9, 10.1, 9.8, 10.0, 9.9};
+    static const double t2[] = {20.0, 20.5, 19.5, 20.1, 20.2}, t4[] = {35.0, 36.0, 34.0, 35.5, 35.2};
+    const struct tu_cell cells[] = {
+        {"raw", "gcm", "ipsec-mb", "avx512", "encrypt", "none", 512, 1, r512, 5},
+        {"engine", "gcm", "ipsec-mb", "avx512", "encrypt", "none", 512, 1, e512, 5},
+        {"raw", "gcm", "ipsec-mb", "avx512", "encrypt", "none", 8192, 1, r8k, 5},
+        {"engine", "gcm", "ipsec-mb", "avx512", "encrypt", "none", 8192, 1, e8k, 5},
+        {"engine", "gcm", "ipsec-mb", "avx512", "encrypt", "smk", 8192, 1, smk, 5},
+        {"engine", "gcm", "ipsec-mb", "avx512", "encrypt", "cmk", 8192, 1, cmk, 5},
+        {"engine", "gcm", "ipsec-mb", "avx512", "encrypt", "none", 8192, 2, t2, 5},
+        {"engine", "gcm", "ipsec-mb", "avx512", "encrypt", "none", 8192, 4, t4, 5},
+    };
+    tu_write_bench(p, "cpu A", cells, sizeof(cells) / sizeof(cells[0]));
+    append_results(p, "[{\"kind\": \"vault\", \"operation\": \"wrapKey\", \"rsa_bits\": 2048, \"unit\": \"ms\", "
+                      "\"p50\": 1.5, \"p90\": 2.5, \"p99\": 4.0, \"samples\": [1.4, 1.5, 1.6]},"
+                      "{\"kind\": \"vault\", \"operation\": \"unwrapKey\", \"label\": \"unwrap RSA-4096\", "
+                      "\"unit\": \"ms\", \"p50\": 9.5, \"p90\": 12.0, \"p99\": 20.0},"
+                      "{\"kind\": \"rotation\", \"label\": \"rotate KEK\", \"dek_count\": 10, \"unit\": \"s\", "
+                      "\"median\": 0.05, \"ci_low\": 0.04, \"ci_high\": 0.06},"
+                      "{\"kind\": \"rotation\", \"label\": \"rotate KEK\", \"dek_count\": 1000, \"unit\": \"s\", "
+                      "\"median\": 0.9, \"ci_low\": 0.8, \"ci_high\": 1.0},"
+                      "{\"kind\": \"hologram\", \"mode\": \"zz\"},"
+                      "{\"kind\": \"raw\", \"mode\": \"cbc\", \"backend\": \"ipsec-mb\", \"direction\": \"encrypt\", "
+                      "\"unit_bytes\": 1048576, \"skipped\": \"ipsec-mb CBC jobs are limited to 65535 bytes\"}]");
+    snprintf(p, sizeof(p), "%s/compliance.json", d);
+    tu_write_file(p, "{\"schema\": \"cmk-harness/compliance\", \"schema_version\": 1, \"controls\": ["
+                     "{\"id\": \"C-01\", \"title\": \"delete <KEK> makes data inaccessible\", \"statement\": \"s1\", "
+                     "\"method\": \"m1\", \"evidence\": [\"audit.log\", \"store.log\"], \"measured\": 12.5, "
+                     "\"verdict\": \"pass\", \"reason\": \"\"},"
+                     "{\"id\": \"C-02\", \"title\": \"least privilege\", \"statement\": \"s2\", \"method\": \"m2\", "
+                     "\"evidence\": \"e2\", \"measured\": {\"extra_permissions\": 1}, \"verdict\": \"fail\", "
+                     "\"reason\": \"wrapKey granted to dba\"}],"
+                     "\"kats\": [{\"file\": \"gcmEncryptExtIV256.rsp\", \"backend\": \"openssl\", \"arch\": \"auto\", "
+                     "\"passed\": 100, \"failed\": 0, \"skipped\": 2, \"skip_reason\": \"tag length 4\"},"
+                     "{\"file\": \"XTSGenAES256.rsp\", \"backend\": \"native\", \"arch\": \"avx512\", "
+                     "\"passed\": 50, \"failed\": 1, \"skipped\": 0, \"skip_reason\": \"\"}]}");
+    /* gate.json from the gate itself (baseline = new: a pass) */
+    char b[256], out_dir[256];
+    snprintf(b, sizeof(b), "%s/bench.json", d);
+    snprintf(out_dir, sizeof(out_dir), "%s", d);
+    const char *argv[] = {"cmk-gate", "--baseline", b, "--new", b, "--out", out_dir};
+    char *o, *e;
+    cr_assert_eq(tu_run(rep_gate_main, 7, argv, &o, &e), 0, "%s%s", o, e);
+    free(o);
+    free(e);
+}
+
+Test(report, full_inputs_fill_every_section)
+{
+    const char *d = tu_tmpdir(1);
+    write_full_inputs(d);
+    char *out, *err;
+    cr_assert_eq(report(d, NULL, &out, &err), 0, "%s", err);
+    cr_assert_str_eq(err, "");
+    char *html = read_in(d, "index.html"), *md = read_in(d, "report.md");
+    cr_assert(html != NULL && md != NULL);
+    for (size_t i = 0; i < NHEAD; i++) {
+        char h[128];
+        snprintf(h, sizeof(h), ">%s</h2>", headings[i]);
+        cr_assert(strstr(html, h) != NULL, "html lacks %s", h);
+    }
+    cr_assert_eq(tu_count(html, REP_NOT_MEASURED), 0, "%s", strstr(html, REP_NOT_MEASURED));
+    cr_assert_eq(tu_count(md, REP_NOT_MEASURED), 0);
+    /* plots: gcm encrypt throughput, gcm engine/raw ratio, cmk/smk, threads, vault, rotation */
+    static const char *const plots[] = {"throughput-gcm-encrypt", "ratio-gcm", "cmk-smk-gcm", "threads-gcm",
+                                        "vault-latency", "rotation"};
+    for (size_t i = 0; i < 6; i++) {
+        char link[128], path[256];
+        snprintf(link, sizeof(link), "(plots/%s.svg)", plots[i]);
+        cr_assert(strstr(md, link) != NULL, "md lacks %s", link);
+        snprintf(path, sizeof(path), "%s/plots/%s.svg", d, plots[i]);
+        struct stat st;
+        cr_assert_eq(stat(path, &st), 0, "%s", path);
+    }
+    cr_assert_eq(tu_count(html, "<svg"), 6);
+    /* inline SVG: no XML prolog, ids made unique per plot */
+    cr_assert_eq(tu_count(html, "<?xml"), 0);
+    cr_assert_eq(tu_count(html, "id=\"gnuplot_canvas\""), 0);
+    cr_assert_eq(tu_count(html, "id=\"p1_gnuplot_canvas\""), 1);
+    /* self-contained: no external resources */
+    cr_assert_eq(tu_count(html, "<link"), 0);
+    cr_assert_eq(tu_count(html, "<script"), 0);
+    cr_assert_eq(tu_count(html, "src=\"http"), 0);
+    /* compliance: escaped text, coloured verdicts, evidence arrays joined, objects as JSON */
+    cr_assert(strstr(html, "delete &lt;KEK&gt; makes data inaccessible") != NULL);
+    cr_assert(strstr(html, "<td class=\"fail\">fail</td>") != NULL);
+    cr_assert(strstr(html, "<td class=\"pass\">pass</td>") != NULL);
+    cr_assert(strstr(md, "| audit.log; store.log |") != NULL);
+    cr_assert(strstr(md, "{\"extra_permissions\":1}") != NULL);
+    cr_assert(strstr(md, "2 controls: 1 pass, 1 fail, 0 not applicable.") != NULL);
+    cr_assert(strstr(md, "| total |  |  | 150 | **1** | 2 |  |") != NULL, "%s", strstr(md, "| total"));
+    /* gate, env extras */
+    cr_assert(strstr(md, "Verdict: PASS.") != NULL);
+    cr_assert(strstr(md, "ipsec-mb CBC jobs are limited to 65535 bytes") != NULL);
+    cr_assert(strstr(md, "1 cells of kinds this report does not know ('hologram') are left out.") != NULL);
+    /* vault RSA size from the label when rsa_bits is absent */
+    cr_assert(strstr(md, "| unwrapKey | 4096 | 9.5 | 12 | 20 | ms | 0 |") != NULL);
+    free(html);
+    free(md);
+    free(out);
+    free(err);
+}
+
+Test(report, no_plots_keeps_the_tables)
+{
+    const char *d = tu_tmpdir(2);
+    write_full_inputs(d);
+    char *out, *err;
+    cr_assert_eq(report(d, "--no-plots", &out, &err), 0, "%s", err);
+    char *html = read_in(d, "index.html");
+    cr_assert_eq(tu_count(html, "<svg"), 0);
+    cr_assert(strstr(html, "<td>engine gcm ipsec-mb/avx512 / raw ipsec-mb, 8KiB encrypt</td>") != NULL);
+    free(html);
+    free(out);
+    free(err);
+}
+
+Test(report, malformed_bench_exits_1_with_position)
+{
+    const char *d = tu_tmpdir(0);
+    char p[256];
+    snprintf(p, sizeof(p), "%s/bench.json", d);
+    const char *text = "{\n  \"schema\": \"cmk-harness/bench\",\n  \"results\": [1, 2,, 3]\n}\n";
+    tu_write_file(p, text);
+    /* the offending second comma of ",," is on line 3 */
+    const char *bad = strstr(text, ",,") + 1;
+    const char *line3 = strstr(strchr(text, '\n') + 1, "\n") + 1;
+    char want[512];
+    snprintf(want, sizeof(want), "cmk-report: %s: malformed JSON at line 3, column %zu (byte %zu)\n", p,
+             (size_t)(bad - line3) + 1, (size_t)(bad - text));
+    char *out, *err;
+    cr_assert_eq(report(d, NULL, &out, &err), 1);
+    cr_assert_str_eq(err, want);
+    char *html = read_in(d, "index.html");
+    cr_assert(html == NULL, "no report is written from a malformed input");
+    free(out);
+    free(err);
+}
+
+Test(report, malformed_compliance_exits_1)
+{
+    const char *d = tu_tmpdir(0);
+    char p[256];
+    snprintf(p, sizeof(p), "%s/compliance.json", d);
+    tu_write_file(p, "");
+    char *out, *err;
+    cr_assert_eq(report(d, NULL, &out, &err), 1);
+    char want[512];
+    snprintf(want, sizeof(want), "cmk-report: %s: malformed JSON: the file is empty\n", p);
+    cr_assert_str_eq(err, want);
+    free(out);
+    free(err);
+}
+
+Test(report, usage_error_exits_2)
+{
+    const char *argv[] = {"cmk-report", "extra"};
+    char *out, *err;
+    cr_assert_eq(tu_run(rep_report_main, 2, argv, &out, &err), 2);
+    cr_assert_str_eq(err, "cmk-report: unexpected argument 'extra' (see --help)\n");
+    free(out);
+    free(err);
+}

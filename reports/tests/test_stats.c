@@ -1,0 +1,234 @@
+/*
+ * test_stats.c - medians, the Mann-Whitney U test and the bootstrap.
+ *
+ * Expected values are derived by hand in the comments (counting rank
+ * arrangements from first principles, or the normal table), or checked
+ * against a second implementation (brute-force enumeration of subsets).
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+#include "rep_stats.h"
+#include "rep_testutil.h"
+
+Test(stats, median_odd_even_and_empty)
+{
+    const double odd[] = {3, 1, 2};
+    const double even[] = {4, 1, 3, 2};
+    cr_assert_float_eq(rep_median(odd, 3), 2.0, 1e-12);
+    cr_assert_float_eq(rep_median(even, 4), 2.5, 1e-12);
+    cr_assert(isnan(rep_median(odd, 0)));
+    /* the input is not modified */
+    cr_assert_float_eq(odd[0], 3.0, 0);
+}
+
+Test(stats, quantile_type7)
+{
+    /* type 7: h = (n-1) q; x = [10, 20, 30, 40], q = 0.25 -> h = 0.75 -> 10 + 0.75 * 10 = 17.5 */
+    const double x[] = {10, 20, 30, 40};
+    cr_assert_float_eq(rep_quantile_sorted(x, 4, 0.25), 17.5, 1e-12);
+    cr_assert_float_eq(rep_quantile_sorted(x, 4, 0), 10.0, 0);
+    cr_assert_float_eq(rep_quantile_sorted(x, 4, 1), 40.0, 0);
+}
+
+Test(stats, mwu_3_vs_3_complete_separation)
+{
+    /*
+     * x = {1,2,3} all below y = {4,5,6}: U_x = 0. Under H0 every one of the
+     * C(6,3) = 20 rank sets of x is equally likely and only {1,2,3} gives U = 0,
+     * so P(U <= 0) = 1/20 = 0.05 and P(U >= 0) = 1.
+     */
+    const double x[] = {1, 2, 3}, y[] = {4, 5, 6};
+    struct rep_mwu t;
+    cr_assert_eq(rep_mann_whitney(x, 3, y, 3, &t), 0);
+    cr_assert_float_eq(t.u, 0.0, 0);
+    cr_assert(t.exact);
+    cr_assert_float_eq(t.p_less, 1.0 / 20, 1e-12);
+    cr_assert_float_eq(t.p_greater, 1.0, 1e-12);
+}
+
+Test(stats, mwu_5_vs_5_u1)
+{
+    /*
+     * x = {1,2,3,4,6}, y = {5,7,8,9,10}: only the pair (6 > 5) counts, U_x = 1.
+     * Of the C(10,5) = 252 rank sets, U = 0 arises once ({1..5}) and U = 1 once
+     * ({1,2,3,4,6}), so P(U <= 1) = 2/252. By symmetry U = 25 - U_y, and
+     * P(U >= 1) = 1 - P(U = 0) = 251/252.
+     */
+    const double x[] = {1, 2, 3, 4, 6}, y[] = {5, 7, 8, 9, 10};
+    struct rep_mwu t;
+    cr_assert_eq(rep_mann_whitney(x, 5, y, 5, &t), 0);
+    cr_assert_float_eq(t.u, 1.0, 0);
+    cr_assert_float_eq(t.p_less, 2.0 / 252, 1e-12);
+    cr_assert_float_eq(t.p_greater, 251.0 / 252, 1e-12);
+}
+
+Test(stats, mwu_ties_exact_midranks)
+{
+    /*
+     * x = {1,2,2}, y = {2,3,4}. Pooled: 1 | 2 2 2 | 3 | 4 with mid-ranks
+     * 1 | 3 3 3 | 5 | 6. Rank sum of x = 1 + 3 + 3 = 7, U_x = 7 - 3*4/2 = 1
+     * (pairs: 2 vs 2 counts 0.5 twice). Subsets of 3 of the scores
+     * {1,3,3,3,5,6} with sum <= 7: only {1,3,3}, chosen 3 ways out of
+     * C(6,3) = 20, so P(W <= 7) = 3/20 = 0.15.
+     */
+    const double x[] = {1, 2, 2}, y[] = {2, 3, 4};
+    struct rep_mwu t;
+    cr_assert_eq(rep_mann_whitney(x, 3, y, 3, &t), 0);
+    cr_assert_float_eq(t.u, 1.0, 1e-12);
+    cr_assert_float_eq(t.p_less, 3.0 / 20, 1e-12);
+}
+
+Test(stats, mwu_normal_approximation_21_vs_21)
+{
+    /*
+     * 21 per side exceeds REP_MWU_EXACT_MAX, so the normal approximation runs.
+     * y = 1..21; twenty x values in (7, 8) each exceed 7 values of y, and one
+     * x in (10, 11) exceeds 10: U = 20*7 + 10 = 150, no ties.
+     * mean = 21*21/2 = 220.5, var = 21*21*43/12 = 1580.25, sd = 39.7524.
+     * z = (150 - 220.5 + 0.5) / 39.7524 = -1.76090; from the normal table
+     * Phi(-1.76) = 0.03920, Phi(-1.77) = 0.03836, interpolated: 0.03912.
+     */
+    double x[21], y[21];
+    for (int i = 0; i < 21; i++) {
+        y[i] = i + 1;
+        x[i] = 7.5 + 0.001 * i;
+    }
+    x[20] = 10.5;
+    struct rep_mwu t;
+    cr_assert_eq(rep_mann_whitney(x, 21, y, 21, &t), 0);
+    cr_assert(!t.exact);
+    cr_assert_float_eq(t.u, 150.0, 1e-9);
+    cr_assert_float_eq(t.p_less, 0.03912, 2e-4);
+}
+
+Test(stats, mwu_all_tied_gives_no_evidence)
+{
+    double x[25], y[25];
+    for (int i = 0; i < 25; i++) {
+        x[i] = y[i] = 1.0;
+    }
+    struct rep_mwu t;
+    cr_assert_eq(rep_mann_whitney(x, 25, y, 25, &t), 0);
+    cr_assert_float_eq(t.p_less, 1.0, 0);
+    cr_assert_float_eq(t.p_greater, 1.0, 0);
+    /* the exact path too: every arrangement has the same sum */
+    cr_assert_eq(rep_mann_whitney(x, 5, y, 5, &t), 0);
+    cr_assert_float_eq(t.p_less, 1.0, 1e-12);
+}
+
+Test(stats, mwu_empty_side_is_an_error)
+{
+    const double x[] = {1};
+    struct rep_mwu t;
+    cr_assert_eq(rep_mann_whitney(x, 1, x, 0, &t), -1);
+    cr_assert_eq(rep_mann_whitney(x, 0, x, 1, &t), -1);
+}
+
+/* Brute force: all C(n, nx) subsets of the pooled values as "x", counting rank sums <= / >= observed. */
+static void brute(const double *x, size_t nx, const double *y, size_t ny, double *ple, double *pge)
+{
+    double all[16];
+    size_t n = nx + ny;
+    memcpy(all, x, nx * sizeof(double));
+    memcpy(all + nx, y, ny * sizeof(double));
+    double rank[16];
+    for (size_t i = 0; i < n; i++) {
+        double less = 0, eq = 0;
+        for (size_t j = 0; j < n; j++) {
+            less += all[j] < all[i];
+            eq += all[j] == all[i];
+        }
+        rank[i] = less + (eq + 1) / 2; /* mid-rank */
+    }
+    double obs = 0;
+    for (size_t i = 0; i < nx; i++) {
+        obs += rank[i];
+    }
+    double total = 0, le = 0, ge = 0;
+    for (unsigned mask = 0; mask < (1u << n); mask++) {
+        if ((size_t)__builtin_popcount(mask) != nx) {
+            continue;
+        }
+        double s = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (mask & (1u << i)) {
+                s += rank[i];
+            }
+        }
+        total++;
+        le += s <= obs + 1e-9;
+        ge += s >= obs - 1e-9;
+    }
+    *ple = le / total;
+    *pge = ge / total;
+}
+
+Test(stats, mwu_exact_matches_brute_force_with_ties)
+{
+    uint64_t st = 12345;
+    for (int round = 0; round < 40; round++) {
+        size_t nx = 2 + rep_rng_next(&st) % 6, ny = 2 + rep_rng_next(&st) % 6;
+        double x[8], y[8];
+        for (size_t i = 0; i < nx; i++) {
+            x[i] = (double)(rep_rng_next(&st) % 5); /* few distinct values: many ties */
+        }
+        for (size_t i = 0; i < ny; i++) {
+            y[i] = (double)(rep_rng_next(&st) % 5);
+        }
+        struct rep_mwu t;
+        double le, ge;
+        cr_assert_eq(rep_mann_whitney(x, nx, y, ny, &t), 0);
+        brute(x, nx, y, ny, &le, &ge);
+        cr_assert_float_eq(t.p_less, le, 1e-12, "round %d: exact %g brute %g", round, t.p_less, le);
+        cr_assert_float_eq(t.p_greater, ge, 1e-12, "round %d", round);
+    }
+}
+
+Test(stats, mwu_exact_and_normal_agree_at_20)
+{
+    /* two independent computations of the same tail: exact (20 vs 20) and normal (21 vs 20) */
+    double x[21], y[20];
+    for (int i = 0; i < 20; i++) {
+        y[i] = i + 0.25;
+        x[i] = i * 0.9 + 0.1 + 0.0001 * i;
+    }
+    struct rep_mwu e, n;
+    cr_assert_eq(rep_mann_whitney(x, 20, y, 20, &e), 0);
+    x[20] = 9.05;
+    cr_assert_eq(rep_mann_whitney(x, 21, y, 20, &n), 0);
+    cr_assert(e.exact);
+    cr_assert(!n.exact);
+    cr_assert(fabs(e.p_less - n.p_less) < 0.05, "exact %g normal %g", e.p_less, n.p_less);
+}
+
+Test(stats, bootstrap_is_deterministic_with_a_seed)
+{
+    const double a[] = {1.0, 1.1, 0.9, 1.05, 0.95, 1.02};
+    const double b[] = {2.0, 2.1, 1.9, 2.05, 1.95};
+    double lo1, hi1, lo2, hi2, lo3, hi3;
+    cr_assert_eq(rep_bootstrap_ratio(a, 6, b, 5, 2000, 0.99, 42, &lo1, &hi1), 0);
+    cr_assert_eq(rep_bootstrap_ratio(a, 6, b, 5, 2000, 0.99, 42, &lo2, &hi2), 0);
+    cr_assert_eq(lo1, lo2);
+    cr_assert_eq(hi1, hi2);
+    cr_assert_eq(rep_bootstrap_ratio(a, 6, b, 5, 2000, 0.99, 43, &lo3, &hi3), 0);
+    cr_assert(lo3 != lo1 || hi3 != hi1, "another seed gives another interval");
+    /* the point estimate median(a)/median(b) = 1.01/2.0 lies inside; bounds come from the data range */
+    cr_assert(lo1 <= 1.01 / 2.0 && 1.01 / 2.0 <= hi1);
+    cr_assert(lo1 >= 0.9 / 2.1 && hi1 <= 1.1 / 1.9);
+}
+
+Test(stats, bootstrap_of_constant_data_is_a_point)
+{
+    const double a[] = {3, 3, 3, 3};
+    const double b[] = {2, 2, 2};
+    double lo, hi;
+    cr_assert_eq(rep_bootstrap_ratio(a, 4, b, 3, 500, 0.95, 1, &lo, &hi), 0);
+    cr_assert_float_eq(lo, 1.5, 1e-15);
+    cr_assert_float_eq(hi, 1.5, 1e-15);
+    cr_assert_eq(rep_bootstrap_ratio(a, 4, NULL, 0, 500, 0.95, 1, &lo, &hi), 0);
+    cr_assert_float_eq(lo, 3.0, 0);
+    cr_assert_eq(rep_bootstrap_ratio(a, 0, b, 3, 500, 0.95, 1, &lo, &hi), -1);
+    cr_assert_eq(rep_bootstrap_ratio(a, 4, b, 3, 5, 0.95, 1, &lo, &hi), -1);
+}
