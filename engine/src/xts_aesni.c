@@ -7,21 +7,22 @@
  *   - tweaks: the IVs of up to eight units are encrypted with key2 together
  *     (eight independent AES chains), then each unit runs alone;
  *   - lanes and interleave: one block per xmm register, eight blocks in
- *     flight, so that the AESENC latency is hidden behind the seven other
- *     chains; the round keys stay in the (secure) schedule and are used as
- *     memory operands, since the eight blocks and eight tweaks fill the
- *     sixteen xmm registers;
- *   - tweak schedule: block j of a group has tweak T*x^j; after a group every
- *     tweak is multiplied by x^8 (a byte shift plus one PCLMULQDQ of the
- *     byte shifted out by 0x87), so the eight tweak chains are independent;
- *   - round 0 and the last round are fused with the tweak XORs:
- *     x ^ (T ^ k0) in, AESENCLAST(x, k14 ^ T) out;
+ *     flight (AESENC has a latency of about four cycles and two issue per
+ *     cycle, so eight chains keep the AES units busy); the round keys stay
+ *     in the (secure) schedule and are used as memory operands;
+ *   - tweak schedule: the tweaks T*x^j are made by scalar 64-bit code
+ *     (shift, carry, conditional 0x87) into a small stack buffer, one group
+ *     of eight ahead of the vector code, which reads them as memory
+ *     operands: the integer units do the GF(2^128) doubling in parallel and
+ *     the vector units only do AES and the three XORs per block (in ^ T,
+ *     ^ k0, and out ^ T), which measured 10% faster than doubling in xmm;
  *   - the last 1..7 whole blocks of a unit go through one more eight-wide
  *     pass with the missing lanes zeroed and not stored;
  *   - ciphertext stealing (len % 16 != 0) runs on single blocks at the end
- *     with the tweaks of positions m-1 and m (decryption: m first).
- * Locals that held tweaks or stolen blocks are wiped, and xmm0..15 are
- * zeroed before the batch returns.
+ *     with the tweaks of positions m-1 and m (decryption: m first), the
+ *     partial block copied with fixed-size moves (no library call).
+ * The tweak buffers and stolen blocks are wiped before the batch returns,
+ * and xmm0..15 are zeroed.
  */
 #include <immintrin.h>
 #include <string.h>

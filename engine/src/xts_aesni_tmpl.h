@@ -23,18 +23,9 @@ XTS_FN __m128i XTS_NAME(mul_x)(__m128i t)
     return _mm_xor_si128(_mm_slli_epi32(t, 1), m);
 }
 
-/* T * x^8: a one-byte shift; the byte shifted out is reduced with one carry-less multiply. */
-XTS_FN __m128i XTS_NAME(mul_x8)(__m128i t, __m128i poly)
-{
-    __m128i hi = _mm_srli_si128(t, 15);
-    return _mm_xor_si128(_mm_slli_si128(t, 1), _mm_clmulepi64_si128(hi, poly, 0x00));
-}
-
 /*
- * Rounds 1..13 of eight blocks (round 0 and the last round are merged with
- * the tweak XORs by the caller). Round keys stay in memory (the schedule)
- * and are used as memory operands: the sixteen xmm registers hold the eight
- * blocks and their eight tweaks.
+ * Rounds 1..13 of eight blocks. Round keys stay in memory (the schedule)
+ * and are used as memory operands.
  */
 XTS_FN void XTS_NAME(rounds8)(const __m128i *rk, int dec, __m128i x[8])
 {
@@ -60,44 +51,71 @@ XTS_FN __m128i XTS_NAME(block1)(const __m128i *rk, int dec, __m128i x, __m128i t
 }
 
 /*
+ * Writes T*x^0 .. T*x^7 (T = (*lo, *hi)) into slots[0..7] and leaves T*x^8
+ * in (*lo, *hi). Scalar 64-bit code: it runs on the integer units, in
+ * parallel with the AES rounds, instead of taking vector slots from them.
+ */
+static inline __attribute__((always_inline)) void XTS_NAME(tweaks_scalar)(uint64_t *lo,
+                                                                           uint64_t *hi,
+                                                                           uint8_t slots[8][16])
+{
+    uint64_t l = *lo;
+    uint64_t h = *hi;
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; j++) {
+        memcpy(slots[j], &l, 8);
+        memcpy(slots[j] + 8, &h, 8);
+        uint64_t carry = (uint64_t)((int64_t)h >> 63) & 0x87;
+        h = (h << 1) | (l >> 63);
+        l = (l << 1) ^ carry;
+    }
+    *lo = l;
+    *hi = h;
+}
+
+/*
  * One data unit. |t0| is the encrypted tweak (tweak of block 0). Blocks
  * 0..nb-1 go eight at a time, with up to seven left over in one final
  * partial group; then, when len is not a multiple of 16, ciphertext
- * stealing over the last full block and the partial one.
+ * stealing over the last full block and the partial one. The tweaks of a
+ * group are computed by scalar code one group ahead into |tb| (two sets of
+ * eight slots, used alternately).
  */
 XTS_FN void XTS_NAME(unit)(const __m128i *rk, int dec, const uint8_t *in, uint8_t *out,
-                           size_t len, __m128i t0)
+                           size_t len, __m128i t0, uint8_t tb[16][16])
 {
-    const __m128i poly = _mm_set_epi64x(0, 0x87);
     const __m128i k0 = _mm_load_si128(rk);
     const size_t tail = len % 16;
     const size_t nb = len / 16 - (tail != 0);
-    __m128i tw[8];
     __m128i x[8];
-    tw[0] = t0;
-#pragma GCC unroll 8
-    for (int j = 1; j < 8; j++) {
-        tw[j] = XTS_NAME(mul_x)(tw[j - 1]);
-    }
+    uint64_t lo = (uint64_t)_mm_cvtsi128_si64(t0);
+    uint64_t hi = (uint64_t)_mm_extract_epi64(t0, 1);
+    XTS_NAME(tweaks_scalar)(&lo, &hi, tb);
     size_t i = 0;
+    unsigned cur = 0;
     for (; i + 8 <= nb; i += 8) {
         const uint8_t *ip = in + 16 * i;
         uint8_t *op = out + 16 * i;
+        const __m128i *tw = (const __m128i *)tb[cur];
 #pragma GCC unroll 8
         for (int j = 0; j < 8; j++) {
             x[j] = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(ip + 16 * j)),
-                                 _mm_xor_si128(tw[j], k0));
+                                 _mm_load_si128(tw + j));
+            x[j] = _mm_xor_si128(x[j], k0);
         }
+        /* the next group's tweaks, off the vector units */
+        XTS_NAME(tweaks_scalar)(&lo, &hi, tb + (cur ^ 8));
         XTS_NAME(rounds8)(rk, dec, x);
         const __m128i kl = _mm_load_si128(rk + ENG_AES256_ROUNDS);
 #pragma GCC unroll 8
         for (int j = 0; j < 8; j++) {
-            __m128i k = _mm_xor_si128(tw[j], kl);
-            x[j] = dec ? _mm_aesdeclast_si128(x[j], k) : _mm_aesenclast_si128(x[j], k);
-            _mm_storeu_si128((__m128i *)(op + 16 * j), x[j]);
-            tw[j] = XTS_NAME(mul_x8)(tw[j], poly);
+            x[j] = dec ? _mm_aesdeclast_si128(x[j], kl) : _mm_aesenclast_si128(x[j], kl);
+            _mm_storeu_si128((__m128i *)(op + 16 * j),
+                             _mm_xor_si128(x[j], _mm_load_si128(tw + j)));
         }
+        cur ^= 8;
     }
+    const __m128i *tw = (const __m128i *)tb[cur];
     const size_t rem = nb - i; /* 0..7 whole blocks left before the stealing pair */
     if (rem > 0) {
         const uint8_t *ip = in + 16 * i;
@@ -105,16 +123,16 @@ XTS_FN void XTS_NAME(unit)(const __m128i *rk, int dec, const uint8_t *in, uint8_
 #pragma GCC unroll 8
         for (size_t j = 0; j < 8; j++) {
             x[j] = j < rem ? _mm_loadu_si128((const __m128i *)(ip + 16 * j)) : _mm_setzero_si128();
-            x[j] = _mm_xor_si128(x[j], _mm_xor_si128(tw[j], k0));
+            x[j] = _mm_xor_si128(x[j], _mm_xor_si128(_mm_load_si128(tw + j), k0));
         }
         XTS_NAME(rounds8)(rk, dec, x);
         const __m128i kl = _mm_load_si128(rk + ENG_AES256_ROUNDS);
 #pragma GCC unroll 8
         for (size_t j = 0; j < 8; j++) {
-            __m128i k = _mm_xor_si128(tw[j], kl);
-            x[j] = dec ? _mm_aesdeclast_si128(x[j], k) : _mm_aesenclast_si128(x[j], k);
+            x[j] = dec ? _mm_aesdeclast_si128(x[j], kl) : _mm_aesenclast_si128(x[j], kl);
             if (j < rem) {
-                _mm_storeu_si128((__m128i *)(op + 16 * j), x[j]);
+                _mm_storeu_si128((__m128i *)(op + 16 * j),
+                                 _mm_xor_si128(x[j], _mm_load_si128(tw + j)));
             }
         }
     }
@@ -125,7 +143,7 @@ XTS_FN void XTS_NAME(unit)(const __m128i *rk, int dec, const uint8_t *in, uint8_
      *# Encrypt: CC = Enc(P[m-1], tweak m-1); C[m] = MSB(CC); PP = P[m] | LSB(CC);
      *# C[m-1] = Enc(PP, tweak m). Decrypt: PP = Dec(C[m-1], tweak m);
      *# P[m] = MSB(PP); CC = C[m] | LSB(PP); P[m-1] = Dec(CC, tweak m-1). */
-    const __m128i t_last = tw[rem]; /* tweak of block nb = m-1 */
+    const __m128i t_last = _mm_load_si128(tw + rem); /* tweak of block nb = m-1 */
     const __m128i t_next = XTS_NAME(mul_x)(t_last);
     const uint8_t *ip = in + 16 * nb;
     uint8_t *op = out + 16 * nb;
@@ -170,15 +188,17 @@ XTS_FN void XTS_NAME(batch)(const struct eng_xts_sched *ks, int dec, struct eng_
 {
     const __m128i *rk = (const __m128i *)(dec ? ks->dec1 : ks->enc1);
     __m128i t[8];
+    uint8_t tb[16][16] __attribute__((aligned(16)));
     for (size_t g = 0; g < n; g += 8) {
         size_t cnt = n - g < 8 ? n - g : 8;
         XTS_NAME(tweaks8)(ks, units + g, cnt, t);
         for (size_t j = 0; j < cnt; j++) {
             struct eng_unit *u = &units[g + j];
-            XTS_NAME(unit)(rk, dec, u->in, u->out, u->len, t[j]);
+            XTS_NAME(unit)(rk, dec, u->in, u->out, u->len, t[j], tb);
         }
     }
     eng_cleanse(t, sizeof(t));
+    eng_cleanse(tb, sizeof(tb));
 }
 
 __attribute__((target(XTS_TARGET))) void XTS_BATCH(const struct eng_xts_sched *ks, int dec,

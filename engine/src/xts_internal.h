@@ -28,10 +28,28 @@
  *         i = 1..13, dec1[14] = enc1[0]
  *   enc2  key2 (tweak key) encryption schedule
  */
+/*
+ * What the VAES kernel needs per direction, filled by eng_xts_vaes_init:
+ *   rk  the direction's key1 round keys broadcast to four lanes, so that the
+ *       kernel uses them as plain 64-byte memory operands (a broadcast load
+ *       costs a vector ALU slot on some cores, a plain load does not)
+ *   c   rk[0] ^ rk[14]
+ *   d   M(rk[14]) ^ rk[14], M = multiplication by x^(blocks per step)
+ * The kernel carries u = T ^ rk[14] instead of the tweak T: round 0 is then
+ * in ^ u ^ c, the last round AESENCLAST(x, u), and the step update
+ * u' = M(u) ^ d, which saves one XOR per register and step.
+ */
+struct eng_xts_zdir {
+    uint8_t rk[ENG_AES256_RK][64];
+    uint8_t c[64];
+    uint8_t d[64];
+} __attribute__((aligned(64)));
+
 struct eng_xts_sched {
     uint8_t enc1[ENG_AES256_RK][16];
     uint8_t dec1[ENG_AES256_RK][16];
     uint8_t enc2[ENG_AES256_RK][16];
+    struct eng_xts_zdir z[2]; /* [0] encrypt, [1] decrypt; VAES path only */
 } __attribute__((aligned(64)));
 
 /*
@@ -40,6 +58,12 @@ struct eng_xts_sched {
  * on the stack.
  */
 void eng_xts_expand_key(struct eng_xts_sched *ks, const uint8_t key[ENG_XTS_KEY_BYTES]);
+
+/*
+ * eng_xts_vaes_init fills ks->z from the 16-byte schedules (call after
+ * eng_xts_expand_key, and only when the CPU has the VAES path).
+ */
+void eng_xts_vaes_init(struct eng_xts_sched *ks);
 
 /*
  * Batch kernels: encrypt (|dec| == 0) or decrypt every unit of |units|

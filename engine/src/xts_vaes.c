@@ -3,29 +3,35 @@
  *
  * Organisation:
  *   - lanes: four 128-bit blocks per zmm register, one per 128-bit lane;
- *   - interleave: XTS_VAES_REGS (4) zmm registers per step, so sixteen
- *     blocks (256 bytes) are in flight and the AES units always have
- *     independent work; the fifteen round keys are broadcast to all four
- *     lanes once per batch and stay in zmm registers (32 of them: 15 keys,
- *     4 blocks, 4 tweaks, constants);
+ *   - interleave: XTS_VAES_REGS (8) zmm registers per step, so 32 blocks
+ *     (512 bytes) are in flight: with a VAESENC latency of about four
+ *     cycles and two issued per cycle, eight independent registers keep the
+ *     AES units busy without relying on overlap between steps;
+ *   - round keys: taken from the schedule as plain 64-byte memory operands
+ *     (pre-broadcast at key setup, see struct eng_xts_zdir), never held in
+ *     registers the compiler could spill to the stack; the schedule pointer
+ *     is laundered once per step so that the loads are not hoisted;
  *   - tweak schedule: at the start of a unit the encrypted tweak T is
  *     broadcast and lane l of register r gets T*x^(4r+l) with per-lane
  *     variable shifts (VPSLLVQ/VPSRLVQ) and one VPCLMULQDQ for the bits
- *     shifted out of bit 127; after each step of sixteen blocks every tweak
- *     is multiplied by x^16 (VPSLLDQ by two bytes per lane, plus VPCLMULQDQ
- *     of the two bytes shifted out by 0x87), all sixteen chains in parallel;
- *   - round 0 and the last round are fused with the tweak XORs:
- *     VPTERNLOGQ(in, T, k0) and VAESENCLAST(x, k14 ^ T);
- *   - the last 1..15 whole blocks of a unit use masked loads and stores
- *     (AVX-512BW byte masks), so nothing outside the unit is touched;
+ *     shifted out of bit 127; at every step each register is multiplied by
+ *     x^32 (VPSLLDQ by four bytes per lane, plus VPCLMULQDQ of the four bytes
+ *     shifted out by 0x87), all 32 chains in parallel, computed at the top
+ *     of the step so that they are ready long before the next one;
+ *   - the kernel carries u = T ^ k14 instead of T (see struct eng_xts_zdir):
+ *     round 0 is one VPTERNLOGQ (in ^ u ^ (k0 ^ k14)), the last round is
+ *     VAESENCLAST(x, u) with no XOR after it;
+ *   - the last 1..31 whole blocks of a unit use AVX-512BW masked loads and
+ *     stores, so nothing outside the unit is read or written;
  *   - the key2 encryption of the tweaks is batched over sixteen units at a
- *     time in a separate function (its round keys never share registers
- *     with key1's);
+ *     time (four registers);
  *   - ciphertext stealing (len % 16 != 0) runs on single xmm blocks with
- *     AES-NI at the end: encryption uses the tweaks of positions m-1 then m,
- *     decryption m then m-1 (IEEE 1619-2007 5.4.2).
- * Locals that held tweaks or stolen blocks are wiped, and every zmm
- * register is zeroed before the batch returns.
+ *     AES-NI and byte-masked loads and stores at the end: encryption uses the
+ *     tweaks of positions m-1 then m, decryption m then m-1 (IEEE 1619-2007
+ *     5.4.2).
+ * The encrypted tweaks of a group of units are wiped after use, no call is
+ * made while tweak values are live in registers, and every zmm register is
+ * zeroed before the batch returns.
  */
 #include <immintrin.h>
 #include <string.h>
@@ -38,15 +44,14 @@
 
 /* zmm registers per step (4 or 8): 4 * XTS_VAES_REGS blocks in flight. */
 #ifndef XTS_VAES_REGS
-#define XTS_VAES_REGS 4
+#define XTS_VAES_REGS 8
 #endif
 #define VR XTS_VAES_REGS
 #define VBLOCKS (4 * VR)
 
-/* A round key of |rk| broadcast to the four lanes (one load). */
-VFN __m512i v_key(const uint8_t (*rk)[16], int r)
+VFN __m512i v_load(const uint8_t p[64])
 {
-    return _mm512_broadcast_i32x4(_mm_load_si128((const __m128i *)rk[r]));
+    return _mm512_load_si512((const void *)p);
 }
 
 /* Multiply each lane of |b| by x^k, k given per qword (0..63) in |k|, with 64-k in |k64|. */
@@ -58,12 +63,15 @@ VFN __m512i v_mul_xk(__m512i b, __m512i k, __m512i k64, __m512i poly)
     return _mm512_ternarylogic_epi64(sh, carry, _mm512_clmulepi64_epi128(over, poly, 0x00), 0x96);
 }
 
-/* Multiply each lane by x^VBLOCKS: a byte shift per lane, and the bytes shifted out times 0x87. */
-VFN __m512i v_mul_step(__m512i t, __m512i poly)
+/*
+ * M(t) ^ e, M = multiplication of each lane by x^VBLOCKS: a byte shift per
+ * lane, and the bytes shifted out times 0x87.
+ */
+VFN __m512i v_mul_step_xor(__m512i t, __m512i poly, __m512i e)
 {
     __m512i hi = _mm512_bsrli_epi128(t, 16 - VBLOCKS / 8);
-    return _mm512_xor_si512(_mm512_bslli_epi128(t, VBLOCKS / 8),
-                            _mm512_clmulepi64_epi128(hi, poly, 0x00));
+    return _mm512_ternarylogic_epi64(_mm512_bslli_epi128(t, VBLOCKS / 8),
+                                     _mm512_clmulepi64_epi128(hi, poly, 0x00), e, 0x96);
 }
 
 /* T * x for one block (CTS). */
@@ -75,32 +83,25 @@ VFN __m128i x_mul_x(__m128i t)
     return _mm_xor_si128(_mm_slli_epi32(t, 1), m);
 }
 
-/*
- * XTS of VBLOCKS blocks held in x[] with tweaks tw[]: round 0 fused with the
- * tweak (three-way XOR), the last round with k14 ^ tweak. The round keys are
- * loaded (broadcast) from the schedule round by round, so no key is ever
- * kept in a register the compiler might spill to the stack.
- */
-VFN void v_xts(const uint8_t (*rk)[16], int dec, __m512i x[VR], const __m512i tw[VR])
+/* XTS of VBLOCKS blocks held in x[] with carried tweaks u[] (u = T ^ k14). */
+VFN void v_xts(const struct eng_xts_zdir *z, int dec, __m512i x[VR], const __m512i u[VR])
 {
-    __m512i k = v_key(rk, 0);
+    const __m512i c = v_load(z->c);
 #pragma GCC unroll 8
     for (int j = 0; j < VR; j++) {
-        x[j] = _mm512_ternarylogic_epi64(x[j], tw[j], k, 0x96);
+        x[j] = _mm512_ternarylogic_epi64(x[j], u[j], c, 0x96);
     }
 #pragma GCC unroll 13
     for (int r = 1; r < ENG_AES256_ROUNDS; r++) {
-        k = v_key(rk, r);
+        const __m512i k = v_load(z->rk[r]);
 #pragma GCC unroll 8
         for (int j = 0; j < VR; j++) {
             x[j] = dec ? _mm512_aesdec_epi128(x[j], k) : _mm512_aesenc_epi128(x[j], k);
         }
     }
-    k = v_key(rk, ENG_AES256_ROUNDS);
 #pragma GCC unroll 8
     for (int j = 0; j < VR; j++) {
-        __m512i kl = _mm512_xor_si512(tw[j], k);
-        x[j] = dec ? _mm512_aesdeclast_epi128(x[j], kl) : _mm512_aesenclast_epi128(x[j], kl);
+        x[j] = dec ? _mm512_aesdeclast_epi128(x[j], u[j]) : _mm512_aesenclast_epi128(x[j], u[j]);
     }
 }
 
@@ -123,37 +124,47 @@ VFN __mmask64 v_mask(size_t blocks)
     return blocks >= 4 ? ~(__mmask64)0 : (((__mmask64)1 << (16 * blocks)) - 1);
 }
 
-VFN void v_unit(const uint8_t (*rk)[16], int dec, const uint8_t *in, uint8_t *out, size_t len,
-                __m128i t0, __m512i poly)
+VFN void v_unit(const struct eng_xts_sched *ks, int dec, const uint8_t *in, uint8_t *out,
+                size_t len, __m128i t0)
 {
+    const struct eng_xts_zdir *z = &ks->z[dec];
+    const __m512i poly = _mm512_set_epi64(0, 0x87, 0, 0x87, 0, 0x87, 0, 0x87);
     const size_t tail = len % 16;
     const size_t nb = len / 16 - (tail != 0);
-    /* Lane l of register j: T * x^(4j + l). */
+    /* Lane l of register j: T * x^(4j + l), carried as u = T ^ k14. */
     const __m512i b = _mm512_broadcast_i32x4(t0);
     const __m512i lane = _mm512_set_epi64(3, 3, 2, 2, 1, 1, 0, 0);
     const __m512i c64 = _mm512_set1_epi64(64);
-    __m512i tw[VR];
+    const __m512i kl = v_load(z->rk[ENG_AES256_ROUNDS]);
+    __m512i u[VR];
     __m512i x[VR];
 #pragma GCC unroll 8
     for (int j = 0; j < VR; j++) {
         __m512i kk = _mm512_add_epi64(lane, _mm512_set1_epi64(4 * j));
-        tw[j] = v_mul_xk(b, kk, _mm512_sub_epi64(c64, kk), poly);
+        u[j] = _mm512_xor_si512(v_mul_xk(b, kk, _mm512_sub_epi64(c64, kk), poly), kl);
     }
     size_t i = 0;
     for (; i + VBLOCKS <= nb; i += VBLOCKS) {
         const uint8_t *ip = in + 16 * i;
         uint8_t *op = out + 16 * i;
         /* Keep the compiler from hoisting the round keys into registers. */
-        __asm__("" : "+r"(rk));
+        __asm__("" : "+r"(z));
+        /* The next step's tweaks first, off the critical path of this step. */
+        const __m512i d = v_load(z->d);
+        __m512i un[VR];
+#pragma GCC unroll 8
+        for (int j = 0; j < VR; j++) {
+            un[j] = v_mul_step_xor(u[j], poly, d);
+        }
 #pragma GCC unroll 8
         for (int j = 0; j < VR; j++) {
             x[j] = _mm512_loadu_si512((const void *)(ip + 64 * j));
         }
-        v_xts(rk, dec, x, tw);
+        v_xts(z, dec, x, u);
 #pragma GCC unroll 8
         for (int j = 0; j < VR; j++) {
             _mm512_storeu_si512((void *)(op + 64 * j), x[j]);
-            tw[j] = v_mul_step(tw[j], poly);
+            u[j] = un[j];
         }
     }
     const size_t rem = nb - i; /* whole blocks left before the stealing pair */
@@ -168,7 +179,7 @@ VFN void v_unit(const uint8_t (*rk)[16], int dec, const uint8_t *in, uint8_t *ou
             /* A zero mask reads nothing; keep the address inside the unit anyway. */
             x[j] = _mm512_maskz_loadu_epi8(m[j], (const void *)(have ? ip + 64 * j : ip));
         }
-        v_xts(rk, dec, x, tw);
+        v_xts(z, dec, x, u);
 #pragma GCC unroll 8
         for (size_t j = 0; j < VR; j++) {
             size_t have = rem > 4 * j ? rem - 4 * j : 0;
@@ -182,14 +193,16 @@ VFN void v_unit(const uint8_t (*rk)[16], int dec, const uint8_t *in, uint8_t *ou
      *# Encrypt: CC = Enc(P[m-1], tweak m-1); C[m] = MSB(CC); PP = P[m] | LSB(CC);
      *# C[m-1] = Enc(PP, tweak m). Decrypt: PP = Dec(C[m-1], tweak m);
      *# P[m] = MSB(PP); CC = C[m] | LSB(PP); P[m-1] = Dec(CC, tweak m-1). */
-    __m512i tv = tw[0];
+    const uint8_t(*rk)[16] = dec ? ks->dec1 : ks->enc1;
+    __m512i uv = u[0];
 #pragma GCC unroll 8
     for (size_t j = 1; j < VR; j++) {
-        tv = rem / 4 == j ? tw[j] : tv;
+        uv = rem / 4 == j ? u[j] : uv;
     }
     __m512i idx = _mm512_add_epi64(_mm512_set_epi64(1, 0, 1, 0, 1, 0, 1, 0),
                                    _mm512_set1_epi64((long long)(2 * (rem % 4))));
-    const __m128i t_last = _mm512_castsi512_si128(_mm512_permutexvar_epi64(idx, tv));
+    const __m128i t_last = _mm_xor_si128(_mm512_castsi512_si128(_mm512_permutexvar_epi64(idx, uv)),
+                                         _mm512_castsi512_si128(kl));
     const __m128i t_next = x_mul_x(t_last);
     const uint8_t *ip = in + 16 * nb;
     uint8_t *op = out + 16 * nb;
@@ -215,21 +228,22 @@ VFN void v_tweaks16(const struct eng_xts_sched *ks, const struct eng_unit *units
         }
     }
     const uint8_t(*rk)[16] = ks->enc2;
+    __asm__("" : "+r"(rk));
     __m512i x[4];
-    __m512i k = v_key(rk, 0);
+    __m512i k = _mm512_broadcast_i32x4(_mm_load_si128((const __m128i *)rk[0]));
 #pragma GCC unroll 4
     for (int j = 0; j < 4; j++) {
         x[j] = _mm512_xor_si512(_mm512_load_si512((const void *)t[4 * j]), k);
     }
 #pragma GCC unroll 13
     for (int r = 1; r < ENG_AES256_ROUNDS; r++) {
-        k = v_key(rk, r);
+        k = _mm512_broadcast_i32x4(_mm_load_si128((const __m128i *)rk[r]));
 #pragma GCC unroll 4
         for (int j = 0; j < 4; j++) {
             x[j] = _mm512_aesenc_epi128(x[j], k);
         }
     }
-    k = v_key(rk, ENG_AES256_ROUNDS);
+    k = _mm512_broadcast_i32x4(_mm_load_si128((const __m128i *)rk[ENG_AES256_ROUNDS]));
 #pragma GCC unroll 4
     for (int j = 0; j < 4; j++) {
         _mm512_store_si512((void *)t[4 * j], _mm512_aesenclast_epi128(x[j], k));
@@ -238,15 +252,13 @@ VFN void v_tweaks16(const struct eng_xts_sched *ks, const struct eng_unit *units
 
 VFN void v_batch(const struct eng_xts_sched *ks, int dec, struct eng_unit *units, size_t n)
 {
-    const uint8_t(*rk)[16] = dec ? ks->dec1 : ks->enc1;
-    const __m512i poly = _mm512_set_epi64(0, 0x87, 0, 0x87, 0, 0x87, 0, 0x87);
     uint8_t t[16][16] __attribute__((aligned(64)));
     for (size_t g = 0; g < n; g += 16) {
         size_t cnt = n - g < 16 ? n - g : 16;
         v_tweaks16(ks, units + g, cnt, t);
         for (size_t j = 0; j < cnt; j++) {
             struct eng_unit *u = &units[g + j];
-            v_unit(rk, dec, u->in, u->out, u->len, _mm_load_si128((const __m128i *)t[j]), poly);
+            v_unit(ks, dec, u->in, u->out, u->len, _mm_load_si128((const __m128i *)t[j]));
         }
     }
     eng_cleanse(t, sizeof(t));
@@ -271,6 +283,24 @@ static __attribute__((target(VAES_TARGET))) void clear_zmm(void)
           "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18",
           "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27",
           "xmm28", "xmm29", "xmm30", "xmm31");
+}
+
+__attribute__((target(VAES_TARGET))) void eng_xts_vaes_init(struct eng_xts_sched *ks)
+{
+    const __m512i poly = _mm512_set_epi64(0, 0x87, 0, 0x87, 0, 0x87, 0, 0x87);
+    for (int dir = 0; dir < 2; dir++) {
+        const uint8_t(*rk)[16] = dir ? ks->dec1 : ks->enc1;
+        struct eng_xts_zdir *z = &ks->z[dir];
+        for (int r = 0; r < ENG_AES256_RK; r++) {
+            _mm512_store_si512((void *)z->rk[r],
+                               _mm512_broadcast_i32x4(_mm_load_si128((const __m128i *)rk[r])));
+        }
+        const __m512i k0 = v_load(z->rk[0]);
+        const __m512i kl = v_load(z->rk[ENG_AES256_ROUNDS]);
+        _mm512_store_si512((void *)z->c, _mm512_xor_si512(k0, kl));
+        _mm512_store_si512((void *)z->d, v_mul_step_xor(kl, poly, kl));
+    }
+    clear_zmm();
 }
 
 __attribute__((target(VAES_TARGET))) void eng_xts_batch_vaes(const struct eng_xts_sched *ks,
