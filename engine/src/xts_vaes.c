@@ -149,12 +149,20 @@ VFN void v_unit(const struct eng_xts_sched *ks, int dec, const uint8_t *in, uint
         uint8_t *op = out + 16 * i;
         /* Keep the compiler from hoisting the round keys into registers. */
         __asm__("" : "+r"(z));
-        /* The next step's tweaks first, off the critical path of this step. */
-        const __m512i d = v_load(z->d);
+        /* The next step's tweaks first, off the critical path of this step
+         * (not when nothing follows, as for a 512-byte unit). */
         __m512i un[VR];
+        if (i + VBLOCKS < nb || tail != 0) {
+            const __m512i d = v_load(z->d);
 #pragma GCC unroll 8
-        for (int j = 0; j < VR; j++) {
-            un[j] = v_mul_step_xor(u[j], poly, d);
+            for (int j = 0; j < VR; j++) {
+                un[j] = v_mul_step_xor(u[j], poly, d);
+            }
+        } else {
+#pragma GCC unroll 8
+            for (int j = 0; j < VR; j++) {
+                un[j] = u[j];
+            }
         }
 #pragma GCC unroll 8
         for (int j = 0; j < VR; j++) {

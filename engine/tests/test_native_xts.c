@@ -12,6 +12,7 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -198,8 +199,9 @@ static void require_arch(enum eng_arch arch)
     if (eng_cpu_best_arch() < arch) {
         char flags[256];
         eng_cpu_flags_string(flags, sizeof(flags));
-        cr_log_warn("skipping the %s path: this CPU's best path is %s (flags: %s)",
-                    eng_arch_name(arch), eng_arch_name(eng_cpu_best_arch()), flags);
+        /* stderr, not cr_log_warn: Criterion 2.4 exits non-zero after a warning. */
+        fprintf(stderr, "native_xts: skipping the %s path: this CPU's best path is %s (flags: %s)\n",
+                eng_arch_name(arch), eng_arch_name(eng_cpu_best_arch()), flags);
         cr_skip_test("CPU lacks the %s path", eng_arch_name(arch));
     }
 }
@@ -529,7 +531,8 @@ Test(native_xts, paths_agree)
     int ran = 0;
     for (size_t a = 0; a < sizeof(all_paths) / sizeof(all_paths[0]); a++) {
         if (eng_cpu_best_arch() < all_paths[a]) {
-            cr_log_warn("paths_agree: %s not on this CPU", eng_arch_name(all_paths[a]));
+            fprintf(stderr, "native_xts: paths_agree: %s not on this CPU\n",
+                    eng_arch_name(all_paths[a]));
             continue;
         }
         struct eng_cipher *c = xts_new(ENG_BACKEND_NATIVE, all_paths[a], key);
@@ -622,6 +625,7 @@ Test(native_xts, refuses_noaesni_other_modes_and_bad_keys)
     cr_assert_null(eng_cipher_new(ENG_MODE_XTS, ENG_BACKEND_NATIVE, ENG_ARCH_SSE, key, 32));
     cr_assert_eq(eng_errno(), ENG_ERR_KEY_LEN);
     if (eng_cpu_best_arch() < ENG_ARCH_AVX512) {
+        rng_key(key);
         cr_assert_null(eng_cipher_new(ENG_MODE_XTS, ENG_BACKEND_NATIVE, ENG_ARCH_AVX512, key, 64));
         cr_assert_eq(eng_errno(), ENG_ERR_CPU);
     }
