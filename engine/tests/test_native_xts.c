@@ -229,6 +229,20 @@ static void xts_run(const struct eng_cipher *c, enum eng_dir dir, const uint8_t 
     cr_assert_eq(u.status, ENG_OK);
 }
 
+/* Runs |c| on |in| out of place, then in place; both must give |want|. */
+static void expect_both_places(const struct eng_cipher *c, enum eng_dir dir, const uint8_t *in,
+                               const uint8_t *want, size_t len, const uint8_t *tweak,
+                               const char *what)
+{
+    uint8_t *out = xmalloc(len);
+    xts_run(c, dir, in, out, len, tweak);
+    cr_assert(memcmp(out, want, len) == 0, "%s, out of place", what);
+    memcpy(out, in, len);
+    xts_run(c, dir, out, out, len, tweak);
+    cr_assert(memcmp(out, want, len) == 0, "%s, in place", what);
+    free(out);
+}
+
 /* A native cipher on one path and the OpenSSL reference, same random key. */
 struct pair {
     enum eng_arch arch;
@@ -244,6 +258,14 @@ static void pair_new(struct pair *p, enum eng_arch arch)
     p->nat = xts_new(ENG_BACKEND_NATIVE, arch, key);
     p->ref = xts_new(ENG_BACKEND_OPENSSL, ENG_ARCH_AUTO, key);
     eng_cleanse(key, sizeof(key));
+}
+
+/* The common start of a per-path test: skip if the CPU lacks |arch|, seed, make the pair. */
+static void pair_start(struct pair *p, enum eng_arch arch)
+{
+    require_arch(arch);
+    rng_seed();
+    pair_new(p, arch);
 }
 
 static void pair_free(struct pair *p)
@@ -314,7 +336,7 @@ static const enum eng_arch all_paths[] = {ENG_ARCH_SSE, ENG_ARCH_AVX, ENG_ARCH_A
 
 /* ---- per-path tests ----------------------------------------------------- */
 
-static void test_ieee(enum eng_arch arch)
+static void test_ieee1619(enum eng_arch arch)
 {
     require_arch(arch);
     uint8_t key[ENG_XTS_KEY_BYTES];
@@ -324,7 +346,6 @@ static void test_ieee(enum eng_arch arch)
     struct eng_cipher *ref = xts_new(ENG_BACKEND_OPENSSL, ENG_ARCH_AUTO, key);
     uint8_t pt[512];
     uint8_t ct[512];
-    uint8_t out[512];
     for (size_t i = 0; i < sizeof(pt); i++) {
         pt[i] = (uint8_t)i;
     }
@@ -335,19 +356,11 @@ static void test_ieee(enum eng_arch arch)
         struct eng_cipher *cs[2] = {ref, nat};
         for (int k = 0; k < 2; k++) {
             const char *who = k == 0 ? "openssl" : eng_arch_name(arch);
-            xts_run(cs[k], ENG_ENCRYPT, pt, out, sizeof(pt), tweak);
-            cr_assert(memcmp(out, ct, sizeof(ct)) == 0, "vector %d encrypt (%s)",
-                      ieee_vectors[v].number, who);
-            xts_run(cs[k], ENG_DECRYPT, ct, out, sizeof(ct), tweak);
-            cr_assert(memcmp(out, pt, sizeof(pt)) == 0, "vector %d decrypt (%s)",
-                      ieee_vectors[v].number, who);
-            memcpy(out, pt, sizeof(pt));
-            xts_run(cs[k], ENG_ENCRYPT, out, out, sizeof(out), tweak);
-            cr_assert(memcmp(out, ct, sizeof(ct)) == 0, "vector %d encrypt in place (%s)",
-                      ieee_vectors[v].number, who);
-            xts_run(cs[k], ENG_DECRYPT, out, out, sizeof(out), tweak);
-            cr_assert(memcmp(out, pt, sizeof(pt)) == 0, "vector %d decrypt in place (%s)",
-                      ieee_vectors[v].number, who);
+            char what[64];
+            snprintf(what, sizeof(what), "vector %d encrypt (%s)", ieee_vectors[v].number, who);
+            expect_both_places(cs[k], ENG_ENCRYPT, pt, ct, sizeof(pt), tweak, what);
+            snprintf(what, sizeof(what), "vector %d decrypt (%s)", ieee_vectors[v].number, who);
+            expect_both_places(cs[k], ENG_DECRYPT, ct, pt, sizeof(ct), tweak, what);
         }
     }
     eng_cipher_free(nat);
@@ -358,10 +371,8 @@ static void test_ieee(enum eng_arch arch)
 /* Every length 16 .. 16*33 (so every length modulo 16, with 0..32 whole blocks). */
 static void test_every_length(enum eng_arch arch)
 {
-    require_arch(arch);
-    rng_seed();
     struct pair p;
-    pair_new(&p, arch);
+    pair_start(&p, arch);
     for (size_t len = 16; len <= 16 * 33; len++) {
         if (len % 64 == 0) { /* a fresh random key now and then */
             pair_free(&p);
@@ -375,10 +386,8 @@ static void test_every_length(enum eng_arch arch)
 /* Every input and output misalignment 0..63, on lengths with and without stealing. */
 static void test_unaligned(enum eng_arch arch)
 {
-    require_arch(arch);
-    rng_seed();
     struct pair p;
-    pair_new(&p, arch);
+    pair_start(&p, arch);
     static const size_t lens[] = {16, 17, 31, 32, 33, 255, 256, 257, 512, 4096 + 15};
     for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
         for (size_t off = 1; off < 64; off++) {
@@ -389,12 +398,10 @@ static void test_unaligned(enum eng_arch arch)
 }
 
 /* Large units: up to 1 MiB, random lengths, and the 16 MiB maximum once. */
-static void test_large(enum eng_arch arch)
+static void test_large_units(enum eng_arch arch)
 {
-    require_arch(arch);
-    rng_seed();
     struct pair p;
-    pair_new(&p, arch);
+    pair_start(&p, arch);
     static const size_t lens[] = {4096, 8192, 8192 + 1, 65536 - 1, 65536 + 17, (1U << 20) - 15,
                                   1U << 20, ENG_XTS_MAX_UNIT_BYTES};
     for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
@@ -482,27 +489,18 @@ static void test_mixed_batch(enum eng_arch arch)
     }
 }
 
-#define PATH_TESTS(name, arch)                       \
-    Test(native_xts, ieee1619_##name)                \
-    {                                                \
-        test_ieee(arch);                             \
-    }                                                \
-    Test(native_xts, every_length_##name)            \
-    {                                                \
-        test_every_length(arch);                     \
-    }                                                \
-    Test(native_xts, unaligned_##name)               \
-    {                                                \
-        test_unaligned(arch);                        \
-    }                                                \
-    Test(native_xts, large_units_##name)             \
-    {                                                \
-        test_large(arch);                            \
-    }                                                \
-    Test(native_xts, mixed_batch_##name)             \
-    {                                                \
-        test_mixed_batch(arch);                      \
+/* One Criterion test per kind of check and per path: kind_path, e.g. unaligned_avx512. */
+#define PATH_TEST(kind, name, arch)     \
+    Test(native_xts, kind##_##name)     \
+    {                                   \
+        test_##kind(arch);              \
     }
+#define PATH_TESTS(name, arch)                 \
+    PATH_TEST(ieee1619, name, arch)            \
+    PATH_TEST(every_length, name, arch)        \
+    PATH_TEST(unaligned, name, arch)           \
+    PATH_TEST(large_units, name, arch)         \
+    PATH_TEST(mixed_batch, name, arch)
 
 PATH_TESTS(sse, ENG_ARCH_SSE)
 PATH_TESTS(avx, ENG_ARCH_AVX)
