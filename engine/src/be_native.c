@@ -1,34 +1,83 @@
 /*
  * be_native.c - the project's own SIMD AES-256-XTS (VAES/AVX-512, AES-NI).
  *
- * Slot reserved by the foundation; the kernels come with their own issue.
- * Until then the back end reports that it supports nothing, and AUTO picks
- * the next back end.
+ * XTS only. The key is expanded once (key1 encryption and decryption
+ * schedules, key2 encryption schedule) into c->sched, in secure memory; the
+ * batch runs the kernel of the path cipher.c resolved (c->arch):
+ *   ENG_ARCH_AVX512            xts_vaes.c, 32 blocks in flight in zmm
+ *   ENG_ARCH_AVX, ENG_ARCH_AVX2 xts_aesni.c VEX-encoded, 8 blocks in xmm
+ *   ENG_ARCH_SSE               xts_aesni.c legacy SSE encoding, 8 blocks
+ *   ENG_ARCH_NOAESNI           not supported: AUTO falls back to OpenSSL.
  */
 #include "cipher_internal.h"
+#include "xts_internal.h"
+
+/*
+ * Overwrites the stack below the caller's frame, where a kernel that just
+ * returned may have spilled tweaks or key-expansion temporaries. The kernels
+ * wipe what they keep in arrays themselves; this covers register spills the
+ * compiler chose (their frames are well under 2 KiB).
+ */
+static __attribute__((noinline)) void burn_stack(void)
+{
+    uint8_t pad[2048];
+    eng_cleanse(pad, sizeof(pad));
+}
 
 static int native_supports(enum eng_mode mode, enum eng_arch arch)
 {
-    (void)mode;
-    (void)arch;
-    return 0;
+    return mode == ENG_MODE_XTS && arch >= ENG_ARCH_SSE && arch <= ENG_ARCH_AVX512;
 }
 
 static int native_key_init(struct eng_cipher *c, const uint8_t *key)
 {
-    (void)c;
-    (void)key;
-    ENG_BAIL(ENG_ERR_UNSUPPORTED);
+    ENG_ENSURE(native_supports(c->mode, c->arch), ENG_ERR_UNSUPPORTED);
+    /* cipher.c checked the arch against the CPU; check again before running AES-NI. */
+    ENG_ENSURE(c->arch <= eng_cpu_best_arch(), ENG_ERR_CPU);
+    struct eng_xts_sched *ks = eng_secure_alloc(sizeof(*ks));
+    if (ks == NULL) {
+        return -1;
+    }
+    c->sched = ks;
+    c->sched_len = sizeof(*ks);
+    eng_xts_expand_key(ks, key);
+    if (c->arch == ENG_ARCH_AVX512) {
+        eng_xts_vaes_init(ks);
+    }
+    burn_stack();
+    return 0;
 }
 
 static int native_batch(const struct eng_cipher *c, enum eng_dir dir, struct eng_unit *units,
                         size_t n)
 {
-    (void)c;
-    (void)dir;
-    (void)units;
-    (void)n;
-    ENG_BAIL(ENG_ERR_UNSUPPORTED);
+    const struct eng_xts_sched *ks = c->sched;
+    int dec = dir == ENG_DECRYPT;
+    switch (c->arch) {
+        case ENG_ARCH_AVX512:
+            eng_xts_batch_vaes(ks, dec, units, n);
+            break;
+        case ENG_ARCH_AVX:
+        case ENG_ARCH_AVX2:
+            eng_xts_batch_avx(ks, dec, units, n);
+            break;
+        case ENG_ARCH_SSE:
+            eng_xts_batch_sse(ks, dec, units, n);
+            break;
+        case ENG_ARCH_AUTO:
+        case ENG_ARCH_NOAESNI:
+        case ENG_ARCH_COUNT:
+        default:
+            for (size_t i = 0; i < n; i++) {
+                units[i].status = ENG_ERR_INTERNAL;
+            }
+            ENG_BAIL(ENG_ERR_INTERNAL);
+    }
+    burn_stack();
+    for (size_t i = 0; i < n; i++) {
+        units[i].status = ENG_OK;
+    }
+    return 0;
 }
 
 const struct eng_backend_ops eng_backend_native_ops = {
