@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # prove-gate.sh - show, with figures, that the regression gate
 #   1. flags an injected 10% slowdown of one engine path
-#      (ENG_TEST_SLOWDOWN=gcm:10 makes every GCM batch spin for 10% of its
-#      own time, so engine gcm / raw ratios drop by about 9%), and
+#      (ENG_TEST_SLOWDOWN=gcm:10 makes every GCM batch do 10% more cipher
+#      work, so engine gcm / raw ratios drop by about 9%), and
 #   2. stays quiet on A/A pairs: two runs of the same build.
 # Both use the gate as CI does: ratios measured in one run (--absolute off).
 # The A/A pairs are also judged with absolute figures (same machine) for
