@@ -2,9 +2,11 @@
  * eng_cpu.h - CPU feature detection (CPUID + XGETBV) and the arch cap.
  *
  * Paths are chosen at run time from what the CPU and OS support, never from
- * compile flags. ENG_ARCH=noaesni|sse|avx|avx2|avx512 caps the path for the
- * whole process (for valgrind, which cannot run AVX-512, and for tests of
- * each path on one machine).
+ * compile flags. ENG_ARCH=noaesni|sse|avx|avx2|avx512 caps the path that
+ * ENG_ARCH_AUTO resolves to (for valgrind, which cannot run AVX-512, and to
+ * run a whole program on a narrower path). An explicit arch passed to
+ * eng_cipher_new is taken as asked, within what the CPU supports: that is
+ * how tests exercise every path on one machine.
  */
 #ifndef ENG_CPU_H
 #define ENG_CPU_H

@@ -49,7 +49,7 @@ enum eng_err_category {
     X(ENG_ERR_CRYPTO_LIB, CRYPTO, 2, "the crypto library reported an error")              \
     X(ENG_ERR_RANDOM, CRYPTO, 3, "random number generator failed")                        \
     X(ENG_ERR_NOMEM, RESOURCE, 1, "out of memory")                                         \
-    X(ENG_ERR_MLOCK, RESOURCE, 2, "could not lock key memory (ENG_MLOCK=require)      ") \
+    X(ENG_ERR_MLOCK, RESOURCE, 2, "could not lock key memory (ENG_MLOCK=require)") \
     X(ENG_ERR_UNSUPPORTED, RESOURCE, 3, "back end does not support this mode")            \
     X(ENG_ERR_CPU, RESOURCE, 4, "back end or path not available on this CPU")             \
     X(ENG_ERR_INTERNAL, INTERNAL, 1, "internal error")                                     \
