@@ -238,7 +238,8 @@ struct vmock_store *vmock_store_open(const char *dir, int retention_days, int pu
         vmock_store_free(st);
         return NULL;
     }
-    cJSON *root = cJSON_ParseWithLength(text, len);
+    const char *why = NULL;
+    cJSON *root = vmock_json_parse_object(text, len, &why);
     free(text);
     const char *format = vmock_json_string(root, "format");
     const cJSON *keys = cJSON_GetObjectItemCaseSensitive(root, "keys");

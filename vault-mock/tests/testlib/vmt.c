@@ -282,7 +282,9 @@ long vmt_call_raw(struct vmt_server *s, const char *method, const char *url_or_p
     if (body != NULL) {
         hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
     }
-    hdrs = curl_slist_append(hdrs, "Expect:");
+    if (header == NULL || strncasecmp(header, "Expect:", 7) != 0) {
+        hdrs = curl_slist_append(hdrs, "Expect:");
+    }
     if (header != NULL) {
         hdrs = curl_slist_append(hdrs, header);
     }
@@ -293,7 +295,11 @@ long vmt_call_raw(struct vmt_server *s, const char *method, const char *url_or_p
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, s->timeout_ms > 0 ? s->timeout_ms : 60000L);
+    if (s->fresh) {
+        curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+        curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+    }
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
@@ -455,6 +461,9 @@ void vmt_setup(void)
 
 void vmt_setup_args(const char *const *args)
 {
+    if (vmt_srv.pid > 0) {
+        vmt_cleanup(&vmt_srv);
+    }
     memset(&vmt_srv, 0, sizeof(vmt_srv));
     cr_assert_eq(vmt_start(&vmt_srv, args), 0, "vault-mock did not start (%s)", vmt_bin());
 }
@@ -462,4 +471,56 @@ void vmt_setup_args(const char *const *args)
 void vmt_teardown(void)
 {
     vmt_cleanup(&vmt_srv);
+}
+
+cJSON *vmt_audit_find(struct vmt_server *s, const char *request_id)
+{
+    char *text = vmt_read_file(s->audit, NULL);
+    cJSON *found = NULL;
+    char *save = NULL;
+    for (char *line = text != NULL ? strtok_r(text, "\n", &save) : NULL;
+         line != NULL && found == NULL; line = strtok_r(NULL, "\n", &save)) {
+        cJSON *doc = cJSON_Parse(line);
+        const char *rid = cJSON_GetStringValue(cJSON_GetObjectItem(doc, "request_id"));
+        if (rid != NULL && strcmp(rid, request_id) == 0) {
+            found = doc;
+        } else {
+            cJSON_Delete(doc);
+        }
+    }
+    free(text);
+    return found;
+}
+
+int vmt_run_exit(const char *const *args, int timeout_ms)
+{
+    char *argv[64];
+    size_t n = 0;
+    argv[n++] = (char *)(uintptr_t)vmt_bin();
+    for (size_t i = 0; args != NULL && args[i] != NULL && n < 63; i++) {
+        argv[n++] = (char *)(uintptr_t)args[i];
+    }
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid < 0) {
+        return -1;
+    }
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, STDOUT_FILENO);
+        dup2(null, STDERR_FILENO);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    int status = 0;
+    for (int waited = 0; waited <= timeout_ms; waited += 20) {
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        }
+        usleep(20000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
 }

@@ -18,6 +18,8 @@ struct vmt_server {
     char ca[512];
     char audit[512];
     int out_fd; /* read end of the child's stdout */
+    int fresh;  /* 1: a new connection per call (libcurl retries a failed reused one) */
+    long timeout_ms; /* per call; 0: 60 s */
 };
 
 struct vmt_resp {
@@ -97,6 +99,19 @@ void vmt_setup(void);
 void vmt_setup_args(const char *const *args);
 /* vmt_teardown stops vmt_srv and removes its state; use as .fini. */
 void vmt_teardown(void);
+
+/*
+ * vmt_audit_find returns the audit line (parsed; caller frees) whose
+ * request_id is |request_id|, or NULL.
+ */
+cJSON *vmt_audit_find(struct vmt_server *s, const char *request_id);
+/*
+ * vmt_run_exit runs the server program with |args| (NULL-terminated, no
+ * defaults added) and returns its exit code once it exits (-1 if it is
+ * still running after |timeout_ms|; it is then killed). Stdout and stderr
+ * are discarded.
+ */
+int vmt_run_exit(const char *const *args, int timeout_ms);
 
 /* The API version used by the tests. */
 #define VMT_API "api-version=7.4"
