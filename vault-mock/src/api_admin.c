@@ -96,7 +96,7 @@ static void set_throttle(struct vmock_server *srv, const struct vmock_request *r
             t->window_ms = tmp.window_ms;
             memcpy(t->limit, tmp.limit, sizeof(t->limit));
             memset(t->count, 0, sizeof(t->count));
-            memset(t->window_id, 0, sizeof(t->window_id));
+            memset(t->window_start_ms, 0, sizeof(t->window_start_ms));
             pthread_mutex_unlock(&t->mu);
             vmock_reply_json(rep, 200, vmock_throttle_json(t));
         }

@@ -134,17 +134,19 @@ int vmock_throttle_take(struct vmock_throttle *t, int tc, unsigned *retry_after_
         pthread_mutex_unlock(&t->mu);
         return 0;
     }
+    /* A window opens with the first counted operation and lasts window_ms. */
     uint64_t now = now_ms();
-    uint64_t win = now / t->window_ms;
-    if (t->window_id[tc] != win) {
-        t->window_id[tc] = win;
+    uint64_t start = t->window_start_ms[tc];
+    if (start == 0 || now - start >= t->window_ms) {
+        t->window_start_ms[tc] = now;
+        start = now;
         t->count[tc] = 0;
     }
     int over = t->count[tc] >= t->limit[tc];
     if (!over) {
         t->count[tc]++;
     } else {
-        uint64_t left_ms = (win + 1) * t->window_ms - now;
+        uint64_t left_ms = start + t->window_ms - now;
         *retry_after_s = (unsigned)((left_ms + 999) / 1000);
         if (*retry_after_s == 0) {
             *retry_after_s = 1;
@@ -401,7 +403,7 @@ cJSON *vmock_stats_json(struct vmock_stats *s, int64_t now)
     cJSON_AddNumberToObject(o, "requests", (double)total);
     cJSON *st = cJSON_AddObjectToObject(o, "status");
     for (int i = 1; st != NULL && i < 6; i++) {
-        char name[8];
+        char name[16];
         snprintf(name, sizeof(name), "%dxx", i);
         cJSON_AddNumberToObject(st, name, (double)atomic_load(&s->status_class[i]));
     }

@@ -36,7 +36,7 @@ struct vmock_throttle {
     pthread_mutex_t mu;
     unsigned window_ms;
     unsigned limit[VMOCK_TC_COUNT]; /* 0 = unlimited */
-    uint64_t window_id[VMOCK_TC_COUNT];
+    uint64_t window_start_ms[VMOCK_TC_COUNT]; /* 0: no window open */
     unsigned count[VMOCK_TC_COUNT];
 };
 
