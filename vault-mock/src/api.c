@@ -313,25 +313,25 @@ static int apply_faults(struct vmock_server *srv, enum vmock_op op, struct vmock
         sleep_us(d.delay_us);
     }
     switch (d.action) {
-    case VMOCK_FAULT_DROP:
-        atomic_fetch_add(&srv->stats.faults_drop, 1);
-        rep->drop = 1;
-        rep->status = 0;
-        snprintf(rep->error_code, sizeof(rep->error_code), "InjectedDrop");
-        return 1;
-    case VMOCK_FAULT_ERROR:
-        atomic_fetch_add(&srv->stats.faults_error, 1);
-        vmock_reply_errorf(rep, (int)d.status,
-                           d.status == 503 ? "ServiceUnavailable" : "InternalServerError",
-                           "InjectedFault", "Injected fault: HTTP %u.", d.status);
-        return 1;
-    case VMOCK_FAULT_THROTTLE:
-        atomic_fetch_add(&srv->stats.faults_throttle, 1);
-        vmock_reply_throttled(rep, d.retry_after_s);
-        return 1;
-    case VMOCK_FAULT_NONE:
-    default:
-        return 0;
+        case VMOCK_FAULT_DROP:
+            atomic_fetch_add(&srv->stats.faults_drop, 1);
+            rep->drop = 1;
+            rep->status = 0;
+            snprintf(rep->error_code, sizeof(rep->error_code), "InjectedDrop");
+            return 1;
+        case VMOCK_FAULT_ERROR:
+            atomic_fetch_add(&srv->stats.faults_error, 1);
+            vmock_reply_errorf(rep, (int)d.status,
+                               d.status == 503 ? "ServiceUnavailable" : "InternalServerError",
+                               "InjectedFault", "Injected fault: HTTP %u.", d.status);
+            return 1;
+        case VMOCK_FAULT_THROTTLE:
+            atomic_fetch_add(&srv->stats.faults_throttle, 1);
+            vmock_reply_throttled(rep, d.retry_after_s);
+            return 1;
+        case VMOCK_FAULT_NONE:
+        default:
+            return 0;
     }
 }
 

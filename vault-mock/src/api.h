@@ -20,8 +20,8 @@
 
 /* Settings the handlers need. */
 struct vmock_api_config {
-    const char *scheme;   /* "https" or "http" */
-    const char *vault_url; /* fixed base URL for kids, or NULL to use the Host header */
+    const char *scheme;        /* "https" or "http" */
+    const char *vault_url;     /* fixed base URL for kids, or NULL to use the Host header */
     const char *fallback_host; /* host:port used when the Host header is missing or odd */
     const char *tenant_id;
 };
@@ -50,9 +50,9 @@ struct vmock_reply {
     int status;
     char *body; /* malloc'd JSON text, or NULL for no body */
     char error_code[48];
-    unsigned retry_after_s; /* 0: no Retry-After header */
+    unsigned retry_after_s;     /* 0: no Retry-After header */
     char www_authenticate[512]; /* empty: no challenge header */
-    int drop; /* close the connection without an answer */
+    int drop;                   /* close the connection without an answer */
     /* for the audit line */
     enum vmock_op op;
     const char *identity;
@@ -80,7 +80,8 @@ struct vmock_call {
 void vmock_api_handle(struct vmock_server *srv, const struct vmock_request *req,
                       struct vmock_reply *rep);
 
-/* vmock_api_account counts |rep| in the statistics (called once per answered or dropped request). */
+/* vmock_api_account counts |rep| in the statistics (called once per answered or dropped request).
+ */
 void vmock_api_account(struct vmock_server *srv, const struct vmock_reply *rep);
 
 /* vmock_reply_json sets |status| and the printed |doc| (consumed) as the body. */

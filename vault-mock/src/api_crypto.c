@@ -42,8 +42,8 @@ static int b64_field(const cJSON *body, const char *field, uint8_t **out, size_t
         return -1;
     }
     if (vmock_b64url_decode(s, strlen(s), out, out_len) != 0) {
-        vmock_reply_errorf(rep, 400, "BadParameter", NULL, "The %s property is not valid base64url.",
-                           field);
+        vmock_reply_errorf(rep, 400, "BadParameter", NULL,
+                           "The %s property is not valid base64url.", field);
         return -1;
     }
     return 0;
@@ -53,23 +53,23 @@ static int b64_field(const cJSON *body, const char *field, uint8_t **out, size_t
 static int key_allows(const struct vmock_key_ref *ref, const struct crypto_spec *sp, int64_t now,
                       struct vmock_reply *rep)
 {
-    if (!ref->enabled) {
+    if (!ref->attr.enabled) {
         vmock_reply_errorf(rep, 403, "Forbidden", "KeyDisabled",
                            "Operation %s is not allowed on a disabled key.", sp->name);
         return -1;
     }
-    if (sp->time_bound && ref->has_nbf && now < ref->nbf) {
+    if (sp->time_bound && ref->attr.has_nbf && now < ref->attr.nbf) {
         vmock_reply_errorf(rep, 403, "Forbidden", "KeyNotYetValid",
                            "Operation %s is not allowed on a key that is not yet valid (nbf).",
                            sp->name);
         return -1;
     }
-    if (sp->time_bound && ref->has_exp && now > ref->exp) {
+    if (sp->time_bound && ref->attr.has_exp && now > ref->attr.exp) {
         vmock_reply_errorf(rep, 403, "Forbidden", "KeyExpired",
                            "Operation %s is not allowed on an expired key.", sp->name);
         return -1;
     }
-    if ((ref->key_ops & sp->kop) == 0) {
+    if ((ref->attr.key_ops & sp->kop) == 0) {
         vmock_reply_errorf(rep, 403, "Forbidden", "KeyOperationForbidden",
                            "Operation %s is not permitted on this key.", sp->name);
         return -1;
@@ -106,32 +106,32 @@ static void run(struct vmock_call *c, struct vmock_reply *rep, const struct cryp
     const char *why = NULL;
     int rc = 0;
     switch (sp->op) {
-    case VMOCK_OP_ENCRYPT:
-    case VMOCK_OP_WRAP:
-        rc = vmock_rsa_encrypt(ref->pkey, alg, value, value_len, &out, &out_len, &why);
-        break;
-    case VMOCK_OP_DECRYPT:
-    case VMOCK_OP_UNWRAP:
-        rc = vmock_rsa_decrypt(ref->pkey, alg, value, value_len, &out, &out_len, &why);
-        break;
-    case VMOCK_OP_SIGN:
-        rc = vmock_rsa_sign(ref->pkey, alg, value, value_len, &out, &out_len, &why);
-        break;
-    case VMOCK_OP_VERIFY: {
-        int ok = vmock_rsa_verify(ref->pkey, alg, digest, digest_len, value, value_len, &why);
-        if (ok >= 0) {
-            cJSON *doc = cJSON_CreateObject();
-            cJSON_AddBoolToObject(doc, "value", ok);
-            vmock_reply_json(rep, 200, doc);
-            return;
+        case VMOCK_OP_ENCRYPT:
+        case VMOCK_OP_WRAP:
+            rc = vmock_rsa_encrypt(ref->pkey, alg, value, value_len, &out, &out_len, &why);
+            break;
+        case VMOCK_OP_DECRYPT:
+        case VMOCK_OP_UNWRAP:
+            rc = vmock_rsa_decrypt(ref->pkey, alg, value, value_len, &out, &out_len, &why);
+            break;
+        case VMOCK_OP_SIGN:
+            rc = vmock_rsa_sign(ref->pkey, alg, value, value_len, &out, &out_len, &why);
+            break;
+        case VMOCK_OP_VERIFY: {
+            int ok = vmock_rsa_verify(ref->pkey, alg, digest, digest_len, value, value_len, &why);
+            if (ok >= 0) {
+                cJSON *doc = cJSON_CreateObject();
+                cJSON_AddBoolToObject(doc, "value", ok);
+                vmock_reply_json(rep, 200, doc);
+                return;
+            }
+            rc = -1;
+            break;
         }
-        rc = -1;
-        break;
-    }
-    default:
-        why = "Unknown operation.";
-        rc = -1;
-        break;
+        default:
+            why = "Unknown operation.";
+            rc = -1;
+            break;
     }
     if (rc != 0) {
         vmock_reply_error(rep, 400, "BadParameter", why, NULL);

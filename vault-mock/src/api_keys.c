@@ -59,15 +59,15 @@ static int parse_attrs(const cJSON *body, struct attrs_in *a, struct vmock_reply
 static void apply_attrs(struct vmock_kver *kv, const struct attrs_in *a)
 {
     if (a->enabled_state == 1) {
-        kv->enabled = a->enabled;
+        kv->attr.enabled = a->enabled;
     }
     if (a->nbf_state != 0) {
-        kv->has_nbf = a->nbf_state == 1;
-        kv->nbf = a->nbf_state == 1 ? a->nbf : 0;
+        kv->attr.has_nbf = a->nbf_state == 1;
+        kv->attr.nbf = a->nbf_state == 1 ? a->nbf : 0;
     }
     if (a->exp_state != 0) {
-        kv->has_exp = a->exp_state == 1;
-        kv->exp = a->exp_state == 1 ? a->exp : 0;
+        kv->attr.has_exp = a->exp_state == 1;
+        kv->attr.exp = a->exp_state == 1 ? a->exp : 0;
     }
 }
 
@@ -275,8 +275,8 @@ void vmock_api_import(struct vmock_call *c, struct vmock_reply *rep)
     const cJSON *tags = NULL;
     const char *why = NULL;
     if (!cJSON_IsObject(jwk)) {
-        vmock_reply_error(rep, 400, "BadParameter", "The key property (a JSON Web Key) is required.",
-                          NULL);
+        vmock_reply_error(rep, 400, "BadParameter",
+                          "The key property (a JSON Web Key) is required.", NULL);
         goto out;
     }
     if (!kty_ok(vmock_json_string(jwk, "kty"), &hsm, rep)) {
@@ -306,8 +306,8 @@ void vmock_api_get(struct vmock_call *c, struct vmock_reply *rep)
     struct vmock_store *st = c->srv->store;
     vmock_store_rdlock(st);
     struct vmock_key *key = vmock_store_find(st, c->name);
-    struct vmock_kver *kv = key != NULL && !key->deleted ? vmock_key_version(key, c->version)
-                                                         : NULL;
+    struct vmock_kver *kv =
+        key != NULL && !key->deleted ? vmock_key_version(key, c->version) : NULL;
     if (kv == NULL) {
         vmock_reply_not_found(rep, c->name, c->version);
     } else {
@@ -336,8 +336,8 @@ void vmock_api_update(struct vmock_call *c, struct vmock_reply *rep)
     char err[256];
     vmock_store_wrlock(st);
     struct vmock_key *key = vmock_store_find(st, c->name);
-    struct vmock_kver *kv = key != NULL && !key->deleted ? vmock_key_version(key, c->version)
-                                                         : NULL;
+    struct vmock_kver *kv =
+        key != NULL && !key->deleted ? vmock_key_version(key, c->version) : NULL;
     if (kv == NULL) {
         vmock_reply_not_found(rep, c->name, c->version);
     } else if (tags != NULL && set_tags(kv, tags) != 0) {
@@ -345,7 +345,7 @@ void vmock_api_update(struct vmock_call *c, struct vmock_reply *rep)
     } else {
         apply_attrs(kv, &a);
         if (ops_present) {
-            kv->key_ops = ops;
+            kv->attr.key_ops = ops;
         }
         kv->updated = c->now;
         snprintf(rep->version, sizeof(rep->version), "%s", kv->version);
@@ -367,7 +367,7 @@ void vmock_api_rotate(struct vmock_call *c, struct vmock_reply *rep)
     struct vmock_kver *latest = key != NULL && !key->deleted ? vmock_key_version(key, "") : NULL;
     int bits = latest != NULL ? latest->bits : 0;
     int hsm = latest != NULL ? latest->hsm : 0;
-    unsigned ops = latest != NULL ? latest->key_ops : 0;
+    unsigned ops = latest != NULL ? latest->attr.key_ops : 0;
     cJSON *tags = latest != NULL ? cJSON_Duplicate(latest->tags, 1) : NULL;
     vmock_store_unlock(st);
     if (latest == NULL) {

@@ -11,7 +11,7 @@
 #include "b64url.h"
 
 #define PAGE_DEFAULT 25
-#define PAGE_MAX 25
+#define PAGE_MAX     25
 
 /* Read maxresults (1..25, default 25). Answers 400 and returns -1 when invalid. */
 static int page_size(struct vmock_call *c, struct vmock_reply *rep, long *out)
@@ -186,8 +186,7 @@ void vmock_api_list_versions(struct vmock_call *c, struct vmock_reply *rep)
 }
 
 /* Persist under the write lock and answer |doc| (consumed), or 500. */
-static void persist_and_reply(struct vmock_call *c, struct vmock_reply *rep, int status,
-                              cJSON *doc)
+static void persist_and_reply(struct vmock_call *c, struct vmock_reply *rep, int status, cJSON *doc)
 {
     char err[256];
     if (vmock_store_persist(c->srv->store, err, sizeof(err)) != 0) {
@@ -217,20 +216,28 @@ void vmock_api_delete(struct vmock_call *c, struct vmock_reply *rep)
     vmock_store_unlock(st);
 }
 
-static void deleted_not_found(struct vmock_reply *rep, const char *name)
-{
-    vmock_reply_errorf(rep, 404, "KeyNotFound", NULL, "Deleted Key not found: %s", name);
-}
-
-void vmock_api_get_deleted(struct vmock_call *c, struct vmock_reply *rep)
+/*
+ * Take the write lock, purge what is due and find the deleted key of the
+ * call; answers 404 when there is none. The caller unlocks.
+ */
+static struct vmock_key *find_deleted(struct vmock_call *c, struct vmock_reply *rep)
 {
     struct vmock_store *st = c->srv->store;
     vmock_store_wrlock(st);
     vmock_store_expire(st, c->now);
     struct vmock_key *key = vmock_store_find(st, c->name);
     if (key == NULL || !key->deleted) {
-        deleted_not_found(rep, c->name);
-    } else {
+        vmock_reply_errorf(rep, 404, "KeyNotFound", NULL, "Deleted Key not found: %s", c->name);
+        return NULL;
+    }
+    return key;
+}
+
+void vmock_api_get_deleted(struct vmock_call *c, struct vmock_reply *rep)
+{
+    struct vmock_store *st = c->srv->store;
+    struct vmock_key *key = find_deleted(c, rep);
+    if (key != NULL) {
         vmock_reply_json(rep, 200, vmock_bundle_deleted(c, key));
     }
     vmock_store_unlock(st);
@@ -239,12 +246,8 @@ void vmock_api_get_deleted(struct vmock_call *c, struct vmock_reply *rep)
 void vmock_api_recover(struct vmock_call *c, struct vmock_reply *rep)
 {
     struct vmock_store *st = c->srv->store;
-    vmock_store_wrlock(st);
-    vmock_store_expire(st, c->now);
-    struct vmock_key *key = vmock_store_find(st, c->name);
-    if (key == NULL || !key->deleted) {
-        deleted_not_found(rep, c->name);
-    } else {
+    struct vmock_key *key = find_deleted(c, rep);
+    if (key != NULL) {
         key->deleted = 0;
         key->deleted_date = 0;
         key->purge_date = 0;
@@ -258,11 +261,9 @@ void vmock_api_recover(struct vmock_call *c, struct vmock_reply *rep)
 void vmock_api_purge(struct vmock_call *c, struct vmock_reply *rep)
 {
     struct vmock_store *st = c->srv->store;
-    vmock_store_wrlock(st);
-    vmock_store_expire(st, c->now);
-    struct vmock_key *key = vmock_store_find(st, c->name);
-    if (key == NULL || !key->deleted) {
-        deleted_not_found(rep, c->name);
+    struct vmock_key *key = find_deleted(c, rep);
+    if (key == NULL) {
+        /* answered */
     } else if (st->purge_protection) {
         vmock_reply_error(rep, 403, "Forbidden",
                           "Operation \"purge\" is not allowed because purge protection is enabled "

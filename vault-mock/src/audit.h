@@ -5,9 +5,9 @@
 #ifndef VMOCK_AUDIT_H
 #define VMOCK_AUDIT_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <pthread.h>
 
 struct vmock_audit {
     FILE *f;
@@ -26,7 +26,7 @@ struct vmock_audit_rec {
     const char *method;
     const char *path;
     const char *remote;
-    int status; /* 0 when the connection was dropped without an answer */
+    int status;        /* 0 when the connection was dropped without an answer */
     const char *error; /* the error code of the answer, if any */
     uint64_t latency_us;
 };

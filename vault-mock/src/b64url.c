@@ -41,8 +41,8 @@ char *vmock_b64url_encode(const uint8_t *in, size_t in_len)
 
 static int url_char_ok(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 int vmock_b64url_decode(const char *in, size_t in_len, uint8_t **out, size_t *out_len)

@@ -14,12 +14,12 @@ cJSON *vmock_bundle_attributes(const struct vmock_store *st, const struct vmock_
     if (a == NULL) {
         return NULL;
     }
-    cJSON_AddBoolToObject(a, "enabled", kv->enabled);
-    if (kv->has_nbf) {
-        cJSON_AddNumberToObject(a, "nbf", (double)kv->nbf);
+    cJSON_AddBoolToObject(a, "enabled", kv->attr.enabled);
+    if (kv->attr.has_nbf) {
+        cJSON_AddNumberToObject(a, "nbf", (double)kv->attr.nbf);
     }
-    if (kv->has_exp) {
-        cJSON_AddNumberToObject(a, "exp", (double)kv->exp);
+    if (kv->attr.has_exp) {
+        cJSON_AddNumberToObject(a, "exp", (double)kv->attr.exp);
     }
     cJSON_AddNumberToObject(a, "created", (double)kv->created);
     cJSON_AddNumberToObject(a, "updated", (double)kv->updated);
@@ -50,7 +50,7 @@ cJSON *vmock_bundle_key(const struct vmock_call *c, const struct vmock_key *key,
 {
     cJSON *o = cJSON_CreateObject();
     cJSON *jwk = cJSON_AddObjectToObject(o, "key");
-    cJSON *ops = vmock_keyops_json(kv->key_ops);
+    cJSON *ops = vmock_keyops_json(kv->attr.key_ops);
     cJSON *attrs = vmock_bundle_attributes(c->srv->store, kv);
     if (jwk == NULL || ops == NULL || attrs == NULL) {
         cJSON_Delete(o);

@@ -49,6 +49,37 @@ static int parse_rate(const char *s, double *out)
     return 0;
 }
 
+/*
+ * Split |spec| ("a=1,b=2") and call |fn| for each setting. Returns 0, or
+ * -1 at the first item without '=' or the first |fn| failure (|err| set).
+ */
+static int each_setting(const char *spec,
+                        int (*fn)(void *ctx, const char *name, const char *value, char *err,
+                                  size_t err_len),
+                        void *ctx, char *err, size_t err_len)
+{
+    char *copy = strdup(spec);
+    if (copy == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return -1;
+    }
+    char *save = NULL;
+    int rc = 0;
+    for (char *item = strtok_r(copy, ",", &save); item != NULL && rc == 0;
+         item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '=');
+        if (eq == NULL) {
+            snprintf(err, err_len, "\"%s\" is not NAME=VALUE", item);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        rc = fn(ctx, item, eq + 1, err, err_len);
+    }
+    free(copy);
+    return rc;
+}
+
 void vmock_throttle_init(struct vmock_throttle *t)
 {
     memset(t, 0, sizeof(*t));
@@ -63,6 +94,28 @@ void vmock_throttle_init(struct vmock_throttle *t)
     t->limit[VMOCK_TC_CREATE] = 0;
 }
 
+static int throttle_set(void *ctx, const char *name, const char *value, char *err, size_t err_len)
+{
+    struct vmock_throttle *t = ctx;
+    unsigned v = 0;
+    if (parse_uint(value, 100000000ul, &v) != 0) {
+        snprintf(err, err_len, "throttle: \"%s\" is not a count for %s", value, name);
+        return -1;
+    }
+    if (strcmp(name, "window_ms") == 0 && v > 0) {
+        t->window_ms = v;
+        return 0;
+    }
+    for (int i = 0; i < VMOCK_TC_COUNT; i++) {
+        if (strcmp(name, tc_names[i]) == 0) {
+            t->limit[i] = v;
+            return 0;
+        }
+    }
+    snprintf(err, err_len, "throttle: unknown or invalid setting \"%s\"", name);
+    return -1;
+}
+
 int vmock_throttle_parse(struct vmock_throttle *t, const char *spec, char *err, size_t err_len)
 {
     if (strcmp(spec, "off") == 0) {
@@ -71,55 +124,21 @@ int vmock_throttle_parse(struct vmock_throttle *t, const char *spec, char *err, 
         }
         return 0;
     }
-    char *copy = strdup(spec);
-    if (copy == NULL) {
-        snprintf(err, err_len, "out of memory");
-        return -1;
-    }
-    char *save = NULL;
-    int rc = 0;
-    for (char *item = strtok_r(copy, ",", &save); item != NULL; item = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(item, '=');
-        unsigned v = 0;
-        if (eq == NULL || parse_uint(eq + 1, 100000000ul, &v) != 0) {
-            snprintf(err, err_len, "throttle: \"%s\" is not NAME=COUNT", item);
-            rc = -1;
-            break;
-        }
-        *eq = '\0';
-        int found = 0;
-        if (strcmp(item, "window_ms") == 0 && v > 0) {
-            t->window_ms = v;
-            found = 1;
-        }
-        for (int i = 0; i < VMOCK_TC_COUNT && !found; i++) {
-            if (strcmp(item, tc_names[i]) == 0) {
-                t->limit[i] = v;
-                found = 1;
-            }
-        }
-        if (!found) {
-            snprintf(err, err_len, "throttle: unknown or invalid setting \"%s\"", item);
-            rc = -1;
-            break;
-        }
-    }
-    free(copy);
-    return rc;
+    return each_setting(spec, throttle_set, t, err, err_len);
 }
 
 int vmock_throttle_class(int bits, int hsm)
 {
     int base = hsm ? VMOCK_TC_HSM2048 : VMOCK_TC_RSA2048;
     switch (bits) {
-    case 2048:
-        return base;
-    case 3072:
-        return base + 1;
-    case 4096:
-        return base + 2;
-    default:
-        return -1;
+        case 2048:
+            return base;
+        case 3072:
+            return base + 1;
+        case 4096:
+            return base + 2;
+        default:
+            return -1;
     }
 }
 
@@ -196,9 +215,9 @@ static int rule_check(const struct vmock_fault *r, char *err, size_t err_len)
 }
 
 /* Apply one NAME=VALUE setting to |r|. */
-static int rule_set(struct vmock_fault *r, const char *name, const char *value, char *err,
-                    size_t err_len)
+static int rule_set(void *ctx, const char *name, const char *value, char *err, size_t err_len)
 {
+    struct vmock_fault *r = ctx;
     int rc = 0;
     if (strcmp(name, "op") == 0) {
         if (strcmp(value, "*") == 0 || strcmp(value, "all") == 0) {
@@ -234,26 +253,10 @@ static int rule_set(struct vmock_fault *r, const char *name, const char *value, 
 int vmock_fault_parse(struct vmock_fault *rule, const char *spec, char *err, size_t err_len)
 {
     rule_defaults(rule);
-    char *copy = strdup(spec);
-    if (copy == NULL) {
-        snprintf(err, err_len, "out of memory");
+    if (each_setting(spec, rule_set, rule, err, err_len) != 0) {
         return -1;
     }
-    char *save = NULL;
-    int rc = 0;
-    for (char *item = strtok_r(copy, ",", &save); item != NULL && rc == 0;
-         item = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(item, '=');
-        if (eq == NULL) {
-            snprintf(err, err_len, "fault: \"%s\" is not NAME=VALUE", item);
-            rc = -1;
-            break;
-        }
-        *eq = '\0';
-        rc = rule_set(rule, item, eq + 1, err, err_len);
-    }
-    free(copy);
-    return rc == 0 ? rule_check(rule, err, err_len) : -1;
+    return rule_check(rule, err, err_len);
 }
 
 int vmock_fault_from_json(struct vmock_fault *rule, const cJSON *o, char *err, size_t err_len)
@@ -349,8 +352,7 @@ static double uniform(void)
     return (double)(next_random() >> 11) / 9007199254740992.0;
 }
 
-void vmock_faults_decide(struct vmock_faults *f, enum vmock_op op,
-                         struct vmock_fault_decision *d)
+void vmock_faults_decide(struct vmock_faults *f, enum vmock_op op, struct vmock_fault_decision *d)
 {
     memset(d, 0, sizeof(*d));
     struct vmock_fault rule;

@@ -35,7 +35,7 @@ enum vmock_tclass {
 struct vmock_throttle {
     pthread_mutex_t mu;
     unsigned window_ms;
-    unsigned limit[VMOCK_TC_COUNT]; /* 0 = unlimited */
+    unsigned limit[VMOCK_TC_COUNT];           /* 0 = unlimited */
     uint64_t window_start_ms[VMOCK_TC_COUNT]; /* 0: no window open */
     unsigned count[VMOCK_TC_COUNT];
 };
@@ -85,7 +85,8 @@ struct vmock_stats {
     int64_t started;
 };
 
-/* vmock_throttle_init sets the service's defaults (software 4000/1000/500, HSM 2000/500/250 per 10 s; creates unlimited). */
+/* vmock_throttle_init sets the service's defaults (software 4000/1000/500, HSM 2000/500/250 per 10
+ * s; creates unlimited). */
 void vmock_throttle_init(struct vmock_throttle *t);
 /*
  * vmock_throttle_parse applies |spec| ("off", or comma-separated
@@ -114,7 +115,8 @@ void vmock_faults_init(struct vmock_faults *f);
 int vmock_fault_parse(struct vmock_fault *rule, const char *spec, char *err, size_t err_len);
 /* vmock_fault_from_json reads one rule from a JSON object with the same member names. */
 int vmock_fault_from_json(struct vmock_fault *rule, const cJSON *o, char *err, size_t err_len);
-/* vmock_faults_add appends a rule (a later rule for the same op wins). Returns 0 or -1 when full. */
+/* vmock_faults_add appends a rule (a later rule for the same op wins). Returns 0 or -1 when full.
+ */
 int vmock_faults_add(struct vmock_faults *f, const struct vmock_fault *rule);
 /* vmock_faults_set replaces all rules with |n| rules. Returns 0 or -1 when too many. */
 int vmock_faults_set(struct vmock_faults *f, const struct vmock_fault *rules, size_t n);
@@ -124,8 +126,7 @@ cJSON *vmock_faults_json(struct vmock_faults *f);
  * vmock_faults_decide draws the fate of one request of |op| from the rule
  * that applies (the op's own, else "*"). Thread-safe.
  */
-void vmock_faults_decide(struct vmock_faults *f, enum vmock_op op,
-                         struct vmock_fault_decision *d);
+void vmock_faults_decide(struct vmock_faults *f, enum vmock_op op, struct vmock_fault_decision *d);
 
 /* vmock_stats_json renders the counters (caller owns the object). */
 cJSON *vmock_stats_json(struct vmock_stats *s, int64_t now);

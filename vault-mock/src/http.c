@@ -193,9 +193,8 @@ static enum MHD_Result too_big(struct vmock_http *h, struct MHD_Connection *conn
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **req_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
 {
     (void)version;
     struct vmock_http *h = cls;
@@ -339,10 +338,10 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
     struct MHD_OptionItem opts[4];
     size_t n_opts = 0;
     if (cfg->cert_pem != NULL) {
-        opts[n_opts++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0,
-                                                 (void *)(uintptr_t)cfg->key_pem};
-        opts[n_opts++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0,
-                                                 (void *)(uintptr_t)cfg->cert_pem};
+        opts[n_opts++] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)(uintptr_t)cfg->key_pem};
+        opts[n_opts++] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)(uintptr_t)cfg->cert_pem};
     }
     if (pool > 1) {
         opts[n_opts++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)pool, NULL};
@@ -352,8 +351,8 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_ARRAY,
-        opts, MHD_OPTION_END);
+        (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_ARRAY, opts,
+        MHD_OPTION_END);
     if (h->daemon == NULL) {
         snprintf(err, err_len, "cannot start the HTTP%s server on %s:%u (address in use?)",
                  cfg->cert_pem != NULL ? "S" : "", cfg->host, (unsigned)cfg->port);

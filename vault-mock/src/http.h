@@ -13,8 +13,8 @@
 #include "api.h"
 
 struct vmock_http_config {
-    const char *host; /* numeric IPv4 or IPv6 address */
-    uint16_t port;    /* 0 = any free port */
+    const char *host;     /* numeric IPv4 or IPv6 address */
+    uint16_t port;        /* 0 = any free port */
     const char *cert_pem; /* NULL: plain HTTP */
     const char *key_pem;
     size_t max_body;

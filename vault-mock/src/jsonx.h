@@ -8,7 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* vmock_json_string returns the string member |name| of |obj|, or NULL if absent or not a string. */
+/* vmock_json_string returns the string member |name| of |obj|, or NULL if absent or not a string.
+ */
 const char *vmock_json_string(const cJSON *obj, const char *name);
 
 /*

@@ -21,8 +21,8 @@
 #include "http.h"
 #include "tls.h"
 
-#define EXIT_RUNTIME 1
-#define EXIT_USAGE 2
+#define EXIT_RUNTIME    1
+#define EXIT_USAGE      2
 #define MAX_FAULT_FLAGS 32
 
 struct options {
@@ -192,89 +192,91 @@ static int parse_args(int argc, char **argv, struct options *o)
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         const char *bad = NULL;
         switch (c) {
-        case OPT_STATE:
-            o->state = optarg;
-            break;
-        case OPT_LISTEN:
-            bad = parse_listen(o, optarg) != 0 ? "--listen wants HOST:PORT" : NULL;
-            break;
-        case OPT_TLS_CERT:
-            o->tls_cert = optarg;
-            break;
-        case OPT_TLS_KEY:
-            o->tls_key = optarg;
-            break;
-        case OPT_TLS_DNS:
-            o->tls_dns = optarg;
-            break;
-        case OPT_INSECURE:
-            o->insecure_http = 1;
-            break;
-        case OPT_IDENTITIES:
-            o->identities = optarg;
-            break;
-        case OPT_AUDIT:
-            o->audit = optarg;
-            break;
-        case OPT_AUDIT_FSYNC:
-            o->audit_fsync = 1;
-            break;
-        case OPT_RETENTION:
-            bad = parse_unsigned(optarg, 7, 90, &v) != 0 ? "--retention-days wants 7..90" : NULL;
-            o->retention_days = (int)v;
-            break;
-        case OPT_PURGE_PROTECTION:
-            if (strcmp(optarg, "on") == 0 || strcmp(optarg, "off") == 0) {
-                o->purge_protection = strcmp(optarg, "on") == 0;
-            } else {
-                bad = "--purge-protection wants on or off";
-            }
-            break;
-        case OPT_THROTTLE:
-            o->throttle = optarg;
-            break;
-        case OPT_FAULT:
-            if (o->n_faults == MAX_FAULT_FLAGS) {
-                bad = "too many --fault flags";
-            } else {
-                o->faults[o->n_faults++] = optarg;
-            }
-            break;
-        case OPT_MAX_BODY:
-            bad = parse_unsigned(optarg, 1024, 64ul << 20, &v) != 0
-                      ? "--max-body wants 1024..67108864 bytes"
-                      : NULL;
-            o->max_body = v;
-            break;
-        case OPT_MAX_CONN:
-            bad = parse_unsigned(optarg, 1, 65536, &v) != 0 ? "--max-connections wants 1..65536"
-                                                            : NULL;
-            o->max_connections = (unsigned)v;
-            break;
-        case OPT_TIMEOUT:
-            bad = parse_unsigned(optarg, 1, 86400, &v) != 0 ? "--timeout wants 1..86400 seconds"
-                                                            : NULL;
-            o->timeout_s = (unsigned)v;
-            break;
-        case OPT_THREADS:
-            bad = parse_unsigned(optarg, 0, 256, &v) != 0 || v == 1 ? "--threads wants 0 or 2..256"
-                                                                    : NULL;
-            o->threads = (unsigned)v;
-            break;
-        case OPT_VAULT_URL:
-            o->vault_url = optarg;
-            break;
-        case OPT_TENANT:
-            o->tenant_id = optarg;
-            break;
-        case OPT_HELP:
-            usage(stdout);
-            return 1;
-        default:
-            fprintf(stderr, "vault-mock: unknown option or missing value: %s\n",
-                    argv[optind - 1]);
-            fputs("vault-mock: try --help\n", stderr);
-            return -1;
+            case OPT_STATE:
+                o->state = optarg;
+                break;
+            case OPT_LISTEN:
+                bad = parse_listen(o, optarg) != 0 ? "--listen wants HOST:PORT" : NULL;
+                break;
+            case OPT_TLS_CERT:
+                o->tls_cert = optarg;
+                break;
+            case OPT_TLS_KEY:
+                o->tls_key = optarg;
+                break;
+            case OPT_TLS_DNS:
+                o->tls_dns = optarg;
+                break;
+            case OPT_INSECURE:
+                o->insecure_http = 1;
+                break;
+            case OPT_IDENTITIES:
+                o->identities = optarg;
+                break;
+            case OPT_AUDIT:
+                o->audit = optarg;
+                break;
+            case OPT_AUDIT_FSYNC:
+                o->audit_fsync = 1;
+                break;
+            case OPT_RETENTION:
+                bad =
+                    parse_unsigned(optarg, 7, 90, &v) != 0 ? "--retention-days wants 7..90" : NULL;
+                o->retention_days = (int)v;
+                break;
+            case OPT_PURGE_PROTECTION:
+                if (strcmp(optarg, "on") == 0 || strcmp(optarg, "off") == 0) {
+                    o->purge_protection = strcmp(optarg, "on") == 0;
+                } else {
+                    bad = "--purge-protection wants on or off";
+                }
+                break;
+            case OPT_THROTTLE:
+                o->throttle = optarg;
+                break;
+            case OPT_FAULT:
+                if (o->n_faults == MAX_FAULT_FLAGS) {
+                    bad = "too many --fault flags";
+                } else {
+                    o->faults[o->n_faults++] = optarg;
+                }
+                break;
+            case OPT_MAX_BODY:
+                bad = parse_unsigned(optarg, 1024, 64ul << 20, &v) != 0
+                          ? "--max-body wants 1024..67108864 bytes"
+                          : NULL;
+                o->max_body = v;
+                break;
+            case OPT_MAX_CONN:
+                bad = parse_unsigned(optarg, 1, 65536, &v) != 0 ? "--max-connections wants 1..65536"
+                                                                : NULL;
+                o->max_connections = (unsigned)v;
+                break;
+            case OPT_TIMEOUT:
+                bad = parse_unsigned(optarg, 1, 86400, &v) != 0 ? "--timeout wants 1..86400 seconds"
+                                                                : NULL;
+                o->timeout_s = (unsigned)v;
+                break;
+            case OPT_THREADS:
+                bad = parse_unsigned(optarg, 0, 256, &v) != 0 || v == 1
+                          ? "--threads wants 0 or 2..256"
+                          : NULL;
+                o->threads = (unsigned)v;
+                break;
+            case OPT_VAULT_URL:
+                o->vault_url = optarg;
+                break;
+            case OPT_TENANT:
+                o->tenant_id = optarg;
+                break;
+            case OPT_HELP:
+                usage(stdout);
+                return 1;
+            default:
+                fprintf(stderr, "vault-mock: unknown option or missing value: %s\n",
+                        argv[optind - 1]);
+                fputs("vault-mock: try --help\n", stderr);
+                return -1;
         }
         if (bad != NULL) {
             fprintf(stderr, "vault-mock: %s (got \"%s\")\n", bad, optarg);
@@ -324,8 +326,8 @@ static int run(struct options *o)
 
     vmock_throttle_init(&srv.throttle);
     vmock_faults_init(&srv.faults);
-    if (o->throttle != NULL && vmock_throttle_parse(&srv.throttle, o->throttle, err,
-                                                    sizeof(err)) != 0) {
+    if (o->throttle != NULL &&
+        vmock_throttle_parse(&srv.throttle, o->throttle, err, sizeof(err)) != 0) {
         fprintf(stderr, "vault-mock: %s\n", err);
         return EXIT_USAGE;
     }
@@ -340,8 +342,8 @@ static int run(struct options *o)
     if (vmock_dir_private(o->state, err, sizeof(err)) != 0) {
         goto fail;
     }
-    srv.store = vmock_store_open(o->state, o->retention_days, o->purge_protection, err,
-                                 sizeof(err));
+    srv.store =
+        vmock_store_open(o->state, o->retention_days, o->purge_protection, err, sizeof(err));
     if (srv.store == NULL) {
         goto fail;
     }
@@ -354,9 +356,8 @@ static int run(struct options *o)
                          sizeof(err)) != 0) {
         goto fail;
     }
-    if (!o->insecure_http &&
-        vmock_tls_prepare(&tls, o->state, o->tls_cert, o->tls_key, o->tls_dns, err,
-                          sizeof(err)) != 0) {
+    if (!o->insecure_http && vmock_tls_prepare(&tls, o->state, o->tls_cert, o->tls_key, o->tls_dns,
+                                               err, sizeof(err)) != 0) {
         goto fail;
     }
     struct vmock_http_config hc = {

@@ -14,8 +14,8 @@
 
 #define VMOCK_MASTER_KEY_BYTES 32U
 #define VMOCK_SEAL_NONCE_BYTES 12U
-#define VMOCK_SEAL_TAG_BYTES 16U
-#define VMOCK_SEAL_OVERHEAD (VMOCK_SEAL_NONCE_BYTES + VMOCK_SEAL_TAG_BYTES)
+#define VMOCK_SEAL_TAG_BYTES   16U
+#define VMOCK_SEAL_OVERHEAD    (VMOCK_SEAL_NONCE_BYTES + VMOCK_SEAL_TAG_BYTES)
 
 /*
  * vmock_dir_private creates |dir| with mode 0700, or tightens an existing

@@ -15,10 +15,26 @@
 #include "jsonx.h"
 #include "persist.h"
 
-static const char *const perm_names[20] = {
-    "get",     "list",    "create",  "update",  "import",  "delete",  "recover",
-    "purge",   "rotate",  "wrapKey", "unwrapKey", "encrypt", "decrypt", "sign",
-    "verify",  "backup",  "restore", "release", "getrotationpolicy", "setrotationpolicy"};
+static const char *const perm_names[20] = {"get",
+                                           "list",
+                                           "create",
+                                           "update",
+                                           "import",
+                                           "delete",
+                                           "recover",
+                                           "purge",
+                                           "rotate",
+                                           "wrapKey",
+                                           "unwrapKey",
+                                           "encrypt",
+                                           "decrypt",
+                                           "sign",
+                                           "verify",
+                                           "backup",
+                                           "restore",
+                                           "release",
+                                           "getrotationpolicy",
+                                           "setrotationpolicy"};
 
 const char *vmock_perm_name(unsigned perm)
 {
@@ -155,12 +171,13 @@ static int parse_identity(struct vmock_identity *id, const cJSON *o, char *err, 
     const char *name = vmock_json_string(o, "name");
     const char *token = vmock_json_string(o, "token");
     if (name == NULL || !ident_name_ok(name)) {
-        snprintf(err, err_len, "identity name missing or invalid ([A-Za-z0-9._-]{1,64}, not admin)");
+        snprintf(err, err_len,
+                 "identity name missing or invalid ([A-Za-z0-9._-]{1,64}, not admin)");
         return -1;
     }
     if (token == NULL || !token_ok(token)) {
-        snprintf(err, err_len, "identity %s: token must be 16..512 characters of [A-Za-z0-9-._~+/=]",
-                 name);
+        snprintf(err, err_len,
+                 "identity %s: token must be 16..512 characters of [A-Za-z0-9-._~+/=]", name);
         return -1;
     }
     id->name = strdup(name);

@@ -92,8 +92,9 @@ EVP_PKEY *vmock_rsa_from_jwk(const cJSON *jwk, const char **why)
 {
     static const char *const names[8] = {"n", "e", "d", "p", "q", "dp", "dq", "qi"};
     static const char *const params[8] = {
-        OSSL_PKEY_PARAM_RSA_N,         OSSL_PKEY_PARAM_RSA_E,         OSSL_PKEY_PARAM_RSA_D,
-        OSSL_PKEY_PARAM_RSA_FACTOR1,   OSSL_PKEY_PARAM_RSA_FACTOR2,   OSSL_PKEY_PARAM_RSA_EXPONENT1,
+        OSSL_PKEY_PARAM_RSA_N,         OSSL_PKEY_PARAM_RSA_E,
+        OSSL_PKEY_PARAM_RSA_D,         OSSL_PKEY_PARAM_RSA_FACTOR1,
+        OSSL_PKEY_PARAM_RSA_FACTOR2,   OSSL_PKEY_PARAM_RSA_EXPONENT1,
         OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_COEFFICIENT1};
     BIGNUM *bn[8] = {NULL};
     EVP_PKEY *pkey = NULL;
@@ -222,22 +223,22 @@ EVP_PKEY *vmock_rsa_from_der(const uint8_t *der, size_t der_len)
 static const EVP_MD *alg_md(enum vmock_alg alg)
 {
     switch (alg) {
-    case VMOCK_ALG_RSA_OAEP_256:
-    case VMOCK_ALG_RS256:
-    case VMOCK_ALG_PS256:
-        return EVP_sha256();
-    case VMOCK_ALG_RS384:
-    case VMOCK_ALG_PS384:
-        return EVP_sha384();
-    case VMOCK_ALG_RS512:
-    case VMOCK_ALG_PS512:
-        return EVP_sha512();
-    case VMOCK_ALG_RSA_OAEP:
-        return EVP_sha1();
-    case VMOCK_ALG_RSA1_5:
-    case VMOCK_ALG_NONE:
-    default:
-        return NULL;
+        case VMOCK_ALG_RSA_OAEP_256:
+        case VMOCK_ALG_RS256:
+        case VMOCK_ALG_PS256:
+            return EVP_sha256();
+        case VMOCK_ALG_RS384:
+        case VMOCK_ALG_PS384:
+            return EVP_sha384();
+        case VMOCK_ALG_RS512:
+        case VMOCK_ALG_PS512:
+            return EVP_sha512();
+        case VMOCK_ALG_RSA_OAEP:
+            return EVP_sha1();
+        case VMOCK_ALG_RSA1_5:
+        case VMOCK_ALG_NONE:
+        default:
+            return NULL;
     }
 }
 
@@ -384,8 +385,8 @@ int vmock_rsa_sign(EVP_PKEY *pkey, enum vmock_alg alg, const uint8_t *digest, si
     return 0;
 }
 
-int vmock_rsa_verify(EVP_PKEY *pkey, enum vmock_alg alg, const uint8_t *digest,
-                     size_t digest_len, const uint8_t *sig, size_t sig_len, const char **why)
+int vmock_rsa_verify(EVP_PKEY *pkey, enum vmock_alg alg, const uint8_t *digest, size_t digest_len,
+                     const uint8_t *sig, size_t sig_len, const char **why)
 {
     EVP_PKEY_CTX *ctx = sig_ctx(pkey, alg, 0, digest_len, why);
     if (ctx == NULL) {

@@ -27,7 +27,8 @@ enum vmock_alg {
     VMOCK_ALG_PS512,
 };
 
-/* vmock_alg_parse maps a JWA name ("RSA-OAEP-256", "PS256", ...) to its enum; VMOCK_ALG_NONE if unknown. */
+/* vmock_alg_parse maps a JWA name ("RSA-OAEP-256", "PS256", ...) to its enum; VMOCK_ALG_NONE if
+ * unknown. */
 enum vmock_alg vmock_alg_parse(const char *name);
 /* vmock_alg_is_encryption is 1 for the RSA encryption algorithms, 0 for signatures. */
 int vmock_alg_is_encryption(enum vmock_alg alg);
@@ -89,7 +90,7 @@ int vmock_rsa_sign(EVP_PKEY *pkey, enum vmock_alg alg, const uint8_t *digest, si
  * vmock_rsa_verify checks |sig| over |digest|. Returns 1 valid, 0 invalid,
  * -1 on bad input (|*why| set).
  */
-int vmock_rsa_verify(EVP_PKEY *pkey, enum vmock_alg alg, const uint8_t *digest,
-                     size_t digest_len, const uint8_t *sig, size_t sig_len, const char **why);
+int vmock_rsa_verify(EVP_PKEY *pkey, enum vmock_alg alg, const uint8_t *digest, size_t digest_len,
+                     const uint8_t *sig, size_t sig_len, const char **why);
 
 #endif /* VMOCK_RSAKEY_H */

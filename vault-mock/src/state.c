@@ -13,15 +13,15 @@
 #include "rsakey.h"
 #include "store_internal.h"
 
-#define STATE_FILE "vault.json"
-#define STATE_FORMAT "vault-mock-state-1"
+#define STATE_FILE      "vault.json"
+#define STATE_FORMAT    "vault-mock-state-1"
 #define STATE_MAX_BYTES (256u << 20)
 
 static cJSON *version_json(const struct vmock_kver *kv)
 {
     cJSON *o = cJSON_CreateObject();
     char *sealed = vmock_b64url_encode(kv->sealed, kv->sealed_len);
-    cJSON *ops = vmock_keyops_json(kv->key_ops);
+    cJSON *ops = vmock_keyops_json(kv->attr.key_ops);
     cJSON *tags = cJSON_Duplicate(kv->tags, 1);
     if (o == NULL || sealed == NULL || ops == NULL || tags == NULL) {
         cJSON_Delete(o);
@@ -33,12 +33,12 @@ static cJSON *version_json(const struct vmock_kver *kv)
     cJSON_AddStringToObject(o, "version", kv->version);
     cJSON_AddStringToObject(o, "kty", kv->hsm ? "RSA-HSM" : "RSA");
     cJSON_AddItemToObject(o, "key_ops", ops);
-    cJSON_AddBoolToObject(o, "enabled", kv->enabled);
-    if (kv->has_nbf) {
-        cJSON_AddNumberToObject(o, "nbf", (double)kv->nbf);
+    cJSON_AddBoolToObject(o, "enabled", kv->attr.enabled);
+    if (kv->attr.has_nbf) {
+        cJSON_AddNumberToObject(o, "nbf", (double)kv->attr.nbf);
     }
-    if (kv->has_exp) {
-        cJSON_AddNumberToObject(o, "exp", (double)kv->exp);
+    if (kv->attr.has_exp) {
+        cJSON_AddNumberToObject(o, "exp", (double)kv->attr.exp);
     }
     cJSON_AddNumberToObject(o, "created", (double)kv->created);
     cJSON_AddNumberToObject(o, "updated", (double)kv->updated);
@@ -113,7 +113,8 @@ static struct vmock_kver *load_version(struct vmock_store *st, const char *name,
     if (version == NULL || strlen(version) != VMOCK_VERSION_LEN || kty == NULL ||
         sealed_b64 == NULL || !cJSON_IsObject(tags) ||
         vmock_keyops_parse(cJSON_GetObjectItemCaseSensitive(v, "key_ops"), &ops) != 0 ||
-        vmock_json_int(v, "created", &created) != 1 || vmock_json_int(v, "updated", &updated) != 1) {
+        vmock_json_int(v, "created", &created) != 1 ||
+        vmock_json_int(v, "updated", &updated) != 1) {
         snprintf(err, err_len, "key %s: malformed version record", name);
         return NULL;
     }
@@ -139,9 +140,8 @@ static struct vmock_kver *load_version(struct vmock_store *st, const char *name,
     EVP_PKEY *pkey = vmock_rsa_from_der(der, der_len);
     OPENSSL_cleanse(der, der_len);
     free(der);
-    struct vmock_kver *kv = pkey != NULL ? vmock_kver_new(pkey, strcmp(kty, "RSA-HSM") == 0, ops,
-                                                          created)
-                                         : NULL;
+    struct vmock_kver *kv =
+        pkey != NULL ? vmock_kver_new(pkey, strcmp(kty, "RSA-HSM") == 0, ops, created) : NULL;
     if (kv == NULL) {
         EVP_PKEY_free(pkey);
         free(sealed);
@@ -153,9 +153,9 @@ static struct vmock_kver *load_version(struct vmock_store *st, const char *name,
     kv->sealed_len = sealed_len;
     kv->updated = updated;
     const cJSON *en = cJSON_GetObjectItemCaseSensitive(v, "enabled");
-    kv->enabled = cJSON_IsBool(en) ? cJSON_IsTrue(en) : 1;
-    kv->has_nbf = vmock_json_int(v, "nbf", &kv->nbf) == 1;
-    kv->has_exp = vmock_json_int(v, "exp", &kv->exp) == 1;
+    kv->attr.enabled = cJSON_IsBool(en) ? cJSON_IsTrue(en) : 1;
+    kv->attr.has_nbf = vmock_json_int(v, "nbf", &kv->attr.nbf) == 1;
+    kv->attr.has_exp = vmock_json_int(v, "exp", &kv->attr.exp) == 1;
     cJSON *t = cJSON_Duplicate(tags, 1);
     if (t != NULL) {
         cJSON_Delete(kv->tags);

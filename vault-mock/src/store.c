@@ -14,8 +14,8 @@
 #include "rsakey.h"
 #include "store_internal.h"
 
-static const char *const keyop_names[8] = {"encrypt",   "decrypt", "sign",  "verify",
-                                           "wrapKey",   "unwrapKey", "import", "export"};
+static const char *const keyop_names[8] = {"encrypt", "decrypt",   "sign",   "verify",
+                                           "wrapKey", "unwrapKey", "import", "export"};
 
 int vmock_keyops_parse(const cJSON *arr, unsigned *mask)
 {
@@ -82,8 +82,8 @@ int vmock_name_valid(const char *name)
     }
     for (size_t i = 0; i < len; i++) {
         char c = name[i];
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 c == '-';
+        int ok =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
         if (!ok) {
             return 0;
         }
@@ -163,8 +163,8 @@ struct vmock_kver *vmock_kver_new(EVP_PKEY *pkey, int hsm, unsigned key_ops, int
     kv->pkey = pkey;
     kv->bits = vmock_rsa_bits(pkey);
     kv->hsm = hsm;
-    kv->key_ops = key_ops;
-    kv->enabled = 1;
+    kv->attr.key_ops = key_ops;
+    kv->attr.enabled = 1;
     kv->created = now;
     kv->updated = now;
     return kv;
@@ -362,12 +362,7 @@ int vmock_store_acquire(struct vmock_store *st, const char *name, const char *ve
     memcpy(ref->version, kv->version, sizeof(ref->version));
     ref->bits = kv->bits;
     ref->hsm = kv->hsm;
-    ref->key_ops = kv->key_ops;
-    ref->enabled = kv->enabled;
-    ref->has_nbf = kv->has_nbf;
-    ref->has_exp = kv->has_exp;
-    ref->nbf = kv->nbf;
-    ref->exp = kv->exp;
+    ref->attr = kv->attr;
     vmock_store_unlock(st);
     return 0;
 }

@@ -19,7 +19,7 @@
 
 #include "persist.h"
 
-#define VMOCK_NAME_MAX 127
+#define VMOCK_NAME_MAX    127
 #define VMOCK_VERSION_LEN 32
 
 /* key_ops bits (JSON names: encrypt decrypt sign verify wrapKey unwrapKey import export). */
@@ -44,6 +44,16 @@ int vmock_keyops_parse(const cJSON *arr, unsigned *mask);
 /* vmock_keyops_json returns a new JSON array for |mask| (caller owns it), or NULL. */
 cJSON *vmock_keyops_json(unsigned mask);
 
+/* What decides which operations a version may do. */
+struct vmock_key_attrs {
+    unsigned key_ops;
+    int enabled;
+    int has_nbf;
+    int has_exp;
+    int64_t nbf;
+    int64_t exp;
+};
+
 /* One version of a key. */
 struct vmock_kver {
     char version[VMOCK_VERSION_LEN + 1];
@@ -52,15 +62,10 @@ struct vmock_kver {
     char *e_b64;
     int bits;
     int hsm; /* kty RSA-HSM */
-    unsigned key_ops;
-    int enabled;
-    int has_nbf;
-    int has_exp;
-    int64_t nbf;
-    int64_t exp;
+    struct vmock_key_attrs attr;
     int64_t created;
     int64_t updated;
-    cJSON *tags; /* object of strings, never NULL */
+    cJSON *tags;     /* object of strings, never NULL */
     uint8_t *sealed; /* private key sealed under the master key */
     size_t sealed_len;
 };
@@ -93,12 +98,7 @@ struct vmock_key_ref {
     char version[VMOCK_VERSION_LEN + 1];
     int bits;
     int hsm;
-    unsigned key_ops;
-    int enabled;
-    int has_nbf;
-    int has_exp;
-    int64_t nbf;
-    int64_t exp;
+    struct vmock_key_attrs attr;
 };
 
 /*
@@ -120,7 +120,8 @@ int vmock_name_valid(const char *name);
 
 /* vmock_store_find returns the key named |name| (deleted or not) or NULL. Any lock. */
 struct vmock_key *vmock_store_find(struct vmock_store *st, const char *name);
-/* vmock_store_index_after returns the index of the first key whose name sorts after |name|. Any lock. */
+/* vmock_store_index_after returns the index of the first key whose name sorts after |name|. Any
+ * lock. */
 size_t vmock_store_index_after(const struct vmock_store *st, const char *name);
 
 /*

@@ -37,8 +37,8 @@ static int add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
 }
 
 /* A certificate for |key| named |cn|, issued by |issuer| (NULL = self-signed with |key|). */
-static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key,
-                       long days, const char *san)
+static X509 *make_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, long days,
+                       const char *san)
 {
     X509 *x = X509_new();
     BIGNUM *serial = BN_new();
@@ -121,8 +121,7 @@ static void free_secret(char *s)
     }
 }
 
-static int write_pem(const char *dir, const char *name, const char *pem, char *err,
-                     size_t err_len)
+static int write_pem(const char *dir, const char *name, const char *pem, char *err, size_t err_len)
 {
     if (pem == NULL) {
         snprintf(err, err_len, "cannot encode %s", name);
@@ -132,8 +131,7 @@ static int write_pem(const char *dir, const char *name, const char *pem, char *e
 }
 
 /* Load the CA from STATE or create it. */
-static int ca_load_or_make(const char *dir, X509 **ca, EVP_PKEY **ca_key, char *err,
-                           size_t err_len)
+static int ca_load_or_make(const char *dir, X509 **ca, EVP_PKEY **ca_key, char *err, size_t err_len)
 {
     char path[4096];
     char *cert_pem = NULL;
@@ -160,8 +158,8 @@ static int ca_load_or_make(const char *dir, X509 **ca, EVP_PKEY **ca_key, char *
     }
     free(cert_pem);
     *ca_key = ec_key();
-    *ca = *ca_key != NULL ? make_cert(*ca_key, "vault-mock local CA", NULL, NULL, 3650, NULL)
-                          : NULL;
+    *ca =
+        *ca_key != NULL ? make_cert(*ca_key, "vault-mock local CA", NULL, NULL, 3650, NULL) : NULL;
     if (*ca == NULL) {
         snprintf(err, err_len, "cannot generate the CA certificate");
         return -1;
@@ -177,8 +175,8 @@ static int ca_load_or_make(const char *dir, X509 **ca, EVP_PKEY **ca_key, char *
     return rc;
 }
 
-static int read_given(struct vmock_tls *tls, const char *cert_file, const char *key_file,
-                      char *err, size_t err_len)
+static int read_given(struct vmock_tls *tls, const char *cert_file, const char *key_file, char *err,
+                      size_t err_len)
 {
     size_t len = 0;
     if (vmock_file_read(cert_file, PEM_MAX, &tls->cert_pem, &len, err, err_len) != 0 ||

@@ -9,8 +9,8 @@
 #include <stddef.h>
 
 struct vmock_tls {
-    char *cert_pem; /* server certificate chain, PEM */
-    char *key_pem;  /* server private key, PEM (wiped on free) */
+    char *cert_pem;     /* server certificate chain, PEM */
+    char *key_pem;      /* server private key, PEM (wiped on free) */
     char ca_path[4096]; /* what clients should trust */
 };
 

@@ -12,7 +12,7 @@
 #include "vmt.h"
 #include "vmt_crypto.h"
 
-#define S (&vmt_srv)
+#define S  (&vmt_srv)
 #define KO vmt_token(S, "keyofficer")
 
 TestSuite(access, .init = vmt_setup, .fini = vmt_teardown, .timeout = 60);
@@ -23,8 +23,8 @@ static void check_challenge(const struct vmt_resp *r)
 {
     cr_assert_eq(r->status, 401);
     cr_assert_str_eq(vmt_error_code(r), "Unauthorized");
-    cr_assert(strncmp(r->www_authenticate, "Bearer authorization=\"https://login.microsoftonline.com/",
-                      56) == 0,
+    cr_assert(strncmp(r->www_authenticate,
+                      "Bearer authorization=\"https://login.microsoftonline.com/", 56) == 0,
               "%s", r->www_authenticate);
     cr_assert(strstr(r->www_authenticate, "resource=\"https://vault.azure.net\"") != NULL, "%s",
               r->www_authenticate);
@@ -41,8 +41,8 @@ Test(access, missing_token_gets_the_challenge)
     vmt_call(S, "POST", "/keys/x/create?" VMT_API, NULL, NULL, &r);
     check_challenge(&r);
     vmt_resp_free(&r);
-    vmt_call_raw(S, "GET", "/keys?" VMT_API, NULL, NULL, 0, "Authorization: Basic dXNlcjpwdw==",
-                 &r);
+    vmt_call_raw(S, "GET", "/keys?" VMT_API, NULL, NULL, 0,
+                 "Authorization: Basic dXNlcjpwdw==", &r);
     check_challenge(&r);
     vmt_resp_free(&r);
 }
@@ -100,8 +100,8 @@ Test(access, each_permission_for_each_default_identity)
     snprintf(body, sizeof(body), "{\"alg\":\"RS256\",\"value\":\"%s\"}", md);
     cr_assert_eq(vmt_call(S, "POST", "/keys/pk/sign?" VMT_API, KO, body, &r), 200);
     char verify_body[1024];
-    snprintf(verify_body, sizeof(verify_body), "{\"alg\":\"RS256\",\"digest\":\"%s\",\"value\":\"%s\"}",
-             md, vmt_str(&r, "value"));
+    snprintf(verify_body, sizeof(verify_body),
+             "{\"alg\":\"RS256\",\"digest\":\"%s\",\"value\":\"%s\"}", md, vmt_str(&r, "value"));
     vmt_resp_free(&r);
 
     const struct op_case cases[] = {
@@ -202,12 +202,9 @@ Test(access_flags, per_key_grants_from_an_identities_file)
     cr_assert_str_eq(vmt_token(S, "admin"), "admin-token-0123456789abcdef");
     struct vmt_resp r;
     const char *create = "{\"kty\":\"RSA\"}";
-    cr_assert_eq(vmt_call(S, "POST", "/keys/k1/create?" VMT_API, officer, create, &r), 200);
-    vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "POST", "/keys/k2/create?" VMT_API, officer, create, &r), 200);
-    vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "GET", "/keys/k1?" VMT_API, app, NULL, &r), 200);
-    vmt_resp_free(&r);
+    vmt_expect(S, "POST", "/keys/k1/create?" VMT_API, officer, create, 200);
+    vmt_expect(S, "POST", "/keys/k2/create?" VMT_API, officer, create, 200);
+    vmt_expect(S, "GET", "/keys/k1?" VMT_API, app, NULL, 200);
     cr_assert_eq(vmt_call(S, "GET", "/keys/K1?" VMT_API, app, NULL, &r), 200,
                  "key names are case-insensitive, grants too");
     vmt_resp_free(&r);
@@ -215,16 +212,11 @@ Test(access_flags, per_key_grants_from_an_identities_file)
     cr_assert_str_eq(vmt_inner_code(&r), "ForbiddenByPolicy");
     vmt_resp_free(&r);
     const char *wrap = "{\"alg\":\"RSA-OAEP-256\",\"value\":\"AAECAwQFBgcICQoLDA0ODw\"}";
-    cr_assert_eq(vmt_call(S, "POST", "/keys/k1/wrapkey?" VMT_API, app, wrap, &r), 200);
-    vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "POST", "/keys/k2/wrapkey?" VMT_API, app, wrap, &r), 403);
-    vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "POST", "/keys/k1/sign?" VMT_API, app, wrap, &r), 403);
-    vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "GET", "/keys?" VMT_API, app, NULL, &r), 200);
-    vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "DELETE", "/keys/k1?" VMT_API, app, NULL, &r), 403);
-    vmt_resp_free(&r);
+    vmt_expect(S, "POST", "/keys/k1/wrapkey?" VMT_API, app, wrap, 200);
+    vmt_expect(S, "POST", "/keys/k2/wrapkey?" VMT_API, app, wrap, 403);
+    vmt_expect(S, "POST", "/keys/k1/sign?" VMT_API, app, wrap, 403);
+    vmt_expect(S, "GET", "/keys?" VMT_API, app, NULL, 200);
+    vmt_expect(S, "DELETE", "/keys/k1?" VMT_API, app, NULL, 403);
 }
 
 Test(access_flags, bad_identities_files_stop_the_start)
@@ -246,8 +238,8 @@ Test(access_flags, bad_identities_files_stop_the_start)
         cr_assert(mkdtemp(state) != NULL);
         cr_assert_eq(write(fd, docs[i], strlen(docs[i])), (ssize_t)strlen(docs[i]));
         close(fd);
-        const char *args[] = {"--state", state, "--listen", "127.0.0.1:0", "--identities", path,
-                              NULL};
+        const char *args[] = {"--state",      state, "--listen", "127.0.0.1:0",
+                              "--identities", path,  NULL};
         cr_assert_eq(vmt_run_exit(args, 10000), 1, "document %zu", i);
         unlink(path);
         struct vmt_server tmp = {0};

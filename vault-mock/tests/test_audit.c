@@ -12,7 +12,7 @@
 
 #include "vmt.h"
 
-#define S (&vmt_srv)
+#define S  (&vmt_srv)
 #define KO vmt_token(S, "keyofficer")
 
 TestSuite(audit, .init = vmt_setup, .fini = vmt_teardown, .timeout = 60);
@@ -46,9 +46,9 @@ Test(audit, one_line_per_request_with_every_field)
     size_t n = sizeof(calls) / sizeof(calls[0]);
     cr_assert_eq(vmt_count_lines(S->audit), 0);
     for (size_t i = 0; i < n; i++) {
-        const char *tok = calls[i].token == NULL               ? NULL
+        const char *tok = calls[i].token == NULL              ? NULL
                           : strcmp(calls[i].token, "ko") == 0 ? KO
-                                                                : vmt_token(S, "dbservice");
+                                                              : vmt_token(S, "dbservice");
         struct vmt_resp r;
         cr_assert_eq(vmt_call(S, calls[i].method, calls[i].path, tok, calls[i].body, &r),
                      calls[i].status, "%s %s", calls[i].method, calls[i].path);
@@ -99,9 +99,7 @@ Test(audit_flags, audit_file_flag_and_fsync)
     const char *args[] = {"--audit", path, "--audit-fsync", NULL};
     vmt_setup_args(args);
     cr_assert_str_eq(S->audit, path);
-    struct vmt_resp r;
-    cr_assert_eq(vmt_call(S, "GET", "/keys?" VMT_API, KO, NULL, &r), 200);
-    vmt_resp_free(&r);
+    vmt_expect(S, "GET", "/keys?" VMT_API, KO, NULL, 200);
     cr_assert_eq(vmt_count_lines(path), 1);
     struct stat st;
     cr_assert_eq(stat(path, &st), 0);

@@ -55,7 +55,8 @@ Test(b64url, uses_url_alphabet)
 
 Test(b64url, rejects_standard_alphabet_and_junk)
 {
-    const char *bad[] = {"+/8=", "Zm9v!", "Zm 9v", "Z", "Zm9vY", "Zg===", "=Zg=", "Zg=a", "Zm8=Zm8="};
+    const char *bad[] = {"+/8=",  "Zm9v!", "Zm 9v", "Z",       "Zm9vY",
+                         "Zg===", "=Zg=",  "Zg=a",  "Zm8=Zm8="};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         uint8_t *out = NULL;
         size_t len = 0;

@@ -14,7 +14,7 @@
 #include "vmt.h"
 #include "vmt_crypto.h"
 
-#define S (&vmt_srv)
+#define S  (&vmt_srv)
 #define KO vmt_token(S, "keyofficer")
 
 TestSuite(crypto, .init = vmt_setup, .fini = vmt_teardown, .timeout = 60);
@@ -79,7 +79,8 @@ Test(crypto, wrap_unwrap_round_trip_each_algorithm)
         cr_assert_str_eq(vmt_str(&r, "kid"), kid);
         cr_assert_null(strchr(vmt_str(&r, "value"), '='), "base64url out is unpadded");
         vmt_resp_free(&r);
-        cr_assert_eq(op_bytes("kek", "unwrapkey", enc_algs[i], ct, ct_len, &pt, &pt_len, NULL), 200);
+        cr_assert_eq(op_bytes("kek", "unwrapkey", enc_algs[i], ct, ct_len, &pt, &pt_len, NULL),
+                     200);
         cr_assert_eq(pt_len, sizeof(dek));
         cr_assert(memcmp(pt, dek, sizeof(dek)) == 0);
         free(ct);
@@ -99,8 +100,8 @@ Test(crypto, unwraps_what_openssl_wrapped_with_the_public_key)
             cr_assert_not_null(ct);
             uint8_t *pt = NULL;
             size_t pt_len = 0;
-            cr_assert_eq(op_bytes("pub", op == 0 ? "unwrapkey" : "decrypt", enc_algs[i], ct,
-                                  ct_len, &pt, &pt_len, NULL),
+            cr_assert_eq(op_bytes("pub", op == 0 ? "unwrapkey" : "decrypt", enc_algs[i], ct, ct_len,
+                                  &pt, &pt_len, NULL),
                          200, "%s", enc_algs[i]);
             cr_assert_eq(pt_len, sizeof(dek));
             cr_assert(memcmp(pt, dek, sizeof(dek)) == 0);
@@ -114,13 +115,7 @@ Test(crypto, unwraps_what_openssl_wrapped_with_the_public_key)
 /* The vault wraps/encrypts with an imported key; OpenSSL decrypts with the private half. */
 Test(crypto, openssl_unwraps_what_the_vault_wrapped)
 {
-    EVP_PKEY *local = vmt_rsa_generate(3072);
-    char *jwk = vmt_jwk_private(local, NULL);
-    char body[8192];
-    snprintf(body, sizeof(body), "{\"key\":{%s}}", jwk);
-    struct vmt_resp r;
-    cr_assert_eq(vmt_call(S, "PUT", "/keys/byok?" VMT_API, KO, body, &r), 200, "%s", r.body);
-    vmt_resp_free(&r);
+    EVP_PKEY *local = vmt_import_local(S, "byok", 3072);
     for (int i = 0; i < 3; i++) {
         for (int op = 0; op < 2; op++) {
             uint8_t *ct = NULL;
@@ -138,14 +133,13 @@ Test(crypto, openssl_unwraps_what_the_vault_wrapped)
             free(ct);
         }
     }
-    free(jwk);
     EVP_PKEY_free(local);
 }
 
 static void digest_for(const char *alg, const char *msg, uint8_t *md, size_t *md_len)
 {
     unsigned int n = 0;
-    const EVP_MD *t = vmt_digest_len(alg) == 32 ? EVP_sha256()
+    const EVP_MD *t = vmt_digest_len(alg) == 32   ? EVP_sha256()
                       : vmt_digest_len(alg) == 48 ? EVP_sha384()
                                                   : EVP_sha512();
     EVP_Digest(msg, strlen(msg), md, &n, t, NULL);
@@ -181,8 +175,8 @@ Test(crypto, sign_checked_by_openssl_and_verify_by_vault)
         digest_for(sig_algs[i], "message to sign", md, &md_len);
         uint8_t *sig = NULL;
         size_t sig_len = 0;
-        cr_assert_eq(op_bytes("signer", "sign", sig_algs[i], md, md_len, &sig, &sig_len, NULL),
-                     200, "%s", sig_algs[i]);
+        cr_assert_eq(op_bytes("signer", "sign", sig_algs[i], md, md_len, &sig, &sig_len, NULL), 200,
+                     "%s", sig_algs[i]);
         cr_assert(vmt_rsa_verify(pk, sig_algs[i], md, md_len, sig, sig_len), "%s", sig_algs[i]);
         int valid = -1;
         cr_assert_eq(verify_call("signer", sig_algs[i], md, md_len, sig, sig_len, &valid), 200);
@@ -197,13 +191,7 @@ Test(crypto, sign_checked_by_openssl_and_verify_by_vault)
 
 Test(crypto, vault_verifies_openssl_signatures)
 {
-    EVP_PKEY *local = vmt_rsa_generate(2048);
-    char *jwk = vmt_jwk_private(local, NULL);
-    char body[8192];
-    snprintf(body, sizeof(body), "{\"key\":{%s}}", jwk);
-    struct vmt_resp r;
-    cr_assert_eq(vmt_call(S, "PUT", "/keys/vk?" VMT_API, KO, body, &r), 200);
-    vmt_resp_free(&r);
+    EVP_PKEY *local = vmt_import_local(S, "vk", 2048);
     for (int i = 0; i < 6; i++) {
         uint8_t md[64];
         size_t md_len = 0;
@@ -219,7 +207,6 @@ Test(crypto, vault_verifies_openssl_signatures)
         cr_assert_eq(valid, 0, "wrong digest %s", sig_algs[i]);
         free(sig);
     }
-    free(jwk);
     EVP_PKEY_free(local);
 }
 
@@ -289,9 +276,8 @@ Test(crypto, unknown_key_or_version_is_404)
     cr_assert_str_eq(vmt_error_code(&r), "KeyNotFound");
     vmt_resp_free(&r);
     cr_assert_eq(vmt_create_key(S, "real", 2048, NULL, NULL), 200);
-    cr_assert_eq(vmt_call(S, "POST",
-                          "/keys/real/0123456789abcdef0123456789abcdef/wrapkey?" VMT_API, KO, body,
-                          &r),
+    cr_assert_eq(vmt_call(S, "POST", "/keys/real/0123456789abcdef0123456789abcdef/wrapkey?" VMT_API,
+                          KO, body, &r),
                  404);
     cr_assert_str_eq(vmt_error_code(&r), "KeyNotFound");
     vmt_resp_free(&r);
@@ -350,9 +336,7 @@ Test(crypto, disabled_key_refuses_crypto)
     expect_403("dis", "decrypt", "RSA-OAEP-256", ct, ct_len, "KeyDisabled");
     expect_403("dis", "sign", "RS256", dek, 32, "KeyDisabled");
     /* get still works on a disabled key, and re-enabling restores unwrap */
-    struct vmt_resp r;
-    cr_assert_eq(vmt_call(S, "GET", "/keys/dis?" VMT_API, KO, NULL, &r), 200);
-    vmt_resp_free(&r);
+    vmt_expect(S, "GET", "/keys/dis?" VMT_API, KO, NULL, 200);
     patch("dis", "{\"attributes\":{\"enabled\":true}}");
     uint8_t *pt = NULL;
     size_t pt_len = 0;
@@ -377,8 +361,7 @@ Test(crypto, outside_nbf_exp_only_decrypt_unwrap_verify_work)
         if (phase == 0) {
             snprintf(body, sizeof(body), "{\"attributes\":{\"exp\":%ld}}", now - 3600);
         } else {
-            snprintf(body, sizeof(body), "{\"attributes\":{\"exp\":null,\"nbf\":%ld}}",
-                     now + 3600);
+            snprintf(body, sizeof(body), "{\"attributes\":{\"exp\":null,\"nbf\":%ld}}", now + 3600);
         }
         patch("timed", body);
         const char *inner = phase == 0 ? "KeyExpired" : "KeyNotYetValid";
@@ -403,8 +386,8 @@ Test(crypto, outside_nbf_exp_only_decrypt_unwrap_verify_work)
 
 Test(crypto, key_ops_restrict_operations)
 {
-    cr_assert_eq(vmt_create_key(S, "wraponly", 2048, "\"key_ops\":[\"wrapKey\",\"unwrapKey\"]", NULL),
-                 200);
+    cr_assert_eq(
+        vmt_create_key(S, "wraponly", 2048, "\"key_ops\":[\"wrapKey\",\"unwrapKey\"]", NULL), 200);
     uint8_t *ct = NULL;
     size_t ct_len = 0;
     cr_assert_eq(op_bytes("wraponly", "wrapkey", "RSA-OAEP-256", dek, 32, &ct, &ct_len, NULL), 200);

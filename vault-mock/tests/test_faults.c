@@ -10,8 +10,8 @@
 
 #include "vmt.h"
 
-#define S (&vmt_srv)
-#define KO vmt_token(S, "keyofficer")
+#define S     (&vmt_srv)
+#define KO    vmt_token(S, "keyofficer")
 #define ADMIN vmt_token(S, "admin")
 
 TestSuite(faults, .init = vmt_setup, .fini = vmt_teardown, .timeout = 60);
@@ -65,8 +65,7 @@ Test(faults_flags, rsa_size_limit_gives_429_with_retry_after)
     for (int i = 0; i < 5; i++) {
         cr_assert_eq(wrap_status("mid", NULL), 200);
     }
-    cr_assert_eq(vmt_call(S, "GET", "/keys/small?" VMT_API, KO, NULL, &r), 200);
-    vmt_resp_free(&r);
+    vmt_expect(S, "GET", "/keys/small?" VMT_API, KO, NULL, 200);
     cr_assert_eq(vmt_call(S, "GET", "/admin/stats", ADMIN, NULL, &r), 200);
     cr_assert_eq(vmt_num(&r, "throttled"), 1);
     vmt_resp_free(&r);
@@ -92,16 +91,13 @@ Test(faults, admin_changes_throttling)
     cr_assert_eq(vmt_num(&r, "rsa4096"), 500);
     cr_assert_eq(vmt_num(&r, "window_ms"), 10000);
     vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "POST", "/admin/throttle", ADMIN, "{\"spec\":\"rsa2048=1\"}", &r), 200);
-    vmt_resp_free(&r);
+    vmt_expect(S, "POST", "/admin/throttle", ADMIN, "{\"spec\":\"rsa2048=1\"}", 200);
     cr_assert_eq(wrap_status("k", NULL), 200);
     wrap_status("k", &r);
     expect_429(&r);
     vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "POST", "/admin/throttle", ADMIN, "{\"spec\":\"rsa9999=1\"}", &r), 400);
-    vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "POST", "/admin/throttle", ADMIN, "{\"spec\":\"off\"}", &r), 200);
-    vmt_resp_free(&r);
+    vmt_expect(S, "POST", "/admin/throttle", ADMIN, "{\"spec\":\"rsa9999=1\"}", 400);
+    vmt_expect(S, "POST", "/admin/throttle", ADMIN, "{\"spec\":\"off\"}", 200);
     cr_assert_eq(wrap_status("k", NULL), 200);
 }
 
@@ -114,27 +110,29 @@ Test(faults_flags, injected_5xx_per_operation)
     struct vmt_resp r;
     cr_assert_eq(wrap_status("k", &r), 200, "wrapkey has no rule");
     char body[1024];
-    snprintf(body, sizeof(body), "{\"alg\":\"RSA-OAEP-256\",\"value\":\"%s\"}", vmt_str(&r, "value"));
+    snprintf(body, sizeof(body), "{\"alg\":\"RSA-OAEP-256\",\"value\":\"%s\"}",
+             vmt_str(&r, "value"));
     vmt_resp_free(&r);
     cr_assert_eq(vmt_call(S, "POST", "/keys/k/unwrapkey?" VMT_API, KO, body, &r), 503);
     cr_assert_str_eq(vmt_error_code(&r), "ServiceUnavailable");
     cr_assert_str_eq(vmt_inner_code(&r), "InjectedFault");
     vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "POST", "/keys/k/sign?" VMT_API, KO,
-                          "{\"alg\":\"RS256\",\"value\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\"}",
-                          &r),
-                 500);
+    cr_assert_eq(
+        vmt_call(S, "POST", "/keys/k/sign?" VMT_API, KO,
+                 "{\"alg\":\"RS256\",\"value\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8\"}",
+                 &r),
+        500);
     vmt_resp_free(&r);
     /* faults come after the access check: a caller without permission still gets 403 */
-    cr_assert_eq(vmt_call(S, "POST", "/keys/k/sign?" VMT_API, vmt_token(S, "dbservice"), "{}", &r),
-                 403);
-    vmt_resp_free(&r);
+    vmt_expect(S, "POST", "/keys/k/sign?" VMT_API, vmt_token(S, "dbservice"), "{}", 403);
 }
 
 Test(faults_flags, forced_429_dropped_connection_and_latency)
 {
-    const char *args[] = {"--fault", "op=get,throttle_rate=1,retry_after=7", "--fault",
-                          "op=wrapkey,drop_rate=1", "--fault", "op=list,latency_ms=300", NULL};
+    const char *args[] = {"--fault", "op=get,throttle_rate=1,retry_after=7",
+                          "--fault", "op=wrapkey,drop_rate=1",
+                          "--fault", "op=list,latency_ms=300",
+                          NULL};
     vmt_setup_args(args);
     cr_assert_eq(vmt_create_key(S, "k", 2048, NULL, NULL), 200);
     struct vmt_resp r;
@@ -187,14 +185,10 @@ Test(faults, admin_sets_lists_and_clears_rules)
     cr_assert_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(rules, 1), "jitter_ms")->valueint, 2);
     vmt_resp_free(&r);
     /* "*" hits list; the op's own rule (no errors) wins for get */
-    cr_assert_eq(vmt_call(S, "GET", "/keys?" VMT_API, KO, NULL, &r), 503);
-    vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "GET", "/keys/k?" VMT_API, KO, NULL, &r), 200);
-    vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "DELETE", "/admin/faults", ADMIN, NULL, &r), 204);
-    vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "GET", "/keys?" VMT_API, KO, NULL, &r), 200);
-    vmt_resp_free(&r);
+    vmt_expect(S, "GET", "/keys?" VMT_API, KO, NULL, 503);
+    vmt_expect(S, "GET", "/keys/k?" VMT_API, KO, NULL, 200);
+    vmt_expect(S, "DELETE", "/admin/faults", ADMIN, NULL, 204);
+    vmt_expect(S, "GET", "/keys?" VMT_API, KO, NULL, 200);
 
     static const char *const bad[] = {
         "{\"faults\":[{\"op\":\"fly\"}]}",
@@ -214,15 +208,10 @@ Test(faults, admin_sets_lists_and_clears_rules)
 
 Test(faults, admin_needs_the_admin_token)
 {
-    struct vmt_resp r;
-    cr_assert_eq(vmt_call(S, "GET", "/admin/stats", NULL, NULL, &r), 401);
-    vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "GET", "/admin/stats", KO, NULL, &r), 403);
-    vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "POST", "/admin/faults", KO, "{\"faults\":[]}", &r), 403);
-    vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "GET", "/admin/nothing", ADMIN, NULL, &r), 404);
-    vmt_resp_free(&r);
+    vmt_expect(S, "GET", "/admin/stats", NULL, NULL, 401);
+    vmt_expect(S, "GET", "/admin/stats", KO, NULL, 403);
+    vmt_expect(S, "POST", "/admin/faults", KO, "{\"faults\":[]}", 403);
+    vmt_expect(S, "GET", "/admin/nothing", ADMIN, NULL, 404);
 }
 
 Test(faults, stats_count_requests)
@@ -232,8 +221,7 @@ Test(faults, stats_count_requests)
     for (int i = 0; i < 3; i++) {
         cr_assert_eq(wrap_status("k", NULL), 200);
     }
-    cr_assert_eq(vmt_call(S, "GET", "/keys/zz?" VMT_API, KO, NULL, &r), 404);
-    vmt_resp_free(&r);
+    vmt_expect(S, "GET", "/keys/zz?" VMT_API, KO, NULL, 404);
     cr_assert_eq(vmt_call(S, "GET", "/admin/stats", ADMIN, NULL, &r), 200);
     cr_assert_eq(vmt_num(&r, "operations.wrapkey.requests"), 3);
     cr_assert_eq(vmt_num(&r, "operations.wrapkey.errors"), 0);
@@ -247,18 +235,15 @@ Test(faults, stats_count_requests)
 Test(faults_flags, bad_fault_and_throttle_flags_are_usage_errors)
 {
     static const char *const flags[][2] = {
-        {"--fault", "op=get,error_rate=2"},
-        {"--fault", "op=nothing"},
-        {"--fault", "latency_ms=-1"},
-        {"--fault", "op=get,status=404,error_rate=1"},
-        {"--throttle", "rsa2048=lots"},
-        {"--throttle", "speed=1"},
+        {"--fault", "op=get,error_rate=2"}, {"--fault", "op=nothing"},
+        {"--fault", "latency_ms=-1"},       {"--fault", "op=get,status=404,error_rate=1"},
+        {"--throttle", "rsa2048=lots"},     {"--throttle", "speed=1"},
     };
     char state[] = "/tmp/vmock-test-XXXXXX";
     cr_assert(mkdtemp(state) != NULL);
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
-        const char *args[] = {"--state", state, "--listen", "127.0.0.1:0", flags[i][0], flags[i][1],
-                              NULL};
+        const char *args[] = {"--state",   state,       "--listen", "127.0.0.1:0",
+                              flags[i][0], flags[i][1], NULL};
         cr_assert_eq(vmt_run_exit(args, 10000), 2, "%s %s", flags[i][0], flags[i][1]);
     }
     snprintf(vmt_srv.state, sizeof(vmt_srv.state), "%s", state);

@@ -12,7 +12,7 @@
 #include "vmt.h"
 #include "vmt_crypto.h"
 
-#define S (&vmt_srv)
+#define S  (&vmt_srv)
 #define KO vmt_token(S, "keyofficer")
 
 TestSuite(keys, .init = vmt_setup, .fini = vmt_teardown, .timeout = 60);
@@ -50,8 +50,8 @@ Test(keys, create_answers_a_key_bundle)
     cr_assert_null(vmt_str(&r, "key.d"), "private material must not be returned");
     cJSON *ops = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(r.json, "key"), "key_ops");
     cr_assert_eq(cJSON_GetArraySize(ops), 6);
-    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "attributes"),
-                                               "enabled")));
+    cr_assert(
+        cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "attributes"), "enabled")));
     cr_assert_gt(vmt_num(&r, "attributes.created"), 1.6e9);
     cr_assert_eq(vmt_num(&r, "attributes.created"), vmt_num(&r, "attributes.updated"));
     cr_assert_str_eq(vmt_str(&r, "attributes.recoveryLevel"), "Recoverable");
@@ -131,9 +131,7 @@ Test(keys, names_are_checked)
     longname[128] = '\0';
     char path[200];
     snprintf(path, sizeof(path), "/keys/%s/create?" VMT_API, longname);
-    struct vmt_resp r;
-    cr_assert_eq(vmt_call(S, "POST", path, KO, "{\"kty\":\"RSA\"}", &r), 400);
-    vmt_resp_free(&r);
+    vmt_expect(S, "POST", path, KO, "{\"kty\":\"RSA\"}", 400);
 }
 
 Test(keys, create_again_adds_a_version)
@@ -171,9 +169,9 @@ Test(keys, get_latest_version_and_odd_paths)
     cr_assert_str_eq(vmt_error_code(&r), "KeyNotFound");
     cr_assert(strstr(vmt_str(&r, "error.message"), "nokey") != NULL);
     vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "GET", "/keys/gk/00000000000000000000000000000000?" VMT_API, KO,
-                          NULL, &r),
-                 404);
+    cr_assert_eq(
+        vmt_call(S, "GET", "/keys/gk/00000000000000000000000000000000?" VMT_API, KO, NULL, &r),
+        404);
     cr_assert_str_eq(vmt_error_code(&r), "KeyNotFound");
     vmt_resp_free(&r);
 }
@@ -192,8 +190,8 @@ Test(keys, update_changes_attributes_tags_and_ops)
                           &r),
                  200, "%s", r.body);
     cr_assert(strstr(vmt_str(&r, "key.kid"), v2) != NULL, "versionless PATCH updates the latest");
-    cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "attributes"),
-                                                "enabled")));
+    cr_assert(
+        cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "attributes"), "enabled")));
     cr_assert_eq(vmt_num(&r, "attributes.nbf"), 1700000000);
     cr_assert_eq(vmt_num(&r, "attributes.exp"), 4102444800.0);
     cr_assert_str_eq(vmt_str(&r, "tags.purpose"), "test");
@@ -205,8 +203,8 @@ Test(keys, update_changes_attributes_tags_and_ops)
     char path[160];
     snprintf(path, sizeof(path), "/keys/upd/%s?" VMT_API, v1);
     cr_assert_eq(vmt_call(S, "GET", path, KO, NULL, &r), 200);
-    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "attributes"),
-                                               "enabled")));
+    cr_assert(
+        cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "attributes"), "enabled")));
     cr_assert_null(vmt_str(&r, "tags.purpose"));
     vmt_resp_free(&r);
 
@@ -218,13 +216,12 @@ Test(keys, update_changes_attributes_tags_and_ops)
     cr_assert_eq(vmt_num(&r, "attributes.nbf"), 1700000000);
     vmt_resp_free(&r);
 
-    cr_assert_eq(vmt_call(S, "PATCH", "/keys/upd?" VMT_API, KO,
-                          "{\"attributes\":{\"enabled\":1}}", &r),
-                 400);
+    cr_assert_eq(
+        vmt_call(S, "PATCH", "/keys/upd?" VMT_API, KO, "{\"attributes\":{\"enabled\":1}}", &r),
+        400);
     cr_assert_str_eq(vmt_error_code(&r), "BadParameter");
     vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "PATCH", "/keys/ghost?" VMT_API, KO, "{\"tags\":{}}", &r), 404);
-    vmt_resp_free(&r);
+    vmt_expect(S, "PATCH", "/keys/ghost?" VMT_API, KO, "{\"tags\":{}}", 404);
 }
 
 /* Follow nextLink from |first|; collect the names into |seen|; return the page count. */
@@ -311,9 +308,7 @@ Test(keys, list_versions_pages)
     for (int i = 0; i < 3; i++) {
         cr_assert_str_eq(seen[i], v[i], "versions oldest first, versioned kids");
     }
-    struct vmt_resp r;
-    cr_assert_eq(vmt_call(S, "GET", "/keys/none/versions?" VMT_API, KO, NULL, &r), 404);
-    vmt_resp_free(&r);
+    vmt_expect(S, "GET", "/keys/none/versions?" VMT_API, KO, NULL, 404);
 }
 
 Test(keys, maxresults_and_skiptoken_are_checked)
@@ -339,11 +334,12 @@ Test(keys, api_version_is_required_and_checked)
     vmt_resp_free(&r);
     cr_assert_eq(vmt_call(S, "GET", "/keys?api-version=9.9", KO, NULL, &r), 400);
     cr_assert_str_eq(vmt_error_code(&r), "BadParameter");
-    cr_assert(strstr(vmt_str(&r, "error.message"), "The specified version (9.9) is not "
-                                                  "recognized") != NULL);
+    cr_assert(strstr(vmt_str(&r, "error.message"),
+                     "The specified version (9.9) is not "
+                     "recognized") != NULL);
     vmt_resp_free(&r);
-    static const char *const ok[] = {"7.0", "7.2", "7.3", "7.4", "7.5", "7.6", "2025-07-01",
-                                     "7.5-preview.1"};
+    static const char *const ok[] = {"7.0", "7.2", "7.3",        "7.4",
+                                     "7.5", "7.6", "2025-07-01", "7.5-preview.1"};
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
         char path[64];
         snprintf(path, sizeof(path), "/keys?api-version=%s", ok[i]);
@@ -355,17 +351,13 @@ Test(keys, api_version_is_required_and_checked)
 Test(keys, unknown_routes_and_methods)
 {
     struct vmt_resp r;
-    cr_assert_eq(vmt_call(S, "GET", "/secrets/x?" VMT_API, KO, NULL, &r), 404);
-    vmt_resp_free(&r);
+    vmt_expect(S, "GET", "/secrets/x?" VMT_API, KO, NULL, 404);
     cr_assert_eq(vmt_call(S, "PUT", "/keys/x/create?" VMT_API, KO, "{}", &r), 405);
     cr_assert_str_eq(vmt_error_code(&r), "MethodNotAllowed");
     vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "GET", "/keys/x/wrapkey?" VMT_API, KO, NULL, &r), 405);
-    vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "POST", "/keys?" VMT_API, KO, "{}", &r), 405);
-    vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "GET", "/keys/a/b/c/d/e/f/g/h/i?" VMT_API, KO, NULL, &r), 400);
-    vmt_resp_free(&r);
+    vmt_expect(S, "GET", "/keys/x/wrapkey?" VMT_API, KO, NULL, 405);
+    vmt_expect(S, "POST", "/keys?" VMT_API, KO, "{}", 405);
+    vmt_expect(S, "GET", "/keys/a/b/c/d/e/f/g/h/i?" VMT_API, KO, NULL, 400);
 }
 
 Test(keys, import_keeps_the_given_key)
@@ -388,7 +380,7 @@ Test(keys, import_keeps_the_given_key)
     vmt_resp_free(&r);
 
     /* The vault wraps with the imported key: the local private key unwraps (independent check). */
-    const uint8_t dek[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+    const uint8_t dek[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
                              17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
     char *dek_b64 = vmt_b64(dek, sizeof(dek));
     snprintf(body, sizeof(body), "{\"alg\":\"RSA-OAEP-256\",\"value\":\"%s\"}", dek_b64);
@@ -433,9 +425,7 @@ Test(keys, import_rejects_incomplete_or_inconsistent_keys)
         cr_assert_str_eq(vmt_error_code(&r), "BadParameter");
         vmt_resp_free(&r);
     }
-    struct vmt_resp r;
-    cr_assert_eq(vmt_call(S, "PUT", "/keys/badimp?" VMT_API, KO, "{\"Hsm\":true}", &r), 400);
-    vmt_resp_free(&r);
+    vmt_expect(S, "PUT", "/keys/badimp?" VMT_API, KO, "{\"Hsm\":true}", 400);
     free(no_d);
     free(small_jwk);
     free(a_jwk);

@@ -11,7 +11,7 @@
 #include "vmt.h"
 #include "vmt_crypto.h"
 
-#define S (&vmt_srv)
+#define S  (&vmt_srv)
 #define KO vmt_token(S, "keyofficer")
 
 TestSuite(lifecycle, .init = vmt_setup, .fini = vmt_teardown, .timeout = 60);
@@ -39,8 +39,7 @@ Test(lifecycle, delete_answers_a_deleted_key_bundle)
     cr_assert_eq(vmt_call(S, "GET", "/keys/gone?" VMT_API, KO, NULL, &r), 404);
     cr_assert_str_eq(vmt_error_code(&r), "KeyNotFound");
     vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "POST", "/keys/gone/wrapkey?" VMT_API, KO, wrap_body, &r), 404);
-    vmt_resp_free(&r);
+    vmt_expect(S, "POST", "/keys/gone/wrapkey?" VMT_API, KO, wrap_body, 404);
     cr_assert_eq(vmt_call(S, "DELETE", "/keys/gone?" VMT_API, KO, NULL, &r), 404,
                  "deleting twice finds nothing");
     vmt_resp_free(&r);
@@ -65,8 +64,7 @@ Test(lifecycle, list_deleted_and_live_keys_apart)
     for (int i = 0; i < 3; i++) {
         char path[64];
         snprintf(path, sizeof(path), "/keys/d%d?" VMT_API, i);
-        cr_assert_eq(vmt_call(S, "DELETE", path, KO, NULL, &r), 200);
-        vmt_resp_free(&r);
+        vmt_expect(S, "DELETE", path, KO, NULL, 200);
     }
     cr_assert_eq(vmt_call(S, "GET", "/deletedkeys?" VMT_API "&maxresults=2", KO, NULL, &r), 200);
     cJSON *value = cJSON_GetObjectItem(r.json, "value");
@@ -101,16 +99,14 @@ Test(lifecycle, deleted_name_cannot_be_reused_until_recovered)
     snprintf(unwrap, sizeof(unwrap), "{\"alg\":\"RSA-OAEP-256\",\"value\":\"%s\"}",
              vmt_str(&r, "value"));
     vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "DELETE", "/keys/reuse?" VMT_API, KO, NULL, &r), 200);
-    vmt_resp_free(&r);
+    vmt_expect(S, "DELETE", "/keys/reuse?" VMT_API, KO, NULL, 200);
     cr_assert_eq(vmt_create_key(S, "reuse", 2048, NULL, NULL), 409);
     cr_assert_eq(vmt_call(S, "POST", "/keys/reuse/create?" VMT_API, KO, "{\"kty\":\"RSA\"}", &r),
                  409);
     cr_assert_str_eq(vmt_error_code(&r), "Conflict");
     cr_assert_str_eq(vmt_inner_code(&r), "ObjectIsDeletedButRecoverable");
     vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "POST", "/keys/reuse/rotate?" VMT_API, KO, NULL, &r), 404);
-    vmt_resp_free(&r);
+    vmt_expect(S, "POST", "/keys/reuse/rotate?" VMT_API, KO, NULL, 404);
     cr_assert_eq(vmt_call(S, "POST", "/deletedkeys/reuse/recover?" VMT_API, KO, NULL, &r), 200,
                  "%s", r.body);
     cr_assert(strstr(vmt_str(&r, "key.kid"), v) != NULL);
@@ -120,18 +116,15 @@ Test(lifecycle, deleted_name_cannot_be_reused_until_recovered)
     cr_assert_eq(vmt_call(S, "POST", "/keys/reuse/unwrapkey?" VMT_API, KO, unwrap, &r), 200);
     cr_assert_str_eq(vmt_str(&r, "value"), "AAECAwQFBgcICQoLDA0ODw");
     vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "GET", "/deletedkeys/reuse?" VMT_API, KO, NULL, &r), 404);
-    vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "POST", "/deletedkeys/reuse/recover?" VMT_API, KO, NULL, &r), 404);
-    vmt_resp_free(&r);
+    vmt_expect(S, "GET", "/deletedkeys/reuse?" VMT_API, KO, NULL, 404);
+    vmt_expect(S, "POST", "/deletedkeys/reuse/recover?" VMT_API, KO, NULL, 404);
 }
 
 Test(lifecycle, purge_refused_under_purge_protection)
 {
     cr_assert_eq(vmt_create_key(S, "kept", 2048, NULL, NULL), 200);
     struct vmt_resp r;
-    cr_assert_eq(vmt_call(S, "DELETE", "/keys/kept?" VMT_API, KO, NULL, &r), 200);
-    vmt_resp_free(&r);
+    vmt_expect(S, "DELETE", "/keys/kept?" VMT_API, KO, NULL, 200);
     cr_assert_eq(vmt_call(S, "DELETE", "/deletedkeys/kept?" VMT_API, KO, NULL, &r), 403);
     cr_assert_str_eq(vmt_error_code(&r), "Forbidden");
     cr_assert(strstr(vmt_str(&r, "error.message"), "purge protection is enabled") != NULL);
@@ -139,8 +132,7 @@ Test(lifecycle, purge_refused_under_purge_protection)
     cr_assert_eq(vmt_call(S, "GET", "/deletedkeys/kept?" VMT_API, KO, NULL, &r), 200,
                  "still recoverable");
     vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "DELETE", "/deletedkeys/live?" VMT_API, KO, NULL, &r), 404);
-    vmt_resp_free(&r);
+    vmt_expect(S, "DELETE", "/deletedkeys/live?" VMT_API, KO, NULL, 404);
 }
 
 Test(lifecycle_flags, purge_without_protection_frees_the_name)
@@ -157,28 +149,25 @@ Test(lifecycle_flags, purge_without_protection_frees_the_name)
     cr_assert_eq(vmt_call(S, "DELETE", "/deletedkeys/tmp?" VMT_API, KO, NULL, &r), 204);
     cr_assert_null(r.body);
     vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "GET", "/deletedkeys/tmp?" VMT_API, KO, NULL, &r), 404);
-    vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "DELETE", "/deletedkeys/tmp?" VMT_API, KO, NULL, &r), 404);
-    vmt_resp_free(&r);
+    vmt_expect(S, "GET", "/deletedkeys/tmp?" VMT_API, KO, NULL, 404);
+    vmt_expect(S, "DELETE", "/deletedkeys/tmp?" VMT_API, KO, NULL, 404);
     cr_assert_eq(vmt_create_key(S, "tmp", 2048, NULL, NULL), 200, "name free after purge");
 }
 
 Test(lifecycle, rotate_makes_a_new_version_and_keeps_the_old)
 {
     char v1[33];
-    cr_assert_eq(vmt_create_key(S, "rot", 3072,
-                                "\"key_ops\":[\"wrapKey\",\"unwrapKey\"],\"tags\":{\"o\":\"x\"}",
-                                v1),
-                 200);
+    cr_assert_eq(
+        vmt_create_key(S, "rot", 3072,
+                       "\"key_ops\":[\"wrapKey\",\"unwrapKey\"],\"tags\":{\"o\":\"x\"}", v1),
+        200);
     struct vmt_resp r;
     cr_assert_eq(vmt_call(S, "POST", "/keys/rot/wrapkey?" VMT_API, KO, wrap_body, &r), 200);
     char old_wrapped[1024];
     snprintf(old_wrapped, sizeof(old_wrapped), "%s", vmt_str(&r, "value"));
     vmt_resp_free(&r);
 
-    cr_assert_eq(vmt_call(S, "POST", "/keys/rot/rotate?" VMT_API, KO, NULL, &r), 200, "%s",
-                 r.body);
+    cr_assert_eq(vmt_call(S, "POST", "/keys/rot/rotate?" VMT_API, KO, NULL, &r), 200, "%s", r.body);
     const char *kid = vmt_str(&r, "key.kid");
     char v2[33];
     snprintf(v2, sizeof(v2), "%s", strrchr(kid, '/') + 1);
@@ -187,9 +176,9 @@ Test(lifecycle, rotate_makes_a_new_version_and_keeps_the_old)
     uint8_t *n = vmt_unb64(vmt_str(&r, "key.n"), &nlen);
     cr_assert_eq(nlen, 384, "rotation keeps the size");
     free(n);
-    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "key"),
-                                                        "key_ops")),
-                 2, "rotation keeps key_ops");
+    cr_assert_eq(
+        cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "key"), "key_ops")), 2,
+        "rotation keeps key_ops");
     cr_assert_str_eq(vmt_str(&r, "tags.o"), "x");
     vmt_resp_free(&r);
 
@@ -206,11 +195,9 @@ Test(lifecycle, rotate_makes_a_new_version_and_keeps_the_old)
     cr_assert_str_eq(vmt_str(&r, "value"), "AAECAwQFBgcICQoLDA0ODw");
     vmt_resp_free(&r);
     /* the latest cannot unwrap what the old one wrapped */
-    cr_assert_eq(vmt_call(S, "POST", "/keys/rot/unwrapkey?" VMT_API, KO, body, &r), 400);
-    vmt_resp_free(&r);
+    vmt_expect(S, "POST", "/keys/rot/unwrapkey?" VMT_API, KO, body, 400);
     cr_assert_eq(vmt_call(S, "GET", "/keys/rot/versions?" VMT_API, KO, NULL, &r), 200);
     cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(r.json, "value")), 2);
     vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "POST", "/keys/none/rotate?" VMT_API, KO, NULL, &r), 404);
-    vmt_resp_free(&r);
+    vmt_expect(S, "POST", "/keys/none/rotate?" VMT_API, KO, NULL, 404);
 }

@@ -19,7 +19,7 @@
 
 #include "vmt.h"
 
-#define S (&vmt_srv)
+#define S  (&vmt_srv)
 #define KO vmt_token(S, "keyofficer")
 
 TestSuite(limits, .init = vmt_setup, .fini = vmt_teardown, .timeout = 60);
@@ -54,10 +54,8 @@ Test(limits, oversized_body_gets_413_and_the_server_carries_on)
     vmt_resp_free(&r);
     free(b);
     S->fresh = 0;
-    cr_assert_eq(vmt_call(S, "GET", "/keys?" VMT_API, KO, NULL, &r), 200);
-    vmt_resp_free(&r);
-    cr_assert_eq(vmt_call(S, "GET", "/keys/big?" VMT_API, KO, NULL, &r), 404);
-    vmt_resp_free(&r);
+    vmt_expect(S, "GET", "/keys?" VMT_API, KO, NULL, 200);
+    vmt_expect(S, "GET", "/keys/big?" VMT_API, KO, NULL, 404);
 }
 
 Test(limits_flags, max_body_flag)
@@ -66,8 +64,7 @@ Test(limits_flags, max_body_flag)
     vmt_setup_args(args);
     struct vmt_resp r;
     char *b = body_of(3000);
-    cr_assert_eq(vmt_call(S, "POST", "/keys/b/create?" VMT_API, KO, b, &r), 413);
-    vmt_resp_free(&r);
+    vmt_expect(S, "POST", "/keys/b/create?" VMT_API, KO, b, 413);
     free(b);
     b = body_of(200); /* tag value over 256 characters is refused, but not for its size */
     cr_assert_eq(vmt_call(S, "POST", "/keys/b/create?" VMT_API, KO, b, &r), 200, "%s", r.body);
@@ -89,8 +86,7 @@ Test(limits, oversized_header_gets_431)
     vmt_resp_free(&r);
     free(h);
     S->fresh = 0;
-    cr_assert_eq(vmt_call(S, "GET", "/keys?" VMT_API, KO, NULL, &r), 200);
-    vmt_resp_free(&r);
+    vmt_expect(S, "GET", "/keys?" VMT_API, KO, NULL, 200);
 }
 
 Test(limits, deep_or_odd_json_is_a_400_not_a_crash)
@@ -100,11 +96,14 @@ Test(limits, deep_or_odd_json_is_a_400_not_a_crash)
     memset(b, '[', depth);
     memset(b + depth, ']', depth);
     b[2 * depth] = '\0';
-    static const char *const odd[] = {"{\"kty\":\"RSA\",\"kty\":", "{\"kty\":\"\\ud800\"}",
-                                      "{\"kty\":null}", "{\"kty\":[\"RSA\"]}", "\xff\xfe{}", "{}"};
+    static const char *const odd[] = {"{\"kty\":\"RSA\",\"kty\":",
+                                      "{\"kty\":\"\\ud800\"}",
+                                      "{\"kty\":null}",
+                                      "{\"kty\":[\"RSA\"]}",
+                                      "\xff\xfe{}",
+                                      "{}"};
     struct vmt_resp r;
-    cr_assert_eq(vmt_call(S, "POST", "/keys/j/create?" VMT_API, KO, b, &r), 400);
-    vmt_resp_free(&r);
+    vmt_expect(S, "POST", "/keys/j/create?" VMT_API, KO, b, 400);
     free(b);
     for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
         cr_assert_eq(vmt_call(S, "POST", "/keys/j/create?" VMT_API, KO, odd[i], &r), 400, "%s",
@@ -172,7 +171,8 @@ Test(limits_flags, connection_limit_and_idle_timeout)
     close(a);
     close(b);
     S->timeout_ms = 0;
-    cr_assert_eq(vmt_call(S, "GET", "/keys?" VMT_API, KO, NULL, &r), 200, "served once a slot is free");
+    cr_assert_eq(vmt_call(S, "GET", "/keys?" VMT_API, KO, NULL, &r), 200,
+                 "served once a slot is free");
     vmt_resp_free(&r);
     /* an idle connection is closed by the timeout */
     int d = tcp_connect(port);
@@ -237,9 +237,7 @@ Test(limits_flags, plain_http_only_on_request)
     const char *args[] = {"--insecure-http", NULL};
     vmt_setup_args(args);
     cr_assert(strncmp(S->url, "http://", 7) == 0, "%s", S->url);
-    struct vmt_resp r;
-    cr_assert_eq(vmt_call(S, "GET", "/keys?" VMT_API, KO, NULL, &r), 200);
-    vmt_resp_free(&r);
+    vmt_expect(S, "GET", "/keys?" VMT_API, KO, NULL, 200);
 }
 
 Test(limits_flags, given_tls_files)
@@ -259,8 +257,30 @@ Test(limits_flags, given_tls_files)
     struct vmt_resp r;
     cr_assert_eq(vmt_call(S, "GET", "/keys?" VMT_API, KO, NULL, &r), 200, "curl %d", r.curl_code);
     vmt_resp_free(&r);
-    const char *mismatch[] = {"--state", S->state, "--listen", "127.0.0.1:0", "--tls-cert", cert,
-                              "--tls-key", first.ca, NULL};
+    const char *mismatch[] = {"--state", S->state,    "--listen", "127.0.0.1:0", "--tls-cert",
+                              cert,      "--tls-key", first.ca,   NULL};
     cr_assert_eq(vmt_run_exit(mismatch, 10000), 1, "certificate and key must match");
     vmt_cleanup(&first);
+}
+
+Test(limits_flags, worker_pool_mode_serves)
+{
+    const char *args[] = {"--threads", "2", NULL};
+    vmt_setup_args(args);
+    cr_assert_eq(vmt_create_key(S, "pool", 2048, NULL, NULL), 200);
+    for (int i = 0; i < 10; i++) {
+        struct vmt_resp r;
+        cr_assert_eq(
+            vmt_call(S, "POST", "/keys/pool/wrapkey?" VMT_API, KO,
+                     "{\"alg\":\"RSA-OAEP-256\",\"value\":\"AAECAwQFBgcICQoLDA0ODw\"}", &r),
+            200);
+        char body[1024];
+        snprintf(body, sizeof(body), "{\"alg\":\"RSA-OAEP-256\",\"value\":\"%s\"}",
+                 vmt_str(&r, "value"));
+        vmt_resp_free(&r);
+        cr_assert_eq(vmt_call(S, "POST", "/keys/pool/unwrapkey?" VMT_API, KO, body, &r), 200);
+        cr_assert_str_eq(vmt_str(&r, "value"), "AAECAwQFBgcICQoLDA0ODw");
+        vmt_resp_free(&r);
+    }
+    cr_assert_eq(vmt_stop(S), 0);
 }

@@ -147,66 +147,72 @@ static int cmp_double(const void *a, const void *b)
 
 static void usage(FILE *f)
 {
-    fputs("usage: vault-mock-bench --url URL --ca FILE --token TOKEN --key NAME [--create]\n"
-          "       [--op unwrapkey|wrapkey|decrypt|encrypt] [--alg ALG] [--threads N]\n"
-          "       [--seconds S]\n",
-          f);
+    fputs(
+        "usage: vault-mock-bench --url URL --ca FILE --token TOKEN --key NAME [--create]\n"
+        "       [--op unwrapkey|wrapkey|decrypt|encrypt] [--alg ALG] [--threads N]\n"
+        "       [--seconds S]\n",
+        f);
 }
 
 static int parse(int argc, char **argv, struct cfg *c)
 {
     static const struct option opts[] = {
-        {"url", required_argument, NULL, 'u'},     {"ca", required_argument, NULL, 'c'},
-        {"token", required_argument, NULL, 't'},   {"key", required_argument, NULL, 'k'},
-        {"op", required_argument, NULL, 'o'},      {"alg", required_argument, NULL, 'a'},
-        {"threads", required_argument, NULL, 'n'}, {"seconds", required_argument, NULL, 's'},
-        {"create", no_argument, NULL, 'C'},        {"help", no_argument, NULL, 'h'},
+        {"url", required_argument, NULL, 'u'},
+        {"ca", required_argument, NULL, 'c'},
+        {"token", required_argument, NULL, 't'},
+        {"key", required_argument, NULL, 'k'},
+        {"op", required_argument, NULL, 'o'},
+        {"alg", required_argument, NULL, 'a'},
+        {"threads", required_argument, NULL, 'n'},
+        {"seconds", required_argument, NULL, 's'},
+        {"create", no_argument, NULL, 'C'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     int o;
     char *end = NULL;
     while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (o) {
-        case 'u':
-            c->url = optarg;
-            break;
-        case 'c':
-            c->ca = optarg;
-            break;
-        case 't':
-            c->token = optarg;
-            break;
-        case 'k':
-            c->key = optarg;
-            break;
-        case 'o':
-            c->op = optarg;
-            break;
-        case 'a':
-            c->alg = optarg;
-            break;
-        case 'C':
-            c->create = 1;
-            break;
-        case 'n':
-            errno = 0;
-            c->threads = (unsigned)strtoul(optarg, &end, 10);
-            if (errno != 0 || *end != '\0' || c->threads < 1 || c->threads > 256) {
+            case 'u':
+                c->url = optarg;
+                break;
+            case 'c':
+                c->ca = optarg;
+                break;
+            case 't':
+                c->token = optarg;
+                break;
+            case 'k':
+                c->key = optarg;
+                break;
+            case 'o':
+                c->op = optarg;
+                break;
+            case 'a':
+                c->alg = optarg;
+                break;
+            case 'C':
+                c->create = 1;
+                break;
+            case 'n':
+                errno = 0;
+                c->threads = (unsigned)strtoul(optarg, &end, 10);
+                if (errno != 0 || *end != '\0' || c->threads < 1 || c->threads > 256) {
+                    return -1;
+                }
+                break;
+            case 's':
+                errno = 0;
+                c->seconds = strtod(optarg, &end);
+                if (errno != 0 || *end != '\0' || !(c->seconds > 0 && c->seconds <= 3600)) {
+                    return -1;
+                }
+                break;
+            case 'h':
+                usage(stdout);
+                exit(0);
+            default:
                 return -1;
-            }
-            break;
-        case 's':
-            errno = 0;
-            c->seconds = strtod(optarg, &end);
-            if (errno != 0 || *end != '\0' || !(c->seconds > 0 && c->seconds <= 3600)) {
-                return -1;
-            }
-            break;
-        case 'h':
-            usage(stdout);
-            exit(0);
-        default:
-            return -1;
         }
     }
     return c->url && c->ca && c->token && c->key ? 0 : -1;
@@ -290,9 +296,10 @@ int main(int argc, char **argv)
     }
     double p50 = total > 0 ? all[total / 2] : 0;
     double p99 = total > 0 ? all[(size_t)((double)total * 0.99)] : 0;
-    printf("vault-mock-bench op=%s alg=%s threads=%u seconds=%.2f requests=%zu errors=%lu "
-           "rate=%.0f/s p50_us=%.0f p99_us=%.0f\n",
-           c.op, c.alg, c.threads, elapsed, total, errors, (double)total / elapsed, p50, p99);
+    printf(
+        "vault-mock-bench op=%s alg=%s threads=%u seconds=%.2f requests=%zu errors=%lu "
+        "rate=%.0f/s p50_us=%.0f p99_us=%.0f\n",
+        c.op, c.alg, c.threads, elapsed, total, errors, (double)total / elapsed, p50, p99);
     if (errors > 0) {
         fprintf(stderr, "vault-mock-bench: last error status %ld\n", last_status);
     }

@@ -5,12 +5,12 @@
 
 #include <criterion/criterion.h>
 #include <curl/curl.h>
-#include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +82,8 @@ static int read_ready(struct vmt_server *s)
     }
     line[len] = '\0';
     if (strncmp(line, "vault-mock ready ", 17) != 0 || field(line, "url", s->url, sizeof(s->url)) ||
-        field(line, "ca", s->ca, sizeof(s->ca)) || field(line, "audit", s->audit, sizeof(s->audit))) {
+        field(line, "ca", s->ca, sizeof(s->ca)) ||
+        field(line, "audit", s->audit, sizeof(s->audit))) {
         return -1;
     }
     return 0;
@@ -103,10 +104,10 @@ int vmt_start(struct vmt_server *s, const char *const *args)
     char *argv[64];
     size_t n = 0;
     argv[n++] = (char *)(uintptr_t)vmt_bin();
-    argv[n++] = (char *)(uintptr_t)"--state";
+    argv[n++] = (char *)(uintptr_t) "--state";
     argv[n++] = s->state;
-    argv[n++] = (char *)(uintptr_t)"--listen";
-    argv[n++] = (char *)(uintptr_t)"127.0.0.1:0";
+    argv[n++] = (char *)(uintptr_t) "--listen";
+    argv[n++] = (char *)(uintptr_t) "127.0.0.1:0";
     for (size_t i = 0; args != NULL && args[i] != NULL && n < 63; i++) {
         argv[n++] = (char *)(uintptr_t)args[i];
     }
@@ -334,6 +335,16 @@ long vmt_call_url(struct vmt_server *s, const char *method, const char *url, con
                   const char *body, struct vmt_resp *r)
 {
     return vmt_call(s, method, url, token, body, r);
+}
+
+void vmt_expect(struct vmt_server *s, const char *method, const char *path, const char *token,
+                const char *body, long status)
+{
+    struct vmt_resp r;
+    vmt_call(s, method, path, token, body, &r);
+    cr_assert_eq(r.status, status, "%s %s: %ld %s", method, path, r.status,
+                 r.body != NULL ? r.body : "");
+    vmt_resp_free(&r);
 }
 
 void vmt_resp_free(struct vmt_resp *r)

@@ -17,8 +17,8 @@ struct vmt_server {
     char url[128];
     char ca[512];
     char audit[512];
-    int out_fd; /* read end of the child's stdout */
-    int fresh;  /* 1: a new connection per call (libcurl retries a failed reused one) */
+    int out_fd;      /* read end of the child's stdout */
+    int fresh;       /* 1: a new connection per call (libcurl retries a failed reused one) */
     long timeout_ms; /* per call; 0: 60 s */
 };
 
@@ -67,6 +67,10 @@ long vmt_call_url(struct vmt_server *s, const char *method, const char *url, con
 long vmt_call_raw(struct vmt_server *s, const char *method, const char *path, const char *token,
                   const char *body, size_t body_len, const char *header, struct vmt_resp *r);
 void vmt_resp_free(struct vmt_resp *r);
+
+/* vmt_expect sends the call and asserts the answer's status (the body is shown on failure). */
+void vmt_expect(struct vmt_server *s, const char *method, const char *path, const char *token,
+                const char *body, long status);
 
 /* vmt_error_code returns error.code of an error body, or "". */
 const char *vmt_error_code(const struct vmt_resp *r);

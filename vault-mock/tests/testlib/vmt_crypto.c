@@ -4,6 +4,7 @@
  */
 #include "vmt_crypto.h"
 
+#include <criterion/criterion.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/param_build.h>
@@ -93,8 +94,9 @@ char *vmt_jwk_private(EVP_PKEY *pkey, const char *omit)
 {
     static const char *const names[8] = {"n", "e", "d", "p", "q", "dp", "dq", "qi"};
     static const char *const params[8] = {
-        OSSL_PKEY_PARAM_RSA_N,         OSSL_PKEY_PARAM_RSA_E,         OSSL_PKEY_PARAM_RSA_D,
-        OSSL_PKEY_PARAM_RSA_FACTOR1,   OSSL_PKEY_PARAM_RSA_FACTOR2,   OSSL_PKEY_PARAM_RSA_EXPONENT1,
+        OSSL_PKEY_PARAM_RSA_N,         OSSL_PKEY_PARAM_RSA_E,
+        OSSL_PKEY_PARAM_RSA_D,         OSSL_PKEY_PARAM_RSA_FACTOR1,
+        OSSL_PKEY_PARAM_RSA_FACTOR2,   OSSL_PKEY_PARAM_RSA_EXPONENT1,
         OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_COEFFICIENT1};
     size_t cap = 8192;
     char *out = malloc(cap);
@@ -147,8 +149,8 @@ uint8_t *vmt_rsa_encrypt(EVP_PKEY *pkey, const char *alg, const uint8_t *in, siz
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
     size_t len = (size_t)EVP_PKEY_get_size(pkey);
     uint8_t *out = malloc(len);
-    int ok = ctx != NULL && out != NULL && EVP_PKEY_encrypt_init(ctx) == 1 &&
-             setup_enc(ctx, alg) && EVP_PKEY_encrypt(ctx, out, &len, in, in_len) == 1;
+    int ok = ctx != NULL && out != NULL && EVP_PKEY_encrypt_init(ctx) == 1 && setup_enc(ctx, alg) &&
+             EVP_PKEY_encrypt(ctx, out, &len, in, in_len) == 1;
     EVP_PKEY_CTX_free(ctx);
     if (!ok) {
         free(out);
@@ -164,8 +166,8 @@ uint8_t *vmt_rsa_decrypt(EVP_PKEY *pkey, const char *alg, const uint8_t *in, siz
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
     size_t len = (size_t)EVP_PKEY_get_size(pkey);
     uint8_t *out = malloc(len);
-    int ok = ctx != NULL && out != NULL && EVP_PKEY_decrypt_init(ctx) == 1 &&
-             setup_enc(ctx, alg) && EVP_PKEY_decrypt(ctx, out, &len, in, in_len) == 1;
+    int ok = ctx != NULL && out != NULL && EVP_PKEY_decrypt_init(ctx) == 1 && setup_enc(ctx, alg) &&
+             EVP_PKEY_decrypt(ctx, out, &len, in, in_len) == 1;
     EVP_PKEY_CTX_free(ctx);
     if (!ok) {
         free(out);
@@ -219,4 +221,19 @@ int vmt_rsa_verify(EVP_PKEY *pkey, const char *alg, const uint8_t *digest, size_
 size_t vmt_digest_len(const char *alg)
 {
     return (size_t)EVP_MD_get_size(md_of(alg));
+}
+
+EVP_PKEY *vmt_import_local(struct vmt_server *s, const char *name, int bits)
+{
+    EVP_PKEY *local = vmt_rsa_generate(bits);
+    cr_assert_not_null(local);
+    char *jwk = vmt_jwk_private(local, NULL);
+    cr_assert_not_null(jwk);
+    char body[8192];
+    char path[256];
+    snprintf(body, sizeof(body), "{\"key\":{%s}}", jwk);
+    snprintf(path, sizeof(path), "/keys/%s?" VMT_API, name);
+    vmt_expect(s, "PUT", path, vmt_token(s, "keyofficer"), body, 200);
+    free(jwk);
+    return local;
 }

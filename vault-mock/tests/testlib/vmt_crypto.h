@@ -12,7 +12,8 @@
 
 #include "vmt.h"
 
-/* vmt_pubkey builds the public key from "key.n" and "key.e" of a KeyBundle answer; NULL on failure. */
+/* vmt_pubkey builds the public key from "key.n" and "key.e" of a KeyBundle answer; NULL on failure.
+ */
 EVP_PKEY *vmt_pubkey(const struct vmt_resp *r);
 /* vmt_rsa_generate makes a local RSA key. */
 EVP_PKEY *vmt_rsa_generate(int bits);
@@ -22,7 +23,13 @@ EVP_PKEY *vmt_rsa_generate(int bits);
  * With |omit| not NULL that member is left out.
  */
 char *vmt_jwk_private(EVP_PKEY *pkey, const char *omit);
-/* vmt_bn_b64 returns the base64url (malloc'd) of one RSA parameter ("n", "d", "rsa-factor1", ...). */
+/*
+ * vmt_import_local makes an RSA key of |bits| locally and imports it as
+ * |name| (keyofficer; asserts 200). Returns the local key (caller frees).
+ */
+EVP_PKEY *vmt_import_local(struct vmt_server *s, const char *name, int bits);
+/* vmt_bn_b64 returns the base64url (malloc'd) of one RSA parameter ("n", "d", "rsa-factor1", ...).
+ */
 char *vmt_param_b64(EVP_PKEY *pkey, const char *ossl_param);
 /* vmt_param_bytes returns the big-endian bytes of one RSA parameter (malloc'd) and its length. */
 uint8_t *vmt_param_bytes(EVP_PKEY *pkey, const char *ossl_param, size_t *len);
