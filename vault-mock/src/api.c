@@ -335,42 +335,79 @@ static int apply_faults(struct vmock_server *srv, enum vmock_op op, struct vmock
     }
 }
 
+/* Path parts and the route of a request, as classify() finds them. */
+struct classified {
+    char buf[PATH_MAX_LEN + 1];
+    char *segs[VMOCK_MAX_SEGMENTS];
+    size_t n;
+    int path_ok;
+    int admin;
+    int m; /* match(): 1 route, 0 no such path, -1 wrong method */
+    struct route r;
+    const struct vmock_identity *who;
+};
+
+/*
+ * Find the route and the caller of |req| and note operation, key, version
+ * and identity in |rep| for the audit line; answers nothing.
+ */
+static void classify(struct vmock_server *srv, const struct vmock_request *req,
+                     struct classified *c, struct vmock_reply *rep)
+{
+    memset(&c->r, 0, sizeof(c->r));
+    c->m = 0;
+    c->who = NULL;
+    c->admin = 0;
+    c->path_ok = split_path(req->path, c->buf, sizeof(c->buf), c->segs, &c->n) == 0;
+    if (!c->path_ok) {
+        return;
+    }
+    const char *token = bearer(req);
+    if (c->n >= 1 && strcmp(c->segs[0], "admin") == 0) {
+        c->admin = 1;
+        rep->op = VMOCK_OP_ADMIN;
+        rep->identity = token != NULL && vmock_policy_is_admin(srv->policy, token) ? "admin" : NULL;
+        return;
+    }
+    c->m = match(req, c->segs, c->n, &c->r);
+    if (c->m > 0) {
+        rep->op = c->r.op;
+        if (c->r.name != NULL) {
+            snprintf(rep->key, sizeof(rep->key), "%s", c->r.name);
+        }
+        snprintf(rep->version, sizeof(rep->version), "%s", c->r.version);
+    }
+    c->who = token != NULL ? vmock_policy_auth(srv->policy, token) : NULL;
+    rep->identity = c->who != NULL ? c->who->name : NULL;
+}
+
+void vmock_api_describe(struct vmock_server *srv, const struct vmock_request *req,
+                        struct vmock_reply *rep)
+{
+    struct classified c;
+    classify(srv, req, &c, rep);
+}
+
 static void handle(struct vmock_server *srv, const struct vmock_request *req,
                    struct vmock_reply *rep)
 {
-    char buf[PATH_MAX_LEN + 1];
-    char *segs[VMOCK_MAX_SEGMENTS];
-    size_t n = 0;
-    if (split_path(req->path, buf, sizeof(buf), segs, &n) != 0) {
+    struct classified cl;
+    classify(srv, req, &cl, rep);
+    if (!cl.path_ok) {
         vmock_reply_error(rep, 400, "BadParameter", "The request URI is not valid.", NULL);
         return;
     }
-    if (n >= 1 && strcmp(segs[0], "admin") == 0) {
-        rep->op = VMOCK_OP_ADMIN;
-        rep->identity = "admin";
-        vmock_api_admin(srv, req, segs, n, rep);
+    if (cl.admin) {
+        vmock_api_admin(srv, req, cl.segs, cl.n, rep);
         return;
     }
-    struct route r;
-    int m = match(req, segs, n, &r);
-    if (m > 0) {
-        rep->op = r.op;
-        if (r.name != NULL) {
-            snprintf(rep->key, sizeof(rep->key), "%s", r.name);
-        }
-        snprintf(rep->version, sizeof(rep->version), "%s", r.version);
-    }
-    const char *token = bearer(req);
-    if (token == NULL) {
-        challenge(srv, rep, 0);
+    if (bearer(req) == NULL || cl.who == NULL) {
+        challenge(srv, rep, bearer(req) != NULL);
         return;
     }
-    const struct vmock_identity *who = vmock_policy_auth(srv->policy, token);
-    if (who == NULL) {
-        challenge(srv, rep, 1);
-        return;
-    }
-    rep->identity = who->name;
+    const struct vmock_identity *who = cl.who;
+    int m = cl.m;
+    struct route r = cl.r;
     const char *apiv = req->query(req->ctx, "api-version");
     if (apiv == NULL || apiv[0] == '\0') {
         vmock_reply_error(rep, 400, "BadParameter",

@@ -80,6 +80,14 @@ struct vmock_call {
 void vmock_api_handle(struct vmock_server *srv, const struct vmock_request *req,
                       struct vmock_reply *rep);
 
+/*
+ * vmock_api_describe notes the operation, key, version and identity of
+ * |req| in |rep| (for the audit line of a request answered outside the
+ * API, such as a 413), without answering it.
+ */
+void vmock_api_describe(struct vmock_server *srv, const struct vmock_request *req,
+                        struct vmock_reply *rep);
+
 /* vmock_api_account counts |rep| in the statistics (called once per answered or dropped request).
  */
 void vmock_api_account(struct vmock_server *srv, const struct vmock_reply *rep);

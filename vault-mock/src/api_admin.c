@@ -114,7 +114,6 @@ void vmock_api_admin(struct vmock_server *srv, const struct vmock_request *req, 
         return;
     }
     if (!vmock_policy_is_admin(srv->policy, token)) {
-        rep->identity = NULL;
         vmock_reply_error(rep, 403, "Forbidden", "This token is not the admin token.", NULL);
         return;
     }

@@ -187,6 +187,14 @@ static enum MHD_Result too_big(struct vmock_http *h, struct MHD_Connection *conn
     struct vmock_reply rep;
     memset(&rep, 0, sizeof(rep));
     rep.op = VMOCK_OP_UNKNOWN;
+    struct vmock_request req = {
+        .method = method,
+        .path = url,
+        .query = lookup_query,
+        .header = lookup_header,
+        .ctx = conn,
+    };
+    vmock_api_describe(h->srv, &req, &rep);
     vmock_reply_errorf(&rep, 413, "BadParameter", NULL,
                        "The request body is larger than the limit of %zu bytes.", h->max_body);
     return answer(h, conn, rs, url, method, &rep);

@@ -208,7 +208,14 @@ Test(faults, admin_sets_lists_and_clears_rules)
 
 Test(faults, admin_needs_the_admin_token)
 {
-    vmt_expect(S, "GET", "/admin/stats", NULL, NULL, 401);
+    struct vmt_resp r;
+    cr_assert_eq(vmt_call(S, "GET", "/admin/stats", NULL, NULL, &r), 401);
+    cJSON *line = vmt_audit_find(S, r.request_id);
+    cr_assert_not_null(line);
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(line, "identity")));
+    cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(line, "operation")), "admin");
+    cJSON_Delete(line);
+    vmt_resp_free(&r);
     vmt_expect(S, "GET", "/admin/stats", KO, NULL, 403);
     vmt_expect(S, "POST", "/admin/faults", KO, "{\"faults\":[]}", 403);
     vmt_expect(S, "GET", "/admin/nothing", ADMIN, NULL, 404);

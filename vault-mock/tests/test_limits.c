@@ -43,6 +43,13 @@ Test(limits, oversized_body_gets_413_and_the_server_carries_on)
     struct vmt_resp r;
     cr_assert_eq(vmt_call(S, "POST", "/keys/big/create?" VMT_API, KO, b, &r), 413);
     cr_assert_str_eq(vmt_error_code(&r), "BadParameter");
+    cJSON *line = vmt_audit_find(S, r.request_id);
+    cr_assert_not_null(line);
+    cr_assert_eq(cJSON_GetObjectItem(line, "status")->valueint, 413);
+    cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(line, "operation")), "create");
+    cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(line, "identity")), "keyofficer");
+    cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(line, "key")), "big");
+    cJSON_Delete(line);
     vmt_resp_free(&r);
     free(b);
     /* 2 MiB announced with Expect: 100-continue: refused before the body is sent */
