@@ -25,8 +25,12 @@ int vmock_dir_private(const char *dir, char *err, size_t err_len)
         snprintf(err, err_len, "%s is not a folder", dir);
         return -1;
     }
-    if ((st.st_mode & 0777) != 0700 && chmod(dir, 0700) != 0) {
-        snprintf(err, err_len, "cannot set mode 0700 on %s: %s", dir, strerror(errno));
+    /* Never loosen or silently tighten someone else's folder (think --state /tmp). */
+    if ((st.st_mode & 0077) != 0) {
+        snprintf(err, err_len,
+                 "state folder %s is open to other users (mode %03o); use a new "
+                 "folder or chmod 700 it",
+                 dir, (unsigned)(st.st_mode & 0777));
         return -1;
     }
     return 0;

@@ -18,8 +18,9 @@
 #define VMOCK_SEAL_OVERHEAD    (VMOCK_SEAL_NONCE_BYTES + VMOCK_SEAL_TAG_BYTES)
 
 /*
- * vmock_dir_private creates |dir| with mode 0700, or tightens an existing
- * folder to 0700. Returns 0, or -1 with |err| filled.
+ * vmock_dir_private creates |dir| with mode 0700, or accepts an existing
+ * folder that only its owner can enter. Returns 0, or -1 with |err| filled
+ * (also when an existing folder is open to group or others).
  */
 int vmock_dir_private(const char *dir, char *err, size_t err_len);
 

@@ -236,6 +236,19 @@ Test(persist, no_private_key_material_or_tokens_at_rest)
     EVP_PKEY_free(local);
 }
 
+Test(persist, state_folder_open_to_others_is_refused)
+{
+    cr_assert_eq(vmt_stop(S), 0);
+    cr_assert_eq(chmod(S->state, 0755), 0);
+    const char *args[] = {"--state", S->state, "--listen", "127.0.0.1:0", NULL};
+    cr_assert_eq(vmt_run_exit(args, 10000), 1);
+    struct stat st;
+    cr_assert_eq(stat(S->state, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0755, "the folder's mode is left alone");
+    cr_assert_eq(chmod(S->state, 0700), 0);
+    cr_assert_eq(vmt_run_exit(args, 300), -1, "0700 is accepted (still running)");
+}
+
 Test(persist, wrong_master_key_or_damaged_state_refuses_to_start)
 {
     cr_assert_eq(vmt_create_key(S, "m", 2048, NULL, NULL), 200);
