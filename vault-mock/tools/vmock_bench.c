@@ -20,6 +20,7 @@
 
 struct cfg {
     const char *url;
+    char target[1024]; /* versioned key id the loop calls, from the wrap answer */
     const char *ca;
     const char *token;
     const char *key;
@@ -108,8 +109,12 @@ static void *work(void *arg)
     struct curl_slist *hdrs = NULL;
     struct buf out = {0};
     CURL *h = make_handle(c, &hdrs, &out);
-    char url[1024];
-    snprintf(url, sizeof(url), "%s/keys/%s/%s?api-version=7.4", c->url, c->key, c->op);
+    char url[2048];
+    if (c->target[0] != '\0') {
+        snprintf(url, sizeof(url), "%s/%s?api-version=7.4", c->target, c->op);
+    } else {
+        snprintf(url, sizeof(url), "%s/keys/%s/%s?api-version=7.4", c->url, c->key, c->op);
+    }
     double end = now_s() + c->seconds;
     while (now_s() < end) {
         double t0 = now_s();
@@ -256,6 +261,11 @@ int main(int argc, char **argv)
             return 1;
         }
         snprintf(body, sizeof(body), "{\"alg\":\"%s\",\"value\":\"%s\"}", c.alg, v);
+        /* Unwrap with the version that wrapped, so a rotation meanwhile does not matter. */
+        const char *kid = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "kid"));
+        if (kid != NULL) {
+            snprintf(c.target, sizeof(c.target), "%s", kid);
+        }
         cJSON_Delete(doc);
     }
     curl_easy_cleanup(h);
