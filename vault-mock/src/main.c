@@ -63,7 +63,8 @@ static void usage(FILE *out)
         "  --tls-cert FILE         server certificate (PEM) instead of the generated one\n"
         "  --tls-key FILE          its private key (PEM); both or neither\n"
         "  --tls-dns NAMES         extra DNS names (comma-separated) for the generated\n"
-        "                          certificate, e.g. myvault.vault.azure.net\n"
+        "                          certificate, e.g. myvault.vault.azure.net (used when\n"
+        "                          STATE/server.pem is made, i.e. on the first start)\n"
         "  --insecure-http         serve plain HTTP (no TLS); for debugging only\n"
         "  --identities FILE       identities and key permissions (JSON); default: keyofficer,\n"
         "                          dbservice, auditor with random tokens in STATE/tokens.json\n"
@@ -391,6 +392,12 @@ static int run(struct options *o)
            srv.api.scheme, fallback, o->insecure_http ? "-" : tls.ca_path, o->state, o->state,
            o->audit != NULL ? o->audit : audit_path);
     fflush(stdout);
+    if (srv.throttle.limit[VMOCK_TC_RSA2048] != 0) {
+        fprintf(stderr,
+                "vault-mock: throttling RSA-2048 crypto at %u per %u ms like the service; "
+                "--throttle off for benchmarks\n",
+                srv.throttle.limit[VMOCK_TC_RSA2048], srv.throttle.window_ms);
+    }
 
     sigset_t set;
     sigemptyset(&set);
