@@ -52,6 +52,22 @@ static const char *lookup_header(void *ctx, const char *name)
     return MHD_lookup_connection_value(ctx, MHD_HEADER_KIND, name);
 }
 
+/* The API's view of an MHD request; |rs| NULL for no body. */
+static struct vmock_request make_request(struct MHD_Connection *conn, const char *url,
+                                         const char *method, const struct req_state *rs)
+{
+    struct vmock_request req = {
+        .method = method,
+        .path = url,
+        .query = lookup_query,
+        .header = lookup_header,
+        .ctx = conn,
+        .body = rs != NULL ? rs->body : NULL,
+        .body_len = rs != NULL ? rs->len : 0,
+    };
+    return req;
+}
+
 static void free_body(void *p)
 {
     char *s = p;
@@ -187,13 +203,7 @@ static enum MHD_Result too_big(struct vmock_http *h, struct MHD_Connection *conn
     struct vmock_reply rep;
     memset(&rep, 0, sizeof(rep));
     rep.op = VMOCK_OP_UNKNOWN;
-    struct vmock_request req = {
-        .method = method,
-        .path = url,
-        .query = lookup_query,
-        .header = lookup_header,
-        .ctx = conn,
-    };
+    struct vmock_request req = make_request(conn, url, method, NULL);
     vmock_api_describe(h->srv, &req, &rep);
     vmock_reply_errorf(&rep, 413, "BadParameter", NULL,
                        "The request body is larger than the limit of %zu bytes.", h->max_body);
@@ -264,15 +274,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (rs->too_big) {
         return too_big(h, conn, rs, url, method);
     }
-    struct vmock_request req = {
-        .method = method,
-        .path = url,
-        .query = lookup_query,
-        .header = lookup_header,
-        .ctx = conn,
-        .body = rs->body,
-        .body_len = rs->len,
-    };
+    struct vmock_request req = make_request(conn, url, method, rs);
     struct vmock_reply rep;
     vmock_api_handle(h->srv, &req, &rep);
     return answer(h, conn, rs, url, method, &rep);
