@@ -27,6 +27,8 @@ struct vmock_http {
 
 struct req_state {
     uint64_t t0_ns;
+    char path[256]; /* from the request line, for requests MHD ends before the API sees them */
+    int started;
     char *body;
     size_t len;
     size_t cap;
@@ -50,6 +52,28 @@ static const char *lookup_query(void *ctx, const char *name)
 static const char *lookup_header(void *ctx, const char *name)
 {
     return MHD_lookup_connection_value(ctx, MHD_HEADER_KIND, name);
+}
+
+/*
+ * Called when the request line arrives: the request's state starts here, so
+ * that latency counts from the first byte and a request the HTTP layer ends
+ * early (431, timeout, client gone) still gets its audit line.
+ */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)conn;
+    struct req_state *rs = calloc(1, sizeof(*rs));
+    if (rs != NULL) {
+        rs->t0_ns = mono_ns();
+        size_t n = strcspn(uri, "?");
+        if (n >= sizeof(rs->path)) {
+            n = sizeof(rs->path) - 1;
+        }
+        memcpy(rs->path, uri, n);
+        rs->path[n] = '\0';
+    }
+    return rs;
 }
 
 /* The API's view of an MHD request; |rs| NULL for no body. */
@@ -224,6 +248,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         }
         rs->t0_ns = mono_ns();
         *req_cls = rs;
+    }
+    if (!rs->started) {
+        rs->started = 1;
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl != NULL) {
             char *end = NULL;
@@ -280,15 +307,47 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return answer(h, conn, rs, url, method, &rep);
 }
 
+/* The audit error name of a request the HTTP layer ended without an answer from the API. */
+static const char *termination_name(enum MHD_RequestTerminationCode toe)
+{
+    switch (toe) {
+        case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED:
+            return "TimeoutReached";
+        case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
+            return "ServerShutdown";
+        case MHD_REQUEST_TERMINATED_READ_ERROR:
+        case MHD_REQUEST_TERMINATED_CLIENT_ABORT:
+            return "ClientGone";
+        case MHD_REQUEST_TERMINATED_WITH_ERROR:
+        case MHD_REQUEST_TERMINATED_COMPLETED_OK:
+        default:
+            return "RejectedByHttpLayer";
+    }
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
-    (void)conn;
-    (void)toe;
+    struct vmock_http *h = cls;
     struct req_state *rs = *req_cls;
     if (rs == NULL) {
         return;
+    }
+    if (!rs->answered) {
+        char remote[INET6_ADDRSTRLEN];
+        char rid[37];
+        request_id(rid);
+        client_address(conn, remote, sizeof(remote));
+        struct vmock_audit_rec rec = {
+            .request_id = rid,
+            .operation = vmock_op_name(VMOCK_OP_UNKNOWN),
+            .path = rs->path,
+            .remote = remote,
+            .status = 0,
+            .error = termination_name(toe),
+            .latency_us = (mono_ns() - rs->t0_ns) / 1000u,
+        };
+        (void)vmock_audit_write(&h->srv->audit, &rec); /* nobody left to tell if it fails */
     }
     if (rs->body != NULL) {
         OPENSSL_cleanse(rs->body, rs->len);
@@ -361,8 +420,8 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_ARRAY, opts,
-        MHD_OPTION_END);
+        (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (h->daemon == NULL) {
         snprintf(err, err_len, "cannot start the HTTP%s server on %s:%u (address in use?)",
                  cfg->cert_pem != NULL ? "S" : "", cfg->host, (unsigned)cfg->port);
