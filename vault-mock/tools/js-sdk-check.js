@@ -1,4 +1,13 @@
-// Checks @azure/keyvault-keys against vault-mock. Usage: node sdk-check.js URL TOKENS_JSON
+// js-sdk-check.js - runs the official @azure/keyvault-keys (4.x) against vault-mock:
+// create, get, update, list with paging, wrap/unwrap, encrypt/decrypt, sign/verify,
+// a refused operation, rotate, delete with its poller, deleted keys, purge refusal,
+// recover with its poller. Not part of `make test` (it needs npm).
+//
+//   d=$(mktemp -d) && (cd $d && npm install @azure/keyvault-keys@4)
+//   NODE_PATH=$d/node_modules NODE_EXTRA_CA_CERTS=STATE/ca.pem \
+//       node vault-mock/tools/js-sdk-check.js URL STATE/tokens.json
+//
+// URL and STATE come from the vault's ready line; the exit code is 0 when every step passed.
 const { KeyClient, CryptographyClient } = require("@azure/keyvault-keys");
 const fs = require("fs");
 const crypto = require("crypto");
