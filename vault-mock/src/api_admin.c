@@ -1,0 +1,141 @@
+/*
+ * api_admin.c - the admin endpoints, outside the Key Vault API, for tests
+ * and benchmarks; they need the admin token from tokens.json.
+ *
+ *   GET    /admin/stats      request counters
+ *   GET    /admin/faults     the fault rules
+ *   POST   /admin/faults     {"faults":[{"op":"unwrapkey","latency_ms":10,...}]} replaces them
+ *   DELETE /admin/faults     removes every rule
+ *   GET    /admin/throttle   the throttling limits
+ *   POST   /admin/throttle   {"spec":"rsa2048=100,window_ms=1000"} changes them
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "api.h"
+#include "jsonx.h"
+
+static const char *admin_token(const struct vmock_request *req)
+{
+    const char *auth = req->header(req->ctx, "Authorization");
+    if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0) {
+        return NULL;
+    }
+    return auth + 7;
+}
+
+static cJSON *parse_body(const struct vmock_request *req, struct vmock_reply *rep)
+{
+    const char *why = NULL;
+    cJSON *body = vmock_json_parse_object(req->body, req->body_len, &why);
+    if (body == NULL) {
+        vmock_reply_error(rep, 400, "BadParameter", why, NULL);
+    }
+    return body;
+}
+
+static void set_faults(struct vmock_server *srv, const struct vmock_request *req,
+                       struct vmock_reply *rep)
+{
+    cJSON *body = parse_body(req, rep);
+    if (body == NULL) {
+        return;
+    }
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(body, "faults");
+    struct vmock_fault rules[VMOCK_MAX_FAULTS];
+    size_t n = 0;
+    char err[200];
+    if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) > VMOCK_MAX_FAULTS) {
+        vmock_reply_error(rep, 400, "BadParameter",
+                          "faults must be an array of at most 32 rule objects.", NULL);
+        cJSON_Delete(body);
+        return;
+    }
+    const cJSON *it = NULL;
+    cJSON_ArrayForEach(it, arr)
+    {
+        if (vmock_fault_from_json(&rules[n++], it, err, sizeof(err)) != 0) {
+            vmock_reply_error(rep, 400, "BadParameter", err, NULL);
+            cJSON_Delete(body);
+            return;
+        }
+    }
+    cJSON_Delete(body);
+    vmock_faults_set(&srv->faults, rules, n);
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddItemToObject(doc, "faults", vmock_faults_json(&srv->faults));
+    vmock_reply_json(rep, 200, doc);
+}
+
+static void set_throttle(struct vmock_server *srv, const struct vmock_request *req,
+                         struct vmock_reply *rep)
+{
+    cJSON *body = parse_body(req, rep);
+    if (body == NULL) {
+        return;
+    }
+    const char *spec = vmock_json_string(body, "spec");
+    char err[200];
+    if (spec == NULL) {
+        vmock_reply_error(rep, 400, "BadParameter", "spec (a string) is required.", NULL);
+    } else {
+        /* Parse into a copy so that a bad spec changes nothing. */
+        struct vmock_throttle *t = &srv->throttle;
+        struct vmock_throttle tmp;
+        pthread_mutex_lock(&t->mu);
+        tmp.window_ms = t->window_ms;
+        memcpy(tmp.limit, t->limit, sizeof(tmp.limit));
+        pthread_mutex_unlock(&t->mu);
+        if (vmock_throttle_parse(&tmp, spec, err, sizeof(err)) != 0) {
+            vmock_reply_error(rep, 400, "BadParameter", err, NULL);
+        } else {
+            pthread_mutex_lock(&t->mu);
+            t->window_ms = tmp.window_ms;
+            memcpy(t->limit, tmp.limit, sizeof(t->limit));
+            memset(t->count, 0, sizeof(t->count));
+            memset(t->window_start_ms, 0, sizeof(t->window_start_ms));
+            pthread_mutex_unlock(&t->mu);
+            vmock_reply_json(rep, 200, vmock_throttle_json(t));
+        }
+    }
+    cJSON_Delete(body);
+}
+
+void vmock_api_admin(struct vmock_server *srv, const struct vmock_request *req, char **segs,
+                     size_t n_segs, struct vmock_reply *rep)
+{
+    const char *token = admin_token(req);
+    if (token == NULL) {
+        vmock_reply_error(rep, 401, "Unauthorized", "The admin endpoints need the admin token.",
+                          NULL);
+        return;
+    }
+    if (!vmock_policy_is_admin(srv->policy, token)) {
+        vmock_reply_error(rep, 403, "Forbidden", "This token is not the admin token.", NULL);
+        return;
+    }
+    const char *what = n_segs == 2 ? segs[1] : "";
+    int get = strcmp(req->method, "GET") == 0;
+    int post = strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0;
+    if (strcmp(what, "stats") == 0 && get) {
+        vmock_reply_json(rep, 200, vmock_stats_json(&srv->stats, (int64_t)time(NULL)));
+    } else if (strcmp(what, "faults") == 0 && get) {
+        cJSON *doc = cJSON_CreateObject();
+        cJSON_AddItemToObject(doc, "faults", vmock_faults_json(&srv->faults));
+        vmock_reply_json(rep, 200, doc);
+    } else if (strcmp(what, "faults") == 0 && post) {
+        set_faults(srv, req, rep);
+    } else if (strcmp(what, "faults") == 0 && strcmp(req->method, "DELETE") == 0) {
+        vmock_faults_set(&srv->faults, NULL, 0);
+        rep->status = 204;
+    } else if (strcmp(what, "throttle") == 0 && get) {
+        vmock_reply_json(rep, 200, vmock_throttle_json(&srv->throttle));
+    } else if (strcmp(what, "throttle") == 0 && post) {
+        set_throttle(srv, req, rep);
+    } else {
+        vmock_reply_error(rep, 404, "NotFound", "No such admin endpoint or method.", NULL);
+    }
+}

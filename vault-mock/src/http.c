@@ -1,0 +1,443 @@
+/*
+ * http.c - libmicrohttpd glue: request state, body limit, response headers,
+ * audit before answer.
+ */
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+/* Bodies beyond this are not even drained: the connection is closed. */
+#define DRAIN_FACTOR 16u
+
+struct vmock_http {
+    struct MHD_Daemon *daemon;
+    struct vmock_server *srv;
+    size_t max_body;
+};
+
+struct req_state {
+    uint64_t t0_ns;
+    char path[256]; /* from the request line, for requests MHD ends before the API sees them */
+    int started;
+    char *body;
+    size_t len;
+    size_t cap;
+    size_t seen; /* bytes received, kept or not */
+    int too_big;
+    int answered;
+};
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static const char *lookup_query(void *ctx, const char *name)
+{
+    return MHD_lookup_connection_value(ctx, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static const char *lookup_header(void *ctx, const char *name)
+{
+    return MHD_lookup_connection_value(ctx, MHD_HEADER_KIND, name);
+}
+
+/*
+ * Called when the request line arrives: the request's state starts here, so
+ * that latency counts from the first byte and a request the HTTP layer ends
+ * early (431, timeout, client gone) still gets its audit line.
+ */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    (void)cls;
+    (void)conn;
+    struct req_state *rs = calloc(1, sizeof(*rs));
+    if (rs != NULL) {
+        rs->t0_ns = mono_ns();
+        size_t n = strcspn(uri, "?");
+        if (n >= sizeof(rs->path)) {
+            n = sizeof(rs->path) - 1;
+        }
+        memcpy(rs->path, uri, n);
+        rs->path[n] = '\0';
+    }
+    return rs;
+}
+
+/* The API's view of an MHD request; |rs| NULL for no body. */
+static struct vmock_request make_request(struct MHD_Connection *conn, const char *url,
+                                         const char *method, const struct req_state *rs)
+{
+    struct vmock_request req = {
+        .method = method,
+        .path = url,
+        .query = lookup_query,
+        .header = lookup_header,
+        .ctx = conn,
+        .body = rs != NULL ? rs->body : NULL,
+        .body_len = rs != NULL ? rs->len : 0,
+    };
+    return req;
+}
+
+static void free_body(void *p)
+{
+    char *s = p;
+    if (s != NULL) {
+        OPENSSL_cleanse(s, strlen(s));
+        free(s);
+    }
+}
+
+/* A UUID-shaped request id, like x-ms-request-id. */
+static void request_id(char out[37])
+{
+    uint8_t r[16];
+    if (RAND_bytes(r, sizeof(r)) != 1) {
+        memset(r, 0, sizeof(r));
+    }
+    r[6] = (uint8_t)((r[6] & 0x0f) | 0x40);
+    r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
+             r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
+             r[14], r[15]);
+}
+
+static void client_address(struct MHD_Connection *conn, char *out, size_t out_len)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = '\0';
+    if (ci == NULL || ci->client_addr == NULL) {
+        return;
+    }
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+                  (socklen_t)out_len);
+    } else if (sa->sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+                  (socklen_t)out_len);
+    }
+}
+
+/* Echo x-ms-client-request-id when it is short and harmless. */
+static const char *client_request_id(struct MHD_Connection *conn)
+{
+    const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "x-ms-client-request-id");
+    if (v == NULL || strlen(v) > 64) {
+        return NULL;
+    }
+    for (const char *p = v; *p != '\0'; p++) {
+        char c = *p;
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              c == '-')) {
+            return NULL;
+        }
+    }
+    return v;
+}
+
+/*
+ * Audit |rep| and queue it (or drop the connection). Returns what the
+ * access handler returns.
+ */
+static enum MHD_Result answer(struct vmock_http *h, struct MHD_Connection *conn,
+                              struct req_state *rs, const char *url, const char *method,
+                              struct vmock_reply *rep)
+{
+    struct vmock_server *srv = h->srv;
+    char rid[37];
+    char remote[INET6_ADDRSTRLEN];
+    request_id(rid);
+    client_address(conn, remote, sizeof(remote));
+    rs->answered = 1;
+    struct vmock_audit_rec rec = {
+        .request_id = rid,
+        .identity = rep->identity,
+        .operation = vmock_op_name(rep->op),
+        .key = rep->key[0] != '\0' ? rep->key : NULL,
+        .version = rep->version[0] != '\0' ? rep->version : NULL,
+        .method = method,
+        .path = url,
+        .remote = remote,
+        .status = rep->drop ? 0 : rep->status,
+        .error = rep->error_code[0] != '\0' ? rep->error_code : NULL,
+        .latency_us = (mono_ns() - rs->t0_ns) / 1000u,
+    };
+    if (vmock_audit_write(&srv->audit, &rec) != 0) {
+        /* No audit, no service: refuse rather than act unrecorded. */
+        vmock_reply_error(rep, 500, "InternalError", "The audit log cannot be written.", NULL);
+        rep->drop = 0;
+    }
+    vmock_api_account(srv, rep);
+    if (rep->drop) {
+        free_body(rep->body);
+        return MHD_NO;
+    }
+    size_t len = rep->body != NULL ? strlen(rep->body) : 0;
+    struct MHD_Response *resp =
+        rep->body != NULL
+            ? MHD_create_response_from_buffer_with_free_callback(len, rep->body, free_body)
+            : MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL) {
+        free_body(rep->body);
+        return MHD_NO;
+    }
+    rep->body = NULL;
+    if (len > 0) {
+        MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
+    }
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    MHD_add_response_header(resp, "x-ms-request-id", rid);
+    MHD_add_response_header(resp, "x-ms-keyvault-service-version", "vault-mock/1");
+    MHD_add_response_header(resp, "x-ms-keyvault-region", "local");
+    const char *crid = client_request_id(conn);
+    if (crid != NULL) {
+        MHD_add_response_header(resp, "x-ms-client-request-id", crid);
+    }
+    if (rep->retry_after_s > 0) {
+        char ra[16];
+        snprintf(ra, sizeof(ra), "%u", rep->retry_after_s);
+        MHD_add_response_header(resp, "Retry-After", ra);
+    }
+    if (rep->www_authenticate[0] != '\0') {
+        MHD_add_response_header(resp, "WWW-Authenticate", rep->www_authenticate);
+    }
+    enum MHD_Result rc = MHD_queue_response(conn, (unsigned)rep->status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static enum MHD_Result too_big(struct vmock_http *h, struct MHD_Connection *conn,
+                               struct req_state *rs, const char *url, const char *method)
+{
+    struct vmock_reply rep;
+    memset(&rep, 0, sizeof(rep));
+    rep.op = VMOCK_OP_UNKNOWN;
+    struct vmock_request req = make_request(conn, url, method, NULL);
+    vmock_api_describe(h->srv, &req, &rep);
+    vmock_reply_errorf(&rep, 413, "BadParameter", NULL,
+                       "The request body is larger than the limit of %zu bytes.", h->max_body);
+    return answer(h, conn, rs, url, method, &rep);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
+{
+    (void)version;
+    struct vmock_http *h = cls;
+    struct req_state *rs = *req_cls;
+    if (rs == NULL) {
+        rs = calloc(1, sizeof(*rs));
+        if (rs == NULL) {
+            return MHD_NO;
+        }
+        rs->t0_ns = mono_ns();
+        *req_cls = rs;
+    }
+    if (!rs->started) {
+        rs->started = 1;
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (cl != NULL) {
+            char *end = NULL;
+            unsigned long long n = strtoull(cl, &end, 10);
+            if (end != cl && *end == '\0' && n > (unsigned long long)h->max_body * DRAIN_FACTOR) {
+                /* Answer before the body: MHD closes the connection afterwards. */
+                return too_big(h, conn, rs, url, method);
+            }
+        }
+        return MHD_YES;
+    }
+    if (rs->answered) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        rs->seen += n;
+        if (rs->too_big || rs->len + n > h->max_body) {
+            rs->too_big = 1;
+            return rs->seen > h->max_body * DRAIN_FACTOR ? MHD_NO : MHD_YES;
+        }
+        if (rs->len + n > rs->cap) {
+            size_t cap = rs->cap ? rs->cap : 1024;
+            while (cap < rs->len + n) {
+                cap *= 2;
+            }
+            if (cap > h->max_body) {
+                cap = h->max_body;
+            }
+            char *b = malloc(cap + 1);
+            if (b == NULL) {
+                return MHD_NO;
+            }
+            if (rs->len > 0) {
+                memcpy(b, rs->body, rs->len);
+                OPENSSL_cleanse(rs->body, rs->len);
+            }
+            free(rs->body);
+            rs->body = b;
+            rs->cap = cap;
+        }
+        memcpy(rs->body + rs->len, upload_data, n);
+        rs->len += n;
+        return MHD_YES;
+    }
+    if (rs->too_big) {
+        return too_big(h, conn, rs, url, method);
+    }
+    struct vmock_request req = make_request(conn, url, method, rs);
+    struct vmock_reply rep;
+    vmock_api_handle(h->srv, &req, &rep);
+    return answer(h, conn, rs, url, method, &rep);
+}
+
+/* The audit error name of a request the HTTP layer ended without an answer from the API. */
+static const char *termination_name(enum MHD_RequestTerminationCode toe)
+{
+    switch (toe) {
+        case MHD_REQUEST_TERMINATED_TIMEOUT_REACHED:
+            return "TimeoutReached";
+        case MHD_REQUEST_TERMINATED_DAEMON_SHUTDOWN:
+            return "ServerShutdown";
+        case MHD_REQUEST_TERMINATED_READ_ERROR:
+        case MHD_REQUEST_TERMINATED_CLIENT_ABORT:
+            return "ClientGone";
+        case MHD_REQUEST_TERMINATED_WITH_ERROR:
+        case MHD_REQUEST_TERMINATED_COMPLETED_OK:
+        default:
+            return "RejectedByHttpLayer";
+    }
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct vmock_http *h = cls;
+    struct req_state *rs = *req_cls;
+    if (rs == NULL) {
+        return;
+    }
+    if (!rs->answered) {
+        char remote[INET6_ADDRSTRLEN];
+        char rid[37];
+        request_id(rid);
+        client_address(conn, remote, sizeof(remote));
+        struct vmock_audit_rec rec = {
+            .request_id = rid,
+            .operation = vmock_op_name(VMOCK_OP_UNKNOWN),
+            .path = rs->path,
+            .remote = remote,
+            .status = 0,
+            .error = termination_name(toe),
+            .latency_us = (mono_ns() - rs->t0_ns) / 1000u,
+        };
+        (void)vmock_audit_write(&h->srv->audit, &rec); /* nobody left to tell if it fails */
+    }
+    if (rs->body != NULL) {
+        OPENSSL_cleanse(rs->body, rs->len);
+        free(rs->body);
+    }
+    free(rs);
+    *req_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    fputs("vault-mock: http: ", stderr);
+    vfprintf(stderr, fmt, ap);
+}
+
+struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock_http_config *cfg,
+                                    uint16_t *port, char *err, size_t err_len)
+{
+    struct sockaddr_in sin;
+    struct sockaddr_in6 sin6;
+    struct sockaddr *sa = NULL;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    memset(&sin, 0, sizeof(sin));
+    memset(&sin6, 0, sizeof(sin6));
+    if (inet_pton(AF_INET, cfg->host, &sin.sin_addr) == 1) {
+        sin.sin_family = AF_INET;
+        sin.sin_port = htons(cfg->port);
+        sa = (struct sockaddr *)&sin;
+    } else if (inet_pton(AF_INET6, cfg->host, &sin6.sin6_addr) == 1) {
+        sin6.sin6_family = AF_INET6;
+        sin6.sin6_port = htons(cfg->port);
+        sa = (struct sockaddr *)&sin6;
+        flags |= MHD_USE_IPv6;
+    } else {
+        snprintf(err, err_len, "listen address %s is not a numeric IPv4 or IPv6 address",
+                 cfg->host);
+        return NULL;
+    }
+    struct vmock_http *h = calloc(1, sizeof(*h));
+    if (h == NULL) {
+        snprintf(err, err_len, "out of memory");
+        return NULL;
+    }
+    h->srv = srv;
+    h->max_body = cfg->max_body;
+    if (cfg->cert_pem != NULL) {
+        flags |= MHD_USE_TLS;
+    }
+    unsigned pool = cfg->threads;
+    if (cfg->thread_per_connection) {
+        flags |= MHD_USE_THREAD_PER_CONNECTION;
+        pool = 0;
+    } else {
+        flags |= MHD_USE_EPOLL;
+    }
+    struct MHD_OptionItem opts[4];
+    size_t n_opts = 0;
+    if (cfg->cert_pem != NULL) {
+        opts[n_opts++] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)(uintptr_t)cfg->key_pem};
+        opts[n_opts++] =
+            (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)(uintptr_t)cfg->cert_pem};
+    }
+    if (pool > 1) {
+        opts[n_opts++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)pool, NULL};
+    }
+    opts[n_opts] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    h->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    if (h->daemon == NULL) {
+        snprintf(err, err_len, "cannot start the HTTP%s server on %s:%u (address in use?)",
+                 cfg->cert_pem != NULL ? "S" : "", cfg->host, (unsigned)cfg->port);
+        free(h);
+        return NULL;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    *port = di != NULL ? di->port : cfg->port;
+    return h;
+}
+
+void vmock_http_stop(struct vmock_http *h)
+{
+    if (h == NULL) {
+        return;
+    }
+    MHD_stop_daemon(h->daemon);
+    free(h);
+}

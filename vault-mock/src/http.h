@@ -1,0 +1,39 @@
+/*
+ * http.h - the HTTP(S) front end on GNU libmicrohttpd: TLS with the PEM
+ * key and certificate, a worker thread pool (epoll) or a thread per
+ * connection, body accumulation with a hard maximum (413), connection
+ * limits and timeouts, one audit line per request before its answer.
+ */
+#ifndef VMOCK_HTTP_H
+#define VMOCK_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api.h"
+
+struct vmock_http_config {
+    const char *host;     /* numeric IPv4 or IPv6 address */
+    uint16_t port;        /* 0 = any free port */
+    const char *cert_pem; /* NULL: plain HTTP */
+    const char *key_pem;
+    size_t max_body;
+    unsigned max_connections;
+    unsigned timeout_s;
+    unsigned threads; /* worker pool size */
+    int thread_per_connection;
+};
+
+struct vmock_http;
+
+/*
+ * vmock_http_start starts serving |srv| as |cfg| says. Returns the server
+ * (stop with vmock_http_stop) or NULL with |err| filled. |*port| receives
+ * the bound port.
+ */
+struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock_http_config *cfg,
+                                    uint16_t *port, char *err, size_t err_len);
+/* vmock_http_stop stops accepting, finishes the connections and frees |h|; NULL is a no-op. */
+void vmock_http_stop(struct vmock_http *h);
+
+#endif /* VMOCK_HTTP_H */

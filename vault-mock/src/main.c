@@ -1,0 +1,452 @@
+/*
+ * main.c - bin/vault-mock: command line, start-up, the ready line, clean
+ * shutdown on SIGTERM / SIGINT.
+ *
+ * Exit codes: 0 clean shutdown, 1 runtime failure, 2 usage error.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <malloc.h>
+#include <openssl/crypto.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api.h"
+#include "http.h"
+#include "tls.h"
+
+#define EXIT_RUNTIME    1
+#define EXIT_USAGE      2
+#define MAX_FAULT_FLAGS 32
+
+struct options {
+    const char *state;
+    char host[64];
+    unsigned port;
+    const char *tls_cert;
+    const char *tls_key;
+    const char *tls_dns;
+    int insecure_http;
+    const char *identities;
+    const char *audit;
+    int audit_fsync;
+    int retention_days;
+    int purge_protection;
+    const char *throttle;
+    const char *faults[MAX_FAULT_FLAGS];
+    size_t n_faults;
+    size_t max_body;
+    unsigned max_connections;
+    unsigned timeout_s;
+    unsigned threads;
+    const char *vault_url;
+    const char *tenant_id;
+};
+
+static void usage(FILE *out)
+{
+    fputs(
+        "usage: vault-mock [options]\n"
+        "An Azure-Key-Vault-compatible HTTPS key vault (keys API) for tests and benchmarks.\n"
+        "\n"
+        "  --state DIR             state folder (keys, master key, TLS, tokens, audit);\n"
+        "                          created mode 0700, an existing one must not be open to\n"
+        "                          others (default ./vault-mock-state)\n"
+        "  --listen HOST:PORT      numeric address to serve on; port 0 picks a free one\n"
+        "                          (default 127.0.0.1:8443; IPv6 as [::1]:PORT)\n"
+        "  --tls-cert FILE         server certificate (PEM) instead of the generated one\n"
+        "  --tls-key FILE          its private key (PEM); both or neither\n"
+        "  --tls-dns NAMES         extra DNS names (comma-separated) for the generated\n"
+        "                          certificate, e.g. myvault.vault.azure.net (used when\n"
+        "                          STATE/server.pem is made, i.e. on the first start)\n"
+        "  --insecure-http         serve plain HTTP (no TLS); for debugging only\n"
+        "  --identities FILE       identities and key permissions (JSON); default: keyofficer,\n"
+        "                          dbservice, auditor with random tokens in STATE/tokens.json\n"
+        "  --audit FILE            audit log, JSON Lines (default STATE/audit.jsonl)\n"
+        "  --audit-fsync           fsync the audit log after every line\n"
+        "  --retention-days N      soft-delete retention, 7..90 (default 90)\n"
+        "  --purge-protection on|off  refuse purge of deleted keys (default on)\n"
+        "  --throttle SPEC         'off' or rsa2048=N,rsa3072=N,rsa4096=N,hsm2048=N,hsm3072=N,\n"
+        "                          hsm4096=N,create=N,window_ms=N (0 = unlimited); default\n"
+        "                          the service's: 4000/1000/500, HSM 2000/500/250 per 10 s\n"
+        "  --fault SPEC            inject faults (repeatable): op=NAME|*,latency_ms=N,\n"
+        "                          jitter_ms=N,error_rate=R,status=5xx,throttle_rate=R,\n"
+        "                          drop_rate=R,retry_after=S\n"
+        "  --max-body BYTES        largest request body (default 65536; larger: 413)\n"
+        "  --max-connections N     concurrent connections (default 256)\n"
+        "  --timeout SECONDS       idle / slow-client timeout (default 30)\n"
+        "  --threads N             0: one thread per connection (default; keep-alive clients\n"
+        "                          run in parallel); N >= 2: an epoll pool of N workers\n"
+        "  --vault-url URL         base URL used in key ids (default: from the Host header)\n"
+        "  --tenant-id ID          tenant in the 401 challenge (default all zeros)\n"
+        "  --help                  this text\n"
+        "\n"
+        "On start it prints one line: vault-mock ready url=URL ca=FILE state=DIR tokens=FILE\n"
+        "audit=FILE. Admin endpoints (/admin/stats, /admin/faults, /admin/throttle) take the\n"
+        "\"admin\" token of tokens.json.\n",
+        out);
+}
+
+static int parse_unsigned(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    if (s == NULL || *s == '\0' || *s == '-') {
+        return -1;
+    }
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < lo || v > hi) {
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_listen(struct options *o, const char *arg)
+{
+    const char *colon = NULL;
+    const char *host = arg;
+    size_t host_len = 0;
+    if (arg[0] == '[') {
+        const char *close = strchr(arg, ']');
+        if (close == NULL || close[1] != ':') {
+            return -1;
+        }
+        host = arg + 1;
+        host_len = (size_t)(close - host);
+        colon = close + 1;
+    } else {
+        colon = strrchr(arg, ':');
+        if (colon == NULL) {
+            return -1;
+        }
+        host_len = (size_t)(colon - arg);
+    }
+    unsigned long port = 0;
+    if (host_len == 0 || host_len >= sizeof(o->host) ||
+        parse_unsigned(colon + 1, 0, 65535, &port) != 0) {
+        return -1;
+    }
+    memcpy(o->host, host, host_len);
+    o->host[host_len] = '\0';
+    o->port = (unsigned)port;
+    return 0;
+}
+
+enum {
+    OPT_STATE = 256,
+    OPT_LISTEN,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_TLS_DNS,
+    OPT_INSECURE,
+    OPT_IDENTITIES,
+    OPT_AUDIT,
+    OPT_AUDIT_FSYNC,
+    OPT_RETENTION,
+    OPT_PURGE_PROTECTION,
+    OPT_THROTTLE,
+    OPT_FAULT,
+    OPT_MAX_BODY,
+    OPT_MAX_CONN,
+    OPT_TIMEOUT,
+    OPT_THREADS,
+    OPT_VAULT_URL,
+    OPT_TENANT,
+    OPT_HELP,
+};
+
+/* Returns 0 to run, 1 after --help, -1 on a usage error (message printed). */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    static const struct option longopts[] = {
+        {"state", required_argument, NULL, OPT_STATE},
+        {"listen", required_argument, NULL, OPT_LISTEN},
+        {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+        {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+        {"tls-dns", required_argument, NULL, OPT_TLS_DNS},
+        {"insecure-http", no_argument, NULL, OPT_INSECURE},
+        {"identities", required_argument, NULL, OPT_IDENTITIES},
+        {"audit", required_argument, NULL, OPT_AUDIT},
+        {"audit-fsync", no_argument, NULL, OPT_AUDIT_FSYNC},
+        {"retention-days", required_argument, NULL, OPT_RETENTION},
+        {"purge-protection", required_argument, NULL, OPT_PURGE_PROTECTION},
+        {"throttle", required_argument, NULL, OPT_THROTTLE},
+        {"fault", required_argument, NULL, OPT_FAULT},
+        {"max-body", required_argument, NULL, OPT_MAX_BODY},
+        {"max-connections", required_argument, NULL, OPT_MAX_CONN},
+        {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"vault-url", required_argument, NULL, OPT_VAULT_URL},
+        {"tenant-id", required_argument, NULL, OPT_TENANT},
+        {"help", no_argument, NULL, OPT_HELP},
+        {NULL, 0, NULL, 0},
+    };
+    int c;
+    unsigned long v = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        const char *bad = NULL;
+        switch (c) {
+            case OPT_STATE:
+                o->state = optarg;
+                break;
+            case OPT_LISTEN:
+                bad = parse_listen(o, optarg) != 0 ? "--listen wants HOST:PORT" : NULL;
+                break;
+            case OPT_TLS_CERT:
+                o->tls_cert = optarg;
+                break;
+            case OPT_TLS_KEY:
+                o->tls_key = optarg;
+                break;
+            case OPT_TLS_DNS:
+                o->tls_dns = optarg;
+                break;
+            case OPT_INSECURE:
+                o->insecure_http = 1;
+                break;
+            case OPT_IDENTITIES:
+                o->identities = optarg;
+                break;
+            case OPT_AUDIT:
+                o->audit = optarg;
+                break;
+            case OPT_AUDIT_FSYNC:
+                o->audit_fsync = 1;
+                break;
+            case OPT_RETENTION:
+                bad =
+                    parse_unsigned(optarg, 7, 90, &v) != 0 ? "--retention-days wants 7..90" : NULL;
+                o->retention_days = (int)v;
+                break;
+            case OPT_PURGE_PROTECTION:
+                if (strcmp(optarg, "on") == 0 || strcmp(optarg, "off") == 0) {
+                    o->purge_protection = strcmp(optarg, "on") == 0;
+                } else {
+                    bad = "--purge-protection wants on or off";
+                }
+                break;
+            case OPT_THROTTLE:
+                o->throttle = optarg;
+                break;
+            case OPT_FAULT:
+                if (o->n_faults == MAX_FAULT_FLAGS) {
+                    bad = "too many --fault flags";
+                } else {
+                    o->faults[o->n_faults++] = optarg;
+                }
+                break;
+            case OPT_MAX_BODY:
+                bad = parse_unsigned(optarg, 1024, 64ul << 20, &v) != 0
+                          ? "--max-body wants 1024..67108864 bytes"
+                          : NULL;
+                o->max_body = v;
+                break;
+            case OPT_MAX_CONN:
+                bad = parse_unsigned(optarg, 1, 65536, &v) != 0 ? "--max-connections wants 1..65536"
+                                                                : NULL;
+                o->max_connections = (unsigned)v;
+                break;
+            case OPT_TIMEOUT:
+                bad = parse_unsigned(optarg, 1, 86400, &v) != 0 ? "--timeout wants 1..86400 seconds"
+                                                                : NULL;
+                o->timeout_s = (unsigned)v;
+                break;
+            case OPT_THREADS:
+                bad = parse_unsigned(optarg, 0, 256, &v) != 0 || v == 1
+                          ? "--threads wants 0 or 2..256"
+                          : NULL;
+                o->threads = (unsigned)v;
+                break;
+            case OPT_VAULT_URL:
+                o->vault_url = optarg;
+                break;
+            case OPT_TENANT:
+                o->tenant_id = optarg;
+                break;
+            case OPT_HELP:
+                usage(stdout);
+                return 1;
+            default:
+                fprintf(stderr, "vault-mock: unknown option or missing value: %s\n",
+                        argv[optind - 1]);
+                fputs("vault-mock: try --help\n", stderr);
+                return -1;
+        }
+        if (bad != NULL) {
+            fprintf(stderr, "vault-mock: %s (got \"%s\")\n", bad, optarg);
+            return -1;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "vault-mock: unexpected argument: %s\n", argv[optind]);
+        return -1;
+    }
+    if ((o->tls_cert == NULL) != (o->tls_key == NULL)) {
+        fputs("vault-mock: --tls-cert and --tls-key go together\n", stderr);
+        return -1;
+    }
+    if (o->insecure_http && o->tls_cert != NULL) {
+        fputs("vault-mock: --insecure-http and --tls-cert exclude each other\n", stderr);
+        return -1;
+    }
+    if (o->vault_url != NULL && strncmp(o->vault_url, "https://", 8) != 0 &&
+        strncmp(o->vault_url, "http://", 7) != 0) {
+        fputs("vault-mock: --vault-url must start with https:// or http://\n", stderr);
+        return -1;
+    }
+    return 0;
+}
+
+/* cJSON memory is wiped on free: request and response documents carry key material. */
+static void wiping_free(void *p)
+{
+    if (p != NULL) {
+        OPENSSL_cleanse(p, malloc_usable_size(p));
+        free(p);
+    }
+}
+
+static int run(struct options *o)
+{
+    char err[512];
+    int rc = EXIT_RUNTIME;
+    struct vmock_server srv;
+    struct vmock_tls tls;
+    struct vmock_http *http = NULL;
+    char audit_path[4096];
+    char fallback[128];
+    memset(&srv, 0, sizeof(srv));
+    memset(&tls, 0, sizeof(tls));
+
+    vmock_throttle_init(&srv.throttle);
+    vmock_faults_init(&srv.faults);
+    if (o->throttle != NULL &&
+        vmock_throttle_parse(&srv.throttle, o->throttle, err, sizeof(err)) != 0) {
+        fprintf(stderr, "vault-mock: %s\n", err);
+        return EXIT_USAGE;
+    }
+    for (size_t i = 0; i < o->n_faults; i++) {
+        struct vmock_fault rule;
+        if (vmock_fault_parse(&rule, o->faults[i], err, sizeof(err)) != 0) {
+            fprintf(stderr, "vault-mock: %s\n", err);
+            return EXIT_USAGE;
+        }
+        vmock_faults_add(&srv.faults, &rule);
+    }
+    if (vmock_dir_private(o->state, err, sizeof(err)) != 0) {
+        goto fail;
+    }
+    srv.store =
+        vmock_store_open(o->state, o->retention_days, o->purge_protection, err, sizeof(err));
+    if (srv.store == NULL) {
+        goto fail;
+    }
+    srv.policy = vmock_policy_load(o->state, o->identities, err, sizeof(err));
+    if (srv.policy == NULL) {
+        goto fail;
+    }
+    snprintf(audit_path, sizeof(audit_path), "%s/audit.jsonl", o->state);
+    if (vmock_audit_open(&srv.audit, o->audit != NULL ? o->audit : audit_path, o->audit_fsync, err,
+                         sizeof(err)) != 0) {
+        goto fail;
+    }
+    if (!o->insecure_http && vmock_tls_prepare(&tls, o->state, o->tls_cert, o->tls_key, o->tls_dns,
+                                               err, sizeof(err)) != 0) {
+        goto fail;
+    }
+    struct vmock_http_config hc = {
+        .host = o->host,
+        .port = (uint16_t)o->port,
+        .cert_pem = o->insecure_http ? NULL : tls.cert_pem,
+        .key_pem = o->insecure_http ? NULL : tls.key_pem,
+        .max_body = o->max_body,
+        .max_connections = o->max_connections,
+        .timeout_s = o->timeout_s,
+        .threads = o->threads,
+        .thread_per_connection = o->threads == 0,
+    };
+    int v6 = strchr(o->host, ':') != NULL;
+    srv.api.scheme = o->insecure_http ? "http" : "https";
+    srv.api.vault_url = o->vault_url;
+    srv.api.fallback_host = fallback;
+    srv.api.tenant_id = o->tenant_id;
+    srv.stats.started = (int64_t)time(NULL);
+    uint16_t port = 0;
+    /* The fallback host is completed once the port is known; no request arrives before. */
+    snprintf(fallback, sizeof(fallback), "%s%s%s", v6 ? "[" : "", o->host, v6 ? "]" : "");
+    http = vmock_http_start(&srv, &hc, &port, err, sizeof(err));
+    if (http == NULL) {
+        goto fail;
+    }
+    size_t fl = strlen(fallback);
+    snprintf(fallback + fl, sizeof(fallback) - fl, ":%u", (unsigned)port);
+    printf("vault-mock ready url=%s://%s ca=%s state=%s tokens=%s/tokens.json audit=%s\n",
+           srv.api.scheme, fallback, o->insecure_http ? "-" : tls.ca_path, o->state, o->state,
+           o->audit != NULL ? o->audit : audit_path);
+    fflush(stdout);
+    if (srv.throttle.limit[VMOCK_TC_RSA2048] != 0) {
+        fprintf(stderr,
+                "vault-mock: throttling RSA-2048 crypto at %u per %u ms like the service; "
+                "--throttle off for benchmarks\n",
+                srv.throttle.limit[VMOCK_TC_RSA2048], srv.throttle.window_ms);
+    }
+
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    int sig = 0;
+    while (sigwait(&set, &sig) != 0) {
+    }
+    vmock_http_stop(http);
+    http = NULL;
+    rc = 0;
+    goto out;
+fail:
+    fprintf(stderr, "vault-mock: %s\n", err);
+out:
+    vmock_http_stop(http);
+    vmock_audit_close(&srv.audit);
+    vmock_tls_free(&tls);
+    vmock_policy_free(srv.policy);
+    vmock_store_free(srv.store);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {
+        .state = "vault-mock-state",
+        .host = "127.0.0.1",
+        .port = 8443,
+        .retention_days = 90,
+        .purge_protection = 1,
+        .max_body = 64 * 1024,
+        .max_connections = 256,
+        .timeout_s = 30,
+        .threads = 0,
+        .tenant_id = "00000000-0000-0000-0000-000000000000",
+    };
+    int p = parse_args(argc, argv, &o);
+    if (p != 0) {
+        return p > 0 ? 0 : EXIT_USAGE;
+    }
+    /* Block the stop signals in every thread; main waits for them with sigwait. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    cJSON_Hooks hooks = {.malloc_fn = malloc, .free_fn = wiping_free};
+    cJSON_InitHooks(&hooks);
+    return run(&o);
+}

@@ -1,0 +1,41 @@
+# vault-mock/vault-mock.mk - the mock Azure Key Vault (bin/vault-mock), its
+# load generator (bin/vault-mock-bench) and its tests. Shares no code with
+# the engine: it is reached only over HTTPS.
+
+VMOCK_SRCS := $(wildcard vault-mock/src/*.c)
+VMOCK_OBJS := $(VMOCK_SRCS:%.c=$(O)/%.o)
+VMOCK_LIB := $(O)/libvmock.a
+VMOCK_LIBS := $(MHD_LIBS) $(CJSON_LIBS) $(OPENSSL_LIBS)
+VMOCK_BIN := $(BIN)/vault-mock
+VMOCK_BENCH := $(BIN)/vault-mock-bench
+
+$(VMOCK_OBJS): CPPFLAGS += -Ivault-mock/src $(CJSON_CFLAGS) $(OPENSSL_CFLAGS)
+
+# Everything but main.c, so that unit tests can link single modules.
+$(VMOCK_LIB): $(filter-out $(O)/vault-mock/src/main.o,$(VMOCK_OBJS))
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(VMOCK_BIN): $(O)/vault-mock/src/main.o $(VMOCK_LIB) | $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(VMOCK_LIBS)
+
+$(O)/vault-mock/tools/%.o: CPPFLAGS += $(CJSON_CFLAGS)
+$(VMOCK_BENCH): $(O)/vault-mock/tools/vmock_bench.o | $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CURL_LIBS) $(CJSON_LIBS)
+
+PROGRAMS += $(VMOCK_BIN) $(VMOCK_BENCH)
+
+# Tests: one Criterion program per vault-mock/tests/test_*.c. They start
+# $(VMOCK_BIN) as a child process (path compiled in, VMOCK_BIN overrides).
+VMOCK_TEST_SRCS := $(wildcard vault-mock/tests/test_*.c)
+VMOCK_TESTLIB_SRCS := $(wildcard vault-mock/tests/testlib/*.c)
+VMOCK_TESTLIB_OBJS := $(VMOCK_TESTLIB_SRCS:%.c=$(O)/%.o)
+VMOCK_TEST_BINS := $(VMOCK_TEST_SRCS:vault-mock/tests/%.c=$(O)/tests/vmock_%)
+TEST_BINS += $(VMOCK_TEST_BINS)
+
+$(VMOCK_TEST_SRCS:%.c=$(O)/%.o) $(VMOCK_TESTLIB_OBJS): CPPFLAGS += -Ivault-mock/tests/testlib \
+    -Ivault-mock/src $(CJSON_CFLAGS) $(OPENSSL_CFLAGS) -DVMOCK_BIN_PATH='"$(VMOCK_BIN)"'
+
+$(O)/tests/vmock_%: $(O)/vault-mock/tests/%.o $(VMOCK_TESTLIB_OBJS) $(VMOCK_LIB) | $(VMOCK_BIN)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(CURL_LIBS) $(VMOCK_LIBS)
