@@ -248,7 +248,10 @@ struct eng_tmpfile;
 ENG_API struct eng_tmpfile *eng_tmpfile_new(const char *dir);
 /* eng_tmpfile_write appends |in_len| bytes. 0 or -1. */
 ENG_API int eng_tmpfile_write(struct eng_tmpfile *t, const void *in, size_t in_len);
-/* eng_tmpfile_read reads |out_len| bytes at |offset| (< size). 0 or -1 (ENG_ERR_RANGE, ENG_ERR_TMPFILE). */
+/*
+ * eng_tmpfile_read reads |out_len| bytes at |offset|. 0 or -1: ENG_ERR_RANGE,
+ * ENG_ERR_AUTH (the file was altered), ENG_ERR_TMPFILE (short file).
+ */
 ENG_API int eng_tmpfile_read(struct eng_tmpfile *t, uint64_t offset, void *out, size_t out_len);
 /* eng_tmpfile_size returns the bytes written so far. */
 ENG_API uint64_t eng_tmpfile_size(const struct eng_tmpfile *t);

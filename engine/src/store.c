@@ -638,7 +638,7 @@ static int new_dek(struct eng_store *s, const struct eng_kek_ref *cur, struct en
     return rc;
 }
 
-static void remove_store_files(const char *dir)
+void eng_store_remove_files(const char *dir)
 {
     static const char *const names[] = {"keytable", "keytable.tmp", "data", "tags",
                                         "nonce",    "nonce.tmp",    "lock"};
@@ -784,7 +784,7 @@ struct eng_store *eng_store_create_from(const char *dir, struct eng_kek_provider
         int in_memory = s->in_memory;
         eng_store_close(s);
         if (!in_memory) {
-            remove_store_files(copy);
+            eng_store_remove_files(copy);
             if (made_dir) {
                 rmdir(copy);
             }

@@ -53,6 +53,9 @@ struct eng_store {
 /* eng_store_check_access bails with ENG_ERR_INACCESSIBLE, revalidating when the interval is up. */
 int eng_store_check_access(struct eng_store *s);
 
+/* eng_store_remove_files unlinks every file a store folder may hold (not the folder). */
+void eng_store_remove_files(const char *dir);
+
 /*
  * eng_store_create_from makes a store like eng_store_create but with
  * geometry |cfg| and, when |fill| is not NULL, calls fill(arg, first, n, buf)
