@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
@@ -52,9 +53,16 @@ struct smk_file {
     struct smk_version v[SMK_MAX_VERSIONS];
 };
 
+/*
+ * The provider keeps one parsed-file buffer in secure memory for its whole
+ * life, filled and wiped again by every call (under |mu|), so that a call
+ * does not pay for mapping and locking fresh pages.
+ */
 struct smk_state {
     char path[PATH_MAX];
     char key_id_hex[2 * SMK_ID_BYTES + 1];
+    pthread_mutex_t mu;
+    struct smk_file *file;
 };
 
 static struct smk_file *smk_file_new(void)
@@ -141,8 +149,15 @@ static int smk_open_checked(const char *path)
     return fd;
 }
 
-/* Reads and parses the key file into a new secure smk_file (*out). */
-static int smk_load(const char *path, struct smk_file **out)
+/* Wipes the part of |f| a parse may have filled. */
+static void smk_file_wipe(struct smk_file *f)
+{
+    uint32_t n = f->n <= SMK_MAX_VERSIONS ? f->n : SMK_MAX_VERSIONS;
+    eng_cleanse(f, offsetof(struct smk_file, v) + (size_t)n * sizeof(f->v[0]));
+}
+
+/* Reads and parses the key file into |f| (secure memory); |f| is wiped on failure. */
+static int smk_load(const char *path, struct smk_file *f)
 {
     int fd = smk_open_checked(path);
     ENG_GUARD(fd);
@@ -151,20 +166,13 @@ static int smk_load(const char *path, struct smk_file **out)
     int rc = eng_read_fd(fd, SMK_MAX_FILE, ENG_ERR_KEYFILE_CORRUPT, &buf, &len);
     close(fd);
     ENG_GUARD(rc);
-    struct smk_file *f = smk_file_new();
-    if (f == NULL) {
-        eng_cleanse(buf, len);
-        free(buf);
-        return -1;
-    }
     rc = smk_parse(f, buf, len);
     eng_cleanse(buf, len);
     free(buf);
     if (rc != 0) {
-        eng_secure_free(f);
+        smk_file_wipe(f);
         return -1;
     }
-    *out = f;
     return 0;
 }
 
@@ -245,11 +253,14 @@ static void smk_fill_ref(const struct smk_state *s, const char *version, struct 
  * Loads the file and finds an enabled |version| of *our* key: a file that
  * now holds another key id means our key is gone (KEK_NOT_FOUND).
  */
-static int smk_lookup(struct smk_state *s, const char *version, struct smk_file **out_f,
-                      struct smk_version **out_v)
+static int smk_lookup(struct smk_state *s, const char *version, struct smk_version **out_v)
 {
-    struct smk_file *f = NULL;
-    ENG_GUARD(smk_load(s->path, &f));
+    struct smk_file *f = s->file;
+    pthread_mutex_lock(&s->mu);
+    if (smk_load(s->path, f) != 0) {
+        pthread_mutex_unlock(&s->mu);
+        return -1;
+    }
     char id[2 * SMK_ID_BYTES + 1];
     eng_hex(id, f->key_id, SMK_ID_BYTES);
     struct smk_version *v = NULL;
@@ -262,24 +273,30 @@ static int smk_lookup(struct smk_state *s, const char *version, struct smk_file 
         err = ENG_ERR_KEK_DISABLED;
     }
     if (err != ENG_OK) {
-        eng_secure_free(f);
+        smk_file_wipe(f);
+        pthread_mutex_unlock(&s->mu);
         ENG_BAIL(err);
     }
-    *out_f = f;
     *out_v = v;
     return 0;
+}
+
+/* Ends what a successful smk_lookup started: wipes the parsed file, unlocks. */
+static void smk_done(struct smk_state *s)
+{
+    smk_file_wipe(s->file);
+    pthread_mutex_unlock(&s->mu);
 }
 
 static int smk_get(void *state, const char *version, struct eng_kek_ref *out)
 {
     struct smk_state *s = state;
-    struct smk_file *f;
     struct smk_version *v;
-    ENG_GUARD(smk_lookup(s, version, &f, &v));
+    ENG_GUARD(smk_lookup(s, version, &v));
     char hex[2 * SMK_ID_BYTES + 1];
     eng_hex(hex, v->id, SMK_ID_BYTES);
+    smk_done(s);
     smk_fill_ref(s, hex, out);
-    eng_secure_free(f);
     return 0;
 }
 
@@ -344,11 +361,10 @@ static int smk_crypt(void *state, int enc, const struct eng_kek_ref *kek, uint8_
 {
     struct smk_state *s = state;
     ENG_ENSURE(ref_is_ours(s, kek), ENG_ERR_KEK_MISMATCH);
-    struct smk_file *f;
     struct smk_version *v;
-    ENG_GUARD(smk_lookup(s, kek->version, &f, &v));
+    ENG_GUARD(smk_lookup(s, kek->version, &v));
     int rc = kwp_run(enc, v->key, out, out_len, max_out_len, in, in_len);
-    eng_secure_free(f);
+    smk_done(s);
     return rc;
 }
 
@@ -366,9 +382,12 @@ static int smk_unwrap(void *state, const struct eng_kek_ref *kek, uint8_t *out, 
 
 static void smk_free(void *state)
 {
-    if (state != NULL) {
-        eng_cleanse(state, sizeof(struct smk_state));
-        free(state);
+    struct smk_state *s = state;
+    if (s != NULL) {
+        eng_secure_free(s->file);
+        pthread_mutex_destroy(&s->mu);
+        eng_cleanse(s, sizeof(*s));
+        free(s);
     }
 }
 
@@ -383,21 +402,24 @@ struct eng_kek_provider *eng_smk_open(const char *path, int create)
     if (create && access(path, F_OK) != 0 && errno == ENOENT && smk_create(path) != 0) {
         return NULL;
     }
-    struct smk_file *f = NULL;
-    if (smk_load(path, &f) != 0) {
-        return NULL;
-    }
     struct smk_state *s = calloc(1, sizeof(*s));
     struct eng_kek_provider *p = calloc(1, sizeof(*p));
     if (s == NULL || p == NULL) {
         free(s);
         free(p);
-        eng_secure_free(f);
         ENG_BAIL_PTR(ENG_ERR_NOMEM);
     }
+    pthread_mutex_init(&s->mu, NULL);
+    s->file = smk_file_new();
+    if (s->file == NULL || smk_load(path, s->file) != 0) {
+        int err = eng_errno();
+        smk_free(s);
+        free(p);
+        ENG_BAIL_PTR(err);
+    }
     snprintf(s->path, sizeof(s->path), "%s", path);
-    eng_hex(s->key_id_hex, f->key_id, SMK_ID_BYTES);
-    eng_secure_free(f);
+    eng_hex(s->key_id_hex, s->file->key_id, SMK_ID_BYTES);
+    smk_file_wipe(s->file);
     p->name = ENG_SMK_PROVIDER_NAME;
     p->state = s;
     p->get = smk_get;
@@ -421,11 +443,11 @@ static int smk_edit(const char *path, int (*edit)(struct smk_file *f, const void
         close(lfd);
         ENG_BAIL(ENG_ERR_IO);
     }
-    struct smk_file *f = NULL;
+    struct smk_file *f = smk_file_new();
     struct eng_wr w;
     eng_wr_init(&w, 0);
     int rc = -1;
-    if (smk_load(path, &f) == 0 && edit(f, arg) == 0 && smk_serialize(f, &w) == 0) {
+    if (f != NULL && smk_load(path, f) == 0 && edit(f, arg) == 0 && smk_serialize(f, &w) == 0) {
         rc = eng_file_replace(path, w.buf, w.len, 0600);
     }
     eng_wr_cleanup(&w);

@@ -88,18 +88,14 @@ static void make_inaccessible(struct eng_store *s, int cause)
     s->cause = cause;
 }
 
-/* Unwraps |w| into secure memory *out (caller frees with eng_secure_free). */
-static int unwrap_to_secure(struct eng_store *s, const struct eng_kt_wrapped *w, uint8_t **out,
-                            size_t *out_len)
+/*
+ * Unwraps |w| into |out| (ENG_DEK_MAX_BYTES of secure memory: the store's
+ * scratch key, or the MAC key). The caller wipes |out| after use.
+ */
+static int unwrap_into(struct eng_store *s, const struct eng_kt_wrapped *w, uint8_t *out,
+                       size_t *out_len)
 {
-    uint8_t *k = eng_secure_alloc(ENG_DEK_MAX_BYTES);
-    ENG_ENSURE(k != NULL, eng_errno());
-    if (eng_kek_unwrap(s->kek, &w->kek, k, out_len, ENG_DEK_MAX_BYTES, w->bytes, w->len) != 0) {
-        eng_secure_free(k);
-        return -1;
-    }
-    *out = k;
-    return 0;
+    return eng_kek_unwrap(s->kek, &w->kek, out, out_len, ENG_DEK_MAX_BYTES, w->bytes, w->len);
 }
 
 static int wrap_into(struct eng_store *s, const struct eng_kek_ref *cur, const uint8_t *key,
@@ -161,7 +157,9 @@ static int check_kek_versions(struct eng_store *s)
 static int load_keys(struct eng_store *s, const uint8_t *raw, size_t raw_len)
 {
     size_t len = 0;
-    ENG_GUARD(unwrap_to_secure(s, &s->kt.mac_key, &s->mac_key, &len));
+    s->mac_key = eng_secure_alloc(ENG_DEK_MAX_BYTES);
+    ENG_ENSURE(s->mac_key != NULL, eng_errno());
+    ENG_GUARD(unwrap_into(s, &s->kt.mac_key, s->mac_key, &len));
     ENG_ENSURE(len == ENG_KT_MAC_BYTES, ENG_ERR_KEYTABLE_AUTH);
     ENG_GUARD(eng_kt_check_mac(raw, raw_len, s->mac_key));
     s->mac_verified = 1;
@@ -170,10 +168,11 @@ static int load_keys(struct eng_store *s, const uint8_t *raw, size_t raw_len)
         if (r->state != ENG_KT_ACTIVE) {
             continue;
         }
-        uint8_t *dek = NULL;
-        ENG_GUARD(unwrap_to_secure(s, &r->w, &dek, &len));
-        int rc = cipher_for(s, dek, len, &s->ciphers[r->extent]);
-        eng_secure_free(dek);
+        int rc = unwrap_into(s, &r->w, s->scratch_key, &len);
+        if (rc == 0) {
+            rc = cipher_for(s, s->scratch_key, len, &s->ciphers[r->extent]);
+        }
+        eng_cleanse(s->scratch_key, ENG_DEK_MAX_BYTES);
         ENG_GUARD(rc);
     }
     return 0;
@@ -552,6 +551,9 @@ static int alloc_runtime(struct eng_store *s)
     s->ciphers = calloc(s->kt.num_extents, sizeof(*s->ciphers));
     s->active = calloc(s->kt.num_extents, sizeof(*s->active));
     ENG_ENSURE(s->ciphers != NULL && s->active != NULL, ENG_ERR_NOMEM);
+    /* One locked page for every key the store handles in the clear, reused and wiped. */
+    s->scratch_key = eng_secure_alloc(ENG_DEK_MAX_BYTES);
+    ENG_ENSURE(s->scratch_key != NULL, eng_errno());
     if (s->kt.mode == ENG_MODE_GCM) {
         s->tags = calloc((size_t)s->kt.num_slots * s->kt.extent_units, ENG_STORE_TAG_REC);
         ENG_ENSURE(s->tags != NULL, ENG_ERR_NOMEM);
@@ -596,6 +598,7 @@ void eng_store_close(struct eng_store *s)
         return;
     }
     drop_keys(s);
+    eng_secure_free(s->scratch_key);
     free(s->ciphers);
     free(s->active);
     free(s->tags);
@@ -627,14 +630,13 @@ static int new_dek(struct eng_store *s, const struct eng_kek_ref *cur, struct en
                    struct eng_cipher **out)
 {
     size_t len = eng_dek_len((enum eng_mode)s->kt.mode);
-    uint8_t *dek = eng_secure_alloc(ENG_DEK_MAX_BYTES);
-    ENG_ENSURE(dek != NULL, eng_errno());
+    uint8_t *dek = s->scratch_key;
     int rc = -1;
     if (eng_dek_generate((enum eng_mode)s->kt.mode, dek, ENG_DEK_MAX_BYTES) == 0 &&
         wrap_into(s, cur, dek, len, &rec->w) == 0 && cipher_for(s, dek, len, out) == 0) {
         rc = 0;
     }
-    eng_secure_free(dek);
+    eng_cleanse(dek, ENG_DEK_MAX_BYTES);
     return rc;
 }
 
@@ -693,7 +695,7 @@ static int create_body(struct eng_store *s, eng_store_fill_fn fill, void *arg)
     kt->num_extents = (uint32_t)((cfg->num_units + cfg->extent_units - 1) / cfg->extent_units);
     kt->num_slots = kt->num_extents + 1;
     ENG_GUARD(alloc_runtime(s));
-    s->mac_key = eng_secure_alloc(ENG_KT_MAC_BYTES);
+    s->mac_key = eng_secure_alloc(ENG_DEK_MAX_BYTES);
     ENG_ENSURE(s->mac_key != NULL, eng_errno());
     ENG_ENSURE(RAND_priv_bytes(s->mac_key, ENG_KT_MAC_BYTES) == 1, ENG_ERR_RANDOM);
     ENG_GUARD(wrap_into(s, &cur, s->mac_key, ENG_KT_MAC_BYTES, &kt->mac_key));
@@ -903,11 +905,12 @@ static int rewrap(struct eng_store *s, const struct eng_kek_ref *cur, struct eng
     if (strcmp(w->kek.version, cur->version) == 0 && strcmp(w->kek.alg, cur->alg) == 0) {
         return 0;
     }
-    uint8_t *key = NULL;
     size_t len = 0;
-    ENG_GUARD(unwrap_to_secure(s, w, &key, &len));
-    int rc = wrap_into(s, cur, key, len, w);
-    eng_secure_free(key);
+    int rc = unwrap_into(s, w, s->scratch_key, &len);
+    if (rc == 0) {
+        rc = wrap_into(s, cur, s->scratch_key, len, w);
+    }
+    eng_cleanse(s->scratch_key, ENG_DEK_MAX_BYTES);
     return rc;
 }
 

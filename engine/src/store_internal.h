@@ -30,6 +30,7 @@ struct eng_store {
     struct eng_cipher **ciphers; /* per extent: the active DEK */
     uint32_t *active;            /* per extent: index of its active key-table record */
     uint8_t *mac_key;            /* secure memory */
+    uint8_t *scratch_key;        /* secure memory: a DEK between unwrap and cipher, then wiped */
     /* GCM nonce = boot (u32) || counter (u64) */
     uint32_t boot;
     uint64_t counter;
