@@ -438,23 +438,35 @@ static int cmd_get(const struct opts *o)
     return rc;
 }
 
-static int cmd_backup(const struct opts *o)
+/* Opens the store at position 1, runs |op|, closes: the exit code. */
+static int with_store(const struct opts *o, const char *what,
+                      int (*op)(struct eng_store *s, const struct opts *o))
 {
-    if (o->npos != 3) {
-        return usage_error("backup needs DIR FILE", NULL);
-    }
     struct eng_kek_provider *kek = NULL;
     int rc;
     struct eng_store *s = open_store(o, &kek, &rc);
     if (s == NULL) {
         return rc;
     }
-    if (eng_store_backup(s, o->pos[2]) != 0) {
-        rc = fail("backup");
+    if (op(s, o) != 0) {
+        rc = fail(what);
     }
     eng_store_close(s);
     eng_kek_provider_free(kek);
     return rc;
+}
+
+static int op_backup(struct eng_store *s, const struct opts *o)
+{
+    return eng_store_backup(s, o->pos[2]);
+}
+
+static int cmd_backup(const struct opts *o)
+{
+    if (o->npos != 3) {
+        return usage_error("backup needs DIR FILE", NULL);
+    }
+    return with_store(o, "backup", op_backup);
 }
 
 static int cmd_verify_backup(const struct opts *o)
@@ -492,27 +504,31 @@ static int cmd_restore(const struct opts *o)
     return rc;
 }
 
+/* Service-managed key: a new KEK version first (unless kept), then the rewrap. */
+static int op_rotate_kek(struct eng_store *s, const struct opts *o)
+{
+    char path[PATH_MAX];
+    if (!o->keep_version) {
+        if (key_file_path(o, path, sizeof(path), 0) != 0 || eng_smk_rotate(path, NULL, 0) != 0) {
+            return -1;
+        }
+    }
+    return eng_store_rotate_kek(s);
+}
+
 static int cmd_rotate_kek(const struct opts *o)
 {
     if (o->npos != 2) {
         return usage_error("rotate-kek needs DIR", NULL);
     }
-    struct eng_kek_provider *kek = NULL;
-    int rc;
-    struct eng_store *s = open_store(o, &kek, &rc);
-    if (s == NULL) {
-        return rc;
-    }
-    char path[PATH_MAX];
-    if (!o->keep_version && (key_file_path(o, path, sizeof(path), 0) != 0 ||
-                             eng_smk_rotate(path, NULL, 0) != 0)) {
-        rc = fail("rotate-kek: new key version");
-    } else if (eng_store_rotate_kek(s) != 0) {
-        rc = fail("rotate-kek");
-    }
-    eng_store_close(s);
-    eng_kek_provider_free(kek);
-    return rc;
+    return with_store(o, "rotate-kek", op_rotate_kek);
+}
+
+static int op_rekey(struct eng_store *s, const struct opts *o)
+{
+    uint32_t extent = 0;
+    (void)parse_u32(o->pos[2], &extent); /* checked by cmd_rekey */
+    return eng_store_rekey_extent(s, extent);
 }
 
 static int cmd_rekey(const struct opts *o)
@@ -521,18 +537,7 @@ static int cmd_rekey(const struct opts *o)
     if (o->npos != 3 || parse_u32(o->pos[2], &extent) != 0) {
         return usage_error("rekey needs DIR EXTENT (a number)", NULL);
     }
-    struct eng_kek_provider *kek = NULL;
-    int rc;
-    struct eng_store *s = open_store(o, &kek, &rc);
-    if (s == NULL) {
-        return rc;
-    }
-    if (eng_store_rekey_extent(s, extent) != 0) {
-        rc = fail("rekey");
-    }
-    eng_store_close(s);
-    eng_kek_provider_free(kek);
-    return rc;
+    return with_store(o, "rekey", op_rekey);
 }
 
 static void hex(char *out, const uint8_t *in, size_t len)

@@ -55,11 +55,13 @@ static int ref_terminated(const struct eng_kek_ref *r)
            memchr(r->alg, 0, sizeof(r->alg)) != NULL;
 }
 
-int eng_kek_get(struct eng_kek_provider *p, const char *version, struct eng_kek_ref *out)
+typedef int (*ref_fn)(void *state, const char *version, struct eng_kek_ref *out);
+
+/* get and describe share a signature and the checks around the call. */
+static int ask_ref(struct eng_kek_provider *p, ref_fn fn, const char *version,
+                   struct eng_kek_ref *out)
 {
-    ENG_ENSURE_REF(p);
-    ENG_ENSURE_REF(p->get);
-    ENG_ENSURE_REF(out);
+    ENG_ENSURE(fn != NULL && out != NULL, ENG_ERR_NULL);
     /* |version| may point into |out| (re-checking a ref): copy it before clearing |out|. */
     char ver[ENG_KEK_VERSION_MAX];
     if (version != NULL) {
@@ -68,29 +70,34 @@ int eng_kek_get(struct eng_kek_provider *p, const char *version, struct eng_kek_
     }
     memset(out, 0, sizeof(*out));
     eng_clear_error();
-    if (p->get(p->state, version != NULL ? ver : NULL, out) != 0) {
+    if (fn(p->state, version != NULL ? ver : NULL, out) != 0) {
         return provider_failed();
     }
-    ENG_ENSURE(ref_terminated(out) && out->version[0] != '\0', ENG_ERR_INTERNAL);
+    ENG_ENSURE(ref_terminated(out), ENG_ERR_INTERNAL);
+    return 0;
+}
+
+int eng_kek_get(struct eng_kek_provider *p, const char *version, struct eng_kek_ref *out)
+{
+    ENG_ENSURE_REF(p);
+    ENG_GUARD(ask_ref(p, p->get, version, out));
+    ENG_ENSURE(out->version[0] != '\0', ENG_ERR_INTERNAL);
     return 0;
 }
 
 int eng_kek_describe(struct eng_kek_provider *p, const char *version, struct eng_kek_ref *out)
 {
     ENG_ENSURE_REF(p);
-    ENG_ENSURE_REF(p->describe);
-    ENG_ENSURE_REF(out);
-    char ver[ENG_KEK_VERSION_MAX];
-    if (version != NULL) {
-        ENG_ENSURE(strnlen(version, sizeof(ver)) < sizeof(ver), ENG_ERR_ARG);
-        memcpy(ver, version, strlen(version) + 1);
-    }
-    memset(out, 0, sizeof(*out));
-    eng_clear_error();
-    if (p->describe(p->state, version != NULL ? ver : NULL, out) != 0) {
-        return provider_failed();
-    }
-    ENG_ENSURE(ref_terminated(out), ENG_ERR_INTERNAL);
+    return ask_ref(p, p->describe, version, out);
+}
+
+/* The checks wrap and unwrap share: the provider has the function, no NULLs, a sane ref. */
+static int crypt_args(int has_fn, const struct eng_kek_ref *kek, const uint8_t *out,
+                      const size_t *out_len, const uint8_t *in)
+{
+    ENG_ENSURE(has_fn && kek != NULL && out != NULL && out_len != NULL && in != NULL,
+               ENG_ERR_NULL);
+    ENG_ENSURE(ref_terminated(kek), ENG_ERR_ARG);
     return 0;
 }
 
@@ -98,13 +105,8 @@ int eng_kek_wrap(struct eng_kek_provider *p, const struct eng_kek_ref *kek, uint
                  size_t *out_len, size_t max_out_len, const uint8_t *dek, size_t dek_len)
 {
     ENG_ENSURE_REF(p);
-    ENG_ENSURE_REF(p->wrap);
-    ENG_ENSURE_REF(kek);
-    ENG_ENSURE_REF(out);
-    ENG_ENSURE_REF(out_len);
-    ENG_ENSURE_REF(dek);
+    ENG_GUARD(crypt_args(p->wrap != NULL, kek, out, out_len, dek));
     ENG_ENSURE(dek_len > 0 && dek_len <= ENG_DEK_MAX_BYTES, ENG_ERR_KEY_LEN);
-    ENG_ENSURE(ref_terminated(kek), ENG_ERR_ARG);
     *out_len = 0;
     eng_clear_error();
     if (p->wrap(p->state, kek, out, out_len, max_out_len, dek, dek_len) != 0) {
@@ -119,13 +121,8 @@ int eng_kek_unwrap(struct eng_kek_provider *p, const struct eng_kek_ref *kek, ui
                    size_t *out_len, size_t max_out_len, const uint8_t *in, size_t in_len)
 {
     ENG_ENSURE_REF(p);
-    ENG_ENSURE_REF(p->unwrap);
-    ENG_ENSURE_REF(kek);
-    ENG_ENSURE_REF(out);
-    ENG_ENSURE_REF(out_len);
-    ENG_ENSURE_REF(in);
+    ENG_GUARD(crypt_args(p->unwrap != NULL, kek, out, out_len, in));
     ENG_ENSURE(in_len > 0 && in_len <= ENG_WRAPPED_MAX, ENG_ERR_WRAPPED_LEN);
-    ENG_ENSURE(ref_terminated(kek), ENG_ERR_ARG);
     *out_len = 0;
     eng_clear_error();
     if (p->unwrap(p->state, kek, out, out_len, max_out_len, in, in_len) != 0) {

@@ -77,6 +77,16 @@ Test(smk, missing_file_without_create_is_not_found)
     cr_assert_eq(eng_errno(), ENG_ERR_KEK_NOT_FOUND);
 }
 
+/* A provider over a key file holding the vector's KEK, and that KEK's ref. */
+static struct eng_kek_provider *vector_provider(const uint8_t k[32], struct eng_kek_ref *ref)
+{
+    cr_assert_eq(tl_write_key_file(key_path, k), 0);
+    struct eng_kek_provider *p = eng_smk_open(key_path, 0);
+    cr_assert_not_null(p);
+    cr_assert_eq(eng_kek_get(p, NULL, ref), 0);
+    return p;
+}
+
 /* NIST SP 800-38F KWP-AE vectors, AES-256: our provider's wrap equals the CAVP ciphertext. */
 Test(smk, cavp_kwp_ae_256_vectors)
 {
@@ -88,11 +98,8 @@ Test(smk, cavp_kwp_ae_256_vectors)
         if (v[i].p_len == 0 || v[i].p_len > ENG_DEK_MAX_BYTES) {
             continue;
         }
-        cr_assert_eq(tl_write_key_file(key_path, v[i].k), 0);
-        struct eng_kek_provider *p = eng_smk_open(key_path, 0);
-        cr_assert_not_null(p);
         struct eng_kek_ref ref;
-        cr_assert_eq(eng_kek_get(p, NULL, &ref), 0);
+        struct eng_kek_provider *p = vector_provider(v[i].k, &ref);
         uint8_t out[ENG_WRAPPED_MAX];
         size_t out_len;
         cr_assert_eq(eng_kek_wrap(p, &ref, out, &out_len, sizeof(out), v[i].p, v[i].p_len), 0);
@@ -115,11 +122,8 @@ Test(smk, cavp_kwp_ad_256_vectors)
         if (v[i].c_len > ENG_DEK_MAX_BYTES + 8 || (!v[i].fail && v[i].p_len == 0)) {
             continue;
         }
-        cr_assert_eq(tl_write_key_file(key_path, v[i].k), 0);
-        struct eng_kek_provider *p = eng_smk_open(key_path, 0);
-        cr_assert_not_null(p);
         struct eng_kek_ref ref;
-        cr_assert_eq(eng_kek_get(p, NULL, &ref), 0);
+        struct eng_kek_provider *p = vector_provider(v[i].k, &ref);
         uint8_t out[ENG_WRAPPED_MAX];
         size_t out_len;
         int rc = eng_kek_unwrap(p, &ref, out, &out_len, sizeof(out), v[i].c, v[i].c_len);

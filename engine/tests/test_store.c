@@ -48,6 +48,15 @@ static struct eng_kek_provider *smk(void)
     return p;
 }
 
+/* A folder store with |cfg| under a fresh SMK provider (*p, freed by the caller). */
+static struct eng_store *new_store(const struct eng_store_config *cfg, struct eng_kek_provider **p)
+{
+    *p = smk();
+    struct eng_store *s = eng_store_create(store_dir, *p, cfg);
+    cr_assert_not_null(s, "%s", eng_error_name(eng_errno()));
+    return s;
+}
+
 static uint8_t *random_buf(size_t len)
 {
     uint8_t *b = malloc(len);
@@ -168,10 +177,9 @@ Test(store, unit_sizes_512_and_64k)
 
 Test(store, bad_arguments_and_ranges)
 {
-    struct eng_kek_provider *p = smk();
+    struct eng_kek_provider *p;
     struct eng_store_config cfg = small_cfg(ENG_MODE_XTS);
-    struct eng_store *s = eng_store_create(store_dir, p, &cfg);
-    cr_assert_not_null(s);
+    struct eng_store *s = new_store(&cfg, &p);
     uint8_t buf[4096 * 2];
     cr_assert_eq(eng_store_read(s, 299, 2, buf), -1);
     cr_assert_eq(eng_errno(), ENG_ERR_RANGE);
@@ -223,10 +231,9 @@ static void locate(struct eng_store *s, uint64_t u, uint64_t *data_off, uint64_t
 
 static void expect_auth_failure(const char *file, uint64_t off, uint64_t unit)
 {
-    struct eng_kek_provider *p = smk();
+    struct eng_kek_provider *p;
     struct eng_store_config cfg = small_cfg(ENG_MODE_GCM);
-    struct eng_store *s = eng_store_create(store_dir, p, &cfg);
-    cr_assert_not_null(s);
+    struct eng_store *s = new_store(&cfg, &p);
     size_t us = cfg.unit_size;
     uint8_t *want = random_buf(3 * us), *got = malloc(3 * us);
     cr_assert_eq(eng_store_write(s, unit - 1, 3, want), 0);
@@ -270,10 +277,9 @@ Test(store, gcm_flipped_tag_bit_fails_auth)
 /* Units cannot be moved: the AAD binds the unit number (and the store id). */
 Test(store, gcm_swapped_units_fail_auth)
 {
-    struct eng_kek_provider *p = smk();
+    struct eng_kek_provider *p;
     struct eng_store_config cfg = small_cfg(ENG_MODE_GCM);
-    struct eng_store *s = eng_store_create(store_dir, p, &cfg);
-    cr_assert_not_null(s);
+    struct eng_store *s = new_store(&cfg, &p);
     size_t us = cfg.unit_size;
     uint8_t *want = random_buf(2 * us), *got = malloc(us);
     cr_assert_eq(eng_store_write(s, 10, 2, want), 0);
@@ -306,10 +312,9 @@ Test(store, gcm_swapped_units_fail_auth)
 
 Test(store, damaged_key_table_is_refused)
 {
-    struct eng_kek_provider *p = smk();
+    struct eng_kek_provider *p;
     struct eng_store_config cfg = small_cfg(ENG_MODE_XTS);
-    struct eng_store *s = eng_store_create(store_dir, p, &cfg);
-    cr_assert_not_null(s);
+    struct eng_store *s = new_store(&cfg, &p);
     eng_store_close(s);
     char kt[400];
     fname(kt, sizeof(kt), "keytable");
@@ -362,10 +367,9 @@ Test(store, wrong_kek_is_refused)
 
 Test(store, loose_key_file_permissions_refused)
 {
-    struct eng_kek_provider *p = smk();
+    struct eng_kek_provider *p;
     struct eng_store_config cfg = small_cfg(ENG_MODE_XTS);
-    struct eng_store *s = eng_store_create(store_dir, p, &cfg);
-    cr_assert_not_null(s);
+    struct eng_store *s = new_store(&cfg, &p);
     eng_store_close(s);
     cr_assert_eq(chmod(key_path, 0644), 0);
     cr_assert_null(eng_store_open(store_dir, p, NULL));
@@ -625,10 +629,9 @@ Test(store, failing_get_makes_store_inaccessible)
 
 Test(store, explicit_revalidate_after_key_file_deleted)
 {
-    struct eng_kek_provider *p = smk();
+    struct eng_kek_provider *p;
     struct eng_store_config cfg = small_cfg(ENG_MODE_GCM);
-    struct eng_store *s = eng_store_create(store_dir, p, &cfg);
-    cr_assert_not_null(s);
+    struct eng_store *s = new_store(&cfg, &p);
     char saved[400];
     tl_path(saved, sizeof(saved), dir, "saved.key");
     cr_assert_eq(rename(key_path, saved), 0);
@@ -653,10 +656,9 @@ Test(store, explicit_revalidate_after_key_file_deleted)
 
 Test(store, disabled_kek_version_makes_store_inaccessible)
 {
-    struct eng_kek_provider *p = smk();
+    struct eng_kek_provider *p;
     struct eng_store_config cfg = small_cfg(ENG_MODE_XTS);
-    struct eng_store *s = eng_store_create(store_dir, p, &cfg);
-    cr_assert_not_null(s);
+    struct eng_store *s = new_store(&cfg, &p);
     cr_assert_eq(eng_smk_set_enabled(key_path, NULL, 0), 0);
     cr_assert_eq(eng_store_revalidate(s), -1);
     cr_assert_eq(eng_errno(), ENG_ERR_INACCESSIBLE);
@@ -703,10 +705,9 @@ Test(store, transient_errors_get_grace_revocations_do_not)
 
 Test(store, inspect_needs_no_key_and_reads_nothing)
 {
-    struct eng_kek_provider *p = smk();
+    struct eng_kek_provider *p;
     struct eng_store_config cfg = small_cfg(ENG_MODE_GCM);
-    struct eng_store *s = eng_store_create(store_dir, p, &cfg);
-    cr_assert_not_null(s);
+    struct eng_store *s = new_store(&cfg, &p);
     eng_store_close(s);
     cr_assert_eq(unlink(key_path), 0);
     s = eng_store_inspect(store_dir);
