@@ -730,3 +730,50 @@ Test(store, inspect_needs_no_key_and_reads_nothing)
     eng_store_close(s);
     eng_kek_provider_free(p);
 }
+
+/* The KEK is asked at most once per interval, not on every call. */
+Test(store, kek_checked_lazily_once_per_interval)
+{
+    struct tl_switch sw;
+    struct eng_kek_provider *p = tl_switch_provider(&sw, smk());
+    struct eng_store_config cfg = small_cfg(ENG_MODE_GCM);
+    cfg.revalidate_s = 3600;
+    cfg.flags = ENG_STORE_SYNC;
+    struct eng_store *s = eng_store_create(store_dir, p, &cfg);
+    cr_assert_not_null(s);
+    unsigned before = sw.gets;
+    uint8_t buf[4096];
+    for (int i = 0; i < 200; i++) {
+        cr_assert_eq(eng_store_read(s, (uint64_t)i % 300, 1, buf), 0);
+        cr_assert_eq(eng_store_write(s, (uint64_t)i % 300, 1, buf), 0);
+    }
+    cr_assert_eq(sw.gets, before, "no provider call inside the interval");
+    cr_assert_eq(eng_store_revalidate(s), 0);
+    cr_assert_gt(sw.gets, before, "an explicit revalidation asks the provider");
+    eng_store_close(s);
+    eng_kek_provider_free(p);
+}
+
+Test(store, memory_store_backup_restores_to_a_folder)
+{
+    struct eng_kek_provider *p = smk();
+    struct eng_store_config cfg = small_cfg(ENG_MODE_XTS);
+    struct eng_store *m = eng_store_create_memory(p, &cfg);
+    cr_assert_not_null(m);
+    size_t total = cfg.num_units * cfg.unit_size;
+    uint8_t *want = random_buf(total), *got = malloc(total);
+    cr_assert_eq(eng_store_write(m, 0, cfg.num_units, want), 0);
+    char bk[400];
+    tl_path(bk, sizeof(bk), dir, "mem.cmkb");
+    cr_assert_eq(eng_store_backup(m, bk), 0);
+    eng_store_close(m);
+    cr_assert_eq(eng_store_restore(bk, store_dir, p, NULL), 0);
+    struct eng_store *s = eng_store_open(store_dir, p, NULL);
+    cr_assert_not_null(s);
+    cr_assert_eq(eng_store_read(s, 0, cfg.num_units, got), 0);
+    cr_assert_eq(memcmp(got, want, total), 0);
+    eng_store_close(s);
+    free(want);
+    free(got);
+    eng_kek_provider_free(p);
+}
