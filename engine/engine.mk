@@ -31,3 +31,17 @@ COMP_LIB ?= $(O)/libcomp.a
 $(O)/tests/engine_%: $(O)/engine/tests/%.o $(ENGINE_TESTLIB_OBJS) $(COMP_LIB) $(ENGINE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(CJSON_LIBS) $(ENGINE_LIBS)
+
+# --- store, key providers and the cmk tool (added with the store) -----------
+# cmk: the command-line tool over eng_store.h; its test runs the built binary.
+CMK_OBJS := $(O)/engine/cli/cmk.o
+PROGRAMS += $(BIN)/cmk
+
+$(CMK_OBJS): CPPFLAGS += $(ENGINE_CPPFLAGS) $(CJSON_CFLAGS)
+
+$(BIN)/cmk: $(CMK_OBJS) $(ENGINE_LIB) | $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CJSON_LIBS) $(ENGINE_LIBS)
+
+$(O)/engine/tests/test_store_cli.o: CPPFLAGS += -DCMK_BIN='"$(BIN)/cmk"'
+$(O)/tests/engine_test_store_cli: | $(BIN)/cmk
+# --- end of the store block ---------------------------------------------------

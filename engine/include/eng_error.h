@@ -53,7 +53,40 @@ enum eng_err_category {
     X(ENG_ERR_UNSUPPORTED, RESOURCE, 3, "back end does not support this mode")            \
     X(ENG_ERR_CPU, RESOURCE, 4, "back end or path not available on this CPU")             \
     X(ENG_ERR_INTERNAL, INTERNAL, 1, "internal error")                                     \
-    /* IO, KEY and VAULT codes: added by the store, key and vault modules below. */
+    /* IO, KEY and VAULT codes: added by the store, key and vault modules below. */        \
+    /* Store, key table, SMK provider, backups, temporary files (engine/src/store*.c ...) */  \
+    X(ENG_ERR_IO, IO, 1, "file read, write or sync failed")                               \
+    X(ENG_ERR_NO_STORE, IO, 2, "no store at this path")                                   \
+    X(ENG_ERR_EXISTS, IO, 3, "the target already exists")                                 \
+    X(ENG_ERR_STORE_CORRUPT, IO, 4, "store files are corrupt or inconsistent")            \
+    X(ENG_ERR_STORE_BUSY, IO, 5, "store is open in another process")                      \
+    X(ENG_ERR_RANGE, IO, 6, "data unit or byte range outside the store")                  \
+    X(ENG_ERR_BACKUP_TRUNCATED, IO, 7, "backup stream is truncated")                      \
+    X(ENG_ERR_BACKUP_CORRUPT, IO, 8, "backup stream is corrupt or has been tampered with")  \
+    X(ENG_ERR_TMPFILE, IO, 9, "temporary file failed (closed, tampered or I/O error)")    \
+    X(ENG_ERR_NONCE_EXHAUSTED, IO, 10, "GCM nonce space of this store is exhausted")      \
+    X(ENG_ERR_INACCESSIBLE, KEY, 1,                                                        \
+      "store is inaccessible: the key encryption key is gone, disabled or not permitted")  \
+    X(ENG_ERR_KEYTABLE_CORRUPT, KEY, 2, "key table is corrupt (checksum or structure)")    \
+    X(ENG_ERR_KEYTABLE_TRUNCATED, KEY, 3, "key table is truncated")                        \
+    X(ENG_ERR_KEYTABLE_AUTH, KEY, 4,                                                       \
+      "key table failed its MAC check (modified without the key)")                         \
+    X(ENG_ERR_KEYFILE_CORRUPT, KEY, 5, "key file is corrupt or truncated")                 \
+    X(ENG_ERR_PERM_LOOSE, KEY, 6,                                                          \
+      "key file permissions are looser than 0600 (group or others have access)")          \
+    X(ENG_ERR_PERM_OWNER, KEY, 7, "key file is not owned by the current user")             \
+    X(ENG_ERR_KEK_NOT_FOUND, KEY, 8, "key encryption key (or its version) not found")     \
+    X(ENG_ERR_KEK_DISABLED, KEY, 9, "key encryption key is disabled")                     \
+    X(ENG_ERR_KEK_FORBIDDEN, KEY, 10, "not permitted to use the key encryption key")      \
+    X(ENG_ERR_UNWRAP, KEY, 11, "could not unwrap a data encryption key (wrong KEK or tampered)") \
+    X(ENG_ERR_WRAPPED_LEN, KEY, 12, "wrapped key is empty or longer than ENG_WRAPPED_MAX") \
+    X(ENG_ERR_KEK_MISMATCH, KEY, 13,                                                       \
+      "key table was written under another KEK provider or key")                          \
+    X(ENG_ERR_VAULT_THROTTLED, VAULT, 1, "key vault throttled the request (HTTP 429)")    \
+    X(ENG_ERR_VAULT_UNREACHABLE, VAULT, 2, "key vault unreachable (network, TLS or timeout)") \
+    X(ENG_ERR_VAULT_AUTH, VAULT, 3, "key vault rejected the credentials (HTTP 401)")       \
+    X(ENG_ERR_VAULT_PROTOCOL, VAULT, 4, "key vault sent an unexpected response")          \
+    X(ENG_ERR_VAULT_SERVER, VAULT, 5, "key vault reported a server error (HTTP 5xx)")     \
 
 
 #define ENG_ERR_ENUM_(name, cat, num, msg) name = (ENG_CAT_##cat << 8) | (num),

@@ -1,0 +1,704 @@
+/*
+ * cmk - the encrypted store from the command line, for people and scripts.
+ *
+ * Exit codes: 0 ok, 1 error, 2 usage, 3 inaccessible (the KEK is gone,
+ * disabled or not permitted), 4 integrity (authentication failed, corrupt
+ * or truncated key table or backup). Errors are one line on stderr.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "eng_keys.h"
+#include "eng_store.h"
+
+enum { EXIT_OK = 0, EXIT_ERR = 1, EXIT_USAGE = 2, EXIT_INACCESSIBLE = 3, EXIT_INTEGRITY = 4 };
+
+#define IO_CHUNK (1U << 20)
+
+static const char usage_text[] =
+    "usage: cmk [options] COMMAND [ARGS]\n"
+    "\n"
+    "An encrypted store of fixed-size data units under per-extent DEKs wrapped by a KEK.\n"
+    "\n"
+    "commands:\n"
+    "  create DIR            make a store (--size or --units required)\n"
+    "  put DIR FILE          write FILE's bytes (\"-\" = stdin) at --offset\n"
+    "  get DIR               write --length bytes from --offset to --output (default stdout)\n"
+    "  backup DIR FILE       write an encrypted backup stream of the store to FILE\n"
+    "  verify-backup FILE    check a backup stream end to end, write nothing\n"
+    "  restore FILE DIR      verify FILE, then restore it into a new store DIR\n"
+    "  rotate-kek DIR        new KEK version (service-managed key), rewrap every DEK\n"
+    "  rekey DIR EXTENT      re-encrypt one extent under a fresh DEK\n"
+    "  status DIR            key ids, versions, extents and their state (--json)\n"
+    "  help                  this text\n"
+    "\n"
+    "options:\n"
+    "  --key-file PATH       service-managed key file (default $CMK_KEY_FILE, else\n"
+    "                        $HOME/.cmk/smk.key); created 0600 by `create` if missing\n"
+    "  --mode xts|gcm        create: cipher mode (default xts)\n"
+    "  --unit-size N         create: data unit size, 512..65536, power of two (default 8192)\n"
+    "  --size BYTES          create: capacity (K, M, G suffixes), rounded up to whole units\n"
+    "  --units N             create: capacity in units\n"
+    "  --extent-units N      create: units per DEK (default 1024)\n"
+    "  --offset BYTES        put/get: byte offset (default 0)\n"
+    "  --length BYTES        get: byte count (default: to the end)\n"
+    "  --output FILE         get: output file (default stdout)\n"
+    "  --revalidate SECONDS  KEK check interval (default 60)\n"
+    "  --backend NAME        auto, openssl, ipsec-mb, native\n"
+    "  --keep-kek-version    rotate-kek: rewrap under the current version, make no new one\n"
+    "  --json                status: print JSON\n"
+    "\n"
+    "exit codes: 0 ok, 1 error, 2 usage, 3 inaccessible (KEK gone, disabled or not\n"
+    "permitted), 4 integrity (authentication failed, corrupt or truncated data)\n";
+
+struct opts {
+    const char *key_file;
+    const char *mode;
+    const char *unit_size;
+    const char *size;
+    const char *units;
+    const char *extent_units;
+    const char *offset;
+    const char *length;
+    const char *output;
+    const char *revalidate;
+    const char *backend;
+    int keep_version;
+    int json;
+    int help;
+    const char *pos[4];
+    int npos;
+};
+
+static int usage_error(const char *what, const char *arg)
+{
+    fprintf(stderr, "cmk: %s%s%s (see cmk --help)\n", what, arg != NULL ? ": " : "",
+            arg != NULL ? arg : "");
+    return EXIT_USAGE;
+}
+
+static int exit_code_for(int code)
+{
+    if (code == ENG_ERR_INACCESSIBLE || eng_kek_error_is_revocation(code)) {
+        return EXIT_INACCESSIBLE;
+    }
+    switch (code) {
+        case ENG_ERR_AUTH:
+        case ENG_ERR_KEYTABLE_CORRUPT:
+        case ENG_ERR_KEYTABLE_TRUNCATED:
+        case ENG_ERR_KEYTABLE_AUTH:
+        case ENG_ERR_BACKUP_CORRUPT:
+        case ENG_ERR_BACKUP_TRUNCATED:
+        case ENG_ERR_STORE_CORRUPT:
+        case ENG_ERR_UNWRAP:
+            return EXIT_INTEGRITY;
+        default:
+            return EXIT_ERR;
+    }
+}
+
+/* One line: what failed and why; the engine's code name for scripts and searches. */
+static int fail(const char *what)
+{
+    int code = eng_errno();
+    fprintf(stderr, "cmk: %s: %s (%s)\n", what, eng_strerror(code), eng_error_name(code));
+    return exit_code_for(code);
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+    static const struct {
+        const char *name;
+        size_t field; /* offset of a const char * in struct opts */
+    } valued[] = {
+        {"key-file", offsetof(struct opts, key_file)},
+        {"mode", offsetof(struct opts, mode)},
+        {"unit-size", offsetof(struct opts, unit_size)},
+        {"size", offsetof(struct opts, size)},
+        {"units", offsetof(struct opts, units)},
+        {"extent-units", offsetof(struct opts, extent_units)},
+        {"offset", offsetof(struct opts, offset)},
+        {"length", offsetof(struct opts, length)},
+        {"output", offsetof(struct opts, output)},
+        {"revalidate", offsetof(struct opts, revalidate)},
+        {"backend", offsetof(struct opts, backend)},
+    };
+    memset(o, 0, sizeof(*o));
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            o->help = 1;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            if (o->npos == (int)(sizeof(o->pos) / sizeof(o->pos[0]))) {
+                return usage_error("too many arguments", a);
+            }
+            o->pos[o->npos++] = a;
+            continue;
+        }
+        const char *name = a + 2;
+        if (strcmp(name, "json") == 0) {
+            o->json = 1;
+            continue;
+        }
+        if (strcmp(name, "keep-kek-version") == 0) {
+            o->keep_version = 1;
+            continue;
+        }
+        const char *eq = strchr(name, '=');
+        size_t nlen = eq != NULL ? (size_t)(eq - name) : strlen(name);
+        size_t k;
+        for (k = 0; k < sizeof(valued) / sizeof(valued[0]); k++) {
+            if (strlen(valued[k].name) == nlen && strncmp(valued[k].name, name, nlen) == 0) {
+                break;
+            }
+        }
+        if (k == sizeof(valued) / sizeof(valued[0])) {
+            return usage_error("unknown option", a);
+        }
+        const char *val = eq != NULL ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (val == NULL) {
+            return usage_error("option needs a value", a);
+        }
+        *(const char **)((char *)o + valued[k].field) = val;
+    }
+    return EXIT_OK;
+}
+
+/* Parses a non-negative integer with an optional K/M/G (binary) suffix. */
+static int parse_size(const char *s, uint64_t *out)
+{
+    if (s == NULL || *s < '0' || *s > '9') {
+        return -1;
+    }
+    errno = 0;
+    char *end = NULL;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || end == s) {
+        return -1;
+    }
+    unsigned shift = 0;
+    if (*end == 'K' || *end == 'k') {
+        shift = 10;
+    } else if (*end == 'M' || *end == 'm') {
+        shift = 20;
+    } else if (*end == 'G' || *end == 'g') {
+        shift = 30;
+    } else if (*end != '\0') {
+        return -1;
+    }
+    if (shift != 0 && end[1] != '\0') {
+        return -1;
+    }
+    if (shift != 0 && v > (UINT64_MAX >> shift)) {
+        return -1;
+    }
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+static int parse_u32(const char *s, uint32_t *out)
+{
+    uint64_t v;
+    if (parse_size(s, &v) != 0 || v > UINT32_MAX) {
+        return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int key_file_path(const struct opts *o, char *out, size_t max_out_len, int create_dir)
+{
+    const char *p = o->key_file != NULL ? o->key_file : getenv("CMK_KEY_FILE");
+    if (p != NULL && p[0] != '\0') {
+        return snprintf(out, max_out_len, "%s", p) < (int)max_out_len ? 0 : -1;
+    }
+    const char *home = getenv("HOME");
+    if (home == NULL || home[0] == '\0') {
+        return -1;
+    }
+    char d[PATH_MAX];
+    if (snprintf(d, sizeof(d), "%s/.cmk", home) >= (int)sizeof(d)) {
+        return -1;
+    }
+    if (create_dir && mkdir(d, 0700) != 0 && errno != EEXIST) {
+        return -1;
+    }
+    return snprintf(out, max_out_len, "%s/smk.key", d) < (int)max_out_len ? 0 : -1;
+}
+
+static int run_config(const struct opts *o, struct eng_store_config *cfg)
+{
+    eng_store_config_init(cfg);
+    if (o->revalidate != NULL && (parse_u32(o->revalidate, &cfg->revalidate_s) != 0 ||
+                                  cfg->revalidate_s == 0)) {
+        return usage_error("bad --revalidate", o->revalidate);
+    }
+    if (o->backend != NULL && eng_backend_from_name(o->backend, &cfg->backend) != 0) {
+        return usage_error("unknown --backend", o->backend);
+    }
+    return EXIT_OK;
+}
+
+static struct eng_kek_provider *open_kek(const struct opts *o, int create)
+{
+    char path[PATH_MAX];
+    if (key_file_path(o, path, sizeof(path), create) != 0) {
+        fprintf(stderr, "cmk: no key file: give --key-file or set CMK_KEY_FILE or HOME\n");
+        return NULL;
+    }
+    struct eng_kek_provider *p = eng_smk_open(path, create);
+    if (p == NULL) {
+        int code = eng_errno();
+        fprintf(stderr, "cmk: key file %s: %s (%s)\n", path, eng_strerror(code),
+                eng_error_name(code));
+    }
+    return p;
+}
+
+static int cmd_create(const struct opts *o)
+{
+    if (o->npos != 2) {
+        return usage_error("create needs DIR", NULL);
+    }
+    struct eng_store_config cfg;
+    int rc = run_config(o, &cfg);
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    if (o->mode != NULL && (eng_mode_from_name(o->mode, &cfg.mode) != 0 ||
+                            (cfg.mode != ENG_MODE_XTS && cfg.mode != ENG_MODE_GCM))) {
+        return usage_error("--mode must be xts or gcm", o->mode);
+    }
+    if (o->unit_size != NULL && parse_u32(o->unit_size, &cfg.unit_size) != 0) {
+        return usage_error("bad --unit-size", o->unit_size);
+    }
+    if (o->extent_units != NULL && parse_u32(o->extent_units, &cfg.extent_units) != 0) {
+        return usage_error("bad --extent-units", o->extent_units);
+    }
+    uint64_t v;
+    if (o->units != NULL) {
+        if (parse_size(o->units, &v) != 0) {
+            return usage_error("bad --units", o->units);
+        }
+        cfg.num_units = v;
+    } else if (o->size != NULL) {
+        if (parse_size(o->size, &v) != 0 || cfg.unit_size == 0) {
+            return usage_error("bad --size", o->size);
+        }
+        cfg.num_units = (v + cfg.unit_size - 1) / cfg.unit_size;
+    } else {
+        return usage_error("create needs --size or --units", NULL);
+    }
+    struct eng_kek_provider *kek = open_kek(o, 1);
+    if (kek == NULL) {
+        return exit_code_for(eng_errno());
+    }
+    struct eng_store *s = eng_store_create(o->pos[1], kek, &cfg);
+    if (s == NULL) {
+        rc = fail("create");
+    } else {
+        eng_store_close(s);
+    }
+    eng_kek_provider_free(kek);
+    return rc;
+}
+
+/* Opens the store of command position 1; prints the error itself. */
+static struct eng_store *open_store(const struct opts *o, struct eng_kek_provider **kek, int *rc)
+{
+    struct eng_store_config cfg;
+    *rc = run_config(o, &cfg);
+    if (*rc != EXIT_OK) {
+        return NULL;
+    }
+    *kek = open_kek(o, 0);
+    if (*kek == NULL) {
+        *rc = exit_code_for(eng_errno());
+        return NULL;
+    }
+    struct eng_store *s = eng_store_open(o->pos[1], *kek, &cfg);
+    if (s == NULL) {
+        *rc = fail("open");
+        eng_kek_provider_free(*kek);
+        *kek = NULL;
+    }
+    return s;
+}
+
+static int cmd_put(const struct opts *o)
+{
+    if (o->npos != 3) {
+        return usage_error("put needs DIR FILE", NULL);
+    }
+    uint64_t off = 0;
+    if (o->offset != NULL && parse_size(o->offset, &off) != 0) {
+        return usage_error("bad --offset", o->offset);
+    }
+    FILE *in = strcmp(o->pos[2], "-") == 0 ? stdin : fopen(o->pos[2], "rb");
+    if (in == NULL) {
+        fprintf(stderr, "cmk: put: cannot open %s: %s\n", o->pos[2], strerror(errno));
+        return EXIT_ERR;
+    }
+    struct eng_kek_provider *kek = NULL;
+    int rc;
+    struct eng_store *s = open_store(o, &kek, &rc);
+    uint8_t *buf = malloc(IO_CHUNK);
+    if (s != NULL && buf == NULL) {
+        fprintf(stderr, "cmk: put: out of memory\n");
+        rc = EXIT_ERR;
+    }
+    while (s != NULL && buf != NULL && rc == EXIT_OK) {
+        size_t n = fread(buf, 1, IO_CHUNK, in);
+        if (n == 0) {
+            if (ferror(in)) {
+                fprintf(stderr, "cmk: put: reading %s failed\n", o->pos[2]);
+                rc = EXIT_ERR;
+            }
+            break;
+        }
+        if (eng_store_write_bytes(s, off, buf, n) != 0) {
+            rc = fail("put");
+            break;
+        }
+        off += n;
+    }
+    if (s != NULL && rc == EXIT_OK && eng_store_sync(s) != 0) {
+        rc = fail("put");
+    }
+    free(buf);
+    if (in != stdin) {
+        fclose(in);
+    }
+    eng_store_close(s);
+    eng_kek_provider_free(kek);
+    return rc;
+}
+
+static int cmd_get(const struct opts *o)
+{
+    if (o->npos != 2) {
+        return usage_error("get needs DIR", NULL);
+    }
+    uint64_t off = 0, len = UINT64_MAX;
+    if (o->offset != NULL && parse_size(o->offset, &off) != 0) {
+        return usage_error("bad --offset", o->offset);
+    }
+    if (o->length != NULL && parse_size(o->length, &len) != 0) {
+        return usage_error("bad --length", o->length);
+    }
+    struct eng_kek_provider *kek = NULL;
+    int rc;
+    struct eng_store *s = open_store(o, &kek, &rc);
+    if (s == NULL) {
+        return rc;
+    }
+    struct eng_store_info info;
+    eng_store_get_info(s, &info);
+    uint64_t total = info.num_units * info.unit_size;
+    if (len == UINT64_MAX) {
+        len = off <= total ? total - off : 0;
+    }
+    FILE *out = o->output != NULL ? fopen(o->output, "wb") : stdout;
+    uint8_t *buf = malloc(IO_CHUNK);
+    if (out == NULL || buf == NULL) {
+        fprintf(stderr, "cmk: get: cannot open %s\n", o->output != NULL ? o->output : "stdout");
+        rc = EXIT_ERR;
+    }
+    while (rc == EXIT_OK && len > 0) {
+        size_t n = len < IO_CHUNK ? (size_t)len : IO_CHUNK;
+        if (eng_store_read_bytes(s, off, buf, n) != 0) {
+            rc = fail("get");
+            break;
+        }
+        if (fwrite(buf, 1, n, out) != n) {
+            fprintf(stderr, "cmk: get: write failed: %s\n", strerror(errno));
+            rc = EXIT_ERR;
+        }
+        off += n;
+        len -= n;
+    }
+    if (out != NULL && out != stdout && fclose(out) != 0 && rc == EXIT_OK) {
+        rc = EXIT_ERR;
+    }
+    free(buf);
+    eng_store_close(s);
+    eng_kek_provider_free(kek);
+    return rc;
+}
+
+/* Opens the store at position 1, runs |op|, closes: the exit code. */
+static int with_store(const struct opts *o, const char *what,
+                      int (*op)(struct eng_store *s, const struct opts *o))
+{
+    struct eng_kek_provider *kek = NULL;
+    int rc;
+    struct eng_store *s = open_store(o, &kek, &rc);
+    if (s == NULL) {
+        return rc;
+    }
+    if (op(s, o) != 0) {
+        rc = fail(what);
+    }
+    eng_store_close(s);
+    eng_kek_provider_free(kek);
+    return rc;
+}
+
+static int op_backup(struct eng_store *s, const struct opts *o)
+{
+    return eng_store_backup(s, o->pos[2]);
+}
+
+static int cmd_backup(const struct opts *o)
+{
+    if (o->npos != 3) {
+        return usage_error("backup needs DIR FILE", NULL);
+    }
+    return with_store(o, "backup", op_backup);
+}
+
+static int cmd_verify_backup(const struct opts *o)
+{
+    if (o->npos != 2) {
+        return usage_error("verify-backup needs FILE", NULL);
+    }
+    struct eng_kek_provider *kek = open_kek(o, 0);
+    if (kek == NULL) {
+        return exit_code_for(eng_errno());
+    }
+    int rc = eng_backup_verify(o->pos[1], kek) == 0 ? EXIT_OK : fail("verify-backup");
+    eng_kek_provider_free(kek);
+    return rc;
+}
+
+static int cmd_restore(const struct opts *o)
+{
+    if (o->npos != 3) {
+        return usage_error("restore needs FILE DIR", NULL);
+    }
+    struct eng_store_config cfg;
+    int rc = run_config(o, &cfg);
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    struct eng_kek_provider *kek = open_kek(o, 0);
+    if (kek == NULL) {
+        return exit_code_for(eng_errno());
+    }
+    if (eng_store_restore(o->pos[1], o->pos[2], kek, &cfg) != 0) {
+        rc = fail("restore");
+    }
+    eng_kek_provider_free(kek);
+    return rc;
+}
+
+/* Service-managed key: a new KEK version first (unless kept), then the rewrap. */
+static int op_rotate_kek(struct eng_store *s, const struct opts *o)
+{
+    char path[PATH_MAX];
+    if (!o->keep_version) {
+        if (key_file_path(o, path, sizeof(path), 0) != 0 || eng_smk_rotate(path, NULL, 0) != 0) {
+            return -1;
+        }
+    }
+    return eng_store_rotate_kek(s);
+}
+
+static int cmd_rotate_kek(const struct opts *o)
+{
+    if (o->npos != 2) {
+        return usage_error("rotate-kek needs DIR", NULL);
+    }
+    return with_store(o, "rotate-kek", op_rotate_kek);
+}
+
+static int op_rekey(struct eng_store *s, const struct opts *o)
+{
+    uint32_t extent = 0;
+    (void)parse_u32(o->pos[2], &extent); /* checked by cmd_rekey */
+    return eng_store_rekey_extent(s, extent);
+}
+
+static int cmd_rekey(const struct opts *o)
+{
+    uint32_t extent;
+    if (o->npos != 3 || parse_u32(o->pos[2], &extent) != 0) {
+        return usage_error("rekey needs DIR EXTENT (a number)", NULL);
+    }
+    return with_store(o, "rekey", op_rekey);
+}
+
+static void hex(char *out, const uint8_t *in, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        snprintf(out + 2 * i, 3, "%02x", in[i]);
+    }
+}
+
+static void print_status_text(const char *dir, struct eng_store *s, const struct eng_store_info *in)
+{
+    char id[2 * ENG_STORE_ID_BYTES + 1];
+    hex(id, in->store_id, ENG_STORE_ID_BYTES);
+    printf("store       %s\n", dir);
+    printf("store id    %s\n", id);
+    printf("mode        %s\n", eng_mode_name(in->mode));
+    printf("unit size   %" PRIu32 "\n", in->unit_size);
+    printf("units       %" PRIu64 " (%" PRIu64 " bytes)\n", in->num_units,
+           in->num_units * in->unit_size);
+    printf("extents     %" PRIu32 " of %" PRIu32 " units\n", in->num_extents, in->extent_units);
+    printf("generation  %" PRIu64 "\n", in->generation);
+    if (in->accessible) {
+        printf("access      ok (key table MAC verified, KEK checked every %" PRIu32 " s)\n",
+               in->revalidate_s);
+    } else {
+        printf("access      inaccessible: %s (%s)\n", eng_strerror(in->cause),
+               eng_error_name(in->cause));
+    }
+    printf("deks\n  %-6s %-6s %-21s %-4s %-8s %-40s %s\n", "id", "extent", "units", "slot",
+           "state", "kek (provider:key id/version)", "wrap");
+    for (uint32_t i = 0; i < in->num_records; i++) {
+        struct eng_store_dek d;
+        if (eng_store_dek_info(s, i, &d) != 0) {
+            continue;
+        }
+        char range[48];
+        snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, d.first_unit,
+                 d.first_unit + d.num_units - 1);
+        printf("  %-6" PRIu32 " %-6" PRIu32 " %-21s %-4" PRIu32 " %-8s %s:%s/%s %s (%zu B)\n",
+               d.dek_id, d.extent, range, d.slot, d.active ? "active" : "retired", d.kek.provider,
+               d.kek.key_id, d.kek.version, d.kek.alg, d.wrapped_len);
+    }
+}
+
+static void print_status_json(const char *dir, struct eng_store *s, const struct eng_store_info *in)
+{
+    char id[2 * ENG_STORE_ID_BYTES + 1];
+    hex(id, in->store_id, ENG_STORE_ID_BYTES);
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "schema_version", 1);
+    cJSON_AddStringToObject(root, "store", dir);
+    cJSON_AddStringToObject(root, "store_id", id);
+    cJSON_AddStringToObject(root, "mode", eng_mode_name(in->mode));
+    cJSON_AddNumberToObject(root, "unit_size", in->unit_size);
+    cJSON_AddNumberToObject(root, "num_units", (double)in->num_units);
+    cJSON_AddNumberToObject(root, "extent_units", in->extent_units);
+    cJSON_AddNumberToObject(root, "num_extents", in->num_extents);
+    cJSON_AddNumberToObject(root, "generation", (double)in->generation);
+    cJSON_AddBoolToObject(root, "accessible", in->accessible);
+    cJSON_AddBoolToObject(root, "mac_verified", in->mac_verified);
+    cJSON_AddStringToObject(root, "cause", in->accessible ? "" : eng_error_name(in->cause));
+    cJSON *deks = cJSON_AddArrayToObject(root, "deks");
+    for (uint32_t i = 0; i < in->num_records; i++) {
+        struct eng_store_dek d;
+        if (eng_store_dek_info(s, i, &d) != 0) {
+            continue;
+        }
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "dek_id", d.dek_id);
+        cJSON_AddNumberToObject(o, "extent", d.extent);
+        cJSON_AddNumberToObject(o, "first_unit", (double)d.first_unit);
+        cJSON_AddNumberToObject(o, "num_units", (double)d.num_units);
+        cJSON_AddNumberToObject(o, "slot", d.slot);
+        cJSON_AddStringToObject(o, "state", d.active ? "active" : "retired");
+        cJSON_AddNumberToObject(o, "created", (double)d.created);
+        cJSON_AddStringToObject(o, "kek_provider", d.kek.provider);
+        cJSON_AddStringToObject(o, "kek_key_id", d.kek.key_id);
+        cJSON_AddStringToObject(o, "kek_version", d.kek.version);
+        cJSON_AddStringToObject(o, "wrap_alg", d.kek.alg);
+        cJSON_AddNumberToObject(o, "wrapped_len", (double)d.wrapped_len);
+        cJSON_AddItemToArray(deks, o);
+    }
+    char *text = cJSON_Print(root);
+    if (text != NULL) {
+        puts(text);
+    }
+    free(text);
+    cJSON_Delete(root);
+}
+
+static int cmd_status(const struct opts *o)
+{
+    if (o->npos != 2) {
+        return usage_error("status needs DIR", NULL);
+    }
+    /* With the key: full check. Without it (revoked): the key table alone, and exit 3. */
+    struct eng_store_config cfg;
+    int rc = run_config(o, &cfg);
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    struct eng_kek_provider *kek = open_kek(o, 0);
+    struct eng_store *s = kek != NULL ? eng_store_open(o->pos[1], kek, &cfg) : NULL;
+    int open_err = s == NULL ? eng_errno() : ENG_OK;
+    if (s == NULL && exit_code_for(open_err) == EXIT_INACCESSIBLE) {
+        s = eng_store_inspect(o->pos[1]);
+    }
+    if (s == NULL) {
+        eng_kek_provider_free(kek);
+        if (open_err != ENG_OK && kek != NULL) {
+            fprintf(stderr, "cmk: status: %s (%s)\n", eng_strerror(open_err),
+                    eng_error_name(open_err));
+            return exit_code_for(open_err);
+        }
+        return kek == NULL ? exit_code_for(eng_errno()) : fail("status");
+    }
+    struct eng_store_info info;
+    eng_store_get_info(s, &info);
+    if (open_err != ENG_OK) {
+        info.cause = open_err;
+        rc = EXIT_INACCESSIBLE;
+    }
+    if (o->json) {
+        print_status_json(o->pos[1], s, &info);
+    } else {
+        print_status_text(o->pos[1], s, &info);
+    }
+    eng_store_close(s);
+    eng_kek_provider_free(kek);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o;
+    int rc = parse_opts(argc, argv, &o);
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    if (o.help || (o.npos > 0 && strcmp(o.pos[0], "help") == 0)) {
+        fputs(usage_text, stdout);
+        return EXIT_OK;
+    }
+    if (o.npos == 0) {
+        fputs(usage_text, stderr);
+        return EXIT_USAGE;
+    }
+    static const struct {
+        const char *name;
+        int (*fn)(const struct opts *o);
+    } cmds[] = {
+        {"create", cmd_create},   {"put", cmd_put},
+        {"get", cmd_get},         {"backup", cmd_backup},
+        {"verify-backup", cmd_verify_backup}, {"restore", cmd_restore},
+        {"rotate-kek", cmd_rotate_kek}, {"rekey", cmd_rekey},
+        {"status", cmd_status},
+    };
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        if (strcmp(o.pos[0], cmds[i].name) == 0) {
+            return cmds[i].fn(&o);
+        }
+    }
+    return usage_error("unknown command", o.pos[0]);
+}

@@ -1,0 +1,266 @@
+/*
+ * eng_store.h - the encrypted store: data units in a folder (or in memory)
+ * under per-extent DEKs wrapped by a KEK provider; encrypted backups;
+ * encrypted temporary files.
+ *
+ * A store is a fixed number of fixed-size data units (512 B .. 64 KiB,
+ * default 8 KiB), grouped in extents of extent_units units; each extent has
+ * its own DEK, so re-keying one extent re-encrypts only that extent. There
+ * is no plaintext mode: every store is encrypted, by default under the
+ * service-managed key (eng_smk_open).
+ *
+ *   XTS  length preserving; tweak = logical unit number. Hides data, does
+ *        not detect tampering (see eng_cipher.h).
+ *   GCM  per unit a 12-byte nonce and 16-byte tag in the metadata file
+ *        "tags"; AAD = store id || unit number (big-endian u64), so a unit
+ *        cannot be moved to another position or another store. Nonces are
+ *        boot counter (u32, persisted and fsynced before use) || per-open
+ *        counter (u64): never reused, across reopen and crash included.
+ *
+ * Folder layout (all files 0600, folder 0700):
+ *   keytable  wrapped DEKs, geometry, store id (see engine/src/keytable_internal.h)
+ *   data      num_extents + 1 slots of extent_units * unit_size bytes; an
+ *             extent lives in the slot its active key-table record names,
+ *             unit u of extent e at slot * extent_units * unit_size +
+ *             (u - e * extent_units) * unit_size. The spare slot receives
+ *             an extent being re-keyed.
+ *   tags      GCM only: 28 bytes (nonce 12 | tag 16) per slot unit, same order
+ *   nonce     GCM only: the boot counter
+ *   lock      flock'ed while the store is open (one process at a time)
+ * Every unit is written (encrypted zeros) at creation, so every unit of a
+ * store decrypts and authenticates.
+ *
+ * Access control: opening a store unwraps its DEKs through the provider;
+ * the DEKs then live only inside eng_cipher objects (locked, wiped memory).
+ * Every read and write checks, at most once per revalidation interval
+ * (monotonic clock), that the KEK is still there (provider get). When it is
+ * gone, disabled or no longer permitted, the store frees every cipher (wiping
+ * the DEKs) and every later call fails with ENG_ERR_INACCESSIBLE. Transient
+ * provider errors (throttled, unreachable) are tolerated until interval +
+ * grace_s seconds after the last good check (retried every second until
+ * then). So access ends at most revalidate_s seconds after a revocation
+ * (+ grace_s while the provider cannot be asked). Reopening works again
+ * once the key is back.
+ *
+ * A store handle is not safe for concurrent calls from several threads.
+ * A write that is interrupted (crash, kill) may leave the units it was
+ * writing torn (XTS: garbage; GCM: ENG_ERR_AUTH), as a disk may tear a page;
+ * every write that returned before stays readable.
+ */
+#ifndef ENG_STORE_H
+#define ENG_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "eng_cipher.h"
+#include "eng_error.h"
+#include "eng_keys.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ENG_STORE_DEFAULT_UNIT 8192U
+#define ENG_STORE_DEFAULT_EXTENT_UNITS 1024U
+#define ENG_STORE_DEFAULT_REVALIDATE_S 60U
+#define ENG_STORE_DEFAULT_GRACE_S 300U
+#define ENG_STORE_ID_BYTES 16U
+
+/* eng_store_config flags */
+#define ENG_STORE_SYNC 1U /* fdatasync data (and tags) before every write returns */
+
+struct eng_store_config {
+    /* Geometry: used by create (and the memory store) only. */
+    enum eng_mode mode;    /* ENG_MODE_XTS or ENG_MODE_GCM */
+    uint32_t unit_size;    /* power of two, 512 .. 65536 */
+    uint64_t num_units;    /* capacity; >= 1 */
+    uint32_t extent_units; /* units per DEK */
+    /* Run time: used by create and open. */
+    enum eng_backend backend;
+    enum eng_arch arch;
+    uint32_t revalidate_s; /* KEK check interval in seconds; >= 1 */
+    uint32_t grace_s;      /* transient provider errors tolerated this much past the interval */
+    unsigned flags;
+};
+
+/* eng_store_config_init fills |cfg| with the defaults (XTS, 8 KiB, 1024 units per extent, 60 s, 300 s). */
+ENG_API void eng_store_config_init(struct eng_store_config *cfg);
+
+struct eng_store;
+
+/*
+ * eng_store_create makes a new store in folder |dir| (created 0700 if
+ * missing; an existing folder must not hold a store: ENG_ERR_EXISTS) and
+ * returns it open. Every extent gets a fresh DEK wrapped by |kek|'s current
+ * version; every unit is written as encrypted zeros. The store borrows |kek|:
+ * keep it alive until eng_store_close. NULL on failure with the error set;
+ * nothing is left in |dir| on failure.
+ */
+ENG_API struct eng_store *eng_store_create(const char *dir, struct eng_kek_provider *kek,
+                                           const struct eng_store_config *cfg);
+
+/*
+ * eng_store_open opens the store in |dir|: checks the key table (hash, then
+ * the KEK with get, then its MAC), unwraps the active DEKs, bumps the GCM
+ * boot counter. |cfg| may be NULL (defaults); its geometry is ignored.
+ * Errors: ENG_ERR_NO_STORE, ENG_ERR_STORE_BUSY, ENG_ERR_KEYTABLE_*,
+ * ENG_ERR_STORE_CORRUPT, the provider's errors (ENG_ERR_KEK_NOT_FOUND,
+ * ENG_ERR_KEK_DISABLED, ENG_ERR_KEK_FORBIDDEN, ENG_ERR_VAULT_*,
+ * ENG_ERR_UNWRAP, ENG_ERR_KEK_MISMATCH) ...
+ */
+ENG_API struct eng_store *eng_store_open(const char *dir, struct eng_kek_provider *kek,
+                                         const struct eng_store_config *cfg);
+
+/*
+ * eng_store_inspect opens |dir| without any key: only eng_store_get_info
+ * and eng_store_dek_info work (reads and writes fail with
+ * ENG_ERR_INACCESSIBLE); the key table's hash is checked, its MAC is not.
+ */
+ENG_API struct eng_store *eng_store_inspect(const char *dir);
+
+/*
+ * eng_store_create_memory makes a store whose data and metadata live in
+ * memory only (benchmarks, tests); same keys, cipher calls and checks as a
+ * folder store.
+ */
+ENG_API struct eng_store *eng_store_create_memory(struct eng_kek_provider *kek,
+                                                  const struct eng_store_config *cfg);
+
+/* eng_store_close wipes every DEK, releases the store and its lock. NULL is a no-op. */
+ENG_API void eng_store_close(struct eng_store *s);
+
+/*
+ * eng_store_write encrypts |num_units| whole units from |in| to units
+ * first_unit .. first_unit + num_units - 1, in batches (one eng_cipher_batch
+ * call per run of units under one DEK, up to 64 units). eng_store_read is
+ * the inverse into |out|. 0, or -1: ENG_ERR_RANGE, ENG_ERR_INACCESSIBLE,
+ * ENG_ERR_IO, ENG_ERR_AUTH (GCM: a unit failed authentication; no plaintext
+ * of a failing unit is returned: it is zeroed), ...
+ */
+ENG_API int eng_store_write(struct eng_store *s, uint64_t first_unit, size_t num_units,
+                            const void *in);
+ENG_API int eng_store_read(struct eng_store *s, uint64_t first_unit, size_t num_units, void *out);
+
+/* Byte-range forms (read-modify-write for partial units). */
+ENG_API int eng_store_write_bytes(struct eng_store *s, uint64_t offset, const void *in,
+                                  size_t in_len);
+ENG_API int eng_store_read_bytes(struct eng_store *s, uint64_t offset, void *out, size_t out_len);
+
+/* eng_store_sync makes every returned write durable (fdatasync data and tags). */
+ENG_API int eng_store_sync(struct eng_store *s);
+
+/*
+ * eng_store_revalidate checks the KEK now, whatever the interval. 0 if the
+ * store is still accessible (transient errors within grace included), else
+ * -1 with ENG_ERR_INACCESSIBLE (the DEKs are wiped by then).
+ */
+ENG_API int eng_store_revalidate(struct eng_store *s);
+
+/*
+ * eng_store_rotate_kek rewraps every DEK (and the table MAC key) under the
+ * provider's current KEK version, without touching data, and switches the
+ * key table atomically. Time depends on the number of DEKs only.
+ */
+ENG_API int eng_store_rotate_kek(struct eng_store *s);
+
+/*
+ * eng_store_rekey_extent re-encrypts extent |extent| under a fresh DEK into
+ * the spare slot, fsyncs it, then switches the key table atomically (old
+ * record retired, new record active in the new slot). A crash at any point
+ * leaves either the old or the new extent, both readable.
+ */
+ENG_API int eng_store_rekey_extent(struct eng_store *s, uint32_t extent);
+
+struct eng_store_info {
+    enum eng_mode mode;
+    uint32_t unit_size;
+    uint64_t num_units;
+    uint32_t extent_units;
+    uint32_t num_extents;
+    uint32_t num_records; /* active + retired */
+    uint64_t generation;  /* key table generation */
+    uint32_t boot;        /* GCM boot counter of this open */
+    uint8_t store_id[ENG_STORE_ID_BYTES];
+    int accessible;       /* 1 while DEKs are loaded */
+    int cause;            /* why not accessible (ENG_OK if accessible) */
+    int last_check_error; /* ENG_OK or the last provider error seen at a check */
+    int mac_verified;     /* key table MAC checked (0 for eng_store_inspect) */
+    int in_memory;
+    enum eng_backend backend; /* what the DEK ciphers run on */
+    enum eng_arch arch;
+    uint32_t revalidate_s;
+};
+
+/* eng_store_get_info fills |out|. 0 or -1 (ENG_ERR_NULL). */
+ENG_API int eng_store_get_info(const struct eng_store *s, struct eng_store_info *out);
+
+struct eng_store_dek {
+    uint32_t dek_id;
+    uint32_t extent;
+    uint64_t first_unit;
+    uint64_t num_units;
+    uint32_t slot;
+    int active; /* 1 active, 0 retired */
+    uint64_t created;
+    struct eng_kek_ref kek;
+    size_t wrapped_len;
+};
+
+/* eng_store_dek_info describes key-table record |index| (< num_records). 0 or -1 (ENG_ERR_RANGE). */
+ENG_API int eng_store_dek_info(const struct eng_store *s, uint32_t index, struct eng_store_dek *out);
+
+/*
+ * Backups. eng_store_backup writes every unit's plaintext, re-encrypted with
+ * AES-256-GCM in chunks under a fresh backup DEK wrapped by the store's KEK
+ * (current version), to the file |path| (created 0600, must not exist).
+ * Each chunk's AAD binds the SHA-256 of the header, the chunk index and a
+ * final-chunk flag, so truncation, reordering, splicing between backups and
+ * header edits are all detected.
+ */
+ENG_API int eng_store_backup(struct eng_store *s, const char *path);
+
+/*
+ * eng_backup_verify checks a whole backup stream (every chunk's tag, order
+ * and the final flag) without writing anything. ENG_ERR_BACKUP_TRUNCATED,
+ * ENG_ERR_BACKUP_CORRUPT, or the provider's errors (the backup DEK must unwrap).
+ */
+ENG_API int eng_backup_verify(const char *path, struct eng_kek_provider *kek);
+
+/*
+ * eng_store_restore verifies the whole stream first (as eng_backup_verify)
+ * and only then creates a new store in |dir| (with the backup's geometry,
+ * fresh DEKs, a new store id) from it; the store appears in |dir| only when
+ * complete. |cfg| gives run-time options only (may be NULL).
+ */
+ENG_API int eng_store_restore(const char *backup_path, const char *dir,
+                              struct eng_kek_provider *kek, const struct eng_store_config *cfg);
+
+/*
+ * Temporary (spill) files: written sequentially, read at any offset,
+ * encrypted with AES-256-GCM in 64 KiB chunks under an ephemeral DEK made
+ * at eng_tmpfile_new, held in secure memory only and never written, not
+ * even wrapped: once the handle is closed or the process is gone, the file
+ * is unreadable. The file is created unlinked (O_TMPFILE) in |dir| (NULL =
+ * $TMPDIR or /tmp), so nothing is left behind by a crash either.
+ */
+struct eng_tmpfile;
+ENG_API struct eng_tmpfile *eng_tmpfile_new(const char *dir);
+/* eng_tmpfile_write appends |in_len| bytes. 0 or -1. */
+ENG_API int eng_tmpfile_write(struct eng_tmpfile *t, const void *in, size_t in_len);
+/*
+ * eng_tmpfile_read reads |out_len| bytes at |offset|. 0 or -1: ENG_ERR_RANGE,
+ * ENG_ERR_AUTH (the file was altered), ENG_ERR_TMPFILE (short file).
+ */
+ENG_API int eng_tmpfile_read(struct eng_tmpfile *t, uint64_t offset, void *out, size_t out_len);
+/* eng_tmpfile_size returns the bytes written so far. */
+ENG_API uint64_t eng_tmpfile_size(const struct eng_tmpfile *t);
+/* eng_tmpfile_fd returns the file descriptor (for inspection; do not write to it). */
+ENG_API int eng_tmpfile_fd(const struct eng_tmpfile *t);
+/* eng_tmpfile_free wipes the ephemeral DEK and closes the file. NULL is a no-op. */
+ENG_API void eng_tmpfile_free(struct eng_tmpfile *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ENG_STORE_H */

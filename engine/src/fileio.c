@@ -1,0 +1,130 @@
+/* fileio.c - retried and durable file I/O (see fileio_internal.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error_internal.h"
+#include "fileio_internal.h"
+
+int eng_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = pwrite(fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        ENG_ENSURE(n > 0, ENG_ERR_IO);
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+int eng_pread_all(int fd, void *buf, size_t len, uint64_t off, int eof_code)
+{
+    uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = pread(fd, p, len, (off_t)off);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        ENG_ENSURE(n >= 0, ENG_ERR_IO);
+        ENG_ENSURE(n > 0, eof_code);
+        p += n;
+        len -= (size_t)n;
+        off += (uint64_t)n;
+    }
+    return 0;
+}
+
+int eng_read_fd(int fd, size_t max_len, int too_long_code, uint8_t **out, size_t *out_len)
+{
+    struct stat st;
+    ENG_ENSURE(fstat(fd, &st) == 0, ENG_ERR_IO);
+    ENG_ENSURE(S_ISREG(st.st_mode), ENG_ERR_IO);
+    ENG_ENSURE((uint64_t)st.st_size <= max_len, too_long_code);
+    size_t len = (size_t)st.st_size;
+    uint8_t *buf = malloc(len == 0 ? 1 : len);
+    ENG_ENSURE(buf != NULL, ENG_ERR_NOMEM);
+    /* A file that shrank since fstat reads as truncated: the caller's parser says so. */
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = pread(fd, buf + got, len - got, (off_t)got);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            free(buf);
+            ENG_BAIL(ENG_ERR_IO);
+        }
+        if (n == 0) {
+            break;
+        }
+        got += (size_t)n;
+    }
+    *out = buf;
+    *out_len = got;
+    return 0;
+}
+
+int eng_path_join(char *out, size_t max_out_len, const char *dir, const char *name)
+{
+    int n = snprintf(out, max_out_len, "%s/%s", dir, name);
+    ENG_ENSURE(n > 0 && (size_t)n < max_out_len, ENG_ERR_ARG);
+    return 0;
+}
+
+int eng_fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    ENG_ENSURE(fd >= 0, ENG_ERR_IO);
+    int rc = fsync(fd);
+    close(fd);
+    ENG_ENSURE(rc == 0, ENG_ERR_IO);
+    return 0;
+}
+
+int eng_fsync_parent(const char *path)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (slash == NULL) {
+        return eng_fsync_dir(".");
+    }
+    size_t n = (size_t)(slash - path);
+    if (n == 0) {
+        return eng_fsync_dir("/");
+    }
+    ENG_ENSURE(n < sizeof(dir), ENG_ERR_ARG);
+    memcpy(dir, path, n);
+    dir[n] = '\0';
+    return eng_fsync_dir(dir);
+}
+
+int eng_file_replace(const char *path, const void *data, size_t len, mode_t mode)
+{
+    char tmp[PATH_MAX];
+    int n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    ENG_ENSURE(n > 0 && (size_t)n < sizeof(tmp), ENG_ERR_ARG);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+    ENG_ENSURE(fd >= 0, ENG_ERR_IO);
+    /* O_CREAT honours the umask only; an existing stale temp keeps its mode: set it. */
+    if (fchmod(fd, mode) != 0 || eng_pwrite_all(fd, data, len, 0) != 0 || fsync(fd) != 0) {
+        close(fd);
+        unlink(tmp);
+        ENG_BAIL(ENG_ERR_IO);
+    }
+    ENG_ENSURE(close(fd) == 0, ENG_ERR_IO);
+    if (rename(tmp, path) != 0) {
+        unlink(tmp);
+        ENG_BAIL(ENG_ERR_IO);
+    }
+    return eng_fsync_parent(path);
+}

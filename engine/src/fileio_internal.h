@@ -1,0 +1,36 @@
+/*
+ * fileio_internal.h - whole, retried, durable file I/O for the store.
+ *
+ * All functions return 0 or -1 with the engine error set (ENG_ERR_IO unless
+ * said otherwise). Short reads and writes and EINTR are retried.
+ */
+#ifndef ENG_FILEIO_INTERNAL_H
+#define ENG_FILEIO_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+int eng_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
+/* Reads exactly |len| bytes at |off|; end of file first gives |eof_code|. */
+int eng_pread_all(int fd, void *buf, size_t len, uint64_t off, int eof_code);
+/*
+ * eng_read_fd reads the whole regular file |fd| (from offset 0) into a new
+ * malloc'd buffer (*out, free with free() after wiping if secret). A file
+ * larger than |max_len| gives |too_long_code|.
+ */
+int eng_read_fd(int fd, size_t max_len, int too_long_code, uint8_t **out, size_t *out_len);
+/*
+ * eng_file_replace makes |path| hold exactly |data| with permissions |mode|,
+ * crash-safely: write "<path>.tmp" (created with |mode|), fsync it, rename
+ * it over |path|, fsync the folder. A crash leaves the old or the new file.
+ */
+int eng_file_replace(const char *path, const void *data, size_t len, mode_t mode);
+/* eng_fsync_dir fsyncs the folder |dir|. */
+int eng_fsync_dir(const char *dir);
+/* eng_fsync_parent fsyncs the folder that holds |path|. */
+int eng_fsync_parent(const char *path);
+/* eng_path_join writes "<dir>/<name>" into |out|; ENG_ERR_ARG if it does not fit. */
+int eng_path_join(char *out, size_t max_out_len, const char *dir, const char *name);
+
+#endif /* ENG_FILEIO_INTERNAL_H */

@@ -1,0 +1,217 @@
+/* test_store_cli.c - the cmk tool: commands, exit codes, one-line errors. */
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "store_helpers.h"
+
+#ifndef CMK_BIN
+#define CMK_BIN "bin/cmk"
+#endif
+
+static char dir[256];
+static char out_path[320], err_path[320];
+
+static void setup(void)
+{
+    tl_tmpdir(dir, sizeof(dir));
+    tl_path(out_path, sizeof(out_path), dir, "stdout");
+    tl_path(err_path, sizeof(err_path), dir, "stderr");
+}
+
+static void teardown(void)
+{
+    tl_rmtree(dir);
+}
+
+TestSuite(cmk, .init = setup, .fini = teardown);
+
+/* Runs cmk with |args| (in the test folder, key file k.key); returns its exit code. */
+static int cmk(const char *fmt, ...)
+{
+    char args[1024], cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    const char *bin = getenv("CMK_BIN") != NULL ? getenv("CMK_BIN") : CMK_BIN;
+    char abs_bin[1024];
+    if (bin[0] != '/') {
+        char cwd[512];
+        cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
+        snprintf(abs_bin, sizeof(abs_bin), "%s/%s", cwd, bin);
+    } else {
+        snprintf(abs_bin, sizeof(abs_bin), "%s", bin);
+    }
+    int n = snprintf(cmd, sizeof(cmd), "cd %s && %s --key-file k.key %s >%s 2>%s", dir, abs_bin,
+                     args, out_path, err_path);
+    cr_assert(n > 0 && (size_t)n < sizeof(cmd));
+    int st = system(cmd);
+    cr_assert(WIFEXITED(st), "cmk did not exit normally");
+    return WEXITSTATUS(st);
+}
+
+static char *slurp(const char *path)
+{
+    size_t len;
+    uint8_t *b = tl_read_file(path, &len);
+    cr_assert_not_null(b);
+    char *s = malloc(len + 1);
+    memcpy(s, b, len);
+    s[len] = '\0';
+    free(b);
+    return s;
+}
+
+static int err_lines(void)
+{
+    char *e = slurp(err_path);
+    int n = 0;
+    for (char *p = e; *p != '\0'; p++) {
+        n += *p == '\n';
+    }
+    free(e);
+    return n;
+}
+
+static void write_random(const char *name, size_t len)
+{
+    char p[400];
+    tl_path(p, sizeof(p), dir, name);
+    uint8_t *b = malloc(len);
+    RAND_bytes(b, (int)len);
+    cr_assert_eq(tl_write_file(p, b, len), 0);
+    free(b);
+}
+
+static int same_files(const char *a, const char *b)
+{
+    char pa[400], pb[400];
+    tl_path(pa, sizeof(pa), dir, a);
+    tl_path(pb, sizeof(pb), dir, b);
+    size_t la, lb;
+    uint8_t *x = tl_read_file(pa, &la), *y = tl_read_file(pb, &lb);
+    int same = x != NULL && y != NULL && la == lb && memcmp(x, y, la) == 0;
+    free(x);
+    free(y);
+    return same;
+}
+
+static cJSON *status_json(const char *store)
+{
+    cr_assert_eq(cmk("status %s --json", store), 0);
+    char *text = slurp(out_path);
+    cJSON *j = cJSON_Parse(text);
+    free(text);
+    cr_assert_not_null(j);
+    return j;
+}
+
+Test(cmk, usage_and_help)
+{
+    cr_assert_eq(cmk("--help"), 0);
+    char *o = slurp(out_path);
+    cr_assert_not_null(strstr(o, "exit codes"));
+    free(o);
+    cr_assert_eq(cmk(""), 2);
+    cr_assert_eq(cmk("frobnicate"), 2);
+    cr_assert_eq(err_lines(), 1);
+    cr_assert_eq(cmk("create s"), 2, "no size");
+    cr_assert_eq(cmk("create s --size 1M --mode ctr"), 2);
+    cr_assert_eq(cmk("create s --size lots"), 2);
+    cr_assert_eq(cmk("get s --bogus 1"), 2);
+    cr_assert_eq(cmk("rekey s one"), 2);
+}
+
+Test(cmk, put_get_backup_restore_rotate)
+{
+    cr_assert_eq(cmk("create s --mode gcm --size 1M --unit-size 4096 --extent-units 64"), 0);
+    struct stat st;
+    char key[400];
+    tl_path(key, sizeof(key), dir, "k.key");
+    cr_assert_eq(stat(key, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600, "key file made private");
+    write_random("in", 300001);
+    cr_assert_eq(cmk("put s in --offset 777"), 0);
+    cr_assert_eq(cmk("get s --offset 777 --length 300001 --output out"), 0);
+    cr_assert(same_files("in", "out"));
+    cr_assert_eq(cmk("backup s b.cmkb"), 0);
+    cr_assert_eq(cmk("verify-backup b.cmkb"), 0);
+    cr_assert_eq(cmk("restore b.cmkb r"), 0);
+    cr_assert_eq(cmk("get r --offset 777 --length 300001 --output out2"), 0);
+    cr_assert(same_files("in", "out2"));
+    cJSON *j = status_json("s");
+    cJSON *d0 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "deks"), 0);
+    char v0[64];
+    snprintf(v0, sizeof(v0), "%s", cJSON_GetObjectItem(d0, "kek_version")->valuestring);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "deks")), 4);
+    cJSON_Delete(j);
+    cr_assert_eq(cmk("rotate-kek s"), 0);
+    cr_assert_eq(cmk("rekey s 1"), 0);
+    j = status_json("s");
+    cJSON *deks = cJSON_GetObjectItem(j, "deks");
+    cr_assert_eq(cJSON_GetArraySize(deks), 5, "one retired record");
+    int retired = 0;
+    for (int i = 0; i < 5; i++) {
+        cJSON *d = cJSON_GetArrayItem(deks, i);
+        cr_assert_str_neq(cJSON_GetObjectItem(d, "kek_version")->valuestring, v0);
+        retired += strcmp(cJSON_GetObjectItem(d, "state")->valuestring, "retired") == 0;
+    }
+    cr_assert_eq(retired, 1);
+    cJSON_Delete(j);
+    cr_assert_eq(cmk("get s --offset 777 --length 300001 --output out3"), 0);
+    cr_assert(same_files("in", "out3"));
+    cr_assert_eq(cmk("restore b.cmkb r"), 1, "target exists");
+    cr_assert_eq(err_lines(), 1);
+}
+
+Test(cmk, inaccessible_exit_code)
+{
+    cr_assert_eq(cmk("create s --size 64K"), 0);
+    char key[400], saved[400];
+    tl_path(key, sizeof(key), dir, "k.key");
+    tl_path(saved, sizeof(saved), dir, "saved.key");
+    cr_assert_eq(rename(key, saved), 0);
+    cr_assert_eq(cmk("get s --length 10"), 3);
+    char *e = slurp(err_path);
+    cr_assert_not_null(strstr(e, "ENG_ERR_KEK_NOT_FOUND"));
+    free(e);
+    cr_assert_eq(cmk("status s"), 3, "status still shows the key table");
+    char *o = slurp(out_path);
+    cr_assert_not_null(strstr(o, "inaccessible"));
+    cr_assert_not_null(strstr(o, "active"));
+    free(o);
+    cr_assert_eq(rename(saved, key), 0);
+    cr_assert_eq(chmod(key, 0644), 0);
+    cr_assert_eq(cmk("get s --length 10"), 3);
+    e = slurp(err_path);
+    cr_assert_not_null(strstr(e, "ENG_ERR_PERM_LOOSE"));
+    free(e);
+    cr_assert_eq(chmod(key, 0600), 0);
+    cr_assert_eq(cmk("get s --length 10 --output x"), 0);
+}
+
+Test(cmk, integrity_exit_code)
+{
+    cr_assert_eq(cmk("create s --mode gcm --size 64K --unit-size 4096"), 0);
+    char data[400];
+    tl_path(data, sizeof(data), dir, "s/data");
+    cr_assert_eq(tl_flip_bit(data, 5000, 2), 0);
+    cr_assert_eq(cmk("get s --output x"), 4);
+    char *e = slurp(err_path);
+    cr_assert_not_null(strstr(e, "ENG_ERR_AUTH"));
+    free(e);
+    cr_assert_eq(err_lines(), 1);
+    cr_assert_eq(cmk("get s --offset 8192 --length 4096 --output x"), 0, "other units read");
+    char kt[400];
+    tl_path(kt, sizeof(kt), dir, "s/keytable");
+    cr_assert_eq(tl_flip_bit(kt, 40, 0), 0);
+    cr_assert_eq(cmk("get s --length 1 --output x"), 4);
+}
