@@ -3,8 +3,8 @@
 ENGINE_SRCS := $(wildcard engine/src/*.c)
 ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(O)/%.o)
 ENGINE_LIB := $(O)/libeng.a
-ENGINE_CPPFLAGS := -Iengine/include -Iengine/src $(OPENSSL_CFLAGS)
-ENGINE_LIBS := $(IPSECMB_LIBS) $(OPENSSL_LIBS)
+ENGINE_CPPFLAGS := -Iengine/include -Iengine/src $(OPENSSL_CFLAGS) $(CJSON_CFLAGS)
+ENGINE_LIBS := $(IPSECMB_LIBS) $(CURL_LIBS) $(CJSON_LIBS) $(OPENSSL_LIBS)
 
 $(ENGINE_OBJS): CPPFLAGS += $(ENGINE_CPPFLAGS)
 $(ENGINE_OBJS): CFLAGS += -fvisibility=hidden
@@ -30,7 +30,7 @@ COMP_LIB ?= $(O)/libcomp.a
 
 $(O)/tests/engine_%: $(O)/engine/tests/%.o $(ENGINE_TESTLIB_OBJS) $(COMP_LIB) $(ENGINE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(CJSON_LIBS) $(ENGINE_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(MHD_LIBS) $(ENGINE_LIBS)
 
 # --- store, key providers and the cmk tool (added with the store) -----------
 # cmk: the command-line tool over eng_store.h; its test runs the built binary.

@@ -1,0 +1,605 @@
+/*
+ * kek_vault.c - the customer-managed KEK provider over the Key Vault keys
+ * REST API (libcurl + cJSON; base64url through OpenSSL's EVP encoder).
+ *
+ * State: one CURL easy handle (its connection cache keeps the TLS session
+ * alive between calls), the bearer token and the request settings. Calls are
+ * serialised by a mutex: a store asks its provider rarely (open, rotation,
+ * revalidation), so one connection is enough and keeps ordering simple.
+ *
+ * Secrets: DEKs travel base64url-encoded in wrap requests and unwrap
+ * responses. Every buffer that held one (request body, response body, the
+ * cJSON string) is wiped before it is released; the token is wiped on free.
+ */
+#include <curl/curl.h>
+#include <cjson/cJSON.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "eng_secure.h"
+#include "eng_vault.h"
+#include "error_internal.h"
+
+#define RESP_MAX (256U * 1024U)
+#define URL_MAX 120U /* so that URL + "/keys/" + name fits a key_id */
+
+struct resp {
+    char *buf;
+    size_t len, cap;
+    long retry_after_s; /* -1: none */
+    int too_big;
+};
+
+struct vstate {
+    pthread_mutex_t mu;
+    CURL *curl;
+    struct curl_slist *headers; /* holds the token: wiped on free */
+    char *token_header;
+    char url[URL_MAX];
+    char name[128];
+    char alg[ENG_KEK_ALG_MAX];
+    char api[32];
+    long timeout_ms, backoff_base_ms, backoff_max_ms;
+    int max_retries;
+    unsigned jitter_seed;
+    struct eng_vault_stats stats;
+    struct resp r;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+/* ---- base64url (RFC 4648 section 5) on top of OpenSSL's EVP encoder ---- */
+
+/* Encodes |in| as unpadded base64url into a new NUL-terminated string (caller wipes and frees). */
+static char *b64url_encode(const uint8_t *in, size_t in_len)
+{
+    size_t cap = 4 * ((in_len + 2) / 3) + 1;
+    char *out = malloc(cap);
+    if (out == NULL) {
+        return NULL;
+    }
+    int n = EVP_EncodeBlock((unsigned char *)out, in, (int)in_len);
+    while (n > 0 && out[n - 1] == '=') {
+        n--;
+    }
+    out[n] = '\0';
+    for (int i = 0; i < n; i++) {
+        out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
+    }
+    return out;
+}
+
+/* Decodes base64url (padded or not) into |out|; returns the length or -1. Wipes its scratch. */
+static long b64url_decode(const char *in, uint8_t *out, size_t max_out_len)
+{
+    size_t n = strlen(in);
+    while (n > 0 && in[n - 1] == '=') {
+        n--;
+    }
+    if (n % 4 == 1 || n > 4 * ((ENG_WRAPPED_MAX + 2) / 3) + 4) {
+        return -1;
+    }
+    size_t padded = (n + 3) & ~(size_t)3;
+    char tmp[4 * ((ENG_WRAPPED_MAX + 2) / 3) + 8];
+    uint8_t dec[sizeof(tmp)];
+    for (size_t i = 0; i < n; i++) {
+        char c = in[i];
+        if (c == '+' || c == '/') {
+            return -1; /* not the url alphabet */
+        }
+        tmp[i] = c == '-' ? '+' : c == '_' ? '/' : c;
+    }
+    for (size_t i = n; i < padded; i++) {
+        tmp[i] = '=';
+    }
+    int got = EVP_DecodeBlock(dec, (unsigned char *)tmp, (int)padded);
+    long len = -1;
+    if (got >= 0) {
+        len = got - (long)(padded - n); /* EVP counts the padding as zero bytes */
+        if (len < 0 || (size_t)len > max_out_len) {
+            len = -1;
+        } else {
+            memcpy(out, dec, (size_t)len);
+        }
+    }
+    eng_cleanse(tmp, sizeof(tmp));
+    eng_cleanse(dec, sizeof(dec));
+    return len;
+}
+
+/* ---- HTTP ---- */
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+    struct resp *r = userp;
+    size_t n = size * nmemb;
+    if (r->len + n + 1 > RESP_MAX) {
+        r->too_big = 1;
+        return 0; /* abort the transfer */
+    }
+    if (r->len + n + 1 > r->cap) {
+        size_t cap = r->cap ? r->cap : 4096;
+        while (cap < r->len + n + 1) {
+            cap *= 2;
+        }
+        char *b = malloc(cap);
+        if (b == NULL) {
+            return 0;
+        }
+        if (r->buf != NULL) {
+            memcpy(b, r->buf, r->len);
+            eng_cleanse(r->buf, r->cap);
+            free(r->buf);
+        }
+        r->buf = b;
+        r->cap = cap;
+    }
+    memcpy(r->buf + r->len, data, n);
+    r->len += n;
+    r->buf[r->len] = '\0';
+    return n;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
+{
+    struct resp *r = userp;
+    size_t n = size * nmemb;
+    static const char key[] = "retry-after:";
+    if (n > sizeof(key) && strncasecmp(data, key, sizeof(key) - 1) == 0) {
+        char val[32];
+        size_t vl = n - (sizeof(key) - 1);
+        if (vl >= sizeof(val)) {
+            vl = sizeof(val) - 1;
+        }
+        memcpy(val, data + sizeof(key) - 1, vl);
+        val[vl] = '\0';
+        char *end;
+        long s = strtol(val, &end, 10);
+        if (end != val && s >= 0) {
+            r->retry_after_s = s;
+        }
+    }
+    return n;
+}
+
+static void resp_reset(struct resp *r)
+{
+    if (r->buf != NULL) {
+        eng_cleanse(r->buf, r->cap);
+        r->buf[0] = '\0';
+    }
+    r->len = 0;
+    r->retry_after_s = -1;
+    r->too_big = 0;
+}
+
+/* One HTTP exchange. Returns the HTTP status, or 0 with *curl_err set for transport failures. */
+static long http_once(struct vstate *s, const char *path, const char *body, CURLcode *curl_err)
+{
+    char url[URL_MAX + 512];
+    snprintf(url, sizeof(url), "%s%s%sapi-version=%s", s->url, path, strchr(path, '?') ? "&" : "?",
+             s->api);
+    resp_reset(&s->r);
+    curl_easy_setopt(s->curl, CURLOPT_URL, url);
+    if (body != NULL) {
+        curl_easy_setopt(s->curl, CURLOPT_POST, 1L);
+        curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+    } else {
+        curl_easy_setopt(s->curl, CURLOPT_HTTPGET, 1L);
+    }
+    s->stats.requests++;
+    *curl_err = curl_easy_perform(s->curl);
+    long nc = 0;
+    if (curl_easy_getinfo(s->curl, CURLINFO_NUM_CONNECTS, &nc) == CURLE_OK) {
+        s->stats.connects += (uint64_t)nc;
+    }
+    if (*curl_err != CURLE_OK) {
+        return 0;
+    }
+    long status = 0;
+    curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
+    s->stats.last_http_status = (int)status;
+    return status;
+}
+
+static int transient(long status, CURLcode ce)
+{
+    return status == 0 ? ce != CURLE_OK : (status == 429 || status >= 500);
+}
+
+static void backoff(struct vstate *s, int attempt)
+{
+    long ms;
+    if (s->r.retry_after_s >= 0) {
+        ms = s->r.retry_after_s * 1000;
+    } else {
+        long d = s->backoff_base_ms << (attempt < 16 ? attempt : 16);
+        ms = d / 2 + (long)(rand_r(&s->jitter_seed) % (unsigned)(d / 2 + 1)); /* [d/2, d] */
+    }
+    if (ms > s->backoff_max_ms) {
+        ms = s->backoff_max_ms;
+    }
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0) {
+    }
+}
+
+/* Looks for the words that mean "the key itself is not usable now" in a 403 body. */
+static int forbidden_is_disabled(const char *body)
+{
+    static const char *const words[] = {"disabled", "expired", "not yet valid", "nbf", "exp "};
+    cJSON *j = cJSON_Parse(body);
+    int yes = 0;
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
+    const cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "message");
+    const cJSON *inner = cJSON_GetObjectItemCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(err, "innererror"), "code");
+    if (cJSON_IsString(inner) && (strcasecmp(inner->valuestring, "KeyDisabled") == 0 ||
+                                  strcasecmp(inner->valuestring, "KeyExpired") == 0 ||
+                                  strcasecmp(inner->valuestring, "KeyNotYetValid") == 0)) {
+        yes = 1;
+    }
+    for (size_t i = 0; !yes && cJSON_IsString(msg) && i < sizeof(words) / sizeof(words[0]); i++) {
+        yes = strcasestr(msg->valuestring, words[i]) != NULL;
+    }
+    cJSON_Delete(j);
+    return yes;
+}
+
+/*
+ * A request with bounded retries. Returns 0 for a 2xx answer (body in s->r),
+ * else -1 with the mapped error. |unwrap| maps 400 to ENG_ERR_UNWRAP.
+ */
+static int request(struct vstate *s, const char *path, const char *body, int unwrap)
+{
+    long status = 0;
+    CURLcode ce = CURLE_OK;
+    for (int attempt = 0;; attempt++) {
+        status = http_once(s, path, body, &ce);
+        if (!transient(status, ce) || attempt >= s->max_retries) {
+            break;
+        }
+        s->stats.retries++;
+        backoff(s, attempt);
+    }
+    if (status >= 200 && status < 300) {
+        return 0;
+    }
+    if (status == 0) {
+        ENG_BAIL(s->r.too_big ? ENG_ERR_VAULT_PROTOCOL : ENG_ERR_VAULT_UNREACHABLE);
+    }
+    switch (status) {
+        case 400:
+            ENG_BAIL(unwrap ? ENG_ERR_UNWRAP : ENG_ERR_VAULT_PROTOCOL);
+        case 401:
+            ENG_BAIL(ENG_ERR_VAULT_AUTH);
+        case 403:
+            ENG_BAIL(forbidden_is_disabled(s->r.buf != NULL ? s->r.buf : "") ? ENG_ERR_KEK_DISABLED
+                                                                              : ENG_ERR_KEK_FORBIDDEN);
+        case 404:
+            ENG_BAIL(ENG_ERR_KEK_NOT_FOUND);
+        case 429:
+            ENG_BAIL(ENG_ERR_VAULT_THROTTLED);
+        default:
+            ENG_BAIL(status >= 500 ? ENG_ERR_VAULT_SERVER : ENG_ERR_VAULT_PROTOCOL);
+    }
+}
+
+/* The version (last path segment) of a kid "https://host/keys/NAME/VERSION" of our key. */
+static int kid_version(const struct vstate *s, const char *kid, char *out, size_t max)
+{
+    const char *k = strstr(kid, "/keys/");
+    if (k == NULL) {
+        return -1;
+    }
+    k += 6;
+    size_t nl = strlen(s->name);
+    if (strncmp(k, s->name, nl) != 0 || k[nl] != '/') {
+        return -1;
+    }
+    const char *v = k + nl + 1;
+    size_t vl = strlen(v);
+    if (vl == 0 || vl >= max || strchr(v, '/') != NULL) {
+        return -1;
+    }
+    for (size_t i = 0; i < vl; i++) {
+        char c = v[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) {
+            return -1;
+        }
+    }
+    memcpy(out, v, vl + 1);
+    return 0;
+}
+
+static void fill_ref(const struct vstate *s, const char *version, const char *alg,
+                     struct eng_kek_ref *out)
+{
+    memset(out, 0, sizeof(*out));
+    snprintf(out->provider, sizeof(out->provider), "vault");
+    snprintf(out->key_id, sizeof(out->key_id), "%s/keys/%s", s->url, s->name);
+    snprintf(out->version, sizeof(out->version), "%s", version != NULL ? version : "");
+    snprintf(out->alg, sizeof(out->alg), "%s", alg != NULL && *alg ? alg : s->alg);
+}
+
+static int valid_version(const char *v)
+{
+    size_t n = strlen(v);
+    if (n == 0 || n >= ENG_KEK_VERSION_MAX) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = v[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* ---- provider operations ---- */
+
+static int v_get_locked(struct vstate *s, const char *version, struct eng_kek_ref *out)
+{
+    char path[512];
+    ENG_ENSURE(version == NULL || *version == '\0' || valid_version(version), ENG_ERR_ARG);
+    snprintf(path, sizeof(path), "/keys/%s%s%s", s->name, version && *version ? "/" : "",
+             version && *version ? version : "");
+    s->stats.gets++;
+    ENG_GUARD(request(s, path, NULL, 0));
+    cJSON *j = cJSON_Parse(s->r.buf);
+    const cJSON *key = cJSON_GetObjectItemCaseSensitive(j, "key");
+    const cJSON *kid = cJSON_GetObjectItemCaseSensitive(key, "kid");
+    const cJSON *kty = cJSON_GetObjectItemCaseSensitive(key, "kty");
+    const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(j, "attributes");
+    const cJSON *enabled = cJSON_GetObjectItemCaseSensitive(attrs, "enabled");
+    char ver[ENG_KEK_VERSION_MAX];
+    int rc = ENG_OK;
+    if (!cJSON_IsString(kid) || !cJSON_IsString(kty) || kid_version(s, kid->valuestring, ver, sizeof(ver)) != 0 ||
+        strncmp(kty->valuestring, "RSA", 3) != 0 || (version && *version && strcmp(ver, version) != 0)) {
+        rc = ENG_ERR_VAULT_PROTOCOL;
+    } else if (cJSON_IsFalse(enabled)) {
+        rc = ENG_ERR_KEK_DISABLED;
+    } else {
+        fill_ref(s, ver, NULL, out);
+    }
+    cJSON_Delete(j);
+    ENG_ENSURE(rc == ENG_OK, rc);
+    return 0;
+}
+
+/* wrapkey / unwrapkey: POST {alg, value} and decode the answer's value into |out|. */
+static int v_crypt_locked(struct vstate *s, const char *op, const struct eng_kek_ref *kek, uint8_t *out,
+                          size_t *out_len, size_t max_out_len, const uint8_t *in, size_t in_len)
+{
+    ENG_ENSURE(valid_version(kek->version), ENG_ERR_ARG);
+    const char *alg = kek->alg[0] ? kek->alg : s->alg;
+    ENG_ENSURE(strcmp(alg, "RSA-OAEP-256") == 0 || strcmp(alg, "RSA-OAEP") == 0, ENG_ERR_ARG);
+    char path[512];
+    snprintf(path, sizeof(path), "/keys/%s/%s/%s", s->name, kek->version, op);
+    char *b64 = b64url_encode(in, in_len);
+    ENG_ENSURE(b64 != NULL, ENG_ERR_NOMEM);
+    size_t body_cap = strlen(b64) + strlen(alg) + 32;
+    char *body = malloc(body_cap);
+    if (body == NULL) {
+        eng_cleanse(b64, strlen(b64));
+        free(b64);
+        ENG_BAIL(ENG_ERR_NOMEM);
+    }
+    snprintf(body, body_cap, "{\"alg\":\"%s\",\"value\":\"%s\"}", alg, b64);
+    eng_cleanse(b64, strlen(b64));
+    free(b64);
+    int unwrap = strcmp(op, "unwrapkey") == 0;
+    int rc = request(s, path, body, unwrap);
+    eng_cleanse(body, body_cap);
+    free(body);
+    ENG_GUARD(rc);
+
+    cJSON *j = cJSON_Parse(s->r.buf);
+    const cJSON *kid = cJSON_GetObjectItemCaseSensitive(j, "kid");
+    cJSON *val = cJSON_GetObjectItemCaseSensitive(j, "value");
+    char ver[ENG_KEK_VERSION_MAX];
+    int err = ENG_OK;
+    long n = -1;
+    if (!cJSON_IsString(kid) || !cJSON_IsString(val) ||
+        kid_version(s, kid->valuestring, ver, sizeof(ver)) != 0 || strcmp(ver, kek->version) != 0) {
+        err = ENG_ERR_VAULT_PROTOCOL;
+    } else {
+        n = b64url_decode(val->valuestring, out, max_out_len);
+        if (n <= 0) {
+            err = ENG_ERR_VAULT_PROTOCOL; /* not base64url, empty, or longer than |out| */
+        }
+    }
+    if (cJSON_IsString(val)) {
+        eng_cleanse(val->valuestring, strlen(val->valuestring));
+    }
+    cJSON_Delete(j);
+    resp_reset(&s->r);
+    if (err != ENG_OK) {
+        eng_cleanse(out, max_out_len);
+        ENG_BAIL(err);
+    }
+    *out_len = (size_t)n;
+    return 0;
+}
+
+static int v_get(void *state, const char *version, struct eng_kek_ref *out)
+{
+    struct vstate *s = state;
+    pthread_mutex_lock(&s->mu);
+    int rc = v_get_locked(s, version, out);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static int v_wrap(void *state, const struct eng_kek_ref *kek, uint8_t *out, size_t *out_len,
+                  size_t max_out_len, const uint8_t *dek, size_t dek_len)
+{
+    struct vstate *s = state;
+    pthread_mutex_lock(&s->mu);
+    s->stats.wraps++;
+    int rc = v_crypt_locked(s, "wrapkey", kek, out, out_len, max_out_len, dek, dek_len);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static int v_unwrap(void *state, const struct eng_kek_ref *kek, uint8_t *out, size_t *out_len,
+                    size_t max_out_len, const uint8_t *in, size_t in_len)
+{
+    struct vstate *s = state;
+    pthread_mutex_lock(&s->mu);
+    s->stats.unwraps++;
+    int rc = v_crypt_locked(s, "unwrapkey", kek, out, out_len, max_out_len, in, in_len);
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static int v_describe(void *state, const char *version, struct eng_kek_ref *out)
+{
+    fill_ref(state, version, NULL, out);
+    return 0;
+}
+
+static void v_free(void *state)
+{
+    struct vstate *s = state;
+    if (s == NULL) {
+        return;
+    }
+    if (s->curl != NULL) {
+        curl_easy_cleanup(s->curl);
+    }
+    curl_slist_free_all(s->headers); /* the slist copied the header: it is freed, not wiped */
+    if (s->token_header != NULL) {
+        eng_cleanse(s->token_header, strlen(s->token_header));
+        free(s->token_header);
+    }
+    if (s->r.buf != NULL) {
+        eng_cleanse(s->r.buf, s->r.cap);
+        free(s->r.buf);
+    }
+    pthread_mutex_destroy(&s->mu);
+    eng_cleanse(s, sizeof(*s));
+    free(s);
+}
+
+static int valid_name(const char *n)
+{
+    size_t len = strlen(n);
+    if (len == 0 || len > 127) {
+        return 0;
+    }
+    for (size_t i = 0; i < len; i++) {
+        char c = n[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+struct eng_kek_provider *eng_vault_open(const struct eng_vault_config *cfg)
+{
+    if (cfg == NULL || cfg->vault_url == NULL || cfg->key_name == NULL || cfg->token == NULL) {
+        ENG_BAIL_PTR(ENG_ERR_NULL);
+    }
+    const char *alg = cfg->alg != NULL ? cfg->alg : "RSA-OAEP-256";
+    /* RSA1_5 is refused for wrapping: PKCS#1 v1.5 encryption invites padding oracles. */
+    if (strcmp(alg, "RSA-OAEP-256") != 0 && strcmp(alg, "RSA-OAEP") != 0) {
+        ENG_BAIL_PTR(ENG_ERR_ARG);
+    }
+    size_t ul = strlen(cfg->vault_url);
+    if (!valid_name(cfg->key_name) || ul < 8 || ul >= URL_MAX ||
+        (strncmp(cfg->vault_url, "https://", 8) != 0 && strncmp(cfg->vault_url, "http://", 7) != 0) ||
+        strlen(cfg->token) == 0 || strlen(cfg->token) > 4096) {
+        ENG_BAIL_PTR(ENG_ERR_ARG);
+    }
+    pthread_once(&curl_once, curl_init_once);
+    struct eng_kek_provider *p = calloc(1, sizeof(*p));
+    struct vstate *s = calloc(1, sizeof(*s));
+    if (p == NULL || s == NULL) {
+        free(p);
+        free(s);
+        ENG_BAIL_PTR(ENG_ERR_NOMEM);
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    memcpy(s->url, cfg->vault_url, ul + 1);
+    while (ul > 0 && s->url[ul - 1] == '/') {
+        s->url[--ul] = '\0';
+    }
+    snprintf(s->name, sizeof(s->name), "%s", cfg->key_name);
+    snprintf(s->alg, sizeof(s->alg), "%s", alg);
+    snprintf(s->api, sizeof(s->api), "%s", cfg->api_version != NULL ? cfg->api_version : "7.4");
+    s->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 5000;
+    s->max_retries = cfg->max_retries >= 0 ? cfg->max_retries : 3;
+    s->backoff_base_ms = cfg->backoff_base_ms > 0 ? cfg->backoff_base_ms : 50;
+    s->backoff_max_ms = cfg->backoff_max_ms > 0 ? cfg->backoff_max_ms : 2000;
+    unsigned seed = 0;
+    (void)RAND_bytes((unsigned char *)&seed, sizeof(seed));
+    s->jitter_seed = seed ^ (unsigned)time(NULL);
+    s->r.retry_after_s = -1;
+
+    size_t hl = strlen(cfg->token) + 32;
+    s->token_header = malloc(hl);
+    s->curl = curl_easy_init();
+    if (s->token_header == NULL || s->curl == NULL) {
+        v_free(s);
+        free(p);
+        ENG_BAIL_PTR(ENG_ERR_NOMEM);
+    }
+    snprintf(s->token_header, hl, "Authorization: Bearer %s", cfg->token);
+    struct curl_slist *h = curl_slist_append(NULL, s->token_header);
+    h = h ? curl_slist_append(h, "Content-Type: application/json") : NULL;
+    h = h ? curl_slist_append(h, "Accept: application/json") : NULL;
+    if (h == NULL) {
+        v_free(s);
+        free(p);
+        ENG_BAIL_PTR(ENG_ERR_NOMEM);
+    }
+    s->headers = h;
+    CURL *c = s->curl;
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, s->headers);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s->r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &s->r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, s->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, s->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    if (cfg->ca_file != NULL) {
+        curl_easy_setopt(c, CURLOPT_CAINFO, cfg->ca_file);
+    }
+    p->name = "vault";
+    p->state = s;
+    p->get = v_get;
+    p->wrap = v_wrap;
+    p->unwrap = v_unwrap;
+    p->describe = v_describe;
+    p->free = v_free;
+    return p;
+}
+
+int eng_vault_stats(const struct eng_kek_provider *p, struct eng_vault_stats *out)
+{
+    ENG_ENSURE(p != NULL && out != NULL && p->get == v_get, ENG_ERR_ARG);
+    struct vstate *s = p->state;
+    pthread_mutex_lock(&s->mu);
+    *out = s->stats;
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
