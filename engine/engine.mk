@@ -21,14 +21,15 @@ ENGINE_TESTLIB_OBJS := $(ENGINE_TESTLIB_SRCS:%.c=$(O)/%.o)
 ENGINE_TEST_BINS := $(ENGINE_TEST_SRCS:engine/tests/%.c=$(O)/tests/engine_%)
 TEST_BINS += $(ENGINE_TEST_BINS)
 
-$(ENGINE_TEST_SRCS:%.c=$(O)/%.o) $(ENGINE_TESTLIB_OBJS): CPPFLAGS += $(ENGINE_CPPFLAGS) -Iengine/tests/testlib -Icompliance/include $(CJSON_CFLAGS)
+$(ENGINE_TEST_SRCS:%.c=$(O)/%.o) $(ENGINE_TESTLIB_OBJS): CPPFLAGS += $(ENGINE_CPPFLAGS) -Iengine/tests/testlib -Icompliance/include -Ivault-mock/client $(CJSON_CFLAGS)
 
 # compliance.mk is included after this file, and make expands a rule's
 # prerequisites as it reads the rule: name the library here so that the
 # rule below does not see an empty $(COMP_LIB) (compliance.mk sets the same).
 COMP_LIB ?= $(O)/libcomp.a
 
-$(O)/tests/engine_%: $(O)/engine/tests/%.o $(ENGINE_TESTLIB_OBJS) $(COMP_LIB) $(ENGINE_LIB)
+# End-to-end tests start bin/vault-mock through vault-mock/client (libvmclient.a).
+$(O)/tests/engine_%: $(O)/engine/tests/%.o $(ENGINE_TESTLIB_OBJS) $(COMP_LIB) $(O)/libvmclient.a $(ENGINE_LIB) | $(BIN)/vault-mock
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(MHD_LIBS) $(ENGINE_LIBS)
 

@@ -34,8 +34,18 @@ VMOCK_TEST_BINS := $(VMOCK_TEST_SRCS:vault-mock/tests/%.c=$(O)/tests/vmock_%)
 TEST_BINS += $(VMOCK_TEST_BINS)
 
 $(VMOCK_TEST_SRCS:%.c=$(O)/%.o) $(VMOCK_TESTLIB_OBJS): CPPFLAGS += -Ivault-mock/tests/testlib \
-    -Ivault-mock/src $(CJSON_CFLAGS) $(OPENSSL_CFLAGS) -DVMOCK_BIN_PATH='"$(VMOCK_BIN)"'
+    -Ivault-mock/client -Ivault-mock/src $(CJSON_CFLAGS) $(OPENSSL_CFLAGS)
 
-$(O)/tests/vmock_%: $(O)/vault-mock/tests/%.o $(VMOCK_TESTLIB_OBJS) $(VMOCK_LIB) | $(VMOCK_BIN)
+# vmt_client: the launcher and HTTPS client of vault-mock shared by its tests,
+# the engine's end-to-end tests, cmk-bench and the compliance suite (link
+# $(VMCLIENT_LIB) $(CURL_LIBS) $(CJSON_LIBS); include -Ivault-mock/client).
+VMCLIENT_LIB := $(O)/libvmclient.a
+VMCLIENT_OBJS := $(O)/vault-mock/client/vmt_client.o
+$(VMCLIENT_OBJS): CPPFLAGS += -Ivault-mock/client $(CJSON_CFLAGS) -DVMOCK_BIN_PATH='"$(VMOCK_BIN)"'
+$(VMCLIENT_LIB): $(VMCLIENT_OBJS)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(O)/tests/vmock_%: $(O)/vault-mock/tests/%.o $(VMOCK_TESTLIB_OBJS) $(VMCLIENT_LIB) $(VMOCK_LIB) | $(VMOCK_BIN)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(CURL_LIBS) $(VMOCK_LIBS)

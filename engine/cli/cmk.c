@@ -19,7 +19,9 @@
 #include <unistd.h>
 
 #include "eng_keys.h"
+#include "eng_secure.h"
 #include "eng_store.h"
+#include "eng_vault.h"
 
 enum { EXIT_OK = 0, EXIT_ERR = 1, EXIT_USAGE = 2, EXIT_INACCESSIBLE = 3, EXIT_INTEGRITY = 4 };
 
@@ -45,6 +47,12 @@ static const char usage_text[] =
     "options:\n"
     "  --key-file PATH       service-managed key file (default $CMK_KEY_FILE, else\n"
     "                        $HOME/.cmk/smk.key); created 0600 by `create` if missing\n"
+    "  --vault-url URL       customer-managed key instead: the key vault (https://host:port)\n"
+    "  --vault-key NAME      the RSA key in the vault (KEK)\n"
+    "  --vault-ca FILE       CA certificate to trust for the vault (default: the system's)\n"
+    "  --vault-token-file F  file holding the identity's bearer token (default\n"
+    "                        $CMK_VAULT_TOKEN); rotate-kek then rewraps under the\n"
+    "                        vault's current version (the key officer rotates the key)\n"
     "  --mode xts|gcm        create: cipher mode (default xts)\n"
     "  --unit-size N         create: data unit size, 512..65536, power of two (default 8192)\n"
     "  --size BYTES          create: capacity (K, M, G suffixes), rounded up to whole units\n"
@@ -63,6 +71,10 @@ static const char usage_text[] =
 
 struct opts {
     const char *key_file;
+    const char *vault_url;
+    const char *vault_key;
+    const char *vault_ca;
+    const char *vault_token_file;
     const char *mode;
     const char *unit_size;
     const char *size;
@@ -122,6 +134,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         size_t field; /* offset of a const char * in struct opts */
     } valued[] = {
         {"key-file", offsetof(struct opts, key_file)},
+        {"vault-url", offsetof(struct opts, vault_url)},
+        {"vault-key", offsetof(struct opts, vault_key)},
+        {"vault-ca", offsetof(struct opts, vault_ca)},
+        {"vault-token-file", offsetof(struct opts, vault_token_file)},
         {"mode", offsetof(struct opts, mode)},
         {"unit-size", offsetof(struct opts, unit_size)},
         {"size", offsetof(struct opts, size)},
@@ -251,8 +267,49 @@ static int run_config(const struct opts *o, struct eng_store_config *cfg)
     return EXIT_OK;
 }
 
+/* The customer-managed provider: token from --vault-token-file or $CMK_VAULT_TOKEN. */
+static struct eng_kek_provider *open_vault(const struct opts *o)
+{
+    char token[4097] = "";
+    if (o->vault_key == NULL) {
+        fprintf(stderr, "cmk: --vault-url needs --vault-key NAME\n");
+        return NULL;
+    }
+    if (o->vault_token_file != NULL) {
+        FILE *f = fopen(o->vault_token_file, "r");
+        size_t n = f != NULL ? fread(token, 1, sizeof(token) - 1, f) : 0;
+        if (f != NULL) {
+            fclose(f);
+        }
+        token[n] = '\0';
+        token[strcspn(token, "\r\n")] = '\0';
+        if (n == 0) {
+            fprintf(stderr, "cmk: cannot read a token from %s\n", o->vault_token_file);
+            return NULL;
+        }
+    } else if (getenv("CMK_VAULT_TOKEN") != NULL) {
+        snprintf(token, sizeof(token), "%s", getenv("CMK_VAULT_TOKEN"));
+    } else {
+        fprintf(stderr, "cmk: --vault-url needs --vault-token-file or $CMK_VAULT_TOKEN\n");
+        return NULL;
+    }
+    struct eng_vault_config cfg = {.vault_url = o->vault_url, .key_name = o->vault_key,
+                                   .token = token, .ca_file = o->vault_ca, .max_retries = -1};
+    struct eng_kek_provider *p = eng_vault_open(&cfg);
+    eng_cleanse(token, sizeof(token));
+    if (p == NULL) {
+        int code = eng_errno();
+        fprintf(stderr, "cmk: vault %s key %s: %s (%s)\n", o->vault_url, o->vault_key,
+                eng_strerror(code), eng_error_name(code));
+    }
+    return p;
+}
+
 static struct eng_kek_provider *open_kek(const struct opts *o, int create)
 {
+    if (o->vault_url != NULL) {
+        return open_vault(o);
+    }
     char path[PATH_MAX];
     if (key_file_path(o, path, sizeof(path), create) != 0) {
         fprintf(stderr, "cmk: no key file: give --key-file or set CMK_KEY_FILE or HOME\n");
@@ -508,7 +565,7 @@ static int cmd_restore(const struct opts *o)
 static int op_rotate_kek(struct eng_store *s, const struct opts *o)
 {
     char path[PATH_MAX];
-    if (!o->keep_version) {
+    if (!o->keep_version && o->vault_url == NULL) {
         if (key_file_path(o, path, sizeof(path), 0) != 0 || eng_smk_rotate(path, NULL, 0) != 0) {
             return -1;
         }
