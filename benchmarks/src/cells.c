@@ -55,17 +55,37 @@ struct mapping {
     size_t len;
 };
 
-static void *xplaced(size_t len, size_t offset)
+#define HUGE_BYTES (2U << 20)
+
+/*
+ * Input and output also ask for transparent huge pages (2 MiB aligned,
+ * MADV_HUGEPAGE): within a huge page physical addresses follow virtual ones,
+ * so which cache sets a buffer uses no longer depends on the pages the
+ * kernel happened to hand out in this run.
+ */
+static void *xplaced_huge(size_t len, size_t offset, int huge)
 {
-    size_t total = (offset + len + 4095) & ~(size_t)4095;
-    uint8_t *m = mmap(NULL, total + 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    size_t align = huge ? HUGE_BYTES : 4096;
+    size_t total = (4096 + offset + len + align - 1) & ~(size_t)(align - 1);
+    uint8_t *m = mmap(NULL, total + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) {
         return NULL;
     }
-    struct mapping *hdr = (struct mapping *)m; /* first page: bookkeeping only */
+    uint8_t *a = (uint8_t *)(((uintptr_t)m + align - 1) & ~(uintptr_t)(align - 1));
+#ifdef MADV_HUGEPAGE
+    if (huge) {
+        (void)madvise(a, total, MADV_HUGEPAGE);
+    }
+#endif
+    struct mapping *hdr = (struct mapping *)a; /* first 4 KiB: bookkeeping only */
     hdr->base = m;
-    hdr->len = total + 4096;
-    return m + 4096 + offset;
+    hdr->len = total + align;
+    return a + 4096 + offset;
+}
+
+static void *xplaced(size_t len, size_t offset)
+{
+    return xplaced_huge(len, offset, 1);
 }
 
 static void xunplace(void *p, size_t offset)
@@ -79,7 +99,7 @@ static void xunplace(void *p, size_t offset)
 
 static void *xaligned(size_t len)
 {
-    return xplaced(len, PLACE_META);
+    return xplaced_huge(len, PLACE_META, 0);
 }
 
 static void set_units(struct cell_state *s, const struct bench_cell *c, uint8_t *in, uint8_t *out)
