@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "eng_cipher.h"
+#include "kat_testlib.h"
 #include "testutil.h"
 
 #define MAXP 16
@@ -158,7 +159,7 @@ Test(cipher_diff, ctr_counter_wraps)
     struct eng_path paths[MAXP];
     size_t n = eng_paths(ENG_MODE_CTR, paths, MAXP);
     for (size_t k = 0; k < sizeof(ivs) / sizeof(ivs[0]); k++) {
-        cr_assert_eq(tu_hex(ivs[k], iv, 16), 16);
+        cr_assert_eq(tl_hex(iv, 16, ivs[k]), 16);
         struct eng_unit ru = {.in = pt, .out = ref_ct, .len = sizeof(pt), .iv = iv, .iv_len = 16};
         cr_assert_eq(eng_cipher_encrypt(ref, &ru), 0);
         for (size_t i = 0; i < n; i++) {

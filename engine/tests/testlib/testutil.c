@@ -46,34 +46,3 @@ void tu_random_key(struct tu_rng *r, enum eng_mode mode, uint8_t *key)
         key[32] ^= 1;
     }
 }
-
-static int nib(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-long tu_hex(const char *hex, uint8_t *out, size_t max_out)
-{
-    size_t n = strlen(hex);
-    if (n % 2 != 0 || n / 2 > max_out) {
-        return -1;
-    }
-    for (size_t i = 0; i < n / 2; i++) {
-        int hi = nib(hex[2 * i]);
-        int lo = nib(hex[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            return -1;
-        }
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return (long)(n / 2);
-}

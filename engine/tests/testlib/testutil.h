@@ -23,7 +23,5 @@ size_t tu_iv_len(enum eng_mode mode);
 void tu_random_key(struct tu_rng *r, enum eng_mode mode, uint8_t *key);
 
 
-/* Parses hex into |out|; returns the byte count or -1. */
-long tu_hex(const char *hex, uint8_t *out, size_t max_out);
 
 #endif
