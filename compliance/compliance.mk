@@ -15,7 +15,7 @@ COMPCTL_SRCS := $(wildcard compliance/controls/*.c)
 COMPCTL_OBJS := $(COMPCTL_SRCS:%.c=$(O)/%.o)
 COMPCTL_LIB := $(O)/libcompctl.a
 COMP_PROG_LIBS := $(COMPCTL_LIB) $(COMP_LIB) $(O)/libvmclient.a $(O)/libeng.a
-COMP_LINK_LIBS = $(CURL_LIBS) $(CJSON_LIBS) $(IPSECMB_LIBS) $(OPENSSL_LIBS)
+COMP_LINK_LIBS = $(CURL_LIBS) $(CJSON_LIBS) $(IPSECMB_LIBS) $(OPENSSL_LIBS) -lm
 $(COMPCTL_OBJS) $(O)/compliance/cli/%.o $(O)/compliance/tests/%.o: CPPFLAGS += -Icompliance/include \
     -Iengine/include -Ivault-mock/client $(CJSON_CFLAGS) $(OPENSSL_CFLAGS)
 
