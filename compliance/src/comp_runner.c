@@ -710,7 +710,9 @@ int comp_run_text(const char *name, const char *text, size_t len, struct comp_re
     if (set == NULL) {
         char why[300];
         snprintf(why, sizeof(why), "%s: %s", comp_error_name(err.code), err.detail);
-        int unknown = err.code == COMP_ERR_KIND || err.code == COMP_ERR_SECTION;
+        /* no "NAME = value" line at all: not a response file, whatever else it is */
+        int unknown = err.code == COMP_ERR_KIND || err.code == COMP_ERR_SECTION ||
+                      memmem(text, len, " = ", 3) == NULL;
         return add_unrunnable(rep, name, unknown ? "unknown" : "cavp", !unknown, why);
     }
     int rc = run_paths_rsp(name, set, rep);
