@@ -10,6 +10,8 @@
 
 #include "comp_controls.h"
 
+TestSuite(comp_controls, .timeout = 120);
+
 static const struct comp_control *find(const struct comp_report *r, const char *id)
 {
     for (size_t i = 0; i < r->num_controls; i++) {
@@ -32,7 +34,7 @@ Test(comp_controls, catalogue_ids_are_unique)
     cr_assert_geq(n, 15);
 }
 
-Test(comp_controls, policy_integrity_and_audit_end_to_end, .timeout = 120)
+Test(comp_controls, policy_integrity_and_audit_end_to_end)
 {
     struct comp_report rep = {0};
     struct comp_controls_options o = {.only = "CMK-POL-01,CMK-POL-02,CMK-INT-01,CMK-INT-02,CMK-AUD-01"};
@@ -55,7 +57,7 @@ Test(comp_controls, policy_integrity_and_audit_end_to_end, .timeout = 120)
     comp_report_cleanup(&rep);
 }
 
-Test(comp_controls, unknown_id_runs_nothing, .timeout = 60)
+Test(comp_controls, unknown_id_runs_nothing)
 {
     struct comp_report rep = {0};
     struct comp_controls_options o = {.only = "CMK-NOPE-99"};
