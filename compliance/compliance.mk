@@ -3,7 +3,8 @@
 COMP_SRCS := $(wildcard compliance/src/*.c)
 COMP_OBJS := $(COMP_SRCS:%.c=$(O)/%.o)
 COMP_LIB := $(O)/libcomp.a
-$(COMP_OBJS): CPPFLAGS += -Icompliance/include -Iengine/include $(CJSON_CFLAGS) $(OPENSSL_CFLAGS)
+$(COMP_OBJS): CPPFLAGS += -Icompliance/include -Iengine/include -Ireports/include $(CJSON_CFLAGS) \
+    $(OPENSSL_CFLAGS)
 
 $(COMP_LIB): $(COMP_OBJS)
 	@mkdir -p $(dir $@)
@@ -14,7 +15,8 @@ $(COMP_LIB): $(COMP_OBJS)
 COMPCTL_SRCS := $(wildcard compliance/controls/*.c)
 COMPCTL_OBJS := $(COMPCTL_SRCS:%.c=$(O)/%.o)
 COMPCTL_LIB := $(O)/libcompctl.a
-COMP_PROG_LIBS := $(COMPCTL_LIB) $(COMP_LIB) $(O)/libvmclient.a $(O)/libeng.a
+# comp_report.c writes its JUnit XML with reports' escaping (librep.a).
+COMP_PROG_LIBS := $(COMPCTL_LIB) $(COMP_LIB) $(O)/librep.a $(O)/libvmclient.a $(O)/libeng.a
 COMP_LINK_LIBS = $(CURL_LIBS) $(CJSON_LIBS) $(IPSECMB_LIBS) $(OPENSSL_LIBS) -lm
 $(COMPCTL_OBJS) $(O)/compliance/cli/%.o $(O)/compliance/tests/%.o: CPPFLAGS += -Icompliance/include \
     -Iengine/include -Ivault-mock/client $(CJSON_CFLAGS) $(OPENSSL_CFLAGS)

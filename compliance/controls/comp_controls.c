@@ -377,6 +377,21 @@ static void expect_open_fails(struct ctx *x, struct comp_control *c, const char 
     }
 }
 
+/* Reopens the store in |dir| and compares the 8 canary units; records evidence or a failure. */
+static int reopen_intact(struct ctx *x, struct comp_control *c, const char *dir,
+                         struct eng_kek_provider *p, const char *when)
+{
+    struct eng_store *s = reopen(x, dir, p);
+    int ok = s != NULL && data_intact(s);
+    if (ok) {
+        ev(c, "%s: reopened, 8 of 8 canary units read back identical", when);
+    } else {
+        fail(c, "%s: the store does not open or read back (%s)", when, ename());
+    }
+    eng_store_close(s);
+    return ok;
+}
+
 static void ctl_delete(struct ctx *x, struct comp_control *c)
 {
     struct eng_kek_provider *p = NULL;
@@ -411,13 +426,7 @@ static void ctl_disable(struct ctx *x, struct comp_control *c)
         st = call(&x->va, "keyofficer", "PATCH", "/keys/dis-kek/" API,
                   "{\"attributes\":{\"enabled\":true}}", NULL);
         ev(c, "keyofficer PATCH enabled=true: %ld", st);
-        s = reopen(x, dir, p);
-        if (s == NULL || !data_intact(s)) {
-            fail(c, "after re-enabling, the store does not open or read back: %s", ename());
-        } else {
-            ev(c, "after re-enabling: reopened, 8 canary units read back identical");
-        }
-        eng_store_close(s);
+        reopen_intact(x, c, dir, p, "after re-enabling");
     }
     eng_kek_provider_free(p);
 }
@@ -457,13 +466,7 @@ static void ctl_revoke(struct ctx *x, struct comp_control *c)
     if (write_identities(x, 1) != 0 || start_va(x, port) != 0) {
         fail(c, "could not restart the vault with the grant restored");
     } else {
-        s = reopen(x, dir, p);
-        if (s == NULL || !data_intact(s)) {
-            fail(c, "with the grant restored the store does not open: %s", ename());
-        } else {
-            ev(c, "grant restored: reopened, data intact (revocation is access control, not loss)");
-        }
-        eng_store_close(s);
+        reopen_intact(x, c, dir, p, "grant restored (revocation is access control, not loss)");
     }
     eng_kek_provider_free(p);
 }
@@ -484,17 +487,13 @@ static void ctl_recover(struct ctx *x, struct comp_control *c)
     expect_open_fails(x, c, dir, p, ENG_ERR_KEK_NOT_FOUND, "after the soft delete");
     st = call(&x->va, "keyofficer", "POST", "/deletedkeys/rec-kek/recover" API, NULL, NULL);
     ev(c, "keyofficer POST /deletedkeys/rec-kek/recover: %ld", st);
-    s = reopen(x, dir, p);
-    if (s == NULL || !data_intact(s)) {
-        fail(c, "after recover the store does not open or read back: %s", ename());
-        snprintf(c->measured, sizeof(c->measured), "not readable after recover");
-    } else {
-        ev(c, "reopened after recover: 8 of 8 canary units read back identical");
+    if (reopen_intact(x, c, dir, p, "after recover")) {
         snprintf(c->measured, sizeof(c->measured),
                  "8 of 8 canary units identical after delete + recover");
         comp_control_set(c, COMP_VERDICT_PASS, "access restored by recover, data unchanged");
+    } else {
+        snprintf(c->measured, sizeof(c->measured), "not readable after recover");
     }
-    eng_store_close(s);
     eng_kek_provider_free(p);
 }
 
@@ -626,13 +625,7 @@ static void ctl_rotate(struct ctx *x, struct comp_control *c)
     snprintf(vpath, sizeof(vpath), "/keys/rot-kek/%s" API, v1);
     st = call(&x->va, "keyofficer", "PATCH", vpath, "{\"attributes\":{\"enabled\":false}}", NULL);
     ev(c, "old version %s disabled: %ld", v1, st);
-    s = reopen(x, dir, p);
-    int ok = s != NULL && data_intact(s);
-    ev(c, "reopened with the old version disabled: %s", ok ? "8 of 8 canary units intact" : ename());
-    if (!ok) {
-        fail(c, "data not readable once the old version was disabled");
-    }
-    eng_store_close(s);
+    reopen_intact(x, c, dir, p, "with the old version disabled");
     snprintf(c->measured, sizeof(c->measured), "%u/%u DEKs on the new version; data file %s",
              on_v2, active, same ? "unchanged" : "changed");
     if (c->verdict != COMP_VERDICT_FAIL) {

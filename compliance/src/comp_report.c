@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "comp_report.h"
+#include "rep_bench.h"
 
 const char *comp_verdict_name(enum comp_verdict v)
 {
@@ -265,37 +266,6 @@ int comp_report_write_json(const struct comp_report *r, const char *path)
 
 /* ---- JUnit XML ------------------------------------------------------------------- */
 
-static void xml_text(FILE *f, const char *s)
-{
-    for (; *s != '\0'; s++) {
-        unsigned char ch = (unsigned char)*s;
-        switch (ch) {
-            case '<':
-                fputs("&lt;", f);
-                break;
-            case '>':
-                fputs("&gt;", f);
-                break;
-            case '&':
-                fputs("&amp;", f);
-                break;
-            case '"':
-                fputs("&quot;", f);
-                break;
-            case '\n':
-                fputs("&#10;", f);
-                break;
-            default:
-                if (ch < 0x20 && ch != '\t') {
-                    fputc('?', f); /* not allowed in XML 1.0 */
-                } else {
-                    fputc(ch, f);
-                }
-                break;
-        }
-    }
-}
-
 /* One test case per vector file: every back end's row of that file in |out| lines. */
 static void junit_kat_file(FILE *f, const struct comp_report *r, size_t first, size_t end)
 {
@@ -305,21 +275,21 @@ static void junit_kat_file(FILE *f, const struct comp_report *r, size_t first, s
         ran += r->kats[i].passed + r->kats[i].failed;
     }
     fputs("    <testcase classname=\"compliance.kat\" name=\"", f);
-    xml_text(f, r->kats[first].file);
+    rep_fput_xml(f, r->kats[first].file);
     fputs("\" time=\"0\">\n", f);
     if (failed > 0) {
         fprintf(f, "      <failure message=\"%lu vectors failed\">", failed);
         for (size_t i = first; i < end; i++) {
             if (r->kats[i].failed > 0 || r->kats[i].detail[0] != '\0') {
                 fprintf(f, "%s/%s: ", r->kats[i].backend, r->kats[i].arch);
-                xml_text(f, r->kats[i].detail);
+                rep_fput_xml(f, r->kats[i].detail);
                 fputs("&#10;", f);
             }
         }
         fputs("</failure>\n", f);
     } else if (ran == 0) {
         fputs("      <skipped message=\"", f);
-        xml_text(f, r->kats[first].skip_reason[0] ? r->kats[first].skip_reason
+        rep_fput_xml(f, r->kats[first].skip_reason[0] ? r->kats[first].skip_reason
                                                    : r->kats[first].detail);
         fputs("\"/>\n", f);
     }
@@ -330,7 +300,7 @@ static void junit_kat_file(FILE *f, const struct comp_report *r, size_t first, s
                 k->backend, k->arch, k->passed, k->failed, k->skipped, k->acceptable);
         if (k->skip_reason[0] != '\0') {
             fputs(" (", f);
-            xml_text(f, k->skip_reason);
+            rep_fput_xml(f, k->skip_reason);
             fputs(")", f);
         }
         fputs("&#10;", f);
@@ -374,25 +344,25 @@ int comp_report_write_junit(const struct comp_report *r, const char *path)
     for (size_t i = 0; i < r->num_controls; i++) {
         const struct comp_control *c = &r->controls[i];
         fputs("    <testcase classname=\"compliance.controls\" name=\"", f);
-        xml_text(f, c->id);
+        rep_fput_xml(f, c->id);
         fputs(" ", f);
-        xml_text(f, c->title);
+        rep_fput_xml(f, c->title);
         fprintf(f, "\" time=\"%.3f\">\n", c->seconds);
         if (c->verdict == COMP_VERDICT_FAIL) {
             fputs("      <failure message=\"", f);
-            xml_text(f, c->reason);
+            rep_fput_xml(f, c->reason);
             fputs("\">", f);
-            xml_text(f, c->evidence);
+            rep_fput_xml(f, c->evidence);
             fputs("</failure>\n", f);
         } else if (c->verdict == COMP_VERDICT_NOT_APPLICABLE) {
             fputs("      <skipped message=\"not applicable: ", f);
-            xml_text(f, c->reason);
+            rep_fput_xml(f, c->reason);
             fputs("\"/>\n", f);
         }
         fputs("      <system-out>measured: ", f);
-        xml_text(f, c->measured);
+        rep_fput_xml(f, c->measured);
         fputs("&#10;", f);
-        xml_text(f, c->evidence);
+        rep_fput_xml(f, c->evidence);
         fputs("</system-out>\n    </testcase>\n", f);
     }
     fputs("  </testsuite>\n", f);
