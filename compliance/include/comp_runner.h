@@ -14,8 +14,10 @@
  *   - else a NIST CAVP response file (comp_kat_load) on every engine path.
  * Keys the engine does not take (AES-128/192) are skipped with the reason
  * (after checking the engine refuses them, see comp_kat.h). A file that is
- * none of these gets one row with skipped 1 and the reason; a file of a
- * known kind that cannot be read gets one row with failed 1 and the error.
+ * none of these (CFB, OFB, CCM files, read-me texts, other JSON) gets one
+ * row with skipped 1 and the reason; a file that names a kind we run (in
+ * its name or header comments) but cannot be read gets one row with
+ * failed 1 and the error.
  */
 #ifndef COMP_RUNNER_H
 #define COMP_RUNNER_H
