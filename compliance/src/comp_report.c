@@ -1,0 +1,463 @@
+/*
+ * comp_report.c - compliance results and their JSON, JUnit XML and
+ * Markdown renderings (see comp_report.h).
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "comp_report.h"
+#include "rep_bench.h"
+
+const char *comp_verdict_name(enum comp_verdict v)
+{
+    switch (v) {
+        case COMP_VERDICT_PASS:
+            return "pass";
+        case COMP_VERDICT_FAIL:
+            return "fail";
+        case COMP_VERDICT_NOT_APPLICABLE:
+            return "not_applicable";
+        default:
+            return "fail";
+    }
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap) {
+        return 0;
+    }
+    size_t cap2 = *cap ? *cap * 2 : 16;
+    while (cap2 < need) {
+        cap2 *= 2;
+    }
+    void *q = realloc(*p, cap2 * size);
+    if (q == NULL) {
+        return -1;
+    }
+    *p = q;
+    *cap = cap2;
+    return 0;
+}
+
+int comp_report_add_control(struct comp_report *r, const struct comp_control *c)
+{
+    if (grow((void **)&r->controls, &r->cap_controls, r->num_controls + 1, sizeof(*c)) != 0) {
+        return -1;
+    }
+    r->controls[r->num_controls++] = *c;
+    return 0;
+}
+
+int comp_report_add_kat(struct comp_report *r, const struct comp_kat_row *k)
+{
+    if (grow((void **)&r->kats, &r->cap_kats, r->num_kats + 1, sizeof(*k)) != 0) {
+        return -1;
+    }
+    r->kats[r->num_kats++] = *k;
+    return 0;
+}
+
+void comp_report_cleanup(struct comp_report *r)
+{
+    free(r->controls);
+    free(r->kats);
+    memset(r, 0, sizeof(*r));
+}
+
+size_t comp_report_failures(const struct comp_report *r)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->num_controls; i++) {
+        n += r->controls[i].verdict == COMP_VERDICT_FAIL;
+    }
+    for (size_t i = 0; i < r->num_kats; i++) {
+        n += r->kats[i].failed > 0;
+    }
+    return n;
+}
+
+static void vappend(char *buf, size_t cap, const char *sep, const char *fmt, va_list ap)
+{
+    size_t len = strlen(buf);
+    if (len > 0 && sep != NULL && len + strlen(sep) < cap) {
+        memcpy(buf + len, sep, strlen(sep) + 1);
+        len += strlen(sep);
+    }
+    if (len + 1 < cap) {
+        vsnprintf(buf + len, cap - len, fmt, ap);
+    }
+}
+
+void comp_control_add_evidence(struct comp_control *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vappend(c->evidence, sizeof(c->evidence), "\n", fmt, ap);
+    va_end(ap);
+}
+
+void comp_control_set(struct comp_control *c, enum comp_verdict v, const char *fmt, ...)
+{
+    if (c->verdict == COMP_VERDICT_FAIL && v != COMP_VERDICT_FAIL) {
+        return;
+    }
+    if (v == COMP_VERDICT_FAIL && c->verdict != COMP_VERDICT_FAIL) {
+        c->reason[0] = '\0'; /* the failure is what a reader needs first */
+    }
+    c->verdict = v;
+    va_list ap;
+    va_start(ap, fmt);
+    vappend(c->reason, sizeof(c->reason), "; ", fmt, ap);
+    va_end(ap);
+}
+
+/* ---- JSON ---------------------------------------------------------------------- */
+
+static cJSON *evidence_array(const char *ev)
+{
+    cJSON *a = cJSON_CreateArray();
+    const char *p = ev;
+    while (a != NULL && *p != '\0') {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+        char *item = malloc(n + 1);
+        if (item == NULL) {
+            cJSON_Delete(a);
+            return NULL;
+        }
+        memcpy(item, p, n);
+        item[n] = '\0';
+        cJSON_AddItemToArray(a, cJSON_CreateString(item));
+        free(item);
+        p += n + (nl != NULL);
+    }
+    return a;
+}
+
+static void summary(const struct comp_report *r, unsigned long *out)
+{
+    /* pass, fail, na, rows, passed, failed, skipped */
+    memset(out, 0, 7 * sizeof(*out));
+    for (size_t i = 0; i < r->num_controls; i++) {
+        out[r->controls[i].verdict == COMP_VERDICT_PASS   ? 0
+            : r->controls[i].verdict == COMP_VERDICT_FAIL ? 1
+                                                          : 2]++;
+    }
+    out[3] = r->num_kats;
+    for (size_t i = 0; i < r->num_kats; i++) {
+        out[4] += r->kats[i].passed;
+        out[5] += r->kats[i].failed;
+        out[6] += r->kats[i].skipped;
+    }
+}
+
+static unsigned long count_files(const struct comp_report *r)
+{
+    unsigned long n = 0;
+    for (size_t i = 0; i < r->num_kats; i++) {
+        n += i == 0 || strcmp(r->kats[i].file, r->kats[i - 1].file) != 0;
+    }
+    return n;
+}
+
+cJSON *comp_report_json(const struct comp_report *r)
+{
+    cJSON *root = cJSON_CreateObject();
+    if (root == NULL) {
+        return NULL;
+    }
+    char when[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    cJSON_AddStringToObject(root, "schema", COMP_REPORT_SCHEMA);
+    cJSON_AddNumberToObject(root, "schema_version", COMP_REPORT_SCHEMA_VERSION);
+    cJSON_AddStringToObject(root, "generated", when);
+    cJSON_AddStringToObject(root, "tool", "cmk-compliance");
+    unsigned long s[7];
+    summary(r, s);
+    cJSON *sum = cJSON_AddObjectToObject(root, "summary");
+    cJSON_AddNumberToObject(sum, "controls_pass", (double)s[0]);
+    cJSON_AddNumberToObject(sum, "controls_fail", (double)s[1]);
+    cJSON_AddNumberToObject(sum, "controls_not_applicable", (double)s[2]);
+    cJSON_AddNumberToObject(sum, "kat_files", (double)count_files(r));
+    cJSON_AddNumberToObject(sum, "kat_rows", (double)s[3]);
+    cJSON_AddNumberToObject(sum, "kat_passed", (double)s[4]);
+    cJSON_AddNumberToObject(sum, "kat_failed", (double)s[5]);
+    cJSON_AddNumberToObject(sum, "kat_skipped", (double)s[6]);
+    cJSON *controls = cJSON_AddArrayToObject(root, "controls");
+    for (size_t i = 0; i < r->num_controls; i++) {
+        const struct comp_control *c = &r->controls[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddItemToArray(controls, o);
+        cJSON_AddStringToObject(o, "id", c->id);
+        cJSON_AddStringToObject(o, "title", c->title);
+        cJSON_AddStringToObject(o, "statement", c->statement);
+        cJSON_AddStringToObject(o, "method", c->method);
+        cJSON *ev = evidence_array(c->evidence);
+        if (ev != NULL) {
+            cJSON_AddItemToObject(o, "evidence", ev);
+        }
+        cJSON_AddStringToObject(o, "measured", c->measured);
+        cJSON_AddStringToObject(o, "verdict", comp_verdict_name(c->verdict));
+        cJSON_AddStringToObject(o, "reason", c->reason);
+        cJSON_AddNumberToObject(o, "seconds", c->seconds);
+    }
+    cJSON *kats = cJSON_AddArrayToObject(root, "kats");
+    for (size_t i = 0; i < r->num_kats; i++) {
+        const struct comp_kat_row *k = &r->kats[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddItemToArray(kats, o);
+        cJSON_AddStringToObject(o, "file", k->file);
+        cJSON_AddStringToObject(o, "kind", k->kind);
+        cJSON_AddStringToObject(o, "backend", k->backend);
+        cJSON_AddStringToObject(o, "arch", k->arch);
+        cJSON_AddNumberToObject(o, "passed", (double)k->passed);
+        cJSON_AddNumberToObject(o, "failed", (double)k->failed);
+        cJSON_AddNumberToObject(o, "skipped", (double)k->skipped);
+        cJSON_AddNumberToObject(o, "acceptable", (double)k->acceptable);
+        cJSON_AddStringToObject(o, "skip_reason", k->skip_reason);
+        cJSON_AddStringToObject(o, "detail", k->detail);
+    }
+    return root;
+}
+
+static int write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        return -1;
+    }
+    size_t n = strlen(text);
+    int ok = fwrite(text, 1, n, f) == n;
+    ok = (fclose(f) == 0) && ok;
+    return ok ? 0 : -1;
+}
+
+int comp_report_write_json(const struct comp_report *r, const char *path)
+{
+    cJSON *root = comp_report_json(r);
+    char *text = root != NULL ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    if (text == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    size_t n = strlen(text);
+    char *with_nl = realloc(text, n + 2);
+    if (with_nl == NULL) {
+        free(text);
+        errno = ENOMEM;
+        return -1;
+    }
+    with_nl[n] = '\n';
+    with_nl[n + 1] = '\0';
+    int rc = write_text(path, with_nl);
+    free(with_nl);
+    return rc;
+}
+
+/* ---- JUnit XML ------------------------------------------------------------------- */
+
+/* One test case per vector file: every back end's row of that file in |out| lines. */
+static void junit_kat_file(FILE *f, const struct comp_report *r, size_t first, size_t end)
+{
+    unsigned long failed = 0, ran = 0;
+    for (size_t i = first; i < end; i++) {
+        failed += r->kats[i].failed;
+        ran += r->kats[i].passed + r->kats[i].failed;
+    }
+    fputs("    <testcase classname=\"compliance.kat\" name=\"", f);
+    rep_fput_xml(f, r->kats[first].file);
+    fputs("\" time=\"0\">\n", f);
+    if (failed > 0) {
+        fprintf(f, "      <failure message=\"%lu vectors failed\">", failed);
+        for (size_t i = first; i < end; i++) {
+            if (r->kats[i].failed > 0 || r->kats[i].detail[0] != '\0') {
+                fprintf(f, "%s/%s: ", r->kats[i].backend, r->kats[i].arch);
+                rep_fput_xml(f, r->kats[i].detail);
+                fputs("&#10;", f);
+            }
+        }
+        fputs("</failure>\n", f);
+    } else if (ran == 0) {
+        fputs("      <skipped message=\"", f);
+        rep_fput_xml(f, r->kats[first].skip_reason[0] ? r->kats[first].skip_reason
+                                                   : r->kats[first].detail);
+        fputs("\"/>\n", f);
+    }
+    fputs("      <system-out>", f);
+    for (size_t i = first; i < end; i++) {
+        const struct comp_kat_row *k = &r->kats[i];
+        fprintf(f, "%s %s/%s: %lu passed, %lu failed, %lu skipped, %lu acceptable", k->kind,
+                k->backend, k->arch, k->passed, k->failed, k->skipped, k->acceptable);
+        if (k->skip_reason[0] != '\0') {
+            fputs(" (", f);
+            rep_fput_xml(f, k->skip_reason);
+            fputs(")", f);
+        }
+        fputs("&#10;", f);
+    }
+    fputs("</system-out>\n    </testcase>\n", f);
+}
+
+int comp_report_write_junit(const struct comp_report *r, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        return -1;
+    }
+    unsigned long s[7];
+    summary(r, s);
+    unsigned long files = count_files(r);
+    unsigned long kat_failed_files = 0, kat_skipped_files = 0;
+    for (size_t i = 0; i < r->num_kats;) {
+        size_t j = i;
+        unsigned long failed = 0, ran = 0;
+        while (j < r->num_kats && strcmp(r->kats[j].file, r->kats[i].file) == 0) {
+            failed += r->kats[j].failed;
+            ran += r->kats[j].passed + r->kats[j].failed;
+            j++;
+        }
+        kat_failed_files += failed > 0;
+        kat_skipped_files += failed == 0 && ran == 0;
+        i = j;
+    }
+    double ctl_time = 0;
+    for (size_t i = 0; i < r->num_controls; i++) {
+        ctl_time += r->controls[i].seconds;
+    }
+    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", f);
+    fprintf(f, "<testsuites name=\"cmk-compliance\" tests=\"%lu\" failures=\"%lu\">\n",
+            (unsigned long)r->num_controls + files, s[1] + kat_failed_files);
+    fprintf(f,
+            "  <testsuite name=\"compliance.controls\" tests=\"%lu\" failures=\"%lu\" "
+            "skipped=\"%lu\" errors=\"0\" time=\"%.3f\">\n",
+            (unsigned long)r->num_controls, s[1], s[2], ctl_time);
+    for (size_t i = 0; i < r->num_controls; i++) {
+        const struct comp_control *c = &r->controls[i];
+        fputs("    <testcase classname=\"compliance.controls\" name=\"", f);
+        rep_fput_xml(f, c->id);
+        fputs(" ", f);
+        rep_fput_xml(f, c->title);
+        fprintf(f, "\" time=\"%.3f\">\n", c->seconds);
+        if (c->verdict == COMP_VERDICT_FAIL) {
+            fputs("      <failure message=\"", f);
+            rep_fput_xml(f, c->reason);
+            fputs("\">", f);
+            rep_fput_xml(f, c->evidence);
+            fputs("</failure>\n", f);
+        } else if (c->verdict == COMP_VERDICT_NOT_APPLICABLE) {
+            fputs("      <skipped message=\"not applicable: ", f);
+            rep_fput_xml(f, c->reason);
+            fputs("\"/>\n", f);
+        }
+        fputs("      <system-out>measured: ", f);
+        rep_fput_xml(f, c->measured);
+        fputs("&#10;", f);
+        rep_fput_xml(f, c->evidence);
+        fputs("</system-out>\n    </testcase>\n", f);
+    }
+    fputs("  </testsuite>\n", f);
+    fprintf(f,
+            "  <testsuite name=\"compliance.kat\" tests=\"%lu\" failures=\"%lu\" skipped=\"%lu\" "
+            "errors=\"0\" time=\"0\">\n",
+            files, kat_failed_files, kat_skipped_files);
+    for (size_t i = 0; i < r->num_kats;) {
+        size_t j = i;
+        while (j < r->num_kats && strcmp(r->kats[j].file, r->kats[i].file) == 0) {
+            j++;
+        }
+        junit_kat_file(f, r, i, j);
+        i = j;
+    }
+    fputs("  </testsuite>\n</testsuites>\n", f);
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+/* ---- Markdown ---------------------------------------------------------------------- */
+
+/* Table cells: '|' escaped, newlines as "; ". */
+static void md_cell(FILE *f, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (*s == '|') {
+            fputs("\\|", f);
+        } else if (*s == '\n') {
+            fputs("; ", f);
+        } else {
+            fputc(*s, f);
+        }
+    }
+}
+
+int comp_report_write_md(const struct comp_report *r, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        return -1;
+    }
+    unsigned long s[7];
+    summary(r, s);
+    fputs("# Compliance\n\n", f);
+    fprintf(f,
+            "Controls: %lu pass, %lu fail, %lu not applicable. Known-answer vectors: %lu files, "
+            "%lu passed, %lu failed, %lu skipped.\n\n",
+            s[0], s[1], s[2], count_files(r), s[4], s[5], s[6]);
+    if (r->num_controls > 0) {
+        fputs("## Lifecycle controls\n\n| id | title | verdict | measured | reason |\n"
+              "|---|---|---|---|---|\n",
+              f);
+        for (size_t i = 0; i < r->num_controls; i++) {
+            const struct comp_control *c = &r->controls[i];
+            fprintf(f, "| %s | ", c->id);
+            md_cell(f, c->title);
+            fprintf(f, " | %s | ", comp_verdict_name(c->verdict));
+            md_cell(f, c->measured);
+            fputs(" | ", f);
+            md_cell(f, c->reason);
+            fputs(" |\n", f);
+        }
+        fputs("\n### Details\n\n", f);
+        for (size_t i = 0; i < r->num_controls; i++) {
+            const struct comp_control *c = &r->controls[i];
+            fprintf(f, "#### %s %s: %s\n\n", c->id, c->title, comp_verdict_name(c->verdict));
+            fprintf(f, "- statement: %s\n- method: %s\n- measured: %s\n- reason: %s\n- evidence:\n",
+                    c->statement, c->method, c->measured, c->reason);
+            const char *p = c->evidence;
+            while (*p != '\0') {
+                const char *nl = strchr(p, '\n');
+                int n = nl != NULL ? (int)(nl - p) : (int)strlen(p);
+                fprintf(f, "  - %.*s\n", n, p);
+                p += n + (nl != NULL);
+            }
+            fputs("\n", f);
+        }
+    }
+    if (r->num_kats > 0) {
+        fputs("## Known-answer vectors\n\n| file | kind | back end/path | passed | failed | skipped "
+              "| acceptable | skip reason / detail |\n|---|---|---|---|---|---|---|---|\n",
+              f);
+        for (size_t i = 0; i < r->num_kats; i++) {
+            const struct comp_kat_row *k = &r->kats[i];
+            fputs("| ", f);
+            md_cell(f, k->file);
+            fprintf(f, " | %s | %s/%s | %lu | %lu | %lu | %lu | ", k->kind, k->backend, k->arch,
+                    k->passed, k->failed, k->skipped, k->acceptable);
+            md_cell(f, k->skip_reason);
+            if (k->detail[0] != '\0') {
+                fputs(k->skip_reason[0] ? "; " : "", f);
+                md_cell(f, k->detail);
+            }
+            fputs(" |\n", f);
+        }
+    }
+    return fclose(f) == 0 ? 0 : -1;
+}
