@@ -271,6 +271,9 @@ static int run_raw_ipsecmb(struct bench_cell *c, struct cell_state *s)
 
 int bench_cell_prepare(struct bench_cell *c, const char **err)
 {
+    if (c->kind == BENCH_KIND_STORE) {
+        return bench_store_prepare(c, err);
+    }
     *err = "bad thread count";
     if (c->threads < 1 || c->threads > BENCH_MAX_THREADS) {
         return -1;
@@ -291,6 +294,9 @@ int bench_cell_prepare(struct bench_cell *c, const char **err)
 
 int bench_cell_run_once(struct bench_cell *c, int t)
 {
+    if (c->kind == BENCH_KIND_STORE) {
+        return bench_store_run_once(c, t);
+    }
     struct cell_state *s = c->state[t];
     if (c->kind == BENCH_KIND_ENGINE) {
         return eng_cipher_batch(s->cipher, c->dir, s->units, c->batch);
@@ -326,6 +332,10 @@ static void release_one(struct cell_state *s)
 
 void bench_cell_release(struct bench_cell *c)
 {
+    if (c->kind == BENCH_KIND_STORE) {
+        bench_store_release(c);
+        return;
+    }
     for (int t = 0; t < BENCH_MAX_THREADS; t++) {
         release_one(c->state[t]);
         c->state[t] = NULL;
