@@ -45,6 +45,7 @@ struct bench_cell {
     enum bench_medium medium;  /* store cells only */
     unsigned revalidate_s;     /* store cells only */
     int twin;                  /* 1: the A/A twin of the cell before it (same work) */
+    long vault_calls;          /* CMK store cells: vault requests while measured (-1: n/a) */
     int group;
     char label[96];
     /* run state: one per thread (own buffers and cipher; same key) */
