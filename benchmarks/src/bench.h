@@ -71,8 +71,11 @@ int bench_cell_prepare(struct bench_cell *c, const char **err);
 int bench_cell_run_once(struct bench_cell *c, int t);
 void bench_cell_release(struct bench_cell *c);
 
-/* Store cells (store.c): the same contract as bench_cell_prepare and friends. */
-int bench_store_prepare(struct bench_cell *c, const char **err);
+/*
+ * Store cells (store.c): bench_store_prepare_one makes state |t| (called by
+ * bench_cell_prepare for each thread); run and release as for other cells.
+ */
+int bench_store_prepare_one(struct bench_cell *c, int t, const char **err);
 int bench_store_run_once(struct bench_cell *c, int t);
 void bench_store_release(struct bench_cell *c);
 
@@ -179,6 +182,8 @@ int bench_paired_ratio(const struct bench_cell *a, const struct bench_cell *b, d
                        double *lo, double *hi, double *level);
 /* Percentile (0..1) of a sorted array, linear interpolation. */
 double bench_quantile(const double *sorted, size_t n, double q);
+/* qsort comparator of doubles, ascending. */
+int bench_cmp_double(const void *a, const void *b);
 double bench_ci_level(size_t n, size_t *lo_rank, size_t *hi_rank);
 
 #endif

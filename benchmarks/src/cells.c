@@ -271,14 +271,17 @@ static int run_raw_ipsecmb(struct bench_cell *c, struct cell_state *s)
 
 int bench_cell_prepare(struct bench_cell *c, const char **err)
 {
-    if (c->kind == BENCH_KIND_STORE) {
-        return bench_store_prepare(c, err);
-    }
     *err = "bad thread count";
     if (c->threads < 1 || c->threads > BENCH_MAX_THREADS) {
         return -1;
     }
     for (int t = 0; t < c->threads; t++) {
+        if (c->kind == BENCH_KIND_STORE) {
+            if (bench_store_prepare_one(c, t, err) != 0) {
+                return -1;
+            }
+            continue;
+        }
         struct cell_state *s = calloc(1, sizeof(*s));
         *err = "out of memory";
         if (s == NULL) {

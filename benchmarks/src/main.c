@@ -756,5 +756,8 @@ int main(int argc, char **argv)
         return 1;
     }
     printf(" and %s (%.0f s)\n", path, wall);
+    for (size_t i = 0; i < nx; i++) {
+        bench_extra_free(&xs[i]);
+    }
     return (strict && failed > 0) ? 3 : 0;
 }

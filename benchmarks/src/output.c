@@ -90,12 +90,6 @@ static const char *dir_name(enum eng_dir d)
     return d == ENG_ENCRYPT ? "encrypt" : "decrypt";
 }
 
-static int cmp_dbl(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /*
  * An extra as a result row. The key fields the gate reads carry its
  * identity: mode "xts" (the store's) or "rsa-oaep-256", backend the KEK
@@ -238,7 +232,7 @@ int bench_write_json(const char *path, const struct bench_env *e, struct bench_c
         cJSON_AddNumberToObject(r, "cycles_per_byte", c->cpb_median);
         double mg[BENCH_MAX_SAMPLES];
         memcpy(mg, c->mean_gbps, c->nsamples * sizeof(double));
-        qsort(mg, c->nsamples, sizeof(double), cmp_dbl);
+        qsort(mg, c->nsamples, sizeof(double), bench_cmp_double);
         cJSON_AddNumberToObject(r, "mean_batch_gbps", bench_quantile(mg, c->nsamples, 0.5));
         cJSON_AddItemToArray(res, r);
     }
@@ -430,8 +424,8 @@ void bench_print_store(FILE *f, struct bench_cell *cells, size_t n)
             double mc[BENCH_MAX_SAMPLES], ms[BENCH_MAX_SAMPLES];
             memcpy(mc, c->mean_gbps, c->nsamples * sizeof(double));
             memcpy(ms, smk->mean_gbps, smk->nsamples * sizeof(double));
-            qsort(mc, c->nsamples, sizeof(double), cmp_dbl);
-            qsort(ms, smk->nsamples, sizeof(double), cmp_dbl);
+            qsort(mc, c->nsamples, sizeof(double), bench_cmp_double);
+            qsort(ms, smk->nsamples, sizeof(double), bench_cmp_double);
             fprintf(f, "    mean-batch GB/s: cmk-reval1s %.2f, smk %.2f (%.3fx)\n",
                     bench_quantile(mc, c->nsamples, 0.5), bench_quantile(ms, smk->nsamples, 0.5),
                     bench_quantile(mc, c->nsamples, 0.5) / bench_quantile(ms, smk->nsamples, 0.5));

@@ -48,7 +48,7 @@ double bench_tsc_hz(void)
     return hz;
 }
 
-static int cmp_double(const void *a, const void *b)
+int bench_cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -97,8 +97,8 @@ void bench_stats(struct bench_cell *c)
     double s[BENCH_MAX_SAMPLES], p[BENCH_MAX_SAMPLES];
     memcpy(s, c->gbps, n * sizeof(double));
     memcpy(p, c->cpb, n * sizeof(double));
-    qsort(s, n, sizeof(double), cmp_double);
-    qsort(p, n, sizeof(double), cmp_double);
+    qsort(s, n, sizeof(double), bench_cmp_double);
+    qsort(p, n, sizeof(double), bench_cmp_double);
     c->min = s[0];
     c->max = s[n - 1];
     c->median = bench_quantile(s, n, 0.5);
@@ -135,7 +135,7 @@ int bench_paired_ratio(const struct bench_cell *a, const struct bench_cell *b, d
     if (m < 3) {
         return -1;
     }
-    qsort(r, m, sizeof(double), cmp_double);
+    qsort(r, m, sizeof(double), bench_cmp_double);
     size_t j, k;
     *level = bench_ci_level(m, &j, &k);
     *median = bench_quantile(r, m, 0.5);

@@ -211,56 +211,50 @@ static void store_config(struct eng_store_config *cfg, enum eng_mode mode, uint6
     }
 }
 
-int bench_store_prepare(struct bench_cell *c, const char **err)
+int bench_store_prepare_one(struct bench_cell *c, int t, const char **err)
 {
-    *err = "bad thread count";
-    if (c->threads < 1 || c->threads > BENCH_MAX_THREADS) {
+    c->vault_calls = strncmp(c->keys, "cmk", 3) == 0 ? 0 : -1;
+    struct store_state *s = calloc(1, sizeof(*s));
+    *err = "out of memory";
+    if (s == NULL) {
         return -1;
     }
-    for (int t = 0; t < c->threads; t++) {
-        struct store_state *s = calloc(1, sizeof(*s));
-        *err = "out of memory";
-        if (s == NULL) {
-            return -1;
-        }
-        c->state[t] = s;
-        size_t bytes = (size_t)c->batch * c->unit_bytes;
-        void *b = NULL;
-        if (posix_memalign(&b, 4096, bytes) != 0) { /* same placement for every store cell */
-            return -1;
-        }
-        s->buf = b;
-        *err = "random generator failed";
-        if (RAND_bytes(s->buf, (int)bytes) != 1) {
-            return -1;
-        }
-        s->kek = open_provider(strncmp(c->keys, "cmk", 3) == 0 ? "cmk" : "smk", 3072, err);
-        if (s->kek == NULL) {
-            return -1;
-        }
-        struct eng_store_config cfg;
-        store_config(&cfg, c->mode, c->batch, (uint32_t)c->batch, c->revalidate_s);
-        if (c->medium == BENCH_MEDIUM_MEMORY) {
-            s->store = eng_store_create_memory(s->kek, &cfg);
-        } else if (new_store_dir(s->dir, sizeof(s->dir)) != NULL) {
-            s->store = eng_store_create(s->dir, s->kek, &cfg);
-        }
-        if (s->store == NULL) {
-            *err = eng_strerror(eng_errno());
-            return -1;
-        }
-        struct eng_store_info info;
-        eng_store_get_info(s->store, &info);
-        c->ran_backend = info.backend;
-        c->ran_arch = info.arch;
-        /* read cells read real ciphertext */
-        if (eng_store_write(s->store, 0, c->batch, s->buf) != 0) {
-            *err = eng_strerror(eng_errno());
-            return -1;
-        }
-        s->requests0 = vault_requests(s->kek);
+    c->state[t] = s;
+    size_t bytes = (size_t)c->batch * c->unit_bytes;
+    void *b = NULL;
+    if (posix_memalign(&b, 4096, bytes) != 0) { /* same placement for every store cell */
+        return -1;
     }
-    c->vault_calls = strncmp(c->keys, "cmk", 3) == 0 ? 0 : -1;
+    s->buf = b;
+    *err = "random generator failed";
+    if (RAND_bytes(s->buf, (int)bytes) != 1) {
+        return -1;
+    }
+    s->kek = open_provider(strncmp(c->keys, "cmk", 3) == 0 ? "cmk" : "smk", 3072, err);
+    if (s->kek == NULL) {
+        return -1;
+    }
+    struct eng_store_config cfg;
+    store_config(&cfg, c->mode, c->batch, (uint32_t)c->batch, c->revalidate_s);
+    if (c->medium == BENCH_MEDIUM_MEMORY) {
+        s->store = eng_store_create_memory(s->kek, &cfg);
+    } else if (new_store_dir(s->dir, sizeof(s->dir)) != NULL) {
+        s->store = eng_store_create(s->dir, s->kek, &cfg);
+    }
+    if (s->store == NULL) {
+        *err = eng_strerror(eng_errno());
+        return -1;
+    }
+    struct eng_store_info info;
+    eng_store_get_info(s->store, &info);
+    c->ran_backend = info.backend;
+    c->ran_arch = info.arch;
+    /* read cells read real ciphertext */
+    if (eng_store_write(s->store, 0, c->batch, s->buf) != 0) {
+        *err = eng_strerror(eng_errno());
+        return -1;
+    }
+    s->requests0 = vault_requests(s->kek);
     return 0;
 }
 
@@ -295,12 +289,6 @@ void bench_store_release(struct bench_cell *c)
 /* ------------------------------------------------------------------ */
 /* extras                                                              */
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 void bench_extra_stats(struct bench_extra *x)
 {
     size_t n = x->nsamples;
@@ -312,7 +300,7 @@ void bench_extra_stats(struct bench_extra *x)
         return;
     }
     memcpy(s, x->samples, n * sizeof(double));
-    qsort(s, n, sizeof(double), cmp_double);
+    qsort(s, n, sizeof(double), bench_cmp_double);
     double sum = 0;
     for (size_t i = 0; i < n; i++) {
         sum += s[i];
@@ -345,11 +333,10 @@ static void add_sample(struct bench_extra *x, double v)
     }
 }
 
+/* Records why |x| failed (a copy; not freed: the process ends soon after). */
 static int fail(struct bench_extra *x, const char *why)
 {
-    static __thread char msg[256];
-    snprintf(msg, sizeof(msg), "%s", why);
-    x->skip_reason = strdup(msg);
+    x->skip_reason = strdup(why);
     if (x->skip_reason == NULL) {
         x->skip_reason = "failed";
     }
@@ -772,7 +759,7 @@ static int run_rotation_size(struct bench_extra *x)
         }
     }
     if (rc == 0 && nl > 0) {
-        qsort(large, nl, sizeof(double), cmp_double);
+        qsort(large, nl, sizeof(double), bench_cmp_double);
         x->extra_value = bench_quantile(large, nl, 0.5);
     }
     free(large);
