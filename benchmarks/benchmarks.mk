@@ -17,3 +17,12 @@ GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff
 .PHONY: bench
 bench: deps $(BIN)/cmk-bench
 	$(BIN)/cmk-bench --profile $(PROFILE) --commit "$(or $(GIT_COMMIT),unknown)" $(BENCH_ARGS)
+
+# Tests of the bench's statistics (stats.c only: no engine, no vault).
+BENCH_TEST_BINS := $(O)/tests/bench_test_stats
+TEST_BINS += $(BENCH_TEST_BINS)
+$(O)/benchmarks/tests/test_stats.o: CPPFLAGS += -Iengine/include -Ibenchmarks/src
+
+$(O)/tests/bench_test_stats: $(O)/benchmarks/tests/test_stats.o $(O)/benchmarks/src/stats.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) -lm

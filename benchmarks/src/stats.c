@@ -143,3 +143,34 @@ int bench_paired_ratio(const struct bench_cell *a, const struct bench_cell *b, d
     *hi = r[k];
     return 0;
 }
+
+void bench_extra_stats(struct bench_extra *x)
+{
+    size_t n = x->nsamples;
+    if (n == 0) {
+        return;
+    }
+    double *s = malloc(n * sizeof(double));
+    if (s == NULL) {
+        return;
+    }
+    memcpy(s, x->samples, n * sizeof(double));
+    qsort(s, n, sizeof(double), bench_cmp_double);
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        sum += s[i];
+    }
+    x->mean = sum / (double)n;
+    x->min = s[0];
+    x->max = s[n - 1];
+    x->p50 = bench_quantile(s, n, 0.5);
+    x->p90 = bench_quantile(s, n, 0.9);
+    x->p99 = bench_quantile(s, n, 0.99);
+    size_t lo = 0, hi = n - 1;
+    if (n >= 3) {
+        bench_ci_level(n, &lo, &hi);
+    }
+    x->ci_lo = s[lo];
+    x->ci_hi = s[hi];
+    free(s);
+}
