@@ -89,10 +89,29 @@ void bench_store_release(struct bench_cell *c);
 int bench_vault_start(int with_4096, const char **err);
 void bench_vault_stop(void);
 int bench_vault_running(void);
+struct eng_kek_provider;
 struct eng_kek_provider *bench_vault_provider(int bits);
 /* bench_tmpdir returns the run's private temporary folder (made on first use; NULL on failure). */
 const char *bench_tmpdir(void);
 void bench_tmpdir_remove(void);
+/* bench_remove_tree removes |path| and everything below it (rm -rf). */
+void bench_remove_tree(const char *path);
+/* bench_new_store_dir writes a fresh folder name under bench_tmpdir() into |out|; NULL on failure. */
+char *bench_new_store_dir(char *out, size_t max);
+/* bench_vault_call sends a request as |who| (a tokens.json name) to the bench's vault; the HTTP status. */
+long bench_vault_call(const char *who, const char *method, const char *path, const char *body);
+/* bench_vault_create_key creates RSA key |name| as keyofficer; the HTTP status (0: no vault). */
+long bench_vault_create_key(const char *name, int bits);
+/* bench_vault_provider_named: a dbservice provider on key |name| (NULL: no vault or error). */
+struct eng_kek_provider *bench_vault_provider_named(const char *name, int max_retries);
+/* bench_open_provider: "smk" on the run's key file, else CMK on bench-|bits|; NULL with *err. */
+struct eng_kek_provider *bench_open_provider(const char *keys, int bits, const char **err);
+/* bench_vault_requests returns the requests a vault provider sent so far (0 for others). */
+uint64_t bench_vault_requests(const struct eng_kek_provider *p);
+struct eng_store_config;
+/* bench_store_config: defaults, then 8 KiB units, |units|, |extent_units|, |revalidate_s| (0: default). */
+void bench_store_config(struct eng_store_config *cfg, enum eng_mode mode, uint64_t units,
+                        uint32_t extent_units, unsigned revalidate_s);
 
 /*
  * Extras: results that are not interleaved throughput cells: cold opens,
