@@ -85,6 +85,23 @@ static int set_throttle(const char *spec)
     return bench_vault_call("admin", "POST", "/admin/throttle", body) == 200 ? 0 : -1;
 }
 
+/* Vault counters summed over providers (sign -1 to subtract a starting point). */
+struct vcount {
+    double requests, gets, unwraps, retries, connects;
+};
+
+static void vcount_add(struct vcount *v, const struct eng_kek_provider *p, double sign)
+{
+    struct eng_vault_stats st;
+    if (p != NULL && eng_vault_stats(p, &st) == 0) {
+        v->requests += sign * (double)st.requests;
+        v->gets += sign * (double)st.gets;
+        v->unwraps += sign * (double)st.unwraps;
+        v->retries += sign * (double)st.retries;
+        v->connects += sign * (double)st.connects;
+    }
+}
+
 /* Cold opens: eng_store_open + eng_store_read of unit 0 (get, unwraps, MAC, first read). */
 static int run_cold_open(struct bench_extra *x)
 {
@@ -106,7 +123,8 @@ static int run_cold_open(struct bench_extra *x)
     if (rc == 0 && x->throttle && set_throttle("rsa2048=20,rsa3072=20,rsa4096=20,window_ms=1000") != 0) {
         rc = fail(x, "vault-mock refused the throttle limits");
     }
-    uint64_t req0 = bench_vault_requests(kek), fresh_req = 0;
+    struct vcount vc = {0};
+    vcount_add(&vc, kek, -1);
     for (size_t i = 0; rc == 0 && i < x->count; i++) {
         struct eng_kek_provider *p = kek;
         double t0 = bench_now();
@@ -121,13 +139,16 @@ static int run_cold_open(struct bench_extra *x)
         }
         eng_store_close(s);
         if (x->fresh_conn) {
-            fresh_req += p != NULL ? bench_vault_requests(p) : 0;
+            vcount_add(&vc, p, 1);
             eng_kek_provider_free(p);
         }
     }
+    vcount_add(&vc, kek, 1);
     if (rc == 0 && strcmp(x->keys, "cmk") == 0 && x->nsamples > 0) {
-        snprintf(x->note, sizeof(x->note), "%.1f vault requests per open (get + unwraps, retries included)",
-                 (double)(bench_vault_requests(kek) - req0 + fresh_req) / (double)x->nsamples);
+        double n = (double)x->nsamples;
+        snprintf(x->note, sizeof(x->note),
+                 "per open: %.2f vault requests (%.2f get, %.2f unwrapkey, %.2f retries), %.2f new connections",
+                 vc.requests / n, vc.gets / n, vc.unwraps / n, vc.retries / n, vc.connects / n);
     }
     if (x->fault_ms > 0) {
         set_fault(0);
