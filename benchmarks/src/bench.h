@@ -19,6 +19,13 @@
 enum bench_kind {
     BENCH_KIND_ENGINE = 0, /* eng_cipher_batch */
     BENCH_KIND_RAW,        /* the library called directly, as a baseline */
+    BENCH_KIND_STORE,      /* eng_store_write / eng_store_read under a KEK provider */
+};
+
+enum bench_medium {
+    BENCH_MEDIUM_NONE = 0,
+    BENCH_MEDIUM_MEMORY, /* eng_store_create_memory */
+    BENCH_MEDIUM_FILE,   /* a folder store in a temp folder (page cache) */
 };
 
 #define BENCH_MAX_SAMPLES 64
@@ -34,7 +41,11 @@ struct bench_cell {
     size_t unit_bytes;
     size_t batch;
     int threads;
-    const char *keys; /* "none" */
+    const char *keys; /* "none"; store cells: "smk", "cmk", "cmk-reval1s" */
+    enum bench_medium medium;  /* store cells only */
+    unsigned revalidate_s;     /* store cells only */
+    int twin;                  /* 1: the A/A twin of the cell before it (same work) */
+    long vault_calls;          /* CMK store cells: vault requests while measured (-1: n/a) */
     int group;
     char label[96];
     /* run state: one per thread (own buffers and cipher; same key) */
@@ -46,6 +57,7 @@ struct bench_cell {
     size_t nsamples;
     double gbps[BENCH_MAX_SAMPLES];
     double cpb[BENCH_MAX_SAMPLES];
+    double mean_gbps[BENCH_MAX_SAMPLES]; /* batch bytes over the mean batch time (counts slow batches) */
     /* statistics (filled by bench_stats) */
     double median, min, max, q1, q3, ci_lo, ci_hi, cpb_median;
     size_t outliers; /* samples outside [q1 - 1.5 IQR, q3 + 1.5 IQR]: reported, kept */
@@ -58,6 +70,95 @@ struct bench_cell {
 int bench_cell_prepare(struct bench_cell *c, const char **err);
 int bench_cell_run_once(struct bench_cell *c, int t);
 void bench_cell_release(struct bench_cell *c);
+
+/*
+ * Store cells (store.c): bench_store_prepare_one makes state |t| (called by
+ * bench_cell_prepare for each thread); run and release as for other cells.
+ */
+int bench_store_prepare_one(struct bench_cell *c, int t, const char **err);
+int bench_store_run_once(struct bench_cell *c, int t);
+void bench_store_release(struct bench_cell *c);
+
+/*
+ * The bench's own vault-mock (store.c): started on loopback with a fresh
+ * temporary state folder and --throttle off; keys bench-2048, bench-3072
+ * (and bench-4096 when |with_4096|) created by keyofficer. 0, or -1 with a
+ * message in *err. bench_vault_provider returns a provider for identity
+ * dbservice on key bench-BITS (NULL when the vault is not running).
+ */
+int bench_vault_start(int with_4096, const char **err);
+void bench_vault_stop(void);
+int bench_vault_running(void);
+struct eng_kek_provider;
+struct eng_kek_provider *bench_vault_provider(int bits);
+/* bench_tmpdir returns the run's private temporary folder (made on first use; NULL on failure). */
+const char *bench_tmpdir(void);
+void bench_tmpdir_remove(void);
+/* bench_remove_tree removes |path| and everything below it (rm -rf). */
+void bench_remove_tree(const char *path);
+/* bench_new_store_dir writes a fresh folder name under bench_tmpdir() into |out|; NULL on failure. */
+char *bench_new_store_dir(char *out, size_t max);
+/* bench_vault_call sends a request as |who| (a tokens.json name) to the bench's vault; the HTTP status. */
+long bench_vault_call(const char *who, const char *method, const char *path, const char *body);
+/* bench_vault_create_key creates RSA key |name| as keyofficer; the HTTP status (0: no vault). */
+long bench_vault_create_key(const char *name, int bits);
+/* bench_vault_provider_named: a dbservice provider on key |name| (NULL: no vault or error). */
+struct eng_kek_provider *bench_vault_provider_named(const char *name, int max_retries);
+/* bench_open_provider: "smk" on the run's key file, else CMK on bench-|bits|; NULL with *err. */
+struct eng_kek_provider *bench_open_provider(const char *keys, int bits, const char **err);
+/* bench_vault_requests returns the requests a vault provider sent so far (0 for others). */
+uint64_t bench_vault_requests(const struct eng_kek_provider *p);
+struct eng_store_config;
+/* bench_store_config: defaults, then 8 KiB units, |units|, |extent_units|, |revalidate_s| (0: default). */
+void bench_store_config(struct eng_store_config *cfg, enum eng_mode mode, uint64_t units,
+                        uint32_t extent_units, unsigned revalidate_s);
+
+/*
+ * Extras: results that are not interleaved throughput cells: cold opens,
+ * vault operation latency and rate, the OpenSSL RSA private-key rate, KEK
+ * rotation. Each is a list of samples (ms, or ops/s per window).
+ */
+enum bench_extra_type {
+    BENCH_X_COLD_OPEN = 0, /* eng_store_open + read one unit, ms */
+    BENCH_X_VAULT_OP,      /* one provider call (get / wrapkey / unwrapkey), ms */
+    BENCH_X_VAULT_RATE,    /* provider calls per second, |threads| clients */
+    BENCH_X_RSA_RATE,      /* OpenSSL EVP_PKEY_decrypt RSA-OAEP-256 per second */
+    BENCH_X_ROTATION,      /* eng_store_rotate_kek, ms, against the DEK count */
+    BENCH_X_ROTATION_SIZE, /* the same DEK count in a 1 GiB and a 4 GiB store */
+};
+
+#define BENCH_MAX_EXTRA_SAMPLES 1024
+
+struct bench_extra {
+    enum bench_extra_type type;
+    const char *kind;      /* JSON kind */
+    const char *keys;      /* "smk", "cmk", "none" */
+    const char *op;        /* operation name */
+    const char *condition; /* "" or e.g. "fault 10 ms", "throttled", "new connection" */
+    int rsa_bits;          /* 0: none (SMK) */
+    int threads;
+    int fault_ms;
+    int throttle;          /* 1: vault throttled to a low limit */
+    int fresh_conn;        /* 1: a new provider (TLS connection) per open */
+    int dek_count;
+    uint64_t store_bytes;
+    size_t count;          /* samples wanted */
+    double window_s;       /* rates: seconds per sample */
+    char label[112];
+    /* results */
+    const char *unit;
+    double *samples;
+    size_t nsamples;
+    double p50, p90, p99, mean, min, max, ci_lo, ci_hi;
+    double extra_value;    /* ROTATION_SIZE: the large store's median; VAULT_RATE: mean connections */
+    const char *skip_reason;
+    char note[160];
+};
+
+/* bench_extra_run measures |x| (0, or -1 with x->skip_reason set); bench_extra_stats fills percentiles. */
+int bench_extra_run(struct bench_extra *x);
+void bench_extra_stats(struct bench_extra *x);
+void bench_extra_free(struct bench_extra *x);
 
 /* Statistics over c->gbps: median, IQR, 95% order-statistic CI of the median. */
 void bench_stats(struct bench_cell *c);
@@ -86,10 +187,22 @@ struct bench_env {
 };
 void bench_env_capture(struct bench_env *e, const char *profile, const char *commit);
 int bench_write_json(const char *path, const struct bench_env *e, struct bench_cell *cells,
-                     size_t n, double wall_seconds);
+                     size_t n, struct bench_extra *xs, size_t nx, double wall_seconds);
 int bench_write_csv(const char *path, struct bench_cell *cells, size_t n);
 void bench_print_table(FILE *f, struct bench_cell *cells, size_t n);
 /* Prints the bars (ratios measured in this run) and returns the number failed. */
-int bench_print_bars(FILE *f, struct bench_cell *cells, size_t n);
+int bench_print_bars(FILE *f, struct bench_cell *cells, size_t n, struct bench_extra *xs, size_t nx,
+                     double wall_seconds, const char *profile);
+/* Prints the store section (CMK/SMK and store/cipher ratios with CIs) and the extras table. */
+void bench_print_store(FILE *f, struct bench_cell *cells, size_t n);
+void bench_print_extras(FILE *f, struct bench_extra *xs, size_t nx);
+/* Per-round ratio a_i / b_i of two cells of one group: median and order-statistic CI; -1 if unpaired. */
+int bench_paired_ratio(const struct bench_cell *a, const struct bench_cell *b, double *median,
+                       double *lo, double *hi, double *level);
+/* Percentile (0..1) of a sorted array, linear interpolation. */
+double bench_quantile(const double *sorted, size_t n, double q);
+/* qsort comparator of doubles, ascending. */
+int bench_cmp_double(const void *a, const void *b);
+double bench_ci_level(size_t n, size_t *lo_rank, size_t *hi_rank);
 
 #endif

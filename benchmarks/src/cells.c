@@ -296,6 +296,12 @@ int bench_cell_prepare(struct bench_cell *c, const char **err)
         return -1;
     }
     for (int t = 0; t < c->threads; t++) {
+        if (c->kind == BENCH_KIND_STORE) {
+            if (bench_store_prepare_one(c, t, err) != 0) {
+                return -1;
+            }
+            continue;
+        }
         struct cell_state *s = calloc(1, sizeof(*s));
         *err = "out of memory";
         if (s == NULL) {
@@ -311,6 +317,9 @@ int bench_cell_prepare(struct bench_cell *c, const char **err)
 
 int bench_cell_run_once(struct bench_cell *c, int t)
 {
+    if (c->kind == BENCH_KIND_STORE) {
+        return bench_store_run_once(c, t);
+    }
     struct cell_state *s = c->state[t];
     if (c->kind == BENCH_KIND_ENGINE) {
         return eng_cipher_batch(s->cipher, c->dir, s->units, c->batch);
@@ -346,6 +355,10 @@ static void release_one(struct cell_state *s)
 
 void bench_cell_release(struct bench_cell *c)
 {
+    if (c->kind == BENCH_KIND_STORE) {
+        bench_store_release(c);
+        return;
+    }
     for (int t = 0; t < BENCH_MAX_THREADS; t++) {
         release_one(c->state[t]);
         c->state[t] = NULL;

@@ -1,6 +1,9 @@
 /*
  * cmk-bench - throughput of the engine's cipher layer against the
- * libraries called directly, written to reports/out/bench.json (+ .csv).
+ * libraries called directly, of the store under the service-managed key
+ * (SMK) and the customer-managed key (CMK, the bench's own vault-mock),
+ * cold-open latency, the vault's operations next to OpenSSL's RSA rate, and
+ * KEK rotation; written to reports/out/bench.json (+ .csv).
  *
  * Usage: cmk-bench [--profile quick|standard|full] [--out DIR] [--filter S]
  *                  [--list] [--samples N] [--min-time MS] [--commit SHA]
@@ -17,6 +20,8 @@
 
 #include "bench.h"
 #include "eng_cpu.h"
+#include "eng_store.h"
+#include "vmt_client.h"
 
 #define MAX_CELLS 1024
 
@@ -27,12 +32,22 @@ struct profile {
     size_t samples;
     double min_time; /* seconds per sample */
     int arch_variants; /* also measure narrower paths of multi-path back ends */
+    int store_full;    /* store cells: folder medium, 1 s revalidation, 2 threads too */
+    size_t opens;      /* cold opens per latency cell */
+    size_t vault_ops;  /* timed calls per vault latency cell */
+    size_t windows;    /* rate samples */
+    double window_s;   /* seconds per rate sample */
+    int all_rsa;       /* RSA 2048, 3072, 4096 (else the few cells the bars need) */
+    int rot_deks[4];
+    size_t nrot;
+    size_t rot_samples;
+    int rot_size;      /* 1 GiB vs 4 GiB rotation check */
 };
 
 static const struct profile profiles[] = {
-    {"quick", {512, 8192}, 2, 5, 0.02, 0},
-    {"standard", {512, 4096, 8192, 65536}, 4, 10, 0.05, 1},
-    {"full", {512, 4096, 8192, 65536, 1048576}, 5, 20, 0.1, 1},
+    {"quick", {512, 8192}, 2, 5, 0.02, 0, 0, 30, 30, 3, 0.2, 0, {4, 16}, 2, 3, 0},
+    {"standard", {512, 4096, 8192, 65536}, 4, 10, 0.05, 1, 1, 200, 200, 5, 0.3, 1, {4, 16, 64, 256}, 4, 5, 0},
+    {"full", {512, 4096, 8192, 65536, 1048576}, 5, 20, 0.1, 1, 1, 400, 400, 10, 0.5, 1, {4, 16, 64, 256}, 4, 10, 1},
 };
 
 static void usage(FILE *f)
@@ -40,7 +55,9 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: cmk-bench [options]\n"
             "Measures AES-256 throughput of the engine (XTS, GCM, CTR, CBC; every back end)\n"
-            "next to OpenSSL EVP and ipsec-mb called directly, in the same run.\n\n"
+            "next to OpenSSL EVP and ipsec-mb called directly, the store under SMK and CMK\n"
+            "(its own vault-mock on 127.0.0.1), cold opens, vault operations next to OpenSSL's\n"
+            "RSA rate, and KEK rotation, in the same run.\n\n"
             "  --profile NAME   quick (CI, < 1 min), standard (default), full\n"
             "  --out DIR        output folder (default reports/out): bench.json, bench.csv\n"
             "  --filter TEXT    only cells whose description contains TEXT (e.g. 'xts', 'gcm 8KiB')\n"
@@ -50,7 +67,8 @@ static void usage(FILE *f)
             "  --commit SHA     git commit recorded in the results\n"
             "  --strict         exit 3 when a bar is not met\n"
             "  --help           this text\n\n"
-            "Environment: ENG_ARCH caps the CPU path, ENG_BACKEND forces back ends (see README).\n"
+            "Environment: ENG_ARCH caps the CPU path, ENG_BACKEND forces back ends (see README);\n"
+            "VMOCK_BIN the vault-mock program (default bin/vault-mock).\n"
             "Exit: 0 done, 1 runtime error, 2 usage error, 3 a bar failed (--strict).\n",
             BENCH_MAX_SAMPLES);
 }
@@ -76,15 +94,65 @@ static size_t add_cell(struct bench_cell *cells, size_t n, struct bench_cell c)
     if (c.kind == BENCH_KIND_RAW) {
         snprintf(c.label, sizeof(c.label), "raw %s %s", eng_mode_name(c.mode),
                  c.backend == ENG_BACKEND_OPENSSL ? "openssl-evp" : "ipsec-mb");
-    } else {
-        snprintf(c.label, sizeof(c.label), "engine %s %s/%s%s", eng_mode_name(c.mode),
-                 eng_backend_name(c.backend), eng_arch_name(c.arch),
+    } else if (c.kind == BENCH_KIND_STORE) {
+        snprintf(c.label, sizeof(c.label), "store %s %s %s%s", eng_mode_name(c.mode), c.keys,
+                 c.medium == BENCH_MEDIUM_FILE ? "file" : "memory",
                  c.threads > 1 ? (c.threads == 2 ? " 2T" : " NT") : "");
+    } else {
+        snprintf(c.label, sizeof(c.label), "engine %s %s/%s%s%s", eng_mode_name(c.mode),
+                 eng_backend_name(c.backend), eng_arch_name(c.arch),
+                 c.threads > 1 ? (c.threads == 2 ? " 2T" : " NT") : "", c.twin ? " A/A twin" : "");
     }
     c.threads = c.threads > 0 ? c.threads : 1;
-    c.keys = "none";
+    if (c.kind != BENCH_KIND_STORE) {
+        c.keys = "none";
+    }
     cells[n] = c;
     return n + 1;
+}
+
+/*
+ * Store cells of one (mode, direction), in the group of the 8 KiB cipher
+ * cells: SMK and CMK side by side per medium, so that they are sampled in
+ * the same interleaved rounds as each other and as the cipher cell of the
+ * same back end (store/cipher ratio).
+ */
+static size_t add_store_cells(struct bench_cell *cells, size_t n, struct bench_cell base,
+                              const struct profile *p, int ncores)
+{
+    static const char *const keys[] = {"smk", "cmk"};
+    base.kind = BENCH_KIND_STORE;
+    base.backend = ENG_BACKEND_AUTO;
+    base.arch = ENG_ARCH_AUTO;
+    base.revalidate_s = ENG_STORE_DEFAULT_REVALIDATE_S;
+    for (int med = BENCH_MEDIUM_MEMORY; med <= BENCH_MEDIUM_FILE; med++) {
+        if (med == BENCH_MEDIUM_FILE && !p->store_full) {
+            continue;
+        }
+        for (int k = 0; k < 2; k++) {
+            struct bench_cell c = base;
+            c.medium = (enum bench_medium)med;
+            c.keys = keys[k];
+            n = add_cell(cells, n, c);
+        }
+    }
+    if (p->store_full) {
+        struct bench_cell c = base;
+        c.medium = BENCH_MEDIUM_MEMORY;
+        c.keys = "cmk-reval1s";
+        c.revalidate_s = 1;
+        n = add_cell(cells, n, c);
+        if (ncores > 1) {
+            for (int k = 0; k < 2; k++) {
+                c = base;
+                c.medium = BENCH_MEDIUM_MEMORY;
+                c.keys = keys[k];
+                c.threads = ncores > BENCH_MAX_THREADS ? BENCH_MAX_THREADS : ncores;
+                n = add_cell(cells, n, c);
+            }
+        }
+    }
+    return n;
 }
 
 static size_t build_cells(struct bench_cell *cells, const struct profile *p)
@@ -119,6 +187,14 @@ static size_t build_cells(struct bench_cell *cells, const struct profile *p)
                     c.backend = (enum eng_backend)b;
                     c.arch = best;
                     n = add_cell(cells, n, c);
+                    /* A/A: the same cell twice in one group (XTS native, GCM ipsec-mb, 8 KiB encrypt) */
+                    if (c.unit_bytes == 8192 && c.dir == ENG_ENCRYPT &&
+                        ((m == ENG_MODE_XTS && b == ENG_BACKEND_NATIVE) ||
+                         (m == ENG_MODE_GCM && b == ENG_BACKEND_IPSECMB))) {
+                        struct bench_cell tw = c;
+                        tw.twin = 1;
+                        n = add_cell(cells, n, tw);
+                    }
                     /* thread scaling: the mode's default back end on every core */
                     enum eng_backend def;
                     enum eng_arch da;
@@ -137,8 +213,143 @@ static size_t build_cells(struct bench_cell *cells, const struct profile *p)
                         n = add_cell(cells, n, c);
                     }
                 }
+                if (base.unit_bytes == 8192 && (m == ENG_MODE_XTS || m == ENG_MODE_GCM)) {
+                    n = add_store_cells(cells, n, base, p, ncores);
+                }
             }
         }
+    }
+    return n;
+}
+
+#define MAX_EXTRAS 128
+
+static size_t add_extra(struct bench_extra *xs, size_t n, struct bench_extra x)
+{
+    if (n >= MAX_EXTRAS) {
+        return n;
+    }
+    char rsa[16] = "";
+    if (x.rsa_bits > 0) {
+        snprintf(rsa, sizeof(rsa), " RSA-%d", x.rsa_bits);
+    }
+    if (x.threads < 1) {
+        x.threads = 1;
+    }
+    switch (x.type) {
+        case BENCH_X_COLD_OPEN:
+            x.kind = "latency";
+            x.unit = "ms";
+            x.op = "cold-open";
+            snprintf(x.label, sizeof(x.label), "cold-open %s%s%s%s", x.keys, rsa,
+                     x.condition[0] ? " " : "", x.condition);
+            break;
+        case BENCH_X_VAULT_OP:
+            x.kind = "vault";
+            x.unit = "ms";
+            snprintf(x.label, sizeof(x.label), "vault %s%s 1 client", x.op, rsa);
+            break;
+        case BENCH_X_VAULT_RATE:
+            x.kind = "vault-rate";
+            x.unit = "ops/s";
+            snprintf(x.label, sizeof(x.label), "vault-rate %s%s %d client%s", x.op, rsa, x.threads,
+                     x.threads > 1 ? "s" : "");
+            break;
+        case BENCH_X_RSA_RATE:
+            x.kind = "openssl-rsa";
+            x.unit = "ops/s";
+            x.op = "rsa-oaep-256-decrypt";
+            snprintf(x.label, sizeof(x.label), "openssl-rsa decrypt%s %d thread%s", rsa, x.threads,
+                     x.threads > 1 ? "s" : "");
+            break;
+        case BENCH_X_ROTATION:
+            x.kind = "rotation";
+            x.unit = "ms";
+            x.op = "rotate-kek";
+            snprintf(x.label, sizeof(x.label), "rotation %s%s %d DEKs", x.keys, rsa, x.dek_count);
+            break;
+        case BENCH_X_ROTATION_SIZE:
+            x.kind = "rotation-size";
+            x.unit = "ms";
+            x.op = "rotate-kek";
+            snprintf(x.label, sizeof(x.label), "rotation-size %s %d DEKs 1 GiB vs 4 GiB", x.keys,
+                     x.dek_count);
+            break;
+    }
+    xs[n] = x;
+    return n + 1;
+}
+
+/* The extras of a profile, in the order they run. */
+static size_t build_extras(struct bench_extra *xs, const struct profile *p)
+{
+    size_t n = 0;
+    static const int all[] = {2048, 3072, 4096};
+    static const int few[] = {2048, 3072};
+    const int *sizes = p->all_rsa ? all : few;
+    size_t nsizes = p->all_rsa ? 3 : 2;
+    /* cold opens */
+    n = add_extra(xs, n, (struct bench_extra){.type = BENCH_X_COLD_OPEN, .keys = "smk", .condition = "",
+                                              .count = p->opens});
+    for (size_t i = 0; i < nsizes; i++) {
+        n = add_extra(xs, n, (struct bench_extra){.type = BENCH_X_COLD_OPEN, .keys = "cmk", .condition = "",
+                                                  .rsa_bits = sizes[i], .count = p->opens});
+    }
+    n = add_extra(xs, n, (struct bench_extra){.type = BENCH_X_COLD_OPEN, .keys = "cmk",
+                                              .condition = "new connection", .fresh_conn = 1,
+                                              .rsa_bits = 3072, .count = p->opens});
+    /* vault latency */
+    static const int faults[] = {1, 10, 50};
+    static const char *const fault_names[] = {"fault 1 ms", "fault 10 ms", "fault 50 ms"};
+    for (size_t i = 0; i < 3; i++) {
+        if (!p->store_full && faults[i] != 10) {
+            continue;
+        }
+        n = add_extra(xs, n, (struct bench_extra){.type = BENCH_X_COLD_OPEN, .keys = "cmk",
+                                                  .condition = fault_names[i], .fault_ms = faults[i],
+                                                  .rsa_bits = 3072, .count = p->opens});
+    }
+    n = add_extra(xs, n, (struct bench_extra){.type = BENCH_X_COLD_OPEN, .keys = "cmk",
+                                              .condition = "throttled 20/s", .throttle = 1,
+                                              .rsa_bits = 3072, .count = p->opens < 60 ? 30 : 60});
+    /* the vault's operations and OpenSSL's RSA rate */
+    static const char *const ops[] = {"get", "wrapkey", "unwrapkey"};
+    for (size_t i = 0; i < nsizes; i++) {
+        if (!p->all_rsa && sizes[i] != 2048) {
+            continue;
+        }
+        for (size_t o = 0; o < 3; o++) {
+            n = add_extra(xs, n, (struct bench_extra){.type = BENCH_X_VAULT_OP, .keys = "cmk", .op = ops[o],
+                                                      .condition = "", .rsa_bits = sizes[i],
+                                                      .count = p->vault_ops});
+            for (int t = 1; t <= 2; t++) {
+                if (!p->all_rsa && (t == 1 || o != 2)) {
+                    continue;
+                }
+                n = add_extra(xs, n, (struct bench_extra){.type = BENCH_X_VAULT_RATE, .keys = "cmk",
+                                                          .op = ops[o], .condition = "", .threads = t,
+                                                          .rsa_bits = sizes[i], .count = p->windows,
+                                                          .window_s = p->window_s});
+            }
+        }
+        for (int t = 1; t <= 2; t++) {
+            n = add_extra(xs, n, (struct bench_extra){.type = BENCH_X_RSA_RATE, .keys = "none", .condition = "",
+                                                      .threads = t, .rsa_bits = sizes[i], .count = p->windows,
+                                                      .window_s = p->window_s});
+        }
+    }
+    /* KEK rotation against the DEK count */
+    for (size_t i = 0; i < p->nrot; i++) {
+        n = add_extra(xs, n, (struct bench_extra){.type = BENCH_X_ROTATION, .keys = "smk", .condition = "",
+                                                  .dek_count = p->rot_deks[i], .count = p->rot_samples});
+        n = add_extra(xs, n, (struct bench_extra){.type = BENCH_X_ROTATION, .keys = "cmk", .condition = "",
+                                                  .rsa_bits = 3072, .dek_count = p->rot_deks[i],
+                                                  .count = p->rot_samples});
+    }
+    if (p->rot_size) {
+        n = add_extra(xs, n, (struct bench_extra){.type = BENCH_X_ROTATION_SIZE, .keys = "smk", .condition = "",
+                                                  .dek_count = 16, .store_bytes = 1ULL << 30,
+                                                  .count = p->rot_samples});
     }
     return n;
 }
@@ -244,7 +455,7 @@ static int sample(struct bench_cell *c, double min_time, int first_cpu, int ncpu
         }
         started++;
     }
-    double gbps = 0, cpb = 0;
+    double gbps = 0, cpb = 0, mean_gbps = 0;
     double batch_bytes = (double)c->batch * (double)c->unit_bytes;
     double hz = bench_tsc_hz();
     for (int t = 0; t < started; t++) {
@@ -256,6 +467,11 @@ static int sample(struct bench_cell *c, double min_time, int first_cpu, int ncpu
             rc = -1;
             continue;
         }
+        double sum = 0;
+        for (uint64_t k = 0; k < w[t].recorded; k++) {
+            sum += w[t].cycles[k];
+        }
+        mean_gbps += batch_bytes / (sum / (double)w[t].recorded / hz) / 1e9;
         qsort(w[t].cycles, w[t].recorded, sizeof(uint32_t), cmp_u32);
         double med = w[t].cycles[w[t].recorded / 2];
         gbps += batch_bytes / (med / hz) / 1e9;
@@ -272,8 +488,20 @@ static int sample(struct bench_cell *c, double min_time, int first_cpu, int ncpu
     }
     c->gbps[c->nsamples] = gbps;
     c->cpb[c->nsamples] = cpb;
+    c->mean_gbps[c->nsamples] = mean_gbps;
     c->nsamples++;
     return 0;
+}
+
+/* Progress on stderr: one rewritten line with elapsed time and ETA on a tty, else a line per step. */
+static void progress(int tty, size_t done, size_t total, const char *what, double el)
+{
+    if (tty) {
+        double eta = el / (double)done * (double)(total - done);
+        fprintf(stderr, "\r\033[K[%3zu/%zu] %s  elapsed %.0fs  eta %.0fs", done, total, what, el, eta);
+    } else {
+        fprintf(stderr, "cmk-bench: [%zu/%zu] %s (%.0fs)\n", done, total, what, el);
+    }
 }
 
 static int ensure_out_dir(const char *dir)
@@ -391,6 +619,25 @@ int main(int argc, char **argv)
             cells[n++] = all[i];
         }
     }
+    static struct bench_extra allx[MAX_EXTRAS];
+    size_t nallx = build_extras(allx, p);
+    static struct bench_extra xs[MAX_EXTRAS];
+    size_t nx = 0;
+    int need_vault = 0, need_4096 = 0;
+    for (size_t i = 0; i < nallx; i++) {
+        if (filter == NULL || strstr(allx[i].label, filter) != NULL) {
+            xs[nx++] = allx[i];
+        }
+    }
+    for (size_t i = 0; i < nx; i++) {
+        if (strcmp(xs[i].keys, "cmk") == 0) {
+            need_vault = 1;
+            need_4096 |= xs[i].rsa_bits == 4096;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        need_vault |= strncmp(cells[i].keys, "cmk", 3) == 0;
+    }
     if (list) {
         for (size_t i = 0; i < n; i++) {
             char d[160];
@@ -398,9 +645,13 @@ int main(int argc, char **argv)
             printf("%s%s%s\n", d, cells[i].skip_reason ? "  (skipped: " : "",
                    cells[i].skip_reason ? cells[i].skip_reason : "");
         }
+        for (size_t i = 0; i < nx; i++) {
+            printf("%s (%zu %s)\n", xs[i].label, xs[i].count,
+                   strcmp(xs[i].unit, "ops/s") == 0 ? "windows" : "samples");
+        }
         return 0;
     }
-    if (n == 0) {
+    if (n + nx == 0) {
         fprintf(stderr, "cmk-bench: no cell matches --filter '%s' (see --list)\n", filter);
         return 2;
     }
@@ -416,13 +667,28 @@ int main(int argc, char **argv)
     pin(cpu);
     struct bench_env env;
     bench_env_capture(&env, p->name, commit);
-    fprintf(stderr, "cmk-bench: profile %s, %zu cells, %zu samples x >= %.0f ms, pinned to cpu %d\n",
-            p->name, n, nsamples, min_time * 1000, cpu);
+    fprintf(stderr, "cmk-bench: profile %s, %zu cells, %zu samples x >= %.0f ms, pinned to cpu %d; "
+            "%zu latency/vault/rotation cells\n", p->name, n, nsamples, min_time * 1000, cpu, nx);
     fprintf(stderr, "cmk-bench: %s | %s | OpenSSL %s | ipsec-mb %s | commit %s\n", env.cpu_model,
             env.cpu_flags, env.openssl, env.ipsecmb, env.commit);
 
     int tty = isatty(STDERR_FILENO);
     double start = bench_now();
+    if (bench_tmpdir() == NULL) {
+        fprintf(stderr, "cmk-bench: cannot make a temporary folder: %s\n", strerror(errno));
+        return 1;
+    }
+    if (need_vault) {
+        const char *verr = NULL;
+        fprintf(stderr, "cmk-bench: starting vault-mock (%s) on 127.0.0.1, --throttle off, "
+                "fresh state; it shares the cores with the bench\n", vmt_bin());
+        if (bench_vault_start(need_4096, &verr) != 0) {
+            fprintf(stderr, "cmk-bench: %s\n", verr);
+            bench_tmpdir_remove();
+            return 1;
+        }
+    }
+    size_t total_steps = n + nx;
     size_t measured_cells = 0;
     for (size_t g0 = 0; g0 < n;) {
         size_t g1 = g0;
@@ -454,26 +720,32 @@ int main(int argc, char **argv)
             bench_stats(&cells[i]);
         }
         measured_cells += g1 - g0;
-        double el = bench_now() - start;
-        double eta = el / (double)measured_cells * (double)(n - measured_cells);
         char d[160];
         describe(&cells[g0], d, sizeof(d));
-        if (tty) {
-            fprintf(stderr, "\r\033[K[%3zu/%zu] %s  elapsed %.0fs  eta %.0fs", measured_cells, n, d, el, eta);
-        } else {
-            fprintf(stderr, "cmk-bench: [%zu/%zu] %s (%.0fs)\n", measured_cells, n, d, el);
-        }
+        progress(tty, measured_cells, total_steps, d, bench_now() - start);
         g0 = g1;
     }
+    for (size_t i = 0; i < nx; i++) {
+        if (bench_extra_run(&xs[i]) != 0) {
+            fprintf(stderr, "%scmk-bench: %s: %s\n", tty ? "\r\033[K" : "", xs[i].label, xs[i].skip_reason);
+        }
+        bench_extra_stats(&xs[i]);
+        measured_cells++;
+        progress(tty, measured_cells, total_steps, xs[i].label, bench_now() - start);
+    }
+    bench_vault_stop();
+    bench_tmpdir_remove();
     double wall = bench_now() - start;
     if (tty) {
         fprintf(stderr, "\n");
     }
     bench_print_table(stdout, cells, n);
-    int failed = bench_print_bars(stdout, cells, n);
+    bench_print_store(stdout, cells, n);
+    bench_print_extras(stdout, xs, nx);
+    int failed = bench_print_bars(stdout, cells, n, xs, nx, wall, p->name);
     char path[4200];
     snprintf(path, sizeof(path), "%s/bench.json", out_dir);
-    if (bench_write_json(path, &env, cells, n, wall) != 0) {
+    if (bench_write_json(path, &env, cells, n, xs, nx, wall) != 0) {
         fprintf(stderr, "cmk-bench: cannot write %s: %s\n", path, strerror(errno));
         return 1;
     }
@@ -484,5 +756,8 @@ int main(int argc, char **argv)
         return 1;
     }
     printf(" and %s (%.0f s)\n", path, wall);
+    for (size_t i = 0; i < nx; i++) {
+        bench_extra_free(&xs[i]);
+    }
     return (strict && failed > 0) ? 3 : 0;
 }

@@ -48,13 +48,13 @@ double bench_tsc_hz(void)
     return hz;
 }
 
-static int cmp_double(const void *a, const void *b)
+int bench_cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
-static double quantile(const double *sorted, size_t n, double q)
+double bench_quantile(const double *sorted, size_t n, double q)
 {
     double pos = q * (double)(n - 1);
     size_t i = (size_t)pos;
@@ -72,8 +72,6 @@ static double binom_cdf(size_t n, size_t k)
     }
     return p;
 }
-
-double bench_ci_level(size_t n, size_t *lo_rank, size_t *hi_rank);
 
 /* 0-based ranks of the order-statistic CI; returns its coverage. */
 double bench_ci_level(size_t n, size_t *lo_rank, size_t *hi_rank)
@@ -99,14 +97,14 @@ void bench_stats(struct bench_cell *c)
     double s[BENCH_MAX_SAMPLES], p[BENCH_MAX_SAMPLES];
     memcpy(s, c->gbps, n * sizeof(double));
     memcpy(p, c->cpb, n * sizeof(double));
-    qsort(s, n, sizeof(double), cmp_double);
-    qsort(p, n, sizeof(double), cmp_double);
+    qsort(s, n, sizeof(double), bench_cmp_double);
+    qsort(p, n, sizeof(double), bench_cmp_double);
     c->min = s[0];
     c->max = s[n - 1];
-    c->median = quantile(s, n, 0.5);
-    c->q1 = quantile(s, n, 0.25);
-    c->q3 = quantile(s, n, 0.75);
-    c->cpb_median = quantile(p, n, 0.5);
+    c->median = bench_quantile(s, n, 0.5);
+    c->q1 = bench_quantile(s, n, 0.25);
+    c->q3 = bench_quantile(s, n, 0.75);
+    c->cpb_median = bench_quantile(p, n, 0.5);
     size_t lo, hi;
     bench_ci_level(n, &lo, &hi);
     c->ci_lo = s[lo];
@@ -118,4 +116,61 @@ void bench_stats(struct bench_cell *c)
             c->outliers++;
         }
     }
+}
+
+int bench_paired_ratio(const struct bench_cell *a, const struct bench_cell *b, double *median,
+                       double *lo, double *hi, double *level)
+{
+    size_t n = a->nsamples < b->nsamples ? a->nsamples : b->nsamples;
+    if (a->group != b->group || n < 3) {
+        return -1;
+    }
+    double r[BENCH_MAX_SAMPLES];
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (b->gbps[i] > 0) {
+            r[m++] = a->gbps[i] / b->gbps[i];
+        }
+    }
+    if (m < 3) {
+        return -1;
+    }
+    qsort(r, m, sizeof(double), bench_cmp_double);
+    size_t j, k;
+    *level = bench_ci_level(m, &j, &k);
+    *median = bench_quantile(r, m, 0.5);
+    *lo = r[j];
+    *hi = r[k];
+    return 0;
+}
+
+void bench_extra_stats(struct bench_extra *x)
+{
+    size_t n = x->nsamples;
+    if (n == 0) {
+        return;
+    }
+    double *s = malloc(n * sizeof(double));
+    if (s == NULL) {
+        return;
+    }
+    memcpy(s, x->samples, n * sizeof(double));
+    qsort(s, n, sizeof(double), bench_cmp_double);
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        sum += s[i];
+    }
+    x->mean = sum / (double)n;
+    x->min = s[0];
+    x->max = s[n - 1];
+    x->p50 = bench_quantile(s, n, 0.5);
+    x->p90 = bench_quantile(s, n, 0.9);
+    x->p99 = bench_quantile(s, n, 0.99);
+    size_t lo = 0, hi = n - 1;
+    if (n >= 3) {
+        bench_ci_level(n, &lo, &hi);
+    }
+    x->ci_lo = s[lo];
+    x->ci_hi = s[hi];
+    free(s);
 }
