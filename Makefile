@@ -66,7 +66,6 @@ all: build
 include engine/engine.mk
 include compliance/compliance.mk
 include benchmarks/benchmarks.mk
--include benchmarks/store.mk
 -include vault-mock/vault-mock.mk
 -include reports/reports.mk
 
