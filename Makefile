@@ -58,7 +58,7 @@ CRITERION_LIBS = $(or $(call pc,--libs,criterion),-lcriterion)
 TEST_BINS :=
 PROGRAMS :=
 
-.PHONY: all build test asan bench deps help clean check-deps compliance
+.PHONY: all build test asan valgrind bench deps help clean check-deps compliance
 .DEFAULT_GOAL := all
 
 all: build
@@ -81,6 +81,14 @@ test: build
 asan:
 	@$(MAKE) --no-print-directory BUILD=asan test
 
+# make valgrind: the suites under valgrind memcheck on the narrow AES-NI/AVX2
+# path (valgrind cannot run AVX-512). Slow: VALGRIND_TESTS picks a subset.
+VALGRIND_TESTS ?= $(TEST_BINS)
+valgrind: build
+	@CMK_EXTRA_PKGS=valgrind scripts/deps.sh
+	@ENG_ARCH=avx2 VALGRIND="valgrind -q --error-exitcode=99 --trace-children=yes --child-silent-after-fork=no" \
+	    scripts/run-tests.sh $(VALGRIND_TESTS)
+
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CPPFLAGS) -c -o $@ $<
@@ -92,6 +100,9 @@ help:
 	@echo "make bench [PROFILE=quick|standard|full]  measure; writes reports/out/bench.json"
 	@echo "make test                                 build and run all tests"
 	@echo "make asan                                 tests under AddressSanitizer + UBSan"
+	@echo "make valgrind [VALGRIND_TESTS=...]        tests under valgrind memcheck (ENG_ARCH=avx2; slow)"
+	@echo "make compliance                           KATs + key-lifecycle controls -> reports/out/compliance.*"
+	@echo "make report / make gate / make baseline   reports with plots; the regression gate; a new baseline"
 	@echo "make deps                                 install missing Debian packages (root) or print the command"
 	@echo "make build                                build programs and tests only"
 	@echo "make clean                                remove build/, bin/ and reports/out/"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run-tests.sh - run each test program, keep going past failures, and close
 # with one line "tests: N passed, N failed" counted from Criterion's
-# "Synthesis:" lines (or 1 per plain program by its exit code).
+# "Synthesis:" lines (or 1 per plain program by its exit code). $VALGRIND,
+# when set, is the command prefix each test program runs under.
 set -u
 pass=0
 fail=0
@@ -10,7 +11,7 @@ for t in "$@"; do
     [ -x "$t" ] || { echo "run-tests: $t is not built" >&2; fail=$((fail + 1)); bad+=("$t"); continue; }
     echo "=== $t"
     out=$(mktemp)
-    "$t" 2>&1 | tee "$out"
+    ${VALGRIND:-} "$t" 2>&1 | tee "$out"
     rc=${PIPESTATUS[0]}
     syn=$(grep -a 'Synthesis:' "$out" | tail -1)
     if [ -n "$syn" ]; then
