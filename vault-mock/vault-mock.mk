@@ -49,3 +49,9 @@ $(VMCLIENT_LIB): $(VMCLIENT_OBJS)
 $(O)/tests/vmock_%: $(O)/vault-mock/tests/%.o $(VMOCK_TESTLIB_OBJS) $(VMCLIENT_LIB) $(VMOCK_LIB) | $(VMOCK_BIN)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(CURL_LIBS) $(VMOCK_LIBS)
+
+# make vault-load: two minutes of concurrent unwrapkey from a separate load
+# process (bin/vault-mock-bench): errors, RSS growth, audit lines per request.
+.PHONY: vault-load
+vault-load: deps $(VMOCK_BIN) $(VMOCK_BENCH)
+	vault-mock/tests/load-test.sh
