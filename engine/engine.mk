@@ -46,3 +46,5 @@ $(BIN)/cmk: $(CMK_OBJS) $(ENGINE_LIB) | $(BIN)
 $(O)/engine/tests/test_store_cli.o: CPPFLAGS += -DCMK_BIN='"$(BIN)/cmk"'
 $(O)/tests/engine_test_store_cli: | $(BIN)/cmk
 # --- end of the store block ---------------------------------------------------
+$(O)/engine/tests/test_cli_torture.o: CPPFLAGS += -DCMK_BIN='"$(BIN)/cmk"'
+$(O)/tests/engine_test_cli_torture: | $(BIN)/cmk
