@@ -312,93 +312,6 @@ static int judge_runs(struct rep_gate_metric *m, const struct series *base, size
     return 0;
 }
 
-/* Ratio metrics of the run-level model: every pair key of any baseline run, then those only new. */
-static int compare_ratios_runs(const struct rep_baseline *base, const struct rep_bench *cur,
-                               const struct rep_gate_opts *o, struct rep_gate_result *r)
-{
-    size_t R = base->nruns;
-    struct rep_pair *pb[REP_BASELINE_MAX_RUNS] = {0}, *pn = NULL;
-    long nb[REP_BASELINE_MAX_RUNS] = {0};
-    long nn = rep_pairs_build(cur, &pn);
-    int rc = nn < 0 ? -1 : 0;
-    for (size_t i = 0; i < R && rc == 0; i++) {
-        nb[i] = rep_pairs_build(&base->runs[i], &pb[i]);
-        rc = nb[i] < 0 ? -1 : 0;
-    }
-    for (size_t i = 0; i < R && rc == 0; i++) {
-        for (long j = 0; j < nb[i] && rc == 0; j++) {
-            const struct rep_pair *p = &pb[i][j];
-            int seen = 0;
-            for (size_t k = 0; k < i && !seen; k++) {
-                for (long q = 0; q < nb[k] && !seen; q++) {
-                    seen = strcmp(pb[k][q].key, p->key) == 0;
-                }
-            }
-            if (seen) {
-                continue;
-            }
-            struct series ser[REP_BASELINE_MAX_RUNS] = {{0}};
-            for (size_t k = i; k < R; k++) {
-                for (long q = 0; q < nb[k]; q++) {
-                    const struct rep_pair *pk = &pb[k][q];
-                    if (strcmp(pk->key, p->key) == 0) {
-                        ser[k] = (struct series){pk->ratios, pk->n, pk->den->samples, pk->den->nsamples};
-                        break;
-                    }
-                }
-            }
-            const struct rep_pair *c = NULL;
-            for (long q = 0; q < nn && c == NULL; q++) {
-                c = strcmp(pn[q].key, p->key) == 0 ? &pn[q] : NULL;
-            }
-            struct rep_gate_metric *m = add_metric(r);
-            if (m == NULL) {
-                rc = -1;
-                break;
-            }
-            snprintf(m->name, sizeof(m->name), "%s", p->name);
-            snprintf(m->key, sizeof(m->key), "%s", p->key);
-            snprintf(m->type, sizeof(m->type), "%s", p->type);
-            snprintf(m->unit, sizeof(m->unit), "ratio");
-            m->higher_better = 1;
-            struct series sc = {0};
-            if (c != NULL) {
-                sc = (struct series){c->ratios, c->n, c->den->samples, c->den->nsamples};
-            }
-            rc = judge_runs(m, ser, R, &sc, o);
-        }
-    }
-    for (long q = 0; q < nn && rc == 0; q++) {
-        int found = 0;
-        for (size_t i = 0; i < R && !found; i++) {
-            for (long j = 0; j < nb[i] && !found; j++) {
-                found = strcmp(pb[i][j].key, pn[q].key) == 0;
-            }
-        }
-        if (found) {
-            continue;
-        }
-        struct rep_gate_metric *m = add_metric(r);
-        if (m == NULL) {
-            rc = -1;
-            break;
-        }
-        snprintf(m->name, sizeof(m->name), "%s", pn[q].name);
-        snprintf(m->key, sizeof(m->key), "%s", pn[q].key);
-        snprintf(m->type, sizeof(m->type), "%s", pn[q].type);
-        snprintf(m->unit, sizeof(m->unit), "ratio");
-        m->higher_better = 1;
-        m->n_new = pn[q].n;
-        m->new_median = rep_median(pn[q].ratios, pn[q].n);
-        m->verdict = REP_V_ONLY_NEW;
-    }
-    for (size_t i = 0; i < R; i++) {
-        rep_pairs_free(pb[i], nb[i] > 0 ? (size_t)nb[i] : 0);
-    }
-    rep_pairs_free(pn, nn > 0 ? (size_t)nn : 0);
-    return rc;
-}
-
 struct pidx {
     double p;
     size_t i;
@@ -478,68 +391,6 @@ static int decide(struct rep_gate_result *r, const struct rep_gate_opts *o)
     return 0;
 }
 
-static int compare_ratios(const struct rep_bench *base, const struct rep_bench *cur,
-                          const struct rep_gate_opts *o, struct rep_gate_result *r)
-{
-    struct rep_pair *pb = NULL, *pn = NULL;
-    long nb = rep_pairs_build(base, &pb);
-    long nn = rep_pairs_build(cur, &pn);
-    int rc = -1;
-    if (nb < 0 || nn < 0) {
-        goto out;
-    }
-    for (long i = 0; i < nb; i++) {
-        struct rep_gate_metric *m = add_metric(r);
-        if (m == NULL) {
-            goto out;
-        }
-        snprintf(m->name, sizeof(m->name), "%s", pb[i].name);
-        snprintf(m->key, sizeof(m->key), "%s", pb[i].key);
-        snprintf(m->type, sizeof(m->type), "%s", pb[i].type);
-        snprintf(m->unit, sizeof(m->unit), "ratio");
-        m->higher_better = 1;
-        m->verdict = REP_V_ONLY_BASELINE;
-        for (long j = 0; j < nn; j++) {
-            if (strcmp(pn[j].key, pb[i].key) == 0 && pn[j].n > 0 && pb[i].n > 0) {
-                if (judge(m, pb[i].ratios, pb[i].n, pn[j].ratios, pn[j].n, o) != 0) {
-                    goto out;
-                }
-                break;
-            }
-        }
-        if (m->verdict == REP_V_ONLY_BASELINE) {
-            m->n_base = pb[i].n;
-            m->base_median = rep_median(pb[i].ratios, pb[i].n);
-        }
-    }
-    for (long j = 0; j < nn; j++) {
-        int found = 0;
-        for (long i = 0; i < nb && !found; i++) {
-            found = strcmp(pn[j].key, pb[i].key) == 0;
-        }
-        if (found) {
-            continue;
-        }
-        struct rep_gate_metric *m = add_metric(r);
-        if (m == NULL) {
-            goto out;
-        }
-        snprintf(m->name, sizeof(m->name), "%s", pn[j].name);
-        snprintf(m->key, sizeof(m->key), "%s", pn[j].key);
-        snprintf(m->type, sizeof(m->type), "%s", pn[j].type);
-        snprintf(m->unit, sizeof(m->unit), "ratio");
-        m->higher_better = 1;
-        m->n_new = pn[j].n;
-        m->new_median = rep_median(pn[j].ratios, pn[j].n);
-        m->verdict = REP_V_ONLY_NEW;
-    }
-    rc = 0;
-out:
-    rep_pairs_free(pb, nb > 0 ? (size_t)nb : 0);
-    rep_pairs_free(pn, nn > 0 ? (size_t)nn : 0);
-    return rc;
-}
-
 static void cell_name(const struct rep_cell *c, char *out, size_t out_len)
 {
     char u[24], extra[64] = "";
@@ -556,58 +407,103 @@ static void cell_name(const struct rep_cell *c, char *out, size_t out_len)
     }
 }
 
-static int compare_absolute(const struct rep_bench *base, const struct rep_bench *cur,
-                            const struct rep_gate_opts *o, struct rep_gate_result *r)
+/* A new ratio metric named after |p| (NULL when memory ran out). */
+static struct rep_gate_metric *pair_metric(struct rep_gate_result *r, const struct rep_pair *p)
 {
-    for (size_t i = 0; i < base->ncells; i++) {
-        const struct rep_cell *b = &base->cells[i];
-        int dir = unit_direction(b->unit);
-        if (!rep_cell_measured(b) || dir == 0) {
-            continue;
-        }
-        struct rep_gate_metric *m = add_metric(r);
-        if (m == NULL) {
-            return -1;
-        }
-        cell_name(b, m->name, sizeof(m->name));
-        snprintf(m->key, sizeof(m->key), "%s", b->key);
-        snprintf(m->type, sizeof(m->type), "absolute");
-        snprintf(m->unit, sizeof(m->unit), "%s", b->unit);
-        m->higher_better = dir > 0;
-        m->verdict = REP_V_ONLY_BASELINE;
-        m->n_base = b->nsamples;
-        m->base_median = rep_median(b->samples, b->nsamples);
-        for (size_t j = 0; j < cur->ncells; j++) {
-            const struct rep_cell *c = &cur->cells[j];
-            if (strcmp(c->key, b->key) == 0 && rep_cell_measured(c) && strcmp(c->unit, b->unit) == 0) {
-                if (judge(m, b->samples, b->nsamples, c->samples, c->nsamples, o) != 0) {
-                    return -1;
-                }
-                break;
-            }
-        }
+    struct rep_gate_metric *m = add_metric(r);
+    if (m != NULL) {
+        snprintf(m->name, sizeof(m->name), "%s", p->name);
+        snprintf(m->key, sizeof(m->key), "%s", p->key);
+        snprintf(m->type, sizeof(m->type), "%s", p->type);
+        snprintf(m->unit, sizeof(m->unit), "ratio");
+        m->higher_better = 1;
     }
-    for (size_t j = 0; j < cur->ncells; j++) {
-        const struct rep_cell *c = &cur->cells[j];
-        if (!rep_cell_measured(c) || unit_direction(c->unit) == 0) {
-            continue;
-        }
-        int found = 0;
-        for (size_t i = 0; i < base->ncells && !found; i++) {
-            found = strcmp(c->key, base->cells[i].key) == 0 && rep_cell_measured(&base->cells[i]);
-        }
-        if (found) {
-            continue;
-        }
-        struct rep_gate_metric *m = add_metric(r);
-        if (m == NULL) {
-            return -1;
-        }
+    return m;
+}
+
+/* A new absolute metric named after |c| (NULL when memory ran out). */
+static struct rep_gate_metric *cell_metric(struct rep_gate_result *r, const struct rep_cell *c)
+{
+    struct rep_gate_metric *m = add_metric(r);
+    if (m != NULL) {
         cell_name(c, m->name, sizeof(m->name));
         snprintf(m->key, sizeof(m->key), "%s", c->key);
         snprintf(m->type, sizeof(m->type), "absolute");
         snprintf(m->unit, sizeof(m->unit), "%s", c->unit);
         m->higher_better = unit_direction(c->unit) > 0;
+    }
+    return m;
+}
+
+/* 1 when |r| has a metric with |key| (pair keys hold " / ", cell keys do not: they never collide). */
+static int has_metric(const struct rep_gate_result *r, const char *key)
+{
+    for (size_t k = 0; k < r->n; k++) {
+        if (strcmp(r->m[k].key, key) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static const struct rep_pair *find_pair(const struct rep_pair *p, long n, const char *key)
+{
+    for (long i = 0; i < n; i++) {
+        if (strcmp(p[i].key, key) == 0) {
+            return &p[i];
+        }
+    }
+    return NULL;
+}
+
+/* The measured cell of |b| with the key and unit of |like|, or NULL. */
+static const struct rep_cell *find_cell(const struct rep_bench *b, const struct rep_cell *like)
+{
+    for (size_t i = 0; i < b->ncells; i++) {
+        const struct rep_cell *c = &b->cells[i];
+        if (strcmp(c->key, like->key) == 0 && rep_cell_measured(c) && strcmp(c->unit, like->unit) == 0) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+/* 1 when |c| is an absolute metric: measured, with a unit whose direction is known. */
+static int absolute_cell(const struct rep_cell *c)
+{
+    return rep_cell_measured(c) && unit_direction(c->unit) != 0;
+}
+
+/* The new run's ratio metrics that no baseline has: listed, not compared. */
+static int only_new_pairs(struct rep_gate_result *r, const struct rep_pair *pn, long nn)
+{
+    for (long j = 0; j < nn; j++) {
+        if (has_metric(r, pn[j].key)) {
+            continue;
+        }
+        struct rep_gate_metric *m = pair_metric(r, &pn[j]);
+        if (m == NULL) {
+            return -1;
+        }
+        m->n_new = pn[j].n;
+        m->new_median = rep_median(pn[j].ratios, pn[j].n);
+        m->verdict = REP_V_ONLY_NEW;
+    }
+    return 0;
+}
+
+/* The new run's absolute metrics that no baseline has: listed, not compared. */
+static int only_new_cells(struct rep_gate_result *r, const struct rep_bench *cur)
+{
+    for (size_t j = 0; j < cur->ncells; j++) {
+        const struct rep_cell *c = &cur->cells[j];
+        if (!absolute_cell(c) || has_metric(r, c->key)) {
+            continue;
+        }
+        struct rep_gate_metric *m = cell_metric(r, c);
+        if (m == NULL) {
+            return -1;
+        }
         m->n_new = c->nsamples;
         m->new_median = rep_median(c->samples, c->nsamples);
         m->verdict = REP_V_ONLY_NEW;
@@ -615,7 +511,103 @@ static int compare_absolute(const struct rep_bench *base, const struct rep_bench
     return 0;
 }
 
-/* Absolute metrics of the run-level model: every measured cell with a known unit direction. */
+/* Ratio metrics against a single-run baseline: within-run samples. */
+static int compare_ratios(const struct rep_bench *base, const struct rep_bench *cur,
+                          const struct rep_gate_opts *o, struct rep_gate_result *r)
+{
+    struct rep_pair *pb = NULL, *pn = NULL;
+    long nb = rep_pairs_build(base, &pb);
+    long nn = rep_pairs_build(cur, &pn);
+    int rc = nb < 0 || nn < 0 ? -1 : 0;
+    for (long i = 0; i < nb && rc == 0; i++) {
+        struct rep_gate_metric *m = pair_metric(r, &pb[i]);
+        if (m == NULL) {
+            rc = -1;
+            break;
+        }
+        m->verdict = REP_V_ONLY_BASELINE;
+        const struct rep_pair *c = find_pair(pn, nn, pb[i].key);
+        if (c != NULL && c->n > 0 && pb[i].n > 0) {
+            rc = judge(m, pb[i].ratios, pb[i].n, c->ratios, c->n, o);
+        }
+        if (m->verdict == REP_V_ONLY_BASELINE) {
+            m->n_base = pb[i].n;
+            m->base_median = rep_median(pb[i].ratios, pb[i].n);
+        }
+    }
+    rc = rc == 0 ? only_new_pairs(r, pn, nn) : rc;
+    rep_pairs_free(pb, nb > 0 ? (size_t)nb : 0);
+    rep_pairs_free(pn, nn > 0 ? (size_t)nn : 0);
+    return rc;
+}
+
+/* Absolute metrics against a single-run baseline: within-run samples. */
+static int compare_absolute(const struct rep_bench *base, const struct rep_bench *cur,
+                            const struct rep_gate_opts *o, struct rep_gate_result *r)
+{
+    for (size_t i = 0; i < base->ncells; i++) {
+        const struct rep_cell *b = &base->cells[i];
+        if (!absolute_cell(b)) {
+            continue;
+        }
+        struct rep_gate_metric *m = cell_metric(r, b);
+        if (m == NULL) {
+            return -1;
+        }
+        m->verdict = REP_V_ONLY_BASELINE;
+        m->n_base = b->nsamples;
+        m->base_median = rep_median(b->samples, b->nsamples);
+        const struct rep_cell *c = find_cell(cur, b);
+        if (c != NULL && judge(m, b->samples, b->nsamples, c->samples, c->nsamples, o) != 0) {
+            return -1;
+        }
+    }
+    return only_new_cells(r, cur);
+}
+
+/* Ratio metrics of the run-level model: every pair key of any baseline run. */
+static int compare_ratios_runs(const struct rep_baseline *base, const struct rep_bench *cur,
+                               const struct rep_gate_opts *o, struct rep_gate_result *r)
+{
+    size_t R = base->nruns;
+    struct rep_pair *pb[REP_BASELINE_MAX_RUNS] = {0}, *pn = NULL;
+    long nb[REP_BASELINE_MAX_RUNS] = {0};
+    long nn = rep_pairs_build(cur, &pn);
+    int rc = nn < 0 ? -1 : 0;
+    for (size_t i = 0; i < R && rc == 0; i++) {
+        nb[i] = rep_pairs_build(&base->runs[i], &pb[i]);
+        rc = nb[i] < 0 ? -1 : 0;
+    }
+    for (size_t i = 0; i < R && rc == 0; i++) {
+        for (long j = 0; j < nb[i] && rc == 0; j++) {
+            const struct rep_pair *p = &pb[i][j];
+            if (has_metric(r, p->key)) {
+                continue; /* judged with an earlier run */
+            }
+            struct series ser[REP_BASELINE_MAX_RUNS] = {{0}}, sc = {0};
+            for (size_t k = i; k < R; k++) {
+                const struct rep_pair *pk = find_pair(pb[k], nb[k], p->key);
+                if (pk != NULL) {
+                    ser[k] = (struct series){pk->ratios, pk->n, pk->den->samples, pk->den->nsamples};
+                }
+            }
+            const struct rep_pair *c = find_pair(pn, nn, p->key);
+            if (c != NULL) {
+                sc = (struct series){c->ratios, c->n, c->den->samples, c->den->nsamples};
+            }
+            struct rep_gate_metric *m = pair_metric(r, p);
+            rc = m == NULL ? -1 : judge_runs(m, ser, R, &sc, o);
+        }
+    }
+    rc = rc == 0 ? only_new_pairs(r, pn, nn) : rc;
+    for (size_t i = 0; i < R; i++) {
+        rep_pairs_free(pb[i], nb[i] > 0 ? (size_t)nb[i] : 0);
+    }
+    rep_pairs_free(pn, nn > 0 ? (size_t)nn : 0);
+    return rc;
+}
+
+/* Absolute metrics of the run-level model: every absolute cell of any baseline run. */
 static int compare_absolute_runs(const struct rep_baseline *base, const struct rep_bench *cur,
                                  const struct rep_gate_opts *o, struct rep_gate_result *r)
 {
@@ -624,76 +616,27 @@ static int compare_absolute_runs(const struct rep_baseline *base, const struct r
         const struct rep_bench *bi = &base->runs[i];
         for (size_t j = 0; j < bi->ncells; j++) {
             const struct rep_cell *b = &bi->cells[j];
-            if (!rep_cell_measured(b) || unit_direction(b->unit) == 0) {
+            if (!absolute_cell(b) || has_metric(r, b->key)) {
                 continue;
             }
-            int seen = 0;
-            for (size_t k = 0; k < r->n && !seen; k++) {
-                seen = strcmp(r->m[k].type, "absolute") == 0 && strcmp(r->m[k].key, b->key) == 0;
-            }
-            if (seen) {
-                continue;
-            }
-            struct series ser[REP_BASELINE_MAX_RUNS] = {{0}};
+            struct series ser[REP_BASELINE_MAX_RUNS] = {{0}}, sc = {0};
             for (size_t k = i; k < R; k++) {
-                const struct rep_bench *bk = &base->runs[k];
-                for (size_t q = 0; q < bk->ncells; q++) {
-                    const struct rep_cell *c = &bk->cells[q];
-                    if (strcmp(c->key, b->key) == 0 && rep_cell_measured(c) && strcmp(c->unit, b->unit) == 0) {
-                        ser[k] = (struct series){c->samples, c->nsamples, NULL, 0};
-                        break;
-                    }
+                const struct rep_cell *ck = find_cell(&base->runs[k], b);
+                if (ck != NULL) {
+                    ser[k] = (struct series){ck->samples, ck->nsamples, NULL, 0};
                 }
             }
-            const struct rep_cell *c = NULL;
-            for (size_t q = 0; q < cur->ncells && c == NULL; q++) {
-                const struct rep_cell *x = &cur->cells[q];
-                c = strcmp(x->key, b->key) == 0 && rep_cell_measured(x) && strcmp(x->unit, b->unit) == 0 ? x : NULL;
-            }
-            struct rep_gate_metric *m = add_metric(r);
-            if (m == NULL) {
-                return -1;
-            }
-            cell_name(b, m->name, sizeof(m->name));
-            snprintf(m->key, sizeof(m->key), "%s", b->key);
-            snprintf(m->type, sizeof(m->type), "absolute");
-            snprintf(m->unit, sizeof(m->unit), "%s", b->unit);
-            m->higher_better = unit_direction(b->unit) > 0;
-            struct series sc = {0};
+            const struct rep_cell *c = find_cell(cur, b);
             if (c != NULL) {
                 sc = (struct series){c->samples, c->nsamples, NULL, 0};
             }
-            if (judge_runs(m, ser, R, &sc, o) != 0) {
+            struct rep_gate_metric *m = cell_metric(r, b);
+            if (m == NULL || judge_runs(m, ser, R, &sc, o) != 0) {
                 return -1;
             }
         }
     }
-    for (size_t j = 0; j < cur->ncells; j++) {
-        const struct rep_cell *c = &cur->cells[j];
-        if (!rep_cell_measured(c) || unit_direction(c->unit) == 0) {
-            continue;
-        }
-        int found = 0;
-        for (size_t k = 0; k < r->n && !found; k++) {
-            found = strcmp(r->m[k].type, "absolute") == 0 && strcmp(r->m[k].key, c->key) == 0;
-        }
-        if (found) {
-            continue;
-        }
-        struct rep_gate_metric *m = add_metric(r);
-        if (m == NULL) {
-            return -1;
-        }
-        cell_name(c, m->name, sizeof(m->name));
-        snprintf(m->key, sizeof(m->key), "%s", c->key);
-        snprintf(m->type, sizeof(m->type), "absolute");
-        snprintf(m->unit, sizeof(m->unit), "%s", c->unit);
-        m->higher_better = unit_direction(c->unit) > 0;
-        m->n_new = c->nsamples;
-        m->new_median = rep_median(c->samples, c->nsamples);
-        m->verdict = REP_V_ONLY_NEW;
-    }
-    return 0;
+    return only_new_cells(r, cur);
 }
 
 void rep_gate_result_free(struct rep_gate_result *r)

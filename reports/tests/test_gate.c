@@ -47,6 +47,21 @@ static int gate(const char *base, const char *cur, const char *outdir, const cha
     return tu_run(rep_gate_main, extra != NULL ? 8 : 7, argv, out, err);
 }
 
+/* gate.json as the gate wrote it to |dir| (free with cJSON_Delete). */
+static cJSON *gate_json(const char *dir)
+{
+    char p[256], e[512];
+    snprintf(p, sizeof(p), "%s/gate.json", dir);
+    cJSON *j = NULL;
+    cr_assert_eq(rep_json_load(p, &j, e, sizeof(e)), REP_OK, "%s", e);
+    return j;
+}
+
+static const cJSON *first_metric(const cJSON *j)
+{
+    return cJSON_GetArrayItem(cJSON_GetObjectItem(j, "metrics"), 0);
+}
+
 struct files {
     char base[128], cur[128], out[128];
 };
@@ -59,8 +74,20 @@ static void setup_files(struct files *f)
     snprintf(f->out, sizeof(f->out), "%s/out", d);
 }
 
+/* Runs the gate on |f| and checks its exit code and that its report contains |needle|. */
+static void expect_gate(const struct files *f, const char *extra, int want_rc, const char *needle)
+{
+    char *out, *err;
+    int rc = gate(f->base, f->cur, f->out, extra, &out, &err);
+    cr_assert_eq(rc, want_rc, "exit %d\n%s%s", rc, out, err);
+    cr_assert(strstr(out, needle) != NULL, "%s", out);
+    free(out);
+    free(err);
+}
+
 Test(gate, flags_a_ten_percent_drop_of_one_engine_path)
 {
+    /* a single-run baseline (the old format): the within-run test, with a warning */
     struct files f;
     setup_files(&f);
     write_run(f.base, "cpu A", 1.0, 1.0, 1);
@@ -68,6 +95,9 @@ Test(gate, flags_a_ten_percent_drop_of_one_engine_path)
     char *out, *err;
     int rc = gate(f.base, f.cur, f.out, "--absolute=off", &out, &err);
     cr_assert_eq(rc, 1, "exit %d\n%s%s", rc, out, err);
+    cr_assert_str_eq(err, "cmk-gate: warning: " REP_GATE_SINGLE_RUN_WARNING "\n");
+    cr_assert(strstr(out, "- notes: " REP_GATE_SINGLE_RUN_WARNING "\n") != NULL, "%s", out);
+    cr_assert(strstr(out, "- test: one-sided Mann-Whitney U") != NULL, "%s", out);
     cr_assert(strstr(out, "**Verdict: REGRESSION** - 2 metrics compared, 1 regressions") != NULL, "%s", out);
     cr_assert(strstr(out, "| engine gcm ipsec-mb/avx512 / raw ipsec-mb, 8KiB encrypt | engine/raw |") != NULL);
     /* the openssl path did not change and passes */
@@ -86,13 +116,12 @@ Test(gate, flags_a_ten_percent_drop_of_one_engine_path)
     cr_assert_eq(tu_count(junit, "<testcase "), 2);
     cr_assert_eq(tu_count(junit, "<failure "), 1);
     cr_assert(strstr(junit, "tests=\"2\" failures=\"1\"") != NULL);
-    snprintf(p, sizeof(p), "%s/gate.json", f.out);
-    cJSON *j = NULL;
-    char e[512];
-    cr_assert_eq(rep_json_load(p, &j, e, sizeof(e)), REP_OK);
+    cJSON *j = gate_json(f.out);
+    cr_assert_str_eq(rep_json_str(j, "model"), "within");
+    cr_assert_float_eq(rep_json_num(j, "baseline_runs"), 1.0, 0);
     cr_assert_str_eq(rep_json_str(j, "verdict"), "regression");
     cr_assert_float_eq(rep_json_num(j, "regressions"), 1.0, 0);
-    const cJSON *m0 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "metrics"), 0);
+    const cJSON *m0 = first_metric(j);
     cr_assert_str_eq(rep_json_str(m0, "verdict"), "REGRESSION");
     cr_assert(fabs(rep_json_num(m0, "change") + 0.10) < 0.02, "change %g", rep_json_num(m0, "change"));
     cJSON_Delete(j);
@@ -108,12 +137,7 @@ Test(gate, passes_a_zero_change_with_noise)
     setup_files(&f);
     write_run(f.base, "cpu A", 1.0, 1.0, 1);
     write_run(f.cur, "cpu A", 1.0, 1.0, 99);
-    char *out, *err;
-    int rc = gate(f.base, f.cur, f.out, "--absolute=off", &out, &err);
-    cr_assert_eq(rc, 0, "exit %d\n%s%s", rc, out, err);
-    cr_assert(strstr(out, "**Verdict: PASS** - 2 metrics compared, 0 regressions") != NULL, "%s", out);
-    free(out);
-    free(err);
+    expect_gate(&f, "--absolute=off", 0, "**Verdict: PASS** - 2 metrics compared, 0 regressions");
 }
 
 Test(gate, a_significant_change_below_the_minimum_effect_passes)
@@ -458,14 +482,10 @@ Test(gate, runs_model_flags_a_ten_percent_drop)
     char *line = strstr(out, "| engine gcm ipsec-mb/avx512 / raw ipsec-mb, 8KiB encrypt | engine/raw |");
     cr_assert(line != NULL);
     cr_assert(strncmp(strchr(line, '\n') - 18, "| **REGRESSION** |", 18) == 0, "%.300s", line);
-    char p[256];
-    snprintf(p, sizeof(p), "%s/gate.json", f.out);
-    cJSON *j = NULL;
-    char e[512];
-    cr_assert_eq(rep_json_load(p, &j, e, sizeof(e)), REP_OK);
+    cJSON *j = gate_json(f.out);
     cr_assert_str_eq(rep_json_str(j, "model"), "runs");
     cr_assert_float_eq(rep_json_num(j, "baseline_runs"), 5.0, 0);
-    const cJSON *m0 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "metrics"), 0);
+    const cJSON *m0 = first_metric(j);
     cr_assert_str_eq(rep_json_str(m0, "verdict"), "REGRESSION");
     cr_assert_float_eq(rep_json_num(m0, "df"), 4.0, 0);
     cr_assert(fabs(rep_json_num(m0, "change") + 0.10) < 0.02, "change %g", rep_json_num(m0, "change"));
@@ -491,19 +511,10 @@ Test(gate, runs_model_ignores_a_shift_inside_the_run_to_run_spread)
     write_baseline(f.base, levels, 5, 3);
     uint64_t st = 11;
     write_json(f.cur, synth_run("cpu A", 0.94, 0.94, 0.005, &st));
-    char *out, *err;
-    int rc = gate(f.base, f.cur, f.out, "--absolute=off", &out, &err);
-    cr_assert_eq(rc, 0, "exit %d\n%s%s", rc, out, err);
-    cr_assert(strstr(out, "**Verdict: PASS** - 2 metrics compared, 0 regressions") != NULL, "%s", out);
-    free(out);
-    free(err);
+    expect_gate(&f, "--absolute=off", 0, "**Verdict: PASS** - 2 metrics compared, 0 regressions");
     st = 5;
     write_json(f.base, synth_run("cpu A", 1.00, 1.00, 0.005, &st));
-    rc = gate(f.base, f.cur, f.out, "--absolute=off", &out, &err);
-    cr_assert_eq(rc, 1, "exit %d\n%s%s", rc, out, err);
-    cr_assert(strstr(out, "2 metrics compared, 2 regressions") != NULL, "%s", out);
-    free(out);
-    free(err);
+    expect_gate(&f, "--absolute=off", 1, "2 metrics compared, 2 regressions");
 }
 
 Test(gate, runs_model_widens_when_the_machine_state_moved)
@@ -525,12 +536,8 @@ Test(gate, runs_model_widens_when_the_machine_state_moved)
     cr_assert_eq(rc, 0, "exit %d\n%s%s", rc, out, err);
     cr_assert(strstr(out, "- notes: the reference (raw library) cells ran -30% against the baseline runs") != NULL,
               "%s", out);
-    char p[256];
-    snprintf(p, sizeof(p), "%s/gate.json", f.out);
-    cJSON *j = NULL;
-    char e[512];
-    cr_assert_eq(rep_json_load(p, &j, e, sizeof(e)), REP_OK);
-    const cJSON *m0 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "metrics"), 0);
+    cJSON *j = gate_json(f.out);
+    const cJSON *m0 = first_metric(j);
     cr_assert(fabs(rep_json_num(m0, "machine_shift") + 0.30) < 0.03, "shift %g", rep_json_num(m0, "machine_shift"));
     cr_assert(fabs(rep_json_num(m0, "sd_machine_state") - 0.107) < 0.015, "sd %g",
               rep_json_num(m0, "sd_machine_state"));
@@ -542,30 +549,6 @@ Test(gate, runs_model_widens_when_the_machine_state_moved)
     rc = tu_run(rep_gate_main, 9, argv, &out, &err);
     cr_assert_eq(rc, 1, "exit %d\n%s%s", rc, out, err);
     cr_assert(strstr(out, "2 metrics compared, 1 regressions") != NULL, "%s", out);
-    free(out);
-    free(err);
-}
-
-Test(gate, single_run_baseline_still_works_with_a_warning)
-{
-    struct files f;
-    setup_files(&f);
-    write_run(f.base, "cpu A", 1.0, 1.0, 1);
-    write_run(f.cur, "cpu A", 1.0, 0.90, 2);
-    char *out, *err;
-    int rc = gate(f.base, f.cur, f.out, "--absolute=off", &out, &err);
-    cr_assert_eq(rc, 1, "exit %d\n%s%s", rc, out, err);
-    cr_assert_str_eq(err, "cmk-gate: warning: " REP_GATE_SINGLE_RUN_WARNING "\n");
-    cr_assert(strstr(out, "- notes: " REP_GATE_SINGLE_RUN_WARNING "\n") != NULL, "%s", out);
-    cr_assert(strstr(out, "- test: one-sided Mann-Whitney U") != NULL, "%s", out);
-    char p[256];
-    snprintf(p, sizeof(p), "%s/gate.json", f.out);
-    cJSON *j = NULL;
-    char e[512];
-    cr_assert_eq(rep_json_load(p, &j, e, sizeof(e)), REP_OK);
-    cr_assert_str_eq(rep_json_str(j, "model"), "within");
-    cr_assert_float_eq(rep_json_num(j, "baseline_runs"), 1.0, 0);
-    cJSON_Delete(j);
     free(out);
     free(err);
 }
