@@ -705,8 +705,8 @@ int rep_gate_compare(const struct rep_baseline *baseline, const struct rep_bench
 {
     memset(r, 0, sizeof(*r));
     r->opts = *o;
-    if (baseline->nruns == 0) {
-        snprintf(err, err_len, "the baseline has no runs");
+    if (baseline->nruns == 0 || baseline->nruns > REP_BASELINE_MAX_RUNS) {
+        snprintf(err, err_len, "the baseline has %zu runs (1 to %d)", baseline->nruns, REP_BASELINE_MAX_RUNS);
         return -1;
     }
     const struct rep_bench *base = &baseline->runs[0];
