@@ -50,12 +50,23 @@ report: deps $(BIN)/cmk-report
 gate: deps $(BIN)/cmk-gate
 	$(BIN)/cmk-gate --baseline $(BASELINE) --new $(REP_OUT)/bench.json --out $(REP_OUT) $(GATE_ARGS)
 
-# make baseline: record a new baseline deliberately (commit the file afterwards).
-# 15 samples per cell instead of the quick profile's 5: with 5 per side the
-# smallest one-sided Mann-Whitney p is 1/252, which the Holm correction over
-# ~28 ratio metrics can never bring below alpha 0.01. CI measures the same way.
+# make baseline: record a new baseline deliberately (commit the file afterwards):
+# BASELINE_RUNS separate runs of the quick benchmark, each as CI measures
+# (15 samples per cell), combined into one multi-run file, so the gate sees
+# how much a metric moves from run to run, not only within one run.
+# 15 samples rather than the quick profile's 5: the within-run standard
+# error of a median needs them (and the single-run Mann-Whitney test could
+# never reach alpha after Holm with 5 per side).
 GATE_SAMPLES ?= 15
-baseline:
-	@$(MAKE) --no-print-directory bench PROFILE=quick BENCH_ARGS="--samples $(GATE_SAMPLES)"
-	cp $(REP_OUT)/bench.json reports/baseline/bench-quick.json
-	@echo "baseline: wrote reports/baseline/bench-quick.json; review and commit it"
+BASELINE_RUNS ?= 5
+BASELINE_TMP := $(REP_OUT)/baseline-runs
+baseline: deps $(BIN)/cmk-bench $(BIN)/cmk-gate
+	@rm -rf $(BASELINE_TMP) && mkdir -p $(BASELINE_TMP)
+	@set -e; for i in $$(seq -w 1 $(BASELINE_RUNS)); do \
+	    echo "baseline: run $$i of $(BASELINE_RUNS)"; \
+	    $(BIN)/cmk-bench --profile quick --samples $(GATE_SAMPLES) --commit "$(or $(GIT_COMMIT),unknown)" \
+	        --out $(BASELINE_TMP)/run$$i >$(BASELINE_TMP)/run$$i.log 2>&1 || \
+	        { cat $(BASELINE_TMP)/run$$i.log; exit 1; }; \
+	done
+	$(BIN)/cmk-gate --make-baseline $(BASELINE) $(BASELINE_TMP)/run*/bench.json
+	@echo "baseline: wrote $(BASELINE) ($(BASELINE_RUNS) runs); review and commit it"

@@ -73,6 +73,15 @@ enum rep_status rep_json_load(const char *path, cJSON **out, char *err, size_t e
  */
 enum rep_status rep_bench_load(const char *path, struct rep_bench *b, char *err, size_t err_len);
 
+/*
+ * rep_bench_from_json reads a parsed bench.json |root| into |b| (zeroed
+ * first), taking ownership of |root| on every outcome (rep_bench_free
+ * deletes it). |name| stands for the file in messages and in b->path.
+ * Returns REP_OK or REP_BAD_FILE with |err| set, as rep_bench_load.
+ */
+enum rep_status rep_bench_from_json(cJSON *root, const char *name, struct rep_bench *b, char *err,
+                                    size_t err_len);
+
 /* rep_bench_free releases what rep_bench_load allocated; safe on a zeroed struct. */
 void rep_bench_free(struct rep_bench *b);
 

@@ -2,7 +2,9 @@
  * rep_stats.h - the statistics behind the regression gate and the report:
  * medians and quantiles, the Mann-Whitney U test (exact permutation
  * distribution for small samples, ties included; normal approximation with
- * tie correction otherwise) and a seeded bootstrap of a ratio of medians.
+ * tie correction otherwise), a seeded bootstrap of a ratio of medians, and
+ * what the multi-run gate needs: the standard error of a median and the
+ * Student t distribution.
  */
 #ifndef REP_STATS_H
 #define REP_STATS_H
@@ -53,5 +55,23 @@ uint64_t rep_hash64(const char *s);
  */
 int rep_bootstrap_ratio(const double *a, size_t na, const double *b, size_t nb, size_t reps,
                         double level, uint64_t seed, double *lo, double *hi);
+
+/*
+ * rep_median_se returns a distribution-free standard error of the median of
+ * |x| (McKean and Schrader, 1984): the width of the order-statistic interval
+ * [x_(c), x_(n-c+1)] with c = round((n + 1) / 2 - 1.96 * sqrt(n / 4)) (at
+ * least 1), divided by 2 * 1.96. NAN when n < 2; |x| is not modified.
+ */
+double rep_median_se(const double *x, size_t n);
+
+/*
+ * rep_t_sf returns P(T > t) for Student's t with |df| > 0 degrees of freedom
+ * (df = INFINITY: the standard normal), from the regularized incomplete beta
+ * function. NAN when df <= 0 or t is NAN.
+ */
+double rep_t_sf(double t, double df);
+
+/* rep_t_quantile returns the t with P(T <= t) = p (0 < p < 1) for |df| degrees of freedom; NAN otherwise. */
+double rep_t_quantile(double p, double df);
 
 #endif

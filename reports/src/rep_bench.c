@@ -272,32 +272,30 @@ void rep_bench_free(struct rep_bench *b)
     memset(b, 0, sizeof(*b));
 }
 
-enum rep_status rep_bench_load(const char *path, struct rep_bench *b, char *err, size_t err_len)
+enum rep_status rep_bench_from_json(cJSON *root, const char *name, struct rep_bench *b, char *err,
+                                    size_t err_len)
 {
     memset(b, 0, sizeof(*b));
-    copy_str(b->path, sizeof(b->path), path);
-    enum rep_status st = rep_json_load(path, &b->root, err, err_len);
-    if (st != REP_OK) {
-        return st;
-    }
+    copy_str(b->path, sizeof(b->path), name);
+    b->root = root;
     if (!cJSON_IsObject(b->root)) {
-        snprintf(err, err_len, "%s: not a bench result (the top level is not a JSON object)", path);
+        snprintf(err, err_len, "%s: not a bench result (the top level is not a JSON object)", name);
         return REP_BAD_FILE;
     }
     const char *schema = rep_json_str(b->root, "schema");
     if (schema == NULL || strcmp(schema, REP_BENCH_SCHEMA) != 0) {
-        snprintf(err, err_len, "%s: not a bench result (schema is '%s', expected '%s')", path,
+        snprintf(err, err_len, "%s: not a bench result (schema is '%s', expected '%s')", name,
                  schema != NULL ? schema : "(missing)", REP_BENCH_SCHEMA);
         return REP_BAD_FILE;
     }
     double ver = rep_json_num(b->root, "schema_version");
     if (isnan(ver) || ver < 1 || ver != floor(ver)) {
-        snprintf(err, err_len, "%s: schema_version is missing or not a positive integer", path);
+        snprintf(err, err_len, "%s: schema_version is missing or not a positive integer", name);
         return REP_BAD_FILE;
     }
     if (ver > REP_BENCH_SCHEMA_VERSION) {
         snprintf(err, err_len, "%s: schema_version %.0f is newer than this reader (%d); update reports/",
-                 path, ver, REP_BENCH_SCHEMA_VERSION);
+                 name, ver, REP_BENCH_SCHEMA_VERSION);
         return REP_BAD_FILE;
     }
     b->schema_version = (int)ver;
@@ -305,14 +303,14 @@ enum rep_status rep_bench_load(const char *path, struct rep_bench *b, char *err,
     b->env = cJSON_IsObject(env) ? env : NULL;
     const cJSON *res = cJSON_GetObjectItemCaseSensitive(b->root, "results");
     if (!cJSON_IsArray(res)) {
-        snprintf(err, err_len, "%s: no 'results' array", path);
+        snprintf(err, err_len, "%s: no 'results' array", name);
         return REP_BAD_FILE;
     }
     size_t n = (size_t)cJSON_GetArraySize(res);
     if (n > 0) {
         b->cells = calloc(n, sizeof(*b->cells));
         if (b->cells == NULL) {
-            snprintf(err, err_len, "%s: out of memory", path);
+            snprintf(err, err_len, "%s: out of memory", name);
             return REP_BAD_FILE;
         }
     }
@@ -323,12 +321,24 @@ enum rep_status rep_bench_load(const char *path, struct rep_bench *b, char *err,
             continue; /* tolerated: a reader skips what it does not understand */
         }
         if (read_cell(r, &b->cells[b->ncells]) != 0) {
-            snprintf(err, err_len, "%s: out of memory", path);
+            snprintf(err, err_len, "%s: out of memory", name);
             return REP_BAD_FILE;
         }
         b->ncells++;
     }
     return REP_OK;
+}
+
+enum rep_status rep_bench_load(const char *path, struct rep_bench *b, char *err, size_t err_len)
+{
+    memset(b, 0, sizeof(*b));
+    copy_str(b->path, sizeof(b->path), path);
+    cJSON *root = NULL;
+    enum rep_status st = rep_json_load(path, &root, err, err_len);
+    if (st != REP_OK) {
+        return st;
+    }
+    return rep_bench_from_json(root, path, b, err, err_len);
 }
 
 /* The raw library an engine back end is measured against. */

@@ -909,12 +909,19 @@ static void section_gate(struct rep_doc *d, const struct inputs *in)
              rep_json_str(g, "new_commit") ? rep_json_str(g, "new_commit") : "?");
     rep_doc_p(d, t);
     const char *corr = rep_json_str(g, "correction");
-    snprintf(t, sizeof(t), "Mode: %s. Test: one-sided Mann-Whitney U at alpha %g (%s); a regression also needs a "
-             "change larger than %g%%; interval: bootstrap of the ratio of medians.",
-             rep_json_str(g, "mode") ? rep_json_str(g, "mode") : "?", rep_json_num(g, "alpha"),
-             corr != NULL && strcmp(corr, "holm") == 0 ? "Holm-Bonferroni over the compared metrics"
-                                                       : "p not adjusted for the number of metrics",
-             rep_json_num(g, "min_effect") * 100);
+    const char *test = rep_json_str(g, "test");
+    if (test != NULL && test[0] != '\0') {
+        /* gate.json says how it decided (Mann-Whitney on samples, or the run-level model) */
+        snprintf(t, sizeof(t), "Mode: %s. Test: %s.", rep_json_str(g, "mode") ? rep_json_str(g, "mode") : "?", test);
+    } else {
+        snprintf(t, sizeof(t),
+                 "Mode: %s. Test: one-sided Mann-Whitney U at alpha %g (%s); a regression also needs a "
+                 "change larger than %g%%; interval: bootstrap of the ratio of medians.",
+                 rep_json_str(g, "mode") ? rep_json_str(g, "mode") : "?", rep_json_num(g, "alpha"),
+                 corr != NULL && strcmp(corr, "holm") == 0 ? "Holm-Bonferroni over the compared metrics"
+                                                           : "p not adjusted for the number of metrics",
+                 rep_json_num(g, "min_effect") * 100);
+    }
     rep_doc_p(d, t);
     const char *notes = rep_json_str(g, "notes");
     if (notes != NULL && notes[0] != '\0') {

@@ -47,6 +47,21 @@ static int gate(const char *base, const char *cur, const char *outdir, const cha
     return tu_run(rep_gate_main, extra != NULL ? 8 : 7, argv, out, err);
 }
 
+/* gate.json as the gate wrote it to |dir| (free with cJSON_Delete). */
+static cJSON *gate_json(const char *dir)
+{
+    char p[256], e[512];
+    snprintf(p, sizeof(p), "%s/gate.json", dir);
+    cJSON *j = NULL;
+    cr_assert_eq(rep_json_load(p, &j, e, sizeof(e)), REP_OK, "%s", e);
+    return j;
+}
+
+static const cJSON *first_metric(const cJSON *j)
+{
+    return cJSON_GetArrayItem(cJSON_GetObjectItem(j, "metrics"), 0);
+}
+
 struct files {
     char base[128], cur[128], out[128];
 };
@@ -59,8 +74,20 @@ static void setup_files(struct files *f)
     snprintf(f->out, sizeof(f->out), "%s/out", d);
 }
 
+/* Runs the gate on |f| and checks its exit code and that its report contains |needle|. */
+static void expect_gate(const struct files *f, const char *extra, int want_rc, const char *needle)
+{
+    char *out, *err;
+    int rc = gate(f->base, f->cur, f->out, extra, &out, &err);
+    cr_assert_eq(rc, want_rc, "exit %d\n%s%s", rc, out, err);
+    cr_assert(strstr(out, needle) != NULL, "%s", out);
+    free(out);
+    free(err);
+}
+
 Test(gate, flags_a_ten_percent_drop_of_one_engine_path)
 {
+    /* a single-run baseline (the old format): the within-run test, with a warning */
     struct files f;
     setup_files(&f);
     write_run(f.base, "cpu A", 1.0, 1.0, 1);
@@ -68,6 +95,9 @@ Test(gate, flags_a_ten_percent_drop_of_one_engine_path)
     char *out, *err;
     int rc = gate(f.base, f.cur, f.out, "--absolute=off", &out, &err);
     cr_assert_eq(rc, 1, "exit %d\n%s%s", rc, out, err);
+    cr_assert_str_eq(err, "cmk-gate: warning: " REP_GATE_SINGLE_RUN_WARNING "\n");
+    cr_assert(strstr(out, "- notes: " REP_GATE_SINGLE_RUN_WARNING "\n") != NULL, "%s", out);
+    cr_assert(strstr(out, "- test: one-sided Mann-Whitney U") != NULL, "%s", out);
     cr_assert(strstr(out, "**Verdict: REGRESSION** - 2 metrics compared, 1 regressions") != NULL, "%s", out);
     cr_assert(strstr(out, "| engine gcm ipsec-mb/avx512 / raw ipsec-mb, 8KiB encrypt | engine/raw |") != NULL);
     /* the openssl path did not change and passes */
@@ -86,13 +116,12 @@ Test(gate, flags_a_ten_percent_drop_of_one_engine_path)
     cr_assert_eq(tu_count(junit, "<testcase "), 2);
     cr_assert_eq(tu_count(junit, "<failure "), 1);
     cr_assert(strstr(junit, "tests=\"2\" failures=\"1\"") != NULL);
-    snprintf(p, sizeof(p), "%s/gate.json", f.out);
-    cJSON *j = NULL;
-    char e[512];
-    cr_assert_eq(rep_json_load(p, &j, e, sizeof(e)), REP_OK);
+    cJSON *j = gate_json(f.out);
+    cr_assert_str_eq(rep_json_str(j, "model"), "within");
+    cr_assert_float_eq(rep_json_num(j, "baseline_runs"), 1.0, 0);
     cr_assert_str_eq(rep_json_str(j, "verdict"), "regression");
     cr_assert_float_eq(rep_json_num(j, "regressions"), 1.0, 0);
-    const cJSON *m0 = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "metrics"), 0);
+    const cJSON *m0 = first_metric(j);
     cr_assert_str_eq(rep_json_str(m0, "verdict"), "REGRESSION");
     cr_assert(fabs(rep_json_num(m0, "change") + 0.10) < 0.02, "change %g", rep_json_num(m0, "change"));
     cJSON_Delete(j);
@@ -108,12 +137,7 @@ Test(gate, passes_a_zero_change_with_noise)
     setup_files(&f);
     write_run(f.base, "cpu A", 1.0, 1.0, 1);
     write_run(f.cur, "cpu A", 1.0, 1.0, 99);
-    char *out, *err;
-    int rc = gate(f.base, f.cur, f.out, "--absolute=off", &out, &err);
-    cr_assert_eq(rc, 0, "exit %d\n%s%s", rc, out, err);
-    cr_assert(strstr(out, "**Verdict: PASS** - 2 metrics compared, 0 regressions") != NULL, "%s", out);
-    free(out);
-    free(err);
+    expect_gate(&f, "--absolute=off", 0, "**Verdict: PASS** - 2 metrics compared, 0 regressions");
 }
 
 Test(gate, a_significant_change_below_the_minimum_effect_passes)
@@ -259,7 +283,9 @@ Test(gate, nothing_in_common_exits_2)
     char *out, *err;
     cr_assert_eq(gate(f.base, f.cur, f.out, "--absolute=off", &out, &err), 2);
     char want[512];
-    snprintf(want, sizeof(want), "cmk-gate: no metric in common between %s and %s (2 metrics not comparable)\n",
+    snprintf(want, sizeof(want),
+             "cmk-gate: warning: " REP_GATE_SINGLE_RUN_WARNING "\n"
+             "cmk-gate: no metric in common between %s and %s (2 metrics not comparable)\n",
              f.base, f.cur);
     cr_assert_str_eq(err, want);
     free(out);
@@ -287,6 +313,16 @@ Test(gate, usage_errors_exit_2)
     const char *a4[] = {"cmk-gate", "--absolute", "sometimes"};
     cr_assert_eq(tu_run(rep_gate_main, 3, a4, &out, &err), 2);
     cr_assert_str_eq(err, "cmk-gate: --absolute must be auto, on or off, got 'sometimes'\n");
+    free(out);
+    free(err);
+    const char *a6[] = {"cmk-gate", "--state-coef", "-1"};
+    cr_assert_eq(tu_run(rep_gate_main, 3, a6, &out, &err), 2);
+    cr_assert_str_eq(err, "cmk-gate: --state-coef must be a number in [0, 10], got '-1'\n");
+    free(out);
+    free(err);
+    const char *a7[] = {"cmk-gate", "--make-baseline", "b.json", "--new", "n.json", "r1.json", "r2.json"};
+    cr_assert_eq(tu_run(rep_gate_main, 7, a7, &out, &err), 2);
+    cr_assert_str_eq(err, "cmk-gate: --make-baseline does not go with --baseline or --new (see --help)\n");
     free(out);
     free(err);
     const char *a5[] = {"cmk-gate", "--help"};
@@ -361,4 +397,219 @@ Test(gate, holm_controls_the_family_of_metrics)
     cr_assert(strstr(out, "| 0.004 | 0.0079 | **REGRESSION** |") != NULL, "%s", out);
     free(out);
     free(err);
+}
+
+/*
+ * The run-level model on synthetic runs: one group (gcm 8 KiB encrypt)
+ * with the engine ipsec-mb and OpenSSL paths, NR interleaved rounds. A run
+ * has a level per path (its engine/raw ratio; the run-level effect), every
+ * round a machine drift of +-20% shared by the cells of the round, and
+ * every sample a within-run noise of +-|within|; |speed| scales every cell
+ * (the machine's state).
+ */
+#define NR 15
+
+static cJSON *synth_run_at(const char *cpu, double speed, double level_ipsec, double level_ossl, double within,
+                           uint64_t *st)
+{
+    static double raw[NR], eng[NR], rawo[NR], engo[NR];
+    for (int i = 0; i < NR; i++) {
+        double drift = tu_noise(st, 0.20) * speed;
+        raw[i] = 10.0 * drift * tu_noise(st, within);
+        eng[i] = 10.0 * level_ipsec * drift * tu_noise(st, within);
+        rawo[i] = 3.0 * drift * tu_noise(st, within);
+        engo[i] = 3.0 * level_ossl * drift * tu_noise(st, within);
+    }
+    const struct tu_cell cells[] = {
+        {"raw", "gcm", "ipsec-mb", "avx512", "encrypt", "none", 8192, 1, raw, NR},
+        {"engine", "gcm", "ipsec-mb", "avx512", "encrypt", "none", 8192, 1, eng, NR},
+        {"raw", "gcm", "openssl", "auto", "encrypt", "none", 8192, 1, rawo, NR},
+        {"engine", "gcm", "openssl", "avx512", "encrypt", "none", 8192, 1, engo, NR},
+    };
+    return tu_bench_json(cpu, cells, sizeof(cells) / sizeof(cells[0]));
+}
+
+static cJSON *synth_run(const char *cpu, double level_ipsec, double level_ossl, double within, uint64_t *st)
+{
+    return synth_run_at(cpu, 1.0, level_ipsec, level_ossl, within, st);
+}
+
+static void write_json(const char *path, cJSON *j)
+{
+    char *text = cJSON_Print(j);
+    cr_assert(text != NULL);
+    tu_write_file(path, text);
+    free(text);
+    cJSON_Delete(j);
+}
+
+/* Writes a baseline of |R| runs at the given levels (both paths alike) through cmk-gate --make-baseline. */
+static void write_baseline(const char *path, const double *levels, size_t R, uint64_t seed)
+{
+    const char *d = tu_tmpdir(1);
+    char files[8][160];
+    const char *argv[11] = {"cmk-gate", "--make-baseline", path};
+    uint64_t st = seed;
+    cr_assert(R <= 8);
+    for (size_t i = 0; i < R; i++) {
+        snprintf(files[i], sizeof(files[i]), "%s/run%zu.json", d, i);
+        write_json(files[i], synth_run("cpu A", levels[i], levels[i], 0.01, &st));
+        argv[3 + i] = files[i];
+    }
+    char *out, *err;
+    cr_assert_eq(tu_run(rep_gate_main, (int)(3 + R), argv, &out, &err), 0, "%s", err);
+    free(out);
+    free(err);
+}
+
+/* Run medians that scatter over 3% (0.985 to 1.015 of their mean), as the shared machine gives. */
+static const double scatter3[5] = {1.000, 0.985, 1.015, 0.995, 1.005};
+
+Test(gate, runs_model_flags_a_ten_percent_drop)
+{
+    struct files f;
+    setup_files(&f);
+    write_baseline(f.base, scatter3, 5, 7);
+    uint64_t st = 99;
+    write_json(f.cur, synth_run("cpu A", 0.90, 1.0, 0.01, &st));
+    char *out, *err;
+    int rc = gate(f.base, f.cur, f.out, "--absolute=off", &out, &err);
+    cr_assert_eq(rc, 1, "exit %d\n%s%s", rc, out, err);
+    cr_assert_str_eq(err, "");
+    cr_assert(strstr(out, "(5 runs; first run's commit 0123456789ab)") != NULL, "%s", out);
+    cr_assert(strstr(out, "- test: run-level prediction interval") != NULL, "%s", out);
+    cr_assert(strstr(out, "**Verdict: REGRESSION** - 2 metrics compared, 1 regressions") != NULL, "%s", out);
+    char *line = strstr(out, "| engine gcm ipsec-mb/avx512 / raw ipsec-mb, 8KiB encrypt | engine/raw |");
+    cr_assert(line != NULL);
+    cr_assert(strncmp(strchr(line, '\n') - 18, "| **REGRESSION** |", 18) == 0, "%.300s", line);
+    cJSON *j = gate_json(f.out);
+    cr_assert_str_eq(rep_json_str(j, "model"), "runs");
+    cr_assert_float_eq(rep_json_num(j, "baseline_runs"), 5.0, 0);
+    const cJSON *m0 = first_metric(j);
+    cr_assert_str_eq(rep_json_str(m0, "verdict"), "REGRESSION");
+    cr_assert_float_eq(rep_json_num(m0, "df"), 4.0, 0);
+    cr_assert(fabs(rep_json_num(m0, "change") + 0.10) < 0.02, "change %g", rep_json_num(m0, "change"));
+    /* the between-run spread is that of the run levels: sd of log(scatter3) = 1.15% */
+    cr_assert(fabs(rep_json_num(m0, "sd_between_runs") - 0.0115) < 0.003, "sd %g",
+              rep_json_num(m0, "sd_between_runs"));
+    cJSON_Delete(j);
+    free(out);
+    free(err);
+}
+
+Test(gate, runs_model_ignores_a_shift_inside_the_run_to_run_spread)
+{
+    /*
+     * Baseline runs scatter by 3% (standard deviation) between runs but are
+     * tight within a run (+-0.5%); a new run 6% below their mean is two
+     * run-level deviations away: the run-level model passes it, while the
+     * within-run test against one of those runs alone flags it.
+     */
+    struct files f;
+    setup_files(&f);
+    const double levels[5] = {1.00, 0.97, 1.03, 0.96, 1.04};
+    write_baseline(f.base, levels, 5, 3);
+    uint64_t st = 11;
+    write_json(f.cur, synth_run("cpu A", 0.94, 0.94, 0.005, &st));
+    expect_gate(&f, "--absolute=off", 0, "**Verdict: PASS** - 2 metrics compared, 0 regressions");
+    st = 5;
+    write_json(f.base, synth_run("cpu A", 1.00, 1.00, 0.005, &st));
+    expect_gate(&f, "--absolute=off", 1, "2 metrics compared, 2 regressions");
+}
+
+Test(gate, runs_model_widens_when_the_machine_state_moved)
+{
+    /*
+     * The same 10% drop, but every cell of the new run 30% slower than in
+     * the baseline runs (a co-runner): the reference cell's log shift of
+     * 0.36 adds about 0.3 * 0.36 = 0.11 to the prediction's standard
+     * deviation, so the drop is no longer significant; with --state-coef 0
+     * the state is ignored and it is.
+     */
+    struct files f;
+    setup_files(&f);
+    write_baseline(f.base, scatter3, 5, 7);
+    uint64_t st = 99;
+    write_json(f.cur, synth_run_at("cpu A", 0.7, 0.90, 1.0, 0.01, &st));
+    char *out, *err;
+    int rc = gate(f.base, f.cur, f.out, "--absolute=off", &out, &err);
+    cr_assert_eq(rc, 0, "exit %d\n%s%s", rc, out, err);
+    cr_assert(strstr(out, "- notes: the reference (raw library) cells ran -30% against the baseline runs") != NULL,
+              "%s", out);
+    cJSON *j = gate_json(f.out);
+    const cJSON *m0 = first_metric(j);
+    cr_assert(fabs(rep_json_num(m0, "machine_shift") + 0.30) < 0.03, "shift %g", rep_json_num(m0, "machine_shift"));
+    cr_assert(fabs(rep_json_num(m0, "sd_machine_state") - 0.107) < 0.015, "sd %g",
+              rep_json_num(m0, "sd_machine_state"));
+    cJSON_Delete(j);
+    free(out);
+    free(err);
+    const char *argv[] = {"cmk-gate", "--baseline", f.base, "--new", f.cur, "--out", f.out, "--absolute=off",
+                          "--state-coef=0"};
+    rc = tu_run(rep_gate_main, 9, argv, &out, &err);
+    cr_assert_eq(rc, 1, "exit %d\n%s%s", rc, out, err);
+    cr_assert(strstr(out, "2 metrics compared, 1 regressions") != NULL, "%s", out);
+    free(out);
+    free(err);
+}
+
+/*
+ * |draws| synthetic experiments: R = 5 baseline runs and one new run, all
+ * with run levels drawn from the same distribution (log-normal, |tau|
+ * standard deviation; within-run noise +-1%). Returns how many draws the
+ * gate called a regression.
+ */
+static int false_alarms(int draws, double tau, const struct rep_gate_opts *o, uint64_t seed)
+{
+    uint64_t st = seed;
+    int alarms = 0;
+    for (int d = 0; d < draws; d++) {
+        struct rep_bench runs[5], cur;
+        struct rep_baseline base = {.runs = runs, .nruns = 5, .multi = 1};
+        char e[512];
+        for (size_t i = 0; i < 5; i++) {
+            double a = exp(tau * tu_gauss(&st)), b = exp(tau * tu_gauss(&st));
+            cr_assert_eq(rep_bench_from_json(synth_run("cpu A", a, b, 0.01, &st), "run", &runs[i], e, sizeof(e)),
+                         REP_OK);
+        }
+        double a = exp(tau * tu_gauss(&st)), b = exp(tau * tu_gauss(&st));
+        cr_assert_eq(rep_bench_from_json(synth_run("cpu A", a, b, 0.01, &st), "new", &cur, e, sizeof(e)), REP_OK);
+        struct rep_gate_result r;
+        cr_assert_eq(rep_gate_compare(&base, &cur, o, &r, e, sizeof(e)), 0, "%s", e);
+        cr_assert_eq(r.compared, 2);
+        alarms += r.regressions > 0;
+        rep_gate_result_free(&r);
+        for (size_t i = 0; i < 5; i++) {
+            rep_bench_free(&runs[i]);
+        }
+        rep_bench_free(&cur);
+    }
+    return alarms;
+}
+
+Test(gate, runs_model_false_alarm_rate_is_near_alpha)
+{
+    /*
+     * As CI: alpha 0.01, Holm over the 2 metrics, minimum effect 5%, run
+     * levels scattering by 3%: the family-wise false-alarm rate is at most
+     * alpha when the model holds, so at most 2% of 500 draws.
+     */
+    struct rep_gate_opts o;
+    rep_gate_opts_default(&o);
+    o.absolute = REP_ABS_OFF;
+    int n = false_alarms(500, 0.03, &o, 2026);
+    cr_log_info("alpha 0.01, Holm, minimum effect 5%%: %d false alarms in 500 draws", n);
+    cr_assert(n <= 10, "%d false alarms in 500 draws", n);
+    /*
+     * Calibration: with no minimum effect and no correction, each metric's
+     * one-sided p is uniform under the model, so at alpha 0.1 two metrics
+     * raise an alarm in 1 - 0.9^2 = 19% of draws: 95 of 500, binomial
+     * standard deviation 8.8; accept 3.4 standard deviations either way.
+     */
+    o.alpha = 0.1;
+    o.min_effect = 0;
+    o.correction = REP_CORR_NONE;
+    n = false_alarms(500, 0.03, &o, 77);
+    cr_log_info("alpha 0.1, no correction, no minimum effect: %d alarms in 500 draws", n);
+    cr_assert(n >= 65 && n <= 125, "%d alarms in 500 draws at alpha 0.1 (expected about 95)", n);
 }

@@ -173,6 +173,8 @@ Test(report, full_inputs_fill_every_section)
     cr_assert(strstr(md, "| total |  |  | 150 | **1** | 2 |  |") != NULL, "%s", strstr(md, "| total"));
     /* gate, env extras */
     cr_assert(strstr(md, "Verdict: PASS.") != NULL);
+    /* the gate's own description of its test (here the single-run one: baseline = new) */
+    cr_assert(strstr(md, "Test: one-sided Mann-Whitney U on the samples") != NULL);
     cr_assert(strstr(md, "ipsec-mb CBC jobs are limited to 65535 bytes") != NULL);
     cr_assert(strstr(md, "1 cells of kinds this report does not know ('hologram') are left out.") != NULL);
     /* vault RSA size from the label when rsa_bits is absent */

@@ -232,3 +232,89 @@ Test(stats, bootstrap_of_constant_data_is_a_point)
     cr_assert_eq(rep_bootstrap_ratio(a, 0, b, 3, 500, 0.95, 1, &lo, &hi), -1);
     cr_assert_eq(rep_bootstrap_ratio(a, 4, b, 3, 5, 0.95, 1, &lo, &hi), -1);
 }
+
+/*
+ * Closed forms of the t distribution's upper tail for small degrees of
+ * freedom (integrating the density by hand):
+ *   df 1 (Cauchy): 1/2 - atan(t) / pi
+ *   df 2:          1/2 - t / (2 sqrt(t^2 + 2))
+ *   df 3:          1/2 - (atan(t / sqrt 3) + (t / sqrt 3) / (1 + t^2 / 3)) / pi
+ *   df 4:          1/2 - (3/8) u (1 - u^2 / 12), u = t / sqrt(1 + t^2 / 4)
+ * rep_t_sf computes them through the incomplete beta function instead.
+ */
+static double sf_closed(double t, int df)
+{
+    switch (df) {
+        case 1:
+            return 0.5 - atan(t) / M_PI;
+        case 2:
+            return 0.5 - t / (2 * sqrt(t * t + 2));
+        case 3:
+            return 0.5 - (atan(t / sqrt(3)) + (t / sqrt(3)) / (1 + t * t / 3)) / M_PI;
+        default: {
+            double u = t / sqrt(1 + t * t / 4);
+            return 0.5 - 0.375 * u * (1 - u * u / 12);
+        }
+    }
+}
+
+Test(stats, t_sf_matches_closed_forms)
+{
+    const double ts[] = {-6, -2.5, -1, -0.3, 0, 0.4, 1, 2, 3.7469, 6, 10, 25};
+    for (int df = 1; df <= 4; df++) {
+        for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
+            double want = sf_closed(ts[i], df);
+            double got = rep_t_sf(ts[i], df);
+            cr_assert(fabs(got - want) <= 1e-12 + 1e-9 * want, "df %d t %g: %.15g vs %.15g", df, ts[i], got, want);
+        }
+    }
+}
+
+Test(stats, t_sf_normal_limit_and_bad_input)
+{
+    /* df infinite is the normal: Phi(-1.96) = 0.0249979 (normal table) */
+    cr_assert_float_eq(rep_t_sf(1.959963984540054, INFINITY), 0.025, 1e-12);
+    /* a large df approaches the normal */
+    cr_assert(fabs(rep_t_sf(2.0, 1e7) - rep_t_sf(2.0, INFINITY)) < 1e-7);
+    cr_assert_float_eq(rep_t_sf(INFINITY, 4), 0.0, 0);
+    cr_assert_float_eq(rep_t_sf(-INFINITY, 4), 1.0, 0);
+    cr_assert(isnan(rep_t_sf(1, 0)));
+    cr_assert(isnan(rep_t_sf(NAN, 3)));
+}
+
+Test(stats, t_quantile_inverts_the_tail)
+{
+    /* the quantile is the inverse of the distribution function */
+    const double ps[] = {0.001, 0.01, 0.05, 0.5, 0.9, 0.995};
+    for (int df = 1; df <= 9; df += 2) {
+        for (size_t i = 0; i < sizeof(ps) / sizeof(ps[0]); i++) {
+            double q = rep_t_quantile(ps[i], df);
+            cr_assert_float_eq(1 - rep_t_sf(q, df), ps[i], 1e-10, "df %d p %g", df, ps[i]);
+        }
+    }
+    /* df 1: the Cauchy quantile is tan(pi (p - 1/2)) */
+    cr_assert_float_eq(rep_t_quantile(0.99, 1), tan(M_PI * 0.49), 1e-8);
+    /* df 2: solving 1/2 + t / (2 sqrt(t^2 + 2)) = p gives t = (2p - 1) sqrt(2 / (1 - (2p - 1)^2)) */
+    double a = 2 * 0.975 - 1;
+    cr_assert_float_eq(rep_t_quantile(0.975, 2), a * sqrt(2 / (1 - a * a)), 1e-9);
+    cr_assert(isnan(rep_t_quantile(0, 3)));
+    cr_assert(isnan(rep_t_quantile(1, 3)));
+}
+
+Test(stats, median_se_order_statistics)
+{
+    /*
+     * n = 15: c = round(8 - 1.96 * sqrt(15 / 4)) = round(4.20) = 4, so the
+     * interval is [x_(4), x_(12)]; for 1..15 (any order) that is 12 - 4 = 8,
+     * and the standard error 8 / (2 * 1.96) = 2.0409.
+     */
+    double x[15];
+    for (int i = 0; i < 15; i++) {
+        x[i] = 15 - i;
+    }
+    cr_assert_float_eq(rep_median_se(x, 15), 8 / (2 * 1.959963984540054), 1e-12);
+    cr_assert_float_eq(x[0], 15.0, 0); /* not modified */
+    /* n = 5: c = round(3 - 2.19) = 1: the whole range, 4 / 3.92 */
+    cr_assert_float_eq(rep_median_se(x + 10, 5), 4 / (2 * 1.959963984540054), 1e-12);
+    cr_assert(isnan(rep_median_se(x, 1)));
+}

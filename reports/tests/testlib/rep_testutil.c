@@ -1,6 +1,7 @@
 /* rep_testutil.c - helpers for the reports/ tests. */
 #include <cjson/cJSON.h>
 #include <ftw.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,7 @@ char *tu_read_file(const char *path)
     return buf;
 }
 
-void tu_write_bench(const char *path, const char *cpu, const struct tu_cell *cells, size_t n)
+cJSON *tu_bench_json(const char *cpu, const struct tu_cell *cells, size_t n)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "schema", "cmk-harness/bench");
@@ -81,6 +82,12 @@ void tu_write_bench(const char *path, const char *cpu, const struct tu_cell *cel
         cJSON_AddNumberToObject(r, "future_field", 42); /* readers must ignore unknown fields */
         cJSON_AddItemToArray(res, r);
     }
+    return root;
+}
+
+void tu_write_bench(const char *path, const char *cpu, const struct tu_cell *cells, size_t n)
+{
+    cJSON *root = tu_bench_json(cpu, cells, n);
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     if (text == NULL) {
@@ -137,6 +144,14 @@ double tu_noise(uint64_t *state, double amp)
 {
     double u = (double)(rep_rng_next(state) >> 11) / 9007199254740992.0; /* [0, 1) */
     return 1 + amp * (2 * u - 1);
+}
+
+double tu_gauss(uint64_t *state)
+{
+    /* Box-Muller: two uniforms in (0, 1] and [0, 1) */
+    double u1 = ((double)(rep_rng_next(state) >> 11) + 1) / 9007199254740992.0;
+    double u2 = (double)(rep_rng_next(state) >> 11) / 9007199254740992.0;
+    return sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
 }
 
 static char *slurp(FILE *f)

@@ -2,6 +2,7 @@
 #ifndef REP_TESTUTIL_H
 #define REP_TESTUTIL_H
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,6 +14,9 @@ struct tu_cell {
     const double *samples;
     size_t n;
 };
+
+/* A bench.json object (schema cmk-harness/bench v1) with env.cpu_model |cpu|; free with cJSON_Delete. */
+cJSON *tu_bench_json(const char *cpu, const struct tu_cell *cells, size_t n);
 
 /* Writes a bench.json (schema cmk-harness/bench v1) with env.cpu_model |cpu| to |path|; aborts on error. */
 void tu_write_bench(const char *path, const char *cpu, const struct tu_cell *cells, size_t n);
@@ -31,6 +35,9 @@ size_t tu_count(const char *hay, const char *needle);
 
 /* Deterministic multiplicative noise in [1 - amp, 1 + amp] from a splitmix64 state. */
 double tu_noise(uint64_t *state, double amp);
+
+/* A standard normal draw (Box-Muller) from a splitmix64 state. */
+double tu_gauss(uint64_t *state);
 
 /*
  * Runs |fn|(argc, argv, out, err) with temporary streams; returns its exit
