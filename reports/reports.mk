@@ -58,7 +58,7 @@ gate: deps $(BIN)/cmk-gate
 # error of a median needs them (and the single-run Mann-Whitney test could
 # never reach alpha after Holm with 5 per side).
 GATE_SAMPLES ?= 15
-BASELINE_RUNS ?= 5
+BASELINE_RUNS ?= 10
 BASELINE_TMP := $(REP_OUT)/baseline-runs
 baseline: deps $(BIN)/cmk-bench $(BIN)/cmk-gate
 	@rm -rf $(BASELINE_TMP) && mkdir -p $(BASELINE_TMP)
