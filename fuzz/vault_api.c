@@ -199,26 +199,27 @@ struct fuzz_req {
     size_t n_headers;
 };
 
-static const char *lookup_query(void *ctx, const char *name)
+/* The value of |name| among |n| pairs (header names without regard to case), or NULL. */
+static const char *find_pair(const struct pair *p, size_t n, const char *name, int any_case)
 {
-    const struct fuzz_req *f = ctx;
-    for (size_t i = 0; i < f->n_params; i++) {
-        if (strcmp(f->params[i].name, name) == 0) {
-            return f->params[i].value;
+    for (size_t i = 0; i < n; i++) {
+        if ((any_case ? strcasecmp(p[i].name, name) : strcmp(p[i].name, name)) == 0) {
+            return p[i].value;
         }
     }
     return NULL;
 }
 
+static const char *lookup_query(void *ctx, const char *name)
+{
+    const struct fuzz_req *f = ctx;
+    return find_pair(f->params, f->n_params, name, 0);
+}
+
 static const char *lookup_header(void *ctx, const char *name)
 {
     const struct fuzz_req *f = ctx;
-    for (size_t i = 0; i < f->n_headers; i++) {
-        if (strcasecmp(f->headers[i].name, name) == 0) {
-            return f->headers[i].value;
-        }
-    }
-    return NULL;
+    return find_pair(f->headers, f->n_headers, name, 1);
 }
 
 /* Splits "a=b&c=d" (in place) into the parameters. */
