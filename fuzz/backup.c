@@ -49,7 +49,7 @@ static struct eng_kek_provider *kek;
 static int stream_fd = -1;
 static char stream_path[64];
 
-static char key_path[] = "/tmp/fuzz-backup-smk-XXXXXX";
+static char key_path[256];
 
 static void remove_key_file(void)
 {
@@ -66,6 +66,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
+    /* fuzz/run.sh sets FUZZ_TMPDIR and removes it afterwards (also after a crash). */
+    const char *tmp = getenv("FUZZ_TMPDIR");
+    snprintf(key_path, sizeof(key_path), "%s/fuzz-backup-smk-XXXXXX", tmp != NULL ? tmp : "/tmp");
     int fd = mkstemp(key_path);
     if (fd < 0 || fchmod(fd, 0600) != 0 ||
         write(fd, smk_key_file, sizeof(smk_key_file)) != (ssize_t)sizeof(smk_key_file)) {

@@ -11,15 +11,22 @@ bin=$1 out=$2 secs=$3 extra=$4
 shift 4
 passed=0 failed=0
 mkdir -p "$out/crashes" "$out/logs"
+# Temporary files of the targets (key file, vault state): on tmpfs when
+# there is one, removed after each target even if it crashed.
+tmp_base=/tmp
+[ -w /dev/shm ] && tmp_base=/dev/shm
+export FUZZ_TMPDIR="$tmp_base/cmk-fuzz-$$"
+trap 'rm -rf "$FUZZ_TMPDIR"' EXIT
 for name in "$@"; do
     work="$out/corpus/$name"
     log="$out/logs/$name.log"
-    mkdir -p "$work"
+    mkdir -p "$work" "$FUZZ_TMPDIR"
     # shellcheck disable=SC2086
     "$bin/fuzz_$name" -seed=1 -max_total_time="$secs" -timeout=25 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$out/crashes/$name-" $extra \
         "$work" "fuzz/corpus/$name" >"$log" 2>&1
     rc=$?
+    rm -rf "$FUZZ_TMPDIR"
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     speed=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
     last=$(grep -E '^#[0-9]+[[:space:]]+(DONE|pulse|NEW|REDUCE|INITED)' "$log" | tail -1)

@@ -80,7 +80,7 @@ static const char identities_json[] =
     " \"admin_token\": \"fuzz-admin-token-000001\"}";
 
 static struct vmock_server srv;
-static char state_dir[64];
+static char state_dir[256];
 static char *snapshot;
 static size_t snapshot_len;
 
@@ -349,7 +349,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         die("the fixed key's PKCS#8 form", NULL);
     }
 
-    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    /* fuzz/run.sh sets FUZZ_TMPDIR and removes it afterwards (also after a crash). */
+    const char *base = getenv("FUZZ_TMPDIR");
+    if (base == NULL) {
+        base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    }
     snprintf(state_dir, sizeof(state_dir), "%s/fuzz-vmock-XXXXXX", base);
     if (mkdtemp(state_dir) == NULL) {
         die("mkdtemp", NULL);
