@@ -68,6 +68,7 @@ include compliance/compliance.mk
 include benchmarks/benchmarks.mk
 -include vault-mock/vault-mock.mk
 -include reports/reports.mk
+-include fuzz/fuzz.mk
 
 build: deps $(PROGRAMS) $(TEST_BINS)
 
