@@ -64,6 +64,15 @@ struct bench_cell {
 };
 
 /*
+ * bench_group_buffer returns thread |t|'s input (|output| 0) or output
+ * buffer of |c|'s group (batch x unit bytes), shared with the group's
+ * cipher cells, so that cells compared in a ratio touch the same memory.
+ * Release it with bench_group_buffer_release(*handle). NULL with *err set.
+ */
+void *bench_group_buffer(const struct bench_cell *c, int t, int output, void **handle, const char **err);
+void bench_group_buffer_release(void *handle);
+
+/*
  * bench_cell_prepare makes c->threads states (0, or -1 with a message in
  * *err); bench_cell_run_once runs one batch on state |t|; release frees all.
  */
