@@ -32,6 +32,14 @@ struct group_data {
 };
 
 #define MAX_GROUP_DATA (4 * BENCH_MAX_THREADS)
+
+/*
+ * A cell also holds several copies of its key schedule (engine context,
+ * EVP context, ipsec-mb key data) and uses the next one each sample: where
+ * a schedule lands is drawn per allocation too, and two cells with one
+ * draw each (an A/A twin and its original) differed by up to 2.3%.
+ */
+#define KEY_COPIES 4
 static struct group_data group_data[MAX_GROUP_DATA];
 
 struct cell_state {
@@ -39,14 +47,21 @@ struct cell_state {
     uint8_t *in, *out, *ivs, *tags; /* those of g */
     const uint8_t *key;
     struct eng_unit *units;
-    struct eng_cipher *cipher;      /* ENGINE */
-    EVP_CIPHER_CTX *evp;            /* RAW openssl */
+    /* KEY_COPIES of each key schedule, one per sample in turn (see below) */
+    struct eng_cipher *cipher[KEY_COPIES]; /* ENGINE */
+    EVP_CIPHER_CTX *evp[KEY_COPIES];       /* RAW openssl */
     const EVP_CIPHER *evp_cipher;
-    IMB_MGR *mgr;                   /* RAW ipsec-mb */
-    struct gcm_key_data *gcm_key;
-    uint8_t *enc_keys, *dec_keys;
+    IMB_MGR *mgr;                          /* RAW ipsec-mb */
+    struct gcm_key_data *gcm_key[KEY_COPIES];
+    uint8_t *enc_keys[KEY_COPIES], *dec_keys[KEY_COPIES];
     IMB_JOB *jobs;
 };
+
+/* The key schedule copy sample |c->nsamples| uses. */
+static size_t key_copy(const struct bench_cell *c)
+{
+    return c->nsamples % KEY_COPIES;
+}
 
 static size_t key_len(enum eng_mode m)
 {
@@ -265,26 +280,30 @@ static int prepare_one(struct bench_cell *c, struct cell_state *s, int t, const 
     set_units(s, c, s->in, s->out);
 
     if (c->kind == BENCH_KIND_ENGINE) {
-        s->cipher = eng_cipher_new(c->mode, c->backend, c->arch, s->key, key_len(c->mode));
-        if (s->cipher == NULL) {
-            *err = eng_strerror(eng_errno());
-            return -1;
+        for (size_t k = 0; k < KEY_COPIES; k++) {
+            s->cipher[k] = eng_cipher_new(c->mode, c->backend, c->arch, s->key, key_len(c->mode));
+            if (s->cipher[k] == NULL) {
+                *err = eng_strerror(eng_errno());
+                return -1;
+            }
         }
-        c->ran_backend = eng_cipher_backend(s->cipher);
-        c->ran_arch = eng_cipher_arch(s->cipher);
+        c->ran_backend = eng_cipher_backend(s->cipher[0]);
+        c->ran_arch = eng_cipher_arch(s->cipher[0]);
         return 0;
     }
     c->ran_backend = c->backend;
     c->ran_arch = ENG_ARCH_AUTO;
     if (c->backend == ENG_BACKEND_OPENSSL) {
         s->evp_cipher = evp_of(c->mode);
-        s->evp = EVP_CIPHER_CTX_new();
         *err = "EVP init failed";
-        if (s->evp == NULL ||
-            EVP_CipherInit_ex2(s->evp, s->evp_cipher, s->key, NULL, c->dir == ENG_ENCRYPT, NULL) != 1) {
-            return -1;
+        for (size_t k = 0; k < KEY_COPIES; k++) {
+            s->evp[k] = EVP_CIPHER_CTX_new();
+            if (s->evp[k] == NULL ||
+                EVP_CipherInit_ex2(s->evp[k], s->evp_cipher, s->key, NULL, c->dir == ENG_ENCRYPT, NULL) != 1) {
+                return -1;
+            }
+            EVP_CIPHER_CTX_set_padding(s->evp[k], 0);
         }
-        EVP_CIPHER_CTX_set_padding(s->evp, 0);
         return 0;
     }
     /* ipsec-mb, best path for this CPU, as a user of the library would set it up */
@@ -299,21 +318,29 @@ static int prepare_one(struct bench_cell *c, struct cell_state *s, int t, const 
                   : arch == IMB_ARCH_AVX2 ? ENG_ARCH_AVX2
                   : arch == IMB_ARCH_AVX  ? ENG_ARCH_AVX
                                           : ENG_ARCH_SSE;
-    if (c->mode == ENG_MODE_GCM) {
-        s->gcm_key = xaligned(sizeof(*s->gcm_key));
-        if (s->gcm_key == NULL) {
+    *err = "out of memory";
+    if (c->mode != ENG_MODE_GCM) {
+        s->jobs = calloc(c->batch, sizeof(IMB_JOB));
+        if (s->jobs == NULL) {
             return -1;
         }
-        IMB_AES256_GCM_PRE(s->mgr, s->key, s->gcm_key);
-        return 0;
     }
-    s->enc_keys = xaligned(240);
-    s->dec_keys = xaligned(240);
-    s->jobs = calloc(c->batch, sizeof(IMB_JOB));
-    if (!s->enc_keys || !s->dec_keys || !s->jobs) {
-        return -1;
+    for (size_t k = 0; k < KEY_COPIES; k++) {
+        if (c->mode == ENG_MODE_GCM) {
+            s->gcm_key[k] = xaligned(sizeof(*s->gcm_key[k]));
+            if (s->gcm_key[k] == NULL) {
+                return -1;
+            }
+            IMB_AES256_GCM_PRE(s->mgr, s->key, s->gcm_key[k]);
+            continue;
+        }
+        s->enc_keys[k] = xaligned(240);
+        s->dec_keys[k] = xaligned(240);
+        if (!s->enc_keys[k] || !s->dec_keys[k]) {
+            return -1;
+        }
+        IMB_AES_KEYEXP_256(s->mgr, s->key, s->enc_keys[k], s->dec_keys[k]);
     }
-    IMB_AES_KEYEXP_256(s->mgr, s->key, s->enc_keys, s->dec_keys);
     return 0;
 }
 
@@ -321,20 +348,21 @@ static int run_raw_openssl(struct bench_cell *c, struct cell_state *s)
 {
     int enc = c->dir == ENG_ENCRYPT;
     int outl;
+    EVP_CIPHER_CTX *evp = s->evp[key_copy(c)];
     for (size_t i = 0; i < c->batch; i++) {
         struct eng_unit *u = &s->units[i];
-        if (EVP_CipherInit_ex2(s->evp, NULL, NULL, u->iv, enc, NULL) != 1) {
+        if (EVP_CipherInit_ex2(evp, NULL, NULL, u->iv, enc, NULL) != 1) {
             return -1;
         }
         if (c->mode == ENG_MODE_GCM && !enc) {
-            EVP_CIPHER_CTX_ctrl(s->evp, EVP_CTRL_GCM_SET_TAG, 16, u->tag);
+            EVP_CIPHER_CTX_ctrl(evp, EVP_CTRL_GCM_SET_TAG, 16, u->tag);
         }
-        if (EVP_CipherUpdate(s->evp, u->out, &outl, u->in, (int)u->len) != 1 ||
-            EVP_CipherFinal_ex(s->evp, u->out + outl, &outl) != 1) {
+        if (EVP_CipherUpdate(evp, u->out, &outl, u->in, (int)u->len) != 1 ||
+            EVP_CipherFinal_ex(evp, u->out + outl, &outl) != 1) {
             return -1;
         }
         if (c->mode == ENG_MODE_GCM && enc) {
-            EVP_CIPHER_CTX_ctrl(s->evp, EVP_CTRL_GCM_GET_TAG, 16, u->tag);
+            EVP_CIPHER_CTX_ctrl(evp, EVP_CTRL_GCM_GET_TAG, 16, u->tag);
         }
     }
     return 0;
@@ -342,16 +370,17 @@ static int run_raw_openssl(struct bench_cell *c, struct cell_state *s)
 
 static int run_raw_ipsecmb(struct bench_cell *c, struct cell_state *s)
 {
+    size_t k = key_copy(c);
     if (c->mode == ENG_MODE_GCM) {
         struct gcm_context_data ctx;
         uint8_t tag[16];
         for (size_t i = 0; i < c->batch; i++) {
             struct eng_unit *u = &s->units[i];
             if (c->dir == ENG_ENCRYPT) {
-                IMB_AES256_GCM_ENC(s->mgr, s->gcm_key, &ctx, u->out, u->in, u->len, u->iv, u->tag, 0,
+                IMB_AES256_GCM_ENC(s->mgr, s->gcm_key[k], &ctx, u->out, u->in, u->len, u->iv, u->tag, 0,
                                    u->tag, 16);
             } else {
-                IMB_AES256_GCM_DEC(s->mgr, s->gcm_key, &ctx, u->out, u->in, u->len, u->iv, u->tag, 0,
+                IMB_AES256_GCM_DEC(s->mgr, s->gcm_key[k], &ctx, u->out, u->in, u->len, u->iv, u->tag, 0,
                                    tag, 16);
             }
         }
@@ -365,8 +394,8 @@ static int run_raw_ipsecmb(struct bench_cell *c, struct cell_state *s)
         for (size_t i = 0; i < cnt; i++) {
             struct eng_unit *u = &s->units[base + i];
             IMB_JOB *j = &s->jobs[i];
-            j->enc_keys = s->enc_keys;
-            j->dec_keys = s->dec_keys;
+            j->enc_keys = s->enc_keys[k];
+            j->dec_keys = s->dec_keys[k];
             j->key_len_in_bytes = 32;
             j->src = u->in;
             j->dst = u->out;
@@ -415,7 +444,7 @@ int bench_cell_run_once(struct bench_cell *c, int t)
     }
     struct cell_state *s = c->state[t];
     if (c->kind == BENCH_KIND_ENGINE) {
-        return eng_cipher_batch(s->cipher, c->dir, s->units, c->batch);
+        return eng_cipher_batch(s->cipher[key_copy(c)], c->dir, s->units, c->batch);
     }
     if (c->backend == ENG_BACKEND_OPENSSL) {
         return run_raw_openssl(c, s);
@@ -428,14 +457,16 @@ static void release_one(struct cell_state *s)
     if (s == NULL) {
         return;
     }
-    eng_cipher_free(s->cipher);
-    EVP_CIPHER_CTX_free(s->evp);
+    for (size_t k = 0; k < KEY_COPIES; k++) {
+        eng_cipher_free(s->cipher[k]);
+        EVP_CIPHER_CTX_free(s->evp[k]);
+        xunplace(s->gcm_key[k], PLACE_META);
+        xunplace(s->enc_keys[k], PLACE_META);
+        xunplace(s->dec_keys[k], PLACE_META);
+    }
     if (s->mgr != NULL) {
         free_mb_mgr(s->mgr);
     }
-    xunplace(s->gcm_key, PLACE_META);
-    xunplace(s->enc_keys, PLACE_META);
-    xunplace(s->dec_keys, PLACE_META);
     free(s->jobs);
     group_data_release(s->g);
     free(s->units);
