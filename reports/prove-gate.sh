@@ -23,6 +23,8 @@
 #   SLOW=gcm:10  the injected slowdown
 #   ALPHA=0.01 MIN_EFFECT=0.05
 #   KEEP=DIR     keep every run and verdict in DIR (default: a temporary folder, removed)
+#   BASE=FILE    judge against this baseline (e.g. the committed one, made by
+#                `make baseline`) instead of recording R runs first
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -35,6 +37,7 @@ SLOW=${SLOW:-gcm:10}
 ALPHA=${ALPHA:-0.01}
 MIN_EFFECT=${MIN_EFFECT:-0.05}
 KEEP=${KEEP:-}
+BASE=${BASE:-}
 SLOW_MODE=${SLOW%%:*}
 
 make -s -j2 bin/cmk-bench bin/cmk-gate >/dev/null
@@ -78,18 +81,25 @@ EOF
 
 load() { cut -d' ' -f1 /proc/loadavg; }
 
-echo "prove-gate: baseline of $R runs; filter '${FILTER:-(all quick cells)}', $SAMPLES samples per cell," \
+if [ -n "$BASE" ]; then
+    R=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["runs"]))' "$BASE" 2>/dev/null || echo "?")
+fi
+echo "prove-gate: baseline of $R runs${BASE:+ ($BASE)}; filter '${FILTER:-(all quick cells)}', $SAMPLES samples per cell," \
      "alpha $ALPHA, minimum effect $MIN_EFFECT"
 echo "prove-gate: load average at start: $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) cores"
 t0=$(date +%s)
-runs=()
-for i in $(seq 1 "$R"); do
-    bench "$work/base$i"
-    runs+=("$work/base$i/bench.json")
-    echo "baseline run $i recorded (load $(load))"
-done
-bin/cmk-gate --make-baseline "$work/baseline.json" "${runs[@]}" >/dev/null
-echo "prove-gate: baseline recorded in $(($(date +%s) - t0)) s"
+if [ -n "$BASE" ]; then
+    cp "$BASE" "$work/baseline.json"
+else
+    runs=()
+    for i in $(seq 1 "$R"); do
+        bench "$work/base$i"
+        runs+=("$work/base$i/bench.json")
+        echo "baseline run $i recorded (load $(load))"
+    done
+    bin/cmk-gate --make-baseline "$work/baseline.json" "${runs[@]}" >/dev/null
+    echo "prove-gate: baseline recorded in $(($(date +%s) - t0)) s"
+fi
 
 flagged=0
 failed_slow=0
