@@ -1,6 +1,8 @@
 /*
  * rep_doc.c - HTML + Markdown writer and gnuplot plots (see rep_doc.h).
  */
+#include "rep_doc.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -11,7 +13,6 @@
 #include <unistd.h>
 
 #include "rep_bench.h"
-#include "rep_doc.h"
 
 extern char **environ;
 
@@ -29,7 +30,8 @@ static const char *const css =
     ".pass{color:#0a6b2b;font-weight:600}.fail{color:#b00020;font-weight:700}.na{color:#777}"
     ".missing{background:#fff6e0;border-left:4px solid #e0a000;padding:.5em 1em;margin:.6em 0}"
     ".figs{display:flex;flex-wrap:wrap;gap:1em;margin:.6em 0 1em}"
-    "figure{margin:0;flex:1 1 560px;max-width:720px;border:1px solid #e3e7ec;border-radius:4px;padding:.4em}"
+    "figure{margin:0;flex:1 1 560px;max-width:720px;border:1px solid "
+    "#e3e7ec;border-radius:4px;padding:.4em}"
     "figure svg{width:100%;height:auto;display:block}"
     "figcaption{font-size:.82em;color:#555;margin-top:.2em}"
     "nav ol{columns:2;max-width:720px}code{background:#f2f4f7;padding:0 .25em;border-radius:3px}";
@@ -67,8 +69,9 @@ void rep_doc_slug(char *out, size_t out_len, const char *title)
 
 void rep_doc_begin(struct rep_doc *d, const char *title, const char *subtitle)
 {
-    fprintf(d->html, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-                     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>");
+    fprintf(d->html,
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>");
     rep_fput_xml(d->html, title);
     fprintf(d->html, "</title>\n<style>%s</style>\n</head>\n<body>\n<h1>", css);
     rep_fput_xml(d->html, title);
@@ -127,7 +130,8 @@ static char align_of(const char *align, size_t i)
 
 static const char *align_cur;
 
-void rep_doc_table_begin(struct rep_doc *d, size_t ncols, const char *const *head, const char *align)
+void rep_doc_table_begin(struct rep_doc *d, size_t ncols, const char *const *head,
+                         const char *align)
 {
     align_cur = align;
     fprintf(d->html, "<table>\n<thead><tr>");
@@ -148,7 +152,8 @@ void rep_doc_table_begin(struct rep_doc *d, size_t ncols, const char *const *hea
     fprintf(d->md, "\n");
 }
 
-void rep_doc_table_row(struct rep_doc *d, size_t ncols, const char *const *cells, const enum rep_cls *cls)
+void rep_doc_table_row(struct rep_doc *d, size_t ncols, const char *const *cells,
+                       const enum rep_cls *cls)
 {
     static const char *const names[] = {"", "pass", "fail", "na"};
     fprintf(d->html, "<tr>");
@@ -157,7 +162,8 @@ void rep_doc_table_row(struct rep_doc *d, size_t ncols, const char *const *cells
         enum rep_cls c = cls != NULL ? cls[i] : REP_CLS_NONE;
         int right = align_of(align_cur, i) == 'r';
         if (c != REP_CLS_NONE || right) {
-            fprintf(d->html, "<td class=\"%s%s%s\">", right ? "r" : "", right && c ? " " : "", names[c]);
+            fprintf(d->html, "<td class=\"%s%s%s\">", right ? "r" : "", right && c ? " " : "",
+                    names[c]);
         } else {
             fprintf(d->html, "<td>");
         }
@@ -242,7 +248,10 @@ static void gp_str(FILE *f, const char *s)
 
 static void gp_header(FILE *f, const char *svg_path, const char *title, int w, int h)
 {
-    fprintf(f, "set terminal svg size %d,%d dynamic noenhanced font 'Helvetica,13' background '#ffffff'\n", w, h);
+    fprintf(
+        f,
+        "set terminal svg size %d,%d dynamic noenhanced font 'Helvetica,13' background '#ffffff'\n",
+        w, h);
     fprintf(f, "set output ");
     gp_str(f, svg_path);
     fprintf(f, "\nset encoding utf8\nset title ");
@@ -261,7 +270,8 @@ static int run_gnuplot(const char *script, const char *errfile, char *msg, size_
         return -1;
     }
     posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, errfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, errfile, O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
     char prog[] = "gnuplot";
     char arg[4300];
     snprintf(arg, sizeof(arg), "%s", script);
@@ -295,7 +305,8 @@ static int run_gnuplot(const char *script, const char *errfile, char *msg, size_
             }
         }
     }
-    snprintf(msg, msg_len, "gnuplot failed (status %d): %s", WIFEXITED(status) ? WEXITSTATUS(status) : -1, first);
+    snprintf(msg, msg_len, "gnuplot failed (status %d): %s",
+             WIFEXITED(status) ? WEXITSTATUS(status) : -1, first);
     return -1;
 }
 
@@ -337,8 +348,9 @@ static int inline_svg(FILE *f, const char *path, const char *pfx)
         size_t hit = 0;
         for (size_t i = 0; i < sizeof(pats) / sizeof(pats[0]) && hit == 0; i++) {
             size_t pl = strlen(pats[i]);
-            if (strncmp(s, pats[i], pl) == 0 && (s == buf || s[-1] == ' ' || s[-1] == '\t' || s[-1] == '\n' ||
-                                                 pats[i][0] == 'u' || s[-1] == ':')) {
+            if (strncmp(s, pats[i], pl) == 0 &&
+                (s == buf || s[-1] == ' ' || s[-1] == '\t' || s[-1] == '\n' || pats[i][0] == 'u' ||
+                 s[-1] == ':')) {
                 hit = pl;
             }
         }
@@ -413,8 +425,10 @@ static void bytes_label(char *out, size_t out_len, double b)
     snprintf(out, out_len, "%.*s %s", (int)i, u, u + i);
 }
 
-/* Opens a gnuplot script in memory (*text, freed by the caller) with the common header; NULL when plots are off. */
-static FILE *script_begin(const struct rep_doc *d, const char *name, const char *title, char **text, size_t *len)
+/* Opens a gnuplot script in memory (*text, freed by the caller) with the common header; NULL when
+ * plots are off. */
+static FILE *script_begin(const struct rep_doc *d, const char *name, const char *title, char **text,
+                          size_t *len)
 {
     *text = NULL;
     if (!d->plots) {
@@ -442,7 +456,8 @@ int rep_doc_plot(struct rep_doc *d, struct rep_plot *p)
     for (size_t i = 0; i < p->ns; i++) {
         fprintf(f, "$s%zu << EOD\n", i);
         for (size_t k = 0; k < p->s[i].n; k++) {
-            fprintf(f, "%.17g %.17g %.17g %.17g\n", p->s[i].x[k], p->s[i].y[k], p->s[i].lo[k], p->s[i].hi[k]);
+            fprintf(f, "%.17g %.17g %.17g %.17g\n", p->s[i].x[k], p->s[i].y[k], p->s[i].lo[k],
+                    p->s[i].hi[k]);
             xmin = fmin(xmin, p->s[i].x[k]);
             xmax = fmax(xmax, p->s[i].x[k]);
         }
@@ -459,7 +474,7 @@ int rep_doc_plot(struct rep_doc *d, struct rep_plot *p)
         double pad = xmax > xmin ? (xmax - xmin) * 0.06 : 0.5;
         fprintf(f, "set xrange [%.17g:%.17g]\n", xmin - pad, xmax + pad);
     }
-    if (p->bytes_tics || p->logx) {
+    if (p->bytes_tics || p->logx || p->data_tics) {
         /* tics exactly at the measured x values */
         double xs[REP_PLOT_MAX_POINTS * 2];
         size_t nx = 0;
@@ -502,12 +517,13 @@ int rep_doc_plot(struct rep_doc *d, struct rep_plot *p)
     }
     fprintf(f, "plot ");
     for (size_t i = 0; i < p->ns; i++) {
-        fprintf(f, "%s$s%zu using 1:2:3:4 with yerrorlines lw 2 pt %zu ps 0.9 title ", i ? ", \\\n     " : "", i,
-                (i % 7) + 1);
+        fprintf(f, "%s$s%zu using 1:2:3:4 with yerrorlines lw 2 pt %zu ps 0.9 title ",
+                i ? ", \\\n     " : "", i, (i % 7) + 1);
         gp_str(f, p->s[i].title);
     }
     if (p->hline_one) {
-        fprintf(f, "%s1 with lines dt 2 lw 1.5 lc rgb '#606060' title 'parity (1.0)'", p->ns ? ", \\\n     " : "");
+        fprintf(f, "%s1 with lines dt 2 lw 1.5 lc rgb '#606060' title 'parity (1.0)'",
+                p->ns ? ", \\\n     " : "");
     }
     fprintf(f, "\n");
     if (fclose(f) != 0) {
@@ -520,8 +536,8 @@ int rep_doc_plot(struct rep_doc *d, struct rep_plot *p)
 }
 
 int rep_doc_plot_bars(struct rep_doc *d, const char *name, const char *title, const char *ylabel,
-                      size_t ncat, const char *const *cats, size_t nval, const char *const *val_names,
-                      const double *v)
+                      size_t ncat, const char *const *cats, size_t nval,
+                      const char *const *val_names, const double *v)
 {
     char *text;
     size_t text_len;
@@ -542,10 +558,28 @@ int rep_doc_plot_bars(struct rep_doc *d, const char *name, const char *title, co
         }
         fprintf(f, "\n");
     }
-    fprintf(f, "EOD\nset style data histograms\nset style histogram clustered gap 1\n"
-               "set style fill solid 0.85 border -1\nset boxwidth 0.9\nset yrange [0:*]\n"
-               "set xtics rotate by -25 left\nset ylabel ");
-    gp_str(f, ylabel);
+    double lo = INFINITY, hi = 0;
+    for (size_t i = 0; i < ncat * nval; i++) {
+        if (isfinite(v[i]) && v[i] > 0) {
+            lo = fmin(lo, v[i]);
+            hi = fmax(hi, v[i]);
+        }
+    }
+    int logy = hi > 0 && hi / lo > 50;
+    fprintf(f,
+            "EOD\nset style data histograms\nset style histogram clustered gap 1\n"
+            "set style fill solid 0.85 border -1\nset boxwidth 0.9\n"
+            "set xtics rotate by -25 left\n");
+    if (logy) {
+        /* bars grow from the bottom of the range: put it below the smallest value */
+        fprintf(f, "set logscale y 10\nset yrange [%.17g:%.17g]\n", lo / 2, hi * 2);
+    } else {
+        fprintf(f, "set yrange [0:*]\n");
+    }
+    fprintf(f, "set ylabel ");
+    char yl[160];
+    snprintf(yl, sizeof(yl), "%s%s", ylabel, logy ? ", log scale" : "");
+    gp_str(f, yl);
     fprintf(f, "\nplot ");
     for (size_t k = 0; k < nval; k++) {
         fprintf(f, "%s$bars using %zu%s title ", k ? ", " : "", k + 2, k == 0 ? ":xtic(1)" : "");

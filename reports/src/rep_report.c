@@ -1,6 +1,8 @@
 /*
  * rep_report.c - the sections of the report (see rep_report.h).
  */
+#include "rep_report.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -11,12 +13,11 @@
 
 #include "rep_bench.h"
 #include "rep_doc.h"
-#include "rep_report.h"
 #include "rep_stats.h"
 
-#define BOOT_REPS 2000
+#define BOOT_REPS  2000
 #define BOOT_LEVEL 0.95
-#define BOOT_SEED 0x636d6b2d7265706fULL /* "cmk-repo" */
+#define BOOT_SEED  0x636d6b2d7265706fULL /* "cmk-repo" */
 
 /* What the report was made from; any of the three may be absent. */
 struct inputs {
@@ -94,8 +95,8 @@ static size_t distinct_modes(const struct rep_bench *b, const char **out, size_t
 
 static int is_throughput(const struct rep_cell *c)
 {
-    return rep_cell_measured(c) && strcmp(c->unit, "GB/s") == 0 && (strcmp(c->kind, "engine") == 0 ||
-                                                                    strcmp(c->kind, "raw") == 0);
+    return rep_cell_measured(c) && strcmp(c->unit, "GB/s") == 0 &&
+           (strcmp(c->kind, "engine") == 0 || strcmp(c->kind, "raw") == 0);
 }
 
 static int is_single_thread_throughput(const struct rep_cell *c)
@@ -114,11 +115,12 @@ static void series_title(const struct rep_cell *c, char *out, size_t out_len, in
         snprintf(extra + off, sizeof(extra) - off, " batch %ld", c->batch);
     }
     if (strcmp(c->kind, "raw") == 0) {
-        snprintf(out, out_len, "raw %s%s%s%s", strcmp(c->backend, "openssl") == 0 ? "openssl-evp" : c->backend,
-                 extra, with_dir ? " " : "", with_dir ? c->direction : "");
+        snprintf(out, out_len, "raw %s%s%s%s",
+                 strcmp(c->backend, "openssl") == 0 ? "openssl-evp" : c->backend, extra,
+                 with_dir ? " " : "", with_dir ? c->direction : "");
     } else {
-        snprintf(out, out_len, "%s %s/%s%s%s%s", c->kind, c->backend, c->arch, extra, with_dir ? " " : "",
-                 with_dir ? c->direction : "");
+        snprintf(out, out_len, "%s %s/%s%s%s%s", c->kind, c->backend, c->arch, extra,
+                 with_dir ? " " : "", with_dir ? c->direction : "");
     }
 }
 
@@ -127,7 +129,8 @@ static void section_env(struct rep_doc *d, const struct inputs *in)
     rep_doc_h2(d, REP_H_ENV);
     if (!in->have_bench) {
         char t[1200];
-        snprintf(t, sizeof(t), "bench.json not found at %s: run make bench (environment " REP_NOT_MEASURED ").",
+        snprintf(t, sizeof(t),
+                 "bench.json not found at %s: run make bench (environment " REP_NOT_MEASURED ").",
                  in->o->bench_path);
         rep_doc_missing(d, t);
         return;
@@ -139,8 +142,8 @@ static void section_env(struct rep_doc *d, const struct inputs *in)
         measured += rep_cell_measured(&b->cells[i]);
         skipped += b->cells[i].skipped != NULL;
     }
-    snprintf(t, sizeof(t), "From %s (schema version %d): %zu cells, %zu measured, %zu skipped.", b->path,
-             b->schema_version, b->ncells, measured, skipped);
+    snprintf(t, sizeof(t), "From %s (schema version %d): %zu cells, %zu measured, %zu skipped.",
+             b->path, b->schema_version, b->ncells, measured, skipped);
     rep_doc_p(d, t);
     if (b->env == NULL) {
         rep_doc_missing(d, "bench.json has no env record.");
@@ -167,7 +170,8 @@ static void section_env(struct rep_doc *d, const struct inputs *in)
     }
     const char *slow = rep_env_str(b, "ENG_TEST_SLOWDOWN");
     if (slow[0] != '\0') {
-        snprintf(t, sizeof(t), "Warning: measured with the test-only slowdown ENG_TEST_SLOWDOWN=%s.", slow);
+        snprintf(t, sizeof(t),
+                 "Warning: measured with the test-only slowdown ENG_TEST_SLOWDOWN=%s.", slow);
         rep_doc_missing(d, t);
     }
     if (skipped > 0) {
@@ -191,8 +195,10 @@ static void section_env(struct rep_doc *d, const struct inputs *in)
     char kinds[256] = "";
     for (size_t i = 0; i < b->ncells; i++) {
         const struct rep_cell *c = &b->cells[i];
-        if (strcmp(c->kind, "engine") == 0 || strcmp(c->kind, "raw") == 0 || strcmp(c->kind, "vault") == 0 ||
-            strcmp(c->kind, "rotation") == 0 || cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(c->json, "p50"))) {
+        if (strcmp(c->kind, "engine") == 0 || strcmp(c->kind, "raw") == 0 ||
+            strcmp(c->kind, "vault") == 0 || strcmp(c->kind, "rotation") == 0 ||
+            strcmp(c->kind, "engine-aa") == 0 || strcmp(c->unit, "ops/s") == 0 ||
+            cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(c->json, "p50"))) {
             continue;
         }
         other++;
@@ -202,7 +208,8 @@ static void section_env(struct rep_doc *d, const struct inputs *in)
         }
     }
     if (other > 0) {
-        snprintf(t, sizeof(t), "%zu cells of kinds this report does not know (%s) are left out.", other, kinds);
+        snprintf(t, sizeof(t), "%zu cells of kinds this report does not know (%s) are left out.",
+                 other, kinds);
         rep_doc_missing(d, t);
     }
 }
@@ -216,13 +223,18 @@ static void section_throughput(struct rep_doc *d, const struct inputs *in)
     const char *modes[16];
     size_t nm = in->have_bench ? distinct_modes(b, modes, 16, is_single_thread_throughput) : 0;
     if (nm == 0) {
-        rep_doc_missing(d, in->have_bench ? "Throughput " REP_NOT_MEASURED ": bench.json has no measured GB/s cells."
-                                          : "Throughput " REP_NOT_MEASURED ": bench.json not found (run make bench).");
+        rep_doc_missing(d, in->have_bench ? "Throughput " REP_NOT_MEASURED
+                                            ": bench.json has no measured GB/s cells."
+                                          : "Throughput " REP_NOT_MEASURED
+                                            ": bench.json not found (run make bench).");
         return;
     }
-    rep_doc_p(d, "Single thread, median GB/s (10^9 bytes/s) of the samples per cell; error bars and brackets: "
-                 "the confidence interval of the median recorded by the benchmark (ci_level in bench.json). "
-                 "x axis: data unit size, log scale.");
+    rep_doc_p(
+        d,
+        "Single thread, median GB/s (10^9 bytes/s) of the samples per cell; error bars and "
+        "brackets: "
+        "the confidence interval of the median recorded by the benchmark (ci_level in bench.json). "
+        "x axis: data unit size, log scale.");
     static const char *const dirs[] = {"encrypt", "decrypt"};
     rep_doc_figures_begin(d);
     for (size_t m = 0; m < nm; m++) {
@@ -263,9 +275,10 @@ static void section_throughput(struct rep_doc *d, const struct inputs *in)
 
 static int same_row(const struct rep_cell *a, const struct rep_cell *c)
 {
-    return strcmp(a->mode, c->mode) == 0 && strcmp(a->kind, c->kind) == 0 && strcmp(a->backend, c->backend) == 0 &&
-           strcmp(a->arch, c->arch) == 0 && strcmp(a->direction, c->direction) == 0 &&
-           strcmp(a->keys, c->keys) == 0 && a->batch == c->batch;
+    return strcmp(a->mode, c->mode) == 0 && strcmp(a->kind, c->kind) == 0 &&
+           strcmp(a->backend, c->backend) == 0 && strcmp(a->arch, c->arch) == 0 &&
+           strcmp(a->direction, c->direction) == 0 && strcmp(a->keys, c->keys) == 0 &&
+           a->batch == c->batch;
 }
 
 /* One row per cell, one column per data unit size: median GB/s [CI]. */
@@ -320,8 +333,8 @@ static void throughput_table(struct rep_doc *d, const struct rep_bench *b)
                     char med[32], ci[64];
                     fmt(med, sizeof(med), N_F2, e->median);
                     fmt_ci(ci, sizeof(ci), N_F2, e->ci_low, e->ci_high);
-                    snprintf(vals[j], sizeof(vals[j]), "%s%s%s", med, strcmp(ci, "-") != 0 ? " " : "",
-                             strcmp(ci, "-") != 0 ? ci : "");
+                    snprintf(vals[j], sizeof(vals[j]), "%s%s%s", med,
+                             strcmp(ci, "-") != 0 ? " " : "", strcmp(ci, "-") != 0 ? ci : "");
                     break;
                 }
             }
@@ -338,11 +351,13 @@ static void pair_stats(const struct rep_pair *p, double *med, double *lo, double
     *med = rep_median(p->ratios, p->n);
     *lo = *hi = NAN;
     if (p->n > 1) {
-        rep_bootstrap_ratio(p->ratios, p->n, NULL, 0, BOOT_REPS, BOOT_LEVEL, BOOT_SEED ^ rep_hash64(p->key), lo, hi);
+        rep_bootstrap_ratio(p->ratios, p->n, NULL, 0, BOOT_REPS, BOOT_LEVEL,
+                            BOOT_SEED ^ rep_hash64(p->key), lo, hi);
     }
 }
 
-static void pairs_section(struct rep_doc *d, const struct inputs *in, const char *type, const char *plot_prefix)
+static void pairs_section(struct rep_doc *d, const struct inputs *in, const char *type,
+                          const char *plot_prefix)
 {
     struct rep_pair *pairs = NULL;
     long np = rep_pairs_build(&in->bench, &pairs);
@@ -352,21 +367,30 @@ static void pairs_section(struct rep_doc *d, const struct inputs *in, const char
     }
     int cmk = strcmp(type, "cmk/smk") == 0;
     if (count == 0) {
-        rep_doc_missing(d, cmk ? "CMK against SMK " REP_NOT_MEASURED ": bench.json has no engine cells with "
+        rep_doc_missing(d, cmk ? "CMK against SMK " REP_NOT_MEASURED
+                                 ": bench.json has no engine cells with "
                                  "keys 'cmk' next to the same cells with keys 'smk'."
-                               : "Engine/raw ratios " REP_NOT_MEASURED ": bench.json has no engine cell with "
+                               : "Engine/raw ratios " REP_NOT_MEASURED
+                                 ": bench.json has no engine cell with "
                                  "a raw-library cell of the same group.");
         rep_pairs_free(pairs, np > 0 ? (size_t)np : 0);
         return;
     }
-    rep_doc_p(d, cmk ? "Ratio CMK / SMK of the same engine cell: per-round ratios (sample i of CMK / sample i of "
-                       "SMK, measured in the same interleaved round), their median and a 95% bootstrap interval "
-                       "(2000 resamples, fixed seed). 1.0 means CMK costs nothing."
-                     : "Per-round ratios: sample i of the engine cell divided by sample i of the raw library "
-                       "cell (OpenSSL EVP for the openssl and native back ends, ipsec-mb for ipsec-mb) measured "
-                       "in the same interleaved round, so machine drift cancels; median and 95% bootstrap "
-                       "interval (2000 resamples, fixed seed). Above 1.0 the engine is faster than the library "
-                       "it wraps.");
+    rep_doc_p(
+        d,
+        cmk ? "Ratio CMK / SMK of the same engine cell: per-round ratios (sample i of CMK / sample "
+              "i of "
+              "SMK, measured in the same interleaved round), their median and a 95% bootstrap "
+              "interval "
+              "(2000 resamples, fixed seed). 1.0 means CMK costs nothing."
+            : "Per-round ratios: sample i of the engine cell divided by sample i of the raw "
+              "library "
+              "cell (OpenSSL EVP for the openssl and native back ends, ipsec-mb for ipsec-mb) "
+              "measured "
+              "in the same interleaved round, so machine drift cancels; median and 95% bootstrap "
+              "interval (2000 resamples, fixed seed). Above 1.0 the engine is faster than the "
+              "library "
+              "it wraps.");
     const char *modes[16];
     size_t nm = 0;
     for (long i = 0; i < np; i++) {
@@ -388,9 +412,11 @@ static void pairs_section(struct rep_doc *d, const struct inputs *in, const char
             continue;
         }
         snprintf(p->name, sizeof(p->name), "%s-%s", plot_prefix, modes[m]);
-        snprintf(p->title, sizeof(p->title), "%s: %s", modes[m], cmk ? "CMK / SMK throughput" : "engine / raw library");
+        snprintf(p->title, sizeof(p->title), "%s: %s", modes[m],
+                 cmk ? "CMK / SMK throughput" : "engine / raw library");
         snprintf(p->xlabel, sizeof(p->xlabel), "data unit size (bytes, log scale)");
-        snprintf(p->ylabel, sizeof(p->ylabel), cmk ? "throughput ratio CMK / SMK" : "throughput ratio engine / raw");
+        snprintf(p->ylabel, sizeof(p->ylabel),
+                 cmk ? "throughput ratio CMK / SMK" : "throughput ratio engine / raw");
         p->logx = 1;
         p->bytes_tics = 1;
         p->hline_one = 1;
@@ -401,14 +427,16 @@ static void pairs_section(struct rep_doc *d, const struct inputs *in, const char
             }
             char title[200];
             if (cmk) {
-                snprintf(title, sizeof(title), "%s/%s %s", q->num->backend, q->num->arch, q->num->direction);
-            } else {
-                snprintf(title, sizeof(title), "%s/%s / raw %s %s", q->num->backend, q->num->arch, q->den->backend,
+                snprintf(title, sizeof(title), "%s/%s %s", q->num->backend, q->num->arch,
                          q->num->direction);
+            } else {
+                snprintf(title, sizeof(title), "%s/%s / raw %s %s", q->num->backend, q->num->arch,
+                         q->den->backend, q->num->direction);
             }
             if (q->num->threads != 1 || q->num->batch != 64) {
                 size_t l = strlen(title);
-                snprintf(title + l, sizeof(title) - l, " (t%ld b%ld)", q->num->threads, q->num->batch);
+                snprintf(title + l, sizeof(title) - l, " (t%ld b%ld)", q->num->threads,
+                         q->num->batch);
             }
             double med, lo, hi;
             pair_stats(q, &med, &lo, &hi);
@@ -419,11 +447,12 @@ static void pairs_section(struct rep_doc *d, const struct inputs *in, const char
     }
     rep_doc_figures_end(d);
     if (cmk) {
-        static const char *const head[] = {"cell", "SMK GB/s", "SMK CI", "CMK GB/s", "CMK CI", "CMK / SMK",
-                                           "95% CI", "rounds"};
+        static const char *const head[] = {"cell",   "SMK GB/s",  "SMK CI", "CMK GB/s",
+                                           "CMK CI", "CMK / SMK", "95% CI", "rounds"};
         rep_doc_table_begin(d, 8, head, "lrrrrrrr");
     } else {
-        static const char *const head[] = {"ratio", "median", "95% CI", "rounds", "engine GB/s", "raw GB/s"};
+        static const char *const head[] = {"ratio",  "median",      "95% CI",
+                                           "rounds", "engine GB/s", "raw GB/s"};
         rep_doc_table_begin(d, 6, head, "lrrrrr");
     }
     for (long i = 0; i < np; i++) {
@@ -453,21 +482,101 @@ static void pairs_section(struct rep_doc *d, const struct inputs *in, const char
     rep_pairs_free(pairs, np > 0 ? (size_t)np : 0);
 }
 
+/* The engine cell an A/A twin repeats (same key apart from the kind), or NULL. */
+static const struct rep_cell *aa_original(const struct rep_bench *b, const struct rep_cell *t)
+{
+    for (size_t j = 0; j < b->ncells; j++) {
+        const struct rep_cell *c = &b->cells[j];
+        if (rep_cell_measured(c) && strcmp(c->kind, "engine") == 0 &&
+            strcmp(c->mode, t->mode) == 0 && strcmp(c->backend, t->backend) == 0 &&
+            strcmp(c->arch, t->arch) == 0 && strcmp(c->direction, t->direction) == 0 &&
+            c->unit_bytes == t->unit_bytes && c->batch == t->batch && c->threads == t->threads &&
+            strcmp(c->keys, t->keys) == 0) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+/* A/A: a cell measured twice in one run (kind engine-aa); the medians should differ by under 2%. */
+static void aa_table(struct rep_doc *d, const struct rep_bench *b)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->ncells; i++) {
+        n += strcmp(b->cells[i].kind, "engine-aa") == 0 && rep_cell_measured(&b->cells[i]);
+    }
+    if (n == 0) {
+        return;
+    }
+    rep_doc_h3(d, "A/A: the same cell measured twice");
+    rep_doc_p(
+        d,
+        "A twin of an engine cell measured in the same interleaved rounds; twin / cell per round, "
+        "median and 95% bootstrap interval. The bar: medians within 2%.");
+    static const char *const head[] = {"cell",   "cell GB/s", "twin GB/s", "twin / cell",
+                                       "95% CI", "rounds",    "within 2%"};
+    rep_doc_table_begin(d, 7, head, "lrrrrrl");
+    for (size_t i = 0; i < b->ncells; i++) {
+        const struct rep_cell *t = &b->cells[i];
+        const struct rep_cell *c =
+            strcmp(t->kind, "engine-aa") == 0 && rep_cell_measured(t) ? aa_original(b, t) : NULL;
+        if (c == NULL) {
+            continue;
+        }
+        size_t m = t->nsamples < c->nsamples ? t->nsamples : c->nsamples;
+        double *r = calloc(m > 0 ? m : 1, sizeof(double));
+        if (r == NULL) {
+            continue;
+        }
+        size_t k = 0;
+        for (size_t j = 0; j < m; j++) {
+            if (c->samples[j] > 0) {
+                r[k++] = t->samples[j] / c->samples[j];
+            }
+        }
+        double med = k > 0 ? rep_median(r, k) : NAN, lo = NAN, hi = NAN;
+        if (k > 1) {
+            rep_bootstrap_ratio(r, k, NULL, 0, BOOT_REPS, BOOT_LEVEL,
+                                BOOT_SEED ^ rep_hash64(t->key), &lo, &hi);
+        }
+        free(r);
+        char name[200], a[32], tw[32], rm[32], ci[64], rounds[16];
+        series_title(c, name, sizeof(name), 0);
+        size_t l = strlen(name);
+        rep_unit_str(a, sizeof(a), c->unit_bytes);
+        snprintf(name + l, sizeof(name) - l, " %s %s %s", c->mode, a, c->direction);
+        fmt(a, sizeof(a), N_F2, c->median);
+        fmt(tw, sizeof(tw), N_F2, t->median);
+        fmt(rm, sizeof(rm), N_F3, med);
+        fmt_ci(ci, sizeof(ci), N_F3, lo, hi);
+        snprintf(rounds, sizeof(rounds), "%zu", k);
+        int ok = !isnan(med) && fabs(med - 1) < 0.02;
+        const char *row[] = {name, a, tw, rm, ci, rounds, isnan(med) ? "-" : ok ? "pass" : "FAIL"};
+        const enum rep_cls cls[] = {
+            0, 0, 0, 0, 0, 0, isnan(med) ? REP_CLS_NA : ok ? REP_CLS_PASS : REP_CLS_FAIL};
+        rep_doc_table_row(d, 7, row, cls);
+    }
+    rep_doc_table_end(d);
+}
+
 static void section_ratios(struct rep_doc *d, const struct inputs *in)
 {
     rep_doc_h2(d, REP_H_RATIOS);
     if (!in->have_bench) {
-        rep_doc_missing(d, "Engine/raw ratios " REP_NOT_MEASURED ": bench.json not found (run make bench).");
+        rep_doc_missing(
+            d, "Engine/raw ratios " REP_NOT_MEASURED ": bench.json not found (run make bench).");
         return;
     }
     pairs_section(d, in, "engine/raw", "ratio");
+    aa_table(d, &in->bench);
 }
 
 static void section_cmk(struct rep_doc *d, const struct inputs *in)
 {
     rep_doc_h2(d, REP_H_CMK);
     if (!in->have_bench) {
-        rep_doc_missing(d, "CMK against SMK " REP_NOT_MEASURED ": bench.json not found (run make bench).");
+        rep_doc_missing(
+            d, "CMK against SMK " REP_NOT_MEASURED ": bench.json not found (run make bench).");
         return;
     }
     pairs_section(d, in, "cmk/smk", "cmk-smk");
@@ -478,6 +587,23 @@ static int has_threads(const struct rep_cell *c)
     return is_throughput(c) && c->threads > 1;
 }
 
+/* The cell of |c|'s key (threads aside) with |threads| threads, or NULL. */
+static const struct rep_cell *with_threads(const struct rep_bench *b, const struct rep_cell *c,
+                                           long threads)
+{
+    for (size_t j = 0; j < b->ncells; j++) {
+        const struct rep_cell *e = &b->cells[j];
+        if (is_throughput(e) && e->threads == threads && strcmp(e->kind, c->kind) == 0 &&
+            strcmp(e->mode, c->mode) == 0 && strcmp(e->backend, c->backend) == 0 &&
+            strcmp(e->arch, c->arch) == 0 && strcmp(e->direction, c->direction) == 0 &&
+            e->unit_bytes == c->unit_bytes && strcmp(e->keys, c->keys) == 0 &&
+            e->batch == c->batch) {
+            return e;
+        }
+    }
+    return NULL;
+}
+
 static void section_threads(struct rep_doc *d, const struct inputs *in)
 {
     rep_doc_h2(d, REP_H_THREADS);
@@ -485,12 +611,18 @@ static void section_threads(struct rep_doc *d, const struct inputs *in)
     const char *modes[16];
     size_t nm = in->have_bench ? distinct_modes(b, modes, 16, has_threads) : 0;
     if (nm == 0) {
-        rep_doc_missing(d, in->have_bench ? "Thread scaling " REP_NOT_MEASURED ": bench.json has no cell with threads > 1."
-                                          : "Thread scaling " REP_NOT_MEASURED ": bench.json not found (run make bench).");
+        rep_doc_missing(d, in->have_bench ? "Thread scaling " REP_NOT_MEASURED
+                                            ": bench.json has no cell with threads > 1."
+                                          : "Thread scaling " REP_NOT_MEASURED
+                                            ": bench.json not found (run make bench).");
         return;
     }
-    rep_doc_p(d, "Aggregate GB/s against the number of threads, per cell and data unit size; error bars: the "
-                 "benchmark's confidence interval of the median.");
+    rep_doc_p(
+        d,
+        "Aggregate GB/s against the number of threads, per cell and data unit size; error bars: "
+        "the "
+        "benchmark's confidence interval of the median. Speed-up: the median at N threads over the "
+        "median of the same cell at 1 thread.");
     rep_doc_figures_begin(d);
     for (size_t m = 0; m < nm; m++) {
         struct rep_plot *p = calloc(1, sizeof(*p));
@@ -502,20 +634,17 @@ static void section_threads(struct rep_doc *d, const struct inputs *in)
         snprintf(p->xlabel, sizeof(p->xlabel), "threads");
         snprintf(p->ylabel, sizeof(p->ylabel), "throughput (GB/s, all threads)");
         p->ymin_zero = 1;
-        p->bytes_tics = 0;
+        p->data_tics = 1;
         for (size_t i = 0; i < b->ncells; i++) {
             const struct rep_cell *c = &b->cells[i];
             if (!is_throughput(c) || strcmp(c->mode, modes[m]) != 0) {
                 continue;
             }
-            /* only cells whose key (threads aside) also exists with threads > 1 */
+            /* only cells whose key (threads aside) exists at 1 thread and with threads > 1 */
+            const struct rep_cell *one = with_threads(b, c, 1);
             int scaled = 0;
-            for (size_t j = 0; j < b->ncells && !scaled; j++) {
-                const struct rep_cell *e = &b->cells[j];
-                scaled = has_threads(e) && strcmp(e->kind, c->kind) == 0 && strcmp(e->mode, c->mode) == 0 &&
-                         strcmp(e->backend, c->backend) == 0 && strcmp(e->arch, c->arch) == 0 &&
-                         strcmp(e->direction, c->direction) == 0 && e->unit_bytes == c->unit_bytes &&
-                         strcmp(e->keys, c->keys) == 0 && e->batch == c->batch;
+            for (size_t j = 0; j < b->ncells && !scaled && one != NULL; j++) {
+                scaled = has_threads(&b->cells[j]) && with_threads(b, &b->cells[j], 1) == one;
             }
             if (!scaled) {
                 continue;
@@ -532,21 +661,29 @@ static void section_threads(struct rep_doc *d, const struct inputs *in)
         free(p);
     }
     rep_doc_figures_end(d);
-    static const char *const head[] = {"cell", "direction", "unit", "threads", "GB/s", "CI"};
-    rep_doc_table_begin(d, 6, head, "llrrrr");
+    static const char *const head[] = {"mode", "cell", "direction",     "unit",    "threads",
+                                       "GB/s", "CI",   "1 thread GB/s", "speed-up"};
+    rep_doc_table_begin(d, 9, head, "lllrrrrrr");
     for (size_t i = 0; i < b->ncells; i++) {
         const struct rep_cell *c = &b->cells[i];
         if (!has_threads(c)) {
             continue;
         }
-        char title[160], u[24], t[24], med[32], ci[96];
+        const struct rep_cell *one = with_threads(b, c, 1);
+        char title[160], u[24], t[24], med[32], ci[96], m1[32], sp[32];
         series_title(c, title, sizeof(title), 0);
         rep_unit_str(u, sizeof(u), c->unit_bytes);
         snprintf(t, sizeof(t), "%ld", c->threads);
         fmt(med, sizeof(med), N_F2, c->median);
         fmt_ci(ci, sizeof(ci), N_F2, c->ci_low, c->ci_high);
-        const char *row[] = {title, c->direction, u, t, med, ci};
-        rep_doc_table_row(d, 6, row, NULL);
+        fmt(m1, sizeof(m1), N_F2, one != NULL ? one->median : NAN);
+        if (one != NULL && one->median > 0) {
+            snprintf(sp, sizeof(sp), "%.2fx", c->median / one->median);
+        } else {
+            snprintf(sp, sizeof(sp), "-");
+        }
+        const char *row[] = {c->mode, title, c->direction, u, t, med, ci, m1, sp};
+        rep_doc_table_row(d, 9, row, NULL);
     }
     rep_doc_table_end(d);
 }
@@ -593,6 +730,49 @@ static const char *latency_op(const struct rep_cell *c)
     return op != NULL ? op : (c->label[0] ? c->label : c->kind);
 }
 
+static int is_rate(const struct rep_cell *c)
+{
+    return c->skipped == NULL && !isnan(c->median) && strcmp(c->unit, "ops/s") == 0;
+}
+
+/* Throughput of vault operations next to OpenSSL's RSA private-operation rate in the same run. */
+static void rate_table(struct rep_doc *d, const struct rep_bench *b)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < b->ncells; i++) {
+        n += is_rate(&b->cells[i]);
+    }
+    if (n == 0) {
+        rep_doc_missing(d,
+                        "Vault throughput " REP_NOT_MEASURED ": bench.json has no cells in ops/s.");
+        return;
+    }
+    rep_doc_h3(d, "Vault throughput and OpenSSL's RSA rate");
+    rep_doc_p(
+        d,
+        "Operations per second of the vault (clients in parallel over loopback HTTPS) next to the "
+        "RSA "
+        "private-key operations OpenSSL does on the same machine in the same run: the vault cannot "
+        "unwrap faster than the RSA it runs on.");
+    static const char *const head[] = {"cell", "RSA bits", "threads / clients", "ops/s", "CI"};
+    rep_doc_table_begin(d, 5, head, "lrrrr");
+    for (size_t i = 0; i < b->ncells; i++) {
+        const struct rep_cell *c = &b->cells[i];
+        if (!is_rate(c)) {
+            continue;
+        }
+        char bits[24], t[24], med[32], ci[64];
+        long rb = rsa_bits(c);
+        snprintf(bits, sizeof(bits), rb > 0 ? "%ld" : "-", rb);
+        snprintf(t, sizeof(t), "%ld", c->threads);
+        fmt(med, sizeof(med), N_F0, c->median);
+        fmt_ci(ci, sizeof(ci), N_F0, c->ci_low, c->ci_high);
+        const char *row[] = {c->label[0] ? c->label : c->kind, bits, t, med, ci};
+        rep_doc_table_row(d, 5, row, NULL);
+    }
+    rep_doc_table_end(d);
+}
+
 static void section_vault(struct rep_doc *d, const struct inputs *in)
 {
     rep_doc_h2(d, REP_H_VAULT);
@@ -602,15 +782,19 @@ static void section_vault(struct rep_doc *d, const struct inputs *in)
         n += is_latency(&b->cells[i]);
     }
     if (n == 0) {
-        rep_doc_missing(d, in->have_bench ? "Vault latency " REP_NOT_MEASURED ": bench.json has no latency cells "
+        rep_doc_missing(d, in->have_bench ? "Vault latency " REP_NOT_MEASURED
+                                            ": bench.json has no latency cells "
                                             "(results with p50/p90/p99)."
-                                          : "Vault latency " REP_NOT_MEASURED ": bench.json not found (run make bench).");
+                                          : "Vault latency " REP_NOT_MEASURED
+                                            ": bench.json not found (run make bench).");
         return;
     }
-    rep_doc_p(d, "Latency percentiles of vault operations per RSA key size (p50, p90, p99 as recorded by the "
-                 "benchmark).");
+    rep_doc_p(d,
+              "Latency percentiles of vault operations per RSA key size (p50, p90, p99 as recorded "
+              "by the "
+              "benchmark).");
     const char **cats = calloc(n, sizeof(char *));
-    char (*catbuf)[160] = calloc(n, sizeof(*catbuf));
+    char(*catbuf)[160] = calloc(n, sizeof(*catbuf));
     double *v = calloc(n * 3, sizeof(double));
     char unit[16] = "";
     if (cats == NULL || catbuf == NULL || v == NULL) {
@@ -644,9 +828,11 @@ static void section_vault(struct rep_doc *d, const struct inputs *in)
     char ylabel[64];
     snprintf(ylabel, sizeof(ylabel), "latency (%s)", unit);
     rep_doc_figures_begin(d);
-    rep_doc_plot_bars(d, "vault-latency", "vault operation latency per RSA key size", ylabel, k, cats, 3, vals, v);
+    rep_doc_plot_bars(d, "vault-latency", "vault operation latency per RSA key size", ylabel, k,
+                      cats, 3, vals, v);
     rep_doc_figures_end(d);
-    static const char *const head[] = {"operation", "RSA bits", "p50", "p90", "p99", "unit", "samples"};
+    static const char *const head[] = {"operation", "RSA bits", "p50",    "p90",
+                                       "p99",       "unit",     "samples"};
     rep_doc_table_begin(d, 7, head, "lrrrrlr");
     for (size_t i = 0; i < b->ncells; i++) {
         const struct rep_cell *c = &b->cells[i];
@@ -671,11 +857,29 @@ static void section_vault(struct rep_doc *d, const struct inputs *in)
     free(cats);
     free(catbuf);
     free(v);
+    rate_table(d, b);
 }
 
 static int is_rotation(const struct rep_cell *c)
 {
     return c->skipped == NULL && !isnan(rep_json_num(c->json, "dek_count")) && !isnan(c->median);
+}
+
+/* A rotation cell's series: its label without a trailing "N DEKs", so one line joins the DEK
+ * counts. */
+static void rotation_series(const struct rep_cell *c, char *out, size_t out_len)
+{
+    snprintf(out, out_len, "%s", c->label[0] ? c->label : c->kind);
+    size_t l = strlen(out);
+    if (l > 5 && strcmp(out + l - 5, " DEKs") == 0) {
+        size_t e = l - 5;
+        while (e > 0 && out[e - 1] >= '0' && out[e - 1] <= '9') {
+            e--;
+        }
+        if (e > 0 && e < l - 5 && out[e - 1] == ' ') {
+            out[e - 1] = '\0';
+        }
+    }
 }
 
 static void section_rotation(struct rep_doc *d, const struct inputs *in)
@@ -687,18 +891,22 @@ static void section_rotation(struct rep_doc *d, const struct inputs *in)
         n += is_rotation(&b->cells[i]);
     }
     if (n == 0) {
-        rep_doc_missing(d, in->have_bench ? "Rotation cost " REP_NOT_MEASURED ": bench.json has no rotation cells "
+        rep_doc_missing(d, in->have_bench ? "Rotation cost " REP_NOT_MEASURED
+                                            ": bench.json has no rotation cells "
                                             "(results with dek_count)."
-                                          : "Rotation cost " REP_NOT_MEASURED ": bench.json not found (run make bench).");
+                                          : "Rotation cost " REP_NOT_MEASURED
+                                            ": bench.json not found (run make bench).");
         return;
     }
-    rep_doc_p(d, "Time of a key rotation against the number of DEKs it re-wraps; error bars: the benchmark's "
-                 "confidence interval of the median.");
+    rep_doc_p(d,
+              "Time of a key rotation against the number of DEKs it re-wraps; error bars: the "
+              "benchmark's "
+              "confidence interval of the median.");
     struct rep_plot *p = calloc(1, sizeof(*p));
     if (p != NULL) {
         snprintf(p->name, sizeof(p->name), "rotation");
         snprintf(p->title, sizeof(p->title), "rotation cost against DEK count");
-        snprintf(p->xlabel, sizeof(p->xlabel), "DEKs re-wrapped (log scale)");
+        p->data_tics = 1;
         double lo = INFINITY, hi = 0;
         char unit[16] = "";
         for (size_t i = 0; i < b->ncells; i++) {
@@ -712,9 +920,12 @@ static void section_rotation(struct rep_doc *d, const struct inputs *in)
             if (unit[0] == '\0') {
                 snprintf(unit, sizeof(unit), "%s", c->unit);
             }
-            rep_series_add(p, c->label[0] ? c->label : c->kind, x, c->median, c->ci_low, c->ci_high);
+            char series[160];
+            rotation_series(c, series, sizeof(series));
+            rep_series_add(p, series, x, c->median, c->ci_low, c->ci_high);
         }
         p->logx = lo > 0 && hi / lo >= 8;
+        snprintf(p->xlabel, sizeof(p->xlabel), "DEKs re-wrapped%s", p->logx ? " (log scale)" : "");
         p->ymin_zero = 1;
         snprintf(p->ylabel, sizeof(p->ylabel), "rotation time (%s)", unit[0] ? unit : "?");
         rep_doc_figures_begin(d);
@@ -739,7 +950,8 @@ static void section_rotation(struct rep_doc *d, const struct inputs *in)
     rep_doc_table_end(d);
 }
 
-/* Any JSON value as display text: strings as is, arrays joined with "; ", objects as compact JSON. */
+/* Any JSON value as display text: strings as is, arrays joined with "; ", objects as compact JSON.
+ */
 static void json_text(const cJSON *v, char *out, size_t out_len)
 {
     out[0] = '\0';
@@ -791,14 +1003,17 @@ static void section_controls(struct rep_doc *d, const struct inputs *in)
     rep_doc_h2(d, REP_H_CONTROLS);
     char t[1400];
     if (in->compliance == NULL) {
-        snprintf(t, sizeof(t), "compliance.json not found at %s: controls " REP_NOT_MEASURED " (run make compliance).",
+        snprintf(t, sizeof(t),
+                 "compliance.json not found at %s: controls " REP_NOT_MEASURED
+                 " (run make compliance).",
                  in->o->compliance_path);
         rep_doc_missing(d, t);
         return;
     }
     const cJSON *controls = cJSON_GetObjectItemCaseSensitive(in->compliance, "controls");
     if (!cJSON_IsArray(controls) || cJSON_GetArraySize(controls) == 0) {
-        rep_doc_missing(d, "compliance.json has no 'controls' array: controls " REP_NOT_MEASURED ".");
+        rep_doc_missing(d,
+                        "compliance.json has no 'controls' array: controls " REP_NOT_MEASURED ".");
         return;
     }
     size_t pass = 0, fail = 0, na = 0, other = 0;
@@ -816,16 +1031,17 @@ static void section_controls(struct rep_doc *d, const struct inputs *in)
             other++;
         }
     }
-    snprintf(t, sizeof(t), "%d controls: %zu pass, %zu fail, %zu not applicable%s.", cJSON_GetArraySize(controls),
-             pass, fail, na, other ? ", some without a valid verdict" : "");
+    snprintf(t, sizeof(t), "%d controls: %zu pass, %zu fail, %zu not applicable%s.",
+             cJSON_GetArraySize(controls), pass, fail, na,
+             other ? ", some without a valid verdict" : "");
     rep_doc_p(d, t);
-    static const char *const head[] = {"id", "control", "statement", "method", "evidence", "measured", "verdict",
-                                       "reason"};
+    static const char *const head[] = {"id",       "control",  "statement", "method",
+                                       "evidence", "measured", "verdict",   "reason"};
     rep_doc_table_begin(d, 8, head, "llllllll");
     cJSON_ArrayForEach(c, controls)
     {
-        static const char *const fields[] = {"id", "title", "statement", "method", "evidence", "measured",
-                                             "verdict", "reason"};
+        static const char *const fields[] = {"id",       "title",    "statement", "method",
+                                             "evidence", "measured", "verdict",   "reason"};
         char buf[8][1024];
         const char *row[8];
         enum rep_cls cls[8] = {0};
@@ -847,7 +1063,9 @@ static void section_kats(struct rep_doc *d, const struct inputs *in)
     rep_doc_h2(d, REP_H_KATS);
     char t[1400];
     if (in->compliance == NULL) {
-        snprintf(t, sizeof(t), "compliance.json not found at %s: KAT counts " REP_NOT_MEASURED " (run make compliance).",
+        snprintf(t, sizeof(t),
+                 "compliance.json not found at %s: KAT counts " REP_NOT_MEASURED
+                 " (run make compliance).",
                  in->o->compliance_path);
         rep_doc_missing(d, t);
         return;
@@ -857,7 +1075,8 @@ static void section_kats(struct rep_doc *d, const struct inputs *in)
         rep_doc_missing(d, "compliance.json has no 'kats' array: KAT counts " REP_NOT_MEASURED ".");
         return;
     }
-    static const char *const head[] = {"file", "back end", "arch", "passed", "failed", "skipped", "skip reason"};
+    static const char *const head[] = {"file",   "back end", "arch",       "passed",
+                                       "failed", "skipped",  "skip reason"};
     rep_doc_table_begin(d, 7, head, "lllrrrl");
     double tp = 0, tf = 0, ts = 0;
     const cJSON *k;
@@ -866,12 +1085,14 @@ static void section_kats(struct rep_doc *d, const struct inputs *in)
         char buf[7][1024];
         const char *row[7];
         enum rep_cls cls[7] = {0};
-        static const char *const fields[] = {"file", "backend", "arch", "passed", "failed", "skipped", "skip_reason"};
+        static const char *const fields[] = {"file",   "backend", "arch",       "passed",
+                                             "failed", "skipped", "skip_reason"};
         for (size_t i = 0; i < 7; i++) {
             json_text(cJSON_GetObjectItemCaseSensitive(k, fields[i]), buf[i], sizeof(buf[i]));
             row[i] = buf[i];
         }
-        double p = rep_json_num(k, "passed"), f = rep_json_num(k, "failed"), s = rep_json_num(k, "skipped");
+        double p = rep_json_num(k, "passed"), f = rep_json_num(k, "failed"),
+               s = rep_json_num(k, "skipped");
         tp += isnan(p) ? 0 : p;
         tf += isnan(f) ? 0 : f;
         ts += isnan(s) ? 0 : s;
@@ -893,34 +1114,40 @@ static void section_gate(struct rep_doc *d, const struct inputs *in)
     rep_doc_h2(d, REP_H_GATE);
     char t[2400];
     if (in->gate == NULL) {
-        snprintf(t, sizeof(t), "gate.json not found at %s: no gate verdicts yet (run make gate).", in->o->gate_path);
+        snprintf(t, sizeof(t), "gate.json not found at %s: no gate verdicts yet (run make gate).",
+                 in->o->gate_path);
         rep_doc_missing(d, t);
         return;
     }
     const cJSON *g = in->gate;
     const char *verdict = rep_json_str(g, "verdict");
-    snprintf(t, sizeof(t), "Verdict: %s. %.0f metrics compared, %.0f regressions, %.0f improved, %.0f not compared. "
-             "Baseline %s (commit %s), new %s (commit %s).",
-             verdict != NULL ? (strcmp(verdict, "pass") == 0 ? "PASS" : "REGRESSION") : "?",
-             rep_json_num(g, "compared"), rep_json_num(g, "regressions"), rep_json_num(g, "improvements"),
-             rep_json_num(g, "not_compared"), rep_json_str(g, "baseline") ? rep_json_str(g, "baseline") : "?",
-             rep_json_str(g, "baseline_commit") ? rep_json_str(g, "baseline_commit") : "?",
-             rep_json_str(g, "new") ? rep_json_str(g, "new") : "?",
-             rep_json_str(g, "new_commit") ? rep_json_str(g, "new_commit") : "?");
+    snprintf(
+        t, sizeof(t),
+        "Verdict: %s. %.0f metrics compared, %.0f regressions, %.0f improved, %.0f not compared. "
+        "Baseline %s (commit %s), new %s (commit %s).",
+        verdict != NULL ? (strcmp(verdict, "pass") == 0 ? "PASS" : "REGRESSION") : "?",
+        rep_json_num(g, "compared"), rep_json_num(g, "regressions"),
+        rep_json_num(g, "improvements"), rep_json_num(g, "not_compared"),
+        rep_json_str(g, "baseline") ? rep_json_str(g, "baseline") : "?",
+        rep_json_str(g, "baseline_commit") ? rep_json_str(g, "baseline_commit") : "?",
+        rep_json_str(g, "new") ? rep_json_str(g, "new") : "?",
+        rep_json_str(g, "new_commit") ? rep_json_str(g, "new_commit") : "?");
     rep_doc_p(d, t);
     const char *corr = rep_json_str(g, "correction");
     const char *test = rep_json_str(g, "test");
     if (test != NULL && test[0] != '\0') {
         /* gate.json says how it decided (Mann-Whitney on samples, or the run-level model) */
-        snprintf(t, sizeof(t), "Mode: %s. Test: %s.", rep_json_str(g, "mode") ? rep_json_str(g, "mode") : "?", test);
+        snprintf(t, sizeof(t), "Mode: %s. Test: %s.",
+                 rep_json_str(g, "mode") ? rep_json_str(g, "mode") : "?", test);
     } else {
-        snprintf(t, sizeof(t),
-                 "Mode: %s. Test: one-sided Mann-Whitney U at alpha %g (%s); a regression also needs a "
-                 "change larger than %g%%; interval: bootstrap of the ratio of medians.",
-                 rep_json_str(g, "mode") ? rep_json_str(g, "mode") : "?", rep_json_num(g, "alpha"),
-                 corr != NULL && strcmp(corr, "holm") == 0 ? "Holm-Bonferroni over the compared metrics"
-                                                           : "p not adjusted for the number of metrics",
-                 rep_json_num(g, "min_effect") * 100);
+        snprintf(
+            t, sizeof(t),
+            "Mode: %s. Test: one-sided Mann-Whitney U at alpha %g (%s); a regression also needs a "
+            "change larger than %g%%; interval: bootstrap of the ratio of medians.",
+            rep_json_str(g, "mode") ? rep_json_str(g, "mode") : "?", rep_json_num(g, "alpha"),
+            corr != NULL && strcmp(corr, "holm") == 0 ? "Holm-Bonferroni over the compared metrics"
+                                                      : "p not adjusted for the number of metrics",
+            rep_json_num(g, "min_effect") * 100);
     }
     rep_doc_p(d, t);
     const char *notes = rep_json_str(g, "notes");
@@ -932,53 +1159,60 @@ static void section_gate(struct rep_doc *d, const struct inputs *in)
     if (!cJSON_IsArray(ms)) {
         return;
     }
-    static const char *const head[] = {"metric", "kind", "baseline", "new", "change", "CI of change", "p (worse)",
-                                       "p adjusted", "verdict"};
+    static const char *const head[] = {"metric",    "kind",       "baseline",
+                                       "new",       "change",     "CI of change",
+                                       "p (worse)", "p adjusted", "verdict"};
     rep_doc_table_begin(d, 9, head, "llrrrrrrl");
     /* regressions first, then improvements, passes, and what was not compared */
     static const char *const order[] = {"REGRESSION", "improved", "pass", NULL};
     for (size_t pass = 0; pass < 4; pass++) {
-    const cJSON *m;
-    cJSON_ArrayForEach(m, ms)
-    {
-        const char *vv = rep_json_str(m, "verdict");
-        int known = 0;
-        for (size_t k = 0; k < 3; k++) {
-            known |= vv != NULL && strcmp(vv, order[k]) == 0;
+        const cJSON *m;
+        cJSON_ArrayForEach(m, ms)
+        {
+            const char *vv = rep_json_str(m, "verdict");
+            int known = 0;
+            for (size_t k = 0; k < 3; k++) {
+                known |= vv != NULL && strcmp(vv, order[k]) == 0;
+            }
+            if (pass < 3 ? (vv == NULL || strcmp(vv, order[pass]) != 0) : known) {
+                continue;
+            }
+            char b[32], n[32], c[32], ci[64], p[32], pa[32];
+            const char *unit = rep_json_str(m, "unit");
+            enum nstyle f = unit != NULL && strcmp(unit, "ratio") == 0 ? N_F3 : N_G3;
+            fmt(b, sizeof(b), f, rep_json_num(m, "baseline_median"));
+            fmt(n, sizeof(n), f, rep_json_num(m, "new_median"));
+            fmt(c, sizeof(c), N_PCT, rep_json_num(m, "change"));
+            double lo = rep_json_num(m, "ci_low"), hi = rep_json_num(m, "ci_high");
+            fmt_ci(ci, sizeof(ci), N_PCT, lo, hi);
+            fmt(p, sizeof(p), N_G3, rep_json_num(m, "p_worse"));
+            fmt(pa, sizeof(pa), N_G3, rep_json_num(m, "p_worse_adjusted"));
+            const char *v = rep_json_str(m, "verdict");
+            const char *row[] = {rep_json_str(m, "name") ? rep_json_str(m, "name") : "?",
+                                 rep_json_str(m, "type") ? rep_json_str(m, "type") : "",
+                                 b,
+                                 n,
+                                 c,
+                                 ci,
+                                 p,
+                                 pa,
+                                 v ? v : "?"};
+            enum rep_cls cls[9] = {0};
+            cls[8] = v == NULL                                              ? REP_CLS_NONE
+                     : strcmp(v, "REGRESSION") == 0                         ? REP_CLS_FAIL
+                     : strcmp(v, "pass") == 0 || strcmp(v, "improved") == 0 ? REP_CLS_PASS
+                                                                            : REP_CLS_NA;
+            rep_doc_table_row(d, 9, row, cls);
         }
-        if (pass < 3 ? (vv == NULL || strcmp(vv, order[pass]) != 0) : known) {
-            continue;
-        }
-        char b[32], n[32], c[32], ci[64], p[32], pa[32];
-        const char *unit = rep_json_str(m, "unit");
-        enum nstyle f = unit != NULL && strcmp(unit, "ratio") == 0 ? N_F3 : N_G3;
-        fmt(b, sizeof(b), f, rep_json_num(m, "baseline_median"));
-        fmt(n, sizeof(n), f, rep_json_num(m, "new_median"));
-        fmt(c, sizeof(c), N_PCT, rep_json_num(m, "change"));
-        double lo = rep_json_num(m, "ci_low"), hi = rep_json_num(m, "ci_high");
-        fmt_ci(ci, sizeof(ci), N_PCT, lo, hi);
-        fmt(p, sizeof(p), N_G3, rep_json_num(m, "p_worse"));
-        fmt(pa, sizeof(pa), N_G3, rep_json_num(m, "p_worse_adjusted"));
-        const char *v = rep_json_str(m, "verdict");
-        const char *row[] = {rep_json_str(m, "name") ? rep_json_str(m, "name") : "?",
-                             rep_json_str(m, "type") ? rep_json_str(m, "type") : "", b, n, c, ci, p, pa,
-                             v ? v : "?"};
-        enum rep_cls cls[9] = {0};
-        cls[8] = v == NULL ? REP_CLS_NONE
-                           : strcmp(v, "REGRESSION") == 0 ? REP_CLS_FAIL
-                                                          : strcmp(v, "pass") == 0 || strcmp(v, "improved") == 0
-                                                                ? REP_CLS_PASS
-                                                                : REP_CLS_NA;
-        rep_doc_table_row(d, 9, row, cls);
-    }
     }
     rep_doc_table_end(d);
 }
 
 static void toc(struct rep_doc *d)
 {
-    static const char *const h[] = {REP_H_ENV, REP_H_THROUGHPUT, REP_H_RATIOS, REP_H_CMK, REP_H_THREADS,
-                                    REP_H_VAULT, REP_H_ROTATION, REP_H_CONTROLS, REP_H_KATS, REP_H_GATE};
+    static const char *const h[] = {REP_H_ENV,     REP_H_THROUGHPUT, REP_H_RATIOS,   REP_H_CMK,
+                                    REP_H_THREADS, REP_H_VAULT,      REP_H_ROTATION, REP_H_CONTROLS,
+                                    REP_H_KATS,    REP_H_GATE};
     fprintf(d->html, "<nav><ol>\n");
     for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
         char id[96];
@@ -990,7 +1224,8 @@ static void toc(struct rep_doc *d)
 }
 
 /* Loads an optional JSON input: absent is fine (NULL), malformed is an error. */
-static int load_optional(const char *path, const char *schema_word, cJSON **out, char *err, size_t err_len)
+static int load_optional(const char *path, const char *schema_word, cJSON **out, char *err,
+                         size_t err_len)
 {
     *out = NULL;
     enum rep_status st = rep_json_load(path, out, err, err_len);
@@ -1015,7 +1250,9 @@ static int load_optional(const char *path, const char *schema_word, cJSON **out,
     }
     double ver = rep_json_num(*out, "schema_version");
     if (!isnan(ver) && ver > REP_COMPLIANCE_SCHEMA_VERSION) {
-        snprintf(err, err_len, "%s: schema_version %.0f is newer than this reader (1); update reports/", path, ver);
+        snprintf(err, err_len,
+                 "%s: schema_version %.0f is newer than this reader (1); update reports/", path,
+                 ver);
         cJSON_Delete(*out);
         *out = NULL;
         return -1;
@@ -1063,7 +1300,8 @@ int rep_report_write(const struct rep_report_opts *o, char *err, size_t err_len,
     d.plots = o->plots;
     d.warn = warn;
     if (rep_mkdir_p(o->out_dir) != 0 || (d.plots && rep_mkdir_p(d.plot_dir) != 0)) {
-        snprintf(err, err_len, "cannot create %s: %s", d.plots ? d.plot_dir : o->out_dir, strerror(errno));
+        snprintf(err, err_len, "cannot create %s: %s", d.plots ? d.plot_dir : o->out_dir,
+                 strerror(errno));
         goto out;
     }
     snprintf(html_path, sizeof(html_path), "%s/index.html", o->out_dir);
@@ -1085,11 +1323,12 @@ int rep_report_write(const struct rep_report_opts *o, char *err, size_t err_len,
     strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
     if (in.have_bench) {
         const char *started = rep_env_str(&in.bench, "started");
-        snprintf(sub, sizeof(sub), "Generated %s from %s (commit %s, profile %s%s%s).", when, o->bench_path,
-                 rep_env_str(&in.bench, "git_commit"), rep_env_str(&in.bench, "profile"),
-                 started[0] ? ", measured " : "", started);
+        snprintf(sub, sizeof(sub), "Generated %s from %s (commit %s, profile %s%s%s).", when,
+                 o->bench_path, rep_env_str(&in.bench, "git_commit"),
+                 rep_env_str(&in.bench, "profile"), started[0] ? ", measured " : "", started);
     } else {
-        snprintf(sub, sizeof(sub), "Generated %s; no benchmark results (%s not found).", when, o->bench_path);
+        snprintf(sub, sizeof(sub), "Generated %s; no benchmark results (%s not found).", when,
+                 o->bench_path);
     }
     rep_doc_begin(&d, "cmk-harness report", sub);
     toc(&d);
@@ -1132,18 +1371,22 @@ out:
 
 static void report_usage(FILE *f)
 {
-    fprintf(f, "usage: cmk-report [--in DIR] [--out DIR] [--bench FILE] [--compliance FILE] [--gate FILE]\n"
-               "                  [--no-plots]\n"
-               "Writes DIR/index.html (self-contained, plots inline) and DIR/report.md (plots in DIR/plots/)\n"
-               "from bench.json, compliance.json and gate.json; a missing input is reported, not fatal.\n\n"
-               "  --in DIR           where the inputs are (default reports/out)\n"
-               "  --out DIR          where the report goes (default: the --in folder)\n"
-               "  --bench FILE       bench.json (default DIR/bench.json)\n"
-               "  --compliance FILE  compliance.json (default DIR/compliance.json)\n"
-               "  --gate FILE        gate.json (default DIR/gate.json)\n"
-               "  --no-plots         tables only, without gnuplot\n"
-               "  --help             this text\n\n"
-               "Exit: 0 written, 1 malformed input or output error, 2 usage error.\n");
+    fprintf(f,
+            "usage: cmk-report [--in DIR] [--out DIR] [--bench FILE] [--compliance FILE] [--gate "
+            "FILE]\n"
+            "                  [--no-plots]\n"
+            "Writes DIR/index.html (self-contained, plots inline) and DIR/report.md (plots in "
+            "DIR/plots/)\n"
+            "from bench.json, compliance.json and gate.json; a missing input is reported, not "
+            "fatal.\n\n"
+            "  --in DIR           where the inputs are (default reports/out)\n"
+            "  --out DIR          where the report goes (default: the --in folder)\n"
+            "  --bench FILE       bench.json (default DIR/bench.json)\n"
+            "  --compliance FILE  compliance.json (default DIR/compliance.json)\n"
+            "  --gate FILE        gate.json (default DIR/gate.json)\n"
+            "  --no-plots         tables only, without gnuplot\n"
+            "  --help             this text\n\n"
+            "Exit: 0 written, 1 malformed input or output error, 2 usage error.\n");
 }
 
 int rep_report_main(int argc, char **argv, FILE *out, FILE *err)
@@ -1182,7 +1425,8 @@ int rep_report_main(int argc, char **argv, FILE *out, FILE *err)
                 report_usage(out);
                 return 0;
             case ':':
-                fprintf(err, "cmk-report: option '%s' needs a value (see --help)\n", argv[optind - 1]);
+                fprintf(err, "cmk-report: option '%s' needs a value (see --help)\n",
+                        argv[optind - 1]);
                 return 2;
             default:
                 fprintf(err, "cmk-report: unknown option '%s' (see --help)\n", argv[optind - 1]);

@@ -13,8 +13,9 @@
 #include "rep_report.h"
 #include "rep_testutil.h"
 
-static const char *const headings[] = {REP_H_ENV,     REP_H_THROUGHPUT, REP_H_RATIOS,   REP_H_CMK,  REP_H_THREADS,
-                                       REP_H_VAULT,   REP_H_ROTATION,   REP_H_CONTROLS, REP_H_KATS, REP_H_GATE};
+static const char *const headings[] = {
+    REP_H_ENV,   REP_H_THROUGHPUT, REP_H_RATIOS,   REP_H_CMK,  REP_H_THREADS,
+    REP_H_VAULT, REP_H_ROTATION,   REP_H_CONTROLS, REP_H_KATS, REP_H_GATE};
 #define NHEAD (sizeof(headings) / sizeof(headings[0]))
 
 static int report(const char *in, const char *extra, char **out, char **err)
@@ -44,7 +45,8 @@ Test(report, no_inputs_says_what_is_missing)
         snprintf(h, sizeof(h), "\n## %s\n", headings[i]);
         cr_assert(strstr(md, h) != NULL, "md lacks %s", h);
     }
-    /* env, throughput, ratios, cmk, threads, vault, rotation, controls, kats: 9 sections without data */
+    /* env, throughput, ratios, cmk, threads, vault, rotation, controls, kats: 9 sections without
+     * data */
     cr_assert_eq(tu_count(html, REP_NOT_MEASURED), 9, "%zu", tu_count(html, REP_NOT_MEASURED));
     cr_assert_eq(tu_count(md, REP_NOT_MEASURED), 9);
     cr_assert(strstr(html, "gate.json not found") != NULL);
@@ -79,9 +81,14 @@ static void write_full_inputs(const char *d)
     char p[256];
     snprintf(p, sizeof(p), "%s/bench.json", d);
     static const double r512[] = {7.0, 7.2, 6.9, 7.1, 7.0}, e512[] = {6.6, 6.9, 6.5, 6.8, 6.7};
-    static const double r8k[] = {11.0, 11.5, 10.8, 11.2, 11.1}, e8k[] = {11.3, 11.6, 11.0, 11.5, 11.2};
+    static const double r8k[] = {11.0, 11.5, 10.8, 11.2, 11.1},
+                        e8k[] = {11.3, 11.6, 11.0, 11.5, 11.2};
     static const double smk[] = {10.0, 10.2, 9.8, 10.1, 10.0}, cmk[] = {9.9, 10.1, 9.8, 10.0, 9.9};
-    static const double t2[] = {20.0, 20.5, 19.5, 20.1, 20.2}, t4[] = {35.0, 36.0, 34.0, 35.5, 35.2};
+    static const double t2[] = {20.0, 20.5, 19.5, 20.1, 20.2},
+                        t4[] = {35.0, 36.0, 34.0, 35.5, 35.2};
+    /* A/A twins: every round 1.005x (within 2%) and 1.03x (not) the cell they repeat */
+    static const double aa512[] = {6.6 * 1.005, 6.9 * 1.005, 6.5 * 1.005, 6.8 * 1.005, 6.7 * 1.005};
+    static const double aa8k[] = {11.3 * 1.03, 11.6 * 1.03, 11.0 * 1.03, 11.5 * 1.03, 11.2 * 1.03};
     const struct tu_cell cells[] = {
         {"raw", "gcm", "ipsec-mb", "avx512", "encrypt", "none", 512, 1, r512, 5},
         {"engine", "gcm", "ipsec-mb", "avx512", "encrypt", "none", 512, 1, e512, 5},
@@ -91,31 +98,50 @@ static void write_full_inputs(const char *d)
         {"engine", "gcm", "ipsec-mb", "avx512", "encrypt", "cmk", 8192, 1, cmk, 5},
         {"engine", "gcm", "ipsec-mb", "avx512", "encrypt", "none", 8192, 2, t2, 5},
         {"engine", "gcm", "ipsec-mb", "avx512", "encrypt", "none", 8192, 4, t4, 5},
+        {"engine-aa", "gcm", "ipsec-mb", "avx512", "encrypt", "none", 512, 1, aa512, 5},
+        {"engine-aa", "gcm", "ipsec-mb", "avx512", "encrypt", "none", 8192, 1, aa8k, 5},
     };
     tu_write_bench(p, "cpu A", cells, sizeof(cells) / sizeof(cells[0]));
-    append_results(p, "[{\"kind\": \"vault\", \"operation\": \"wrapKey\", \"rsa_bits\": 2048, \"unit\": \"ms\", "
-                      "\"p50\": 1.5, \"p90\": 2.5, \"p99\": 4.0, \"samples\": [1.4, 1.5, 1.6]},"
-                      "{\"kind\": \"vault\", \"operation\": \"unwrapKey\", \"label\": \"unwrap RSA-4096\", "
-                      "\"unit\": \"ms\", \"p50\": 9.5, \"p90\": 12.0, \"p99\": 20.0},"
-                      "{\"kind\": \"rotation\", \"label\": \"rotate KEK\", \"dek_count\": 10, \"unit\": \"s\", "
-                      "\"median\": 0.05, \"ci_low\": 0.04, \"ci_high\": 0.06},"
-                      "{\"kind\": \"rotation\", \"label\": \"rotate KEK\", \"dek_count\": 1000, \"unit\": \"s\", "
-                      "\"median\": 0.9, \"ci_low\": 0.8, \"ci_high\": 1.0},"
-                      "{\"kind\": \"hologram\", \"mode\": \"zz\"},"
-                      "{\"kind\": \"raw\", \"mode\": \"cbc\", \"backend\": \"ipsec-mb\", \"direction\": \"encrypt\", "
-                      "\"unit_bytes\": 1048576, \"skipped\": \"ipsec-mb CBC jobs are limited to 65535 bytes\"}]");
+    append_results(
+        p,
+        "[{\"kind\": \"vault\", \"operation\": \"wrapKey\", \"rsa_bits\": 2048, \"unit\": \"ms\", "
+        "\"p50\": 1.5, \"p90\": 2.5, \"p99\": 4.0, \"samples\": [1.4, 1.5, 1.6]},"
+        "{\"kind\": \"vault\", \"operation\": \"unwrapKey\", \"label\": \"unwrap RSA-4096\", "
+        "\"unit\": \"ms\", \"p50\": 9.5, \"p90\": 12.0, \"p99\": 20.0},"
+        "{\"kind\": \"rotation\", \"label\": \"rotate KEK\", \"dek_count\": 10, \"unit\": \"s\", "
+        "\"median\": 0.05, \"ci_low\": 0.04, \"ci_high\": 0.06},"
+        "{\"kind\": \"rotation\", \"label\": \"rotate KEK\", \"dek_count\": 1000, \"unit\": \"s\", "
+        "\"median\": 0.9, \"ci_low\": 0.8, \"ci_high\": 1.0},"
+        "{\"kind\": \"rotation\", \"label\": \"rotation smk 4 DEKs\", \"dek_count\": 4, "
+        "\"unit\": \"ms\", \"median\": 15, \"ci_low\": 14, \"ci_high\": 16},"
+        "{\"kind\": \"rotation\", \"label\": \"rotation smk 16 DEKs\", \"dek_count\": 16, "
+        "\"unit\": \"ms\", \"median\": 14, \"ci_low\": 12, \"ci_high\": 16},"
+        "{\"kind\": \"vault-rate\", \"label\": \"vault-rate unwrapkey RSA-2048 2 clients\", "
+        "\"rsa_bits\": 2048, \"threads\": 2, \"unit\": \"ops/s\", \"median\": 2417.4, "
+        "\"ci_low\": 2406, \"ci_high\": 2536},"
+        "{\"kind\": \"openssl-rsa\", \"label\": \"openssl-rsa decrypt RSA-2048 1 thread\", "
+        "\"threads\": 1, \"unit\": \"ops/s\", \"median\": 3500.2},"
+        "{\"kind\": \"hologram\", \"mode\": \"zz\"},"
+        "{\"kind\": \"raw\", \"mode\": \"cbc\", \"backend\": \"ipsec-mb\", \"direction\": "
+        "\"encrypt\", "
+        "\"unit_bytes\": 1048576, \"skipped\": \"ipsec-mb CBC jobs are limited to 65535 bytes\"}]");
     snprintf(p, sizeof(p), "%s/compliance.json", d);
-    tu_write_file(p, "{\"schema\": \"cmk-harness/compliance\", \"schema_version\": 1, \"controls\": ["
-                     "{\"id\": \"C-01\", \"title\": \"delete <KEK> makes data inaccessible\", \"statement\": \"s1\", "
-                     "\"method\": \"m1\", \"evidence\": [\"audit.log\", \"store.log\"], \"measured\": 12.5, "
-                     "\"verdict\": \"pass\", \"reason\": \"\"},"
-                     "{\"id\": \"C-02\", \"title\": \"least privilege\", \"statement\": \"s2\", \"method\": \"m2\", "
-                     "\"evidence\": \"e2\", \"measured\": {\"extra_permissions\": 1}, \"verdict\": \"fail\", "
-                     "\"reason\": \"wrapKey granted to dba\"}],"
-                     "\"kats\": [{\"file\": \"gcmEncryptExtIV256.rsp\", \"backend\": \"openssl\", \"arch\": \"auto\", "
-                     "\"passed\": 100, \"failed\": 0, \"skipped\": 2, \"skip_reason\": \"tag length 4\"},"
-                     "{\"file\": \"XTSGenAES256.rsp\", \"backend\": \"native\", \"arch\": \"avx512\", "
-                     "\"passed\": 50, \"failed\": 1, \"skipped\": 0, \"skip_reason\": \"\"}]}");
+    tu_write_file(
+        p,
+        "{\"schema\": \"cmk-harness/compliance\", \"schema_version\": 1, \"controls\": ["
+        "{\"id\": \"C-01\", \"title\": \"delete <KEK> makes data inaccessible\", \"statement\": "
+        "\"s1\", "
+        "\"method\": \"m1\", \"evidence\": [\"audit.log\", \"store.log\"], \"measured\": 12.5, "
+        "\"verdict\": \"pass\", \"reason\": \"\"},"
+        "{\"id\": \"C-02\", \"title\": \"least privilege\", \"statement\": \"s2\", \"method\": "
+        "\"m2\", "
+        "\"evidence\": \"e2\", \"measured\": {\"extra_permissions\": 1}, \"verdict\": \"fail\", "
+        "\"reason\": \"wrapKey granted to dba\"}],"
+        "\"kats\": [{\"file\": \"gcmEncryptExtIV256.rsp\", \"backend\": \"openssl\", \"arch\": "
+        "\"auto\", "
+        "\"passed\": 100, \"failed\": 0, \"skipped\": 2, \"skip_reason\": \"tag length 4\"},"
+        "{\"file\": \"XTSGenAES256.rsp\", \"backend\": \"native\", \"arch\": \"avx512\", "
+        "\"passed\": 50, \"failed\": 1, \"skipped\": 0, \"skip_reason\": \"\"}]}");
     /* gate.json from the gate itself (baseline = new: a pass) */
     char b[256], out_dir[256];
     snprintf(b, sizeof(b), "%s/bench.json", d);
@@ -144,8 +170,9 @@ Test(report, full_inputs_fill_every_section)
     cr_assert_eq(tu_count(html, REP_NOT_MEASURED), 0, "%s", strstr(html, REP_NOT_MEASURED));
     cr_assert_eq(tu_count(md, REP_NOT_MEASURED), 0);
     /* plots: gcm encrypt throughput, gcm engine/raw ratio, cmk/smk, threads, vault, rotation */
-    static const char *const plots[] = {"throughput-gcm-encrypt", "ratio-gcm", "cmk-smk-gcm", "threads-gcm",
-                                        "vault-latency", "rotation"};
+    static const char *const plots[] = {
+        "throughput-gcm-encrypt", "ratio-gcm", "cmk-smk-gcm", "threads-gcm",
+        "vault-latency",          "rotation"};
     for (size_t i = 0; i < 6; i++) {
         char link[128], path[256];
         snprintf(link, sizeof(link), "(plots/%s.svg)", plots[i]);
@@ -170,13 +197,36 @@ Test(report, full_inputs_fill_every_section)
     cr_assert(strstr(md, "| audit.log; store.log |") != NULL);
     cr_assert(strstr(md, "{\"extra_permissions\":1}") != NULL);
     cr_assert(strstr(md, "2 controls: 1 pass, 1 fail, 0 not applicable.") != NULL);
-    cr_assert(strstr(md, "| total |  |  | 150 | **1** | 2 |  |") != NULL, "%s", strstr(md, "| total"));
+    cr_assert(strstr(md, "| total |  |  | 150 | **1** | 2 |  |") != NULL, "%s",
+              strstr(md, "| total"));
     /* gate, env extras */
     cr_assert(strstr(md, "Verdict: PASS.") != NULL);
     /* the gate's own description of its test (here the single-run one: baseline = new) */
     cr_assert(strstr(md, "Test: one-sided Mann-Whitney U on the samples") != NULL);
     cr_assert(strstr(md, "ipsec-mb CBC jobs are limited to 65535 bytes") != NULL);
-    cr_assert(strstr(md, "1 cells of kinds this report does not know ('hologram') are left out.") != NULL);
+    cr_assert(strstr(md, "1 cells of kinds this report does not know ('hologram') are left out.") !=
+              NULL);
+    /* thread scaling: the 1-thread median and the speed-up (20.1 / 11.3) */
+    cr_assert(strstr(md, "| gcm | engine ipsec-mb/avx512 | encrypt | 8KiB | 2 | 20.10 |") != NULL);
+    cr_assert(strstr(md, "| 11.30 | 1.78x |") != NULL);
+    cr_assert(strstr(md, "| 11.30 | 3.12x |") != NULL); /* 35.2 / 11.3 at 4 threads */
+    /* A/A twins: per-round ratio medians, judged against 2% */
+    cr_assert(strstr(md, "| engine ipsec-mb/avx512 gcm 512B encrypt | 6.70 | 6.73 | 1.005 |") !=
+              NULL);
+    cr_assert(strstr(md, "| engine ipsec-mb/avx512 gcm 8KiB encrypt | 11.30 | 11.64 | 1.030 |") !=
+              NULL);
+    cr_assert_eq(tu_count(md, "| 5 | pass |"), 1);
+    cr_assert_eq(tu_count(md, "| 5 | **FAIL** |") + tu_count(md, "| 5 | FAIL |"), 1);
+    /* vault throughput next to OpenSSL's RSA rate; RSA size from the label */
+    cr_assert(
+        strstr(md,
+               "| vault-rate unwrapkey RSA-2048 2 clients | 2048 | 2 | 2417 | [2406, 2536] |") !=
+        NULL);
+    cr_assert(strstr(md, "| openssl-rsa decrypt RSA-2048 1 thread | 2048 | 1 | 3500 | - |") !=
+              NULL);
+    /* rotation: one series per key management across DEK counts */
+    cr_assert_eq(tu_count(html, ">rotation smk<"), 1);
+    cr_assert_eq(tu_count(html, ">rotation smk 4 DEKs<"), 1); /* the table row, no legend entry */
     /* vault RSA size from the label when rsa_bits is absent */
     cr_assert(strstr(md, "| unwrapKey | 4096 | 9.5 | 12 | 20 | ms | 0 |") != NULL);
     free(html);
@@ -193,7 +243,8 @@ Test(report, no_plots_keeps_the_tables)
     cr_assert_eq(report(d, "--no-plots", &out, &err), 0, "%s", err);
     char *html = read_in(d, "index.html");
     cr_assert_eq(tu_count(html, "<svg"), 0);
-    cr_assert(strstr(html, "<td>engine gcm ipsec-mb/avx512 / raw ipsec-mb, 8KiB encrypt</td>") != NULL);
+    cr_assert(strstr(html, "<td>engine gcm ipsec-mb/avx512 / raw ipsec-mb, 8KiB encrypt</td>") !=
+              NULL);
     free(html);
     free(out);
     free(err);
@@ -210,7 +261,8 @@ Test(report, malformed_bench_exits_1_with_position)
     const char *bad = strstr(text, ",,") + 1;
     const char *line3 = strstr(strchr(text, '\n') + 1, "\n") + 1;
     char want[512];
-    snprintf(want, sizeof(want), "cmk-report: %s: malformed JSON at line 3, column %zu (byte %zu)\n", p,
+    snprintf(want, sizeof(want),
+             "cmk-report: %s: malformed JSON at line 3, column %zu (byte %zu)\n", p,
              (size_t)(bad - line3) + 1, (size_t)(bad - text));
     char *out, *err;
     cr_assert_eq(report(d, NULL, &out, &err), 1);
