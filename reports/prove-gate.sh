@@ -41,6 +41,7 @@ BASE=${BASE:-}
 SLOW_MODE=${SLOW%%:*}
 
 make -s -j2 bin/cmk-bench bin/cmk-gate >/dev/null
+commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo -dirty)
 if [ -n "$KEEP" ]; then
     mkdir -p "$KEEP"
     work=$KEEP
@@ -52,7 +53,7 @@ fi
 bench() { # bench OUTDIR [env...]
     local out=$1
     shift
-    env "$@" bin/cmk-bench --profile quick ${FILTER:+--filter "$FILTER"} --samples "$SAMPLES" \
+    env "$@" bin/cmk-bench --profile quick ${FILTER:+--filter "$FILTER"} --samples "$SAMPLES" --commit "$commit" \
         --out "$out" >"$out.log" 2>&1 || { cat "$out.log" >&2; exit 2; }
 }
 
