@@ -193,6 +193,8 @@ struct bench_env {
     int mlock_ok;
     char eng_arch_env[32];
     char eng_backend_env[64];
+    char loadavg_start[64]; /* /proc/loadavg's 1, 5, 15 minute figures when the run began */
+    int sched_autogroup;    /* kernel.sched_autogroup_enabled: 1, 0, or -1 unknown */
 };
 void bench_env_capture(struct bench_env *e, const char *profile, const char *commit);
 int bench_write_json(const char *path, const struct bench_env *e, struct bench_cell *cells,

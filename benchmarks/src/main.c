@@ -673,6 +673,14 @@ int main(int argc, char **argv)
             "%zu latency/vault/rotation cells\n", p->name, n, nsamples, min_time * 1000, cpu, nx);
     fprintf(stderr, "cmk-bench: %s | %s | OpenSSL %s | ipsec-mb %s | commit %s\n", env.cpu_model,
             env.cpu_flags, env.openssl, env.ipsecmb, env.commit);
+    double load1 = env.loadavg_start[0] != '\0' ? strtod(env.loadavg_start, NULL) : 0;
+    if (load1 > 0.5 * env.cores) {
+        fprintf(stderr, "cmk-bench: warning: load average %s on %d cores: other processes compete with this run%s\n",
+                env.loadavg_start, env.cores,
+                env.sched_autogroup == 1 ? " (scheduler autogroups are on, so their nice value does not yield the "
+                                           "CPU to this run; sysctl kernel.sched_autogroup_enabled=0 restores it)"
+                                         : "");
+    }
 
     int tty = isatty(STDERR_FILENO);
     double start = bench_now();

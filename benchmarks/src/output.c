@@ -22,6 +22,21 @@ static void copy_str(char *dst, size_t max, const char *src)
     snprintf(dst, max, "%s", src != NULL ? src : "");
 }
 
+/* The 1, 5 and 15 minute load averages as "0.12 0.30 0.25" ("" when unreadable). */
+static void read_loadavg(char *out, size_t out_len)
+{
+    out[0] = '\0';
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f == NULL) {
+        return;
+    }
+    double a, b, c;
+    if (fscanf(f, "%lf %lf %lf", &a, &b, &c) == 3) {
+        snprintf(out, out_len, "%.2f %.2f %.2f", a, b, c);
+    }
+    fclose(f);
+}
+
 void bench_env_capture(struct bench_env *e, const char *profile, const char *commit)
 {
     memset(e, 0, sizeof(*e));
@@ -57,6 +72,15 @@ void bench_env_capture(struct bench_env *e, const char *profile, const char *com
     gmtime_r(&now, &tm);
     strftime(e->started, sizeof(e->started), "%Y-%m-%dT%H:%M:%SZ", &tm);
     e->tsc_hz = bench_tsc_hz();
+    read_loadavg(e->loadavg_start, sizeof(e->loadavg_start));
+    e->sched_autogroup = -1;
+    f = fopen("/proc/sys/kernel/sched_autogroup_enabled", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%d", &e->sched_autogroup) != 1) {
+            e->sched_autogroup = -1;
+        }
+        fclose(f);
+    }
     struct eng_secure_stats ss;
     void *probe = eng_secure_alloc(32);
     eng_secure_stats(&ss);
@@ -194,6 +218,14 @@ int bench_write_json(const char *path, const struct bench_env *e, struct bench_c
     const char *slow = getenv("ENG_TEST_SLOWDOWN");
     cJSON_AddStringToObject(env, "ENG_TEST_SLOWDOWN", slow != NULL ? slow : "");
     cJSON_AddNumberToObject(env, "wall_seconds", wall_seconds);
+    /* what else ran: the load when the run began and ended, and whether the
+     * scheduler groups processes by session (then a co-runner's nice value
+     * does not yield the CPU to this run) */
+    char load_end[64];
+    read_loadavg(load_end, sizeof(load_end));
+    cJSON_AddStringToObject(env, "loadavg_start", e->loadavg_start);
+    cJSON_AddStringToObject(env, "loadavg_end", load_end);
+    cJSON_AddNumberToObject(env, "sched_autogroup", e->sched_autogroup);
     cJSON *res = cJSON_AddArrayToObject(root, "results");
     for (size_t i = 0; i < n; i++) {
         struct bench_cell *c = &cells[i];
