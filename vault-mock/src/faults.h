@@ -82,6 +82,7 @@ struct vmock_stats {
     _Atomic uint64_t faults_drop;
     _Atomic uint64_t faults_delayed;
     _Atomic uint64_t status_class[6]; /* index status / 100 */
+    _Atomic uint64_t requests_cut;    /* ended by the request deadline */
     int64_t started;
 };
 
