@@ -5,7 +5,10 @@
 #include "vmt.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct vmt_server vmt_srv;
 
@@ -39,3 +42,42 @@ void vmt_teardown(void)
     vmt_cleanup(&vmt_srv);
 }
 
+
+long vmt_audit_end(struct vmt_server *s)
+{
+    struct stat st;
+    return stat(s->audit, &st) == 0 ? (long)st.st_size : 0;
+}
+
+size_t vmt_audit_tail(struct vmt_server *s, long *offset, cJSON **out, size_t max)
+{
+    FILE *f = fopen(s->audit, "r");
+    cr_assert_not_null(f, "audit log %s", s->audit);
+    cr_assert_eq(fseek(f, *offset, SEEK_SET), 0);
+    size_t n = 0;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) > 0 && line[len - 1] == '\n') {
+        if (n < max) {
+            out[n] = cJSON_Parse(line);
+            cr_assert_not_null(out[n], "audit line is not JSON: %s", line);
+        }
+        n++;
+        *offset += (long)len;
+    }
+    free(line);
+    fclose(f);
+    return n;
+}
+
+const char *vmt_jstr(const cJSON *o, const char *name)
+{
+    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, name));
+}
+
+int vmt_jint(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsNumber(v) ? v->valueint : -1;
+}
