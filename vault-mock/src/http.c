@@ -140,7 +140,12 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
                           enum MHD_ConnectionNotificationCode code)
 {
     struct vmock_http *h = cls;
+    struct vmock_stats *st = &h->srv->stats;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        uint64_t open = atomic_fetch_add(&st->conns_open, 1) + 1;
+        uint64_t peak = atomic_load(&st->conns_peak);
+        while (open > peak && !atomic_compare_exchange_weak(&st->conns_peak, &peak, open)) {
+        }
         if (h->deadline_ns == 0) {
             return;
         }
@@ -165,6 +170,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         *socket_context = cs;
         return;
     }
+    atomic_fetch_sub(&st->conns_open, 1);
     struct conn_state *cs = *socket_context;
     if (cs == NULL) {
         return;
