@@ -38,42 +38,6 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int port_of(const struct vmt_server *s)
-{
-    const char *colon = strrchr(s->url, ':');
-    return colon != NULL ? (int)strtol(colon + 1, NULL, 10) : -1;
-}
-
-static int tcp_connect(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* 1 when the peer closed |fd| (or reset it) within |ms|; 0 when it is still open. */
-static int closed_within(int fd, int ms)
-{
-    double end = now_s() + ms / 1000.0;
-    while (now_s() < end) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 50) <= 0) {
-            continue;
-        }
-        char buf[256];
-        ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* A TLS session over |fd| verified against the vault's CA; NULL when the handshake fails. */
 static SSL *tls_over(int fd, SSL_CTX **ctx_out)
 {
@@ -118,7 +82,7 @@ static double slow_send(int fd, SSL *ssl, const char *head, const char *trickle,
     }
     size_t i = 0;
     while (now_s() - t0 < GIVE_UP) {
-        if (closed_within(fd, 500)) {
+        if (vmt_closed_within(fd, 500)) {
             return now_s() - t0;
         }
         if (trickle != NULL && trickle[i] != '\0') {
@@ -137,7 +101,7 @@ static void *slow_main(void *arg)
 {
     struct slow *sl = arg;
     double t0 = now_s();
-    int fd = tcp_connect(sl->port);
+    int fd = vmt_tcp_connect(sl->port);
     sl->cut_after = -2;
     if (fd < 0) {
         return NULL;
@@ -197,7 +161,7 @@ static void slow_clients_are_cut(const char *mode, const char *const *args)
     struct slow sl[N_SLOW];
     pthread_t th[N_SLOW];
     for (int i = 0; i < N_SLOW; i++) {
-        sl[i] = (struct slow){.kind = (enum slow_kind)i, .port = port_of(S), .token = ko};
+        sl[i] = (struct slow){.kind = (enum slow_kind)i, .port = vmt_port(S), .token = ko};
         cr_assert_eq(pthread_create(&th[i], NULL, slow_main, &sl[i]), 0);
     }
     /* normal clients, each on a new connection, while the slow ones hang on */
@@ -287,7 +251,7 @@ Test(conns, no_deadline_with_request_timeout_0)
     const char *args[] = {"--request-timeout", "0", "--timeout", "30", NULL};
     vmt_setup_args(args);
     signal(SIGPIPE, SIG_IGN);
-    int fd = tcp_connect(port_of(S));
+    int fd = vmt_tcp_connect(vmt_port(S));
     cr_assert_geq(fd, 0);
     SSL_CTX *ctx = NULL;
     SSL *ssl = tls_over(fd, &ctx);
@@ -296,7 +260,7 @@ Test(conns, no_deadline_with_request_timeout_0)
     double t0 = now_s();
     for (size_t i = 0; req[i] != '\0' && now_s() - t0 < 2 * DEADLINE; i++) {
         cr_assert_eq(SSL_write(ssl, &req[i], 1), 1, "still open after %zu bytes", i);
-        cr_assert_not(closed_within(fd, 500), "closed after %.2f s", now_s() - t0);
+        cr_assert_not(vmt_closed_within(fd, 500), "closed after %.2f s", now_s() - t0);
     }
     SSL_free(ssl);
     SSL_CTX_free(ctx);
@@ -315,7 +279,7 @@ struct holder {
 static void *holder_main(void *arg)
 {
     struct holder *hd = arg;
-    int fd = tcp_connect(hd->port);
+    int fd = vmt_tcp_connect(hd->port);
     pthread_barrier_wait(hd->go);
     if (fd < 0) {
         return NULL;
@@ -341,14 +305,14 @@ static void per_ip_limit(const char *mode, const char *const *args)
 {
     signal(SIGPIPE, SIG_IGN);
     vmt_setup_args(args);
-    int port = port_of(S);
+    int port = vmt_port(S);
     /* one after another: the first two are kept, every further one is closed at once */
     int fds[N_IP_CLIENTS];
     int kept = 0;
     for (int i = 0; i < N_IP_CLIENTS; i++) {
-        fds[i] = tcp_connect(port);
+        fds[i] = vmt_tcp_connect(port);
         cr_assert_geq(fds[i], 0, "the kernel accepts the TCP connection");
-        int closed = closed_within(fds[i], i < 2 ? 1000 : 5000);
+        int closed = vmt_closed_within(fds[i], i < 2 ? 1000 : 5000);
         cr_assert_eq(closed, i >= 2, "%s: connection %d %s", mode, i,
                      closed ? "closed" : "kept open");
         kept += !closed;
@@ -429,9 +393,9 @@ Test(conns, total_limit_queues_new_connections_until_a_slot_frees)
     const char *args[] = {"--max-connections", "2", "--timeout", "30", NULL};
     vmt_setup_args(args);
     (void)vmt_token(S, "auditor"); /* read tokens.json before the slots are taken */
-    int port = port_of(S);
-    int a = tcp_connect(port);
-    int b = tcp_connect(port);
+    int port = vmt_port(S);
+    int a = vmt_tcp_connect(port);
+    int b = vmt_tcp_connect(port);
     cr_assert(a >= 0 && b >= 0);
     struct waiter w = {0};
     pthread_t th;

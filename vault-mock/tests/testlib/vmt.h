@@ -32,4 +32,14 @@ const char *vmt_jstr(const cJSON *o, const char *name);
 /* vmt_jint is the integer member |name| of |o|, or -1. */
 int vmt_jint(const cJSON *o, const char *name);
 
+/* vmt_port is the port of |s|'s URL, or -1. */
+int vmt_port(const struct vmt_server *s);
+/* vmt_tcp_connect opens a plain TCP connection to 127.0.0.1:|port|; returns the socket or -1. */
+int vmt_tcp_connect(int port);
+/*
+ * vmt_closed_within is 1 when the peer closes (or resets) |fd| within |ms|,
+ * 0 when it is still open then. Bytes that arrive meanwhile are discarded.
+ */
+int vmt_closed_within(int fd, int ms);
+
 #endif /* VMT_H */
