@@ -25,7 +25,8 @@ $(VMOCK_BENCH): $(O)/vault-mock/tools/vmock_bench.o | $(BIN)
 
 PROGRAMS += $(VMOCK_BIN) $(VMOCK_BENCH)
 
-# Tests: one Criterion program per vault-mock/tests/test_*.c. They start
+# Tests: one Criterion program per vault-mock/tests/test_*.c (libssl for the
+# raw TLS clients of test_conns.c). They start
 # $(VMOCK_BIN) as a child process (path compiled in, VMOCK_BIN overrides).
 VMOCK_TEST_SRCS := $(wildcard vault-mock/tests/test_*.c)
 VMOCK_TESTLIB_SRCS := $(wildcard vault-mock/tests/testlib/*.c)
@@ -48,7 +49,7 @@ $(VMCLIENT_LIB): $(VMCLIENT_OBJS)
 
 $(O)/tests/vmock_%: $(O)/vault-mock/tests/%.o $(VMOCK_TESTLIB_OBJS) $(VMCLIENT_LIB) $(VMOCK_LIB) | $(VMOCK_BIN)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(CURL_LIBS) $(VMOCK_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(CURL_LIBS) $(VMOCK_LIBS) $(SSL_LIBS)
 
 # make vault-load: two minutes of concurrent unwrapkey from a separate load
 # process (bin/vault-mock-bench): errors, RSS growth, audit lines per request.

@@ -144,8 +144,7 @@ static int api_version_known(const char *v)
            strncmp(v + 3, "-preview", 8) == 0;
 }
 
-/* 401 with the challenge the SDKs parse. */
-static void challenge(struct vmock_server *srv, struct vmock_reply *rep, int bad_token)
+void vmock_api_challenge(struct vmock_server *srv, struct vmock_reply *rep, int bad_token)
 {
     if (bad_token) {
         vmock_reply_error(rep, 401, "Unauthorized",
@@ -160,8 +159,7 @@ static void challenge(struct vmock_server *srv, struct vmock_reply *rep, int bad
              srv->api.tenant_id, bad_token ? ", error=\"invalid_token\"" : "");
 }
 
-/* The bearer token of the request, or NULL. */
-static const char *bearer(const struct vmock_request *req)
+const char *vmock_api_bearer(const struct vmock_request *req)
 {
     const char *auth = req->header(req->ctx, "Authorization");
     if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0) {
@@ -362,7 +360,7 @@ static void classify(struct vmock_server *srv, const struct vmock_request *req,
     if (!c->path_ok) {
         return;
     }
-    const char *token = bearer(req);
+    const char *token = vmock_api_bearer(req);
     if (c->n >= 1 && strcmp(c->segs[0], "admin") == 0) {
         c->admin = 1;
         rep->op = VMOCK_OP_ADMIN;
@@ -401,8 +399,8 @@ static void handle(struct vmock_server *srv, const struct vmock_request *req,
         vmock_api_admin(srv, req, cl.segs, cl.n, rep);
         return;
     }
-    if (bearer(req) == NULL || cl.who == NULL) {
-        challenge(srv, rep, bearer(req) != NULL);
+    if (vmock_api_bearer(req) == NULL || cl.who == NULL) {
+        vmock_api_challenge(srv, rep, vmock_api_bearer(req) != NULL);
         return;
     }
     const struct vmock_identity *who = cl.who;

@@ -125,6 +125,18 @@ void vmock_api_recover(struct vmock_call *c, struct vmock_reply *rep);
 void vmock_api_purge(struct vmock_call *c, struct vmock_reply *rep);
 /* Handlers (api_crypto.c): encrypt, decrypt, wrapkey, unwrapkey, sign, verify. */
 void vmock_api_crypto(struct vmock_call *c, struct vmock_reply *rep);
+/*
+ * vmock_api_bearer returns the token of the request's "Authorization: Bearer
+ * TOKEN" header (scheme case-insensitive, spaces after it skipped), or NULL.
+ */
+const char *vmock_api_bearer(const struct vmock_request *req);
+/*
+ * vmock_api_challenge answers 401 Unauthorized with the WWW-Authenticate
+ * Bearer challenge the SDKs parse; |bad_token| 1 adds error="invalid_token"
+ * (a token was sent but is not valid here), 0 is the missing-token answer.
+ */
+void vmock_api_challenge(struct vmock_server *srv, struct vmock_reply *rep, int bad_token);
+
 /* Admin endpoints (api_admin.c): /admin/faults, /admin/throttle, /admin/stats. */
 void vmock_api_admin(struct vmock_server *srv, const struct vmock_request *req, char **segs,
                      size_t n_segs, struct vmock_reply *rep);

@@ -18,15 +18,6 @@
 #include "api.h"
 #include "jsonx.h"
 
-static const char *admin_token(const struct vmock_request *req)
-{
-    const char *auth = req->header(req->ctx, "Authorization");
-    if (auth == NULL || strncasecmp(auth, "Bearer ", 7) != 0) {
-        return NULL;
-    }
-    return auth + 7;
-}
-
 static cJSON *parse_body(const struct vmock_request *req, struct vmock_reply *rep)
 {
     const char *why = NULL;
@@ -107,14 +98,15 @@ static void set_throttle(struct vmock_server *srv, const struct vmock_request *r
 void vmock_api_admin(struct vmock_server *srv, const struct vmock_request *req, char **segs,
                      size_t n_segs, struct vmock_reply *rep)
 {
-    const char *token = admin_token(req);
-    if (token == NULL) {
-        vmock_reply_error(rep, 401, "Unauthorized", "The admin endpoints need the admin token.",
-                          NULL);
-        return;
-    }
-    if (!vmock_policy_is_admin(srv->policy, token)) {
-        vmock_reply_error(rep, 403, "Forbidden", "This token is not the admin token.", NULL);
+    /*
+     * Like the key routes: no token, or a token that is not valid here, is 401
+     * with the challenge. A key identity's token is not valid here, as the
+     * admin token is not valid on the key routes (a token for another
+     * audience is a 401 on the service, not a 403).
+     */
+    const char *token = vmock_api_bearer(req);
+    if (token == NULL || !vmock_policy_is_admin(srv->policy, token)) {
+        vmock_api_challenge(srv, rep, token != NULL);
         return;
     }
     const char *what = n_segs == 2 ? segs[1] : "";

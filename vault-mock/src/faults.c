@@ -410,6 +410,10 @@ cJSON *vmock_stats_json(struct vmock_stats *s, int64_t now)
         cJSON_AddNumberToObject(st, name, (double)atomic_load(&s->status_class[i]));
     }
     cJSON_AddNumberToObject(o, "throttled", (double)atomic_load(&s->throttled));
+    cJSON_AddNumberToObject(o, "request_timeouts", (double)atomic_load(&s->requests_cut));
+    cJSON *co = cJSON_AddObjectToObject(o, "connections");
+    cJSON_AddNumberToObject(co, "open", (double)atomic_load(&s->conns_open));
+    cJSON_AddNumberToObject(co, "peak", (double)atomic_load(&s->conns_peak));
     cJSON *fa = cJSON_AddObjectToObject(o, "faults");
     cJSON_AddNumberToObject(fa, "errors", (double)atomic_load(&s->faults_error));
     cJSON_AddNumberToObject(fa, "throttles", (double)atomic_load(&s->faults_throttle));

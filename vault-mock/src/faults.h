@@ -82,6 +82,9 @@ struct vmock_stats {
     _Atomic uint64_t faults_drop;
     _Atomic uint64_t faults_delayed;
     _Atomic uint64_t status_class[6]; /* index status / 100 */
+    _Atomic uint64_t requests_cut;    /* ended by the request deadline */
+    _Atomic uint64_t conns_open;      /* connections libmicrohttpd holds now */
+    _Atomic uint64_t conns_peak;      /* the most it held at once */
     int64_t started;
 };
 

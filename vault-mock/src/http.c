@@ -1,6 +1,17 @@
 /*
  * http.c - libmicrohttpd glue: request state, body limit, response headers,
- * audit before answer.
+ * audit before answer, and the request deadline.
+ *
+ * The request deadline: libmicrohttpd's connection timeout is an idle
+ * timeout, restarted by every byte, so a client that trickles a byte every
+ * half second holds a connection (and, in thread-per-connection mode, a
+ * thread) for ever. Each connection therefore gets a clock (started when it
+ * is accepted and again after each answer) that runs until its request has
+ * fully arrived; a watchdog thread shuts down the socket of a connection
+ * whose request is late. libmicrohttpd then sees the peer gone and closes
+ * the connection itself. The socket is shut down under the same mutex the
+ * connection-closed notification takes, and libmicrohttpd notifies before
+ * it closes the descriptor, so the watchdog never touches a reused one.
  */
 #include "http.h"
 
@@ -9,6 +20,7 @@
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,10 +31,39 @@
 /* Bodies beyond this are not even drained: the connection is closed. */
 #define DRAIN_FACTOR 16u
 
+/* Cut requests written per watchdog pass (more wait for the next pass). */
+#define CUT_BATCH 32
+/* How often the watchdog looks at the clocks. */
+#define WATCHDOG_TICK_NS 100000000ull
+
+/* One connection, for the request deadline (guarded by vmock_http.mu). */
+struct conn_state {
+    struct conn_state *prev;
+    struct conn_state *next;
+    int fd;
+    uint64_t t0_ns; /* accepted, or the previous request ended */
+    int armed;      /* 1 while a request is arriving (the clock runs) */
+    int cut;        /* the watchdog ended it */
+    /* what is known of the arriving request, for its audit line */
+    char remote[INET6_ADDRSTRLEN];
+    char method[16];
+    char path[256];
+    enum vmock_op op;
+    const char *identity; /* the policy's string, lives as long as the server */
+    char key[VMOCK_NAME_MAX + 1];
+};
+
 struct vmock_http {
     struct MHD_Daemon *daemon;
     struct vmock_server *srv;
     size_t max_body;
+    uint64_t deadline_ns; /* 0: no request deadline */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct conn_state *conns;
+    int stopping;
+    int watchdog_running;
+    pthread_t watchdog;
 };
 
 struct req_state {
@@ -54,53 +95,6 @@ static const char *lookup_header(void *ctx, const char *name)
     return MHD_lookup_connection_value(ctx, MHD_HEADER_KIND, name);
 }
 
-/*
- * Called when the request line arrives: the request's state starts here, so
- * that latency counts from the first byte and a request the HTTP layer ends
- * early (431, timeout, client gone) still gets its audit line.
- */
-static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
-{
-    (void)cls;
-    (void)conn;
-    struct req_state *rs = calloc(1, sizeof(*rs));
-    if (rs != NULL) {
-        rs->t0_ns = mono_ns();
-        size_t n = strcspn(uri, "?");
-        if (n >= sizeof(rs->path)) {
-            n = sizeof(rs->path) - 1;
-        }
-        memcpy(rs->path, uri, n);
-        rs->path[n] = '\0';
-    }
-    return rs;
-}
-
-/* The API's view of an MHD request; |rs| NULL for no body. */
-static struct vmock_request make_request(struct MHD_Connection *conn, const char *url,
-                                         const char *method, const struct req_state *rs)
-{
-    struct vmock_request req = {
-        .method = method,
-        .path = url,
-        .query = lookup_query,
-        .header = lookup_header,
-        .ctx = conn,
-        .body = rs != NULL ? rs->body : NULL,
-        .body_len = rs != NULL ? rs->len : 0,
-    };
-    return req;
-}
-
-static void free_body(void *p)
-{
-    char *s = p;
-    if (s != NULL) {
-        OPENSSL_cleanse(s, strlen(s));
-        free(s);
-    }
-}
-
 /* A UUID-shaped request id, like x-ms-request-id. */
 static void request_id(char out[37])
 {
@@ -130,6 +124,240 @@ static void client_address(struct MHD_Connection *conn, char *out, size_t out_le
     } else if (sa->sa_family == AF_INET6) {
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
                   (socklen_t)out_len);
+    }
+}
+
+/* The deadline state of |conn|, or NULL (no deadline, or out of memory at accept). */
+static struct conn_state *conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* libmicrohttpd accepted or is about to close a connection: start or drop its clock. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct vmock_http *h = cls;
+    struct vmock_stats *st = &h->srv->stats;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        uint64_t open = atomic_fetch_add(&st->conns_open, 1) + 1;
+        uint64_t peak = atomic_load(&st->conns_peak);
+        while (open > peak && !atomic_compare_exchange_weak(&st->conns_peak, &peak, open)) {
+        }
+        if (h->deadline_ns == 0) {
+            return;
+        }
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct conn_state *cs = ci != NULL ? calloc(1, sizeof(*cs)) : NULL;
+        if (cs == NULL) {
+            return; /* served, but without a deadline */
+        }
+        cs->fd = ci->connect_fd;
+        cs->op = VMOCK_OP_UNKNOWN;
+        cs->armed = 1;
+        client_address(conn, cs->remote, sizeof(cs->remote));
+        pthread_mutex_lock(&h->mu);
+        cs->t0_ns = mono_ns();
+        cs->next = h->conns;
+        if (h->conns != NULL) {
+            h->conns->prev = cs;
+        }
+        h->conns = cs;
+        pthread_mutex_unlock(&h->mu);
+        *socket_context = cs;
+        return;
+    }
+    atomic_fetch_sub(&st->conns_open, 1);
+    struct conn_state *cs = *socket_context;
+    if (cs == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&h->mu);
+    if (cs->prev != NULL) {
+        cs->prev->next = cs->next;
+    } else {
+        h->conns = cs->next;
+    }
+    if (cs->next != NULL) {
+        cs->next->prev = cs->prev;
+    }
+    pthread_mutex_unlock(&h->mu);
+    free(cs);
+    *socket_context = NULL;
+}
+
+/*
+ * The request on |conn| has fully arrived (or is answered early): stop its
+ * clock. Returns -1 when the watchdog already cut it (then it must not be
+ * served: its audit line is written and its client gone).
+ */
+static int request_arrived(struct vmock_http *h, struct MHD_Connection *conn)
+{
+    struct conn_state *cs = conn_of(conn);
+    int rc = 0;
+    if (cs != NULL) {
+        pthread_mutex_lock(&h->mu);
+        rc = cs->cut ? -1 : 0;
+        cs->armed = 0;
+        pthread_mutex_unlock(&h->mu);
+    }
+    return rc;
+}
+
+/* The request on |conn| ended: the clock starts again for the next one. Returns 1 if it was cut. */
+static int request_ended(struct vmock_http *h, struct MHD_Connection *conn)
+{
+    struct conn_state *cs = conn_of(conn);
+    int cut = 0;
+    if (cs != NULL) {
+        pthread_mutex_lock(&h->mu);
+        cut = cs->cut;
+        if (!cut) {
+            cs->armed = 1;
+            cs->t0_ns = mono_ns();
+            cs->method[0] = '\0';
+            cs->path[0] = '\0';
+            cs->op = VMOCK_OP_UNKNOWN;
+            cs->identity = NULL;
+            cs->key[0] = '\0';
+        }
+        pthread_mutex_unlock(&h->mu);
+    }
+    return cut;
+}
+
+/* One cut request, copied out of the lock for its audit line. */
+struct cut_rec {
+    char remote[INET6_ADDRSTRLEN];
+    char method[16];
+    char path[256];
+    enum vmock_op op;
+    const char *identity;
+    char key[VMOCK_NAME_MAX + 1];
+    uint64_t latency_us;
+};
+
+static void audit_cut(struct vmock_http *h, const struct cut_rec *c)
+{
+    char rid[37];
+    request_id(rid);
+    struct vmock_audit_rec rec = {
+        .request_id = rid,
+        .identity = c->identity,
+        .operation = vmock_op_name(c->op),
+        .key = c->key[0] != '\0' ? c->key : NULL,
+        .method = c->method[0] != '\0' ? c->method : NULL,
+        .path = c->path[0] != '\0' ? c->path : NULL,
+        .remote = c->remote,
+        .status = 0,
+        .error = "RequestTimeout",
+        .latency_us = c->latency_us,
+    };
+    (void)vmock_audit_write(&h->srv->audit, &rec); /* the client is gone already */
+    atomic_fetch_add(&h->srv->stats.requests_cut, 1);
+}
+
+/* The watchdog: every tick, shut down the sockets of requests past the deadline. */
+static void *watchdog_main(void *arg)
+{
+    struct vmock_http *h = arg;
+    struct cut_rec *cuts = calloc(CUT_BATCH, sizeof(*cuts));
+    if (cuts == NULL) {
+        return NULL;
+    }
+    pthread_mutex_lock(&h->mu);
+    while (!h->stopping) {
+        uint64_t now = mono_ns();
+        size_t n = 0;
+        for (struct conn_state *cs = h->conns; cs != NULL && n < CUT_BATCH; cs = cs->next) {
+            if (!cs->armed || cs->cut || now - cs->t0_ns < h->deadline_ns) {
+                continue;
+            }
+            cs->cut = 1;
+            shutdown(cs->fd, SHUT_RDWR); /* libmicrohttpd sees the peer gone and closes */
+            struct cut_rec *c = &cuts[n++];
+            memcpy(c->remote, cs->remote, sizeof(c->remote));
+            memcpy(c->method, cs->method, sizeof(c->method));
+            memcpy(c->path, cs->path, sizeof(c->path));
+            memcpy(c->key, cs->key, sizeof(c->key));
+            c->op = cs->op;
+            c->identity = cs->identity;
+            c->latency_us = (now - cs->t0_ns) / 1000u;
+        }
+        if (n > 0) {
+            pthread_mutex_unlock(&h->mu);
+            for (size_t i = 0; i < n; i++) {
+                audit_cut(h, &cuts[i]);
+            }
+            pthread_mutex_lock(&h->mu);
+            if (n == CUT_BATCH) {
+                continue;
+            }
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t wake = (uint64_t)ts.tv_nsec + WATCHDOG_TICK_NS;
+        ts.tv_sec += (time_t)(wake / 1000000000u);
+        ts.tv_nsec = (long)(wake % 1000000000u);
+        pthread_cond_timedwait(&h->cv, &h->mu, &ts);
+    }
+    pthread_mutex_unlock(&h->mu);
+    free(cuts);
+    return NULL;
+}
+
+/*
+ * Called when the request line arrives: the request's state starts here, so
+ * that latency counts from the first byte and a request the HTTP layer ends
+ * early (431, timeout, client gone) still gets its audit line.
+ */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    struct vmock_http *h = cls;
+    struct req_state *rs = calloc(1, sizeof(*rs));
+    if (rs != NULL) {
+        rs->t0_ns = mono_ns();
+        size_t n = strcspn(uri, "?");
+        if (n >= sizeof(rs->path)) {
+            n = sizeof(rs->path) - 1;
+        }
+        memcpy(rs->path, uri, n);
+        rs->path[n] = '\0';
+        struct conn_state *cs = conn_of(conn);
+        if (cs != NULL) {
+            pthread_mutex_lock(&h->mu);
+            memcpy(cs->path, rs->path, n + 1);
+            pthread_mutex_unlock(&h->mu);
+        }
+    }
+    return rs;
+}
+
+/* The API's view of an MHD request; |rs| NULL for no body. */
+static struct vmock_request make_request(struct MHD_Connection *conn, const char *url,
+                                         const char *method, const struct req_state *rs)
+{
+    struct vmock_request req = {
+        .method = method,
+        .path = url,
+        .query = lookup_query,
+        .header = lookup_header,
+        .ctx = conn,
+        .body = rs != NULL ? rs->body : NULL,
+        .body_len = rs != NULL ? rs->len : 0,
+    };
+    return req;
+}
+
+static void free_body(void *p)
+{
+    char *s = p;
+    if (s != NULL) {
+        OPENSSL_cleanse(s, strlen(s));
+        free(s);
     }
 }
 
@@ -234,6 +462,27 @@ static enum MHD_Result too_big(struct vmock_http *h, struct MHD_Connection *conn
     return answer(h, conn, rs, url, method, &rep);
 }
 
+/* The headers of the request on |conn| are in: note what it is, for an audit line if it is cut. */
+static void note_request(struct vmock_http *h, struct MHD_Connection *conn, const char *url,
+                         const char *method)
+{
+    struct conn_state *cs = conn_of(conn);
+    if (cs == NULL) {
+        return;
+    }
+    struct vmock_reply rep;
+    memset(&rep, 0, sizeof(rep));
+    rep.op = VMOCK_OP_UNKNOWN;
+    struct vmock_request req = make_request(conn, url, method, NULL);
+    vmock_api_describe(h->srv, &req, &rep);
+    pthread_mutex_lock(&h->mu);
+    snprintf(cs->method, sizeof(cs->method), "%s", method);
+    cs->op = rep.op;
+    cs->identity = rep.identity;
+    memcpy(cs->key, rep.key, sizeof(cs->key));
+    pthread_mutex_unlock(&h->mu);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **req_cls)
@@ -251,12 +500,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (!rs->started) {
         rs->started = 1;
+        note_request(h, conn, url, method);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl != NULL) {
             char *end = NULL;
             unsigned long long n = strtoull(cl, &end, 10);
             if (end != cl && *end == '\0' && n > (unsigned long long)h->max_body * DRAIN_FACTOR) {
                 /* Answer before the body: MHD closes the connection afterwards. */
+                if (request_arrived(h, conn) != 0) {
+                    return MHD_NO;
+                }
                 return too_big(h, conn, rs, url, method);
             }
         }
@@ -298,6 +551,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         rs->len += n;
         return MHD_YES;
     }
+    if (request_arrived(h, conn) != 0) {
+        return MHD_NO; /* too late: cut by the deadline, already audited */
+    }
     if (rs->too_big) {
         return too_big(h, conn, rs, url, method);
     }
@@ -330,10 +586,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 {
     struct vmock_http *h = cls;
     struct req_state *rs = *req_cls;
+    int cut = request_ended(h, conn);
     if (rs == NULL) {
         return;
     }
-    if (!rs->answered) {
+    if (!rs->answered && !cut) {
         char remote[INET6_ADDRSTRLEN];
         char rid[37];
         request_id(rid);
@@ -395,6 +652,13 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
     }
     h->srv = srv;
     h->max_body = cfg->max_body;
+    h->deadline_ns = (uint64_t)cfg->request_timeout_s * 1000000000u;
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&h->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&h->mu, NULL);
     if (cfg->cert_pem != NULL) {
         flags |= MHD_USE_TLS;
     }
@@ -405,7 +669,7 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
     } else {
         flags |= MHD_USE_EPOLL;
     }
-    struct MHD_OptionItem opts[4];
+    struct MHD_OptionItem opts[5];
     size_t n_opts = 0;
     if (cfg->cert_pem != NULL) {
         opts[n_opts++] =
@@ -416,18 +680,31 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
     if (pool > 1) {
         opts[n_opts++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)pool, NULL};
     }
+    if (cfg->max_connections_per_ip > 0) {
+        opts[n_opts++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                                 (intptr_t)cfg->max_connections_per_ip, NULL};
+    }
     opts[n_opts] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     h->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
+        MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (h->daemon == NULL) {
         snprintf(err, err_len, "cannot start the HTTP%s server on %s:%u (address in use?)",
                  cfg->cert_pem != NULL ? "S" : "", cfg->host, (unsigned)cfg->port);
-        free(h);
+        vmock_http_stop(h);
         return NULL;
+    }
+    if (h->deadline_ns > 0) {
+        if (pthread_create(&h->watchdog, NULL, watchdog_main, h) != 0) {
+            snprintf(err, err_len, "cannot start the request-deadline thread");
+            vmock_http_stop(h);
+            return NULL;
+        }
+        h->watchdog_running = 1;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
     *port = di != NULL ? di->port : cfg->port;
@@ -439,6 +716,17 @@ void vmock_http_stop(struct vmock_http *h)
     if (h == NULL) {
         return;
     }
-    MHD_stop_daemon(h->daemon);
+    if (h->watchdog_running) {
+        pthread_mutex_lock(&h->mu);
+        h->stopping = 1;
+        pthread_cond_signal(&h->cv);
+        pthread_mutex_unlock(&h->mu);
+        pthread_join(h->watchdog, NULL);
+    }
+    if (h->daemon != NULL) {
+        MHD_stop_daemon(h->daemon); /* closes every connection, which frees its clock */
+    }
+    pthread_cond_destroy(&h->cv);
+    pthread_mutex_destroy(&h->mu);
     free(h);
 }

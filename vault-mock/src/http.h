@@ -2,7 +2,8 @@
  * http.h - the HTTP(S) front end on GNU libmicrohttpd: TLS with the PEM
  * key and certificate, a worker thread pool (epoll) or a thread per
  * connection, body accumulation with a hard maximum (413), connection
- * limits and timeouts, one audit line per request before its answer.
+ * limits (total and per client address), the idle timeout and a whole-request
+ * deadline, one audit line per request before its answer.
  */
 #ifndef VMOCK_HTTP_H
 #define VMOCK_HTTP_H
@@ -19,7 +20,9 @@ struct vmock_http_config {
     const char *key_pem;
     size_t max_body;
     unsigned max_connections;
-    unsigned timeout_s;
+    unsigned max_connections_per_ip; /* 0: no per-address limit */
+    unsigned timeout_s;              /* idle timeout */
+    unsigned request_timeout_s;      /* whole-request deadline; 0: none */
     unsigned threads; /* worker pool size */
     int thread_per_connection;
 };

@@ -43,7 +43,9 @@ struct options {
     size_t n_faults;
     size_t max_body;
     unsigned max_connections;
+    unsigned max_connections_per_ip;
     unsigned timeout_s;
+    long request_timeout_s; /* -1: twice timeout_s */
     unsigned threads;
     const char *vault_url;
     const char *tenant_id;
@@ -79,8 +81,17 @@ static void usage(FILE *out)
         "                          jitter_ms=N,error_rate=R,status=5xx,throttle_rate=R,\n"
         "                          drop_rate=R,retry_after=S\n"
         "  --max-body BYTES        largest request body (default 65536; larger: 413)\n"
-        "  --max-connections N     concurrent connections (default 256)\n"
-        "  --timeout SECONDS       idle / slow-client timeout (default 30)\n"
+        "  --max-connections N     concurrent connections in all (default 256); at the limit\n"
+        "                          new connections wait in the listen queue\n"
+        "  --max-connections-per-ip N  concurrent connections from one client address\n"
+        "                          (default 0 = no limit); extra ones are closed at once\n"
+        "  --timeout SECONDS       idle timeout: a connection with no byte for this long is\n"
+        "                          closed (default 30)\n"
+        "  --request-timeout SECONDS  whole-request deadline: a request must arrive in full\n"
+        "                          within this long of the connection's start or the previous\n"
+        "                          answer on it, however slowly its bytes trickle, else the\n"
+        "                          connection is closed (audit error RequestTimeout);\n"
+        "                          default twice --timeout, 0 = none\n"
         "  --threads N             0: one thread per connection (default; keep-alive clients\n"
         "                          run in parallel); N >= 2: an epoll pool of N workers\n"
         "  --vault-url URL         base URL used in key ids (default: from the Host header)\n"
@@ -155,7 +166,9 @@ enum {
     OPT_FAULT,
     OPT_MAX_BODY,
     OPT_MAX_CONN,
+    OPT_MAX_CONN_PER_IP,
     OPT_TIMEOUT,
+    OPT_REQUEST_TIMEOUT,
     OPT_THREADS,
     OPT_VAULT_URL,
     OPT_TENANT,
@@ -181,7 +194,9 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"fault", required_argument, NULL, OPT_FAULT},
         {"max-body", required_argument, NULL, OPT_MAX_BODY},
         {"max-connections", required_argument, NULL, OPT_MAX_CONN},
+        {"max-connections-per-ip", required_argument, NULL, OPT_MAX_CONN_PER_IP},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
+        {"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"vault-url", required_argument, NULL, OPT_VAULT_URL},
         {"tenant-id", required_argument, NULL, OPT_TENANT},
@@ -254,6 +269,18 @@ static int parse_args(int argc, char **argv, struct options *o)
                                                                 : NULL;
                 o->max_connections = (unsigned)v;
                 break;
+            case OPT_MAX_CONN_PER_IP:
+                bad = parse_unsigned(optarg, 0, 65536, &v) != 0
+                          ? "--max-connections-per-ip wants 0..65536"
+                          : NULL;
+                o->max_connections_per_ip = (unsigned)v;
+                break;
+            case OPT_REQUEST_TIMEOUT:
+                bad = parse_unsigned(optarg, 0, 86400, &v) != 0
+                          ? "--request-timeout wants 0..86400 seconds"
+                          : NULL;
+                o->request_timeout_s = (long)v;
+                break;
             case OPT_TIMEOUT:
                 bad = parse_unsigned(optarg, 1, 86400, &v) != 0 ? "--timeout wants 1..86400 seconds"
                                                                 : NULL;
@@ -284,6 +311,9 @@ static int parse_args(int argc, char **argv, struct options *o)
             fprintf(stderr, "vault-mock: %s (got \"%s\")\n", bad, optarg);
             return -1;
         }
+    }
+    if (o->request_timeout_s < 0) {
+        o->request_timeout_s = 2 * (long)o->timeout_s;
     }
     if (optind < argc) {
         fprintf(stderr, "vault-mock: unexpected argument: %s\n", argv[optind]);
@@ -369,7 +399,9 @@ static int run(struct options *o)
         .key_pem = o->insecure_http ? NULL : tls.key_pem,
         .max_body = o->max_body,
         .max_connections = o->max_connections,
+        .max_connections_per_ip = o->max_connections_per_ip,
         .timeout_s = o->timeout_s,
+        .request_timeout_s = (unsigned)o->request_timeout_s,
         .threads = o->threads,
         .thread_per_connection = o->threads == 0,
     };
@@ -432,6 +464,7 @@ int main(int argc, char **argv)
         .max_body = 64 * 1024,
         .max_connections = 256,
         .timeout_s = 30,
+        .request_timeout_s = -1,
         .threads = 0,
         .tenant_id = "00000000-0000-0000-0000-000000000000",
     };

@@ -135,48 +135,13 @@ Test(limits, deep_or_odd_json_is_a_400_not_a_crash)
     vmt_resp_free(&r);
 }
 
-static int port_of(const struct vmt_server *s)
-{
-    const char *colon = strrchr(s->url, ':');
-    return colon != NULL ? (int)strtol(colon + 1, NULL, 10) : -1;
-}
-
-static int tcp_connect(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
-    if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* 1 when the server closes |fd| within |ms| (a TLS alert before the end is fine). */
-static int closed_within(int fd, int ms)
-{
-    for (int waited = 0; waited < ms; waited += 100) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, 100) <= 0) {
-            continue;
-        }
-        char buf[64];
-        ssize_t n = recv(fd, buf, sizeof(buf), 0);
-        if (n == 0 || (n < 0 && errno == ECONNRESET)) {
-            return 1;
-        }
-    }
-    return 0;
-}
-
 Test(limits_flags, connection_limit_and_idle_timeout)
 {
     const char *args[] = {"--max-connections", "2", "--timeout", "3", NULL};
     vmt_setup_args(args);
-    int port = port_of(S);
-    int a = tcp_connect(port);
-    int b = tcp_connect(port);
+    int port = vmt_port(S);
+    int a = vmt_tcp_connect(port);
+    int b = vmt_tcp_connect(port);
     cr_assert(a >= 0 && b >= 0);
     /* with both slots taken a client gets no answer */
     struct vmt_resp r;
@@ -191,9 +156,9 @@ Test(limits_flags, connection_limit_and_idle_timeout)
                  "served once a slot is free");
     vmt_resp_free(&r);
     /* an idle connection is closed by the timeout */
-    int d = tcp_connect(port);
+    int d = vmt_tcp_connect(port);
     cr_assert_geq(d, 0);
-    cr_assert(closed_within(d, 10000), "idle connection closed");
+    cr_assert(vmt_closed_within(d, 10000), "idle connection closed");
     close(d);
 }
 
@@ -231,7 +196,7 @@ Test(limits_flags, usage_errors_exit_2_and_help_exits_0)
 Test(limits, port_in_use_exits_1_and_sigint_stops_cleanly)
 {
     char listen[64];
-    snprintf(listen, sizeof(listen), "127.0.0.1:%d", port_of(S));
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", vmt_port(S));
     char state[] = "/tmp/vmock-test-XXXXXX";
     cr_assert(mkdtemp(state) != NULL);
     const char *args[] = {"--state", state, "--listen", listen, NULL};

@@ -18,4 +18,28 @@ void vmt_setup_args(const char *const *args);
 /* vmt_teardown stops vmt_srv and removes its state; use as .fini. */
 void vmt_teardown(void);
 
+/*
+ * vmt_audit_tail parses the audit lines written since |*offset| (bytes into
+ * the log; start at 0 or at vmt_audit_end) into |out| (up to |max|; caller
+ * deletes each), moves |*offset| past them and returns how many complete
+ * lines there were (which may exceed |max|).
+ */
+size_t vmt_audit_tail(struct vmt_server *s, long *offset, cJSON **out, size_t max);
+/* vmt_audit_end is the audit log's current size, for vmt_audit_tail. */
+long vmt_audit_end(struct vmt_server *s);
+/* vmt_jstr is the string member |name| of |o|, or NULL (also for JSON null). */
+const char *vmt_jstr(const cJSON *o, const char *name);
+/* vmt_jint is the integer member |name| of |o|, or -1. */
+int vmt_jint(const cJSON *o, const char *name);
+
+/* vmt_port is the port of |s|'s URL, or -1. */
+int vmt_port(const struct vmt_server *s);
+/* vmt_tcp_connect opens a plain TCP connection to 127.0.0.1:|port|; returns the socket or -1. */
+int vmt_tcp_connect(int port);
+/*
+ * vmt_closed_within is 1 when the peer closes (or resets) |fd| within |ms|,
+ * 0 when it is still open then. Bytes that arrive meanwhile are discarded.
+ */
+int vmt_closed_within(int fd, int ms);
+
 #endif /* VMT_H */
