@@ -10,6 +10,7 @@
 #ifndef BENCH_H
 #define BENCH_H
 
+#include <sched.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -196,6 +197,16 @@ struct bench_env {
     char loadavg_start[64]; /* /proc/loadavg's 1, 5, 15 minute figures when the run began */
     int sched_autogroup;    /* kernel.sched_autogroup_enabled: 1, 0, or -1 unknown */
 };
+/*
+ * The bench pins its main thread to one core for the cipher cells; threads
+ * and processes inherit that. bench_affinity_widen lets the calling thread
+ * (and what it starts from now on) run on every online core, saving the old
+ * set; bench_affinity_restore puts it back. The vault-mock and the vault /
+ * RSA cells (clients, servers, rate threads) run widened: pinned to one core
+ * they would share it, and "2 threads" would measure one core.
+ */
+void bench_affinity_widen(cpu_set_t *saved);
+void bench_affinity_restore(const cpu_set_t *saved);
 void bench_env_capture(struct bench_env *e, const char *profile, const char *commit);
 int bench_write_json(const char *path, const struct bench_env *e, struct bench_cell *cells,
                      size_t n, struct bench_extra *xs, size_t nx, double wall_seconds);

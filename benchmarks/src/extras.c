@@ -524,16 +524,28 @@ static int run_rotation_size(struct bench_extra *x)
     return rc;
 }
 
-int bench_extra_run(struct bench_extra *x)
+void bench_affinity_widen(cpu_set_t *saved)
 {
-    x->samples = calloc(x->count > 0 ? x->count : 1, sizeof(double));
-    if (x->samples == NULL) {
-        return fail(x, "out of memory");
+    CPU_ZERO(saved);
+    (void)sched_getaffinity(0, sizeof(*saved), saved);
+    cpu_set_t all;
+    CPU_ZERO(&all);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    for (long i = 0; i < n && i < CPU_SETSIZE; i++) {
+        CPU_SET((int)i, &all);
     }
-    int needs_vault = strcmp(x->keys, "cmk") == 0;
-    if (needs_vault && !bench_vault_running()) {
-        return fail(x, "the vault is not running");
+    (void)sched_setaffinity(0, sizeof(all), &all);
+}
+
+void bench_affinity_restore(const cpu_set_t *saved)
+{
+    if (CPU_COUNT(saved) > 0) {
+        (void)sched_setaffinity(0, sizeof(*saved), saved);
     }
+}
+
+static int run_extra(struct bench_extra *x)
+{
     switch (x->type) {
         case BENCH_X_COLD_OPEN:
             return run_cold_open(x);
@@ -549,4 +561,21 @@ int bench_extra_run(struct bench_extra *x)
         default:
             return fail(x, "unknown extra");
     }
+}
+
+int bench_extra_run(struct bench_extra *x)
+{
+    x->samples = calloc(x->count > 0 ? x->count : 1, sizeof(double));
+    if (x->samples == NULL) {
+        return fail(x, "out of memory");
+    }
+    int needs_vault = strcmp(x->keys, "cmk") == 0;
+    if (needs_vault && !bench_vault_running()) {
+        return fail(x, "the vault is not running");
+    }
+    cpu_set_t saved;
+    bench_affinity_widen(&saved);
+    int rc = run_extra(x);
+    bench_affinity_restore(&saved);
+    return rc;
 }
