@@ -1288,8 +1288,51 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* CMK/SMK ratios from bench.json; returns how many pairs were found, worst in *worst. */
-static int bench_pairs(struct comp_control *c, const char *path, double *worst)
+/*
+ * The per-round CMK/SMK ratios of two cells of bench.json (sample i of each
+ * was taken in the same interleaved round): median and a distribution-free
+ * ~95% interval of it from order statistics (binomial, p = 1/2). Returns the
+ * number of rounds (0 when the cells carry no samples).
+ */
+static size_t paired_ratio(const cJSON *a, const cJSON *b, double *med, double *lo, double *hi)
+{
+    const cJSON *sa = cJSON_GetObjectItem(a, "samples"), *sb = cJSON_GetObjectItem(b, "samples");
+    int na = cJSON_GetArraySize(sa), nb = cJSON_GetArraySize(sb);
+    size_t n = (size_t)(na < nb ? na : nb), k = 0;
+    double *r = n > 0 ? calloc(n, sizeof(double)) : NULL;
+    for (size_t i = 0; r != NULL && i < n; i++) {
+        double x = cJSON_GetNumberValue(cJSON_GetArrayItem(sa, (int)i));
+        double y = cJSON_GetNumberValue(cJSON_GetArrayItem(sb, (int)i));
+        if (y > 0 && !isnan(x)) {
+            r[k++] = x / y;
+        }
+    }
+    if (k == 0) {
+        free(r);
+        return 0;
+    }
+    qsort(r, k, sizeof(double), cmp_double);
+    *med = k % 2 ? r[k / 2] : (r[k / 2 - 1] + r[k / 2]) / 2;
+    /* largest j with P(Bin(k, 1/2) < j) <= 0.025: the interval is [r(j), r(k+1-j)] (1-based) */
+    double cdf = 0, term = pow(0.5, (double)k); /* P(X = 0) */
+    size_t j = 0;
+    while (j < k && cdf + term <= 0.025) {
+        cdf += term;
+        term *= (double)(k - j) / (double)(j + 1);
+        j++;
+    }
+    *lo = j > 0 ? r[j - 1] : r[0];
+    *hi = j > 0 ? r[k - j] : r[k - 1];
+    free(r);
+    return k;
+}
+
+/*
+ * CMK/SMK pairs from bench.json; returns how many were found. *worst: the
+ * median ratio farthest from 1; *beyond: pairs whose interval lies wholly
+ * outside 1 +- 2% (a difference this run shows beyond its noise).
+ */
+static int bench_pairs(struct comp_control *c, const char *path, double *worst, int *beyond)
 {
     size_t len = 0;
     char *text = path != NULL ? slurp(path, &len) : NULL;
@@ -1298,6 +1341,7 @@ static int bench_pairs(struct comp_control *c, const char *path, double *worst)
     cJSON *results = cJSON_GetObjectItem(root, "results");
     int pairs = 0;
     *worst = 1.0;
+    *beyond = 0;
     cJSON *a;
     cJSON_ArrayForEach(a, results)
     {
@@ -1320,17 +1364,29 @@ static int bench_pairs(struct comp_control *c, const char *path, double *worst)
                 free(s1);
                 free(s2);
             }
-            double ma = cJSON_GetNumberValue(cJSON_GetObjectItem(a, "median"));
-            double mb = cJSON_GetNumberValue(cJSON_GetObjectItem(b, "median"));
-            if (match && mb > 0 && !isnan(ma) && !isnan(mb)) {
-                double r = ma / mb;
-                pairs++;
-                if (fabs(r - 1.0) > fabs(*worst - 1.0)) {
-                    *worst = r;
-                }
-                const char *label = cJSON_GetStringValue(cJSON_GetObjectItem(a, "label"));
-                ev(c, "%s: CMK/SMK median ratio %.4f", label ? label : "cell", r);
+            if (!match) {
+                continue;
             }
+            const char *label = cJSON_GetStringValue(cJSON_GetObjectItem(a, "label"));
+            double r, lo, hi;
+            size_t rounds = paired_ratio(a, b, &r, &lo, &hi);
+            if (rounds == 0) {
+                /* no samples: the ratio of the medians, with no interval */
+                double ma = cJSON_GetNumberValue(cJSON_GetObjectItem(a, "median"));
+                double mb = cJSON_GetNumberValue(cJSON_GetObjectItem(b, "median"));
+                if (!(mb > 0) || isnan(ma)) {
+                    continue;
+                }
+                r = lo = hi = ma / mb;
+            }
+            pairs++;
+            if (fabs(r - 1.0) > fabs(*worst - 1.0)) {
+                *worst = r;
+            }
+            int out = lo > 1.02 || hi < 0.98;
+            *beyond += out;
+            ev(c, "%s: CMK/SMK per-round ratio median %.4f, interval %.4f .. %.4f over %zu rounds%s",
+               label ? label : "cell", r, lo, hi, rounds, out ? " (beyond 2%)" : "");
         }
     }
     cJSON_Delete(root);
@@ -1373,15 +1429,25 @@ static double median(double *v, size_t n)
 static void ctl_perf(struct ctx *x, struct comp_control *c)
 {
     double worst = 1.0;
-    int pairs = bench_pairs(c, x->o->bench_json, &worst);
+    int beyond = 0;
+    int pairs = bench_pairs(c, x->o->bench_json, &worst, &beyond);
     if (pairs > 0) {
         ev(c, "source: %s, %d CMK/SMK cell pairs", x->o->bench_json, pairs);
-        snprintf(c->measured, sizeof(c->measured), "worst CMK/SMK throughput ratio %.4f over %d cells",
-                 worst, pairs);
+        snprintf(c->measured, sizeof(c->measured),
+                 "worst CMK/SMK median ratio %.4f over %d cells; %d with the interval beyond 2%%", worst, pairs,
+                 beyond);
         if (fabs(worst - 1.0) <= 0.02) {
             comp_control_set(c, COMP_VERDICT_PASS, "every CMK cell within 2%% of its SMK cell");
+        } else if (beyond == 0) {
+            comp_control_set(c, COMP_VERDICT_PASS,
+                             "every CMK cell within 2%% of its SMK cell within the run's noise: the worst "
+                             "median differs by %+.1f%% but its ~95%% interval of per-round ratios reaches "
+                             "the 2%% band",
+                             100.0 * (worst - 1.0));
         } else {
-            fail(c, "a CMK cell differs from its SMK cell by %.1f%%", 100.0 * (worst - 1.0));
+            fail(c, "%d CMK cell%s differ%s from the SMK cell by more than 2%% beyond the run's noise "
+                    "(worst median %+.1f%%)",
+                 beyond, beyond == 1 ? "" : "s", beyond == 1 ? "s" : "", 100.0 * (worst - 1.0));
         }
         return;
     }
@@ -1599,7 +1665,10 @@ static const struct entry catalogue[] = {
     {"CMK-PERF-01", "CMK costs no throughput against SMK (within 2%)",
      SEED "\"Enabling encryption doesn't have any extra performance effect with or without "
           "customer-managed keys.\"",
-     "keys=smk/keys=cmk cells of bench.json when present (pass if every cell is within 2%); "
+     "keys=smk/keys=cmk cells of bench.json when present: per-round CMK/SMK ratios (same "
+     "interleaved rounds), median and ~95% order-statistic interval; pass if every median is "
+     "within 2%, or if no interval lies wholly outside 1 +- 2% (the run cannot tell the cells "
+     "apart by 2%); "
      "otherwise SMK, CMK and a second (placebo) SMK memory store, same engine path, write + read "
      "of 2 MiB in 8 KiB units, 40 interleaved rounds (order rotated), throughput per CPU second "
      "of the measuring thread, median of the per-round ratios; pass within 2%, or when CMK "

@@ -1,12 +1,15 @@
 /*
  * test_controls.c - controls run end to end against the vault-mock they
  * start: the KEK size policy, GCM tamper detection, the XTS finding and
- * the audit comparison. Verdicts that rest on elapsed time (the
- * revocation controls, the performance claim) are not asserted here: they
- * are measurements, run by make compliance.
+ * the audit comparison, and the performance claim judged on a bench.json
+ * written here. Verdicts that rest on elapsed time (the revocation
+ * controls, the claim measured by the control itself) are not asserted
+ * here: they are measurements, run by make compliance.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "comp_controls.h"
 
@@ -37,7 +40,8 @@ Test(comp_controls, catalogue_ids_are_unique)
 Test(comp_controls, policy_integrity_and_audit_end_to_end)
 {
     struct comp_report rep = {0};
-    struct comp_controls_options o = {.only = "CMK-POL-01,CMK-POL-02,CMK-INT-01,CMK-INT-02,CMK-AUD-01"};
+    struct comp_controls_options o = {.only =
+                                          "CMK-POL-01,CMK-POL-02,CMK-INT-01,CMK-INT-02,CMK-AUD-01"};
     cr_assert_eq(comp_controls_run(&o, &rep), 0);
     cr_assert_eq(rep.num_controls, 5);
     const struct comp_control *c = find(&rep, "CMK-POL-01");
@@ -64,4 +68,83 @@ Test(comp_controls, unknown_id_runs_nothing)
     cr_assert_eq(comp_controls_run(&o, &rep), 0);
     cr_assert_eq(rep.num_controls, 0);
     comp_report_cleanup(&rep);
+}
+
+/* A bench.json with one SMK/CMK pair of memory store cells: CMK sample i = SMK sample i x
+ * factor[i]. */
+static const char *perf_bench(const char *name, const double *factor)
+{
+    static char path[256];
+    snprintf(path, sizeof(path), "/tmp/comp-perf-%d-%s.json", (int)getpid(), name);
+    static const double smk[] = {10.0, 10.4, 9.8, 10.1, 10.3, 9.9, 10.2, 10.0, 10.1, 9.7};
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "{\"schema\": \"cmk-harness/bench\", \"schema_version\": 1, \"results\": [");
+    for (int k = 0; k < 2; k++) {
+        fprintf(f,
+                "%s{\"kind\": \"store\", \"mode\": \"xts\", \"backend\": \"native\", \"arch\": "
+                "\"avx512\", "
+                "\"direction\": \"read\", \"unit_bytes\": 8192, \"batch\": 64, \"threads\": 1, "
+                "\"keys\": \"%s\", \"label\": \"store xts read memory %s\", \"samples\": [",
+                k ? ", " : "", k ? "cmk" : "smk", k ? "cmk" : "smk");
+        for (int i = 0; i < 10; i++) {
+            fprintf(f, "%s%.6f", i ? ", " : "", smk[i] * (k ? factor[i] : 1.0));
+        }
+        fprintf(f, "], \"median\": %.6f}", smk[0] * (k ? factor[0] : 1.0));
+    }
+    fprintf(f, "]}\n");
+    fclose(f);
+    return path;
+}
+
+static const struct comp_control *run_perf(struct comp_report *rep, const char *bench)
+{
+    struct comp_controls_options o = {.only = "CMK-PERF-01", .bench_json = bench};
+    cr_assert_eq(comp_controls_run(&o, rep), 0);
+    cr_assert_eq(rep->num_controls, 1);
+    return &rep->controls[0];
+}
+
+/* The claim judged on bench.json: per-round CMK/SMK ratios, their median and interval against 2%.
+ */
+Test(comp_controls, performance_claim_from_bench_json)
+{
+    /* every round -1%: within 2% */
+    static const double near[] = {0.99, 0.99, 0.99, 0.99, 0.99, 0.99, 0.99, 0.99, 0.99, 0.99};
+    /* median -4%, but the rounds scatter up to +1%: the interval reaches the band */
+    static const double noisy[] = {0.90, 0.93, 0.95, 0.96, 0.96, 0.96, 0.97, 0.99, 1.00, 1.01};
+    /* every round -5%: beyond 2% whatever the noise */
+    static const double slow[] = {0.95, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95, 0.95};
+    struct comp_report rep = {0};
+    const char *p = perf_bench("near", near);
+    const struct comp_control *c = run_perf(&rep, p);
+    cr_assert_eq(c->verdict, COMP_VERDICT_PASS, "%s", c->reason);
+    cr_assert_str_eq(c->reason, "every CMK cell within 2% of its SMK cell");
+    cr_assert_not_null(
+        strstr(c->measured, "worst CMK/SMK median ratio 0.9900 over 1 cells; 0 with"), "%s",
+        c->measured);
+    comp_report_cleanup(&rep);
+    unlink(p);
+
+    memset(&rep, 0, sizeof(rep));
+    p = perf_bench("noisy", noisy);
+    c = run_perf(&rep, p);
+    cr_assert_eq(c->verdict, COMP_VERDICT_PASS, "%s", c->reason);
+    cr_assert_not_null(strstr(c->reason, "the worst median differs by -4.0% but its ~95% interval"),
+                       "%s", c->reason);
+    cr_assert_not_null(
+        strstr(c->evidence, "median 0.9600, interval 0.9300 .. 1.0000 over 10 rounds"), "%s",
+        c->evidence);
+    comp_report_cleanup(&rep);
+    unlink(p);
+
+    memset(&rep, 0, sizeof(rep));
+    p = perf_bench("slow", slow);
+    c = run_perf(&rep, p);
+    cr_assert_eq(c->verdict, COMP_VERDICT_FAIL, "%s", c->reason);
+    cr_assert_str_eq(c->reason,
+                     "1 CMK cell differs from the SMK cell by more than 2% beyond the run's noise "
+                     "(worst median -5.0%)");
+    comp_report_cleanup(&rep);
+    unlink(p);
 }
