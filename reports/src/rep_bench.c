@@ -2,6 +2,8 @@
  * rep_bench.c - JSON loading with error positions, the bench.json reader and
  * the ratio pairs shared by the report and the gate.
  */
+#include "rep_bench.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,7 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "rep_bench.h"
 #include "rep_stats.h"
 
 #define REP_MAX_JSON_BYTES (256u << 20)
@@ -294,8 +295,9 @@ enum rep_status rep_bench_from_json(cJSON *root, const char *name, struct rep_be
         return REP_BAD_FILE;
     }
     if (ver > REP_BENCH_SCHEMA_VERSION) {
-        snprintf(err, err_len, "%s: schema_version %.0f is newer than this reader (%d); update reports/",
-                 name, ver, REP_BENCH_SCHEMA_VERSION);
+        snprintf(err, err_len,
+                 "%s: schema_version %.0f is newer than this reader (%d); update reports/", name,
+                 ver, REP_BENCH_SCHEMA_VERSION);
         return REP_BAD_FILE;
     }
     b->schema_version = (int)ver;
@@ -367,8 +369,9 @@ static void pair_name(struct rep_pair *p)
     }
     (void)off;
     if (strcmp(p->type, "cmk/smk") == 0) {
-        snprintf(p->name, sizeof(p->name), "cmk/smk %s %s/%s %s %s%s", x->mode, x->backend, x->arch,
-                 u, x->direction, extra);
+        snprintf(p->name, sizeof(p->name), "cmk/smk %s%s %s/%s %s %s%s",
+                 strcmp(x->kind, "store-file") == 0 ? "store on file " : "", x->mode, x->backend,
+                 x->arch, u, x->direction, extra);
     } else {
         snprintf(p->name, sizeof(p->name), "engine %s %s/%s / raw %s, %s %s%s", x->mode, x->backend,
                  x->arch, y->backend, u, x->direction, extra);
@@ -391,7 +394,7 @@ static const struct rep_cell *find_den(const struct rep_bench *b, const struct r
                 return y;
             }
         } else if (strcmp(x->keys, "cmk") == 0) {
-            if (strcmp(y->kind, "engine") == 0 && strcmp(y->keys, "smk") == 0 &&
+            if (strcmp(y->kind, x->kind) == 0 && strcmp(y->keys, "smk") == 0 &&
                 strcmp(y->backend, x->backend) == 0 && strcmp(y->arch, x->arch) == 0) {
                 *type = "cmk/smk";
                 return y;
@@ -419,7 +422,10 @@ long rep_pairs_build(const struct rep_bench *b, struct rep_pair **out)
     struct rep_pair *pairs = NULL;
     for (size_t i = 0; i < b->ncells; i++) {
         const struct rep_cell *x = &b->cells[i];
-        if (strcmp(x->kind, "engine") != 0 || !rep_cell_measured(x)) {
+        /* engine cells against raw (keys none) or SMK (keys cmk); store-on-file cells CMK against
+         * SMK */
+        int file_cmk = strcmp(x->kind, "store-file") == 0 && strcmp(x->keys, "cmk") == 0;
+        if ((strcmp(x->kind, "engine") != 0 && !file_cmk) || !rep_cell_measured(x)) {
             continue;
         }
         const char *type = NULL;
