@@ -20,6 +20,7 @@
 #include "eng_cpu.h"
 #include "eng_error.h"
 #include "eng_secure.h"
+#include "vmt_client.h"
 
 /* IEEE 1619-2007 Annex B, XTS-AES-256 vectors 10..14: 512-byte data unit
  * 00 01 .. ff 00 01 .. ff, data unit sequence numbers ff, ffff, .., ffffffffff. */
@@ -196,6 +197,10 @@ static void *xmalloc(size_t n)
 /* Skips the current test (with the reason logged) when the CPU lacks |arch|. */
 static void require_arch(enum eng_arch arch)
 {
+    if (arch == ENG_ARCH_AVX512 && vmt_under_valgrind()) {
+        fprintf(stderr, "native_xts: skipping the avx512 path under valgrind (it cannot run AVX-512)\n");
+        cr_skip_test("valgrind cannot run AVX-512");
+    }
     if (eng_cpu_best_arch() < arch) {
         char flags[256];
         eng_cpu_flags_string(flags, sizeof(flags));

@@ -506,3 +506,14 @@ int vmt_run_exit(const char *const *args, int timeout_ms)
     waitpid(pid, NULL, 0);
     return -1;
 }
+
+int vmt_under_valgrind(void)
+{
+    const char *v = getenv("CMK_UNDER_VALGRIND");
+    return v != NULL && strcmp(v, "1") == 0;
+}
+
+int vmt_scaled(int n, int under_valgrind)
+{
+    return vmt_under_valgrind() ? under_valgrind : n;
+}
