@@ -48,3 +48,5 @@ $(O)/tests/engine_test_store_cli: | $(BIN)/cmk
 # --- end of the store block ---------------------------------------------------
 $(O)/engine/tests/test_cli_torture.o: CPPFLAGS += -DCMK_BIN='"$(BIN)/cmk"'
 $(O)/tests/engine_test_cli_torture: | $(BIN)/cmk
+$(O)/engine/tests/test_secrets.o: CPPFLAGS += -DCMK_BIN='"$(BIN)/cmk"'
+$(O)/tests/engine_test_secrets: | $(BIN)/cmk
