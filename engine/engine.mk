@@ -4,7 +4,7 @@ ENGINE_SRCS := $(wildcard engine/src/*.c)
 ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(O)/%.o)
 ENGINE_LIB := $(O)/libeng.a
 ENGINE_CPPFLAGS := -Iengine/include -Iengine/src $(OPENSSL_CFLAGS) $(CJSON_CFLAGS)
-ENGINE_LIBS := $(IPSECMB_LIBS) $(CURL_LIBS) $(CJSON_LIBS) $(OPENSSL_LIBS)
+ENGINE_LIBS := $(IPSECMB_LIBS) $(CURL_LIBS) $(CJSON_LIBS) $(SSL_LIBS)
 
 $(ENGINE_OBJS): CPPFLAGS += $(ENGINE_CPPFLAGS)
 $(ENGINE_OBJS): CFLAGS += -fvisibility=hidden
@@ -50,3 +50,5 @@ $(O)/engine/tests/test_cli_torture.o: CPPFLAGS += -DCMK_BIN='"$(BIN)/cmk"'
 $(O)/tests/engine_test_cli_torture: | $(BIN)/cmk
 $(O)/engine/tests/test_secrets.o: CPPFLAGS += -DCMK_BIN='"$(BIN)/cmk"'
 $(O)/tests/engine_test_secrets: | $(BIN)/cmk
+# test_wipe checks every free()/realloc() of the engine's own code for key bytes.
+$(O)/tests/engine_test_wipe: LDFLAGS += -Wl,--wrap=free -Wl,--wrap=realloc
