@@ -29,7 +29,7 @@ $(ENGINE_TEST_SRCS:%.c=$(O)/%.o) $(ENGINE_TESTLIB_OBJS): CPPFLAGS += $(ENGINE_CP
 COMP_LIB ?= $(O)/libcomp.a
 
 # End-to-end tests start bin/vault-mock through vault-mock/client (libvmclient.a).
-$(O)/tests/engine_%: $(O)/engine/tests/%.o $(ENGINE_TESTLIB_OBJS) $(COMP_LIB) $(O)/libvmclient.a $(ENGINE_LIB) | $(BIN)/vault-mock
+$(O)/tests/engine_%: $(O)/engine/tests/%.o $(ENGINE_TESTLIB_OBJS) $(O)/vault-mock/tests/testlib/vmt_valgrind.o $(COMP_LIB) $(O)/libvmclient.a $(ENGINE_LIB) | $(BIN)/vault-mock
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(MHD_LIBS) $(ENGINE_LIBS)
 

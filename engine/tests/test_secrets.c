@@ -343,13 +343,9 @@ static void rotate_and_finish(void (*collect)(void))
     collect();
 }
 
-static void collect_smk(void)
+/* The DEKs of every store the session has made so far. */
+static void collect_stores(void)
 {
-    if (kek == NULL) {
-        kek = eng_smk_open(key_file, 0);
-        cr_assert_not_null(kek, "%s", eng_error_name(eng_errno()));
-    }
-    collect_smk_keks();
     static const char *const stores[] = {"s", "g", "r", "rg"};
     for (size_t i = 0; i < 4; i++) {
         char p[400];
@@ -358,6 +354,16 @@ static void collect_smk(void)
             collect_deks(stores[i]);
         }
     }
+}
+
+static void collect_smk(void)
+{
+    if (kek == NULL) {
+        kek = eng_smk_open(key_file, 0);
+        cr_assert_not_null(kek, "%s", eng_error_name(eng_errno()));
+    }
+    collect_smk_keks();
+    collect_stores();
 }
 
 static void smk_session(mode_t mask)
@@ -392,14 +398,7 @@ static void collect_cmk(void)
         kek = eng_vault_open(&cfg);
         cr_assert_not_null(kek, "%s", eng_error_name(eng_errno()));
     }
-    static const char *const stores[] = {"s", "g", "r", "rg"};
-    for (size_t i = 0; i < 4; i++) {
-        char p[400];
-        snprintf(p, sizeof(p), "%s/%s/keytable", dir, stores[i]);
-        if (access(p, F_OK) == 0) {
-            collect_deks(stores[i]);
-        }
-    }
+    collect_stores();
 }
 
 static void cmk_session(mode_t mask)
