@@ -87,11 +87,7 @@ TestSuite(secrets, .init = setup, .fini = teardown, .timeout = 900);
 static const char *cmk_bin(void)
 {
     static char abs_bin[1024];
-    const char *bin = getenv("CMK_BIN") != NULL ? getenv("CMK_BIN") : CMK_BIN;
-    char cwd[512];
-    cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
-    snprintf(abs_bin, sizeof(abs_bin), bin[0] == '/' ? "%s%s" : "%s/%s", bin[0] == '/' ? "" : cwd,
-             bin);
+    cr_assert_eq(tl_cmk_path(CMK_BIN, abs_bin, sizeof(abs_bin)), 0);
     return abs_bin;
 }
 
