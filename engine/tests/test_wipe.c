@@ -12,19 +12,20 @@
  *     16-byte window of a known key, raw or byte-swapped per 32-bit word
  *     (the layout of OpenSSL's C key schedule), hex or base64 - this covers
  *     EVP cipher contexts, AES key wrap, and TLS record buffers;
+ *   - cJSON's allocator (cJSON_InitHooks): the parsed vault answers;
  *   - free() and realloc() of the engine itself (-Wl,--wrap, this program
  *     only): the same check on the engine's own heap blocks (vault request
  *     and answer buffers, parsed key tables).
  * libcurl's blocks are counted through curl_global_init_mem and reported,
  * not asserted: curl keeps the received answer (with the unwrapped DEK in
  * base64url) in its own download buffer and frees it without wiping it; the
- * engine cannot reach that buffer. cJSON strings holding the DEK are wiped
- * by the engine before cJSON_Delete, but cJSON's free is not hooked here.
+ * engine cannot reach that buffer.
  * Not covered at all: copies on stacks, and kernel socket buffers.
  * Under valgrind (CMK_UNDER_VALGRIND=1) the heap scans are off (they read
  * uninitialised slack bytes of blocks, which memcheck reports); the secure
  * allocator check stays on.
  */
+#include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <curl/curl.h>
 #include <malloc.h>
@@ -58,6 +59,7 @@ static struct vmt_scan *_Atomic needles; /* known keys; NULL: not scanning */
 static pthread_mutex_t scan_mu = PTHREAD_MUTEX_INITIALIZER;
 static atomic_size_t sec_frees, sec_nonzero;
 static atomic_size_t ossl_frees, ossl_hits, eng_frees, eng_hits, curl_frees, curl_hits;
+static atomic_size_t cjson_frees, cjson_hits;
 static char first_hit[256];
 static int ossl_hooked, curl_hooked;
 
@@ -156,12 +158,25 @@ static void *c_calloc(size_t n, size_t m)
     return calloc(n, m);
 }
 
+static void j_free(void *p)
+{
+    if (p != NULL) {
+        atomic_fetch_add(&cjson_frees, 1);
+        if (holds_key(p, malloc_usable_size(p), "cJSON free")) {
+            atomic_fetch_add(&cjson_hits, 1);
+        }
+    }
+    __real_free(p);
+}
+
 /* Before main: OpenSSL accepts new allocators only before its first allocation. */
 __attribute__((constructor)) static void install_hooks(void)
 {
     ossl_hooked = CRYPTO_set_mem_functions(o_malloc, o_realloc, o_free);
     curl_hooked = curl_global_init_mem(CURL_GLOBAL_DEFAULT, c_malloc, c_free, c_realloc, c_strdup,
                                        c_calloc) == CURLE_OK;
+    cJSON_Hooks jh = {.malloc_fn = malloc, .free_fn = j_free};
+    cJSON_InitHooks(&jh);
 }
 
 
@@ -344,14 +359,16 @@ static void report_and_check(const char *what, size_t allocs0)
     fprintf(stderr, "wipe: %zu secure allocations, %zu freed, %zu non-zero (%s)\n", allocs, frees,
             nz, what);
     fprintf(stderr, "wipe: heap blocks holding a known key when released: OpenSSL %zu of %zu, "
-                    "engine %zu of %zu; libcurl %zu of %zu (not wiped by the engine)\n",
+                    "engine %zu of %zu, cJSON %zu of %zu; libcurl %zu of %zu (not wiped by the "
+                    "engine)\n",
             atomic_load(&ossl_hits), atomic_load(&ossl_frees), atomic_load(&eng_hits),
-            atomic_load(&eng_frees), atomic_load(&curl_hits), atomic_load(&curl_frees));
+            atomic_load(&eng_frees), atomic_load(&cjson_hits), atomic_load(&cjson_frees),
+            atomic_load(&curl_hits), atomic_load(&curl_frees));
     cr_assert_gt(allocs, 10, "%s: too few secure allocations to mean anything", what);
     cr_assert_eq(frees, allocs, "%s: %zu secure allocations but %zu released", what, allocs, frees);
     cr_assert_eq(nz, 0, "%s: %zu key bytes survived release", what, nz);
-    cr_assert_eq(atomic_load(&ossl_hits) + atomic_load(&eng_hits), 0, "%s: first: %s", what,
-                 first_hit);
+    cr_assert_eq(atomic_load(&ossl_hits) + atomic_load(&eng_hits) + atomic_load(&cjson_hits), 0,
+                 "%s: first: %s", what, first_hit);
     if (!vmt_under_valgrind()) {
         cr_assert_gt(atomic_load(&ossl_frees), 0, "OpenSSL hook saw nothing");
         cr_assert_gt(atomic_load(&eng_frees), 0, "free wrapper saw nothing");
