@@ -127,7 +127,7 @@ Test(secrets, no_private_component_in_any_answer_or_audit_line)
     char *b1 = import_body(k1, NULL);
     struct vmt_scan_hit h;
     cr_assert_geq(vmt_scan_buf(sc, b1, strlen(b1), "request", &h), 6 * 10);
-    cr_assert_str_eq(h.encoding, "base64url");
+    cr_assert_str_eq(h.where, "request");
 
     struct vmt_resp r;
     call("PUT", "/keys/imp?" VMT_API, KO, b1, 200, &r);
