@@ -36,7 +36,7 @@ COMP_TEST_BINS := $(COMP_TEST_SRCS:compliance/tests/%.c=$(O)/tests/comp_%)
 TEST_BINS += $(COMP_TEST_BINS)
 $(COMP_TEST_SRCS:%.c=$(O)/%.o): CPPFLAGS += -DCOMP_BIN='"$(BIN)/cmk-compliance"'
 
-$(O)/tests/comp_%: $(O)/compliance/tests/%.o $(COMP_PROG_LIBS) | $(BIN)/cmk-compliance $(BIN)/vault-mock
+$(O)/tests/comp_%: $(O)/compliance/tests/%.o $(O)/vault-mock/tests/testlib/vmt_valgrind.o $(COMP_PROG_LIBS) | $(BIN)/cmk-compliance $(BIN)/vault-mock
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CRITERION_LIBS) $(COMP_LINK_LIBS)
 

@@ -34,6 +34,7 @@ for t in "$@"; do
     d="$logdir/$name"
     rm -rf "$d"
     mkdir -p "$d"
+    d=$(cd "$d" && pwd) # absolute: tests start children in other folders (cd DIR && cmk ...)
     if [ ! -x "$t" ]; then
         echo "valgrind: $t is not built" | tee "$d/output.txt"
         bad+=("$name")
