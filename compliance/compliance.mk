@@ -17,7 +17,7 @@ COMPCTL_OBJS := $(COMPCTL_SRCS:%.c=$(O)/%.o)
 COMPCTL_LIB := $(O)/libcompctl.a
 # comp_report.c writes its JUnit XML with reports' escaping (librep.a).
 COMP_PROG_LIBS := $(COMPCTL_LIB) $(COMP_LIB) $(O)/librep.a $(O)/libvmclient.a $(O)/libeng.a
-COMP_LINK_LIBS = $(CURL_LIBS) $(CJSON_LIBS) $(IPSECMB_LIBS) $(OPENSSL_LIBS) -lm
+COMP_LINK_LIBS = $(CURL_LIBS) $(CJSON_LIBS) $(IPSECMB_LIBS) $(SSL_LIBS) -lm
 $(COMPCTL_OBJS) $(O)/compliance/cli/%.o $(O)/compliance/tests/%.o: CPPFLAGS += -Icompliance/include \
     -Iengine/include -Ivault-mock/client $(CJSON_CFLAGS) $(OPENSSL_CFLAGS)
 
@@ -36,7 +36,7 @@ COMP_TEST_BINS := $(COMP_TEST_SRCS:compliance/tests/%.c=$(O)/tests/comp_%)
 TEST_BINS += $(COMP_TEST_BINS)
 $(COMP_TEST_SRCS:%.c=$(O)/%.o): CPPFLAGS += -DCOMP_BIN='"$(BIN)/cmk-compliance"'
 
-$(O)/tests/comp_%: $(O)/compliance/tests/%.o $(COMP_PROG_LIBS) | $(BIN)/cmk-compliance $(BIN)/vault-mock
+$(O)/tests/comp_%: $(O)/compliance/tests/%.o $(O)/vault-mock/tests/testlib/vmt_valgrind.o $(COMP_PROG_LIBS) | $(BIN)/cmk-compliance $(BIN)/vault-mock
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CRITERION_LIBS) $(COMP_LINK_LIBS)
 

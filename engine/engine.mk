@@ -4,7 +4,7 @@ ENGINE_SRCS := $(wildcard engine/src/*.c)
 ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(O)/%.o)
 ENGINE_LIB := $(O)/libeng.a
 ENGINE_CPPFLAGS := -Iengine/include -Iengine/src $(OPENSSL_CFLAGS) $(CJSON_CFLAGS)
-ENGINE_LIBS := $(IPSECMB_LIBS) $(CURL_LIBS) $(CJSON_LIBS) $(OPENSSL_LIBS)
+ENGINE_LIBS := $(IPSECMB_LIBS) $(CURL_LIBS) $(CJSON_LIBS) $(SSL_LIBS)
 
 $(ENGINE_OBJS): CPPFLAGS += $(ENGINE_CPPFLAGS)
 $(ENGINE_OBJS): CFLAGS += -fvisibility=hidden
@@ -29,7 +29,7 @@ $(ENGINE_TEST_SRCS:%.c=$(O)/%.o) $(ENGINE_TESTLIB_OBJS): CPPFLAGS += $(ENGINE_CP
 COMP_LIB ?= $(O)/libcomp.a
 
 # End-to-end tests start bin/vault-mock through vault-mock/client (libvmclient.a).
-$(O)/tests/engine_%: $(O)/engine/tests/%.o $(ENGINE_TESTLIB_OBJS) $(COMP_LIB) $(O)/libvmclient.a $(ENGINE_LIB) | $(BIN)/vault-mock
+$(O)/tests/engine_%: $(O)/engine/tests/%.o $(ENGINE_TESTLIB_OBJS) $(O)/vault-mock/tests/testlib/vmt_valgrind.o $(COMP_LIB) $(O)/libvmclient.a $(ENGINE_LIB) | $(BIN)/vault-mock
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(MHD_LIBS) $(ENGINE_LIBS)
 
@@ -48,3 +48,7 @@ $(O)/tests/engine_test_store_cli: | $(BIN)/cmk
 # --- end of the store block ---------------------------------------------------
 $(O)/engine/tests/test_cli_torture.o: CPPFLAGS += -DCMK_BIN='"$(BIN)/cmk"'
 $(O)/tests/engine_test_cli_torture: | $(BIN)/cmk
+$(O)/engine/tests/test_secrets.o: CPPFLAGS += -DCMK_BIN='"$(BIN)/cmk"'
+$(O)/tests/engine_test_secrets: | $(BIN)/cmk
+# test_wipe checks every free()/realloc() of the engine's own code for key bytes.
+$(O)/tests/engine_test_wipe: LDFLAGS += -Wl,--wrap=free -Wl,--wrap=realloc

@@ -41,7 +41,7 @@ $(VMOCK_TEST_SRCS:%.c=$(O)/%.o) $(VMOCK_TESTLIB_OBJS): CPPFLAGS += -Ivault-mock/
 # the engine's end-to-end tests, cmk-bench and the compliance suite (link
 # $(VMCLIENT_LIB) $(CURL_LIBS) $(CJSON_LIBS); include -Ivault-mock/client).
 VMCLIENT_LIB := $(O)/libvmclient.a
-VMCLIENT_OBJS := $(O)/vault-mock/client/vmt_client.o
+VMCLIENT_OBJS := $(O)/vault-mock/client/vmt_client.o $(O)/vault-mock/client/vmt_scan.o
 $(VMCLIENT_OBJS): CPPFLAGS += -Ivault-mock/client $(CJSON_CFLAGS) -DVMOCK_BIN_PATH='"$(VMOCK_BIN)"'
 $(VMCLIENT_LIB): $(VMCLIENT_OBJS)
 	@mkdir -p $(dir $@)

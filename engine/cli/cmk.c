@@ -443,6 +443,24 @@ static int cmd_put(const struct opts *o)
     return rc;
 }
 
+/*
+ * Opens |path| for the decrypted bytes of `get`: a new file is created 0600
+ * whatever the umask (plaintext is as private as the store); an existing
+ * file keeps its mode and is truncated.
+ */
+static FILE *open_output(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        return NULL;
+    }
+    FILE *f = fdopen(fd, "wb");
+    if (f == NULL) {
+        close(fd);
+    }
+    return f;
+}
+
 static int cmd_get(const struct opts *o)
 {
     if (o->npos != 2) {
@@ -467,7 +485,7 @@ static int cmd_get(const struct opts *o)
     if (len == UINT64_MAX) {
         len = off <= total ? total - off : 0;
     }
-    FILE *out = o->output != NULL ? fopen(o->output, "wb") : stdout;
+    FILE *out = o->output != NULL ? open_output(o->output) : stdout;
     uint8_t *buf = malloc(IO_CHUNK);
     if (out == NULL || buf == NULL) {
         fprintf(stderr, "cmk: get: cannot open %s\n", o->output != NULL ? o->output : "stdout");

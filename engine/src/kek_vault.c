@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,20 @@ struct vstate {
     struct eng_vault_stats stats;
     struct resp r;
 };
+
+/*
+ * The TLS layer keeps received plaintext (the unwrapkey answer, with the DEK
+ * in base64url) in its record buffer until the next read overwrites it:
+ * SSL_OP_CLEANSE_PLAINTEXT has OpenSSL wipe it once curl has read it, and
+ * when the connection is freed. (curl's own download buffer is out of reach.)
+ */
+static CURLcode on_ssl_ctx(CURL *c, void *ssl_ctx, void *arg)
+{
+    (void)c;
+    (void)arg;
+    SSL_CTX_set_options((SSL_CTX *)ssl_ctx, SSL_OP_CLEANSE_PLAINTEXT);
+    return CURLE_OK;
+}
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void)
@@ -578,6 +593,7 @@ struct eng_kek_provider *eng_vault_open(const struct eng_vault_config *cfg)
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);

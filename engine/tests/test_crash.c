@@ -21,12 +21,14 @@
 
 #include "eng_store.h"
 #include "store_helpers.h"
+#include "vmt_client.h"
 
 #define UNITS 96
 #define UNIT 4096
 #define EXTENT_UNITS 16
 #define EXTENTS (UNITS / EXTENT_UNITS)
 #define ROUNDS 120
+#define ROUNDS_VALGRIND 12
 
 enum { OP_WRITE = 1, OP_REKEY = 2, OP_KEK = 3 };
 enum { MSG_BEGIN = 1, MSG_ACK = 2 };
@@ -189,7 +191,8 @@ static void crash_rounds(enum eng_mode mode)
     eng_store_close(s);
     uint32_t seq = 1;
     int kills = 0, mid_rotation = 0;
-    for (int round = 0; round < ROUNDS; round++) {
+    const int rounds = vmt_scaled(ROUNDS, ROUNDS_VALGRIND);
+    for (int round = 0; round < rounds; round++) {
         int pfd[2];
         cr_assert_eq(pipe(pfd), 0);
         pid_t pid = fork();
@@ -257,8 +260,8 @@ static void crash_rounds(enum eng_mode mode)
         check_store(s, &md, have_inflight ? &inflight : NULL, have_ack ? &last_ack : NULL);
         eng_store_close(s);
     }
-    cr_assert_geq(kills, 100);
-    cr_assert_geq(mid_rotation, 20, "only %d kills landed during a rotation", mid_rotation);
+    cr_assert_geq(kills, vmt_scaled(100, 10));
+    cr_assert_geq(mid_rotation, vmt_scaled(20, 2), "only %d kills landed during a rotation", mid_rotation);
     eng_kek_provider_free(p);
     tl_rmtree(dir);
 }

@@ -22,6 +22,7 @@
 #include "eng_secure.h"
 #include "ieee1619.h"
 #include "kat_testlib.h"
+#include "vmt_client.h"
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -83,6 +84,10 @@ static void *xmalloc(size_t n)
 /* Skips the current test (with the reason logged) when the CPU lacks |arch|. */
 static void require_arch(enum eng_arch arch)
 {
+    if (arch == ENG_ARCH_AVX512 && vmt_under_valgrind()) {
+        fprintf(stderr, "native_xts: skipping the avx512 path under valgrind (it cannot run AVX-512)\n");
+        cr_skip_test("valgrind cannot run AVX-512");
+    }
     if (eng_cpu_best_arch() < arch) {
         char flags[256];
         eng_cpu_flags_string(flags, sizeof(flags));

@@ -41,15 +41,8 @@ static int cmk(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(args, sizeof(args), fmt, ap);
     va_end(ap);
-    const char *bin = getenv("CMK_BIN") != NULL ? getenv("CMK_BIN") : CMK_BIN;
     char abs_bin[1024];
-    if (bin[0] != '/') {
-        char cwd[512];
-        cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
-        snprintf(abs_bin, sizeof(abs_bin), "%s/%s", cwd, bin);
-    } else {
-        snprintf(abs_bin, sizeof(abs_bin), "%s", bin);
-    }
+    cr_assert_eq(tl_cmk_path(CMK_BIN, abs_bin, sizeof(abs_bin)), 0);
     int n = snprintf(cmd, sizeof(cmd), "cd %s && %s --key-file k.key %s >%s 2>%s", dir, abs_bin,
                      args, out_path, err_path);
     cr_assert(n > 0 && (size_t)n < sizeof(cmd));

@@ -66,7 +66,7 @@ static int read_ready(struct vmt_server *s)
         struct timespec t;
         clock_gettime(CLOCK_MONOTONIC, &t);
         long ms = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
-        if (ms > READY_TIMEOUT_MS) {
+        if (ms > READY_TIMEOUT_MS * (vmt_under_valgrind() ? 5 : 1)) {
             return -1;
         }
         if (rc <= 0) {
@@ -144,7 +144,8 @@ int vmt_stop(struct vmt_server *s)
     }
     kill(s->pid, SIGTERM);
     int status = 0;
-    for (int i = 0; i < 200; i++) {
+    const int tries = vmt_scaled(200, 1200); /* 10 s; 60 s under valgrind */
+    for (int i = 0; i < tries; i++) {
         pid_t r = waitpid(s->pid, &status, WNOHANG);
         if (r == s->pid) {
             s->pid = 0;
@@ -298,7 +299,8 @@ long vmt_call_raw(struct vmt_server *s, const char *method, const char *url_or_p
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, s->timeout_ms > 0 ? s->timeout_ms : 60000L);
+    long timeout_ms = s->timeout_ms > 0 ? s->timeout_ms : 60000L;
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, vmt_under_valgrind() ? timeout_ms * 5 : timeout_ms);
     if (s->fresh) {
         curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
         curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
@@ -505,4 +507,15 @@ int vmt_run_exit(const char *const *args, int timeout_ms)
     kill(pid, SIGKILL);
     waitpid(pid, NULL, 0);
     return -1;
+}
+
+int vmt_under_valgrind(void)
+{
+    const char *v = getenv("CMK_UNDER_VALGRIND");
+    return v != NULL && strcmp(v, "1") == 0;
+}
+
+int vmt_scaled(int n, int under_valgrind)
+{
+    return vmt_under_valgrind() ? under_valgrind : n;
 }

@@ -106,6 +106,14 @@ cJSON *vmt_audit_find(struct vmt_server *s, const char *request_id);
  */
 int vmt_run_exit(const char *const *args, int timeout_ms);
 
+/*
+ * vmt_under_valgrind returns 1 when CMK_UNDER_VALGRIND=1 (make valgrind sets
+ * it): tests that iterate heavily cut their counts, AVX-512 tests skip.
+ */
+int vmt_under_valgrind(void);
+/* vmt_scaled returns |n|, or |under_valgrind| when running under make valgrind. */
+int vmt_scaled(int n, int under_valgrind);
+
 /* The API version used by the tests. */
 #define VMT_API "api-version=7.4"
 

@@ -19,6 +19,19 @@ void tl_tmpdir(char *out, size_t max_out_len)
     }
 }
 
+int tl_cmk_path(const char *compiled_default, char *out, size_t max_out_len)
+{
+    const char *bin = getenv("CMK_BIN") != NULL ? getenv("CMK_BIN") : compiled_default;
+    char cwd[512];
+    if (bin[0] == '/') {
+        return (size_t)snprintf(out, max_out_len, "%s", bin) < max_out_len ? 0 : -1;
+    }
+    if (getcwd(cwd, sizeof(cwd)) == NULL) {
+        return -1;
+    }
+    return (size_t)snprintf(out, max_out_len, "%s/%s", cwd, bin) < max_out_len ? 0 : -1;
+}
+
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;

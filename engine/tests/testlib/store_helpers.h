@@ -14,6 +14,12 @@
 
 /* tl_tmpdir makes a fresh folder under /tmp and writes its path to |out|; aborts on failure. */
 void tl_tmpdir(char *out, size_t max_out_len);
+/*
+ * tl_cmk_path writes the absolute path of the cmk program under test:
+ * $CMK_BIN, else |compiled_default| (relative paths taken from the current
+ * folder). Returns 0, or -1 when it does not fit.
+ */
+int tl_cmk_path(const char *compiled_default, char *out, size_t max_out_len);
 /* tl_rmtree removes |path| and everything below it (best effort). */
 void tl_rmtree(const char *path);
 /* tl_path writes "<dir>/<name>" into |out|. */
