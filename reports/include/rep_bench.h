@@ -135,6 +135,13 @@ struct rep_pair {
  */
 long rep_pairs_build(const struct rep_bench *b, struct rep_pair **out);
 
+/*
+ * rep_round_ratios returns the per-round ratios num->samples[i] /
+ * den->samples[i] (rounds with a non-positive denominator left out; *n of
+ * them), malloc'd; NULL when memory ran out.
+ */
+double *rep_round_ratios(const struct rep_cell *num, const struct rep_cell *den, size_t *n);
+
 /* rep_pairs_free releases the array returned by rep_pairs_build (NULL is a no-op). */
 void rep_pairs_free(struct rep_pair *p, size_t n);
 

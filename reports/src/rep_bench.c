@@ -404,6 +404,19 @@ static const struct rep_cell *find_den(const struct rep_bench *b, const struct r
     return NULL;
 }
 
+double *rep_round_ratios(const struct rep_cell *num, const struct rep_cell *den, size_t *n)
+{
+    size_t m = num->nsamples < den->nsamples ? num->nsamples : den->nsamples;
+    double *r = calloc(m > 0 ? m : 1, sizeof(double));
+    *n = 0;
+    for (size_t k = 0; r != NULL && k < m; k++) {
+        if (den->samples[k] > 0) {
+            r[(*n)++] = num->samples[k] / den->samples[k];
+        }
+    }
+    return r;
+}
+
 void rep_pairs_free(struct rep_pair *p, size_t n)
 {
     if (p == NULL) {
@@ -433,8 +446,8 @@ long rep_pairs_build(const struct rep_bench *b, struct rep_pair **out)
         if (y == NULL) {
             continue;
         }
-        size_t m = x->nsamples < y->nsamples ? x->nsamples : y->nsamples;
-        double *r = calloc(m, sizeof(double));
+        size_t nr;
+        double *r = rep_round_ratios(x, y, &nr);
         struct rep_pair *np = realloc(pairs, (n + 1) * sizeof(*pairs));
         if (r == NULL || np == NULL) {
             free(r);
@@ -447,12 +460,8 @@ long rep_pairs_build(const struct rep_bench *b, struct rep_pair **out)
         p->num = x;
         p->den = y;
         copy_str(p->type, sizeof(p->type), type);
-        for (size_t k = 0; k < m; k++) {
-            if (y->samples[k] > 0) {
-                r[p->n++] = x->samples[k] / y->samples[k];
-            }
-        }
         p->ratios = r;
+        p->n = nr;
         pair_name(p);
         n++;
     }

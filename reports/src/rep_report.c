@@ -525,23 +525,18 @@ static void aa_table(struct rep_doc *d, const struct rep_bench *b)
         if (c == NULL) {
             continue;
         }
-        size_t m = t->nsamples < c->nsamples ? t->nsamples : c->nsamples;
-        double *r = calloc(m > 0 ? m : 1, sizeof(double));
-        if (r == NULL) {
+        struct rep_pair q = {.num = t, .den = c};
+        snprintf(q.key, sizeof(q.key), "%s", t->key); /* the bootstrap's seed */
+        q.ratios = rep_round_ratios(t, c, &q.n);
+        if (q.ratios == NULL) {
             continue;
         }
-        size_t k = 0;
-        for (size_t j = 0; j < m; j++) {
-            if (c->samples[j] > 0) {
-                r[k++] = t->samples[j] / c->samples[j];
-            }
+        size_t k = q.n;
+        double med = NAN, lo = NAN, hi = NAN;
+        if (k > 0) {
+            pair_stats(&q, &med, &lo, &hi);
         }
-        double med = k > 0 ? rep_median(r, k) : NAN, lo = NAN, hi = NAN;
-        if (k > 1) {
-            rep_bootstrap_ratio(r, k, NULL, 0, BOOT_REPS, BOOT_LEVEL,
-                                BOOT_SEED ^ rep_hash64(t->key), &lo, &hi);
-        }
-        free(r);
+        free(q.ratios);
         char name[200], a[32], tw[32], rm[32], ci[64], rounds[16];
         series_title(c, name, sizeof(name), 0);
         size_t l = strlen(name);
@@ -753,9 +748,8 @@ static void rate_table(struct rep_doc *d, const struct rep_bench *b)
     rep_doc_p(
         d,
         "Operations per second of the vault (clients in parallel over loopback HTTPS) next to the "
-        "RSA "
-        "private-key operations OpenSSL does on the same machine in the same run: the vault cannot "
-        "unwrap faster than the RSA it runs on.");
+        "RSA private-key operations OpenSSL does on the same machine in the same run: the vault "
+        "cannot unwrap faster than the RSA it runs on.");
     static const char *const head[] = {"cell", "RSA bits", "threads / clients", "ops/s", "CI"};
     rep_doc_table_begin(d, 5, head, "lrrrr");
     for (size_t i = 0; i < b->ncells; i++) {
