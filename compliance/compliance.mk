@@ -18,7 +18,7 @@ COMPCTL_LIB := $(O)/libcompctl.a
 # comp_report.c writes its JUnit XML with reports' escaping (librep.a).
 COMP_PROG_LIBS := $(COMPCTL_LIB) $(COMP_LIB) $(O)/librep.a $(O)/libvmclient.a $(O)/libeng.a
 COMP_LINK_LIBS = $(CURL_LIBS) $(CJSON_LIBS) $(IPSECMB_LIBS) $(SSL_LIBS) -lm
-$(COMPCTL_OBJS) $(O)/compliance/cli/%.o $(O)/compliance/tests/%.o: CPPFLAGS += -Icompliance/include \
+$(COMPCTL_OBJS) $(O)/compliance/cli/%.o $(O)/compliance/tests/%.o: CPPFLAGS += -Icompliance/include -Ireports/include \
     -Iengine/include -Ivault-mock/client $(CJSON_CFLAGS) $(OPENSSL_CFLAGS)
 
 $(COMPCTL_LIB): $(COMPCTL_OBJS)

@@ -221,10 +221,7 @@ void bench_print_extras(FILE *f, struct bench_extra *xs, size_t nx);
 /* Per-round ratio a_i / b_i of two cells of one group: median and order-statistic CI; -1 if unpaired. */
 int bench_paired_ratio(const struct bench_cell *a, const struct bench_cell *b, double *median,
                        double *lo, double *hi, double *level);
-/* Percentile (0..1) of a sorted array, linear interpolation. */
-double bench_quantile(const double *sorted, size_t n, double q);
 /* qsort comparator of doubles, ascending. */
 int bench_cmp_double(const void *a, const void *b);
-double bench_ci_level(size_t n, size_t *lo_rank, size_t *hi_rank);
 
 #endif

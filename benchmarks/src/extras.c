@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "rep_stats.h"
 #include "eng_secure.h"
 #include "eng_store.h"
 #include "eng_vault.h"
@@ -512,7 +513,7 @@ static int run_rotation_size(struct bench_extra *x)
     }
     if (rc == 0 && nl > 0) {
         qsort(large, nl, sizeof(double), bench_cmp_double);
-        x->extra_value = bench_quantile(large, nl, 0.5);
+        x->extra_value = rep_quantile_sorted(large, nl, 0.5);
     }
     free(large);
     for (int k = 0; k < 2; k++) {

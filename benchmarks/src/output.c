@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "rep_stats.h"
 #include "eng_cpu.h"
 #include "eng_secure.h"
 #include "eng_store.h"
@@ -176,7 +177,7 @@ static cJSON *extra_json(const struct bench_extra *x)
     cJSON_AddNumberToObject(r, "min", x->min);
     cJSON_AddNumberToObject(r, "max", x->max);
     size_t lo = 0, hi = 0;
-    cJSON_AddNumberToObject(r, "ci_level", x->nsamples >= 3 ? bench_ci_level(x->nsamples, &lo, &hi) : 0);
+    cJSON_AddNumberToObject(r, "ci_level", x->nsamples >= 3 ? rep_median_ci_ranks(x->nsamples, &lo, &hi) : 0);
     cJSON_AddNumberToObject(r, "ci_low", x->ci_lo);
     cJSON_AddNumberToObject(r, "ci_high", x->ci_hi);
     if (x->type == BENCH_X_COLD_OPEN || x->type == BENCH_X_VAULT_OP) {
@@ -264,7 +265,7 @@ int bench_write_json(const char *path, const struct bench_env *e, struct bench_c
         cJSON_AddNumberToObject(r, "q1", c->q1);
         cJSON_AddNumberToObject(r, "q3", c->q3);
         size_t lo, hi;
-        cJSON_AddNumberToObject(r, "ci_level", bench_ci_level(c->nsamples, &lo, &hi));
+        cJSON_AddNumberToObject(r, "ci_level", rep_median_ci_ranks(c->nsamples, &lo, &hi));
         cJSON_AddNumberToObject(r, "ci_low", c->ci_lo);
         cJSON_AddNumberToObject(r, "ci_high", c->ci_hi);
         cJSON_AddNumberToObject(r, "outliers", (double)c->outliers);
@@ -272,7 +273,7 @@ int bench_write_json(const char *path, const struct bench_env *e, struct bench_c
         double mg[BENCH_MAX_SAMPLES];
         memcpy(mg, c->mean_gbps, c->nsamples * sizeof(double));
         qsort(mg, c->nsamples, sizeof(double), bench_cmp_double);
-        cJSON_AddNumberToObject(r, "mean_batch_gbps", bench_quantile(mg, c->nsamples, 0.5));
+        cJSON_AddNumberToObject(r, "mean_batch_gbps", rep_quantile_sorted(mg, c->nsamples, 0.5));
         cJSON_AddItemToArray(res, r);
     }
     for (size_t i = 0; i < nx; i++) {
@@ -466,8 +467,8 @@ void bench_print_store(FILE *f, struct bench_cell *cells, size_t n)
             qsort(mc, c->nsamples, sizeof(double), bench_cmp_double);
             qsort(ms, smk->nsamples, sizeof(double), bench_cmp_double);
             fprintf(f, "    mean-batch GB/s: cmk-reval1s %.2f, smk %.2f (%.3fx)\n",
-                    bench_quantile(mc, c->nsamples, 0.5), bench_quantile(ms, smk->nsamples, 0.5),
-                    bench_quantile(mc, c->nsamples, 0.5) / bench_quantile(ms, smk->nsamples, 0.5));
+                    rep_quantile_sorted(mc, c->nsamples, 0.5), rep_quantile_sorted(ms, smk->nsamples, 0.5),
+                    rep_quantile_sorted(mc, c->nsamples, 0.5) / rep_quantile_sorted(ms, smk->nsamples, 0.5));
         }
     }
     for (size_t i = 0; i < n; i++) {

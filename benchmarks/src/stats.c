@@ -1,9 +1,9 @@
 /*
  * stats.c - timing sources and per-cell statistics.
  *
- * The 95% confidence interval of the median uses order statistics: the
- * ranks j < k with P(X_(j) <= median <= X_(k)) >= 0.95 under Binomial(n, 1/2),
- * chosen symmetric. With n = 5 the widest interval [min, max] covers only
+ * The 95% confidence interval of the median uses order statistics
+ * (rep_median_ci_ranks in reports/src/rep_stats.c, shared with compliance
+ * and the report). With n = 5 the widest interval [min, max] covers only
  * 93.75%, which the JSON records as ci_level.
  */
 #include <math.h>
@@ -13,6 +13,7 @@
 #include <x86intrin.h>
 
 #include "bench.h"
+#include "rep_stats.h"
 
 double bench_now(void)
 {
@@ -54,40 +55,6 @@ int bench_cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-double bench_quantile(const double *sorted, size_t n, double q)
-{
-    double pos = q * (double)(n - 1);
-    size_t i = (size_t)pos;
-    double f = pos - (double)i;
-    return i + 1 < n ? sorted[i] * (1 - f) + sorted[i + 1] * f : sorted[i];
-}
-
-/* Binomial(n, 1/2) CDF at k. */
-static double binom_cdf(size_t n, size_t k)
-{
-    double p = 0, term = pow(0.5, (double)n); /* C(n,0) / 2^n */
-    for (size_t i = 0; i <= k; i++) {
-        p += term;
-        term = term * (double)(n - i) / (double)(i + 1);
-    }
-    return p;
-}
-
-/* 0-based ranks of the order-statistic CI; returns its coverage. */
-double bench_ci_level(size_t n, size_t *lo_rank, size_t *hi_rank)
-{
-    size_t j = 0;
-    /* largest j with P(B <= j-1) <= 0.025, i.e. coverage 1 - 2 P(B <= j-1) >= 0.95 */
-    for (size_t t = 1; t < n / 2; t++) {
-        if (binom_cdf(n, t - 1) <= 0.025) {
-            j = t;
-        }
-    }
-    *lo_rank = j;
-    *hi_rank = n - 1 - j;
-    return j == 0 ? 1 - 2 * pow(0.5, (double)n) : 1 - 2 * binom_cdf(n, j - 1);
-}
-
 void bench_stats(struct bench_cell *c)
 {
     size_t n = c->nsamples;
@@ -101,12 +68,12 @@ void bench_stats(struct bench_cell *c)
     qsort(p, n, sizeof(double), bench_cmp_double);
     c->min = s[0];
     c->max = s[n - 1];
-    c->median = bench_quantile(s, n, 0.5);
-    c->q1 = bench_quantile(s, n, 0.25);
-    c->q3 = bench_quantile(s, n, 0.75);
-    c->cpb_median = bench_quantile(p, n, 0.5);
+    c->median = rep_quantile_sorted(s, n, 0.5);
+    c->q1 = rep_quantile_sorted(s, n, 0.25);
+    c->q3 = rep_quantile_sorted(s, n, 0.75);
+    c->cpb_median = rep_quantile_sorted(p, n, 0.5);
     size_t lo, hi;
-    bench_ci_level(n, &lo, &hi);
+    rep_median_ci_ranks(n, &lo, &hi);
     c->ci_lo = s[lo];
     c->ci_hi = s[hi];
     double iqr = c->q3 - c->q1;
@@ -137,8 +104,8 @@ int bench_paired_ratio(const struct bench_cell *a, const struct bench_cell *b, d
     }
     qsort(r, m, sizeof(double), bench_cmp_double);
     size_t j, k;
-    *level = bench_ci_level(m, &j, &k);
-    *median = bench_quantile(r, m, 0.5);
+    *level = rep_median_ci_ranks(m, &j, &k);
+    *median = rep_quantile_sorted(r, m, 0.5);
     *lo = r[j];
     *hi = r[k];
     return 0;
@@ -163,12 +130,12 @@ void bench_extra_stats(struct bench_extra *x)
     x->mean = sum / (double)n;
     x->min = s[0];
     x->max = s[n - 1];
-    x->p50 = bench_quantile(s, n, 0.5);
-    x->p90 = bench_quantile(s, n, 0.9);
-    x->p99 = bench_quantile(s, n, 0.99);
+    x->p50 = rep_quantile_sorted(s, n, 0.5);
+    x->p90 = rep_quantile_sorted(s, n, 0.9);
+    x->p99 = rep_quantile_sorted(s, n, 0.99);
     size_t lo = 0, hi = n - 1;
     if (n >= 3) {
-        bench_ci_level(n, &lo, &hi);
+        rep_median_ci_ranks(n, &lo, &hi);
     }
     x->ci_lo = s[lo];
     x->ci_hi = s[hi];

@@ -23,6 +23,7 @@
 #include "comp_controls.h"
 #include "eng_store.h"
 #include "eng_vault.h"
+#include "rep_stats.h"
 #include "vmt_client.h"
 
 #define API "?api-version=7.4"
@@ -1291,7 +1292,8 @@ static int cmp_double(const void *a, const void *b)
 /*
  * The per-round CMK/SMK ratios of two cells of bench.json (sample i of each
  * was taken in the same interleaved round): median and a distribution-free
- * ~95% interval of it from order statistics (binomial, p = 1/2). Returns the
+ * ~95% interval of it from order statistics (rep_median_ci_ranks, the
+ * bench's own interval). Returns the
  * number of rounds (0 when the cells carry no samples).
  */
 static size_t paired_ratio(const cJSON *a, const cJSON *b, double *med, double *lo, double *hi)
@@ -1312,17 +1314,11 @@ static size_t paired_ratio(const cJSON *a, const cJSON *b, double *med, double *
         return 0;
     }
     qsort(r, k, sizeof(double), cmp_double);
-    *med = k % 2 ? r[k / 2] : (r[k / 2 - 1] + r[k / 2]) / 2;
-    /* largest j with P(Bin(k, 1/2) < j) <= 0.025: the interval is [r(j), r(k+1-j)] (1-based) */
-    double cdf = 0, term = pow(0.5, (double)k); /* P(X = 0) */
-    size_t j = 0;
-    while (j < k && cdf + term <= 0.025) {
-        cdf += term;
-        term *= (double)(k - j) / (double)(j + 1);
-        j++;
-    }
-    *lo = j > 0 ? r[j - 1] : r[0];
-    *hi = j > 0 ? r[k - j] : r[k - 1];
+    size_t lo_rank, hi_rank;
+    rep_median_ci_ranks(k, &lo_rank, &hi_rank);
+    *med = rep_quantile_sorted(r, k, 0.5);
+    *lo = r[lo_rank];
+    *hi = r[hi_rank];
     free(r);
     return k;
 }
@@ -1420,10 +1416,11 @@ static double slice(struct eng_store *s, uint8_t *buf, size_t units, double secs
     return c > 0 ? (double)bytes / c : -1;
 }
 
+/* Sorts |v| (the evidence quotes its extremes) and returns its median. */
 static double median(double *v, size_t n)
 {
     qsort(v, n, sizeof(double), cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    return rep_quantile_sorted(v, n, 0.5);
 }
 
 static void ctl_perf(struct ctx *x, struct comp_control *c)

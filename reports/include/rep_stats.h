@@ -24,6 +24,17 @@ double rep_median(const double *x, size_t n);
  */
 double rep_quantile_sorted(const double *x, size_t n, double q);
 
+/*
+ * rep_median_ci_ranks: the 0-based ranks *lo <= *hi of the sorted sample
+ * whose order statistics bound a distribution-free ~95% confidence interval
+ * of the median, and its exact coverage. [x(k), x(n+1-k)] (1-based) covers
+ * the median with probability 1 - 2 P(B <= k-1), B ~ Binomial(n, 1/2); k is
+ * the largest with P(B <= k-1) <= 0.025, so *lo = k-1 and *hi = n-k. Below
+ * n = 6 no interval reaches 95%: [min, max], coverage 1 - 2^(1-n). The one
+ * implementation of this interval: cmk-bench, compliance and the report use it.
+ */
+double rep_median_ci_ranks(size_t n, size_t *lo, size_t *hi);
+
 struct rep_mwu {
     double u;         /* U of the first sample: #(x_i > y_j) + 0.5 * #(x_i == y_j) */
     double p_less;    /* one-sided p-value for "x tends to be smaller than y" */

@@ -7,6 +7,7 @@
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rep_stats.h"
@@ -317,4 +318,80 @@ Test(stats, median_se_order_statistics)
     /* n = 5: c = round(3 - 2.19) = 1: the whole range, 4 / 3.92 */
     cr_assert_float_eq(rep_median_se(x + 10, 5), 4 / (2 * 1.959963984540054), 1e-12);
     cr_assert(isnan(rep_median_se(x, 1)));
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* P(B <= j), B ~ Binomial(n, 1/2), from log-gamma (independent of the code under test) */
+static double binom_le(size_t n, size_t j)
+{
+    double p = 0;
+    for (size_t i = 0; i <= j; i++) {
+        p += exp(lgamma((double)n + 1) - lgamma((double)i + 1) - lgamma((double)(n - i) + 1) -
+                 (double)n * log(2.0));
+    }
+    return p;
+}
+
+Test(stats, median_ci_ranks_known_values)
+{
+    size_t lo, hi;
+    /* n = 5: no interval reaches 95%; [min, max] covers 1 - 2/32 */
+    cr_assert_float_eq(rep_median_ci_ranks(5, &lo, &hi), 0.9375, 1e-12);
+    cr_assert_eq(lo, 0);
+    cr_assert_eq(hi, 4);
+    /* n = 10: [x(2), x(9)] covers 1 - 2 P(B <= 1) = 1 - 22/1024; [x(3), x(8)] only 1 - 112/1024 */
+    cr_assert_float_eq(rep_median_ci_ranks(10, &lo, &hi), 1 - 22.0 / 1024, 1e-12);
+    cr_assert_eq(lo, 1);
+    cr_assert_eq(hi, 8);
+    /* n = 200 (cold opens of the standard profile): x(86) .. x(115) */
+    cr_assert_float_eq(rep_median_ci_ranks(200, &lo, &hi), 0.9599628083866005, 1e-9);
+    cr_assert_eq(lo, 85);
+    cr_assert_eq(hi, 114);
+    cr_assert_float_eq(rep_median_ci_ranks(1, &lo, &hi), 0.0, 1e-12);
+    cr_assert_eq(lo, 0);
+    cr_assert_eq(hi, 0);
+}
+
+/* For every n: the coverage is 1 - 2 P(B <= lo), at least 95% from n = 6 on,
+ * and one rank narrower would fall below 95% (the interval is the tightest). */
+Test(stats, median_ci_ranks_are_the_tightest_95_percent_interval)
+{
+    for (size_t n = 2; n <= 400; n++) {
+        size_t lo, hi;
+        double cov = rep_median_ci_ranks(n, &lo, &hi);
+        cr_assert_eq(lo + hi, n - 1, "n=%zu: symmetric ranks", n);
+        cr_assert_float_eq(cov, 1 - 2 * binom_le(n, lo), 1e-9, "n=%zu", n);
+        if (n >= 6) {
+            cr_assert_geq(cov, 0.95, "n=%zu: coverage %.4f", n, cov);
+        }
+        if (lo + 1 < hi - 1) {
+            cr_assert_lt(1 - 2 * binom_le(n, lo + 1), 0.95, "n=%zu: ranks %zu..%zu are not tightest", n, lo, hi);
+        }
+    }
+}
+
+/* Simulated coverage: uniform samples, true median 0.5, seeded generator. */
+Test(stats, median_ci_ranks_coverage_matches_simulation)
+{
+    static const size_t ns[] = {5, 10, 15, 20, 31};
+    uint64_t st = 42;
+    for (size_t t = 0; t < sizeof(ns) / sizeof(ns[0]); t++) {
+        size_t n = ns[t], lo, hi, hit = 0, reps = 40000;
+        double cov = rep_median_ci_ranks(n, &lo, &hi), x[31];
+        for (size_t r = 0; r < reps; r++) {
+            for (size_t i = 0; i < n; i++) {
+                x[i] = (double)(rep_rng_next(&st) >> 11) * 0x1.0p-53;
+            }
+            qsort(x, n, sizeof(double), cmp_d);
+            hit += x[lo] <= 0.5 && 0.5 <= x[hi];
+        }
+        double sim = (double)hit / (double)reps;
+        /* 40000 draws: standard error <= 0.0025; allow 4 of them */
+        cr_assert(fabs(sim - cov) < 0.01, "n=%zu: simulated %.4f, computed %.4f", n, sim, cov);
+    }
 }
