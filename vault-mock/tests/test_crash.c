@@ -13,6 +13,7 @@
 #include <criterion/criterion.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,14 +77,77 @@ static void client(struct vmt_server *s, int iter, int fd)
 static struct ack acks[4096];
 static size_t nacks;
 
-static int deleted(const char *name)
+static int deleted(const struct ack *ac, size_t n, const char *name)
 {
-    for (size_t i = 0; i < nacks; i++) {
-        if (acks[i].op == 'd' && strcmp(acks[i].name, name) == 0) {
+    for (size_t i = 0; i < n; i++) {
+        if (ac[i].op == 'd' && strcmp(ac[i].name, name) == 0) {
             return 1;
         }
     }
     return 0;
+}
+
+struct check {
+    size_t checked;         /* acknowledged changes looked up */
+    size_t unacked_deletes; /* found in a key whose delete was applied but not acknowledged */
+    size_t lost;            /* acknowledged changes not there */
+    char first_loss[256];
+};
+
+static void loss(struct check *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void loss(struct check *k, const char *fmt, ...)
+{
+    if (k->lost++ == 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(k->first_loss, sizeof(k->first_loss), fmt, ap);
+        va_end(ap);
+    }
+}
+
+/*
+ * Looks up every acknowledged change: created and rotated versions under
+ * /keys, deleted keys under /deletedkeys. A version whose key is not found
+ * may have been deleted by a change the client never saw acknowledged (the
+ * server applied it, the kill took the answer): an unacknowledged change
+ * may or may not have happened, so the version must then be in the deleted
+ * key, and an acknowledged rotation must be its current version (the client
+ * changes a key only by deleting it after its rotation).
+ */
+static void check_acks(struct vmt_server *s, const struct ack *ac, size_t n, struct check *k)
+{
+    const char *ko = vmt_token(s, "keyofficer");
+    memset(k, 0, sizeof(*k));
+    for (size_t i = 0; i < n; i++) {
+        char path[128];
+        struct vmt_resp r;
+        if (ac[i].op == 'd' || deleted(ac, n, ac[i].name)) {
+            snprintf(path, sizeof(path), "/deletedkeys/%s?" VMT_API, ac[i].name);
+        } else {
+            snprintf(path, sizeof(path), "/keys/%s/%s?" VMT_API, ac[i].name, ac[i].ver);
+        }
+        long code = vmt_call(s, "GET", path, ko, NULL, &r);
+        vmt_resp_free(&r);
+        k->checked++;
+        if (code == 404 && ac[i].op != 'd') {
+            snprintf(path, sizeof(path), "/deletedkeys/%s?" VMT_API, ac[i].name);
+            code = vmt_call(s, "GET", path, ko, NULL, &r);
+            const char *kid = vmt_str(&r, "key.kid");
+            const char *cur = kid != NULL && strrchr(kid, '/') != NULL ? strrchr(kid, '/') + 1 : "";
+            if (code == 200 && ac[i].op == 'r' && strcmp(cur, ac[i].ver) != 0) {
+                loss(k, "deleted key %s holds %s, not the acknowledged rotation %s", ac[i].name, cur,
+                     ac[i].ver);
+                vmt_resp_free(&r);
+                continue;
+            }
+            vmt_resp_free(&r);
+            k->unacked_deletes += code == 200;
+        }
+        if (code != 200) {
+            loss(k, "acknowledged %c of %s (%s) lost: GET %s -> %ld", ac[i].op, ac[i].name,
+                 ac[i].ver, path, code);
+        }
+    }
 }
 
 Test(crash, kill9_at_random_points_keeps_every_acknowledged_change, .timeout = 300)
@@ -125,42 +189,66 @@ Test(crash, kill9_at_random_points_keeps_every_acknowledged_change, .timeout = 3
         cr_assert_eq(vmt_start(&s, NULL), 0, "restart %d on the same state failed", iter);
     }
     /* every acknowledged change survived */
-    const char *ko = vmt_token(&s, "keyofficer");
-    size_t checked = 0, unacked_deletes = 0;
-    for (size_t i = 0; i < nacks; i++) {
-        char path[128];
-        struct vmt_resp r;
-        if (acks[i].op == 'd' || deleted(acks[i].name)) {
-            snprintf(path, sizeof(path), "/deletedkeys/%s?" VMT_API, acks[i].name);
-        } else {
-            snprintf(path, sizeof(path), "/keys/%s/%s?" VMT_API, acks[i].name, acks[i].ver);
-        }
-        long code = vmt_call(&s, "GET", path, ko, NULL, &r);
-        vmt_resp_free(&r);
-        if (code == 404 && acks[i].op != 'd') {
-            /* the client's delete of this key may have been applied and made durable before the
-             * kill, its answer lost: an unacknowledged change may or may not have happened. The
-             * acknowledged version then lives on in the deleted key. */
-            snprintf(path, sizeof(path), "/deletedkeys/%s?" VMT_API, acks[i].name);
-            code = vmt_call(&s, "GET", path, ko, NULL, &r);
-            if (code == 200 && acks[i].op == 'r') {
-                /* the rotation was the key's last change before the delete: its version is current */
-                const char *kid = vmt_str(&r, "key.kid");
-                cr_assert(kid != NULL && strcmp(strrchr(kid, '/') + 1, acks[i].ver) == 0,
-                          "deleted key %s holds %s, not the acknowledged rotation %s", acks[i].name,
-                          kid != NULL ? kid : "(no kid)", acks[i].ver);
-            }
-            vmt_resp_free(&r);
-            unacked_deletes += code == 200;
-        }
-        cr_assert_eq(code, 200, "acknowledged %c of %s (%s) lost: GET %s -> %ld", acks[i].op,
-                     acks[i].name, acks[i].ver, path, code);
-        checked++;
-    }
+    struct check k;
+    check_acks(&s, acks, nacks, &k);
+    cr_assert_eq(k.lost, 0, "%zu of %zu acknowledged changes lost; first: %s", k.lost, k.checked,
+                 k.first_loss);
     fprintf(stderr,
             "vault crash test: %d kill -9 at random points, %zu acknowledged changes, all present "
             "(%zu in keys whose delete was applied but not acknowledged)\n",
-            kills_wanted, checked, unacked_deletes);
+            kills_wanted, k.checked, k.unacked_deletes);
     cr_assert_geq(nacks, (size_t)kills_wanted, "every round acknowledged at least one change");
+    vmt_cleanup(&s);
+}
+
+/*
+ * The check's unacknowledged-delete path, forced: the answers to the deletes
+ * below are "lost" (not recorded as acknowledged), as a kill would lose them.
+ */
+Test(crash, a_delete_without_acknowledgement_keeps_the_acknowledged_versions, .timeout = 120)
+{
+    struct vmt_server s;
+    memset(&s, 0, sizeof(s));
+    cr_assert_eq(vmt_start(&s, NULL), 0);
+    const char *ko = vmt_token(&s, "keyofficer");
+    struct ack ac[8];
+    size_t n = 0;
+    struct vmt_resp r;
+    /* u1: created and rotated (both acknowledged), then deleted without acknowledgement */
+    ac[n] = (struct ack){.op = 'c', .name = "u1"};
+    cr_assert_eq(vmt_create_key(&s, "u1", 2048, NULL, ac[n].ver), 200);
+    n++;
+    cr_assert_eq(vmt_call(&s, "POST", "/keys/u1/rotate?" VMT_API, ko, NULL, &r), 200);
+    ac[n] = (struct ack){.op = 'r', .name = "u1"};
+    snprintf(ac[n].ver, sizeof(ac[n].ver), "%s", strrchr(vmt_str(&r, "key.kid"), '/') + 1);
+    vmt_resp_free(&r);
+    n++;
+    cr_assert_eq(vmt_call(&s, "DELETE", "/keys/u1?" VMT_API, ko, NULL, &r), 200);
+    vmt_resp_free(&r);
+    /* u2: created (acknowledged), deleted without acknowledgement */
+    ac[n] = (struct ack){.op = 'c', .name = "u2"};
+    cr_assert_eq(vmt_create_key(&s, "u2", 2048, NULL, ac[n].ver), 200);
+    n++;
+    cr_assert_eq(vmt_call(&s, "DELETE", "/keys/u2?" VMT_API, ko, NULL, &r), 200);
+    vmt_resp_free(&r);
+    struct check k;
+    check_acks(&s, ac, n, &k);
+    cr_assert_eq(k.lost, 0, "%s", k.first_loss);
+    cr_assert_eq(k.checked, 3);
+    cr_assert_eq(k.unacked_deletes, 3, "all three versions found in deleted keys");
+
+    /* negative: a create that never happened, and a rotation that is not the deleted key's current */
+    ac[n] = (struct ack){.op = 'c', .name = "never", .ver = "00000000000000000000000000000000"};
+    n++;
+    check_acks(&s, ac, n, &k);
+    cr_assert_eq(k.lost, 1);
+    cr_assert_str_eq(k.first_loss, "acknowledged c of never (00000000000000000000000000000000) lost: "
+                                   "GET /deletedkeys/never?" VMT_API " -> 404");
+    ac[n - 1] = (struct ack){.op = 'r', .name = "u2"};
+    snprintf(ac[n - 1].ver, sizeof(ac[n - 1].ver), "%s", ac[0].ver); /* u1's first version */
+    check_acks(&s, ac, n, &k);
+    cr_assert_eq(k.lost, 1);
+    cr_assert(strstr(k.first_loss, "deleted key u2 holds ") == k.first_loss, "%s", k.first_loss);
+    cr_assert(strstr(k.first_loss, ", not the acknowledged rotation ") != NULL, "%s", k.first_loss);
     vmt_cleanup(&s);
 }
