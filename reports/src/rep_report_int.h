@@ -1,0 +1,48 @@
+/*
+ * rep_report_int.h - what the report's driver (rep_report.c) and its
+ * sections (rep_sec_bench.c, rep_sec_doc.c) share; private to reports/src.
+ */
+#ifndef REP_REPORT_INT_H
+#define REP_REPORT_INT_H
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "rep_bench.h"
+#include "rep_doc.h"
+#include "rep_report.h"
+
+/* What the report was made from; any of the three may be absent. */
+struct rr_inputs {
+    struct rep_bench bench;
+    int have_bench;
+    cJSON *compliance;
+    cJSON *gate;
+    const struct rep_report_opts *o;
+};
+
+/* Number styles for tables (literal formats, so the compiler checks them). */
+enum rr_nstyle { RR_F0, RR_F2, RR_F3, RR_G3, RR_G4, RR_PCT };
+
+/* rr_fmt writes |v| in style |st| ("-" for NAN); rr_fmt_ci "[lo, hi]" ("-" if either is NAN). */
+void rr_fmt(char *out, size_t out_len, enum rr_nstyle st, double v);
+void rr_fmt_ci(char *out, size_t out_len, enum rr_nstyle st, double lo, double hi);
+
+/*
+ * The sections, in the order of the report. Each writes its heading, then
+ * its content or a note saying what is missing.
+ */
+/* From bench.json (rep_sec_bench.c). */
+void rr_section_env(struct rep_doc *d, const struct rr_inputs *in);
+void rr_section_throughput(struct rep_doc *d, const struct rr_inputs *in);
+void rr_section_ratios(struct rep_doc *d, const struct rr_inputs *in);
+void rr_section_cmk(struct rep_doc *d, const struct rr_inputs *in);
+void rr_section_threads(struct rep_doc *d, const struct rr_inputs *in);
+void rr_section_vault(struct rep_doc *d, const struct rr_inputs *in);
+void rr_section_rotation(struct rep_doc *d, const struct rr_inputs *in);
+/* From compliance.json and gate.json (rep_sec_doc.c). */
+void rr_section_controls(struct rep_doc *d, const struct rr_inputs *in);
+void rr_section_kats(struct rep_doc *d, const struct rr_inputs *in);
+void rr_section_gate(struct rep_doc *d, const struct rr_inputs *in);
+
+#endif
