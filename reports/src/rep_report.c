@@ -14,6 +14,7 @@
 
 #include "rep_bench.h"
 #include "rep_doc.h"
+#include "rep_gate.h"
 #include "rep_report_int.h"
 
 /* The number formats of the sections' tables (declared in rep_report_int.h). */
@@ -74,8 +75,8 @@ static void toc(struct rep_doc *d)
 }
 
 /* Loads an optional JSON input: absent is fine (NULL), malformed is an error. */
-static int load_optional(const char *path, const char *schema_word, cJSON **out, char *err,
-                         size_t err_len)
+static int load_optional(const char *path, const char *schema_word, int max_version, cJSON **out,
+                         char *err, size_t err_len)
 {
     *out = NULL;
     enum rep_status st = rep_json_load(path, out, err, err_len);
@@ -99,10 +100,10 @@ static int load_optional(const char *path, const char *schema_word, cJSON **out,
         return -1;
     }
     double ver = rep_json_num(*out, "schema_version");
-    if (!isnan(ver) && ver > REP_COMPLIANCE_SCHEMA_VERSION) {
+    if (!isnan(ver) && ver > max_version) {
         snprintf(err, err_len,
-                 "%s: schema_version %.0f is newer than this reader (1); update reports/", path,
-                 ver);
+                 "%s: schema_version %.0f is newer than this reader (%d); update reports/", path,
+                 ver, max_version);
         cJSON_Delete(*out);
         *out = NULL;
         return -1;
@@ -139,8 +140,9 @@ int rep_report_write(const struct rep_report_opts *o, char *err, size_t err_len,
         goto out;
     }
     in.have_bench = st == REP_OK;
-    if (load_optional(o->compliance_path, "compliance", &in.compliance, err, err_len) != 0 ||
-        load_optional(o->gate_path, "gate", &in.gate, err, err_len) != 0) {
+    if (load_optional(o->compliance_path, "compliance", REP_COMPLIANCE_SCHEMA_VERSION,
+                      &in.compliance, err, err_len) != 0 ||
+        load_optional(o->gate_path, "gate", REP_GATE_SCHEMA_VERSION, &in.gate, err, err_len) != 0) {
         goto out;
     }
     struct rep_doc d;

@@ -292,6 +292,35 @@ Test(report, malformed_compliance_exits_1)
     free(err);
 }
 
+/* a newer compliance.json or gate.json, or a file of the wrong kind, is refused by name */
+Test(report, newer_or_wrong_schema_exits_1)
+{
+    static const struct {
+        const char *file, *text, *want;
+    } cases[] = {
+        {"compliance.json", "{\"schema\": \"cmk-harness/compliance\", \"schema_version\": 2}",
+         "schema_version 2 is newer than this reader (1); update reports/"},
+        {"gate.json", "{\"schema\": \"cmk-harness/gate\", \"schema_version\": 3}",
+         "schema_version 3 is newer than this reader (1); update reports/"},
+        {"gate.json", "{\"schema\": \"cmk-harness/compliance\"}",
+         "schema is 'cmk-harness/compliance', expected a gate file"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *d = tu_tmpdir(0);
+        char p[256];
+        snprintf(p, sizeof(p), "%s/%s", d, cases[i].file);
+        tu_write_file(p, cases[i].text);
+        char *out, *err, want[512];
+        cr_assert_eq(report(d, NULL, &out, &err), 1, "%s", cases[i].text);
+        snprintf(want, sizeof(want), "cmk-report: %s: %s\n", p, cases[i].want);
+        cr_assert_str_eq(err, want);
+        char *html = read_in(d, "index.html");
+        cr_assert(html == NULL, "no report is written from a refused input");
+        free(out);
+        free(err);
+    }
+}
+
 Test(report, usage_error_exits_2)
 {
     const char *argv[] = {"cmk-report", "extra"};
