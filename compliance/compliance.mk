@@ -19,6 +19,7 @@ COMPCTL_LIB := $(O)/libcompctl.a
 COMP_PROG_LIBS := $(COMPCTL_LIB) $(COMP_LIB) $(O)/librep.a $(O)/libvmclient.a $(O)/libeng.a
 COMP_LINK_LIBS = $(CURL_LIBS) $(CJSON_LIBS) $(IPSECMB_LIBS) $(SSL_LIBS) -lm
 $(COMPCTL_OBJS) $(O)/compliance/cli/%.o $(O)/compliance/tests/%.o: CPPFLAGS += -Icompliance/include -Ireports/include \
+    -Icompliance/controls \
     -Iengine/include -Ivault-mock/client $(CJSON_CFLAGS) $(OPENSSL_CFLAGS)
 
 $(COMPCTL_LIB): $(COMPCTL_OBJS)

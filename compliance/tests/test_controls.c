@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "comp_controls.h"
+#include "comp_ctl_internal.h"
 
 TestSuite(comp_controls, .timeout = 120);
 
@@ -147,4 +148,39 @@ Test(comp_controls, performance_claim_from_bench_json)
                      "(worst median -5.0%)");
     comp_report_cleanup(&rep);
     unlink(p);
+}
+
+/* The in-process measurement's verdict (no bench.json), each branch. */
+Test(comp_controls, performance_judge_of_the_own_measurement)
+{
+    static const struct {
+        double med, lo, hi, placebo;
+        unsigned long long calls;
+        enum comp_verdict want;
+        const char *reason;
+    } cases[] = {
+        {0.99, 0.985, 0.995, 1.0, 0, COMP_VERDICT_PASS,
+         "CMK within 2% of SMK (-1.0%; placebo +0.0%); shared machine, short run"},
+        {0.972, 0.95, 0.985, 1.0, 0, COMP_VERDICT_PASS,
+         "CMK within 2% of SMK within this run's noise: the median differs by -2.8% but its ~95% "
+         "interval (-5.0% .. -1.5%) reaches the 2% band, with 0 vault calls (placebo +0.0%)"},
+        {0.972, 0.95, 0.985, 1.0, 3, COMP_VERDICT_FAIL,
+         "CMK differs from SMK by -2.8% (~95% interval -5.0% .. -1.5%), beyond the +0.0% two "
+         "identical SMK stores differ by, with 3 vault calls while measured; shared machine, short "
+         "run"},
+        {0.97, 0.965, 0.975, 0.972, 0, COMP_VERDICT_PASS,
+         "CMK differs from SMK by -3.0%, no more than two identical SMK stores differ in the same "
+         "rounds (-2.8%), with 0 vault calls: within this machine's noise, not a cost of CMK"},
+        {0.95, 0.94, 0.96, 1.0, 0, COMP_VERDICT_FAIL,
+         "CMK differs from SMK by -5.0% (~95% interval -6.0% .. -4.0%, wholly beyond 2%), beyond "
+         "the +0.0% two identical SMK stores differ by, with 0 vault calls while measured; shared "
+         "machine, short run"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct comp_control c;
+        memset(&c, 0, sizeof(c));
+        cc_perf_judge(&c, cases[i].med, cases[i].lo, cases[i].hi, cases[i].placebo, cases[i].calls);
+        cr_assert_eq(c.verdict, cases[i].want, "case %zu: %s", i, c.reason);
+        cr_assert_str_eq(c.reason, cases[i].reason, "case %zu", i);
+    }
 }
