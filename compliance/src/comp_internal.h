@@ -1,5 +1,10 @@
 /*
- * comp_internal.h - helpers shared by the vector readers (not installed).
+ * comp_internal.h - helpers shared by the vector readers, and what the files of
+ * the known-answer runner share (not installed). comp_kat.c holds the vector
+ * set, comp_kat_rsp.c runs one (comp_kat_run), comp_kat_wp.c runs a Wycheproof
+ * AES-GCM file, comp_kat_check.c holds the ck_ helpers both runners use and
+ * comp_kat_summary.c the counts in words. The helpers carry a ck_ prefix
+ * because libcomp.a exports them.
  */
 #ifndef COMP_INTERNAL_H
 #define COMP_INTERNAL_H
@@ -7,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "comp_kat.h"
 #include "comp_vectors.h"
 
 /* Fills |err| (may be NULL) and returns -1. */
@@ -34,5 +40,68 @@ int comp_parse_u64(const char *s, size_t len, uint64_t *out);
 
 /* Case-insensitive "does |hay| contain |needle|". */
 int comp_contains_ci(const char *hay, const char *needle);
+
+/* ---- the known-answer runner (comp_kat*.c) ---------------------------------------------- */
+
+struct comp_kat_set {
+    struct comp_rsp_info info;
+    char *name;
+    struct comp_aes_vector *v; /* pointers into blobs[i] */
+    uint8_t **blobs;
+    size_t n;
+    size_t cap;
+};
+
+#define REFUSAL_CACHE 16
+
+/*
+ * A refusal the engine has already shown for this run. Refusals depend on
+ * sizes only (cipher.c checks them before any back end sees a unit), so one
+ * check per (reason, key, IV and tag length) is enough; the CAVP GCM files
+ * would otherwise need thousands of throw-away ciphers per run.
+ */
+struct refusal {
+    int reason;
+    size_t key_len, iv_len, tag_len;
+};
+
+struct run {
+    const struct comp_kat_set *s;
+    enum eng_mode mode;
+    enum eng_backend b;
+    enum eng_arch a;
+    int ecb;
+    struct comp_kat_result *out;
+    struct refusal seen[REFUSAL_CACHE];
+    size_t num_seen;
+};
+
+/* Stands in for an empty input so that no NULL pointer reaches the engine. */
+extern const uint8_t ck_empty[1];
+
+/* Records the first failure of a run (|at|: .rsp line or tcId); later ones are not kept. */
+void ck_note(struct comp_kat_result *out, unsigned long at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Whether the engine takes a GCM tag of |t| bytes (4, 8, 12..16). */
+int ck_tag_len_ok(size_t t);
+
+/*
+ * A one-unit GCM decrypt with these sizes must fail with |want|. Returns 1
+ * if it does, 0 if not (|why| says what happened), -1 on no memory.
+ */
+int ck_gcm_refuses(const struct eng_cipher *c, const uint8_t *in, size_t len, const uint8_t *iv,
+                   size_t iv_len, const uint8_t *aad, size_t aad_len, const uint8_t *tag,
+                   size_t tag_len, int want, char *why, size_t why_len);
+
+/* Whether all |n| bytes at |p| are zero. */
+int ck_all_zero(const uint8_t *p, size_t n);
+
+/*
+ * Clears *out and points |r| at it for |mode| on |b| at |a|; -1 (and the reason
+ * noted in *out) when |b| does not run |mode| at |a| or either is AUTO.
+ */
+int ck_start_run(struct run *r, enum eng_mode mode, enum eng_backend b, enum eng_arch a,
+                 struct comp_kat_result *out);
 
 #endif /* COMP_INTERNAL_H */
