@@ -1,6 +1,7 @@
 /*
- * store_internal.h - the store's private state, shared by store.c and
- * backup.c (backups read units through the same batch path).
+ * store_internal.h - the store's private state, shared by store.c (keys,
+ * files, lifecycle), store_io.c (the data path), store_rotate.c (rotation)
+ * and backup.c (backups read units through the same batch path).
  */
 #ifndef ENG_STORE_INTERNAL_H
 #define ENG_STORE_INTERNAL_H
@@ -51,6 +52,12 @@ struct eng_store {
     uint8_t *stage; /* ENG_STORE_BATCH units, for encrypting before pwrite */
 };
 
+/* st_slot_bytes is one slot's size; inline because the data path computes offsets with it. */
+static inline uint64_t st_slot_bytes(const struct eng_store *s)
+{
+    return (uint64_t)s->kt.extent_units * s->kt.unit_size;
+}
+
 /* eng_store_check_access bails with ENG_ERR_INACCESSIBLE, revalidating when the interval is up. */
 int eng_store_check_access(struct eng_store *s);
 
@@ -66,5 +73,32 @@ typedef int (*eng_store_fill_fn)(void *arg, uint64_t first_unit, size_t num_unit
 struct eng_store *eng_store_create_from(const char *dir, struct eng_kek_provider *kek,
                                         const struct eng_store_config *cfg,
                                         eng_store_fill_fn fill, void *arg);
+
+/* --- shared between store.c, store_io.c and store_rotate.c (0, or -1 with the error set) --- */
+
+/* st_unwrap_into unwraps |w| into |out| (ENG_DEK_MAX_BYTES of secure memory; caller wipes it). */
+int st_unwrap_into(struct eng_store *s, const struct eng_kt_wrapped *w, uint8_t *out,
+                   size_t *out_len);
+/* st_wrap_into wraps |key| under KEK version |cur| into |w|. */
+int st_wrap_into(struct eng_store *s, const struct eng_kek_ref *cur, const uint8_t *key,
+                 size_t key_len, struct eng_kt_wrapped *w);
+/* st_ref_matches fails with ENG_ERR_KEK_MISMATCH unless |r| names the store's provider and key. */
+int st_ref_matches(struct eng_store *s, const struct eng_kek_ref *r);
+/* st_new_dek makes one extent's DEK: random, wrapped under |cur| into |rec|, loaded into |out|. */
+int st_new_dek(struct eng_store *s, const struct eng_kek_ref *cur, struct eng_kt_record *rec,
+               struct eng_cipher **out);
+/* st_index_active records, per extent, which key-table record is active. */
+void st_index_active(struct eng_store *s);
+/* st_save_table persists |kt| as the folder store's key table, under the store's MAC key. */
+int st_save_table(struct eng_store *s, struct eng_keytable *kt);
+
+/* st_write_chunk encrypts |n| <= ENG_STORE_BATCH units of one extent from |in| into |slot|. */
+int st_write_chunk(struct eng_store *s, const struct eng_cipher *c, uint32_t slot, uint64_t first,
+                   uint64_t u, size_t n, const uint8_t *in);
+/* st_read_chunk decrypts |n| <= ENG_STORE_BATCH units of one extent from |slot| into |out|. */
+int st_read_chunk(struct eng_store *s, const struct eng_cipher *c, uint32_t slot, uint64_t first,
+                  uint64_t u, size_t n, uint8_t *out);
+/* st_initial_fill writes every unit of a new store once: zeros, or what |fill| supplies. */
+int st_initial_fill(struct eng_store *s, eng_store_fill_fn fill, void *arg);
 
 #endif /* ENG_STORE_INTERNAL_H */
