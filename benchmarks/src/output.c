@@ -17,6 +17,8 @@
 
 #define BENCH_SCHEMA "cmk-harness/bench"
 #define BENCH_SCHEMA_VERSION 1
+#define BENCH_CI_METHOD \
+    "order statistics: [x(k), x(n+1-k)], the largest k with 1 - 2 P(Bin(n, 1/2) <= k-1) >= 0.95"
 
 static void copy_str(char *dst, size_t max, const char *src)
 {
@@ -177,7 +179,7 @@ static cJSON *extra_json(const struct bench_extra *x)
     cJSON_AddNumberToObject(r, "min", x->min);
     cJSON_AddNumberToObject(r, "max", x->max);
     size_t lo = 0, hi = 0;
-    cJSON_AddNumberToObject(r, "ci_level", x->nsamples >= 3 ? rep_median_ci_ranks(x->nsamples, &lo, &hi) : 0);
+    cJSON_AddNumberToObject(r, "ci_level", rep_median_ci_ranks(x->nsamples, &lo, &hi));
     cJSON_AddNumberToObject(r, "ci_low", x->ci_lo);
     cJSON_AddNumberToObject(r, "ci_high", x->ci_hi);
     if (x->type == BENCH_X_COLD_OPEN || x->type == BENCH_X_VAULT_OP) {
@@ -200,6 +202,8 @@ int bench_write_json(const char *path, const struct bench_env *e, struct bench_c
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "schema", BENCH_SCHEMA);
     cJSON_AddNumberToObject(root, "schema_version", BENCH_SCHEMA_VERSION);
+    /* files without it (before 2026-12-02) hold intervals one rank too narrow per side */
+    cJSON_AddStringToObject(root, "ci_method", BENCH_CI_METHOD);
     cJSON *env = cJSON_AddObjectToObject(root, "env");
     cJSON_AddStringToObject(env, "cpu_model", e->cpu_model);
     cJSON_AddStringToObject(env, "cpu_flags", e->cpu_flags);

@@ -133,10 +133,8 @@ void bench_extra_stats(struct bench_extra *x)
     x->p50 = rep_quantile_sorted(s, n, 0.5);
     x->p90 = rep_quantile_sorted(s, n, 0.9);
     x->p99 = rep_quantile_sorted(s, n, 0.99);
-    size_t lo = 0, hi = n - 1;
-    if (n >= 3) {
-        rep_median_ci_ranks(n, &lo, &hi);
-    }
+    size_t lo, hi;
+    rep_median_ci_ranks(n, &lo, &hi); /* [min, max] below 6 samples */
     x->ci_lo = s[lo];
     x->ci_hi = s[hi];
     free(s);

@@ -31,7 +31,9 @@ double rep_quantile_sorted(const double *x, size_t n, double q);
  * the median with probability 1 - 2 P(B <= k-1), B ~ Binomial(n, 1/2); k is
  * the largest with P(B <= k-1) <= 0.025, so *lo = k-1 and *hi = n-k. Below
  * n = 6 no interval reaches 95%: [min, max], coverage 1 - 2^(1-n). The one
- * implementation of this interval: cmk-bench, compliance and the report use it.
+ * implementation of this interval: cmk-bench (every ci_low/ci_high of
+ * bench.json) and compliance use it; the report's ratio intervals are a
+ * bootstrap (rep_bootstrap_ratio).
  */
 double rep_median_ci_ranks(size_t n, size_t *lo, size_t *hi);
 

@@ -87,6 +87,13 @@ void rr_section_env(struct rep_doc *d, const struct rr_inputs *in)
     snprintf(t, sizeof(t), "From %s (schema version %d): %zu cells, %zu measured, %zu skipped.",
              b->path, b->schema_version, b->ncells, measured, skipped);
     rep_doc_p(d, t);
+    if (rep_json_str(b->root, "ci_method") == NULL) {
+        rep_doc_missing(d, "This bench.json has no ci_method: it was written before 2026-12-02, "
+                           "when the benchmark took each median's order-statistic interval one "
+                           "rank too narrow on each side (10 samples: [x(3), x(8)], true coverage "
+                           "0.89, recorded as 0.98). Its ci_low/ci_high and ci_level overstate "
+                           "the precision; the medians are unaffected.");
+    }
     if (b->env == NULL) {
         rep_doc_missing(d, "bench.json has no env record.");
     } else {

@@ -32,22 +32,27 @@ double rep_quantile_sorted(const double *x, size_t n, double q)
     return x[i] + (h - (double)i) * (x[i + 1] - x[i]);
 }
 
+/* P(B = k), B ~ Binomial(n, 1/2), from log-gamma: 0.5^n alone underflows from n = 1075 on. */
+static double binom_half_pmf(size_t n, size_t k)
+{
+    return exp(lgamma((double)n + 1) - lgamma((double)k + 1) - lgamma((double)(n - k) + 1) -
+               (double)n * M_LN2);
+}
+
 double rep_median_ci_ranks(size_t n, size_t *lo, size_t *hi)
 {
     if (n == 0) {
         *lo = *hi = 0;
         return 0;
     }
-    double p_le = pow(0.5, (double)n); /* P(B <= k-1), k = 1 */
-    double term = p_le;                /* P(B = k-1) */
+    double p_le = binom_half_pmf(n, 0); /* P(B <= k-1), k = 1 */
     size_t k = 1;
     for (;;) {
-        double next = term * (double)(n - (k - 1)) / (double)k; /* P(B = k) */
+        double next = binom_half_pmf(n, k); /* P(B = k) */
         if (2 * (k + 1) > n + 1 || p_le + next > 0.025) {
             break;
         }
         p_le += next;
-        term = next;
         k++;
     }
     *lo = k - 1;

@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "rep_bench.h"
@@ -239,6 +240,39 @@ Test(report, full_inputs_fill_every_section)
     free(err);
 }
 
+/* a bench.json without ci_method (written before the interval fix) is flagged, a new one is not */
+Test(report, old_intervals_are_flagged)
+{
+    const char *d = tu_tmpdir(1);
+    write_full_inputs(d);
+    char *out, *err;
+    cr_assert_eq(report(d, NULL, &out, &err), 0, "%s", err);
+    char *md = read_in(d, "report.md");
+    cr_assert_eq(tu_count(md, "This bench.json has no ci_method"), 1);
+    free(md);
+    free(out);
+    free(err);
+    char p[256];
+    snprintf(p, sizeof(p), "%s/bench.json", d);
+    char *text = tu_read_file(p);
+    cr_assert_not_null(text);
+    char *brace = strchr(text, '{');
+    cr_assert_not_null(brace);
+    size_t len = strlen(text);
+    char *with = malloc(len + 64);
+    cr_assert_not_null(with);
+    snprintf(with, len + 64, "{\"ci_method\": \"order statistics\", %s", brace + 1);
+    tu_write_file(p, with);
+    free(with);
+    free(text);
+    cr_assert_eq(report(d, NULL, &out, &err), 0, "%s", err);
+    md = read_in(d, "report.md");
+    cr_assert_eq(tu_count(md, "ci_method"), 0);
+    free(md);
+    free(out);
+    free(err);
+}
+
 Test(report, no_plots_keeps_the_tables)
 {
     const char *d = tu_tmpdir(2);
@@ -305,8 +339,8 @@ Test(report, newer_or_wrong_schema_exits_1)
         {"gate.json", "{\"schema\": \"cmk-harness/compliance\"}",
          "schema is 'cmk-harness/compliance', expected a gate file"},
     };
+    const char *d = tu_tmpdir(0);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        const char *d = tu_tmpdir(0);
         char p[256];
         snprintf(p, sizeof(p), "%s/%s", d, cases[i].file);
         tu_write_file(p, cases[i].text);
@@ -318,6 +352,7 @@ Test(report, newer_or_wrong_schema_exits_1)
         cr_assert(html == NULL, "no report is written from a refused input");
         free(out);
         free(err);
+        unlink(p); /* one input at a time */
     }
 }
 

@@ -352,6 +352,13 @@ Test(stats, median_ci_ranks_known_values)
     cr_assert_float_eq(rep_median_ci_ranks(200, &lo, &hi), 0.9599628083866005, 1e-9);
     cr_assert_eq(lo, 85);
     cr_assert_eq(hi, 114);
+    /* large n, where 0.5^n underflows (exact ranks from integer binomials, Python math.comb) */
+    cr_assert_float_eq(rep_median_ci_ranks(1075, &lo, &hi), 0.9559335206201514, 1e-9);
+    cr_assert_eq(lo, 504);
+    cr_assert_eq(hi, 570);
+    cr_assert_float_eq(rep_median_ci_ranks(5000, &lo, &hi), 0.9506841418958282, 1e-9);
+    cr_assert_eq(lo, 2430);
+    cr_assert_eq(hi, 2569);
     cr_assert_float_eq(rep_median_ci_ranks(1, &lo, &hi), 0.0, 1e-12);
     cr_assert_eq(lo, 0);
     cr_assert_eq(hi, 0);
@@ -361,7 +368,7 @@ Test(stats, median_ci_ranks_known_values)
  * and one rank narrower would fall below 95% (the interval is the tightest). */
 Test(stats, median_ci_ranks_are_the_tightest_95_percent_interval)
 {
-    for (size_t n = 2; n <= 400; n++) {
+    for (size_t n = 2; n <= 1200; n++) {
         size_t lo, hi;
         double cov = rep_median_ci_ranks(n, &lo, &hi);
         cr_assert_eq(lo + hi, n - 1, "n=%zu: symmetric ranks", n);
