@@ -148,6 +148,19 @@ Test(comp_controls, performance_claim_from_bench_json)
                      "(worst median -5.0%)");
     comp_report_cleanup(&rep);
     unlink(p);
+
+    /* median -10%, rounds so scattered that the interval (0.85 .. 0.99) still reaches the band */
+    static const double wild[] = {0.80, 0.85, 0.88, 0.89, 0.90, 0.90, 0.92, 0.95, 0.99, 1.01};
+    memset(&rep, 0, sizeof(rep));
+    p = perf_bench("wild", wild);
+    c = run_perf(&rep, p);
+    cr_assert_eq(c->verdict, COMP_VERDICT_FAIL, "%s", c->reason);
+    cr_assert_str_eq(c->reason,
+                     "the worst CMK cell's median differs from its SMK cell by -10.0%: its interval "
+                     "reaches the 2% band, but a run this noisy cannot support the claim (median "
+                     "beyond 5%)");
+    comp_report_cleanup(&rep);
+    unlink(p);
 }
 
 /* The in-process measurement's verdict (no bench.json), each branch. */
@@ -165,16 +178,22 @@ Test(comp_controls, performance_judge_of_the_own_measurement)
          "CMK within 2% of SMK within this run's noise: the median differs by -2.8% but its ~95% "
          "interval (-5.0% .. -1.5%) reaches the 2% band, with 0 vault calls (placebo +0.0%)"},
         {0.972, 0.95, 0.985, 1.0, 3, COMP_VERDICT_FAIL,
-         "CMK differs from SMK by -2.8% (~95% interval -5.0% .. -1.5%), beyond the +0.0% two "
-         "identical SMK stores differ by, with 3 vault calls while measured; shared machine, short "
-         "run"},
+         "CMK differs from SMK by -2.8% and made 3 vault calls while measured: the data path makes "
+         "none"},
         {0.97, 0.965, 0.975, 0.972, 0, COMP_VERDICT_PASS,
          "CMK differs from SMK by -3.0%, no more than two identical SMK stores differ in the same "
          "rounds (-2.8%), with 0 vault calls: within this machine's noise, not a cost of CMK"},
+        /* the placebo went the other way: no excuse */
+        {0.97, 0.965, 0.975, 1.03, 0, COMP_VERDICT_FAIL,
+         "CMK differs from SMK by -3.0% (~95% interval -3.5% .. -2.5%, wholly beyond 2%), not as "
+         "two identical SMK stores differ (+3.0%); shared machine, short run"},
         {0.95, 0.94, 0.96, 1.0, 0, COMP_VERDICT_FAIL,
-         "CMK differs from SMK by -5.0% (~95% interval -6.0% .. -4.0%, wholly beyond 2%), beyond "
-         "the +0.0% two identical SMK stores differ by, with 0 vault calls while measured; shared "
-         "machine, short run"},
+         "CMK differs from SMK by -5.0% (~95% interval -6.0% .. -4.0%, wholly beyond 2%), not as "
+         "two identical SMK stores differ (+0.0%); shared machine, short run"},
+        /* a wide interval reaches the band, but the median is 10% off: too noisy to pass */
+        {0.90, 0.70, 1.10, 1.0, 0, COMP_VERDICT_FAIL,
+         "CMK differs from SMK by -10.0% (~95% interval -30.0% .. +10.0%, median beyond 5%), not "
+         "as two identical SMK stores differ (+0.0%); shared machine, short run"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct comp_control c;
