@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "rep_bench.h"
 #include "rep_stats.h"
 #include "eng_cpu.h"
 #include "eng_secure.h"
@@ -283,21 +284,7 @@ int bench_write_json(const char *path, const struct bench_env *e, struct bench_c
     for (size_t i = 0; i < nx; i++) {
         cJSON_AddItemToArray(res, extra_json(&xs[i]));
     }
-    char *text = cJSON_Print(root);
-    cJSON_Delete(root);
-    if (text == NULL) {
-        return -1;
-    }
-    FILE *f = fopen(path, "w");
-    int rc = -1;
-    if (f != NULL) {
-        rc = (fputs(text, f) >= 0 && fputc('\n', f) != EOF) ? 0 : -1;
-        if (fclose(f) != 0) {
-            rc = -1;
-        }
-    }
-    free(text);
-    return rc;
+    return rep_json_save(path, root);
 }
 
 int bench_write_csv(const char *path, struct bench_cell *cells, size_t n)

@@ -103,6 +103,12 @@ int rep_mkdir_p(const char *dir);
 /* rep_fput_xml writes |s| to |f| with &, <, >, " and ' escaped (for XML and HTML). */
 void rep_fput_xml(FILE *f, const char *s);
 
+/*
+ * rep_json_save writes |root| (indented, with a final newline) to |path| and
+ * deletes |root| on every outcome. Returns 0, or -1 with errno set.
+ */
+int rep_json_save(const char *path, cJSON *root);
+
 /* rep_json_str returns the string member |name| of |obj|, or NULL. */
 const char *rep_json_str(const cJSON *obj, const char *name);
 

@@ -163,6 +163,26 @@ void rep_fput_xml(FILE *f, const char *s)
     }
 }
 
+int rep_json_save(const char *path, cJSON *root)
+{
+    char *text = root != NULL ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    if (text == NULL) {
+        errno = ENOMEM;
+        return -1;
+    }
+    FILE *f = fopen(path, "w");
+    int rc = -1;
+    if (f != NULL) {
+        rc = (fputs(text, f) >= 0 && fputc('\n', f) != EOF) ? 0 : -1;
+        if (fclose(f) != 0) {
+            rc = -1;
+        }
+    }
+    free(text);
+    return rc;
+}
+
 const char *rep_json_str(const cJSON *obj, const char *name)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);

@@ -252,22 +252,7 @@ int rep_gate_write_json(const char *path, const struct rep_gate_result *r)
         cJSON_AddStringToObject(o, "verdict", rep_verdict_name(m->verdict));
         cJSON_AddItemToArray(arr, o);
     }
-    char *text = cJSON_Print(root);
-    cJSON_Delete(root);
-    if (text == NULL) {
-        errno = ENOMEM;
-        return -1;
-    }
-    FILE *f = fopen(path, "w");
-    int rc = -1;
-    if (f != NULL) {
-        rc = (fputs(text, f) >= 0 && fputc('\n', f) != EOF) ? 0 : -1;
-        if (fclose(f) != 0) {
-            rc = -1;
-        }
-    }
-    free(text);
-    return rc;
+    return rep_json_save(path, root);
 }
 
 int rep_gate_write_junit(const char *path, const struct rep_gate_result *r)

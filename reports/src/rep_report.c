@@ -1,7 +1,7 @@
 /*
  * rep_report.c - the report's driver (see rep_report.h): loads the inputs and
  * writes index.html and report.md, one section after another (the sections:
- * rep_sec_bench.c and rep_sec_doc.c); and the cmk-report program.
+ * rep_sec_bench.c, rep_sec_scale.c and rep_sec_doc.c); and the cmk-report program.
  */
 #include "rep_report.h"
 

@@ -1,6 +1,6 @@
 /*
  * rep_report_int.h - what the report's driver (rep_report.c) and its
- * sections (rep_sec_bench.c, rep_sec_doc.c) share; private to reports/src.
+ * sections (rep_sec_bench.c, rep_sec_scale.c, rep_sec_doc.c) share; private to reports/src.
  */
 #ifndef REP_REPORT_INT_H
 #define REP_REPORT_INT_H
@@ -28,11 +28,17 @@ enum rr_nstyle { RR_F0, RR_F2, RR_F3, RR_G3, RR_G4, RR_PCT };
 void rr_fmt(char *out, size_t out_len, enum rr_nstyle st, double v);
 void rr_fmt_ci(char *out, size_t out_len, enum rr_nstyle st, double lo, double hi);
 
+/* Cell classifiers of the bench sections (rep_sec_bench.c). */
+size_t rr_distinct_modes(const struct rep_bench *b, const char **out, size_t max_out,
+                         int (*want)(const struct rep_cell *));
+int rr_is_throughput(const struct rep_cell *c);
+void rr_series_title(const struct rep_cell *c, char *out, size_t out_len, int with_dir);
+
 /*
  * The sections, in the order of the report. Each writes its heading, then
  * its content or a note saying what is missing.
  */
-/* From bench.json (rep_sec_bench.c). */
+/* From bench.json (rep_sec_bench.c; threads, vault, rotation: rep_sec_scale.c). */
 void rr_section_env(struct rep_doc *d, const struct rr_inputs *in);
 void rr_section_throughput(struct rep_doc *d, const struct rr_inputs *in);
 void rr_section_ratios(struct rep_doc *d, const struct rr_inputs *in);
