@@ -459,10 +459,17 @@ Test(secrets, scanner_finds_planted_secrets)
     for (size_t at = 0; at + 16 <= sizeof(secret); at += 7) {
         const uint8_t *w = secret + at;
         char buf[256];
-        /* raw, inside other bytes */
+        /* raw, inside other bytes; the neighbours differ from the secret's
+         * own, or the window one byte wider would match too (a second hit) */
         uint8_t raw[64];
         memcpy(raw, noise, sizeof(raw));
         memcpy(raw + 11, w, 16);
+        if (at > 0) {
+            raw[10] = (uint8_t)~secret[at - 1];
+        }
+        if (at + 16 < sizeof(secret)) {
+            raw[27] = (uint8_t)~secret[at + 16];
+        }
         cr_assert_eq(vmt_scan_buf(sc, raw, sizeof(raw), "raw", &h), 1, "raw window at %zu", at);
         cr_assert_str_eq(h.encoding, "raw");
         cr_assert_eq(h.offset, 11);
