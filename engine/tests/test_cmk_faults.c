@@ -174,11 +174,17 @@ Test(cmk_faults, table)
     run_fault("none", NULL, vs.ca, none, 0, OPS);
     run_fault_n("latency 0-500 ms", "{\"faults\":[{\"op\":\"*\",\"latency_ms\":0,\"jitter_ms\":500}]}",
                 vs.ca, none, 0, 6, 6);
+    /*
+     * 20% errors, 1 + 3 attempts: a request fails for good with 0.2^4 = 1.6e-3, an open (6 or
+     * 7 requests) with at most 1.1e-2, so 8 or more of 20 opens fail with about 1e-11 (the
+     * faults are drawn from a random seed). Without retries an open fails with 1 - 0.8^6 = 0.74,
+     * and 13 or more successes would have a chance of 3e-4.
+     */
     static const int server[] = {ENG_ERR_VAULT_SERVER};
     run_fault("503 at 20%", "{\"faults\":[{\"op\":\"*\",\"error_rate\":0.2,\"status\":503}]}", vs.ca,
-              server, 1, OPS - 3);
+              server, 1, OPS - 7);
     run_fault("500 at 20%", "{\"faults\":[{\"op\":\"*\",\"error_rate\":0.2,\"status\":500}]}", vs.ca,
-              server, 1, OPS - 3);
+              server, 1, OPS - 7);
     static const int thr[] = {ENG_ERR_VAULT_THROTTLED};
     run_fault("429 at 30%, Retry-After 0", "{\"faults\":[{\"op\":\"*\",\"throttle_rate\":0.3,\"retry_after\":0}]}",
               vs.ca, thr, 1, OPS / 2);

@@ -301,6 +301,9 @@ long vmt_call_raw(struct vmt_server *s, const char *method, const char *url_or_p
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     long timeout_ms = s->timeout_ms > 0 ? s->timeout_ms : 60000L;
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, vmt_under_valgrind() ? timeout_ms * 5 : timeout_ms);
+    /* a caller's "Expect: 100-continue" waits for the server's answer, not libcurl's 1 s
+     * default after which the body goes out anyway (a refused body then races the reset) */
+    curl_easy_setopt(h, CURLOPT_EXPECT_100_TIMEOUT_MS, timeout_ms);
     if (s->fresh) {
         curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
         curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
