@@ -71,6 +71,10 @@ struct eng_kek_ref {
  *             (NULL = the provider's configured key, version left empty):
  *             provider name, key id, version, wrap algorithm.
  *   free      releases |state| (wiping any key material). May be NULL.
+ *
+ * |concurrency|: how many calls the provider serves at once to different
+ * threads (0 or 1: calls are better made one after another). A store opens
+ * with that many unwraps in flight.
  */
 struct eng_kek_provider {
     const char *name;
@@ -82,6 +86,7 @@ struct eng_kek_provider {
                   size_t max_out_len, const uint8_t *in, size_t in_len);
     int (*describe)(void *state, const char *version, struct eng_kek_ref *out);
     void (*free)(void *state);
+    int concurrency;
 };
 
 /*

@@ -3,7 +3,10 @@
  * Key Vault compatible service (the real one, or vault-mock), reached over
  * HTTPS with libcurl.
  *
- * One connection is kept alive and reused; TLS is verified against the given
+ * Connections are kept alive and reused: one for a caller at a time, and a
+ * second when two threads call at once (a store's open unwraps its MAC key
+ * and DEKs two at a time: each unwrap is an RSA private operation in the
+ * vault, and two run on two cores). TLS is verified against the given
  * CA; requests carry the identity's bearer token; every request has a
  * timeout; transient failures (429, 5xx, connect/TLS/timeouts) are retried a
  * bounded number of times with exponential backoff and jitter that honours
@@ -55,6 +58,7 @@ struct eng_vault_stats {
     uint64_t gets, wraps, unwraps;
     uint64_t connects;    /* new connections (keep-alive reuse keeps this low) */
     int last_http_status;
+    int max_concurrent;   /* most calls in flight at once (each on its own connection) */
 };
 
 /* eng_vault_stats fills |out| for a provider from eng_vault_open; -1 (ENG_ERR_ARG) for others. */

@@ -2,10 +2,13 @@
  * kek_vault.c - the customer-managed KEK provider over the Key Vault keys
  * REST API (libcurl + cJSON; base64url through OpenSSL's EVP encoder).
  *
- * State: one CURL easy handle (its connection cache keeps the TLS session
- * alive between calls), the bearer token and the request settings. Calls are
- * serialised by a mutex: a store asks its provider rarely (open, rotation,
- * revalidation), so one connection is enough and keeps ordering simple.
+ * State: VAULT_LANES lanes, each a CURL easy handle (its connection cache
+ * keeps the TLS session alive between calls) with its own answer buffer and
+ * mutex; the bearer token, the request settings and the counters (under
+ * |mu|). A call takes the first free lane, so a single caller always uses
+ * lane 0 and one connection, and concurrent callers (a store unwrapping its
+ * MAC key and DEKs at once: each unwrap is an RSA private operation in the
+ * vault) get a connection each, up to VAULT_LANES; more wait for a lane.
  *
  * Secrets: DEKs travel base64url-encoded in wrap requests and unwrap
  * responses. Every buffer that held one (request body, response body, the
@@ -28,6 +31,7 @@
 
 #define RESP_MAX (256U * 1024U)
 #define URL_MAX 120U /* so that URL + "/keys/" + name fits a key_id */
+#define VAULT_LANES 2 /* concurrent requests per provider: one per core here */
 
 struct resp {
     char *buf;
@@ -36,9 +40,18 @@ struct resp {
     int too_big;
 };
 
-struct vstate {
+/* One connection's worth of state: a call holds the lane's mutex throughout. */
+struct lane {
     pthread_mutex_t mu;
     CURL *curl;
+    struct resp r;
+    unsigned jitter_seed;
+};
+
+struct vstate {
+    pthread_mutex_t mu; /* the counters and |in_flight| */
+    struct lane lanes[VAULT_LANES];
+    int in_flight;
     struct curl_slist *headers; /* holds the token: wiped on free */
     char *token_header;
     char url[URL_MAX];
@@ -47,10 +60,45 @@ struct vstate {
     char api[32];
     long timeout_ms, backoff_base_ms, backoff_max_ms;
     int max_retries;
-    unsigned jitter_seed;
     struct eng_vault_stats stats;
-    struct resp r;
 };
+
+/* Adds |n| to a counter under the provider's mutex (lanes run concurrently). */
+static void count(struct vstate *s, uint64_t *counter, uint64_t n)
+{
+    pthread_mutex_lock(&s->mu);
+    *counter += n;
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* The first free lane, else waits for lane 0. Counts the calls in flight. */
+static struct lane *lane_take(struct vstate *s)
+{
+    struct lane *l = NULL;
+    for (int i = 0; i < VAULT_LANES && l == NULL; i++) {
+        if (pthread_mutex_trylock(&s->lanes[i].mu) == 0) {
+            l = &s->lanes[i];
+        }
+    }
+    if (l == NULL) {
+        l = &s->lanes[0];
+        pthread_mutex_lock(&l->mu);
+    }
+    pthread_mutex_lock(&s->mu);
+    if (++s->in_flight > s->stats.max_concurrent) {
+        s->stats.max_concurrent = s->in_flight;
+    }
+    pthread_mutex_unlock(&s->mu);
+    return l;
+}
+
+static void lane_give(struct vstate *s, struct lane *l)
+{
+    pthread_mutex_lock(&s->mu);
+    s->in_flight--;
+    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&l->mu);
+}
 
 /*
  * The TLS layer keeps received plaintext (the unwrapkey answer, with the DEK
@@ -198,32 +246,37 @@ static void resp_reset(struct resp *r)
 }
 
 /* One HTTP exchange. Returns the HTTP status, or 0 with *curl_err set for transport failures. */
-static long http_once(struct vstate *s, const char *path, const char *body, CURLcode *curl_err)
+static long http_once(struct vstate *s, struct lane *l, const char *path, const char *body,
+                      CURLcode *curl_err)
 {
     char url[URL_MAX + 512];
     snprintf(url, sizeof(url), "%s%s%sapi-version=%s", s->url, path, strchr(path, '?') ? "&" : "?",
              s->api);
-    resp_reset(&s->r);
-    curl_easy_setopt(s->curl, CURLOPT_URL, url);
+    resp_reset(&l->r);
+    curl_easy_setopt(l->curl, CURLOPT_URL, url);
     if (body != NULL) {
-        curl_easy_setopt(s->curl, CURLOPT_POST, 1L);
-        curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+        curl_easy_setopt(l->curl, CURLOPT_POST, 1L);
+        curl_easy_setopt(l->curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(l->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
     } else {
-        curl_easy_setopt(s->curl, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(l->curl, CURLOPT_HTTPGET, 1L);
     }
-    s->stats.requests++;
-    *curl_err = curl_easy_perform(s->curl);
+    *curl_err = curl_easy_perform(l->curl);
     long nc = 0;
-    if (curl_easy_getinfo(s->curl, CURLINFO_NUM_CONNECTS, &nc) == CURLE_OK) {
-        s->stats.connects += (uint64_t)nc;
-    }
-    if (*curl_err != CURLE_OK) {
-        return 0;
+    if (curl_easy_getinfo(l->curl, CURLINFO_NUM_CONNECTS, &nc) != CURLE_OK) {
+        nc = 0;
     }
     long status = 0;
-    curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
-    s->stats.last_http_status = (int)status;
+    if (*curl_err == CURLE_OK) {
+        curl_easy_getinfo(l->curl, CURLINFO_RESPONSE_CODE, &status);
+    }
+    pthread_mutex_lock(&s->mu);
+    s->stats.requests++;
+    s->stats.connects += (uint64_t)nc;
+    if (status != 0) {
+        s->stats.last_http_status = (int)status;
+    }
+    pthread_mutex_unlock(&s->mu);
     return status;
 }
 
@@ -232,14 +285,14 @@ static int transient(long status, CURLcode ce)
     return status == 0 ? ce != CURLE_OK : (status == 429 || status >= 500);
 }
 
-static void backoff(struct vstate *s, int attempt)
+static void backoff(const struct vstate *s, struct lane *l, int attempt)
 {
     long ms;
-    if (s->r.retry_after_s >= 0) {
-        ms = s->r.retry_after_s * 1000;
+    if (l->r.retry_after_s >= 0) {
+        ms = l->r.retry_after_s * 1000;
     } else {
         long d = s->backoff_base_ms << (attempt < 16 ? attempt : 16);
-        ms = d / 2 + (long)(rand_r(&s->jitter_seed) % (unsigned)(d / 2 + 1)); /* [d/2, d] */
+        ms = d / 2 + (long)(rand_r(&l->jitter_seed) % (unsigned)(d / 2 + 1)); /* [d/2, d] */
     }
     if (ms > s->backoff_max_ms) {
         ms = s->backoff_max_ms;
@@ -272,26 +325,27 @@ static int forbidden_is_disabled(const char *body)
 }
 
 /*
- * A request with bounded retries. Returns 0 for a 2xx answer (body in s->r),
+ * A request with bounded retries. Returns 0 for a 2xx answer (body in l->r),
  * else -1 with the mapped error. |unwrap| maps 400 to ENG_ERR_UNWRAP.
  */
-static int request(struct vstate *s, const char *path, const char *body, int unwrap)
+static int request(struct vstate *s, struct lane *l, const char *path, const char *body,
+                   int unwrap)
 {
     long status = 0;
     CURLcode ce = CURLE_OK;
     for (int attempt = 0;; attempt++) {
-        status = http_once(s, path, body, &ce);
+        status = http_once(s, l, path, body, &ce);
         if (!transient(status, ce) || attempt >= s->max_retries) {
             break;
         }
-        s->stats.retries++;
-        backoff(s, attempt);
+        count(s, &s->stats.retries, 1);
+        backoff(s, l, attempt);
     }
     if (status >= 200 && status < 300) {
         return 0;
     }
     if (status == 0) {
-        ENG_BAIL(s->r.too_big ? ENG_ERR_VAULT_PROTOCOL : ENG_ERR_VAULT_UNREACHABLE);
+        ENG_BAIL(l->r.too_big ? ENG_ERR_VAULT_PROTOCOL : ENG_ERR_VAULT_UNREACHABLE);
     }
     switch (status) {
         case 400:
@@ -299,7 +353,7 @@ static int request(struct vstate *s, const char *path, const char *body, int unw
         case 401:
             ENG_BAIL(ENG_ERR_VAULT_AUTH);
         case 403:
-            ENG_BAIL(forbidden_is_disabled(s->r.buf != NULL ? s->r.buf : "") ? ENG_ERR_KEK_DISABLED
+            ENG_BAIL(forbidden_is_disabled(l->r.buf != NULL ? l->r.buf : "") ? ENG_ERR_KEK_DISABLED
                                                                               : ENG_ERR_KEK_FORBIDDEN);
         case 404:
             ENG_BAIL(ENG_ERR_KEK_NOT_FOUND);
@@ -364,15 +418,15 @@ static int valid_version(const char *v)
 
 /* ---- provider operations ---- */
 
-static int v_get_locked(struct vstate *s, const char *version, struct eng_kek_ref *out)
+static int v_get_on(struct vstate *s, struct lane *l, const char *version, struct eng_kek_ref *out)
 {
     char path[512];
     ENG_ENSURE(version == NULL || *version == '\0' || valid_version(version), ENG_ERR_ARG);
     snprintf(path, sizeof(path), "/keys/%s%s%s", s->name, version && *version ? "/" : "",
              version && *version ? version : "");
-    s->stats.gets++;
-    ENG_GUARD(request(s, path, NULL, 0));
-    cJSON *j = cJSON_Parse(s->r.buf);
+    count(s, &s->stats.gets, 1);
+    ENG_GUARD(request(s, l, path, NULL, 0));
+    cJSON *j = cJSON_Parse(l->r.buf);
     const cJSON *key = cJSON_GetObjectItemCaseSensitive(j, "key");
     const cJSON *kid = cJSON_GetObjectItemCaseSensitive(key, "kid");
     const cJSON *kty = cJSON_GetObjectItemCaseSensitive(key, "kty");
@@ -394,8 +448,9 @@ static int v_get_locked(struct vstate *s, const char *version, struct eng_kek_re
 }
 
 /* wrapkey / unwrapkey: POST {alg, value} and decode the answer's value into |out|. */
-static int v_crypt_locked(struct vstate *s, const char *op, const struct eng_kek_ref *kek, uint8_t *out,
-                          size_t *out_len, size_t max_out_len, const uint8_t *in, size_t in_len)
+static int v_crypt_on(struct vstate *s, struct lane *l, const char *op, const struct eng_kek_ref *kek,
+                      uint8_t *out, size_t *out_len, size_t max_out_len, const uint8_t *in,
+                      size_t in_len)
 {
     ENG_ENSURE(valid_version(kek->version), ENG_ERR_ARG);
     const char *alg = kek->alg[0] ? kek->alg : s->alg;
@@ -415,12 +470,12 @@ static int v_crypt_locked(struct vstate *s, const char *op, const struct eng_kek
     eng_cleanse(b64, strlen(b64));
     free(b64);
     int unwrap = strcmp(op, "unwrapkey") == 0;
-    int rc = request(s, path, body, unwrap);
+    int rc = request(s, l, path, body, unwrap);
     eng_cleanse(body, body_cap);
     free(body);
     ENG_GUARD(rc);
 
-    cJSON *j = cJSON_Parse(s->r.buf);
+    cJSON *j = cJSON_Parse(l->r.buf);
     const cJSON *kid = cJSON_GetObjectItemCaseSensitive(j, "kid");
     cJSON *val = cJSON_GetObjectItemCaseSensitive(j, "value");
     char ver[ENG_KEK_VERSION_MAX];
@@ -439,7 +494,7 @@ static int v_crypt_locked(struct vstate *s, const char *op, const struct eng_kek
         eng_cleanse(val->valuestring, strlen(val->valuestring));
     }
     cJSON_Delete(j);
-    resp_reset(&s->r);
+    resp_reset(&l->r);
     if (err != ENG_OK) {
         eng_cleanse(out, max_out_len);
         ENG_BAIL(err);
@@ -451,9 +506,9 @@ static int v_crypt_locked(struct vstate *s, const char *op, const struct eng_kek
 static int v_get(void *state, const char *version, struct eng_kek_ref *out)
 {
     struct vstate *s = state;
-    pthread_mutex_lock(&s->mu);
-    int rc = v_get_locked(s, version, out);
-    pthread_mutex_unlock(&s->mu);
+    struct lane *l = lane_take(s);
+    int rc = v_get_on(s, l, version, out);
+    lane_give(s, l);
     return rc;
 }
 
@@ -461,10 +516,10 @@ static int v_wrap(void *state, const struct eng_kek_ref *kek, uint8_t *out, size
                   size_t max_out_len, const uint8_t *dek, size_t dek_len)
 {
     struct vstate *s = state;
-    pthread_mutex_lock(&s->mu);
-    s->stats.wraps++;
-    int rc = v_crypt_locked(s, "wrapkey", kek, out, out_len, max_out_len, dek, dek_len);
-    pthread_mutex_unlock(&s->mu);
+    count(s, &s->stats.wraps, 1);
+    struct lane *l = lane_take(s);
+    int rc = v_crypt_on(s, l, "wrapkey", kek, out, out_len, max_out_len, dek, dek_len);
+    lane_give(s, l);
     return rc;
 }
 
@@ -472,10 +527,10 @@ static int v_unwrap(void *state, const struct eng_kek_ref *kek, uint8_t *out, si
                     size_t max_out_len, const uint8_t *in, size_t in_len)
 {
     struct vstate *s = state;
-    pthread_mutex_lock(&s->mu);
-    s->stats.unwraps++;
-    int rc = v_crypt_locked(s, "unwrapkey", kek, out, out_len, max_out_len, in, in_len);
-    pthread_mutex_unlock(&s->mu);
+    count(s, &s->stats.unwraps, 1);
+    struct lane *l = lane_take(s);
+    int rc = v_crypt_on(s, l, "unwrapkey", kek, out, out_len, max_out_len, in, in_len);
+    lane_give(s, l);
     return rc;
 }
 
@@ -491,17 +546,21 @@ static void v_free(void *state)
     if (s == NULL) {
         return;
     }
-    if (s->curl != NULL) {
-        curl_easy_cleanup(s->curl);
+    for (int i = 0; i < VAULT_LANES; i++) {
+        struct lane *l = &s->lanes[i];
+        if (l->curl != NULL) {
+            curl_easy_cleanup(l->curl);
+        }
+        if (l->r.buf != NULL) {
+            eng_cleanse(l->r.buf, l->r.cap);
+            free(l->r.buf);
+        }
+        pthread_mutex_destroy(&l->mu);
     }
     curl_slist_free_all(s->headers); /* the slist copied the header: it is freed, not wiped */
     if (s->token_header != NULL) {
         eng_cleanse(s->token_header, strlen(s->token_header));
         free(s->token_header);
-    }
-    if (s->r.buf != NULL) {
-        eng_cleanse(s->r.buf, s->r.cap);
-        free(s->r.buf);
     }
     pthread_mutex_destroy(&s->mu);
     eng_cleanse(s, sizeof(*s));
@@ -521,6 +580,29 @@ static int valid_name(const char *n)
         }
     }
     return 1;
+}
+
+/* The options every lane's handle shares (the header list is read-only, shared by all). */
+static void lane_setup(const struct vstate *s, struct lane *l, const char *ca_file)
+{
+    CURL *c = l->curl;
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, s->headers);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &l->r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &l->r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, s->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, s->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+    curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
+    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+    if (ca_file != NULL) {
+        curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
+    }
 }
 
 struct eng_kek_provider *eng_vault_open(const struct eng_vault_config *cfg)
@@ -548,6 +630,10 @@ struct eng_kek_provider *eng_vault_open(const struct eng_vault_config *cfg)
         ENG_BAIL_PTR(ENG_ERR_NOMEM);
     }
     pthread_mutex_init(&s->mu, NULL);
+    for (int i = 0; i < VAULT_LANES; i++) {
+        pthread_mutex_init(&s->lanes[i].mu, NULL);
+        s->lanes[i].r.retry_after_s = -1;
+    }
     memcpy(s->url, cfg->vault_url, ul + 1);
     while (ul > 0 && s->url[ul - 1] == '/') {
         s->url[--ul] = '\0';
@@ -561,13 +647,17 @@ struct eng_kek_provider *eng_vault_open(const struct eng_vault_config *cfg)
     s->backoff_max_ms = cfg->backoff_max_ms > 0 ? cfg->backoff_max_ms : 2000;
     unsigned seed = 0;
     (void)RAND_bytes((unsigned char *)&seed, sizeof(seed));
-    s->jitter_seed = seed ^ (unsigned)time(NULL);
-    s->r.retry_after_s = -1;
+    seed ^= (unsigned)time(NULL);
 
     size_t hl = strlen(cfg->token) + 32;
     s->token_header = malloc(hl);
-    s->curl = curl_easy_init();
-    if (s->token_header == NULL || s->curl == NULL) {
+    int ok = s->token_header != NULL;
+    for (int i = 0; i < VAULT_LANES; i++) {
+        s->lanes[i].jitter_seed = seed + (unsigned)i * 0x9e3779b9U;
+        s->lanes[i].curl = curl_easy_init();
+        ok = ok && s->lanes[i].curl != NULL;
+    }
+    if (!ok) {
         v_free(s);
         free(p);
         ENG_BAIL_PTR(ENG_ERR_NOMEM);
@@ -582,23 +672,8 @@ struct eng_kek_provider *eng_vault_open(const struct eng_vault_config *cfg)
         ENG_BAIL_PTR(ENG_ERR_NOMEM);
     }
     s->headers = h;
-    CURL *c = s->curl;
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, s->headers);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &s->r);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &s->r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, s->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, s->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
-    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
-    curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-    if (cfg->ca_file != NULL) {
-        curl_easy_setopt(c, CURLOPT_CAINFO, cfg->ca_file);
+    for (int i = 0; i < VAULT_LANES; i++) {
+        lane_setup(s, &s->lanes[i], cfg->ca_file);
     }
     p->name = "vault";
     p->state = s;
@@ -607,6 +682,7 @@ struct eng_kek_provider *eng_vault_open(const struct eng_vault_config *cfg)
     p->unwrap = v_unwrap;
     p->describe = v_describe;
     p->free = v_free;
+    p->concurrency = VAULT_LANES;
     return p;
 }
 

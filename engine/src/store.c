@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,29 +154,136 @@ static int check_kek_versions(struct eng_store *s)
     return 0;
 }
 
-/* Unwraps the MAC key, checks the table's MAC, unwraps every active DEK. */
-static int load_keys(struct eng_store *s, const uint8_t *raw, size_t raw_len)
+/* --- unwrapping at open ---------------------------------------------------- */
+
+#define UNWRAP_THREADS_MAX 8
+
+/* One unwrap of an open: the wrapped key, where its plaintext goes, what came of it. */
+struct unwrap_job {
+    const struct eng_kt_wrapped *w;
+    uint8_t *out; /* ENG_DEK_MAX_BYTES of secure memory */
+    size_t len;
+    uint32_t extent; /* of a DEK */
+    int rc, err;
+    const char *where;
+};
+
+struct unwrap_batch {
+    struct eng_store *s;
+    struct unwrap_job *jobs;
+    size_t n;
+    atomic_size_t next;
+    atomic_int failed; /* once one fails, the jobs not yet taken are left (rc -2) */
+};
+
+static void *unwrap_worker(void *arg)
 {
-    size_t len = 0;
-    s->mac_key = eng_secure_alloc(ENG_DEK_MAX_BYTES);
-    ENG_ENSURE(s->mac_key != NULL, eng_errno());
-    ENG_GUARD(st_unwrap_into(s, &s->kt.mac_key, s->mac_key, &len));
-    ENG_ENSURE(len == ENG_KT_MAC_BYTES, ENG_ERR_KEYTABLE_AUTH);
-    ENG_GUARD(eng_kt_check_mac(raw, raw_len, s->mac_key));
-    s->mac_verified = 1;
-    for (uint32_t i = 0; i < s->kt.num_records; i++) {
-        const struct eng_kt_record *r = &s->kt.records[i];
-        if (r->state != ENG_KT_ACTIVE) {
+    struct unwrap_batch *b = arg;
+    for (size_t i = atomic_fetch_add(&b->next, 1); i < b->n; i = atomic_fetch_add(&b->next, 1)) {
+        struct unwrap_job *j = &b->jobs[i];
+        if (atomic_load(&b->failed)) {
+            j->rc = -2;
             continue;
         }
-        int rc = st_unwrap_into(s, &r->w, s->scratch_key, &len);
-        if (rc == 0) {
-            rc = cipher_for(s, s->scratch_key, len, &s->ciphers[r->extent]);
+        j->rc = st_unwrap_into(b->s, j->w, j->out, &j->len);
+        if (j->rc != 0) {
+            j->err = eng_errno();
+            j->where = eng_error_where();
+            atomic_store(&b->failed, 1);
         }
-        eng_cleanse(s->scratch_key, ENG_DEK_MAX_BYTES);
-        ENG_GUARD(rc);
+    }
+    return NULL;
+}
+
+/*
+ * Runs the jobs on this thread and, when the provider serves calls at once
+ * (a vault, where each unwrap is an RSA private operation on the server),
+ * on up to concurrency - 1 more threads. Jobs are taken in order, so every
+ * job left after a failure comes after a job that ran.
+ */
+static void unwrap_all(struct unwrap_batch *b)
+{
+    size_t extra = b->s->kek->concurrency > 1 ? (size_t)b->s->kek->concurrency - 1 : 0;
+    if (extra > b->n - 1) {
+        extra = b->n - 1;
+    }
+    if (extra > UNWRAP_THREADS_MAX) {
+        extra = UNWRAP_THREADS_MAX;
+    }
+    pthread_t th[UNWRAP_THREADS_MAX];
+    size_t started = 0;
+    while (started < extra && pthread_create(&th[started], NULL, unwrap_worker, b) == 0) {
+        started++; /* a thread that cannot start leaves its share to the others */
+    }
+    unwrap_worker(b);
+    for (size_t i = 0; i < started; i++) {
+        pthread_join(th[i], NULL);
+    }
+}
+
+/* The first failed job's error, as the thread that ran it recorded it. */
+static int job_error(const struct unwrap_job *j)
+{
+    eng_set_error_at(j->err, j->where);
+    return -1;
+}
+
+/* In the order a serial open checks them: the MAC key, the table's MAC, then each DEK. */
+static int install_keys(struct eng_store *s, const uint8_t *raw, size_t raw_len,
+                        const struct unwrap_job *jobs, size_t n)
+{
+    if (jobs[0].rc != 0) {
+        return job_error(&jobs[0]);
+    }
+    ENG_ENSURE(jobs[0].len == ENG_KT_MAC_BYTES, ENG_ERR_KEYTABLE_AUTH);
+    ENG_GUARD(eng_kt_check_mac(raw, raw_len, s->mac_key));
+    s->mac_verified = 1;
+    for (size_t i = 1; i < n; i++) {
+        if (jobs[i].rc != 0) {
+            return job_error(&jobs[i]);
+        }
+        ENG_GUARD(cipher_for(s, jobs[i].out, jobs[i].len, &s->ciphers[jobs[i].extent]));
     }
     return 0;
+}
+
+/*
+ * Unwraps the MAC key and every active DEK (at once where the provider
+ * allows), checks the table's MAC, then makes the DEKs' ciphers. No DEK is
+ * used before the MAC is checked; the unwrapped DEKs are wiped on every path.
+ */
+static int load_keys(struct eng_store *s, const uint8_t *raw, size_t raw_len)
+{
+    s->mac_key = eng_secure_alloc(ENG_DEK_MAX_BYTES);
+    ENG_ENSURE(s->mac_key != NULL, eng_errno());
+    size_t n = 1;
+    for (uint32_t i = 0; i < s->kt.num_records; i++) {
+        n += s->kt.records[i].state == ENG_KT_ACTIVE;
+    }
+    struct unwrap_job *jobs = calloc(n, sizeof(*jobs));
+    uint8_t *deks = n > 1 ? eng_secure_alloc((n - 1) * ENG_DEK_MAX_BYTES) : NULL;
+    if (jobs == NULL || (n > 1 && deks == NULL)) {
+        free(jobs);
+        eng_secure_free(deks);
+        ENG_BAIL(ENG_ERR_NOMEM);
+    }
+    jobs[0] = (struct unwrap_job){.w = &s->kt.mac_key, .out = s->mac_key};
+    for (uint32_t i = 0, k = 1; i < s->kt.num_records; i++) {
+        const struct eng_kt_record *r = &s->kt.records[i];
+        if (r->state == ENG_KT_ACTIVE) {
+            jobs[k] = (struct unwrap_job){.w = &r->w, .out = deks + (k - 1) * ENG_DEK_MAX_BYTES,
+                                          .extent = r->extent};
+            k++;
+        }
+    }
+    struct unwrap_batch b = {.s = s, .jobs = jobs, .n = n};
+    atomic_init(&b.next, 0);
+    atomic_init(&b.failed, 0);
+    unwrap_all(&b);
+    int rc = install_keys(s, raw, raw_len, jobs, n);
+    eng_secure_free(deks); /* wipes */
+    free(jobs);
+    return rc;
 }
 
 /* --- revalidation -------------------------------------------------------- */

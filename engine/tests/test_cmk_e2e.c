@@ -231,6 +231,69 @@ Test(cmk_e2e, kek_rotation_in_the_vault)
     eng_kek_provider_free(p);
 }
 
+static void faults(const char *json)
+{
+    struct vmt_resp r;
+    long st = vmt_call(&vs, json != NULL ? "POST" : "DELETE", "/admin/faults",
+                       vmt_token(&vs, "admin"), json, &r);
+    cr_assert(st == 200 || st == 204, "admin/faults: %ld %s", st, r.body != NULL ? r.body : "");
+    vmt_resp_free(&r);
+}
+
+/*
+ * A cold open unwraps the MAC key and the 4 DEKs two at a time, each call on
+ * its own connection, so the vault's RSA work can use both cores. 200 ms of
+ * injected latency per unwrap makes the overlap certain on a loaded machine;
+ * the provider counts the calls in flight. Every extent reads back. With
+ * every unwrap failing, the open fails with the vault's error, and no more
+ * unwraps are sent than the two in flight when the first one failed.
+ */
+Test(cmk_e2e, open_unwraps_two_at_a_time)
+{
+    char ver[40];
+    cr_assert_eq(vmt_create_key(&vs, "db-kek", 3072, NULL, ver), 200);
+    struct eng_kek_provider *p = provider("dbservice", "db-kek");
+    struct eng_store *s = make_store(p, ENG_MODE_XTS);
+    const size_t units = 64;
+    uint8_t *data = malloc(units * 4096), *back = malloc(units * 4096);
+    cr_assert(data != NULL && back != NULL);
+    fill(data, units * 4096, 5);
+    cr_assert_eq(eng_store_write(s, 0, units, data), 0);
+    eng_store_close(s);
+    eng_kek_provider_free(p);
+
+    faults("{\"faults\":[{\"op\":\"unwrapkey\",\"latency_ms\":200}]}");
+    p = provider("dbservice", "db-kek");
+    s = eng_store_open(store_dir, p, NULL);
+    cr_assert_not_null(s, "%s", eng_strerror(eng_errno()));
+    struct eng_vault_stats st; /* before a slow read could revalidate */
+    cr_assert_eq(eng_vault_stats(p, &st), 0);
+    cr_assert_eq(eng_store_read(s, 0, units, back), 0);
+    cr_assert(memcmp(data, back, units * 4096) == 0);
+    eng_store_close(s);
+    cr_log_info("open of 4 DEKs: %llu get, %llu unwrap, %llu connections, %d at once",
+                (unsigned long long)st.gets, (unsigned long long)st.unwraps,
+                (unsigned long long)st.connects, st.max_concurrent);
+    cr_assert_eq(st.gets, 1);
+    cr_assert_eq(st.unwraps, 5, "the MAC key and 4 DEKs");
+    cr_assert_eq(st.max_concurrent, 2);
+    cr_assert_eq(st.connects, 2, "one connection per lane, kept alive");
+    eng_kek_provider_free(p);
+
+    faults("{\"faults\":[{\"op\":\"unwrapkey\",\"latency_ms\":200,\"error_rate\":1,\"status\":503}]}");
+    p = provider("dbservice", "db-kek");
+    cr_assert_null(eng_store_open(store_dir, p, NULL));
+    cr_assert_eq(eng_errno(), ENG_ERR_VAULT_SERVER, "got %s", eng_error_name(eng_errno()));
+    cr_assert_eq(eng_vault_stats(p, &st), 0);
+    cr_assert_geq(st.unwraps, 1);
+    cr_assert_leq(st.unwraps, 2, "unwraps went on after one had failed");
+    cr_assert_eq(st.requests, 1 + st.unwraps * 2, "1 get, each unwrap tried twice (max_retries 1)");
+    eng_kek_provider_free(p);
+    faults(NULL);
+    free(data);
+    free(back);
+}
+
 /* Every get, wrapkey and unwrapkey the provider sent is in the audit log, as dbservice. */
 Test(cmk_e2e, audit_counts_match_the_provider)
 {
