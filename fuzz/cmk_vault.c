@@ -1,8 +1,8 @@
 /*
  * fuzz/cmk_vault.c - the CMK (vault) key provider's answer parsing.
  *
- * Target functions (static in engine/src/kek_vault.c): v_get_locked and
- * v_crypt_locked through the provider (the JSON of get / wrapkey /
+ * Target functions (static in engine/src/kek_vault.c): v_get_on and
+ * v_crypt_on through the provider (the JSON of get / wrapkey /
  * unwrapkey answers, kid_version, b64url_decode, the status-to-error
  * mapping with forbidden_is_disabled, on_body and on_header), plus
  * b64url_decode and kid_version called directly.
@@ -58,8 +58,16 @@ static struct eng_kek_provider *prov;
 
 static CURLcode fuzz_perform(CURL *c)
 {
-    (void)c;
     struct vstate *s = prov->state;
+    struct resp *r = NULL; /* the answer buffer of the lane that owns |c| */
+    for (int i = 0; i < VAULT_LANES; i++) {
+        if (s->lanes[i].curl == c) {
+            r = &s->lanes[i].r;
+        }
+    }
+    if (r == NULL) {
+        abort();
+    }
     if (answer.status == 0) {
         return CURLE_COULDNT_CONNECT;
     }
@@ -67,7 +75,7 @@ static CURLcode fuzz_perform(CURL *c)
         char line[256];
         size_t n = answer.header_len < sizeof(line) ? answer.header_len : sizeof(line);
         memcpy(line, answer.header, n); /* the callback gets a copy, as libcurl's buffer */
-        if (on_header(line, 1, n, &s->r) != n) {
+        if (on_header(line, 1, n, r) != n) {
             return CURLE_WRITE_ERROR;
         }
     }
@@ -80,7 +88,7 @@ static CURLcode fuzz_perform(CURL *c)
             return CURLE_OUT_OF_MEMORY;
         }
         memcpy(piece, answer.body + off, n);
-        size_t took = on_body(piece, 1, n, &s->r);
+        size_t took = on_body(piece, 1, n, r);
         free(piece);
         if (took != n) {
             return CURLE_WRITE_ERROR;
@@ -118,7 +126,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (prov == NULL) {
         abort();
     }
-    ((struct vstate *)prov->state)->jitter_seed = 1;
+    for (int i = 0; i < VAULT_LANES; i++) {
+        ((struct vstate *)prov->state)->lanes[i].jitter_seed = 1;
+    }
     return 0;
 }
 

@@ -73,8 +73,8 @@ struct eng_kek_ref {
  *   free      releases |state| (wiping any key material). May be NULL.
  *
  * |concurrency|: how many calls the provider serves at once to different
- * threads (0 or 1: calls are better made one after another). A store opens
- * with that many unwraps in flight.
+ * threads (0 or 1: calls are better made one after another). A store's
+ * open keeps up to that many unwraps in flight (at most 9).
  */
 struct eng_kek_provider {
     const char *name;

@@ -104,7 +104,9 @@ static void lane_give(struct vstate *s, struct lane *l)
  * The TLS layer keeps received plaintext (the unwrapkey answer, with the DEK
  * in base64url) in its record buffer until the next read overwrites it:
  * SSL_OP_CLEANSE_PLAINTEXT has OpenSSL wipe it once curl has read it, and
- * when the connection is freed. (curl's own download buffer is out of reach.)
+ * when the connection is freed. (curl's own download buffer is out of reach:
+ * each lane's keeps its last answer until that lane's next call or the
+ * provider's free; lane 1 is only used when two calls overlap, at an open.)
  */
 static CURLcode on_ssl_ctx(CURL *c, void *ssl_ctx, void *arg)
 {

@@ -164,46 +164,102 @@ struct unwrap_job {
     uint8_t *out; /* ENG_DEK_MAX_BYTES of secure memory */
     size_t len;
     uint32_t extent; /* of a DEK */
-    int rc, err;
+    int rc;          /* 0, -1 failed (err, where), -2 left because an earlier job failed */
+    int err;
     const char *where;
 };
 
+/*
+ * Jobs are taken in index order. A job is left only when a job before it
+ * has failed (first_failed < its index), so every job before the first
+ * failure runs, and the first failure in order is the one a serial open
+ * would have met.
+ */
 struct unwrap_batch {
     struct eng_store *s;
     struct unwrap_job *jobs;
     size_t n;
     atomic_size_t next;
-    atomic_int failed; /* once one fails, the jobs not yet taken are left (rc -2) */
+    atomic_size_t first_failed; /* SIZE_MAX: none */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int mac; /* under mu: 0 not yet checked, 1 the table authenticates, -1 it does not */
 };
 
-static void *unwrap_worker(void *arg)
+static void record_failure(struct unwrap_batch *b, size_t i)
+{
+    struct unwrap_job *j = &b->jobs[i];
+    j->rc = -1;
+    j->err = eng_errno();
+    j->where = eng_error_where();
+    size_t cur = atomic_load(&b->first_failed);
+    while (i < cur && !atomic_compare_exchange_weak(&b->first_failed, &cur, i)) {
+    }
+}
+
+/* Takes the next job and runs it (or leaves it); 0 once none is left. */
+static int run_next(struct unwrap_batch *b)
+{
+    size_t i = atomic_fetch_add(&b->next, 1);
+    if (i >= b->n) {
+        return 0;
+    }
+    struct unwrap_job *j = &b->jobs[i];
+    if (atomic_load(&b->first_failed) < i) {
+        j->rc = -2;
+    } else if (st_unwrap_into(b->s, j->w, j->out, &j->len) != 0) {
+        record_failure(b, i);
+    }
+    return 1;
+}
+
+/* A helper thread: one DEK while the MAC is checked, the rest only once it authenticates. */
+static void *unwrap_helper(void *arg)
 {
     struct unwrap_batch *b = arg;
-    for (size_t i = atomic_fetch_add(&b->next, 1); i < b->n; i = atomic_fetch_add(&b->next, 1)) {
-        struct unwrap_job *j = &b->jobs[i];
-        if (atomic_load(&b->failed)) {
-            j->rc = -2;
-            continue;
-        }
-        j->rc = st_unwrap_into(b->s, j->w, j->out, &j->len);
-        if (j->rc != 0) {
-            j->err = eng_errno();
-            j->where = eng_error_where();
-            atomic_store(&b->failed, 1);
-        }
+    (void)run_next(b);
+    pthread_mutex_lock(&b->mu);
+    while (b->mac == 0) {
+        pthread_cond_wait(&b->cv, &b->mu);
+    }
+    int ok = b->mac > 0;
+    pthread_mutex_unlock(&b->mu);
+    while (ok && run_next(b)) {
     }
     return NULL;
 }
 
-/*
- * Runs the jobs on this thread and, when the provider serves calls at once
- * (a vault, where each unwrap is an RSA private operation on the server),
- * on up to concurrency - 1 more threads. Jobs are taken in order, so every
- * job left after a failure comes after a job that ran.
- */
-static void unwrap_all(struct unwrap_batch *b)
+static void set_mac_verdict(struct unwrap_batch *b, int verdict)
 {
-    size_t extra = b->s->kek->concurrency > 1 ? (size_t)b->s->kek->concurrency - 1 : 0;
+    pthread_mutex_lock(&b->mu);
+    b->mac = verdict;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+}
+
+/* The MAC key (job 0): unwrapped on the calling thread, and the table's MAC checked with it. */
+static int unwrap_mac_key(struct eng_store *s, struct unwrap_job *j, const uint8_t *raw,
+                          size_t raw_len)
+{
+    ENG_GUARD(st_unwrap_into(s, j->w, j->out, &j->len));
+    ENG_ENSURE(j->len == ENG_KT_MAC_BYTES, ENG_ERR_KEYTABLE_AUTH);
+    ENG_GUARD(eng_kt_check_mac(raw, raw_len, j->out));
+    return 0;
+}
+
+/*
+ * Runs the jobs. Helper threads (concurrency - 1 of them, when the provider
+ * serves calls at once: a vault, where each unwrap is an RSA private
+ * operation on the server) unwrap one DEK each while this thread unwraps
+ * the MAC key and checks the table's MAC, and go on only if it
+ * authenticates: at most concurrency - 1 DEKs are unwrapped for a table
+ * that does not (none with a serial provider, which keeps the old order:
+ * MAC key, MAC, then each DEK). Then this thread takes DEKs too.
+ */
+static void unwrap_all(struct unwrap_batch *b, const uint8_t *raw, size_t raw_len)
+{
+    int conc = b->s->kek->concurrency;
+    size_t extra = conc > 1 ? (size_t)conc - 1 : 0;
     if (extra > b->n - 1) {
         extra = b->n - 1;
     }
@@ -212,45 +268,43 @@ static void unwrap_all(struct unwrap_batch *b)
     }
     pthread_t th[UNWRAP_THREADS_MAX];
     size_t started = 0;
-    while (started < extra && pthread_create(&th[started], NULL, unwrap_worker, b) == 0) {
+    while (started < extra && pthread_create(&th[started], NULL, unwrap_helper, b) == 0) {
         started++; /* a thread that cannot start leaves its share to the others */
     }
-    unwrap_worker(b);
+    if (unwrap_mac_key(b->s, &b->jobs[0], raw, raw_len) != 0) {
+        record_failure(b, 0);
+        set_mac_verdict(b, -1);
+    } else {
+        b->s->mac_verified = 1;
+        set_mac_verdict(b, 1);
+        while (run_next(b)) {
+        }
+    }
     for (size_t i = 0; i < started; i++) {
         pthread_join(th[i], NULL);
     }
 }
 
-/* The first failed job's error, as the thread that ran it recorded it. */
-static int job_error(const struct unwrap_job *j)
+/* The first failure in job order, as the thread that met it recorded it; else the ciphers. */
+static int install_keys(struct eng_store *s, const struct unwrap_job *jobs, size_t n)
 {
-    eng_set_error_at(j->err, j->where);
-    return -1;
-}
-
-/* In the order a serial open checks them: the MAC key, the table's MAC, then each DEK. */
-static int install_keys(struct eng_store *s, const uint8_t *raw, size_t raw_len,
-                        const struct unwrap_job *jobs, size_t n)
-{
-    if (jobs[0].rc != 0) {
-        return job_error(&jobs[0]);
-    }
-    ENG_ENSURE(jobs[0].len == ENG_KT_MAC_BYTES, ENG_ERR_KEYTABLE_AUTH);
-    ENG_GUARD(eng_kt_check_mac(raw, raw_len, s->mac_key));
-    s->mac_verified = 1;
-    for (size_t i = 1; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
+        ENG_ENSURE(jobs[i].rc != -2, ENG_ERR_INTERNAL); /* cannot be first: see unwrap_batch */
         if (jobs[i].rc != 0) {
-            return job_error(&jobs[i]);
+            eng_set_error_at(jobs[i].err, jobs[i].where);
+            return -1;
         }
-        ENG_GUARD(cipher_for(s, jobs[i].out, jobs[i].len, &s->ciphers[jobs[i].extent]));
+        if (i > 0) {
+            ENG_GUARD(cipher_for(s, jobs[i].out, jobs[i].len, &s->ciphers[jobs[i].extent]));
+        }
     }
     return 0;
 }
 
 /*
- * Unwraps the MAC key and every active DEK (at once where the provider
- * allows), checks the table's MAC, then makes the DEKs' ciphers. No DEK is
- * used before the MAC is checked; the unwrapped DEKs are wiped on every path.
+ * Unwraps the MAC key, checks the table's MAC, unwraps every active DEK
+ * (two or more at once where the provider allows), then makes the DEKs'
+ * ciphers. The unwrapped DEKs are wiped on every path.
  */
 static int load_keys(struct eng_store *s, const uint8_t *raw, size_t raw_len)
 {
@@ -261,11 +315,11 @@ static int load_keys(struct eng_store *s, const uint8_t *raw, size_t raw_len)
         n += s->kt.records[i].state == ENG_KT_ACTIVE;
     }
     struct unwrap_job *jobs = calloc(n, sizeof(*jobs));
-    uint8_t *deks = n > 1 ? eng_secure_alloc((n - 1) * ENG_DEK_MAX_BYTES) : NULL;
-    if (jobs == NULL || (n > 1 && deks == NULL)) {
+    ENG_ENSURE(jobs != NULL, ENG_ERR_NOMEM);
+    uint8_t *deks = NULL;
+    if (n > 1 && (deks = eng_secure_alloc((n - 1) * ENG_DEK_MAX_BYTES)) == NULL) {
         free(jobs);
-        eng_secure_free(deks);
-        ENG_BAIL(ENG_ERR_NOMEM);
+        return -1; /* eng_secure_alloc's error: NOMEM, or MLOCK under ENG_MLOCK=require */
     }
     jobs[0] = (struct unwrap_job){.w = &s->kt.mac_key, .out = s->mac_key};
     for (uint32_t i = 0, k = 1; i < s->kt.num_records; i++) {
@@ -277,10 +331,14 @@ static int load_keys(struct eng_store *s, const uint8_t *raw, size_t raw_len)
         }
     }
     struct unwrap_batch b = {.s = s, .jobs = jobs, .n = n};
-    atomic_init(&b.next, 0);
-    atomic_init(&b.failed, 0);
-    unwrap_all(&b);
-    int rc = install_keys(s, raw, raw_len, jobs, n);
+    atomic_init(&b.next, 1);
+    atomic_init(&b.first_failed, SIZE_MAX);
+    pthread_mutex_init(&b.mu, NULL);
+    pthread_cond_init(&b.cv, NULL);
+    unwrap_all(&b, raw, raw_len);
+    pthread_cond_destroy(&b.cv);
+    pthread_mutex_destroy(&b.mu);
+    int rc = install_keys(s, jobs, n);
     eng_secure_free(deks); /* wipes */
     free(jobs);
     return rc;
