@@ -118,12 +118,8 @@ void ctl_keytable(struct ctx *x, struct comp_control *c)
     long hits = cc_count_in_file(path, "CMK-CANARY-", 11, &size);
     cc_ev(c, "keytable file %zu bytes, %ld canary hits", size, hits);
     /* the local files alone must not open the store: the vault refuses every unwrap */
-    char admin[600];
-    snprintf(admin, sizeof(admin), "%s", vmt_token(&x->va, "admin") ? vmt_token(&x->va, "admin") : "");
-    struct vmt_resp r;
-    long f = vmt_call(&x->va, "POST", "/admin/faults", admin,
-                      "{\"faults\":[{\"op\":\"unwrapkey\",\"error_rate\":1,\"status\":503}]}", &r);
-    vmt_resp_free(&r);
+    long f = vmt_set_faults(&x->va,
+                            "{\"faults\":[{\"op\":\"unwrapkey\",\"error_rate\":1,\"status\":503}]}");
     eng_clear_error();
     s = cc_reopen(x, dir, p);
     int err = eng_errno();
@@ -131,8 +127,7 @@ void ctl_keytable(struct ctx *x, struct comp_control *c)
           s == NULL ? "refused" : "SUCCEEDED", eng_error_name(err));
     int local_only_fails = s == NULL;
     eng_store_close(s);
-    vmt_call(&x->va, "DELETE", "/admin/faults", admin, NULL, &r);
-    vmt_resp_free(&r);
+    (void)vmt_set_faults(&x->va, NULL);
     s = cc_reopen(x, dir, p);
     int reopened = s != NULL && cc_data_intact(s);
     eng_store_close(s);

@@ -63,11 +63,11 @@ struct vstate {
     struct eng_vault_stats stats;
 };
 
-/* Adds |n| to a counter under the provider's mutex (lanes run concurrently). */
-static void count(struct vstate *s, uint64_t *counter, uint64_t n)
+/* Counts one under the provider's mutex (lanes run concurrently). */
+static void count(struct vstate *s, uint64_t *counter)
 {
     pthread_mutex_lock(&s->mu);
-    *counter += n;
+    (*counter)++;
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -340,7 +340,7 @@ static int request(struct vstate *s, struct lane *l, const char *path, const cha
         if (!transient(status, ce) || attempt >= s->max_retries) {
             break;
         }
-        count(s, &s->stats.retries, 1);
+        count(s, &s->stats.retries);
         backoff(s, l, attempt);
     }
     if (status >= 200 && status < 300) {
@@ -426,7 +426,7 @@ static int v_get_on(struct vstate *s, struct lane *l, const char *version, struc
     ENG_ENSURE(version == NULL || *version == '\0' || valid_version(version), ENG_ERR_ARG);
     snprintf(path, sizeof(path), "/keys/%s%s%s", s->name, version && *version ? "/" : "",
              version && *version ? version : "");
-    count(s, &s->stats.gets, 1);
+    count(s, &s->stats.gets);
     ENG_GUARD(request(s, l, path, NULL, 0));
     cJSON *j = cJSON_Parse(l->r.buf);
     const cJSON *key = cJSON_GetObjectItemCaseSensitive(j, "key");
@@ -518,7 +518,7 @@ static int v_wrap(void *state, const struct eng_kek_ref *kek, uint8_t *out, size
                   size_t max_out_len, const uint8_t *dek, size_t dek_len)
 {
     struct vstate *s = state;
-    count(s, &s->stats.wraps, 1);
+    count(s, &s->stats.wraps);
     struct lane *l = lane_take(s);
     int rc = v_crypt_on(s, l, "wrapkey", kek, out, out_len, max_out_len, dek, dek_len);
     lane_give(s, l);
@@ -529,7 +529,7 @@ static int v_unwrap(void *state, const struct eng_kek_ref *kek, uint8_t *out, si
                     size_t max_out_len, const uint8_t *in, size_t in_len)
 {
     struct vstate *s = state;
-    count(s, &s->stats.unwraps, 1);
+    count(s, &s->stats.unwraps);
     struct lane *l = lane_take(s);
     int rc = v_crypt_on(s, l, "unwrapkey", kek, out, out_len, max_out_len, in, in_len);
     lane_give(s, l);

@@ -183,7 +183,7 @@ struct unwrap_batch {
     atomic_size_t first_failed; /* SIZE_MAX: none */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int mac; /* under mu: 0 not yet checked, 1 the table authenticates, -1 it does not */
+    int mac_checked; /* under mu; a bad MAC is first_failed == 0 */
 };
 
 static void record_failure(struct unwrap_batch *b, size_t i)
@@ -213,28 +213,22 @@ static int run_next(struct unwrap_batch *b)
     return 1;
 }
 
-/* A helper thread: one DEK while the MAC is checked, the rest only once it authenticates. */
+/*
+ * A helper thread: one DEK while the MAC is checked, then the rest (which
+ * run_next leaves when the MAC did not authenticate: job 0 failed).
+ */
 static void *unwrap_helper(void *arg)
 {
     struct unwrap_batch *b = arg;
     (void)run_next(b);
     pthread_mutex_lock(&b->mu);
-    while (b->mac == 0) {
+    while (!b->mac_checked) {
         pthread_cond_wait(&b->cv, &b->mu);
     }
-    int ok = b->mac > 0;
     pthread_mutex_unlock(&b->mu);
-    while (ok && run_next(b)) {
+    while (run_next(b)) {
     }
     return NULL;
-}
-
-static void set_mac_verdict(struct unwrap_batch *b, int verdict)
-{
-    pthread_mutex_lock(&b->mu);
-    b->mac = verdict;
-    pthread_cond_broadcast(&b->cv);
-    pthread_mutex_unlock(&b->mu);
 }
 
 /* The MAC key (job 0): unwrapped on the calling thread, and the table's MAC checked with it. */
@@ -273,12 +267,14 @@ static void unwrap_all(struct unwrap_batch *b, const uint8_t *raw, size_t raw_le
     }
     if (unwrap_mac_key(b->s, &b->jobs[0], raw, raw_len) != 0) {
         record_failure(b, 0);
-        set_mac_verdict(b, -1);
     } else {
         b->s->mac_verified = 1;
-        set_mac_verdict(b, 1);
-        while (run_next(b)) {
-        }
+    }
+    pthread_mutex_lock(&b->mu);
+    b->mac_checked = 1;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    while (run_next(b)) {
     }
     for (size_t i = 0; i < started; i++) {
         pthread_join(th[i], NULL);

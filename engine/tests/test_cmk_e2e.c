@@ -233,11 +233,8 @@ Test(cmk_e2e, kek_rotation_in_the_vault)
 
 static void faults(const char *json)
 {
-    struct vmt_resp r;
-    long st = vmt_call(&vs, json != NULL ? "POST" : "DELETE", "/admin/faults",
-                       vmt_token(&vs, "admin"), json, &r);
-    cr_assert(st == 200 || st == 204, "admin/faults: %ld %s", st, r.body != NULL ? r.body : "");
-    vmt_resp_free(&r);
+    long st = vmt_set_faults(&vs, json);
+    cr_assert(st == 200 || st == 204, "admin/faults: %ld", st);
 }
 
 /*

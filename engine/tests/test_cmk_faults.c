@@ -42,11 +42,8 @@ static struct eng_kek_provider *provider(const char *ca)
 
 static void set_faults(const char *json)
 {
-    struct vmt_resp r;
-    long st = vmt_call(&vs, json ? "POST" : "DELETE", "/admin/faults", vmt_token(&vs, "admin"),
-                       json, &r);
-    cr_assert(st == 200 || st == 204, "admin/faults: %ld %s", st, r.body ? r.body : "");
-    vmt_resp_free(&r);
+    long st = vmt_set_faults(&vs, json);
+    cr_assert(st == 200 || st == 204, "admin/faults: %ld", st);
 }
 
 static void setup(void)

@@ -338,6 +338,16 @@ long vmt_call(struct vmt_server *s, const char *method, const char *path, const 
     return vmt_call_raw(s, method, path, token, body, body != NULL ? strlen(body) : 0, NULL, r);
 }
 
+long vmt_set_faults(struct vmt_server *s, const char *json)
+{
+    const char *admin = vmt_token(s, "admin");
+    struct vmt_resp r;
+    long st = vmt_call(s, json != NULL ? "POST" : "DELETE", "/admin/faults",
+                       admin != NULL ? admin : "", json, &r);
+    vmt_resp_free(&r);
+    return st;
+}
+
 long vmt_call_url(struct vmt_server *s, const char *method, const char *url, const char *token,
                   const char *body, struct vmt_resp *r)
 {

@@ -94,6 +94,13 @@ long vmt_count_lines(const char *path);
 
 
 /*
+ * vmt_set_faults installs the fault rules |json| (POST /admin/faults as the
+ * admin), or clears them when |json| is NULL; the HTTP status (200 set,
+ * 204 cleared, 0 no answer).
+ */
+long vmt_set_faults(struct vmt_server *s, const char *json);
+
+/*
  * vmt_audit_find returns the audit line (parsed; caller frees) whose
  * request_id is |request_id|, or NULL.
  */
