@@ -2,8 +2,10 @@
  * cmk - the encrypted store from the command line, for people and scripts.
  *
  * Exit codes: 0 ok, 1 error, 2 usage, 3 inaccessible (the KEK is gone,
- * disabled or not permitted), 4 integrity (authentication failed, corrupt
- * or truncated key table or backup). Errors are one line on stderr.
+ * disabled or not permitted), 4 integrity (authentication failed, corrupt,
+ * truncated or rolled-back key table, corrupt backup). Errors are one line
+ * on stderr. get, status and backup open the store read-only (shared lock:
+ * any number at once); put, rotate-kek and rekey open it exclusively.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -65,9 +67,16 @@ static const char usage_text[] =
     "  --backend NAME        auto, openssl, ipsec-mb, native\n"
     "  --keep-kek-version    rotate-kek: rewrap under the current version, make no new one\n"
     "  --json                status: print JSON\n"
+    "  --wait SECONDS        when the store is busy, wait up to SECONDS for it (default 0:\n"
+    "                        fail at once). get, status and backup share the store; put,\n"
+    "                        rotate-kek and rekey need it alone\n"
+    "  --anchor-dir DIR      freshness anchors (default $CMK_ANCHOR_DIR, else\n"
+    "                        $HOME/.cmk/anchors): the newest key-table generation seen\n"
+    "                        per store; an older key table is refused (exit 4)\n"
     "\n"
     "exit codes: 0 ok, 1 error, 2 usage, 3 inaccessible (KEK gone, disabled or not\n"
-    "permitted), 4 integrity (authentication failed, corrupt or truncated data)\n";
+    "permitted), 4 integrity (authentication failed, corrupt or truncated data, key\n"
+    "table rolled back)\n";
 
 struct opts {
     const char *key_file;
@@ -85,6 +94,8 @@ struct opts {
     const char *output;
     const char *revalidate;
     const char *backend;
+    const char *wait;
+    const char *anchor_dir;
     int keep_version;
     int json;
     int help;
@@ -109,6 +120,7 @@ static int exit_code_for(int code)
         case ENG_ERR_KEYTABLE_CORRUPT:
         case ENG_ERR_KEYTABLE_TRUNCATED:
         case ENG_ERR_KEYTABLE_AUTH:
+        case ENG_ERR_KEYTABLE_ROLLBACK:
         case ENG_ERR_BACKUP_CORRUPT:
         case ENG_ERR_BACKUP_TRUNCATED:
         case ENG_ERR_STORE_CORRUPT:
@@ -148,6 +160,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"output", offsetof(struct opts, output)},
         {"revalidate", offsetof(struct opts, revalidate)},
         {"backend", offsetof(struct opts, backend)},
+        {"wait", offsetof(struct opts, wait)},
+        {"anchor-dir", offsetof(struct opts, anchor_dir)},
     };
     memset(o, 0, sizeof(*o));
     for (int i = 1; i < argc; i++) {
@@ -264,6 +278,11 @@ static int run_config(const struct opts *o, struct eng_store_config *cfg)
     if (o->backend != NULL && eng_backend_from_name(o->backend, &cfg->backend) != 0) {
         return usage_error("unknown --backend", o->backend);
     }
+    if (o->wait != NULL && (parse_u32(o->wait, &cfg->lock_wait_s) != 0 ||
+                            cfg->lock_wait_s > 86400)) {
+        return usage_error("bad --wait (seconds, 0..86400)", o->wait);
+    }
+    cfg->anchor_dir = o->anchor_dir;
     return EXIT_OK;
 }
 
@@ -372,20 +391,44 @@ static int cmd_create(const struct opts *o)
     return rc;
 }
 
-/* Opens the store of command position 1; prints the error itself. */
-static struct eng_store *open_store(const struct opts *o, struct eng_kek_provider **kek, int *rc)
+/*
+ * Opens with |cfg|: one try first; when the store is busy and --wait was
+ * given, says so on stderr (one line) and tries again for up to that long.
+ */
+static struct eng_store *open_waiting(const char *dir, struct eng_kek_provider *kek,
+                                      struct eng_store_config *cfg)
+{
+    uint32_t wait = cfg->lock_wait_s;
+    cfg->lock_wait_s = 0;
+    struct eng_store *s = eng_store_open(dir, kek, cfg);
+    if (s == NULL && eng_errno() == ENG_ERR_STORE_BUSY && wait > 0) {
+        fprintf(stderr, "cmk: %s is busy (open in another process); waiting up to %" PRIu32
+                        " s\n", dir, wait);
+        fflush(stderr);
+        cfg->lock_wait_s = wait;
+        s = eng_store_open(dir, kek, cfg);
+    }
+    return s;
+}
+
+/* Opens the store of command position 1 (read-only: shared lock); prints the error itself. */
+static struct eng_store *open_store(const struct opts *o, struct eng_kek_provider **kek, int *rc,
+                                    int read_only)
 {
     struct eng_store_config cfg;
     *rc = run_config(o, &cfg);
     if (*rc != EXIT_OK) {
         return NULL;
     }
+    if (read_only) {
+        cfg.flags |= ENG_STORE_READ_ONLY;
+    }
     *kek = open_kek(o, 0);
     if (*kek == NULL) {
         *rc = exit_code_for(eng_errno());
         return NULL;
     }
-    struct eng_store *s = eng_store_open(o->pos[1], *kek, &cfg);
+    struct eng_store *s = open_waiting(o->pos[1], *kek, &cfg);
     if (s == NULL) {
         *rc = fail("open");
         eng_kek_provider_free(*kek);
@@ -410,7 +453,7 @@ static int cmd_put(const struct opts *o)
     }
     struct eng_kek_provider *kek = NULL;
     int rc;
-    struct eng_store *s = open_store(o, &kek, &rc);
+    struct eng_store *s = open_store(o, &kek, &rc, 0);
     uint8_t *buf = malloc(IO_CHUNK);
     if (s != NULL && buf == NULL) {
         fprintf(stderr, "cmk: put: out of memory\n");
@@ -475,7 +518,7 @@ static int cmd_get(const struct opts *o)
     }
     struct eng_kek_provider *kek = NULL;
     int rc;
-    struct eng_store *s = open_store(o, &kek, &rc);
+    struct eng_store *s = open_store(o, &kek, &rc, 1);
     if (s == NULL) {
         return rc;
     }
@@ -513,13 +556,13 @@ static int cmd_get(const struct opts *o)
     return rc;
 }
 
-/* Opens the store at position 1, runs |op|, closes: the exit code. */
-static int with_store(const struct opts *o, const char *what,
+/* Opens the store at position 1 (|read_only|: shared), runs |op|, closes: the exit code. */
+static int with_store(const struct opts *o, const char *what, int read_only,
                       int (*op)(struct eng_store *s, const struct opts *o))
 {
     struct eng_kek_provider *kek = NULL;
     int rc;
-    struct eng_store *s = open_store(o, &kek, &rc);
+    struct eng_store *s = open_store(o, &kek, &rc, read_only);
     if (s == NULL) {
         return rc;
     }
@@ -541,7 +584,7 @@ static int cmd_backup(const struct opts *o)
     if (o->npos != 3) {
         return usage_error("backup needs DIR FILE", NULL);
     }
-    return with_store(o, "backup", op_backup);
+    return with_store(o, "backup", 1, op_backup);
 }
 
 static int cmd_verify_backup(const struct opts *o)
@@ -596,7 +639,7 @@ static int cmd_rotate_kek(const struct opts *o)
     if (o->npos != 2) {
         return usage_error("rotate-kek needs DIR", NULL);
     }
-    return with_store(o, "rotate-kek", op_rotate_kek);
+    return with_store(o, "rotate-kek", 0, op_rotate_kek);
 }
 
 static int op_rekey(struct eng_store *s, const struct opts *o)
@@ -612,7 +655,7 @@ static int cmd_rekey(const struct opts *o)
     if (o->npos != 3 || parse_u32(o->pos[2], &extent) != 0) {
         return usage_error("rekey needs DIR EXTENT (a number)", NULL);
     }
-    return with_store(o, "rekey", op_rekey);
+    return with_store(o, "rekey", 0, op_rekey);
 }
 
 static void hex(char *out, const uint8_t *in, size_t len)
@@ -714,8 +757,9 @@ static int cmd_status(const struct opts *o)
     if (rc != EXIT_OK) {
         return rc;
     }
+    cfg.flags |= ENG_STORE_READ_ONLY;
     struct eng_kek_provider *kek = open_kek(o, 0);
-    struct eng_store *s = kek != NULL ? eng_store_open(o->pos[1], kek, &cfg) : NULL;
+    struct eng_store *s = kek != NULL ? open_waiting(o->pos[1], kek, &cfg) : NULL;
     int open_err = s == NULL ? eng_errno() : ENG_OK;
     if (s == NULL && exit_code_for(open_err) == EXIT_INACCESSIBLE) {
         s = eng_store_inspect(o->pos[1]);

@@ -65,6 +65,9 @@ enum eng_err_category {
     X(ENG_ERR_BACKUP_CORRUPT, IO, 8, "backup stream is corrupt or has been tampered with")  \
     X(ENG_ERR_TMPFILE, IO, 9, "temporary file failed (closed, tampered or I/O error)")    \
     X(ENG_ERR_NONCE_EXHAUSTED, IO, 10, "GCM nonce space of this store is exhausted")      \
+    X(ENG_ERR_ANCHOR, IO, 11,                                                              \
+      "freshness anchor unusable (folder not private, file corrupt, or write failed)")    \
+    X(ENG_ERR_READ_ONLY, IO, 12, "store was opened read-only")                            \
     X(ENG_ERR_INACCESSIBLE, KEY, 1,                                                        \
       "store is inaccessible: the key encryption key is gone, disabled or not permitted")  \
     X(ENG_ERR_KEYTABLE_CORRUPT, KEY, 2, "key table is corrupt (checksum or structure)")    \
@@ -82,6 +85,8 @@ enum eng_err_category {
     X(ENG_ERR_WRAPPED_LEN, KEY, 12, "wrapped key is empty or longer than ENG_WRAPPED_MAX") \
     X(ENG_ERR_KEK_MISMATCH, KEY, 13,                                                       \
       "key table was written under another KEK provider or key")                          \
+    X(ENG_ERR_KEYTABLE_ROLLBACK, KEY, 14,                                                  \
+      "key table is older than one this store has used (rolled back)")                    \
     X(ENG_ERR_VAULT_THROTTLED, VAULT, 1, "key vault throttled the request (HTTP 429)")    \
     X(ENG_ERR_VAULT_UNREACHABLE, VAULT, 2, "key vault unreachable (network, TLS or timeout)") \
     X(ENG_ERR_VAULT_AUTH, VAULT, 3, "key vault rejected the credentials (HTTP 401)")       \

@@ -68,7 +68,9 @@ extern "C" {
 #define ENG_STORE_ID_BYTES 16U
 
 /* eng_store_config flags */
-#define ENG_STORE_SYNC 1U /* fdatasync data (and tags) before every write returns */
+#define ENG_STORE_SYNC 1U      /* fdatasync data (and tags) before every write returns */
+#define ENG_STORE_READ_ONLY 2U /* open: shared lock, no write of any kind (ENG_ERR_READ_ONLY) */
+#define ENG_STORE_NO_ANCHOR 4U /* create/open: no freshness anchor (rollback not detected) */
 
 struct eng_store_config {
     /* Geometry: used by create (and the memory store) only. */
@@ -82,6 +84,8 @@ struct eng_store_config {
     uint32_t revalidate_s; /* KEK check interval in seconds; >= 1 */
     uint32_t grace_s;      /* transient provider errors tolerated this much past the interval */
     unsigned flags;
+    uint32_t lock_wait_s;   /* open: wait this long for a busy store's lock (0: fail at once) */
+    const char *anchor_dir; /* freshness anchors (NULL: $CMK_ANCHOR_DIR, else ~/.cmk/anchors) */
 };
 
 /* eng_store_config_init fills |cfg| with the defaults (XTS, 8 KiB, 1024 units per extent, 60 s, 300 s). */
@@ -180,7 +184,7 @@ struct eng_store_info {
     uint32_t num_extents;
     uint32_t num_records; /* active + retired */
     uint64_t generation;  /* key table generation */
-    uint32_t boot;        /* GCM boot counter of this open */
+    int read_only;        /* opened with ENG_STORE_READ_ONLY (shared lock) */
     uint8_t store_id[ENG_STORE_ID_BYTES];
     int accessible;       /* 1 while DEKs are loaded */
     int cause;            /* why not accessible (ENG_OK if accessible) */

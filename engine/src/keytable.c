@@ -207,6 +207,7 @@ int eng_kt_serialize(const struct eng_keytable *kt, const uint8_t mac_key[ENG_KT
         eng_wr_u8(&w, r->state);
         eng_wr_u8(&w, r->mode);
         eng_wr_u64(&w, r->created);
+        eng_wr_u64(&w, r->invocations);
         wr_wrapped(&w, &r->w);
     }
     uint8_t zero[KT_TRAILER] = {0};
@@ -251,10 +252,13 @@ int eng_kt_parse(const uint8_t *buf, size_t len, struct eng_keytable *out)
     memset(out, 0, sizeof(*out));
     ENG_ENSURE(buf != NULL || len == 0, ENG_ERR_NULL);
     /* Header prefix: magic and declared length decide truncated vs corrupt. */
-    ENG_ENSURE(len >= 12, len == 0 || memcmp(buf, ENG_KT_MAGIC, len < 8 ? len : 8) == 0
+    size_t head = len < 8 ? len : 8;
+    ENG_ENSURE(len >= 12, len == 0 || memcmp(buf, ENG_KT_MAGIC, head) == 0 ||
+                                  memcmp(buf, ENG_KT_MAGIC_V1, head) == 0
                               ? ENG_ERR_KEYTABLE_TRUNCATED
                               : ENG_ERR_KEYTABLE_CORRUPT);
-    ENG_ENSURE(memcmp(buf, ENG_KT_MAGIC, 8) == 0, ENG_ERR_KEYTABLE_CORRUPT);
+    int v1 = memcmp(buf, ENG_KT_MAGIC_V1, 8) == 0;
+    ENG_ENSURE(v1 || memcmp(buf, ENG_KT_MAGIC, 8) == 0, ENG_ERR_KEYTABLE_CORRUPT);
     size_t total = ((size_t)buf[8] << 24) | ((size_t)buf[9] << 16) | ((size_t)buf[10] << 8) | buf[11];
     ENG_ENSURE(total >= 12 + KT_TRAILER && total <= ENG_KT_MAX_FILE, ENG_ERR_KEYTABLE_CORRUPT);
     ENG_ENSURE(len >= total, ENG_ERR_KEYTABLE_TRUNCATED);
@@ -300,6 +304,11 @@ int eng_kt_parse(const uint8_t *buf, size_t len, struct eng_keytable *out)
         KT_READ(r, eng_rd_u8(r, &rec.state));
         KT_READ(r, eng_rd_u8(r, &rec.mode));
         KT_READ(r, eng_rd_u64(r, &rec.created));
+        if (!v1) {
+            KT_READ(r, eng_rd_u64(r, &rec.invocations));
+        } else if (out->mode == ENG_MODE_GCM) {
+            rec.invocations = ENG_KT_INV_UNKNOWN; /* deterministic nonces, count not kept */
+        }
         KT_READ(r, rd_wrapped(r, &rec.w));
         if (eng_kt_append(out, &rec) != 0) {
             goto fail;

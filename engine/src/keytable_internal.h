@@ -7,13 +7,19 @@
  * version wrapped it (eng_kek_ref, as the provider describes it).
  *
  * File format (big-endian), parsed with the bounds-checked reader:
- *   "CMKKT001" | u32 total_len | u64 generation | store id (16) |
+ *   "CMKKT002" | u32 total_len | u64 generation | store id (16) |
  *   u8 mode | u32 unit_size | u64 num_units | u32 extent_units |
  *   u32 num_slots | u32 next_dek_id | wrapped MAC key |
  *   u32 num_records | records | HMAC-SHA-256 (32) | SHA-256 (32)
  * wrapped  = str8 provider | str8 key_id | str8 version | str8 alg | u16 len | bytes
  * record   = u32 dek_id | u32 extent | u64 first_unit | u64 num_units |
- *            u32 slot | u8 state | u8 mode | u64 created | wrapped
+ *            u32 slot | u8 state | u8 mode | u64 created | u64 invocations |
+ *            wrapped
+ * invocations: GCM, how many unit encryptions the DEK may have made (an
+ * upper bound: the store reserves counts here before it uses them; see
+ * eng_store.h); ENG_KT_INV_UNKNOWN for a DEK from a version 1 table; 0 for
+ * XTS. Version 1 ("CMKKT001", written before random GCM nonces) has no
+ * invocations field; it is still parsed, and written back as version 2.
  *
  * Integrity, in two layers, because they answer different threats:
  *  - SHA-256 over everything before it catches corruption and truncation
@@ -39,7 +45,9 @@
 
 #include "eng_keys.h"
 
-#define ENG_KT_MAGIC "CMKKT001"
+#define ENG_KT_MAGIC "CMKKT002"
+#define ENG_KT_MAGIC_V1 "CMKKT001"
+#define ENG_KT_INV_UNKNOWN UINT64_MAX
 #define ENG_KT_MAC_BYTES 32U
 #define ENG_KT_ID_BYTES 16U
 #define ENG_KT_MAX_RECORDS (1U << 20)
@@ -65,6 +73,7 @@ struct eng_kt_record {
     uint8_t state;
     uint8_t mode;
     uint64_t created;
+    uint64_t invocations; /* GCM: encryptions reserved for this DEK (see the format) */
     struct eng_kt_wrapped w;
 };
 
@@ -92,7 +101,8 @@ void eng_kt_cleanup(struct eng_keytable *kt);
  * |buf| and fills |out| (zeroed first). ENG_ERR_KEYTABLE_TRUNCATED when the
  * bytes end before the declared length, ENG_ERR_KEYTABLE_CORRUPT for any
  * other mismatch, ENG_ERR_NOMEM. Never reads outside |buf|. It does not
- * check the MAC (that needs the KEK): see eng_kt_check_mac.
+ * check the MAC (that needs the KEK): see eng_kt_check_mac. Versions 1 and
+ * 2 are accepted (version 1 GCM records get ENG_KT_INV_UNKNOWN).
  */
 int eng_kt_parse(const uint8_t *buf, size_t len, struct eng_keytable *out);
 

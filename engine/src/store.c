@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -23,13 +22,9 @@
 #include "fileio_internal.h"
 #include "store_internal.h"
 
-#define NONCE_MAGIC "CMKNC001"
-#define NONCE_FILE_BYTES (8 + 4 + 32)
-
 static const char *const kt_name = "keytable";
 static const char *const data_name = "data";
 static const char *const tags_name = "tags";
-static const char *const nonce_name = "nonce";
 static const char *const lock_name = "lock";
 
 static uint64_t now_ns(void)
@@ -386,51 +381,29 @@ int eng_store_revalidate(struct eng_store *s)
 
 /* --- files ---------------------------------------------------------------- */
 
+/*
+ * Takes the store's lock: shared for a read-only open, else exclusive;
+ * polls every 10 ms until cfg.lock_wait_s seconds have passed (0: one try).
+ * A read-only open creates the (empty) lock file only when it is missing.
+ */
 static int lock_store(struct eng_store *s)
 {
     char p[PATH_MAX];
     ENG_GUARD(store_path(s, lock_name, p, sizeof(p)));
-    s->lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    s->lock_fd = open(p, (s->read_only ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC | O_NOFOLLOW,
+                      0600);
+    if (s->lock_fd < 0 && s->read_only && errno == ENOENT) {
+        s->lock_fd = open(p, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    }
     ENG_ENSURE(s->lock_fd >= 0, errno == ENOENT ? ENG_ERR_NO_STORE : ENG_ERR_IO);
-    ENG_ENSURE(flock(s->lock_fd, LOCK_EX | LOCK_NB) == 0, ENG_ERR_STORE_BUSY);
-    return 0;
-}
-
-static int nonce_write(struct eng_store *s, uint32_t boot)
-{
-    char p[PATH_MAX];
-    uint8_t buf[NONCE_FILE_BYTES];
-    ENG_GUARD(store_path(s, nonce_name, p, sizeof(p)));
-    memcpy(buf, NONCE_MAGIC, 8);
-    buf[8] = (uint8_t)(boot >> 24);
-    buf[9] = (uint8_t)(boot >> 16);
-    buf[10] = (uint8_t)(boot >> 8);
-    buf[11] = (uint8_t)boot;
-    SHA256(buf, 12, buf + 12);
-    return eng_file_replace(p, buf, sizeof(buf), 0600);
-}
-
-/* Reads the boot counter, then persists boot + 1 (fsynced) before anything is encrypted. */
-static int nonce_bump(struct eng_store *s)
-{
-    char p[PATH_MAX];
-    ENG_GUARD(store_path(s, nonce_name, p, sizeof(p)));
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
-    ENG_ENSURE(fd >= 0, ENG_ERR_STORE_CORRUPT);
-    uint8_t buf[NONCE_FILE_BYTES];
-    uint8_t digest[32];
-    int rc = eng_pread_all(fd, buf, sizeof(buf), 0, ENG_ERR_STORE_CORRUPT);
-    close(fd);
-    ENG_GUARD(rc);
-    SHA256(buf, 12, digest);
-    ENG_ENSURE(memcmp(buf, NONCE_MAGIC, 8) == 0 && memcmp(digest, buf + 12, 32) == 0,
-               ENG_ERR_STORE_CORRUPT);
-    uint32_t boot = ((uint32_t)buf[8] << 24) | ((uint32_t)buf[9] << 16) |
-                    ((uint32_t)buf[10] << 8) | buf[11];
-    ENG_ENSURE(boot < UINT32_MAX, ENG_ERR_NONCE_EXHAUSTED);
-    ENG_GUARD(nonce_write(s, boot + 1));
-    s->boot = boot + 1;
-    s->counter = 0;
+    int op = (s->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB;
+    uint64_t deadline = now_ns() + (uint64_t)s->cfg.lock_wait_s * 1000000000ULL;
+    while (flock(s->lock_fd, op) != 0) {
+        ENG_ENSURE(errno == EWOULDBLOCK || errno == EINTR, ENG_ERR_IO);
+        ENG_ENSURE(now_ns() < deadline, ENG_ERR_STORE_BUSY);
+        struct timespec pause = {0, 10000000L};
+        nanosleep(&pause, NULL);
+    }
     return 0;
 }
 
@@ -439,7 +412,8 @@ static int open_data_files(struct eng_store *s, int create)
     char p[PATH_MAX];
     uint64_t data_len = (uint64_t)s->kt.num_slots * st_slot_bytes(s);
     uint64_t tags_len = (uint64_t)s->kt.num_slots * s->kt.extent_units * ENG_STORE_TAG_REC;
-    int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT | O_EXCL : 0);
+    int flags = (s->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW |
+                (create ? O_CREAT | O_EXCL : 0);
     struct stat st;
     ENG_GUARD(store_path(s, data_name, p, sizeof(p)));
     s->data_fd = open(p, flags, 0600);
@@ -479,7 +453,8 @@ static int alloc_runtime(struct eng_store *s)
 {
     s->ciphers = calloc(s->kt.num_extents, sizeof(*s->ciphers));
     s->active = calloc(s->kt.num_extents, sizeof(*s->active));
-    ENG_ENSURE(s->ciphers != NULL && s->active != NULL, ENG_ERR_NOMEM);
+    s->inv_used = calloc(s->kt.num_extents, sizeof(*s->inv_used));
+    ENG_ENSURE(s->ciphers != NULL && s->active != NULL && s->inv_used != NULL, ENG_ERR_NOMEM);
     /* One locked page for every key the store handles in the clear, reused and wiped. */
     s->scratch_key = eng_secure_alloc(ENG_DEK_MAX_BYTES);
     ENG_ENSURE(s->scratch_key != NULL, eng_errno());
@@ -516,6 +491,7 @@ static struct eng_store *store_new(struct eng_kek_provider *kek, const struct en
         s->cfg.revalidate_s = ENG_STORE_DEFAULT_REVALIDATE_S;
     }
     s->interval_ns = (uint64_t)s->cfg.revalidate_s * 1000000000ULL;
+    s->inv_limit = ENG_STORE_GCM_DEK_LIMIT;
     s->grace_ns = (uint64_t)s->cfg.grace_s * 1000000000ULL;
     s->cause = ENG_OK;
     return s;
@@ -530,6 +506,7 @@ void eng_store_close(struct eng_store *s)
     eng_secure_free(s->scratch_key);
     free(s->ciphers);
     free(s->active);
+    free(s->inv_used);
     free(s->tags);
     free(s->mem_data);
     free(s->stage);
@@ -571,6 +548,7 @@ int st_new_dek(struct eng_store *s, const struct eng_kek_ref *cur, struct eng_kt
 
 void eng_store_remove_files(const char *dir)
 {
+    /* "nonce": the boot counter file of stores made before random GCM nonces. */
     static const char *const names[] = {"keytable", "keytable.tmp", "data", "tags",
                                         "nonce",    "nonce.tmp",    "lock"};
     char p[PATH_MAX];
@@ -586,6 +564,10 @@ static int check_config(const struct eng_store_config *cfg)
     ENG_ENSURE_REF(cfg);
     ENG_GUARD(eng_kt_check_geometry(cfg->mode, cfg->unit_size, cfg->num_units, cfg->extent_units));
     ENG_ENSURE(cfg->revalidate_s >= 1, ENG_ERR_ARG);
+    ENG_ENSURE((cfg->flags & ENG_STORE_READ_ONLY) == 0, ENG_ERR_READ_ONLY);
+    /* GCM: a write may touch a whole extent right after its re-key (st_prepare_write). */
+    ENG_ENSURE(cfg->mode != ENG_MODE_GCM || cfg->extent_units <= ENG_STORE_GCM_DEK_LIMIT / 2,
+               ENG_ERR_ARG);
     return 0;
 }
 
@@ -623,17 +605,16 @@ static int create_body(struct eng_store *s, eng_store_fill_fn fill, void *arg)
         rec.state = ENG_KT_ACTIVE;
         rec.mode = kt->mode;
         rec.created = now;
+        if (kt->mode == ENG_MODE_GCM) {
+            rec.invocations = rec.num_units; /* the initial fill */
+            s->inv_used[e] = rec.num_units;
+        }
         ENG_GUARD(st_new_dek(s, &cur, &rec, &s->ciphers[e]));
         ENG_GUARD(eng_kt_append(kt, &rec));
     }
     st_index_active(s);
-    s->boot = 1;
-    s->counter = 0;
     if (!s->in_memory) {
         ENG_GUARD(open_data_files(s, 1));
-        if (kt->mode == ENG_MODE_GCM) {
-            ENG_GUARD(nonce_write(s, s->boot));
-        }
     }
     mark_accessible(s);
     ENG_GUARD(st_initial_fill(s, fill, arg));
@@ -643,7 +624,9 @@ static int create_body(struct eng_store *s, eng_store_fill_fn fill, void *arg)
     }
     ENG_GUARD(eng_store_sync(s));
     /* The key table goes last: its presence is what makes the folder a store. */
-    return st_save_table(s, kt);
+    ENG_GUARD(st_save_table(s, kt));
+    ENG_GUARD(st_anchor_locate(s));
+    return st_anchor_raise(s);
 }
 
 struct eng_store *eng_store_create_from(const char *dir, struct eng_kek_provider *kek,
@@ -726,6 +709,7 @@ static int open_body(struct eng_store *s, const char *dir, int inspect)
     ENG_GUARD(store_path(s, kt_name, p, sizeof(p)));
     ENG_ENSURE(access(p, F_OK) == 0, ENG_ERR_NO_STORE);
     if (!inspect) {
+        s->read_only = (s->cfg.flags & ENG_STORE_READ_ONLY) != 0;
         ENG_GUARD(lock_store(s));
     }
     uint8_t *raw = NULL;
@@ -734,6 +718,9 @@ static int open_body(struct eng_store *s, const char *dir, int inspect)
     int rc = alloc_runtime(s);
     if (rc == 0) {
         st_index_active(s);
+        for (uint32_t e = 0; e < s->kt.num_extents; e++) {
+            s->inv_used[e] = s->kt.records[s->active[e]].invocations; /* all reserved: used */
+        }
     }
     if (rc == 0 && inspect) {
         s->inspect_only = 1;
@@ -750,10 +737,10 @@ static int open_body(struct eng_store *s, const char *dir, int inspect)
     if (inspect) {
         return 0;
     }
+    /* The generation is authenticated by now (the MAC): compare it with the anchor. */
+    ENG_GUARD(st_anchor_locate(s));
+    ENG_GUARD(st_anchor_check(s));
     ENG_GUARD(open_data_files(s, 0));
-    if (s->kt.mode == ENG_MODE_GCM) {
-        ENG_GUARD(nonce_bump(s));
-    }
     mark_accessible(s);
     return 0;
 }
@@ -801,7 +788,7 @@ int eng_store_get_info(const struct eng_store *s, struct eng_store_info *out)
     out->num_extents = s->kt.num_extents;
     out->num_records = s->kt.num_records;
     out->generation = s->kt.generation;
-    out->boot = s->boot;
+    out->read_only = s->read_only;
     memcpy(out->store_id, s->kt.store_id, ENG_STORE_ID_BYTES);
     out->accessible = s->cause == ENG_OK;
     out->cause = s->cause;

@@ -32,9 +32,12 @@ struct eng_store {
     uint32_t *active;            /* per extent: index of its active key-table record */
     uint8_t *mac_key;            /* secure memory */
     uint8_t *scratch_key;        /* secure memory: a DEK between unwrap and cipher, then wiped */
-    /* GCM nonce = boot (u32) || counter (u64) */
-    uint32_t boot;
-    uint64_t counter;
+    /* GCM: per extent, encryptions its active DEK has made (reserved in the key table first) */
+    uint64_t *inv_used;
+    uint64_t inv_limit;  /* per DEK; the extent is re-keyed before it would pass this */
+    int write_session;   /* the key table was saved (generation bumped) since this open */
+    int read_only;       /* shared lock; every write path fails with ENG_ERR_READ_ONLY */
+    char anchor[PATH_MAX]; /* freshness anchor file; empty: none (memory store, NO_ANCHOR) */
     /* revalidation, in monotonic nanoseconds */
     uint64_t interval_ns;
     uint64_t grace_ns;
@@ -91,6 +94,45 @@ int st_new_dek(struct eng_store *s, const struct eng_kek_ref *cur, struct eng_kt
 void st_index_active(struct eng_store *s);
 /* st_save_table persists |kt| as the folder store's key table, under the store's MAC key. */
 int st_save_table(struct eng_store *s, struct eng_keytable *kt);
+/*
+ * st_commit_table replaces the store's key table with |nk| (persisted first
+ * for a folder store, then installed, then the freshness anchor raised).
+ * Once the table is on disk it is installed even if the anchor update
+ * fails (ENG_ERR_ANCHOR): memory and disk never disagree.
+ */
+int st_commit_table(struct eng_store *s, struct eng_keytable *nk);
+/*
+ * st_prepare_write readies units first_unit .. + num_units for writing:
+ * ENG_ERR_READ_ONLY for a read-only handle; GCM extents whose DEK would pass
+ * s->inv_limit (or whose count is unknown, version 1 tables) are re-keyed;
+ * the encryptions are reserved in the key table, which is saved (and the
+ * anchor raised) at the first write of each open and whenever a
+ * reservation runs out.
+ */
+int st_prepare_write(struct eng_store *s, uint64_t first_unit, uint64_t num_units);
+
+/* GCM: encryptions per DEK before a forced re-key (SP 800-38D 8.3; see eng_store.h). */
+#define ENG_STORE_GCM_DEK_LIMIT (1ULL << 28)
+/* GCM: encryptions reserved in the key table at a time. */
+#define ENG_STORE_GCM_RESERVE (1ULL << 16)
+/*
+ * st_set_dek_limit (tests) lowers the per-DEK limit of |s|; it must be at
+ * least twice the extent size. 0 or -1 (ENG_ERR_ARG).
+ */
+int st_set_dek_limit(struct eng_store *s, uint64_t limit);
+
+/* --- freshness anchor (store_anchor.c) --- */
+
+/* st_anchor_locate sets s->anchor for the folder store s->dir (cfg, $CMK_ANCHOR_DIR, $HOME). */
+int st_anchor_locate(struct eng_store *s);
+/*
+ * st_anchor_check compares the verified table's generation with the anchor:
+ * older gives ENG_ERR_KEYTABLE_ROLLBACK; none yet (trust on first use) or
+ * newer records the table's generation. No-op without an anchor.
+ */
+int st_anchor_check(struct eng_store *s);
+/* st_anchor_raise records the table's generation (after a save). No-op without an anchor. */
+int st_anchor_raise(struct eng_store *s);
 
 /* st_write_chunk encrypts |n| <= ENG_STORE_BATCH units of one extent from |in| into |slot|. */
 int st_write_chunk(struct eng_store *s, const struct eng_cipher *c, uint32_t slot, uint64_t first,

@@ -11,8 +11,7 @@
 #include "error_internal.h"
 #include "store_internal.h"
 
-/* Replaces the store's key table with |nk| (persisted first for a folder store). */
-static int commit_table(struct eng_store *s, struct eng_keytable *nk)
+int st_commit_table(struct eng_store *s, struct eng_keytable *nk)
 {
     if (s->in_memory) {
         nk->generation++;
@@ -23,7 +22,8 @@ static int commit_table(struct eng_store *s, struct eng_keytable *nk)
     s->kt = *nk;
     memset(nk, 0, sizeof(*nk));
     st_index_active(s);
-    return 0;
+    s->write_session = 1;
+    return st_anchor_raise(s);
 }
 
 /* Unwraps |w| with its own KEK version and wraps it again under |cur|. */
@@ -44,6 +44,7 @@ static int rewrap(struct eng_store *s, const struct eng_kek_ref *cur, struct eng
 int eng_store_rotate_kek(struct eng_store *s)
 {
     ENG_ENSURE_REF(s);
+    ENG_ENSURE(!s->read_only, ENG_ERR_READ_ONLY);
     ENG_GUARD(eng_store_check_access(s));
     struct eng_kek_ref cur;
     ENG_GUARD(eng_kek_get(s->kek, NULL, &cur));
@@ -55,7 +56,7 @@ int eng_store_rotate_kek(struct eng_store *s)
         rc = rewrap(s, &cur, &nk.records[i].w);
     }
     if (rc == 0) {
-        rc = commit_table(s, &nk);
+        rc = st_commit_table(s, &nk);
     }
     eng_kt_cleanup(&nk);
     return rc;
@@ -113,6 +114,7 @@ static int reencrypt_extent(struct eng_store *s, const struct eng_kt_record *old
 int eng_store_rekey_extent(struct eng_store *s, uint32_t extent)
 {
     ENG_ENSURE_REF(s);
+    ENG_ENSURE(!s->read_only, ENG_ERR_READ_ONLY);
     ENG_GUARD(eng_store_check_access(s));
     ENG_ENSURE(extent < s->kt.num_extents, ENG_ERR_RANGE);
     long ri = eng_kt_active(&s->kt, extent);
@@ -125,6 +127,8 @@ int eng_store_rekey_extent(struct eng_store *s, uint32_t extent)
     struct eng_kt_record rec = s->kt.records[ri];
     rec.slot = (uint32_t)slot;
     rec.created = (uint64_t)time(NULL);
+    /* The re-encryption below is the new DEK's whole use so far (GCM). */
+    rec.invocations = s->kt.mode == ENG_MODE_GCM ? rec.num_units : 0;
     struct eng_cipher *c = NULL;
     ENG_GUARD(st_new_dek(s, &cur, &rec, &c));
     /* New data goes to the spare slot only; the table still points at the old one. */
@@ -139,15 +143,90 @@ int eng_store_rekey_extent(struct eng_store *s, uint32_t extent)
         nk.records[ri].state = ENG_KT_RETIRED;
         rc = eng_kt_append(&nk, &rec);
     }
+    int committed = 0;
     if (rc == 0) {
-        rc = commit_table(s, &nk); /* the switch: one rename */
+        uint64_t gen = s->kt.generation;
+        rc = st_commit_table(s, &nk); /* the switch: one rename */
+        committed = s->kt.generation != gen;
     }
     eng_kt_cleanup(&nk);
-    if (rc != 0) {
+    if (!committed) {
         eng_cipher_free(c);
         return -1;
     }
+    /* Installed (even if the anchor then failed): the new DEK is the extent's key now. */
     eng_cipher_free(s->ciphers[extent]);
     s->ciphers[extent] = c;
+    s->inv_used[extent] = rec.invocations;
+    return rc;
+}
+
+int st_set_dek_limit(struct eng_store *s, uint64_t limit)
+{
+    ENG_ENSURE_REF(s);
+    ENG_ENSURE(limit >= 2ULL * s->kt.extent_units && limit <= ENG_STORE_GCM_DEK_LIMIT,
+               ENG_ERR_ARG);
+    s->inv_limit = limit;
+    return 0;
+}
+
+/* Units of [first, end) that fall in extent |e|. */
+static uint64_t units_in_extent(const struct eng_store *s, uint32_t e, uint64_t first, uint64_t end)
+{
+    uint64_t lo = (uint64_t)e * s->kt.extent_units;
+    uint64_t hi = lo + s->kt.extent_units;
+    lo = lo > first ? lo : first;
+    hi = hi < end ? hi : end;
+    return hi - lo;
+}
+
+/*
+ *= https://csrc.nist.gov/pubs/sp/800/38/d/final#section-8.3
+ *# The total number of invocations of the authenticated encryption function
+ *# shall not exceed 2^32, including all IV lengths and all instances of the
+ *# authenticated encryption function with the given key.
+ * Each DEK is retired (its extent re-keyed) before it would pass
+ * s->inv_limit (2^28), so 16 copies of a store could go on writing
+ * independently and still stay within 2^32; see eng_store.h.
+ */
+int st_prepare_write(struct eng_store *s, uint64_t first_unit, uint64_t num_units)
+{
+    ENG_ENSURE(!s->read_only, ENG_ERR_READ_ONLY);
+    ENG_ENSURE(first_unit <= s->kt.num_units && num_units <= s->kt.num_units - first_unit,
+               ENG_ERR_RANGE);
+    if (num_units == 0) {
+        return 0;
+    }
+    uint64_t end = first_unit + num_units;
+    uint32_t e_first = (uint32_t)(first_unit / s->kt.extent_units);
+    uint32_t e_last = (uint32_t)((end - 1) / s->kt.extent_units);
+    int gcm = s->kt.mode == ENG_MODE_GCM;
+    int save = !s->write_session; /* the first write of an open bumps the generation */
+    for (uint32_t e = e_first; gcm && e <= e_last; e++) {
+        uint64_t need = units_in_extent(s, e, first_unit, end);
+        if (s->inv_used[e] > s->inv_limit - need) {
+            ENG_GUARD(eng_store_rekey_extent(s, e));
+            ENG_ENSURE(s->inv_used[e] <= s->inv_limit - need, ENG_ERR_INTERNAL);
+        }
+        save |= s->inv_used[e] + need > s->kt.records[s->active[e]].invocations;
+    }
+    if (save) {
+        struct eng_keytable nk;
+        ENG_GUARD(eng_kt_copy(&nk, &s->kt));
+        for (uint32_t e = e_first; gcm && e <= e_last; e++) {
+            struct eng_kt_record *r = &nk.records[s->active[e]];
+            uint64_t want = s->inv_used[e] + units_in_extent(s, e, first_unit, end);
+            if (want > r->invocations) {
+                uint64_t room = s->inv_limit - want;
+                r->invocations = want + (room < ENG_STORE_GCM_RESERVE ? room : ENG_STORE_GCM_RESERVE);
+            }
+        }
+        int rc = st_commit_table(s, &nk);
+        eng_kt_cleanup(&nk);
+        ENG_GUARD(rc);
+    }
+    for (uint32_t e = e_first; gcm && e <= e_last; e++) {
+        s->inv_used[e] += units_in_extent(s, e, first_unit, end);
+    }
     return 0;
 }
