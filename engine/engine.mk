@@ -50,5 +50,7 @@ $(O)/engine/tests/test_cli_torture.o: CPPFLAGS += -DCMK_BIN='"$(BIN)/cmk"'
 $(O)/tests/engine_test_cli_torture: | $(BIN)/cmk
 $(O)/engine/tests/test_secrets.o: CPPFLAGS += -DCMK_BIN='"$(BIN)/cmk"'
 $(O)/tests/engine_test_secrets: | $(BIN)/cmk
+$(O)/engine/tests/test_store_fresh.o: CPPFLAGS += -DCMK_BIN='"$(BIN)/cmk"'
+$(O)/tests/engine_test_store_fresh: | $(BIN)/cmk
 # test_wipe checks every free()/realloc() of the engine's own code for key bytes.
 $(O)/tests/engine_test_wipe: LDFLAGS += -Wl,--wrap=free -Wl,--wrap=realloc

@@ -13,9 +13,68 @@
  *        not detect tampering (see eng_cipher.h).
  *   GCM  per unit a 12-byte nonce and 16-byte tag in the metadata file
  *        "tags"; AAD = store id || unit number (big-endian u64), so a unit
- *        cannot be moved to another position or another store. Nonces are
- *        boot counter (u32, persisted and fsynced before use) || per-open
- *        counter (u64): never reused, across reopen and crash included.
+ *        cannot be moved to another position or another store.
+ *
+ * GCM nonces (SP 800-38D 8.2.2, RBG-based construction): every unit
+ * encryption draws a fresh 96-bit nonce from OpenSSL's DRBG (seeded from
+ * the OS: getrandom), stored with the tag. No counter is kept in a file, so
+ * nothing that is copied or restored (the folder, the tags file, an old
+ * "nonce" file) can make a nonce come round again: two copies of a store
+ * that go on writing independently draw independent nonces. The bound is
+ * probabilistic: q encryptions under one DEK repeat a nonce with
+ * probability below q^2 / 2^97. Each DEK's encryptions are counted in its
+ * key-table record, reserved (saved) before they are used, so a crash can
+ * only over-count; before a DEK would pass 2^28 the store re-keys its
+ * extent (eng_store_rekey_extent, automatically, inside the write). One
+ * store: q <= 2^28, probability < 2^-41. SP 800-38D 8.3 allows 2^32
+ * invocations per key, collision probability then < 2^-33: that leaves
+ * room for 16 copies of a store that each write 2^28 times under the same
+ * DEK. A DEK from a store made before random nonces (key table version 1,
+ * with a "nonce" file holding a boot counter) has an unknown history: its
+ * extent is re-keyed before the first write under the new scheme; such
+ * stores open and read as before (their nonces are in "tags"), and the
+ * "nonce" file is no longer read or written. So no (DEK, nonce) pair is
+ * ever used twice, except with the probability above.
+ *
+ * Freshness: the key table carries a generation, bumped at every save,
+ * authenticated by its MAC. A folder store also has a freshness anchor
+ * outside the folder: a file per store (id and real path) in
+ * cfg.anchor_dir, else $CMK_ANCHOR_DIR, else $HOME/.cmk/anchors (made 0700;
+ * refused if others can write it: ENG_ERR_ANCHOR), holding the highest
+ * generation this user has seen there. Every open compares the table's
+ * generation with it: older is refused with ENG_ERR_KEYTABLE_ROLLBACK;
+ * newer (or no anchor yet: trust on first use, which is how stores made
+ * before anchors start) is recorded. Every save of the key table raises the
+ * anchor: key rotation, re-key, and the first write of every open (the
+ * write-session bump; GCM reservations too). ENG_STORE_NO_ANCHOR turns
+ * this off. A copy of the folder at another path gets an anchor of its own
+ * (so copying is not mistaken for a rollback).
+ * Someone who can write the store folder but not the anchor folder or the
+ * KEK:
+ *   cannot  roll the key table back to an older one (alone, or with the
+ *           whole folder: an older copy of the store at the same path) once
+ *           this user has opened a newer one there: ENG_ERR_KEYTABLE_ROLLBACK;
+ *           a rolled-back folder's last write session counts, so data from
+ *           before the latest write (or re-key, rotation) is refused too;
+ *   cannot  edit the key table or forge a generation (MAC, see
+ *           keytable_internal.h); cannot move a GCM unit to another position
+ *           or store, or bring back a unit written under a retired DEK
+ *           (ENG_ERR_AUTH);
+ *   can     replace a unit (XTS: data; GCM: data and its tags record) with
+ *           an older version of the same unit written under the same, still
+ *           active DEK: reads return the older data without an error (a
+ *           per-unit replay is invisible without per-unit freshness state);
+ *           under XTS, any change of data reads as garbage without an error;
+ *   can     delete or truncate the store (ENG_ERR_NO_STORE, *_CORRUPT);
+ *   can     roll back without notice when the anchor is gone too (lost,
+ *           deleted, or another anchor folder used): the next open trusts
+ *           what it finds.
+ *
+ * Locks: an open takes the folder's lock file with flock: shared for
+ * ENG_STORE_READ_ONLY opens (any number at once; such a handle never writes
+ * to the folder: its files are opened read-only, the lock file is created
+ * only if missing), exclusive otherwise. A busy store gives
+ * ENG_ERR_STORE_BUSY at once, or after cfg.lock_wait_s seconds of polling.
  *
  * Folder layout (all files 0600, folder 0700):
  *   keytable  wrapped DEKs, geometry, store id (see engine/src/keytable_internal.h)
@@ -25,8 +84,8 @@
  *             (u - e * extent_units) * unit_size. The spare slot receives
  *             an extent being re-keyed.
  *   tags      GCM only: 28 bytes (nonce 12 | tag 16) per slot unit, same order
- *   nonce     GCM only: the boot counter
- *   lock      flock'ed while the store is open (one process at a time)
+ *   nonce     stores made before random nonces only: an old boot counter, unused
+ *   lock      flock'ed while the store is open (shared by readers, else one process)
  * Every unit is written (encrypted zeros) at creation, so every unit of a
  * store decrypts and authenticates.
  *
@@ -105,11 +164,15 @@ ENG_API struct eng_store *eng_store_create(const char *dir, struct eng_kek_provi
                                            const struct eng_store_config *cfg);
 
 /*
- * eng_store_open opens the store in |dir|: checks the key table (hash, then
- * the KEK with get, then its MAC), unwraps the active DEKs, bumps the GCM
- * boot counter. |cfg| may be NULL (defaults); its geometry is ignored.
- * Errors: ENG_ERR_NO_STORE, ENG_ERR_STORE_BUSY, ENG_ERR_KEYTABLE_*,
- * ENG_ERR_STORE_CORRUPT, the provider's errors (ENG_ERR_KEK_NOT_FOUND,
+ * eng_store_open opens the store in |dir|: takes the lock (shared with
+ * ENG_STORE_READ_ONLY in cfg.flags, else exclusive; waiting up to
+ * cfg.lock_wait_s), checks the key table (hash, then the KEK with get, then
+ * its MAC, then its generation against the freshness anchor), unwraps the
+ * active DEKs. |cfg| may be NULL (defaults); its geometry is ignored. A
+ * read-only open writes nothing in |dir| (the anchor, outside, may be
+ * recorded or raised).
+ * Errors: ENG_ERR_NO_STORE, ENG_ERR_STORE_BUSY, ENG_ERR_KEYTABLE_* (_ROLLBACK
+ * included), ENG_ERR_ANCHOR, ENG_ERR_STORE_CORRUPT, the provider's errors (ENG_ERR_KEK_NOT_FOUND,
  * ENG_ERR_KEK_DISABLED, ENG_ERR_KEK_FORBIDDEN, ENG_ERR_VAULT_*,
  * ENG_ERR_UNWRAP, ENG_ERR_KEK_MISMATCH) ...
  */
@@ -140,7 +203,11 @@ ENG_API void eng_store_close(struct eng_store *s);
  * call per run of units under one DEK, up to 64 units). eng_store_read is
  * the inverse into |out|. 0, or -1: ENG_ERR_RANGE, ENG_ERR_INACCESSIBLE,
  * ENG_ERR_IO, ENG_ERR_AUTH (GCM: a unit failed authentication; no plaintext
- * of a failing unit is returned: it is zeroed), ...
+ * of a failing unit is returned: it is zeroed), ENG_ERR_READ_ONLY (write on
+ * a read-only handle), ENG_ERR_ANCHOR, ... The first write of an open saves
+ * the key table (generation + 1) before any unit; under GCM a write may
+ * also save it to reserve encryptions, or re-key an extent first (see
+ * "GCM nonces" above).
  */
 ENG_API int eng_store_write(struct eng_store *s, uint64_t first_unit, size_t num_units,
                             const void *in);
