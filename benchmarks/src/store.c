@@ -32,6 +32,10 @@ const char *bench_tmpdir(void)
             tmp_root[0] = '\0';
             return NULL;
         }
+        /* The stores' freshness anchors go with them, not to ~/.cmk/anchors (eng_store.h). */
+        char anchors[300];
+        snprintf(anchors, sizeof(anchors), "%s/anchors", tmp_root);
+        setenv("CMK_ANCHOR_DIR", anchors, 1);
     }
     return tmp_root;
 }
