@@ -70,7 +70,7 @@ void ctl_coverage(struct ctx *x, struct comp_control *c)
     cc_scan_file(backup, &sc);
     struct scan vault = {.needles = needles, .needle_lens = lens, .num_needles = 1};
     cc_for_files(x->va.state, cc_scan_file, &vault);
-    cc_ev(c, "data, tags, key tables, nonce files of both stores and the backup: %lu files, %lu "
+    cc_ev(c, "data, tags, key tables, lock files of both stores and the backup: %lu files, %lu "
              "bytes, %lu canary hits",
           sc.files, sc.bytes, sc.hits);
     cc_ev(c, "temporary file (O_TMPFILE, read raw through its descriptor): %lu bytes, %lu hits",

@@ -51,11 +51,13 @@
  * (so copying is not mistaken for a rollback).
  * Someone who can write the store folder but not the anchor folder or the
  * KEK:
- *   cannot  roll the key table back to an older one (alone, or with the
- *           whole folder: an older copy of the store at the same path) once
- *           this user has opened a newer one there: ENG_ERR_KEYTABLE_ROLLBACK;
- *           a rolled-back folder's last write session counts, so data from
- *           before the latest write (or re-key, rotation) is refused too;
+ *   cannot  roll the key table back to an older one, alone or with the
+ *           whole folder (an older copy of the store put back at the same
+ *           path), once this user has opened or saved a newer one there:
+ *           ENG_ERR_KEYTABLE_ROLLBACK. Since every open that writes saves
+ *           the table before its first write, a copy taken before the latest
+ *           such open (or re-key, or KEK rotation) is refused; writes later
+ *           in the same open are not told apart;
  *   cannot  edit the key table or forge a generation (MAC, see
  *           keytable_internal.h); cannot move a GCM unit to another position
  *           or store, or bring back a unit written under a retired DEK

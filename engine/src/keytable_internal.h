@@ -30,9 +30,9 @@
  *    the folder but cannot use the KEK: re-pointing an extent at another
  *    DEK or slot, reviving a retired DEK, changing the geometry. A hash
  *    alone would be recomputed by such an attacker. (Rolling the whole
- *    folder back to an older, consistent copy is not detectable without
- *    state kept outside the folder; the generation counter makes it
- *    visible to whoever records it.)
+ *    folder back to an older, consistent copy is not detectable from
+ *    inside the folder: the store's freshness anchor, kept outside,
+ *    records the highest generation seen; see eng_store.h "Freshness".)
  * Updates are crash-safe: serialize, write "<path>.tmp", fsync, rename,
  * fsync the folder (eng_file_replace). A reader sees the old or the new
  * table, never a mix, so no record is ever half switched.

@@ -736,4 +736,14 @@ Test(fresh, writer_waits_for_the_reader_with_wait)
     assert_file_is("x", "in2");
     cr_assert_eq(cmk("put s in --wait 1x"), 2, "a bad --wait is a usage error");
     assert_stderr_has("--wait");
+    cr_assert_eq(cmk("help"), 0);
+    size_t len;
+    uint8_t *h = read_rel("stdout", &len);
+    static const char *const documented[] = {"--wait SECONDS", "--anchor-dir DIR",
+                                             "key\ntable rolled back"};
+    for (size_t i = 0; i < sizeof(documented) / sizeof(documented[0]); i++) {
+        cr_assert_not_null(memmem(h, len, documented[i], strlen(documented[i])), "help lacks %s",
+                           documented[i]);
+    }
+    free(h);
 }
