@@ -394,12 +394,18 @@ static void assert_file_is(const char *name, const char *other)
     free(b);
 }
 
-static void rollback_refused(const char *mode)
+/* Store "s" (16 units of 4 KiB, 4 per extent) holding unit file "old"; "new" made too. */
+static void store_with_old_and_new(const char *mode, const char *old_text, const char *new_text)
 {
     cr_assert_eq(cmk("create s --mode %s --unit-size 4096 --size 64K --extent-units 4", mode), 0);
-    write_unit_file("old", "old data, before the re-key. ");
-    write_unit_file("new", "new data, after the re-key.. ");
+    write_unit_file("old", old_text);
+    write_unit_file("new", new_text);
     cr_assert_eq(cmk("put s old"), 0);
+}
+
+static void rollback_refused(const char *mode)
+{
+    store_with_old_and_new(mode, "old data, before the re-key. ", "new data, after the re-key.. ");
     sh("cp -a s/keytable keytable.old");
     cr_assert_eq(cmk("rekey s 0"), 0);
     cr_assert_eq(cmk("rekey s 1"), 0, "extent 1 takes the slot extent 0 left");
@@ -428,10 +434,7 @@ Test(fresh, rolled_back_key_table_is_refused_gcm)
 /* The whole folder put back as it was before the latest write: the write session counts. */
 static void folder_rollback_refused(const char *mode)
 {
-    cr_assert_eq(cmk("create s --mode %s --unit-size 4096 --size 64K --extent-units 4", mode), 0);
-    write_unit_file("old", "balance: 1,000,000. ");
-    write_unit_file("new", "balance: 0......... ");
-    cr_assert_eq(cmk("put s old"), 0);
+    store_with_old_and_new(mode, "balance: 1,000,000. ", "balance: 0......... ");
     sh("cp -a s s.copy");
     cr_assert_eq(cmk("put s new"), 0);
     sh("rm -rf s && cp -a s.copy s");
@@ -449,18 +452,31 @@ Test(fresh, rolled_back_folder_is_refused_gcm)
     folder_rollback_refused("gcm");
 }
 
+/* Writes unit 0's saved ciphertext (and, GCM, its nonce|tag record) back at |off| in "s". */
+static void put_back_unit0(uint64_t off, const uint8_t ct[UNIT], const uint8_t rec[28], int gcm)
+{
+    char p[400];
+    tl_path(p, sizeof(p), dir, "s/data");
+    int fd = open(p, O_WRONLY);
+    cr_assert(fd >= 0 && pwrite(fd, ct, UNIT, (off_t)off) == (ssize_t)UNIT);
+    close(fd);
+    if (gcm) {
+        tl_path(p, sizeof(p), dir, "s/tags");
+        fd = open(p, O_WRONLY);
+        cr_assert(fd >= 0 && pwrite(fd, rec, 28, (off_t)(off / UNIT * 28)) == 28);
+        close(fd);
+    }
+}
+
 /* What the attacker model says an attacker CAN do: replay one unit under its still-active DEK. */
 static void unit_replay_goes_unnoticed(const char *mode, int gcm)
 {
-    cr_assert_eq(cmk("create s --mode %s --unit-size 4096 --size 64K --extent-units 4", mode), 0);
-    write_unit_file("old", "pay 10 to bob. ");
-    write_unit_file("new", "pay 0 to bob.. ");
-    cr_assert_eq(cmk("put s old"), 0);
+    store_with_old_and_new(mode, "pay 10 to bob. ", "pay 0 to bob.. ");
     uint64_t off = unit0_offset("s");
     size_t len;
     uint8_t *data = read_rel("s/data", &len);
     uint8_t *tags = gcm ? read_rel("s/tags", &len) : NULL;
-    uint8_t old_ct[UNIT], old_rec[28];
+    uint8_t old_ct[UNIT], old_rec[28] = {0};
     memcpy(old_ct, data + off, UNIT);
     if (gcm) {
         memcpy(old_rec, tags + off / UNIT * 28, 28);
@@ -468,32 +484,14 @@ static void unit_replay_goes_unnoticed(const char *mode, int gcm)
     free(data);
     free(tags);
     cr_assert_eq(cmk("put s new"), 0);
-    char p[400];
-    tl_path(p, sizeof(p), dir, "s/data");
-    int fd = open(p, O_WRONLY);
-    cr_assert(fd >= 0 && pwrite(fd, old_ct, UNIT, (off_t)off) == (ssize_t)UNIT);
-    close(fd);
-    if (gcm) {
-        tl_path(p, sizeof(p), dir, "s/tags");
-        fd = open(p, O_WRONLY);
-        cr_assert(fd >= 0 && pwrite(fd, old_rec, 28, (off_t)(off / UNIT * 28)) == 28);
-        close(fd);
-    }
+    put_back_unit0(off, old_ct, old_rec, gcm);
     cr_assert_eq(cmk("get s --length 4096 --output x"), 0, "documented: a unit replay is not seen");
     assert_file_is("x", "old");
     /* After a re-key the old unit no longer decrypts: GCM says so, XTS reads garbage. */
     cr_assert_eq(cmk("put s new"), 0);
     cr_assert_eq(cmk("rekey s 0"), 0);
-    off = unit0_offset("s");
-    tl_path(p, sizeof(p), dir, "s/data");
-    fd = open(p, O_WRONLY);
-    cr_assert(fd >= 0 && pwrite(fd, old_ct, UNIT, (off_t)off) == (ssize_t)UNIT);
-    close(fd);
+    put_back_unit0(unit0_offset("s"), old_ct, old_rec, gcm);
     if (gcm) {
-        tl_path(p, sizeof(p), dir, "s/tags");
-        fd = open(p, O_WRONLY);
-        cr_assert(fd >= 0 && pwrite(fd, old_rec, 28, (off_t)(off / UNIT * 28)) == 28);
-        close(fd);
         cr_assert_eq(cmk("get s --length 4096 --output x"), 4);
         assert_stderr_has("ENG_ERR_AUTH");
     } else {
