@@ -40,7 +40,8 @@
  * authenticated by its MAC. A folder store also has a freshness anchor
  * outside the folder: a file per store (id and real path) in
  * cfg.anchor_dir, else $CMK_ANCHOR_DIR, else $HOME/.cmk/anchors (made 0700;
- * refused if others can write it: ENG_ERR_ANCHOR), holding the highest
+ * refused if it is not ours or others can write it, or if none is given and
+ * HOME is unset: ENG_ERR_ANCHOR), holding the highest
  * generation this user has seen there. Every open compares the table's
  * generation with it: older is refused with ENG_ERR_KEYTABLE_ROLLBACK;
  * newer (or no anchor yet: trust on first use, which is how stores made
