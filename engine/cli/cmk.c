@@ -1,9 +1,11 @@
 /*
  * cmk - the encrypted store from the command line, for people and scripts.
  *
- * Exit codes: 0 ok, 1 error, 2 usage, 3 inaccessible (the KEK is gone,
- * disabled or not permitted), 4 integrity (authentication failed, corrupt
- * or truncated key table or backup). Errors are one line on stderr.
+ * Exit codes: 0 ok, 1 error, 2 usage (bad or missing options, a refused
+ * --output or range, a vault store without the vault options), 3
+ * inaccessible (the KEK is gone, disabled or not permitted, or its key or
+ * token file is not the user's alone), 4 integrity (authentication failed,
+ * corrupt or truncated key table or backup). Errors are one line on stderr.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -35,7 +37,9 @@ static const char usage_text[] =
     "commands:\n"
     "  create DIR            make a store (--size or --units required)\n"
     "  put DIR FILE          write FILE's bytes (\"-\" = stdin) at --offset\n"
-    "  get DIR               write --length bytes from --offset to --output (default stdout)\n"
+    "  get DIR               write --length bytes from --offset to --output (default stdout);\n"
+    "                        a range past the store's end is refused (exit 2); --offset at\n"
+    "                        the end gives 0 bytes\n"
     "  backup DIR FILE       write an encrypted backup stream of the store to FILE\n"
     "  verify-backup FILE    check a backup stream end to end, write nothing\n"
     "  restore FILE DIR      verify FILE, then restore it into a new store DIR\n"
@@ -53,6 +57,7 @@ static const char usage_text[] =
     "  --vault-token-file F  file holding the identity's bearer token (default\n"
     "                        $CMK_VAULT_TOKEN); rotate-kek then rewraps under the\n"
     "                        vault's current version (the key officer rotates the key)\n"
+
     "  --mode xts|gcm        create: cipher mode (default xts)\n"
     "  --unit-size N         create: data unit size, 512..65536, power of two (default 8192)\n"
     "  --size BYTES          create: capacity (K, M, G suffixes), rounded up to whole units\n"
@@ -60,14 +65,25 @@ static const char usage_text[] =
     "  --extent-units N      create: units per DEK (default 1024)\n"
     "  --offset BYTES        put/get: byte offset (default 0)\n"
     "  --length BYTES        get: byte count (default: to the end)\n"
-    "  --output FILE         get: output file (default stdout)\n"
-    "  --revalidate SECONDS  KEK check interval (default 60)\n"
+    "  --output FILE         get: output file (default stdout), written whole or not at\n"
+    "                        all (temp file, then rename; new files are 0600); refused\n"
+    "                        inside the store folder, and if it exists unless --force\n"
+    "  --force               get: replace an existing --output file\n"
+    "  --revalidate SECONDS  KEK check interval of an open store (default 60; matters\n"
+    "                        only to long-lived library handles: cmk checks at open)\n"
     "  --backend NAME        auto, openssl, ipsec-mb, native\n"
     "  --keep-kek-version    rotate-kek: rewrap under the current version, make no new one\n"
     "  --json                status: print JSON\n"
     "\n"
-    "exit codes: 0 ok, 1 error, 2 usage, 3 inaccessible (KEK gone, disabled or not\n"
-    "permitted), 4 integrity (authentication failed, corrupt or truncated data)\n";
+    "Key and token files must be regular files of yours with no group or other access\n"
+    "(0600, 0400), not links (else exit 3). A store under a vault key needs the --vault-* options on every\n"
+    "command; without them cmk names the key and exits 2. Every cmk run checks the\n"
+    "key with its provider when it opens the store.\n"
+    "\n"
+    "exit codes: 0 ok, 1 error, 2 usage (also a refused --output or range, or a vault\n"
+    "store without --vault-url), 3 inaccessible (KEK gone, disabled or not permitted;\n"
+    "key or token file not yours alone), 4 integrity (authentication failed, corrupt or\n"
+    "truncated data)\n";
 
 struct opts {
     const char *key_file;
@@ -283,7 +299,7 @@ static void secret_file_error(const char *kind, const char *path)
     struct stat st;
     if ((code == ENG_ERR_PERM_LOOSE || code == ENG_ERR_PERM_OWNER) && lstat(path, &st) == 0) {
         fprintf(stderr, "cmk: %s %s has mode %04o and owner uid %lu: %s (%s); it must be a "
-                "regular file owned by uid %lu with mode 0600 or 0400\n", kind, path,
+                "regular file owned by uid %lu, no group or other access (chmod 600)\n", kind, path,
                 (unsigned)(st.st_mode & 07777), (unsigned long)st.st_uid, eng_strerror(code),
                 eng_error_name(code), (unsigned long)geteuid());
         return;
@@ -879,8 +895,8 @@ static void print_status_text(const char *dir, struct eng_store *s, const struct
     printf("extents     %" PRIu32 " of %" PRIu32 " units\n", in->num_extents, in->extent_units);
     printf("generation  %" PRIu64 "\n", in->generation);
     if (in->accessible) {
-        printf("access      ok (key table MAC verified, KEK checked every %" PRIu32 " s)\n",
-               in->revalidate_s);
+        printf("access      ok (key table MAC verified, KEK checked at open, then every %" PRIu32
+               " s while open)\n", in->revalidate_s);
     } else {
         printf("access      inaccessible: %s (%s)\n", eng_strerror(in->cause),
                eng_error_name(in->cause));
