@@ -108,18 +108,23 @@ Test(cmk_vault_hint, commands_without_vault_options_name_the_key)
 {
     cr_assert_eq(cmk(1, "create s --size 64K"), 0);
     cr_assert_eq(cmk(1, "backup s b.cmkb"), 0);
-    cr_assert_eq(cmk(0, "status s"), 2);
-    expect_hint("status", "store s");
-    cr_assert_eq(cmk(0, "status s --json"), 2);
-    expect_hint("status", "store s");
-    cr_assert_eq(cmk(0, "get s --length 1"), 2);
-    expect_hint("get", "store s");
-    cr_assert_eq(cmk(0, "rotate-kek s"), 2);
-    expect_hint("rotate-kek", "store s");
-    cr_assert_eq(cmk(0, "verify-backup b.cmkb"), 2);
-    expect_hint("verify-backup", "backup b.cmkb");
-    cr_assert_eq(cmk(0, "restore b.cmkb r"), 2);
-    expect_hint("restore", "backup b.cmkb");
+    static const struct {
+        const char *args, *cmd, *what;
+    } runs[] = {
+        {"status s", "status", "store s"},
+        {"status s --json", "status", "store s"},
+        {"get s --length 1", "get", "store s"},
+        {"put s service.token", "put", "store s"},
+        {"rotate-kek s", "rotate-kek", "store s"},
+        {"rekey s 0", "rekey", "store s"},
+        {"backup s b2.cmkb", "backup", "store s"},
+        {"verify-backup b.cmkb", "verify-backup", "backup b.cmkb"},
+        {"restore b.cmkb r", "restore", "backup b.cmkb"},
+    };
+    for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+        cr_assert_eq(cmk(0, "%s", runs[i].args), 2, "%s", runs[i].args);
+        expect_hint(runs[i].cmd, runs[i].what);
+    }
     struct stat st;
     char r[400];
     tl_path(r, sizeof(r), dir, "r");
