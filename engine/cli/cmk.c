@@ -38,7 +38,7 @@ static const char usage_text[] =
     "  create DIR            make a store (--size or --units required)\n"
     "  put DIR FILE          write FILE's bytes (\"-\" = stdin) at --offset\n"
     "  get DIR               write --length bytes from --offset to --output (default stdout);\n"
-    "                        a range past the store's end is refused (exit 2); --offset at\n"
+    "                        a range past the store's end is refused (exit 2), --offset at\n"
     "                        the end gives 0 bytes\n"
     "  backup DIR FILE       write an encrypted backup stream of the store to FILE\n"
     "  verify-backup FILE    check a backup stream end to end, write nothing\n"
@@ -63,7 +63,8 @@ static const char usage_text[] =
     "  --size BYTES          create: capacity (K, M, G suffixes), rounded up to whole units\n"
     "  --units N             create: capacity in units\n"
     "  --extent-units N      create: units per DEK (default 1024)\n"
-    "  --offset BYTES        put/get: byte offset (default 0)\n"
+    "  --offset BYTES        put/get: byte offset (default 0); past the store's end:\n"
+    "                        refused (exit 2)\n"
     "  --length BYTES        get: byte count (default: to the end)\n"
     "  --output FILE         get: output file (default stdout), written whole or not at\n"
     "                        all (temp file, then rename; new files are 0600); refused\n"
@@ -494,6 +495,21 @@ static struct eng_store *open_store(const struct opts *o, struct eng_kek_provide
     return s;
 }
 
+/* The open store's size in bytes into *total; EXIT_USAGE (printed) if |off| lies past it. */
+static int check_offset(const char *cmd, struct eng_store *s, uint64_t off, uint64_t *total)
+{
+    struct eng_store_info info;
+    eng_store_get_info(s, &info);
+    *total = info.num_units * info.unit_size;
+    if (off <= *total) {
+        return EXIT_OK;
+    }
+    fprintf(stderr, "cmk: %s: --offset %" PRIu64 " is past the end of the store (%" PRIu64
+            " bytes): %s (%s)\n", cmd, off, *total, eng_strerror(ENG_ERR_RANGE),
+            eng_error_name(ENG_ERR_RANGE));
+    return EXIT_USAGE;
+}
+
 static int cmd_put(const struct opts *o)
 {
     if (o->npos != 3) {
@@ -511,6 +527,10 @@ static int cmd_put(const struct opts *o)
     struct eng_kek_provider *kek = NULL;
     int rc;
     struct eng_store *s = open_store(o, &kek, &rc);
+    uint64_t total;
+    if (s != NULL) {
+        rc = check_offset("put", s, off, &total);
+    }
     uint8_t *buf = malloc(IO_CHUNK);
     if (s != NULL && buf == NULL) {
         fprintf(stderr, "cmk: put: out of memory\n");
@@ -718,17 +738,11 @@ static int cmd_get(const struct opts *o)
     if (s == NULL) {
         return rc;
     }
-    struct eng_store_info info;
-    eng_store_get_info(s, &info);
-    uint64_t total = info.num_units * info.unit_size;
-    if (off > total) {
-        fprintf(stderr, "cmk: get: --offset %" PRIu64 " is past the end of the store (%" PRIu64
-                " bytes): %s (%s)\n", off, total, eng_strerror(ENG_ERR_RANGE),
-                eng_error_name(ENG_ERR_RANGE));
-        rc = EXIT_USAGE;
-    } else if (o->length == NULL) {
+    uint64_t total;
+    rc = check_offset("get", s, off, &total);
+    if (rc == EXIT_OK && o->length == NULL) {
         len = total - off;
-    } else if (len > total - off) {
+    } else if (rc == EXIT_OK && len > total - off) {
         fprintf(stderr, "cmk: get: --offset %" PRIu64 " --length %" PRIu64 " ends past the end "
                 "of the store (%" PRIu64 " bytes): %s (%s)\n", off, len, total,
                 eng_strerror(ENG_ERR_RANGE), eng_error_name(ENG_ERR_RANGE));

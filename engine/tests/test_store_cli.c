@@ -365,6 +365,12 @@ Test(cmk, get_range_past_the_end_is_refused)
     uint8_t *b = tl_read_file(out_path, &len);
     cr_assert_eq(len, 6, "the last 6 bytes");
     free(b);
+    /* put: an empty input at an offset past the end exited 0 too. */
+    cr_assert_eq(cmk("put s /dev/null --offset 65537"), 2);
+    expect_err((const char *const[]){
+        "cmk: put: --offset 65537 is past the end of the store (65536 bytes)", "ENG_ERR_RANGE",
+        NULL});
+    cr_assert_eq(cmk("put s /dev/null --offset 65536"), 0, "at the end: 0 bytes");
     /* Negative, signed, hex, overflowing, empty or trailing garbage: usage errors. */
     static const char *const bad[] = {"-1", "+5", "0x10", " 5", "", "5 ", "1x", "1KB", "1K1",
                                       "99999999999999999999999", "18014398509481984K"};
@@ -373,6 +379,8 @@ Test(cmk, get_range_past_the_end_is_refused)
         expect_err((const char *const[]){"cmk: bad --offset", NULL});
         cr_assert_eq(cmk("get s --length '%s'", bad[i]), 2, "--length '%s'", bad[i]);
         expect_err((const char *const[]){"cmk: bad --length", NULL});
+        cr_assert_eq(cmk("put s /dev/null --offset '%s'", bad[i]), 2, "put --offset '%s'", bad[i]);
+        expect_err((const char *const[]){"cmk: bad --offset", NULL});
     }
 }
 
