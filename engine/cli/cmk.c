@@ -298,7 +298,14 @@ static void secret_file_error(const char *kind, const char *path)
 {
     int code = eng_errno();
     struct stat st;
-    if ((code == ENG_ERR_PERM_LOOSE || code == ENG_ERR_PERM_OWNER) && lstat(path, &st) == 0) {
+    int found = lstat(path, &st) == 0;
+    if (found && (S_ISLNK(st.st_mode) || !S_ISREG(st.st_mode))) {
+        fprintf(stderr, "cmk: %s %s is %s, refused (give a regular file): %s (%s)\n", kind,
+                path, S_ISLNK(st.st_mode) ? "a symbolic link" : "not a regular file",
+                eng_strerror(code), eng_error_name(code));
+        return;
+    }
+    if (found && (code == ENG_ERR_PERM_LOOSE || code == ENG_ERR_PERM_OWNER)) {
         fprintf(stderr, "cmk: %s %s has mode %04o and owner uid %lu: %s (%s); it must be a "
                 "regular file owned by uid %lu, no group or other access (chmod 600)\n", kind, path,
                 (unsigned)(st.st_mode & 07777), (unsigned long)st.st_uid, eng_strerror(code),

@@ -436,7 +436,13 @@ Test(cmk, loose_token_file_is_refused)
     tl_path(p, sizeof(p), dir, "t-link");
     cr_assert_eq(symlink("t.token", p), 0);
     cr_assert_eq(cmk_token("t-link"), 3);
-    expect_err((const char *const[]){"cmk: token file t-link: ", "(ENG_ERR_KEK_FORBIDDEN)", NULL});
+    expect_err((const char *const[]){"cmk: token file t-link is a symbolic link, refused",
+                                     "(ENG_ERR_KEK_FORBIDDEN)", NULL});
+    tl_path(p, sizeof(p), dir, "t-fifo");
+    cr_assert_eq(mkfifo(p, 0600), 0);
+    cr_assert_eq(cmk_token("t-fifo"), 1, "a FIFO is refused at once, not waited on");
+    expect_err((const char *const[]){"cmk: token file t-fifo is not a regular file, refused",
+                                     "(ENG_ERR_ARG)", NULL});
     if (geteuid() != 0) {
         cr_skip_test("chown to another user needs root");
     }
