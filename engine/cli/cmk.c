@@ -57,7 +57,6 @@ static const char usage_text[] =
     "  --vault-token-file F  file holding the identity's bearer token (default\n"
     "                        $CMK_VAULT_TOKEN); rotate-kek then rewraps under the\n"
     "                        vault's current version (the key officer rotates the key)\n"
-
     "  --mode xts|gcm        create: cipher mode (default xts)\n"
     "  --unit-size N         create: data unit size, 512..65536, power of two (default 8192)\n"
     "  --size BYTES          create: capacity (K, M, G suffixes), rounded up to whole units\n"
@@ -77,9 +76,9 @@ static const char usage_text[] =
     "  --json                status: print JSON\n"
     "\n"
     "Key and token files must be regular files of yours with no group or other access\n"
-    "(0600, 0400), not links (else exit 3). A store under a vault key needs the --vault-* options on every\n"
-    "command; without them cmk names the key and exits 2. Every cmk run checks the\n"
-    "key with its provider when it opens the store.\n"
+    "(0600, 0400), not links (else exit 3). A store under a vault key needs the\n"
+    "--vault-* options on every command; without them cmk names the key and exits 2.\n"
+    "Every cmk run checks the key with its provider when it opens the store.\n"
     "\n"
     "exit codes: 0 ok, 1 error, 2 usage (also a refused --output or range, or a vault\n"
     "store without --vault-url), 3 inaccessible (KEK gone, disabled or not permitted;\n"
@@ -300,16 +299,17 @@ static void secret_file_error(const char *kind, const char *path)
     struct stat st;
     int found = lstat(path, &st) == 0;
     if (found && (S_ISLNK(st.st_mode) || !S_ISREG(st.st_mode))) {
-        fprintf(stderr, "cmk: %s %s is %s, refused (give a regular file): %s (%s)\n", kind,
-                path, S_ISLNK(st.st_mode) ? "a symbolic link" : "not a regular file",
-                eng_strerror(code), eng_error_name(code));
+        fprintf(stderr, "cmk: %s %s is %s, refused (give a regular file): %s (%s)\n", kind, path,
+                S_ISLNK(st.st_mode) ? "a symbolic link" : "not a regular file", eng_strerror(code),
+                eng_error_name(code));
         return;
     }
     if (found && (code == ENG_ERR_PERM_LOOSE || code == ENG_ERR_PERM_OWNER)) {
-        fprintf(stderr, "cmk: %s %s has mode %04o and owner uid %lu: %s (%s); it must be a "
-                "regular file owned by uid %lu, no group or other access (chmod 600)\n", kind, path,
-                (unsigned)(st.st_mode & 07777), (unsigned long)st.st_uid, eng_strerror(code),
-                eng_error_name(code), (unsigned long)geteuid());
+        fprintf(stderr,
+                "cmk: %s %s has mode %04o and owner uid %lu: %s (%s); it must be a "
+                "regular file owned by uid %lu, no group or other access (chmod 600)\n",
+                kind, path, (unsigned)(st.st_mode & 07777), (unsigned long)st.st_uid,
+                eng_strerror(code), eng_error_name(code), (unsigned long)geteuid());
         return;
     }
     fprintf(stderr, "cmk: %s %s: %s (%s)\n", kind, path, eng_strerror(code), eng_error_name(code));
@@ -377,12 +377,14 @@ static int need_vault_options(const struct opts *o, const char *what, const stru
     }
     const char *keys = strstr(rec->key_id, "/keys/");
     if (keys == NULL) {
-        fprintf(stderr, "cmk: %s: %s is under the key %s (version %s) of key provider \"%s\", "
-                "which cmk cannot reach\n", o->pos[0], what, rec->key_id, rec->version,
-                rec->provider);
+        fprintf(stderr,
+                "cmk: %s: %s is under the key %s (version %s) of key provider \"%s\", "
+                "which cmk cannot reach\n",
+                o->pos[0], what, rec->key_id, rec->version, rec->provider);
         return EXIT_USAGE;
     }
-    fprintf(stderr, "cmk: %s: %s is under the customer-managed key %s (version %s) in a key "
+    fprintf(stderr,
+            "cmk: %s: %s is under the customer-managed key %s (version %s) in a key "
             "vault; give --vault-url %.*s --vault-key %s --vault-ca CA_FILE --vault-token-file "
             "TOKEN_FILE (an identity allowed get, wrapKey and unwrapKey on that key)\n",
             o->pos[0], what, rec->key_id, rec->version, (int)(keys - rec->key_id), rec->key_id,
@@ -511,9 +513,10 @@ static int check_offset(const char *cmd, struct eng_store *s, uint64_t off, uint
     if (off <= *total) {
         return EXIT_OK;
     }
-    fprintf(stderr, "cmk: %s: --offset %" PRIu64 " is past the end of the store (%" PRIu64
-            " bytes): %s (%s)\n", cmd, off, *total, eng_strerror(ENG_ERR_RANGE),
-            eng_error_name(ENG_ERR_RANGE));
+    fprintf(stderr,
+            "cmk: %s: --offset %" PRIu64 " is past the end of the store (%" PRIu64
+            " bytes): %s (%s)\n",
+            cmd, off, *total, eng_strerror(ENG_ERR_RANGE), eng_error_name(ENG_ERR_RANGE));
     return EXIT_USAGE;
 }
 
@@ -652,8 +655,10 @@ static int check_output(const char *arg, const char *store_dir, int force, struc
     }
     char store_real[PATH_MAX];
     if (realpath(store_dir, store_real) != NULL && path_within(out->path, store_real)) {
-        fprintf(stderr, "cmk: get: --output %s is inside the store %s; refused (it would "
-                "overwrite the store's own files)\n", arg, store_dir);
+        fprintf(stderr,
+                "cmk: get: --output %s is inside the store %s; refused (it would "
+                "overwrite the store's own files)\n",
+                arg, store_dir);
         return EXIT_USAGE;
     }
     if (exists && !force) {
@@ -750,9 +755,10 @@ static int cmd_get(const struct opts *o)
     if (rc == EXIT_OK && o->length == NULL) {
         len = total - off;
     } else if (rc == EXIT_OK && len > total - off) {
-        fprintf(stderr, "cmk: get: --offset %" PRIu64 " --length %" PRIu64 " ends past the end "
-                "of the store (%" PRIu64 " bytes): %s (%s)\n", off, len, total,
-                eng_strerror(ENG_ERR_RANGE), eng_error_name(ENG_ERR_RANGE));
+        fprintf(stderr,
+                "cmk: get: --offset %" PRIu64 " --length %" PRIu64
+                " ends past the end of the store (%" PRIu64 " bytes): %s (%s)\n",
+                off, len, total, eng_strerror(ENG_ERR_RANGE), eng_error_name(ENG_ERR_RANGE));
         rc = EXIT_USAGE;
     }
     uint8_t *buf = rc == EXIT_OK ? malloc(IO_CHUNK) : NULL;
@@ -917,7 +923,8 @@ static void print_status_text(const char *dir, struct eng_store *s, const struct
     printf("generation  %" PRIu64 "\n", in->generation);
     if (in->accessible) {
         printf("access      ok (key table MAC verified, KEK checked at open, then every %" PRIu32
-               " s while open)\n", in->revalidate_s);
+               " s while open)\n",
+               in->revalidate_s);
     } else {
         printf("access      inaccessible: %s (%s)\n", eng_strerror(in->cause),
                eng_error_name(in->cause));

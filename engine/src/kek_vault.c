@@ -21,10 +21,10 @@
 #include <openssl/ssl.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <unistd.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "eng_secure.h"
 #include "eng_vault.h"

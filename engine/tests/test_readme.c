@@ -25,7 +25,7 @@
 #include "vmt_client.h"
 
 #define BEGIN_MARK "<!-- walk-through: begin"
-#define END_MARK "<!-- walk-through: end"
+#define END_MARK   "<!-- walk-through: end"
 
 static char dir[256];
 
@@ -104,9 +104,13 @@ Test(readme, cmk_walkthrough_runs_as_written)
     char *block = walkthrough_block();
     /* The steps the walk-through promises (issue 17): each must stay in the block. */
     static const char *const steps[] = {
-        "vault-mock --state", "\"key_size\": 3072", "jq -r .keyofficer", "jq -r .dbservice",
-        "create store", "put store", "get store", "officer -X POST \"$url/keys/demo-kek/rotate",
-        "rotate-kek store", "officer -X DELETE", "test \"$rc\" -eq 3", "/recover", "cmp hello.txt"};
+        "vault-mock --state", "\"key_size\": 3072",
+        "jq -r .keyofficer",  "jq -r .dbservice",
+        "create store",       "put store",
+        "get store",          "officer -X POST \"$url/keys/demo-kek/rotate",
+        "rotate-kek store",   "officer -X DELETE",
+        "test \"$rc\" -eq 3", "/recover",
+        "cmp hello.txt"};
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
         cr_assert_not_null(strstr(block, steps[i]), "the walk-through lost \"%s\"", steps[i]);
     }

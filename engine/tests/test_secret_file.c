@@ -52,8 +52,8 @@ static void expect_token_error(int code, const char *why)
 Test(secret_file, token_read_and_trailing_line_end_dropped)
 {
     char out[ENG_VAULT_TOKEN_MAX + 1];
-    static const char *const texts[] = {"tok-0123456789", "tok-0123456789\n",
-                                        "tok-0123456789\r\n", "tok-0123456789 \t\n\n"};
+    static const char *const texts[] = {"tok-0123456789", "tok-0123456789\n", "tok-0123456789\r\n",
+                                        "tok-0123456789 \t\n\n"};
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
         write_token(texts[i], 0600);
         cr_assert_eq(eng_vault_read_token(tok_path, out, sizeof(out)), 0, "%s",

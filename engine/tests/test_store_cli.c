@@ -1,12 +1,12 @@
 /* test_store_cli.c - the cmk tool: commands, exit codes, one-line errors. */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <openssl/rand.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <dirent.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -275,9 +275,14 @@ Test(cmk, get_output_inside_the_store_is_refused)
     cr_assert_eq(symlink("s", lnk), 0);
     tl_path(lnk2, sizeof(lnk2), dir, "kt-link");
     cr_assert_eq(symlink("s/keytable", lnk2), 0);
-    static const char *const outs[] = {"s/keytable", "s/data", "s/tags", "s/new-file",
-                                       "./s/../s/keytable", "link-to-s/keytable",
-                                       "link-to-s/new-file", "kt-link"};
+    static const char *const outs[] = {"s/keytable",
+                                       "s/data",
+                                       "s/tags",
+                                       "s/new-file",
+                                       "./s/../s/keytable",
+                                       "link-to-s/keytable",
+                                       "link-to-s/new-file",
+                                       "kt-link"};
     for (size_t i = 0; i < sizeof(outs) / sizeof(outs[0]); i++) {
         for (int force = 0; force <= 1; force++) {
             cr_assert_eq(cmk("get s --output %s%s", outs[i], force ? " --force" : ""), 2, "%s",
@@ -299,8 +304,8 @@ Test(cmk, get_output_existing_file_needs_force)
     cr_assert_eq(cmk("put s in"), 0);
     write_text("out", "keep me", 0644);
     cr_assert_eq(cmk("get s --length 11 --output out"), 2);
-    expect_err((const char *const[]){"cmk: get: --output out exists; give --force to replace it",
-                                     NULL});
+    expect_err(
+        (const char *const[]){"cmk: get: --output out exists; give --force to replace it", NULL});
     expect_file("out", "keep me", "a refused get");
     cr_assert_eq(cmk("get s --length 11 --output out --force"), 0);
     expect_file("out", "fresh bytes", "get --force");
@@ -341,15 +346,17 @@ Test(cmk, get_range_past_the_end_is_refused)
 {
     cr_assert_eq(cmk("create s --size 64K"), 0);
     cr_assert_eq(cmk("get s --offset 65537"), 2);
-    expect_err((const char *const[]){
-        "cmk: get: --offset 65537 is past the end of the store (65536 bytes)", "ENG_ERR_RANGE",
-        NULL});
+    expect_err(
+        (const char *const[]){"cmk: get: --offset 65537 is past the end of the store (65536 bytes)",
+                              "ENG_ERR_RANGE", NULL});
     cr_assert_eq(cmk("get s --offset 1G"), 2);
     expect_err((const char *const[]){
         "cmk: get: --offset 1073741824 is past the end of the store (65536 bytes)", NULL});
     cr_assert_eq(cmk("get s --offset 65530 --length 7"), 2);
-    expect_err((const char *const[]){"cmk: get: --offset 65530 --length 7 ends past the end of "
-                                     "the store (65536 bytes)", "ENG_ERR_RANGE", NULL});
+    expect_err(
+        (const char *const[]){"cmk: get: --offset 65530 --length 7 ends past the end of "
+                              "the store (65536 bytes)",
+                              "ENG_ERR_RANGE", NULL});
     cr_assert_eq(cmk("get s --length 18446744073709551615"), 2);
     expect_err((const char *const[]){"ends past the end of the store (65536 bytes)", NULL});
     char *o = slurp(out_path);
@@ -367,13 +374,22 @@ Test(cmk, get_range_past_the_end_is_refused)
     free(b);
     /* put: an empty input at an offset past the end exited 0 too. */
     cr_assert_eq(cmk("put s /dev/null --offset 65537"), 2);
-    expect_err((const char *const[]){
-        "cmk: put: --offset 65537 is past the end of the store (65536 bytes)", "ENG_ERR_RANGE",
-        NULL});
+    expect_err(
+        (const char *const[]){"cmk: put: --offset 65537 is past the end of the store (65536 bytes)",
+                              "ENG_ERR_RANGE", NULL});
     cr_assert_eq(cmk("put s /dev/null --offset 65536"), 0, "at the end: 0 bytes");
     /* Negative, signed, hex, overflowing, empty or trailing garbage: usage errors. */
-    static const char *const bad[] = {"-1", "+5", "0x10", " 5", "", "5 ", "1x", "1KB", "1K1",
-                                      "99999999999999999999999", "18014398509481984K"};
+    static const char *const bad[] = {"-1",
+                                      "+5",
+                                      "0x10",
+                                      " 5",
+                                      "",
+                                      "5 ",
+                                      "1x",
+                                      "1KB",
+                                      "1K1",
+                                      "99999999999999999999999",
+                                      "18014398509481984K"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         cr_assert_eq(cmk("get s --offset '%s'", bad[i]), 2, "--offset '%s'", bad[i]);
         expect_err((const char *const[]){"cmk: bad --offset", NULL});
@@ -410,8 +426,10 @@ Test(cmk, loose_key_file_named_with_its_mode)
  */
 static int cmk_token(const char *token_file)
 {
-    return cmk("get s --length 1 --vault-url https://127.0.0.1:9 --vault-key k "
-               "--vault-token-file %s", token_file);
+    return cmk(
+        "get s --length 1 --vault-url https://127.0.0.1:9 --vault-key k "
+        "--vault-token-file %s",
+        token_file);
 }
 
 Test(cmk, loose_token_file_is_refused)
