@@ -1,11 +1,14 @@
 /*
  * cmk - the encrypted store from the command line, for people and scripts.
  *
- * Exit codes: 0 ok, 1 error, 2 usage, 3 inaccessible (the KEK is gone,
- * disabled or not permitted), 4 integrity (authentication failed, corrupt,
- * truncated or rolled-back key table, corrupt backup). Errors are one line
- * on stderr. get, status and backup open the store read-only (shared lock:
- * any number at once); put, rotate-kek and rekey open it exclusively.
+ * Exit codes: 0 ok, 1 error, 2 usage (bad or missing options, a refused
+ * --output or range, a vault store without the vault options), 3
+ * inaccessible (the KEK is gone, disabled or not permitted, or its key or
+ * token file is not the user's alone), 4 integrity (authentication failed,
+ * corrupt, truncated or rolled-back key table, corrupt backup). Errors are
+ * one line on stderr. get, status and backup open the store read-only
+ * (shared lock: any number at once); put, rotate-kek and rekey open it
+ * exclusively.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -37,7 +40,9 @@ static const char usage_text[] =
     "commands:\n"
     "  create DIR            make a store (--size or --units required)\n"
     "  put DIR FILE          write FILE's bytes (\"-\" = stdin) at --offset\n"
-    "  get DIR               write --length bytes from --offset to --output (default stdout)\n"
+    "  get DIR               write --length bytes from --offset to --output (default stdout);\n"
+    "                        a range past the store's end is refused (exit 2), --offset at\n"
+    "                        the end gives 0 bytes\n"
     "  backup DIR FILE       write an encrypted backup stream of the store to FILE\n"
     "  verify-backup FILE    check a backup stream end to end, write nothing\n"
     "  restore FILE DIR      verify FILE, then restore it into a new store DIR\n"
@@ -60,10 +65,15 @@ static const char usage_text[] =
     "  --size BYTES          create: capacity (K, M, G suffixes), rounded up to whole units\n"
     "  --units N             create: capacity in units\n"
     "  --extent-units N      create: units per DEK (default 1024)\n"
-    "  --offset BYTES        put/get: byte offset (default 0)\n"
+    "  --offset BYTES        put/get: byte offset (default 0); past the store's end:\n"
+    "                        refused (exit 2)\n"
     "  --length BYTES        get: byte count (default: to the end)\n"
-    "  --output FILE         get: output file (default stdout)\n"
-    "  --revalidate SECONDS  KEK check interval (default 60)\n"
+    "  --output FILE         get: output file (default stdout), written whole or not at\n"
+    "                        all (temp file, then rename; new files are 0600); refused\n"
+    "                        inside the store folder, and if it exists unless --force\n"
+    "  --force               get: replace an existing --output file\n"
+    "  --revalidate SECONDS  KEK check interval of an open store (default 60; matters\n"
+    "                        only to long-lived library handles: cmk checks at open)\n"
     "  --backend NAME        auto, openssl, ipsec-mb, native\n"
     "  --keep-kek-version    rotate-kek: rewrap under the current version, make no new one\n"
     "  --json                status: print JSON\n"
@@ -74,9 +84,15 @@ static const char usage_text[] =
     "                        $HOME/.cmk/anchors): the newest key-table generation seen\n"
     "                        per store; an older key table is refused (exit 4)\n"
     "\n"
-    "exit codes: 0 ok, 1 error, 2 usage, 3 inaccessible (KEK gone, disabled or not\n"
-    "permitted), 4 integrity (authentication failed, corrupt or truncated data, key\n"
-    "table rolled back)\n";
+    "Key and token files must be regular files of yours with no group or other access\n"
+    "(0600, 0400), not links (else exit 3). A store under a vault key needs the\n"
+    "--vault-* options on every command; without them cmk names the key and exits 2.\n"
+    "Every cmk run checks the key with its provider when it opens the store.\n"
+    "\n"
+    "exit codes: 0 ok, 1 error, 2 usage (also a refused --output or range, or a vault\n"
+    "store without --vault-url), 3 inaccessible (KEK gone, disabled or not permitted;\n"
+    "key or token file not yours alone), 4 integrity (authentication failed, corrupt or\n"
+    "truncated data, key table rolled back)\n";
 
 struct opts {
     const char *key_file;
@@ -97,6 +113,7 @@ struct opts {
     const char *wait;
     const char *anchor_dir;
     int keep_version;
+    int force;
     int json;
     int help;
     const char *pos[4];
@@ -184,6 +201,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         }
         if (strcmp(name, "keep-kek-version") == 0) {
             o->keep_version = 1;
+            continue;
+        }
+        if (strcmp(name, "force") == 0) {
+            o->force = 1;
             continue;
         }
         const char *eq = strchr(name, '=');
@@ -286,24 +307,44 @@ static int run_config(const struct opts *o, struct eng_store_config *cfg)
     return EXIT_OK;
 }
 
+/*
+ * After the engine refused the secret file |path| (|kind|: "key file",
+ * "token file"): one line naming the file and the error, and for a file
+ * that is not ours alone its mode and owner and what to do.
+ */
+static void secret_file_error(const char *kind, const char *path)
+{
+    int code = eng_errno();
+    struct stat st;
+    int found = lstat(path, &st) == 0;
+    if (found && (S_ISLNK(st.st_mode) || !S_ISREG(st.st_mode))) {
+        fprintf(stderr, "cmk: %s %s is %s, refused (give a regular file): %s (%s)\n", kind, path,
+                S_ISLNK(st.st_mode) ? "a symbolic link" : "not a regular file", eng_strerror(code),
+                eng_error_name(code));
+        return;
+    }
+    if (found && (code == ENG_ERR_PERM_LOOSE || code == ENG_ERR_PERM_OWNER)) {
+        fprintf(stderr,
+                "cmk: %s %s has mode %04o and owner uid %lu: %s (%s); it must be a "
+                "regular file owned by uid %lu, no group or other access (chmod 600)\n",
+                kind, path, (unsigned)(st.st_mode & 07777), (unsigned long)st.st_uid,
+                eng_strerror(code), eng_error_name(code), (unsigned long)geteuid());
+        return;
+    }
+    fprintf(stderr, "cmk: %s %s: %s (%s)\n", kind, path, eng_strerror(code), eng_error_name(code));
+}
+
 /* The customer-managed provider: token from --vault-token-file or $CMK_VAULT_TOKEN. */
 static struct eng_kek_provider *open_vault(const struct opts *o)
 {
-    char token[4097] = "";
+    char token[ENG_VAULT_TOKEN_MAX + 1] = "";
     if (o->vault_key == NULL) {
         fprintf(stderr, "cmk: --vault-url needs --vault-key NAME\n");
         return NULL;
     }
     if (o->vault_token_file != NULL) {
-        FILE *f = fopen(o->vault_token_file, "r");
-        size_t n = f != NULL ? fread(token, 1, sizeof(token) - 1, f) : 0;
-        if (f != NULL) {
-            fclose(f);
-        }
-        token[n] = '\0';
-        token[strcspn(token, "\r\n")] = '\0';
-        if (n == 0) {
-            fprintf(stderr, "cmk: cannot read a token from %s\n", o->vault_token_file);
+        if (eng_vault_read_token(o->vault_token_file, token, sizeof(token)) != 0) {
+            secret_file_error("token file", o->vault_token_file);
             return NULL;
         }
     } else if (getenv("CMK_VAULT_TOKEN") != NULL) {
@@ -336,11 +377,80 @@ static struct eng_kek_provider *open_kek(const struct opts *o, int create)
     }
     struct eng_kek_provider *p = eng_smk_open(path, create);
     if (p == NULL) {
-        int code = eng_errno();
-        fprintf(stderr, "cmk: key file %s: %s (%s)\n", path, eng_strerror(code),
-                eng_error_name(code));
+        secret_file_error("key file", path);
     }
     return p;
+}
+
+/*
+ * Without --vault-url the SMK key file is used. A store or backup whose
+ * records name another provider cannot be opened with it: say which key it
+ * needs and which options to pass (|what|: "store S", "backup F"), and
+ * return EXIT_USAGE. EXIT_OK when |rec| is the SMK's, or empty (unknown).
+ */
+static int need_vault_options(const struct opts *o, const char *what, const struct eng_kek_ref *rec)
+{
+    if (o->vault_url != NULL || rec->provider[0] == '\0' ||
+        strcmp(rec->provider, ENG_SMK_PROVIDER_NAME) == 0) {
+        return EXIT_OK;
+    }
+    const char *keys = strstr(rec->key_id, "/keys/");
+    if (keys == NULL) {
+        fprintf(stderr,
+                "cmk: %s: %s is under the key %s (version %s) of key provider \"%s\", "
+                "which cmk cannot reach\n",
+                o->pos[0], what, rec->key_id, rec->version, rec->provider);
+        return EXIT_USAGE;
+    }
+    fprintf(stderr,
+            "cmk: %s: %s is under the customer-managed key %s (version %s) in a key "
+            "vault; give --vault-url %.*s --vault-key %s --vault-ca CA_FILE --vault-token-file "
+            "TOKEN_FILE (an identity allowed get, wrapKey and unwrapKey on that key)\n",
+            o->pos[0], what, rec->key_id, rec->version, (int)(keys - rec->key_id), rec->key_id,
+            keys + strlen("/keys/"));
+    return EXIT_USAGE;
+}
+
+/* need_vault_options for the store in |dir| (its key table, read without any key). */
+static int store_needs_vault(const struct opts *o, const char *dir)
+{
+    struct eng_kek_ref rec;
+    memset(&rec, 0, sizeof(rec));
+    struct eng_store_dek d;
+    struct eng_store *s = o->vault_url == NULL ? eng_store_inspect(dir) : NULL;
+    if (s != NULL && eng_store_dek_info(s, 0, &d) == 0) {
+        rec = d.kek;
+    }
+    eng_store_close(s);
+    char what[PATH_MAX + 8];
+    snprintf(what, sizeof(what), "store %s", dir);
+    return need_vault_options(o, what, &rec);
+}
+
+/* A provider that only records the ref of the first unwrap asked of it, and fails. */
+static int probe_unwrap(void *state, const struct eng_kek_ref *kek, uint8_t *out, size_t *out_len,
+                        size_t max_out_len, const uint8_t *in, size_t in_len)
+{
+    (void)out, (void)out_len, (void)max_out_len, (void)in, (void)in_len;
+    struct eng_kek_ref *rec = state;
+    if (rec->provider[0] == '\0') {
+        *rec = *kek;
+    }
+    return -1;
+}
+
+/* need_vault_options for the backup stream |path|: its header names the KEK. */
+static int backup_needs_vault(const struct opts *o, const char *path)
+{
+    struct eng_kek_ref rec;
+    memset(&rec, 0, sizeof(rec));
+    struct eng_kek_provider probe = {.name = "probe", .state = &rec, .unwrap = probe_unwrap};
+    if (o->vault_url == NULL) {
+        (void)eng_backup_verify(path, &probe); /* fails at the unwrap, or earlier */
+    }
+    char what[PATH_MAX + 8];
+    snprintf(what, sizeof(what), "backup %s", path);
+    return need_vault_options(o, what, &rec);
 }
 
 static int cmd_create(const struct opts *o)
@@ -373,7 +483,7 @@ static int cmd_create(const struct opts *o)
         if (parse_size(o->size, &v) != 0 || cfg.unit_size == 0) {
             return usage_error("bad --size", o->size);
         }
-        cfg.num_units = (v + cfg.unit_size - 1) / cfg.unit_size;
+        cfg.num_units = v / cfg.unit_size + (v % cfg.unit_size != 0);
     } else {
         return usage_error("create needs --size or --units", NULL);
     }
@@ -417,7 +527,7 @@ static struct eng_store *open_store(const struct opts *o, struct eng_kek_provide
 {
     struct eng_store_config cfg;
     *rc = run_config(o, &cfg);
-    if (*rc != EXIT_OK) {
+    if (*rc != EXIT_OK || (*rc = store_needs_vault(o, o->pos[1])) != EXIT_OK) {
         return NULL;
     }
     if (read_only) {
@@ -437,6 +547,22 @@ static struct eng_store *open_store(const struct opts *o, struct eng_kek_provide
     return s;
 }
 
+/* The open store's size in bytes into *total; EXIT_USAGE (printed) if |off| lies past it. */
+static int check_offset(const char *cmd, struct eng_store *s, uint64_t off, uint64_t *total)
+{
+    struct eng_store_info info;
+    eng_store_get_info(s, &info);
+    *total = info.num_units * info.unit_size;
+    if (off <= *total) {
+        return EXIT_OK;
+    }
+    fprintf(stderr,
+            "cmk: %s: --offset %" PRIu64 " is past the end of the store (%" PRIu64
+            " bytes): %s (%s)\n",
+            cmd, off, *total, eng_strerror(ENG_ERR_RANGE), eng_error_name(ENG_ERR_RANGE));
+    return EXIT_USAGE;
+}
+
 static int cmd_put(const struct opts *o)
 {
     if (o->npos != 3) {
@@ -454,6 +580,10 @@ static int cmd_put(const struct opts *o)
     struct eng_kek_provider *kek = NULL;
     int rc;
     struct eng_store *s = open_store(o, &kek, &rc, 0);
+    uint64_t total;
+    if (s != NULL) {
+        rc = check_offset("put", s, off, &total);
+    }
     uint8_t *buf = malloc(IO_CHUNK);
     if (s != NULL && buf == NULL) {
         fprintf(stderr, "cmk: put: out of memory\n");
@@ -487,21 +617,157 @@ static int cmd_put(const struct opts *o)
 }
 
 /*
- * Opens |path| for the decrypted bytes of `get`: a new file is created 0600
- * whatever the umask (plaintext is as private as the store); an existing
- * file keeps its mode and is truncated.
+ * Where `get` writes: a regular file (new, or replaced with --force) is
+ * written to a private temp file in the same folder and renamed over the
+ * target only when every byte is in, so a failed get leaves an existing
+ * file as it was; a device or FIFO (/dev/null) is written in place.
  */
-static FILE *open_output(const char *path)
+struct output {
+    char path[PATH_MAX]; /* the target, symbolic links resolved */
+    char tmp[PATH_MAX];  /* the temp file while writing; "" for a device */
+    FILE *f;
+};
+
+/* Is |path| (resolved) |dir| itself or below it? */
+static int path_within(const char *path, const char *dir)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        return NULL;
+    size_t n = strlen(dir);
+    if (n > 0 && dir[n - 1] == '/') {
+        n--; /* "/" */
     }
-    FILE *f = fdopen(fd, "wb");
-    if (f == NULL) {
-        close(fd);
+    return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/*
+ * Resolves get's --output |arg| into |out| and refuses what would destroy
+ * data: a path inside the store folder |store_dir| (found through symbolic
+ * links, and for files that do not exist yet through their folder), a
+ * folder, a dangling link, and an existing file without --force. Prints the
+ * error; EXIT_OK or EXIT_USAGE.
+ */
+static int check_output(const char *arg, const char *store_dir, int force, struct output *out)
+{
+    memset(out, 0, sizeof(*out));
+    struct stat st;
+    int exists = lstat(arg, &st) == 0;
+    if (!exists && errno != ENOENT) {
+        fprintf(stderr, "cmk: get: --output %s: %s\n", arg, strerror(errno));
+        return EXIT_USAGE;
     }
-    return f;
+    if (exists && stat(arg, &st) != 0) {
+        fprintf(stderr, "cmk: get: --output %s is a symbolic link to a missing file\n", arg);
+        return EXIT_USAGE;
+    }
+    if (exists && S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "cmk: get: --output %s is a folder, not a file\n", arg);
+        return EXIT_USAGE;
+    }
+    if (exists && !S_ISREG(st.st_mode)) {
+        snprintf(out->path, sizeof(out->path), "%s", arg); /* a device or FIFO */
+        return EXIT_OK;
+    }
+    if (exists) {
+        if (realpath(arg, out->path) == NULL) {
+            fprintf(stderr, "cmk: get: --output %s: %s\n", arg, strerror(errno));
+            return EXIT_USAGE;
+        }
+    } else {
+        /* Not there yet: resolve its folder, then add the name. */
+        const char *slash = strrchr(arg, '/');
+        const char *name = slash != NULL ? slash + 1 : arg;
+        char folder[PATH_MAX] = ".";
+        if (slash != NULL) {
+            size_t flen = slash == arg ? 1 : (size_t)(slash - arg); /* "/name": "/" */
+            snprintf(folder, sizeof(folder), "%.*s", (int)flen, arg);
+        }
+        if (name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+            fprintf(stderr, "cmk: get: --output %s names a folder, not a file\n", arg);
+            return EXIT_USAGE;
+        }
+        char real[PATH_MAX];
+        if (realpath(folder, real) == NULL) {
+            fprintf(stderr, "cmk: get: --output %s: the folder %s does not exist\n", arg, folder);
+            return EXIT_USAGE;
+        }
+        int n = snprintf(out->path, sizeof(out->path), "%s%s%s", real,
+                         strcmp(real, "/") == 0 ? "" : "/", name);
+        if (n < 0 || (size_t)n >= sizeof(out->path)) {
+            fprintf(stderr, "cmk: get: --output %s: path too long\n", arg);
+            return EXIT_USAGE;
+        }
+    }
+    char store_real[PATH_MAX];
+    if (realpath(store_dir, store_real) != NULL && path_within(out->path, store_real)) {
+        fprintf(stderr,
+                "cmk: get: --output %s is inside the store %s; refused (it would "
+                "overwrite the store's own files)\n",
+                arg, store_dir);
+        return EXIT_USAGE;
+    }
+    if (exists && !force) {
+        fprintf(stderr, "cmk: get: --output %s exists; give --force to replace it\n", arg);
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
+/*
+ * Opens |out| for writing: a temp file (created 0600 whatever the umask:
+ * plaintext is as private as the store) beside a regular target, the
+ * device itself otherwise. EXIT_OK or EXIT_ERR (printed).
+ */
+static int open_output(struct output *out)
+{
+    struct stat st;
+    int fd;
+    if (stat(out->path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        fd = open(out->path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+    } else {
+        int n = snprintf(out->tmp, sizeof(out->tmp), "%s.cmk-get-XXXXXX", out->path);
+        fd = n > 0 && (size_t)n < sizeof(out->tmp) ? mkostemp(out->tmp, O_CLOEXEC) : -1;
+        if (fd < 0) {
+            out->tmp[0] = '\0';
+        }
+    }
+    out->f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    if (out->f == NULL) {
+        fprintf(stderr, "cmk: get: cannot write %s: %s\n", out->path, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        if (out->tmp[0] != '\0') {
+            unlink(out->tmp);
+        }
+        return EXIT_ERR;
+    }
+    return EXIT_OK;
+}
+
+/* Closes |out|: on success renames the temp file over the target, else removes it. */
+static int close_output(struct output *out, int rc)
+{
+    if (fflush(out->f) != 0 || (out->tmp[0] != '\0' && fsync(fileno(out->f)) != 0)) {
+        if (rc == EXIT_OK) {
+            fprintf(stderr, "cmk: get: write failed: %s\n", strerror(errno));
+            rc = EXIT_ERR;
+        }
+    }
+    if (fclose(out->f) != 0 && rc == EXIT_OK) {
+        fprintf(stderr, "cmk: get: write failed: %s\n", strerror(errno));
+        rc = EXIT_ERR;
+    }
+    if (out->tmp[0] == '\0') {
+        return rc;
+    }
+    if (rc == EXIT_OK && rename(out->tmp, out->path) != 0) {
+        fprintf(stderr, "cmk: get: cannot rename %s to %s: %s\n", out->tmp, out->path,
+                strerror(errno));
+        rc = EXIT_ERR;
+    }
+    if (rc != EXIT_OK) {
+        unlink(out->tmp);
+    }
+    return rc;
 }
 
 static int cmd_get(const struct opts *o)
@@ -509,30 +775,44 @@ static int cmd_get(const struct opts *o)
     if (o->npos != 2) {
         return usage_error("get needs DIR", NULL);
     }
-    uint64_t off = 0, len = UINT64_MAX;
+    uint64_t off = 0, len = 0;
     if (o->offset != NULL && parse_size(o->offset, &off) != 0) {
         return usage_error("bad --offset", o->offset);
     }
     if (o->length != NULL && parse_size(o->length, &len) != 0) {
         return usage_error("bad --length", o->length);
     }
+    struct output out;
+    out.f = NULL;
+    int rc = EXIT_OK;
+    if (o->output != NULL && (rc = check_output(o->output, o->pos[1], o->force, &out)) != EXIT_OK) {
+        return rc;
+    }
     struct eng_kek_provider *kek = NULL;
-    int rc;
     struct eng_store *s = open_store(o, &kek, &rc, 1);
     if (s == NULL) {
         return rc;
     }
-    struct eng_store_info info;
-    eng_store_get_info(s, &info);
-    uint64_t total = info.num_units * info.unit_size;
-    if (len == UINT64_MAX) {
-        len = off <= total ? total - off : 0;
+    uint64_t total;
+    rc = check_offset("get", s, off, &total);
+    if (rc == EXIT_OK && o->length == NULL) {
+        len = total - off;
+    } else if (rc == EXIT_OK && len > total - off) {
+        fprintf(stderr,
+                "cmk: get: --offset %" PRIu64 " --length %" PRIu64
+                " ends past the end of the store (%" PRIu64 " bytes): %s (%s)\n",
+                off, len, total, eng_strerror(ENG_ERR_RANGE), eng_error_name(ENG_ERR_RANGE));
+        rc = EXIT_USAGE;
     }
-    FILE *out = o->output != NULL ? open_output(o->output) : stdout;
-    uint8_t *buf = malloc(IO_CHUNK);
-    if (out == NULL || buf == NULL) {
-        fprintf(stderr, "cmk: get: cannot open %s\n", o->output != NULL ? o->output : "stdout");
+    uint8_t *buf = rc == EXIT_OK ? malloc(IO_CHUNK) : NULL;
+    if (rc == EXIT_OK && buf == NULL) {
+        fprintf(stderr, "cmk: get: out of memory\n");
         rc = EXIT_ERR;
+    }
+    FILE *f = stdout;
+    if (rc == EXIT_OK && o->output != NULL) {
+        rc = open_output(&out);
+        f = out.f;
     }
     while (rc == EXIT_OK && len > 0) {
         size_t n = len < IO_CHUNK ? (size_t)len : IO_CHUNK;
@@ -540,15 +820,18 @@ static int cmd_get(const struct opts *o)
             rc = fail("get");
             break;
         }
-        if (fwrite(buf, 1, n, out) != n) {
+        if (fwrite(buf, 1, n, f) != n) {
             fprintf(stderr, "cmk: get: write failed: %s\n", strerror(errno));
             rc = EXIT_ERR;
         }
         off += n;
         len -= n;
     }
-    if (out != NULL && out != stdout && fclose(out) != 0 && rc == EXIT_OK) {
-        rc = EXIT_ERR;
+    if (o->output != NULL && out.f != NULL) {
+        rc = close_output(&out, rc);
+    }
+    if (buf != NULL) {
+        eng_cleanse(buf, IO_CHUNK);
     }
     free(buf);
     eng_store_close(s);
@@ -592,11 +875,15 @@ static int cmd_verify_backup(const struct opts *o)
     if (o->npos != 2) {
         return usage_error("verify-backup needs FILE", NULL);
     }
+    int rc = backup_needs_vault(o, o->pos[1]);
+    if (rc != EXIT_OK) {
+        return rc;
+    }
     struct eng_kek_provider *kek = open_kek(o, 0);
     if (kek == NULL) {
         return exit_code_for(eng_errno());
     }
-    int rc = eng_backup_verify(o->pos[1], kek) == 0 ? EXIT_OK : fail("verify-backup");
+    rc = eng_backup_verify(o->pos[1], kek) == 0 ? EXIT_OK : fail("verify-backup");
     eng_kek_provider_free(kek);
     return rc;
 }
@@ -608,7 +895,7 @@ static int cmd_restore(const struct opts *o)
     }
     struct eng_store_config cfg;
     int rc = run_config(o, &cfg);
-    if (rc != EXIT_OK) {
+    if (rc != EXIT_OK || (rc = backup_needs_vault(o, o->pos[1])) != EXIT_OK) {
         return rc;
     }
     struct eng_kek_provider *kek = open_kek(o, 0);
@@ -678,7 +965,8 @@ static void print_status_text(const char *dir, struct eng_store *s, const struct
     printf("extents     %" PRIu32 " of %" PRIu32 " units\n", in->num_extents, in->extent_units);
     printf("generation  %" PRIu64 "\n", in->generation);
     if (in->accessible) {
-        printf("access      ok (key table MAC verified, KEK checked every %" PRIu32 " s)\n",
+        printf("access      ok (key table MAC verified, KEK checked at open, then every %" PRIu32
+               " s while open)\n",
                in->revalidate_s);
     } else {
         printf("access      inaccessible: %s (%s)\n", eng_strerror(in->cause),
@@ -754,7 +1042,7 @@ static int cmd_status(const struct opts *o)
     /* With the key: full check. Without it (revoked): the key table alone, and exit 3. */
     struct eng_store_config cfg;
     int rc = run_config(o, &cfg);
-    if (rc != EXIT_OK) {
+    if (rc != EXIT_OK || (rc = store_needs_vault(o, o->pos[1])) != EXIT_OK) {
         return rc;
     }
     cfg.flags |= ENG_STORE_READ_ONLY;

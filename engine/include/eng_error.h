@@ -76,8 +76,8 @@ enum eng_err_category {
       "key table failed its MAC check (modified without the key)")                         \
     X(ENG_ERR_KEYFILE_CORRUPT, KEY, 5, "key file is corrupt or truncated")                 \
     X(ENG_ERR_PERM_LOOSE, KEY, 6,                                                          \
-      "key file permissions are looser than 0600 (group or others have access)")          \
-    X(ENG_ERR_PERM_OWNER, KEY, 7, "key file is not owned by the current user")             \
+      "secret file permissions are looser than 0600 (group or others have access)")       \
+    X(ENG_ERR_PERM_OWNER, KEY, 7, "secret file is not owned by the current user")          \
     X(ENG_ERR_KEK_NOT_FOUND, KEY, 8, "key encryption key (or its version) not found")     \
     X(ENG_ERR_KEK_DISABLED, KEY, 9, "key encryption key is disabled")                     \
     X(ENG_ERR_KEK_FORBIDDEN, KEY, 10, "not permitted to use the key encryption key")      \

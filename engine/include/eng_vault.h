@@ -64,6 +64,24 @@ struct eng_vault_stats {
 /* eng_vault_stats fills |out| for a provider from eng_vault_open; -1 (ENG_ERR_ARG) for others. */
 ENG_API int eng_vault_stats(const struct eng_kek_provider *p, struct eng_vault_stats *out);
 
+/* The longest bearer token eng_vault_open and eng_vault_read_token take. */
+#define ENG_VAULT_TOKEN_MAX 4096
+
+/*
+ * eng_vault_read_token reads the bearer token in the file |path| into |out|
+ * (NUL-terminated; a buffer of ENG_VAULT_TOKEN_MAX + 1 bytes always fits).
+ * The file must be the caller's alone, like an SMK key file: a regular file
+ * (ENG_ERR_ARG otherwise), not a symbolic link (ENG_ERR_KEK_FORBIDDEN),
+ * owned by the effective user (ENG_ERR_PERM_OWNER), no group or other
+ * permission bits (ENG_ERR_PERM_LOOSE, e.g. 0640, 0604 or 0644). Trailing
+ * white space (a line end) is dropped; the rest must be one printable word
+ * (ENG_ERR_ARG if empty or with spaces or control bytes; ENG_ERR_TOO_LONG
+ * past ENG_VAULT_TOKEN_MAX or |max_out_len| - 1). A missing or unreadable
+ * file gives ENG_ERR_IO. 0 or -1; every copy the function made is wiped,
+ * and |out| is an empty string on failure. Wipe |out| after use.
+ */
+ENG_API int eng_vault_read_token(const char *path, char *out, size_t max_out_len);
+
 #ifdef __cplusplus
 }
 #endif

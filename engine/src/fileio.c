@@ -128,3 +128,29 @@ int eng_file_replace(const char *path, const void *data, size_t len, mode_t mode
     }
     return eng_fsync_parent(path);
 }
+
+int eng_secret_open(const char *path, int missing_code, int not_regular_code)
+{
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        ENG_ENSURE(errno != ENOENT, missing_code);
+        ENG_ENSURE(errno != EACCES && errno != ELOOP, ENG_ERR_KEK_FORBIDDEN);
+        ENG_BAIL(ENG_ERR_IO);
+    }
+    struct stat st;
+    int err = ENG_OK;
+    if (fstat(fd, &st) != 0) {
+        err = ENG_ERR_IO;
+    } else if (!S_ISREG(st.st_mode)) {
+        err = not_regular_code;
+    } else if (st.st_uid != geteuid()) {
+        err = ENG_ERR_PERM_OWNER;
+    } else if ((st.st_mode & 077) != 0) {
+        err = ENG_ERR_PERM_LOOSE;
+    }
+    if (err != ENG_OK) {
+        close(fd);
+        ENG_BAIL(err);
+    }
+    return fd;
+}

@@ -30,6 +30,18 @@ int eng_file_replace(const char *path, const void *data, size_t len, mode_t mode
 int eng_fsync_dir(const char *dir);
 /* eng_fsync_parent fsyncs the folder that holds |path|. */
 int eng_fsync_parent(const char *path);
+/*
+ * eng_secret_open opens the secret file |path| (an SMK key file, a vault
+ * token file: every secret file the engine reads) read-only and returns the
+ * descriptor, or -1 if it is not the caller's alone. One rule for all of
+ * them: a symbolic link is not followed and a refused open gives
+ * ENG_ERR_KEK_FORBIDDEN (as does EACCES); a missing file gives
+ * |missing_code|; anything but a regular file (a FIFO is not waited on)
+ * gives |not_regular_code|; an owner other than the effective user gives
+ * ENG_ERR_PERM_OWNER; any group or other permission bit gives
+ * ENG_ERR_PERM_LOOSE; other failures ENG_ERR_IO.
+ */
+int eng_secret_open(const char *path, int missing_code, int not_regular_code);
 /* eng_path_join writes "<dir>/<name>" into |out|; ENG_ERR_ARG if it does not fit. */
 int eng_path_join(char *out, size_t max_out_len, const char *dir, const char *name);
 

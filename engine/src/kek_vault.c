@@ -24,10 +24,12 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "eng_secure.h"
 #include "eng_vault.h"
 #include "error_internal.h"
+#include "fileio_internal.h"
 
 #define RESP_MAX (256U * 1024U)
 #define URL_MAX 120U /* so that URL + "/keys/" + name fits a key_id */
@@ -695,5 +697,44 @@ int eng_vault_stats(const struct eng_kek_provider *p, struct eng_vault_stats *ou
     pthread_mutex_lock(&s->mu);
     *out = s->stats;
     pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+int eng_vault_read_token(const char *path, char *out, size_t max_out_len)
+{
+    ENG_ENSURE(path != NULL && out != NULL, ENG_ERR_NULL);
+    ENG_ENSURE(max_out_len > 0, ENG_ERR_ARG);
+    out[0] = '\0';
+    int fd = eng_secret_open(path, ENG_ERR_IO, ENG_ERR_ARG);
+    ENG_GUARD(fd);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = eng_read_fd(fd, ENG_VAULT_TOKEN_MAX + 2, ENG_ERR_TOO_LONG, &buf, &len);
+    close(fd);
+    ENG_GUARD(rc);
+    size_t read_len = len;
+    /* Trailing white space (the line end that editors and echo add) is dropped. */
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
+                       buf[len - 1] == '\t')) {
+        len--;
+    }
+    int err = ENG_OK;
+    if (len == 0) {
+        err = ENG_ERR_ARG;
+    } else if (len > ENG_VAULT_TOKEN_MAX || len >= max_out_len) {
+        err = ENG_ERR_TOO_LONG;
+    }
+    for (size_t i = 0; i < len && err == ENG_OK; i++) {
+        if (buf[i] <= 0x20 || buf[i] >= 0x7f) {
+            err = ENG_ERR_ARG; /* a token is one printable word: no header injection */
+        }
+    }
+    if (err == ENG_OK) {
+        memcpy(out, buf, len);
+        out[len] = '\0';
+    }
+    eng_cleanse(buf, read_len);
+    free(buf);
+    ENG_ENSURE(err == ENG_OK, err);
     return 0;
 }

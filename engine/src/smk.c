@@ -122,33 +122,6 @@ static int smk_serialize(const struct smk_file *f, struct eng_wr *w)
     return 0;
 }
 
-/* Opens |path| and refuses a file that is not ours alone. */
-static int smk_open_checked(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        ENG_ENSURE(errno != ENOENT, ENG_ERR_KEK_NOT_FOUND);
-        ENG_ENSURE(errno != EACCES && errno != ELOOP, ENG_ERR_KEK_FORBIDDEN);
-        ENG_BAIL(ENG_ERR_IO);
-    }
-    struct stat st;
-    int err = ENG_OK;
-    if (fstat(fd, &st) != 0) {
-        err = ENG_ERR_IO;
-    } else if (!S_ISREG(st.st_mode)) {
-        err = ENG_ERR_KEYFILE_CORRUPT;
-    } else if (st.st_uid != geteuid()) {
-        err = ENG_ERR_PERM_OWNER;
-    } else if ((st.st_mode & 077) != 0) {
-        err = ENG_ERR_PERM_LOOSE;
-    }
-    if (err != ENG_OK) {
-        close(fd);
-        ENG_BAIL(err);
-    }
-    return fd;
-}
-
 /* Wipes the part of |f| a parse may have filled. */
 static void smk_file_wipe(struct smk_file *f)
 {
@@ -159,7 +132,7 @@ static void smk_file_wipe(struct smk_file *f)
 /* Reads and parses the key file into |f| (secure memory); |f| is wiped on failure. */
 static int smk_load(const char *path, struct smk_file *f)
 {
-    int fd = smk_open_checked(path);
+    int fd = eng_secret_open(path, ENG_ERR_KEK_NOT_FOUND, ENG_ERR_KEYFILE_CORRUPT);
     ENG_GUARD(fd);
     uint8_t *buf = NULL;
     size_t len = 0;

@@ -101,7 +101,7 @@ static int read_store(const char *d, uint8_t *out)
     snprintf(path, sizeof(path), "%s/get.out", dir);
     char len[32];
     snprintf(len, sizeof(len), "%d", STORE_BYTES);
-    const char *args[] = {"get", d, "--length", len, "--output", path, NULL};
+    const char *args[] = {"get", d, "--length", len, "--output", path, "--force", NULL};
     int rc = run(args, NULL, NULL, 0);
     if (rc != 0) {
         return rc;

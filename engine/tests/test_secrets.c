@@ -408,6 +408,7 @@ static void cmk_session(mode_t mask)
     const char *tok = vmt_token(&vs, "dbservice");
     cr_assert_not_null(tok);
     cr_assert_eq(tl_write_file(token_file, tok, strlen(tok)), 0);
+    cr_assert_eq(chmod(token_file, 0600), 0); /* cmk refuses a token file open to others */
     snprintf(vault_args, sizeof(vault_args),
              "--vault-url %s --vault-key kek --vault-ca %s --vault-token-file in/token", vs.url,
              vs.ca);
