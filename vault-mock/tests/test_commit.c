@@ -183,13 +183,20 @@ static char *import_body(void)
     return body;
 }
 
-Test(commit, a_failed_save_changes_nothing_in_memory_or_on_disk)
+/* Seeds the vault and lists every change into |c|; returns the import body (caller frees). */
+static char *seed_changes(struct change *c, size_t *n)
 {
     seed();
     char *imp = import_body();
+    changes(c, n, imp);
+    return imp;
+}
+
+Test(commit, a_failed_save_changes_nothing_in_memory_or_on_disk)
+{
     struct change c[16];
     size_t n = 0;
-    changes(c, &n, imp);
+    char *imp = seed_changes(c, &n);
     struct view v;
     for (size_t i = 0; i < n; i++) {
         fault(c[i].op, "fail_save");
@@ -253,11 +260,9 @@ Test(commit, the_audit_line_of_a_change_comes_first_and_a_failed_save_follows_it
 
 Test(commit, no_change_without_its_audit_line)
 {
-    seed();
-    char *imp = import_body();
     struct change c[16];
     size_t n = 0;
-    changes(c, &n, imp);
+    char *imp = seed_changes(c, &n);
     struct view v;
     for (size_t i = 0; i < n; i++) {
         fault(c[i].op, "fail_audit");

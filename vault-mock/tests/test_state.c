@@ -260,7 +260,11 @@ Test(state, state_files_open_to_others_are_refused)
     cr_assert_eq(vmt_start(S, NULL), 0, "the repaired folder starts again");
 }
 
-Test(state, state_files_that_are_symbolic_links_are_refused)
+/*
+ * Puts a symbolic link (|fifo| 0) or a FIFO (1) in place of each state file in turn and
+ * expects the start refused; the real file is put back after each.
+ */
+static void refuse_each_replaced(int fifo)
 {
     used_state();
     for (size_t i = 0; i < N_STATE_FILES; i++) {
@@ -269,41 +273,34 @@ Test(state, state_files_that_are_symbolic_links_are_refused)
         path_in(path, sizeof(path), state_files[i]);
         snprintf(moved, sizeof(moved), "%s.real", path);
         cr_assert_eq(rename(path, moved), 0);
-        cr_assert_eq(symlink(moved, path), 0);
+        cr_assert_eq(fifo ? mkfifo(path, 0600) : symlink(moved, path), 0);
         struct stat before;
         cr_assert_eq(stat(moved, &before), 0);
         struct run r;
         run_state(S->state, NULL, &r);
         char want[2048];
-        snprintf(want, sizeof(want), "%s is a symbolic link; refusing to follow it", path);
+        snprintf(want, sizeof(want),
+                 fifo ? "%s is a FIFO, not a regular file; refusing it"
+                      : "%s is a symbolic link; refusing to follow it",
+                 path);
         expect_refused(&r, want);
         struct stat after;
         cr_assert_eq(stat(moved, &after), 0);
-        cr_assert_eq(after.st_size, before.st_size, "the link's target was not written");
+        cr_assert_eq(after.st_size, before.st_size, "the real file was not written");
         cr_assert_eq(unlink(path), 0);
         cr_assert_eq(rename(moved, path), 0);
     }
     cr_assert_eq(vmt_start(S, NULL), 0, "the repaired folder starts again");
 }
 
+Test(state, state_files_that_are_symbolic_links_are_refused)
+{
+    refuse_each_replaced(0);
+}
+
 Test(state, a_fifo_in_place_of_a_state_file_is_refused_without_hanging)
 {
-    used_state();
-    for (size_t i = 0; i < N_STATE_FILES; i++) {
-        char path[600];
-        char moved[640];
-        path_in(path, sizeof(path), state_files[i]);
-        snprintf(moved, sizeof(moved), "%s.real", path);
-        cr_assert_eq(rename(path, moved), 0);
-        cr_assert_eq(mkfifo(path, 0600), 0);
-        struct run r;
-        run_state(S->state, NULL, &r);
-        char want[2048];
-        snprintf(want, sizeof(want), "%s is a FIFO, not a regular file; refusing it", path);
-        expect_refused(&r, want);
-        cr_assert_eq(unlink(path), 0);
-        cr_assert_eq(rename(moved, path), 0);
-    }
+    refuse_each_replaced(1);
 }
 
 /* Writes an identities file with one officer to |path| with |mode|. */
