@@ -480,6 +480,8 @@ Test(state, sigterm_stops_a_start_up_that_cannot_finish)
     memset(fill, 'x', sizeof(fill));
     while (write(p[1], fill, sizeof(fill)) > 0) {
     }
+    while (write(p[1], fill, 1) > 0) { /* not a byte of room left */
+    }
     cr_assert_eq(errno, EAGAIN);
     cr_assert_eq(fcntl(p[1], F_SETFL, 0), 0);
     char dir[] = "/tmp/vmock-test-XXXXXX";
