@@ -328,10 +328,18 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
         rs->t0_ns = mono_ns();
         size_t n = strcspn(uri, "?");
         if (n >= sizeof(rs->path)) {
+            /* Cut like the audit log cuts: visibly, with the length sent. */
+            char mark[48];
+            size_t total = n;
+            snprintf(mark, sizeof(mark), VMOCK_AUDIT_CUT_MARK "%zu bytes]", total);
+            size_t keep = sizeof(rs->path) - 1 - strlen(mark);
+            memcpy(rs->path, uri, keep);
+            memcpy(rs->path + keep, mark, strlen(mark) + 1);
             n = sizeof(rs->path) - 1;
+        } else {
+            memcpy(rs->path, uri, n);
+            rs->path[n] = '\0';
         }
-        memcpy(rs->path, uri, n);
-        rs->path[n] = '\0';
         struct conn_state *cs = conn_of(conn);
         if (cs != NULL) {
             pthread_mutex_lock(&h->mu);

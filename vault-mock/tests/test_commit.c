@@ -326,6 +326,43 @@ Test(commit, a_long_path_gives_a_short_audit_line)
     free(path);
 }
 
+Test(commit, a_long_path_the_http_layer_refuses_is_cut_visibly)
+{
+    vmt_setup_args(flags);
+    size_t n = 1000;
+    char *path = malloc(n + 64);
+    path[0] = '/';
+    memset(path + 1, 'b', n - 1);
+    strcpy(path + n, "?" VMT_API);
+    size_t hn = 100 * 1024; /* headers too large: libmicrohttpd answers 431 itself */
+    char *h = malloc(hn + 16);
+    memcpy(h, "X-Big: ", 7);
+    memset(h + 7, 'y', hn);
+    h[7 + hn] = '\0';
+    S->fresh = 1;
+    struct vmt_resp r;
+    cr_assert_eq(vmt_call_raw(S, "GET", path, NULL, NULL, 0, h, &r), 431, "curl %d", r.curl_code);
+    vmt_resp_free(&r);
+    /* That line is written after libmicrohttpd's answer: wait for it (generously). */
+    for (int i = 0; i < 1000 && vmt_count_lines(S->audit) < 1; i++) {
+        usleep(20000);
+    }
+    long off = 0;
+    cJSON *lines[2];
+    cr_assert_eq(vmt_audit_tail(S, &off, lines, 2), 1);
+    cr_assert_str_eq(vmt_jstr(lines[0], "error"), "RejectedByHttpLayer");
+    const char *logged = vmt_jstr(lines[0], "path");
+    cr_assert_not_null(logged);
+    const char *mark = strstr(logged, "...[cut, 1000 bytes]");
+    cr_assert_not_null(mark, "marked: %s", logged);
+    cr_assert_eq(strlen(mark), strlen("...[cut, 1000 bytes]"), "the marker ends it");
+    cr_assert_eq(strncmp(logged, path, (size_t)(mark - logged)), 0, "the start is kept");
+    cr_assert_leq(strlen(logged), 255);
+    cJSON_Delete(lines[0]);
+    free(h);
+    free(path);
+}
+
 Test(commit, the_audit_size_cap_refuses_requests_and_changes)
 {
     const char *capped[] = {"--throttle", "off", "--audit-max-bytes", "8192", NULL};
