@@ -330,8 +330,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
         if (n >= sizeof(rs->path)) {
             /* Cut like the audit log cuts: visibly, with the length sent. */
             char mark[48];
-            size_t total = n;
-            snprintf(mark, sizeof(mark), VMOCK_AUDIT_CUT_MARK "%zu bytes]", total);
+            snprintf(mark, sizeof(mark), VMOCK_AUDIT_CUT_MARK "%zu bytes]", n);
             size_t keep = sizeof(rs->path) - 1 - strlen(mark);
             memcpy(rs->path, uri, keep);
             memcpy(rs->path + keep, mark, strlen(mark) + 1);
@@ -350,9 +349,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     return rs;
 }
 
-/* The API's view of an MHD request; |rs| NULL for no body. */
 static int audit_hook(void *ctx, const struct vmock_reply *rep);
 
+/* The API's view of an MHD request; |rs| NULL for no body (and no audit hook). */
 static struct vmock_request make_request(struct MHD_Connection *conn, const char *url,
                                          const char *method, struct req_state *rs)
 {

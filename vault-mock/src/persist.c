@@ -136,7 +136,7 @@ int vmock_file_open(const char *path, int flags, int secret, char *err, size_t e
         if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) && secret) {
             snprintf(err, err_len,
                      "%s is a symbolic link; refusing to follow it (give the real file)", path);
-        } else if ((e == ENXIO || e == ELOOP) && lstat(path, &st) == 0) {
+        } else if ((e == ENXIO || e == ELOOP) && (secret ? lstat : stat)(path, &st) == 0) {
             snprintf(err, err_len, "%s is %s, not a regular file; refusing it", path,
                      type_name(st.st_mode));
         } else {
@@ -144,8 +144,12 @@ int vmock_file_open(const char *path, int flags, int secret, char *err, size_t e
         }
         return -1;
     }
-    if (vmock_file_check(fd, path, secret, err, err_len) != 0 ||
-        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
+    if (vmock_file_check(fd, path, secret, err, err_len) != 0) {
+        close(fd);
+        return -1;
+    }
+    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
+        snprintf(err, err_len, "cannot use %s: %s", path, strerror(errno));
         close(fd);
         return -1;
     }
