@@ -5,6 +5,7 @@
  */
 #include "api.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,8 +69,50 @@ void vmock_reply_not_found(struct vmock_reply *rep, const char *name, const char
 
 void vmock_reply_persist_failed(struct vmock_reply *rep, const char *why)
 {
-    vmock_reply_errorf(rep, 500, "InternalError", NULL,
-                       "The vault could not store the change durably: %s", why);
+    vmock_reply_errorf(rep, 500, "StateWriteFailed", NULL,
+                       "The change was not made: the vault could not save its state (%s). "
+                       "Nothing changed; retry later.",
+                       why);
+}
+
+void vmock_reply_audit_failed(struct vmock_reply *rep, int why, const struct vmock_audit *a)
+{
+    if (why == VMOCK_AUDIT_FULL) {
+        vmock_reply_errorf(rep, 500, "AuditLogFull", NULL,
+                           "The request was not carried out: the audit log reached its size "
+                           "limit of %llu bytes (--audit-max-bytes).",
+                           (unsigned long long)a->max_bytes);
+    } else {
+        vmock_reply_error(rep, 500, "AuditLogUnavailable",
+                          "The request was not carried out: the audit log cannot be written.",
+                          NULL);
+    }
+}
+
+int vmock_api_commit(struct vmock_call *c, struct vmock_reply *rep)
+{
+    const struct vmock_request *req = c->req;
+    int why = c->fail_audit                         ? VMOCK_AUDIT_UNWRITABLE
+              : req->audit != NULL && rep->status != 0 ? req->audit(req->audit_ctx, rep)
+                                                       : VMOCK_AUDIT_OK;
+    if (why != VMOCK_AUDIT_OK) {
+        vmock_reply_audit_failed(rep, why, &c->srv->audit);
+        return -1;
+    }
+    char err[512];
+    int rc = -1;
+    if (c->fail_save) {
+        snprintf(err, sizeof(err), "cannot write %s/vault.json: %s (injected fault)",
+                 c->srv->store->dir, strerror(ENOSPC));
+    } else {
+        rc = vmock_store_persist(c->srv->store, err, sizeof(err));
+    }
+    if (rc != 0) {
+        vmock_reply_persist_failed(rep, err);
+        return -1;
+    }
+    rep->audited = req->audit != NULL;
+    return 0;
 }
 
 void vmock_reply_throttled(struct vmock_reply *rep, unsigned retry_after_s)
@@ -302,10 +345,12 @@ static void sleep_us(unsigned us)
 }
 
 /* Apply injected faults; returns 1 when the request has been answered (or dropped). */
-static int apply_faults(struct vmock_server *srv, enum vmock_op op, struct vmock_reply *rep)
+static int apply_faults(struct vmock_server *srv, enum vmock_op op, struct vmock_reply *rep,
+                        struct vmock_fault_decision *dp)
 {
     struct vmock_fault_decision d;
     vmock_faults_decide(&srv->faults, op, &d);
+    *dp = d;
     if (d.delay_us > 0) {
         atomic_fetch_add(&srv->stats.faults_delayed, 1);
         sleep_us(d.delay_us);
@@ -448,7 +493,8 @@ static void handle(struct vmock_server *srv, const struct vmock_request *req,
                            who->name, vmock_perm_name(r.perm));
         return;
     }
-    if (apply_faults(srv, r.op, rep)) {
+    struct vmock_fault_decision fd;
+    if (apply_faults(srv, r.op, rep, &fd)) {
         return;
     }
     struct vmock_call call = {
@@ -459,6 +505,8 @@ static void handle(struct vmock_server *srv, const struct vmock_request *req,
         .name = r.name,
         .version = r.version,
         .now = (int64_t)time(NULL),
+        .fail_save = fd.fail_save,
+        .fail_audit = fd.fail_audit,
     };
     make_base_url(srv, req, call.base_url, sizeof(call.base_url));
     r.fn(&call, rep);

@@ -36,6 +36,8 @@ struct vmock_server {
     struct vmock_stats stats;
 };
 
+struct vmock_reply;
+
 struct vmock_request {
     const char *method;
     const char *path; /* path only, as received (no query) */
@@ -44,6 +46,14 @@ struct vmock_request {
     void *ctx;
     const char *body;
     size_t body_len;
+    /*
+     * audit writes the request's audit line for the answer in |rep| and
+     * returns what vmock_audit_write returns; a change calls it before it is
+     * saved (vmock_api_commit). NULL (in-process callers such as the fuzz
+     * target): changes are saved without an audit line.
+     */
+    int (*audit)(void *audit_ctx, const struct vmock_reply *rep);
+    void *audit_ctx;
 };
 
 struct vmock_reply {
@@ -53,6 +63,7 @@ struct vmock_reply {
     unsigned retry_after_s;     /* 0: no Retry-After header */
     char www_authenticate[512]; /* empty: no challenge header */
     int drop;                   /* close the connection without an answer */
+    int audited;                /* its audit line is written (by vmock_api_commit) */
     /* for the audit line */
     enum vmock_op op;
     const char *identity;
@@ -70,6 +81,8 @@ struct vmock_call {
     const char *version; /* version or "" */
     char base_url[300];  /* https://host[:port], no trailing slash */
     int64_t now;
+    int fail_save;  /* injected: the save fails (fault rule fail_save) */
+    int fail_audit; /* injected: the change's audit line fails (fault rule fail_audit) */
 };
 
 /*
@@ -102,8 +115,24 @@ void vmock_reply_errorf(struct vmock_reply *rep, int status, const char *code, c
                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* vmock_reply_not_found answers 404 KeyNotFound for |name| (and |version| if not empty). */
 void vmock_reply_not_found(struct vmock_reply *rep, const char *name, const char *version);
-/* vmock_reply_persist_failed answers 500 after a failed state write. */
+/* vmock_reply_persist_failed answers 500 StateWriteFailed after a failed (and undone) change. */
 void vmock_reply_persist_failed(struct vmock_reply *rep, const char *why);
+/*
+ * vmock_reply_audit_failed answers 500 AuditLogFull or AuditLogUnavailable
+ * (|why| from vmock_audit_write): the request was not carried out.
+ */
+void vmock_reply_audit_failed(struct vmock_reply *rep, int why, const struct vmock_audit *a);
+/*
+ * vmock_api_commit makes a change durable, all or nothing. The caller holds
+ * the write lock, has applied the change in memory and put its answer in
+ * |rep|. First the request's audit line is written with that answer
+ * (through req->audit, fsync'd with --audit-fsync), then vault.json.
+ * Returns 0 (|rep| is marked audited), or -1 with |rep| replaced by the
+ * 500 answer; the caller then undoes the change in memory. When the save
+ * fails after the line was written, the HTTP layer writes a second line
+ * with the same request id and the 500 StateWriteFailed.
+ */
+int vmock_api_commit(struct vmock_call *c, struct vmock_reply *rep);
 /*
  * vmock_reply_throttled answers 429 Throttled with Retry-After.
  */

@@ -132,7 +132,6 @@ static void add_version(struct vmock_call *c, struct vmock_reply *rep, struct vm
                         int must_exist)
 {
     struct vmock_store *st = c->srv->store;
-    char err[256];
     vmock_store_wrlock(st);
     vmock_store_expire(st, c->now);
     struct vmock_key *key = vmock_store_find(st, c->name);
@@ -153,16 +152,12 @@ static void add_version(struct vmock_call *c, struct vmock_reply *rep, struct vm
         vmock_reply_error(rep, 500, "InternalError", "The key could not be stored.", NULL);
         goto out;
     }
-    if (vmock_store_persist(st, err, sizeof(err)) != 0) {
-        vmock_store_undo_add(st, key); /* frees kv */
-        kv = NULL;
-        vmock_reply_persist_failed(rep, err);
-        vmock_store_unlock(st);
-        return;
-    }
     snprintf(rep->version, sizeof(rep->version), "%s", kv->version);
     snprintf(rep->key, sizeof(rep->key), "%s", key->name);
     vmock_reply_json(rep, 200, vmock_bundle_key(c, key, kv));
+    if (rep->status != 200 || vmock_api_commit(c, rep) != 0) {
+        vmock_store_undo_add(st, key); /* frees kv */
+    }
     vmock_store_unlock(st);
     return;
 out:
@@ -333,28 +328,41 @@ void vmock_api_update(struct vmock_call *c, struct vmock_reply *rep)
         return;
     }
     struct vmock_store *st = c->srv->store;
-    char err[256];
     vmock_store_wrlock(st);
     struct vmock_key *key = vmock_store_find(st, c->name);
     struct vmock_kver *kv =
         key != NULL && !key->deleted ? vmock_key_version(key, c->version) : NULL;
+    cJSON *new_tags = kv != NULL && tags != NULL ? cJSON_Duplicate(tags, 1) : NULL;
     if (kv == NULL) {
         vmock_reply_not_found(rep, c->name, c->version);
-    } else if (tags != NULL && set_tags(kv, tags) != 0) {
+    } else if (tags != NULL && new_tags == NULL) {
         vmock_reply_error(rep, 500, "InternalError", "Out of memory.", NULL);
     } else {
+        /* Change in place, keep what it was: undone if the audit line or the save fails. */
+        struct vmock_key_attrs old_attr = kv->attr;
+        int64_t old_updated = kv->updated;
+        cJSON *old_tags = kv->tags;
+        if (new_tags != NULL) {
+            kv->tags = new_tags;
+        }
         apply_attrs(kv, &a);
         if (ops_present) {
             kv->attr.key_ops = ops;
         }
         kv->updated = c->now;
         snprintf(rep->version, sizeof(rep->version), "%s", kv->version);
-        if (vmock_store_persist(st, err, sizeof(err)) != 0) {
-            vmock_reply_persist_failed(rep, err);
-        } else {
-            vmock_reply_json(rep, 200, vmock_bundle_key(c, key, kv));
+        vmock_reply_json(rep, 200, vmock_bundle_key(c, key, kv));
+        if (rep->status != 200 || vmock_api_commit(c, rep) != 0) {
+            kv->attr = old_attr;
+            kv->updated = old_updated;
+            kv->tags = old_tags;
+        } else if (new_tags != NULL) {
+            new_tags = old_tags; /* the replaced tags go */
         }
+        cJSON_Delete(new_tags);
+        new_tags = NULL;
     }
+    cJSON_Delete(new_tags);
     vmock_store_unlock(st);
     cJSON_Delete(body);
 }

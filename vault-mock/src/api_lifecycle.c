@@ -185,21 +185,46 @@ void vmock_api_list_versions(struct vmock_call *c, struct vmock_reply *rep)
     reply_page(c, rep, items, path, more ? marker : NULL, max);
 }
 
-/* Persist under the write lock and answer |doc| (consumed), or 500. */
-static void persist_and_reply(struct vmock_call *c, struct vmock_reply *rep, int status, cJSON *doc)
+/*
+ * Answer |status| with |doc| (consumed; 204: no body) for a change already
+ * applied in memory, and commit it (vmock_api_commit) under the write lock.
+ * Returns 0, or -1 with the 500 answer in |rep|: the caller undoes the change.
+ */
+static int commit_reply(struct vmock_call *c, struct vmock_reply *rep, int status, cJSON *doc)
 {
-    char err[256];
-    if (vmock_store_persist(c->srv->store, err, sizeof(err)) != 0) {
-        cJSON_Delete(doc);
-        vmock_reply_persist_failed(rep, err);
-        return;
-    }
     if (status == 204) {
         cJSON_Delete(doc);
+        free(rep->body);
+        rep->body = NULL;
         rep->status = 204;
-        return;
+        rep->error_code[0] = '\0';
+    } else {
+        vmock_reply_json(rep, status, doc);
+        if (rep->status != status) {
+            return -1;
+        }
     }
-    vmock_reply_json(rep, status, doc);
+    return vmock_api_commit(c, rep);
+}
+
+/* The soft-delete record of a key, kept to undo a change that was not saved. */
+struct del_record {
+    int deleted;
+    int64_t deleted_date;
+    int64_t purge_date;
+};
+
+static struct del_record del_record_of(const struct vmock_key *key)
+{
+    struct del_record d = {key->deleted, key->deleted_date, key->purge_date};
+    return d;
+}
+
+static void del_record_restore(struct vmock_key *key, const struct del_record *d)
+{
+    key->deleted = d->deleted;
+    key->deleted_date = d->deleted_date;
+    key->purge_date = d->purge_date;
 }
 
 void vmock_api_delete(struct vmock_call *c, struct vmock_reply *rep)
@@ -210,8 +235,11 @@ void vmock_api_delete(struct vmock_call *c, struct vmock_reply *rep)
     if (key == NULL || key->deleted) {
         vmock_reply_not_found(rep, c->name, "");
     } else {
+        struct del_record was = del_record_of(key);
         vmock_store_delete(st, key, c->now);
-        persist_and_reply(c, rep, 200, vmock_bundle_deleted(c, key));
+        if (commit_reply(c, rep, 200, vmock_bundle_deleted(c, key)) != 0) {
+            del_record_restore(key, &was);
+        }
     }
     vmock_store_unlock(st);
 }
@@ -248,12 +276,15 @@ void vmock_api_recover(struct vmock_call *c, struct vmock_reply *rep)
     struct vmock_store *st = c->srv->store;
     struct vmock_key *key = find_deleted(c, rep);
     if (key != NULL) {
+        struct del_record was = del_record_of(key);
         key->deleted = 0;
         key->deleted_date = 0;
         key->purge_date = 0;
         struct vmock_kver *kv = vmock_key_version(key, "");
         snprintf(rep->version, sizeof(rep->version), "%s", kv->version);
-        persist_and_reply(c, rep, 200, vmock_bundle_key(c, key, kv));
+        if (commit_reply(c, rep, 200, vmock_bundle_key(c, key, kv)) != 0) {
+            del_record_restore(key, &was);
+        }
     }
     vmock_store_unlock(st);
 }
@@ -271,8 +302,12 @@ void vmock_api_purge(struct vmock_call *c, struct vmock_reply *rep)
                           "retention period has passed.\r\nVault: vault-mock;location=local",
                           NULL);
     } else {
-        vmock_store_purge(st, key);
-        persist_and_reply(c, rep, 204, NULL);
+        vmock_store_detach(st, key);
+        if (commit_reply(c, rep, 204, NULL) != 0) {
+            vmock_store_reattach(st, key);
+        } else {
+            vmock_store_key_free(key);
+        }
     }
     vmock_store_unlock(st);
 }

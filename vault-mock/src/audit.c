@@ -12,44 +12,85 @@
 #include <time.h>
 #include <unistd.h>
 
-int vmock_audit_open(struct vmock_audit *a, const char *path, int fsync_each, char *err,
-                     size_t err_len)
+#include "persist.h"
+
+int vmock_audit_open(struct vmock_audit *a, const char *path, int fsync_each, uint64_t max_bytes,
+                     char *err, size_t err_len)
 {
     memset(a, 0, sizeof(*a));
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    char why[768];
+    int fd = vmock_file_open(path, O_WRONLY | O_APPEND | O_CREAT, 1, why, sizeof(why));
     if (fd < 0) {
-        snprintf(err, err_len, "cannot open audit log %s: %s", path, strerror(errno));
+        snprintf(err, err_len, "audit log: %s", why);
         return -1;
     }
-    if (fchmod(fd, 0600) != 0) {
-        snprintf(err, err_len, "cannot set mode 0600 on %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, err_len, "cannot stat audit log %s: %s", path, strerror(errno));
         close(fd);
         return -1;
     }
-    a->f = fdopen(fd, "a");
-    if (a->f == NULL) {
-        snprintf(err, err_len, "cannot open audit log %s: %s", path, strerror(errno));
+    if (max_bytes > 0 && (uint64_t)st.st_size >= max_bytes) {
+        snprintf(err, err_len,
+                 "audit log %s already holds %lld bytes, the --audit-max-bytes limit is %llu; "
+                 "move it away (archive it) or raise the limit",
+                 path, (long long)st.st_size, (unsigned long long)max_bytes);
         close(fd);
         return -1;
     }
+    a->opened = 1;
+    a->fd = fd;
+    a->size = (uint64_t)st.st_size;
+    a->max_bytes = max_bytes;
     a->fsync_each = fsync_each;
+    snprintf(a->path, sizeof(a->path), "%s", path);
     pthread_mutex_init(&a->mu, NULL);
     return 0;
 }
 
+/* Adds |value| as |name|, cut to VMOCK_AUDIT_FIELD_MAX bytes with a marker. */
 static void add_str(cJSON *o, const char *name, const char *value)
 {
-    if (value != NULL) {
-        cJSON_AddStringToObject(o, name, value);
-    } else {
+    if (value == NULL) {
         cJSON_AddNullToObject(o, name);
+        return;
     }
+    size_t len = strlen(value);
+    if (len <= VMOCK_AUDIT_FIELD_MAX) {
+        cJSON_AddStringToObject(o, name, value);
+        return;
+    }
+    char buf[VMOCK_AUDIT_FIELD_MAX + 64];
+    size_t keep = VMOCK_AUDIT_FIELD_MAX;
+    /* Never cut a UTF-8 sequence in two. */
+    while (keep > 0 && ((unsigned char)value[keep] & 0xC0) == 0x80) {
+        keep--;
+    }
+    memcpy(buf, value, keep);
+    snprintf(buf + keep, sizeof(buf) - keep, VMOCK_AUDIT_CUT_MARK "%zu bytes]", len);
+    cJSON_AddStringToObject(o, name, buf);
+}
+
+static int write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            return -1;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
 }
 
 int vmock_audit_write(struct vmock_audit *a, const struct vmock_audit_rec *r)
 {
-    if (a->f == NULL) {
-        return -1;
+    if (!a->opened) {
+        return VMOCK_AUDIT_UNWRITABLE;
     }
     struct timespec ts;
     struct tm tm;
@@ -64,7 +105,7 @@ int vmock_audit_write(struct vmock_audit *a, const struct vmock_audit_rec *r)
 
     cJSON *o = cJSON_CreateObject();
     if (o == NULL) {
-        return -1;
+        return VMOCK_AUDIT_UNWRITABLE;
     }
     cJSON_AddStringToObject(o, "time", when);
     add_str(o, "request_id", r->request_id);
@@ -78,30 +119,46 @@ int vmock_audit_write(struct vmock_audit *a, const struct vmock_audit_rec *r)
     cJSON_AddNumberToObject(o, "status", r->status);
     add_str(o, "error", r->error);
     cJSON_AddNumberToObject(o, "latency_us", (double)r->latency_us);
-    char *line = cJSON_PrintUnformatted(o);
+    char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
+    size_t len = text != NULL ? strlen(text) : 0;
+    char *line = text != NULL ? realloc(text, len + 2) : NULL;
     if (line == NULL) {
-        return -1;
+        free(text);
+        return VMOCK_AUDIT_UNWRITABLE;
     }
+    line[len++] = '\n';
+    line[len] = '\0';
     pthread_mutex_lock(&a->mu);
-    int ok = fputs(line, a->f) >= 0 && fputc('\n', a->f) != EOF && fflush(a->f) == 0;
-    if (ok && a->fsync_each) {
-        ok = fsync(fileno(a->f)) == 0;
-    }
-    if (ok) {
+    enum vmock_audit_failure fail = VMOCK_AUDIT_OK;
+    if (a->max_bytes > 0 && a->size + len > a->max_bytes) {
+        fail = VMOCK_AUDIT_FULL;
+        if (!a->full_reported) {
+            a->full_reported = 1;
+            fprintf(stderr,
+                    "vault-mock: audit log %s reached its --audit-max-bytes limit of %llu "
+                    "bytes; every request is refused until it is moved away and the vault "
+                    "restarted\n",
+                    a->path, (unsigned long long)a->max_bytes);
+        }
+    } else if (write_all(a->fd, line, len) != 0 || (a->fsync_each && fsync(a->fd) != 0)) {
+        fail = VMOCK_AUDIT_UNWRITABLE;
+        /* No torn line: a later line must not be glued to half of this one. */
+        (void)!ftruncate(a->fd, (off_t)a->size);
+    } else {
+        a->size += len;
         a->lines++;
     }
     pthread_mutex_unlock(&a->mu);
     free(line);
-    return ok ? 0 : -1;
+    return (int)fail;
 }
 
 void vmock_audit_close(struct vmock_audit *a)
 {
-    if (a->f != NULL) {
-        fflush(a->f);
-        fclose(a->f);
-        a->f = NULL;
+    if (a->opened) {
+        close(a->fd);
+        a->opened = 0;
         pthread_mutex_destroy(&a->mu);
     }
 }

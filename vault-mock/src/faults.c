@@ -240,6 +240,10 @@ static int rule_set(void *ctx, const char *name, const char *value, char *err, s
         rc = parse_rate(value, &r->throttle_rate);
     } else if (strcmp(name, "drop_rate") == 0) {
         rc = parse_rate(value, &r->drop_rate);
+    } else if (strcmp(name, "fail_save") == 0) {
+        rc = parse_uint(value, 1, &r->fail_save);
+    } else if (strcmp(name, "fail_audit") == 0) {
+        rc = parse_uint(value, 1, &r->fail_audit);
     } else {
         snprintf(err, err_len, "fault: unknown setting \"%s\"", name);
         return -1;
@@ -327,6 +331,8 @@ cJSON *vmock_faults_json(struct vmock_faults *f)
         cJSON_AddNumberToObject(o, "throttle_rate", r->throttle_rate);
         cJSON_AddNumberToObject(o, "drop_rate", r->drop_rate);
         cJSON_AddNumberToObject(o, "retry_after", r->retry_after_s);
+        cJSON_AddNumberToObject(o, "fail_save", r->fail_save);
+        cJSON_AddNumberToObject(o, "fail_audit", r->fail_audit);
     }
     pthread_mutex_unlock(&f->mu);
     return arr;
@@ -376,6 +382,8 @@ void vmock_faults_decide(struct vmock_faults *f, enum vmock_op op, struct vmock_
     }
     d->delay_us = (unsigned)delay;
     d->retry_after_s = rule.retry_after_s;
+    d->fail_save = rule.fail_save != 0;
+    d->fail_audit = rule.fail_audit != 0;
     double u = uniform();
     if (u < rule.drop_rate) {
         d->action = VMOCK_FAULT_DROP;

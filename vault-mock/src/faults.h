@@ -8,7 +8,10 @@
  *
  * Faults: rules per operation (or "*" for all), from --fault flags or the
  * admin endpoint: added latency (fixed plus uniform jitter), a rate of
- * 5xx answers, a rate of forced 429s, a rate of dropped connections.
+ * 5xx answers, a rate of forced 429s, a rate of dropped connections; and,
+ * for tests of all-or-nothing changes, a failed state save (fail_save=1,
+ * as if the disk were full) or a failed audit line for the change
+ * (fail_audit=1) on every change of the rule's operation.
  */
 #ifndef VMOCK_FAULTS_H
 #define VMOCK_FAULTS_H
@@ -51,6 +54,8 @@ struct vmock_fault {
     double throttle_rate;
     double drop_rate;
     unsigned retry_after_s;
+    unsigned fail_save;  /* 1: saving vault.json fails with ENOSPC */
+    unsigned fail_audit; /* 1: the change's audit line cannot be written */
 };
 
 struct vmock_faults {
@@ -71,6 +76,8 @@ struct vmock_fault_decision {
     enum vmock_fault_action action;
     unsigned status;
     unsigned retry_after_s;
+    int fail_save;
+    int fail_audit;
 };
 
 struct vmock_stats {
@@ -113,7 +120,7 @@ void vmock_faults_init(struct vmock_faults *f);
 /*
  * vmock_fault_parse reads one rule from |spec|: comma-separated op=NAME|*,
  * latency_ms, jitter_ms, error_rate, status, throttle_rate, drop_rate,
- * retry_after. Returns 0, or -1 with |err|.
+ * retry_after, fail_save (0|1), fail_audit (0|1). Returns 0, or -1 with |err|.
  */
 int vmock_fault_parse(struct vmock_fault *rule, const char *spec, char *err, size_t err_len);
 /* vmock_fault_from_json reads one rule from a JSON object with the same member names. */

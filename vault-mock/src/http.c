@@ -76,6 +76,12 @@ struct req_state {
     size_t seen; /* bytes received, kept or not */
     int too_big;
     int answered;
+    /* for the audit line a change writes before it is saved (audit_hook) */
+    char rid[37];
+    struct vmock_http *h;
+    struct MHD_Connection *conn;
+    const char *url;
+    const char *method;
 };
 
 static uint64_t mono_ns(void)
@@ -322,10 +328,17 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
         rs->t0_ns = mono_ns();
         size_t n = strcspn(uri, "?");
         if (n >= sizeof(rs->path)) {
+            /* Cut like the audit log cuts: visibly, with the length sent. */
+            char mark[48];
+            snprintf(mark, sizeof(mark), VMOCK_AUDIT_CUT_MARK "%zu bytes]", n);
+            size_t keep = sizeof(rs->path) - 1 - strlen(mark);
+            memcpy(rs->path, uri, keep);
+            memcpy(rs->path + keep, mark, strlen(mark) + 1);
             n = sizeof(rs->path) - 1;
+        } else {
+            memcpy(rs->path, uri, n);
+            rs->path[n] = '\0';
         }
-        memcpy(rs->path, uri, n);
-        rs->path[n] = '\0';
         struct conn_state *cs = conn_of(conn);
         if (cs != NULL) {
             pthread_mutex_lock(&h->mu);
@@ -336,9 +349,11 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     return rs;
 }
 
-/* The API's view of an MHD request; |rs| NULL for no body. */
+static int audit_hook(void *ctx, const struct vmock_reply *rep);
+
+/* The API's view of an MHD request; |rs| NULL for no body (and no audit hook). */
 static struct vmock_request make_request(struct MHD_Connection *conn, const char *url,
-                                         const char *method, const struct req_state *rs)
+                                         const char *method, struct req_state *rs)
 {
     struct vmock_request req = {
         .method = method,
@@ -348,6 +363,8 @@ static struct vmock_request make_request(struct MHD_Connection *conn, const char
         .ctx = conn,
         .body = rs != NULL ? rs->body : NULL,
         .body_len = rs != NULL ? rs->len : 0,
+        .audit = rs != NULL ? audit_hook : NULL,
+        .audit_ctx = rs,
     };
     return req;
 }
@@ -378,22 +395,17 @@ static const char *client_request_id(struct MHD_Connection *conn)
     return v;
 }
 
-/*
- * Audit |rep| and queue it (or drop the connection). Returns what the
- * access handler returns.
- */
-static enum MHD_Result answer(struct vmock_http *h, struct MHD_Connection *conn,
-                              struct req_state *rs, const char *url, const char *method,
-                              struct vmock_reply *rep)
+/* Writes the audit line of |rep| for the request |rs|; returns what vmock_audit_write returns. */
+static int audit_reply(struct vmock_http *h, struct MHD_Connection *conn, struct req_state *rs,
+                       const char *url, const char *method, const struct vmock_reply *rep)
 {
-    struct vmock_server *srv = h->srv;
-    char rid[37];
     char remote[INET6_ADDRSTRLEN];
-    request_id(rid);
+    if (rs->rid[0] == '\0') {
+        request_id(rs->rid);
+    }
     client_address(conn, remote, sizeof(remote));
-    rs->answered = 1;
     struct vmock_audit_rec rec = {
-        .request_id = rid,
+        .request_id = rs->rid,
         .identity = rep->identity,
         .operation = vmock_op_name(rep->op),
         .key = rep->key[0] != '\0' ? rep->key : NULL,
@@ -405,9 +417,30 @@ static enum MHD_Result answer(struct vmock_http *h, struct MHD_Connection *conn,
         .error = rep->error_code[0] != '\0' ? rep->error_code : NULL,
         .latency_us = (mono_ns() - rs->t0_ns) / 1000u,
     };
-    if (vmock_audit_write(&srv->audit, &rec) != 0) {
+    return vmock_audit_write(&h->srv->audit, &rec);
+}
+
+/* The API's hook: a change's audit line, written before the change is saved. */
+static int audit_hook(void *ctx, const struct vmock_reply *rep)
+{
+    struct req_state *rs = ctx;
+    return audit_reply(rs->h, rs->conn, rs, rs->url, rs->method, rep);
+}
+
+/*
+ * Audit |rep| (unless the API did already) and queue it (or drop the
+ * connection). Returns what the access handler returns.
+ */
+static enum MHD_Result answer(struct vmock_http *h, struct MHD_Connection *conn,
+                              struct req_state *rs, const char *url, const char *method,
+                              struct vmock_reply *rep)
+{
+    struct vmock_server *srv = h->srv;
+    rs->answered = 1;
+    int why = rep->audited ? 0 : audit_reply(h, conn, rs, url, method, rep);
+    if (why != 0) {
         /* No audit, no service: refuse rather than act unrecorded. */
-        vmock_reply_error(rep, 500, "InternalError", "The audit log cannot be written.", NULL);
+        vmock_reply_audit_failed(rep, why, &srv->audit);
         rep->drop = 0;
     }
     vmock_api_account(srv, rep);
@@ -429,7 +462,7 @@ static enum MHD_Result answer(struct vmock_http *h, struct MHD_Connection *conn,
         MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
     }
     MHD_add_response_header(resp, "Cache-Control", "no-cache");
-    MHD_add_response_header(resp, "x-ms-request-id", rid);
+    MHD_add_response_header(resp, "x-ms-request-id", rs->rid);
     MHD_add_response_header(resp, "x-ms-keyvault-service-version", "vault-mock/1");
     MHD_add_response_header(resp, "x-ms-keyvault-region", "local");
     const char *crid = client_request_id(conn);
@@ -557,6 +590,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (rs->too_big) {
         return too_big(h, conn, rs, url, method);
     }
+    rs->h = h;
+    rs->conn = conn;
+    rs->url = url;
+    rs->method = method;
     struct vmock_request req = make_request(conn, url, method, rs);
     struct vmock_reply rep;
     vmock_api_handle(h->srv, &req, &rep);

@@ -36,6 +36,7 @@ struct options {
     const char *identities;
     const char *audit;
     int audit_fsync;
+    unsigned long long audit_max_bytes;
     int retention_days;
     int purge_protection;
     const char *throttle;
@@ -58,8 +59,9 @@ static void usage(FILE *out)
         "An Azure-Key-Vault-compatible HTTPS key vault (keys API) for tests and benchmarks.\n"
         "\n"
         "  --state DIR             state folder (keys, master key, TLS, tokens, audit);\n"
-        "                          created mode 0700, an existing one must not be open to\n"
-        "                          others (default ./vault-mock-state)\n"
+        "                          created mode 0700; an existing one must be a real folder\n"
+        "                          (no symbolic link) owned by this user and closed to group\n"
+        "                          and others (default ./vault-mock-state; never under /tmp)\n"
         "  --listen HOST:PORT      numeric address to serve on; port 0 picks a free one\n"
         "                          (default 127.0.0.1:8443; IPv6 as [::1]:PORT)\n"
         "  --tls-cert FILE         server certificate (PEM) instead of the generated one\n"
@@ -72,6 +74,9 @@ static void usage(FILE *out)
         "                          dbservice, auditor with random tokens in STATE/tokens.json\n"
         "  --audit FILE            audit log, JSON Lines (default STATE/audit.jsonl)\n"
         "  --audit-fsync           fsync the audit log after every line\n"
+        "  --audit-max-bytes N     cap the audit log at N bytes (4096..2^62; default 0 = no cap);\n"
+        "                          at the cap every request is refused (500 AuditLogFull)\n"
+        "                          until the log is moved away and the vault restarted\n"
         "  --retention-days N      soft-delete retention, 7..90 (default 90)\n"
         "  --purge-protection on|off  refuse purge of deleted keys (default on)\n"
         "  --throttle SPEC         'off' or rsa2048=N,rsa3072=N,rsa4096=N,hsm2048=N,hsm3072=N,\n"
@@ -79,7 +84,8 @@ static void usage(FILE *out)
         "                          the service's: 4000/1000/500, HSM 2000/500/250 per 10 s\n"
         "  --fault SPEC            inject faults (repeatable): op=NAME|*,latency_ms=N,\n"
         "                          jitter_ms=N,error_rate=R,status=5xx,throttle_rate=R,\n"
-        "                          drop_rate=R,retry_after=S\n"
+        "                          drop_rate=R,retry_after=S,fail_save=0|1 (saves fail as on a\n"
+        "                          full disk),fail_audit=0|1 (the change's audit line fails)\n"
         "  --max-body BYTES        largest request body (default 65536; larger: 413)\n"
         "  --max-connections N     concurrent connections in all (default 256); at the limit\n"
         "                          new connections wait in the listen queue\n"
@@ -97,6 +103,16 @@ static void usage(FILE *out)
         "  --vault-url URL         base URL used in key ids (default: from the Host header)\n"
         "  --tenant-id ID          tenant in the 401 challenge (default all zeros)\n"
         "  --help                  this text\n"
+        "\n"
+        "Secret files (STATE/*, the --identities file, the audit log, --tls-key) must be\n"
+        "regular files, not symbolic links or FIFOs, owned by the user vault-mock runs as,\n"
+        "mode 0600 or stricter; anything else stops the start (exit 1) with the path, what\n"
+        "was found and what is required; so does a STATE/vault.json whose master.key is\n"
+        "missing (no new key is made). SIGTERM/SIGINT stop it at any point, the start-up\n"
+        "included (exit 0 once serving). A change (create, import, update, rotate, delete,\n"
+        "recover, purge) is audited before it is saved and answered only once both are\n"
+        "done; if either fails it is undone (500 AuditLogUnavailable, AuditLogFull or\n"
+        "StateWriteFailed). Request strings are cut to 256 bytes in the audit log.\n"
         "\n"
         "On start it prints one line: vault-mock ready url=URL ca=FILE state=DIR tokens=FILE\n"
         "audit=FILE. Admin endpoints (/admin/stats, /admin/faults, /admin/throttle) take the\n"
@@ -160,6 +176,7 @@ enum {
     OPT_IDENTITIES,
     OPT_AUDIT,
     OPT_AUDIT_FSYNC,
+    OPT_AUDIT_MAX,
     OPT_RETENTION,
     OPT_PURGE_PROTECTION,
     OPT_THROTTLE,
@@ -188,6 +205,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"identities", required_argument, NULL, OPT_IDENTITIES},
         {"audit", required_argument, NULL, OPT_AUDIT},
         {"audit-fsync", no_argument, NULL, OPT_AUDIT_FSYNC},
+        {"audit-max-bytes", required_argument, NULL, OPT_AUDIT_MAX},
         {"retention-days", required_argument, NULL, OPT_RETENTION},
         {"purge-protection", required_argument, NULL, OPT_PURGE_PROTECTION},
         {"throttle", required_argument, NULL, OPT_THROTTLE},
@@ -236,6 +254,17 @@ static int parse_args(int argc, char **argv, struct options *o)
             case OPT_AUDIT_FSYNC:
                 o->audit_fsync = 1;
                 break;
+            case OPT_AUDIT_MAX: {
+                char *end = NULL;
+                errno = 0;
+                unsigned long long m = strtoull(optarg, &end, 10);
+                bad = optarg[0] == '-' || optarg[0] == '\0' || errno != 0 || *end != '\0' ||
+                              (m != 0 && (m < 4096 || m > (1ull << 62)))
+                          ? "--audit-max-bytes wants 0 (no cap) or 4096..4611686018427387904"
+                          : NULL;
+                o->audit_max_bytes = m;
+                break;
+            }
             case OPT_RETENTION:
                 bad =
                     parse_unsigned(optarg, 7, 90, &v) != 0 ? "--retention-days wants 7..90" : NULL;
@@ -335,6 +364,14 @@ static int parse_args(int argc, char **argv, struct options *o)
     return 0;
 }
 
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
 /* cJSON memory is wiped on free: request and response documents carry key material. */
 static void wiping_free(void *p)
 {
@@ -384,8 +421,8 @@ static int run(struct options *o)
         goto fail;
     }
     snprintf(audit_path, sizeof(audit_path), "%s/audit.jsonl", o->state);
-    if (vmock_audit_open(&srv.audit, o->audit != NULL ? o->audit : audit_path, o->audit_fsync, err,
-                         sizeof(err)) != 0) {
+    if (vmock_audit_open(&srv.audit, o->audit != NULL ? o->audit : audit_path, o->audit_fsync,
+                         o->audit_max_bytes, err, sizeof(err)) != 0) {
         goto fail;
     }
     if (!o->insecure_http && vmock_tls_prepare(&tls, o->state, o->tls_cert, o->tls_key, o->tls_dns,
@@ -414,7 +451,26 @@ static int run(struct options *o)
     uint16_t port = 0;
     /* The fallback host is completed once the port is known; no request arrives before. */
     snprintf(fallback, sizeof(fallback), "%s%s%s", v6 ? "[" : "", o->host, v6 ? "]" : "");
+    /*
+     * Until here SIGTERM and SIGINT keep their default action: they end the start-up at once
+     * (state files are replaced atomically, so nothing is half written). The server's threads
+     * are created with the two blocked, so that only this thread takes them. While it prints
+     * the ready line they only set stop_requested and interrupt the write (a full stdout pipe
+     * must not make the program unstoppable); then it takes them with sigwait.
+     */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
     http = vmock_http_start(&srv, &hc, &port, err, sizeof(err));
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal; /* no SA_RESTART: a blocked write returns EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    pthread_sigmask(SIG_UNBLOCK, &stop, NULL);
     if (http == NULL) {
         goto fail;
     }
@@ -431,12 +487,9 @@ static int run(struct options *o)
                 srv.throttle.limit[VMOCK_TC_RSA2048], srv.throttle.window_ms);
     }
 
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
     int sig = 0;
-    while (sigwait(&set, &sig) != 0) {
+    while (!stop_requested && sigwait(&stop, &sig) != 0) {
     }
     vmock_http_stop(http);
     http = NULL;
@@ -472,12 +525,7 @@ int main(int argc, char **argv)
     if (p != 0) {
         return p > 0 ? 0 : EXIT_USAGE;
     }
-    /* Block the stop signals in every thread; main waits for them with sigwait. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    /* SIGTERM and SIGINT stay deliverable through the start-up; see run(). */
     signal(SIGPIPE, SIG_IGN);
     cJSON_Hooks hooks = {.malloc_fn = malloc, .free_fn = wiping_free};
     cJSON_InitHooks(&hooks);

@@ -14,15 +14,69 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* What a file that is not a regular file is, for the error message. */
+static const char *type_name(mode_t m)
+{
+    if (S_ISDIR(m)) {
+        return "a folder";
+    }
+    if (S_ISFIFO(m)) {
+        return "a FIFO";
+    }
+    if (S_ISSOCK(m)) {
+        return "a socket";
+    }
+    if (S_ISLNK(m)) {
+        return "a symbolic link";
+    }
+    if (S_ISCHR(m) || S_ISBLK(m)) {
+        return "a device";
+    }
+    return "not a regular file";
+}
+
 int vmock_dir_private(const char *dir, char *err, size_t err_len)
 {
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+    char path[4096];
+    size_t len = strlen(dir);
+    if (len == 0 || len >= sizeof(path)) {
+        snprintf(err, err_len, "state folder path is empty or too long");
+        return -1;
+    }
+    /* "DIR/" would follow a symbolic link even with O_NOFOLLOW. */
+    memcpy(path, dir, len + 1);
+    while (len > 1 && path[len - 1] == '/') {
+        path[--len] = '\0';
+    }
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) {
         snprintf(err, err_len, "cannot create state folder %s: %s", dir, strerror(errno));
         return -1;
     }
     struct stat st;
-    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(err, err_len, "%s is not a folder", dir);
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        if (lstat(path, &st) == 0 && !S_ISDIR(st.st_mode)) {
+            snprintf(err, err_len, "state folder %s is %s, not a folder; refusing it", dir,
+                     type_name(st.st_mode));
+        } else {
+            snprintf(err, err_len, "cannot open state folder %s: %s", dir, strerror(e));
+        }
+        return -1;
+    }
+    int rc = fstat(fd, &st);
+    close(fd);
+    if (rc != 0) {
+        snprintf(err, err_len, "cannot stat state folder %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    /* Whoever owns the folder can rewrite identities.json and vault.json behind our back. */
+    if (st.st_uid != geteuid()) {
+        snprintf(err, err_len,
+                 "state folder %s is owned by uid %u, not by uid %u that vault-mock runs as; "
+                 "its owner could change the vault's keys and identities: use a folder of "
+                 "your own",
+                 dir, (unsigned)st.st_uid, (unsigned)geteuid());
         return -1;
     }
     /* Never loosen or silently tighten someone else's folder (think --state /tmp). */
@@ -34,6 +88,72 @@ int vmock_dir_private(const char *dir, char *err, size_t err_len)
         return -1;
     }
     return 0;
+}
+
+int vmock_file_check(int fd, const char *path, int secret, char *err, size_t err_len)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        snprintf(err, err_len, "cannot stat %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        snprintf(err, err_len, "%s is %s, not a regular file; refusing it", path,
+                 type_name(st.st_mode));
+        return -1;
+    }
+    if (!secret) {
+        return 0;
+    }
+    if (st.st_uid != geteuid()) {
+        snprintf(err, err_len,
+                 "%s is owned by uid %u, not by uid %u that vault-mock runs as; refusing it "
+                 "(it must be owned by the vault's user and have mode 0600)",
+                 path, (unsigned)st.st_uid, (unsigned)geteuid());
+        return -1;
+    }
+    if ((st.st_mode & 0077) != 0) {
+        snprintf(err, err_len,
+                 "%s permissions are looser than 0600 (mode %04o: group or others have "
+                 "access); refusing it (chmod 600 %s)",
+                 path, (unsigned)(st.st_mode & 07777), path);
+        return -1;
+    }
+    return 0;
+}
+
+int vmock_file_open(const char *path, int flags, int secret, char *err, size_t err_len)
+{
+    /* O_NONBLOCK: opening a FIFO must not wait for a writer (or reader); fstat refuses it. */
+    int fd = open(path, flags | O_CLOEXEC | O_NONBLOCK | (secret ? O_NOFOLLOW : 0), 0600);
+    if (fd < 0) {
+        int e = errno;
+        struct stat st;
+        if (e == ENOENT) {
+            snprintf(err, err_len, "%s does not exist", path);
+            return -2;
+        }
+        if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) && secret) {
+            snprintf(err, err_len,
+                     "%s is a symbolic link; refusing to follow it (give the real file)", path);
+        } else if ((e == ENXIO || e == ELOOP) && (secret ? lstat : stat)(path, &st) == 0) {
+            snprintf(err, err_len, "%s is %s, not a regular file; refusing it", path,
+                     type_name(st.st_mode));
+        } else {
+            snprintf(err, err_len, "cannot open %s: %s", path, strerror(e));
+        }
+        return -1;
+    }
+    if (vmock_file_check(fd, path, secret, err, err_len) != 0) {
+        close(fd);
+        return -1;
+    }
+    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
+        snprintf(err, err_len, "cannot use %s: %s", path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 static int write_all(int fd, const uint8_t *p, size_t len)
@@ -98,22 +218,22 @@ int vmock_file_write_atomic(const char *dir, const char *name, const void *data,
     return 0;
 }
 
-int vmock_file_read(const char *path, size_t max, char **out, size_t *out_len, char *err,
-                    size_t err_len)
+/* Reads the whole file at |path| under the rule |secret|; see vmock_file_read. */
+static int file_read(const char *path, int secret, size_t max, char **out, size_t *out_len,
+                     char *err, size_t err_len)
 {
     *out = NULL;
     *out_len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = vmock_file_open(path, O_RDONLY, secret, err, err_len);
+    if (fd == -2) {
+        return 1;
+    }
     if (fd < 0) {
-        if (errno == ENOENT) {
-            return 1;
-        }
-        snprintf(err, err_len, "cannot open %s: %s", path, strerror(errno));
         return -1;
     }
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
-        snprintf(err, err_len, "%s is not a regular file of at most %zu bytes", path, max);
+    if (fstat(fd, &st) != 0 || (size_t)st.st_size > max) {
+        snprintf(err, err_len, "%s is larger than %zu bytes", path, max);
         close(fd);
         return -1;
     }
@@ -138,6 +258,7 @@ int vmock_file_read(const char *path, size_t max, char **out, size_t *out_len, c
     close(fd);
     if (got != cap) {
         snprintf(err, err_len, "short read on %s", path);
+        OPENSSL_cleanse(buf, cap);
         free(buf);
         return -1;
     }
@@ -145,6 +266,18 @@ int vmock_file_read(const char *path, size_t max, char **out, size_t *out_len, c
     *out = buf;
     *out_len = got;
     return 0;
+}
+
+int vmock_file_read(const char *path, size_t max, char **out, size_t *out_len, char *err,
+                    size_t err_len)
+{
+    return file_read(path, 1, max, out, out_len, err, err_len);
+}
+
+int vmock_file_read_public(const char *path, size_t max, char **out, size_t *out_len, char *err,
+                           size_t err_len)
+{
+    return file_read(path, 0, max, out, out_len, err, err_len);
 }
 
 int vmock_master_key_load(const char *dir, uint8_t key[VMOCK_MASTER_KEY_BYTES], char *err,
@@ -174,6 +307,18 @@ int vmock_master_key_load(const char *dir, uint8_t key[VMOCK_MASTER_KEY_BYTES], 
         OPENSSL_cleanse(buf, len);
         free(buf);
         return 0;
+    }
+    /* A new key would make every sealed key in an existing vault.json unreadable. */
+    char state[4096];
+    struct stat st;
+    snprintf(state, sizeof(state), "%s/vault.json", dir);
+    if (lstat(state, &st) == 0) {
+        snprintf(err, err_len,
+                 "state exists but master.key is missing: %s holds keys sealed under %s, which "
+                 "does not exist; restore master.key from a backup (or move the state away to "
+                 "start empty); nothing was created",
+                 state, path);
+        return -1;
     }
     if (RAND_priv_bytes(key, VMOCK_MASTER_KEY_BYTES) != 1) {
         snprintf(err, err_len, "random generator failed");

@@ -331,6 +331,21 @@ void vmock_store_purge(struct vmock_store *st, struct vmock_key *key)
     key_free(key);
 }
 
+void vmock_store_detach(struct vmock_store *st, struct vmock_key *key)
+{
+    remove_key(st, key);
+}
+
+void vmock_store_reattach(struct vmock_store *st, struct vmock_key *key)
+{
+    (void)insert_key(st, key);
+}
+
+void vmock_store_key_free(struct vmock_key *key)
+{
+    key_free(key);
+}
+
 size_t vmock_store_expire(struct vmock_store *st, int64_t now)
 {
     size_t purged = 0;

@@ -157,6 +157,15 @@ void vmock_store_delete(struct vmock_store *st, struct vmock_key *key, int64_t n
 /* vmock_store_purge removes and frees |key|. Write lock. */
 void vmock_store_purge(struct vmock_store *st, struct vmock_key *key);
 /*
+ * vmock_store_detach takes |key| out of the store without freeing it (a
+ * purge not yet saved); vmock_store_reattach puts it back (cannot fail
+ * right after a detach: the room is still there); vmock_store_key_free
+ * frees a detached key. Write lock.
+ */
+void vmock_store_detach(struct vmock_store *st, struct vmock_key *key);
+void vmock_store_reattach(struct vmock_store *st, struct vmock_key *key);
+void vmock_store_key_free(struct vmock_key *key);
+/*
  * vmock_store_expire purges deleted keys whose scheduled purge date has
  * passed. Write lock. Returns how many were purged.
  */

@@ -179,7 +179,7 @@ static int read_given(struct vmock_tls *tls, const char *cert_file, const char *
                       size_t err_len)
 {
     size_t len = 0;
-    if (vmock_file_read(cert_file, PEM_MAX, &tls->cert_pem, &len, err, err_len) != 0 ||
+    if (vmock_file_read_public(cert_file, PEM_MAX, &tls->cert_pem, &len, err, err_len) != 0 ||
         vmock_file_read(key_file, PEM_MAX, &tls->key_pem, &len, err, err_len) != 0) {
         if (err[0] == '\0') {
             snprintf(err, err_len, "cannot read %s or %s", cert_file, key_file);
