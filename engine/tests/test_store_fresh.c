@@ -412,12 +412,12 @@ static void rollback_refused(const char *mode)
     cr_assert_eq(cmk("put s new"), 0);
     sh("cp -a s/keytable keytable.new");
     sh("cp keytable.old s/keytable");
-    cr_assert_eq(cmk("get s --length 4096 --output x"), 4);
+    cr_assert_eq(cmk("get s --length 4096 --force --output x"), 4);
     assert_stderr_has("ENG_ERR_KEYTABLE_ROLLBACK");
     cr_assert_eq(cmk("status s"), 4);
     cr_assert_eq(cmk("put s old"), 4, "nothing is written under a rolled-back table");
     sh("cp keytable.new s/keytable");
-    cr_assert_eq(cmk("get s --length 4096 --output x"), 0, "the newest table still opens");
+    cr_assert_eq(cmk("get s --length 4096 --force --output x"), 0, "the newest table still opens");
     assert_file_is("x", "new");
 }
 
@@ -438,7 +438,7 @@ static void folder_rollback_refused(const char *mode)
     sh("cp -a s s.copy");
     cr_assert_eq(cmk("put s new"), 0);
     sh("rm -rf s && cp -a s.copy s");
-    cr_assert_eq(cmk("get s --length 4096 --output x"), 4);
+    cr_assert_eq(cmk("get s --length 4096 --force --output x"), 4);
     assert_stderr_has("ENG_ERR_KEYTABLE_ROLLBACK");
 }
 
@@ -485,17 +485,17 @@ static void unit_replay_goes_unnoticed(const char *mode, int gcm)
     free(tags);
     cr_assert_eq(cmk("put s new"), 0);
     put_back_unit0(off, old_ct, old_rec, gcm);
-    cr_assert_eq(cmk("get s --length 4096 --output x"), 0, "documented: a unit replay is not seen");
+    cr_assert_eq(cmk("get s --length 4096 --force --output x"), 0, "documented: a unit replay is not seen");
     assert_file_is("x", "old");
     /* After a re-key the old unit no longer decrypts: GCM says so, XTS reads garbage. */
     cr_assert_eq(cmk("put s new"), 0);
     cr_assert_eq(cmk("rekey s 0"), 0);
     put_back_unit0(unit0_offset("s"), old_ct, old_rec, gcm);
     if (gcm) {
-        cr_assert_eq(cmk("get s --length 4096 --output x"), 4);
+        cr_assert_eq(cmk("get s --length 4096 --force --output x"), 4);
         assert_stderr_has("ENG_ERR_AUTH");
     } else {
-        cr_assert_eq(cmk("get s --length 4096 --output x"), 0, "documented: XTS has no integrity");
+        cr_assert_eq(cmk("get s --length 4096 --force --output x"), 0, "documented: XTS has no integrity");
         size_t xl;
         uint8_t *x = read_rel("x", &xl);
         uint8_t want[UNIT];
@@ -519,7 +519,7 @@ Test(fresh, attacker_can_delete_the_store)
 {
     cr_assert_eq(cmk("create s --size 64K --unit-size 4096"), 0);
     sh("rm s/keytable");
-    cr_assert_eq(cmk("get s --length 1 --output x"), 1);
+    cr_assert_eq(cmk("get s --length 1 --force --output x"), 1);
     assert_stderr_has("ENG_ERR_NO_STORE");
 }
 
@@ -535,12 +535,12 @@ Test(fresh, anchor_trust_on_first_use_and_its_folder_checks)
     cr_assert_eq(cmk("--anchor-dir anchors rekey s 0"), 0);
     cr_assert_eq(cmk("--anchor-dir anchors put s new"), 0);
     sh("cp keytable.old s/keytable");
-    cr_assert_eq(cmk("--anchor-dir anchors get s --length 4096 --output x"), 4);
+    cr_assert_eq(cmk("--anchor-dir anchors get s --length 4096 --force --output x"), 4);
     /* The anchor gone (or another anchor folder): the old table is trusted, as documented. */
-    cr_assert_eq(cmk("--anchor-dir other get s --length 4096 --output x"), 0);
+    cr_assert_eq(cmk("--anchor-dir other get s --length 4096 --force --output x"), 0);
     assert_file_is("x", "old");
     sh("rm -rf anchors");
-    cr_assert_eq(cmk("--anchor-dir anchors get s --length 4096 --output x"), 0);
+    cr_assert_eq(cmk("--anchor-dir anchors get s --length 4096 --force --output x"), 0);
     struct stat st;
     char a[400];
     tl_path(a, sizeof(a), dir, "anchors");
@@ -548,11 +548,11 @@ Test(fresh, anchor_trust_on_first_use_and_its_folder_checks)
     cr_assert_eq(st.st_mode & 0777, 0700, "anchor folder made private");
     /* Folder others can write, or a damaged anchor: refused, named. */
     cr_assert_eq(chmod(a, 0777), 0);
-    cr_assert_eq(cmk("--anchor-dir anchors get s --length 1 --output x"), 1);
+    cr_assert_eq(cmk("--anchor-dir anchors get s --length 1 --force --output x"), 1);
     assert_stderr_has("ENG_ERR_ANCHOR");
     cr_assert_eq(chmod(a, 0700), 0);
     sh("for f in anchors/*; do printf garbage > \"$f\"; done");
-    cr_assert_eq(cmk("--anchor-dir anchors get s --length 1 --output x"), 1);
+    cr_assert_eq(cmk("--anchor-dir anchors get s --length 1 --force --output x"), 1);
     assert_stderr_has("ENG_ERR_ANCHOR");
 }
 
@@ -604,9 +604,9 @@ static void read_only_commands_write_nothing(const char *mode)
     cr_assert_eq(cmk("create s --mode %s --unit-size 4096 --size 64K --extent-units 4", mode), 0);
     write_unit_file("in", "some data ");
     cr_assert_eq(cmk("put s in"), 0);
-    cr_assert_eq(cmk("get s --output x"), 0, "first open after the put: anchors settled");
+    cr_assert_eq(cmk("get s --force --output x"), 0, "first open after the put: anchors settled");
     char *before = snapshot("s");
-    cr_assert_eq(cmk("get s --output x"), 0);
+    cr_assert_eq(cmk("get s --force --output x"), 0);
     cr_assert_eq(cmk("get s --offset 4000 --length 200 --output y"), 0);
     cr_assert_eq(cmk("status s"), 0);
     cr_assert_eq(cmk("status s --json"), 0);
@@ -651,7 +651,7 @@ Test(fresh, readers_share_the_store_writers_are_refused)
     struct eng_store *reader = hold_reader(&p);
     struct eng_kek_provider *p2;
     struct eng_store *reader2 = hold_reader(&p2);
-    cr_assert_eq(cmk("get s --length 4096 --output x"), 0, "a third reader at the same time");
+    cr_assert_eq(cmk("get s --length 4096 --force --output x"), 0, "a third reader at the same time");
     assert_file_is("x", "in");
     cr_assert_eq(cmk("status s"), 0);
     cr_assert_eq(cmk("put s in2"), 1, "a writer while readers hold the store");
@@ -730,7 +730,7 @@ Test(fresh, writer_waits_for_the_reader_with_wait)
     cr_assert_eq(waitpid(pid, &st, 0), pid);
     close(fds[0]);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "the waiting writer failed");
-    cr_assert_eq(cmk("get s --length 4096 --output x"), 0);
+    cr_assert_eq(cmk("get s --length 4096 --force --output x"), 0);
     assert_file_is("x", "in2");
     cr_assert_eq(cmk("put s in --wait 1x"), 2, "a bad --wait is a usage error");
     assert_stderr_has("--wait");
@@ -738,7 +738,7 @@ Test(fresh, writer_waits_for_the_reader_with_wait)
     size_t len;
     uint8_t *h = read_rel("stdout", &len);
     static const char *const documented[] = {"--wait SECONDS", "--anchor-dir DIR",
-                                             "key\ntable rolled back"};
+                                             "key table rolled back"};
     for (size_t i = 0; i < sizeof(documented) / sizeof(documented[0]); i++) {
         cr_assert_not_null(memmem(h, len, documented[i], strlen(documented[i])), "help lacks %s",
                            documented[i]);
