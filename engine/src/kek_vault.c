@@ -239,7 +239,7 @@ static int imf_fixdate(const char *v, size_t len, time_t *out)
     struct tm tm;
     memset(&tm, 0, sizeof(tm));
     const char *end = strptime(buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
-    if (end == NULL || *end != '\0' || tm.tm_year < 70 || tm.tm_year > 1100) {
+    if (end == NULL || *end != '\0' || tm.tm_year < 70 || tm.tm_year > 8099) {
         return -1;
     }
     *out = timegm(&tm);
