@@ -164,6 +164,31 @@ static void expect_data(const char *url, const char *key)
     unlink(p);
 }
 
+/* The library's provider for db-kek as dbservice, trusting |ca| (NULL: the system's CAs). */
+static struct eng_kek_provider *lib_provider(const char *ca, int retries)
+{
+    struct eng_vault_config cfg = {.vault_url = vs.url, .key_name = "db-kek",
+                                   .token = vmt_token(&vs, "dbservice"), .ca_file = ca,
+                                   .max_retries = retries, .backoff_base_ms = 1};
+    struct eng_kek_provider *p = eng_vault_open(&cfg);
+    cr_assert_not_null(p, "%s", eng_error_name(eng_errno()));
+    return p;
+}
+
+/* A get through |p| fails with |code| after exactly |requests| requests (retries included). */
+static void expect_get_fails(struct eng_kek_provider *p, int code, uint64_t requests)
+{
+    struct eng_kek_ref ref;
+    eng_clear_error();
+    cr_assert_eq(eng_kek_get(p, NULL, &ref), -1);
+    cr_assert_eq(eng_errno(), code, "got %s, want %s", eng_error_name(eng_errno()),
+                 eng_error_name(code));
+    struct eng_vault_stats st;
+    cr_assert_eq(eng_vault_stats(p, &st), 0);
+    cr_assert_eq(st.requests, requests, "%llu requests, want %llu",
+                 (unsigned long long)st.requests, (unsigned long long)requests);
+}
+
 /* --- item 4: plain HTTP ------------------------------------------------------ */
 
 Test(cmk_vault, plain_http_is_refused_unless_asked_for)
@@ -224,17 +249,8 @@ Test(cmk_vault, tls_and_ca_file_errors_are_named)
     cr_assert_neq(access(p, F_OK), 0, "a store was made");
 
     /* the library: the same three, and a CA file removed after the open (curl's error) */
-    struct eng_vault_config cfg = {.vault_url = vs.url, .key_name = "db-kek",
-                                   .token = vmt_token(&vs, "dbservice"), .max_retries = 2,
-                                   .backoff_base_ms = 1};
-    struct eng_kek_provider *kp = eng_vault_open(&cfg);
-    cr_assert_not_null(kp);
-    struct eng_kek_ref ref;
-    cr_assert_eq(eng_kek_get(kp, NULL, &ref), -1);
-    cr_assert_eq(eng_errno(), ENG_ERR_VAULT_TLS_UNTRUSTED, "got %s", eng_error_name(eng_errno()));
-    struct eng_vault_stats st;
-    cr_assert_eq(eng_vault_stats(kp, &st), 0);
-    cr_assert_eq(st.requests, 1, "an untrusted certificate was retried");
+    struct eng_kek_provider *kp = lib_provider(NULL, 2);
+    expect_get_fails(kp, ENG_ERR_VAULT_TLS_UNTRUSTED, 1); /* not retried */
     eng_kek_provider_free(kp);
     char copy[400];
     tl_path(copy, sizeof(copy), dir, "ca-copy.pem");
@@ -243,12 +259,9 @@ Test(cmk_vault, tls_and_ca_file_errors_are_named)
     cr_assert_not_null(ca);
     cr_assert_eq(tl_write_file(copy, ca, len), 0);
     free(ca);
-    cfg.ca_file = copy;
-    kp = eng_vault_open(&cfg);
-    cr_assert_not_null(kp, "%s", eng_error_name(eng_errno()));
+    kp = lib_provider(copy, 2);
     cr_assert_eq(unlink(copy), 0);
-    cr_assert_eq(eng_kek_get(kp, NULL, &ref), -1);
-    cr_assert_eq(eng_errno(), ENG_ERR_VAULT_CA_FILE, "got %s", eng_error_name(eng_errno()));
+    expect_get_fails(kp, ENG_ERR_VAULT_CA_FILE, 1);
     eng_kek_provider_free(kp);
 }
 
@@ -363,15 +376,21 @@ Test(cmk_vault, set_vault_url_refuses_another_key)
 
 /* --- item 21: an expired key ----------------------------------------------------- */
 
+/* The key officer sets attribute |name| ("exp", "nbf") of db-kek version |ver| to now + |delta| s. */
+static void set_time_attr(const char *ver, const char *name, long delta)
+{
+    char path[160], body[160];
+    snprintf(path, sizeof(path), "/keys/db-kek/%s" API, ver);
+    snprintf(body, sizeof(body), "{\"attributes\":{\"%s\":%ld}}", name, (long)time(NULL) + delta);
+    officer("PATCH", path, body, 200);
+}
+
 Test(cmk_vault, expired_kek_reads_but_refuses_writes_and_wraps)
 {
     char ver[40];
     cr_assert_eq(vmt_create_key(&vs, "db-kek", 2048, NULL, ver), 200);
     make_store("db-kek");
-    char path[160], body[160];
-    snprintf(path, sizeof(path), "/keys/db-kek/%s" API, ver);
-    snprintf(body, sizeof(body), "{\"attributes\":{\"exp\":%ld}}", (long)time(NULL) - 3600);
-    officer("PATCH", path, body, 200);
+    set_time_attr(ver, "exp", -3600);
     const char *o = vopts(vs.url, "db-kek");
     char opts[1024];
     snprintf(opts, sizeof(opts), "%s", o);
@@ -403,10 +422,7 @@ Test(cmk_vault, not_yet_valid_kek_reads_but_refuses_writes)
     char ver[40];
     cr_assert_eq(vmt_create_key(&vs, "db-kek", 2048, NULL, ver), 200);
     make_store("db-kek");
-    char path[160], body[160];
-    snprintf(path, sizeof(path), "/keys/db-kek/%s" API, ver);
-    snprintf(body, sizeof(body), "{\"attributes\":{\"nbf\":%ld}}", (long)time(NULL) + 86400);
-    officer("PATCH", path, body, 200);
+    set_time_attr(ver, "nbf", 86400);
     expect_data(vs.url, "db-kek");
     int rc = cmk("put S in.bin %s", vopts(vs.url, "db-kek"));
     expect_err(rc, 3, "key encryption key is not yet valid (before its nbf date)",
@@ -418,11 +434,7 @@ Test(cmk_vault, open_store_turns_read_only_at_expiry)
 {
     char ver[40];
     cr_assert_eq(vmt_create_key(&vs, "db-kek", 2048, NULL, ver), 200);
-    struct eng_vault_config cfg = {.vault_url = vs.url, .key_name = "db-kek",
-                                   .token = vmt_token(&vs, "dbservice"), .ca_file = vs.ca,
-                                   .max_retries = 1};
-    struct eng_kek_provider *p = eng_vault_open(&cfg);
-    cr_assert_not_null(p);
+    struct eng_kek_provider *p = lib_provider(vs.ca, 1);
     struct eng_store_config sc;
     eng_store_config_init(&sc);
     sc.unit_size = 4096;
@@ -435,10 +447,7 @@ Test(cmk_vault, open_store_turns_read_only_at_expiry)
     uint8_t buf[4096];
     memset(buf, 0x5c, sizeof(buf));
     cr_assert_eq(eng_store_write(s, 1, 1, buf), 0);
-    char path[160], body[160];
-    snprintf(path, sizeof(path), "/keys/db-kek/%s" API, ver);
-    snprintf(body, sizeof(body), "{\"attributes\":{\"exp\":%ld}}", (long)time(NULL) - 1);
-    officer("PATCH", path, body, 200);
+    set_time_attr(ver, "exp", -1);
     cr_assert_eq(eng_store_revalidate(s), 0, "%s", eng_error_name(eng_errno()));
     struct eng_store_info info;
     cr_assert_eq(eng_store_get_info(s, &info), 0);
@@ -454,8 +463,7 @@ Test(cmk_vault, open_store_turns_read_only_at_expiry)
     cr_assert_eq(eng_store_rekey_extent(s, 0), -1);
     cr_assert_eq(eng_errno(), ENG_ERR_KEK_EXPIRED, "got %s", eng_error_name(eng_errno()));
     /* a later exp: writable again at the next check */
-    snprintf(body, sizeof(body), "{\"attributes\":{\"exp\":%ld}}", (long)time(NULL) + 86400);
-    officer("PATCH", path, body, 200);
+    set_time_attr(ver, "exp", 86400);
     cr_assert_eq(eng_store_revalidate(s), 0);
     cr_assert_eq(eng_store_write(s, 1, 1, buf), 0, "%s", eng_error_name(eng_errno()));
     eng_store_close(s);
@@ -473,18 +481,10 @@ Test(cmk_vault, retry_after_past_the_deadline_gives_up_throttled)
                                   "\"retry_after\":3600}]}");
     cr_assert(st == 200 || st == 204, "admin/faults: %ld", st);
     /* the library: one request, no retry, THROTTLED */
-    struct eng_vault_config cfg = {.vault_url = vs.url, .key_name = "db-kek",
-                                   .token = vmt_token(&vs, "dbservice"), .ca_file = vs.ca,
-                                   .max_retries = 3};
-    struct eng_kek_provider *p = eng_vault_open(&cfg);
-    cr_assert_not_null(p);
-    struct eng_kek_ref ref;
-    cr_assert_eq(eng_kek_get(p, NULL, &ref), -1);
-    cr_assert_eq(eng_errno(), ENG_ERR_VAULT_THROTTLED, "got %s", eng_error_name(eng_errno()));
+    struct eng_kek_provider *p = lib_provider(vs.ca, 3);
+    expect_get_fails(p, ENG_ERR_VAULT_THROTTLED, 1); /* 3600 s > the 30 s deadline: no retry */
     struct eng_vault_stats vst;
     cr_assert_eq(eng_vault_stats(p, &vst), 0);
-    cr_assert_eq(vst.requests, 1, "%llu requests for a 3600 s Retry-After",
-                 (unsigned long long)vst.requests);
     cr_assert_eq(vst.retries, 0);
     cr_assert_eq(vst.last_http_status, 429);
     eng_kek_provider_free(p);
