@@ -430,10 +430,11 @@ static int open_failed(const struct opts *o, struct eng_kek_provider *kek, const
     }
     eng_store_close(in);
     fprintf(stderr, "cmk: %s: %s (%s): the store's key table names %s key %s version %s; "
-            "given: %s key %s%s%s\n", what, eng_strerror(code), eng_error_name(code), d.kek.provider,
-            d.kek.key_id, d.kek.version, given.provider, given.key_id,
+            "given: %s key %s%s%s%s\n", what, eng_strerror(code), eng_error_name(code),
+            d.kek.provider, d.kek.key_id, d.kek.version, given.provider, given.key_id,
             code == ENG_ERR_KEK_URL_MISMATCH ? "; if the vault moved: cmk set-vault-url " : "",
-            code == ENG_ERR_KEK_URL_MISMATCH ? o->pos[1] : "");
+            code == ENG_ERR_KEK_URL_MISMATCH ? o->pos[1] : "",
+            code == ENG_ERR_KEK_URL_MISMATCH ? " with these vault options" : "");
     return exit_code_for(code);
 }
 

@@ -68,6 +68,9 @@ struct eng_kek_ref {
  *   get       live check: the key (version |version|, or the current version
  *             when NULL) exists, is enabled and may be used. Fills |out|
  *             with the key's id and that version (the current one when NULL).
+ *             A version outside its validity window (vault exp / nbf) fails
+ *             with ENG_ERR_KEK_EXPIRED / ENG_ERR_KEK_NOT_YET_VALID: it must
+ *             not wrap, but unwrap may still be called with it.
  *   wrap      wraps |dek| under exactly the version in |kek| (from get).
  *             Writes at most |max_out_len| bytes; *out_len gets the length.
  *   unwrap    the inverse; |kek| is the record's ref. ENG_ERR_UNWRAP if the

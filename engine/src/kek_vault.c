@@ -307,7 +307,7 @@ static void resp_reset(struct resp *r)
     r->too_big = 0;
 }
 
-/* One HTTP exchange within |left_ms|. The HTTP status, or 0 with *curl_err set for transport failures. */
+/* One HTTP exchange within |left_ms|: the HTTP status, or 0 with *curl_err set (transport failure). */
 static long http_once(struct vstate *s, struct lane *l, const char *path, const char *body,
                       long left_ms, CURLcode *curl_err)
 {
@@ -463,7 +463,7 @@ static int request(struct vstate *s, struct lane *l, const char *path, const cha
         now = mono_ms();
         left = now < deadline ? (long)(deadline - now) : 0;
         long wait = backoff_ms(s, l, attempt, left);
-        if (wait < 0 || (uint64_t)wait >= (uint64_t)left || sleep_until_ms(now + (uint64_t)wait) != 0) {
+        if (wait < 0 || wait >= left || sleep_until_ms(now + (uint64_t)wait) != 0) {
             break; /* no time left for the wait and another try: the last answer stands */
         }
         count(s, &s->stats.retries);
