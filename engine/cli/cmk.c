@@ -416,9 +416,9 @@ static int cmd_create(const struct opts *o)
  * the key the store records and the one given, and the command that moves
  * a store to its vault's new address.
  */
-static int open_failed(const struct opts *o, struct eng_kek_provider *kek, const char *what)
+static int open_failed(const struct opts *o, struct eng_kek_provider *kek, const char *what,
+                       int code)
 {
-    int code = eng_errno();
     struct eng_kek_ref given;
     struct eng_store_dek d;
     struct eng_store *in = NULL;
@@ -453,7 +453,7 @@ static struct eng_store *open_store(const struct opts *o, struct eng_kek_provide
     }
     struct eng_store *s = eng_store_open(o->pos[1], *kek, &cfg);
     if (s == NULL) {
-        *rc = open_failed(o, *kek, "open");
+        *rc = open_failed(o, *kek, "open", eng_errno());
         eng_kek_provider_free(*kek);
         *kek = NULL;
     }
@@ -793,12 +793,12 @@ static int cmd_status(const struct opts *o)
         s = eng_store_inspect(o->pos[1]);
     }
     if (s == NULL) {
-        eng_kek_provider_free(kek);
         if (open_err != ENG_OK && kek != NULL) {
-            fprintf(stderr, "cmk: status: %s (%s)\n", eng_strerror(open_err),
-                    eng_error_name(open_err));
-            return exit_code_for(open_err);
+            rc = open_failed(o, kek, "status", open_err);
+            eng_kek_provider_free(kek);
+            return rc;
         }
+        eng_kek_provider_free(kek);
         return kek == NULL ? exit_code_for(eng_errno()) : fail("status");
     }
     struct eng_store_info info;
@@ -846,7 +846,7 @@ static int cmd_set_vault_url(const struct opts *o)
     struct eng_kek_ref given;
     int moved = eng_store_move_kek(o->pos[1], kek, &cfg);
     if (moved < 0) {
-        rc = open_failed(o, kek, "set-vault-url");
+        rc = open_failed(o, kek, "set-vault-url", eng_errno());
     } else if (eng_kek_describe(kek, NULL, &given) != 0) {
         rc = fail("set-vault-url");
     } else if (moved == 0) {

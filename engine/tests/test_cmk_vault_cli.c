@@ -303,6 +303,14 @@ Test(cmk_vault, vault_on_a_new_port_is_named_and_set_vault_url_moves_the_store)
              "cmk set-vault-url S",
              old_url, ver, vs.url);
     expect_err(rc, 1, want, NULL);
+    rc = cmk("status S %s", vopts(vs.url, "db-kek"));
+    snprintf(want, sizeof(want),
+             "cmk: status: key table names the same key name at another vault URL (see cmk "
+             "set-vault-url) "
+             "(ENG_ERR_KEK_URL_MISMATCH): the store's key table names vault key %s/keys/db-kek "
+             "version %s",
+             old_url, ver);
+    expect_err(rc, 1, want, NULL);
     /* moved: the table is rewritten, data readable at the new address */
     rc = cmk("set-vault-url S %s", vopts(vs.url, "db-kek"));
     cr_assert_eq(rc, 0, "%s", err_text);
