@@ -49,6 +49,8 @@ $(O)/tests/engine_test_store_cli: | $(BIN)/cmk
 $(O)/engine/tests/test_cli_torture.o: CPPFLAGS += -DCMK_BIN='"$(BIN)/cmk"'
 $(O)/tests/engine_test_cli_torture: | $(BIN)/cmk
 $(O)/engine/tests/test_secrets.o: CPPFLAGS += -DCMK_BIN='"$(BIN)/cmk"'
+$(O)/engine/tests/test_cmk_vault_cli.o: CPPFLAGS += -DCMK_BIN='"$(BIN)/cmk"'
+$(O)/tests/engine_test_cmk_vault_cli: | $(BIN)/cmk
 $(O)/tests/engine_test_secrets: | $(BIN)/cmk
 $(O)/engine/tests/test_store_fresh.o: CPPFLAGS += -DCMK_BIN='"$(BIN)/cmk"'
 $(O)/tests/engine_test_store_fresh: | $(BIN)/cmk

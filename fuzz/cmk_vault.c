@@ -4,8 +4,9 @@
  * Target functions (static in engine/src/kek_vault.c): v_get_on and
  * v_crypt_on through the provider (the JSON of get / wrapkey /
  * unwrapkey answers, kid_version, b64url_decode, the status-to-error
- * mapping with forbidden_is_disabled, on_body and on_header), plus
- * b64url_decode and kid_version called directly.
+ * mapping with forbidden_code, on_body and on_header with the Retry-After
+ * parser), plus b64url_decode, kid_version and
+ * eng_vault_parse_retry_after called directly.
  *
  * Why this way: those parsers are static, and the brief was to expose
  * nothing new. This file includes kek_vault.c itself, so the static
@@ -14,14 +15,21 @@
  * curl_easy_getinfo, are redirected by macro to an in-process canned
  * responder that feeds the fuzzer's answer through the provider's own
  * write and header callbacks (set with the real curl_easy_setopt). No
- * socket is opened, no thread, no clock: one input = one exchange, about
+ * socket is opened, no thread, no wait: one input = one exchange, about
  * ten times faster than the libmicrohttpd fixture server and deterministic.
- * Retries are off (max_retries 0), so the backoff never sleeps.
+ * Retries are off (max_retries 0), so the backoff never sleeps (the call's
+ * deadline is read from the clock but never reached; attributes exp/nbf
+ * are compared with the time, so the seeds use dates far from now).
  *
  * Input: byte 0 = operation (get latest, get a version, wrap, unwrap),
  * byte 1 = HTTP status (from a table; one entry is a transport failure),
  * byte 2 bit 0 = the body starts with a header line (up to '\n') handed to
- * the header callback (Retry-After), then the answer body.
+ * the header callback (Retry-After), then the answer body. The header line
+ * and the body also go to eng_vault_parse_retry_after with a fixed "now"
+ * (the callback itself takes the clock only for the HTTP-date form, which
+ * changes a wait, not a path): the result must be -1 or within 0 ..
+ * ENG_VAULT_RETRY_AFTER_MAX_S, and a value of digits must parse as its
+ * clamped number.
  */
 #define CURL_DISABLE_TYPECHECK 1
 #include <curl/curl.h>
@@ -144,12 +152,44 @@ static int documented(int e)
         case ENG_ERR_KEK_NOT_FOUND:
         case ENG_ERR_KEK_DISABLED:
         case ENG_ERR_KEK_FORBIDDEN:
+        case ENG_ERR_KEK_EXPIRED:
+        case ENG_ERR_KEK_NOT_YET_VALID:
+        case ENG_ERR_VAULT_TLS_UNTRUSTED:
+        case ENG_ERR_VAULT_CA_FILE:
+        case ENG_ERR_VAULT_TLS:
         case ENG_ERR_UNWRAP:
         case ENG_ERR_WRAPPED_LEN:
         case ENG_ERR_NOMEM:
             return 1;
         default:
             return 0;
+    }
+}
+
+/* The Retry-After parser on |len| bytes: -1 or a wait in range; digits give their clamped value. */
+static void retry_after(const char *v, size_t len)
+{
+    long got = eng_vault_parse_retry_after(v, len, (time_t)1700000000);
+    if (got < -1 || got > ENG_VAULT_RETRY_AFTER_MAX_S) {
+        abort();
+    }
+    size_t i = 0, digits = 0;
+    long want = 0;
+    while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == '\r' || v[i] == '\n')) {
+        i++;
+    }
+    for (; i < len && v[i] >= '0' && v[i] <= '9'; i++, digits++) {
+        want = want < ENG_VAULT_RETRY_AFTER_MAX_S ? want * 10 + (v[i] - '0') : want;
+    }
+    while (i < len && (v[i] == ' ' || v[i] == '\t' || v[i] == '\r' || v[i] == '\n')) {
+        i++;
+    }
+    want = want < ENG_VAULT_RETRY_AFTER_MAX_S ? want : ENG_VAULT_RETRY_AFTER_MAX_S;
+    if (digits > 0 && i == len && got != want) {
+        abort(); /* delta-seconds must parse to their (clamped) value */
+    }
+    if (digits > 0 && i != len && got != -1) {
+        abort(); /* digits followed by anything else are malformed */
     }
 }
 
@@ -194,6 +234,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     answer.body = rest;
     answer.body_len = rest_len;
+    if (answer.header_len > 12) {
+        retry_after(answer.header + 12, answer.header_len - 12); /* past "Retry-After:" */
+    }
+    retry_after(answer.body, answer.body_len < 64 ? answer.body_len : 64);
 
     struct eng_kek_ref ref;
     memset(&ref, 0, sizeof(ref));

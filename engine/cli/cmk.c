@@ -3,12 +3,12 @@
  *
  * Exit codes: 0 ok, 1 error, 2 usage (bad or missing options, a refused
  * --output or range, a vault store without the vault options), 3
- * inaccessible (the KEK is gone, disabled or not permitted, or its key or
- * token file is not the user's alone), 4 integrity (authentication failed,
- * corrupt, truncated or rolled-back key table, corrupt backup). Errors are
- * one line on stderr. get, status and backup open the store read-only
- * (shared lock: any number at once); put, rotate-kek and rekey open it
- * exclusively.
+ * inaccessible (the KEK is gone, disabled, expired or not permitted, or its
+ * key or token file is not the user's alone), 4 integrity (authentication
+ * failed, corrupt, truncated or rolled-back key table, corrupt backup).
+ * Errors are one line on stderr. get, status and backup open the store
+ * read-only (shared lock: any number at once); put, rotate-kek and rekey
+ * open it exclusively.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -49,14 +49,20 @@ static const char usage_text[] =
     "  rotate-kek DIR        new KEK version (service-managed key), rewrap every DEK\n"
     "  rekey DIR EXTENT      re-encrypt one extent under a fresh DEK\n"
     "  status DIR            key ids, versions, extents and their state (--json)\n"
+    "  set-vault-url DIR     record the vault's new address (--vault-url NEW plus the\n"
+    "                        other vault options): only when that vault has every key\n"
+    "                        version the store uses and they unwrap its keys\n"
     "  help                  this text\n"
     "\n"
     "options:\n"
     "  --key-file PATH       service-managed key file (default $CMK_KEY_FILE, else\n"
     "                        $HOME/.cmk/smk.key); created 0600 by `create` if missing\n"
-    "  --vault-url URL       customer-managed key instead: the key vault (https://host:port)\n"
+    "  --vault-url URL       customer-managed key instead: the key vault (https://host:port);\n"
+    "                        http:// is refused: the bearer token would travel in clear text\n"
+    "  --vault-insecure-http accept an http:// --vault-url anyway (a warning each run)\n"
     "  --vault-key NAME      the RSA key in the vault (KEK)\n"
-    "  --vault-ca FILE       CA certificate to trust for the vault (default: the system's)\n"
+    "  --vault-ca FILE       PEM CA certificate to trust for the vault (default: the\n"
+    "                        system's); must exist and hold a certificate\n"
     "  --vault-token-file F  file holding the identity's bearer token (default\n"
     "                        $CMK_VAULT_TOKEN); rotate-kek then rewraps under the\n"
     "                        vault's current version (the key officer rotates the key)\n"
@@ -89,10 +95,14 @@ static const char usage_text[] =
     "--vault-* options on every command; without them cmk names the key and exits 2.\n"
     "Every cmk run checks the key with its provider when it opens the store.\n"
     "\n"
+    "An expired vault key (past its exp, or before its nbf) still unwraps, as in the\n"
+    "service: get, status and rotate-kek to a valid version work; put, create, rekey\n"
+    "and backup are refused with ENG_ERR_KEK_EXPIRED (exit 3).\n"
+    "\n"
     "exit codes: 0 ok, 1 error, 2 usage (also a refused --output or range, or a vault\n"
-    "store without --vault-url), 3 inaccessible (KEK gone, disabled or not permitted;\n"
-    "key or token file not yours alone), 4 integrity (authentication failed, corrupt or\n"
-    "truncated data, key table rolled back)\n";
+    "store without --vault-url), 3 inaccessible (KEK gone, disabled, expired or not\n"
+    "permitted; key or token file not yours alone), 4 integrity (authentication failed,\n"
+    "corrupt or truncated data, key table rolled back)\n";
 
 struct opts {
     const char *key_file;
@@ -114,6 +124,7 @@ struct opts {
     const char *anchor_dir;
     int keep_version;
     int force;
+    int insecure_http;
     int json;
     int help;
     const char *pos[4];
@@ -133,6 +144,11 @@ static int exit_code_for(int code)
         return EXIT_INACCESSIBLE;
     }
     switch (code) {
+        case ENG_ERR_KEK_EXPIRED:
+        case ENG_ERR_KEK_NOT_YET_VALID:
+            return EXIT_INACCESSIBLE;
+        case ENG_ERR_VAULT_INSECURE:
+            return EXIT_USAGE;
         case ENG_ERR_AUTH:
         case ENG_ERR_KEYTABLE_CORRUPT:
         case ENG_ERR_KEYTABLE_TRUNCATED:
@@ -149,11 +165,15 @@ static int exit_code_for(int code)
 }
 
 /* One line: what failed and why; the engine's code name for scripts and searches. */
-static int fail(const char *what)
+static int fail_with(const char *what, int code)
 {
-    int code = eng_errno();
     fprintf(stderr, "cmk: %s: %s (%s)\n", what, eng_strerror(code), eng_error_name(code));
     return exit_code_for(code);
+}
+
+static int fail(const char *what)
+{
+    return fail_with(what, eng_errno());
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -205,6 +225,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         }
         if (strcmp(name, "force") == 0) {
             o->force = 1;
+            continue;
+        }
+        if (strcmp(name, "vault-insecure-http") == 0) {
+            o->insecure_http = 1;
             continue;
         }
         const char *eq = strchr(name, '=');
@@ -354,13 +378,28 @@ static struct eng_kek_provider *open_vault(const struct opts *o)
         return NULL;
     }
     struct eng_vault_config cfg = {.vault_url = o->vault_url, .key_name = o->vault_key,
-                                   .token = token, .ca_file = o->vault_ca, .max_retries = -1};
+                                   .token = token, .ca_file = o->vault_ca, .max_retries = -1,
+                                   .insecure_http = o->insecure_http};
     struct eng_kek_provider *p = eng_vault_open(&cfg);
     eng_cleanse(token, sizeof(token));
-    if (p == NULL) {
-        int code = eng_errno();
+    int code = eng_errno();
+    if (p == NULL && code == ENG_ERR_VAULT_INSECURE) {
+        fprintf(stderr, "cmk: --vault-url %s: %s; use https://, or --vault-insecure-http to "
+                "accept it (%s)\n", o->vault_url, eng_strerror(code), eng_error_name(code));
+    } else if (p == NULL && code == ENG_ERR_VAULT_CA_FILE) {
+        struct stat st;
+        const char *why = stat(o->vault_ca, &st) != 0 || access(o->vault_ca, R_OK) != 0
+                              ? strerror(errno)
+                          : !S_ISREG(st.st_mode) ? "not a regular file"
+                                                 : "no PEM certificate in it";
+        fprintf(stderr, "cmk: --vault-ca %s: %s: %s (%s)\n", o->vault_ca, why, eng_strerror(code),
+                eng_error_name(code));
+    } else if (p == NULL) {
         fprintf(stderr, "cmk: vault %s key %s: %s (%s)\n", o->vault_url, o->vault_key,
                 eng_strerror(code), eng_error_name(code));
+    } else if (o->insecure_http && strncmp(o->vault_url, "http://", 7) == 0) {
+        fprintf(stderr, "cmk: warning: --vault-insecure-http: the bearer token goes to %s in "
+                "clear text\n", o->vault_url);
     }
     return p;
 }
@@ -521,6 +560,33 @@ static struct eng_store *open_waiting(const char *dir, struct eng_kek_provider *
     return s;
 }
 
+/*
+ * The one line for a failed open. A key-table/provider mismatch also names
+ * the key the store records and the one given, and the command that moves
+ * a store to its vault's new address.
+ */
+static int open_failed(const struct opts *o, struct eng_kek_provider *kek, const char *what,
+                       int code)
+{
+    struct eng_kek_ref given;
+    struct eng_store_dek d;
+    struct eng_store *in = NULL;
+    if ((code != ENG_ERR_KEK_MISMATCH && code != ENG_ERR_KEK_URL_MISMATCH) ||
+        eng_kek_describe(kek, NULL, &given) != 0 || (in = eng_store_inspect(o->pos[1])) == NULL ||
+        eng_store_dek_info(in, 0, &d) != 0) {
+        eng_store_close(in);
+        return fail_with(what, code);
+    }
+    eng_store_close(in);
+    fprintf(stderr, "cmk: %s: %s (%s): the store's key table names %s key %s version %s; "
+            "given: %s key %s%s%s%s\n", what, eng_strerror(code), eng_error_name(code),
+            d.kek.provider, d.kek.key_id, d.kek.version, given.provider, given.key_id,
+            code == ENG_ERR_KEK_URL_MISMATCH ? "; if the vault moved: cmk set-vault-url " : "",
+            code == ENG_ERR_KEK_URL_MISMATCH ? o->pos[1] : "",
+            code == ENG_ERR_KEK_URL_MISMATCH ? " with these vault options" : "");
+    return exit_code_for(code);
+}
+
 /* Opens the store of command position 1 (read-only: shared lock); prints the error itself. */
 static struct eng_store *open_store(const struct opts *o, struct eng_kek_provider **kek, int *rc,
                                     int read_only)
@@ -540,7 +606,7 @@ static struct eng_store *open_store(const struct opts *o, struct eng_kek_provide
     }
     struct eng_store *s = open_waiting(o->pos[1], *kek, &cfg);
     if (s == NULL) {
-        *rc = fail("open");
+        *rc = open_failed(o, *kek, "open", eng_errno());
         eng_kek_provider_free(*kek);
         *kek = NULL;
     }
@@ -968,6 +1034,10 @@ static void print_status_text(const char *dir, struct eng_store *s, const struct
         printf("access      ok (key table MAC verified, KEK checked at open, then every %" PRIu32
                " s while open)\n",
                in->revalidate_s);
+        if (in->kek_expired != ENG_OK) {
+            printf("writes      refused: %s (%s)\n", eng_strerror(in->kek_expired),
+                   eng_error_name(in->kek_expired));
+        }
     } else {
         printf("access      inaccessible: %s (%s)\n", eng_strerror(in->cause),
                eng_error_name(in->cause));
@@ -1005,6 +1075,8 @@ static void print_status_json(const char *dir, struct eng_store *s, const struct
     cJSON_AddBoolToObject(root, "accessible", in->accessible);
     cJSON_AddBoolToObject(root, "mac_verified", in->mac_verified);
     cJSON_AddStringToObject(root, "cause", in->accessible ? "" : eng_error_name(in->cause));
+    cJSON_AddStringToObject(root, "kek_expired",
+                            in->kek_expired == ENG_OK ? "" : eng_error_name(in->kek_expired));
     cJSON *deks = cJSON_AddArrayToObject(root, "deks");
     for (uint32_t i = 0; i < in->num_records; i++) {
         struct eng_store_dek d;
@@ -1053,12 +1125,12 @@ static int cmd_status(const struct opts *o)
         s = eng_store_inspect(o->pos[1]);
     }
     if (s == NULL) {
-        eng_kek_provider_free(kek);
         if (open_err != ENG_OK && kek != NULL) {
-            fprintf(stderr, "cmk: status: %s (%s)\n", eng_strerror(open_err),
-                    eng_error_name(open_err));
-            return exit_code_for(open_err);
+            rc = open_failed(o, kek, "status", open_err);
+            eng_kek_provider_free(kek);
+            return rc;
         }
+        eng_kek_provider_free(kek);
         return kek == NULL ? exit_code_for(eng_errno()) : fail("status");
     }
     struct eng_store_info info;
@@ -1073,6 +1145,48 @@ static int cmd_status(const struct opts *o)
         print_status_text(o->pos[1], s, &info);
     }
     eng_store_close(s);
+    eng_kek_provider_free(kek);
+    return rc;
+}
+
+/*
+ * Records the vault's new address (--vault-url) in the key table, after
+ * eng_store_move_kek has checked every version, the MAC and every DEK
+ * through the vault at that address.
+ */
+static int cmd_set_vault_url(const struct opts *o)
+{
+    if (o->npos != 2 || o->vault_url == NULL) {
+        return usage_error("set-vault-url needs DIR and --vault-url NEW", NULL);
+    }
+    struct eng_store_config cfg;
+    int rc = run_config(o, &cfg);
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    struct eng_store *in = eng_store_inspect(o->pos[1]);
+    struct eng_store_dek d;
+    if (in == NULL || eng_store_dek_info(in, 0, &d) != 0) {
+        eng_store_close(in);
+        return fail("set-vault-url");
+    }
+    eng_store_close(in);
+    struct eng_kek_provider *kek = open_kek(o, 0);
+    if (kek == NULL) {
+        return exit_code_for(eng_errno());
+    }
+    struct eng_kek_ref given;
+    int moved = eng_store_move_kek(o->pos[1], kek, &cfg);
+    if (moved < 0) {
+        rc = open_failed(o, kek, "set-vault-url", eng_errno());
+    } else if (eng_kek_describe(kek, NULL, &given) != 0) {
+        rc = fail("set-vault-url");
+    } else if (moved == 0) {
+        printf("%s: already recorded: %s\n", o->pos[1], given.key_id);
+    } else {
+        printf("%s: %s -> %s (every key version found there, key table MAC verified, every "
+               "DEK unwrapped)\n", o->pos[1], d.kek.key_id, given.key_id);
+    }
     eng_kek_provider_free(kek);
     return rc;
 }
@@ -1100,7 +1214,7 @@ int main(int argc, char **argv)
         {"get", cmd_get},         {"backup", cmd_backup},
         {"verify-backup", cmd_verify_backup}, {"restore", cmd_restore},
         {"rotate-kek", cmd_rotate_kek}, {"rekey", cmd_rekey},
-        {"status", cmd_status},
+        {"status", cmd_status},   {"set-vault-url", cmd_set_vault_url},
     };
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         if (strcmp(o.pos[0], cmds[i].name) == 0) {

@@ -87,11 +87,25 @@ enum eng_err_category {
       "key table was written under another KEK provider or key")                          \
     X(ENG_ERR_KEYTABLE_ROLLBACK, KEY, 14,                                                  \
       "key table is older than one this store has used (rolled back)")                    \
+    X(ENG_ERR_KEK_EXPIRED, KEY, 17,                                                        \
+      "key encryption key is expired (past its exp date): it unwraps, it wraps no new key") \
+    X(ENG_ERR_KEK_NOT_YET_VALID, KEY, 18,                                                  \
+      "key encryption key is not yet valid (before its nbf date): it wraps no new key")    \
+    X(ENG_ERR_KEK_URL_MISMATCH, KEY, 19,                                                   \
+      "key table names the same key name at another vault URL (see cmk set-vault-url)")   \
     X(ENG_ERR_VAULT_THROTTLED, VAULT, 1, "key vault throttled the request (HTTP 429)")    \
     X(ENG_ERR_VAULT_UNREACHABLE, VAULT, 2, "key vault unreachable (network, TLS or timeout)") \
     X(ENG_ERR_VAULT_AUTH, VAULT, 3, "key vault rejected the credentials (HTTP 401)")       \
     X(ENG_ERR_VAULT_PROTOCOL, VAULT, 4, "key vault sent an unexpected response")          \
     X(ENG_ERR_VAULT_SERVER, VAULT, 5, "key vault reported a server error (HTTP 5xx)")     \
+    X(ENG_ERR_VAULT_INSECURE, VAULT, 6,                                                    \
+      "plain http:// vault URL refused: the bearer token would travel in clear text")     \
+    X(ENG_ERR_VAULT_TLS_UNTRUSTED, VAULT, 7,                                               \
+      "key vault's TLS certificate is not trusted (not signed by the CA, expired, or for " \
+      "another host name)")                                                                \
+    X(ENG_ERR_VAULT_CA_FILE, VAULT, 8,                                                     \
+      "vault CA file is missing, unreadable or holds no PEM certificate")                 \
+    X(ENG_ERR_VAULT_TLS, VAULT, 9, "TLS handshake with the key vault failed")              \
 
 
 #define ENG_ERR_ENUM_(name, cat, num, msg) name = (ENG_CAT_##cat << 8) | (num),

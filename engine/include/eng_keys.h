@@ -20,10 +20,15 @@
  * Error mapping (what a provider must report, so that callers can branch):
  *   ENG_ERR_KEK_NOT_FOUND      key or version does not exist (vault 404, deleted key file)
  *   ENG_ERR_KEK_DISABLED       key or version exists but is disabled (vault 403 "disabled"/attributes)
+ *   ENG_ERR_KEK_EXPIRED        the version is past its expiry (vault attributes.exp, 403
+ *                              KeyExpired): get and wrap fail, unwrap still works
+ *   ENG_ERR_KEK_NOT_YET_VALID  the version is before its nbf: as expired
  *   ENG_ERR_KEK_FORBIDDEN      the caller lacks get/wrapKey/unwrapKey (vault 403), or the
  *                              key file is not the caller's (ENG_ERR_PERM_* are used for that)
  *   ENG_ERR_VAULT_THROTTLED    vault 429 (transient)
- *   ENG_ERR_VAULT_UNREACHABLE  connect/TLS/timeout (transient)
+ *   ENG_ERR_VAULT_UNREACHABLE  connect/timeout (transient); ENG_ERR_VAULT_TLS: a TLS
+ *                              handshake failed (transient)
+ *   ENG_ERR_VAULT_TLS_UNTRUSTED, ENG_ERR_VAULT_CA_FILE, ENG_ERR_VAULT_INSECURE: configuration
  *   ENG_ERR_VAULT_AUTH, ENG_ERR_VAULT_SERVER, ENG_ERR_VAULT_PROTOCOL  other vault failures
  *   ENG_ERR_UNWRAP             the KEK rejected the wrapped bytes (integrity check failed)
  * eng_kek_error_is_revocation() and eng_kek_error_is_transient() classify them.
@@ -63,6 +68,9 @@ struct eng_kek_ref {
  *   get       live check: the key (version |version|, or the current version
  *             when NULL) exists, is enabled and may be used. Fills |out|
  *             with the key's id and that version (the current one when NULL).
+ *             A version outside its validity window (vault exp / nbf) fails
+ *             with ENG_ERR_KEK_EXPIRED / ENG_ERR_KEK_NOT_YET_VALID: it must
+ *             not wrap, but unwrap may still be called with it.
  *   wrap      wraps |dek| under exactly the version in |kek| (from get).
  *             Writes at most |max_out_len| bytes; *out_len gets the length.
  *   unwrap    the inverse; |kek| is the record's ref. ENG_ERR_UNWRAP if the
@@ -114,7 +122,11 @@ ENG_API void eng_kek_provider_free(struct eng_kek_provider *p);
  * VAULT_AUTH): a store must become inaccessible at once. 0 otherwise.
  */
 ENG_API int eng_kek_error_is_revocation(int code);
-/* eng_kek_error_is_transient returns 1 for THROTTLED, UNREACHABLE, VAULT_SERVER; else 0. */
+/*
+ * eng_kek_error_is_transient returns 1 for THROTTLED, UNREACHABLE, VAULT_SERVER,
+ * VAULT_TLS; else 0. (KEK_EXPIRED and KEK_NOT_YET_VALID are neither: the key
+ * still unwraps, so a store stays readable and refuses what wraps or writes.)
+ */
 ENG_API int eng_kek_error_is_transient(int code);
 
 /* eng_dek_len returns the DEK size |mode| needs: 64 for XTS, else 32. */

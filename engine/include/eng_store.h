@@ -177,10 +177,44 @@ ENG_API struct eng_store *eng_store_create(const char *dir, struct eng_kek_provi
  * Errors: ENG_ERR_NO_STORE, ENG_ERR_STORE_BUSY, ENG_ERR_KEYTABLE_* (_ROLLBACK
  * included), ENG_ERR_ANCHOR, ENG_ERR_STORE_CORRUPT, the provider's errors (ENG_ERR_KEK_NOT_FOUND,
  * ENG_ERR_KEK_DISABLED, ENG_ERR_KEK_FORBIDDEN, ENG_ERR_VAULT_*,
- * ENG_ERR_UNWRAP, ENG_ERR_KEK_MISMATCH) ...
+ * ENG_ERR_UNWRAP), ENG_ERR_KEK_MISMATCH (the table was written under
+ * another provider or key name), ENG_ERR_KEK_URL_MISMATCH (the same key
+ * name at another vault URL: see eng_store_move_kek) ...
+ *
+ * KEK expiry (a vault key's exp, or before its nbf: ENG_ERR_KEK_EXPIRED,
+ * ENG_ERR_KEK_NOT_YET_VALID from the provider's get) follows the service,
+ * where such a key still unwraps but wraps no new key: the store opens and
+ * reads, and refuses, with that error, eng_store_write (and the byte form)
+ * and everything that wraps under an expired current version: create,
+ * eng_store_rekey_extent, eng_store_rotate_kek, eng_store_backup. The way
+ * out: a new key version (or a later exp) in the vault, then
+ * eng_store_rotate_kek, which rewraps every DEK under it and makes the
+ * store writable again. eng_store_info.kek_expired tells which state a
+ * store is in; it is updated at every check of the KEK.
  */
 ENG_API struct eng_store *eng_store_open(const char *dir, struct eng_kek_provider *kek,
                                          const struct eng_store_config *cfg);
+
+/*
+ * eng_store_move_kek records a new address of the store's KEK: for a
+ * customer-managed key whose vault moved (a new port, "localhost" for
+ * "127.0.0.1"), with |kek| the provider at the new URL and the same key
+ * name. It opens the store as eng_store_open does, except that refs naming
+ * the same key name under another URL are accepted, so every check of an
+ * open is made through |kek|: each KEK version the store uses must exist
+ * there (get), the MAC key must unwrap and the key table's MAC verify, and
+ * every active DEK must unwrap. Only then every ref's key id (retired
+ * records included) is rewritten to |kek|'s and the key table switched as
+ * rotation does (new generation, MAC'd, written to a temporary file,
+ * fsynced, renamed). Returns 1 when the table was rewritten, 0 when it
+ * already named |kek|'s key id, -1 with the error of the failed check:
+ * ENG_ERR_KEK_MISMATCH (another provider or key name), ENG_ERR_KEK_NOT_FOUND
+ * (a version the store needs is not in that vault), ENG_ERR_UNWRAP or
+ * ENG_ERR_KEYTABLE_AUTH (another key with the same name), the provider's
+ * and the open's errors. The table is unchanged on failure.
+ */
+ENG_API int eng_store_move_kek(const char *dir, struct eng_kek_provider *kek,
+                               const struct eng_store_config *cfg);
 
 /*
  * eng_store_inspect opens |dir| without any key: only eng_store_get_info
@@ -259,6 +293,7 @@ struct eng_store_info {
     int accessible;       /* 1 while DEKs are loaded */
     int cause;            /* why not accessible (ENG_OK if accessible) */
     int last_check_error; /* ENG_OK or the last provider error seen at a check */
+    int kek_expired;      /* ENG_OK, or ENG_ERR_KEK_EXPIRED / _NOT_YET_VALID: read-only */
     int mac_verified;     /* key table MAC checked (0 for eng_store_inspect) */
     int in_memory;
     enum eng_backend backend; /* what the DEK ciphers run on */

@@ -7,18 +7,36 @@
  * second when two threads call at once (a store's open unwraps its MAC key
  * and DEKs two at a time: each unwrap is an RSA private operation in the
  * vault, and two run on two cores). TLS is verified against the given
- * CA; requests carry the identity's bearer token; every request has a
- * timeout; transient failures (429, 5xx, connect/TLS/timeouts) are retried a
- * bounded number of times with exponential backoff and jitter that honours
- * Retry-After. Vault answers map to engine errors (see eng_keys.h):
- *   404 -> ENG_ERR_KEK_NOT_FOUND; 403 on a disabled / not-yet-valid /
- *   expired key -> ENG_ERR_KEK_DISABLED; other 403 -> ENG_ERR_KEK_FORBIDDEN;
+ * CA; requests carry the identity's bearer token, so plain http:// URLs are
+ * refused unless the caller sets insecure_http; every request has a
+ * timeout; transient failures (429, 5xx, connect/timeouts, a failed TLS
+ * handshake) are retried a bounded number of times with exponential backoff
+ * and jitter that honours Retry-After, all within one deadline per call.
+ * Vault answers map to engine errors (see eng_keys.h):
+ *   404 -> ENG_ERR_KEK_NOT_FOUND; 403 on a disabled key ->
+ *   ENG_ERR_KEK_DISABLED; 403 on an expired key (innererror KeyExpired) ->
+ *   ENG_ERR_KEK_EXPIRED; 403 before nbf (KeyNotYetValid) ->
+ *   ENG_ERR_KEK_NOT_YET_VALID; other 403 -> ENG_ERR_KEK_FORBIDDEN;
  *   401 -> ENG_ERR_VAULT_AUTH; 429 -> ENG_ERR_VAULT_THROTTLED;
- *   5xx -> ENG_ERR_VAULT_SERVER; network/TLS/timeout ->
+ *   5xx -> ENG_ERR_VAULT_SERVER; a server certificate the CA does not
+ *   vouch for (or for another host name) -> ENG_ERR_VAULT_TLS_UNTRUSTED;
+ *   a CA file curl cannot use -> ENG_ERR_VAULT_CA_FILE; another TLS
+ *   handshake failure -> ENG_ERR_VAULT_TLS; network/timeout ->
  *   ENG_ERR_VAULT_UNREACHABLE; 400 on unwrapkey -> ENG_ERR_UNWRAP;
  *   anything malformed -> ENG_ERR_VAULT_PROTOCOL.
- * A GET that returns the key with attributes.enabled = false also gives
- * ENG_ERR_KEK_DISABLED.
+ *
+ * Key attributes (as the service): a GET that returns the key with
+ * attributes.enabled = false gives ENG_ERR_KEK_DISABLED; with the current
+ * time before attributes.nbf, ENG_ERR_KEK_NOT_YET_VALID; on or after
+ * attributes.exp, ENG_ERR_KEK_EXPIRED. Such a version wraps no new key (the
+ * service refuses wrapKey outside nbf..exp) but still unwraps (the service
+ * allows unwrapKey): a store keeps reading its data, and refuses writes
+ * and every operation that wraps (see eng_store.h).
+ *
+ * Retry-After: delta-seconds or an HTTP-date, parsed with range checks and
+ * clamped to one day; when it asks for more than the time left before the
+ * call's deadline the call gives up at once with ENG_ERR_VAULT_THROTTLED.
+ * Each wait is also capped at backoff_max_ms.
  */
 #ifndef ENG_VAULT_H
 #define ENG_VAULT_H
@@ -40,13 +58,19 @@ struct eng_vault_config {
     int max_retries;         /* retries after the first try for transient errors; -1 = 3 */
     long backoff_base_ms;    /* first backoff; 0 = 50 (doubles, with jitter) */
     long backoff_max_ms;     /* cap of one wait, Retry-After included; 0 = 2000 */
+    long deadline_ms;        /* one call, retries and waits included; 0 = 30000 */
+    int insecure_http;       /* 1: accept an http:// URL (the token travels in clear text) */
 };
 
 /*
  * eng_vault_open returns a provider for the key |cfg->key_name| in the vault.
- * It does not contact the vault (the first get does). Copies what it needs
- * from |cfg|. NULL on failure: ENG_ERR_NULL, ENG_ERR_ARG (bad URL, key name
- * or algorithm: RSA-OAEP-256 or RSA-OAEP; RSA1_5 is refused for wrapping),
+ * It does not contact the vault (the first get does); it reads |ca_file|,
+ * which must be a readable regular file with at least one PEM certificate.
+ * Copies what it needs from |cfg|. NULL on failure: ENG_ERR_NULL,
+ * ENG_ERR_ARG (bad URL, key name or algorithm: RSA-OAEP-256 or RSA-OAEP;
+ * RSA1_5 is refused for wrapping), ENG_ERR_VAULT_INSECURE (an http:// URL
+ * without insecure_http), ENG_ERR_VAULT_CA_FILE (|ca_file| missing,
+ * unreadable, not a regular file, or without a PEM certificate),
  * ENG_ERR_NOMEM. Free with eng_kek_provider_free.
  */
 ENG_API struct eng_kek_provider *eng_vault_open(const struct eng_vault_config *cfg);

@@ -16,13 +16,19 @@
  */
 #include <curl/curl.h>
 #include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,6 +36,7 @@
 #include "eng_vault.h"
 #include "error_internal.h"
 #include "fileio_internal.h"
+#include "kek_vault_internal.h"
 
 #define RESP_MAX (256U * 1024U)
 #define URL_MAX 120U /* so that URL + "/keys/" + name fits a key_id */
@@ -60,7 +67,7 @@ struct vstate {
     char name[128];
     char alg[ENG_KEK_ALG_MAX];
     char api[32];
-    long timeout_ms, backoff_base_ms, backoff_max_ms;
+    long timeout_ms, backoff_base_ms, backoff_max_ms, deadline_ms;
     int max_retries;
     struct eng_vault_stats stats;
 };
@@ -216,24 +223,76 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
     return n;
 }
 
+static int is_ows(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT", exactly 29 characters) to seconds since 1970. */
+static int imf_fixdate(const char *v, size_t len, time_t *out)
+{
+    char buf[30];
+    if (len != 29) {
+        return -1;
+    }
+    memcpy(buf, v, len);
+    buf[len] = '\0';
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    const char *end = strptime(buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (end == NULL || *end != '\0' || tm.tm_year < 70 || tm.tm_year > 8099) {
+        return -1;
+    }
+    *out = timegm(&tm);
+    return *out == (time_t)-1 ? -1 : 0;
+}
+
+long eng_vault_parse_retry_after(const char *v, size_t len, time_t now)
+{
+    if (v == NULL) {
+        return -1;
+    }
+    while (len > 0 && is_ows(v[0])) {
+        v++;
+        len--;
+    }
+    while (len > 0 && is_ows(v[len - 1])) {
+        len--;
+    }
+    if (len == 0) {
+        return -1;
+    }
+    if (v[0] >= '0' && v[0] <= '9') {
+        long secs = 0; /* delta-seconds = 1*DIGIT, saturating at the maximum */
+        for (size_t i = 0; i < len; i++) {
+            if (v[i] < '0' || v[i] > '9') {
+                return -1;
+            }
+            if (secs < ENG_VAULT_RETRY_AFTER_MAX_S) {
+                secs = secs * 10 + (v[i] - '0');
+            }
+        }
+        return secs < ENG_VAULT_RETRY_AFTER_MAX_S ? secs : ENG_VAULT_RETRY_AFTER_MAX_S;
+    }
+    time_t when;
+    if (imf_fixdate(v, len, &when) != 0) {
+        return -1;
+    }
+    if (when <= now) {
+        return 0;
+    }
+    return when - now < ENG_VAULT_RETRY_AFTER_MAX_S ? (long)(when - now)
+                                                      : ENG_VAULT_RETRY_AFTER_MAX_S;
+}
+
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 {
     struct resp *r = userp;
     size_t n = size * nmemb;
     static const char key[] = "retry-after:";
-    if (n > sizeof(key) && strncasecmp(data, key, sizeof(key) - 1) == 0) {
-        char val[32];
-        size_t vl = n - (sizeof(key) - 1);
-        if (vl >= sizeof(val)) {
-            vl = sizeof(val) - 1;
-        }
-        memcpy(val, data + sizeof(key) - 1, vl);
-        val[vl] = '\0';
-        char *end;
-        long s = strtol(val, &end, 10);
-        if (end != val && s >= 0) {
-            r->retry_after_s = s;
-        }
+    if (n >= sizeof(key) - 1 && strncasecmp(data, key, sizeof(key) - 1) == 0) {
+        r->retry_after_s =
+            eng_vault_parse_retry_after(data + sizeof(key) - 1, n - (sizeof(key) - 1), time(NULL));
     }
     return n;
 }
@@ -249,14 +308,17 @@ static void resp_reset(struct resp *r)
     r->too_big = 0;
 }
 
-/* One HTTP exchange. Returns the HTTP status, or 0 with *curl_err set for transport failures. */
+/* One HTTP exchange within |left_ms|: the HTTP status, or 0 with *curl_err set (transport failure). */
 static long http_once(struct vstate *s, struct lane *l, const char *path, const char *body,
-                      CURLcode *curl_err)
+                      long left_ms, CURLcode *curl_err)
 {
     char url[URL_MAX + 512];
     snprintf(url, sizeof(url), "%s%s%sapi-version=%s", s->url, path, strchr(path, '?') ? "&" : "?",
              s->api);
     resp_reset(&l->r);
+    long t = s->timeout_ms < left_ms ? s->timeout_ms : left_ms;
+    curl_easy_setopt(l->curl, CURLOPT_TIMEOUT_MS, t);
+    curl_easy_setopt(l->curl, CURLOPT_CONNECTTIMEOUT_MS, t);
     curl_easy_setopt(l->curl, CURLOPT_URL, url);
     if (body != NULL) {
         curl_easy_setopt(l->curl, CURLOPT_POST, 1L);
@@ -284,72 +346,134 @@ static long http_once(struct vstate *s, struct lane *l, const char *path, const 
     return status;
 }
 
-static int transient(long status, CURLcode ce)
+/* The engine error of a transport failure: TLS trust, CA file and handshake are named. */
+static int curl_error(CURLcode ce, int too_big)
 {
-    return status == 0 ? ce != CURLE_OK : (status == 429 || status >= 500);
+    switch (ce) {
+        case CURLE_PEER_FAILED_VERIFICATION: /* also CURLE_SSL_CACERT: unknown CA, host name */
+        case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+        case CURLE_SSL_INVALIDCERTSTATUS:
+        case CURLE_SSL_ISSUER_ERROR:
+            return ENG_ERR_VAULT_TLS_UNTRUSTED;
+        case CURLE_SSL_CACERT_BADFILE:
+        case CURLE_SSL_CRL_BADFILE:
+            return ENG_ERR_VAULT_CA_FILE;
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_SSL_CIPHER:
+        case CURLE_SSL_SHUTDOWN_FAILED:
+            return ENG_ERR_VAULT_TLS;
+        default:
+            return too_big ? ENG_ERR_VAULT_PROTOCOL : ENG_ERR_VAULT_UNREACHABLE;
+    }
 }
 
-static void backoff(const struct vstate *s, struct lane *l, int attempt)
+/* Worth another try: 429, 5xx, and transport failures other than trust and CA-file errors. */
+static int transient(long status, CURLcode ce)
+{
+    if (status != 0) {
+        return status == 429 || status >= 500;
+    }
+    int e = curl_error(ce, 0);
+    return ce != CURLE_OK && e != ENG_ERR_VAULT_TLS_UNTRUSTED && e != ENG_ERR_VAULT_CA_FILE;
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000U + (uint64_t)ts.tv_nsec / 1000000U;
+}
+
+/* Sleeps until |until_ms| on the monotonic clock (EINTR resumes). 0, or -1 if the clock refused. */
+static int sleep_until_ms(uint64_t until_ms)
+{
+    struct timespec t = {(time_t)(until_ms / 1000U), (long)(until_ms % 1000U) * 1000000L};
+    int rc;
+    while ((rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &t, NULL)) == EINTR) {
+    }
+    return rc == 0 ? 0 : -1;
+}
+
+/*
+ * The wait before retry |attempt|, in ms: Retry-After (already clamped to
+ * ENG_VAULT_RETRY_AFTER_MAX_S by its parser) or exponential backoff with
+ * jitter, capped at backoff_max_ms. -1: Retry-After asks for more than
+ * |left_ms|, the time left before the call's deadline: give up now.
+ */
+static long backoff_ms(const struct vstate *s, struct lane *l, int attempt, long left_ms)
 {
     long ms;
     if (l->r.retry_after_s >= 0) {
-        ms = l->r.retry_after_s * 1000;
+        ms = l->r.retry_after_s * 1000L; /* <= 86,400,000: no overflow */
+        if (ms >= left_ms) {
+            return -1;
+        }
     } else {
         long d = s->backoff_base_ms << (attempt < 16 ? attempt : 16);
         ms = d / 2 + (long)(rand_r(&l->jitter_seed) % (unsigned)(d / 2 + 1)); /* [d/2, d] */
     }
-    if (ms > s->backoff_max_ms) {
-        ms = s->backoff_max_ms;
-    }
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0) {
-    }
+    return ms < s->backoff_max_ms ? ms : s->backoff_max_ms;
 }
 
-/* Looks for the words that mean "the key itself is not usable now" in a 403 body. */
-static int forbidden_is_disabled(const char *body)
+/* The code of a 403 body: the key is disabled, expired or not yet valid, else forbidden. */
+static int forbidden_code(const char *body)
 {
-    static const char *const words[] = {"disabled", "expired", "not yet valid", "nbf", "exp "};
+    static const struct {
+        const char *inner, *word;
+        int code;
+    } map[] = {
+        {"KeyDisabled", "disabled", ENG_ERR_KEK_DISABLED},
+        {"KeyExpired", "expired", ENG_ERR_KEK_EXPIRED},
+        {"KeyNotYetValid", "not yet valid", ENG_ERR_KEK_NOT_YET_VALID},
+    };
     cJSON *j = cJSON_Parse(body);
-    int yes = 0;
+    int code = ENG_ERR_KEK_FORBIDDEN;
     const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
     const cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "message");
     const cJSON *inner = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(err, "innererror"), "code");
-    if (cJSON_IsString(inner) && (strcasecmp(inner->valuestring, "KeyDisabled") == 0 ||
-                                  strcasecmp(inner->valuestring, "KeyExpired") == 0 ||
-                                  strcasecmp(inner->valuestring, "KeyNotYetValid") == 0)) {
-        yes = 1;
+    size_t n = sizeof(map) / sizeof(map[0]);
+    for (size_t i = 0; code == ENG_ERR_KEK_FORBIDDEN && cJSON_IsString(inner) && i < n; i++) {
+        code = strcasecmp(inner->valuestring, map[i].inner) == 0 ? map[i].code : code;
     }
-    for (size_t i = 0; !yes && cJSON_IsString(msg) && i < sizeof(words) / sizeof(words[0]); i++) {
-        yes = strcasestr(msg->valuestring, words[i]) != NULL;
+    for (size_t i = 0; code == ENG_ERR_KEK_FORBIDDEN && cJSON_IsString(msg) && i < n; i++) {
+        code = strcasestr(msg->valuestring, map[i].word) != NULL ? map[i].code : code;
     }
     cJSON_Delete(j);
-    return yes;
+    return code;
 }
 
 /*
- * A request with bounded retries. Returns 0 for a 2xx answer (body in l->r),
- * else -1 with the mapped error. |unwrap| maps 400 to ENG_ERR_UNWRAP.
+ * A request with bounded retries, all within the call's deadline. Returns 0
+ * for a 2xx answer (body in l->r), else -1 with the mapped error. |unwrap|
+ * maps 400 to ENG_ERR_UNWRAP.
  */
 static int request(struct vstate *s, struct lane *l, const char *path, const char *body,
                    int unwrap)
 {
     long status = 0;
     CURLcode ce = CURLE_OK;
+    uint64_t deadline = mono_ms() + (uint64_t)s->deadline_ms;
     for (int attempt = 0;; attempt++) {
-        status = http_once(s, l, path, body, &ce);
+        uint64_t now = mono_ms();
+        long left = now < deadline ? (long)(deadline - now) : 1;
+        status = http_once(s, l, path, body, left, &ce);
         if (!transient(status, ce) || attempt >= s->max_retries) {
             break;
         }
+        now = mono_ms();
+        left = now < deadline ? (long)(deadline - now) : 0;
+        long wait = backoff_ms(s, l, attempt, left);
+        if (wait < 0 || wait >= left || sleep_until_ms(now + (uint64_t)wait) != 0) {
+            break; /* no time left for the wait and another try: the last answer stands */
+        }
         count(s, &s->stats.retries);
-        backoff(s, l, attempt);
     }
     if (status >= 200 && status < 300) {
         return 0;
     }
     if (status == 0) {
-        ENG_BAIL(l->r.too_big ? ENG_ERR_VAULT_PROTOCOL : ENG_ERR_VAULT_UNREACHABLE);
+        ENG_BAIL(curl_error(ce, l->r.too_big));
     }
     switch (status) {
         case 400:
@@ -357,8 +481,7 @@ static int request(struct vstate *s, struct lane *l, const char *path, const cha
         case 401:
             ENG_BAIL(ENG_ERR_VAULT_AUTH);
         case 403:
-            ENG_BAIL(forbidden_is_disabled(l->r.buf != NULL ? l->r.buf : "") ? ENG_ERR_KEK_DISABLED
-                                                                              : ENG_ERR_KEK_FORBIDDEN);
+            ENG_BAIL(forbidden_code(l->r.buf != NULL ? l->r.buf : ""));
         case 404:
             ENG_BAIL(ENG_ERR_KEK_NOT_FOUND);
         case 429:
@@ -436,6 +559,9 @@ static int v_get_on(struct vstate *s, struct lane *l, const char *version, struc
     const cJSON *kty = cJSON_GetObjectItemCaseSensitive(key, "kty");
     const cJSON *attrs = cJSON_GetObjectItemCaseSensitive(j, "attributes");
     const cJSON *enabled = cJSON_GetObjectItemCaseSensitive(attrs, "enabled");
+    const cJSON *nbf = cJSON_GetObjectItemCaseSensitive(attrs, "nbf");
+    const cJSON *exp = cJSON_GetObjectItemCaseSensitive(attrs, "exp");
+    double now = (double)time(NULL);
     char ver[ENG_KEK_VERSION_MAX];
     int rc = ENG_OK;
     if (!cJSON_IsString(kid) || !cJSON_IsString(kty) || kid_version(s, kid->valuestring, ver, sizeof(ver)) != 0 ||
@@ -443,6 +569,10 @@ static int v_get_on(struct vstate *s, struct lane *l, const char *version, struc
         rc = ENG_ERR_VAULT_PROTOCOL;
     } else if (cJSON_IsFalse(enabled)) {
         rc = ENG_ERR_KEK_DISABLED;
+    } else if (cJSON_IsNumber(nbf) && now < nbf->valuedouble) {
+        rc = ENG_ERR_KEK_NOT_YET_VALID;
+    } else if (cJSON_IsNumber(exp) && now >= exp->valuedouble) {
+        rc = ENG_ERR_KEK_EXPIRED; /* "on or after" exp: no new wraps (unwrap still works) */
     } else {
         fill_ref(s, ver, NULL, out);
     }
@@ -587,7 +717,7 @@ static int valid_name(const char *n)
 }
 
 /* The options every lane's handle shares (the header list is read-only, shared by all). */
-static void lane_setup(const struct vstate *s, struct lane *l, const char *ca_file)
+static void lane_setup(const struct vstate *s, struct lane *l, const char *ca_file, int http_ok)
 {
     CURL *c = l->curl;
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, s->headers);
@@ -595,18 +725,38 @@ static void lane_setup(const struct vstate *s, struct lane *l, const char *ca_fi
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &l->r);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &l->r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, s->timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, s->timeout_ms);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(c, CURLOPT_SSL_CTX_FUNCTION, on_ssl_ctx);
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https,http");
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, http_ok ? "https,http" : "https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     if (ca_file != NULL) {
         curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
     }
+}
+
+/*
+ * The CA file must be a readable regular file (opened without blocking: a
+ * FIFO does not hang us) holding at least one PEM certificate.
+ */
+static int check_ca_file(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    ENG_ENSURE(fd >= 0, ENG_ERR_VAULT_CA_FILE);
+    struct stat st;
+    FILE *f = NULL;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (f = fdopen(fd, "r")) == NULL) {
+        close(fd);
+        ENG_BAIL(ENG_ERR_VAULT_CA_FILE);
+    }
+    X509 *x = PEM_read_X509(f, NULL, NULL, NULL);
+    fclose(f);
+    ERR_clear_error();
+    ENG_ENSURE(x != NULL, ENG_ERR_VAULT_CA_FILE);
+    X509_free(x);
+    return 0;
 }
 
 struct eng_kek_provider *eng_vault_open(const struct eng_vault_config *cfg)
@@ -624,6 +774,12 @@ struct eng_kek_provider *eng_vault_open(const struct eng_vault_config *cfg)
         (strncmp(cfg->vault_url, "https://", 8) != 0 && strncmp(cfg->vault_url, "http://", 7) != 0) ||
         strlen(cfg->token) == 0 || strlen(cfg->token) > 4096) {
         ENG_BAIL_PTR(ENG_ERR_ARG);
+    }
+    if (strncmp(cfg->vault_url, "http://", 7) == 0 && !cfg->insecure_http) {
+        ENG_BAIL_PTR(ENG_ERR_VAULT_INSECURE);
+    }
+    if (cfg->ca_file != NULL && check_ca_file(cfg->ca_file) != 0) {
+        return NULL;
     }
     pthread_once(&curl_once, curl_init_once);
     struct eng_kek_provider *p = calloc(1, sizeof(*p));
@@ -649,6 +805,7 @@ struct eng_kek_provider *eng_vault_open(const struct eng_vault_config *cfg)
     s->max_retries = cfg->max_retries >= 0 ? cfg->max_retries : 3;
     s->backoff_base_ms = cfg->backoff_base_ms > 0 ? cfg->backoff_base_ms : 50;
     s->backoff_max_ms = cfg->backoff_max_ms > 0 ? cfg->backoff_max_ms : 2000;
+    s->deadline_ms = cfg->deadline_ms > 0 ? cfg->deadline_ms : 30000;
     unsigned seed = 0;
     (void)RAND_bytes((unsigned char *)&seed, sizeof(seed));
     seed ^= (unsigned)time(NULL);
@@ -677,7 +834,7 @@ struct eng_kek_provider *eng_vault_open(const struct eng_vault_config *cfg)
     }
     s->headers = h;
     for (int i = 0; i < VAULT_LANES; i++) {
-        lane_setup(s, &s->lanes[i], cfg->ca_file);
+        lane_setup(s, &s->lanes[i], cfg->ca_file, cfg->insecure_http);
     }
     p->name = "vault";
     p->state = s;

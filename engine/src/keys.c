@@ -171,6 +171,7 @@ int eng_kek_error_is_transient(int code)
         case ENG_ERR_VAULT_THROTTLED:
         case ENG_ERR_VAULT_UNREACHABLE:
         case ENG_ERR_VAULT_SERVER:
+        case ENG_ERR_VAULT_TLS:
             return 1;
         default:
             return 0;

@@ -117,35 +117,63 @@ static int cipher_for(struct eng_store *s, const uint8_t *dek, size_t dek_len,
     return 0;
 }
 
+/* The key's name in a key id: what follows its last '/' (all of an SMK key id). */
+static const char *key_name_of(const char *key_id)
+{
+    const char *p = strrchr(key_id, '/');
+    return p != NULL ? p + 1 : key_id;
+}
+
 /* The ref must be for the provider and key this store was created with. */
 int st_ref_matches(struct eng_store *s, const struct eng_kek_ref *r)
 {
     struct eng_kek_ref mine;
     ENG_GUARD(eng_kek_describe(s->kek, NULL, &mine));
-    ENG_ENSURE(strcmp(mine.provider, r->provider) == 0 && strcmp(mine.key_id, r->key_id) == 0,
-               ENG_ERR_KEK_MISMATCH);
+    if (strcmp(mine.provider, r->provider) == 0 && strcmp(mine.key_id, r->key_id) == 0) {
+        return 0;
+    }
+    int same_name = strcmp(mine.provider, r->provider) == 0 &&
+                    strcmp(key_name_of(mine.key_id), key_name_of(r->key_id)) == 0;
+    ENG_ENSURE(same_name, ENG_ERR_KEK_MISMATCH);
+    ENG_ENSURE(s->moving, ENG_ERR_KEK_URL_MISMATCH);
+    return 0;
+}
+
+/* Asks the provider about one version: 0, or -1 with its error; expiry is noted in |*expired|. */
+static int check_version(struct eng_store *s, const struct eng_kek_ref *r, int *expired)
+{
+    struct eng_kek_ref ref;
+    ENG_GUARD(st_ref_matches(s, r));
+    if (eng_kek_get(s->kek, r->version, &ref) == 0) {
+        return 0;
+    }
+    int err = eng_errno();
+    ENG_ENSURE(err == ENG_ERR_KEK_EXPIRED || err == ENG_ERR_KEK_NOT_YET_VALID, err);
+    *expired = *expired != ENG_OK ? *expired : err;
     return 0;
 }
 
 /*
  * Asks the provider about every KEK version the store depends on (the MAC
- * key's and each active DEK's; usually one). 0, or -1 with its error.
+ * key's and each active DEK's; usually one). 0, or -1 with its error. An
+ * expired (or not yet valid) version still unwraps: it is no failure, but
+ * it makes the store read-only (s->kek_expired) until the next check finds
+ * none (after rotate-kek under a valid version, or a new exp).
  */
 static int check_kek_versions(struct eng_store *s)
 {
-    struct eng_kek_ref ref;
+    int expired = ENG_OK;
     const char *last = s->kt.mac_key.kek.version;
-    ENG_GUARD(st_ref_matches(s, &s->kt.mac_key.kek));
-    ENG_GUARD(eng_kek_get(s->kek, last, &ref));
+    ENG_GUARD(check_version(s, &s->kt.mac_key.kek, &expired));
     for (uint32_t i = 0; i < s->kt.num_records; i++) {
         const struct eng_kt_record *r = &s->kt.records[i];
         if (r->state != ENG_KT_ACTIVE || strcmp(r->w.kek.version, last) == 0) {
             continue;
         }
         last = r->w.kek.version;
-        ENG_GUARD(st_ref_matches(s, &r->w.kek));
-        ENG_GUARD(eng_kek_get(s->kek, last, &ref));
+        ENG_GUARD(check_version(s, &r->w.kek, &expired));
     }
+    s->kek_expired = expired;
     return 0;
 }
 
@@ -746,7 +774,7 @@ static int open_body(struct eng_store *s, const char *dir, int inspect)
 }
 
 static struct eng_store *open_common(const char *dir, struct eng_kek_provider *kek,
-                                     const struct eng_store_config *cfg, int inspect)
+                                     const struct eng_store_config *cfg, int inspect, int moving)
 {
     if (dir == NULL || (kek == NULL && !inspect)) {
         ENG_BAIL_PTR(ENG_ERR_NULL);
@@ -755,6 +783,7 @@ static struct eng_store *open_common(const char *dir, struct eng_kek_provider *k
     if (s == NULL) {
         return NULL;
     }
+    s->moving = moving;
     if (open_body(s, dir, inspect) != 0) {
         int err = eng_errno();
         eng_store_close(s);
@@ -766,12 +795,28 @@ static struct eng_store *open_common(const char *dir, struct eng_kek_provider *k
 struct eng_store *eng_store_open(const char *dir, struct eng_kek_provider *kek,
                                  const struct eng_store_config *cfg)
 {
-    return open_common(dir, kek, cfg, 0);
+    return open_common(dir, kek, cfg, 0, 0);
+}
+
+int eng_store_move_kek(const char *dir, struct eng_kek_provider *kek,
+                       const struct eng_store_config *cfg)
+{
+    struct eng_store *s = open_common(dir, kek, cfg, 0, 1);
+    if (s == NULL) {
+        return -1;
+    }
+    int rc = st_move_refs(s);
+    int err = eng_errno();
+    eng_store_close(s);
+    if (rc < 0) {
+        ENG_BAIL(err);
+    }
+    return rc;
 }
 
 struct eng_store *eng_store_inspect(const char *dir)
 {
-    return open_common(dir, NULL, NULL, 1);
+    return open_common(dir, NULL, NULL, 1, 0);
 }
 
 /* --- introspection ---------------------------------------------------------- */
@@ -793,6 +838,7 @@ int eng_store_get_info(const struct eng_store *s, struct eng_store_info *out)
     out->accessible = s->cause == ENG_OK;
     out->cause = s->cause;
     out->last_check_error = s->last_check_error;
+    out->kek_expired = s->kek_expired;
     out->mac_verified = s->mac_verified;
     out->in_memory = s->in_memory;
     out->backend = s->backend;

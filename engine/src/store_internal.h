@@ -44,6 +44,8 @@ struct eng_store {
     uint64_t next_check_ns;
     uint64_t last_ok_ns;
     int cause;
+    int kek_expired; /* ENG_OK, or ENG_ERR_KEK_EXPIRED / _NOT_YET_VALID: reads only */
+    int moving;      /* eng_store_move_kek: refs may name the key at another URL */
     int last_check_error;
     int mac_verified;
     enum eng_backend backend;
@@ -85,13 +87,19 @@ int st_unwrap_into(struct eng_store *s, const struct eng_kt_wrapped *w, uint8_t 
 /* st_wrap_into wraps |key| under KEK version |cur| into |w|. */
 int st_wrap_into(struct eng_store *s, const struct eng_kek_ref *cur, const uint8_t *key,
                  size_t key_len, struct eng_kt_wrapped *w);
-/* st_ref_matches fails with ENG_ERR_KEK_MISMATCH unless |r| names the store's provider and key. */
+/*
+ * st_ref_matches fails unless |r| names the store's provider and key:
+ * ENG_ERR_KEK_URL_MISMATCH when only the part before the key name differs
+ * (the vault's URL; accepted while s->moving), else ENG_ERR_KEK_MISMATCH.
+ */
 int st_ref_matches(struct eng_store *s, const struct eng_kek_ref *r);
 /* st_new_dek makes one extent's DEK: random, wrapped under |cur| into |rec|, loaded into |out|. */
 int st_new_dek(struct eng_store *s, const struct eng_kek_ref *cur, struct eng_kt_record *rec,
                struct eng_cipher **out);
 /* st_index_active records, per extent, which key-table record is active. */
 void st_index_active(struct eng_store *s);
+/* st_move_refs rewrites every ref's key id to the provider's (eng_store_move_kek); 1 if changed. */
+int st_move_refs(struct eng_store *s);
 /* st_save_table persists |kt| as the folder store's key table, under the store's MAC key. */
 int st_save_table(struct eng_store *s, struct eng_keytable *kt);
 /*

@@ -189,6 +189,7 @@ int eng_store_write(struct eng_store *s, uint64_t first_unit, size_t num_units, 
     ENG_ENSURE_REF(s);
     ENG_ENSURE(in != NULL || num_units == 0, ENG_ERR_NULL);
     ENG_GUARD(eng_store_check_access(s));
+    ENG_ENSURE(s->kek_expired == ENG_OK, s->kek_expired); /* expired KEK: reads only */
     /* The chunk walker takes a mutable buffer for both directions; writes only read it. */
     uint8_t *buf = (uint8_t *)(uintptr_t)in;
     ENG_GUARD(st_prepare_write(s, first_unit, num_units));

@@ -59,7 +59,45 @@ int eng_store_rotate_kek(struct eng_store *s)
         rc = st_commit_table(s, &nk);
     }
     eng_kt_cleanup(&nk);
+    if (rc == 0) {
+        s->kek_expired = ENG_OK; /* every key is wrapped under |cur| now, which get found valid */
+    }
     return rc;
+}
+
+static int move_ref(struct eng_kek_ref *r, const struct eng_kek_ref *mine)
+{
+    if (strcmp(r->key_id, mine->key_id) == 0) {
+        return 0;
+    }
+    memcpy(r->key_id, mine->key_id, sizeof(r->key_id));
+    return 1;
+}
+
+/*
+ * The store was opened with s->moving: its refs name the provider's key at
+ * another URL, and the open has checked every version it needs with the
+ * provider, unwrapped the MAC key and every active DEK through it, and
+ * verified the table's MAC. Rewrites every ref (retired ones too) to the
+ * provider's key id and switches the table as rotation does (one rename).
+ */
+int st_move_refs(struct eng_store *s)
+{
+    struct eng_kek_ref mine;
+    ENG_GUARD(eng_kek_describe(s->kek, NULL, &mine));
+    for (uint32_t i = 0; i < s->kt.num_records; i++) {
+        ENG_GUARD(st_ref_matches(s, &s->kt.records[i].w.kek)); /* the same key name throughout */
+    }
+    struct eng_keytable nk;
+    ENG_GUARD(eng_kt_copy(&nk, &s->kt));
+    int changed = move_ref(&nk.mac_key.kek, &mine);
+    for (uint32_t i = 0; i < nk.num_records; i++) {
+        changed |= move_ref(&nk.records[i].w.kek, &mine);
+    }
+    int rc = changed ? st_commit_table(s, &nk) : 0;
+    eng_kt_cleanup(&nk);
+    ENG_GUARD(rc);
+    return changed;
 }
 
 /* The one slot no active record uses (there is always exactly one). */

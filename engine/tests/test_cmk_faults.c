@@ -188,8 +188,10 @@ Test(cmk_faults, table)
     static const int unr[] = {ENG_ERR_VAULT_UNREACHABLE};
     run_fault("dropped connections 30%", "{\"faults\":[{\"op\":\"*\",\"drop_rate\":0.3}]}", vs.ca, unr,
               1, OPS / 2);
-    /* TLS: the client trusts another CA (the system's), so the handshake cannot verify */
-    run_fault("TLS handshake fails (wrong CA)", NULL, "/etc/ssl/certs/ca-certificates.crt", unr, 1, 0);
+    /* TLS: the client trusts another CA (the system's), so the handshake cannot verify: named */
+    static const int untrusted[] = {ENG_ERR_VAULT_TLS_UNTRUSTED};
+    run_fault("TLS handshake fails (wrong CA)", NULL, "/etc/ssl/certs/ca-certificates.crt",
+              untrusted, 1, 0);
     /* every op 100% 503: each call fails after exactly 1 + RETRIES requests */
     run_fault("503 always", "{\"faults\":[{\"op\":\"*\",\"error_rate\":1,\"status\":503}]}", vs.ca,
               server, 1, 0);
