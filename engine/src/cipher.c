@@ -15,8 +15,8 @@
 static const char *const mode_names[ENG_MODE_COUNT] = {"xts", "gcm", "ctr", "cbc"};
 static const char *const backend_names[ENG_BACKEND_COUNT] = {"auto", "native", "ipsec-mb",
                                                              "openssl"};
-static const char *const arch_names[ENG_ARCH_COUNT] = {"auto", "noaesni", "sse",
-                                                       "avx",  "avx2",    "avx512"};
+static const char *const arch_names[ENG_ARCH_COUNT] = {"auto", "noaesni",   "sse",   "avx",
+                                                       "avx2", "vaes-avx2", "avx512"};
 
 static const struct eng_backend_ops *ops_of(enum eng_backend b)
 {
@@ -148,6 +148,10 @@ size_t eng_paths(enum eng_mode mode, struct eng_path *out, size_t max_out)
     for (int b = ENG_BACKEND_NATIVE; b < ENG_BACKEND_COUNT; b++) {
         for (int a = ENG_ARCH_NOAESNI; a <= (int)best; a++) {
             if (b == ENG_BACKEND_OPENSSL && a != (int)best) {
+                continue;
+            }
+            /* ipsec-mb runs its avx2 code there: the same path as avx2. */
+            if (b == ENG_BACKEND_IPSECMB && a == ENG_ARCH_VAES_AVX2) {
                 continue;
             }
             if (eng_backend_supports((enum eng_backend)b, mode, (enum eng_arch)a)) {
