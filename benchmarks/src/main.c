@@ -92,7 +92,10 @@ static size_t add_cell(struct bench_cell *cells, size_t n, struct bench_cell c)
     }
     char u[24];
     unit_str(u, sizeof(u), c.unit_bytes);
-    if (c.kind == BENCH_KIND_RAW) {
+    if (c.kind == BENCH_KIND_CEILING) {
+        snprintf(c.label, sizeof(c.label), "ceiling aes256 %s 8 streams",
+                 bench_ceiling_width_name(c.width_bits));
+    } else if (c.kind == BENCH_KIND_RAW) {
         snprintf(c.label, sizeof(c.label), "raw %s %s", eng_mode_name(c.mode),
                  c.backend == ENG_BACKEND_OPENSSL ? "openssl-evp" : "ipsec-mb");
     } else if (c.kind == BENCH_KIND_STORE) {
@@ -172,6 +175,16 @@ static size_t build_cells(struct bench_cell *cells, const struct profile *p)
                 c.kind = BENCH_KIND_RAW;
                 c.backend = ENG_BACKEND_OPENSSL;
                 n = add_cell(cells, n, c);
+                /* the AES ceiling at every width this CPU has (XTS groups: the native bars) */
+                static const int widths[] = {128, 256, 512};
+                for (size_t w = 0; m == ENG_MODE_XTS && w < 3; w++) {
+                    if (bench_ceiling_supported(widths[w])) {
+                        struct bench_cell cc = base;
+                        cc.kind = BENCH_KIND_CEILING;
+                        cc.width_bits = widths[w];
+                        n = add_cell(cells, n, cc);
+                    }
+                }
                 if (m != ENG_MODE_XTS) {
                     c.backend = ENG_BACKEND_IPSECMB;
                     if (m == ENG_MODE_CBC && c.unit_bytes > 65535) {

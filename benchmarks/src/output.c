@@ -107,6 +107,8 @@ static const char *cell_kind(const struct bench_cell *c)
             return "raw";
         case BENCH_KIND_STORE:
             return c->medium == BENCH_MEDIUM_FILE ? "store-file" : "engine";
+        case BENCH_KIND_CEILING:
+            return "ceiling";
         case BENCH_KIND_ENGINE:
         default:
             return c->twin ? "engine-aa" : "engine";
@@ -116,6 +118,48 @@ static const char *cell_kind(const struct bench_cell *c)
 static const char *dir_name(enum eng_dir d)
 {
     return d == ENG_ENCRYPT ? "encrypt" : "decrypt";
+}
+
+/* JSON backend and arch of a cell: a ceiling cell is "ceiling" at "xmm" | "ymm" | "zmm". */
+static const char *cell_backend(const struct bench_cell *c)
+{
+    return c->kind == BENCH_KIND_CEILING ? "ceiling" : eng_backend_name(c->ran_backend);
+}
+
+static const char *cell_arch(const struct bench_cell *c)
+{
+    return c->kind == BENCH_KIND_CEILING ? bench_ceiling_width_name(c->width_bits)
+                                         : eng_arch_name(c->ran_arch);
+}
+
+/*
+ * The engine cell's throughput over each ceiling cell of its group, as
+ * median of the per-round ratios with its order-statistic CI (the same
+ * estimator as the bars), e.g. [{"width": "zmm", "widest": true, ...}].
+ */
+static void add_ceiling_ratios(cJSON *r, const struct bench_cell *c, const struct bench_cell *cells,
+                               size_t n)
+{
+    cJSON *arr = NULL;
+    for (size_t j = 0; j < n; j++) {
+        const struct bench_cell *y = &cells[j];
+        double med, lo, hi, level;
+        if (y->kind != BENCH_KIND_CEILING || y->group != c->group || y->threads != c->threads ||
+            bench_paired_ratio(c, y, &med, &lo, &hi, &level) != 0) {
+            continue;
+        }
+        if (arr == NULL) {
+            arr = cJSON_AddArrayToObject(r, "ceiling_ratios");
+        }
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "width", bench_ceiling_width_name(y->width_bits));
+        cJSON_AddBoolToObject(o, "widest", y->width_bits == bench_ceiling_widest());
+        cJSON_AddNumberToObject(o, "median", med);
+        cJSON_AddNumberToObject(o, "ci_low", lo);
+        cJSON_AddNumberToObject(o, "ci_high", hi);
+        cJSON_AddNumberToObject(o, "ci_level", level);
+        cJSON_AddItemToArray(arr, o);
+    }
 }
 
 /*
@@ -238,8 +282,8 @@ int bench_write_json(const char *path, const struct bench_env *e, struct bench_c
         cJSON *r = cJSON_CreateObject();
         cJSON_AddStringToObject(r, "kind", cell_kind(c));
         cJSON_AddStringToObject(r, "mode", eng_mode_name(c->mode));
-        cJSON_AddStringToObject(r, "backend", eng_backend_name(c->ran_backend));
-        cJSON_AddStringToObject(r, "arch", eng_arch_name(c->ran_arch));
+        cJSON_AddStringToObject(r, "backend", cell_backend(c));
+        cJSON_AddStringToObject(r, "arch", cell_arch(c));
         cJSON_AddStringToObject(r, "direction", dir_name(c->dir));
         cJSON_AddNumberToObject(r, "unit_bytes", (double)c->unit_bytes);
         cJSON_AddNumberToObject(r, "batch", (double)c->batch);
@@ -256,6 +300,11 @@ int bench_write_json(const char *path, const struct bench_env *e, struct bench_c
         }
         if (c->twin) {
             cJSON_AddBoolToObject(r, "aa_twin", 1);
+        }
+        if (c->kind == BENCH_KIND_CEILING) {
+            cJSON_AddNumberToObject(r, "width_bits", c->width_bits);
+            cJSON_AddNumberToObject(r, "streams", BENCH_CEILING_STREAMS);
+            cJSON_AddBoolToObject(r, "widest", c->width_bits == bench_ceiling_widest());
         }
         if (c->skip_reason != NULL) {
             cJSON_AddStringToObject(r, "skipped", c->skip_reason);
@@ -279,6 +328,9 @@ int bench_write_json(const char *path, const struct bench_env *e, struct bench_c
         memcpy(mg, c->mean_gbps, c->nsamples * sizeof(double));
         qsort(mg, c->nsamples, sizeof(double), bench_cmp_double);
         cJSON_AddNumberToObject(r, "mean_batch_gbps", rep_quantile_sorted(mg, c->nsamples, 0.5));
+        if (c->kind == BENCH_KIND_ENGINE) {
+            add_ceiling_ratios(r, c, cells, n);
+        }
         cJSON_AddItemToArray(res, r);
     }
     for (size_t i = 0; i < nx; i++) {
@@ -298,8 +350,8 @@ int bench_write_csv(const char *path, struct bench_cell *cells, size_t n)
     for (size_t i = 0; i < n; i++) {
         struct bench_cell *c = &cells[i];
         fprintf(f, "%s,%s,%s,%s,%s,%zu,%zu,%d,%s,%zu,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%zu,%.4f,%s\n",
-                cell_kind(c), eng_mode_name(c->mode), eng_backend_name(c->ran_backend),
-                eng_arch_name(c->ran_arch), dir_name(c->dir), c->unit_bytes, c->batch, c->threads,
+                cell_kind(c), eng_mode_name(c->mode), cell_backend(c), cell_arch(c),
+                dir_name(c->dir), c->unit_bytes, c->batch, c->threads,
                 c->keys, c->nsamples, c->median, c->min, c->max, c->q1, c->q3, c->ci_lo, c->ci_hi,
                 c->outliers, c->cpb_median, c->skip_reason != NULL ? c->skip_reason : "");
     }

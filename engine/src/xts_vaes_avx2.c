@@ -17,18 +17,25 @@
  *     eight of them and everything else stays in memory: the round keys are
  *     plain 32-byte memory operands (pre-broadcast at key setup in
  *     struct eng_xts_zdir, whose 64-byte rows hold each key four times), and
- *     the tweaks live in a 256-byte buffer of the batch (wiped at its end);
+ *     the tweaks live in a 512-byte buffer of the batch (wiped at its end);
  *     the schedule and tweak pointers are laundered once per step so that
  *     the compiler does not keep them in registers (it would spill the data);
- *   - tweak schedule: at the start of a unit the encrypted tweak T is
- *     broadcast and lane l of register r gets T*x^(2r+l) (per-qword variable
- *     shifts VPSLLVQ/VPSRLVQ, one VPCLMULQDQ for the bits shifted out of bit
- *     127); at every step each register is multiplied by x^16 (VPSLLDQ by
- *     two bytes per lane, plus VPCLMULQDQ of the two bytes shifted out by
- *     0x87), all sixteen chains in parallel and off the AES chains;
- *   - the kernel carries u = T ^ k14 instead of T (see struct eng_xts_zdir,
- *     here with dy = M(k14) ^ k14 for M = x^16): round 0 is in ^ (u ^ c), the
- *     last round VAESENCLAST(x, u) with no XOR after it;
+ *   - tweak schedule: the first step's tweaks are made in vector registers
+ *     at the start of a unit (the encrypted tweak T broadcast, lane l of
+ *     register r gets T*x^(2r+l) with per-qword variable shifts
+ *     VPSLLVQ/VPSRLVQ and one VPCLMULQDQ for the bits shifted out of bit
+ *     127: all in parallel, so the first AES round starts early); those of
+ *     every later step by scalar 64-bit code (shift, carry, conditional
+ *     0x87) one step ahead, spread between the AES rounds of the step
+ *     before. With only two blocks per register, the vector way (a
+ *     multiplication by x^16 per register and step: two byte shifts, a
+ *     VPCLMULQDQ and two XORs) took pipe slots from the AES instructions:
+ *     measured on a Zen 4 class CPU with ENG_ARCH=vaes-avx2, 8 KiB units,
+ *     11.4 GB/s with vector tweaks, 12.3 with the scalar ones in a block of
+ *     their own, 12.5-12.9 with them between the rounds (ymm ceiling 16.1);
+ *   - the kernel carries u = T ^ k14 instead of T (see struct eng_xts_zdir):
+ *     round 0 is in ^ u ^ (k0 ^ k14), the last round VAESENCLAST(x, u) with
+ *     no XOR after it;
  *   - the last 1..15 whole blocks of a unit go through one more pass of four
  *     or eight registers: whole registers with plain loads and stores, an odd
  *     last block with 16-byte ones, so nothing outside the unit is read or
@@ -78,16 +85,6 @@ YFN __m256i y_mul_xk(__m256i b, __m256i k, __m256i k64, __m256i poly)
     return y_xor3(sh, carry, _mm256_clmulepi64_epi128(over, poly, 0x00));
 }
 
-/*
- * M(t) ^ e, M = multiplication of each lane by x^16: a two-byte shift per
- * lane, and the two bytes shifted out times 0x87 (at most 23 bits).
- */
-YFN __m256i y_mul_step_xor(__m256i t, __m256i poly, __m256i e)
-{
-    __m256i hi = _mm256_srli_si256(t, 16 - YBLOCKS / 8);
-    return y_xor3(_mm256_slli_si256(t, YBLOCKS / 8), _mm256_clmulepi64_epi128(hi, poly, 0x00), e);
-}
-
 /* T * x for one block (CTS). */
 YFN __m128i y_mul_x(__m128i t)
 {
@@ -98,22 +95,54 @@ YFN __m128i y_mul_x(__m128i t)
 }
 
 /*
- * XTS of the first |nr| (4 or 8, a constant) registers of x[] with the
- * carried tweaks tw[] (u = T ^ k14), in memory.
+ * Scalar 64-bit tweak chain (T = *lo, *hi): writes u = T ^ k14 into |slot|
+ * and advances T to T*x. It runs on the integer units, in parallel with the
+ * AES rounds, instead of taking vector slots from them.
  */
-YFN void y_xts(const struct eng_xts_zdir *z, int dec, __m256i x[YR], const __m256i *tw, int nr)
+static inline __attribute__((always_inline)) void y_tweak1(uint64_t *lo, uint64_t *hi,
+                                                            uint64_t klo, uint64_t khi,
+                                                            uint8_t slot[16])
+{
+    uint64_t l = *lo;
+    uint64_t h = *hi;
+    uint64_t a = l ^ klo;
+    uint64_t b = h ^ khi;
+    memcpy(slot, &a, 8);
+    memcpy(slot + 8, &b, 8);
+    uint64_t carry = (uint64_t)((int64_t)h >> 63) & 0x87;
+    *hi = (h << 1) | (l >> 63);
+    *lo = (l << 1) ^ carry;
+}
+
+/*
+ * XTS of the first |nr| (4 or 8, a constant) registers of x[] with the
+ * carried tweaks tw[] (u = T ^ k14), in memory. With |next| non-NULL, also
+ * writes the next step's YBLOCKS tweaks there from the scalar chain
+ * (*lo, *hi), interleaved with the rounds: in one basic block with the AES
+ * instructions, the integer work is dispatched between them.
+ */
+YFN void y_xts(const struct eng_xts_zdir *z, int dec, __m256i x[YR], const __m256i *tw, int nr,
+               uint8_t (*next)[16], uint64_t *lo, uint64_t *hi, uint64_t klo, uint64_t khi)
 {
     const __m256i c = y_load(z->c);
 #pragma GCC unroll 8
     for (int j = 0; j < nr; j++) {
         x[j] = _mm256_xor_si256(x[j], _mm256_xor_si256(_mm256_load_si256(tw + j), c));
     }
+    int t = 0;
 #pragma GCC unroll 13
     for (int r = 1; r < ENG_AES256_ROUNDS; r++) {
         const __m256i k = y_load(z->rk[r]);
 #pragma GCC unroll 8
         for (int j = 0; j < nr; j++) {
             x[j] = dec ? _mm256_aesdec_epi128(x[j], k) : _mm256_aesenc_epi128(x[j], k);
+        }
+        /* sixteen tweaks over thirteen rounds: two in each of the first three */
+        if (next != NULL) {
+            y_tweak1(lo, hi, klo, khi, next[t++]);
+            if (r <= YBLOCKS - (ENG_AES256_ROUNDS - 1)) {
+                y_tweak1(lo, hi, klo, khi, next[t++]);
+            }
         }
     }
     /* A fresh pointer: the tweaks are loaded again, not kept in registers across the rounds. */
@@ -159,7 +188,7 @@ YFN void y_tail(const struct eng_xts_zdir *z, int dec, const uint8_t *ip, uint8_
             x[j] = _mm256_setzero_si256();
         }
     }
-    y_xts(z, dec, x, tw, nr);
+    y_xts(z, dec, x, tw, nr, NULL, NULL, NULL, 0, 0);
 #pragma GCC unroll 8
     for (int j = 0; j < nr; j++) {
         size_t b = 2 * (size_t)j;
@@ -172,49 +201,69 @@ YFN void y_tail(const struct eng_xts_zdir *z, int dec, const uint8_t *ip, uint8_
 }
 
 /*
- * One data unit. |t0| is the encrypted tweak (tweak of block 0); |tw| the
- * batch's tweak buffer (YR registers, 32-byte aligned).
+ * One data unit. |t0| is the encrypted tweak (tweak of block 0); |tb| the
+ * batch's tweak buffer: two sets of YBLOCKS carried tweaks (u = T ^ k14),
+ * used alternately. Step 0's are made in vector registers at the start (in
+ * parallel), those of step s + 1 by scalar code during step s, and only
+ * when a later step or the stealing pair needs them.
  */
 YFN void y_unit(const struct eng_xts_sched *ks, int dec, const uint8_t *in, uint8_t *out,
-                size_t len, __m128i t0, __m256i *tw)
+                size_t len, __m128i t0, uint8_t tb[2][YBLOCKS][16])
 {
     const struct eng_xts_zdir *z = &ks->z[dec];
-    const __m256i poly = _mm256_set_epi64x(0, 0x87, 0, 0x87);
     const size_t tail = len % 16;
     const size_t nb = len / 16 - (tail != 0);
-    /* Lane l of register j: T * x^(2j + l), carried as u = T ^ k14. */
+    const size_t need = nb + (tail != 0); /* blocks whose tweak the unit uses */
+    uint64_t klo, khi;
+    memcpy(&klo, z->rk[ENG_AES256_ROUNDS], 8);
+    memcpy(&khi, z->rk[ENG_AES256_ROUNDS] + 8, 8);
+    uint64_t lo = 0, hi = 0; /* T * x^16: where the scalar chain starts */
     {
+        /* Lane l of register j gets T * x^(2j + l), carried as u = T ^ k14. */
+        const __m256i poly = _mm256_set_epi64x(0, 0x87, 0, 0x87);
         const __m256i b = _mm256_broadcastsi128_si256(t0);
         const __m256i lane = _mm256_set_epi64x(1, 1, 0, 0);
         const __m256i c64 = _mm256_set1_epi64x(64);
         const __m256i kl = y_load(z->rk[ENG_AES256_ROUNDS]);
+        __m256i *tw = (__m256i *)tb[0];
 #pragma GCC unroll 8
         for (int j = 0; j < YR; j++) {
             __m256i kk = _mm256_add_epi64(lane, _mm256_set1_epi64x(2 * j));
             _mm256_store_si256(tw + j, _mm256_xor_si256(
                                            y_mul_xk(b, kk, _mm256_sub_epi64(c64, kk), poly), kl));
         }
+        if (need > YBLOCKS) {
+            __m256i kk = _mm256_add_epi64(lane, _mm256_set1_epi64x(YBLOCKS));
+            __m128i t16 = _mm256_castsi256_si128(y_mul_xk(b, kk, _mm256_sub_epi64(c64, kk), poly));
+            lo = (uint64_t)_mm_cvtsi128_si64(t16);
+            hi = (uint64_t)_mm_extract_epi64(t16, 1);
+        }
     }
     size_t i = 0;
+    unsigned cur = 0;
     for (; i + YBLOCKS <= nb; i += YBLOCKS) {
         const uint8_t *ip = in + 16 * i;
         uint8_t *op = out + 16 * i;
         /* Keep the compiler from hoisting round keys or tweaks into registers. */
-        __asm__("" : "+r"(z), "+r"(tw));
+        __asm__("" : "+r"(z), "+r"(tb));
         __m256i x[YR];
 #pragma GCC unroll 8
         for (int j = 0; j < YR; j++) {
             x[j] = _mm256_loadu_si256((const __m256i *)(ip + 32 * j));
         }
-        y_xts(z, dec, x, tw, YR);
-        /* The next step's tweaks (independent of the AES chains above). */
-        const __m256i d = y_load(z->dy);
+        /* with the next step's tweaks when a later step or the stealing pair needs them */
+        if (i + YBLOCKS < need) {
+            y_xts(z, dec, x, (const __m256i *)tb[cur], YR, tb[cur ^ 1], &lo, &hi, klo, khi);
+        } else {
+            y_xts(z, dec, x, (const __m256i *)tb[cur], YR, NULL, NULL, NULL, 0, 0);
+        }
 #pragma GCC unroll 8
         for (int j = 0; j < YR; j++) {
             _mm256_storeu_si256((__m256i *)(op + 32 * j), x[j]);
-            _mm256_store_si256(tw + j, y_mul_step_xor(_mm256_load_si256(tw + j), poly, d));
         }
+        cur ^= 1;
     }
+    const __m256i *tw = (const __m256i *)tb[cur];
     const size_t rem = nb - i; /* whole blocks left before the stealing pair */
     if (rem > 0) {
         if (rem <= YBLOCKS / 2) {
@@ -231,10 +280,8 @@ YFN void y_unit(const struct eng_xts_sched *ks, int dec, const uint8_t *in, uint
      *# C[m-1] = Enc(PP, tweak m). Decrypt: PP = Dec(C[m-1], tweak m);
      *# P[m] = MSB(PP); CC = C[m] | LSB(PP); P[m-1] = Dec(CC, tweak m-1). */
     const uint8_t(*rk)[16] = dec ? ks->dec1 : ks->enc1;
-    const __m256i uv = _mm256_load_si256(tw + rem / 2);
-    const __m128i ul = rem % 2 ? _mm256_extracti128_si256(uv, 1) : _mm256_castsi256_si128(uv);
-    const __m128i t_last =
-        _mm_xor_si128(ul, _mm_load_si128((const __m128i *)z->rk[ENG_AES256_ROUNDS]));
+    const __m128i t_last = _mm_xor_si128(_mm_load_si128((const __m128i *)tb[cur][rem]),
+                                         _mm_load_si128((const __m128i *)z->rk[ENG_AES256_ROUNDS]));
     const __m128i t_next = y_mul_x(t_last);
     const uint8_t *ip = in + 16 * nb;
     uint8_t *op = out + 16 * nb;
@@ -290,17 +337,17 @@ YFN void y_tweaks16(const struct eng_xts_sched *ks, const struct eng_unit *units
 YFN void y_batch(const struct eng_xts_sched *ks, int dec, struct eng_unit *units, size_t n)
 {
     uint8_t t[16][16] __attribute__((aligned(32)));
-    __m256i tw[YR];
+    uint8_t tb[2][YBLOCKS][16] __attribute__((aligned(32)));
     for (size_t g = 0; g < n; g += 16) {
         size_t cnt = n - g < 16 ? n - g : 16;
         y_tweaks16(ks, units + g, cnt, t);
         for (size_t j = 0; j < cnt; j++) {
             struct eng_unit *u = &units[g + j];
-            y_unit(ks, dec, u->in, u->out, u->len, _mm_load_si128((const __m128i *)t[j]), tw);
+            y_unit(ks, dec, u->in, u->out, u->len, _mm_load_si128((const __m128i *)t[j]), tb);
         }
     }
     eng_cleanse(t, sizeof(t));
-    eng_cleanse(tw, sizeof(tw));
+    eng_cleanse(tb, sizeof(tb));
 }
 
 /* Zeroes ymm0..ymm15 (all the vector registers there are without AVX-512). */
@@ -315,7 +362,6 @@ static __attribute__((target(VAES_AVX2_TARGET))) void clear_ymm(void)
 
 __attribute__((target(VAES_AVX2_TARGET))) void eng_xts_vaes_avx2_init(struct eng_xts_sched *ks)
 {
-    const __m256i poly = _mm256_set_epi64x(0, 0x87, 0, 0x87);
     for (int dir = 0; dir < 2; dir++) {
         const uint8_t(*rk)[16] = dir ? ks->dec1 : ks->enc1;
         struct eng_xts_zdir *z = &ks->z[dir];
@@ -328,7 +374,6 @@ __attribute__((target(VAES_AVX2_TARGET))) void eng_xts_vaes_avx2_init(struct eng
         const __m256i kl = y_load(z->rk[ENG_AES256_ROUNDS]);
         _mm256_store_si256((__m256i *)z->c, _mm256_xor_si256(k0, kl));
         _mm256_store_si256((__m256i *)(z->c + 32), _mm256_xor_si256(k0, kl));
-        _mm256_store_si256((__m256i *)z->dy, y_mul_step_xor(kl, poly, kl));
     }
     clear_ymm();
 }

@@ -1,0 +1,191 @@
+/*
+ * ceiling.c - the AES throughput ceiling of this CPU at a vector width.
+ *
+ * Plain AES-256 (14 rounds) over CEIL_STREAMS (8) independent streams: eight
+ * registers of 1 (xmm, AES-NI), 2 (ymm, VAES) or 4 (zmm, VAES + AVX-512)
+ * blocks, each encrypted (decrypt cells: decrypted) on its own, reading the
+ * group's input and writing its output buffer like the cipher cells beside
+ * it. Nothing else is done per block: no tweak, no counter, no hash, so this
+ * is the limit an XTS or GCM kernel of that width can approach. The round
+ * keys are 15 random 128-bit values (the time of AESENC/AESDEC does not
+ * depend on them), each stored broadcast to 64 bytes and used as a memory
+ * operand, as the engine's kernels use theirs. Every function is compiled
+ * for its own width only (target attribute); the bench calls one only when
+ * the CPU has that width (bench_ceiling_supported).
+ */
+#include <immintrin.h>
+
+#include "bench.h"
+#include "eng_cpu.h"
+
+#define CEIL_STREAMS BENCH_CEILING_STREAMS
+
+const char *bench_ceiling_width_name(int width_bits)
+{
+    return width_bits == 512 ? "zmm" : width_bits == 256 ? "ymm" : "xmm";
+}
+
+int bench_ceiling_supported(int width_bits)
+{
+    const struct eng_cpu_features *f = eng_cpu_features();
+    switch (width_bits) {
+        case 128:
+            return f->aesni && f->avx;
+        case 256:
+            return f->vaes && f->avx2;
+        case 512:
+            return f->vaes && f->avx512f;
+        default:
+            return 0;
+    }
+}
+
+int bench_ceiling_widest(void)
+{
+    return bench_ceiling_supported(512) ? 512 : bench_ceiling_supported(256) ? 256 : 128;
+}
+
+size_t bench_ceiling_chunk(int width_bits)
+{
+    return (size_t)CEIL_STREAMS * (size_t)width_bits / 8;
+}
+
+#define CEIL_FN(target_str) static inline __attribute__((always_inline, target(target_str)))
+
+CEIL_FN("avx,aes") void xmm_pass(const uint8_t (*rk)[64], int dec, const uint8_t *in, uint8_t *out,
+                                 size_t len)
+{
+    for (size_t off = 0; off + 16 * CEIL_STREAMS <= len; off += 16 * CEIL_STREAMS) {
+        __asm__("" : "+r"(rk)); /* the keys stay memory operands */
+        __m128i x[CEIL_STREAMS];
+        const __m128i k0 = _mm_load_si128((const __m128i *)rk[0]);
+#pragma GCC unroll 8
+        for (int j = 0; j < CEIL_STREAMS; j++) {
+            x[j] = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(in + off + 16 * j)), k0);
+        }
+#pragma GCC unroll 13
+        for (int r = 1; r < 14; r++) {
+            const __m128i k = _mm_load_si128((const __m128i *)rk[r]);
+#pragma GCC unroll 8
+            for (int j = 0; j < CEIL_STREAMS; j++) {
+                x[j] = dec ? _mm_aesdec_si128(x[j], k) : _mm_aesenc_si128(x[j], k);
+            }
+        }
+        const __m128i kl = _mm_load_si128((const __m128i *)rk[14]);
+#pragma GCC unroll 8
+        for (int j = 0; j < CEIL_STREAMS; j++) {
+            x[j] = dec ? _mm_aesdeclast_si128(x[j], kl) : _mm_aesenclast_si128(x[j], kl);
+            _mm_storeu_si128((__m128i *)(out + off + 16 * j), x[j]);
+        }
+    }
+}
+
+CEIL_FN("avx2,vaes") void ymm_pass(const uint8_t (*rk)[64], int dec, const uint8_t *in,
+                                   uint8_t *out, size_t len)
+{
+    for (size_t off = 0; off + 32 * CEIL_STREAMS <= len; off += 32 * CEIL_STREAMS) {
+        __asm__("" : "+r"(rk));
+        __m256i x[CEIL_STREAMS];
+        const __m256i k0 = _mm256_load_si256((const __m256i *)rk[0]);
+#pragma GCC unroll 8
+        for (int j = 0; j < CEIL_STREAMS; j++) {
+            x[j] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(in + off + 32 * j)), k0);
+        }
+#pragma GCC unroll 13
+        for (int r = 1; r < 14; r++) {
+            const __m256i k = _mm256_load_si256((const __m256i *)rk[r]);
+#pragma GCC unroll 8
+            for (int j = 0; j < CEIL_STREAMS; j++) {
+                x[j] = dec ? _mm256_aesdec_epi128(x[j], k) : _mm256_aesenc_epi128(x[j], k);
+            }
+        }
+        const __m256i kl = _mm256_load_si256((const __m256i *)rk[14]);
+#pragma GCC unroll 8
+        for (int j = 0; j < CEIL_STREAMS; j++) {
+            x[j] = dec ? _mm256_aesdeclast_epi128(x[j], kl) : _mm256_aesenclast_epi128(x[j], kl);
+            _mm256_storeu_si256((__m256i *)(out + off + 32 * j), x[j]);
+        }
+    }
+}
+
+CEIL_FN("avx512f,vaes") void zmm_pass(const uint8_t (*rk)[64], int dec, const uint8_t *in,
+                                      uint8_t *out, size_t len)
+{
+    for (size_t off = 0; off + 64 * CEIL_STREAMS <= len; off += 64 * CEIL_STREAMS) {
+        __asm__("" : "+r"(rk));
+        __m512i x[CEIL_STREAMS];
+        const __m512i k0 = _mm512_load_si512((const void *)rk[0]);
+#pragma GCC unroll 8
+        for (int j = 0; j < CEIL_STREAMS; j++) {
+            x[j] = _mm512_xor_si512(_mm512_loadu_si512((const void *)(in + off + 64 * j)), k0);
+        }
+#pragma GCC unroll 13
+        for (int r = 1; r < 14; r++) {
+            const __m512i k = _mm512_load_si512((const void *)rk[r]);
+#pragma GCC unroll 8
+            for (int j = 0; j < CEIL_STREAMS; j++) {
+                x[j] = dec ? _mm512_aesdec_epi128(x[j], k) : _mm512_aesenc_epi128(x[j], k);
+            }
+        }
+        const __m512i kl = _mm512_load_si512((const void *)rk[14]);
+#pragma GCC unroll 8
+        for (int j = 0; j < CEIL_STREAMS; j++) {
+            x[j] = dec ? _mm512_aesdeclast_epi128(x[j], kl) : _mm512_aesenclast_epi128(x[j], kl);
+            _mm512_storeu_si512((void *)(out + off + 64 * j), x[j]);
+        }
+    }
+}
+
+/* One function per width and direction, so that the direction is a constant in each. */
+static __attribute__((target("avx,aes"))) void xmm_run(const uint8_t (*rk)[64], int dec,
+                                                      const uint8_t *in, uint8_t *out, size_t len)
+{
+    if (dec) {
+        xmm_pass(rk, 1, in, out, len);
+    } else {
+        xmm_pass(rk, 0, in, out, len);
+    }
+}
+
+static __attribute__((target("avx2,vaes"))) void ymm_run(const uint8_t (*rk)[64], int dec,
+                                                        const uint8_t *in, uint8_t *out, size_t len)
+{
+    if (dec) {
+        ymm_pass(rk, 1, in, out, len);
+    } else {
+        ymm_pass(rk, 0, in, out, len);
+    }
+    _mm256_zeroupper();
+}
+
+static __attribute__((target("avx512f,vaes"))) void zmm_run(const uint8_t (*rk)[64], int dec,
+                                                           const uint8_t *in, uint8_t *out,
+                                                           size_t len)
+{
+    if (dec) {
+        zmm_pass(rk, 1, in, out, len);
+    } else {
+        zmm_pass(rk, 0, in, out, len);
+    }
+    _mm256_zeroupper();
+}
+
+int bench_ceiling_run(int width_bits, int dec, const uint8_t (*rk)[64], const uint8_t *in,
+                      uint8_t *out, size_t len)
+{
+    if (!bench_ceiling_supported(width_bits) || len % bench_ceiling_chunk(width_bits) != 0) {
+        return -1;
+    }
+    switch (width_bits) {
+        case 512:
+            zmm_run(rk, dec, in, out, len);
+            break;
+        case 256:
+            ymm_run(rk, dec, in, out, len);
+            break;
+        default:
+            xmm_run(rk, dec, in, out, len);
+            break;
+    }
+    return 0;
+}
