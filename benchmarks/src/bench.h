@@ -175,8 +175,8 @@ void bench_extra_free(struct bench_extra *x);
 /*
  * The AES ceiling (ceiling.c): plain AES-256 rounds over 8 independent
  * streams of |width_bits| registers, no mode around them. supported: 1 when
- * this CPU has the width (128: AES-NI + AVX, 256: VAES + AVX2, 512: VAES +
- * AVX-512F); widest: the widest it has; chunk: bytes per step (|len| of a
+ * this CPU has the width within the ENG_ARCH cap (128: path avx or wider,
+ * 256: vaes-avx2 or wider, 512: avx512); widest: the widest it has; chunk: bytes per step (|len| of a
  * run must be a multiple); run: -1 when unsupported or |len| is not a
  * multiple. |rk|: 15 round keys, each 16 bytes broadcast to 64.
  */

@@ -11,7 +11,8 @@
  * depend on them), each stored broadcast to 64 bytes and used as a memory
  * operand, as the engine's kernels use theirs. Every function is compiled
  * for its own width only (target attribute); the bench calls one only when
- * the CPU has that width (bench_ceiling_supported).
+ * the CPU has that width within the ENG_ARCH cap (bench_ceiling_supported):
+ * xmm from avx, ymm from vaes-avx2, zmm from avx512.
  */
 #include <immintrin.h>
 
@@ -27,14 +28,18 @@ const char *bench_ceiling_width_name(int width_bits)
 
 int bench_ceiling_supported(int width_bits)
 {
-    const struct eng_cpu_features *f = eng_cpu_features();
+    /* the CPU's paths as ENG_ARCH caps them (ENG_ARCH=vaes-avx2: ymm at most) */
+    enum eng_arch a;
+    if (eng_arch_effective(ENG_ARCH_AUTO, &a) != 0) {
+        return 0;
+    }
     switch (width_bits) {
         case 128:
-            return f->aesni && f->avx;
+            return a >= ENG_ARCH_AVX;
         case 256:
-            return f->vaes && f->avx2;
+            return a >= ENG_ARCH_VAES_AVX2;
         case 512:
-            return f->vaes && f->avx512f;
+            return a >= ENG_ARCH_AVX512;
         default:
             return 0;
     }
