@@ -62,8 +62,8 @@ void eng_xts_expand_key(struct eng_xts_sched *ks, const uint8_t key[ENG_XTS_KEY_
 /*
  * eng_xts_vaes_init fills ks->z from the 16-byte schedules (call after
  * eng_xts_expand_key, and only when the CPU has the AVX-512 VAES path).
- * eng_xts_vaes_avx2_init fills what the ymm kernel reads of ks->z (rk and
- * c; not d), with ymm instructions only (call only when the CPU has VAES + AVX2).
+ * eng_xts_vaes_avx2_init fills what the ymm kernel reads of ks->z (the
+ * broadcast round keys rk; not c or d), with ymm instructions only (call only when the CPU has VAES + AVX2).
  */
 void eng_xts_vaes_init(struct eng_xts_sched *ks);
 void eng_xts_vaes_avx2_init(struct eng_xts_sched *ks);

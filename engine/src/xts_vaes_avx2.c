@@ -29,13 +29,15 @@
  *     0x87) one step ahead, spread between the AES rounds of the step
  *     before. With only two blocks per register, the vector way (a
  *     multiplication by x^16 per register and step: two byte shifts, a
- *     VPCLMULQDQ and two XORs) took pipe slots from the AES instructions:
- *     measured on a Zen 4 class CPU with ENG_ARCH=vaes-avx2, 8 KiB units,
- *     11.4 GB/s with vector tweaks, 12.3 with the scalar ones in a block of
- *     their own, 12.5-12.9 with them between the rounds (ymm ceiling 16.1);
- *   - the kernel carries u = T ^ k14 instead of T (see struct eng_xts_zdir):
- *     round 0 is in ^ u ^ (k0 ^ k14), the last round VAESENCLAST(x, u) with
- *     no XOR after it;
+ *     VPCLMULQDQ and two XORs) took pipe slots from the AES instructions,
+ *     and the integer code is the cheapest when it needs fewest
+ *     instructions (the front end dispatches six a cycle for both). Measured
+ *     on a Zen 4 class CPU with ENG_ARCH=vaes-avx2, 8 KiB units, ymm ceiling
+ *     16.1 GB/s: vector tweaks 11.4 GB/s; scalar ones in a block of their
+ *     own 12.3; between the rounds 12.5-12.9; the same storing T rather
+ *     than T ^ k14 (two integer XORs a block fewer, one vector XOR a
+ *     register more) 12.7-13.2;
+ *   - round 0 is in ^ T ^ k0, the last round VAESENCLAST(x, T ^ k14);
  *   - the last 1..15 whole blocks of a unit go through one more pass of four
  *     or eight registers: whole registers with plain loads and stores, an odd
  *     last block with 16-byte ones, so nothing outside the unit is read or
@@ -65,6 +67,8 @@
 #endif
 #define YR XTS_VAES_AVX2_REGS
 #define YBLOCKS (2 * YR)
+/* rounds 1..13 write YBLOCKS tweaks: this many rounds write two */
+#define TW_EXTRA (YBLOCKS > ENG_AES256_ROUNDS - 1 ? YBLOCKS - (ENG_AES256_ROUNDS - 1) : 0)
 
 YFN __m256i y_load(const uint8_t *p)
 {
@@ -95,20 +99,17 @@ YFN __m128i y_mul_x(__m128i t)
 }
 
 /*
- * Scalar 64-bit tweak chain (T = *lo, *hi): writes u = T ^ k14 into |slot|
- * and advances T to T*x. It runs on the integer units, in parallel with the
+ * Scalar 64-bit tweak chain (T = *lo, *hi): writes T into |slot| and
+ * advances it to T*x. It runs on the integer units, in parallel with the
  * AES rounds, instead of taking vector slots from them.
  */
 static inline __attribute__((always_inline)) void y_tweak1(uint64_t *lo, uint64_t *hi,
-                                                            uint64_t klo, uint64_t khi,
                                                             uint8_t slot[16])
 {
     uint64_t l = *lo;
     uint64_t h = *hi;
-    uint64_t a = l ^ klo;
-    uint64_t b = h ^ khi;
-    memcpy(slot, &a, 8);
-    memcpy(slot + 8, &b, 8);
+    memcpy(slot, &l, 8);
+    memcpy(slot + 8, &h, 8);
     uint64_t carry = (uint64_t)((int64_t)h >> 63) & 0x87;
     *hi = (h << 1) | (l >> 63);
     *lo = (l << 1) ^ carry;
@@ -116,18 +117,18 @@ static inline __attribute__((always_inline)) void y_tweak1(uint64_t *lo, uint64_
 
 /*
  * XTS of the first |nr| (4 or 8, a constant) registers of x[] with the
- * carried tweaks tw[] (u = T ^ k14), in memory. With |next| non-NULL, also
- * writes the next step's YBLOCKS tweaks there from the scalar chain
- * (*lo, *hi), interleaved with the rounds: in one basic block with the AES
- * instructions, the integer work is dispatched between them.
+ * tweaks tw[] (T), in memory. With |next| non-NULL, also writes the next
+ * step's YBLOCKS tweaks there from the scalar chain (*lo, *hi), interleaved
+ * with the rounds: in one basic block with the AES instructions, the
+ * integer work is dispatched between them.
  */
 YFN void y_xts(const struct eng_xts_zdir *z, int dec, __m256i x[YR], const __m256i *tw, int nr,
-               uint8_t (*next)[16], uint64_t *lo, uint64_t *hi, uint64_t klo, uint64_t khi)
+               uint8_t (*next)[16], uint64_t *lo, uint64_t *hi)
 {
-    const __m256i c = y_load(z->c);
+    const __m256i k0 = y_load(z->rk[0]);
 #pragma GCC unroll 8
     for (int j = 0; j < nr; j++) {
-        x[j] = _mm256_xor_si256(x[j], _mm256_xor_si256(_mm256_load_si256(tw + j), c));
+        x[j] = _mm256_xor_si256(x[j], _mm256_xor_si256(_mm256_load_si256(tw + j), k0));
     }
     int t = 0;
 #pragma GCC unroll 13
@@ -137,19 +138,21 @@ YFN void y_xts(const struct eng_xts_zdir *z, int dec, __m256i x[YR], const __m25
         for (int j = 0; j < nr; j++) {
             x[j] = dec ? _mm256_aesdec_epi128(x[j], k) : _mm256_aesenc_epi128(x[j], k);
         }
-        /* sixteen tweaks over thirteen rounds: two in each of the first three */
-        if (next != NULL) {
-            y_tweak1(lo, hi, klo, khi, next[t++]);
-            if (r <= YBLOCKS - (ENG_AES256_ROUNDS - 1)) {
-                y_tweak1(lo, hi, klo, khi, next[t++]);
+        /* YBLOCKS tweaks over the thirteen rounds: one a round, two in the
+         * first TW_EXTRA (16: 2, 2, 2, 1, 1, ...); straight-line code */
+        if (next != NULL && r <= YBLOCKS) {
+            y_tweak1(lo, hi, next[t++]);
+            if (r <= TW_EXTRA) {
+                y_tweak1(lo, hi, next[t++]);
             }
         }
     }
     /* A fresh pointer: the tweaks are loaded again, not kept in registers across the rounds. */
     __asm__("" : "+r"(tw));
+    const __m256i kl = y_load(z->rk[ENG_AES256_ROUNDS]);
 #pragma GCC unroll 8
     for (int j = 0; j < nr; j++) {
-        const __m256i u = _mm256_load_si256(tw + j);
+        const __m256i u = _mm256_xor_si256(_mm256_load_si256(tw + j), kl);
         x[j] = dec ? _mm256_aesdeclast_epi128(x[j], u) : _mm256_aesenclast_epi128(x[j], u);
     }
 }
@@ -188,7 +191,7 @@ YFN void y_tail(const struct eng_xts_zdir *z, int dec, const uint8_t *ip, uint8_
             x[j] = _mm256_setzero_si256();
         }
     }
-    y_xts(z, dec, x, tw, nr, NULL, NULL, NULL, 0, 0);
+    y_xts(z, dec, x, tw, nr, NULL, NULL, NULL);
 #pragma GCC unroll 8
     for (int j = 0; j < nr; j++) {
         size_t b = 2 * (size_t)j;
@@ -202,8 +205,8 @@ YFN void y_tail(const struct eng_xts_zdir *z, int dec, const uint8_t *ip, uint8_
 
 /*
  * One data unit. |t0| is the encrypted tweak (tweak of block 0); |tb| the
- * batch's tweak buffer: two sets of YBLOCKS carried tweaks (u = T ^ k14),
- * used alternately. Step 0's are made in vector registers at the start (in
+ * batch's tweak buffer: two sets of YBLOCKS tweaks, used alternately.
+ * Step 0's are made in vector registers at the start (in
  * parallel), those of step s + 1 by scalar code during step s, and only
  * when a later step or the stealing pair needs them.
  */
@@ -214,23 +217,18 @@ YFN void y_unit(const struct eng_xts_sched *ks, int dec, const uint8_t *in, uint
     const size_t tail = len % 16;
     const size_t nb = len / 16 - (tail != 0);
     const size_t need = nb + (tail != 0); /* blocks whose tweak the unit uses */
-    uint64_t klo, khi;
-    memcpy(&klo, z->rk[ENG_AES256_ROUNDS], 8);
-    memcpy(&khi, z->rk[ENG_AES256_ROUNDS] + 8, 8);
     uint64_t lo = 0, hi = 0; /* T * x^16: where the scalar chain starts */
     {
-        /* Lane l of register j gets T * x^(2j + l), carried as u = T ^ k14. */
+        /* Lane l of register j gets T * x^(2j + l). */
         const __m256i poly = _mm256_set_epi64x(0, 0x87, 0, 0x87);
         const __m256i b = _mm256_broadcastsi128_si256(t0);
         const __m256i lane = _mm256_set_epi64x(1, 1, 0, 0);
         const __m256i c64 = _mm256_set1_epi64x(64);
-        const __m256i kl = y_load(z->rk[ENG_AES256_ROUNDS]);
         __m256i *tw = (__m256i *)tb[0];
 #pragma GCC unroll 8
         for (int j = 0; j < YR; j++) {
             __m256i kk = _mm256_add_epi64(lane, _mm256_set1_epi64x(2 * j));
-            _mm256_store_si256(tw + j, _mm256_xor_si256(
-                                           y_mul_xk(b, kk, _mm256_sub_epi64(c64, kk), poly), kl));
+            _mm256_store_si256(tw + j, y_mul_xk(b, kk, _mm256_sub_epi64(c64, kk), poly));
         }
         if (need > YBLOCKS) {
             __m256i kk = _mm256_add_epi64(lane, _mm256_set1_epi64x(YBLOCKS));
@@ -253,9 +251,9 @@ YFN void y_unit(const struct eng_xts_sched *ks, int dec, const uint8_t *in, uint
         }
         /* with the next step's tweaks when a later step or the stealing pair needs them */
         if (i + YBLOCKS < need) {
-            y_xts(z, dec, x, (const __m256i *)tb[cur], YR, tb[cur ^ 1], &lo, &hi, klo, khi);
+            y_xts(z, dec, x, (const __m256i *)tb[cur], YR, tb[cur ^ 1], &lo, &hi);
         } else {
-            y_xts(z, dec, x, (const __m256i *)tb[cur], YR, NULL, NULL, NULL, 0, 0);
+            y_xts(z, dec, x, (const __m256i *)tb[cur], YR, NULL, NULL, NULL);
         }
 #pragma GCC unroll 8
         for (int j = 0; j < YR; j++) {
@@ -280,8 +278,7 @@ YFN void y_unit(const struct eng_xts_sched *ks, int dec, const uint8_t *in, uint
      *# C[m-1] = Enc(PP, tweak m). Decrypt: PP = Dec(C[m-1], tweak m);
      *# P[m] = MSB(PP); CC = C[m] | LSB(PP); P[m-1] = Dec(CC, tweak m-1). */
     const uint8_t(*rk)[16] = dec ? ks->dec1 : ks->enc1;
-    const __m128i t_last = _mm_xor_si128(_mm_load_si128((const __m128i *)tb[cur][rem]),
-                                         _mm_load_si128((const __m128i *)z->rk[ENG_AES256_ROUNDS]));
+    const __m128i t_last = _mm_load_si128((const __m128i *)tb[cur][rem]);
     const __m128i t_next = y_mul_x(t_last);
     const uint8_t *ip = in + 16 * nb;
     uint8_t *op = out + 16 * nb;
@@ -370,10 +367,6 @@ __attribute__((target(VAES_AVX2_TARGET))) void eng_xts_vaes_avx2_init(struct eng
             _mm256_store_si256((__m256i *)z->rk[r], k);
             _mm256_store_si256((__m256i *)(z->rk[r] + 32), k);
         }
-        const __m256i k0 = y_load(z->rk[0]);
-        const __m256i kl = y_load(z->rk[ENG_AES256_ROUNDS]);
-        _mm256_store_si256((__m256i *)z->c, _mm256_xor_si256(k0, kl));
-        _mm256_store_si256((__m256i *)(z->c + 32), _mm256_xor_si256(k0, kl));
     }
     clear_ymm();
 }
