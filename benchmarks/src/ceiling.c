@@ -57,93 +57,53 @@ size_t bench_ceiling_chunk(int width_bits)
 
 #define CEIL_FN(target_str) static inline __attribute__((always_inline, target(target_str)))
 
-CEIL_FN("avx,aes") void xmm_pass(const uint8_t (*rk)[64], int dec, const uint8_t *in, uint8_t *out,
-                                 size_t len)
-{
-    for (size_t off = 0; off + 16 * CEIL_STREAMS <= len; off += 16 * CEIL_STREAMS) {
-        __asm__("" : "+r"(rk)); /* the keys stay memory operands */
-        __m128i x[CEIL_STREAMS];
-        const __m128i k0 = _mm_load_si128((const __m128i *)rk[0]);
-#pragma GCC unroll 8
-        for (int j = 0; j < CEIL_STREAMS; j++) {
-            x[j] = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(in + off + 16 * j)), k0);
-        }
-#pragma GCC unroll 13
-        for (int r = 1; r < 14; r++) {
-            const __m128i k = _mm_load_si128((const __m128i *)rk[r]);
-#pragma GCC unroll 8
-            for (int j = 0; j < CEIL_STREAMS; j++) {
-                x[j] = dec ? _mm_aesdec_si128(x[j], k) : _mm_aesenc_si128(x[j], k);
-            }
-        }
-        const __m128i kl = _mm_load_si128((const __m128i *)rk[14]);
-#pragma GCC unroll 8
-        for (int j = 0; j < CEIL_STREAMS; j++) {
-            x[j] = dec ? _mm_aesdeclast_si128(x[j], kl) : _mm_aesenclast_si128(x[j], kl);
-            _mm_storeu_si128((__m128i *)(out + off + 16 * j), x[j]);
-        }
+/*
+ * One pass over |len| bytes at one width: CEIL_STREAMS registers of |bytes|
+ * bytes per step, 14 rounds each. Instantiated below with each width's
+ * intrinsics (the loads and stores take void pointers).
+ */
+#define CEIL_PASS(name, tgt, vec, bytes, load, loadu, storeu, vxor, enc, dec_, enclast, declast) \
+    CEIL_FN(tgt)                                                                                 \
+    void name(const uint8_t(*rk)[64], int dec, const uint8_t *in, uint8_t *out, size_t len)      \
+    {                                                                                            \
+        for (size_t off = 0; off + (bytes)*CEIL_STREAMS <= len; off += (bytes)*CEIL_STREAMS) {   \
+            __asm__("" : "+r"(rk)); /* the keys stay memory operands */                          \
+            vec x[CEIL_STREAMS];                                                                 \
+            const vec k0 = load((const void *)rk[0]);                                            \
+            _Pragma("GCC unroll 8") for (int j = 0; j < CEIL_STREAMS; j++)                       \
+            {                                                                                    \
+                x[j] = vxor(loadu((const void *)(in + off + (bytes)*j)), k0);                    \
+            }                                                                                    \
+            _Pragma("GCC unroll 13") for (int r = 1; r < 14; r++)                                \
+            {                                                                                    \
+                const vec k = load((const void *)rk[r]);                                         \
+                _Pragma("GCC unroll 8") for (int j = 0; j < CEIL_STREAMS; j++)                   \
+                {                                                                                \
+                    x[j] = dec ? dec_(x[j], k) : enc(x[j], k);                                   \
+                }                                                                                \
+            }                                                                                    \
+            const vec kl = load((const void *)rk[14]);                                           \
+            _Pragma("GCC unroll 8") for (int j = 0; j < CEIL_STREAMS; j++)                       \
+            {                                                                                    \
+                storeu((void *)(out + off + (bytes)*j),                                          \
+                       dec ? declast(x[j], kl) : enclast(x[j], kl));                             \
+            }                                                                                    \
+        }                                                                                        \
     }
-}
 
-CEIL_FN("avx2,vaes") void ymm_pass(const uint8_t (*rk)[64], int dec, const uint8_t *in,
-                                   uint8_t *out, size_t len)
-{
-    for (size_t off = 0; off + 32 * CEIL_STREAMS <= len; off += 32 * CEIL_STREAMS) {
-        __asm__("" : "+r"(rk));
-        __m256i x[CEIL_STREAMS];
-        const __m256i k0 = _mm256_load_si256((const __m256i *)rk[0]);
-#pragma GCC unroll 8
-        for (int j = 0; j < CEIL_STREAMS; j++) {
-            x[j] = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(in + off + 32 * j)), k0);
-        }
-#pragma GCC unroll 13
-        for (int r = 1; r < 14; r++) {
-            const __m256i k = _mm256_load_si256((const __m256i *)rk[r]);
-#pragma GCC unroll 8
-            for (int j = 0; j < CEIL_STREAMS; j++) {
-                x[j] = dec ? _mm256_aesdec_epi128(x[j], k) : _mm256_aesenc_epi128(x[j], k);
-            }
-        }
-        const __m256i kl = _mm256_load_si256((const __m256i *)rk[14]);
-#pragma GCC unroll 8
-        for (int j = 0; j < CEIL_STREAMS; j++) {
-            x[j] = dec ? _mm256_aesdeclast_epi128(x[j], kl) : _mm256_aesenclast_epi128(x[j], kl);
-            _mm256_storeu_si256((__m256i *)(out + off + 32 * j), x[j]);
-        }
-    }
-}
-
-CEIL_FN("avx512f,vaes") void zmm_pass(const uint8_t (*rk)[64], int dec, const uint8_t *in,
-                                      uint8_t *out, size_t len)
-{
-    for (size_t off = 0; off + 64 * CEIL_STREAMS <= len; off += 64 * CEIL_STREAMS) {
-        __asm__("" : "+r"(rk));
-        __m512i x[CEIL_STREAMS];
-        const __m512i k0 = _mm512_load_si512((const void *)rk[0]);
-#pragma GCC unroll 8
-        for (int j = 0; j < CEIL_STREAMS; j++) {
-            x[j] = _mm512_xor_si512(_mm512_loadu_si512((const void *)(in + off + 64 * j)), k0);
-        }
-#pragma GCC unroll 13
-        for (int r = 1; r < 14; r++) {
-            const __m512i k = _mm512_load_si512((const void *)rk[r]);
-#pragma GCC unroll 8
-            for (int j = 0; j < CEIL_STREAMS; j++) {
-                x[j] = dec ? _mm512_aesdec_epi128(x[j], k) : _mm512_aesenc_epi128(x[j], k);
-            }
-        }
-        const __m512i kl = _mm512_load_si512((const void *)rk[14]);
-#pragma GCC unroll 8
-        for (int j = 0; j < CEIL_STREAMS; j++) {
-            x[j] = dec ? _mm512_aesdeclast_epi128(x[j], kl) : _mm512_aesenclast_epi128(x[j], kl);
-            _mm512_storeu_si512((void *)(out + off + 64 * j), x[j]);
-        }
-    }
-}
+CEIL_PASS(xmm_pass, "avx,aes", __m128i, 16, _mm_load_si128, _mm_loadu_si128, _mm_storeu_si128,
+          _mm_xor_si128, _mm_aesenc_si128, _mm_aesdec_si128, _mm_aesenclast_si128,
+          _mm_aesdeclast_si128)
+CEIL_PASS(ymm_pass, "avx2,vaes", __m256i, 32, _mm256_load_si256, _mm256_loadu_si256,
+          _mm256_storeu_si256, _mm256_xor_si256, _mm256_aesenc_epi128, _mm256_aesdec_epi128,
+          _mm256_aesenclast_epi128, _mm256_aesdeclast_epi128)
+CEIL_PASS(zmm_pass, "avx512f,vaes", __m512i, 64, _mm512_load_si512, _mm512_loadu_si512,
+          _mm512_storeu_si512, _mm512_xor_si512, _mm512_aesenc_epi128, _mm512_aesdec_epi128,
+          _mm512_aesenclast_epi128, _mm512_aesdeclast_epi128)
 
 /* One function per width and direction, so that the direction is a constant in each. */
 static __attribute__((target("avx,aes"))) void xmm_run(const uint8_t (*rk)[64], int dec,
-                                                      const uint8_t *in, uint8_t *out, size_t len)
+                                                       const uint8_t *in, uint8_t *out, size_t len)
 {
     if (dec) {
         xmm_pass(rk, 1, in, out, len);
@@ -153,7 +113,8 @@ static __attribute__((target("avx,aes"))) void xmm_run(const uint8_t (*rk)[64], 
 }
 
 static __attribute__((target("avx2,vaes"))) void ymm_run(const uint8_t (*rk)[64], int dec,
-                                                        const uint8_t *in, uint8_t *out, size_t len)
+                                                         const uint8_t *in, uint8_t *out,
+                                                         size_t len)
 {
     if (dec) {
         ymm_pass(rk, 1, in, out, len);
@@ -164,8 +125,8 @@ static __attribute__((target("avx2,vaes"))) void ymm_run(const uint8_t (*rk)[64]
 }
 
 static __attribute__((target("avx512f,vaes"))) void zmm_run(const uint8_t (*rk)[64], int dec,
-                                                           const uint8_t *in, uint8_t *out,
-                                                           size_t len)
+                                                            const uint8_t *in, uint8_t *out,
+                                                            size_t len)
 {
     if (dec) {
         zmm_pass(rk, 1, in, out, len);

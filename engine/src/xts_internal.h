@@ -110,4 +110,17 @@ static inline __attribute__((always_inline)) void eng_xts_copy_tail(uint8_t *dst
     }
 }
 
+/* Copies the IVs of units[0..cnt-1] (cnt <= 16) into t[], zeroes the rest of the 16 rows. */
+static inline void eng_xts_gather_ivs(const struct eng_unit *units, size_t cnt,
+                                      uint8_t t[16][16])
+{
+    for (size_t j = 0; j < 16; j++) {
+        if (j < cnt) {
+            __builtin_memcpy(t[j], units[j].iv, 16);
+        } else {
+            __builtin_memset(t[j], 0, 16);
+        }
+    }
+}
+
 #endif /* ENG_XTS_INTERNAL_H */

@@ -59,13 +59,13 @@
 
 /* No AVX-512 feature here: this file must run on a CPU without it. */
 #define VAES_AVX2_TARGET "vaes,vpclmulqdq,avx2,avx,aes,pclmul,sse4.1"
-#define YFN static inline __attribute__((always_inline, target(VAES_AVX2_TARGET)))
+#define YFN              static inline __attribute__((always_inline, target(VAES_AVX2_TARGET)))
 
 /* ymm registers per step (4 or 8): 2 * XTS_VAES_AVX2_REGS blocks in flight. */
 #ifndef XTS_VAES_AVX2_REGS
 #define XTS_VAES_AVX2_REGS 8
 #endif
-#define YR XTS_VAES_AVX2_REGS
+#define YR      XTS_VAES_AVX2_REGS
 #define YBLOCKS (2 * YR)
 /* rounds 1..13 write YBLOCKS tweaks: this many rounds write two */
 #define TW_EXTRA (YBLOCKS > ENG_AES256_ROUNDS - 1 ? YBLOCKS - (ENG_AES256_ROUNDS - 1) : 0)
@@ -104,7 +104,7 @@ YFN __m128i y_mul_x(__m128i t)
  * AES rounds, instead of taking vector slots from them.
  */
 static inline __attribute__((always_inline)) void y_tweak1(uint64_t *lo, uint64_t *hi,
-                                                            uint8_t slot[16])
+                                                           uint8_t slot[16])
 {
     uint64_t l = *lo;
     uint64_t h = *hi;
@@ -175,8 +175,8 @@ YFN __m128i y_block1(const uint8_t (*rk)[16], int dec, __m128i x, __m128i tw)
  * registers: whole registers with 32-byte moves, an odd last block with
  * 16-byte ones (the upper lane zero and not stored).
  */
-YFN void y_tail(const struct eng_xts_zdir *z, int dec, const uint8_t *ip, uint8_t *op,
-                size_t rem, const __m256i *tw, int nr)
+YFN void y_tail(const struct eng_xts_zdir *z, int dec, const uint8_t *ip, uint8_t *op, size_t rem,
+                const __m256i *tw, int nr)
 {
     __m256i x[YR];
 #pragma GCC unroll 8
@@ -217,7 +217,7 @@ YFN void y_unit(const struct eng_xts_sched *ks, int dec, const uint8_t *in, uint
     const size_t tail = len % 16;
     const size_t nb = len / 16 - (tail != 0);
     const size_t need = nb + (tail != 0); /* blocks whose tweak the unit uses */
-    uint64_t lo = 0, hi = 0; /* T * x^16: where the scalar chain starts */
+    uint64_t lo = 0, hi = 0;              /* T * x^16: where the scalar chain starts */
     {
         /* Lane l of register j gets T * x^(2j + l). */
         const __m256i poly = _mm256_set_epi64x(0, 0x87, 0, 0x87);
@@ -301,13 +301,7 @@ YFN void y_unit(const struct eng_xts_sched *ks, int dec, const uint8_t *in, uint
 YFN void y_tweaks16(const struct eng_xts_sched *ks, const struct eng_unit *units, size_t cnt,
                     uint8_t t[16][16])
 {
-    for (size_t j = 0; j < 16; j++) {
-        if (j < cnt) {
-            memcpy(t[j], units[j].iv, 16);
-        } else {
-            memset(t[j], 0, 16);
-        }
-    }
+    eng_xts_gather_ivs(units, cnt, t);
     const uint8_t(*rk)[16] = ks->enc2;
     __asm__("" : "+r"(rk));
     __m256i x[8];
