@@ -17,26 +17,28 @@
  *     eight of them and everything else stays in memory: the round keys are
  *     plain 32-byte memory operands (pre-broadcast at key setup in
  *     struct eng_xts_zdir, whose 64-byte rows hold each key four times), and
- *     the tweaks live in a 512-byte buffer of the batch (wiped at its end);
+ *     the tweaks live in a 768-byte buffer of the batch (wiped at its end);
  *     the schedule and tweak pointers are laundered once per step so that
  *     the compiler does not keep them in registers (it would spill the data);
- *   - tweak schedule: the first step's tweaks are made in vector registers
- *     at the start of a unit (the encrypted tweak T broadcast, lane l of
- *     register r gets T*x^(2r+l) with per-qword variable shifts
+ *   - tweak schedule: the first two steps' tweaks are made in vector
+ *     registers at the start of a unit (the encrypted tweak T broadcast,
+ *     lane l of register r gets T*x^(2r+l) with per-qword variable shifts
  *     VPSLLVQ/VPSRLVQ and one VPCLMULQDQ for the bits shifted out of bit
  *     127: all in parallel, so the first AES round starts early); those of
- *     every later step by scalar 64-bit code (shift, carry, conditional
- *     0x87) one step ahead, spread between the AES rounds of the step
- *     before. With only two blocks per register, the vector way (a
- *     multiplication by x^16 per register and step: two byte shifts, a
- *     VPCLMULQDQ and two XORs) took pipe slots from the AES instructions,
- *     and the integer code is the cheapest when it needs fewest
- *     instructions (the front end dispatches six a cycle for both). Measured
- *     on a Zen 4 class CPU with ENG_ARCH=vaes-avx2, 8 KiB units, ymm ceiling
- *     16.1 GB/s: vector tweaks 11.4 GB/s; scalar ones in a block of their
- *     own 12.3; between the rounds 12.5-12.9; the same storing T rather
- *     than T ^ k14 (two integer XORs a block fewer, one vector XOR a
- *     register more) 12.7-13.2;
+ *     step s+2 by scalar 64-bit code (shift, carry, conditional 0x87) during
+ *     step s, spread between its AES rounds. Two steps ahead: a 32-byte load
+ *     cannot take its data from the four 8-byte stores that wrote it while
+ *     they are still in the store queue, so one step ahead the next step's
+ *     round 0 waited for this step's stores to retire. With only two blocks
+ *     per register the vector way (a multiplication by x^16 per register
+ *     and step: two byte shifts, a VPCLMULQDQ and two XORs) took pipe slots
+ *     from the AES instructions. Measured on a Zen 4 class CPU with
+ *     ENG_ARCH=vaes-avx2, 8 KiB units, batches of 64, ymm ceiling 16.1
+ *     GB/s (cmk-bench): vector tweaks 11.4 GB/s; scalar ones one step ahead
+ *     in a block of their own 12.3, between the rounds 12.5-12.9, storing T
+ *     rather than T ^ k14 (two integer XORs a block fewer, one vector XOR a
+ *     register more) 12.7-13.2; two steps ahead 13.9-14.1 (0.86-0.87 of the
+ *     ceiling; 512 B units unchanged at 11.0);
  *   - round 0 is in ^ T ^ k0, the last round VAESENCLAST(x, T ^ k14);
  *   - the last 1..15 whole blocks of a unit go through one more pass of four
  *     or eight registers: whole registers with plain loads and stores, an odd
@@ -205,36 +207,41 @@ YFN void y_tail(const struct eng_xts_zdir *z, int dec, const uint8_t *ip, uint8_
 
 /*
  * One data unit. |t0| is the encrypted tweak (tweak of block 0); |tb| the
- * batch's tweak buffer: two sets of YBLOCKS tweaks, used alternately.
- * Step 0's are made in vector registers at the start (in
- * parallel), those of step s + 1 by scalar code during step s, and only
- * when a later step or the stealing pair needs them.
+ * batch's tweak buffer: three sets of YBLOCKS tweaks, used in turn. Steps 0
+ * and 1's are made in vector registers at the start (in parallel), those of
+ * step s + 2 by scalar code during step s, and only when a later step or
+ * the stealing pair needs them.
  */
 YFN void y_unit(const struct eng_xts_sched *ks, int dec, const uint8_t *in, uint8_t *out,
-                size_t len, __m128i t0, uint8_t tb[2][YBLOCKS][16])
+                size_t len, __m128i t0, uint8_t tb[3][YBLOCKS][16])
 {
     const struct eng_xts_zdir *z = &ks->z[dec];
     const size_t tail = len % 16;
     const size_t nb = len / 16 - (tail != 0);
     const size_t need = nb + (tail != 0); /* blocks whose tweak the unit uses */
-    uint64_t lo = 0, hi = 0;              /* T * x^16: where the scalar chain starts */
+    uint64_t lo = 0, hi = 0;              /* T * x^32: where the scalar chain starts */
     {
-        /* Lane l of register j gets T * x^(2j + l). */
+        /* Steps 0 and 1: lane l of register j gets T * x^(2j + l) (+16). */
         const __m256i poly = _mm256_set_epi64x(0, 0x87, 0, 0x87);
         const __m256i b = _mm256_broadcastsi128_si256(t0);
         const __m256i lane = _mm256_set_epi64x(1, 1, 0, 0);
         const __m256i c64 = _mm256_set1_epi64x(64);
-        __m256i *tw = (__m256i *)tb[0];
+        for (int s = 0; s < 2; s++) {
+            if (s == 1 && need <= YBLOCKS) {
+                break;
+            }
+            __m256i *tw = (__m256i *)tb[s];
 #pragma GCC unroll 8
-        for (int j = 0; j < YR; j++) {
-            __m256i kk = _mm256_add_epi64(lane, _mm256_set1_epi64x(2 * j));
-            _mm256_store_si256(tw + j, y_mul_xk(b, kk, _mm256_sub_epi64(c64, kk), poly));
+            for (int j = 0; j < YR; j++) {
+                __m256i kk = _mm256_add_epi64(lane, _mm256_set1_epi64x(YBLOCKS * s + 2 * j));
+                _mm256_store_si256(tw + j, y_mul_xk(b, kk, _mm256_sub_epi64(c64, kk), poly));
+            }
         }
-        if (need > YBLOCKS) {
-            __m256i kk = _mm256_add_epi64(lane, _mm256_set1_epi64x(YBLOCKS));
-            __m128i t16 = _mm256_castsi256_si128(y_mul_xk(b, kk, _mm256_sub_epi64(c64, kk), poly));
-            lo = (uint64_t)_mm_cvtsi128_si64(t16);
-            hi = (uint64_t)_mm_extract_epi64(t16, 1);
+        if (need > 2 * YBLOCKS) {
+            __m256i kk = _mm256_add_epi64(lane, _mm256_set1_epi64x(2 * YBLOCKS));
+            __m128i t32 = _mm256_castsi256_si128(y_mul_xk(b, kk, _mm256_sub_epi64(c64, kk), poly));
+            lo = (uint64_t)_mm_cvtsi128_si64(t32);
+            hi = (uint64_t)_mm_extract_epi64(t32, 1);
         }
     }
     size_t i = 0;
@@ -249,9 +256,10 @@ YFN void y_unit(const struct eng_xts_sched *ks, int dec, const uint8_t *in, uint
         for (int j = 0; j < YR; j++) {
             x[j] = _mm256_loadu_si256((const __m256i *)(ip + 32 * j));
         }
-        /* with the next step's tweaks when a later step or the stealing pair needs them */
-        if (i + YBLOCKS < need) {
-            y_xts(z, dec, x, (const __m256i *)tb[cur], YR, tb[cur ^ 1], &lo, &hi);
+        const unsigned ahead = cur == 0 ? 2 : cur - 1; /* (cur + 2) % 3 */
+        /* with the tweaks of two steps ahead when the unit needs them */
+        if (i + 2 * YBLOCKS < need) {
+            y_xts(z, dec, x, (const __m256i *)tb[cur], YR, tb[ahead], &lo, &hi);
         } else {
             y_xts(z, dec, x, (const __m256i *)tb[cur], YR, NULL, NULL, NULL);
         }
@@ -259,7 +267,7 @@ YFN void y_unit(const struct eng_xts_sched *ks, int dec, const uint8_t *in, uint
         for (int j = 0; j < YR; j++) {
             _mm256_storeu_si256((__m256i *)(op + 32 * j), x[j]);
         }
-        cur ^= 1;
+        cur = cur == 2 ? 0 : cur + 1;
     }
     const __m256i *tw = (const __m256i *)tb[cur];
     const size_t rem = nb - i; /* whole blocks left before the stealing pair */
@@ -328,7 +336,7 @@ YFN void y_tweaks16(const struct eng_xts_sched *ks, const struct eng_unit *units
 YFN void y_batch(const struct eng_xts_sched *ks, int dec, struct eng_unit *units, size_t n)
 {
     uint8_t t[16][16] __attribute__((aligned(32)));
-    uint8_t tb[2][YBLOCKS][16] __attribute__((aligned(32)));
+    uint8_t tb[3][YBLOCKS][16] __attribute__((aligned(32)));
     for (size_t g = 0; g < n; g += 16) {
         size_t cnt = n - g < 16 ? n - g : 16;
         y_tweaks16(ks, units + g, cnt, t);
