@@ -176,7 +176,7 @@ size_t eng_paths(enum eng_mode mode, struct eng_path *out, size_t max_out)
  * (load 6-8 on 2 cores); GB/s at 8 KiB encrypt (512 B in brackets):
  *   XTS  native over OpenSSL at every path with AES-NI: sse 7.96 (6.44) vs
  *        6.53 (3.17); avx 7.96 (6.49) vs 6.51 (3.17); avx2 7.99 (6.49) vs
- *        6.45 (2.96); vaes-avx2 12.5 (10.7) vs 6.45 (2.96); avx512 14.0
+ *        6.45 (2.96); vaes-avx2 13.9 (11.0) vs 6.45 (2.97); avx512 14.0
  *        (11.9) vs 6.45 (2.96). noaesni: OpenSSL only.
  *   GCM  ipsec-mb over OpenSSL: sse 5.19 (4.16) vs 4.12 (1.62); avx 5.32
  *        (4.32) vs 4.12 (1.65); avx2 4.88 (4.08) vs 4.12 (1.65); vaes-avx2
