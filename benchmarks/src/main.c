@@ -68,7 +68,9 @@ static void usage(FILE *f)
             "  --commit SHA     git commit recorded in the results\n"
             "  --strict         exit 3 when a bar is not met\n"
             "  --help           this text\n\n"
-            "Environment: ENG_ARCH caps the CPU path, ENG_BACKEND forces back ends (see README);\n"
+            "Environment: ENG_ARCH caps the CPU path of the engine cells, the AES ceiling cells\n"
+            "and the bars (ENG_ARCH=vaes-avx2 on an AVX-512 CPU measures as a Zen 3 would run),\n"
+            "ENG_BACKEND forces back ends (see README);\n"
             "VMOCK_BIN the vault-mock program (default bin/vault-mock).\n"
             "Exit: 0 done, 1 runtime error, 2 usage error, 3 a bar failed (--strict).\n",
             BENCH_MAX_SAMPLES);
