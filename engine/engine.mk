@@ -13,6 +13,18 @@ $(ENGINE_LIB): $(ENGINE_OBJS)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
+# The ymm VAES kernel runs on CPUs without AVX-512 (AMD Zen 3): its object
+# must hold no EVEX instruction (first byte 0x62 in 64-bit mode) and name no
+# zmm, mask or upper-16 vector register. Checked whenever it is compiled.
+NOEVEX_OBJS := $(O)/engine/src/xts_vaes_avx2.o
+$(O)/%.noevex: $(O)/%.o
+	@objdump -d $< | awk -F'\t' -v obj=$< \
+	    'NF >= 3 && ($$2 ~ /^62 / || $$3 ~ /%zmm|%k[0-7]|%[xy]mm(1[6-9]|2[0-9]|3[01])/) \
+	    { print obj ": " $$0; bad = 1 } END { exit bad }' >&2 \
+	    || { echo "$<: AVX-512 (EVEX) instructions in code that must run without AVX-512" >&2; exit 1; }
+	@touch $@
+$(ENGINE_LIB): | $(NOEVEX_OBJS:.o=.noevex)
+
 # Tests: one Criterion program per engine/tests/test_*.c, linked with the
 # test helpers in engine/tests/testlib/ and the compliance vector parsers.
 ENGINE_TEST_SRCS := $(wildcard engine/tests/test_*.c)

@@ -1,10 +1,11 @@
 /*
- * be_native.c - the project's own SIMD AES-256-XTS (VAES/AVX-512, AES-NI).
+ * be_native.c - the project's own SIMD AES-256-XTS (VAES zmm/ymm, AES-NI).
  *
  * XTS only. The key is expanded once (key1 encryption and decryption
  * schedules, key2 encryption schedule) into c->sched, in secure memory; the
  * batch runs the kernel of the path cipher.c resolved (c->arch):
  *   ENG_ARCH_AVX512            xts_vaes.c, 32 blocks in flight in zmm
+ *   ENG_ARCH_VAES_AVX2         xts_vaes_avx2.c, 16 blocks in flight in ymm
  *   ENG_ARCH_AVX, ENG_ARCH_AVX2 xts_aesni.c VEX-encoded, 8 blocks in xmm
  *   ENG_ARCH_SSE               xts_aesni.c legacy SSE encoding, 8 blocks
  *   ENG_ARCH_NOAESNI           not supported: AUTO falls back to OpenSSL.
@@ -43,6 +44,8 @@ static int native_key_init(struct eng_cipher *c, const uint8_t *key)
     eng_xts_expand_key(ks, key);
     if (c->arch == ENG_ARCH_AVX512) {
         eng_xts_vaes_init(ks);
+    } else if (c->arch == ENG_ARCH_VAES_AVX2) {
+        eng_xts_vaes_avx2_init(ks);
     }
     burn_stack();
     return 0;
@@ -56,6 +59,9 @@ static int native_batch(const struct eng_cipher *c, enum eng_dir dir, struct eng
     switch (c->arch) {
         case ENG_ARCH_AVX512:
             eng_xts_batch_vaes(ks, dec, units, n);
+            break;
+        case ENG_ARCH_VAES_AVX2:
+            eng_xts_batch_vaes_avx2(ks, dec, units, n);
             break;
         case ENG_ARCH_AVX:
         case ENG_ARCH_AVX2:

@@ -125,6 +125,14 @@ static void write_full_inputs(const char *d)
         "{\"kind\": \"openssl-rsa\", \"label\": \"openssl-rsa decrypt RSA-2048 1 thread\", "
         "\"threads\": 1, \"unit\": \"ops/s\", \"median\": 3500.2},"
         "{\"kind\": \"hologram\", \"mode\": \"zz\"},"
+        "{\"kind\": \"ceiling\", \"mode\": \"gcm\", \"backend\": \"ceiling\", \"arch\": \"zmm\", "
+        "\"direction\": \"encrypt\", \"unit_bytes\": 8192, \"batch\": 64, \"threads\": 1, "
+        "\"keys\": \"none\", \"unit\": \"GB/s\", \"widest\": true, "
+        "\"samples\": [16.0, 16.2, 15.9, 16.1, 16.0]},"
+        "{\"kind\": \"ceiling\", \"mode\": \"gcm\", \"backend\": \"ceiling\", \"arch\": \"xmm\", "
+        "\"direction\": \"encrypt\", \"unit_bytes\": 8192, \"batch\": 64, \"threads\": 1, "
+        "\"keys\": \"none\", \"unit\": \"GB/s\", \"widest\": false, "
+        "\"samples\": [8.0, 8.1, 7.9, 8.0, 8.0]},"
         "{\"kind\": \"raw\", \"mode\": \"cbc\", \"backend\": \"ipsec-mb\", \"direction\": "
         "\"encrypt\", "
         "\"unit_bytes\": 1048576, \"skipped\": \"ipsec-mb CBC jobs are limited to 65535 bytes\"}]");
@@ -172,11 +180,12 @@ Test(report, full_inputs_fill_every_section)
     }
     cr_assert_eq(tu_count(html, REP_NOT_MEASURED), 0, "%s", strstr(html, REP_NOT_MEASURED));
     cr_assert_eq(tu_count(md, REP_NOT_MEASURED), 0);
-    /* plots: gcm encrypt throughput, gcm engine/raw ratio, cmk/smk, threads, vault, rotation */
+    /* plots: gcm encrypt throughput, gcm engine/raw ratio, cmk/smk, threads, vault, rotation,
+     * engine/ceiling */
     static const char *const plots[] = {
         "throughput-gcm-encrypt", "ratio-gcm", "cmk-smk-gcm", "threads-gcm",
-        "vault-latency",          "rotation"};
-    for (size_t i = 0; i < 6; i++) {
+        "vault-latency",          "rotation",  "ceiling-gcm"};
+    for (size_t i = 0; i < 7; i++) {
         char link[128], path[256];
         snprintf(link, sizeof(link), "(plots/%s.svg)", plots[i]);
         cr_assert(strstr(md, link) != NULL, "md lacks %s", link);
@@ -184,7 +193,12 @@ Test(report, full_inputs_fill_every_section)
         struct stat st;
         cr_assert_eq(stat(path, &st), 0, "%s", path);
     }
-    cr_assert_eq(tu_count(html, "<svg"), 6);
+    cr_assert_eq(tu_count(html, "<svg"), 7);
+    /* engine against the widest ceiling only: per round 11.3/16.0, 11.6/16.2, ... -> 0.706 */
+    cr_assert(strstr(md, "| engine gcm ipsec-mb/avx512 / AES ceiling zmm, 8KiB encrypt | 0.706 |") !=
+              NULL);
+    cr_assert(strstr(md, "/ AES ceiling xmm") == NULL);
+    cr_assert(strstr(md, "AES ceiling xmm") != NULL); /* in the throughput table */
     /* inline SVG: no XML prolog, ids made unique per plot */
     cr_assert_eq(tu_count(html, "<?xml"), 0);
     cr_assert_eq(tu_count(html, "id=\"gnuplot_canvas\""), 0);
