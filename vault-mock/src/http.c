@@ -12,6 +12,14 @@
  * the connection itself. The socket is shut down under the same mutex the
  * connection-closed notification takes, and libmicrohttpd notifies before
  * it closes the descriptor, so the watchdog never touches a reused one.
+ *
+ * The handshake deadline: a new connection's first request (its TLS
+ * handshake included) runs on the same clock but against the shorter
+ * handshake timeout, so that connections which never speak are shed well
+ * before the idle timeout.
+ *
+ * No select(): a thread per connection polls with poll(), the worker pool
+ * with epoll, so descriptors beyond FD_SETSIZE are served like any other.
  */
 #include "http.h"
 
@@ -25,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -43,6 +52,7 @@ struct conn_state {
     int fd;
     uint64_t t0_ns; /* accepted, or the previous request ended */
     int armed;      /* 1 while a request is arriving (the clock runs) */
+    int first;      /* 1 until the first request has arrived (the handshake deadline) */
     int cut;        /* the watchdog ended it */
     /* what is known of the arriving request, for its audit line */
     char remote[INET6_ADDRSTRLEN];
@@ -58,6 +68,7 @@ struct vmock_http {
     struct vmock_server *srv;
     size_t max_body;
     uint64_t deadline_ns; /* 0: no request deadline */
+    uint64_t first_ns;    /* the first request's deadline (handshake timeout); 0: none */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct conn_state *conns;
@@ -69,6 +80,7 @@ struct vmock_http {
 struct req_state {
     uint64_t t0_ns;
     char path[256]; /* from the request line, for requests MHD ends before the API sees them */
+    char *raw_uri;  /* the whole request target as sent (not decoded), or NULL */
     int started;
     char *body;
     size_t len;
@@ -93,6 +105,30 @@ static const char *lookup_query(void *ctx, const char *name)
 static const char *lookup_header(void *ctx, const char *name)
 {
     return MHD_lookup_connection_value(ctx, MHD_HEADER_KIND, name);
+}
+
+struct header_tally {
+    const char *name;
+    size_t n;
+};
+
+static enum MHD_Result tally_one(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    (void)kind;
+    (void)value;
+    struct header_tally *t = cls;
+    if (key != NULL && strcasecmp(key, t->name) == 0) {
+        t->n++;
+    }
+    return MHD_YES;
+}
+
+static size_t count_header(void *ctx, const char *name)
+{
+    struct header_tally t = {name, 0};
+    MHD_get_connection_values(ctx, MHD_HEADER_KIND, tally_one, &t);
+    return t.n;
 }
 
 /* A UUID-shaped request id, like x-ms-request-id. */
@@ -146,7 +182,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         uint64_t peak = atomic_load(&st->conns_peak);
         while (open > peak && !atomic_compare_exchange_weak(&st->conns_peak, &peak, open)) {
         }
-        if (h->deadline_ns == 0) {
+        if (h->deadline_ns == 0 && h->first_ns == 0) {
             return;
         }
         const union MHD_ConnectionInfo *ci =
@@ -158,6 +194,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         cs->fd = ci->connect_fd;
         cs->op = VMOCK_OP_UNKNOWN;
         cs->armed = 1;
+        cs->first = 1;
         client_address(conn, cs->remote, sizeof(cs->remote));
         pthread_mutex_lock(&h->mu);
         cs->t0_ns = mono_ns();
@@ -202,6 +239,7 @@ static int request_arrived(struct vmock_http *h, struct MHD_Connection *conn)
         pthread_mutex_lock(&h->mu);
         rc = cs->cut ? -1 : 0;
         cs->armed = 0;
+        cs->first = 0;
         pthread_mutex_unlock(&h->mu);
     }
     return rc;
@@ -238,6 +276,7 @@ struct cut_rec {
     const char *identity;
     char key[VMOCK_NAME_MAX + 1];
     uint64_t latency_us;
+    const char *error; /* RequestTimeout or HandshakeTimeout */
 };
 
 static void audit_cut(struct vmock_http *h, const struct cut_rec *c)
@@ -253,7 +292,7 @@ static void audit_cut(struct vmock_http *h, const struct cut_rec *c)
         .path = c->path[0] != '\0' ? c->path : NULL,
         .remote = c->remote,
         .status = 0,
-        .error = "RequestTimeout",
+        .error = c->error,
         .latency_us = c->latency_us,
     };
     (void)vmock_audit_write(&h->srv->audit, &rec); /* the client is gone already */
@@ -261,6 +300,18 @@ static void audit_cut(struct vmock_http *h, const struct cut_rec *c)
 }
 
 /* The watchdog: every tick, shut down the sockets of requests past the deadline. */
+/* The deadline of |cs| now (0: none): the shorter one while its first request is arriving. */
+static uint64_t deadline_of(const struct vmock_http *h, const struct conn_state *cs, int *first)
+{
+    uint64_t d = h->deadline_ns;
+    *first = 0;
+    if (cs->first && h->first_ns != 0 && (d == 0 || h->first_ns < d)) {
+        d = h->first_ns;
+        *first = 1;
+    }
+    return d;
+}
+
 static void *watchdog_main(void *arg)
 {
     struct vmock_http *h = arg;
@@ -273,7 +324,9 @@ static void *watchdog_main(void *arg)
         uint64_t now = mono_ns();
         size_t n = 0;
         for (struct conn_state *cs = h->conns; cs != NULL && n < CUT_BATCH; cs = cs->next) {
-            if (!cs->armed || cs->cut || now - cs->t0_ns < h->deadline_ns) {
+            int first = 0;
+            uint64_t limit = deadline_of(h, cs, &first);
+            if (!cs->armed || cs->cut || limit == 0 || now - cs->t0_ns < limit) {
                 continue;
             }
             cs->cut = 1;
@@ -286,6 +339,7 @@ static void *watchdog_main(void *arg)
             c->op = cs->op;
             c->identity = cs->identity;
             c->latency_us = (now - cs->t0_ns) / 1000u;
+            c->error = first ? "HandshakeTimeout" : "RequestTimeout";
         }
         if (n > 0) {
             pthread_mutex_unlock(&h->mu);
@@ -326,6 +380,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
         }
         memcpy(rs->path, uri, n);
         rs->path[n] = '\0';
+        rs->raw_uri = strdup(uri); /* bounded by the connection's memory limit */
         struct conn_state *cs = conn_of(conn);
         if (cs != NULL) {
             pthread_mutex_lock(&h->mu);
@@ -345,7 +400,9 @@ static struct vmock_request make_request(struct MHD_Connection *conn, const char
         .path = url,
         .query = lookup_query,
         .header = lookup_header,
+        .header_count = count_header,
         .ctx = conn,
+        .raw_uri = rs != NULL ? rs->raw_uri : NULL,
         .body = rs != NULL ? rs->body : NULL,
         .body_len = rs != NULL ? rs->len : 0,
     };
@@ -403,6 +460,7 @@ static enum MHD_Result answer(struct vmock_http *h, struct MHD_Connection *conn,
         .remote = remote,
         .status = rep->drop ? 0 : rep->status,
         .error = rep->error_code[0] != '\0' ? rep->error_code : NULL,
+        .warning = rep->warning,
         .latency_us = (mono_ns() - rs->t0_ns) / 1000u,
     };
     if (vmock_audit_write(&srv->audit, &rec) != 0) {
@@ -443,6 +501,12 @@ static enum MHD_Result answer(struct vmock_http *h, struct MHD_Connection *conn,
     }
     if (rep->www_authenticate[0] != '\0') {
         MHD_add_response_header(resp, "WWW-Authenticate", rep->www_authenticate);
+    }
+    if (rep->allow[0] != '\0') {
+        MHD_add_response_header(resp, "Allow", rep->allow);
+    }
+    if (rep->close) {
+        MHD_add_response_header(resp, "Connection", "close");
     }
     enum MHD_Result rc = MHD_queue_response(conn, (unsigned)rep->status, resp);
     MHD_destroy_response(resp);
@@ -501,6 +565,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!rs->started) {
         rs->started = 1;
         note_request(h, conn, url, method);
+        struct vmock_request pre = make_request(conn, url, method, rs);
+        struct vmock_reply prep;
+        memset(&prep, 0, sizeof(prep));
+        prep.op = VMOCK_OP_UNKNOWN;
+        vmock_api_describe(h->srv, &pre, &prep);
+        if (vmock_api_precheck(&pre, &prep)) {
+            /* Answer before the body: the connection is closed afterwards. */
+            if (request_arrived(h, conn) != 0) {
+                free(prep.body);
+                return MHD_NO;
+            }
+            return answer(h, conn, rs, url, method, &prep);
+        }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl != NULL) {
             char *end = NULL;
@@ -610,6 +687,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         OPENSSL_cleanse(rs->body, rs->len);
         free(rs->body);
     }
+    free(rs->raw_uri);
     free(rs);
     *req_cls = NULL;
 }
@@ -653,6 +731,7 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
     h->srv = srv;
     h->max_body = cfg->max_body;
     h->deadline_ns = (uint64_t)cfg->request_timeout_s * 1000000000u;
+    h->first_ns = (uint64_t)cfg->handshake_timeout_s * 1000000000u;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -664,7 +743,7 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
     }
     unsigned pool = cfg->threads;
     if (cfg->thread_per_connection) {
-        flags |= MHD_USE_THREAD_PER_CONNECTION;
+        flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL; /* poll(): no FD_SETSIZE limit */
         pool = 0;
     } else {
         flags |= MHD_USE_EPOLL;
@@ -698,7 +777,7 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
         vmock_http_stop(h);
         return NULL;
     }
-    if (h->deadline_ns > 0) {
+    if (h->deadline_ns > 0 || h->first_ns > 0) {
         if (pthread_create(&h->watchdog, NULL, watchdog_main, h) != 0) {
             snprintf(err, err_len, "cannot start the request-deadline thread");
             vmock_http_stop(h);
