@@ -19,9 +19,9 @@
 
 /* The versions the mock answers: the service's GA versions and their previews, nothing else. */
 static const char *const api_versions[] = {
-    "2016-10-01",    "7.0",           "7.1",           "7.2",           "7.3",
-    "7.4",           "7.5",           "7.6",           "2025-07-01",    "7.0-preview",
-    "7.1-preview",   "7.2-preview",   "7.3-preview",   "7.4-preview.1", "7.5-preview.1",
+    "2016-10-01",    "7.0",           "7.1",         "7.2",           "7.3",
+    "7.4",           "7.5",           "7.6",         "2025-07-01",    "7.0-preview",
+    "7.1-preview",   "7.2-preview",   "7.3-preview", "7.4-preview.1", "7.5-preview.1",
     "7.6-preview.1", "7.6-preview.2",
 };
 #define LATEST_API_VERSION "2025-07-01"
@@ -284,11 +284,14 @@ static int match(const struct vmock_request *req, char **s, size_t n, struct rou
             if (method_is(req, "GET")) {
                 *r = (struct route){VMOCK_OP_GET, s[1], "", VMOCK_PERM_GET, vmock_api_get, NULL};
             } else if (method_is(req, "PUT")) {
-                *r = (struct route){VMOCK_OP_IMPORT, s[1], "", VMOCK_PERM_IMPORT, vmock_api_import, NULL};
+                *r = (struct route){VMOCK_OP_IMPORT,  s[1], "", VMOCK_PERM_IMPORT,
+                                    vmock_api_import, NULL};
             } else if (method_is(req, "PATCH")) {
-                *r = (struct route){VMOCK_OP_UPDATE, s[1], "", VMOCK_PERM_UPDATE, vmock_api_update, NULL};
+                *r = (struct route){VMOCK_OP_UPDATE,  s[1], "", VMOCK_PERM_UPDATE,
+                                    vmock_api_update, NULL};
             } else if (method_is(req, "DELETE")) {
-                *r = (struct route){VMOCK_OP_DELETE, s[1], "", VMOCK_PERM_DELETE, vmock_api_delete, NULL};
+                *r = (struct route){VMOCK_OP_DELETE,  s[1], "", VMOCK_PERM_DELETE,
+                                    vmock_api_delete, NULL};
             } else {
                 r->allow = "GET, PUT, PATCH, DELETE";
                 return -1;
@@ -298,17 +301,17 @@ static int match(const struct vmock_request *req, char **s, size_t n, struct rou
         enum vmock_op cop;
         unsigned cperm;
         if (n == 3 && strcasecmp(s[2], "create") == 0) {
-            *r = (struct route){VMOCK_OP_CREATE, s[1], "", VMOCK_PERM_CREATE, vmock_api_create,
-                                NULL};
+            *r = (struct route){VMOCK_OP_CREATE,  s[1], "", VMOCK_PERM_CREATE,
+                                vmock_api_create, NULL};
             return only(req, "POST", r);
         }
         if (n == 3 && strcasecmp(s[2], "rotate") == 0) {
-            *r = (struct route){VMOCK_OP_ROTATE, s[1], "", VMOCK_PERM_ROTATE, vmock_api_rotate,
-                                NULL};
+            *r = (struct route){VMOCK_OP_ROTATE,  s[1], "", VMOCK_PERM_ROTATE,
+                                vmock_api_rotate, NULL};
             return only(req, "POST", r);
         }
         if (n == 3 && strcasecmp(s[2], "versions") == 0) {
-            *r = (struct route){VMOCK_OP_LIST_VERSIONS, s[1], "", VMOCK_PERM_LIST,
+            *r = (struct route){VMOCK_OP_LIST_VERSIONS,  s[1], "", VMOCK_PERM_LIST,
                                 vmock_api_list_versions, NULL};
             return only(req, "GET", r);
         }
@@ -320,7 +323,7 @@ static int match(const struct vmock_request *req, char **s, size_t n, struct rou
             if (method_is(req, "GET")) {
                 *r = (struct route){VMOCK_OP_GET, s[1], s[2], VMOCK_PERM_GET, vmock_api_get, NULL};
             } else if (method_is(req, "PATCH")) {
-                *r = (struct route){VMOCK_OP_UPDATE, s[1], s[2], VMOCK_PERM_UPDATE,
+                *r = (struct route){VMOCK_OP_UPDATE,  s[1], s[2], VMOCK_PERM_UPDATE,
                                     vmock_api_update, NULL};
             } else {
                 r->allow = "GET, PATCH";
@@ -332,16 +335,17 @@ static int match(const struct vmock_request *req, char **s, size_t n, struct rou
     }
     if (n >= 1 && strcasecmp(s[0], "deletedkeys") == 0) {
         if (n == 1) {
-            *r = (struct route){VMOCK_OP_LIST_DELETED, NULL, "", VMOCK_PERM_LIST,
+            *r = (struct route){VMOCK_OP_LIST_DELETED,  NULL, "", VMOCK_PERM_LIST,
                                 vmock_api_list_deleted, NULL};
             return only(req, "GET", r);
         }
         if (n == 2) {
             if (method_is(req, "GET")) {
-                *r = (struct route){VMOCK_OP_GET_DELETED, s[1], "", VMOCK_PERM_GET,
+                *r = (struct route){VMOCK_OP_GET_DELETED,  s[1], "", VMOCK_PERM_GET,
                                     vmock_api_get_deleted, NULL};
             } else if (method_is(req, "DELETE")) {
-                *r = (struct route){VMOCK_OP_PURGE, s[1], "", VMOCK_PERM_PURGE, vmock_api_purge, NULL};
+                *r = (struct route){VMOCK_OP_PURGE,  s[1], "", VMOCK_PERM_PURGE,
+                                    vmock_api_purge, NULL};
             } else {
                 r->allow = "GET, DELETE";
                 return -1;
@@ -349,8 +353,8 @@ static int match(const struct vmock_request *req, char **s, size_t n, struct rou
             return 1;
         }
         if (n == 3 && strcasecmp(s[2], "recover") == 0) {
-            *r = (struct route){VMOCK_OP_RECOVER, s[1], "", VMOCK_PERM_RECOVER, vmock_api_recover,
-                                NULL};
+            *r = (struct route){VMOCK_OP_RECOVER,  s[1], "", VMOCK_PERM_RECOVER,
+                                vmock_api_recover, NULL};
             return only(req, "POST", r);
         }
     }
@@ -493,8 +497,8 @@ static void handle(struct vmock_server *srv, const struct vmock_request *req,
     }
     if (m < 0) {
         vmock_reply_errorf(rep, 405, "MethodNotAllowed", NULL,
-                           "The method %.16s is not allowed on this resource; use %s.",
-                           req->method, r.allow);
+                           "The method %.16s is not allowed on this resource; use %s.", req->method,
+                           r.allow);
         snprintf(rep->allow, sizeof(rep->allow), "%s", r.allow);
         return;
     }

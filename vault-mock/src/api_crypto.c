@@ -104,8 +104,8 @@ static void reply_value(struct vmock_call *c, struct vmock_reply *rep, const cha
     vmock_reply_json(rep, 200, doc);
 }
 
-#define RSA1_5_WARNING                                                                             \
-    "RSA1_5 decryption allowed by --allow-rsa1_5: a PKCS#1 v1.5 padding oracle; move the key's "   \
+#define RSA1_5_WARNING                                                                           \
+    "RSA1_5 decryption allowed by --allow-rsa1_5: a PKCS#1 v1.5 padding oracle; move the key's " \
     "users to RSA-OAEP-256"
 
 /* 1 when key |name| may decrypt and unwrapKey with RSA1_5 (--allow-rsa1_5). */

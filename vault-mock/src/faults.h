@@ -49,8 +49,8 @@ struct vmock_throttle {
     unsigned limit[VMOCK_TC_COUNT];           /* 0 = unlimited */
     uint64_t window_start_ms[VMOCK_TC_COUNT]; /* 0: no window open */
     unsigned count[VMOCK_TC_COUNT];
-    unsigned identity_pct;      /* an identity's share of each limit, 1..100 (100: none of its own) */
-    struct vmock_tcount *ids;   /* per identity (index in the policy), or NULL */
+    unsigned identity_pct;    /* an identity's share of each limit, 1..100 (100: none of its own) */
+    struct vmock_tcount *ids; /* per identity (index in the policy), or NULL */
     size_t n_ids;
 };
 

@@ -79,8 +79,9 @@ cJSON *vmock_json_parse_object(const char *text, size_t len, const char **why)
         return NULL;
     }
     if (has_nul(text, len)) {
-        *why = "The request body contains a NUL character (a raw 0x00 byte or \\u0000); JSON "
-               "strings here may not.";
+        *why =
+            "The request body contains a NUL character (a raw 0x00 byte or \\u0000); JSON "
+            "strings here may not.";
         return NULL;
     }
     const char *end = NULL;

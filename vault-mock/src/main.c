@@ -4,6 +4,7 @@
  *
  * Exit codes: 0 clean shutdown, 1 runtime failure, 2 usage error.
  */
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
@@ -15,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
 #include <sys/resource.h>
 #include <time.h>
 

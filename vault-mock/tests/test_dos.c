@@ -9,9 +9,9 @@
  * legitimate client from 127.0.0.1.
  */
 #include <arpa/inet.h>
-#include <signal.h>
 #include <criterion/criterion.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,8 +90,10 @@ Test(dos, idle_connections_from_one_address_do_not_starve_others)
     struct vmt_resp r;
     long st = vmt_call(S, "GET", "/keys?" VMT_API, vmt_token(S, "auditor"), NULL, &r);
     vmt_resp_free(&r);
-    cr_assert_eq(st, 200, "a client from 127.0.0.1 is served while 127.0.0.2 holds %d idle "
-                          "connections", N_IDLE);
+    cr_assert_eq(st, 200,
+                 "a client from 127.0.0.1 is served while 127.0.0.2 holds %d idle "
+                 "connections",
+                 N_IDLE);
     double open = 0;
     double peak = 0;
     conn_stats(&open, &peak);
@@ -120,7 +122,8 @@ Test(dos, a_connection_that_never_speaks_is_closed_by_the_handshake_timeout)
     int fd = connect_from("127.0.0.2", port);
     cr_assert_geq(fd, 0);
     /* the default is 10 s; a minute leaves room for a loaded machine */
-    cr_assert(vmt_closed_within(fd, 60000), "a silent connection is closed by the handshake timeout");
+    cr_assert(vmt_closed_within(fd, 60000),
+              "a silent connection is closed by the handshake timeout");
     close(fd);
     /* its audit line names the handshake timeout */
     cJSON *lines[16];
@@ -160,8 +163,15 @@ Test(dos, a_kept_alive_connection_is_not_cut_by_the_handshake_timeout)
 Test(dos, connections_beyond_fd_setsize_are_served)
 {
     need_open_files(N_MANY + 512);
-    const char *args[] = {"--max-connections", "2000", "--max-connections-per-ip", "0",
-                          "--timeout", "600", "--handshake-timeout", "0", NULL};
+    const char *args[] = {"--max-connections",
+                          "2000",
+                          "--max-connections-per-ip",
+                          "0",
+                          "--timeout",
+                          "600",
+                          "--handshake-timeout",
+                          "0",
+                          NULL};
     vmt_setup_args(args);
     (void)vmt_token(S, "auditor");
     (void)vmt_token(S, "admin");
@@ -194,8 +204,9 @@ Test(dos, connections_beyond_fd_setsize_are_served)
         still_open += !vmt_closed_within(fds[i], 1);
     }
     cr_assert_eq(still_open, N_MANY, "none of the held connections was dropped");
-    fprintf(stderr, "dos: --max-connections 2000: %.0f connections held (FD_SETSIZE %d), a further "
-                    "client served\n",
+    fprintf(stderr,
+            "dos: --max-connections 2000: %.0f connections held (FD_SETSIZE %d), a further "
+            "client served\n",
             open, FD_SETSIZE);
     for (int i = 0; i < N_MANY; i++) {
         close(fds[i]);
@@ -241,8 +252,9 @@ Test(dos, max_connections_beyond_the_open_file_limit_is_refused_at_start)
     char *err = vmt_read_file(errpath, NULL);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 2, "exit %d: %s", WEXITSTATUS(status),
               err != NULL ? err : "");
-    cr_assert(err != NULL && strstr(err, "--max-connections 2000 needs 2064 open files, but the "
-                                         "limit is 512") != NULL,
+    cr_assert(err != NULL && strstr(err,
+                                    "--max-connections 2000 needs 2064 open files, but the "
+                                    "limit is 512") != NULL,
               "%s", err != NULL ? err : "");
     free(err);
     char cmd[128];

@@ -92,8 +92,8 @@ static void raw_free(struct raw_resp *r)
 }
 
 /* A request line and headers (|extra| lines end in \r\n) with the officer's token and |body|. */
-static void raw_request(const char *method, const char *target, const char *extra,
-                        const char *body, size_t body_len, struct raw_resp *out)
+static void raw_request(const char *method, const char *target, const char *extra, const char *body,
+                        size_t body_len, struct raw_resp *out)
 {
     char head[4096];
     int n = snprintf(head, sizeof(head),
@@ -193,8 +193,8 @@ Test(hygiene, percent_encoding_and_nul_in_the_uri_are_refused)
 
 Test(hygiene, unknown_api_versions_are_refused)
 {
-    static const char *const bad[] = {"7.4-previewXYZ", "7.4-preview", "7.6-preview.3", "7.9",
-                                      "7.4x", "2025-07-01-preview"};
+    static const char *const bad[] = {"7.4-previewXYZ", "7.4-preview",       "7.6-preview.3", "7.9",
+                                      "7.4x",           "2025-07-01-preview"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char target[128];
         snprintf(target, sizeof(target), "/keys?api-version=%s", bad[i]);
@@ -205,8 +205,8 @@ Test(hygiene, unknown_api_versions_are_refused)
         expect_bad(&r, msg, bad[i]);
         raw_free(&r);
     }
-    static const char *const good[] = {"7.0",         "7.4",           "7.6",
-                                       "2016-10-01",  "2025-07-01",    "7.3-preview",
+    static const char *const good[] = {"7.0",           "7.4",          "7.6",
+                                       "2016-10-01",    "2025-07-01",   "7.3-preview",
                                        "7.4-preview.1", "7.6-preview.2"};
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         char target[128];
@@ -291,8 +291,9 @@ Test(hygiene_url, vault_url_names_the_kid)
     vmt_setup_args(args);
     struct vmt_resp r;
     cr_assert_eq(vmt_call(S, "POST", "/keys/u/create?" VMT_API, KO, create_body, &r), 200);
-    cr_assert(strncmp(vmt_str(&r, "key.kid"), "https://myvault.vault.example:9443/keys/u/", 42) == 0,
-              "%s", vmt_str(&r, "key.kid"));
+    cr_assert(
+        strncmp(vmt_str(&r, "key.kid"), "https://myvault.vault.example:9443/keys/u/", 42) == 0,
+        "%s", vmt_str(&r, "key.kid"));
     vmt_resp_free(&r);
 }
 
@@ -302,8 +303,8 @@ static int run_capture(const char *args, char *err, size_t err_len)
     char dir[] = "/tmp/vmock-test-XXXXXX";
     cr_assert_not_null(mkdtemp(dir));
     char cmd[1024];
-    snprintf(cmd, sizeof(cmd), "'%s' --state '%s/s' %s >/dev/null 2>'%s/err'", vmt_bin(), dir,
-             args, dir);
+    snprintf(cmd, sizeof(cmd), "'%s' --state '%s/s' %s >/dev/null 2>'%s/err'", vmt_bin(), dir, args,
+             dir);
     int st = system(cmd);
     char path[600];
     snprintf(path, sizeof(path), "%s/err", dir);

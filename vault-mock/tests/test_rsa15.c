@@ -130,9 +130,9 @@ Test(rsa1_5, allowed_per_key_with_one_answer_for_every_bad_ciphertext)
     cJSON *line = vmt_audit_find(S, r.request_id);
     cr_assert_not_null(line);
     const char *warning = vmt_jstr(line, "warning");
-    cr_assert(warning != NULL && strstr(warning, "RSA1_5 decryption allowed by --allow-rsa1_5") !=
-                                     NULL,
-              "warning %s", warning != NULL ? warning : "(none)");
+    cr_assert(
+        warning != NULL && strstr(warning, "RSA1_5 decryption allowed by --allow-rsa1_5") != NULL,
+        "warning %s", warning != NULL ? warning : "(none)");
     cJSON_Delete(line);
     vmt_resp_free(&r);
     /* another key still refuses */
@@ -157,8 +157,8 @@ Test(rsa1_5, allowed_per_key_with_one_answer_for_every_bad_ciphertext)
     for (const char *op = "unwrapkey"; op != NULL;
          op = strcmp(op, "unwrapkey") == 0 ? "decrypt" : NULL) {
         struct vmt_resp first;
-        cr_assert_eq(call_op("legacy", op, "RSA1_5", cases[0].ct, cases[0].len, &first), 400,
-                     "%s", first.body);
+        cr_assert_eq(call_op("legacy", op, "RSA1_5", cases[0].ct, cases[0].len, &first), 400, "%s",
+                     first.body);
         cr_assert_str_eq(vmt_error_code(&first), "BadParameter");
         cJSON *l0 = vmt_audit_find(S, first.request_id);
         cr_assert_not_null(l0);
