@@ -56,18 +56,6 @@ static long op_bytes(const char *name, const char *op, const char *alg, const ui
     return st;
 }
 
-static EVP_PKEY *get_public(const char *name)
-{
-    char path[128];
-    snprintf(path, sizeof(path), "/keys/%s?" VMT_API, name);
-    struct vmt_resp r;
-    cr_assert_eq(vmt_call(S, "GET", path, KO, NULL, &r), 200);
-    EVP_PKEY *pk = vmt_pubkey(&r);
-    cr_assert_not_null(pk);
-    vmt_resp_free(&r);
-    return pk;
-}
-
 Test(crypto, wrap_unwrap_round_trip_each_algorithm)
 {
     char version[33];
@@ -99,7 +87,7 @@ Test(crypto, wrap_unwrap_round_trip_each_algorithm)
 Test(crypto, unwraps_what_openssl_wrapped_with_the_public_key)
 {
     cr_assert_eq(vmt_create_key(S, "pub", 2048, NULL, NULL), 200);
-    EVP_PKEY *pk = get_public("pub");
+    EVP_PKEY *pk = vmt_get_public(S, "pub");
     for (int i = 0; i < 3; i++) {
         for (int op = 0; op < 2; op++) {
             size_t ct_len = 0;
@@ -175,7 +163,7 @@ static long verify_call(const char *name, const char *alg, const uint8_t *md, si
 Test(crypto, sign_checked_by_openssl_and_verify_by_vault)
 {
     cr_assert_eq(vmt_create_key(S, "signer", 2048, NULL, NULL), 200);
-    EVP_PKEY *pk = get_public("signer");
+    EVP_PKEY *pk = vmt_get_public(S, "signer");
     for (int i = 0; i < 6; i++) {
         uint8_t md[64];
         size_t md_len = 0;

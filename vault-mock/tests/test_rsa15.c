@@ -37,19 +37,6 @@ static long call_op(const char *name, const char *op, const char *alg, const uin
     return vmt_call(S, "POST", path, KO, body, r);
 }
 
-/* The public key of |name|, from get. */
-static EVP_PKEY *public_of(const char *name)
-{
-    char path[128];
-    snprintf(path, sizeof(path), "/keys/%s?" VMT_API, name);
-    struct vmt_resp r;
-    cr_assert_eq(vmt_call(S, "GET", path, KO, NULL, &r), 200);
-    EVP_PKEY *pk = vmt_pubkey(&r);
-    cr_assert_not_null(pk);
-    vmt_resp_free(&r);
-    return pk;
-}
-
 /*
  * A ciphertext whose PKCS#1 v1.5 padding never checks: the raw RSA of the
  * block 00 01 FF..FF 00 || dek (block type 1, a signature's, not 2).
@@ -116,7 +103,7 @@ Test(rsa1_5, allowed_per_key_with_one_answer_for_every_bad_ciphertext)
     vmt_setup_args(args);
     cr_assert_eq(vmt_create_key(S, "legacy", 2048, NULL, NULL), 200);
     cr_assert_eq(vmt_create_key(S, "other", 2048, NULL, NULL), 200);
-    EVP_PKEY *pk = public_of("legacy");
+    EVP_PKEY *pk = vmt_get_public(S, "legacy");
     struct vmt_resp r;
     /* a good ciphertext: served, with a warning in its audit line */
     size_t ct_len = 0;
