@@ -20,14 +20,24 @@
  *
  * No select(): a thread per connection polls with poll(), the worker pool
  * with epoll, so descriptors beyond FD_SETSIZE are served like any other.
+ * With a thread per connection libmicrohttpd's poll() listener accepts and
+ * closes a connection at the connection limit (its select() listener left
+ * it in the listen queue), so in that mode the vault listens itself: an
+ * acceptor thread accepts only while fewer than --max-connections are
+ * open, else leaves new connections queued in the kernel, and hands each
+ * accepted one to libmicrohttpd (MHD_add_connection), which applies the
+ * per-address limit and runs it on a thread of its own.
  */
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,6 +46,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Bodies beyond this are not even drained: the connection is closed. */
 #define DRAIN_FACTOR 16u
@@ -75,6 +86,13 @@ struct vmock_http {
     int stopping;
     int watchdog_running;
     pthread_t watchdog;
+    /* the own listener (thread per connection), see the top of the file */
+    int listen_fd;             /* -1: libmicrohttpd listens */
+    int wake[2];               /* the acceptor's stop pipe */
+    unsigned max_connections;  /* accepted and not yet closed, at most */
+    _Atomic unsigned admitted; /* handed to libmicrohttpd and not yet closed */
+    int acceptor_running;
+    pthread_t acceptor;
 };
 
 struct req_state {
@@ -208,6 +226,9 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         return;
     }
     atomic_fetch_sub(&st->conns_open, 1);
+    if (h->listen_fd >= 0) {
+        atomic_fetch_sub(&h->admitted, 1);
+    }
     struct conn_state *cs = *socket_context;
     if (cs == NULL) {
         return;
@@ -692,6 +713,62 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     *req_cls = NULL;
 }
 
+/* How long the acceptor waits between looks at a full house or the stop pipe. */
+#define ACCEPT_TICK_MS 20
+
+/*
+ * The acceptor (thread per connection): accept while fewer than
+ * max_connections are admitted, else leave new connections in the listen
+ * queue; hand each to libmicrohttpd.
+ */
+static void *acceptor_main(void *arg)
+{
+    struct vmock_http *h = arg;
+    for (;;) {
+        int full = atomic_load(&h->admitted) >= h->max_connections;
+        struct pollfd p[2] = {{.fd = h->wake[0], .events = POLLIN},
+                              {.fd = h->listen_fd, .events = POLLIN}};
+        int n = poll(p, full ? 1 : 2, full ? ACCEPT_TICK_MS : -1);
+        if (n > 0 && (p[0].revents & POLLIN) != 0) {
+            return NULL; /* stop */
+        }
+        if (full || n <= 0 || (p[1].revents & POLLIN) == 0) {
+            continue;
+        }
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int fd = accept4(h->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                poll(NULL, 0, ACCEPT_TICK_MS); /* out of descriptors: let some close */
+            }
+            continue;
+        }
+        atomic_fetch_add(&h->admitted, 1);
+        if (MHD_add_connection(h->daemon, fd, (struct sockaddr *)&ss, sl) != MHD_YES) {
+            atomic_fetch_sub(&h->admitted, 1); /* refused (per-address limit): closed by MHD */
+        }
+    }
+}
+
+/* Make and bind the own listening socket for |sa|; -1 on failure. */
+static int listen_on(const struct sockaddr *sa, socklen_t sa_len)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0) {
+        return -1;
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        (sa->sa_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
+        bind(fd, sa, sa_len) != 0 || listen(fd, SOMAXCONN) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 /* libmicrohttpd's error log: its format strings, checked as printf formats. */
 __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -706,6 +783,7 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
     struct sockaddr_in sin;
     struct sockaddr_in6 sin6;
     struct sockaddr *sa = NULL;
+    socklen_t sa_len = 0;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     memset(&sin, 0, sizeof(sin));
     memset(&sin6, 0, sizeof(sin6));
@@ -713,10 +791,12 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
         sin.sin_family = AF_INET;
         sin.sin_port = htons(cfg->port);
         sa = (struct sockaddr *)&sin;
+        sa_len = sizeof(sin);
     } else if (inet_pton(AF_INET6, cfg->host, &sin6.sin6_addr) == 1) {
         sin6.sin6_family = AF_INET6;
         sin6.sin6_port = htons(cfg->port);
         sa = (struct sockaddr *)&sin6;
+        sa_len = sizeof(sin6);
         flags |= MHD_USE_IPv6;
     } else {
         snprintf(err, err_len, "listen address %s is not a numeric IPv4 or IPv6 address",
@@ -729,6 +809,10 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
         return NULL;
     }
     h->srv = srv;
+    h->listen_fd = -1;
+    h->wake[0] = -1;
+    h->wake[1] = -1;
+    h->max_connections = cfg->max_connections;
     h->max_body = cfg->max_body;
     h->deadline_ns = (uint64_t)cfg->request_timeout_s * 1000000000u;
     h->first_ns = (uint64_t)cfg->handshake_timeout_s * 1000000000u;
@@ -743,8 +827,17 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
     }
     unsigned pool = cfg->threads;
     if (cfg->thread_per_connection) {
-        flags |= MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL; /* poll(): no FD_SETSIZE limit */
+        /* poll(): no FD_SETSIZE limit; the vault's own listener, see the top of the file */
+        flags |=
+            MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
         pool = 0;
+        h->listen_fd = listen_on(sa, sa_len);
+        if (h->listen_fd < 0 || pipe2(h->wake, O_CLOEXEC) != 0) {
+            snprintf(err, err_len, "cannot listen on %s:%u: %s", cfg->host, (unsigned)cfg->port,
+                     strerror(errno));
+            vmock_http_stop(h);
+            return NULL;
+        }
     } else {
         flags |= MHD_USE_EPOLL;
     }
@@ -764,9 +857,15 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
                                                  (intptr_t)cfg->max_connections_per_ip, NULL};
     }
     opts[n_opts] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    /*
+     * With the own listener the acceptor enforces max_connections; the
+     * margin keeps libmicrohttpd from refusing one whose predecessor it has
+     * reported closed but not yet counted out.
+     */
+    unsigned mhd_limit = cfg->max_connections + (h->listen_fd >= 0 ? 16u : 0u);
     h->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+        MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
@@ -785,6 +884,21 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
         }
         h->watchdog_running = 1;
     }
+    if (h->listen_fd >= 0) {
+        struct sockaddr_storage bound;
+        socklen_t bl = sizeof(bound);
+        if (getsockname(h->listen_fd, (struct sockaddr *)&bound, &bl) != 0 ||
+            pthread_create(&h->acceptor, NULL, acceptor_main, h) != 0) {
+            snprintf(err, err_len, "cannot start the acceptor thread");
+            vmock_http_stop(h);
+            return NULL;
+        }
+        h->acceptor_running = 1;
+        *port = ntohs(bound.ss_family == AF_INET6
+                          ? ((const struct sockaddr_in6 *)(const void *)&bound)->sin6_port
+                          : ((const struct sockaddr_in *)(const void *)&bound)->sin_port);
+        return h;
+    }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
     *port = di != NULL ? di->port : cfg->port;
     return h;
@@ -794,6 +908,20 @@ void vmock_http_stop(struct vmock_http *h)
 {
     if (h == NULL) {
         return;
+    }
+    if (h->acceptor_running) {
+        char b = 's';
+        while (write(h->wake[1], &b, 1) < 0 && errno == EINTR) {
+        }
+        pthread_join(h->acceptor, NULL);
+    }
+    if (h->listen_fd >= 0) {
+        close(h->listen_fd); /* no new connections from here on */
+    }
+    for (int i = 0; i < 2; i++) {
+        if (h->wake[i] >= 0) {
+            close(h->wake[i]);
+        }
     }
     if (h->watchdog_running) {
         pthread_mutex_lock(&h->mu);
