@@ -590,8 +590,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         struct vmock_reply prep;
         memset(&prep, 0, sizeof(prep));
         prep.op = VMOCK_OP_UNKNOWN;
-        vmock_api_describe(h->srv, &pre, &prep);
         if (vmock_api_precheck(&pre, &prep)) {
+            vmock_api_describe(h->srv, &pre, &prep); /* for the audit line */
             /* Answer before the body: the connection is closed afterwards. */
             if (request_arrived(h, conn) != 0) {
                 free(prep.body);
