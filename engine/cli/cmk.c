@@ -123,7 +123,9 @@ static int exit_code_for(int code)
 static int fail(const char *what)
 {
     int code = eng_errno();
-    fprintf(stderr, "cmk: %s: %s (%s)\n", what, eng_strerror(code), eng_error_name(code));
+    const char *file = eng_error_file();
+    fprintf(stderr, "cmk: %s: %s%s%s (%s)\n", what, file, file[0] != '\0' ? ": " : "",
+            eng_strerror(code), eng_error_name(code));
     return exit_code_for(code);
 }
 
@@ -267,6 +269,34 @@ static int run_config(const struct opts *o, struct eng_store_config *cfg)
     return EXIT_OK;
 }
 
+#define EFTYPE_ EINVAL /* errno after open_regular_file refused a file that is not regular */
+
+/*
+ * Opens |path| for reading without blocking on a FIFO and without following
+ * a final symlink; anything but a regular file is refused with a message
+ * naming |what| and the path (errno EFTYPE_). NULL with errno otherwise.
+ */
+static FILE *open_regular_file(const char *path, const char *what)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+    struct stat st;
+    int ok = fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+    if (fd >= 0 && !ok) {
+        close(fd);
+    }
+    if (!ok && (fd >= 0 || errno == ELOOP)) {
+        fprintf(stderr, "cmk: %s %s: %s (%s)\n", what, path, eng_strerror(ENG_ERR_NOT_REGULAR),
+                eng_error_name(ENG_ERR_NOT_REGULAR));
+        errno = EFTYPE_;
+        return NULL;
+    }
+    FILE *f = ok && fcntl(fd, F_SETFL, 0) == 0 ? fdopen(fd, "r") : NULL;
+    if (ok && f == NULL) {
+        close(fd);
+    }
+    return f;
+}
+
 /* The customer-managed provider: token from --vault-token-file or $CMK_VAULT_TOKEN. */
 static struct eng_kek_provider *open_vault(const struct opts *o)
 {
@@ -276,7 +306,10 @@ static struct eng_kek_provider *open_vault(const struct opts *o)
         return NULL;
     }
     if (o->vault_token_file != NULL) {
-        FILE *f = fopen(o->vault_token_file, "r");
+        FILE *f = open_regular_file(o->vault_token_file, "--vault-token-file");
+        if (f == NULL && errno == EFTYPE_) {
+            return NULL;
+        }
         size_t n = f != NULL ? fread(token, 1, sizeof(token) - 1, f) : 0;
         if (f != NULL) {
             fclose(f);
@@ -338,25 +371,33 @@ static int cmd_create(const struct opts *o)
                             (cfg.mode != ENG_MODE_XTS && cfg.mode != ENG_MODE_GCM))) {
         return usage_error("--mode must be xts or gcm", o->mode);
     }
-    if (o->unit_size != NULL && parse_u32(o->unit_size, &cfg.unit_size) != 0) {
-        return usage_error("bad --unit-size", o->unit_size);
-    }
-    if (o->extent_units != NULL && parse_u32(o->extent_units, &cfg.extent_units) != 0) {
-        return usage_error("bad --extent-units", o->extent_units);
+    if (o->unit_size != NULL &&
+        (parse_u32(o->unit_size, &cfg.unit_size) != 0 || cfg.unit_size < 512 ||
+         cfg.unit_size > 65536 || (cfg.unit_size & (cfg.unit_size - 1)) != 0)) {
+        return usage_error("--unit-size must be a power of two from 512 to 65536", o->unit_size);
     }
     uint64_t v;
     if (o->units != NULL) {
-        if (parse_size(o->units, &v) != 0) {
-            return usage_error("bad --units", o->units);
+        if (parse_size(o->units, &v) != 0 || v == 0) {
+            return usage_error("--units must be a number of units, at least 1", o->units);
         }
         cfg.num_units = v;
     } else if (o->size != NULL) {
-        if (parse_size(o->size, &v) != 0 || cfg.unit_size == 0) {
-            return usage_error("bad --size", o->size);
+        if (parse_size(o->size, &v) != 0 || v == 0 || v > UINT64_MAX - cfg.unit_size) {
+            return usage_error("--size must be a byte count (K, M, G suffixes), at least 1",
+                               o->size);
         }
         cfg.num_units = (v + cfg.unit_size - 1) / cfg.unit_size;
     } else {
         return usage_error("create needs --size or --units", NULL);
+    }
+    if (o->extent_units != NULL &&
+        (parse_u32(o->extent_units, &cfg.extent_units) != 0 || cfg.extent_units == 0 ||
+         cfg.extent_units > cfg.num_units)) {
+        char what[128];
+        snprintf(what, sizeof(what), "--extent-units must be from 1 to %" PRIu64 " (the store's units)",
+                 cfg.num_units);
+        return usage_error(what, o->extent_units);
     }
     struct eng_kek_provider *kek = open_kek(o, 1);
     if (kek == NULL) {
@@ -394,6 +435,84 @@ static struct eng_store *open_store(const struct opts *o, struct eng_kek_provide
     return s;
 }
 
+static int put_too_large(const char *name, uint64_t len, int at_least, uint64_t off, uint64_t cap)
+{
+    if (off > cap) {
+        fprintf(stderr,
+                "cmk: put: --offset %" PRIu64 " is past the end of the store (capacity %" PRIu64
+                " bytes); nothing was written (%s)\n",
+                off, cap, eng_error_name(ENG_ERR_RANGE));
+        return EXIT_ERR;
+    }
+    fprintf(stderr,
+            "cmk: put: %s holds %s%" PRIu64 " bytes, more than the %" PRIu64
+            " bytes the store has from --offset %" PRIu64 " (capacity %" PRIu64
+            "); nothing was written (%s)\n",
+            strcmp(name, "-") == 0 ? "stdin" : name, at_least ? "at least " : "", len, cap - off,
+            off, cap, eng_error_name(ENG_ERR_RANGE));
+    return EXIT_ERR;
+}
+
+/*
+ * Checks, before anything is written, that the input fits at |off|: a
+ * regular file by its size; any other input (stdin, a pipe) is read to its
+ * end into an encrypted spool file (*spool), refused as soon as it passes
+ * the room left, and written from there. EXIT_OK or the exit code (printed).
+ */
+static int put_input_fits(struct eng_store *s, FILE *in, const char *name, uint64_t off,
+                          uint8_t *buf, struct eng_tmpfile **spool)
+{
+    struct eng_store_info info;
+    struct stat st;
+    eng_store_get_info(s, &info);
+    uint64_t cap = info.num_units * info.unit_size;
+    uint64_t room = off <= cap ? cap - off : 0;
+    if (off > cap) {
+        return put_too_large(name, 0, 0, off, cap);
+    }
+    if (fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode)) {
+        return (uint64_t)st.st_size <= room ? EXIT_OK
+                                            : put_too_large(name, (uint64_t)st.st_size, 0, off, cap);
+    }
+    *spool = eng_tmpfile_new(NULL);
+    if (*spool == NULL) {
+        return fail("put: spool file for the input");
+    }
+    size_t n;
+    while ((n = fread(buf, 1, IO_CHUNK, in)) > 0) {
+        if (n > room - eng_tmpfile_size(*spool)) {
+            return put_too_large(name, eng_tmpfile_size(*spool) + n, 1, off, cap);
+        }
+        if (eng_tmpfile_write(*spool, buf, n) != 0) {
+            return fail("put: spool file for the input");
+        }
+    }
+    if (ferror(in)) {
+        fprintf(stderr, "cmk: put: reading %s failed\n", name);
+        return EXIT_ERR;
+    }
+    return EXIT_OK;
+}
+
+/* The next chunk of input into |buf|: *n bytes (0 at the end); EXIT_OK or the exit code. */
+static int put_next(FILE *in, const char *name, struct eng_tmpfile *spool, uint64_t done,
+                    uint8_t *buf, size_t *n)
+{
+    if (spool == NULL) {
+        *n = fread(buf, 1, IO_CHUNK, in);
+        if (*n == 0 && ferror(in)) {
+            fprintf(stderr, "cmk: put: reading %s failed\n", name);
+            return EXIT_ERR;
+        }
+        return EXIT_OK;
+    }
+    uint64_t left = eng_tmpfile_size(spool) - done;
+    *n = left < IO_CHUNK ? (size_t)left : IO_CHUNK;
+    return *n == 0 || eng_tmpfile_read(spool, done, buf, *n) == 0
+               ? EXIT_OK
+               : fail("put: spool file for the input");
+}
+
 static int cmd_put(const struct opts *o)
 {
     if (o->npos != 3) {
@@ -412,17 +531,18 @@ static int cmd_put(const struct opts *o)
     int rc;
     struct eng_store *s = open_store(o, &kek, &rc);
     uint8_t *buf = malloc(IO_CHUNK);
+    struct eng_tmpfile *spool = NULL;
     if (s != NULL && buf == NULL) {
         fprintf(stderr, "cmk: put: out of memory\n");
         rc = EXIT_ERR;
     }
-    while (s != NULL && buf != NULL && rc == EXIT_OK) {
-        size_t n = fread(buf, 1, IO_CHUNK, in);
-        if (n == 0) {
-            if (ferror(in)) {
-                fprintf(stderr, "cmk: put: reading %s failed\n", o->pos[2]);
-                rc = EXIT_ERR;
-            }
+    if (s != NULL && rc == EXIT_OK) {
+        rc = put_input_fits(s, in, o->pos[2], off, buf, &spool);
+    }
+    for (uint64_t done = 0; s != NULL && rc == EXIT_OK;) {
+        size_t n = 0;
+        rc = put_next(in, o->pos[2], spool, done, buf, &n);
+        if (n == 0 || rc != EXIT_OK) {
             break;
         }
         if (eng_store_write_bytes(s, off, buf, n) != 0) {
@@ -430,9 +550,14 @@ static int cmd_put(const struct opts *o)
             break;
         }
         off += n;
+        done += n;
     }
     if (s != NULL && rc == EXIT_OK && eng_store_sync(s) != 0) {
         rc = fail("put");
+    }
+    eng_tmpfile_free(spool);
+    if (buf != NULL) {
+        eng_cleanse(buf, IO_CHUNK);
     }
     free(buf);
     if (in != stdin) {

@@ -75,7 +75,7 @@ struct eng_store_config {
     enum eng_mode mode;    /* ENG_MODE_XTS or ENG_MODE_GCM */
     uint32_t unit_size;    /* power of two, 512 .. 65536 */
     uint64_t num_units;    /* capacity; >= 1 */
-    uint32_t extent_units; /* units per DEK */
+    uint32_t extent_units; /* units per DEK, 1 .. num_units; 0 = 1024 or num_units if fewer */
     /* Run time: used by create and open. */
     enum eng_backend backend;
     enum eng_arch arch;
@@ -84,7 +84,10 @@ struct eng_store_config {
     unsigned flags;
 };
 
-/* eng_store_config_init fills |cfg| with the defaults (XTS, 8 KiB, 1024 units per extent, 60 s, 300 s). */
+/*
+ * eng_store_config_init fills |cfg| with the defaults (XTS, 8 KiB units, extent_units 0: 1024
+ * units per extent, or the whole store when it is smaller; 60 s, 300 s).
+ */
 ENG_API void eng_store_config_init(struct eng_store_config *cfg);
 
 struct eng_store;
@@ -95,7 +98,10 @@ struct eng_store;
  * returns it open. Every extent gets a fresh DEK wrapped by |kek|'s current
  * version; every unit is written as encrypted zeros. The store borrows |kek|:
  * keep it alive until eng_store_close. NULL on failure with the error set;
- * nothing is left in |dir| on failure.
+ * nothing is left in |dir| on failure. Geometry out of range (unit size not
+ * a power of two in 512 .. 65536, num_units 0, extent_units larger than
+ * num_units, a data file over 1 PiB) gives ENG_ERR_GEOMETRY before anything
+ * is created.
  */
 ENG_API struct eng_store *eng_store_create(const char *dir, struct eng_kek_provider *kek,
                                            const struct eng_store_config *cfg);

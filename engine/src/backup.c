@@ -153,8 +153,8 @@ static int rd_header(struct eng_rd *r, struct bk_header *h)
 static int bk_open(struct bk_stream *b, const char *path, struct eng_kek_provider *kek)
 {
     memset(b, 0, sizeof(*b));
-    b->fd = open(path, O_RDONLY | O_CLOEXEC);
-    ENG_ENSURE(b->fd >= 0, errno == ENOENT ? ENG_ERR_NO_STORE : ENG_ERR_IO);
+    b->fd = eng_open_regular(path, O_RDONLY, ENG_ERR_NO_STORE);
+    ENG_GUARD(b->fd);
     uint8_t pre[12];
     ENG_GUARD(eng_pread_all(b->fd, pre, sizeof(pre), 0, ENG_ERR_BACKUP_TRUNCATED));
     ENG_ENSURE(memcmp(pre, BK_MAGIC, 8) == 0, ENG_ERR_BACKUP_CORRUPT);
@@ -392,7 +392,8 @@ int eng_store_restore(const char *backup_path, const char *dir, struct eng_kek_p
     c.mode = (enum eng_mode)b.h.mode;
     c.unit_size = b.h.unit_size;
     c.num_units = b.h.num_units;
-    c.extent_units = b.h.extent_units;
+    /* Stores made before extents were capped at the store's size keep their data, not that. */
+    c.extent_units = b.h.extent_units <= b.h.num_units ? b.h.extent_units : 0;
     /* Pass 2 decrypts (and authenticates) again as it fills a store under a temporary name. */
     struct eng_store *s = eng_store_create_from(tmp, kek, &c, restore_fill, &b);
     int rc = s != NULL ? 0 : -1;

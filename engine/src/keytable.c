@@ -330,8 +330,8 @@ int eng_kt_check_mac(const uint8_t *buf, size_t len, const uint8_t mac_key[ENG_K
 
 int eng_kt_load(const char *path, struct eng_keytable *out, uint8_t **raw, size_t *raw_len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ENG_ENSURE(fd >= 0, ENG_ERR_NO_STORE);
+    int fd = eng_open_regular(path, O_RDONLY, ENG_ERR_NO_STORE);
+    ENG_GUARD(fd);
     uint8_t *buf = NULL;
     size_t len = 0;
     int rc = eng_read_fd(fd, ENG_KT_MAX_FILE, ENG_ERR_KEYTABLE_CORRUPT, &buf, &len);

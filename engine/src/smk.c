@@ -125,7 +125,8 @@ static int smk_serialize(const struct smk_file *f, struct eng_wr *w)
 /* Opens |path| and refuses a file that is not ours alone. */
 static int smk_open_checked(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO in the key file's place must not hang the open (S_ISREG below). */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         ENG_ENSURE(errno != ENOENT, ENG_ERR_KEK_NOT_FOUND);
         ENG_ENSURE(errno != EACCES && errno != ELOOP, ENG_ERR_KEK_FORBIDDEN);
@@ -136,7 +137,7 @@ static int smk_open_checked(const char *path)
     if (fstat(fd, &st) != 0) {
         err = ENG_ERR_IO;
     } else if (!S_ISREG(st.st_mode)) {
-        err = ENG_ERR_KEYFILE_CORRUPT;
+        err = ENG_ERR_NOT_REGULAR;
     } else if (st.st_uid != geteuid()) {
         err = ENG_ERR_PERM_OWNER;
     } else if ((st.st_mode & 077) != 0) {
@@ -144,7 +145,8 @@ static int smk_open_checked(const char *path)
     }
     if (err != ENG_OK) {
         close(fd);
-        ENG_BAIL(err);
+        eng_set_error_file(err, path, ENG_WHERE);
+        return -1;
     }
     return fd;
 }

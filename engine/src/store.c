@@ -48,7 +48,7 @@ void eng_store_config_init(struct eng_store_config *cfg)
     cfg->mode = ENG_MODE_XTS;
     cfg->unit_size = ENG_STORE_DEFAULT_UNIT;
     cfg->num_units = 0;
-    cfg->extent_units = ENG_STORE_DEFAULT_EXTENT_UNITS;
+    cfg->extent_units = 0; /* ENG_STORE_DEFAULT_EXTENT_UNITS, or fewer for a smaller store */
     cfg->backend = ENG_BACKEND_AUTO;
     cfg->arch = ENG_ARCH_AUTO;
     cfg->revalidate_s = ENG_STORE_DEFAULT_REVALIDATE_S;
@@ -415,8 +415,8 @@ static int nonce_bump(struct eng_store *s)
 {
     char p[PATH_MAX];
     ENG_GUARD(store_path(s, nonce_name, p, sizeof(p)));
-    int fd = open(p, O_RDONLY | O_CLOEXEC);
-    ENG_ENSURE(fd >= 0, ENG_ERR_STORE_CORRUPT);
+    int fd = eng_open_regular(p, O_RDONLY, ENG_ERR_STORE_CORRUPT);
+    ENG_GUARD(fd);
     uint8_t buf[NONCE_FILE_BYTES];
     uint8_t digest[32];
     int rc = eng_pread_all(fd, buf, sizeof(buf), 0, ENG_ERR_STORE_CORRUPT);
@@ -442,8 +442,9 @@ static int open_data_files(struct eng_store *s, int create)
     int flags = O_RDWR | O_CLOEXEC | O_NOFOLLOW | (create ? O_CREAT | O_EXCL : 0);
     struct stat st;
     ENG_GUARD(store_path(s, data_name, p, sizeof(p)));
-    s->data_fd = open(p, flags, 0600);
-    ENG_ENSURE(s->data_fd >= 0, create ? ENG_ERR_IO : ENG_ERR_STORE_CORRUPT);
+    s->data_fd = create ? open(p, flags, 0600) : eng_open_regular(p, O_RDWR, ENG_ERR_STORE_CORRUPT);
+    ENG_ENSURE(s->data_fd >= 0 || !create, ENG_ERR_IO);
+    ENG_GUARD(s->data_fd);
     if (create) {
         ENG_ENSURE(ftruncate(s->data_fd, (off_t)data_len) == 0, ENG_ERR_IO);
     }
@@ -453,8 +454,9 @@ static int open_data_files(struct eng_store *s, int create)
         return 0;
     }
     ENG_GUARD(store_path(s, tags_name, p, sizeof(p)));
-    s->tags_fd = open(p, flags, 0600);
-    ENG_ENSURE(s->tags_fd >= 0, create ? ENG_ERR_IO : ENG_ERR_STORE_CORRUPT);
+    s->tags_fd = create ? open(p, flags, 0600) : eng_open_regular(p, O_RDWR, ENG_ERR_STORE_CORRUPT);
+    ENG_ENSURE(s->tags_fd >= 0 || !create, ENG_ERR_IO);
+    ENG_GUARD(s->tags_fd);
     if (create) {
         ENG_ENSURE(ftruncate(s->tags_fd, (off_t)tags_len) == 0, ENG_ERR_IO);
         return 0;
@@ -581,10 +583,24 @@ void eng_store_remove_files(const char *dir)
     }
 }
 
-static int check_config(const struct eng_store_config *cfg)
+/*
+ * Geometry of a new store: extent_units 0 means the default (1024, or the
+ * whole store when it has fewer units); an extent larger than the store is
+ * refused, so the data file (num_extents + 1 slots) is never more than
+ * twice the capacity.
+ */
+static int check_config(struct eng_store_config *cfg)
 {
-    ENG_ENSURE_REF(cfg);
-    ENG_GUARD(eng_kt_check_geometry(cfg->mode, cfg->unit_size, cfg->num_units, cfg->extent_units));
+    ENG_ENSURE(cfg->mode == ENG_MODE_XTS || cfg->mode == ENG_MODE_GCM, ENG_ERR_MODE);
+    if (cfg->extent_units == 0) {
+        cfg->extent_units = cfg->num_units < ENG_STORE_DEFAULT_EXTENT_UNITS
+                                ? (uint32_t)cfg->num_units
+                                : ENG_STORE_DEFAULT_EXTENT_UNITS;
+    }
+    ENG_ENSURE(cfg->extent_units <= cfg->num_units, ENG_ERR_GEOMETRY);
+    ENG_ENSURE(eng_kt_check_geometry(cfg->mode, cfg->unit_size, cfg->num_units,
+                                     cfg->extent_units) == 0,
+               ENG_ERR_GEOMETRY);
     ENG_ENSURE(cfg->revalidate_s >= 1, ENG_ERR_ARG);
     return 0;
 }
@@ -653,10 +669,14 @@ struct eng_store *eng_store_create_from(const char *dir, struct eng_kek_provider
     if (kek == NULL) {
         ENG_BAIL_PTR(ENG_ERR_NULL);
     }
-    if (check_config(cfg) != 0) {
+    if (cfg == NULL) {
+        ENG_BAIL_PTR(ENG_ERR_NULL);
+    }
+    struct eng_store_config c = *cfg;
+    if (check_config(&c) != 0) {
         return NULL;
     }
-    struct eng_store *s = store_new(kek, cfg);
+    struct eng_store *s = store_new(kek, &c);
     if (s == NULL) {
         return NULL;
     }

@@ -33,22 +33,42 @@ static void teardown(void)
 
 TestSuite(cmk, .init = setup, .fini = teardown);
 
-/* Runs cmk with |args| (in the test folder, key file k.key); returns its exit code. */
-static int cmk(const char *fmt, ...)
+/* Runs |pipe_from| (a command, or "") | cmk with |args|; returns its exit code. */
+static int vcmk(const char *pipe_from, const char *fmt, va_list ap)
 {
     char args[1024], cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(args, sizeof(args), fmt, ap);
-    va_end(ap);
     char abs_bin[1024];
     cr_assert_eq(tl_cmk_path(CMK_BIN, abs_bin, sizeof(abs_bin)), 0);
-    int n = snprintf(cmd, sizeof(cmd), "cd %s && %s --key-file k.key %s >%s 2>%s", dir, abs_bin,
-                     args, out_path, err_path);
+    int n = snprintf(cmd, sizeof(cmd), "cd %s && %s%s%s --key-file k.key %s >%s 2>%s", dir,
+                     pipe_from, pipe_from[0] != '\0' ? " | " : "", abs_bin, args, out_path,
+                     err_path);
     cr_assert(n > 0 && (size_t)n < sizeof(cmd));
     int st = system(cmd);
     cr_assert(WIFEXITED(st), "cmk did not exit normally");
     return WEXITSTATUS(st);
+}
+
+/* Runs cmk with |args| (in the test folder, key file k.key); returns its exit code. */
+static int cmk(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vcmk("", fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* cmk with its stdin a pipe from `cat |file|`. */
+static int cmk_piped(const char *file, const char *fmt, ...)
+{
+    char from[300];
+    snprintf(from, sizeof(from), "cat %s", file);
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vcmk(from, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 static char *slurp(const char *path)
@@ -207,4 +227,125 @@ Test(cmk, integrity_exit_code)
     tl_path(kt, sizeof(kt), dir, "s/keytable");
     cr_assert_eq(tl_flip_bit(kt, 40, 0), 0);
     cr_assert_eq(cmk("get s --length 1 --output x"), 4);
+}
+
+/* stderr holds |want| (the exact error); one line. */
+static void assert_err(const char *want)
+{
+    char *e = slurp(err_path);
+    cr_assert_not_null(strstr(e, want), "stderr: %s\nwant: %s", e, want);
+    free(e);
+    cr_assert_eq(err_lines(), 1);
+}
+
+/* Issue 17 item 11: a put that does not fit writes nothing, whether from a file or stdin. */
+Test(cmk, put_larger_than_the_store_writes_nothing)
+{
+    cr_assert_eq(cmk("create s --size 256K"), 0);
+    write_random("big", 300000);
+    write_random("small", 1000);
+    cr_assert_eq(cmk("get s --output before"), 0);
+    char data[400];
+    tl_path(data, sizeof(data), dir, "s/data");
+    size_t l0;
+    uint8_t *d0 = tl_read_file(data, &l0);
+    cr_assert_not_null(d0);
+    cr_assert_eq(cmk("put s big"), 1);
+    assert_err("cmk: put: big holds 300000 bytes, more than the 262144 bytes the store has from "
+               "--offset 0 (capacity 262144); nothing was written (ENG_ERR_RANGE)");
+    cr_assert_eq(cmk("put s - <big"), 1);
+    assert_err("cmk: put: stdin holds 300000 bytes, more than the 262144 bytes the store has from "
+               "--offset 0 (capacity 262144); nothing was written (ENG_ERR_RANGE)");
+    cr_assert_eq(cmk_piped("big", "put s -"), 1);
+    assert_err("cmk: put: stdin holds at least 300000 bytes, more than the 262144 bytes the store "
+               "has from --offset 0 (capacity 262144); nothing was written (ENG_ERR_RANGE)");
+    cr_assert_eq(cmk("put s small --offset 261200"), 1);
+    assert_err("holds 1000 bytes, more than the 944 bytes the store has from --offset 261200");
+    cr_assert_eq(cmk_piped("small", "put s - --offset 261200"), 1);
+    assert_err("stdin holds at least 1000 bytes, more than the 944 bytes");
+    cr_assert_eq(cmk("put s small --offset 300000"), 1);
+    assert_err("cmk: put: --offset 300000 is past the end of the store (capacity 262144 bytes); "
+               "nothing was written (ENG_ERR_RANGE)");
+    size_t l1;
+    uint8_t *d1 = tl_read_file(data, &l1);
+    cr_assert(d1 != NULL && l1 == l0 && memcmp(d0, d1, l0) == 0, "the data file is unchanged");
+    free(d0);
+    free(d1);
+    cr_assert_eq(cmk("get s --output after"), 0);
+    cr_assert(same_files("before", "after"));
+    /* What fits still goes in, from a file and from stdin, up to the last byte. */
+    cr_assert_eq(cmk("put s small --offset 261144"), 0);
+    cr_assert_eq(cmk("get s --offset 261144 --output tail"), 0);
+    cr_assert(same_files("small", "tail"));
+    cr_assert_eq(cmk_piped("small", "put s - --offset 5"), 0);
+    cr_assert_eq(cmk("get s --offset 5 --length 1000 --output mid"), 0);
+    cr_assert(same_files("small", "mid"));
+}
+
+/* Issue 17 item 22: bad geometry names the option and its range, exit 2, nothing created. */
+Test(cmk, bad_geometry_names_the_option_and_range)
+{
+    cr_assert_eq(cmk("create s --size 256K --unit-size 511"), 2);
+    assert_err("cmk: --unit-size must be a power of two from 512 to 65536: 511");
+    cr_assert_eq(cmk("create s --size 256K --unit-size 131072"), 2);
+    assert_err("cmk: --unit-size must be a power of two from 512 to 65536: 131072");
+    cr_assert_eq(cmk("create s --size 256K --extent-units 0"), 2);
+    assert_err("cmk: --extent-units must be from 1 to 32 (the store's units): 0");
+    cr_assert_eq(cmk("create s --size 256K --extent-units 67108864"), 2);
+    assert_err("cmk: --extent-units must be from 1 to 32 (the store's units): 67108864");
+    cr_assert_eq(cmk("create s --units 0"), 2);
+    assert_err("cmk: --units must be a number of units, at least 1: 0");
+    char s_dir[400];
+    tl_path(s_dir, sizeof(s_dir), dir, "s");
+    cr_assert_neq(access(s_dir, F_OK), 0, "nothing created");
+    /* The default extent of a small store is the whole store: no data file far over its size. */
+    cr_assert_eq(cmk("create s --size 256K"), 0);
+    char data[400];
+    struct stat st;
+    tl_path(data, sizeof(data), dir, "s/data");
+    cr_assert_eq(stat(data, &st), 0);
+    cr_assert_eq(st.st_size, 2 * 256 * 1024, "one extent and the spare slot");
+}
+
+/* Issue 17 item 15: a FIFO in place of a store or key file is refused at once, by name. */
+Test(cmk, fifo_in_place_of_a_file_is_refused, .timeout = 120)
+{
+    cr_assert_eq(cmk("create s --size 64K"), 0);
+    char kt[400], key[400], saved[400];
+    tl_path(kt, sizeof(kt), dir, "s/keytable");
+    tl_path(key, sizeof(key), dir, "k.key");
+    tl_path(saved, sizeof(saved), dir, "saved");
+    cr_assert_eq(rename(kt, saved), 0);
+    cr_assert_eq(mkfifo(kt, 0600), 0);
+    cr_assert_eq(cmk("get s --length 10"), 1);
+    assert_err("cmk: open: s/keytable: not a regular file (a FIFO, device, folder or symbolic "
+               "link stands in its place) (ENG_ERR_NOT_REGULAR)");
+    cr_assert_eq(unlink(kt), 0);
+    cr_assert_eq(rename(saved, kt), 0);
+    char data[400];
+    tl_path(data, sizeof(data), dir, "s/data");
+    cr_assert_eq(rename(data, saved), 0);
+    cr_assert_eq(mkfifo(data, 0600), 0);
+    cr_assert_eq(cmk("get s --length 10"), 1);
+    assert_err("cmk: open: s/data: not a regular file");
+    cr_assert_eq(unlink(data), 0);
+    cr_assert_eq(rename(saved, data), 0);
+    cr_assert_eq(cmk("backup s b.cmkb"), 0);
+    char bk[400];
+    tl_path(bk, sizeof(bk), dir, "b.cmkb");
+    cr_assert_eq(unlink(bk), 0);
+    cr_assert_eq(mkfifo(bk, 0600), 0);
+    cr_assert_eq(cmk("verify-backup b.cmkb"), 1);
+    assert_err("cmk: verify-backup: b.cmkb: not a regular file");
+    cr_assert_eq(rename(key, saved), 0);
+    cr_assert_eq(mkfifo(key, 0600), 0);
+    cr_assert_eq(cmk("get s --length 10"), 1);
+    assert_err("k.key: not a regular file");
+    cr_assert_eq(cmk("get s --length 10 --vault-url https://127.0.0.1:1 --vault-key k "
+                     "--vault-token-file k.key"),
+                 1);
+    assert_err("cmk: --vault-token-file k.key: not a regular file");
+    cr_assert_eq(unlink(key), 0);
+    cr_assert_eq(rename(saved, key), 0);
+    cr_assert_eq(cmk("get s --length 10 --output x"), 0, "the store is intact");
 }
