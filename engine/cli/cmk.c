@@ -3,7 +3,9 @@
  *
  * Exit codes: 0 ok, 1 error, 2 usage, 3 inaccessible (the KEK is gone,
  * disabled or not permitted), 4 integrity (authentication failed, corrupt
- * or truncated key table or backup). Errors are one line on stderr.
+ * or truncated key table or backup), where it is detected: a GCM store
+ * or an XTS store made with --integrity hmac-sha256 detects changed data;
+ * a plain XTS store does not. Errors are one line on stderr.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -53,11 +55,20 @@ static const char usage_text[] =
     "  --vault-token-file F  file holding the identity's bearer token (default\n"
     "                        $CMK_VAULT_TOKEN); rotate-kek then rewraps under the\n"
     "                        vault's current version (the key officer rotates the key)\n"
-    "  --mode xts|gcm        create: cipher mode (default xts)\n"
+    "  --mode xts|gcm        create: cipher mode (default xts). xts hides data but does\n"
+    "                        NOT detect changed, swapped or moved units (they read back\n"
+    "                        as garbage, exit 0) unless --integrity is given; gcm\n"
+    "                        authenticates every unit (28 B of metadata per unit)\n"
+    "  --integrity none|hmac-sha256\n"
+    "                        create, xts only: a 32-byte HMAC-SHA-256 per unit in the\n"
+    "                        store's `macs` file, checked before decryption (exit 4 on\n"
+    "                        a changed, swapped or moved unit); does not detect an older\n"
+    "                        copy of the same unit put back (replay), as dm-integrity\n"
     "  --unit-size N         create: data unit size, 512..65536, power of two (default 8192)\n"
     "  --size BYTES          create: capacity (K, M, G suffixes), rounded up to whole units\n"
     "  --units N             create: capacity in units\n"
-    "  --extent-units N      create: units per DEK (default 1024)\n"
+    "  --extent-units N      create: units per DEK, 1..the store's units (default 1024,\n"
+    "                        or the whole store if it is smaller)\n"
     "  --offset BYTES        put/get: byte offset (default 0)\n"
     "  --length BYTES        get: byte count (default: to the end)\n"
     "  --output FILE         get: output file (default stdout)\n"
@@ -67,7 +78,9 @@ static const char usage_text[] =
     "  --json                status: print JSON\n"
     "\n"
     "exit codes: 0 ok, 1 error, 2 usage, 3 inaccessible (KEK gone, disabled or not\n"
-    "permitted), 4 integrity (authentication failed, corrupt or truncated data)\n";
+    "permitted), 4 integrity (authentication failed, corrupt or truncated key table,\n"
+    "backup or metadata; changed data only where it is detected: gcm stores and xts\n"
+    "stores made with --integrity hmac-sha256, not plain xts stores)\n";
 
 struct opts {
     const char *key_file;
@@ -76,6 +89,7 @@ struct opts {
     const char *vault_ca;
     const char *vault_token_file;
     const char *mode;
+    const char *integrity;
     const char *unit_size;
     const char *size;
     const char *units;
@@ -141,6 +155,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"vault-ca", offsetof(struct opts, vault_ca)},
         {"vault-token-file", offsetof(struct opts, vault_token_file)},
         {"mode", offsetof(struct opts, mode)},
+        {"integrity", offsetof(struct opts, integrity)},
         {"unit-size", offsetof(struct opts, unit_size)},
         {"size", offsetof(struct opts, size)},
         {"units", offsetof(struct opts, units)},
@@ -370,6 +385,16 @@ static int cmd_create(const struct opts *o)
     if (o->mode != NULL && (eng_mode_from_name(o->mode, &cfg.mode) != 0 ||
                             (cfg.mode != ENG_MODE_XTS && cfg.mode != ENG_MODE_GCM))) {
         return usage_error("--mode must be xts or gcm", o->mode);
+    }
+    if (o->integrity != NULL && strcmp(o->integrity, "hmac-sha256") == 0) {
+        cfg.integrity = ENG_STORE_INTEGRITY_HMAC_SHA256;
+    } else if (o->integrity != NULL && strcmp(o->integrity, "none") != 0) {
+        return usage_error("--integrity must be none or hmac-sha256", o->integrity);
+    }
+    if (cfg.integrity != ENG_STORE_INTEGRITY_NONE && cfg.mode != ENG_MODE_XTS) {
+        return usage_error("--integrity hmac-sha256 is for --mode xts (gcm authenticates every "
+                           "unit already)",
+                           o->integrity);
     }
     if (o->unit_size != NULL &&
         (parse_u32(o->unit_size, &cfg.unit_size) != 0 || cfg.unit_size < 512 ||
@@ -758,6 +783,10 @@ static void print_status_text(const char *dir, struct eng_store *s, const struct
     printf("units       %" PRIu64 " (%" PRIu64 " bytes)\n", in->num_units,
            in->num_units * in->unit_size);
     printf("extents     %" PRIu32 " of %" PRIu32 " units\n", in->num_extents, in->extent_units);
+    printf("integrity   %s\n", in->mode == ENG_MODE_GCM ? "gcm tag per unit"
+                               : in->integrity != ENG_STORE_INTEGRITY_NONE
+                                   ? "hmac-sha256 per unit (macs)"
+                                   : "none (xts: changed data is not detected)");
     printf("generation  %" PRIu64 "\n", in->generation);
     if (in->accessible) {
         printf("access      ok (key table MAC verified, KEK checked every %" PRIu32 " s)\n",
@@ -795,6 +824,10 @@ static void print_status_json(const char *dir, struct eng_store *s, const struct
     cJSON_AddNumberToObject(root, "num_units", (double)in->num_units);
     cJSON_AddNumberToObject(root, "extent_units", in->extent_units);
     cJSON_AddNumberToObject(root, "num_extents", in->num_extents);
+    cJSON_AddStringToObject(root, "integrity", in->mode == ENG_MODE_GCM ? "gcm"
+                                               : in->integrity != ENG_STORE_INTEGRITY_NONE
+                                                   ? "hmac-sha256"
+                                                   : "none");
     cJSON_AddNumberToObject(root, "generation", (double)in->generation);
     cJSON_AddBoolToObject(root, "accessible", in->accessible);
     cJSON_AddBoolToObject(root, "mac_verified", in->mac_verified);

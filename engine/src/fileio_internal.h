@@ -12,10 +12,11 @@
 #include <sys/types.h>
 
 /*
- * eng_open_regular opens |path| with |flags| (O_RDONLY or O_RDWR, never
- * O_CREAT) without blocking and without following a final symbolic link,
- * and requires a regular file: a FIFO, device, folder or symlink in its
- * place gives ENG_ERR_NOT_REGULAR at once instead of a hang. A missing file
+ * eng_open_regular opens |path| with |flags| (O_RDONLY or O_RDWR, and
+ * O_NOFOLLOW where a symbolic link is not expected; never O_CREAT) without
+ * blocking, and requires a regular file: a FIFO, device or folder (or, with
+ * O_NOFOLLOW, a symlink) in its place gives ENG_ERR_NOT_REGULAR at once
+ * instead of a hang. A missing file
  * gives |missing_code|, anything else ENG_ERR_IO. The path is recorded with
  * the error (eng_error_file). The fd is returned blocking, close-on-exec.
  */

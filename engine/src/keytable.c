@@ -90,6 +90,9 @@ static int kt_invariants(const struct eng_keytable *kt)
         return -1;
     }
     uint64_t extents = (kt->num_units + kt->extent_units - 1) / kt->extent_units;
+    if (kt->integrity > 1 || (kt->integrity != 0 && kt->mode != ENG_MODE_XTS)) {
+        return -1;
+    }
     if (kt->num_extents != extents || kt->num_slots != extents + 1 ||
         kt->num_records > ENG_KT_MAX_RECORDS || kt->mac_key.len == 0) {
         return -1;
@@ -185,11 +188,14 @@ int eng_kt_serialize(const struct eng_keytable *kt, const uint8_t mac_key[ENG_KT
     ENG_ENSURE(kt_invariants(kt) == 0, ENG_ERR_ARG);
     struct eng_wr w;
     eng_wr_init(&w, ENG_KT_MAX_FILE);
-    eng_wr_bytes(&w, ENG_KT_MAGIC, 8);
+    eng_wr_bytes(&w, kt->integrity != 0 ? ENG_KT_MAGIC_INTEGRITY : ENG_KT_MAGIC, 8);
     eng_wr_u32(&w, 0); /* total length, patched below */
     eng_wr_u64(&w, kt->generation);
     eng_wr_bytes(&w, kt->store_id, ENG_KT_ID_BYTES);
     eng_wr_u8(&w, kt->mode);
+    if (kt->integrity != 0) {
+        eng_wr_u8(&w, kt->integrity);
+    }
     eng_wr_u32(&w, kt->unit_size);
     eng_wr_u64(&w, kt->num_units);
     eng_wr_u32(&w, kt->extent_units);
@@ -251,10 +257,13 @@ int eng_kt_parse(const uint8_t *buf, size_t len, struct eng_keytable *out)
     memset(out, 0, sizeof(*out));
     ENG_ENSURE(buf != NULL || len == 0, ENG_ERR_NULL);
     /* Header prefix: magic and declared length decide truncated vs corrupt. */
-    ENG_ENSURE(len >= 12, len == 0 || memcmp(buf, ENG_KT_MAGIC, len < 8 ? len : 8) == 0
+    size_t pre = len < 8 ? len : 8;
+    ENG_ENSURE(len >= 12, len == 0 || memcmp(buf, ENG_KT_MAGIC, pre) == 0 ||
+                                  memcmp(buf, ENG_KT_MAGIC_INTEGRITY, pre) == 0
                               ? ENG_ERR_KEYTABLE_TRUNCATED
                               : ENG_ERR_KEYTABLE_CORRUPT);
-    ENG_ENSURE(memcmp(buf, ENG_KT_MAGIC, 8) == 0, ENG_ERR_KEYTABLE_CORRUPT);
+    int v2 = memcmp(buf, ENG_KT_MAGIC_INTEGRITY, 8) == 0;
+    ENG_ENSURE(v2 || memcmp(buf, ENG_KT_MAGIC, 8) == 0, ENG_ERR_KEYTABLE_CORRUPT);
     size_t total = ((size_t)buf[8] << 24) | ((size_t)buf[9] << 16) | ((size_t)buf[10] << 8) | buf[11];
     ENG_ENSURE(total >= 12 + KT_TRAILER && total <= ENG_KT_MAX_FILE, ENG_ERR_KEYTABLE_CORRUPT);
     ENG_ENSURE(len >= total, ENG_ERR_KEYTABLE_TRUNCATED);
@@ -270,6 +279,13 @@ int eng_kt_parse(const uint8_t *buf, size_t len, struct eng_keytable *out)
     KT_READ(r, eng_rd_u64(r, &out->generation));
     KT_READ(r, eng_rd_bytes(r, out->store_id, ENG_KT_ID_BYTES));
     KT_READ(r, eng_rd_u8(r, &out->mode));
+    if (v2) {
+        KT_READ(r, eng_rd_u8(r, &out->integrity));
+        if (out->integrity == 0) {
+            ENG_SET_ERROR(ENG_ERR_KEYTABLE_CORRUPT); /* CMKKT002 is only for a store with MACs */
+            goto fail;
+        }
+    }
     KT_READ(r, eng_rd_u32(r, &out->unit_size));
     KT_READ(r, eng_rd_u64(r, &out->num_units));
     KT_READ(r, eng_rd_u32(r, &out->extent_units));
@@ -330,7 +346,7 @@ int eng_kt_check_mac(const uint8_t *buf, size_t len, const uint8_t mac_key[ENG_K
 
 int eng_kt_load(const char *path, struct eng_keytable *out, uint8_t **raw, size_t *raw_len)
 {
-    int fd = eng_open_regular(path, O_RDONLY, ENG_ERR_NO_STORE);
+    int fd = eng_open_regular(path, O_RDONLY | O_NOFOLLOW, ENG_ERR_NO_STORE);
     ENG_GUARD(fd);
     uint8_t *buf = NULL;
     size_t len = 0;

@@ -11,6 +11,11 @@
  *   u8 mode | u32 unit_size | u64 num_units | u32 extent_units |
  *   u32 num_slots | u32 next_dek_id | wrapped MAC key |
  *   u32 num_records | records | HMAC-SHA-256 (32) | SHA-256 (32)
+ * A store with per-unit MACs (integrity != 0, XTS only) has magic
+ * "CMKKT002" and one more byte, u8 integrity, right after u8 mode; tables
+ * without it keep "CMKKT001", so older programs refuse such a store (bad
+ * magic) instead of reading it without checking its MACs. The byte is under
+ * the table's MAC: removing the option is an edit the MAC catches.
  * wrapped  = str8 provider | str8 key_id | str8 version | str8 alg | u16 len | bytes
  * record   = u32 dek_id | u32 extent | u64 first_unit | u64 num_units |
  *            u32 slot | u8 state | u8 mode | u64 created | wrapped
@@ -40,6 +45,7 @@
 #include "eng_keys.h"
 
 #define ENG_KT_MAGIC "CMKKT001"
+#define ENG_KT_MAGIC_INTEGRITY "CMKKT002"
 #define ENG_KT_MAC_BYTES 32U
 #define ENG_KT_ID_BYTES 16U
 #define ENG_KT_MAX_RECORDS (1U << 20)
@@ -72,6 +78,7 @@ struct eng_keytable {
     uint64_t generation;
     uint8_t store_id[ENG_KT_ID_BYTES];
     uint8_t mode;
+    uint8_t integrity; /* enum eng_store_integrity; XTS only */
     uint32_t unit_size;
     uint64_t num_units;
     uint32_t extent_units;

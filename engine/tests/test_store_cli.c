@@ -349,3 +349,69 @@ Test(cmk, fifo_in_place_of_a_file_is_refused, .timeout = 120)
     cr_assert_eq(rename(saved, key), 0);
     cr_assert_eq(cmk("get s --length 10 --output x"), 0, "the store is intact");
 }
+
+/* Issue 17 item 8: an XTS store made with --integrity hmac-sha256 turns changed data into exit 4. */
+Test(cmk, xts_integrity_option_gives_exit_4)
+{
+    cr_assert_eq(cmk("create s --size 64K --unit-size 4096 --extent-units 4 --integrity "
+                     "hmac-sha256"),
+                 0);
+    write_random("in", 65536);
+    cr_assert_eq(cmk("put s in"), 0);
+    cr_assert_eq(cmk("get s --output out"), 0);
+    cr_assert(same_files("in", "out"), "an untouched store reads back");
+    cJSON *j = status_json("s");
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "integrity")->valuestring, "hmac-sha256");
+    cJSON_Delete(j);
+    char data[400];
+    tl_path(data, sizeof(data), dir, "s/data");
+    cr_assert_eq(tl_flip_bit(data, 5000, 2), 0);
+    cr_assert_eq(cmk("get s --output x"), 4);
+    assert_err("cmk: get: authentication failed (ENG_ERR_AUTH)");
+    cr_assert_eq(cmk("get s --offset 8192 --length 4096 --output x"), 0, "other units read");
+    cr_assert_eq(tl_flip_bit(data, 5000, 2), 0);
+    cr_assert_eq(cmk("get s --output out"), 0);
+    cr_assert(same_files("in", "out"));
+    cr_assert_eq(cmk("create g --size 64K --mode gcm --integrity hmac-sha256"), 2);
+    assert_err("cmk: --integrity hmac-sha256 is for --mode xts (gcm authenticates every unit "
+               "already): hmac-sha256");
+    cr_assert_eq(cmk("create g --size 64K --integrity crc32"), 2);
+    assert_err("cmk: --integrity must be none or hmac-sha256: crc32");
+    cr_assert_eq(cmk("help"), 0);
+    char *o = slurp(out_path);
+    cr_assert_not_null(strstr(o, "NOT detect changed, swapped or moved units"));
+    cr_assert_not_null(strstr(o, "--integrity none|hmac-sha256"));
+    free(o);
+}
+
+/* Issue 17 item 20: any byte of a backup's header damaged gives the integrity error, exit 4. */
+Test(cmk, every_backup_header_byte_flip_is_an_integrity_error, .timeout = 600)
+{
+    cr_assert_eq(cmk("create s --size 64K --unit-size 4096"), 0);
+    write_random("in", 65536);
+    cr_assert_eq(cmk("put s in"), 0);
+    cr_assert_eq(cmk("backup s b.cmkb"), 0);
+    char bk[400];
+    tl_path(bk, sizeof(bk), dir, "b.cmkb");
+    size_t len;
+    uint8_t *orig = tl_read_file(bk, &len);
+    cr_assert_not_null(orig);
+    uint32_t hlen = ((uint32_t)orig[8] << 24) | ((uint32_t)orig[9] << 16) |
+                    ((uint32_t)orig[10] << 8) | orig[11];
+    cr_assert(hlen > 100 && hlen < 4096 && len > 4096 + hlen, "a header, then more than 4 KiB");
+    uint8_t *b = malloc(len);
+    for (uint32_t i = 0; i < hlen; i++) {
+        memcpy(b, orig, len);
+        b[i] ^= (uint8_t)(1u << (i % 8)); /* one byte changed, a different bit each time */
+        cr_assert_eq(tl_write_file(bk, b, len), 0);
+        cr_assert_eq(cmk("verify-backup b.cmkb"), 4, "header byte %u", i);
+        char *e = slurp(err_path);
+        cr_assert_not_null(strstr(e, "(ENG_ERR_BACKUP_CORRUPT)"), "header byte %u: %s", i, e);
+        cr_assert_null(strstr(e, "KEK"), "header byte %u: %s", i, e);
+        free(e);
+    }
+    cr_assert_eq(tl_write_file(bk, orig, len), 0);
+    cr_assert_eq(cmk("verify-backup b.cmkb"), 0, "the untouched backup verifies");
+    free(b);
+    free(orig);
+}
