@@ -119,6 +119,8 @@ static int exit_code_for(int code)
         return EXIT_INACCESSIBLE;
     }
     switch (code) {
+        case ENG_ERR_GEOMETRY:
+            return EXIT_USAGE;
         case ENG_ERR_AUTH:
         case ENG_ERR_KEYTABLE_CORRUPT:
         case ENG_ERR_KEYTABLE_TRUNCATED:

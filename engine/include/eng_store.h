@@ -128,7 +128,8 @@ struct eng_store;
  * nothing is left in |dir| on failure. Geometry out of range (unit size not
  * a power of two in 512 .. 65536, num_units 0, extent_units larger than
  * num_units, a data file over 1 PiB) gives ENG_ERR_GEOMETRY before anything
- * is created.
+ * is created; an integrity option on a GCM store (or an unknown one),
+ * ENG_ERR_ARG.
  */
 ENG_API struct eng_store *eng_store_create(const char *dir, struct eng_kek_provider *kek,
                                            const struct eng_store_config *cfg);

@@ -317,6 +317,11 @@ Test(cmk, bad_geometry_names_the_option_and_range)
     assert_err("cmk: --extent-units must be from 1 to 32 (the store's units): 67108864");
     cr_assert_eq(cmk("create s --units 0"), 2);
     assert_err("cmk: --units must be a number of units, at least 1: 0");
+    /* 2^34 units of 64 KiB: a data file over the library's 1 PiB limit. */
+    cr_assert_eq(cmk("create s --units 17179869184 --unit-size 65536 --extent-units 1073741824"),
+                 2);
+    assert_err("cmk: create: store geometry out of range (unit size 512..65536, a power of two; "
+               "extent units 1..number of units; data file at most 1 PiB) (ENG_ERR_GEOMETRY)");
     char s_dir[400];
     tl_path(s_dir, sizeof(s_dir), dir, "s");
     cr_assert_neq(access(s_dir, F_OK), 0, "nothing created");

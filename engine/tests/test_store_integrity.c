@@ -127,6 +127,30 @@ static void expect_units(const char *where, const uint8_t *want, const uint64_t 
     eng_store_close(s);
 }
 
+/* The data and macs files of the store under test, whole, to edit and write back. */
+struct raw {
+    char data[400], macs[400];
+    uint8_t *d, *m;
+    size_t dl, ml;
+};
+
+static void raw_read(struct raw *r)
+{
+    file_of(r->data, sizeof(r->data), store_dir, "data");
+    file_of(r->macs, sizeof(r->macs), store_dir, "macs");
+    r->d = tl_read_file(r->data, &r->dl);
+    r->m = tl_read_file(r->macs, &r->ml);
+    cr_assert(r->d != NULL && r->m != NULL);
+}
+
+static void raw_write(struct raw *r)
+{
+    cr_assert_eq(tl_write_file(r->data, r->d, r->dl), 0);
+    cr_assert_eq(tl_write_file(r->macs, r->m, r->ml), 0);
+    free(r->d);
+    free(r->m);
+}
+
 /* Without the option an XTS store does not see a flip: garbage, no error (as documented). */
 Test(integrity, plain_xts_does_not_detect_a_flip)
 {
@@ -206,12 +230,10 @@ Test(integrity, swapped_units_fail)
 {
     uint8_t *want;
     make_store(store_dir, ENG_STORE_INTEGRITY_HMAC_SHA256, &want);
-    char data[400], macs[400];
-    file_of(data, sizeof(data), store_dir, "data");
-    file_of(macs, sizeof(macs), store_dir, "macs");
     uint64_t a = slot_unit(store_dir, 10), b = slot_unit(store_dir, 11);
-    size_t dl, ml;
-    uint8_t *d = tl_read_file(data, &dl), *m = tl_read_file(macs, &ml);
+    struct raw r;
+    raw_read(&r);
+    uint8_t *d = r.d, *m = r.m;
     uint8_t tmp[US];
     memcpy(tmp, d + a * US, US);
     memcpy(d + a * US, d + b * US, US);
@@ -219,12 +241,9 @@ Test(integrity, swapped_units_fail)
     memcpy(tmp, m + a * MAC, MAC);
     memcpy(m + a * MAC, m + b * MAC, MAC);
     memcpy(m + b * MAC, tmp, MAC);
-    cr_assert_eq(tl_write_file(data, d, dl), 0);
-    cr_assert_eq(tl_write_file(macs, m, ml), 0);
+    raw_write(&r);
     uint64_t bad[] = {10, 11};
     expect_units(store_dir, want, bad, 2);
-    free(d);
-    free(m);
     free(want);
 }
 
@@ -233,23 +252,17 @@ Test(integrity, unit_moved_to_another_position_fails)
 {
     uint8_t *want;
     make_store(store_dir, ENG_STORE_INTEGRITY_HMAC_SHA256, &want);
-    char data[400], macs[400];
-    file_of(data, sizeof(data), store_dir, "data");
-    file_of(macs, sizeof(macs), store_dir, "macs");
     uint64_t from = slot_unit(store_dir, 5);
     uint64_t to[] = {6, 130};
-    size_t dl, ml;
-    uint8_t *d = tl_read_file(data, &dl), *m = tl_read_file(macs, &ml);
+    struct raw r;
+    raw_read(&r);
     for (size_t i = 0; i < 2; i++) {
         uint64_t t = slot_unit(store_dir, to[i]);
-        memcpy(d + t * US, d + from * US, US);
-        memcpy(m + t * MAC, m + from * MAC, MAC);
+        memcpy(r.d + t * US, r.d + from * US, US);
+        memcpy(r.m + t * MAC, r.m + from * MAC, MAC);
     }
-    cr_assert_eq(tl_write_file(data, d, dl), 0);
-    cr_assert_eq(tl_write_file(macs, m, ml), 0);
+    raw_write(&r);
     expect_units(store_dir, want, to, 2);
-    free(d);
-    free(m);
     free(want);
 }
 
