@@ -422,8 +422,8 @@ static int cmd_create(const struct opts *o)
         (parse_u32(o->extent_units, &cfg.extent_units) != 0 || cfg.extent_units == 0 ||
          cfg.extent_units > cfg.num_units)) {
         char what[128];
-        snprintf(what, sizeof(what), "--extent-units must be from 1 to %" PRIu64 " (the store's units)",
-                 cfg.num_units);
+        snprintf(what, sizeof(what),
+                 "--extent-units must be from 1 to %" PRIu64 " (the store's units)", cfg.num_units);
         return usage_error(what, o->extent_units);
     }
     struct eng_kek_provider *kek = open_kek(o, 1);
@@ -498,8 +498,8 @@ static int put_input_fits(struct eng_store *s, FILE *in, const char *name, uint6
         return put_too_large(name, 0, 0, off, cap);
     }
     if (fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode)) {
-        return (uint64_t)st.st_size <= room ? EXIT_OK
-                                            : put_too_large(name, (uint64_t)st.st_size, 0, off, cap);
+        uint64_t len = (uint64_t)st.st_size;
+        return len <= room ? EXIT_OK : put_too_large(name, len, 0, off, cap);
     }
     *spool = eng_tmpfile_new(NULL);
     if (*spool == NULL) {

@@ -15,7 +15,9 @@ int eng_open_regular(const char *path, int flags, int missing_code)
 {
     int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
-        int code = errno == ENOENT ? missing_code : errno == ELOOP ? ENG_ERR_NOT_REGULAR : ENG_ERR_IO;
+        int code = errno == ENOENT  ? missing_code
+                   : errno == ELOOP ? ENG_ERR_NOT_REGULAR
+                                    : ENG_ERR_IO;
         eng_set_error_file(code, path, ENG_WHERE);
         return -1;
     }

@@ -506,7 +506,7 @@ static int open_sized(struct eng_store *s, const char *name, int create, uint64_
     return 0;
 }
 
-/* A per-slot-unit metadata file of |rec| bytes per unit: opened and, unless new, read into |mem|. */
+/* A metadata file of |rec| bytes per slot unit: opened and, unless new, read into |mem|. */
 static int open_meta(struct eng_store *s, const char *name, int create, uint8_t *mem, size_t rec,
                      int *fd)
 {

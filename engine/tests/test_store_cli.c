@@ -377,7 +377,7 @@ Test(cmk, fifo_in_place_of_a_file_is_refused, .timeout = 900)
     cr_assert_eq(cmk("get s --length 10 --output x"), 0, "the store is intact");
 }
 
-/* Issue 17 item 8: an XTS store made with --integrity hmac-sha256 turns changed data into exit 4. */
+/* Issue 17 item 8: an XTS store made with --integrity hmac-sha256 gives exit 4 for changed data. */
 Test(cmk, xts_integrity_option_gives_exit_4)
 {
     cr_assert_eq(cmk("create s --size 64K --unit-size 4096 --extent-units 4 --integrity "

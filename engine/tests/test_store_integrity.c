@@ -17,10 +17,10 @@
 static char dir[256], key_path[320], store_dir[320], other_dir[320];
 static struct eng_kek_provider *kek;
 
-#define US 4096U
-#define UNITS 300U  /* 3 extents of 128 units, the last one partial */
+#define US     4096U
+#define UNITS  300U /* 3 extents of 128 units, the last one partial */
 #define EXTENT 128U
-#define MAC 32U
+#define MAC    32U
 
 static void setup(void)
 {
@@ -120,8 +120,8 @@ static void expect_units(const char *where, const uint8_t *want, const uint64_t 
         for (size_t i = 0; i < nbad; i++) {
             is_bad |= bad[i] == u;
         }
-        cr_assert_eq(memcmp(got + u * US, is_bad ? zero : want + u * US, US), 0,
-                     "unit %lu (%s)", (unsigned long)u, is_bad ? "must be zeroed" : "must read");
+        cr_assert_eq(memcmp(got + u * US, is_bad ? zero : want + u * US, US), 0, "unit %lu (%s)",
+                     (unsigned long)u, is_bad ? "must be zeroed" : "must read");
     }
     free(got);
     eng_store_close(s);
