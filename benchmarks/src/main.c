@@ -142,6 +142,13 @@ static size_t add_store_cells(struct bench_cell *cells, size_t n, struct bench_c
             n = add_cell(cells, n, c);
         }
     }
+    if (base.mode == ENG_MODE_XTS) {
+        /* the integrity option's cost: per-unit HMAC-SHA-256, same geometry as "smk memory" */
+        struct bench_cell c = base;
+        c.medium = BENCH_MEDIUM_MEMORY;
+        c.keys = "smk-hmac";
+        n = add_cell(cells, n, c);
+    }
     if (p->store_full) {
         struct bench_cell c = base;
         c.medium = BENCH_MEDIUM_MEMORY;

@@ -5,10 +5,12 @@
  * --output or range, a vault store without the vault options), 3
  * inaccessible (the KEK is gone, disabled, expired or not permitted, or its
  * key or token file is not the user's alone), 4 integrity (authentication
- * failed, corrupt, truncated or rolled-back key table, corrupt backup).
- * Errors are one line on stderr. get, status and backup open the store
- * read-only (shared lock: any number at once); put, rotate-kek and rekey
- * open it exclusively.
+ * failed, corrupt, truncated or rolled-back key table, corrupt backup),
+ * where it is detected: a GCM store or an XTS store made with --integrity
+ * hmac-sha256 detects changed data; a plain XTS store does not. Errors are
+ * one line on stderr. get, status and backup open the store read-only
+ * (shared lock: any number at once); put, rotate-kek and rekey open it
+ * exclusively.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -66,11 +68,20 @@ static const char usage_text[] =
     "  --vault-token-file F  file holding the identity's bearer token (default\n"
     "                        $CMK_VAULT_TOKEN); rotate-kek then rewraps under the\n"
     "                        vault's current version (the key officer rotates the key)\n"
-    "  --mode xts|gcm        create: cipher mode (default xts)\n"
+    "  --mode xts|gcm        create: cipher mode (default xts). xts hides data but does\n"
+    "                        NOT detect changed, swapped or moved units (they read back\n"
+    "                        as garbage, exit 0) unless --integrity is given; gcm\n"
+    "                        authenticates every unit (28 B of metadata per unit)\n"
+    "  --integrity none|hmac-sha256\n"
+    "                        create, xts only: a 32-byte HMAC-SHA-256 per unit in the\n"
+    "                        store's `macs` file, checked before decryption (exit 4 on\n"
+    "                        a changed, swapped or moved unit); does not detect an older\n"
+    "                        copy of the same unit put back (replay), as dm-integrity\n"
     "  --unit-size N         create: data unit size, 512..65536, power of two (default 8192)\n"
     "  --size BYTES          create: capacity (K, M, G suffixes), rounded up to whole units\n"
     "  --units N             create: capacity in units\n"
-    "  --extent-units N      create: units per DEK (default 1024)\n"
+    "  --extent-units N      create: units per DEK, 1..the store's units (default 1024,\n"
+    "                        or the whole store if it is smaller)\n"
     "  --offset BYTES        put/get: byte offset (default 0); past the store's end:\n"
     "                        refused (exit 2)\n"
     "  --length BYTES        get: byte count (default: to the end)\n"
@@ -102,7 +113,9 @@ static const char usage_text[] =
     "exit codes: 0 ok, 1 error, 2 usage (also a refused --output or range, or a vault\n"
     "store without --vault-url), 3 inaccessible (KEK gone, disabled, expired or not\n"
     "permitted; key or token file not yours alone), 4 integrity (authentication failed,\n"
-    "corrupt or truncated data, key table rolled back)\n";
+    "corrupt or truncated key table, backup or metadata, key table rolled back; changed\n"
+    "data only where it is detected: gcm stores and xts stores made with --integrity\n"
+    "hmac-sha256, not plain xts stores)\n";
 
 struct opts {
     const char *key_file;
@@ -111,6 +124,7 @@ struct opts {
     const char *vault_ca;
     const char *vault_token_file;
     const char *mode;
+    const char *integrity;
     const char *unit_size;
     const char *size;
     const char *units;
@@ -148,6 +162,7 @@ static int exit_code_for(int code)
         case ENG_ERR_KEK_NOT_YET_VALID:
             return EXIT_INACCESSIBLE;
         case ENG_ERR_VAULT_INSECURE:
+        case ENG_ERR_GEOMETRY:
             return EXIT_USAGE;
         case ENG_ERR_AUTH:
         case ENG_ERR_KEYTABLE_CORRUPT:
@@ -167,7 +182,9 @@ static int exit_code_for(int code)
 /* One line: what failed and why; the engine's code name for scripts and searches. */
 static int fail_with(const char *what, int code)
 {
-    fprintf(stderr, "cmk: %s: %s (%s)\n", what, eng_strerror(code), eng_error_name(code));
+    const char *file = eng_error_file();
+    fprintf(stderr, "cmk: %s: %s%s%s (%s)\n", what, file, file[0] != '\0' ? ": " : "",
+            eng_strerror(code), eng_error_name(code));
     return exit_code_for(code);
 }
 
@@ -188,6 +205,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         {"vault-ca", offsetof(struct opts, vault_ca)},
         {"vault-token-file", offsetof(struct opts, vault_token_file)},
         {"mode", offsetof(struct opts, mode)},
+        {"integrity", offsetof(struct opts, integrity)},
         {"unit-size", offsetof(struct opts, unit_size)},
         {"size", offsetof(struct opts, size)},
         {"units", offsetof(struct opts, units)},
@@ -506,25 +524,43 @@ static int cmd_create(const struct opts *o)
                             (cfg.mode != ENG_MODE_XTS && cfg.mode != ENG_MODE_GCM))) {
         return usage_error("--mode must be xts or gcm", o->mode);
     }
-    if (o->unit_size != NULL && parse_u32(o->unit_size, &cfg.unit_size) != 0) {
-        return usage_error("bad --unit-size", o->unit_size);
+    if (o->integrity != NULL && strcmp(o->integrity, "hmac-sha256") == 0) {
+        cfg.integrity = ENG_STORE_INTEGRITY_HMAC_SHA256;
+    } else if (o->integrity != NULL && strcmp(o->integrity, "none") != 0) {
+        return usage_error("--integrity must be none or hmac-sha256", o->integrity);
     }
-    if (o->extent_units != NULL && parse_u32(o->extent_units, &cfg.extent_units) != 0) {
-        return usage_error("bad --extent-units", o->extent_units);
+    if (cfg.integrity != ENG_STORE_INTEGRITY_NONE && cfg.mode != ENG_MODE_XTS) {
+        return usage_error("--integrity hmac-sha256 is for --mode xts (gcm authenticates every "
+                           "unit already)",
+                           o->integrity);
+    }
+    if (o->unit_size != NULL &&
+        (parse_u32(o->unit_size, &cfg.unit_size) != 0 || cfg.unit_size < 512 ||
+         cfg.unit_size > 65536 || (cfg.unit_size & (cfg.unit_size - 1)) != 0)) {
+        return usage_error("--unit-size must be a power of two from 512 to 65536", o->unit_size);
     }
     uint64_t v;
     if (o->units != NULL) {
-        if (parse_size(o->units, &v) != 0) {
-            return usage_error("bad --units", o->units);
+        if (parse_size(o->units, &v) != 0 || v == 0) {
+            return usage_error("--units must be a number of units, at least 1", o->units);
         }
         cfg.num_units = v;
     } else if (o->size != NULL) {
-        if (parse_size(o->size, &v) != 0 || cfg.unit_size == 0) {
-            return usage_error("bad --size", o->size);
+        if (parse_size(o->size, &v) != 0 || v == 0 || v > UINT64_MAX - cfg.unit_size) {
+            return usage_error("--size must be a byte count (K, M, G suffixes), at least 1",
+                               o->size);
         }
         cfg.num_units = v / cfg.unit_size + (v % cfg.unit_size != 0);
     } else {
         return usage_error("create needs --size or --units", NULL);
+    }
+    if (o->extent_units != NULL &&
+        (parse_u32(o->extent_units, &cfg.extent_units) != 0 || cfg.extent_units == 0 ||
+         cfg.extent_units > cfg.num_units)) {
+        char what[128];
+        snprintf(what, sizeof(what),
+                 "--extent-units must be from 1 to %" PRIu64 " (the store's units)", cfg.num_units);
+        return usage_error(what, o->extent_units);
     }
     struct eng_kek_provider *kek = open_kek(o, 1);
     if (kek == NULL) {
@@ -629,6 +665,74 @@ static int check_offset(const char *cmd, struct eng_store *s, uint64_t off, uint
     return EXIT_USAGE;
 }
 
+static int put_too_large(const char *name, uint64_t len, int at_least, uint64_t off, uint64_t cap)
+{
+    fprintf(stderr,
+            "cmk: put: %s holds %s%" PRIu64 " bytes, more than the %" PRIu64
+            " bytes the store has from --offset %" PRIu64 " (capacity %" PRIu64
+            "); nothing was written (%s)\n",
+            strcmp(name, "-") == 0 ? "stdin" : name, at_least ? "at least " : "", len, cap - off,
+            off, cap, eng_error_name(ENG_ERR_RANGE));
+    return EXIT_ERR;
+}
+
+/*
+ * Checks, before anything is written, that the input fits at |off|: a
+ * regular file by its size; any other input (stdin, a pipe) is read to its
+ * end into an encrypted spool file (*spool), refused as soon as it passes
+ * the room left, and written from there. EXIT_OK or the exit code (printed).
+ */
+static int put_input_fits(struct eng_store *s, FILE *in, const char *name, uint64_t off,
+                          uint8_t *buf, struct eng_tmpfile **spool)
+{
+    struct eng_store_info info;
+    struct stat st;
+    eng_store_get_info(s, &info);
+    uint64_t cap = info.num_units * info.unit_size;
+    uint64_t room = cap - off; /* check_offset refused an offset past the end */
+    if (fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode)) {
+        uint64_t len = (uint64_t)st.st_size;
+        return len <= room ? EXIT_OK : put_too_large(name, len, 0, off, cap);
+    }
+    *spool = eng_tmpfile_new(NULL);
+    if (*spool == NULL) {
+        return fail("put: spool file for the input");
+    }
+    size_t n;
+    while ((n = fread(buf, 1, IO_CHUNK, in)) > 0) {
+        if (n > room - eng_tmpfile_size(*spool)) {
+            return put_too_large(name, eng_tmpfile_size(*spool) + n, 1, off, cap);
+        }
+        if (eng_tmpfile_write(*spool, buf, n) != 0) {
+            return fail("put: spool file for the input");
+        }
+    }
+    if (ferror(in)) {
+        fprintf(stderr, "cmk: put: reading %s failed\n", name);
+        return EXIT_ERR;
+    }
+    return EXIT_OK;
+}
+
+/* The next chunk of input into |buf|: *n bytes (0 at the end); EXIT_OK or the exit code. */
+static int put_next(FILE *in, const char *name, struct eng_tmpfile *spool, uint64_t done,
+                    uint8_t *buf, size_t *n)
+{
+    if (spool == NULL) {
+        *n = fread(buf, 1, IO_CHUNK, in);
+        if (*n == 0 && ferror(in)) {
+            fprintf(stderr, "cmk: put: reading %s failed\n", name);
+            return EXIT_ERR;
+        }
+        return EXIT_OK;
+    }
+    uint64_t left = eng_tmpfile_size(spool) - done;
+    *n = left < IO_CHUNK ? (size_t)left : IO_CHUNK;
+    return *n == 0 || eng_tmpfile_read(spool, done, buf, *n) == 0
+               ? EXIT_OK
+               : fail("put: spool file for the input");
+}
+
 static int cmd_put(const struct opts *o)
 {
     if (o->npos != 3) {
@@ -651,17 +755,18 @@ static int cmd_put(const struct opts *o)
         rc = check_offset("put", s, off, &total);
     }
     uint8_t *buf = malloc(IO_CHUNK);
+    struct eng_tmpfile *spool = NULL;
     if (s != NULL && buf == NULL) {
         fprintf(stderr, "cmk: put: out of memory\n");
         rc = EXIT_ERR;
     }
-    while (s != NULL && buf != NULL && rc == EXIT_OK) {
-        size_t n = fread(buf, 1, IO_CHUNK, in);
-        if (n == 0) {
-            if (ferror(in)) {
-                fprintf(stderr, "cmk: put: reading %s failed\n", o->pos[2]);
-                rc = EXIT_ERR;
-            }
+    if (s != NULL && rc == EXIT_OK) {
+        rc = put_input_fits(s, in, o->pos[2], off, buf, &spool);
+    }
+    for (uint64_t done = 0; s != NULL && rc == EXIT_OK;) {
+        size_t n = 0;
+        rc = put_next(in, o->pos[2], spool, done, buf, &n);
+        if (n == 0 || rc != EXIT_OK) {
             break;
         }
         if (eng_store_write_bytes(s, off, buf, n) != 0) {
@@ -669,9 +774,14 @@ static int cmd_put(const struct opts *o)
             break;
         }
         off += n;
+        done += n;
     }
     if (s != NULL && rc == EXIT_OK && eng_store_sync(s) != 0) {
         rc = fail("put");
+    }
+    eng_tmpfile_free(spool);
+    if (buf != NULL) {
+        eng_cleanse(buf, IO_CHUNK);
     }
     free(buf);
     if (in != stdin) {
@@ -1029,6 +1139,10 @@ static void print_status_text(const char *dir, struct eng_store *s, const struct
     printf("units       %" PRIu64 " (%" PRIu64 " bytes)\n", in->num_units,
            in->num_units * in->unit_size);
     printf("extents     %" PRIu32 " of %" PRIu32 " units\n", in->num_extents, in->extent_units);
+    printf("integrity   %s\n", in->mode == ENG_MODE_GCM ? "gcm tag per unit"
+                               : in->integrity != ENG_STORE_INTEGRITY_NONE
+                                   ? "hmac-sha256 per unit (macs)"
+                                   : "none (xts: changed data is not detected)");
     printf("generation  %" PRIu64 "\n", in->generation);
     if (in->accessible) {
         printf("access      ok (key table MAC verified, KEK checked at open, then every %" PRIu32
@@ -1071,6 +1185,10 @@ static void print_status_json(const char *dir, struct eng_store *s, const struct
     cJSON_AddNumberToObject(root, "num_units", (double)in->num_units);
     cJSON_AddNumberToObject(root, "extent_units", in->extent_units);
     cJSON_AddNumberToObject(root, "num_extents", in->num_extents);
+    cJSON_AddStringToObject(root, "integrity", in->mode == ENG_MODE_GCM ? "gcm"
+                                               : in->integrity != ENG_STORE_INTEGRITY_NONE
+                                                   ? "hmac-sha256"
+                                                   : "none");
     cJSON_AddNumberToObject(root, "generation", (double)in->generation);
     cJSON_AddBoolToObject(root, "accessible", in->accessible);
     cJSON_AddBoolToObject(root, "mac_verified", in->mac_verified);
