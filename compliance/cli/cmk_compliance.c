@@ -117,6 +117,9 @@ static void print_rows(const struct comp_report *rep, size_t from)
         if (k->acceptable > 0) {
             printf(", %lu acceptable", k->acceptable);
         }
+        if (k->key_cases > 0) {
+            printf("; %lu of %lu AES-256 cases ran", k->key_ran, k->key_cases);
+        }
         if (k->skip_reason[0] != '\0') {
             printf(" (%s)", k->skip_reason);
         }

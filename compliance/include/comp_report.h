@@ -11,7 +11,7 @@
  *                  measured, verdict: "pass"|"fail"|"not_applicable", reason,
  *                  seconds}],
  *    "kats": [{file, kind, backend, arch, passed, failed, skipped,
- *              acceptable, skip_reason, detail}]}
+ *              acceptable, key_cases, key_ran, skip_reason, detail}]}
  *
  * The writers never print; they return 0, or -1 with errno set by the
  * failing file call (ENOMEM when cJSON runs out of memory).
@@ -54,6 +54,8 @@ struct comp_kat_row {
     char backend[32];     /* "native", "ipsec-mb", "openssl"; "-" when nothing ran */
     char arch[32];        /* "avx512", ...; "evp" for the OpenSSL-only paths; "-" */
     unsigned long passed, failed, skipped, acceptable;
+    unsigned long key_cases; /* cases of the engine's own key size (AES-256), run or not */
+    unsigned long key_ran;   /* ... of which ran (not skipped) */
     char skip_reason[256];
     char detail[256];     /* first failure or why the file could not run; "" */
 };
