@@ -1,8 +1,9 @@
 /*
  * cmk_compliance.c - bin/cmk-compliance: the known-answer runner and the
- * key-lifecycle control suite; writes compliance.json, compliance-junit.xml
- * and compliance.md. Exit 0 when every vector and control passed (or is
- * not applicable), 1 on any failure, 2 on a usage error.
+ * key-lifecycle control suite; writes compliance.json, compliance-junit.xml,
+ * compliance.md and assessment-results.json (OSCAL 1.1.3, see comp_oscal.h).
+ * Exit 0 when every vector and control passed (or is not applicable), 1 on
+ * any failure, 2 on a usage error.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <time.h>
 
 #include "comp_controls.h"
+#include "comp_oscal.h"
 #include "comp_report.h"
 #include "comp_runner.h"
 
@@ -204,6 +206,7 @@ int main(int argc, char **argv)
         return 2;
     }
     struct comp_report rep = {0};
+    time_t started = time(NULL);
     double t0 = now_s();
     if ((o.defaults || o.num_vectors > 0) && run_vectors(&o, &rep) != 0) {
         fprintf(stderr, "cmk-compliance: out of memory\n");
@@ -228,8 +231,19 @@ int main(int argc, char **argv)
         comp_report_cleanup(&rep);
         return 2;
     }
-    char path[1100];
+    char path[1100], bench[1100];
     int rc = 0;
+    snprintf(bench, sizeof(bench), "%s/bench.json", o.out);
+    struct comp_oscal_run run = {
+        .start = started,
+        .end = time(NULL),
+        .vault = o.controls ? "vault-mock (bin/vault-mock, two instances the control suite "
+                              "starts on 127.0.0.1 with --throttle off)"
+                            : NULL,
+        .bench_json = o.bench != NULL ? o.bench : bench,
+    };
+    snprintf(path, sizeof(path), "%s/assessment-results.json", o.out);
+    rc |= comp_oscal_write(&rep, &run, path);
     snprintf(path, sizeof(path), "%s/compliance.json", o.out);
     rc |= comp_report_write_json(&rep, path);
     snprintf(path, sizeof(path), "%s/compliance-junit.xml", o.out);
