@@ -12,6 +12,7 @@
 
 #include "comp_oscal.h"
 #include "comp_report.h"
+#include "rep_junit.h"
 #include "rep_bench.h"
 
 const char *comp_verdict_name(enum comp_verdict v)
@@ -269,8 +270,13 @@ int comp_report_write_json(const struct comp_report *r, const char *path)
 
 /* ---- JUnit XML ------------------------------------------------------------------- */
 
-/* One test case per vector file: every back end's row of that file in |out| lines. */
-static void junit_kat_file(FILE *f, const struct comp_report *r, size_t first, size_t end)
+/*
+ * One test case per vector file; what every back end's row of that file
+ * says goes to |out| (the suite's system-out: the schema has no per-case
+ * output).
+ */
+static void junit_kat_file(FILE *f, FILE *out, const struct comp_report *r, size_t first,
+                           size_t end)
 {
     unsigned long failed = 0, ran = 0;
     for (size_t i = first; i < end; i++) {
@@ -281,7 +287,8 @@ static void junit_kat_file(FILE *f, const struct comp_report *r, size_t first, s
     rep_fput_xml(f, r->kats[first].file);
     fputs("\" time=\"0\">\n", f);
     if (failed > 0) {
-        fprintf(f, "      <failure message=\"%lu vectors failed\">", failed);
+        fprintf(f, "      <failure type=\"vector-failed\" message=\"%lu vectors failed\">",
+                failed);
         for (size_t i = first; i < end; i++) {
             if (r->kats[i].failed > 0 || r->kats[i].detail[0] != '\0') {
                 fprintf(f, "%s/%s: ", r->kats[i].backend, r->kats[i].arch);
@@ -296,20 +303,24 @@ static void junit_kat_file(FILE *f, const struct comp_report *r, size_t first, s
                                                    : r->kats[first].detail);
         fputs("\"/>\n", f);
     }
-    fputs("      <system-out>", f);
+    fputs("    </testcase>\n", f);
     for (size_t i = first; i < end; i++) {
         const struct comp_kat_row *k = &r->kats[i];
-        fprintf(f, "%s %s/%s: %lu passed, %lu failed, %lu skipped, %lu acceptable", k->kind,
-                k->backend, k->arch, k->passed, k->failed, k->skipped, k->acceptable);
-        if (k->skip_reason[0] != '\0') {
-            fputs(" (", f);
-            rep_fput_xml(f, k->skip_reason);
-            fputs(")", f);
+        fprintf(out, "%s %s %s/%s: %lu passed, %lu failed, %lu skipped, %lu acceptable", k->file,
+                k->kind, k->backend, k->arch, k->passed, k->failed, k->skipped, k->acceptable);
+        if (k->key_cases > 0) {
+            fprintf(out, "; %lu of %lu AES-256 cases ran", k->key_ran, k->key_cases);
         }
-        fputs("&#10;", f);
+        if (k->skip_reason[0] != '\0') {
+            fprintf(out, " (%s)", k->skip_reason);
+        }
+        fputc('\n', out);
     }
-    fputs("</system-out>\n    </testcase>\n", f);
 }
+
+#define JUNIT_PROPERTIES                                                                     \
+    "    <properties>\n      <property name=\"tool\" value=\"bin/cmk-compliance\"/>\n"             \
+    "    </properties>\n"
 
 int comp_report_write_junit(const struct comp_report *r, const char *path)
 {
@@ -337,51 +348,71 @@ int comp_report_write_junit(const struct comp_report *r, const char *path)
     for (size_t i = 0; i < r->num_controls; i++) {
         ctl_time += r->controls[i].seconds;
     }
-    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n", f);
-    fprintf(f, "<testsuites name=\"cmk-compliance\" tests=\"%lu\" failures=\"%lu\">\n",
-            (unsigned long)r->num_controls + files, s[1] + kat_failed_files);
-    fprintf(f,
-            "  <testsuite name=\"compliance.controls\" tests=\"%lu\" failures=\"%lu\" "
-            "skipped=\"%lu\" errors=\"0\" time=\"%.3f\">\n",
-            (unsigned long)r->num_controls, s[1], s[2], ctl_time);
-    for (size_t i = 0; i < r->num_controls; i++) {
-        const struct comp_control *c = &r->controls[i];
-        fputs("    <testcase classname=\"compliance.controls\" name=\"", f);
-        rep_fput_xml(f, c->id);
-        fputs(" ", f);
-        rep_fput_xml(f, c->title);
-        fprintf(f, "\" time=\"%.3f\">\n", c->seconds);
-        if (c->verdict == COMP_VERDICT_FAIL) {
-            fputs("      <failure message=\"", f);
-            rep_fput_xml(f, c->reason);
-            fputs("\">", f);
-            rep_fput_xml(f, c->evidence);
-            fputs("</failure>\n", f);
-        } else if (c->verdict == COMP_VERDICT_NOT_APPLICABLE) {
-            fputs("      <skipped message=\"not applicable: ", f);
-            rep_fput_xml(f, c->reason);
-            fputs("\"/>\n", f);
+    /* each suite's system-out is gathered in memory while its cases are written */
+    char *text = NULL;
+    size_t text_len = 0;
+    FILE *out = NULL;
+    int id = 0, rc = 0;
+    fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n", f);
+    if (r->num_controls > 0 && (out = open_memstream(&text, &text_len)) != NULL) {
+        struct rep_junit_suite suite = {"compliance.controls", "cmk-harness.compliance", id++,
+                                        (unsigned long)r->num_controls, s[1], 0, s[2], ctl_time};
+        rep_junit_suite_open(f, 2, &suite);
+        fputs(JUNIT_PROPERTIES, f);
+        for (size_t i = 0; i < r->num_controls; i++) {
+            const struct comp_control *c = &r->controls[i];
+            fputs("    <testcase classname=\"compliance.controls\" name=\"", f);
+            rep_fput_xml(f, c->id);
+            fputs(" ", f);
+            rep_fput_xml(f, c->title);
+            fprintf(f, "\" time=\"%.3f\">\n", c->seconds);
+            if (c->verdict == COMP_VERDICT_FAIL) {
+                fputs("      <failure type=\"control-failed\" message=\"", f);
+                rep_fput_xml(f, c->reason);
+                fputs("\">", f);
+                rep_fput_xml(f, c->evidence);
+                fputs("</failure>\n", f);
+            } else if (c->verdict == COMP_VERDICT_NOT_APPLICABLE) {
+                fputs("      <skipped message=\"not applicable: ", f);
+                rep_fput_xml(f, c->reason);
+                fputs("\"/>\n", f);
+            }
+            fputs("    </testcase>\n", f);
+            fprintf(out, "%s %s: measured: %s\n%s\n", c->id, comp_verdict_name(c->verdict),
+                    c->measured, c->evidence);
         }
-        fputs("      <system-out>measured: ", f);
-        rep_fput_xml(f, c->measured);
-        fputs("&#10;", f);
-        rep_fput_xml(f, c->evidence);
-        fputs("</system-out>\n    </testcase>\n", f);
+        fclose(out);
+        rep_junit_suite_close(f, 2, text);
+        free(text);
+        text = NULL;
+    } else if (r->num_controls > 0) {
+        rc = -1;
     }
-    fputs("  </testsuite>\n", f);
-    fprintf(f,
-            "  <testsuite name=\"compliance.kat\" tests=\"%lu\" failures=\"%lu\" skipped=\"%lu\" "
-            "errors=\"0\" time=\"0\">\n",
-            files, kat_failed_files, kat_skipped_files);
-    for (size_t i = 0; i < r->num_kats;) {
-        size_t j = i;
-        while (j < r->num_kats && strcmp(r->kats[j].file, r->kats[i].file) == 0) {
-            j++;
+    if (files > 0 && (out = open_memstream(&text, &text_len)) != NULL) {
+        struct rep_junit_suite suite = {"compliance.kat", "cmk-harness.compliance", id++, files,
+                                        kat_failed_files, 0, kat_skipped_files, 0};
+        rep_junit_suite_open(f, 2, &suite);
+        fputs(JUNIT_PROPERTIES, f);
+        for (size_t i = 0; i < r->num_kats;) {
+            size_t j = i;
+            while (j < r->num_kats && strcmp(r->kats[j].file, r->kats[i].file) == 0) {
+                j++;
+            }
+            junit_kat_file(f, out, r, i, j);
+            i = j;
         }
-        junit_kat_file(f, r, i, j);
-        i = j;
+        fclose(out);
+        rep_junit_suite_close(f, 2, text);
+        free(text);
+    } else if (files > 0) {
+        rc = -1;
     }
-    fputs("  </testsuite>\n</testsuites>\n", f);
+    if (rc != 0) {
+        fclose(f);
+        errno = ENOMEM;
+        return -1;
+    }
+    fputs("</testsuites>\n", f);
     return fclose(f) == 0 ? 0 : -1;
 }
 
