@@ -54,6 +54,23 @@ const char *comp_sp_title(const char *id);
 /* comp_sp_label writes the usual form of |id| ("sc-28.1" -> "SC-28(1)") to |out|. */
 void comp_sp_label(const char *id, char *out, size_t max_out_len);
 
+/* The judgement of one SP 800-53 control objective from the run's controls. */
+struct comp_sp_verdict {
+    const char *id;     /* "sc-28.1" */
+    int satisfied;      /* every mapped control that ran passed */
+    const char *reason; /* "pass"; "fail" (a mapped control failed); "other" (one reported a
+                           finding or could not decide: not applicable) */
+    char by[1024];      /* "CMK-DEL-01 fail, CMK-COV-01 pass" */
+};
+
+/*
+ * comp_sp_judge fills |out| (up to |max|) with the SP 800-53 controls that
+ * the controls of |r| map to (the vectors count as CMK-KAT-01), in the
+ * catalog's order, and returns how many. The findings of the OSCAL document
+ * and the summaries use it.
+ */
+size_t comp_sp_judge(const struct comp_report *r, struct comp_sp_verdict *out, size_t max);
+
 /* What the run was: times and the system under test. NULL strings are left out. */
 struct comp_oscal_run {
     time_t start, end;

@@ -11,7 +11,8 @@
  *                  measured, verdict: "pass"|"fail"|"not_applicable", reason,
  *                  seconds}],
  *    "kats": [{file, kind, backend, arch, passed, failed, skipped,
- *              acceptable, key_cases, key_ran, skip_reason, detail}]}
+ *              acceptable, key_cases, key_ran, skip_reason, detail}],
+ *    "summary_page": (comp_summary_json)}
  *
  * The writers never print; they return 0, or -1 with errno set by the
  * failing file call (ENOMEM when cJSON runs out of memory).
@@ -20,6 +21,7 @@
 #define COMP_REPORT_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -90,6 +92,20 @@ void comp_control_add_evidence(struct comp_control *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void comp_control_set(struct comp_control *c, enum comp_verdict v, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/*
+ * comp_summary_json returns the one-page summary of |r| (comp_summary.c):
+ * {"sp800_53": [{id, label, title, state, reason, controls}],
+ *  "inaccessible": [{event: delete|disable|revoke, control, verdict, measured}],
+ *  "throughput": [{event, control, verdict, measured}],
+ *  "vectors": {files, rows, passed, failed, skipped, key_cases, key_ran,
+ *              skip_reasons: [{reason, count}]},
+ *  "findings": [strings]}. NULL on no memory.
+ */
+struct cJSON *comp_summary_json(const struct comp_report *r);
+
+/* comp_summary_md writes the summary (from comp_summary_json) as Markdown. */
+void comp_summary_md(FILE *f, const struct cJSON *summary);
 
 /* comp_report_json returns the report as a cJSON tree (caller frees with cJSON_Delete), or NULL. */
 struct cJSON *comp_report_json(const struct comp_report *r);

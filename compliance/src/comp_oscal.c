@@ -370,6 +370,60 @@ static int list_has(const char *list, const char *id)
     return 0;
 }
 
+/* ---- the SP 800-53 verdicts ----------------------------------------------------------------- */
+
+/* The verdict of the vectors as one control (CMK-KAT-01): fail when a file failed. */
+static enum comp_verdict kat_verdict(const struct comp_report *r)
+{
+    for (size_t k = 0; k < r->num_kats; k++) {
+        if (r->kats[k].failed > 0) {
+            return COMP_VERDICT_FAIL;
+        }
+    }
+    return COMP_VERDICT_PASS;
+}
+
+size_t comp_sp_judge(const struct comp_report *r, struct comp_sp_verdict *out, size_t max)
+{
+    size_t n = 0;
+    if (r == NULL || out == NULL) {
+        return 0;
+    }
+    /* in catalog order, so that every run lists them the same way */
+    for (size_t k = 0; k < sizeof(sp_titles) / sizeof(sp_titles[0]) && n < max; k++) {
+        struct comp_sp_verdict *v = &out[n];
+        memset(v, 0, sizeof(*v));
+        v->id = sp_titles[k].id;
+        int any = 0, failed = 0, other = 0;
+        size_t by_len = 0;
+        for (size_t i = 0; i <= r->num_controls; i++) {
+            const char *id = i < r->num_controls ? r->controls[i].id : "CMK-KAT-01";
+            if (i == r->num_controls && r->num_kats == 0) {
+                break;
+            }
+            enum comp_verdict verdict =
+                i < r->num_controls ? r->controls[i].verdict : kat_verdict(r);
+            const struct comp_sp_map *m = comp_sp_map_find(id);
+            if (m == NULL || !list_has(m->sp_ids, v->id)) {
+                continue;
+            }
+            any = 1;
+            failed |= verdict == COMP_VERDICT_FAIL;
+            other |= verdict == COMP_VERDICT_NOT_APPLICABLE;
+            int w = snprintf(v->by + by_len, sizeof(v->by) - by_len, "%s%s %s",
+                             by_len ? ", " : "", id, verdict_word(verdict));
+            by_len += w > 0 && (size_t)w < sizeof(v->by) - by_len ? (size_t)w : 0;
+        }
+        if (!any) {
+            continue;
+        }
+        v->satisfied = !failed && !other;
+        v->reason = v->satisfied ? "pass" : failed ? "fail" : "other";
+        n++;
+    }
+    return n;
+}
+
 /* ---- system under test ----------------------------------------------------------------------- */
 
 static void cpu_model(char *out, size_t max)
@@ -507,8 +561,6 @@ cJSON *comp_oscal_json(const struct comp_report *r, const struct comp_oscal_run 
     /* observations and the SP 800-53 ids they touch */
     struct obs obs[MAX_OBS];
     size_t num_obs = 0;
-    const char *sp[MAX_SP];
-    size_t num_sp = 0;
     cJSON *obs_arr = cJSON_CreateArray();
     cJSON *risks = cJSON_CreateArray();
     for (size_t i = 0; i <= r->num_controls && num_obs < MAX_OBS; i++) {
@@ -535,28 +587,10 @@ cJSON *comp_oscal_json(const struct comp_report *r, const struct comp_oscal_run 
             const char *why = c != NULL ? c->reason : "a vector file failed: see vector-failure";
             cJSON_AddItemToArray(risks, risk_of(o, why, o->risk_uuid));
         }
-        const struct comp_sp_map *m = comp_sp_map_find(o->id);
         num_obs++;
-        if (m == NULL) {
-            continue;
-        }
-        char ids[256];
-        snprintf(ids, sizeof(ids), "%s", m->sp_ids);
-        char *save = NULL;
-        for (char *t = strtok_r(ids, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
-            const char *title = comp_sp_title(t);
-            int seen = 0;
-            for (size_t k = 0; k < num_sp; k++) {
-                seen |= strcmp(sp[k], t) == 0;
-            }
-            for (size_t k = 0;
-                 !seen && title != NULL && k < sizeof(sp_titles) / sizeof(sp_titles[0]); k++) {
-                if (strcmp(sp_titles[k].id, t) == 0 && num_sp < MAX_SP) {
-                    sp[num_sp++] = sp_titles[k].id;
-                }
-            }
-        }
     }
+    struct comp_sp_verdict *sp = calloc(MAX_SP, sizeof(*sp));
+    size_t num_sp = sp != NULL ? comp_sp_judge(r, sp, MAX_SP) : 0;
 
     /* reviewed-controls: the SP 800-53 controls covered */
     cJSON *rc = cJSON_AddObjectToObject(res, "reviewed-controls");
@@ -570,7 +604,7 @@ cJSON *comp_oscal_json(const struct comp_report *r, const struct comp_oscal_run 
         cJSON *inc = cJSON_AddArrayToObject(s0, "include-controls");
         for (size_t k = 0; k < num_sp; k++) {
             cJSON *one = cJSON_CreateObject();
-            cJSON_AddStringToObject(one, "control-id", sp[k]);
+            cJSON_AddStringToObject(one, "control-id", sp[k].id);
             cJSON_AddItemToArray(inc, one);
         }
     } else {
@@ -591,28 +625,21 @@ cJSON *comp_oscal_json(const struct comp_report *r, const struct comp_oscal_run 
     /* one finding per SP 800-53 objective */
     cJSON *findings = cJSON_CreateArray();
     for (size_t k = 0; k < num_sp; k++) {
+        const struct comp_sp_verdict *v = &sp[k];
         char label[32], title[256], target[48];
-        comp_sp_label(sp[k], label, sizeof(label));
-        snprintf(title, sizeof(title), "%s %s", label, comp_sp_title(sp[k]));
-        snprintf(target, sizeof(target), "%s_obj", sp[k]);
+        comp_sp_label(v->id, label, sizeof(label));
+        snprintf(title, sizeof(title), "%s %s", label, comp_sp_title(v->id));
+        snprintf(target, sizeof(target), "%s_obj", v->id);
         cJSON *f = cJSON_CreateObject();
         add_uuid(f, uuid);
         add_str(f, "title", title);
-        int failed = 0, other = 0;
-        char by[1024] = "";
-        size_t by_len = 0;
         cJSON *rel_obs = cJSON_CreateArray();
         cJSON *rel_risks = cJSON_CreateArray();
         for (size_t i = 0; i < num_obs; i++) {
             const struct comp_sp_map *m = comp_sp_map_find(obs[i].id);
-            if (m == NULL || !list_has(m->sp_ids, sp[k])) {
+            if (m == NULL || !list_has(m->sp_ids, v->id)) {
                 continue;
             }
-            failed |= obs[i].verdict == COMP_VERDICT_FAIL;
-            other |= obs[i].verdict == COMP_VERDICT_NOT_APPLICABLE;
-            int n = snprintf(by + by_len, sizeof(by) - by_len, "%s%s %s", by_len ? ", " : "",
-                             obs[i].id, verdict_word(obs[i].verdict));
-            by_len += n > 0 && (size_t)n < sizeof(by) - by_len ? (size_t)n : 0;
             cJSON *ro = cJSON_CreateObject();
             cJSON_AddStringToObject(ro, "observation-uuid", obs[i].uuid);
             cJSON_AddItemToArray(rel_obs, ro);
@@ -622,23 +649,23 @@ cJSON *comp_oscal_json(const struct comp_report *r, const struct comp_oscal_run 
                 cJSON_AddItemToArray(rel_risks, rr);
             }
         }
-        int satisfied = !failed && !other;
         char desc[1400];
         snprintf(desc, sizeof(desc),
                  "Objective %s of %s, judged from the controls mapped to it: %s.", target, label,
-                 by);
+                 v->by);
         add_str(f, "description", desc);
         cJSON *tg = cJSON_AddObjectToObject(f, "target");
         cJSON_AddStringToObject(tg, "type", "objective-id");
         cJSON_AddStringToObject(tg, "target-id", target);
         cJSON *st = cJSON_AddObjectToObject(tg, "status");
-        cJSON_AddStringToObject(st, "state", satisfied ? "satisfied" : "not-satisfied");
-        cJSON_AddStringToObject(st, "reason", satisfied ? "pass" : failed ? "fail" : "other");
-        if (!satisfied) {
+        cJSON_AddStringToObject(st, "state", v->satisfied ? "satisfied" : "not-satisfied");
+        cJSON_AddStringToObject(st, "reason", v->reason);
+        if (!v->satisfied) {
             add_str(st, "remarks",
-                    failed ? "A mapped control failed: see the related risks."
-                           : "A mapped control reported a finding or could not decide (not "
-                             "applicable): see the related risks.");
+                    strcmp(v->reason, "fail") == 0
+                        ? "A mapped control failed: see the related risks."
+                        : "A mapped control reported a finding or could not decide (not "
+                          "applicable): see the related risks.");
         }
         cJSON_AddItemToObject(f, "related-observations", rel_obs);
         if (cJSON_GetArraySize(rel_risks) > 0) {
@@ -653,6 +680,7 @@ cJSON *comp_oscal_json(const struct comp_report *r, const struct comp_oscal_run 
     } else {
         cJSON_Delete(findings);
     }
+    free(sp);
     return root;
 }
 

@@ -230,6 +230,10 @@ cJSON *comp_report_json(const struct comp_report *r)
         cJSON_AddStringToObject(o, "skip_reason", k->skip_reason);
         cJSON_AddStringToObject(o, "detail", k->detail);
     }
+    cJSON *page = comp_summary_json(r);
+    if (page != NULL) {
+        cJSON_AddItemToObject(root, "summary_page", page);
+    }
     return root;
 }
 
@@ -546,6 +550,12 @@ int comp_report_write_md(const struct comp_report *r, const char *path)
     unsigned long s[7];
     summary(r, s);
     fputs("# Compliance\n\n", f);
+    cJSON *page = comp_summary_json(r);
+    if (page != NULL) {
+        comp_summary_md(f, page);
+        cJSON_Delete(page);
+    }
+    fputs("## All results\n\n", f);
     fprintf(f,
             "Controls: %lu pass, %lu fail, %lu not applicable. Known-answer vectors: %lu files, "
             "%lu passed, %lu failed, %lu skipped.\n\n",

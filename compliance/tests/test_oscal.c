@@ -211,8 +211,8 @@ Test(oscal, failing_control_gives_not_satisfied_and_a_risk)
                                                "control-selections"),
                            0),
         "include-controls");
-    static const char *const want[] = {"sc-12", "sc-28.1", "mp-6",  "au-2", "au-3",
-                                       "au-12", "si-7",    "sc-13", "si-6"};
+    static const char *const want[] = {"au-12", "au-2",    "au-3", "mp-6", "sc-12",
+                                       "sc-13", "sc-28.1", "si-6", "si-7"}; /* catalog order */
     cr_assert_eq(cJSON_GetArraySize(inc), 9);
     for (size_t i = 0; i < 9; i++) {
         cr_assert_str_eq(cJSON_GetStringValue(
@@ -376,5 +376,66 @@ Test(oscal, pitfalls_are_refused)
                            cases[i].message, out);
         cJSON_Delete(root);
     }
+    comp_report_cleanup(&r);
+}
+
+/* The one-page summary: verdicts per SP 800-53 control, measured times, vectors, findings. */
+Test(oscal, summary_page)
+{
+    struct comp_report r;
+    sample(&r);
+    struct comp_kat_row k;
+    memset(&k, 0, sizeof(k));
+    snprintf(k.file, sizeof(k.file), "b.json");
+    k.passed = 1;
+    k.skipped = 5;
+    snprintf(k.skip_reason, sizeof(k.skip_reason),
+             "3 GCM IV not 96 bits, 2 key not 256 bits, 1 acceptable (1 of them refused)");
+    cr_assert_eq(comp_report_add_kat(&r, &k), 0);
+    snprintf(k.skip_reason, sizeof(k.skip_reason), "4 GCM IV not 96 bits");
+    cr_assert_eq(comp_report_add_kat(&r, &k), 0);
+    cJSON *s = comp_summary_json(&r);
+    cr_assert_not_null(s);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(s, "sp800_53")), 9);
+    const cJSON *del = cJSON_GetArrayItem(cJSON_GetObjectItem(s, "inaccessible"), 0);
+    cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(del, "event")), "delete");
+    cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(del, "verdict")), "fail");
+    cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(del, "measured")), "3.20 s");
+    const cJSON *rev = cJSON_GetArrayItem(cJSON_GetObjectItem(s, "inaccessible"), 2);
+    cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(rev, "verdict")), "not run");
+    const cJSON *sr = cJSON_GetObjectItem(cJSON_GetObjectItem(s, "vectors"), "skip_reasons");
+    cr_assert_eq(cJSON_GetArraySize(sr), 2); /* acceptable is not a skip */
+    cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(sr, 0), "reason")),
+                     "GCM IV not 96 bits");
+    cr_assert_eq(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(sr, 0), "count")), 7);
+    cr_assert_eq(cJSON_GetNumberValue(cJSON_GetObjectItem(cJSON_GetArrayItem(sr, 1), "count")), 2);
+    const cJSON *fi = cJSON_GetObjectItem(s, "findings");
+    cr_assert_not_null(strstr(cJSON_GetStringValue(cJSON_GetArrayItem(fi, 0)),
+                              "XTS stores do not detect tampering unless created with an "
+                              "integrity option (CMK-INT-02, not_applicable: 16 bytes garbled)"));
+    int del_failed = 0;
+    const cJSON *f;
+    cJSON_ArrayForEach(f, fi)
+    {
+        del_failed += strcmp(cJSON_GetStringValue(f),
+                             "CMK-DEL-01 failed: first refusal after 3.20 s") == 0;
+    }
+    cr_assert_eq(del_failed, 1);
+    cJSON_Delete(s);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/compliance.md", dir);
+    cr_assert_eq(comp_report_write_md(&r, path), 0);
+    size_t len = 0;
+    char *md = vmt_read_file(path, &len);
+    cr_assert_eq(strncmp(md, "# Compliance\n\n## Summary\n\n### Verdict per NIST SP 800-53 rev 5 "
+                             "control\n",
+                         61),
+                 0, "%s", md);
+    cr_assert_not_null(strstr(md, "| SC-28(1) | Cryptographic Protection | not-satisfied | "
+                                  "CMK-DEL-01 fail |"),
+                       "%s", md);
+    cr_assert_not_null(strstr(md, "| GCM IV not 96 bits | 7 |"), "%s", md);
+    cr_assert_not_null(strstr(md, "## Seed claims and the controls that test them"), "%s", md);
+    free(md);
     comp_report_cleanup(&r);
 }
