@@ -255,13 +255,9 @@ int main(int argc, char **argv)
         comp_report_cleanup(&rep);
         return 2;
     }
-    unsigned long files = 0, passed = 0, failed = 0, skipped = 0, cpass = 0, cfail = 0, cna = 0;
-    for (size_t i = 0; i < rep.num_kats; i++) {
-        files += i == 0 || strcmp(rep.kats[i].file, rep.kats[i - 1].file) != 0;
-        passed += rep.kats[i].passed;
-        failed += rep.kats[i].failed;
-        skipped += rep.kats[i].skipped;
-    }
+    unsigned long cpass = 0, cfail = 0, cna = 0;
+    struct comp_kat_totals kt;
+    comp_report_kat_totals(&rep, &kt);
     for (size_t i = 0; i < rep.num_controls; i++) {
         cpass += rep.controls[i].verdict == COMP_VERDICT_PASS;
         cfail += rep.controls[i].verdict == COMP_VERDICT_FAIL;
@@ -270,7 +266,7 @@ int main(int argc, char **argv)
     size_t failures = comp_report_failures(&rep);
     printf("compliance: vectors: %lu files, %lu passed, %lu failed, %lu skipped (%.1f s); "
            "controls: %lu pass, %lu fail, %lu not applicable (%.1f s); written to %s\n",
-           files, passed, failed, skipped, t1 - t0, cpass, cfail, cna, t2 - t1, o.out);
+           kt.files, kt.passed, kt.failed, kt.skipped, t1 - t0, cpass, cfail, cna, t2 - t1, o.out);
     comp_report_cleanup(&rep);
     return failures > 0 ? 1 : 0;
 }

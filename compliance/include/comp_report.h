@@ -79,6 +79,19 @@ int comp_report_add_kat(struct comp_report *r, const struct comp_kat_row *k);
 /* comp_report_cleanup frees what |r| holds and zeroes it. */
 void comp_report_cleanup(struct comp_report *r);
 
+/* Known-answer totals over every row of a report. */
+struct comp_kat_totals {
+    unsigned long files; /* distinct files (rows of one file are consecutive) */
+    unsigned long passed, failed, skipped;
+    unsigned long key_cases, key_ran; /* AES-256 cases, and of them those that ran */
+};
+
+/* comp_report_kat_totals sums the rows of |r| into *t. */
+void comp_report_kat_totals(const struct comp_report *r, struct comp_kat_totals *t);
+
+/* comp_md_cell writes |s| as a Markdown table cell: '|' escaped, newlines as "; ". */
+void comp_md_cell(FILE *f, const char *s);
+
 /* comp_report_failures returns the number of failed controls plus KAT rows with failures. */
 size_t comp_report_failures(const struct comp_report *r);
 

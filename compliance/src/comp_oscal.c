@@ -284,16 +284,8 @@ static cJSON *kat_observation(const struct comp_report *r, struct obs *o, const 
                               const char *const *subjects, size_t num_subjects,
                               const char *collected)
 {
-    unsigned long files = 0, passed = 0, failed = 0, skipped = 0, key_cases = 0, key_ran = 0;
-    for (size_t i = 0; i < r->num_kats; i++) {
-        const struct comp_kat_row *k = &r->kats[i];
-        files += i == 0 || strcmp(k->file, r->kats[i - 1].file) != 0;
-        passed += k->passed;
-        failed += k->failed;
-        skipped += k->skipped;
-        key_cases += k->key_cases;
-        key_ran += k->key_ran;
-    }
+    struct comp_kat_totals t;
+    comp_report_kat_totals(r, &t);
     cJSON *ob = observation_common(o, "CMK-KAT-01: Known-answer vectors on every engine path",
                                    tool_uuid, subjects, num_subjects, collected);
     add_str(ob, "description",
@@ -304,15 +296,15 @@ static cJSON *kat_observation(const struct comp_report *r, struct obs *o, const 
     add_prop(ob, "control-id", "CMK-KAT-01");
     add_prop(ob, "verdict", verdict_word(o->verdict));
     char v[160];
-    snprintf(v, sizeof(v), "%lu", files);
+    snprintf(v, sizeof(v), "%lu", t.files);
     add_prop(ob, "vector-files", v);
-    snprintf(v, sizeof(v), "%lu", passed);
+    snprintf(v, sizeof(v), "%lu", t.passed);
     add_prop(ob, "vectors-passed", v);
-    snprintf(v, sizeof(v), "%lu", failed);
+    snprintf(v, sizeof(v), "%lu", t.failed);
     add_prop(ob, "vectors-failed", v);
-    snprintf(v, sizeof(v), "%lu", skipped);
+    snprintf(v, sizeof(v), "%lu", t.skipped);
     add_prop(ob, "vectors-skipped", v);
-    snprintf(v, sizeof(v), "%lu of %lu", key_ran, key_cases);
+    snprintf(v, sizeof(v), "%lu of %lu", t.key_ran, t.key_cases);
     add_prop(ob, "aes-256-cases-run", v);
     for (size_t i = 0; i < r->num_kats; i++) {
         const struct comp_kat_row *k = &r->kats[i];

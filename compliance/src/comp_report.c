@@ -72,6 +72,20 @@ void comp_report_cleanup(struct comp_report *r)
     memset(r, 0, sizeof(*r));
 }
 
+void comp_report_kat_totals(const struct comp_report *r, struct comp_kat_totals *t)
+{
+    memset(t, 0, sizeof(*t));
+    for (size_t i = 0; r != NULL && i < r->num_kats; i++) {
+        const struct comp_kat_row *k = &r->kats[i];
+        t->files += i == 0 || strcmp(k->file, r->kats[i - 1].file) != 0;
+        t->passed += k->passed;
+        t->failed += k->failed;
+        t->skipped += k->skipped;
+        t->key_cases += k->key_cases;
+        t->key_ran += k->key_ran;
+    }
+}
+
 size_t comp_report_failures(const struct comp_report *r)
 {
     size_t n = 0;
@@ -422,10 +436,9 @@ int comp_report_write_junit(const struct comp_report *r, const char *path)
 
 /* ---- Markdown ---------------------------------------------------------------------- */
 
-/* Table cells: '|' escaped, newlines as "; ". */
-static void md_cell(FILE *f, const char *s)
+void comp_md_cell(FILE *f, const char *s)
 {
-    for (; *s != '\0'; s++) {
+    for (; s != NULL && *s != '\0'; s++) {
         if (*s == '|') {
             fputs("\\|", f);
         } else if (*s == '\n') {
@@ -478,7 +491,7 @@ static void md_mapping(FILE *f, const struct comp_report *r)
             sep = ", ";
         }
         fputs(" | ", f);
-        md_cell(f, m->rationale);
+        comp_md_cell(f, m->rationale);
         fputs(" |\n", f);
     }
     fputs("\n", f);
@@ -567,11 +580,11 @@ int comp_report_write_md(const struct comp_report *r, const char *path)
         for (size_t i = 0; i < r->num_controls; i++) {
             const struct comp_control *c = &r->controls[i];
             fprintf(f, "| %s | ", c->id);
-            md_cell(f, c->title);
+            comp_md_cell(f, c->title);
             fprintf(f, " | %s | ", comp_verdict_name(c->verdict));
-            md_cell(f, c->measured);
+            comp_md_cell(f, c->measured);
             fputs(" | ", f);
-            md_cell(f, c->reason);
+            comp_md_cell(f, c->reason);
             fputs(" |\n", f);
         }
         fputs("\n### Details\n\n", f);
@@ -598,7 +611,7 @@ int comp_report_write_md(const struct comp_report *r, const char *path)
         for (size_t i = 0; i < r->num_kats; i++) {
             const struct comp_kat_row *k = &r->kats[i];
             fputs("| ", f);
-            md_cell(f, k->file);
+            comp_md_cell(f, k->file);
             fprintf(f, " | %s | %s/%s | %lu | %lu | %lu | %lu | ", k->kind, k->backend, k->arch,
                     k->passed, k->failed, k->skipped, k->acceptable);
             if (k->key_cases > 0) {
@@ -606,10 +619,10 @@ int comp_report_write_md(const struct comp_report *r, const char *path)
             } else {
                 fputs("- | ", f);
             }
-            md_cell(f, k->skip_reason);
+            comp_md_cell(f, k->skip_reason);
             if (k->detail[0] != '\0') {
                 fputs(k->skip_reason[0] ? "; " : "", f);
-                md_cell(f, k->detail);
+                comp_md_cell(f, k->detail);
             }
             fputs(" |\n", f);
         }

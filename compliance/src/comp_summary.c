@@ -105,28 +105,22 @@ cJSON *comp_summary_json(const struct comp_report *r)
     cJSON *tp = cJSON_AddArrayToObject(s, "throughput");
     add_event(tp, r, "CMK/SMK throughput", "CMK-PERF-01");
     /* vectors */
-    unsigned long files = 0, passed = 0, failed = 0, skipped = 0, key_cases = 0, key_ran = 0;
+    struct comp_kat_totals t;
+    comp_report_kat_totals(r, &t);
     struct reason reasons[MAX_REASONS];
     size_t nr = 0;
     memset(reasons, 0, sizeof(reasons));
     for (size_t i = 0; i < r->num_kats; i++) {
-        const struct comp_kat_row *k = &r->kats[i];
-        files += i == 0 || strcmp(k->file, r->kats[i - 1].file) != 0;
-        passed += k->passed;
-        failed += k->failed;
-        skipped += k->skipped;
-        key_cases += k->key_cases;
-        key_ran += k->key_ran;
-        add_reasons(reasons, &nr, k->skip_reason);
+        add_reasons(reasons, &nr, r->kats[i].skip_reason);
     }
     cJSON *vec = cJSON_AddObjectToObject(s, "vectors");
-    cJSON_AddNumberToObject(vec, "files", (double)files);
+    cJSON_AddNumberToObject(vec, "files", (double)t.files);
     cJSON_AddNumberToObject(vec, "rows", (double)r->num_kats);
-    cJSON_AddNumberToObject(vec, "passed", (double)passed);
-    cJSON_AddNumberToObject(vec, "failed", (double)failed);
-    cJSON_AddNumberToObject(vec, "skipped", (double)skipped);
-    cJSON_AddNumberToObject(vec, "key_cases", (double)key_cases);
-    cJSON_AddNumberToObject(vec, "key_ran", (double)key_ran);
+    cJSON_AddNumberToObject(vec, "passed", (double)t.passed);
+    cJSON_AddNumberToObject(vec, "failed", (double)t.failed);
+    cJSON_AddNumberToObject(vec, "skipped", (double)t.skipped);
+    cJSON_AddNumberToObject(vec, "key_cases", (double)t.key_cases);
+    cJSON_AddNumberToObject(vec, "key_ran", (double)t.key_ran);
     cJSON *sr = cJSON_AddArrayToObject(vec, "skip_reasons");
     for (size_t i = 0; i < nr; i++) {
         cJSON *o = cJSON_CreateObject();
@@ -136,11 +130,11 @@ cJSON *comp_summary_json(const struct comp_report *r)
     }
     /* findings */
     cJSON *fi = cJSON_AddArrayToObject(s, "findings");
-    char t[1400];
+    char text[1400];
     const struct comp_control *xts = find(r, "CMK-INT-02");
     if (xts != NULL) {
         const struct comp_control *gcm = find(r, "CMK-INT-01");
-        snprintf(t, sizeof(t),
+        snprintf(text, sizeof(text),
                  "XTS stores do not detect tampering unless created with an integrity option "
                  "(CMK-INT-02, %s: %s)%s%s.",
                  comp_verdict_name(xts->verdict), xts->measured,
@@ -148,7 +142,7 @@ cJSON *comp_summary_json(const struct comp_report *r)
                  : gcm->verdict == COMP_VERDICT_PASS ? "; GCM stores do (CMK-INT-01 pass)"
                                                      : "; GCM stores: CMK-INT-01 did not pass",
                  "");
-        cJSON_AddItemToArray(fi, cJSON_CreateString(t));
+        cJSON_AddItemToArray(fi, cJSON_CreateString(text));
     }
     if (r->num_controls > 0) {
         cJSON_AddItemToArray(
@@ -161,32 +155,18 @@ cJSON *comp_summary_json(const struct comp_report *r)
     for (size_t i = 0; i < r->num_controls; i++) {
         const struct comp_control *c = &r->controls[i];
         if (c->verdict == COMP_VERDICT_FAIL) {
-            snprintf(t, sizeof(t), "%s failed: %s", c->id, c->reason);
-            cJSON_AddItemToArray(fi, cJSON_CreateString(t));
+            snprintf(text, sizeof(text), "%s failed: %s", c->id, c->reason);
+            cJSON_AddItemToArray(fi, cJSON_CreateString(text));
         } else if (c->verdict == COMP_VERDICT_NOT_APPLICABLE && c != xts) {
-            snprintf(t, sizeof(t), "%s not decided: %s", c->id, c->reason);
-            cJSON_AddItemToArray(fi, cJSON_CreateString(t));
+            snprintf(text, sizeof(text), "%s not decided: %s", c->id, c->reason);
+            cJSON_AddItemToArray(fi, cJSON_CreateString(text));
         }
     }
-    if (failed > 0) {
-        snprintf(t, sizeof(t), "%lu vectors failed (see the known-answer table).", failed);
-        cJSON_AddItemToArray(fi, cJSON_CreateString(t));
+    if (t.failed > 0) {
+        snprintf(text, sizeof(text), "%lu vectors failed (see the known-answer table).", t.failed);
+        cJSON_AddItemToArray(fi, cJSON_CreateString(text));
     }
     return s;
-}
-
-/* Table cells: '|' escaped, newlines as "; ". */
-static void cell(FILE *f, const char *s)
-{
-    for (; s != NULL && *s != '\0'; s++) {
-        if (*s == '|') {
-            fputs("\\|", f);
-        } else if (*s == '\n') {
-            fputs("; ", f);
-        } else {
-            fputc(*s, f);
-        }
-    }
 }
 
 static const char *str(const cJSON *o, const char *name)
@@ -212,7 +192,7 @@ void comp_summary_md(FILE *f, const cJSON *s)
         cJSON_ArrayForEach(it, sp)
         {
             fprintf(f, "| %s | %s | %s | ", str(it, "label"), str(it, "title"), str(it, "state"));
-            cell(f, str(it, "controls"));
+            comp_md_cell(f, str(it, "controls"));
             fputs(" |\n", f);
         }
         fputs("\n", f);
@@ -224,7 +204,7 @@ void comp_summary_md(FILE *f, const cJSON *s)
         {
             fprintf(f, "| %s%s | %s | %s | ", g == 0 ? "time to inaccessible after " : "",
                     str(it, "event"), str(it, "control"), str(it, "verdict"));
-            cell(f, str(it, "measured"));
+            comp_md_cell(f, str(it, "measured"));
             fputs(" |\n", f);
         }
     }
@@ -241,7 +221,7 @@ void comp_summary_md(FILE *f, const cJSON *s)
         cJSON_ArrayForEach(it, sr)
         {
             fputs("| ", f);
-            cell(f, str(it, "reason"));
+            comp_md_cell(f, str(it, "reason"));
             fprintf(f, " | %.0f |\n", num(it, "count"));
         }
         fputs("\n", f);
@@ -254,7 +234,7 @@ void comp_summary_md(FILE *f, const cJSON *s)
     cJSON_ArrayForEach(it, fi)
     {
         fputs("- ", f);
-        cell(f, cJSON_GetStringValue(it));
+        comp_md_cell(f, cJSON_GetStringValue(it));
         fputs("\n", f);
     }
     fputs("\n", f);
