@@ -213,6 +213,7 @@ int main(int argc, char **argv)
         return 2;
     }
     double t1 = now_s();
+    char vaults[512] = "";
     if (o.controls) {
         char bench[1024];
         snprintf(bench, sizeof(bench), "%s/bench.json", o.out);
@@ -220,6 +221,8 @@ int main(int argc, char **argv)
             .only = o.only,
             .bench_json = o.bench != NULL ? o.bench : bench,
             .progress = o.quiet ? NULL : print_control,
+            .vaults_out = vaults,
+            .vaults_out_len = sizeof(vaults),
         };
         if (comp_controls_run(&co, &rep) != 0) {
             fprintf(stderr, "cmk-compliance: the control suite could not start\n");
@@ -237,9 +240,7 @@ int main(int argc, char **argv)
     struct comp_oscal_run run = {
         .start = started,
         .end = time(NULL),
-        .vault = o.controls ? "vault-mock (bin/vault-mock, two instances the control suite "
-                              "starts on 127.0.0.1 with --throttle off)"
-                            : NULL,
+        .vault = vaults[0] != '\0' ? vaults : NULL,
         .bench_json = o.bench != NULL ? o.bench : bench,
     };
     snprintf(path, sizeof(path), "%s/assessment-results.json", o.out);

@@ -201,6 +201,15 @@ int comp_controls_run(const struct comp_controls_options *o, struct comp_report 
         }
         rc = -1;
     }
+    if (x->o->vaults_out != NULL && x->o->vaults_out_len > 0) {
+        snprintf(x->o->vaults_out, x->o->vaults_out_len, "%s", "");
+        if (rc == 0) {
+            snprintf(x->o->vaults_out, x->o->vaults_out_len,
+                     "vault-mock %s (--throttle off) and %s (--throttle off, --purge-protection "
+                     "off), started by the control suite",
+                     x->va.url, x->vb.url);
+        }
+    }
     for (size_t i = 0; rc == 0 && i < NUM_CONTROLS; i++) {
         const struct entry *e = &catalogue[i];
         if (!selected(x->o->only, e->id)) {

@@ -28,6 +28,11 @@ struct comp_controls_options {
     /* called after each control (may be NULL), e.g. to print a line */
     void (*progress)(const struct comp_control *c, void *arg);
     void *arg;
+    /* when not NULL, receives the URLs of the vaults the suite started (for the OSCAL
+       inventory), e.g. "vault-mock https://127.0.0.1:40567 and https://127.0.0.1:40569
+       (--purge-protection off)"; "" when none started */
+    char *vaults_out;
+    size_t vaults_out_len;
 };
 
 /*
