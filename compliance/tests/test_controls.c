@@ -65,9 +65,16 @@ Test(comp_controls, policy_integrity_and_audit_end_to_end)
 Test(comp_controls, unknown_id_runs_nothing)
 {
     struct comp_report rep = {0};
-    struct comp_controls_options o = {.only = "CMK-NOPE-99"};
+    char vaults[512] = "unset";
+    struct comp_controls_options o = {
+        .only = "CMK-NOPE-99", .vaults_out = vaults, .vaults_out_len = sizeof(vaults)};
     cr_assert_eq(comp_controls_run(&o, &rep), 0);
     cr_assert_eq(rep.num_controls, 0);
+    /* the suite still names the vaults it started (the OSCAL inventory) */
+    cr_assert_eq(strncmp(vaults, "vault-mock https://127.0.0.1:", 29), 0, "%s", vaults);
+    cr_assert_not_null(strstr(vaults, " (--throttle off, --purge-protection off), started by the "
+                                      "control suite"),
+                       "%s", vaults);
     comp_report_cleanup(&rep);
 }
 
