@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "rep_bench.h"
 #include "rep_gate.h"
@@ -116,6 +117,16 @@ Test(gate, flags_a_ten_percent_drop_of_one_engine_path)
     cr_assert_eq(tu_count(junit, "<testcase "), 2);
     cr_assert_eq(tu_count(junit, "<failure "), 1);
     cr_assert(strstr(junit, "tests=\"2\" failures=\"1\"") != NULL);
+    /* the strict Ant schema (reports/junit/JUnit.xsd) accepts it */
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd),
+             "xmllint --noout --schema reports/junit/JUnit.xsd '%s' > '%s.lint' 2>&1", p, p);
+    int lint = system(cmd);
+    snprintf(cmd, sizeof(cmd), "%s.lint", p);
+    char *lint_out = tu_read_file(cmd);
+    cr_assert(WIFEXITED(lint) && WEXITSTATUS(lint) == 0, "%s", lint_out);
+    cr_assert(strstr(lint_out, " validates") != NULL, "%s", lint_out);
+    free(lint_out);
     cJSON *j = gate_json(f.out);
     cr_assert_str_eq(rep_json_str(j, "model"), "within");
     cr_assert_float_eq(rep_json_num(j, "baseline_runs"), 1.0, 0);
