@@ -70,3 +70,5 @@ $(O)/tests/engine_test_store_fresh: | $(BIN)/cmk
 $(O)/tests/engine_test_wipe: LDFLAGS += -Wl,--wrap=free -Wl,--wrap=realloc
 $(O)/engine/tests/test_golden.o: CPPFLAGS += -DCMK_BIN='"$(BIN)/cmk"'
 $(O)/tests/engine_test_golden: | $(BIN)/cmk
+$(O)/engine/tests/test_second_path.o: CPPFLAGS += -DCMK_BIN='"$(BIN)/cmk"'
+$(O)/tests/engine_test_second_path: | $(BIN)/cmk

@@ -53,6 +53,39 @@ Test(lifecycle, delete_answers_a_deleted_key_bundle)
     vmt_resp_free(&r);
 }
 
+/*
+ * Unwrap, not only wrap, on a soft-deleted key: 404 KeyNotFound, by name and by version, for
+ * a value wrapped while the key lived. (The engine side, an SMK key file deleted under a
+ * backup: engine_test_backup backup/needs_the_right_kek.)
+ */
+Test(lifecycle, unwrap_on_a_deleted_key_is_not_found)
+{
+    char v[33];
+    cr_assert_eq(vmt_create_key(S, "gone", 2048, NULL, v), 200);
+    struct vmt_resp r;
+    cr_assert_eq(vmt_call(S, "POST", "/keys/gone/wrapkey?" VMT_API, KO, wrap_body, &r), 200);
+    char unwrap[1024];
+    snprintf(unwrap, sizeof(unwrap), "{\"alg\":\"RSA-OAEP-256\",\"value\":\"%s\"}",
+             vmt_str(&r, "value"));
+    vmt_resp_free(&r);
+    vmt_expect(S, "DELETE", "/keys/gone?" VMT_API, KO, NULL, 200);
+    char by_version[128];
+    snprintf(by_version, sizeof(by_version), "/keys/gone/%s/unwrapkey?" VMT_API, v);
+    const char *const paths[] = {"/keys/gone/unwrapkey?" VMT_API, by_version};
+    for (size_t i = 0; i < 2; i++) {
+        cr_assert_eq(vmt_call(S, "POST", paths[i], KO, unwrap, &r), 404, "%s: %s", paths[i],
+                     r.body);
+        cr_assert_str_eq(vmt_error_code(&r), "KeyNotFound", "%s", paths[i]);
+        cr_assert_null(vmt_str(&r, "value"), "no key bytes in the answer");
+        vmt_resp_free(&r);
+    }
+    /* recovered: the same value unwraps again (nothing was lost) */
+    vmt_expect(S, "POST", "/deletedkeys/gone/recover?" VMT_API, KO, NULL, 200);
+    cr_assert_eq(vmt_call(S, "POST", "/keys/gone/unwrapkey?" VMT_API, KO, unwrap, &r), 200);
+    cr_assert_str_eq(vmt_str(&r, "value"), "AAECAwQFBgcICQoLDA0ODw");
+    vmt_resp_free(&r);
+}
+
 Test(lifecycle, list_deleted_and_live_keys_apart)
 {
     for (int i = 0; i < 4; i++) {
