@@ -6,12 +6,10 @@
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "eng_store.h"
@@ -42,22 +40,7 @@ static void teardown(void)
 TestSuite(second_path, .init = setup, .fini = teardown);
 
 /* Runs cmk with |args| in the test folder (key file k.key, anchors in "anchors"); its exit code. */
-static int cmk(const char *fmt, ...)
-{
-    char args[1024], cmd[4096], bin[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof(args), fmt, ap);
-    va_end(ap);
-    cr_assert_eq(tl_cmk_path(CMK_BIN, bin, sizeof(bin)), 0);
-    int n = snprintf(cmd, sizeof(cmd),
-                     "cd %s && %s --key-file k.key --anchor-dir anchors %s >stdout 2>stderr", dir,
-                     bin, args);
-    cr_assert(n > 0 && (size_t)n < sizeof(cmd));
-    int st = system(cmd);
-    cr_assert(WIFEXITED(st), "cmk did not exit normally");
-    return WEXITSTATUS(st);
-}
+#define cmk(...) tl_cmk_run(CMK_BIN, dir, "--key-file k.key --anchor-dir anchors " __VA_ARGS__)
 
 static void assert_stderr_has(const char *what, const char *when)
 {

@@ -20,6 +20,17 @@ TestSuite(lifecycle_flags, .fini = vmt_teardown, .timeout = 60);
 
 static const char *wrap_body = "{\"alg\":\"RSA-OAEP-256\",\"value\":\"AAECAwQFBgcICQoLDA0ODw\"}";
 
+/* Wraps wrap_body's value with key |name| and writes the unwrapkey request body for it. */
+static void wrapped_body(const char *name, char *out, size_t max_out_len)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/keys/%s/wrapkey?" VMT_API, name);
+    struct vmt_resp r;
+    cr_assert_eq(vmt_call(S, "POST", path, KO, wrap_body, &r), 200, "%s", r.body);
+    snprintf(out, max_out_len, "{\"alg\":\"RSA-OAEP-256\",\"value\":\"%s\"}", vmt_str(&r, "value"));
+    vmt_resp_free(&r);
+}
+
 Test(lifecycle, delete_answers_a_deleted_key_bundle)
 {
     char v[33];
@@ -62,12 +73,9 @@ Test(lifecycle, unwrap_on_a_deleted_key_is_not_found)
 {
     char v[33];
     cr_assert_eq(vmt_create_key(S, "gone", 2048, NULL, v), 200);
-    struct vmt_resp r;
-    cr_assert_eq(vmt_call(S, "POST", "/keys/gone/wrapkey?" VMT_API, KO, wrap_body, &r), 200);
     char unwrap[1024];
-    snprintf(unwrap, sizeof(unwrap), "{\"alg\":\"RSA-OAEP-256\",\"value\":\"%s\"}",
-             vmt_str(&r, "value"));
-    vmt_resp_free(&r);
+    wrapped_body("gone", unwrap, sizeof(unwrap));
+    struct vmt_resp r;
     vmt_expect(S, "DELETE", "/keys/gone?" VMT_API, KO, NULL, 200);
     char by_version[128];
     snprintf(by_version, sizeof(by_version), "/keys/gone/%s/unwrapkey?" VMT_API, v);
@@ -126,12 +134,9 @@ Test(lifecycle, deleted_name_cannot_be_reused_until_recovered)
 {
     char v[33];
     cr_assert_eq(vmt_create_key(S, "reuse", 2048, NULL, v), 200);
-    struct vmt_resp r;
-    cr_assert_eq(vmt_call(S, "POST", "/keys/reuse/wrapkey?" VMT_API, KO, wrap_body, &r), 200);
     char unwrap[1024];
-    snprintf(unwrap, sizeof(unwrap), "{\"alg\":\"RSA-OAEP-256\",\"value\":\"%s\"}",
-             vmt_str(&r, "value"));
-    vmt_resp_free(&r);
+    wrapped_body("reuse", unwrap, sizeof(unwrap));
+    struct vmt_resp r;
     vmt_expect(S, "DELETE", "/keys/reuse?" VMT_API, KO, NULL, 200);
     cr_assert_eq(vmt_create_key(S, "reuse", 2048, NULL, NULL), 409);
     cr_assert_eq(vmt_call(S, "POST", "/keys/reuse/create?" VMT_API, KO, "{\"kty\":\"RSA\"}", &r),
