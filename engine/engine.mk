@@ -68,3 +68,7 @@ $(O)/engine/tests/test_store_fresh.o: CPPFLAGS += -DCMK_BIN='"$(BIN)/cmk"'
 $(O)/tests/engine_test_store_fresh: | $(BIN)/cmk
 # test_wipe checks every free()/realloc() of the engine's own code for key bytes.
 $(O)/tests/engine_test_wipe: LDFLAGS += -Wl,--wrap=free -Wl,--wrap=realloc
+$(O)/engine/tests/test_golden.o: CPPFLAGS += -DCMK_BIN='"$(BIN)/cmk"'
+$(O)/tests/engine_test_golden: | $(BIN)/cmk
+$(O)/engine/tests/test_second_path.o: CPPFLAGS += -DCMK_BIN='"$(BIN)/cmk"'
+$(O)/tests/engine_test_second_path: | $(BIN)/cmk

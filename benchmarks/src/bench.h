@@ -242,4 +242,38 @@ int bench_paired_ratio(const struct bench_cell *a, const struct bench_cell *b, d
 /* qsort comparator of doubles, ascending. */
 int bench_cmp_double(const void *a, const void *b);
 
+/*
+ * The bars' verdicts (bars.c), apart from the printing so tests can check
+ * them. A paired ratio: median of the per-round ratios, its order-statistic
+ * CI [lo, hi] and the CI's coverage.
+ */
+struct bench_ratio {
+    double median, lo, hi, level;
+};
+/* The CMK/SMK store bar: the CMK store keeps at least 98% of the SMK store's speed. */
+#define BENCH_CMK_SMK_MIN_RATIO 0.98
+/* The measured store cell of |keys| ("smk", "cmk", ...) for this mode, direction, medium and
+ * thread count; NULL if none (or skipped, or no samples). */
+struct bench_cell *bench_find_store(struct bench_cell *cells, size_t n, enum eng_mode mode,
+                                    enum eng_dir dir, enum bench_medium medium, const char *keys,
+                                    int threads);
+/*
+ * bench_ratio_verdict - the paired ratio |num| / |den| (round by round) into
+ * |r|, against the bar |min_ratio| (<= 0: no bar). Returns 1 if the median is
+ * below the bar (FAIL), 0 if it meets it or there is no bar, -1 if either
+ * cell is NULL or the two are not paired (|r| zeroed).
+ */
+int bench_ratio_verdict(const struct bench_cell *num, const struct bench_cell *den,
+                        double min_ratio, struct bench_ratio *r);
+/*
+ * bench_cmk_smk_bar - the CMK/SMK store bar for one mode, direction, medium
+ * and thread count: finds the "cmk" and "smk" store cells in |cells| and
+ * divides CMK by SMK (throughputs: below 1 the CMK store is slower), against
+ * BENCH_CMK_SMK_MIN_RATIO. Returns as bench_ratio_verdict; *|cmk| (if not
+ * NULL) gets the CMK cell or NULL.
+ */
+int bench_cmk_smk_bar(struct bench_cell *cells, size_t n, enum eng_mode mode, enum eng_dir dir,
+                      enum bench_medium medium, int threads, struct bench_ratio *r,
+                      struct bench_cell **cmk);
+
 #endif

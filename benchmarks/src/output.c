@@ -427,21 +427,6 @@ struct bar {
 #define RAW_(m, b, d, u) {BENCH_KIND_RAW, m, b, -1, d, u, 1}
 #define KIB8 8192
 
-static struct bench_cell *find_store(struct bench_cell *cells, size_t n, enum eng_mode mode,
-                                     enum eng_dir dir, enum bench_medium medium, const char *keys,
-                                     int threads)
-{
-    for (size_t i = 0; i < n; i++) {
-        struct bench_cell *c = &cells[i];
-        if (c->kind == BENCH_KIND_STORE && c->skip_reason == NULL && c->nsamples > 0 &&
-            c->mode == mode && c->dir == dir && c->medium == medium && strcmp(c->keys, keys) == 0 &&
-            c->threads == threads) {
-            return c;
-        }
-    }
-    return NULL;
-}
-
 /* The cipher cell a store cell runs on: engine, same group, back end and path, one thread. */
 static struct bench_cell *find_cipher_of(struct bench_cell *cells, size_t n, const struct bench_cell *s)
 {
@@ -461,24 +446,30 @@ static const char *medium_name(enum bench_medium m)
     return m == BENCH_MEDIUM_FILE ? "file" : "memory";
 }
 
+/* Prints one paired ratio line of verdict |v| (bench_ratio_verdict's) and returns |v|. */
+static int print_ratio(FILE *f, const char *name, int v, const struct bench_ratio *r, double bar)
+{
+    if (v < 0) {
+        fprintf(f, "  %-50s    n/a  not measured in this run\n", name);
+        return -1;
+    }
+    char ci[48];
+    snprintf(ci, sizeof(ci), "[%.3f, %.3f] (%.0f%%)", r->lo, r->hi, r->level * 100);
+    if (bar > 0) {
+        fprintf(f, "  %-50s %6.3fx %-24s (>= %.2fx)  %s\n", name, r->median, ci, bar,
+                v == 0 ? "PASS" : "FAIL");
+    } else {
+        fprintf(f, "  %-50s %6.3fx %-24s\n", name, r->median, ci);
+    }
+    return v;
+}
+
 /* Prints one paired ratio line; returns 1 if a bar was failed, 0 if met, -1 if not measured. */
 static int ratio_line(FILE *f, const char *name, const struct bench_cell *a, const struct bench_cell *b,
                       double bar)
 {
-    double med, lo, hi, level;
-    if (a == NULL || b == NULL || bench_paired_ratio(a, b, &med, &lo, &hi, &level) != 0) {
-        fprintf(f, "  %-50s    n/a  not measured in this run\n", name);
-        return -1;
-    }
-    int ok = bar <= 0 || med >= bar;
-    char ci[48];
-    snprintf(ci, sizeof(ci), "[%.3f, %.3f] (%.0f%%)", lo, hi, level * 100);
-    if (bar > 0) {
-        fprintf(f, "  %-50s %6.3fx %-24s (>= %.2fx)  %s\n", name, med, ci, bar, ok ? "PASS" : "FAIL");
-    } else {
-        fprintf(f, "  %-50s %6.3fx %-24s\n", name, med, ci);
-    }
-    return !ok;
+    struct bench_ratio r;
+    return print_ratio(f, name, bench_ratio_verdict(a, b, bar, &r), &r, bar);
 }
 
 void bench_print_store(FILE *f, struct bench_cell *cells, size_t n)
@@ -501,7 +492,7 @@ void bench_print_store(FILE *f, struct bench_cell *cells, size_t n)
         if (c->kind != BENCH_KIND_STORE || strcmp(c->keys, "smk") == 0 || c->nsamples == 0) {
             continue;
         }
-        struct bench_cell *smk = find_store(cells, n, c->mode, c->dir, c->medium, "smk", c->threads);
+        struct bench_cell *smk = bench_find_store(cells, n, c->mode, c->dir, c->medium, "smk", c->threads);
         char name[96];
         snprintf(name, sizeof(name), "%s/smk %s %s %s%s", c->keys, eng_mode_name(c->mode),
                  c->dir == ENG_ENCRYPT ? "write" : "read", medium_name(c->medium),
@@ -587,10 +578,10 @@ static int store_bars(FILE *f, struct bench_cell *cells, size_t n, struct bench_
                     if (th == 2 && (ncores < 2 || med == BENCH_MEDIUM_FILE)) {
                         continue;
                     }
-                    struct bench_cell *c = find_store(cells, n, modes[m], (enum eng_dir)d, (enum bench_medium)med,
-                                                      "cmk", threads);
-                    struct bench_cell *sm = find_store(cells, n, modes[m], (enum eng_dir)d, (enum bench_medium)med,
-                                                       "smk", threads);
+                    struct bench_cell *c;
+                    struct bench_ratio rt;
+                    int v = bench_cmk_smk_bar(cells, n, modes[m], (enum eng_dir)d,
+                                              (enum bench_medium)med, threads, &rt, &c);
                     if (c == NULL && med == BENCH_MEDIUM_FILE) {
                         continue;
                     }
@@ -598,14 +589,13 @@ static int store_bars(FILE *f, struct bench_cell *cells, size_t n, struct bench_
                     snprintf(name, sizeof(name), "CMK/SMK store %s %s %s%s", eng_mode_name(modes[m]),
                              d == ENG_ENCRYPT ? "write" : "read", medium_name((enum bench_medium)med),
                              th == 2 ? " all cores" : "");
-                    int r = ratio_line(f, name, c, sm, 0.98);
+                    int r = print_ratio(f, name, v, &rt, BENCH_CMK_SMK_MIN_RATIO);
                     if (r == 1) {
-                        double med_r, lo, hi, lv;
-                        bench_paired_ratio(c, sm, &med_r, &lo, &hi, &lv);
                         fprintf(f, "    ^ CMK/SMK below 0.98 (%s). The CMK cell made %ld vault requests "
                                    "while measured, so %s\n",
-                                hi >= 0.98 ? "its CI reaches 0.98: within this run's noise"
-                                           : "its whole CI is below 0.98",
+                                rt.hi >= BENCH_CMK_SMK_MIN_RATIO
+                                    ? "its CI reaches 0.98: within this run's noise"
+                                    : "its whole CI is below 0.98",
                                 c->vault_calls,
                                 c->vault_calls == 0
                                     ? "the gap is not vault work: both stores run the same cipher code; "
@@ -616,7 +606,7 @@ static int store_bars(FILE *f, struct bench_cell *cells, size_t n, struct bench_
                     failed += r == 1;
                 }
             }
-            struct bench_cell *sm = find_store(cells, n, modes[m], (enum eng_dir)d, BENCH_MEDIUM_MEMORY, "smk", 1);
+            struct bench_cell *sm = bench_find_store(cells, n, modes[m], (enum eng_dir)d, BENCH_MEDIUM_MEMORY, "smk", 1);
             char name[96];
             snprintf(name, sizeof(name), "store/cipher %s %s memory (smk)", eng_mode_name(modes[m]),
                      d == ENG_ENCRYPT ? "write" : "read");
