@@ -4,7 +4,8 @@
  * while open, read, fsync) on several files in a cmk-fs mount and in a
  * plain reference folder, compared byte for byte: every read, every size,
  * and all contents every 250 operations, after a remount halfway, and at
- * the end. Fixed seed (printed), so a failure replays exactly.
+ * the end. Offsets and sizes cluster at unit edges half of the time.
+ * Fixed seed (printed), so a failure replays exactly.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -20,7 +21,7 @@
 
 #define NFILES 6
 #define OPS 6000
-#define MAXOFF 300000U
+#define MAXOFF 100000U
 #define MAXLEN 40000U
 #define SEED 20261207ULL
 
@@ -117,6 +118,40 @@ static void compare_all(struct pair *ps, long op)
     }
 }
 
+/*
+ * An offset or size: half of them at a 4 KiB unit edge, or up to 16 bytes
+ * after or before one (where units are rewritten and tails are short).
+ */
+static size_t pick(struct tu_rng *r, size_t max)
+{
+    size_t v = tu_rng_range(r, 0, max);
+    size_t edge = v / 4096 * 4096;
+    switch (tu_rng_range(r, 0, 5)) {
+        case 0:
+            return edge;
+        case 1:
+            return edge + tu_rng_range(r, 1, 16);
+        case 2:
+            return edge >= 16 ? edge - tu_rng_range(r, 1, 16) : edge;
+        default:
+            return v;
+    }
+}
+
+/* A new size for a file of |cur| bytes: half of them at or next to the unit edge at or after cur. */
+static size_t pick_size(struct tu_rng *r, int fd)
+{
+    struct stat st;
+    cr_assert_eq(fstat(fd, &st), 0);
+    size_t cur = (size_t)st.st_size;
+    if (tu_rng_range(r, 0, 1) == 0) {
+        return pick(r, 3 * MAXLEN);
+    }
+    size_t edge = (cur + tu_rng_range(r, 0, 4095)) / 4096 * 4096;
+    size_t d = tu_rng_range(r, 0, 16);
+    return tu_rng_range(r, 0, 1) == 0 || edge < d ? edge + d : edge - d;
+}
+
 Test(fs_diff, mount_matches_a_plain_folder)
 {
     fprintf(stderr, "fs_diff: seed %llu, %d operations on %d files\n", SEED, OPS, NFILES);
@@ -136,7 +171,7 @@ Test(fs_diff, mount_matches_a_plain_folder)
             open_pair(p, i, O_CREAT);
         }
         size_t kind = tu_rng_range(&r, 0, 99);
-        size_t off = tu_rng_range(&r, 0, MAXOFF);
+        size_t off = pick(&r, MAXOFF);
         size_t len = tu_rng_range(&r, 1, tu_rng_range(&r, 0, 3) == 0 ? MAXLEN : 64);
         if (kind < 35) { /* pwrite */
             tu_rng_fill(&r, buf, len);
@@ -152,12 +187,15 @@ Test(fs_diff, mount_matches_a_plain_folder)
             close_pair(&a);
             counts[1]++;
         } else if (kind < 48) { /* ftruncate */
-            cr_assert_eq(ftruncate(p->m, (off_t)off), 0, "op %ld", op);
-            cr_assert_eq(ftruncate(p->r, (off_t)off), 0);
+            size_t to = pick_size(&r, p->r);
+            cr_assert_eq(ftruncate(p->m, (off_t)to), 0, "op %ld", op);
+            cr_assert_eq(ftruncate(p->r, (off_t)to), 0);
+            compare_range(p, i, (off_t)(to > 20 ? to - 20 : 0), 40, op);
             counts[2]++;
         } else if (kind < 52) { /* truncate by path */
-            cr_assert_eq(truncate(name(0, i), (off_t)len * 7), 0, "op %ld", op);
-            cr_assert_eq(truncate(name(1, i), (off_t)len * 7), 0);
+            size_t to = pick_size(&r, p->r);
+            cr_assert_eq(truncate(name(0, i), (off_t)to), 0, "op %ld", op);
+            cr_assert_eq(truncate(name(1, i), (off_t)to), 0);
             counts[3]++;
         } else if (kind < 55) { /* fallocate mode 0 */
             cr_assert_eq(posix_fallocate(p->m, (off_t)off, (off_t)len), 0, "op %ld", op);
