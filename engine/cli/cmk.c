@@ -126,23 +126,9 @@ struct opts {
     int npos;
 };
 
-static int usage_error(const char *what, const char *arg)
-{
-    fprintf(stderr, "cmk: %s%s%s (see cmk --help)\n", what, arg != NULL ? ": " : "",
-            arg != NULL ? arg : "");
-    return EXIT_USAGE;
-}
-
-/* One line: what failed and why; the engine's code name for scripts and searches. */
-static int fail_with(const char *what, int code)
-{
-    fprintf(stderr, "cmk: %s: %s (%s)\n", what, eng_strerror(code), eng_error_name(code));
-    return cmk_exit_code_for(code);
-}
-
 static int fail(const char *what)
 {
-    return fail_with(what, eng_errno());
+    return cmk_fail_with(what, eng_errno());
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -173,7 +159,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         }
         if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
             if (o->npos == (int)(sizeof(o->pos) / sizeof(o->pos[0]))) {
-                return usage_error("too many arguments", a);
+                return cmk_usage_error("too many arguments", a);
             }
             o->pos[o->npos++] = a;
             continue;
@@ -205,11 +191,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         }
         const char **field = cmk_keyopts_field(&o->k, name, nlen);
         if (field == NULL && k == sizeof(valued) / sizeof(valued[0])) {
-            return usage_error("unknown option", a);
+            return cmk_usage_error("unknown option", a);
         }
         const char *val = eq != NULL ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (val == NULL) {
-            return usage_error("option needs a value", a);
+            return cmk_usage_error("option needs a value", a);
         }
         *(field != NULL ? field : (const char **)((char *)o + valued[k].field)) = val;
     }
@@ -263,14 +249,14 @@ static int run_config(const struct opts *o, struct eng_store_config *cfg)
     eng_store_config_init(cfg);
     if (o->revalidate != NULL && (parse_u32(o->revalidate, &cfg->revalidate_s) != 0 ||
                                   cfg->revalidate_s == 0)) {
-        return usage_error("bad --revalidate", o->revalidate);
+        return cmk_usage_error("bad --revalidate", o->revalidate);
     }
     if (o->backend != NULL && eng_backend_from_name(o->backend, &cfg->backend) != 0) {
-        return usage_error("unknown --backend", o->backend);
+        return cmk_usage_error("unknown --backend", o->backend);
     }
     if (o->wait != NULL && (parse_u32(o->wait, &cfg->lock_wait_s) != 0 ||
                             cfg->lock_wait_s > 86400)) {
-        return usage_error("bad --wait (seconds, 0..86400)", o->wait);
+        return cmk_usage_error("bad --wait (seconds, 0..86400)", o->wait);
     }
     cfg->anchor_dir = o->anchor_dir;
     return EXIT_OK;
@@ -350,7 +336,7 @@ static int backup_needs_vault(const struct opts *o, const char *path)
 static int cmd_create(const struct opts *o)
 {
     if (o->npos != 2) {
-        return usage_error("create needs DIR", NULL);
+        return cmk_usage_error("create needs DIR", NULL);
     }
     struct eng_store_config cfg;
     int rc = run_config(o, &cfg);
@@ -359,27 +345,27 @@ static int cmd_create(const struct opts *o)
     }
     if (o->mode != NULL && (eng_mode_from_name(o->mode, &cfg.mode) != 0 ||
                             (cfg.mode != ENG_MODE_XTS && cfg.mode != ENG_MODE_GCM))) {
-        return usage_error("--mode must be xts or gcm", o->mode);
+        return cmk_usage_error("--mode must be xts or gcm", o->mode);
     }
     if (o->unit_size != NULL && parse_u32(o->unit_size, &cfg.unit_size) != 0) {
-        return usage_error("bad --unit-size", o->unit_size);
+        return cmk_usage_error("bad --unit-size", o->unit_size);
     }
     if (o->extent_units != NULL && parse_u32(o->extent_units, &cfg.extent_units) != 0) {
-        return usage_error("bad --extent-units", o->extent_units);
+        return cmk_usage_error("bad --extent-units", o->extent_units);
     }
     uint64_t v;
     if (o->units != NULL) {
         if (parse_size(o->units, &v) != 0) {
-            return usage_error("bad --units", o->units);
+            return cmk_usage_error("bad --units", o->units);
         }
         cfg.num_units = v;
     } else if (o->size != NULL) {
         if (parse_size(o->size, &v) != 0 || cfg.unit_size == 0) {
-            return usage_error("bad --size", o->size);
+            return cmk_usage_error("bad --size", o->size);
         }
         cfg.num_units = v / cfg.unit_size + (v % cfg.unit_size != 0);
     } else {
-        return usage_error("create needs --size or --units", NULL);
+        return cmk_usage_error("create needs --size or --units", NULL);
     }
     struct eng_kek_provider *kek = cmk_open_kek(&o->k, 1);
     if (kek == NULL) {
@@ -430,7 +416,7 @@ static int open_failed(const struct opts *o, struct eng_kek_provider *kek, const
         eng_kek_describe(kek, NULL, &given) != 0 || (in = eng_store_inspect(o->pos[1])) == NULL ||
         eng_store_dek_info(in, 0, &d) != 0) {
         eng_store_close(in);
-        return fail_with(what, code);
+        return cmk_fail_with(what, code);
     }
     eng_store_close(in);
     fprintf(stderr, "cmk: %s: %s (%s): the store's key table names %s key %s version %s; "
@@ -487,11 +473,11 @@ static int check_offset(const char *cmd, struct eng_store *s, uint64_t off, uint
 static int cmd_put(const struct opts *o)
 {
     if (o->npos != 3) {
-        return usage_error("put needs DIR FILE", NULL);
+        return cmk_usage_error("put needs DIR FILE", NULL);
     }
     uint64_t off = 0;
     if (o->offset != NULL && parse_size(o->offset, &off) != 0) {
-        return usage_error("bad --offset", o->offset);
+        return cmk_usage_error("bad --offset", o->offset);
     }
     FILE *in = strcmp(o->pos[2], "-") == 0 ? stdin : fopen(o->pos[2], "rb");
     if (in == NULL) {
@@ -694,14 +680,14 @@ static int close_output(struct output *out, int rc)
 static int cmd_get(const struct opts *o)
 {
     if (o->npos != 2) {
-        return usage_error("get needs DIR", NULL);
+        return cmk_usage_error("get needs DIR", NULL);
     }
     uint64_t off = 0, len = 0;
     if (o->offset != NULL && parse_size(o->offset, &off) != 0) {
-        return usage_error("bad --offset", o->offset);
+        return cmk_usage_error("bad --offset", o->offset);
     }
     if (o->length != NULL && parse_size(o->length, &len) != 0) {
-        return usage_error("bad --length", o->length);
+        return cmk_usage_error("bad --length", o->length);
     }
     struct output out;
     out.f = NULL;
@@ -786,7 +772,7 @@ static int op_backup(struct eng_store *s, const struct opts *o)
 static int cmd_backup(const struct opts *o)
 {
     if (o->npos != 3) {
-        return usage_error("backup needs DIR FILE", NULL);
+        return cmk_usage_error("backup needs DIR FILE", NULL);
     }
     return with_store(o, "backup", 1, op_backup);
 }
@@ -794,7 +780,7 @@ static int cmd_backup(const struct opts *o)
 static int cmd_verify_backup(const struct opts *o)
 {
     if (o->npos != 2) {
-        return usage_error("verify-backup needs FILE", NULL);
+        return cmk_usage_error("verify-backup needs FILE", NULL);
     }
     int rc = backup_needs_vault(o, o->pos[1]);
     if (rc != EXIT_OK) {
@@ -812,7 +798,7 @@ static int cmd_verify_backup(const struct opts *o)
 static int cmd_restore(const struct opts *o)
 {
     if (o->npos != 3) {
-        return usage_error("restore needs FILE DIR", NULL);
+        return cmk_usage_error("restore needs FILE DIR", NULL);
     }
     struct eng_store_config cfg;
     int rc = run_config(o, &cfg);
@@ -845,7 +831,7 @@ static int op_rotate_kek(struct eng_store *s, const struct opts *o)
 static int cmd_rotate_kek(const struct opts *o)
 {
     if (o->npos != 2) {
-        return usage_error("rotate-kek needs DIR", NULL);
+        return cmk_usage_error("rotate-kek needs DIR", NULL);
     }
     return with_store(o, "rotate-kek", 0, op_rotate_kek);
 }
@@ -861,7 +847,7 @@ static int cmd_rekey(const struct opts *o)
 {
     uint32_t extent;
     if (o->npos != 3 || parse_u32(o->pos[2], &extent) != 0) {
-        return usage_error("rekey needs DIR EXTENT (a number)", NULL);
+        return cmk_usage_error("rekey needs DIR EXTENT (a number)", NULL);
     }
     return with_store(o, "rekey", 0, op_rekey);
 }
@@ -964,7 +950,7 @@ static void print_status_json(const char *dir, struct eng_store *s, const struct
 static int cmd_status(const struct opts *o)
 {
     if (o->npos != 2) {
-        return usage_error("status needs DIR", NULL);
+        return cmk_usage_error("status needs DIR", NULL);
     }
     /* With the key: full check. Without it (revoked): the key table alone, and exit 3. */
     struct eng_store_config cfg;
@@ -1012,7 +998,7 @@ static int cmd_status(const struct opts *o)
 static int cmd_set_vault_url(const struct opts *o)
 {
     if (o->npos != 2 || o->k.vault_url == NULL) {
-        return usage_error("set-vault-url needs DIR and --vault-url NEW", NULL);
+        return cmk_usage_error("set-vault-url needs DIR and --vault-url NEW", NULL);
     }
     struct eng_store_config cfg;
     int rc = run_config(o, &cfg);
@@ -1077,5 +1063,5 @@ int main(int argc, char **argv)
             return cmds[i].fn(&o);
         }
     }
-    return usage_error("unknown command", o.pos[0]);
+    return cmk_usage_error("unknown command", o.pos[0]);
 }

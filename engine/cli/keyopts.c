@@ -17,6 +17,20 @@
 
 const char *cmk_prog = "cmk";
 
+int cmk_usage_error(const char *what, const char *arg)
+{
+    fprintf(stderr, "%s: %s%s%s (see %s --help)\n", cmk_prog, what, arg != NULL ? ": " : "",
+            arg != NULL ? arg : "", cmk_prog);
+    return EXIT_USAGE;
+}
+
+int cmk_fail_with(const char *what, int code)
+{
+    fprintf(stderr, "%s: %s: %s (%s)\n", cmk_prog, what, eng_strerror(code),
+            eng_error_name(code));
+    return cmk_exit_code_for(code);
+}
+
 const char **cmk_keyopts_field(struct cmk_keyopts *k, const char *name, size_t nlen)
 {
     static const struct {

@@ -52,4 +52,10 @@ struct eng_kek_provider *cmk_open_kek(const struct cmk_keyopts *k, int create);
 /* cmk_exit_code_for maps an engine error to the exit code: 3 key, 4 integrity, 2, 1. */
 int cmk_exit_code_for(int code);
 
+/* cmk_usage_error prints "PROG: WHAT[: ARG] (see PROG --help)" and returns EXIT_USAGE. */
+int cmk_usage_error(const char *what, const char *arg);
+
+/* cmk_fail_with prints "PROG: WHAT: <error text> (<ERROR_NAME>)" and returns its exit code. */
+int cmk_fail_with(const char *what, int code);
+
 #endif /* CMK_KEYOPTS_H */

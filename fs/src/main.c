@@ -85,19 +85,6 @@ struct fsopts {
     int npos;
 };
 
-static int usage_error(const char *what, const char *arg)
-{
-    fprintf(stderr, "cmk-fs: %s%s%s (see cmk-fs --help)\n", what, arg != NULL ? ": " : "",
-            arg != NULL ? arg : "");
-    return EXIT_USAGE;
-}
-
-static int fail_with(const char *what, int code)
-{
-    fprintf(stderr, "cmk-fs: %s: %s (%s)\n", what, eng_strerror(code), eng_error_name(code));
-    return cmk_exit_code_for(code);
-}
-
 static int parse_opts(int argc, char **argv, struct fsopts *o)
 {
     memset(o, 0, sizeof(*o));
@@ -114,12 +101,12 @@ static int parse_opts(int argc, char **argv, struct fsopts *o)
         } else if (strcmp(a, "-o") == 0 || strncmp(a, "-o", 2) == 0) {
             const char *v = a[2] != '\0' ? a + 2 : (i + 1 < argc ? argv[++i] : NULL);
             if (v == NULL) {
-                return usage_error("option needs a value", a);
+                return cmk_usage_error("option needs a value", a);
             }
             size_t used = strlen(o->fuse_opts);
             if (snprintf(o->fuse_opts + used, sizeof(o->fuse_opts) - used, ",%s", v) >=
                 (int)(sizeof(o->fuse_opts) - used)) {
-                return usage_error("-o options too long", v);
+                return cmk_usage_error("-o options too long", v);
             }
         } else if (strncmp(a, "--", 2) == 0 && a[2] != '\0') {
             const char *name = a + 2;
@@ -142,17 +129,17 @@ static int parse_opts(int argc, char **argv, struct fsopts *o)
                 }
             }
             if (field == NULL) {
-                return usage_error("unknown option", a);
+                return cmk_usage_error("unknown option", a);
             }
             const char *val = eq != NULL ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
             if (val == NULL) {
-                return usage_error("option needs a value", a);
+                return cmk_usage_error("option needs a value", a);
             }
             *field = val;
         } else if (o->npos < (int)(sizeof(o->pos) / sizeof(o->pos[0]))) {
             o->pos[o->npos++] = a;
         } else {
-            return usage_error("too many arguments", a);
+            return cmk_usage_error("too many arguments", a);
         }
     }
     return EXIT_OK;
@@ -225,30 +212,30 @@ static void keyring_config(const struct fsopts *o, struct eng_keyring_config *cf
 static int cmd_init(const struct fsopts *o)
 {
     if (o->npos != 2) {
-        return usage_error("init needs BACKING", NULL);
+        return cmk_usage_error("init needs BACKING", NULL);
     }
     const char *dir = o->pos[1];
     struct eng_keyring_config cfg;
     keyring_config(o, &cfg);
     if (o->mode != NULL && strcmp(o->mode, "xts") != 0) {
-        return usage_error(strcmp(o->mode, "gcm") == 0
+        return cmk_usage_error(strcmp(o->mode, "gcm") == 0
                                ? "--mode gcm is not implemented yet in cmk-fs (use xts)"
                                : "unknown --mode (xts)",
                            o->mode);
     }
     if (o->unit_size != NULL && (parse_u32(o->unit_size, 512, 65536, &cfg.unit_size) != 0 ||
                                  (cfg.unit_size & (cfg.unit_size - 1)) != 0)) {
-        return usage_error("bad --unit-size (a power of two, 512..65536)", o->unit_size);
+        return cmk_usage_error("bad --unit-size (a power of two, 512..65536)", o->unit_size);
     }
     if (o->passthrough && (o->mode != NULL || o->unit_size != NULL || o->k.key_file != NULL ||
                            o->k.vault_url != NULL)) {
-        return usage_error("--passthrough takes no --mode, --unit-size or key options", NULL);
+        return cmk_usage_error("--passthrough takes no --mode, --unit-size or key options", NULL);
     }
     char files[PATH_MAX];
     char p[PATH_MAX];
     struct stat st;
     if (path_in(files, dir, "files") != 0 || path_in(p, dir, "keyring") != 0) {
-        return usage_error("BACKING path too long", dir);
+        return cmk_usage_error("BACKING path too long", dir);
     }
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         fprintf(stderr, "cmk-fs: init %s: %s\n", dir, strerror(errno));
@@ -282,7 +269,7 @@ static int cmd_init(const struct fsopts *o)
         eng_keyring_close(kr);
         eng_kek_provider_free(kek);
         if (kr == NULL) {
-            return fail_with("init", code);
+            return cmk_fail_with("init", code);
         }
     }
     if (mkdir(files, 0755) != 0 || chmod(files, 0755) != 0 || prepare_orphans(dir) != 0) {
@@ -302,14 +289,14 @@ static int open_keyring(const struct fsopts *o, const char *dir, int read_only,
     struct eng_keyring_config cfg;
     keyring_config(o, &cfg);
     if (o->revalidate != NULL && parse_u32(o->revalidate, 1, 86400, &cfg.revalidate_s) != 0) {
-        return usage_error("bad --revalidate-s (seconds, 1..86400)", o->revalidate);
+        return cmk_usage_error("bad --revalidate-s (seconds, 1..86400)", o->revalidate);
     }
     if (o->grace != NULL && parse_u32(o->grace, 0, 86400, &cfg.grace_s) != 0) {
-        return usage_error("bad --grace-s (seconds, 0..86400)", o->grace);
+        return cmk_usage_error("bad --grace-s (seconds, 0..86400)", o->grace);
     }
     cfg.flags = read_only ? ENG_STORE_READ_ONLY : 0;
     if (path_in(p, dir, "keyring") != 0) {
-        return usage_error("BACKING path too long", dir);
+        return cmk_usage_error("BACKING path too long", dir);
     }
     *kek = cmk_open_kek(&o->k, 0);
     if (*kek == NULL) {
@@ -322,7 +309,7 @@ static int open_keyring(const struct fsopts *o, const char *dir, int read_only,
         *kek = NULL;
         char what[PATH_MAX + 32];
         snprintf(what, sizeof(what), "key table %s", p);
-        return fail_with(what, code);
+        return cmk_fail_with(what, code);
     }
     return EXIT_OK;
 }
@@ -330,7 +317,7 @@ static int open_keyring(const struct fsopts *o, const char *dir, int read_only,
 static int cmd_status(const struct fsopts *o)
 {
     if (o->npos != 2) {
-        return usage_error("status needs BACKING", NULL);
+        return cmk_usage_error("status needs BACKING", NULL);
     }
     int kind = backing_kind(o->pos[1]);
     if (kind <= 0) {
@@ -366,7 +353,7 @@ static int cmd_status(const struct fsopts *o)
 static int cmd_rotate_kek(const struct fsopts *o)
 {
     if (o->npos != 2) {
-        return usage_error("rotate-kek needs BACKING", NULL);
+        return cmk_usage_error("rotate-kek needs BACKING", NULL);
     }
     if (backing_kind(o->pos[1]) != 1) {
         return EXIT_ERR;
@@ -375,7 +362,7 @@ static int cmd_rotate_kek(const struct fsopts *o)
     if (o->k.vault_url == NULL &&
         (cmk_key_file_path(&o->k, path, sizeof(path), 0) != 0 ||
          eng_smk_rotate(path, NULL, 0) != 0)) {
-        return fail_with("rotate-kek: new key file version", eng_errno());
+        return cmk_fail_with("rotate-kek: new key file version", eng_errno());
     }
     struct eng_kek_provider *kek = NULL;
     struct eng_keyring *kr = NULL;
@@ -386,7 +373,7 @@ static int cmd_rotate_kek(const struct fsopts *o)
         }
         return rc;
     }
-    rc = eng_keyring_rotate_kek(kr) == 0 ? EXIT_OK : fail_with("rotate-kek", eng_errno());
+    rc = eng_keyring_rotate_kek(kr) == 0 ? EXIT_OK : cmk_fail_with("rotate-kek", eng_errno());
     eng_keyring_close(kr);
     eng_kek_provider_free(kek);
     if (rc == EXIT_OK) {
@@ -504,8 +491,10 @@ static int mount_body(const struct fsopts *o, int kind, int status_fd)
                (f = fuse_new(&args, &ops, sizeof(ops), NULL)) == NULL) {
         fprintf(stderr, "cmk-fs: bad FUSE options: %s\n", mopts);
         rc = EXIT_USAGE;
-    } else if (fuse_mount(f, mnt) != 0) {
+    } else if (fuse_set_signal_handlers(fuse_get_session(f)) != 0 || fuse_mount(f, mnt) != 0) {
+        /* handlers first: a SIGTERM as soon as the mount is visible still unmounts cleanly */
         fprintf(stderr, "cmk-fs: cannot mount at %s\n", mnt);
+        fuse_remove_signal_handlers(fuse_get_session(f));
         fuse_destroy(f);
         f = NULL;
         rc = EXIT_ERR;
@@ -523,8 +512,6 @@ static int mount_body(const struct fsopts *o, int kind, int status_fd)
         }
     }
     if (rc == EXIT_OK) {
-        struct fuse_session *se = fuse_get_session(f);
-        fuse_set_signal_handlers(se);
         report(status_fd, EXIT_OK);
         if (status_fd >= 0) { /* daemon: leave the caller's terminal and pipes */
             int null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -544,7 +531,6 @@ static int mount_body(const struct fsopts *o, int kind, int status_fd)
         if (lr != 0 && lr != SIGTERM && lr != SIGINT && lr != SIGHUP) { /* a signal: clean exit */
             rc = EXIT_ERR;
         }
-        fuse_remove_signal_handlers(se);
         fuse_unmount(f);
     } else {
         report(status_fd, rc);
@@ -557,6 +543,7 @@ static int mount_body(const struct fsopts *o, int kind, int status_fd)
         pthread_join(reval, NULL);
     }
     if (f != NULL) {
+        fuse_remove_signal_handlers(fuse_get_session(f));
         fuse_destroy(f);
     }
     fuse_opt_free_args(&args);
@@ -573,10 +560,10 @@ static int mount_body(const struct fsopts *o, int kind, int status_fd)
 static int cmd_mount(const struct fsopts *o)
 {
     if (o->npos != 3) {
-        return usage_error("mount needs BACKING and MOUNTPOINT", NULL);
+        return cmk_usage_error("mount needs BACKING and MOUNTPOINT", NULL);
     }
     if (o->mode != NULL || o->unit_size != NULL) {
-        return usage_error("--mode and --unit-size are for init (mount reads them from the key "
+        return cmk_usage_error("--mode and --unit-size are for init (mount reads them from the key "
                            "table)",
                            NULL);
     }
@@ -653,5 +640,5 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "rotate-kek") == 0) {
         return cmd_rotate_kek(&o);
     }
-    return usage_error("unknown command", cmd);
+    return cmk_usage_error("unknown command", cmd);
 }
