@@ -4,7 +4,8 @@
  * while open, read, fsync) on several files in a cmk-fs mount and in a
  * plain reference folder, compared byte for byte: every read, every size,
  * and all contents every 250 operations, after a remount halfway, and at
- * the end. Offsets and sizes cluster at unit edges half of the time.
+ * the end; at unit sizes 4096 (6000 operations), 512 and 65536, and in
+ * passthrough mode (3000 each). Offsets and sizes cluster at unit edges half of the time.
  * Fixed seed (printed), so a failure replays exactly.
  */
 #include <criterion/criterion.h>
@@ -152,10 +153,12 @@ static size_t pick_size(struct tu_rng *r, int fd)
     return tu_rng_range(r, 0, 1) == 0 || edge < d ? edge + d : edge - d;
 }
 
-Test(fs_diff, mount_matches_a_plain_folder)
+/* Runs |ops| operations on a backing made with |init_opts|, mounted with |mount_opts|. */
+static void run_diff(const char *what, const char *init_opts, const char *mount_opts, long ops)
 {
-    fprintf(stderr, "fs_diff: seed %llu, %d operations on %d files\n", SEED, OPS, NFILES);
-    fsx_init_mount(&x, x.keyopts, x.keyopts);
+    fprintf(stderr, "fs_diff %s: seed %llu, %ld operations on %d files\n", what, SEED, ops,
+            NFILES);
+    fsx_init_mount(&x, init_opts, mount_opts);
     struct tu_rng r;
     tu_rng_seed(&r, SEED);
     struct pair ps[NFILES];
@@ -164,7 +167,7 @@ Test(fs_diff, mount_matches_a_plain_folder)
     }
     static uint8_t buf[MAXLEN];
     long counts[10] = {0};
-    for (long op = 0; op < OPS; op++) {
+    for (long op = 0; op < ops; op++) {
         int i = (int)tu_rng_range(&r, 0, NFILES - 1);
         struct pair *p = &ps[i];
         if (p->m < 0) {
@@ -235,13 +238,13 @@ Test(fs_diff, mount_matches_a_plain_folder)
         if (op % 250 == 249) {
             compare_all(ps, op);
         }
-        if (op == OPS / 2) { /* remount: everything persists through the on-disk format */
+        if (op == ops / 2) { /* remount: everything persists through the on-disk format */
             for (int k = 0; k < NFILES; k++) {
                 close_pair(&ps[k]);
             }
             fsx_unmount(&x);
             cr_assert(!fsx_mounted(x.mnt));
-            int rc = fsx_run(&x, "%s mount %s %s %s", CMKFS_BIN, x.back, x.mnt, x.keyopts);
+            int rc = fsx_run(&x, "%s mount %s %s %s", CMKFS_BIN, x.back, x.mnt, mount_opts);
             cr_assert_eq(rc, 0, "remount: %s", fsx_err(&x));
             for (int k = 0; k < NFILES; k++) {
                 if (access(name(1, k), F_OK) == 0) {
@@ -251,13 +254,37 @@ Test(fs_diff, mount_matches_a_plain_folder)
             compare_all(ps, op);
         }
     }
-    compare_all(ps, OPS);
+    compare_all(ps, ops);
     fprintf(stderr,
-            "fs_diff: pwrite %ld, append %ld, ftruncate %ld, truncate %ld, fallocate %ld, "
+            "fs_diff %s: pwrite %ld, append %ld, ftruncate %ld, truncate %ld, fallocate %ld, "
             "rename %ld, unlink-open %ld, fsync %ld, read %ld\n",
-            counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], counts[6],
+            what, counts[0], counts[1], counts[2], counts[3], counts[4], counts[5], counts[6],
             counts[7], counts[8]);
     for (int k = 0; k < NFILES; k++) {
         close_pair(&ps[k]);
     }
+}
+
+Test(fs_diff, mount_matches_a_plain_folder)
+{
+    run_diff("xts 4096", x.keyopts, x.keyopts, OPS);
+}
+
+Test(fs_diff, unit_size_512)
+{
+    char init[1200];
+    snprintf(init, sizeof(init), "%s --unit-size 512", x.keyopts);
+    run_diff("xts 512", init, x.keyopts, OPS / 2);
+}
+
+Test(fs_diff, unit_size_65536)
+{
+    char init[1200];
+    snprintf(init, sizeof(init), "%s --unit-size 65536", x.keyopts);
+    run_diff("xts 65536", init, x.keyopts, OPS / 2);
+}
+
+Test(fs_diff, passthrough)
+{
+    run_diff("passthrough", "--passthrough", "--passthrough", OPS / 2);
 }
