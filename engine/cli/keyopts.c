@@ -26,8 +26,7 @@ int cmk_usage_error(const char *what, const char *arg)
 
 int cmk_fail_with(const char *what, int code)
 {
-    fprintf(stderr, "%s: %s: %s (%s)\n", cmk_prog, what, eng_strerror(code),
-            eng_error_name(code));
+    fprintf(stderr, "%s: %s: %s (%s)\n", cmk_prog, what, eng_strerror(code), eng_error_name(code));
     return cmk_exit_code_for(code);
 }
 
@@ -108,20 +107,21 @@ static void secret_file_error(const char *kind, const char *path)
     struct stat st;
     int found = lstat(path, &st) == 0;
     if (found && (S_ISLNK(st.st_mode) || !S_ISREG(st.st_mode))) {
-        fprintf(stderr, "%s: %s %s is %s, refused (give a regular file): %s (%s)\n", cmk_prog, kind, path,
-                S_ISLNK(st.st_mode) ? "a symbolic link" : "not a regular file", eng_strerror(code),
-                eng_error_name(code));
+        fprintf(stderr, "%s: %s %s is %s, refused (give a regular file): %s (%s)\n", cmk_prog, kind,
+                path, S_ISLNK(st.st_mode) ? "a symbolic link" : "not a regular file",
+                eng_strerror(code), eng_error_name(code));
         return;
     }
     if (found && (code == ENG_ERR_PERM_LOOSE || code == ENG_ERR_PERM_OWNER)) {
         fprintf(stderr,
                 "%s: %s %s has mode %04o and owner uid %lu: %s (%s); it must be a "
-                "regular file owned by uid %lu, no group or other access (chmod 600)\n", cmk_prog,
-                kind, path, (unsigned)(st.st_mode & 07777), (unsigned long)st.st_uid,
+                "regular file owned by uid %lu, no group or other access (chmod 600)\n",
+                cmk_prog, kind, path, (unsigned)(st.st_mode & 07777), (unsigned long)st.st_uid,
                 eng_strerror(code), eng_error_name(code), (unsigned long)geteuid());
         return;
     }
-    fprintf(stderr, "%s: %s %s: %s (%s)\n", cmk_prog, kind, path, eng_strerror(code), eng_error_name(code));
+    fprintf(stderr, "%s: %s %s: %s (%s)\n", cmk_prog, kind, path, eng_strerror(code),
+            eng_error_name(code));
 }
 
 /* The customer-managed provider: token from --vault-token-file or $CMK_VAULT_TOKEN. */
@@ -143,29 +143,36 @@ static struct eng_kek_provider *open_vault(const struct cmk_keyopts *o)
         fprintf(stderr, "%s: --vault-url needs --vault-token-file or $CMK_VAULT_TOKEN\n", cmk_prog);
         return NULL;
     }
-    struct eng_vault_config cfg = {.vault_url = o->vault_url, .key_name = o->vault_key,
-                                   .token = token, .ca_file = o->vault_ca, .max_retries = -1,
+    struct eng_vault_config cfg = {.vault_url = o->vault_url,
+                                   .key_name = o->vault_key,
+                                   .token = token,
+                                   .ca_file = o->vault_ca,
+                                   .max_retries = -1,
                                    .insecure_http = o->insecure_http};
     struct eng_kek_provider *p = eng_vault_open(&cfg);
     eng_cleanse(token, sizeof(token));
     int code = eng_errno();
     if (p == NULL && code == ENG_ERR_VAULT_INSECURE) {
-        fprintf(stderr, "%s: --vault-url %s: %s; use https://, or --vault-insecure-http to "
-                "accept it (%s)\n", cmk_prog, o->vault_url, eng_strerror(code), eng_error_name(code));
+        fprintf(stderr,
+                "%s: --vault-url %s: %s; use https://, or --vault-insecure-http to "
+                "accept it (%s)\n",
+                cmk_prog, o->vault_url, eng_strerror(code), eng_error_name(code));
     } else if (p == NULL && code == ENG_ERR_VAULT_CA_FILE) {
         struct stat st;
         const char *why = stat(o->vault_ca, &st) != 0 || access(o->vault_ca, R_OK) != 0
                               ? strerror(errno)
                           : !S_ISREG(st.st_mode) ? "not a regular file"
                                                  : "no PEM certificate in it";
-        fprintf(stderr, "%s: --vault-ca %s: %s: %s (%s)\n", cmk_prog, o->vault_ca, why, eng_strerror(code),
-                eng_error_name(code));
+        fprintf(stderr, "%s: --vault-ca %s: %s: %s (%s)\n", cmk_prog, o->vault_ca, why,
+                eng_strerror(code), eng_error_name(code));
     } else if (p == NULL) {
         fprintf(stderr, "%s: vault %s key %s: %s (%s)\n", cmk_prog, o->vault_url, o->vault_key,
                 eng_strerror(code), eng_error_name(code));
     } else if (o->insecure_http && strncmp(o->vault_url, "http://", 7) == 0) {
-        fprintf(stderr, "%s: warning: --vault-insecure-http: the bearer token goes to %s in "
-                "clear text\n", cmk_prog, o->vault_url);
+        fprintf(stderr,
+                "%s: warning: --vault-insecure-http: the bearer token goes to %s in "
+                "clear text\n",
+                cmk_prog, o->vault_url);
     }
     return p;
 }
@@ -186,4 +193,3 @@ struct eng_kek_provider *cmk_open_kek(const struct cmk_keyopts *o, int create)
     }
     return p;
 }
-

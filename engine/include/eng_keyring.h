@@ -35,9 +35,9 @@ extern "C" {
 #define ENG_KEYRING_ID_BYTES ENG_STORE_ID_BYTES
 
 struct eng_keyring_config {
-    enum eng_mode mode;     /* create: ENG_MODE_XTS (64-byte master) or ENG_MODE_GCM (32) */
-    uint32_t unit_size;     /* create: recorded (authenticated) for the caller; 512 .. 65536 */
-    uint32_t revalidate_s;  /* >= 1; see eng_store_config */
+    enum eng_mode mode;    /* create: ENG_MODE_XTS (64-byte master) or ENG_MODE_GCM (32) */
+    uint32_t unit_size;    /* create: recorded (authenticated) for the caller; 512 .. 65536 */
+    uint32_t revalidate_s; /* >= 1; see eng_store_config */
     uint32_t grace_s;
     const char *anchor_dir; /* NULL: as eng_store_config */
     unsigned flags;         /* ENG_STORE_NO_ANCHOR, ENG_STORE_READ_ONLY (open only) */

@@ -5,8 +5,6 @@
  * table, the lock, the anchor and the revalidation; the keyring unwraps the
  * active DEK of extent 0 once more into its own secure memory, for HKDF.
  */
-#include "eng_keyring.h"
-
 #include <openssl/core_names.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
@@ -14,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eng_keyring.h"
 #include "eng_secure.h"
 #include "error_internal.h"
 #include "store_internal.h"

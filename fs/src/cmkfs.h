@@ -25,28 +25,28 @@
 #include "eng_cipher.h"
 #include "eng_keyring.h"
 
-#define CMKFS_HDR 4096U           /* header bytes at the start of every backing file */
-#define CMKFS_MAGIC "CMKFSH01"    /* header magic (8 bytes) */
-#define CMKFS_NONCE_BYTES 32U     /* per-file nonce, as fscrypt v2 */
-#define CMKFS_MODE_PLAIN 0xffU    /* header mode byte of a passthrough file */
-#define CMKFS_HKDF_LABEL "cmk-fs file key v1 "
-#define CMKFS_HIDDEN ".fuse_hidden" /* libfuse's names for unlinked open files (reserved) */
-#define CMKFS_ORPHANS "orphans"      /* BACKING/orphans: where those live */
+#define CMKFS_HDR         4096U      /* header bytes at the start of every backing file */
+#define CMKFS_MAGIC       "CMKFSH01" /* header magic (8 bytes) */
+#define CMKFS_NONCE_BYTES 32U        /* per-file nonce, as fscrypt v2 */
+#define CMKFS_MODE_PLAIN  0xffU      /* header mode byte of a passthrough file */
+#define CMKFS_HKDF_LABEL  "cmk-fs file key v1 "
+#define CMKFS_HIDDEN      ".fuse_hidden" /* libfuse's names for unlinked open files (reserved) */
+#define CMKFS_ORPHANS     "orphans"      /* BACKING/orphans: where those live */
 
 /* The mounted filesystem: one per process. */
 struct cmkfs {
-    int root_fd;                 /* BACKING/files, O_PATH|O_DIRECTORY */
-    int passthrough;             /* 1: no cipher, copies instead */
-    enum eng_mode mode;          /* ENG_MODE_XTS */
-    uint32_t unit;               /* unit size, bytes */
+    int root_fd;        /* BACKING/files, O_PATH|O_DIRECTORY */
+    int passthrough;    /* 1: no cipher, copies instead */
+    enum eng_mode mode; /* ENG_MODE_XTS */
+    uint32_t unit;      /* unit size, bytes */
     uint8_t fs_id[ENG_KEYRING_ID_BYTES];
-    struct eng_keyring *kr;      /* NULL for passthrough */
+    struct eng_keyring *kr; /* NULL for passthrough */
     /* Key state, read by the I/O path without locks. */
-    atomic_int revoked;          /* 1 once the KEK is gone: every open/read/write/fsync -> EIO */
+    atomic_int revoked; /* 1 once the KEK is gone: every open/read/write/fsync -> EIO */
     atomic_uint_fast64_t last_ok_ns; /* monotonic time of the last good KEK check */
-    uint64_t deadline_ns;        /* revalidate_s + grace_s (+ 2 s slack): no good check -> EIO */
-    pthread_mutex_t nodes_lock;  /* guards the node table */
-    struct cmkfs_node *nodes;    /* open files, by backing inode */
+    uint64_t deadline_ns;       /* revalidate_s + grace_s (+ 2 s slack): no good check -> EIO */
+    pthread_mutex_t nodes_lock; /* guards the node table */
+    struct cmkfs_node *nodes;   /* open files, by backing inode */
 };
 
 /* One open backing file (shared by every handle on the same inode). */
@@ -54,9 +54,9 @@ struct cmkfs_node {
     struct cmkfs_node *next;
     dev_t dev;
     ino_t ino;
-    int refs;                    /* open handles; guarded by nodes_lock */
-    pthread_rwlock_t rw;         /* readers share; writes, truncates take it exclusively */
-    struct eng_cipher *cipher;   /* per-file key (NULL: passthrough, or wiped after revocation) */
+    int refs;                  /* open handles; guarded by nodes_lock */
+    pthread_rwlock_t rw;       /* readers share; writes, truncates take it exclusively */
+    struct eng_cipher *cipher; /* per-file key (NULL: passthrough, or wiped after revocation) */
 };
 
 extern struct cmkfs g_fs;

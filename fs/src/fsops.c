@@ -27,8 +27,8 @@
 #include <fcntl.h>
 #include <fuse.h>
 #include <limits.h>
-#include <stdio.h>
 #include <openssl/rand.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -193,8 +193,8 @@ static int short_unit(const struct eng_cipher *c, uint64_t u, const uint8_t *in,
     uint8_t tweak[ENG_XTS_TWEAK_BYTES];
     eng_xts_tweak_from_u64(tweak, u);
     tweak[15] |= 0x80;
-    struct eng_unit unit = {.in = zero, .out = ks, .len = sizeof(ks), .iv = tweak,
-                            .iv_len = sizeof(tweak)};
+    struct eng_unit unit = {
+        .in = zero, .out = ks, .len = sizeof(ks), .iv = tweak, .iv_len = sizeof(tweak)};
     if (eng_cipher_encrypt(c, &unit) != 0) {
         return -EIO;
     }
@@ -243,8 +243,11 @@ static int crypt_range(const struct cmkfs_node *n, enum eng_dir dir, uint64_t fi
             continue;
         }
         eng_xts_tweak_from_u64(tweaks[nu], u);
-        units[nu] = (struct eng_unit){.in = in + pos, .out = out + pos, .len = ul,
-                                      .iv = tweaks[nu], .iv_len = ENG_XTS_TWEAK_BYTES};
+        units[nu] = (struct eng_unit){.in = in + pos,
+                                      .out = out + pos,
+                                      .len = ul,
+                                      .iv = tweaks[nu],
+                                      .iv_len = ENG_XTS_TWEAK_BYTES};
         if (++nu == 64) {
             if (eng_cipher_batch(n->cipher, dir, units, nu) != 0) {
                 return -EIO;
@@ -272,8 +275,7 @@ static int load_plain(const struct cmkfs_node *n, int fd, uint64_t u, uint64_t s
 }
 
 /* Re-encrypts unit |u| (plaintext of a file of |old| bytes) at its length in a file of |size|. */
-static int rewrite_unit(const struct cmkfs_node *n, int fd, uint64_t u, uint64_t old,
-                        uint64_t size)
+static int rewrite_unit(const struct cmkfs_node *n, int fd, uint64_t u, uint64_t old, uint64_t size)
 {
     uint8_t *p = scratch(0, g_fs.unit);
     if (p == NULL) {
@@ -394,8 +396,8 @@ static int load_key(struct cmkfs_node *n, int fd)
     rc = eng_keyring_derive(g_fs.kr, CMKFS_HKDF_LABEL "xts", h + 16, CMKFS_NONCE_BYTES, key,
                             ENG_XTS_KEY_BYTES);
     if (rc == 0) {
-        n->cipher = eng_cipher_new(ENG_MODE_XTS, ENG_BACKEND_AUTO, ENG_ARCH_AUTO, key,
-                                   ENG_XTS_KEY_BYTES);
+        n->cipher =
+            eng_cipher_new(ENG_MODE_XTS, ENG_BACKEND_AUTO, ENG_ARCH_AUTO, key, ENG_XTS_KEY_BYTES);
     }
     eng_secure_free(key);
     return n->cipher != NULL ? 0 : -EIO;
@@ -557,8 +559,7 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
     return 0;
 }
 
-static int fs_read(const char *path, char *buf, size_t size, off_t off,
-                   struct fuse_file_info *fi)
+static int fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
     (void)path;
     struct handle *h = fh_of(fi);
@@ -679,8 +680,7 @@ static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
     return rc;
 }
 
-static int fs_fallocate(const char *path, int mode, off_t off, off_t len,
-                        struct fuse_file_info *fi)
+static int fs_fallocate(const char *path, int mode, off_t off, off_t len, struct fuse_file_info *fi)
 {
     (void)path;
     if (mode != 0) {
@@ -810,7 +810,8 @@ static int fs_rmdir(const char *path)
 
 static int fs_rename(const char *from, const char *to, unsigned int flags)
 {
-    return renameat2(g_fs.root_fd, relx(from, 0), g_fs.root_fd, relx(to, 1), flags) != 0 ? -errno : 0;
+    return renameat2(g_fs.root_fd, relx(from, 0), g_fs.root_fd, relx(to, 1), flags) != 0 ? -errno
+                                                                                         : 0;
 }
 
 static int fs_link(const char *from, const char *to)
@@ -820,7 +821,8 @@ static int fs_link(const char *from, const char *to)
 
 static int fs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
-    int rc = fi != NULL ? fchmod(fh_of(fi)->fd, mode) : fchmodat(g_fs.root_fd, relx(path, 0), mode, 0);
+    int rc =
+        fi != NULL ? fchmod(fh_of(fi)->fd, mode) : fchmodat(g_fs.root_fd, relx(path, 0), mode, 0);
     return rc != 0 ? -errno : 0;
 }
 
@@ -924,7 +926,7 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
      * without the file handle, and the high-level API cannot find a removed
      * node's path); relx keeps such files in BACKING/orphans.
      */
-    cfg->direct_io = 1;   /* every read and write reaches us: key loss takes effect at once */
+    cfg->direct_io = 1; /* every read and write reaches us: key loss takes effect at once */
     cfg->use_ino = 1;
     return NULL;
 }

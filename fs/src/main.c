@@ -219,9 +219,9 @@ static int cmd_init(const struct fsopts *o)
     keyring_config(o, &cfg);
     if (o->mode != NULL && strcmp(o->mode, "xts") != 0) {
         return cmk_usage_error(strcmp(o->mode, "gcm") == 0
-                               ? "--mode gcm is not implemented yet in cmk-fs (use xts)"
-                               : "unknown --mode (xts)",
-                           o->mode);
+                                   ? "--mode gcm is not implemented yet in cmk-fs (use xts)"
+                                   : "unknown --mode (xts)",
+                               o->mode);
     }
     if (o->unit_size != NULL && (parse_u32(o->unit_size, 512, 65536, &cfg.unit_size) != 0 ||
                                  (cfg.unit_size & (cfg.unit_size - 1)) != 0)) {
@@ -340,11 +340,11 @@ static int cmd_status(const struct fsopts *o)
     for (size_t i = 0; i < ENG_KEYRING_ID_BYTES; i++) {
         snprintf(id + 2 * i, 3, "%02x", in.store_id[i]);
     }
-    printf("backing %s: encrypted\nmode: %s\nunit size: %u\nid: %s\nkey table generation: "
-           "%llu\nkek: %s %s version %s (%s)\naccessible: yes\nfile names: plaintext\n",
-           o->pos[1], eng_mode_name(in.mode), in.unit_size, id,
-           (unsigned long long)in.generation, d.kek.provider, d.kek.key_id, d.kek.version,
-           d.kek.alg);
+    printf(
+        "backing %s: encrypted\nmode: %s\nunit size: %u\nid: %s\nkey table generation: "
+        "%llu\nkek: %s %s version %s (%s)\naccessible: yes\nfile names: plaintext\n",
+        o->pos[1], eng_mode_name(in.mode), in.unit_size, id, (unsigned long long)in.generation,
+        d.kek.provider, d.kek.key_id, d.kek.version, d.kek.alg);
     eng_keyring_close(kr);
     eng_kek_provider_free(kek);
     return EXIT_OK;
@@ -359,9 +359,8 @@ static int cmd_rotate_kek(const struct fsopts *o)
         return EXIT_ERR;
     }
     char path[PATH_MAX];
-    if (o->k.vault_url == NULL &&
-        (cmk_key_file_path(&o->k, path, sizeof(path), 0) != 0 ||
-         eng_smk_rotate(path, NULL, 0) != 0)) {
+    if (o->k.vault_url == NULL && (cmk_key_file_path(&o->k, path, sizeof(path), 0) != 0 ||
+                                   eng_smk_rotate(path, NULL, 0) != 0)) {
         return cmk_fail_with("rotate-kek: new key file version", eng_errno());
     }
     struct eng_kek_provider *kek = NULL;
@@ -443,9 +442,8 @@ static int mount_body(const struct fsopts *o, int kind, int status_fd)
     g_fs.passthrough = kind == 0;
     g_fs.unit = 4096;
     g_fs.mode = ENG_MODE_XTS;
-    int lock_fd = path_in(p, dir, "mount.lock") == 0
-                      ? open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600)
-                      : -1;
+    int lock_fd =
+        path_in(p, dir, "mount.lock") == 0 ? open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
     if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
         fprintf(stderr, "cmk-fs: %s is already mounted (%s is locked)\n", dir, p);
         report(status_fd, EXIT_ERR);
@@ -473,9 +471,7 @@ static int mount_body(const struct fsopts *o, int kind, int status_fd)
     if (prepare_orphans(dir) != 0) {
         fprintf(stderr, "cmk-fs: %s/%s: %s\n", dir, CMKFS_ORPHANS, strerror(errno));
     }
-    g_fs.root_fd = path_in(p, dir, "files") == 0
-                       ? open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                       : -1;
+    g_fs.root_fd = path_in(p, dir, "files") == 0 ? open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
     struct fuse *f = NULL;
     struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
     char mopts[sizeof(o->fuse_opts) + PATH_MAX + 128];
@@ -563,9 +559,10 @@ static int cmd_mount(const struct fsopts *o)
         return cmk_usage_error("mount needs BACKING and MOUNTPOINT", NULL);
     }
     if (o->mode != NULL || o->unit_size != NULL) {
-        return cmk_usage_error("--mode and --unit-size are for init (mount reads them from the key "
-                           "table)",
-                           NULL);
+        return cmk_usage_error(
+            "--mode and --unit-size are for init (mount reads them from the key "
+            "table)",
+            NULL);
     }
     int kind = backing_kind(o->pos[1]);
     if (kind < 0) {
@@ -577,8 +574,10 @@ static int cmd_mount(const struct fsopts *o)
         return EXIT_USAGE;
     }
     if (kind == 0 && !o->passthrough) {
-        fprintf(stderr, "cmk-fs: %s is a plaintext (passthrough) backing; mount it with "
-                "--passthrough, or init a new encrypted one\n", o->pos[1]);
+        fprintf(stderr,
+                "cmk-fs: %s is a plaintext (passthrough) backing; mount it with "
+                "--passthrough, or init a new encrypted one\n",
+                o->pos[1]);
         return EXIT_USAGE;
     }
     if (o->foreground) {

@@ -21,10 +21,10 @@
 #include "testutil.h"
 
 #define NFILES 6
-#define OPS 6000
+#define OPS    6000
 #define MAXOFF 100000U
 #define MAXLEN 40000U
-#define SEED 20261207ULL
+#define SEED   20261207ULL
 
 static struct fsx x;
 static char ref[256];
@@ -94,8 +94,8 @@ static void compare_range(const struct pair *p, int i, off_t off, size_t len, lo
     static uint8_t a[MAXLEN + 16], b[MAXLEN + 16];
     ssize_t ra = pread(p->m, a, len, off);
     ssize_t rb = pread(p->r, b, len, off);
-    cr_assert_eq(ra, rb, "op %ld f%d: read %zu at %lld: %zd, reference %zd (seed %llu)", op, i,
-                 len, (long long)off, ra, rb, SEED);
+    cr_assert_eq(ra, rb, "op %ld f%d: read %zu at %lld: %zd, reference %zd (seed %llu)", op, i, len,
+                 (long long)off, ra, rb, SEED);
     for (ssize_t k = 0; k < ra; k++) {
         cr_assert_eq(a[k], b[k], "op %ld f%d: byte %lld: %02x, reference %02x (seed %llu)", op, i,
                      (long long)(off + k), a[k], b[k], SEED);
@@ -139,7 +139,8 @@ static size_t pick(struct tu_rng *r, size_t max)
     }
 }
 
-/* A new size for a file of |cur| bytes: half of them at or next to the unit edge at or after cur. */
+/* A new size for a file of |cur| bytes: half of them at or next to the unit edge at or after cur.
+ */
 static size_t pick_size(struct tu_rng *r, int fd)
 {
     struct stat st;
@@ -156,8 +157,7 @@ static size_t pick_size(struct tu_rng *r, int fd)
 /* Runs |ops| operations on a backing made with |init_opts|, mounted with |mount_opts|. */
 static void run_diff(const char *what, const char *init_opts, const char *mount_opts, long ops)
 {
-    fprintf(stderr, "fs_diff %s: seed %llu, %ld operations on %d files\n", what, SEED, ops,
-            NFILES);
+    fprintf(stderr, "fs_diff %s: seed %llu, %ld operations on %d files\n", what, SEED, ops, NFILES);
     fsx_init_mount(&x, init_opts, mount_opts);
     struct tu_rng r;
     tu_rng_seed(&r, SEED);

@@ -20,7 +20,7 @@
 #include "fslib.h"
 #include "vmt_client.h"
 
-#define API "?api-version=7.4"
+#define API        "?api-version=7.4"
 #define DEADLINE_S 60.0
 
 static struct fsx x;
@@ -144,8 +144,8 @@ static void start_vault(void)
     fclose(f);
     cr_assert_eq(chmod(token, 0600), 0);
     snprintf(x.keyopts, sizeof(x.keyopts),
-             "--vault-url %s --vault-key db-kek --vault-ca %s --vault-token-file %s", vs.url,
-             vs.ca, token);
+             "--vault-url %s --vault-key db-kek --vault-ca %s --vault-token-file %s", vs.url, vs.ca,
+             token);
 }
 
 static void officer(const char *method, const char *path, const char *body, long want)
@@ -170,8 +170,10 @@ Test(fs_keyloss, vault_key_deleted)
     int fd = write_file();
     officer("DELETE", "/keys/db-kek" API, NULL, 200);
     double t = wait_for_eio(fd, 10.0);
-    fprintf(stderr, "fs_keyloss: vault key deleted: reads failed with EIO after %.2f s "
-            "(--revalidate-s 1)\n", t);
+    fprintf(stderr,
+            "fs_keyloss: vault key deleted: reads failed with EIO after %.2f s "
+            "(--revalidate-s 1)\n",
+            t);
     close(fd);
     /* no remount while the key is gone: exit 3 */
     fsx_unmount(&x);
@@ -206,8 +208,10 @@ Test(fs_keyloss, hung_vault_never_blocks_io)
     long st = vmt_set_faults(&vs, "{\"faults\":[{\"op\":\"*\",\"latency_ms\":60000}]}");
     cr_assert(st == 200 || st == 204, "admin/faults: %ld", st);
     double t = wait_for_eio(fd, 10.0);
-    fprintf(stderr, "fs_keyloss: hung vault: reads worked, then EIO after %.2f s "
-            "(--revalidate-s 1 --grace-s 2)\n", t);
+    fprintf(stderr,
+            "fs_keyloss: hung vault: reads worked, then EIO after %.2f s "
+            "(--revalidate-s 1 --grace-s 2)\n",
+            t);
     close(fd);
     vmt_set_faults(&vs, NULL);
 }

@@ -160,7 +160,8 @@ Test(fs_posix, truncate_and_ftruncate_up_and_down)
     for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
         off_t to = steps[i];
         if (i % 2 == 0) {
-            cr_assert_eq(ftruncate(fd, to), 0, "ftruncate %lld: %s", (long long)to, strerror(errno));
+            cr_assert_eq(ftruncate(fd, to), 0, "ftruncate %lld: %s", (long long)to,
+                         strerror(errno));
         } else {
             cr_assert_eq(truncate(fsx_path(&x, "trunc", 0), to), 0, "truncate %lld", (long long)to);
         }
@@ -317,7 +318,8 @@ Test(fs_posix, statfs_chmod_chown_utimens)
     close(fd);
 }
 
-/* Files and folders a non-root caller makes get the caller's owner, in the mount and the backing. */
+/* Files and folders a non-root caller makes get the caller's owner, in the mount and the backing.
+ */
 Test(fs_posix, new_files_get_the_callers_owner)
 {
     cr_assert_eq(chmod(x.root, 0755), 0); /* mkdtemp made it 0700 */
@@ -365,8 +367,8 @@ Test(fs_posix, new_files_get_the_callers_owner)
 }
 
 /* Concurrent writers of unaligned records sharing units, and readers, on one file. */
-#define REC 1000U
-#define NREC 400U
+#define REC     1000U
+#define NREC    400U
 #define WRITERS 4U
 
 struct worker {
