@@ -309,7 +309,11 @@ static int open_keyring(const struct fsopts *o, const char *dir, int read_only,
         *kek = NULL;
         char what[PATH_MAX + 32];
         snprintf(what, sizeof(what), "key table %s", p);
-        return cmk_fail_with(what, code);
+        int rc = cmk_fail_with(what, code);
+        if (code == ENG_ERR_STORE_BUSY) {
+            fprintf(stderr, "cmk-fs: %s is mounted; unmount it first\n", dir);
+        }
+        return rc;
     }
     return EXIT_OK;
 }
@@ -358,21 +362,20 @@ static int cmd_rotate_kek(const struct fsopts *o)
     if (backing_kind(o->pos[1]) != 1) {
         return EXIT_ERR;
     }
+    struct eng_kek_provider *kek = NULL;
+    struct eng_keyring *kr = NULL;
+    int rc = open_keyring(o, o->pos[1], 0, &kek, &kr); /* exclusive: refused while mounted */
+    if (rc != EXIT_OK) {
+        return rc;
+    }
+    /* Service-managed key: a new key file version first (as cmk rotate-kek), then the rewrap. */
     char path[PATH_MAX];
     if (o->k.vault_url == NULL && (cmk_key_file_path(&o->k, path, sizeof(path), 0) != 0 ||
                                    eng_smk_rotate(path, NULL, 0) != 0)) {
-        return cmk_fail_with("rotate-kek: new key file version", eng_errno());
+        rc = cmk_fail_with("rotate-kek: new key file version", eng_errno());
+    } else if (eng_keyring_rotate_kek(kr) != 0) {
+        rc = cmk_fail_with("rotate-kek", eng_errno());
     }
-    struct eng_kek_provider *kek = NULL;
-    struct eng_keyring *kr = NULL;
-    int rc = open_keyring(o, o->pos[1], 0, &kek, &kr);
-    if (rc != EXIT_OK) {
-        if (rc == EXIT_ERR && eng_errno() == ENG_ERR_STORE_BUSY) {
-            fprintf(stderr, "cmk-fs: rotate-kek: %s is mounted; unmount it first\n", o->pos[1]);
-        }
-        return rc;
-    }
-    rc = eng_keyring_rotate_kek(kr) == 0 ? EXIT_OK : cmk_fail_with("rotate-kek", eng_errno());
     eng_keyring_close(kr);
     eng_kek_provider_free(kek);
     if (rc == EXIT_OK) {

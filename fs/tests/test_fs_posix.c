@@ -535,3 +535,40 @@ Test(fs_posix, foreground_mount_unmounts_on_sigterm)
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit status %d", st);
     cr_assert(!still, "still mounted after SIGTERM");
 }
+
+/* status works while mounted; rotate-kek is refused then, and afterwards rewraps only the table. */
+Test(fs_posix, status_and_rotate_kek)
+{
+    int fd = open_in("keep", O_RDWR | O_CREAT);
+    pwrite_all(fd, "kept across rotation", 20, 100);
+    close(fd);
+    char out[300];
+    snprintf(out, sizeof(out), "%s/status.out", x.root);
+    int rc = fsx_run(&x, "%s status %s %s >%s", CMKFS_BIN, x.back, x.keyopts, out);
+    cr_assert_eq(rc, 0, "status while mounted: %s", fsx_err(&x));
+    cr_assert_eq(fsx_run(&x, "grep -q '^mode: xts$' %s", out), 0);
+    cr_assert_eq(fsx_run(&x, "grep -q '^key table generation: 1$' %s", out), 0);
+    rc = fsx_run(&x, "%s rotate-kek %s %s", CMKFS_BIN, x.back, x.keyopts);
+    cr_assert_eq(rc, 1);
+    cr_assert(strstr(fsx_err(&x), "ENG_ERR_STORE_BUSY") != NULL, "%s", fsx_err(&x));
+    cr_assert(strstr(fsx_err(&x), "is mounted; unmount it first") != NULL, "%s", fsx_err(&x));
+    fsx_unmount(&x);
+    struct stat before;
+    cr_assert_eq(stat(fsx_path(&x, "keep", 1), &before), 0);
+    rc = fsx_run(&x, "%s rotate-kek %s %s >/dev/null", CMKFS_BIN, x.back, x.keyopts);
+    cr_assert_eq(rc, 0, "rotate-kek: %s", fsx_err(&x));
+    rc = fsx_run(&x, "%s status %s %s >%s", CMKFS_BIN, x.back, x.keyopts, out);
+    cr_assert_eq(rc, 0);
+    cr_assert_eq(fsx_run(&x, "grep -q '^key table generation: 2$' %s", out), 0);
+    struct stat after;
+    cr_assert_eq(stat(fsx_path(&x, "keep", 1), &after), 0);
+    cr_assert_eq(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec, "data untouched by rotation");
+    cr_assert_eq(after.st_mtime, before.st_mtime);
+    rc = fsx_run(&x, "%s mount %s %s %s", CMKFS_BIN, x.back, x.mnt, x.keyopts);
+    cr_assert_eq(rc, 0, "%s", fsx_err(&x));
+    fd = open_in("keep", O_RDONLY);
+    char buf[20];
+    cr_assert_eq(pread(fd, buf, 20, 100), 20);
+    cr_assert_eq(memcmp(buf, "kept across rotation", 20), 0);
+    close(fd);
+}
