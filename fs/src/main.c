@@ -10,12 +10,14 @@
 #include <fuse.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmkfs.h"
@@ -48,6 +50,8 @@ static const char usage_text[] =
     "                        (mount; default 300)\n"
     "  --anchor-dir DIR      freshness anchors of key tables (as cmk; default\n"
     "                        $CMK_ANCHOR_DIR, else ~/.cmk/anchors)\n"
+    "  --log-file FILE       mount: append a timestamped line to FILE when the mount goes\n"
+    "                        live, when the key is revoked (and why), and at unmount\n"
     "  -f                    mount: stay in the foreground\n"
     "  -o OPTS               mount: more FUSE mount options (allow_other and\n"
     "                        default_permissions are always given)\n"
@@ -77,6 +81,7 @@ struct fsopts {
     const char *revalidate;
     const char *grace;
     const char *anchor_dir;
+    const char *log_file;
     int passthrough;
     int foreground;
     int help;
@@ -121,6 +126,7 @@ static int parse_opts(int argc, char **argv, struct fsopts *o)
                 {"revalidate-s", offsetof(struct fsopts, revalidate)},
                 {"grace-s", offsetof(struct fsopts, grace)},
                 {"anchor-dir", offsetof(struct fsopts, anchor_dir)},
+                {"log-file", offsetof(struct fsopts, log_file)},
             };
             const char **field = cmk_keyopts_field(&o->k, name, nlen);
             for (size_t k = 0; field == NULL && k < sizeof(valued) / sizeof(valued[0]); k++) {
@@ -391,6 +397,29 @@ static pthread_cond_t reval_cond;
 static int reval_stop;
 static uint32_t reval_interval_s;
 
+static FILE *g_log; /* --log-file: key state changes, one timestamped line each */
+
+/* One line to the --log-file: "2026-12-07T10:00:00.123Z cmk-fs[pid]: MESSAGE". */
+__attribute__((format(printf, 1, 2))) static void log_line(const char *fmt, ...)
+{
+    if (g_log == NULL) {
+        return;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    gmtime_r(&ts.tv_sec, &tm);
+    char when[32];
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    fprintf(g_log, "%s.%03ldZ cmk-fs[%ld]: %s\n", when, ts.tv_nsec / 1000000L, (long)getpid(), msg);
+    fflush(g_log);
+}
+
 /* Checks the KEK every interval, off the I/O path; I/O reads only g_fs.revoked / last_ok_ns. */
 static void *reval_main(void *arg)
 {
@@ -406,12 +435,26 @@ static void *reval_main(void *arg)
             break;
         }
         pthread_mutex_unlock(&reval_lock);
-        int ok = !atomic_load(&g_fs.revoked) && eng_keyring_revalidate(g_fs.kr) == 0;
+        int already = atomic_load(&g_fs.revoked);
+        int ok = !already && eng_keyring_revalidate(g_fs.kr) == 0;
         if (ok) {
             atomic_store(&g_fs.last_ok_ns, cmkfs_now_ns());
         } else {
+            struct eng_store_info in;
+            eng_keyring_info(g_fs.kr, &in);
             atomic_store(&g_fs.revoked, 1);
             cmkfs_drop_keys();
+            if (already) {
+                log_line(
+                    "revoked: no good KEK check within --revalidate-s + --grace-s (the "
+                    "key provider hung); every open, read, write and fsync now fails with "
+                    "EIO; keys wiped");
+            } else {
+                log_line(
+                    "revoked: KEK check failed with %s (%s); every open, read, write and "
+                    "fsync now fails with EIO; keys wiped",
+                    eng_error_name(in.cause), eng_strerror(in.cause));
+            }
         }
         pthread_mutex_lock(&reval_lock);
         if (!ok) {
@@ -511,6 +554,8 @@ static int mount_body(const struct fsopts *o, int kind, int status_fd)
         }
     }
     if (rc == EXIT_OK) {
+        log_line("mounted %s at %s (%s, revalidate %u s)", dir, mnt,
+                 kind == 1 ? "xts" : "passthrough", reval_interval_s);
         report(status_fd, EXIT_OK);
         if (status_fd >= 0) { /* daemon: leave the caller's terminal and pipes */
             int null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -553,6 +598,7 @@ static int mount_body(const struct fsopts *o, int kind, int status_fd)
         close(g_fs.root_fd);
     }
     close(lock_fd);
+    log_line("unmounted %s (exit %d)", mnt, rc);
     return rc;
 }
 
@@ -582,6 +628,14 @@ static int cmd_mount(const struct fsopts *o)
                 "--passthrough, or init a new encrypted one\n",
                 o->pos[1]);
         return EXIT_USAGE;
+    }
+    if (o->log_file != NULL) {
+        int fd = open(o->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        g_log = fd >= 0 ? fdopen(fd, "a") : NULL;
+        if (g_log == NULL) {
+            fprintf(stderr, "cmk-fs: --log-file %s: %s\n", o->log_file, strerror(errno));
+            return EXIT_USAGE;
+        }
     }
     if (o->foreground) {
         return mount_body(o, kind, -1);

@@ -159,7 +159,8 @@ static void officer(const char *method, const char *path, const char *body, long
 static void mount_fast(void)
 {
     char opts[1200];
-    snprintf(opts, sizeof(opts), "%s --revalidate-s 1 --grace-s 30", x.keyopts);
+    snprintf(opts, sizeof(opts), "%s --revalidate-s 1 --grace-s 30 --log-file %s/fs.log", x.keyopts,
+             x.root);
     fsx_init_mount(&x, x.keyopts, opts);
 }
 
@@ -175,6 +176,19 @@ Test(fs_keyloss, vault_key_deleted)
             "(--revalidate-s 1)\n",
             t);
     close(fd);
+    /* the --log-file names the cause (written just after the state flips: poll) */
+    int logged = 1;
+    for (int i = 0; i < 600 && logged != 0; i++) {
+        logged = fsx_run(&x,
+                         "grep -q 'revoked: KEK check failed with ENG_ERR_KEK_NOT_FOUND' "
+                         "%s/fs.log",
+                         x.root);
+        if (logged != 0) {
+            usleep(50000);
+        }
+    }
+    cr_assert_eq(logged, 0, "no revocation line in the log");
+    cr_assert_eq(fsx_run(&x, "grep -q 'mounted .* (xts, revalidate 1 s)' %s/fs.log", x.root), 0);
     /* no remount while the key is gone: exit 3 */
     fsx_unmount(&x);
     int rc = fsx_run(&x, "%s mount %s %s %s", CMKFS_BIN, x.back, x.mnt, x.keyopts);
