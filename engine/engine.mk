@@ -47,7 +47,7 @@ $(O)/tests/engine_%: $(O)/engine/tests/%.o $(ENGINE_TESTLIB_OBJS) $(O)/vault-moc
 
 # --- store, key providers and the cmk tool (added with the store) -----------
 # cmk: the command-line tool over eng_store.h; its test runs the built binary.
-CMK_OBJS := $(O)/engine/cli/cmk.o
+CMK_OBJS := $(O)/engine/cli/cmk.o $(O)/engine/cli/keyopts.o
 PROGRAMS += $(BIN)/cmk
 
 $(CMK_OBJS): CPPFLAGS += $(ENGINE_CPPFLAGS) $(CJSON_CFLAGS)

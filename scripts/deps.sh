@@ -6,7 +6,7 @@ set -euo pipefail
 
 PKGS=(build-essential pkg-config git libssl-dev libipsec-mb-dev libcurl4-openssl-dev
       libcjson-dev libcriterion-dev gnuplot-nox libmicrohttpd-dev python3-cryptography-vectors
-      openssl ca-certificates curl jq libxml2-utils)
+      openssl ca-certificates curl jq libxml2-utils libfuse3-dev fuse3)
 PKGS+=(${CMK_EXTRA_PKGS:-})
 
 missing=()
