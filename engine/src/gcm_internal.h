@@ -15,14 +15,14 @@
 #include "xts_internal.h"
 
 /* Powers of the hash key kept: one GHASH reduction per this many blocks. */
-#define ENG_GCM_HPOW 8
+#define ENG_GCM_HPOW 16
 
 /*
  * The expanded GCM key, in secure memory (64-byte aligned).
  *   rk    AES-256 encryption round keys 0..14, each broadcast to both
  *         128-bit lanes (plain 32-byte memory operands for the ymm kernel;
  *         the xmm code reads the low 16 bytes)
- *   hpow  H^8, H^7, .. H^1 (hpow[i] = H^(8-i)), where H = AES_K(0^128),
+ *   hpow  H^16, H^15, .. H^1 (hpow[i] = H^(16-i)), where H = AES_K(0^128),
  *         each byte-reflected and multiplied by x (the form the carry-less
  *         multiplication with one-step reduction needs; see gcm_vaes_avx2.c)
  *   hkar  per pair of powers (lanes of one ymm), the XOR of the two 64-bit

@@ -14,24 +14,30 @@
  *     polynomial), which absorbs the one-bit shift of the reflected
  *     carry-less product, and a 256-bit product is then reduced by two
  *     VPCLMULQDQ with 0xc2000000_00000000 and two 64-bit swaps (gf_reduce);
- *   - aggregated reduction: 8 blocks (4 ymm, two blocks per register) are
- *     multiplied by H^8..H^1 (precomputed at key setup) and their 256-bit
- *     products summed, then reduced once: X' = (X ^ C1)H^8 ^ C2 H^7 ^ ..
- *     ^ C8 H; Karatsuba, with the (hi ^ lo) halves of the powers also
- *     precomputed, makes that 3 VPCLMULQDQ per register (12 per 8 blocks)
- *     plus the reduction;
- *   - interleave: each step runs the 14 AES rounds of 8 counter blocks with
- *     the GHASH of 8 other blocks spread between the rounds, so that the AES
- *     and the carry-less multiply units work at the same time: decryption
- *     hashes the ciphertext it is decrypting (it is known up front);
- *     encryption hashes the ciphertext of the previous step (kept in
- *     registers), and the last step's after the loop;
+ *   - aggregated reduction: 16 blocks (8 ymm, two blocks per register)
+ *     are multiplied by H^16..H^1 (precomputed at key setup) and their
+ *     256-bit products summed, then reduced once: X' = (X ^ C1)H^16 ^ C2
+ *     H^15 ^ .. ^ C16 H; Karatsuba, with the (hi ^ lo) halves of the powers
+ *     also precomputed, makes that 3 VPCLMULQDQ per register (24 per 16
+ *     blocks) plus the reduction;
+ *   - interleave: each step runs the 14 AES rounds of 16 counter blocks (8
+ *     independent ymm registers: VAESENC has a latency of about four cycles
+ *     and two issue per cycle) with the GHASH of 16 other blocks spread
+ *     between the rounds, so that the AES and the carry-less multiply units
+ *     work at the same time: decryption hashes the ciphertext it is
+ *     decrypting (it is known up front); encryption hashes the ciphertext
+ *     of the previous step (re-read from the output), and the last step's
+ *     after the loop. That step is one asm block (gcm_step_asm) with fixed
+ *     registers: written with intrinsics the compiler spilled the AES state
+ *     (with 4 registers per step, no spills but latency-bound: 8.3 GB/s
+ *     encrypt at 8 KiB; 8 registers in C 9.0; the asm step 9.0-9.1 on the
+ *     Zen 4 class CPU of 2026-12-07, where VPCLMULQDQ and VAESENC compete);
  *   - counters: kept byte-reflected, where the 32-bit big-endian counter
  *     field is the low dword and a VPADDD increments it (a unit has at most
  *     2^32 - 2 blocks, so it never wraps), reflected back before round 0;
- *   - the last 1..127 bytes run one 8-block AES pass on a zero-padded stack
+ *   - the last 1..255 bytes run one 16-block AES pass on a zero-padded stack
  *     copy, and their GHASH one block at a time; the AAD the same way
- *     (8-block aggregated steps, then single blocks);
+ *     (16-block aggregated steps, then single blocks);
  *   - decryption compares the tag in constant time (eng_ct_equal) and on a
  *     mismatch zeroes that unit's output and sets ENG_ERR_AUTH.
  * Stack copies of data and keystream are wiped, and ymm0..15 zeroed
@@ -93,16 +99,29 @@ struct gh_acc {
     __m256i lo, mk, hi; /* mk: Karatsuba middle (a_lo ^ a_hi)(b_lo ^ b_hi) */
 };
 
-/* Adds the products of register |d| (two reflected blocks) and powers pair |r|. */
-GFN void gh_mul_acc(const struct eng_gcm_sched *ks, struct gh_acc *a, __m256i d, int r, int first)
+/* ymm registers per step: 2 * GCM_NREG blocks in flight, one reduction per step. */
+#define GCM_NREG (ENG_GCM_HPOW / 2)
+#define GCM_STEP_BYTES (32 * GCM_NREG)
+
+/*
+ * Adds the products of register |r| of a step: the two blocks at |p| + 32r
+ * (reflected here; |x|, the accumulator, XORed into the first block of the
+ * step) times powers pair |r|.
+ */
+GFN void gh_mul_acc(const struct eng_gcm_sched *ks, struct gh_acc *a, const uint8_t *p, __m128i x,
+                    int r)
 {
+    __m256i d = y_bswap(_mm256_loadu_si256((const __m256i *)(p + 32 * r)));
+    if (r == 0) {
+        d = _mm256_xor_si256(d, _mm256_zextsi128_si256(x));
+    }
     __m256i h = _mm256_loadu_si256((const __m256i *)ks->hpow[2 * r]);
     __m256i lo = _mm256_clmulepi64_epi128(d, h, 0x00);
     __m256i hi = _mm256_clmulepi64_epi128(d, h, 0x11);
     __m256i dk = _mm256_xor_si256(d, _mm256_shuffle_epi32(d, 0x4e));
     __m256i mk = _mm256_clmulepi64_epi128(dk, _mm256_load_si256((const __m256i *)ks->hkar[r]),
                                           0x00);
-    if (first) {
+    if (r == 0) {
         a->lo = lo;
         a->hi = hi;
         a->mk = mk;
@@ -127,102 +146,167 @@ GFN __m128i gh_finish(const struct gh_acc *a)
     return gf_reduce(lo, mi, hi);
 }
 
-/* GHASH of 8 reflected blocks g[0..3] (accumulator already XORed into g[0]), no AES. */
-GFN __m128i gh_8(const struct eng_gcm_sched *ks, const __m256i g[4])
+/* GHASH of the GCM_STEP_BYTES at |p| into |x|, no AES. */
+GFN __m128i gh_step(const struct eng_gcm_sched *ks, const uint8_t *p, __m128i x)
 {
     struct gh_acc a;
-    gh_mul_acc(ks, &a, g[0], 0, 1);
-    gh_mul_acc(ks, &a, g[1], 1, 0);
-    gh_mul_acc(ks, &a, g[2], 2, 0);
-    gh_mul_acc(ks, &a, g[3], 3, 0);
+    _Pragma("GCC unroll 16")
+    for (int r = 0; r < GCM_NREG; r++) {
+        gh_mul_acc(ks, &a, p, x, r);
+    }
     return gh_finish(&a);
 }
 
-/* Loads 8 blocks at |p| reflected into g[0..3] and XORs the accumulator |x| into the first. */
-GFN void gh_load8(__m256i g[4], const uint8_t *p, __m128i x)
-{
-    for (int r = 0; r < 4; r++) {
-        g[r] = y_bswap(_mm256_loadu_si256((const __m256i *)(p + 32 * r)));
-    }
-    g[0] = _mm256_xor_si256(g[0], _mm256_zextsi128_si256(x));
-}
-
-#define Y_ROUND(r)                                                                               \
-    do {                                                                                         \
-        __m256i k_ = y_rk(ks, (r));                                                              \
-        s0 = _mm256_aesenc_epi128(s0, k_);                                                       \
-        s1 = _mm256_aesenc_epi128(s1, k_);                                                       \
-        s2 = _mm256_aesenc_epi128(s2, k_);                                                       \
-        s3 = _mm256_aesenc_epi128(s3, k_);                                                       \
-    } while (0)
-
 /*
- * One step: the keystream of the 8 counters from |*ctr| (reflected; advanced
- * by 8) XORed with |in| into |out|; when |hash|, the GHASH of g[0..3]
- * interleaved with the rounds, returned (else |x| is returned). When |enc|,
- * g[0..3] are then set to the new ciphertext, reflected.
+ * One step: the keystream of the 2 * GCM_NREG counters from |*ctr|
+ * (reflected; advanced past them) XORed with |in| into |out|; when |gp| is
+ * not NULL, the GHASH of the step at |gp| into |x|, interleaved with the
+ * rounds, is returned (else |x|). |gp| may be |in| (decryption: it is read
+ * before |out| is written) or the previous step's output.
  */
 GFN __m128i gcm_step(const struct eng_gcm_sched *ks, __m256i *ctr, const uint8_t *in,
-                     uint8_t *out, __m256i g[4], __m128i x, int hash, int enc)
+                     uint8_t *out, const uint8_t *gp, __m128i x)
 {
     const __m256i two = _mm256_set_epi32(0, 0, 0, 2, 0, 0, 0, 2);
     __m256i k0 = y_rk(ks, 0);
     __m256i c = *ctr;
-    __m256i s0 = _mm256_xor_si256(y_bswap(c), k0);
-    c = _mm256_add_epi32(c, two);
-    __m256i s1 = _mm256_xor_si256(y_bswap(c), k0);
-    c = _mm256_add_epi32(c, two);
-    __m256i s2 = _mm256_xor_si256(y_bswap(c), k0);
-    c = _mm256_add_epi32(c, two);
-    __m256i s3 = _mm256_xor_si256(y_bswap(c), k0);
-    *ctr = _mm256_add_epi32(c, two);
+    __m256i s[GCM_NREG];
+    _Pragma("GCC unroll 16")
+    for (int i = 0; i < GCM_NREG; i++) {
+        s[i] = _mm256_xor_si256(y_bswap(c), k0);
+        c = _mm256_add_epi32(c, two);
+    }
+    *ctr = c;
     struct gh_acc a;
-    Y_ROUND(1);
-    if (hash) {
-        gh_mul_acc(ks, &a, g[0], 0, 1);
+    _Pragma("GCC unroll 16")
+    for (int r = 1; r < ENG_AES256_ROUNDS; r++) {
+        __m256i k = y_rk(ks, r);
+        _Pragma("GCC unroll 16")
+    for (int i = 0; i < GCM_NREG; i++) {
+            s[i] = _mm256_aesenc_epi128(s[i], k);
+        }
+        /* the GHASH multiplications after rounds 1..GCM_NREG, the reduction after the next */
+        if (gp != NULL && r <= GCM_NREG) {
+            gh_mul_acc(ks, &a, gp, x, r - 1);
+        }
+        if (gp != NULL && r == GCM_NREG + 1) {
+            x = gh_finish(&a);
+        }
     }
-    Y_ROUND(2);
-    Y_ROUND(3);
-    if (hash) {
-        gh_mul_acc(ks, &a, g[1], 1, 0);
-    }
-    Y_ROUND(4);
-    Y_ROUND(5);
-    if (hash) {
-        gh_mul_acc(ks, &a, g[2], 2, 0);
-    }
-    Y_ROUND(6);
-    Y_ROUND(7);
-    if (hash) {
-        gh_mul_acc(ks, &a, g[3], 3, 0);
-    }
-    Y_ROUND(8);
-    Y_ROUND(9);
-    if (hash) {
-        x = gh_finish(&a);
-    }
-    Y_ROUND(10);
-    Y_ROUND(11);
-    Y_ROUND(12);
-    Y_ROUND(13);
-    __m256i k14 = y_rk(ks, 14);
-    const __m256i *ip = (const __m256i *)in;
-    __m256i *op = (__m256i *)out;
-    s0 = _mm256_aesenclast_epi128(s0, _mm256_xor_si256(k14, _mm256_loadu_si256(ip)));
-    s1 = _mm256_aesenclast_epi128(s1, _mm256_xor_si256(k14, _mm256_loadu_si256(ip + 1)));
-    s2 = _mm256_aesenclast_epi128(s2, _mm256_xor_si256(k14, _mm256_loadu_si256(ip + 2)));
-    s3 = _mm256_aesenclast_epi128(s3, _mm256_xor_si256(k14, _mm256_loadu_si256(ip + 3)));
-    _mm256_storeu_si256(op, s0);
-    _mm256_storeu_si256(op + 1, s1);
-    _mm256_storeu_si256(op + 2, s2);
-    _mm256_storeu_si256(op + 3, s3);
-    if (enc) {
-        g[0] = y_bswap(s0);
-        g[1] = y_bswap(s1);
-        g[2] = y_bswap(s2);
-        g[3] = y_bswap(s3);
+    __m256i k14 = y_rk(ks, ENG_AES256_ROUNDS);
+    _Pragma("GCC unroll 16")
+    for (int i = 0; i < GCM_NREG; i++) {
+        __m256i d = _mm256_loadu_si256((const __m256i *)(in + 32 * i));
+        s[i] = _mm256_aesenclast_epi128(s[i], _mm256_xor_si256(k14, d));
+        _mm256_storeu_si256((__m256i *)(out + 32 * i), s[i]);
     }
     return x;
+}
+
+/*
+ * The hot step, with GHASH: the same computation as gcm_step(.., gp, x)
+ * written as one asm block, because with 8 AES registers, 3 GHASH
+ * accumulators, the data, a round key and the byte-swap mask all 16 ymm
+ * registers are needed and the compiler spilled the AES state to the stack
+ * in every round (9.0 GB/s encrypt at 8 KiB against 11+ here). Fixed
+ * registers: ymm0-7 the AES state (16 blocks), ymm8 the round key, ymm9
+ * the byte-swap mask, ymm10/11/12 the lo/hi/Karatsuba-middle sums, ymm13-15
+ * temporaries. The accumulator goes in and out through *xp; the counters
+ * through *ctr. The GHASH multiplication of register r follows AES round
+ * r + 1; the reduction follows round 9.
+ */
+#if ENG_GCM_HPOW != 16
+#error "the asm step is written for 8 ymm registers (16 blocks) per step"
+#endif
+
+static const uint8_t gcm_bswap_mask[32] __attribute__((aligned(32))) = {
+    15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0,
+    15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0};
+static const uint32_t gcm_two[8] __attribute__((aligned(32))) = {2, 0, 0, 0, 2, 0, 0, 0};
+static const uint64_t gcm_poly[2] __attribute__((aligned(16))) = {1, 0xc200000000000000ULL};
+
+#define A_CTR(i)                                                                                   \
+    "vpshufb %%ymm9, %%ymm15, %%ymm" #i "\n\t"                                                     \
+    "vpxor %%ymm8, %%ymm" #i ", %%ymm" #i "\n\t"                                                   \
+    "vpaddd (%[two]), %%ymm15, %%ymm15\n\t"
+#define A_ENC(i) "vaesenc %%ymm8, %%ymm" #i ", %%ymm" #i "\n\t"
+#define A_ROUND(r)                                                                                 \
+    "vmovdqa " #r "*32(%[rk]), %%ymm8\n\t" A_ENC(0) A_ENC(1) A_ENC(2) A_ENC(3) A_ENC(4) A_ENC(5)    \
+        A_ENC(6) A_ENC(7)
+#define A_GMUL(r, xin)                                                                             \
+    "vmovdqu " #r "*32(%[gp]), %%ymm13\n\t"                                                        \
+    "vpshufb %%ymm9, %%ymm13, %%ymm13\n\t" xin                                                     \
+    "vpclmulqdq $0x00, " #r "*32(%[hp]), %%ymm13, %%ymm14\n\t"                                     \
+    "vpxor %%ymm14, %%ymm10, %%ymm10\n\t"                                                          \
+    "vpclmulqdq $0x11, " #r "*32(%[hp]), %%ymm13, %%ymm14\n\t"                                     \
+    "vpxor %%ymm14, %%ymm11, %%ymm11\n\t"                                                          \
+    "vpshufd $0x4e, %%ymm13, %%ymm14\n\t"                                                          \
+    "vpxor %%ymm13, %%ymm14, %%ymm14\n\t"                                                          \
+    "vpclmulqdq $0x00, " #r "*32(%[hk]), %%ymm14, %%ymm14\n\t"                                     \
+    "vpxor %%ymm14, %%ymm12, %%ymm12\n\t"
+#define A_XIN                                                                                      \
+    "vmovdqa (%[xp]), %%xmm14\n\t"                                                                 \
+    "vpxor %%ymm14, %%ymm13, %%ymm13\n\t"
+#define A_FOLD(r)                                                                                  \
+    "vextracti128 $1, %%ymm" #r ", %%xmm13\n\t"                                                    \
+    "vpxor %%xmm13, %%xmm" #r ", %%xmm" #r "\n\t"
+/* x = hi ^ swap(mi') ^ t', mi' = mk ^ lo ^ hi ^ swap(lo) ^ t, t = poly_hi * lo_lo, ... */
+#define A_REDUCE                                                                                   \
+    A_FOLD(10) A_FOLD(11) A_FOLD(12)                                                               \
+    "vpxor %%xmm10, %%xmm12, %%xmm12\n\t"                                                          \
+    "vpxor %%xmm11, %%xmm12, %%xmm12\n\t"                                                          \
+    "vpclmulqdq $0x10, (%[poly]), %%xmm10, %%xmm13\n\t"                                            \
+    "vpshufd $0x4e, %%xmm10, %%xmm10\n\t"                                                          \
+    "vpxor %%xmm10, %%xmm12, %%xmm12\n\t"                                                          \
+    "vpxor %%xmm13, %%xmm12, %%xmm12\n\t"                                                          \
+    "vpclmulqdq $0x10, (%[poly]), %%xmm12, %%xmm13\n\t"                                            \
+    "vpshufd $0x4e, %%xmm12, %%xmm12\n\t"                                                          \
+    "vpxor %%xmm12, %%xmm11, %%xmm11\n\t"                                                          \
+    "vpxor %%xmm13, %%xmm11, %%xmm11\n\t"                                                          \
+    "vmovdqa %%xmm11, (%[xp])\n\t"
+#define A_LAST(i)                                                                                  \
+    "vpxor " #i "*32(%[in]), %%ymm8, %%ymm13\n\t"                                                  \
+    "vaesenclast %%ymm13, %%ymm" #i ", %%ymm" #i "\n\t"                                            \
+    "vmovdqu %%ymm" #i ", " #i "*32(%[out])\n\t"
+
+static __attribute__((target(GCM_VAES_AVX2_TARGET))) void gcm_step_asm(
+    const struct eng_gcm_sched *ks, uint8_t ctr[32], const uint8_t *in, uint8_t *out,
+    const uint8_t *gp, uint8_t xp[16])
+{
+    __asm__ __volatile__(
+        "vmovdqa (%[mask]), %%ymm9\n\t"
+        "vmovdqu (%[ctr]), %%ymm15\n\t"
+        "vmovdqa 0(%[rk]), %%ymm8\n\t"
+        A_CTR(0) A_CTR(1) A_CTR(2) A_CTR(3) A_CTR(4) A_CTR(5) A_CTR(6) A_CTR(7)
+        "vmovdqu %%ymm15, (%[ctr])\n\t"
+        "vpxor %%ymm10, %%ymm10, %%ymm10\n\t"
+        "vpxor %%ymm11, %%ymm11, %%ymm11\n\t"
+        "vpxor %%ymm12, %%ymm12, %%ymm12\n\t"
+        A_ROUND(1) A_GMUL(0, A_XIN) A_ROUND(2) A_GMUL(1, "") A_ROUND(3) A_GMUL(2, "")
+        A_ROUND(4) A_GMUL(3, "") A_ROUND(5) A_GMUL(4, "") A_ROUND(6) A_GMUL(5, "")
+        A_ROUND(7) A_GMUL(6, "") A_ROUND(8) A_GMUL(7, "") A_ROUND(9) A_REDUCE
+        A_ROUND(10) A_ROUND(11) A_ROUND(12) A_ROUND(13)
+        "vmovdqa 14*32(%[rk]), %%ymm8\n\t"
+        A_LAST(0) A_LAST(1) A_LAST(2) A_LAST(3) A_LAST(4) A_LAST(5) A_LAST(6) A_LAST(7)
+        :
+        : [rk] "r"(ks->rk), [hp] "r"(ks->hpow), [hk] "r"(ks->hkar), [ctr] "r"(ctr),
+          [in] "r"(in), [out] "r"(out), [gp] "r"(gp), [xp] "r"(xp), [mask] "r"(gcm_bswap_mask),
+          [two] "r"(gcm_two), [poly] "r"(gcm_poly)
+        : "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
+          "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+}
+
+/* gcm_step with GHASH through the asm step: the counters and accumulator pass through memory. */
+GFN __m128i gcm_step_hash(const struct eng_gcm_sched *ks, __m256i *ctr, const uint8_t *in,
+                          uint8_t *out, const uint8_t *gp, __m128i x)
+{
+    uint8_t xb[16] __attribute__((aligned(16)));
+    uint8_t cb[32] __attribute__((aligned(32)));
+    _mm_store_si128((__m128i *)xb, x);
+    _mm256_store_si256((__m256i *)cb, *ctr);
+    gcm_step_asm(ks, cb, in, out, gp, xb);
+    *ctr = _mm256_load_si256((const __m256i *)cb);
+    return _mm_load_si128((const __m128i *)xb);
 }
 
 /* GHASH of |len| bytes at |p| one block at a time, the last zero-padded. */
@@ -243,13 +327,11 @@ GFN __m128i gh_tail(const struct eng_gcm_sched *ks, __m128i x, const uint8_t *p,
     return x;
 }
 
-/* GHASH of the AAD into |x|: 8-block aggregated steps, then single blocks. */
+/* GHASH of the AAD into |x|: aggregated steps, then single blocks. */
 GFN __m128i gh_aad(const struct eng_gcm_sched *ks, __m128i x, const uint8_t *p, size_t len)
 {
-    __m256i g[4];
-    for (; len >= 128; p += 128, len -= 128) {
-        gh_load8(g, p, x);
-        x = gh_8(ks, g);
+    for (; len >= GCM_STEP_BYTES; p += GCM_STEP_BYTES, len -= GCM_STEP_BYTES) {
+        x = gh_step(ks, p, x);
     }
     return gh_tail(ks, x, p, len);
 }
@@ -281,29 +363,26 @@ GFN __m128i gcm_unit(const struct eng_gcm_sched *ks, const struct eng_unit *u, i
     const uint8_t *in = u->in;
     uint8_t *out = u->out;
     size_t len = u->len;
-    __m256i g[4];
+    const size_t step = GCM_STEP_BYTES;
     if (dec) {
-        for (; len >= 128; in += 128, out += 128, len -= 128) {
-            gh_load8(g, in, x);
-            x = gcm_step(ks, &ctr, in, out, g, x, 1, 0);
+        for (; len >= step; in += step, out += step, len -= step) {
+            x = gcm_step_hash(ks, &ctr, in, out, in, x);
         }
-    } else if (len >= 128) {
-        x = gcm_step(ks, &ctr, in, out, g, x, 0, 1);
-        for (in += 128, out += 128, len -= 128; len >= 128; in += 128, out += 128, len -= 128) {
-            g[0] = _mm256_xor_si256(g[0], _mm256_zextsi128_si256(x));
-            x = gcm_step(ks, &ctr, in, out, g, x, 1, 1);
+    } else if (len >= step) {
+        x = gcm_step(ks, &ctr, in, out, NULL, x);
+        for (in += step, out += step, len -= step; len >= step; in += step, out += step, len -= step) {
+            x = gcm_step_hash(ks, &ctr, in, out, out - step, x);
         }
-        g[0] = _mm256_xor_si256(g[0], _mm256_zextsi128_si256(x));
-        x = gh_8(ks, g);
+        x = gh_step(ks, out - step, x);
     }
     if (len > 0) {
-        /* 1..127 bytes: one more pass on a zero-padded copy, nothing outside the unit touched. */
-        uint8_t buf[128] __attribute__((aligned(32))) = {0};
+        /* 1..step-1 bytes: one more pass on a zero-padded copy; nothing outside the unit touched. */
+        uint8_t buf[GCM_STEP_BYTES] __attribute__((aligned(32))) = {0};
         memcpy(buf, in, len);
         if (dec) {
             x = gh_tail(ks, x, buf, len);
         }
-        (void)gcm_step(ks, &ctr, buf, buf, g, x, 0, 0);
+        (void)gcm_step(ks, &ctr, buf, buf, NULL, x);
         memcpy(out, buf, len);
         if (!dec) {
             x = gh_tail(ks, x, buf, len);
@@ -314,7 +393,6 @@ GFN __m128i gcm_unit(const struct eng_gcm_sched *ks, const struct eng_unit *u, i
                                         (long long)((uint64_t)u->len * 8));
     x = gf_mul(_mm_xor_si128(x, lens),
                _mm_load_si128((const __m128i *)ks->hpow[ENG_GCM_HPOW - 1]));
-    eng_cleanse(g, sizeof(g));
     return _mm_xor_si128(x_bswap(x), x_aes(ks, j0));
 }
 
