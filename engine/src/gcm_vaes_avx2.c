@@ -94,7 +94,7 @@ GFN __m128i gf_mul(__m128i a, __m128i b)
     return gf_reduce(lo, mi, hi);
 }
 
-/* The unreduced products of the 8 blocks of one step. */
+/* The unreduced products of the blocks of one step. */
 struct gh_acc {
     __m256i lo, mk, hi; /* mk: Karatsuba middle (a_lo ^ a_hi)(b_lo ^ b_hi) */
 };
