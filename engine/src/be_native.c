@@ -56,7 +56,7 @@ static int native_gcm_key_init(struct eng_cipher *c, const uint8_t *key)
 static int native_gcm_batch(const struct eng_cipher *c, enum eng_dir dir, struct eng_unit *units,
                             size_t n)
 {
-    eng_gcm_batch_vaes_avx2(c->sched, dir == ENG_DECRYPT, units, n);
+    eng_gcm_batch_vaes_avx2(c->sched, dir == ENG_DECRYPT, c->arch == ENG_ARCH_AVX512, units, n);
     burn_stack();
     for (size_t i = 0; i < n; i++) {
         if (units[i].status != ENG_OK) {

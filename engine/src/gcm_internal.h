@@ -46,7 +46,18 @@ void eng_gcm_vaes_avx2_init(struct eng_gcm_sched *ks, const uint8_t key[ENG_AES2
  * 12-byte nonce, tag_len resolved to 4, 8 or 12..16). Sets each unit's
  * status: ENG_OK, or ENG_ERR_AUTH with the unit's output zeroed.
  */
-void eng_gcm_batch_vaes_avx2(const struct eng_gcm_sched *ks, int dec, struct eng_unit *units,
-                             size_t n);
+void eng_gcm_batch_vaes_avx2(const struct eng_gcm_sched *ks, int dec, int zmm,
+                             struct eng_unit *units, size_t n);
+
+/*
+ * eng_gcm_step_zmm (gcm_vaes_avx512.c; call only on a CPU with AVX-512 and
+ * VAES): one 16-block step with zmm registers: the keystream of the
+ * counters from |ctr| (reflected [c, c+1], advanced by 16) XORed with |in|
+ * into |out|, and the GHASH of the 256 bytes at |gp| folded into the
+ * accumulator at |xp| (16-byte aligned). The batch above uses it for every
+ * step with GHASH when |zmm| is set.
+ */
+void eng_gcm_step_zmm(const struct eng_gcm_sched *ks, uint8_t ctr[32], const uint8_t *in,
+                      uint8_t *out, const uint8_t *gp, uint8_t xp[16]);
 
 #endif /* ENG_GCM_INTERNAL_H */

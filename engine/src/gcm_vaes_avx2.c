@@ -298,13 +298,17 @@ static __attribute__((target(GCM_VAES_AVX2_TARGET))) void gcm_step_asm(
 
 /* gcm_step with GHASH through the asm step: the counters and accumulator pass through memory. */
 GFN __m128i gcm_step_hash(const struct eng_gcm_sched *ks, __m256i *ctr, const uint8_t *in,
-                          uint8_t *out, const uint8_t *gp, __m128i x)
+                          uint8_t *out, const uint8_t *gp, __m128i x, int zmm)
 {
     uint8_t xb[16] __attribute__((aligned(16)));
     uint8_t cb[32] __attribute__((aligned(32)));
     _mm_store_si128((__m128i *)xb, x);
     _mm256_store_si256((__m256i *)cb, *ctr);
-    gcm_step_asm(ks, cb, in, out, gp, xb);
+    if (zmm) {
+        eng_gcm_step_zmm(ks, cb, in, out, gp, xb);
+    } else {
+        gcm_step_asm(ks, cb, in, out, gp, xb);
+    }
     *ctr = _mm256_load_si256((const __m256i *)cb);
     return _mm_load_si128((const __m128i *)xb);
 }
@@ -347,7 +351,7 @@ GFN __m128i x_aes(const struct eng_gcm_sched *ks, __m128i b)
 }
 
 /* One unit: encrypt (or decrypt) and return the full 16-byte tag block (big-endian order). */
-GFN __m128i gcm_unit(const struct eng_gcm_sched *ks, const struct eng_unit *u, int dec)
+GFN __m128i gcm_unit(const struct eng_gcm_sched *ks, const struct eng_unit *u, int dec, int zmm)
 {
     uint8_t j0b[16] __attribute__((aligned(16)));
     memcpy(j0b, u->iv, ENG_GCM_NONCE_BYTES);
@@ -366,12 +370,12 @@ GFN __m128i gcm_unit(const struct eng_gcm_sched *ks, const struct eng_unit *u, i
     const size_t step = GCM_STEP_BYTES;
     if (dec) {
         for (; len >= step; in += step, out += step, len -= step) {
-            x = gcm_step_hash(ks, &ctr, in, out, in, x);
+            x = gcm_step_hash(ks, &ctr, in, out, in, x, zmm);
         }
     } else if (len >= step) {
         x = gcm_step(ks, &ctr, in, out, NULL, x);
         for (in += step, out += step, len -= step; len >= step; in += step, out += step, len -= step) {
-            x = gcm_step_hash(ks, &ctr, in, out, out - step, x);
+            x = gcm_step_hash(ks, &ctr, in, out, out - step, x, zmm);
         }
         x = gh_step(ks, out - step, x);
     }
@@ -441,13 +445,13 @@ __attribute__((target(GCM_VAES_AVX2_TARGET))) void eng_gcm_vaes_avx2_init(
     clear_ymm();
 }
 
-static __attribute__((target(GCM_VAES_AVX2_TARGET))) void gcm_batch(
-    const struct eng_gcm_sched *ks, int dec, struct eng_unit *units, size_t n)
+GFN void gcm_batch(
+    const struct eng_gcm_sched *ks, int dec, int zmm, struct eng_unit *units, size_t n)
 {
     uint8_t tag[16] __attribute__((aligned(16)));
     for (size_t i = 0; i < n; i++) {
         struct eng_unit *u = &units[i];
-        _mm_store_si128((__m128i *)tag, gcm_unit(ks, u, dec));
+        _mm_store_si128((__m128i *)tag, gcm_unit(ks, u, dec, zmm));
         if (!dec) {
             memcpy(u->tag, tag, u->tag_len);
             u->status = ENG_OK;
@@ -462,13 +466,19 @@ static __attribute__((target(GCM_VAES_AVX2_TARGET))) void gcm_batch(
 }
 
 __attribute__((target(GCM_VAES_AVX2_TARGET))) void eng_gcm_batch_vaes_avx2(
-    const struct eng_gcm_sched *ks, int dec, struct eng_unit *units, size_t n)
+    const struct eng_gcm_sched *ks, int dec, int zmm, struct eng_unit *units, size_t n)
 {
-    /* Two copies, so that the direction is a constant inside each. */
+    /* One copy per direction and width, so that both are constants inside each. */
     if (dec) {
-        gcm_batch(ks, 1, units, n);
+        if (zmm) {
+            gcm_batch(ks, 1, 1, units, n);
+        } else {
+            gcm_batch(ks, 1, 0, units, n);
+        }
+    } else if (zmm) {
+        gcm_batch(ks, 0, 1, units, n);
     } else {
-        gcm_batch(ks, 0, units, n);
+        gcm_batch(ks, 0, 0, units, n);
     }
     clear_ymm();
 }
