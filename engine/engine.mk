@@ -13,10 +13,10 @@ $(ENGINE_LIB): $(ENGINE_OBJS)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-# The ymm VAES kernel runs on CPUs without AVX-512 (AMD Zen 3): its object
+# The ymm VAES kernels run on CPUs without AVX-512 (AMD Zen 3): their objects
 # must hold no EVEX instruction (first byte 0x62 in 64-bit mode) and name no
 # zmm, mask or upper-16 vector register. Checked whenever it is compiled.
-NOEVEX_OBJS := $(O)/engine/src/xts_vaes_avx2.o
+NOEVEX_OBJS := $(O)/engine/src/xts_vaes_avx2.o $(O)/engine/src/gcm_vaes_avx2.o
 $(O)/%.noevex: $(O)/%.o
 	@objdump -d $< | awk -F'\t' -v obj=$< \
 	    'NF >= 3 && ($$2 ~ /^62 / || $$3 ~ /%zmm|%k[0-7]|%[xy]mm(1[6-9]|2[0-9]|3[01])/) \

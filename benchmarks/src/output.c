@@ -809,6 +809,78 @@ static int xts_bars(FILE *f, struct bench_cell *cells, size_t n)
     return failed;
 }
 
+/*
+ * The native GCM bars, named by the path that ran (the widest native GCM
+ * path within ENG_ARCH: vaes-avx2 or avx512, which today both run the ymm
+ * kernel), against the AES ceiling at the widest width, OpenSSL GCM and raw
+ * ipsec-mb GCM (8 KiB units); then, without bars, each native GCM path at
+ * 512 B and 8 KiB against the same three.
+ */
+static int gcm_bars(FILE *f, struct bench_cell *cells, size_t n)
+{
+    enum eng_arch best = eng_cpu_best_arch();
+    (void)eng_arch_effective(ENG_ARCH_AUTO, &best);
+    int wide = bench_ceiling_widest();
+    const char *wn = bench_ceiling_width_name(wide);
+    int failed = 0;
+    char name[128];
+    if (best < ENG_ARCH_VAES_AVX2) {
+        fprintf(f, "  %-58s    n/a  no native GCM path at %s (it needs VAES)\n",
+                "native GCM, best path", eng_arch_name(best));
+        return 0;
+    }
+    const char *bn = eng_arch_name(best);
+    for (int d = 0; d < 2; d++) {
+        enum eng_dir dir = (enum eng_dir)d;
+        const char *dn = d == 0 ? "enc" : "dec";
+        struct bench_cell *nat = find(cells, n, (struct pat)ENGINE_(ENG_MODE_GCM, ENG_BACKEND_NATIVE,
+                                                                     (int)best, (int)dir, KIB8));
+        snprintf(name, sizeof(name), "native GCM %s, best path (%s) / ceiling (%s)", dn, bn, wn);
+        failed += bar_line(f, name, nat, find_ceiling(cells, n, dir, KIB8, wide), 0.70) == 1;
+        snprintf(name, sizeof(name), "native GCM %s, best path (%s) / OpenSSL GCM", dn, bn);
+        failed += bar_line(f, name, nat,
+                           find(cells, n, (struct pat)RAW_(ENG_MODE_GCM, ENG_BACKEND_OPENSSL, (int)dir,
+                                                          KIB8)),
+                           2.0) == 1;
+        snprintf(name, sizeof(name), "native GCM %s, best path (%s) / raw ipsec-mb GCM", dn, bn);
+        failed += bar_line(f, name, nat,
+                           find(cells, n, (struct pat)RAW_(ENG_MODE_GCM, ENG_BACKEND_IPSECMB, (int)dir,
+                                                          KIB8)),
+                           1.0) == 1;
+    }
+    static const enum eng_arch paths[] = {ENG_ARCH_VAES_AVX2, ENG_ARCH_AVX512};
+    static const size_t units[] = {512, KIB8};
+    int head = 0;
+    for (size_t p = 0; p < 2; p++) {
+        for (size_t u = 0; u < 2; u++) {
+            for (int d = 0; d < 2; d++) {
+                struct bench_cell *x = find(cells, n, (struct pat)ENGINE_(ENG_MODE_GCM, ENG_BACKEND_NATIVE,
+                                                                           (int)paths[p], d, units[u]));
+                if (x == NULL) {
+                    continue;
+                }
+                if (!head) {
+                    fprintf(f, "  native GCM per path (no bars):\n");
+                    head = 1;
+                }
+                const char *pn = eng_arch_name(paths[p]);
+                const char *dn = d == 0 ? "enc" : "dec";
+                snprintf(name, sizeof(name), "  %s %s %zu B / ceiling %s", pn, dn, units[u], wn);
+                bar_line(f, name, x, find_ceiling(cells, n, (enum eng_dir)d, units[u], wide), 0);
+                snprintf(name, sizeof(name), "  %s %s %zu B / OpenSSL GCM", pn, dn, units[u]);
+                bar_line(f, name, x,
+                         find(cells, n, (struct pat)RAW_(ENG_MODE_GCM, ENG_BACKEND_OPENSSL, d, units[u])),
+                         0);
+                snprintf(name, sizeof(name), "  %s %s %zu B / raw ipsec-mb GCM", pn, dn, units[u]);
+                bar_line(f, name, x,
+                         find(cells, n, (struct pat)RAW_(ENG_MODE_GCM, ENG_BACKEND_IPSECMB, d, units[u])),
+                         0);
+            }
+        }
+    }
+    return failed;
+}
+
 int bench_print_bars(FILE *f, struct bench_cell *cells, size_t n, struct bench_extra *xs, size_t nx,
                      double wall_seconds, const char *profile)
 {
@@ -829,6 +901,7 @@ int bench_print_bars(FILE *f, struct bench_cell *cells, size_t n, struct bench_e
         failed += bar_line(f, b->name, find(cells, n, b->num), find(cells, n, b->den), b->min_ratio) == 1;
     }
     failed += xts_bars(f, cells, n);
+    failed += gcm_bars(f, cells, n);
     failed += store_bars(f, cells, n, xs, nx, wall_seconds, profile);
     fprintf(f, "%d bar%s failed\n", failed, failed == 1 ? "" : "s");
     return failed;

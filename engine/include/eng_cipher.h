@@ -47,7 +47,7 @@ enum eng_mode {
 
 enum eng_backend {
     ENG_BACKEND_AUTO = 0, /* ENG_BACKEND env var, else the fastest for the mode */
-    ENG_BACKEND_NATIVE,   /* the project's own VAES/AES-NI XTS */
+    ENG_BACKEND_NATIVE,   /* the project's own VAES/AES-NI XTS; VAES GCM (vaes-avx2, avx512) */
     ENG_BACKEND_IPSECMB,  /* Intel ipsec-mb: GCM, CTR, CBC */
     ENG_BACKEND_OPENSSL,  /* OpenSSL 3 EVP: all modes; the reference */
     ENG_BACKEND_COUNT,

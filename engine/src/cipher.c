@@ -179,9 +179,15 @@ size_t eng_paths(enum eng_mode mode, struct eng_path *out, size_t max_out)
  *        6.45 (2.96); vaes-avx2 13.9 (11.0) vs 6.45 (2.97); avx512 14.0
  *        (11.9) vs 6.45 (2.96). noaesni: OpenSSL only.
  *   GCM  ipsec-mb over OpenSSL: sse 5.19 (4.16) vs 4.12 (1.62); avx 5.32
- *        (4.32) vs 4.12 (1.65); avx2 4.88 (4.08) vs 4.12 (1.65); vaes-avx2
- *        (ipsec-mb 1.3 runs its avx2 code) 4.87 (4.07) vs 4.12 (1.63);
- *        avx512 10.56 (7.70) vs 4.12 (1.65).
+ *        (4.32) vs 4.12 (1.65); avx2 4.88 (4.08) vs 4.12 (1.65); avx512
+ *        10.56 (7.70) vs 4.12 (1.65). Native GCM (gcm_vaes_avx2.c, ymm),
+ *        measured in the same run as ipsec-mb (cmk-bench standard profile,
+ *        cells interleaved, 2026-12-07, load 5-7 on 2 cores): at vaes-avx2,
+ *        where ipsec-mb 1.3 runs its avx2 code, native first: 8.91 (5.65)
+ *        vs ipsec-mb 4.85 (4.07) vs OpenSSL 4.04 (1.52) encrypt, decrypt
+ *        9.00 (5.67) vs 4.78 (3.99); at avx512 ipsec-mb stays first: its
+ *        zmm code 10.45 (7.64) vs native 8.88 (5.65) encrypt, 10.48 (7.63)
+ *        vs 9.05 (5.72) decrypt.
  *   CTR  ipsec-mb over OpenSSL: at 8 KiB a tie up to avx2 (avx 7.61 vs
  *        7.72, avx2 7.62 vs 7.66, vaes-avx2 7.61 vs 7.63), at 512 B
  *        ipsec-mb 1.8x (6.80 vs 3.79); avx512 16.05 (11.32) vs 7.66 (3.79).
@@ -190,9 +196,8 @@ size_t eng_paths(enum eng_mode mode, struct eng_path *out, size_t max_out)
  *        8.19 vs 7.35; avx512 encrypt 10.71 vs 1.02, decrypt 16.19 vs 7.40.
  * noaesni: not measured; native has no such path, and ipsec-mb is taken
  * only when its build has no-AES-NI code (Debian's has not: then OpenSSL).
- * OpenSSL is last everywhere. The orders are the same at every path today,
- * and each (mode, path) has its own entry for when a measurement differs
- * (a native GCM goes before ipsec-mb only where it beats it).
+ * OpenSSL is last everywhere. Each (mode, path) has its own entry; the
+ * native GCM goes before ipsec-mb only where it beats it (vaes-avx2).
  */
 #define AUTO_ORDER_LEN 3
 #define NAT_OSSL {ENG_BACKEND_NATIVE, ENG_BACKEND_OPENSSL}
@@ -202,7 +207,11 @@ size_t eng_paths(enum eng_mode mode, struct eng_path *out, size_t max_out)
      [ENG_ARCH_AVX2] = order,    [ENG_ARCH_VAES_AVX2] = order, [ENG_ARCH_AVX512] = order}
 static const enum eng_backend auto_order[ENG_MODE_COUNT][ENG_ARCH_COUNT][AUTO_ORDER_LEN] = {
     [ENG_MODE_XTS] = EVERY_PATH(NAT_OSSL),
-    [ENG_MODE_GCM] = EVERY_PATH(IMB_OSSL),
+    [ENG_MODE_GCM] = {[ENG_ARCH_NOAESNI] = IMB_OSSL, [ENG_ARCH_SSE] = IMB_OSSL,
+                      [ENG_ARCH_AVX] = IMB_OSSL, [ENG_ARCH_AVX2] = IMB_OSSL,
+                      [ENG_ARCH_VAES_AVX2] = {ENG_BACKEND_NATIVE, ENG_BACKEND_IPSECMB,
+                                              ENG_BACKEND_OPENSSL},
+                      [ENG_ARCH_AVX512] = IMB_OSSL},
     [ENG_MODE_CTR] = EVERY_PATH(IMB_OSSL),
     [ENG_MODE_CBC] = EVERY_PATH(IMB_OSSL),
 };

@@ -115,6 +115,13 @@ __attribute__((target("aes"))) void eng_xts_expand_key(struct eng_xts_sched *ks,
     clear_xmm_sse();
 }
 
+__attribute__((target("aes"))) void eng_aes256_expand_key(uint8_t rk[ENG_AES256_RK][16],
+                                                          const uint8_t key[ENG_AES256_KEY_BYTES])
+{
+    expand256((__m128i *)rk, key);
+    clear_xmm_sse();
+}
+
 /* Legacy SSE encoding: ENG_ARCH_SSE. */
 #define XTS_TARGET "aes,pclmul,sse4.1"
 #define XTS_NAME(x) sse_##x

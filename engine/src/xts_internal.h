@@ -60,6 +60,13 @@ struct eng_xts_sched {
 void eng_xts_expand_key(struct eng_xts_sched *ks, const uint8_t key[ENG_XTS_KEY_BYTES]);
 
 /*
+ * eng_aes256_expand_key writes the 15 AES-256 encryption round keys of
+ * |key| (16-byte aligned |rk|) with AES-NI. Call only when the CPU has
+ * AES-NI. Leaves no key material in registers.
+ */
+void eng_aes256_expand_key(uint8_t rk[ENG_AES256_RK][16], const uint8_t key[ENG_AES256_KEY_BYTES]);
+
+/*
  * eng_xts_vaes_init fills ks->z from the 16-byte schedules (call after
  * eng_xts_expand_key, and only when the CPU has the AVX-512 VAES path).
  * eng_xts_vaes_avx2_init fills what the ymm kernel reads of ks->z (the
