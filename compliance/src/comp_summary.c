@@ -151,6 +151,12 @@ cJSON *comp_summary_json(const struct comp_report *r)
                     "from creation (unit count x unit size) and the key table its geometry. The "
                     "engine keeps no file names of its own (a store is a device of fixed-size "
                     "units; its folder name is the caller's)."));
+        cJSON_AddItemToArray(
+            fi, cJSON_CreateString(
+                    "cmk-fs (the FUSE filesystem under PostgreSQL) encrypts file contents only: "
+                    "file and folder names, sizes, owners, modes and times stay plaintext in its "
+                    "backing folder (see fs/README.md), as EDB's and pg_tde's documents say of "
+                    "theirs."));
     }
     for (size_t i = 0; i < r->num_controls; i++) {
         const struct comp_control *c = &r->controls[i];

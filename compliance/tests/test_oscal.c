@@ -413,14 +413,18 @@ Test(oscal, summary_page)
     cr_assert_not_null(strstr(cJSON_GetStringValue(cJSON_GetArrayItem(fi, 0)),
                               "XTS stores do not detect tampering unless created with an "
                               "integrity option (CMK-INT-02, not_applicable: 16 bytes garbled)"));
-    int del_failed = 0;
+    int del_failed = 0, names = 0;
     const cJSON *f;
     cJSON_ArrayForEach(f, fi)
     {
         del_failed += strcmp(cJSON_GetStringValue(f),
                              "CMK-DEL-01 failed: first refusal after 3.20 s") == 0;
+        names += strstr(cJSON_GetStringValue(f), "cmk-fs (the FUSE filesystem under PostgreSQL) "
+                                                 "encrypts file contents only: file and folder "
+                                                 "names, sizes") != NULL;
     }
     cr_assert_eq(del_failed, 1);
+    cr_assert_eq(names, 1, "the plaintext-names finding of cmk-fs is listed once");
     cJSON_Delete(s);
     char path[128];
     snprintf(path, sizeof(path), "%s/compliance.md", dir);
