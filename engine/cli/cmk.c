@@ -13,6 +13,7 @@
  * exclusively.
  */
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -804,20 +805,66 @@ struct output {
     FILE *f;
 };
 
-/* Is |path| (resolved) |dir| itself or below it? */
-static int path_within(const char *path, const char *dir)
+static int same_inode(const struct stat *a, const struct stat *b)
 {
-    size_t n = strlen(dir);
-    if (n > 0 && dir[n - 1] == '/') {
-        n--; /* "/" */
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/*
+ * Is the output |path| (symbolic links resolved) in the store folder
+ * |store_dir| or below it, by identity (device and inode), not by name: a
+ * bind mount or another alias of the folder is found too. Checked: the
+ * output's folder and each folder above it against the store folder, and
+ * an existing output file against each file of the store (a hard link).
+ */
+static int output_in_store(const char *path, int exists, const char *store_dir)
+{
+    struct stat sd, st;
+    if (stat(store_dir, &sd) != 0) {
+        return 0; /* no store: opening it fails later */
     }
-    return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+    char folder[PATH_MAX];
+    snprintf(folder, sizeof(folder), "%s", path);
+    char *slash = strrchr(folder, '/');
+    if (slash != NULL) {
+        slash[slash == folder ? 1 : 0] = '\0';
+    } else {
+        snprintf(folder, sizeof(folder), ".");
+    }
+    int found = 0;
+    int fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    for (int depth = 0; fd >= 0 && !found && depth < PATH_MAX / 2; depth++) {
+        if (fstat(fd, &st) != 0) {
+            break;
+        }
+        found = same_inode(&st, &sd);
+        struct stat up;
+        int parent = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        close(fd);
+        fd = parent;
+        if (fd >= 0 && (fstat(fd, &up) != 0 || same_inode(&up, &st))) {
+            break; /* the root */
+        }
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    DIR *d = exists && !found && stat(path, &st) == 0 ? opendir(store_dir) : NULL;
+    for (struct dirent *e; d != NULL && !found && (e = readdir(d)) != NULL;) {
+        struct stat sf;
+        found = fstatat(dirfd(d), e->d_name, &sf, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sf.st_mode) &&
+                same_inode(&sf, &st);
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    return found;
 }
 
 /*
  * Resolves get's --output |arg| into |out| and refuses what would destroy
- * data: a path inside the store folder |store_dir| (found through symbolic
- * links, and for files that do not exist yet through their folder), a
+ * data: a path inside the store folder |store_dir| (compared by device and
+ * inode, so symbolic links, bind mounts and hard links are found), a
  * folder, a dangling link, and an existing file without --force. Prints the
  * error; EXIT_OK or EXIT_USAGE.
  */
@@ -872,8 +919,7 @@ static int check_output(const char *arg, const char *store_dir, int force, struc
             return EXIT_USAGE;
         }
     }
-    char store_real[PATH_MAX];
-    if (realpath(store_dir, store_real) != NULL && path_within(out->path, store_real)) {
+    if (output_in_store(out->path, exists, store_dir)) {
         fprintf(stderr,
                 "cmk: get: --output %s is inside the store %s; refused (it would "
                 "overwrite the store's own files)\n",

@@ -27,8 +27,19 @@ static void setup(void)
     tl_path(err_path, sizeof(err_path), dir, "stderr");
 }
 
+/* A bind mount a test made (unmounted before the folder is removed, on every path). */
+static char bind_mount[400];
+
 static void teardown(void)
 {
+    if (bind_mount[0] != '\0') {
+        char cmd[600];
+        snprintf(cmd, sizeof(cmd), "umount '%s' 2>/dev/null", bind_mount);
+        if (system(cmd) != 0) {
+            fprintf(stderr, "test_store_cli: could not unmount %s\n", bind_mount);
+        }
+        bind_mount[0] = '\0';
+    }
     tl_rmtree(dir);
 }
 
@@ -326,6 +337,54 @@ Test(cmk, get_output_inside_the_store_is_refused)
     cr_assert_eq(count_names(".keytable"), 0);
 }
 
+/*
+ * Attack report B3: the "inside the store" check compared path strings, so
+ * a bind mount of the store folder (or a hard link to a store file) let
+ * get --output overwrite the key table (exit 0, then the store was lost).
+ */
+Test(cmk, get_output_into_a_hard_link_to_a_store_file_is_refused)
+{
+    cr_assert_eq(cmk("create s --mode gcm --size 64K --unit-size 4096"), 0);
+    write_text("in", "precious data", 0600);
+    cr_assert_eq(cmk("put s in"), 0);
+    char kt[400], hl[400];
+    tl_path(kt, sizeof(kt), dir, "s/keytable");
+    tl_path(hl, sizeof(hl), dir, "kt-hard");
+    cr_assert_eq(link(kt, hl), 0);
+    cr_assert_eq(cmk("get s --length 16 --output kt-hard --force"), 2);
+    expect_err((const char *const[]){
+        "cmk: get: --output kt-hard is inside the store s; refused (it would overwrite the "
+        "store's own files)",
+        NULL});
+    cr_assert_eq(unlink(hl), 0);
+    expect_store_intact("precious data", 13);
+}
+
+Test(cmk, get_output_through_a_bind_mount_of_the_store_is_refused)
+{
+    cr_assert_eq(cmk("create s --mode gcm --size 64K --unit-size 4096"), 0);
+    write_text("in", "precious data", 0600);
+    cr_assert_eq(cmk("put s in"), 0);
+    char bm[400], s_dir[400], cmd[1200];
+    tl_path(bm, sizeof(bm), dir, "bm");
+    tl_path(s_dir, sizeof(s_dir), dir, "s");
+    cr_assert_eq(mkdir(bm, 0700), 0);
+    snprintf(cmd, sizeof(cmd), "mount --bind '%s' '%s' 2>/dev/null", s_dir, bm);
+    if (system(cmd) != 0) {
+        cr_skip_test("mount --bind refused here (not root?): bind-mount case not run");
+    }
+    snprintf(bind_mount, sizeof(bind_mount), "%s", bm);
+    static const char *const outs[] = {"bm/keytable", "bm/new-file", "bm/data"};
+    for (size_t i = 0; i < sizeof(outs) / sizeof(outs[0]); i++) {
+        cr_assert_eq(cmk("get s --length 16 --output %s --force", outs[i]), 2, "%s", outs[i]);
+        char want[300];
+        snprintf(want, sizeof(want), "cmk: get: --output %s is inside the store s; refused",
+                 outs[i]);
+        expect_err((const char *const[]){want, NULL});
+    }
+    expect_store_intact("precious data", 13);
+}
+
 Test(cmk, get_output_existing_file_needs_force)
 {
     cr_assert_eq(cmk("create s --size 64K"), 0);
@@ -594,6 +653,27 @@ Test(cmk, bad_geometry_names_the_option_and_range)
     tl_path(data, sizeof(data), dir, "s/data");
     cr_assert_eq(stat(data, &st), 0);
     cr_assert_eq(st.st_size, 2 * 256 * 1024, "one extent and the spare slot");
+}
+
+/* Attack report B1: a FIFO in place of the lock file hung status, get and backup. */
+Test(cmk, fifo_in_place_of_the_lock_is_refused, .timeout = 900)
+{
+    cr_assert_eq(cmk("create s --mode gcm --size 64K --unit-size 4096"), 0);
+    char lock[400];
+    tl_path(lock, sizeof(lock), dir, "s/lock");
+    cr_assert_eq(unlink(lock), 0);
+    cr_assert_eq(mkfifo(lock, 0600), 0);
+    static const char *const cmds[] = {"status s", "get s --length 16 --wait 0",
+                                       "backup s b.cmkb", "put s k.key"};
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        cr_assert_eq(cmk_deadline("%s", cmds[i]), 1, "%s", cmds[i]);
+        expect_err((const char *const[]){
+            "s/lock: not a regular file (a FIFO, device, folder or symbolic link stands in its "
+            "place) (ENG_ERR_NOT_REGULAR)",
+            NULL});
+    }
+    cr_assert_eq(unlink(lock), 0);
+    cr_assert_eq(cmk("status s"), 0, "the lock file is made again when missing");
 }
 
 /* Issue 17 item 15: a FIFO in place of a store or key file is refused at once, by name. */
