@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -163,6 +164,7 @@ static int exit_code_for(int code)
         case ENG_ERR_KEK_NOT_YET_VALID:
             return EXIT_INACCESSIBLE;
         case ENG_ERR_VAULT_INSECURE:
+        case ENG_ERR_VAULT_URL_USERINFO:
         case ENG_ERR_GEOMETRY:
             return EXIT_USAGE;
         case ENG_ERR_AUTH:
@@ -405,6 +407,8 @@ static struct eng_kek_provider *open_vault(const struct opts *o)
     if (p == NULL && code == ENG_ERR_VAULT_INSECURE) {
         fprintf(stderr, "cmk: --vault-url %s: %s; use https://, or --vault-insecure-http to "
                 "accept it (%s)\n", o->vault_url, eng_strerror(code), eng_error_name(code));
+    } else if (p == NULL && code == ENG_ERR_VAULT_URL_USERINFO) {
+        fprintf(stderr, "cmk: --vault-url: %s (%s)\n", eng_strerror(code), eng_error_name(code));
     } else if (p == NULL && code == ENG_ERR_VAULT_CA_FILE) {
         struct stat st;
         const char *why = stat(o->vault_ca, &st) != 0 || access(o->vault_ca, R_OK) != 0
@@ -1357,6 +1361,8 @@ static int cmd_set_vault_url(const struct opts *o)
 
 int main(int argc, char **argv)
 {
+    /* No core dump, no ptrace by the same user: cmk holds DEKs, KEKs and vault tokens. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     struct opts o;
     int rc = parse_opts(argc, argv, &o);
     if (rc != EXIT_OK) {

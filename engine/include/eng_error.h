@@ -111,6 +111,9 @@ enum eng_err_category {
     X(ENG_ERR_VAULT_CA_FILE, VAULT, 8,                                                     \
       "vault CA file is missing, unreadable or holds no PEM certificate")                 \
     X(ENG_ERR_VAULT_TLS, VAULT, 9, "TLS handshake with the key vault failed")              \
+    X(ENG_ERR_VAULT_URL_USERINFO, VAULT, 10,                                               \
+      "vault URL holds a user name or password (user:pw@host): refused, so that it is "   \
+      "never stored or printed; give the token with --vault-token-file")                  \
 
 
 #define ENG_ERR_ENUM_(name, cat, num, msg) name = (ENG_CAT_##cat << 8) | (num),

@@ -69,7 +69,8 @@ struct eng_vault_config {
  * Copies what it needs from |cfg|. NULL on failure: ENG_ERR_NULL,
  * ENG_ERR_ARG (bad URL, key name or algorithm: RSA-OAEP-256 or RSA-OAEP;
  * RSA1_5 is refused for wrapping), ENG_ERR_VAULT_INSECURE (an http:// URL
- * without insecure_http), ENG_ERR_VAULT_CA_FILE (|ca_file| missing,
+ * without insecure_http), ENG_ERR_VAULT_URL_USERINFO (a user name or
+ * password in the URL: "https://user:pw@host"), ENG_ERR_VAULT_CA_FILE (|ca_file| missing,
  * unreadable, not a regular file, or without a PEM certificate),
  * ENG_ERR_NOMEM. Free with eng_kek_provider_free.
  */

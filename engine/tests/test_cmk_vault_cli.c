@@ -189,6 +189,21 @@ static void expect_get_fails(struct eng_kek_provider *p, int code, uint64_t requ
                  (unsigned long long)st.requests, (unsigned long long)requests);
 }
 
+/* Attack report B6: a password in --vault-url was stored in the key table and printed. */
+Test(cmk_vault, url_with_user_info_is_refused)
+{
+    int rc = cmk("create S --units 16 --vault-url https://user:SECRETPW@127.0.0.1:1 "
+                 "--vault-key k --vault-token-file token");
+    expect_err(rc, 2, "cmk: --vault-url: vault URL holds a user name or password (user:pw@host): "
+                      "refused, so that it is never stored or printed; give the token with "
+                      "--vault-token-file (ENG_ERR_VAULT_URL_USERINFO)",
+               NULL);
+    cr_assert_null(strstr(err_text, "SECRETPW"), "the password was printed: %s", err_text);
+    char p[400];
+    tl_path(p, sizeof(p), dir, "S/keytable");
+    cr_assert_neq(access(p, F_OK), 0, "a store was made");
+}
+
 /* --- item 4: plain HTTP ------------------------------------------------------ */
 
 Test(cmk_vault, plain_http_is_refused_unless_asked_for)

@@ -6,7 +6,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -653,6 +656,69 @@ Test(cmk, bad_geometry_names_the_option_and_range)
     tl_path(data, sizeof(data), dir, "s/data");
     cr_assert_eq(stat(data, &st), 0);
     cr_assert_eq(st.st_size, 2 * 256 * 1024, "one extent and the spare slot");
+}
+
+/*
+ * Attack report B5: a crashing cmk left a core dump holding the bearer token
+ * and keys. cmk is now non-dumpable: killed with SIGSEGV while it waits on
+ * its stdin (core_pattern "core", RLIMIT_CORE unlimited), it leaves no core.
+ */
+Test(cmk, cmk_leaves_no_core_dump, .timeout = 900)
+{
+    char pattern[64] = "";
+    FILE *cp = fopen("/proc/sys/kernel/core_pattern", "r");
+    if (cp == NULL || fgets(pattern, sizeof(pattern), cp) == NULL || strcmp(pattern, "core\n") != 0) {
+        if (cp != NULL) {
+            fclose(cp);
+        }
+        cr_skip_test("core_pattern is not \"core\" here: core dump case not run");
+    }
+    fclose(cp);
+    cr_assert_eq(cmk("create s --size 64K"), 0);
+    char bin[1024], key[400];
+    cr_assert_eq(tl_cmk_path(CMK_BIN, bin, sizeof(bin)), 0);
+    tl_path(key, sizeof(key), dir, "k.key");
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
+        if (chdir(dir) != 0 || setrlimit(RLIMIT_CORE, &rl) != 0 || dup2(fds[0], 0) != 0) {
+            _exit(120);
+        }
+        close(fds[1]);
+        execl(bin, bin, "--key-file", key, "put", "s", "-", (char *)NULL);
+        _exit(121);
+    }
+    close(fds[0]);
+    /* Wait (generously) until cmk itself blocks reading its stdin: syscall 0 (read) on fd 0. */
+    char sys_path[64];
+    snprintf(sys_path, sizeof(sys_path), "/proc/%d/syscall", (int)pid);
+    int reading = 0;
+    for (int i = 0; i < 60000 && !reading; i++) {
+        char line[128] = "";
+        FILE *f = fopen(sys_path, "r");
+        if (f != NULL) {
+            reading = fgets(line, sizeof(line), f) != NULL && strncmp(line, "0 0x0 ", 6) == 0;
+            fclose(f);
+        }
+        if (!reading) {
+            struct timespec ms = {0, 1000000L};
+            nanosleep(&ms, NULL);
+        }
+    }
+    kill(pid, SIGSEGV);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    close(fds[1]);
+    cr_assert(reading, "cmk never blocked on its stdin");
+    cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "cmk ended otherwise: %d", st);
+    char core[400];
+    tl_path(core, sizeof(core), dir, "core");
+    int dumped = access(core, F_OK) == 0;
+    unlink(core);
+    cr_assert(!WCOREDUMP(st) && !dumped, "cmk left a core dump (it is dumpable)");
 }
 
 /* Attack report B1: a FIFO in place of the lock file hung status, get and backup. */
