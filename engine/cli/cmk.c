@@ -427,6 +427,13 @@ static struct eng_kek_provider *open_vault(const struct opts *o)
     return p;
 }
 
+/* The exit code when open_kek failed: a key or token file that is not a regular file is exit 3. */
+static int kek_exit_code(void)
+{
+    int code = eng_errno();
+    return code == ENG_ERR_NOT_REGULAR ? EXIT_INACCESSIBLE : exit_code_for(code);
+}
+
 static struct eng_kek_provider *open_kek(const struct opts *o, int create)
 {
     if (o->vault_url != NULL) {
@@ -569,7 +576,7 @@ static int cmd_create(const struct opts *o)
     }
     struct eng_kek_provider *kek = open_kek(o, 1);
     if (kek == NULL) {
-        return exit_code_for(eng_errno());
+        return kek_exit_code();
     }
     struct eng_store *s = eng_store_create(o->pos[1], kek, &cfg);
     if (s == NULL) {
@@ -642,7 +649,7 @@ static struct eng_store *open_store(const struct opts *o, struct eng_kek_provide
     }
     *kek = open_kek(o, 0);
     if (*kek == NULL) {
-        *rc = exit_code_for(eng_errno());
+        *rc = kek_exit_code();
         return NULL;
     }
     struct eng_store *s = open_waiting(o->pos[1], *kek, &cfg);
@@ -1107,7 +1114,7 @@ static int cmd_verify_backup(const struct opts *o)
     }
     struct eng_kek_provider *kek = open_kek(o, 0);
     if (kek == NULL) {
-        return exit_code_for(eng_errno());
+        return kek_exit_code();
     }
     rc = eng_backup_verify(o->pos[1], kek) == 0 ? EXIT_OK : fail("verify-backup");
     eng_kek_provider_free(kek);
@@ -1126,7 +1133,7 @@ static int cmd_restore(const struct opts *o)
     }
     struct eng_kek_provider *kek = open_kek(o, 0);
     if (kek == NULL) {
-        return exit_code_for(eng_errno());
+        return kek_exit_code();
     }
     if (eng_store_restore(o->pos[1], o->pos[2], kek, &cfg) != 0) {
         rc = fail("restore");
@@ -1299,7 +1306,7 @@ static int cmd_status(const struct opts *o)
             return rc;
         }
         eng_kek_provider_free(kek);
-        return kek == NULL ? exit_code_for(eng_errno()) : fail("status");
+        return kek == NULL ? kek_exit_code() : fail("status");
     }
     struct eng_store_info info;
     eng_store_get_info(s, &info);
@@ -1341,7 +1348,7 @@ static int cmd_set_vault_url(const struct opts *o)
     eng_store_close(in);
     struct eng_kek_provider *kek = open_kek(o, 0);
     if (kek == NULL) {
-        return exit_code_for(eng_errno());
+        return kek_exit_code();
     }
     struct eng_kek_ref given;
     int moved = eng_store_move_kek(o->pos[1], kek, &cfg);

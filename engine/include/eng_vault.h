@@ -96,7 +96,8 @@ ENG_API int eng_vault_stats(const struct eng_kek_provider *p, struct eng_vault_s
  * eng_vault_read_token reads the bearer token in the file |path| into |out|
  * (NUL-terminated; a buffer of ENG_VAULT_TOKEN_MAX + 1 bytes always fits).
  * The file must be the caller's alone, like an SMK key file: a regular file
- * (ENG_ERR_ARG otherwise), not a symbolic link (ENG_ERR_KEK_FORBIDDEN),
+ * (ENG_ERR_NOT_REGULAR otherwise, a FIFO included, without waiting), not a
+ * symbolic link (ENG_ERR_NOT_REGULAR),
  * owned by the effective user (ENG_ERR_PERM_OWNER), no group or other
  * permission bits (ENG_ERR_PERM_LOOSE, e.g. 0640, 0604 or 0644). Trailing
  * white space (a line end) is dropped; the rest must be one printable word

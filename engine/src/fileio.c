@@ -161,7 +161,8 @@ int eng_secret_open(const char *path, int missing_code, int not_regular_code)
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) {
         ENG_ENSURE(errno != ENOENT, missing_code);
-        ENG_ENSURE(errno != EACCES && errno != ELOOP, ENG_ERR_KEK_FORBIDDEN);
+        ENG_ENSURE(errno != ELOOP, ENG_ERR_NOT_REGULAR); /* a symbolic link */
+        ENG_ENSURE(errno != EACCES, ENG_ERR_KEK_FORBIDDEN);
         ENG_BAIL(ENG_ERR_IO);
     }
     struct stat st;

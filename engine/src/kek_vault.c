@@ -870,7 +870,7 @@ int eng_vault_read_token(const char *path, char *out, size_t max_out_len)
     ENG_ENSURE(path != NULL && out != NULL, ENG_ERR_NULL);
     ENG_ENSURE(max_out_len > 0, ENG_ERR_ARG);
     out[0] = '\0';
-    int fd = eng_secret_open(path, ENG_ERR_IO, ENG_ERR_ARG);
+    int fd = eng_secret_open(path, ENG_ERR_IO, ENG_ERR_NOT_REGULAR);
     ENG_GUARD(fd);
     uint8_t *buf = NULL;
     size_t len = 0;

@@ -546,12 +546,12 @@ Test(cmk, loose_token_file_is_refused)
     cr_assert_eq(symlink("t.token", p), 0);
     cr_assert_eq(cmk_token("t-link"), 3);
     expect_err((const char *const[]){"cmk: token file t-link is a symbolic link, refused",
-                                     "(ENG_ERR_KEK_FORBIDDEN)", NULL});
+                                     "(ENG_ERR_NOT_REGULAR)", NULL});
     tl_path(p, sizeof(p), dir, "t-fifo");
     cr_assert_eq(mkfifo(p, 0600), 0);
-    cr_assert_eq(cmk_token("t-fifo"), 1, "a FIFO is refused at once, not waited on");
+    cr_assert_eq(cmk_token("t-fifo"), 3, "a FIFO is refused at once, not waited on");
     expect_err((const char *const[]){"cmk: token file t-fifo is not a regular file, refused",
-                                     "(ENG_ERR_ARG)", NULL});
+                                     "(ENG_ERR_NOT_REGULAR)", NULL});
     if (geteuid() != 0) {
         cr_skip_test("chown to another user needs root");
     }
@@ -721,6 +721,23 @@ Test(cmk, cmk_leaves_no_core_dump, .timeout = 900)
     cr_assert(!WCOREDUMP(st) && !dumped, "cmk left a core dump (it is dumpable)");
 }
 
+/* Attack report B7: --units near 2^64 wrapped the extent count (ENG_ERR_INTERNAL, exit 1). */
+Test(cmk, huge_unit_count_is_a_geometry_error)
+{
+    static const char *const args[] = {"--units 18446744073709551615",
+                                       "--units 18446744073709551615 --mode gcm --unit-size 4096",
+                                       "--units 18446744073709551615 --extent-units 4096"};
+    for (size_t i = 0; i < sizeof(args) / sizeof(args[0]); i++) {
+        cr_assert_eq(cmk("create s %s", args[i]), 2, "%s", args[i]);
+        assert_err("cmk: create: store geometry out of range (unit size 512..65536, a power of "
+                   "two; extent units 1..number of units; data file at most 1 PiB) "
+                   "(ENG_ERR_GEOMETRY)");
+    }
+    char s_dir[400];
+    tl_path(s_dir, sizeof(s_dir), dir, "s");
+    cr_assert_neq(access(s_dir, F_OK), 0, "nothing created");
+}
+
 /* Attack report B1: a FIFO in place of the lock file hung status, get and backup. */
 Test(cmk, fifo_in_place_of_the_lock_is_refused, .timeout = 900)
 {
@@ -775,11 +792,23 @@ Test(cmk, fifo_in_place_of_a_file_is_refused, .timeout = 900)
     cr_assert_eq(rename(key, saved), 0);
     cr_assert_eq(mkfifo(key, 0600), 0);
     cr_assert_eq(cmk_deadline("get s --length 10"), 3);
-    assert_err("cmk: key file k.key is not a regular file, refused (give a regular file)");
+    assert_err("cmk: key file k.key is not a regular file, refused (give a regular file): not a "
+               "regular file (a FIFO, device, folder or symbolic link stands in its place) "
+               "(ENG_ERR_NOT_REGULAR)");
     cr_assert_eq(cmk_deadline("get s --length 10 --vault-url https://127.0.0.1:1 --vault-key k "
                      "--vault-token-file k.key"),
-                 1);
-    assert_err("cmk: token file k.key is not a regular file, refused (give a regular file)");
+                 3);
+    assert_err("cmk: token file k.key is not a regular file, refused (give a regular file): not "
+               "a regular file (a FIFO, device, folder or symbolic link stands in its place) "
+               "(ENG_ERR_NOT_REGULAR)");
+    cr_assert_eq(unlink(key), 0);
+    cr_assert_eq(symlink("saved", key), 0); /* attack report B7: a symlinked key file */
+    cr_assert_eq(cmk_deadline("get s --length 10"), 3);
+    assert_err("cmk: key file k.key is a symbolic link, refused (give a regular file): not a "
+               "regular file (a FIFO, device, folder or symbolic link stands in its place) "
+               "(ENG_ERR_NOT_REGULAR)");
+    cr_assert_eq(cmk_deadline("status s"), 3);
+    assert_err("cmk: key file k.key is a symbolic link, refused (give a regular file)");
     cr_assert_eq(unlink(key), 0);
     cr_assert_eq(rename(saved, key), 0);
     cr_assert_eq(cmk("get s --length 10 --output x"), 0, "the store is intact");
