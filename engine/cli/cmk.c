@@ -1202,9 +1202,10 @@ static void print_status_text(const char *dir, struct eng_store *s, const struct
                                    : "none (xts: changed data is not detected)");
     printf("generation  %" PRIu64 "\n", in->generation);
     if (in->accessible) {
-        printf("access      ok (key table MAC verified, KEK checked at open, then every %" PRIu32
+        /* An expired KEK still unwraps: say "reads only" where "ok" is read first. */
+        printf("access      %s (key table MAC verified, KEK checked at open, then every %" PRIu32
                " s while open)\n",
-               in->revalidate_s);
+               in->kek_expired != ENG_OK ? "reads only" : "ok", in->revalidate_s);
         if (in->kek_expired != ENG_OK) {
             printf("writes      refused: %s (%s)\n", eng_strerror(in->kek_expired),
                    eng_error_name(in->kek_expired));

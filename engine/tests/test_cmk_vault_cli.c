@@ -422,6 +422,10 @@ Test(cmk_vault, expired_kek_reads_but_refuses_writes_and_wraps)
     cr_assert_eq(cmk("status S %s", opts), 0, "%s", err_text);
     cr_assert(strstr(out_text, "writes      refused: key encryption key is expired") != NULL,
               "%s", out_text);
+    /* attack report B7: the access line itself must not read "ok" */
+    cr_assert(strstr(out_text, "access      reads only (key table MAC verified") != NULL, "%s",
+              out_text);
+    cr_assert_null(strstr(out_text, "access      ok"), "%s", out_text);
     /* writes and wraps: refused, exit 3, "expired" (not "disabled") */
     static const char *const cmds[] = {"put S in.bin", "rekey S 0", "backup S b.bak",
                                        "create T --units 16"};
