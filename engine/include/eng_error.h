@@ -73,6 +73,7 @@ enum eng_err_category {
     X(ENG_ERR_READ_ONLY, IO, 12, "store was opened read-only")                            \
     X(ENG_ERR_NOT_REGULAR, IO, 13,                                                         \
       "not a regular file (a FIFO, device, folder or symbolic link stands in its place)")  \
+    X(ENG_ERR_NO_SPACE, IO, 18, "no space left on device (disk full or quota reached)")    \
     X(ENG_ERR_INACCESSIBLE, KEY, 1,                                                        \
       "store is inaccessible: the key encryption key is gone, disabled or not permitted")  \
     X(ENG_ERR_KEYTABLE_CORRUPT, KEY, 2, "key table is corrupt (checksum or structure)")    \

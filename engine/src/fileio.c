@@ -46,6 +46,7 @@ int eng_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
         if (n < 0 && errno == EINTR) {
             continue;
         }
+        ENG_ENSURE(n >= 0 || (errno != ENOSPC && errno != EDQUOT), ENG_ERR_NO_SPACE);
         ENG_ENSURE(n > 0, ENG_ERR_IO);
         p += n;
         len -= (size_t)n;

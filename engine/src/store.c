@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -520,6 +522,15 @@ static int open_sized(struct eng_store *s, const char *name, int create, uint64_
     ENG_ENSURE(*fd >= 0 || !create, ENG_ERR_IO);
     ENG_GUARD(*fd);
     if (create) {
+        /* Every byte is written at creation: refuse up front rather than fill the disk. */
+        struct statvfs fs;
+        if (fstatvfs(*fd, &fs) == 0 && (uint64_t)fs.f_bavail * fs.f_frsize < len) {
+            char named[PATH_MAX + 96];
+            snprintf(named, sizeof(named), "%s: needs %" PRIu64 " bytes, %" PRIu64 " free", p, len,
+                     (uint64_t)fs.f_bavail * fs.f_frsize);
+            eng_set_error_file(ENG_ERR_NO_SPACE, named, ENG_WHERE);
+            return -1;
+        }
         ENG_ENSURE(ftruncate(*fd, (off_t)len) == 0, ENG_ERR_IO);
     }
     ENG_ENSURE(fstat(*fd, &st) == 0, ENG_ERR_IO);

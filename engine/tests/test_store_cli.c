@@ -738,6 +738,26 @@ Test(cmk, huge_unit_count_is_a_geometry_error)
     cr_assert_neq(access(s_dir, F_OK), 0, "nothing created");
 }
 
+/* Attack report B7/B8: create wrote the data file until the disk was full (ENG_ERR_IO, no name). */
+Test(cmk, create_checks_free_space_first)
+{
+    char fs[400], cmd[1200];
+    tl_path(fs, sizeof(fs), dir, "small");
+    cr_assert_eq(mkdir(fs, 0700), 0);
+    snprintf(cmd, sizeof(cmd), "mount -t tmpfs -o size=256k tmpfs '%s' 2>/dev/null", fs);
+    if (system(cmd) != 0) {
+        cr_skip_test("mount -t tmpfs refused here (not root?): free-space case not run");
+    }
+    snprintf(bind_mount, sizeof(bind_mount), "%s", fs);
+    cr_assert_eq(cmk("create small/s --size 1M --unit-size 4096"), 1);
+    assert_err("cmk: create: small/s/data: needs 2097152 bytes, ");
+    assert_err(" free: no space left on device (disk full or quota reached) (ENG_ERR_NO_SPACE)");
+    char s_dir[400];
+    tl_path(s_dir, sizeof(s_dir), dir, "small/s");
+    cr_assert_neq(access(s_dir, F_OK), 0, "a failed create leaves nothing");
+    cr_assert_eq(cmk("create small/s --size 32K --unit-size 4096"), 0, "a store that fits");
+}
+
 /* Attack report B1: a FIFO in place of the lock file hung status, get and backup. */
 Test(cmk, fifo_in_place_of_the_lock_is_refused, .timeout = 900)
 {
