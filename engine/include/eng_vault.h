@@ -63,7 +63,9 @@ struct eng_vault_config {
 };
 
 /*
- * eng_vault_open returns a provider for the key |cfg->key_name| in the vault.
+ * eng_vault_open returns a provider for the key |cfg->key_name| in the vault
+ * (the name in the kids the vault returns is compared ignoring case, as Key
+ * Vault's key names are).
  * It does not contact the vault (the first get does); it reads |ca_file|,
  * which must be a readable regular file with at least one PEM certificate.
  * Copies what it needs from |cfg|. NULL on failure: ENG_ERR_NULL,

@@ -500,7 +500,7 @@ static int kid_version(const struct vstate *s, const char *kid, char *out, size_
     }
     k += 6;
     size_t nl = strlen(s->name);
-    if (strncmp(k, s->name, nl) != 0 || k[nl] != '/') {
+    if (strncasecmp(k, s->name, nl) != 0 || k[nl] != '/') { /* names ignore case */
         return -1;
     }
     const char *v = k + nl + 1;

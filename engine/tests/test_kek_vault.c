@@ -287,6 +287,32 @@ Test(kek_vault, open_refuses_bad_configuration)
     eng_kek_provider_free(p);
 }
 
+/*
+ * Attack report B7: Key Vault key names ignore case and the service answers
+ * with its own spelling in the kid; --vault-key DB-KEK for "db-kek" gave
+ * ENG_ERR_VAULT_PROTOCOL. Another name in the kid is still refused.
+ */
+Test(kek_vault, key_name_in_the_kid_ignores_case)
+{
+    struct eng_vault_config cfg = {.vault_url = url, .key_name = "DB-Kek", .token = "tok-123",
+                                   .max_retries = 0, .timeout_ms = 2000, .insecure_http = 1};
+    struct eng_kek_provider *p = eng_vault_open(&cfg);
+    cr_assert_not_null(p, "%s", eng_strerror(eng_errno()));
+    fx_push(fx, 200, key_bundle(VER, "true"), NULL, 0); /* kid .../keys/db-kek/VER */
+    struct eng_kek_ref ref;
+    cr_assert_eq(eng_kek_get(p, NULL, &ref), 0, "%s", eng_error_name(eng_errno()));
+    cr_assert_str_eq(ref.version, VER);
+    eng_kek_provider_free(p);
+    cfg.key_name = "db-kek2";
+    p = eng_vault_open(&cfg);
+    cr_assert_not_null(p);
+    fx_push(fx, 200, key_bundle(VER, "true"), NULL, 0);
+    eng_clear_error();
+    cr_assert_eq(eng_kek_get(p, NULL, &ref), -1, "another key's kid accepted");
+    cr_assert_eq(eng_errno(), ENG_ERR_VAULT_PROTOCOL, "got %s", eng_error_name(eng_errno()));
+    eng_kek_provider_free(p);
+}
+
 /* Attack report B6: a password in the vault URL went into the key table and messages. */
 Test(kek_vault, url_with_user_info_is_refused)
 {
