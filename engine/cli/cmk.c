@@ -13,6 +13,7 @@
  * exclusively.
  */
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -402,7 +404,7 @@ static int cmd_create(const struct opts *o)
     }
     struct eng_kek_provider *kek = cmk_open_kek(&o->k, 1);
     if (kek == NULL) {
-        return cmk_exit_code_for(eng_errno());
+        return cmk_kek_exit_code();
     }
     struct eng_store *s = eng_store_create(o->pos[1], kek, &cfg);
     if (s == NULL) {
@@ -475,7 +477,7 @@ static struct eng_store *open_store(const struct opts *o, struct eng_kek_provide
     }
     *kek = cmk_open_kek(&o->k, 0);
     if (*kek == NULL) {
-        *rc = cmk_exit_code_for(eng_errno());
+        *rc = cmk_kek_exit_code();
         return NULL;
     }
     struct eng_store *s = open_waiting(o->pos[1], *kek, &cfg);
@@ -642,20 +644,66 @@ struct output {
     FILE *f;
 };
 
-/* Is |path| (resolved) |dir| itself or below it? */
-static int path_within(const char *path, const char *dir)
+static int same_inode(const struct stat *a, const struct stat *b)
 {
-    size_t n = strlen(dir);
-    if (n > 0 && dir[n - 1] == '/') {
-        n--; /* "/" */
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/*
+ * Is the output |path| (symbolic links resolved) in the store folder
+ * |store_dir| or below it, by identity (device and inode), not by name: a
+ * bind mount or another alias of the folder is found too. Checked: the
+ * output's folder and each folder above it against the store folder, and
+ * an existing output file against each file of the store (a hard link).
+ */
+static int output_in_store(const char *path, int exists, const char *store_dir)
+{
+    struct stat sd, st;
+    if (stat(store_dir, &sd) != 0) {
+        return 0; /* no store: opening it fails later */
     }
-    return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+    char folder[PATH_MAX];
+    snprintf(folder, sizeof(folder), "%s", path);
+    char *slash = strrchr(folder, '/');
+    if (slash != NULL) {
+        slash[slash == folder ? 1 : 0] = '\0';
+    } else {
+        snprintf(folder, sizeof(folder), ".");
+    }
+    int found = 0;
+    int fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    for (int depth = 0; fd >= 0 && !found && depth < PATH_MAX / 2; depth++) {
+        if (fstat(fd, &st) != 0) {
+            break;
+        }
+        found = same_inode(&st, &sd);
+        struct stat up;
+        int parent = openat(fd, "..", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        close(fd);
+        fd = parent;
+        if (fd >= 0 && (fstat(fd, &up) != 0 || same_inode(&up, &st))) {
+            break; /* the root */
+        }
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    DIR *d = exists && !found && stat(path, &st) == 0 ? opendir(store_dir) : NULL;
+    for (struct dirent *e; d != NULL && !found && (e = readdir(d)) != NULL;) {
+        struct stat sf;
+        found = fstatat(dirfd(d), e->d_name, &sf, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sf.st_mode) &&
+                same_inode(&sf, &st);
+    }
+    if (d != NULL) {
+        closedir(d);
+    }
+    return found;
 }
 
 /*
  * Resolves get's --output |arg| into |out| and refuses what would destroy
- * data: a path inside the store folder |store_dir| (found through symbolic
- * links, and for files that do not exist yet through their folder), a
+ * data: a path inside the store folder |store_dir| (compared by device and
+ * inode, so symbolic links, bind mounts and hard links are found), a
  * folder, a dangling link, and an existing file without --force. Prints the
  * error; EXIT_OK or EXIT_USAGE.
  */
@@ -710,8 +758,7 @@ static int check_output(const char *arg, const char *store_dir, int force, struc
             return EXIT_USAGE;
         }
     }
-    char store_real[PATH_MAX];
-    if (realpath(store_dir, store_real) != NULL && path_within(out->path, store_real)) {
+    if (output_in_store(out->path, exists, store_dir)) {
         fprintf(stderr,
                 "cmk: get: --output %s is inside the store %s; refused (it would "
                 "overwrite the store's own files)\n",
@@ -895,7 +942,7 @@ static int cmd_verify_backup(const struct opts *o)
     }
     struct eng_kek_provider *kek = cmk_open_kek(&o->k, 0);
     if (kek == NULL) {
-        return cmk_exit_code_for(eng_errno());
+        return cmk_kek_exit_code();
     }
     rc = eng_backup_verify(o->pos[1], kek) == 0 ? EXIT_OK : fail("verify-backup");
     eng_kek_provider_free(kek);
@@ -914,7 +961,7 @@ static int cmd_restore(const struct opts *o)
     }
     struct eng_kek_provider *kek = cmk_open_kek(&o->k, 0);
     if (kek == NULL) {
-        return cmk_exit_code_for(eng_errno());
+        return cmk_kek_exit_code();
     }
     if (eng_store_restore(o->pos[1], o->pos[2], kek, &cfg) != 0) {
         rc = fail("restore");
@@ -983,9 +1030,10 @@ static void print_status_text(const char *dir, struct eng_store *s, const struct
                                    : "none (xts: changed data is not detected)");
     printf("generation  %" PRIu64 "\n", in->generation);
     if (in->accessible) {
-        printf("access      ok (key table MAC verified, KEK checked at open, then every %" PRIu32
+        /* An expired KEK still unwraps: say "reads only" where "ok" is read first. */
+        printf("access      %s (key table MAC verified, KEK checked at open, then every %" PRIu32
                " s while open)\n",
-               in->revalidate_s);
+               in->kek_expired != ENG_OK ? "reads only" : "ok", in->revalidate_s);
         if (in->kek_expired != ENG_OK) {
             printf("writes      refused: %s (%s)\n", eng_strerror(in->kek_expired),
                    eng_error_name(in->kek_expired));
@@ -1087,7 +1135,7 @@ static int cmd_status(const struct opts *o)
             return rc;
         }
         eng_kek_provider_free(kek);
-        return kek == NULL ? cmk_exit_code_for(eng_errno()) : fail("status");
+        return kek == NULL ? cmk_kek_exit_code() : fail("status");
     }
     struct eng_store_info info;
     eng_store_get_info(s, &info);
@@ -1129,7 +1177,7 @@ static int cmd_set_vault_url(const struct opts *o)
     eng_store_close(in);
     struct eng_kek_provider *kek = cmk_open_kek(&o->k, 0);
     if (kek == NULL) {
-        return cmk_exit_code_for(eng_errno());
+        return cmk_kek_exit_code();
     }
     struct eng_kek_ref given;
     int moved = eng_store_move_kek(o->pos[1], kek, &cfg);
@@ -1149,6 +1197,8 @@ static int cmd_set_vault_url(const struct opts *o)
 
 int main(int argc, char **argv)
 {
+    /* No core dump, no ptrace by the same user: cmk holds DEKs, KEKs and vault tokens. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     cmk_prog = "cmk";
     struct opts o;
     int rc = parse_opts(argc, argv, &o);

@@ -62,6 +62,7 @@ int cmk_exit_code_for(int code)
         case ENG_ERR_KEK_NOT_YET_VALID:
             return EXIT_INACCESSIBLE;
         case ENG_ERR_VAULT_INSECURE:
+        case ENG_ERR_VAULT_URL_USERINFO:
         case ENG_ERR_GEOMETRY:
             return EXIT_USAGE;
         case ENG_ERR_AUTH:
@@ -160,6 +161,10 @@ static struct eng_kek_provider *open_vault(const struct cmk_keyopts *o)
                 "%s: --vault-url %s: %s; use https://, or --vault-insecure-http to "
                 "accept it (%s)\n",
                 cmk_prog, o->vault_url, eng_strerror(code), eng_error_name(code));
+    } else if (p == NULL && code == ENG_ERR_VAULT_URL_USERINFO) {
+        /* The URL is not repeated: its user info may be a password. */
+        fprintf(stderr, "%s: --vault-url: %s (%s)\n", cmk_prog, eng_strerror(code),
+                eng_error_name(code));
     } else if (p == NULL && code == ENG_ERR_VAULT_CA_FILE) {
         struct stat st;
         const char *why = stat(o->vault_ca, &st) != 0 || access(o->vault_ca, R_OK) != 0
@@ -195,4 +200,10 @@ struct eng_kek_provider *cmk_open_kek(const struct cmk_keyopts *o, int create)
         secret_file_error("key file", path);
     }
     return p;
+}
+
+int cmk_kek_exit_code(void)
+{
+    int code = eng_errno();
+    return code == ENG_ERR_NOT_REGULAR ? EXIT_INACCESSIBLE : cmk_exit_code_for(code);
 }

@@ -51,6 +51,12 @@ struct eng_kek_provider *cmk_open_kek(const struct cmk_keyopts *k, int create);
 
 /* cmk_exit_code_for maps an engine error to the exit code: 3 key, 4 integrity, 2, 1. */
 int cmk_exit_code_for(int code);
+/*
+ * cmk_kek_exit_code is the exit code after cmk_open_kek failed (eng_errno):
+ * a key or token file that is not a regular file (a link, a FIFO) is 3,
+ * like any other refused key or token file.
+ */
+int cmk_kek_exit_code(void);
 
 /* cmk_usage_error prints "PROG: WHAT[: ARG] (see PROG --help)" and returns EXIT_USAGE. */
 int cmk_usage_error(const char *what, const char *arg);

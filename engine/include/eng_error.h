@@ -73,6 +73,7 @@ enum eng_err_category {
     X(ENG_ERR_READ_ONLY, IO, 12, "store was opened read-only")                            \
     X(ENG_ERR_NOT_REGULAR, IO, 13,                                                         \
       "not a regular file (a FIFO, device, folder or symbolic link stands in its place)")  \
+    X(ENG_ERR_NO_SPACE, IO, 18, "no space left on device (disk full or quota reached)")    \
     X(ENG_ERR_INACCESSIBLE, KEY, 1,                                                        \
       "store is inaccessible: the key encryption key is gone, disabled or not permitted")  \
     X(ENG_ERR_KEYTABLE_CORRUPT, KEY, 2, "key table is corrupt (checksum or structure)")    \
@@ -111,6 +112,9 @@ enum eng_err_category {
     X(ENG_ERR_VAULT_CA_FILE, VAULT, 8,                                                     \
       "vault CA file is missing, unreadable or holds no PEM certificate")                 \
     X(ENG_ERR_VAULT_TLS, VAULT, 9, "TLS handshake with the key vault failed")              \
+    X(ENG_ERR_VAULT_URL_USERINFO, VAULT, 10,                                               \
+      "vault URL holds a user name or password (user:pw@host): refused, so that it is "   \
+      "never stored or printed; give the token with --vault-token-file")                  \
 
 
 #define ENG_ERR_ENUM_(name, cat, num, msg) name = (ENG_CAT_##cat << 8) | (num),

@@ -150,7 +150,7 @@ ENG_API int eng_dek_generate(enum eng_mode mode, uint8_t *out, size_t max_out_le
  * vault token file's too, see eng_vault_read_token), when its mode grants
  * anything to group or others (ENG_ERR_PERM_LOOSE), its owner is not the
  * effective user (ENG_ERR_PERM_OWNER), it is a symbolic link
- * (ENG_ERR_KEK_FORBIDDEN) or not a regular file (ENG_ERR_KEYFILE_CORRUPT,
+ * or not a regular file (ENG_ERR_NOT_REGULAR,
  * a FIFO included, without waiting); a deleted file gives ENG_ERR_KEK_NOT_FOUND. The key
  * id is 32 hex digits drawn at creation, each version another 32 hex digits.
  * NULL on failure with the error set. Free with eng_kek_provider_free.

@@ -63,13 +63,16 @@ struct eng_vault_config {
 };
 
 /*
- * eng_vault_open returns a provider for the key |cfg->key_name| in the vault.
+ * eng_vault_open returns a provider for the key |cfg->key_name| in the vault
+ * (the name in the kids the vault returns is compared ignoring case, as Key
+ * Vault's key names are).
  * It does not contact the vault (the first get does); it reads |ca_file|,
  * which must be a readable regular file with at least one PEM certificate.
  * Copies what it needs from |cfg|. NULL on failure: ENG_ERR_NULL,
  * ENG_ERR_ARG (bad URL, key name or algorithm: RSA-OAEP-256 or RSA-OAEP;
  * RSA1_5 is refused for wrapping), ENG_ERR_VAULT_INSECURE (an http:// URL
- * without insecure_http), ENG_ERR_VAULT_CA_FILE (|ca_file| missing,
+ * without insecure_http), ENG_ERR_VAULT_URL_USERINFO (a user name or
+ * password in the URL: "https://user:pw@host"), ENG_ERR_VAULT_CA_FILE (|ca_file| missing,
  * unreadable, not a regular file, or without a PEM certificate),
  * ENG_ERR_NOMEM. Free with eng_kek_provider_free.
  */
@@ -95,7 +98,8 @@ ENG_API int eng_vault_stats(const struct eng_kek_provider *p, struct eng_vault_s
  * eng_vault_read_token reads the bearer token in the file |path| into |out|
  * (NUL-terminated; a buffer of ENG_VAULT_TOKEN_MAX + 1 bytes always fits).
  * The file must be the caller's alone, like an SMK key file: a regular file
- * (ENG_ERR_ARG otherwise), not a symbolic link (ENG_ERR_KEK_FORBIDDEN),
+ * (ENG_ERR_NOT_REGULAR otherwise, a FIFO included, without waiting), not a
+ * symbolic link (ENG_ERR_NOT_REGULAR),
  * owned by the effective user (ENG_ERR_PERM_OWNER), no group or other
  * permission bits (ENG_ERR_PERM_LOOSE, e.g. 0640, 0604 or 0644). Trailing
  * white space (a line end) is dropped; the rest must be one printable word

@@ -46,6 +46,7 @@ int eng_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
         if (n < 0 && errno == EINTR) {
             continue;
         }
+        ENG_ENSURE(n >= 0 || (errno != ENOSPC && errno != EDQUOT), ENG_ERR_NO_SPACE);
         ENG_ENSURE(n > 0, ENG_ERR_IO);
         p += n;
         len -= (size_t)n;
@@ -161,7 +162,8 @@ int eng_secret_open(const char *path, int missing_code, int not_regular_code)
     int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) {
         ENG_ENSURE(errno != ENOENT, missing_code);
-        ENG_ENSURE(errno != EACCES && errno != ELOOP, ENG_ERR_KEK_FORBIDDEN);
+        ENG_ENSURE(errno != ELOOP, ENG_ERR_NOT_REGULAR); /* a symbolic link */
+        ENG_ENSURE(errno != EACCES, ENG_ERR_KEK_FORBIDDEN);
         ENG_BAIL(ENG_ERR_IO);
     }
     struct stat st;

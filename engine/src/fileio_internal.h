@@ -45,8 +45,8 @@ int eng_fsync_parent(const char *path);
  * eng_secret_open opens the secret file |path| (an SMK key file, a vault
  * token file: every secret file the engine reads) read-only and returns the
  * descriptor, or -1 if it is not the caller's alone. One rule for all of
- * them: a symbolic link is not followed and a refused open gives
- * ENG_ERR_KEK_FORBIDDEN (as does EACCES); a missing file gives
+ * them: a symbolic link is not followed and gives ENG_ERR_NOT_REGULAR;
+ * EACCES gives ENG_ERR_KEK_FORBIDDEN; a missing file gives
  * |missing_code|; anything but a regular file (a FIFO is not waited on)
  * gives |not_regular_code|; an owner other than the effective user gives
  * ENG_ERR_PERM_OWNER; any group or other permission bit gives

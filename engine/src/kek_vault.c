@@ -500,7 +500,7 @@ static int kid_version(const struct vstate *s, const char *kid, char *out, size_
     }
     k += 6;
     size_t nl = strlen(s->name);
-    if (strncmp(k, s->name, nl) != 0 || k[nl] != '/') {
+    if (strncasecmp(k, s->name, nl) != 0 || k[nl] != '/') { /* names ignore case */
         return -1;
     }
     const char *v = k + nl + 1;
@@ -693,8 +693,7 @@ static void v_free(void *state)
     }
     curl_slist_free_all(s->headers); /* the slist copied the header: it is freed, not wiped */
     if (s->token_header != NULL) {
-        eng_cleanse(s->token_header, strlen(s->token_header));
-        free(s->token_header);
+        eng_secure_free(s->token_header); /* wipes */
     }
     pthread_mutex_destroy(&s->mu);
     eng_cleanse(s, sizeof(*s));
@@ -780,6 +779,10 @@ struct eng_kek_provider *eng_vault_open(const struct eng_vault_config *cfg)
             ENG_BAIL_PTR(ENG_ERR_ARG); /* one printable word: no header injection (CR, LF) */
         }
     }
+    const char *host = strstr(cfg->vault_url, "://") + 3;
+    if (memchr(host, '@', strcspn(host, "/?#")) != NULL) {
+        ENG_BAIL_PTR(ENG_ERR_VAULT_URL_USERINFO); /* a password would go into the key table */
+    }
     if (strncmp(cfg->vault_url, "http://", 7) == 0 && !cfg->insecure_http) {
         ENG_BAIL_PTR(ENG_ERR_VAULT_INSECURE);
     }
@@ -816,7 +819,7 @@ struct eng_kek_provider *eng_vault_open(const struct eng_vault_config *cfg)
     seed ^= (unsigned)time(NULL);
 
     size_t hl = strlen(cfg->token) + 32;
-    s->token_header = malloc(hl);
+    s->token_header = eng_secure_alloc(hl); /* locked, left out of core dumps */
     int ok = s->token_header != NULL;
     for (int i = 0; i < VAULT_LANES; i++) {
         s->lanes[i].jitter_seed = seed + (unsigned)i * 0x9e3779b9U;
@@ -867,7 +870,7 @@ int eng_vault_read_token(const char *path, char *out, size_t max_out_len)
     ENG_ENSURE(path != NULL && out != NULL, ENG_ERR_NULL);
     ENG_ENSURE(max_out_len > 0, ENG_ERR_ARG);
     out[0] = '\0';
-    int fd = eng_secret_open(path, ENG_ERR_IO, ENG_ERR_ARG);
+    int fd = eng_secret_open(path, ENG_ERR_IO, ENG_ERR_NOT_REGULAR);
     ENG_GUARD(fd);
     uint8_t *buf = NULL;
     size_t len = 0;

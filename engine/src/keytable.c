@@ -32,7 +32,8 @@ int eng_kt_check_geometry(enum eng_mode mode, uint32_t unit_size, uint64_t num_u
     ENG_ENSURE(unit_size >= 512 && unit_size <= 65536 && (unit_size & (unit_size - 1)) == 0,
                ENG_ERR_ARG);
     ENG_ENSURE(num_units >= 1 && extent_units >= 1 && extent_units <= (1U << 30), ENG_ERR_ARG);
-    uint64_t extents = (num_units + extent_units - 1) / extent_units;
+    /* Rounded up without num_units + extent_units - 1, which wraps near UINT64_MAX. */
+    uint64_t extents = num_units / extent_units + (num_units % extent_units != 0);
     ENG_ENSURE(extents < ENG_KT_MAX_RECORDS / 2, ENG_ERR_ARG);
     /* Data bytes, slots included, stay far below any off_t limit. */
     ENG_ENSURE((extents + 1) * extent_units <= KT_MAX_BYTES_TOTAL / unit_size, ENG_ERR_ARG);

@@ -132,7 +132,7 @@ static void smk_file_wipe(struct smk_file *f)
 /* Reads and parses the key file into |f| (secure memory); |f| is wiped on failure. */
 static int smk_load(const char *path, struct smk_file *f)
 {
-    int fd = eng_secret_open(path, ENG_ERR_KEK_NOT_FOUND, ENG_ERR_KEYFILE_CORRUPT);
+    int fd = eng_secret_open(path, ENG_ERR_KEK_NOT_FOUND, ENG_ERR_NOT_REGULAR);
     ENG_GUARD(fd);
     uint8_t *buf = NULL;
     size_t len = 0;

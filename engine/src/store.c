@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -469,12 +471,30 @@ static int lock_store(struct eng_store *s)
 {
     char p[PATH_MAX];
     ENG_GUARD(store_path(s, lock_name, p, sizeof(p)));
-    s->lock_fd = open(p, (s->read_only ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC | O_NOFOLLOW,
-                      0600);
+    /* O_NONBLOCK: a FIFO in its place must not block the open. */
+    const int common = O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK;
+    s->lock_fd = open(p, (s->read_only ? O_RDONLY : O_RDWR | O_CREAT) | common, 0600);
     if (s->lock_fd < 0 && s->read_only && errno == ENOENT) {
-        s->lock_fd = open(p, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        s->lock_fd = open(p, O_RDONLY | O_CREAT | common, 0600);
     }
-    ENG_ENSURE(s->lock_fd >= 0, errno == ENOENT ? ENG_ERR_NO_STORE : ENG_ERR_IO);
+    int code = s->lock_fd < 0 ? (errno == ENOENT  ? ENG_ERR_NO_STORE
+                                 : errno == ELOOP ? ENG_ERR_NOT_REGULAR
+                                                  : ENG_ERR_IO)
+                              : ENG_OK;
+    struct stat st;
+    if (code == ENG_OK) {
+        code = fstat(s->lock_fd, &st) != 0    ? ENG_ERR_IO
+               : !S_ISREG(st.st_mode) ? ENG_ERR_NOT_REGULAR
+                                      : ENG_OK;
+    }
+    if (code != ENG_OK) {
+        if (s->lock_fd >= 0) {
+            close(s->lock_fd);
+            s->lock_fd = -1;
+        }
+        eng_set_error_file(code, p, ENG_WHERE);
+        return -1;
+    }
     int op = (s->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB;
     uint64_t deadline = now_ns() + (uint64_t)s->cfg.lock_wait_s * 1000000000ULL;
     while (flock(s->lock_fd, op) != 0) {
@@ -502,6 +522,15 @@ static int open_sized(struct eng_store *s, const char *name, int create, uint64_
     ENG_ENSURE(*fd >= 0 || !create, ENG_ERR_IO);
     ENG_GUARD(*fd);
     if (create) {
+        /* Every byte is written at creation: refuse up front rather than fill the disk. */
+        struct statvfs fs;
+        if (fstatvfs(*fd, &fs) == 0 && (uint64_t)fs.f_bavail * fs.f_frsize < len) {
+            char named[PATH_MAX + 96];
+            snprintf(named, sizeof(named), "%s: needs %" PRIu64 " bytes, %" PRIu64 " free", p, len,
+                     (uint64_t)fs.f_bavail * fs.f_frsize);
+            eng_set_error_file(ENG_ERR_NO_SPACE, named, ENG_WHERE);
+            return -1;
+        }
         ENG_ENSURE(ftruncate(*fd, (off_t)len) == 0, ENG_ERR_IO);
     }
     ENG_ENSURE(fstat(*fd, &st) == 0, ENG_ERR_IO);

@@ -27,15 +27,29 @@
 #define ANCHOR_MAGIC "CMKAN001"
 #define ANCHOR_BYTES (8 + ENG_STORE_ID_BYTES + 8 + SHA256_DIGEST_LENGTH)
 
+/* Records ENG_ERR_ANCHOR naming |path| and |why| ("PATH: why"); returns -1. */
+static int anchor_fail(const char *path, const char *why, const char *where)
+{
+    char named[PATH_MAX + 96];
+    snprintf(named, sizeof(named), "%s: %s", path, why);
+    eng_set_error_file(ENG_ERR_ANCHOR, named, where);
+    return -1;
+}
+
 /* Makes |dir| (mode 0700) if missing; it must then be a folder of ours that others cannot write. */
 static int private_dir(const char *dir)
 {
     struct stat st;
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        ENG_BAIL(ENG_ERR_ANCHOR);
+        return anchor_fail(dir, strerror(errno), ENG_WHERE);
     }
-    ENG_ENSURE(lstat(dir, &st) == 0 && S_ISDIR(st.st_mode), ENG_ERR_ANCHOR);
-    ENG_ENSURE(st.st_uid == geteuid() && (st.st_mode & 022) == 0, ENG_ERR_ANCHOR);
+    if (lstat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        return anchor_fail(dir, "not a folder", ENG_WHERE);
+    }
+    if (st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
+        return anchor_fail(dir, "folder owned by another user or writable by group or others",
+                           ENG_WHERE);
+    }
     return 0;
 }
 
@@ -97,19 +111,32 @@ static int anchor_read(const struct eng_store *s, uint64_t *gen)
     if (fd < 0 && errno == ENOENT) {
         return 0;
     }
-    ENG_ENSURE(fd >= 0, ENG_ERR_ANCHOR);
+    if (fd < 0) {
+        return anchor_fail(s->anchor, errno == ELOOP ? "a symbolic link" : strerror(errno),
+                           ENG_WHERE);
+    }
     struct stat st;
     uint8_t buf[ANCHOR_BYTES];
-    int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == ANCHOR_BYTES &&
-             eng_pread_all(fd, buf, sizeof(buf), 0, ENG_ERR_ANCHOR) == 0;
+    const char *why = fstat(fd, &st) != 0      ? "cannot stat"
+                      : !S_ISREG(st.st_mode)   ? "not a regular file"
+                      : st.st_uid != geteuid() ? "owned by another user"
+                      : (st.st_mode & 077) != 0
+                          ? "readable or writable by group or others (want mode 0600)"
+                      : st.st_size != ANCHOR_BYTES ? "wrong size (corrupt)"
+                      : eng_pread_all(fd, buf, sizeof(buf), 0, ENG_ERR_ANCHOR) != 0
+                          ? "read failed"
+                          : NULL;
     close(fd);
-    ENG_ENSURE(ok, ENG_ERR_ANCHOR);
+    if (why != NULL) {
+        return anchor_fail(s->anchor, why, ENG_WHERE);
+    }
     uint8_t digest[SHA256_DIGEST_LENGTH];
     SHA256(buf, ANCHOR_BYTES - SHA256_DIGEST_LENGTH, digest);
-    ENG_ENSURE(memcmp(buf, ANCHOR_MAGIC, 8) == 0 &&
-                   memcmp(buf + 8, s->kt.store_id, ENG_STORE_ID_BYTES) == 0 &&
-                   memcmp(digest, buf + ANCHOR_BYTES - SHA256_DIGEST_LENGTH, sizeof(digest)) == 0,
-               ENG_ERR_ANCHOR);
+    if (memcmp(buf, ANCHOR_MAGIC, 8) != 0 ||
+        memcmp(buf + 8, s->kt.store_id, ENG_STORE_ID_BYTES) != 0 ||
+        memcmp(digest, buf + ANCHOR_BYTES - SHA256_DIGEST_LENGTH, sizeof(digest)) != 0) {
+        return anchor_fail(s->anchor, "corrupt (checksum or store id wrong)", ENG_WHERE);
+    }
     *gen = eng_be64_get(buf + 8 + ENG_STORE_ID_BYTES);
     return 1;
 }
@@ -131,8 +158,11 @@ static int anchor_write(const struct eng_store *s, uint64_t gen)
     ok = close(fd) == 0 && ok;
     ok = ok && rename(tmp, s->anchor) == 0;
     if (!ok) {
+        int e = errno;
         unlink(tmp);
-        ENG_BAIL(ENG_ERR_ANCHOR);
+        return anchor_fail(s->anchor, e == ENOSPC || e == EDQUOT ? "no space left on device"
+                                                                  : "write failed",
+                           ENG_WHERE);
     }
     ENG_ENSURE(eng_fsync_parent(s->anchor) == 0, ENG_ERR_ANCHOR);
     return 0;

@@ -189,6 +189,21 @@ static void expect_get_fails(struct eng_kek_provider *p, int code, uint64_t requ
                  (unsigned long long)st.requests, (unsigned long long)requests);
 }
 
+/* Attack report B6: a password in --vault-url was stored in the key table and printed. */
+Test(cmk_vault, url_with_user_info_is_refused)
+{
+    int rc = cmk("create S --units 16 --vault-url https://user:SECRETPW@127.0.0.1:1 "
+                 "--vault-key k --vault-token-file token");
+    expect_err(rc, 2, "cmk: --vault-url: vault URL holds a user name or password (user:pw@host): "
+                      "refused, so that it is never stored or printed; give the token with "
+                      "--vault-token-file (ENG_ERR_VAULT_URL_USERINFO)",
+               NULL);
+    cr_assert_null(strstr(err_text, "SECRETPW"), "the password was printed: %s", err_text);
+    char p[400];
+    tl_path(p, sizeof(p), dir, "S/keytable");
+    cr_assert_neq(access(p, F_OK), 0, "a store was made");
+}
+
 /* --- item 4: plain HTTP ------------------------------------------------------ */
 
 Test(cmk_vault, plain_http_is_refused_unless_asked_for)
@@ -407,6 +422,10 @@ Test(cmk_vault, expired_kek_reads_but_refuses_writes_and_wraps)
     cr_assert_eq(cmk("status S %s", opts), 0, "%s", err_text);
     cr_assert(strstr(out_text, "writes      refused: key encryption key is expired") != NULL,
               "%s", out_text);
+    /* attack report B7: the access line itself must not read "ok" */
+    cr_assert(strstr(out_text, "access      reads only (key table MAC verified") != NULL, "%s",
+              out_text);
+    cr_assert_null(strstr(out_text, "access      ok"), "%s", out_text);
     /* writes and wraps: refused, exit 3, "expired" (not "disabled") */
     static const char *const cmds[] = {"put S in.bin", "rekey S 0", "backup S b.bak",
                                        "create T --units 16"};

@@ -287,6 +287,54 @@ Test(kek_vault, open_refuses_bad_configuration)
     eng_kek_provider_free(p);
 }
 
+/*
+ * Attack report B7: Key Vault key names ignore case and the service answers
+ * with its own spelling in the kid; --vault-key DB-KEK for "db-kek" gave
+ * ENG_ERR_VAULT_PROTOCOL. Another name in the kid is still refused.
+ */
+Test(kek_vault, key_name_in_the_kid_ignores_case)
+{
+    struct eng_vault_config cfg = {.vault_url = url, .key_name = "DB-Kek", .token = "tok-123",
+                                   .max_retries = 0, .timeout_ms = 2000, .insecure_http = 1};
+    struct eng_kek_provider *p = eng_vault_open(&cfg);
+    cr_assert_not_null(p, "%s", eng_strerror(eng_errno()));
+    fx_push(fx, 200, key_bundle(VER, "true"), NULL, 0); /* kid .../keys/db-kek/VER */
+    struct eng_kek_ref ref;
+    cr_assert_eq(eng_kek_get(p, NULL, &ref), 0, "%s", eng_error_name(eng_errno()));
+    cr_assert_str_eq(ref.version, VER);
+    eng_kek_provider_free(p);
+    cfg.key_name = "db-kek2";
+    p = eng_vault_open(&cfg);
+    cr_assert_not_null(p);
+    fx_push(fx, 200, key_bundle(VER, "true"), NULL, 0);
+    eng_clear_error();
+    cr_assert_eq(eng_kek_get(p, NULL, &ref), -1, "another key's kid accepted");
+    cr_assert_eq(eng_errno(), ENG_ERR_VAULT_PROTOCOL, "got %s", eng_error_name(eng_errno()));
+    eng_kek_provider_free(p);
+}
+
+/* Attack report B6: a password in the vault URL went into the key table and messages. */
+Test(kek_vault, url_with_user_info_is_refused)
+{
+    static const char *const urls[] = {"https://user:SECRETPW@127.0.0.1:1",
+                                       "https://user@127.0.0.1:1/", "https://:pw@host"};
+    for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+        struct eng_vault_config cfg = {.vault_url = urls[i], .key_name = "db-kek", .token = "t",
+                                       .max_retries = 0};
+        eng_clear_error();
+        cr_assert_null(eng_vault_open(&cfg), "%s accepted", urls[i]);
+        cr_assert_eq(eng_errno(), ENG_ERR_VAULT_URL_USERINFO, "%s: got %s", urls[i],
+                     eng_error_name(eng_errno()));
+    }
+    /* an @ after the host (in the path) is not user info */
+    struct eng_vault_config cfg = {.vault_url = "https://127.0.0.1:1/a@b", .key_name = "db-kek",
+                                   .token = "t", .max_retries = 0};
+    struct eng_kek_provider *p = eng_vault_open(&cfg);
+    cr_assert_not_null(p, "%s", eng_error_name(eng_errno()));
+    eng_kek_provider_free(p);
+    cr_assert_eq(fx_count(fx), 0, "a request went out");
+}
+
 /* Issue 17 item 4: the bearer token must not go out over plain HTTP unless asked for. */
 Test(kek_vault, plain_http_is_refused_without_the_flag)
 {

@@ -6,7 +6,10 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,8 +30,19 @@ static void setup(void)
     tl_path(err_path, sizeof(err_path), dir, "stderr");
 }
 
+/* A bind mount a test made (unmounted before the folder is removed, on every path). */
+static char bind_mount[400];
+
 static void teardown(void)
 {
+    if (bind_mount[0] != '\0') {
+        char cmd[600];
+        snprintf(cmd, sizeof(cmd), "umount '%s' 2>/dev/null", bind_mount);
+        if (system(cmd) != 0) {
+            fprintf(stderr, "test_store_cli: could not unmount %s\n", bind_mount);
+        }
+        bind_mount[0] = '\0';
+    }
     tl_rmtree(dir);
 }
 
@@ -326,6 +340,54 @@ Test(cmk, get_output_inside_the_store_is_refused)
     cr_assert_eq(count_names(".keytable"), 0);
 }
 
+/*
+ * Attack report B3: the "inside the store" check compared path strings, so
+ * a bind mount of the store folder (or a hard link to a store file) let
+ * get --output overwrite the key table (exit 0, then the store was lost).
+ */
+Test(cmk, get_output_into_a_hard_link_to_a_store_file_is_refused)
+{
+    cr_assert_eq(cmk("create s --mode gcm --size 64K --unit-size 4096"), 0);
+    write_text("in", "precious data", 0600);
+    cr_assert_eq(cmk("put s in"), 0);
+    char kt[400], hl[400];
+    tl_path(kt, sizeof(kt), dir, "s/keytable");
+    tl_path(hl, sizeof(hl), dir, "kt-hard");
+    cr_assert_eq(link(kt, hl), 0);
+    cr_assert_eq(cmk("get s --length 16 --output kt-hard --force"), 2);
+    expect_err((const char *const[]){
+        "cmk: get: --output kt-hard is inside the store s; refused (it would overwrite the "
+        "store's own files)",
+        NULL});
+    cr_assert_eq(unlink(hl), 0);
+    expect_store_intact("precious data", 13);
+}
+
+Test(cmk, get_output_through_a_bind_mount_of_the_store_is_refused)
+{
+    cr_assert_eq(cmk("create s --mode gcm --size 64K --unit-size 4096"), 0);
+    write_text("in", "precious data", 0600);
+    cr_assert_eq(cmk("put s in"), 0);
+    char bm[400], s_dir[400], cmd[1200];
+    tl_path(bm, sizeof(bm), dir, "bm");
+    tl_path(s_dir, sizeof(s_dir), dir, "s");
+    cr_assert_eq(mkdir(bm, 0700), 0);
+    snprintf(cmd, sizeof(cmd), "mount --bind '%s' '%s' 2>/dev/null", s_dir, bm);
+    if (system(cmd) != 0) {
+        cr_skip_test("mount --bind refused here (not root?): bind-mount case not run");
+    }
+    snprintf(bind_mount, sizeof(bind_mount), "%s", bm);
+    static const char *const outs[] = {"bm/keytable", "bm/new-file", "bm/data"};
+    for (size_t i = 0; i < sizeof(outs) / sizeof(outs[0]); i++) {
+        cr_assert_eq(cmk("get s --length 16 --output %s --force", outs[i]), 2, "%s", outs[i]);
+        char want[300];
+        snprintf(want, sizeof(want), "cmk: get: --output %s is inside the store s; refused",
+                 outs[i]);
+        expect_err((const char *const[]){want, NULL});
+    }
+    expect_store_intact("precious data", 13);
+}
+
 Test(cmk, get_output_existing_file_needs_force)
 {
     cr_assert_eq(cmk("create s --size 64K"), 0);
@@ -484,12 +546,12 @@ Test(cmk, loose_token_file_is_refused)
     cr_assert_eq(symlink("t.token", p), 0);
     cr_assert_eq(cmk_token("t-link"), 3);
     expect_err((const char *const[]){"cmk: token file t-link is a symbolic link, refused",
-                                     "(ENG_ERR_KEK_FORBIDDEN)", NULL});
+                                     "(ENG_ERR_NOT_REGULAR)", NULL});
     tl_path(p, sizeof(p), dir, "t-fifo");
     cr_assert_eq(mkfifo(p, 0600), 0);
-    cr_assert_eq(cmk_token("t-fifo"), 1, "a FIFO is refused at once, not waited on");
+    cr_assert_eq(cmk_token("t-fifo"), 3, "a FIFO is refused at once, not waited on");
     expect_err((const char *const[]){"cmk: token file t-fifo is not a regular file, refused",
-                                     "(ENG_ERR_ARG)", NULL});
+                                     "(ENG_ERR_NOT_REGULAR)", NULL});
     if (geteuid() != 0) {
         cr_skip_test("chown to another user needs root");
     }
@@ -596,6 +658,127 @@ Test(cmk, bad_geometry_names_the_option_and_range)
     cr_assert_eq(st.st_size, 2 * 256 * 1024, "one extent and the spare slot");
 }
 
+/*
+ * Attack report B5: a crashing cmk left a core dump holding the bearer token
+ * and keys. cmk is now non-dumpable: killed with SIGSEGV while it waits on
+ * its stdin (core_pattern "core", RLIMIT_CORE unlimited), it leaves no core.
+ */
+Test(cmk, cmk_leaves_no_core_dump, .timeout = 900)
+{
+    char pattern[64] = "";
+    FILE *cp = fopen("/proc/sys/kernel/core_pattern", "r");
+    if (cp == NULL || fgets(pattern, sizeof(pattern), cp) == NULL || strcmp(pattern, "core\n") != 0) {
+        if (cp != NULL) {
+            fclose(cp);
+        }
+        cr_skip_test("core_pattern is not \"core\" here: core dump case not run");
+    }
+    fclose(cp);
+    cr_assert_eq(cmk("create s --size 64K"), 0);
+    char bin[1024], key[400];
+    cr_assert_eq(tl_cmk_path(CMK_BIN, bin, sizeof(bin)), 0);
+    tl_path(key, sizeof(key), dir, "k.key");
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    cr_assert(pid >= 0);
+    if (pid == 0) {
+        struct rlimit rl = {RLIM_INFINITY, RLIM_INFINITY};
+        if (chdir(dir) != 0 || setrlimit(RLIMIT_CORE, &rl) != 0 || dup2(fds[0], 0) != 0) {
+            _exit(120);
+        }
+        close(fds[1]);
+        execl(bin, bin, "--key-file", key, "put", "s", "-", (char *)NULL);
+        _exit(121);
+    }
+    close(fds[0]);
+    /* Wait (generously) until cmk itself blocks reading its stdin: syscall 0 (read) on fd 0. */
+    char sys_path[64];
+    snprintf(sys_path, sizeof(sys_path), "/proc/%d/syscall", (int)pid);
+    int reading = 0;
+    for (int i = 0; i < 60000 && !reading; i++) {
+        char line[128] = "";
+        FILE *f = fopen(sys_path, "r");
+        if (f != NULL) {
+            reading = fgets(line, sizeof(line), f) != NULL && strncmp(line, "0 0x0 ", 6) == 0;
+            fclose(f);
+        }
+        if (!reading) {
+            struct timespec ms = {0, 1000000L};
+            nanosleep(&ms, NULL);
+        }
+    }
+    kill(pid, SIGSEGV);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    close(fds[1]);
+    cr_assert(reading, "cmk never blocked on its stdin");
+    cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "cmk ended otherwise: %d", st);
+    char core[400];
+    tl_path(core, sizeof(core), dir, "core");
+    int dumped = access(core, F_OK) == 0;
+    unlink(core);
+    cr_assert(!WCOREDUMP(st) && !dumped, "cmk left a core dump (it is dumpable)");
+}
+
+/* Attack report B7: --units near 2^64 wrapped the extent count (ENG_ERR_INTERNAL, exit 1). */
+Test(cmk, huge_unit_count_is_a_geometry_error)
+{
+    static const char *const args[] = {"--units 18446744073709551615",
+                                       "--units 18446744073709551615 --mode gcm --unit-size 4096",
+                                       "--units 18446744073709551615 --extent-units 4096"};
+    for (size_t i = 0; i < sizeof(args) / sizeof(args[0]); i++) {
+        cr_assert_eq(cmk("create s %s", args[i]), 2, "%s", args[i]);
+        assert_err("cmk: create: store geometry out of range (unit size 512..65536, a power of "
+                   "two; extent units 1..number of units; data file at most 1 PiB) "
+                   "(ENG_ERR_GEOMETRY)");
+    }
+    char s_dir[400];
+    tl_path(s_dir, sizeof(s_dir), dir, "s");
+    cr_assert_neq(access(s_dir, F_OK), 0, "nothing created");
+}
+
+/* Attack report B7/B8: create wrote the data file until the disk was full (ENG_ERR_IO, no name). */
+Test(cmk, create_checks_free_space_first)
+{
+    char fs[400], cmd[1200];
+    tl_path(fs, sizeof(fs), dir, "small");
+    cr_assert_eq(mkdir(fs, 0700), 0);
+    snprintf(cmd, sizeof(cmd), "mount -t tmpfs -o size=256k tmpfs '%s' 2>/dev/null", fs);
+    if (system(cmd) != 0) {
+        cr_skip_test("mount -t tmpfs refused here (not root?): free-space case not run");
+    }
+    snprintf(bind_mount, sizeof(bind_mount), "%s", fs);
+    cr_assert_eq(cmk("create small/s --size 1M --unit-size 4096"), 1);
+    assert_err("cmk: create: small/s/data: needs 2097152 bytes, ");
+    assert_err(" free: no space left on device (disk full or quota reached) (ENG_ERR_NO_SPACE)");
+    char s_dir[400];
+    tl_path(s_dir, sizeof(s_dir), dir, "small/s");
+    cr_assert_neq(access(s_dir, F_OK), 0, "a failed create leaves nothing");
+    cr_assert_eq(cmk("create small/s --size 32K --unit-size 4096"), 0, "a store that fits");
+}
+
+/* Attack report B1: a FIFO in place of the lock file hung status, get and backup. */
+Test(cmk, fifo_in_place_of_the_lock_is_refused, .timeout = 900)
+{
+    cr_assert_eq(cmk("create s --mode gcm --size 64K --unit-size 4096"), 0);
+    char lock[400];
+    tl_path(lock, sizeof(lock), dir, "s/lock");
+    cr_assert_eq(unlink(lock), 0);
+    cr_assert_eq(mkfifo(lock, 0600), 0);
+    static const char *const cmds[] = {"status s", "get s --length 16 --wait 0",
+                                       "backup s b.cmkb", "put s k.key"};
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        cr_assert_eq(cmk_deadline("%s", cmds[i]), 1, "%s", cmds[i]);
+        expect_err((const char *const[]){
+            "s/lock: not a regular file (a FIFO, device, folder or symbolic link stands in its "
+            "place) (ENG_ERR_NOT_REGULAR)",
+            NULL});
+    }
+    cr_assert_eq(unlink(lock), 0);
+    cr_assert_eq(cmk("status s"), 0, "the lock file is made again when missing");
+}
+
 /* Issue 17 item 15: a FIFO in place of a store or key file is refused at once, by name. */
 Test(cmk, fifo_in_place_of_a_file_is_refused, .timeout = 900)
 {
@@ -629,11 +812,23 @@ Test(cmk, fifo_in_place_of_a_file_is_refused, .timeout = 900)
     cr_assert_eq(rename(key, saved), 0);
     cr_assert_eq(mkfifo(key, 0600), 0);
     cr_assert_eq(cmk_deadline("get s --length 10"), 3);
-    assert_err("cmk: key file k.key is not a regular file, refused (give a regular file)");
+    assert_err("cmk: key file k.key is not a regular file, refused (give a regular file): not a "
+               "regular file (a FIFO, device, folder or symbolic link stands in its place) "
+               "(ENG_ERR_NOT_REGULAR)");
     cr_assert_eq(cmk_deadline("get s --length 10 --vault-url https://127.0.0.1:1 --vault-key k "
                      "--vault-token-file k.key"),
-                 1);
-    assert_err("cmk: token file k.key is not a regular file, refused (give a regular file)");
+                 3);
+    assert_err("cmk: token file k.key is not a regular file, refused (give a regular file): not "
+               "a regular file (a FIFO, device, folder or symbolic link stands in its place) "
+               "(ENG_ERR_NOT_REGULAR)");
+    cr_assert_eq(unlink(key), 0);
+    cr_assert_eq(symlink("saved", key), 0); /* attack report B7: a symlinked key file */
+    cr_assert_eq(cmk_deadline("get s --length 10"), 3);
+    assert_err("cmk: key file k.key is a symbolic link, refused (give a regular file): not a "
+               "regular file (a FIFO, device, folder or symbolic link stands in its place) "
+               "(ENG_ERR_NOT_REGULAR)");
+    cr_assert_eq(cmk_deadline("status s"), 3);
+    assert_err("cmk: key file k.key is a symbolic link, refused (give a regular file)");
     cr_assert_eq(unlink(key), 0);
     cr_assert_eq(rename(saved, key), 0);
     cr_assert_eq(cmk("get s --length 10 --output x"), 0, "the store is intact");

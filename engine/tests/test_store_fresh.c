@@ -556,6 +556,38 @@ Test(fresh, anchor_trust_on_first_use_and_its_folder_checks)
     assert_stderr_has("ENG_ERR_ANCHOR");
 }
 
+/*
+ * Attack report B7/B8: ENG_ERR_ANCHOR named neither the file nor the reason,
+ * and an anchor file of mode 0644 or owned by another user was accepted.
+ */
+Test(fresh, anchor_errors_name_the_file_and_the_reason)
+{
+    cr_assert_eq(cmk("--anchor-dir anchors create s --size 64K --unit-size 4096"), 0);
+    cr_assert_eq(cmk("--anchor-dir anchors get s --length 1 --force --output x"), 0);
+    sh("chmod 0644 anchors/*");
+    cr_assert_eq(cmk("--anchor-dir anchors get s --length 1 --force --output x"), 1);
+    assert_stderr_has("anchors/");
+    assert_stderr_has(": readable or writable by group or others (want mode 0600): freshness "
+                      "anchor unusable");
+    sh("chmod 0600 anchors/*");
+    if (geteuid() == 0) {
+        sh("chown 65534 anchors/*");
+        cr_assert_eq(cmk("--anchor-dir anchors get s --length 1 --force --output x"), 1);
+        assert_stderr_has(": owned by another user: freshness anchor unusable");
+        sh("chown 0 anchors/*");
+    }
+    cr_assert_eq(cmk("--anchor-dir anchors get s --length 1 --force --output x"), 0);
+    sh("chmod 0777 anchors");
+    cr_assert_eq(cmk("--anchor-dir anchors get s --length 1 --force --output x"), 1);
+    assert_stderr_has(": anchors: folder owned by another user or writable by group or others: "
+                      "freshness anchor unusable");
+    sh("chmod 0700 anchors");
+    sh("for f in anchors/*; do printf garbage > \"$f\"; done");
+    cr_assert_eq(cmk("--anchor-dir anchors get s --length 1 --force --output x"), 1);
+    assert_stderr_has(": wrong size (corrupt): freshness anchor unusable");
+    assert_stderr_has("(ENG_ERR_ANCHOR)");
+}
+
 /* --- item 23: shared read locks, --wait, read-only commands write nothing ----- */
 
 /* Keeps "." (its time changes when a file is added or removed) but not "..". */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -268,7 +269,7 @@ static int cmd_init(const struct fsopts *o)
     } else {
         struct eng_kek_provider *kek = cmk_open_kek(&o->k, 1);
         if (kek == NULL) {
-            return cmk_exit_code_for(eng_errno());
+            return cmk_kek_exit_code();
         }
         struct eng_keyring *kr = eng_keyring_create(p, kek, &cfg);
         int code = eng_errno();
@@ -306,7 +307,7 @@ static int open_keyring(const struct fsopts *o, const char *dir, int read_only,
     }
     *kek = cmk_open_kek(&o->k, 0);
     if (*kek == NULL) {
-        return cmk_exit_code_for(eng_errno());
+        return cmk_kek_exit_code();
     }
     *kr = eng_keyring_open(p, *kek, &cfg);
     if (*kr == NULL) {
@@ -673,6 +674,8 @@ static int cmd_mount(const struct fsopts *o)
 
 int main(int argc, char **argv)
 {
+    /* No core dump, no ptrace by the same user: the daemon holds the master DEK and tokens. */
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     cmk_prog = "cmk-fs";
     struct fsopts o;
     int rc = parse_opts(argc, argv, &o);
