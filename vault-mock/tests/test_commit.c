@@ -258,6 +258,21 @@ Test(commit, the_audit_line_of_a_change_comes_first_and_a_failed_save_follows_it
     cr_assert_eq(seen, 2, "lines for request %s", rid);
 }
 
+Test(commit, a_failed_save_does_not_show_the_state_path_to_the_client)
+{
+    seed();
+    fault("delete", "fail_save");
+    struct vmt_resp r;
+    cr_assert_eq(vmt_call(S, "DELETE", "/keys/k?" VMT_API, KO, NULL, &r), 500);
+    cr_assert_str_eq(vmt_error_code(&r), "StateWriteFailed");
+    /* The detail (the state file, ENOSPC) is for the vault's operator (stderr) only. */
+    cr_assert_str_eq(vmt_str(&r, "error.message"),
+                     "The change was not made: the vault could not save its state. Nothing "
+                     "changed; retry later.");
+    cr_assert_null(strstr(r.body, S->state), "%s", r.body);
+    vmt_resp_free(&r);
+}
+
 Test(commit, no_change_without_its_audit_line)
 {
     struct change c[16];
