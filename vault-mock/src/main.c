@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <time.h>
 
@@ -590,6 +591,15 @@ out:
 
 int main(int argc, char **argv)
 {
+    /*
+     * No core dump and no ptrace or /proc/PID/mem access by anyone without
+     * CAP_SYS_PTRACE: the process holds master.key, the tokens and the TLS key.
+     */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+        fprintf(stderr, "vault-mock: cannot make the process non-dumpable: %s\n",
+                strerror(errno));
+        return EXIT_RUNTIME;
+    }
     struct options o = {
         .state = "vault-mock-state",
         .host = "127.0.0.1",
