@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "api.h"
@@ -39,6 +40,7 @@ struct options {
     const char *tls_key;
     const char *tls_dns;
     int insecure_http;
+    int start_empty;
     const char *identities;
     const char *audit;
     int audit_fsync;
@@ -70,7 +72,11 @@ static void usage(FILE *out)
         "  --state DIR             state folder (keys, master key, TLS, tokens, audit);\n"
         "                          created mode 0700; an existing one must be a real folder\n"
         "                          (no symbolic link) owned by this user and closed to group\n"
-        "                          and others (default ./vault-mock-state; never under /tmp)\n"
+        "                          and others, so /tmp itself is refused but a private folder\n"
+        "                          below it is not (default ./vault-mock-state)\n"
+        "  --start-empty           start with no keys although STATE/vault.json is missing\n"
+        "                          beside an existing master.key or a non-empty audit log\n"
+        "                          (without it, that start is refused: the state looks lost)\n"
         "  --listen HOST:PORT      numeric address to serve on; port 0 picks a free one\n"
         "                          (default 127.0.0.1:8443; IPv6 as [::1]:PORT; a name such\n"
         "                          as localhost is refused, not resolved)\n"
@@ -202,6 +208,7 @@ enum {
     OPT_TLS_KEY,
     OPT_TLS_DNS,
     OPT_INSECURE,
+    OPT_START_EMPTY,
     OPT_IDENTITIES,
     OPT_AUDIT,
     OPT_AUDIT_FSYNC,
@@ -233,6 +240,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"tls-key", required_argument, NULL, OPT_TLS_KEY},
         {"tls-dns", required_argument, NULL, OPT_TLS_DNS},
         {"insecure-http", no_argument, NULL, OPT_INSECURE},
+        {"start-empty", no_argument, NULL, OPT_START_EMPTY},
         {"identities", required_argument, NULL, OPT_IDENTITIES},
         {"audit", required_argument, NULL, OPT_AUDIT},
         {"audit-fsync", no_argument, NULL, OPT_AUDIT_FSYNC},
@@ -281,6 +289,9 @@ static int parse_args(int argc, char **argv, struct options *o)
                 break;
             case OPT_INSECURE:
                 o->insecure_http = 1;
+                break;
+            case OPT_START_EMPTY:
+                o->start_empty = 1;
                 break;
             case OPT_IDENTITIES:
                 o->identities = optarg;
@@ -461,6 +472,43 @@ static void wiping_free(void *p)
     }
 }
 
+/*
+ * 1 (|err| filled) when STATE/vault.json is missing although master.key or a
+ * non-empty audit log shows that this vault ran before (a vault writes its
+ * empty vault.json at its first start): starting empty would lose its keys
+ * without a word.
+ */
+__attribute__((noinline)) static int state_looks_lost(const char *dir, const char *audit, char *err,
+                                                     size_t err_len)
+{
+    char vault[4096];
+    char key[4096];
+    struct stat st;
+    snprintf(vault, sizeof(vault), "%s/vault.json", dir);
+    snprintf(key, sizeof(key), "%s/master.key", dir);
+    if (lstat(vault, &st) == 0 || errno != ENOENT) {
+        return 0; /* there (or unreadable: the store's own checks name the problem) */
+    }
+    /* Only regular files count: the checks of each file name other problems. */
+    if (lstat(key, &st) == 0 && S_ISREG(st.st_mode)) {
+        snprintf(err, err_len,
+                 "state looks lost: %s/vault.json is missing but %s/master.key exists (this "
+                 "vault ran before); restore vault.json from a backup, or start with "
+                 "--start-empty to start with no keys",
+                 dir, dir);
+        return 1;
+    }
+    if (lstat(audit, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+        snprintf(err, err_len,
+                 "state looks lost: %s/vault.json is missing but the audit log %s holds %lld "
+                 "bytes (this vault ran before); restore the state from a backup, or start "
+                 "with --start-empty to start with no keys",
+                 dir, audit, (long long)st.st_size);
+        return 1;
+    }
+    return 0;
+}
+
 static int run(struct options *o)
 {
     char err[512];
@@ -491,6 +539,11 @@ static int run(struct options *o)
     if (vmock_dir_private(o->state, err, sizeof(err)) != 0) {
         goto fail;
     }
+    snprintf(audit_path, sizeof(audit_path), "%s/audit.jsonl", o->state);
+    if (!o->start_empty &&
+        state_looks_lost(o->state, o->audit != NULL ? o->audit : audit_path, err, sizeof(err))) {
+        goto fail;
+    }
     srv.store =
         vmock_store_open(o->state, o->retention_days, o->purge_protection, err, sizeof(err));
     if (srv.store == NULL) {
@@ -504,7 +557,6 @@ static int run(struct options *o)
         snprintf(err, sizeof(err), "out of memory");
         goto fail;
     }
-    snprintf(audit_path, sizeof(audit_path), "%s/audit.jsonl", o->state);
     if (vmock_audit_open(&srv.audit, o->audit != NULL ? o->audit : audit_path, o->audit_fsync,
                          o->audit_max_bytes, err, sizeof(err)) != 0) {
         goto fail;
