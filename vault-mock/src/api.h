@@ -135,7 +135,7 @@ void vmock_reply_errorf(struct vmock_reply *rep, int status, const char *code, c
 /* vmock_reply_not_found answers 404 KeyNotFound for |name| (and |version| if not empty). */
 void vmock_reply_not_found(struct vmock_reply *rep, const char *name, const char *version);
 /* The message of the 500 StateWriteFailed answer: no path, no system error (those go to stderr). */
-#define VMOCK_STATE_WRITE_FAILED_MSG                                                              \
+#define VMOCK_STATE_WRITE_FAILED_MSG \
     "The change was not made: the vault could not save its state. Nothing changed; retry later."
 /*
  * vmock_reply_persist_failed answers 500 StateWriteFailed after a failed (and

@@ -479,7 +479,7 @@ static void wiping_free(void *p)
  * without a word.
  */
 __attribute__((noinline)) static int state_looks_lost(const char *dir, const char *audit, char *err,
-                                                     size_t err_len)
+                                                      size_t err_len)
 {
     char vault[4096];
     char key[4096];
@@ -653,8 +653,7 @@ int main(int argc, char **argv)
      * CAP_SYS_PTRACE: the process holds master.key, the tokens and the TLS key.
      */
     if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
-        fprintf(stderr, "vault-mock: cannot make the process non-dumpable: %s\n",
-                strerror(errno));
+        fprintf(stderr, "vault-mock: cannot make the process non-dumpable: %s\n", strerror(errno));
         return EXIT_RUNTIME;
     }
     struct options o = {

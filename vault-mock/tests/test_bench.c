@@ -83,9 +83,9 @@ Test(bench, token_file_is_read_and_checked_like_a_secret_file)
 Test(bench, token_on_the_command_line_warns)
 {
     char out[8192];
-    cr_assert_eq(run_bench("--token", vmt_token(S, "keyofficer"), out, sizeof(out)), 0, "%s",
-                 out);
-    cr_assert_not_null(strstr(out, "vault-mock-bench: warning: --token puts the token on the "
-                                   "command line"),
+    cr_assert_eq(run_bench("--token", vmt_token(S, "keyofficer"), out, sizeof(out)), 0, "%s", out);
+    cr_assert_not_null(strstr(out,
+                              "vault-mock-bench: warning: --token puts the token on the "
+                              "command line"),
                        "%s", out);
 }

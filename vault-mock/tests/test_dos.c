@@ -120,9 +120,9 @@ Test(dos, idle_connections_from_one_address_do_not_starve_others)
 Test(dos, idle_connections_from_many_addresses_are_evicted_for_a_new_client)
 {
     /* No timeout can free a slot: only eviction can serve the new client. */
-    const char *args[] = {"--max-connections",     "32", "--max-connections-per-ip", "8",
-                          "--timeout",             "600", "--handshake-timeout",     "0",
-                          "--request-timeout",     "0",   NULL};
+    const char *args[] = {
+        "--max-connections",   "32", "--max-connections-per-ip", "8", "--timeout", "600",
+        "--handshake-timeout", "0",  "--request-timeout",        "0", NULL};
     vmt_setup_args(args);
     (void)vmt_token(S, "auditor");
     (void)vmt_token(S, "admin");

@@ -174,18 +174,12 @@ static void usage(FILE *f)
 static int parse(int argc, char **argv, struct cfg *c)
 {
     static const struct option opts[] = {
-        {"url", required_argument, NULL, 'u'},
-        {"ca", required_argument, NULL, 'c'},
-        {"token", required_argument, NULL, 't'},
-        {"token-file", required_argument, NULL, 'T'},
-        {"key", required_argument, NULL, 'k'},
-        {"op", required_argument, NULL, 'o'},
-        {"alg", required_argument, NULL, 'a'},
-        {"threads", required_argument, NULL, 'n'},
-        {"seconds", required_argument, NULL, 's'},
-        {"create", no_argument, NULL, 'C'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"url", required_argument, NULL, 'u'},     {"ca", required_argument, NULL, 'c'},
+        {"token", required_argument, NULL, 't'},   {"token-file", required_argument, NULL, 'T'},
+        {"key", required_argument, NULL, 'k'},     {"op", required_argument, NULL, 'o'},
+        {"alg", required_argument, NULL, 'a'},     {"threads", required_argument, NULL, 'n'},
+        {"seconds", required_argument, NULL, 's'}, {"create", no_argument, NULL, 'C'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     int o;
     char *end = NULL;
@@ -246,15 +240,15 @@ static int parse(int argc, char **argv, struct cfg *c)
 static int load_token(struct cfg *c)
 {
     if (c->token != NULL) {
-        fputs("vault-mock-bench: warning: --token puts the token on the command line, where "
-              "every user sees it (ps); use --token-file FILE\n",
-              stderr);
+        fputs(
+            "vault-mock-bench: warning: --token puts the token on the command line, where "
+            "every user sees it (ps); use --token-file FILE\n",
+            stderr);
         return 0;
     }
     char err[1024];
     size_t len = 0;
-    int rc = vmock_file_read(c->token_file, TOKEN_FILE_MAX, &c->token_buf, &len, err,
-                             sizeof(err));
+    int rc = vmock_file_read(c->token_file, TOKEN_FILE_MAX, &c->token_buf, &len, err, sizeof(err));
     if (rc != 0) {
         fprintf(stderr, "vault-mock-bench: --token-file: %s\n",
                 rc == 1 ? "the file does not exist" : err);
