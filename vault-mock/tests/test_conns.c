@@ -420,38 +420,14 @@ static void *waiter_main(void *arg)
     return NULL;
 }
 
-/*
- * A plain-HTTP connection that has had one request answered and stays open
- * (kept alive): it holds a slot and, past its first request, is never
- * evicted (silent ones are: test_dos).
- */
-static int kept_alive(int port)
-{
-    int fd = vmt_tcp_connect(port);
-    cr_assert_geq(fd, 0);
-    static const char req[] = "GET /keys?" VMT_API " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
-    cr_assert_eq(send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(req) - 1);
-    char buf[64];
-    size_t n = 0;
-    while (n < 12) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        cr_assert_eq(poll(&p, 1, 30000), 1, "an answer within 30 s");
-        ssize_t r = recv(fd, buf + n, 12 - n, 0);
-        cr_assert_gt(r, 0);
-        n += (size_t)r;
-    }
-    cr_assert_eq(memcmp(buf, "HTTP/1.1 401", 12), 0);
-    return fd;
-}
-
 Test(conns, total_limit_queues_new_connections_until_a_slot_frees)
 {
     const char *args[] = {"--max-connections", "2", "--timeout", "30", "--insecure-http", NULL};
     vmt_setup_args(args);
     (void)vmt_token(S, "auditor"); /* read tokens.json before the slots are taken */
     int port = vmt_port(S);
-    int a = kept_alive(port);
-    int b = kept_alive(port);
+    int a = vmt_kept_alive(port);
+    int b = vmt_kept_alive(port);
     struct waiter w = {0};
     pthread_t th;
     double t0 = now_s();
