@@ -19,9 +19,10 @@ $(VMOCK_LIB): $(filter-out $(O)/vault-mock/src/main.o,$(VMOCK_OBJS))
 $(VMOCK_BIN): $(O)/vault-mock/src/main.o $(VMOCK_LIB) | $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(VMOCK_LIBS)
 
-$(O)/vault-mock/tools/%.o: CPPFLAGS += $(CJSON_CFLAGS)
-$(VMOCK_BENCH): $(O)/vault-mock/tools/vmock_bench.o | $(BIN)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CURL_LIBS) $(CJSON_LIBS)
+# (libvmock for the secret-file rule of --token-file)
+$(O)/vault-mock/tools/%.o: CPPFLAGS += $(CJSON_CFLAGS) -Ivault-mock/src
+$(VMOCK_BENCH): $(O)/vault-mock/tools/vmock_bench.o $(VMOCK_LIB) | $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CURL_LIBS) $(VMOCK_LIBS)
 
 PROGRAMS += $(VMOCK_BIN) $(VMOCK_BENCH)
 

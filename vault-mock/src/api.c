@@ -73,10 +73,9 @@ void vmock_reply_not_found(struct vmock_reply *rep, const char *name, const char
 
 void vmock_reply_persist_failed(struct vmock_reply *rep, const char *why)
 {
-    vmock_reply_errorf(rep, 500, "StateWriteFailed", NULL,
-                       "The change was not made: the vault could not save its state (%s). "
-                       "Nothing changed; retry later.",
-                       why);
+    /* The detail names the vault's own files: its operator sees it, its clients do not. */
+    fprintf(stderr, "vault-mock: a change was not made: %s\n", why);
+    vmock_reply_error(rep, 500, "StateWriteFailed", VMOCK_STATE_WRITE_FAILED_MSG, NULL);
 }
 
 void vmock_reply_audit_failed(struct vmock_reply *rep, int why, const struct vmock_audit *a)

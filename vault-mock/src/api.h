@@ -134,7 +134,13 @@ void vmock_reply_errorf(struct vmock_reply *rep, int status, const char *code, c
                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* vmock_reply_not_found answers 404 KeyNotFound for |name| (and |version| if not empty). */
 void vmock_reply_not_found(struct vmock_reply *rep, const char *name, const char *version);
-/* vmock_reply_persist_failed answers 500 StateWriteFailed after a failed (and undone) change. */
+/* The message of the 500 StateWriteFailed answer: no path, no system error (those go to stderr). */
+#define VMOCK_STATE_WRITE_FAILED_MSG \
+    "The change was not made: the vault could not save its state. Nothing changed; retry later."
+/*
+ * vmock_reply_persist_failed answers 500 StateWriteFailed after a failed (and
+ * undone) change; |why| (which names the state file) goes to stderr only.
+ */
 void vmock_reply_persist_failed(struct vmock_reply *rep, const char *why);
 /*
  * vmock_reply_audit_failed answers 500 AuditLogFull or AuditLogUnavailable

@@ -118,7 +118,13 @@ void vmock_api_admin(struct vmock_server *srv, const struct vmock_request *req, 
     int get = strcmp(req->method, "GET") == 0;
     int post = strcmp(req->method, "POST") == 0 || strcmp(req->method, "PUT") == 0;
     if (strcmp(what, "stats") == 0 && get) {
-        vmock_reply_json(rep, 200, vmock_stats_json(&srv->stats, (int64_t)time(NULL)));
+        cJSON *doc = vmock_stats_json(&srv->stats, (int64_t)time(NULL));
+        cJSON *au = doc != NULL ? cJSON_AddObjectToObject(doc, "audit") : NULL;
+        if (au != NULL) {
+            cJSON_AddNumberToObject(au, "unauthenticated_not_logged",
+                                    (double)vmock_audit_unlogged(&srv->audit));
+        }
+        vmock_reply_json(rep, 200, doc);
     } else if (strcmp(what, "faults") == 0 && get) {
         cJSON *doc = cJSON_CreateObject();
         cJSON_AddItemToObject(doc, "faults", vmock_faults_json(&srv->faults));

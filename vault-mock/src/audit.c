@@ -134,7 +134,18 @@ int vmock_audit_write(struct vmock_audit *a, const struct vmock_audit_rec *r)
     line[len] = '\0';
     pthread_mutex_lock(&a->mu);
     enum vmock_audit_failure fail = VMOCK_AUDIT_OK;
-    if (a->max_bytes > 0 && a->size + len > a->max_bytes) {
+    if (r->identity == NULL && a->max_bytes > 0 && a->size + len > a->max_bytes / 2) {
+        /* The reserve: an unauthenticated client must not fill the log for everyone. */
+        a->unauth_unlogged++;
+        if (!a->unauth_reported) {
+            a->unauth_reported = 1;
+            fprintf(stderr,
+                    "vault-mock: audit log %s holds half of its --audit-max-bytes limit of %llu "
+                    "bytes; unauthenticated requests are now counted in /admin/stats "
+                    "(audit.unauthenticated_not_logged), not logged one by one\n",
+                    a->path, (unsigned long long)a->max_bytes);
+        }
+    } else if (a->max_bytes > 0 && a->size + len > a->max_bytes) {
         fail = VMOCK_AUDIT_FULL;
         if (!a->full_reported) {
             a->full_reported = 1;
@@ -155,6 +166,17 @@ int vmock_audit_write(struct vmock_audit *a, const struct vmock_audit_rec *r)
     pthread_mutex_unlock(&a->mu);
     free(line);
     return (int)fail;
+}
+
+uint64_t vmock_audit_unlogged(struct vmock_audit *a)
+{
+    if (!a->opened) {
+        return 0;
+    }
+    pthread_mutex_lock(&a->mu);
+    uint64_t n = a->unauth_unlogged;
+    pthread_mutex_unlock(&a->mu);
+    return n;
 }
 
 void vmock_audit_close(struct vmock_audit *a)

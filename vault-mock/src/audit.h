@@ -6,6 +6,12 @@
  * VMOCK_AUDIT_FIELD_MAX bytes with a visible marker, so a line stays short
  * whatever a client sends. An optional size cap refuses lines beyond it
  * (and with them, the requests: no audit, no service).
+ *
+ * The reserve: an unauthenticated request (a line without an identity) may
+ * not use up the cap. Its line is written only while the log stays within
+ * half of the cap; past that it is counted (unauth_unlogged, shown in
+ * /admin/stats) instead, and the request is still answered (401), so the
+ * other half stays for requests of known identities.
  */
 #ifndef VMOCK_AUDIT_H
 #define VMOCK_AUDIT_H
@@ -34,6 +40,8 @@ struct vmock_audit {
     uint64_t size;      /* bytes in the log */
     uint64_t max_bytes; /* 0: no cap */
     int full_reported;
+    uint64_t unauth_unlogged; /* unauthenticated lines not written (the reserve, below) */
+    int unauth_reported;
     char path[4096];
 };
 
@@ -66,9 +74,12 @@ int vmock_audit_open(struct vmock_audit *a, const char *path, int fsync_each, ui
 /*
  * vmock_audit_write appends one line for |r| and flushes it (a failed
  * write leaves no partial line behind). Thread-safe. Returns VMOCK_AUDIT_OK
- * (0), or why the line was not written.
+ * (0), or why the line was not written. A line without an identity past the
+ * reserve (above) is counted, not written, and VMOCK_AUDIT_OK returned.
  */
 int vmock_audit_write(struct vmock_audit *a, const struct vmock_audit_rec *r);
+/* vmock_audit_unlogged returns how many unauthenticated lines the reserve kept out. */
+uint64_t vmock_audit_unlogged(struct vmock_audit *a);
 /* vmock_audit_close closes the log. */
 void vmock_audit_close(struct vmock_audit *a);
 

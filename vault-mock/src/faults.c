@@ -485,6 +485,7 @@ cJSON *vmock_stats_json(struct vmock_stats *s, int64_t now)
     cJSON *co = cJSON_AddObjectToObject(o, "connections");
     cJSON_AddNumberToObject(co, "open", (double)atomic_load(&s->conns_open));
     cJSON_AddNumberToObject(co, "peak", (double)atomic_load(&s->conns_peak));
+    cJSON_AddNumberToObject(co, "evicted", (double)atomic_load(&s->conns_evicted));
     cJSON *fa = cJSON_AddObjectToObject(o, "faults");
     cJSON_AddNumberToObject(fa, "errors", (double)atomic_load(&s->faults_error));
     cJSON_AddNumberToObject(fa, "throttles", (double)atomic_load(&s->faults_throttle));

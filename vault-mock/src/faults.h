@@ -106,6 +106,7 @@ struct vmock_stats {
     _Atomic uint64_t requests_cut;    /* ended by the request deadline */
     _Atomic uint64_t conns_open;      /* connections libmicrohttpd holds now */
     _Atomic uint64_t conns_peak;      /* the most it held at once */
+    _Atomic uint64_t conns_evicted;   /* closed at the limit before their first request line */
     int64_t started;
 };
 

@@ -27,6 +27,16 @@
  * open, else leaves new connections queued in the kernel, and hands each
  * accepted one to libmicrohttpd (MHD_add_connection), which applies the
  * per-address limit and runs it on a thread of its own.
+ *
+ * Eviction (own listener only): the per-address limit does not hold against
+ * a client with many source addresses (127.0.0.0/8, an IPv6 prefix). So
+ * when all --max-connections are open and another connection waits in the
+ * listen queue, the acceptor shuts down the oldest connection that has not
+ * yet sent a complete request line on its first request (TLS handshake
+ * unfinished, or silent), one at a time, and accepts the waiting one in its
+ * slot. A connection that has sent a request line, or finished a first
+ * request, is never evicted. A new client is then served unless
+ * --max-connections newer connections arrive before its request line does.
  */
 #include "http.h"
 
@@ -64,7 +74,8 @@ struct conn_state {
     uint64_t t0_ns; /* accepted, or the previous request ended */
     int armed;      /* 1 while a request is arriving (the clock runs) */
     int first;      /* 1 until the first request has arrived (the handshake deadline) */
-    int cut;        /* the watchdog ended it */
+    int cut;        /* the watchdog ended it, or the acceptor evicted it */
+    int evicted;    /* the acceptor ended it (until it is closed) */
     /* what is known of the arriving request, for its audit line */
     char remote[INET6_ADDRSTRLEN];
     char method[16];
@@ -206,8 +217,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         uint64_t peak = atomic_load(&st->conns_peak);
         while (open > peak && !atomic_compare_exchange_weak(&st->conns_peak, &peak, open)) {
         }
-        if (h->deadline_ns == 0 && h->first_ns == 0) {
-            return;
+        if (h->deadline_ns == 0 && h->first_ns == 0 && h->listen_fd < 0) {
+            return; /* no deadline, no eviction: no state needed */
         }
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -754,6 +765,34 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 #define ACCEPT_TICK_MS 20
 
 /*
+ * All slots are taken and a connection waits: shut down the oldest one that
+ * has not sent a request line yet (see the top of the file), unless one
+ * evicted earlier is still closing.
+ */
+static void evict_one(struct vmock_http *h)
+{
+    struct conn_state *oldest = NULL;
+    pthread_mutex_lock(&h->mu);
+    for (struct conn_state *cs = h->conns; cs != NULL; cs = cs->next) {
+        if (cs->evicted) {
+            oldest = NULL; /* one at a time: wait until it is closed */
+            break;
+        }
+        if (cs->first && !cs->cut && cs->path[0] == '\0' &&
+            (oldest == NULL || cs->t0_ns <= oldest->t0_ns)) {
+            oldest = cs;
+        }
+    }
+    if (oldest != NULL) {
+        oldest->cut = 1;
+        oldest->evicted = 1;
+        shutdown(oldest->fd, SHUT_RDWR); /* libmicrohttpd sees the peer gone and closes */
+        atomic_fetch_add(&h->srv->stats.conns_evicted, 1);
+    }
+    pthread_mutex_unlock(&h->mu);
+}
+
+/*
  * The acceptor (thread per connection): accept while fewer than
  * max_connections are admitted, else leave new connections in the listen
  * queue; hand each to libmicrohttpd.
@@ -765,11 +804,19 @@ static void *acceptor_main(void *arg)
         int full = atomic_load(&h->admitted) >= h->max_connections;
         struct pollfd p[2] = {{.fd = h->wake[0], .events = POLLIN},
                               {.fd = h->listen_fd, .events = POLLIN}};
-        int n = poll(p, full ? 1 : 2, full ? ACCEPT_TICK_MS : -1);
+        int n = poll(p, 2, full ? ACCEPT_TICK_MS : -1);
         if (n > 0 && (p[0].revents & POLLIN) != 0) {
             return NULL; /* stop */
         }
-        if (full || n <= 0 || (p[1].revents & POLLIN) == 0) {
+        if (n <= 0 || (p[1].revents & POLLIN) == 0) {
+            continue;
+        }
+        if (full) {
+            /* someone waits: make room, then look again a tick later (no busy loop) */
+            evict_one(h);
+            if (poll(p, 1, ACCEPT_TICK_MS) > 0) {
+                return NULL; /* stop */
+            }
             continue;
         }
         struct sockaddr_storage ss;

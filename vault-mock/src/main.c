@@ -16,7 +16,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "api.h"
@@ -38,6 +40,7 @@ struct options {
     const char *tls_key;
     const char *tls_dns;
     int insecure_http;
+    int start_empty;
     const char *identities;
     const char *audit;
     int audit_fsync;
@@ -69,7 +72,11 @@ static void usage(FILE *out)
         "  --state DIR             state folder (keys, master key, TLS, tokens, audit);\n"
         "                          created mode 0700; an existing one must be a real folder\n"
         "                          (no symbolic link) owned by this user and closed to group\n"
-        "                          and others (default ./vault-mock-state; never under /tmp)\n"
+        "                          and others, so /tmp itself is refused but a private folder\n"
+        "                          below it is not (default ./vault-mock-state)\n"
+        "  --start-empty           start with no keys although STATE/vault.json is missing\n"
+        "                          beside an existing master.key or a non-empty audit log\n"
+        "                          (without it, that start is refused: the state looks lost)\n"
         "  --listen HOST:PORT      numeric address to serve on; port 0 picks a free one\n"
         "                          (default 127.0.0.1:8443; IPv6 as [::1]:PORT; a name such\n"
         "                          as localhost is refused, not resolved)\n"
@@ -85,7 +92,10 @@ static void usage(FILE *out)
         "  --audit-fsync           fsync the audit log after every line\n"
         "  --audit-max-bytes N     cap the audit log at N bytes (4096..2^62; default 0 = no cap);\n"
         "                          at the cap every request is refused (500 AuditLogFull)\n"
-        "                          until the log is moved away and the vault restarted\n"
+        "                          until the log is moved away and the vault restarted;\n"
+        "                          unauthenticated requests are logged only up to N/2\n"
+        "                          (then counted in /admin/stats), the rest is kept for\n"
+        "                          known identities\n"
         "  --retention-days N      soft-delete retention, 7..90 (default 90)\n"
         "  --purge-protection on|off  refuse purge of deleted keys (default on)\n"
         "  --throttle SPEC         'off' or rsa2048=N,rsa3072=N,rsa4096=N,hsm2048=N,hsm3072=N,\n"
@@ -97,8 +107,10 @@ static void usage(FILE *out)
         "                          full disk),fail_audit=0|1 (the change's audit line fails)\n"
         "  --max-body BYTES        largest request body (default 65536; larger: 413)\n"
         "  --max-connections N     concurrent connections in all (default 256); at the limit\n"
-        "                          new connections wait in the listen queue; the open-file\n"
-        "                          limit is raised to fit, else the start is refused\n"
+        "                          new connections wait in the listen queue, and for each\n"
+        "                          the oldest connection without a request line yet is closed\n"
+        "                          (with --threads 0); the open-file limit is raised to fit,\n"
+        "                          else the start is refused\n"
         "  --max-connections-per-ip N  concurrent connections from one client address\n"
         "                          (default 64, 0 = no limit); extra ones are closed at once\n"
         "  --timeout SECONDS       idle timeout: a connection with no byte for this long is\n"
@@ -196,6 +208,7 @@ enum {
     OPT_TLS_KEY,
     OPT_TLS_DNS,
     OPT_INSECURE,
+    OPT_START_EMPTY,
     OPT_IDENTITIES,
     OPT_AUDIT,
     OPT_AUDIT_FSYNC,
@@ -227,6 +240,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"tls-key", required_argument, NULL, OPT_TLS_KEY},
         {"tls-dns", required_argument, NULL, OPT_TLS_DNS},
         {"insecure-http", no_argument, NULL, OPT_INSECURE},
+        {"start-empty", no_argument, NULL, OPT_START_EMPTY},
         {"identities", required_argument, NULL, OPT_IDENTITIES},
         {"audit", required_argument, NULL, OPT_AUDIT},
         {"audit-fsync", no_argument, NULL, OPT_AUDIT_FSYNC},
@@ -275,6 +289,9 @@ static int parse_args(int argc, char **argv, struct options *o)
                 break;
             case OPT_INSECURE:
                 o->insecure_http = 1;
+                break;
+            case OPT_START_EMPTY:
+                o->start_empty = 1;
                 break;
             case OPT_IDENTITIES:
                 o->identities = optarg;
@@ -455,6 +472,43 @@ static void wiping_free(void *p)
     }
 }
 
+/*
+ * 1 (|err| filled) when STATE/vault.json is missing although master.key or a
+ * non-empty audit log shows that this vault ran before (a vault writes its
+ * empty vault.json at its first start): starting empty would lose its keys
+ * without a word.
+ */
+__attribute__((noinline)) static int state_looks_lost(const char *dir, const char *audit, char *err,
+                                                      size_t err_len)
+{
+    char vault[4096];
+    char key[4096];
+    struct stat st;
+    snprintf(vault, sizeof(vault), "%s/vault.json", dir);
+    snprintf(key, sizeof(key), "%s/master.key", dir);
+    if (lstat(vault, &st) == 0 || errno != ENOENT) {
+        return 0; /* there (or unreadable: the store's own checks name the problem) */
+    }
+    /* Only regular files count: the checks of each file name other problems. */
+    if (lstat(key, &st) == 0 && S_ISREG(st.st_mode)) {
+        snprintf(err, err_len,
+                 "state looks lost: %s/vault.json is missing but %s/master.key exists (this "
+                 "vault ran before); restore vault.json from a backup, or start with "
+                 "--start-empty to start with no keys",
+                 dir, dir);
+        return 1;
+    }
+    if (lstat(audit, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
+        snprintf(err, err_len,
+                 "state looks lost: %s/vault.json is missing but the audit log %s holds %lld "
+                 "bytes (this vault ran before); restore the state from a backup, or start "
+                 "with --start-empty to start with no keys",
+                 dir, audit, (long long)st.st_size);
+        return 1;
+    }
+    return 0;
+}
+
 static int run(struct options *o)
 {
     char err[512];
@@ -485,6 +539,11 @@ static int run(struct options *o)
     if (vmock_dir_private(o->state, err, sizeof(err)) != 0) {
         goto fail;
     }
+    snprintf(audit_path, sizeof(audit_path), "%s/audit.jsonl", o->state);
+    if (!o->start_empty &&
+        state_looks_lost(o->state, o->audit != NULL ? o->audit : audit_path, err, sizeof(err))) {
+        goto fail;
+    }
     srv.store =
         vmock_store_open(o->state, o->retention_days, o->purge_protection, err, sizeof(err));
     if (srv.store == NULL) {
@@ -498,7 +557,6 @@ static int run(struct options *o)
         snprintf(err, sizeof(err), "out of memory");
         goto fail;
     }
-    snprintf(audit_path, sizeof(audit_path), "%s/audit.jsonl", o->state);
     if (vmock_audit_open(&srv.audit, o->audit != NULL ? o->audit : audit_path, o->audit_fsync,
                          o->audit_max_bytes, err, sizeof(err)) != 0) {
         goto fail;
@@ -590,6 +648,14 @@ out:
 
 int main(int argc, char **argv)
 {
+    /*
+     * No core dump and no ptrace or /proc/PID/mem access by anyone without
+     * CAP_SYS_PTRACE: the process holds master.key, the tokens and the TLS key.
+     */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+        fprintf(stderr, "vault-mock: cannot make the process non-dumpable: %s\n", strerror(errno));
+        return EXIT_RUNTIME;
+    }
     struct options o = {
         .state = "vault-mock-state",
         .host = "127.0.0.1",

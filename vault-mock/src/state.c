@@ -233,7 +233,15 @@ struct vmock_store *vmock_store_open(const char *dir, int retention_days, int pu
     size_t len = 0;
     int rc = vmock_file_read(path, STATE_MAX_BYTES, &text, &len, err, err_len);
     if (rc == 1) {
-        return st; /* first start */
+        /*
+         * First start: write the empty state now, so that a later start that finds
+         * master.key without vault.json knows the state was lost (main.c refuses it).
+         */
+        if (vmock_store_persist(st, err, err_len) != 0) {
+            vmock_store_free(st);
+            return NULL;
+        }
+        return st;
     }
     if (rc < 0) {
         vmock_store_free(st);

@@ -35,7 +35,8 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$ca" -X POST \
 [ "$code" = 200 ] || { echo "load-test: create answered $code"; exit 1; }
 
 rss() { awk '/^VmRSS:/ {print $2}' "/proc/$srv/status"; }
-bin/vault-mock-bench --url "$url" --ca "$ca" --token "$service" --key loadkey --op unwrapkey \
+(umask 077; printf '%s\n' "$service" >"$work/service.token")
+bin/vault-mock-bench --url "$url" --ca "$ca" --token-file "$work/service.token" --key loadkey --op unwrapkey \
     --threads "$THREADS" --seconds "$SECS" >"$work/bench.out" 2>&1 &
 load=$!
 echo "load-test: $THREADS clients, unwrapkey RSA-$BITS, ${SECS} s, server pid $srv"

@@ -258,6 +258,21 @@ Test(commit, the_audit_line_of_a_change_comes_first_and_a_failed_save_follows_it
     cr_assert_eq(seen, 2, "lines for request %s", rid);
 }
 
+Test(commit, a_failed_save_does_not_show_the_state_path_to_the_client)
+{
+    seed();
+    fault("delete", "fail_save");
+    struct vmt_resp r;
+    cr_assert_eq(vmt_call(S, "DELETE", "/keys/k?" VMT_API, KO, NULL, &r), 500);
+    cr_assert_str_eq(vmt_error_code(&r), "StateWriteFailed");
+    /* The detail (the state file, ENOSPC) is for the vault's operator (stderr) only. */
+    cr_assert_str_eq(vmt_str(&r, "error.message"),
+                     "The change was not made: the vault could not save its state. Nothing "
+                     "changed; retry later.");
+    cr_assert_null(strstr(r.body, S->state), "%s", r.body);
+    vmt_resp_free(&r);
+}
+
 Test(commit, no_change_without_its_audit_line)
 {
     struct change c[16];
@@ -395,6 +410,53 @@ Test(commit, the_audit_size_cap_refuses_requests_and_changes)
     const char *roomy[] = {"--throttle", "off", "--audit-max-bytes", "1048576", NULL};
     restart(roomy);
     cr_assert_eq(versions_of("k"), 1);
+}
+
+#define UNAUTH_FLOOD 400
+
+Test(commit, unauthenticated_requests_cannot_use_up_the_audit_cap)
+{
+    const char *capped[] = {"--throttle", "off", "--audit-max-bytes", "65536", NULL};
+    vmt_setup_args(capped);
+    /* About 300 bytes a line: 400 lines would pass the whole cap, not only its half. */
+    for (int i = 0; i < UNAUTH_FLOOD; i++) {
+        struct vmt_resp r;
+        long st = vmt_call(S, "GET", "/keys/x?" VMT_API, NULL, NULL, &r);
+        cr_assert_eq(st, 401, "unauthenticated request %d: %ld %s", i + 1, st,
+                     r.body != NULL ? r.body : "");
+        vmt_resp_free(&r);
+    }
+    struct stat st;
+    cr_assert_eq(stat(S->audit, &st), 0);
+    cr_assert_leq(st.st_size, 65536 / 2, "unauthenticated lines stay within half of the cap");
+    char *log = vmt_read_file(S->audit, NULL);
+    cr_assert_not_null(log);
+    long logged = 0;
+    for (char *line = strtok(log, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        cJSON *o = cJSON_Parse(line);
+        cr_assert_not_null(o);
+        cr_assert_eq(vmt_jint(o, "status"), 401, "%s", line);
+        logged++;
+        cJSON_Delete(o);
+    }
+    free(log);
+    cr_assert_gt(logged, 0);
+    cr_assert_lt(logged, UNAUTH_FLOOD);
+    /* Every one is accounted for: in the log or in the counter. */
+    struct vmt_resp r;
+    cr_assert_eq(vmt_call(S, "GET", "/admin/stats", vmt_token(S, "admin"), NULL, &r), 200);
+    cr_assert_eq((long)vmt_num(&r, "audit.unauthenticated_not_logged"), UNAUTH_FLOOD - logged,
+                 "%s", r.body);
+    vmt_resp_free(&r);
+    /* The key officer's changes are still carried out and audited. */
+    cr_assert_eq(vmt_call(S, "POST", "/keys/k/create?" VMT_API, KO, "{\"kty\":\"RSA\"}", &r),
+                 200, "%s", r.body);
+    cJSON *line = vmt_audit_find(S, r.request_id);
+    cr_assert_not_null(line, "the create's audit line (request id %s)", r.request_id);
+    cr_assert_str_eq(vmt_jstr(line, "operation"), "create");
+    cr_assert_eq(vmt_jint(line, "status"), 200);
+    cJSON_Delete(line);
+    vmt_resp_free(&r);
 }
 
 Test(commit, a_start_with_a_full_audit_log_is_refused)

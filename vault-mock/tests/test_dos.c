@@ -113,6 +113,54 @@ Test(dos, idle_connections_from_one_address_do_not_starve_others)
     }
 }
 
+#define EV_ADDRS    8
+#define EV_PER_ADDR 8
+#define EV_MAX      32
+
+Test(dos, idle_connections_from_many_addresses_are_evicted_for_a_new_client)
+{
+    /* No timeout can free a slot: only eviction can serve the new client. */
+    const char *args[] = {
+        "--max-connections",   "32", "--max-connections-per-ip", "8", "--timeout", "600",
+        "--handshake-timeout", "0",  "--request-timeout",        "0", NULL};
+    vmt_setup_args(args);
+    (void)vmt_token(S, "auditor");
+    (void)vmt_token(S, "admin");
+    int port = vmt_port(S);
+    /* 8 x 8 silent connections from 127.0.0.2..9: each address within its limit, together
+     * twice --max-connections (32 accepted, 32 in the listen queue) */
+    int fds[EV_ADDRS * EV_PER_ADDR];
+    for (int a = 0; a < EV_ADDRS; a++) {
+        char from[32];
+        snprintf(from, sizeof(from), "127.0.0.%d", a + 2);
+        for (int i = 0; i < EV_PER_ADDR; i++) {
+            fds[a * EV_PER_ADDR + i] = connect_from(from, port);
+            cr_assert_geq(fds[a * EV_PER_ADDR + i], 0, "connection %d from %s", i, from);
+        }
+    }
+    S->fresh = 1;
+    S->timeout_ms = 60000;
+    struct vmt_resp r;
+    long st = vmt_call(S, "GET", "/keys?" VMT_API, vmt_token(S, "auditor"), NULL, &r);
+    vmt_resp_free(&r);
+    cr_assert_eq(st, 200,
+                 "a client from 127.0.0.1 is served while %d addresses hold %d silent "
+                 "connections each (limit %d in all)",
+                 EV_ADDRS, EV_PER_ADDR, EV_MAX);
+    cr_assert_eq(vmt_call(S, "GET", "/admin/stats", vmt_token(S, "admin"), NULL, &r), 200);
+    double evicted = vmt_num(&r, "connections.evicted");
+    double open = vmt_num(&r, "connections.open");
+    vmt_resp_free(&r);
+    /* the 32 queued ones and this client each needed a slot: at least 33 evictions */
+    cr_assert_geq(evicted, EV_ADDRS * EV_PER_ADDR - EV_MAX + 1, "%.0f evicted", evicted);
+    cr_assert_leq(open, EV_MAX + 16, "%.0f open", open);
+    fprintf(stderr, "dos: %d silent connections from %d addresses, limit %d: %.0f evicted\n",
+            EV_ADDRS * EV_PER_ADDR, EV_ADDRS, EV_MAX, evicted);
+    for (int i = 0; i < EV_ADDRS * EV_PER_ADDR; i++) {
+        close(fds[i]);
+    }
+}
+
 Test(dos, a_connection_that_never_speaks_is_closed_by_the_handshake_timeout)
 {
     /* idle timeout 600 s, request deadline 1200 s: only the handshake timeout can act */

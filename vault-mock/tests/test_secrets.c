@@ -15,9 +15,18 @@
  */
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "vmt.h"
 #include "vmt_crypto.h"
@@ -242,4 +251,91 @@ Test(secrets, no_private_component_in_any_answer_or_audit_line)
     EVP_PKEY_free(k2);
     EVP_PKEY_free(k3);
     EVP_PKEY_free(bad);
+}
+
+#define NOBODY 65534
+
+/*
+ * Starts |argv| as user and group NOBODY with stdout on a pipe and waits
+ * (60 s at most) for a line starting with |ready|. Returns the pid.
+ */
+static pid_t spawn_as_nobody(const char *const *argv, const char *ready)
+{
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        dup2(p[1], 1);
+        close(p[0]);
+        close(p[1]);
+        if (setgroups(0, NULL) != 0 || setgid(NOBODY) != 0 || setuid(NOBODY) != 0) {
+            _exit(126);
+        }
+        execv(argv[0], (char *const *)(uintptr_t)argv);
+        _exit(127);
+    }
+    close(p[1]);
+    char buf[4096];
+    size_t len = 0;
+    for (;;) {
+        struct pollfd pf = {.fd = p[0], .events = POLLIN};
+        cr_assert_eq(poll(&pf, 1, 60000), 1, "%s: no ready line in 60 s", argv[0]);
+        ssize_t n = read(p[0], buf + len, sizeof(buf) - 1 - len);
+        cr_assert_gt(n, 0, "%s ended before its ready line", argv[0]);
+        len += (size_t)n;
+        buf[len] = '\0';
+        if (strncmp(buf, ready, strlen(ready)) == 0 && strchr(buf, '\n') != NULL) {
+            break;
+        }
+    }
+    close(p[0]);
+    return pid;
+}
+
+/* The owner of /proc/|pid|/status: the process's user if dumpable, else root. */
+static uid_t proc_owner(pid_t pid)
+{
+    char path[64];
+    struct stat st;
+    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    cr_assert_eq(stat(path, &st), 0, "%s: %s", path, strerror(errno));
+    return st.st_uid;
+}
+
+static void stop(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    cr_assert_eq(waitpid(pid, NULL, 0), pid);
+}
+
+Test(dump, the_vault_is_not_dumpable)
+{
+    if (geteuid() != 0) {
+        cr_skip_test("needs root to start processes as another user");
+    }
+    /*
+     * The kernel makes /proc/PID/ of a non-dumpable process owned by root
+     * (so that its user cannot ptrace it, read its memory or get its core).
+     * The check can tell: an ordinary process of user NOBODY owns its files.
+     */
+    const char *sh[] = {"/bin/sh", "-c", "echo ready; read x", NULL};
+    pid_t plain = spawn_as_nobody(sh, "ready");
+    uid_t plain_owner = proc_owner(plain);
+    stop(plain);
+    cr_assert_eq(plain_owner, NOBODY, "an ordinary process's /proc files are its user's");
+
+    char dir[] = "/tmp/vmock-dump-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(chown(dir, NOBODY, NOBODY), 0);
+    const char *vault[] = {vmt_bin(), "--state", dir, "--listen", "127.0.0.1:0", NULL};
+    pid_t v = spawn_as_nobody(vault, "vault-mock ready");
+    uid_t owner = proc_owner(v);
+    stop(v);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+    /* It holds master.key, the tokens and the TLS key: no core dump, no ptrace by its user. */
+    cr_assert_eq(owner, 0, "the vault is dumpable: /proc/%d is owned by %u", (int)v,
+                 (unsigned)owner);
 }

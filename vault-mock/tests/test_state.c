@@ -454,6 +454,58 @@ Test(state, missing_master_key_beside_a_vault_json_is_refused_creating_nothing)
     free(after);
 }
 
+Test(state, missing_vault_json_beside_master_key_or_audit_log_is_refused)
+{
+    used_state();
+    char key[600];
+    char vault[600];
+    char audit[600];
+    path_in(key, sizeof(key), "master.key");
+    path_in(vault, sizeof(vault), "vault.json");
+    path_in(audit, sizeof(audit), "audit.jsonl");
+    cr_assert_eq(unlink(vault), 0);
+    struct run r;
+    char want[2048];
+    /* master.key (and the audit log) remain: the state looks lost */
+    run_state(S->state, NULL, &r);
+    snprintf(want, sizeof(want),
+             "state looks lost: %s/vault.json is missing but %s/master.key exists (this vault "
+             "ran before); restore vault.json from a backup, or start with --start-empty",
+             S->state, S->state);
+    expect_refused(&r, want);
+    struct stat st;
+    cr_assert_neq(lstat(vault, &st), 0, "no empty vault.json was written");
+    /* only the audit log remains */
+    cr_assert_eq(unlink(key), 0);
+    cr_assert_eq(stat(audit, &st), 0);
+    run_state(S->state, NULL, &r);
+    snprintf(want, sizeof(want),
+             "state looks lost: %s/vault.json is missing but the audit log %s holds %lld bytes",
+             S->state, audit, (long long)st.st_size);
+    expect_refused(&r, want);
+    cr_assert_neq(lstat(key, &st), 0, "no new master.key was left behind");
+    /* --start-empty starts with no keys, as asked */
+    const char *empty[] = {"--start-empty", NULL};
+    run_state(S->state, empty, &r);
+    cr_assert(r.started, "--start-empty starts: %s", r.out);
+    cr_assert_eq(lstat(vault, &st), 0, "the empty vault.json is written");
+}
+
+Test(state, a_vault_restarted_before_any_change_starts_again)
+{
+    /* the first start writes the empty vault.json, so a restart is not taken for a loss */
+    const char *args[] = {"--throttle", "off", NULL};
+    vmt_setup_args(args);
+    char vault[600];
+    path_in(vault, sizeof(vault), "vault.json");
+    struct stat st;
+    cr_assert_eq(lstat(vault, &st), 0, "the first start wrote %s", vault);
+    cr_assert_eq(vmt_stop(S), 0);
+    struct run r;
+    run_state(S->state, NULL, &r);
+    cr_assert(r.started, "the restart is refused: %s", r.out);
+}
+
 /* 1 when the main thread of |pid| is blocked in write(2) on its stdout. */
 static int blocked_writing_stdout(pid_t pid)
 {

@@ -4,7 +4,7 @@
  * connection each, for S seconds, one crypto operation over and over.
  * Prints one line of figures: rate and latency percentiles.
  *
- *   vault-mock-bench --url URL --ca FILE --token TOKEN --key NAME
+ *   vault-mock-bench --url URL --ca FILE --token-file FILE --key NAME
  *                    [--create] [--op unwrapkey|wrapkey] [--alg ALG]
  *                    [--threads N] [--seconds S]
  */
@@ -12,17 +12,25 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "persist.h"
+
+/* The largest token file read. */
+#define TOKEN_FILE_MAX 4096
+
 struct cfg {
     const char *url;
     char target[1024]; /* versioned key id the loop calls, from the wrap answer */
     const char *ca;
     const char *token;
+    const char *token_file;
+    char *token_buf; /* read from token_file */
     const char *key;
     const char *op;
     const char *alg;
@@ -153,26 +161,25 @@ static int cmp_double(const void *a, const void *b)
 static void usage(FILE *f)
 {
     fputs(
-        "usage: vault-mock-bench --url URL --ca FILE --token TOKEN --key NAME [--create]\n"
+        "usage: vault-mock-bench --url URL --ca FILE --token-file FILE --key NAME [--create]\n"
         "       [--op unwrapkey|wrapkey|decrypt|encrypt] [--alg ALG] [--threads N]\n"
-        "       [--seconds S]\n",
+        "       [--seconds S]\n"
+        "  --token-file FILE  the bearer token: one word, an optional final newline; the file\n"
+        "                     must be a regular file (no symbolic link) of yours, mode 0600\n"
+        "  --token TOKEN      the same on the command line (visible to every user in ps;\n"
+        "                     kept for old scripts, with a warning)\n",
         f);
 }
 
 static int parse(int argc, char **argv, struct cfg *c)
 {
     static const struct option opts[] = {
-        {"url", required_argument, NULL, 'u'},
-        {"ca", required_argument, NULL, 'c'},
-        {"token", required_argument, NULL, 't'},
-        {"key", required_argument, NULL, 'k'},
-        {"op", required_argument, NULL, 'o'},
-        {"alg", required_argument, NULL, 'a'},
-        {"threads", required_argument, NULL, 'n'},
-        {"seconds", required_argument, NULL, 's'},
-        {"create", no_argument, NULL, 'C'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"url", required_argument, NULL, 'u'},     {"ca", required_argument, NULL, 'c'},
+        {"token", required_argument, NULL, 't'},   {"token-file", required_argument, NULL, 'T'},
+        {"key", required_argument, NULL, 'k'},     {"op", required_argument, NULL, 'o'},
+        {"alg", required_argument, NULL, 'a'},     {"threads", required_argument, NULL, 'n'},
+        {"seconds", required_argument, NULL, 's'}, {"create", no_argument, NULL, 'C'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     int o;
     char *end = NULL;
@@ -186,6 +193,9 @@ static int parse(int argc, char **argv, struct cfg *c)
                 break;
             case 't':
                 c->token = optarg;
+                break;
+            case 'T':
+                c->token_file = optarg;
                 break;
             case 'k':
                 c->key = optarg;
@@ -220,7 +230,46 @@ static int parse(int argc, char **argv, struct cfg *c)
                 return -1;
         }
     }
-    return c->url && c->ca && c->token && c->key ? 0 : -1;
+    return c->url && c->ca && (c->token != NULL) != (c->token_file != NULL) && c->key ? 0 : -1;
+}
+
+/*
+ * Reads the token from c->token_file (the vault's secret-file rule) into
+ * c->token; warns about --token. Returns 0, or -1 after naming the problem.
+ */
+static int load_token(struct cfg *c)
+{
+    if (c->token != NULL) {
+        fputs(
+            "vault-mock-bench: warning: --token puts the token on the command line, where "
+            "every user sees it (ps); use --token-file FILE\n",
+            stderr);
+        return 0;
+    }
+    char err[1024];
+    size_t len = 0;
+    int rc = vmock_file_read(c->token_file, TOKEN_FILE_MAX, &c->token_buf, &len, err, sizeof(err));
+    if (rc != 0) {
+        fprintf(stderr, "vault-mock-bench: --token-file: %s\n",
+                rc == 1 ? "the file does not exist" : err);
+        return -1;
+    }
+    if (len > 0 && c->token_buf[len - 1] == '\n') {
+        c->token_buf[--len] = '\0';
+    }
+    int ok = len > 0 && strlen(c->token_buf) == len;
+    for (size_t i = 0; ok && i < len; i++) {
+        ok = c->token_buf[i] > ' ' && c->token_buf[i] < 0x7f;
+    }
+    if (!ok) {
+        fprintf(stderr,
+                "vault-mock-bench: --token-file %s does not hold one token (one word of "
+                "printable characters, an optional final newline)\n",
+                c->token_file);
+        return -1;
+    }
+    c->token = c->token_buf;
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -228,6 +277,9 @@ int main(int argc, char **argv)
     struct cfg c = {.op = "unwrapkey", .alg = "RSA-OAEP-256", .threads = 2, .seconds = 5};
     if (parse(argc, argv, &c) != 0) {
         usage(stderr);
+        return 2;
+    }
+    if (load_token(&c) != 0) {
         return 2;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -316,5 +368,9 @@ int main(int argc, char **argv)
     free(all);
     free(w);
     curl_global_cleanup();
+    if (c.token_buf != NULL) {
+        OPENSSL_cleanse(c.token_buf, strlen(c.token_buf));
+        free(c.token_buf);
+    }
     return errors > 0 ? 1 : 0;
 }

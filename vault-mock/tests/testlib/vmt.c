@@ -130,3 +130,22 @@ int vmt_closed_within(int fd, int ms)
     }
     return 0;
 }
+
+int vmt_kept_alive(int port)
+{
+    int fd = vmt_tcp_connect(port);
+    cr_assert_geq(fd, 0);
+    static const char req[] = "GET /keys?" VMT_API " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    cr_assert_eq(send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(req) - 1);
+    char buf[64];
+    size_t n = 0;
+    while (n < 12) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        cr_assert_eq(poll(&p, 1, 30000), 1, "an answer within 30 s");
+        ssize_t r = recv(fd, buf + n, 12 - n, 0);
+        cr_assert_gt(r, 0);
+        n += (size_t)r;
+    }
+    cr_assert_eq(memcmp(buf, "HTTP/1.1 401", 12), 0);
+    return fd;
+}

@@ -41,5 +41,12 @@ int vmt_tcp_connect(int port);
  * 0 when it is still open then. Bytes that arrive meanwhile are discarded.
  */
 int vmt_closed_within(int fd, int ms);
+/*
+ * vmt_kept_alive opens a plain-HTTP connection (the server runs with
+ * --insecure-http) to 127.0.0.1:|port|, has one unauthenticated request
+ * answered (asserts the 401) and returns the socket, left open: it holds a
+ * connection slot and, past its first request, is never evicted.
+ */
+int vmt_kept_alive(int port);
 
 #endif /* VMT_H */
