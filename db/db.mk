@@ -1,0 +1,17 @@
+# db/db.mk - the PostgreSQL harness: its end-to-end test (make test) and
+# make db-bench (scripts/db/bench.sh; see db/README.md).
+
+DB_TEST_SRCS := $(wildcard db/tests/test_*.c)
+DB_TEST_BINS := $(DB_TEST_SRCS:db/tests/%.c=$(O)/tests/db_%)
+TEST_BINS += $(DB_TEST_BINS)
+
+# The test runs scripts/db/e2e.sh, which needs bin/cmk (the SMK key file)
+# and bin/vault-mock for the cmk-fs targets when bin/cmk-fs exists.
+$(O)/tests/db_%: $(O)/db/tests/%.o | $(BIN)/cmk $(BIN)/vault-mock
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(CRITERION_LIBS)
+
+DB_BENCH_ARGS ?=
+.PHONY: db-bench
+db-bench: deps $(BIN)/cmk $(BIN)/vault-mock $(O)/db-stats
+	scripts/db/bench.sh --stats $(O)/db-stats --commit "$(or $(GIT_COMMIT),unknown)" $(DB_BENCH_ARGS)
