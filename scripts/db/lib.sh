@@ -9,12 +9,14 @@
 #                          DB_ROOT/NAME.mnt (state: DB_ROOT/NAME.state), registered
 #   db_pg_init DATA        pg.sh init with the socket in DB_ROOT/sock, registered
 #   db_tmpfs DIR SIZE      mount a tmpfs at DIR (root only), registered
+#   DB_DIRS+=(DIR)         a folder outside DB_ROOT to remove at the end
 #   db_leftovers           print what of this run is still mounted or running
 
 DB_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 DB_CLUSTERS=()
 DB_MOUNTS=()
 DB_TMPFS=()
+DB_DIRS=()
 DB_ROOT=
 
 db_log() { echo "db: $*" >&2; }
@@ -26,7 +28,7 @@ db_root_make() {
 }
 
 db_cleanup() {
-    local rc=$? i t m s
+    local rc=$? i t m s d
     trap '' INT TERM
     set +e
     for ((i = ${#DB_CLUSTERS[@]} - 1; i >= 0; i--)); do
@@ -39,6 +41,14 @@ db_cleanup() {
     for ((i = ${#DB_TMPFS[@]} - 1; i >= 0; i--)); do
         umount "${DB_TMPFS[i]}" || umount -l "${DB_TMPFS[i]}"
     done
+    for d in "${DB_DIRS[@]}"; do
+        if awk -v r="$d/" 'index($2, r) == 1 { f = 1 } END { exit !f }' /proc/self/mounts; then
+            db_log "something under $d is still mounted; leaving the folder"
+            rc=1
+        else
+            rm -rf "$d"
+        fi
+    done
     if [ -n "$DB_ROOT" ] && [ -d "$DB_ROOT" ]; then
         if awk -v r="$DB_ROOT/" 'index($2, r) == 1 { f = 1 } END { exit !f }' /proc/self/mounts; then
             db_log "something under $DB_ROOT is still mounted; leaving the folder"
@@ -47,7 +57,7 @@ db_cleanup() {
             rm -rf "$DB_ROOT"
         fi
     fi
-    DB_CLUSTERS=() DB_MOUNTS=() DB_TMPFS=()
+    DB_CLUSTERS=() DB_MOUNTS=() DB_TMPFS=() DB_DIRS=()
     exit "$rc"
 }
 trap db_cleanup EXIT
