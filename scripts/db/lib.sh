@@ -85,10 +85,12 @@ db_tmpfs() {
 
 db_leftovers() {
     awk -v r="$DB_ROOT/" 'index($2, r) == 1 { print "mounted: " $2 }' /proc/self/mounts
-    local p
+    local p c w
     for p in /proc/[0-9]*; do
-        if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "$DB_ROOT/"; then
-            echo "process: ${p#/proc/} $(tr '\0' ' ' <"$p/cmdline" | cut -c1-120)"
-        fi
+        c=$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null || true)
+        w=$(readlink "$p/cwd" 2>/dev/null || true)
+        case "$c $w/" in
+        *"$DB_ROOT/"*) echo "process: ${p#/proc/} (cwd $w) $(printf '%s' "$c" | cut -c1-120)" ;;
+        esac
     done
 }

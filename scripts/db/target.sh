@@ -131,13 +131,14 @@ up() {
             die "gocryptfs mount of '$backing' on '$mnt' failed"
         ;;
     securefs)
-        [ -f "$st/securefs.pass" ] || (umask 077; head -c 24 /dev/urandom | base64 | tr -d '\n' >"$st/securefs.pass")
+        # A key file (random bytes) instead of a password: nothing secret on a command line.
+        [ -f "$st/securefs.key" ] || (umask 077; head -c 32 /dev/urandom >"$st/securefs.key")
         if [ $fresh -eq 1 ]; then
-            securefs create --format 4 --pass "$(cat "$st/securefs.pass")" "$backing" >/dev/null 2>&1 ||
-                die "securefs create failed on '$backing'"
+            securefs create --format 4 --keyfile "$st/securefs.key" "$backing" >"$st/securefs.log" 2>&1 ||
+                die "securefs create failed on '$backing': $(tail -n 3 "$st/securefs.log")"
         fi
-        securefs mount -b --noflock -o allow_other --pass "$(cat "$st/securefs.pass")" \
-            "$backing" "$mnt" >"$st/securefs.log" 2>&1 ||
+        securefs mount -b --keyfile "$st/securefs.key" --log "$st/securefs.log" -o allow_other \
+            "$backing" "$mnt" >>"$st/securefs.log" 2>&1 ||
             die "securefs mount failed: $(tail -n 3 "$st/securefs.log")"
         ;;
     cmkfs-*)
@@ -196,7 +197,7 @@ version() {
     case "$1" in
     plain) echo "plain: $(uname -r)" ;;
     gocryptfs) echo "gocryptfs: $(gocryptfs --version 2>/dev/null | head -n 1)" ;;
-    securefs) echo "securefs: $(securefs version 2>&1 | head -n 1)" ;;
+    securefs) echo "securefs: $(dpkg-query -W -f='${Version}' securefs 2>/dev/null || echo unknown)" ;;
     cmkfs-*) echo "$1: cmk-fs $(git -C "$repo" rev-parse --short=12 HEAD 2>/dev/null)" ;;
     esac
 }
