@@ -6,12 +6,14 @@
  * this program checks on its own that nothing of the run's folder is left
  * in /proc/self/mounts and that no process has its command line or working
  * folder there (a stale mount or postmaster is a defect), also after a run
- * that fails on purpose and one stopped with SIGINT (Ctrl-C). Targets whose
+ * that fails on purpose, one stopped with SIGINT (Ctrl-C) and one whose FUSE
+ * daemon was killed under the running server. Targets whose
  * program is missing (bin/cmk-fs not built yet, gocryptfs not installed)
  * are skipped with the reason.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
@@ -241,16 +243,15 @@ Test(pg_e2e, failure_stops_and_unmounts)
     free(r);
 }
 
-Test(pg_e2e, sigint_stops_and_unmounts)
+/* start_waiting: e2e.sh on |target| with DB_E2E_WAIT_AT=started, polled (up to 300 s) until it says so. */
+static pid_t start_waiting(const char *target, struct run *r)
 {
     char o[128];
-    const char *argv[] = {E2E_SH, fuse_target(), NULL};
-    struct run *r = calloc(1, sizeof(*r));
-    cr_assert_not_null(r);
+    const char *argv[] = {E2E_SH, target, NULL};
     pid_t pid = start(argv, "DB_E2E_WAIT_AT", "started");
     snprintf(o, sizeof(o), "%s/out", tmpdir);
     int ready = 0;
-    for (int i = 0; i < 3000 && !ready; i++) { /* poll up to 300 s */
+    for (int i = 0; i < 3000 && !ready; i++) {
         slurp(o, r->out, sizeof(r->out));
         ready = strstr(r->out, "stage=started") != NULL;
         if (!ready) {
@@ -262,6 +263,95 @@ Test(pg_e2e, sigint_stops_and_unmounts)
         }
     }
     cr_assert(ready, "e2e.sh did not reach stage=started in 300 s");
+    value_of(r->out, "root", r->root, sizeof(r->root));
+    return pid;
+}
+
+/*
+ * fuse_daemon_of: the pid of the process serving the run's mount: its
+ * command line names the run's folder and it is neither PostgreSQL nor a
+ * shell of the harness. 0 when there is none.
+ */
+static pid_t fuse_daemon_of(const char *root)
+{
+    char prefix[300], path[300], buf[4096];
+    snprintf(prefix, sizeof(prefix), "%s/", root);
+    pid_t found = 0;
+    DIR *d = opendir("/proc");
+    cr_assert_not_null(d);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL && found == 0) {
+        if (de->d_name[0] < '0' || de->d_name[0] > '9') {
+            continue;
+        }
+        snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
+        int fd = open(path, O_RDONLY);
+        if (fd < 0) {
+            continue;
+        }
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (n <= 0) {
+            continue;
+        }
+        buf[n] = '\0';
+        const char *argv0 = strrchr(buf, '/') != NULL ? strrchr(buf, '/') + 1 : buf;
+        for (ssize_t i = 0; i < n; i++) {
+            buf[i] = buf[i] == '\0' ? ' ' : buf[i];
+        }
+        if (strstr(buf, prefix) != NULL && strstr(buf, "postgres") == NULL &&
+            strncmp(argv0, "bash", 4) != 0 && strncmp(argv0, "vault-mock", 10) != 0) {
+            found = (pid_t)atoi(de->d_name);
+        }
+    }
+    closedir(d);
+    return found;
+}
+
+/*
+ * The FUSE daemon dies under a running PostgreSQL (SIGKILL), as in issue
+ * 15's first try: the data folder answers ENOTCONN, pg_ctl cannot read the
+ * postmaster.pid. SIGTERM to the harness must still stop the postmaster and
+ * remove the dead mount.
+ */
+Test(pg_e2e, dead_fuse_daemon_cleaned_up)
+{
+    const char *t = fuse_target();
+    if (strcmp(t, "plain") == 0) {
+        teardown();
+        cr_skip_test("no FUSE target installed (gocryptfs or bin/cmk-fs)");
+    }
+    struct run *r = calloc(1, sizeof(*r));
+    cr_assert_not_null(r);
+    pid_t pid = start_waiting(t, r);
+    pid_t daemon = fuse_daemon_of(r->root);
+    cr_assert_gt(daemon, 0, "no FUSE daemon found for %s", r->root);
+    cr_assert_eq(kill(daemon, SIGKILL), 0);
+    char data[400];
+    struct stat st;
+    snprintf(data, sizeof(data), "%s/%s.mnt/pgdata", r->root, t);
+    int dead = 0;
+    for (int i = 0; i < 3000 && !dead; i++) { /* the mount answers ENOTCONN once the daemon is gone */
+        dead = stat(data, &st) != 0 && errno == ENOTCONN;
+        if (!dead) {
+            struct timespec ts = {0, 100000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    cr_assert(dead, "%s still answers after SIGKILL of its daemon %d", data, (int)daemon);
+    cr_assert_eq(kill(pid, SIGTERM), 0);
+    finish(pid, r);
+    cr_expect_eq(exit_code(r), 143, "exit %d\nstderr:\n%s", exit_code(r), r->err);
+    cr_expect_not_null(strstr(r->err, "db: terminated"), "%s", r->err);
+    assert_nothing_left(r->root);
+    free(r);
+}
+
+Test(pg_e2e, sigint_stops_and_unmounts)
+{
+    struct run *r = calloc(1, sizeof(*r));
+    cr_assert_not_null(r);
+    pid_t pid = start_waiting(fuse_target(), r);
     cr_assert_eq(kill(pid, SIGINT), 0);
     finish(pid, r);
     cr_expect_eq(exit_code(r), 130, "exit %d\nstderr:\n%s", exit_code(r), r->err);

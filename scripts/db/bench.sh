@@ -166,6 +166,7 @@ for b in $backings; do
                         "$here/pg.sh" start "$mnt/pgdata"
                     fi
                     started=1
+                    v= f=
                     read -r v f < <(pg_run "$mnt/pgdata" "$w")
                     [ -n "${v:-}" ] || exit 1
                     printf '%s\t%s\t%s\t%d\t%s\t%s\t%d\n' "$b" "$t" "$w" "$r" "$v" tps "$f" >>"$samples"

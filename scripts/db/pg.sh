@@ -42,6 +42,21 @@ free_port() {
     die "no free port found in 200 tries"
 }
 
+# alive PID: the process exists and is not a zombie (a killed postmaster's
+# parent is init, which may reap it late).
+alive() { kill -0 "$1" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+
+# postmaster_of DATA: the pid of the postmaster started with -D DATA, or nothing.
+postmaster_of() {
+    local p
+    for p in /proc/[0-9]*; do
+        if [ "$({ tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null)" = "$PGBIN/postgres -D $1 " ]; then
+            echo "${p#/proc/}"
+            return 0
+        fi
+    done
+}
+
 conf_get() { sed -n "s/^# cmk-harness $2=//p" "$1/postgresql.auto.conf.cmk" 2>/dev/null; }
 
 cmd=${1:-}
@@ -101,19 +116,32 @@ start)
 stop)
     [ $# -eq 1 ] || usage "stop needs DATA"
     data=$1
-    pidf="$data/postmaster.pid"
-    [ -f "$pidf" ] || exit 0
-    pid=$(head -n 1 "$pidf" 2>/dev/null || true)
-    if ! as_pg "$PGBIN/pg_ctl" -D "$data" -m fast -w -t 60 stop >/dev/null 2>&1; then
+    pid=
+    if [ -r "$data/postmaster.pid" ]; then
+        pid=$(head -n 1 "$data/postmaster.pid" 2>/dev/null || true)
+    elif [ ! -e "$data/PG_VERSION" ]; then
+        # The data folder cannot be read (a filesystem that died, ENOTCONN) or holds no
+        # cluster: find the postmaster by its command line.
+        pid=$(postmaster_of "$data")
+    fi
+    [[ "$pid" =~ ^[0-9]+$ ]] && alive "$pid" || exit 0
+    if [ -r "$data/postmaster.pid" ] &&
+        ! as_pg "$PGBIN/pg_ctl" -D "$data" -m fast -w -t 60 stop >/dev/null 2>&1; then
         echo "pg.sh: fast shutdown of '$data' failed; immediate" >&2
         as_pg "$PGBIN/pg_ctl" -D "$data" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
     fi
-    if [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null &&
-        grep -qa postgres "/proc/$pid/cmdline" 2>/dev/null; then
-        echo "pg.sh: postmaster $pid of '$data' still alive; SIGKILL" >&2
-        kill -KILL "$pid" 2>/dev/null || true
-        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -0 "$pid" 2>/dev/null && die "postmaster $pid of '$data' survived SIGKILL"
+    if alive "$pid" && grep -qa postgres "/proc/$pid/cmdline" 2>/dev/null; then
+        echo "pg.sh: postmaster $pid of '$data' still alive; SIGKILL to it and its children" >&2
+        kids=$(awk -v p="$pid" '$1 == "PPid:" && $2 == p { print FILENAME }' /proc/[0-9]*/status \
+            2>/dev/null | cut -d/ -f3)
+        kill -KILL "$pid" $kids 2>/dev/null || true
+        for _ in $(seq 1 100); do
+            alive=0
+            for k in $pid $kids; do alive "$k" && alive=1; done
+            [ $alive -eq 1 ] || break
+            sleep 0.1
+        done
+        [ $alive -eq 0 ] || die "postmaster $pid of '$data' or a child survived SIGKILL"
     fi
     ;;
 port) [ $# -eq 1 ] || usage "port needs DATA"; conf_get "$1" port ;;
