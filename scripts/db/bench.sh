@@ -29,7 +29,7 @@ repo=$(cd "$here/../.." && pwd)
 t0=$(date +%s.%N)
 since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 
-quick=0 rounds=5 targets= backings=tmpfs seconds= fio_size= scale=10 sb=16MB
+quick=0 rounds=5 targets='' backings=tmpfs seconds='' fio_size='' scale=10 sb=16MB
 out=$repo/reports/out/db-bench.json stats=$repo/bin/cmk-db-stats commit=
 usage() { echo "bench.sh: $*" >&2; sed -n '5,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 need() { [ $# -ge 2 ] || usage "option '$1' needs a value"; }
@@ -166,7 +166,7 @@ for b in $backings; do
                         "$here/pg.sh" start "$mnt/pgdata"
                     fi
                     started=1
-                    v= f=
+                    v='' f=''
                     read -r v f < <(pg_run "$mnt/pgdata" "$w")
                     [ -n "${v:-}" ] || exit 1
                     printf '%s\t%s\t%s\t%d\t%s\t%s\t%d\n' "$b" "$t" "$w" "$r" "$v" tps "$f" >>"$samples"

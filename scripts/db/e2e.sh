@@ -58,11 +58,11 @@ echo "processed=${processed:-missing}"
 
 # Stop and unmount here (not only in the exit trap) to check the result.
 root=$DB_ROOT
+# shellcheck disable=SC2034 # read by db_cleanup (lib.sh)
 DB_KEEP=1
 trap - EXIT
 db_cleanup_rc=0
 (db_cleanup) || db_cleanup_rc=$?
-DB_CLUSTERS=() DB_MOUNTS=() DB_TMPFS=()
 left=$(db_leftovers)
 echo "leftovers=$(printf '%s' "$left" | grep -c . || true)"
 [ -z "$left" ] || printf '%s\n' "$left" >&2

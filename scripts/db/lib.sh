@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # lib.sh - sourced by the database harness (e2e.sh, bench.sh): a run's
 # temporary root and the cleanup that stops every cluster and unmounts every
 # mount it registered, on every path: normal exit, failure (set -e), Ctrl-C

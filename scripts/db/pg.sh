@@ -31,8 +31,8 @@ as_pg() {
 
 # free_port: a TCP port on 127.0.0.1 that nothing accepts connections on.
 free_port() {
-    local p i
-    for i in $(seq 1 200); do
+    local p
+    for _ in $(seq 1 200); do
         p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
             echo "$p"
