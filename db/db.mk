@@ -9,7 +9,11 @@ TEST_BINS += $(DB_TEST_BINS)
 # and bin/vault-mock for the cmk-fs targets when bin/cmk-fs exists.
 $(O)/tests/db_%: $(O)/db/tests/%.o | $(BIN)/cmk $(BIN)/vault-mock
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(CRITERION_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(CRITERION_LIBS) $(CJSON_LIBS)
+
+# test_db_stats runs the built cmk-db-stats.
+$(O)/db/tests/test_db_stats.o: CPPFLAGS += $(CJSON_CFLAGS) -DDB_STATS_BIN='"$(BIN)/cmk-db-stats"'
+$(O)/tests/db_test_db_stats: | $(BIN)/cmk-db-stats
 
 DB_BENCH_ARGS ?=
 .PHONY: db-bench

@@ -27,7 +27,7 @@
 
 #include "rep_stats.h"
 
-#define MAX_SAMPLES 4096
+#define MAX_SAMPLES  4096
 #define NAME_MAX_LEN 48
 
 struct sample {
@@ -66,11 +66,13 @@ static int read_samples(const char *path)
             return -1;
         }
         struct sample *s = &samples[nsamples];
-        if (sscanf(line, "%47[^\t]\t%47[^\t]\t%47[^\t]\t%d\t%lf\t%15[^\t]\t%ld", s->backing, s->target,
-                   s->workload, &s->round, &s->value, s->unit, &s->failed) != 7 ||
+        if (sscanf(line, "%47[^\t]\t%47[^\t]\t%47[^\t]\t%d\t%lf\t%15[^\t]\t%ld", s->backing,
+                   s->target, s->workload, &s->round, &s->value, s->unit, &s->failed) != 7 ||
             !isfinite(s->value) || s->value < 0) {
-            fprintf(stderr, "cmk-db-stats: %s line %d: want BACKING TARGET WORKLOAD ROUND VALUE UNIT "
-                    "FAILED (tab-separated, VALUE >= 0)\n", path, lineno);
+            fprintf(stderr,
+                    "cmk-db-stats: %s line %d: want BACKING TARGET WORKLOAD ROUND VALUE UNIT "
+                    "FAILED (tab-separated, VALUE >= 0)\n",
+                    path, lineno);
             fclose(f);
             return -1;
         }
@@ -184,7 +186,9 @@ static size_t distinct(int field, const char **out, size_t max)
 {
     size_t n = 0;
     for (size_t i = 0; i < nsamples; i++) {
-        const char *v = field == 0 ? samples[i].backing : field == 1 ? samples[i].target : samples[i].workload;
+        const char *v = field == 0   ? samples[i].backing
+                        : field == 1 ? samples[i].target
+                                     : samples[i].workload;
         size_t j;
         for (j = 0; j < n && strcmp(out[j], v) != 0; j++) {
         }
@@ -225,8 +229,9 @@ static int has_target(const char *t)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: cmk-db-stats --samples FILE --env FILE --config FILE --out FILE "
-                    "[--elapsed S --budget S]\n");
+    fprintf(stderr,
+            "usage: cmk-db-stats --samples FILE --env FILE --config FILE --out FILE "
+            "[--elapsed S --budget S]\n");
     exit(2);
 }
 
@@ -289,15 +294,18 @@ int main(int argc, char **argv)
     }
 
     const char *backs[8], *targets[16], *works[32];
-    size_t nback = distinct(0, backs, 8), ntarget = distinct(1, targets, 16), nwork = distinct(2, works, 32);
+    size_t nback = distinct(0, backs, 8), ntarget = distinct(1, targets, 16),
+           nwork = distinct(2, works, 32);
     static double v[MAX_SAMPLES];
     static int rounds[MAX_SAMPLES];
     cJSON *cells = cJSON_AddArrayToObject(doc, "cells");
     cJSON *ratios = cJSON_AddArrayToObject(doc, "ratios");
     long total_failed = 0;
     for (size_t b = 0; b < nback; b++) {
-        printf("\ndatabase bench, backing %s: median [95%% interval of the median] over rounds; "
-               "x = median of per-round ratios to plain\n", backs[b]);
+        printf(
+            "\ndatabase bench, backing %s: median [95%% interval of the median] over rounds; "
+            "x = median of per-round ratios to plain\n",
+            backs[b]);
         printf("  %-14s", "workload");
         for (size_t t = 0; t < ntarget; t++) {
             printf(" %32s", targets[t]);
@@ -331,7 +339,8 @@ int main(int argc, char **argv)
                     cJSON_AddStringToObject(r, "workload", works[w]);
                     cJSON_AddStringToObject(r, "num", targets[t]);
                     cJSON_AddStringToObject(r, "den", "plain");
-                    if (paired_ratio(backs[b], works[w], targets[t], "plain", r, &rm, &rl, &rh) > 0) {
+                    if (paired_ratio(backs[b], works[w], targets[t], "plain", r, &rm, &rl, &rh) >
+                        0) {
                         snprintf(x, sizeof(x), " %.2fx", rm);
                     }
                     cJSON_AddItemToArray(ratios, r);
@@ -367,24 +376,29 @@ int main(int argc, char **argv)
                 cJSON_AddStringToObject(o, "den", br->den);
                 cJSON_AddNumberToObject(o, "min", br->min);
                 double med = NAN, lo = NAN, hi = NAN;
-                const char *missing = !has_target(br->num) ? br->num : !has_target(br->den) ? br->den : NULL;
+                const char *missing = !has_target(br->num)   ? br->num
+                                      : !has_target(br->den) ? br->den
+                                                             : NULL;
                 if (missing != NULL) {
-                    const char *why = strncmp(missing, "cmkfs-", 6) == 0 ? "cmk-fs not built" : "not installed";
+                    const char *why =
+                        strncmp(missing, "cmkfs-", 6) == 0 ? "cmk-fs not built" : "not installed";
                     char reason[96];
                     snprintf(reason, sizeof(reason), "not measured: %s (%s)", why, missing);
                     cJSON_AddStringToObject(o, "status", "not measured");
                     cJSON_AddStringToObject(o, "reason", reason);
                     printf("  %-52s %-10s  (>= %.2fx)  %s\n", name, "n/a", br->min, reason);
-                } else if (paired_ratio(backs[b], works[w], br->num, br->den, o, &med, &lo, &hi) == 0) {
+                } else if (paired_ratio(backs[b], works[w], br->num, br->den, o, &med, &lo, &hi) ==
+                           0) {
                     cJSON_AddStringToObject(o, "status", "not measured");
                     cJSON_AddStringToObject(o, "reason", "no paired rounds");
-                    printf("  %-52s %-10s  (>= %.2fx)  not measured: no paired rounds\n", name, "n/a", br->min);
+                    printf("  %-52s %-10s  (>= %.2fx)  not measured: no paired rounds\n", name,
+                           "n/a", br->min);
                 } else {
                     int ok = med >= br->min;
                     failures += !ok;
                     cJSON_AddStringToObject(o, "status", ok ? "PASS" : "FAIL");
-                    printf("  %-52s %6.3fx [%.3f, %.3f]  (>= %.2fx)  %s\n", name, med, lo, hi, br->min,
-                           ok ? "PASS" : "FAIL");
+                    printf("  %-52s %6.3fx [%.3f, %.3f]  (>= %.2fx)  %s\n", name, med, lo, hi,
+                           br->min, ok ? "PASS" : "FAIL");
                 }
                 cJSON_AddItemToArray(jb, o);
             }
@@ -399,8 +413,8 @@ int main(int argc, char **argv)
         cJSON_AddNumberToObject(o, "budget_s", budget);
         cJSON_AddStringToObject(o, "status", ok ? "PASS" : "FAIL");
         cJSON_AddItemToArray(jb, o);
-        printf("  %-52s %6.1f s  (<= %.0f s)  %s\n", "database section (--quick) duration", elapsed, budget,
-               ok ? "PASS" : "FAIL");
+        printf("  %-52s %6.1f s  (<= %.0f s)  %s\n", "database section (--quick) duration", elapsed,
+               budget, ok ? "PASS" : "FAIL");
     }
     cJSON_AddNumberToObject(doc, "bars_failed", failures);
 

@@ -25,15 +25,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#define E2E_SH "scripts/db/e2e.sh"
+#define E2E_SH    "scripts/db/e2e.sh"
 #define TARGET_SH "scripts/db/target.sh"
-#define OUT_MAX 16384
+#define OUT_MAX   16384
 
 struct run {
-    int status;           /* waitpid status */
-    char out[OUT_MAX];    /* stdout */
-    char err[OUT_MAX];    /* stderr */
-    char root[256];       /* the run's folder, from its "root=" line */
+    int status;        /* waitpid status */
+    char out[OUT_MAX]; /* stdout */
+    char err[OUT_MAX]; /* stderr */
+    char root[256];    /* the run's folder, from its "root=" line */
 };
 
 static char tmpdir[64];
@@ -73,7 +73,8 @@ static const char *value_of(const char *out, const char *key, char *v, size_t ma
 {
     size_t kl = strlen(key);
     v[0] = '\0';
-    for (const char *p = out; p != NULL && *p != '\0'; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+    for (const char *p = out; p != NULL && *p != '\0';
+         p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
         if (strncmp(p, key, kl) == 0 && p[kl] == '=') {
             size_t n = strcspn(p + kl + 1, "\n");
             if (n >= max) {
@@ -218,9 +219,18 @@ static void e2e_ok(const char *target)
     free(r);
 }
 
-Test(pg_e2e, plain) { e2e_ok("plain"); }
-Test(pg_e2e, gocryptfs) { e2e_ok("gocryptfs"); }
-Test(pg_e2e, cmkfs_smk) { e2e_ok("cmkfs-smk"); }
+Test(pg_e2e, plain)
+{
+    e2e_ok("plain");
+}
+Test(pg_e2e, gocryptfs)
+{
+    e2e_ok("gocryptfs");
+}
+Test(pg_e2e, cmkfs_smk)
+{
+    e2e_ok("cmkfs-smk");
+}
 
 /* The FUSE target to try the failure paths on: cmk-fs when built, else gocryptfs, else plain. */
 static const char *fuse_target(void)
@@ -243,7 +253,8 @@ Test(pg_e2e, failure_stops_and_unmounts)
     free(r);
 }
 
-/* start_waiting: e2e.sh on |target| with DB_E2E_WAIT_AT=started, polled (up to 300 s) until it says so. */
+/* start_waiting: e2e.sh on |target| with DB_E2E_WAIT_AT=started, polled (up to 300 s) until it says
+ * so. */
 static pid_t start_waiting(const char *target, struct run *r)
 {
     char o[128];
@@ -331,7 +342,8 @@ Test(pg_e2e, dead_fuse_daemon_cleaned_up)
     struct stat st;
     snprintf(data, sizeof(data), "%s/%s.mnt/pgdata", r->root, t);
     int dead = 0;
-    for (int i = 0; i < 3000 && !dead; i++) { /* the mount answers ENOTCONN once the daemon is gone */
+    for (int i = 0; i < 3000 && !dead;
+         i++) { /* the mount answers ENOTCONN once the daemon is gone */
         dead = stat(data, &st) != 0 && errno == ENOTCONN;
         if (!dead) {
             struct timespec ts = {0, 100000000};
@@ -362,13 +374,13 @@ Test(pg_e2e, sigint_stops_and_unmounts)
 
 Test(pg_e2e, unknown_target_refused)
 {
-    const char *argv[] = {TARGET_SH, "up", "nosuchfs", "/nonexistent-b", "/nonexistent-m",
+    const char *argv[] = {TARGET_SH,        "up", "nosuchfs", "/nonexistent-b", "/nonexistent-m",
                           "/nonexistent-s", NULL};
     struct run *r = calloc(1, sizeof(*r));
     cr_assert_not_null(r);
     finish(start(argv, NULL, NULL), r);
     cr_expect_eq(exit_code(r), 2);
-    cr_expect_not_null(strstr(r->err, "target.sh: unknown target 'nosuchfs' (one of: plain"),
-                       "%s", r->err);
+    cr_expect_not_null(strstr(r->err, "target.sh: unknown target 'nosuchfs' (one of: plain"), "%s",
+                       r->err);
     free(r);
 }
