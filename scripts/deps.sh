@@ -8,7 +8,7 @@ PKGS=(build-essential pkg-config git libssl-dev libipsec-mb-dev libcurl4-openssl
       libcjson-dev libcriterion-dev gnuplot-nox libmicrohttpd-dev python3-cryptography-vectors
       openssl ca-certificates curl jq)
 # The database harness (scripts/db/): PostgreSQL 15, fio and the FUSE targets.
-PKGS+=(postgresql-15 postgresql-client-15 fio gocryptfs securefs fuse3 libfuse3-dev)
+PKGS+=(postgresql-15 postgresql-client-15 fio gocryptfs securefs cryfs fuse3 libfuse3-dev)
 PKGS+=(${CMK_EXTRA_PKGS:-})
 
 missing=()

@@ -14,7 +14,8 @@
 # Targets:
 #   plain       the backing folder itself, no FUSE (MNT becomes a symbolic link to it)
 #   gocryptfs   Debian's gocryptfs, a password file, -allow_other
-#   securefs    Debian's securefs (lite format), a password file, allow_other
+#   securefs    Debian's securefs (format 4), a key file, allow_other
+#   cryfs       Debian's cryfs, AES-256-GCM, the password on stdin (noninteractive), allow_other
 #   cmkfs-pass  bin/cmk-fs --passthrough (the same FUSE code, no cipher)
 #   cmkfs-smk   bin/cmk-fs under a service-managed key file (made with bin/cmk)
 #   cmkfs-cmk   bin/cmk-fs under an RSA-3072 key in a vault-mock started here
@@ -25,7 +26,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 BIN=${CMK_BIN_DIR:-$repo/bin}
-TARGETS="plain cmkfs-pass cmkfs-smk cmkfs-cmk gocryptfs securefs"
+TARGETS="plain cmkfs-pass cmkfs-smk cmkfs-cmk gocryptfs securefs cryfs"
 
 die() { echo "target.sh: $*" >&2; exit 1; }
 usage() { echo "target.sh: $*" >&2; exit 2; }
@@ -39,6 +40,7 @@ unavailable() {
     plain) ;;
     gocryptfs) command -v gocryptfs >/dev/null || echo "gocryptfs not installed" ;;
     securefs) command -v securefs >/dev/null || echo "securefs not installed" ;;
+    cryfs) command -v cryfs >/dev/null || echo "cryfs not installed" ;;
     cmkfs-*)
         if [ ! -x "$BIN/cmk-fs" ]; then
             echo "cmk-fs not built ($BIN/cmk-fs missing)"
@@ -141,6 +143,15 @@ up() {
             "$backing" "$mnt" >>"$st/securefs.log" 2>&1 ||
             die "securefs mount failed: $(tail -n 3 "$st/securefs.log")"
         ;;
+    cryfs)
+        [ -f "$st/cryfs.pass" ] || (umask 077; head -c 24 /dev/urandom | base64 >"$st/cryfs.pass")
+        # The first mount of an empty folder creates the filesystem; the password comes on
+        # stdin in the noninteractive frontend, so no question is asked.
+        CRYFS_FRONTEND=noninteractive CRYFS_NO_UPDATE_CHECK=true \
+            cryfs --cipher aes-256-gcm "$backing" "$mnt" -- -o allow_other \
+            <"$st/cryfs.pass" >"$st/cryfs.log" 2>&1 ||
+            die "cryfs mount failed: $(tail -n 3 "$st/cryfs.log")"
+        ;;
     cmkfs-*)
         local -a extra=()
         [ "$t" = cmkfs-pass ] && extra=(--passthrough)
@@ -197,6 +208,7 @@ version() {
     case "$1" in
     plain) echo "plain: $(uname -r)" ;;
     gocryptfs) echo "gocryptfs: $(gocryptfs --version 2>/dev/null | head -n 1)" ;;
+    cryfs) echo "cryfs: $(cryfs --version 2>/dev/null | sed -n 's/^CryFS Version //p' | head -n 1)" ;;
     securefs) echo "securefs: $(dpkg-query -W -f='${Version}' securefs 2>/dev/null || echo unknown)" ;;
     cmkfs-*) echo "$1: cmk-fs $(git -C "$repo" rev-parse --short=12 HEAD 2>/dev/null)" ;;
     esac
