@@ -29,8 +29,6 @@ db_up "$t" "$t"
 data="$DB_ROOT/$t.mnt/pgdata"
 db_pg_init "$data"
 "$here/pg.sh" start "$data"
-"$here/pg.sh" pgbench "$data" -i -s 1 -q postgres >"$DB_ROOT/pgbench-init.log" 2>&1 ||
-    { tail -n 20 "$DB_ROOT/pgbench-init.log" >&2; exit 1; }
 
 if [ "${DB_E2E_FAIL_AT:-}" = started ]; then
     echo "stage=started"
@@ -41,6 +39,9 @@ if [ "${DB_E2E_WAIT_AT:-}" = started ]; then
     echo "stage=started"
     while :; do sleep 0.2; done
 fi
+
+"$here/pg.sh" pgbench "$data" -i -s 1 -q postgres >"$DB_ROOT/pgbench-init.log" 2>&1 ||
+    { tail -n 20 "$DB_ROOT/pgbench-init.log" >&2; exit 1; }
 
 accounts=$("$here/pg.sh" psql "$data" -At -d postgres -c 'SELECT count(*) FROM pgbench_accounts')
 branches=$("$here/pg.sh" psql "$data" -At -d postgres -c 'SELECT count(*) FROM pgbench_branches')

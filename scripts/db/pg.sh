@@ -98,6 +98,10 @@ fsync = on
 synchronous_commit = on
 full_page_writes = on
 logging_collector = off
+# No parallel index builds: on 2 cores they add noise, and gocryptfs 2.3 (root,
+# allow_other) once refused a parallel build's shared temporary file with EPERM
+# (base/pgsql_tmp/pgsql_tmpN.0.fileset/0.0), failing pgbench -i by chance.
+max_parallel_maintenance_workers = 0
 CONF
     as_pg tee "$data/postgresql.auto.conf.cmk" >/dev/null <<CONF
 # cmk-harness port=$port
