@@ -69,6 +69,7 @@ include benchmarks/benchmarks.mk
 -include vault-mock/vault-mock.mk
 -include reports/reports.mk
 -include fuzz/fuzz.mk
+-include fs/fs.mk
 -include db/db.mk
 
 build: deps $(PROGRAMS) $(TEST_BINS)

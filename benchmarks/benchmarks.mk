@@ -22,10 +22,17 @@ bench: deps $(BIN)/cmk-bench
 	$(BIN)/cmk-bench --profile $(PROFILE) --commit "$(or $(GIT_COMMIT),unknown)" $(BENCH_ARGS)
 
 # Tests of the bench's statistics (stats.c and librep's: no engine, no vault).
-BENCH_TEST_BINS := $(O)/tests/bench_test_stats
+BENCH_TEST_BINS := $(O)/tests/bench_test_stats $(O)/tests/bench_test_bars
 TEST_BINS += $(BENCH_TEST_BINS)
-$(O)/benchmarks/tests/test_stats.o: CPPFLAGS += -Iengine/include -Ibenchmarks/src -Ireports/include
+$(O)/benchmarks/tests/test_stats.o $(O)/benchmarks/tests/test_bars.o: CPPFLAGS += -Iengine/include \
+    -Ibenchmarks/src -Ireports/include
 
 $(O)/tests/bench_test_stats: $(O)/benchmarks/tests/test_stats.o $(O)/benchmarks/src/stats.o $(O)/librep.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) -lm
+
+# The bars' verdicts (bars.c: which cells a bar pairs, which way it divides, where it passes).
+$(O)/tests/bench_test_bars: $(O)/benchmarks/tests/test_bars.o $(O)/benchmarks/src/bars.o \
+    $(O)/benchmarks/src/stats.o $(O)/librep.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) -lm

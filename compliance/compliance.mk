@@ -3,10 +3,19 @@
 COMP_SRCS := $(wildcard compliance/src/*.c)
 COMP_OBJS := $(COMP_SRCS:%.c=$(O)/%.o)
 COMP_LIB := $(O)/libcomp.a
+# The SP 800-53 mapping: compliance/sp800-53-map.tsv (the one source) becomes a C table.
+COMP_MAP_C := $(O)/compliance/gen/comp_sp_map.c
+COMP_MAP_O := $(O)/compliance/gen/comp_sp_map.o
+$(COMP_MAP_C): compliance/sp800-53-map.tsv compliance/gen-sp-map.awk
+	@mkdir -p $(dir $@)
+	awk -f compliance/gen-sp-map.awk compliance/sp800-53-map.tsv > $@.tmp && mv $@.tmp $@
+$(COMP_MAP_O): $(COMP_MAP_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) -Icompliance/include $(CFLAGS) -c -o $@ $<
 $(COMP_OBJS): CPPFLAGS += -Icompliance/include -Iengine/include -Ireports/include $(CJSON_CFLAGS) \
     $(OPENSSL_CFLAGS)
 
-$(COMP_LIB): $(COMP_OBJS)
+$(COMP_LIB): $(COMP_OBJS) $(COMP_MAP_O)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
@@ -41,7 +50,24 @@ $(O)/tests/comp_%: $(O)/compliance/tests/%.o $(O)/vault-mock/tests/testlib/vmt_v
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CRITERION_LIBS) $(COMP_LINK_LIBS)
 
-# make compliance: the default sources, ../shared/vectors when present, every control.
+# The OSCAL validator (ajv-cli + ajv-formats, versions pinned in compliance/oscal/package-lock.json)
+# in a project-local node_modules; node and npm come from scripts/node-deps.sh.
+OSCAL_AJV := compliance/oscal/node_modules/.bin/ajv
+$(OSCAL_AJV): compliance/oscal/package.json compliance/oscal/package-lock.json
+	scripts/node-deps.sh
+	cd compliance/oscal && npm ci --no-audit --no-fund
+	touch $@
+oscal-deps: $(OSCAL_AJV)
+# test_oscal validates documents with it.
+test: $(OSCAL_AJV)
+
+# make compliance: the default sources, ../shared/vectors when present, every control; then
+# every OSCAL document written is validated against NIST's schema: a schema failure fails the
+# target (after a failed control too, so that both are reported).
 COMP_SHARED_VECTORS := $(wildcard ../shared/vectors)
-compliance: deps $(BIN)/cmk-compliance
-	$(BIN)/cmk-compliance --defaults $(if $(COMP_SHARED_VECTORS),--vectors $(COMP_SHARED_VECTORS)) --controls --out reports/out
+compliance: deps $(BIN)/cmk-compliance $(OSCAL_AJV)
+	@rc=0; $(BIN)/cmk-compliance --defaults $(if $(COMP_SHARED_VECTORS),--vectors $(COMP_SHARED_VECTORS)) \
+	    --controls --out reports/out || rc=$$?; \
+	compliance/oscal/validate.sh reports/out/assessment-results.json || rc=$$?; \
+	exit $$rc
+.PHONY: oscal-deps

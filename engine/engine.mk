@@ -13,6 +13,18 @@ $(ENGINE_LIB): $(ENGINE_OBJS)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
+# The ymm VAES kernels run on CPUs without AVX-512 (AMD Zen 3): their objects
+# must hold no EVEX instruction (first byte 0x62 in 64-bit mode) and name no
+# zmm, mask or upper-16 vector register. Checked whenever it is compiled.
+NOEVEX_OBJS := $(O)/engine/src/xts_vaes_avx2.o $(O)/engine/src/gcm_vaes_avx2.o
+$(O)/%.noevex: $(O)/%.o
+	@objdump -d $< | awk -F'\t' -v obj=$< \
+	    'NF >= 3 && ($$2 ~ /^62 / || $$3 ~ /%zmm|%k[0-7]|%[xy]mm(1[6-9]|2[0-9]|3[01])/) \
+	    { print obj ": " $$0; bad = 1 } END { exit bad }' >&2 \
+	    || { echo "$<: AVX-512 (EVEX) instructions in code that must run without AVX-512" >&2; exit 1; }
+	@touch $@
+$(ENGINE_LIB): | $(NOEVEX_OBJS:.o=.noevex)
+
 # Tests: one Criterion program per engine/tests/test_*.c, linked with the
 # test helpers in engine/tests/testlib/ and the compliance vector parsers.
 ENGINE_TEST_SRCS := $(wildcard engine/tests/test_*.c)
@@ -35,7 +47,7 @@ $(O)/tests/engine_%: $(O)/engine/tests/%.o $(ENGINE_TESTLIB_OBJS) $(O)/vault-moc
 
 # --- store, key providers and the cmk tool (added with the store) -----------
 # cmk: the command-line tool over eng_store.h; its test runs the built binary.
-CMK_OBJS := $(O)/engine/cli/cmk.o
+CMK_OBJS := $(O)/engine/cli/cmk.o $(O)/engine/cli/keyopts.o
 PROGRAMS += $(BIN)/cmk
 
 $(CMK_OBJS): CPPFLAGS += $(ENGINE_CPPFLAGS) $(CJSON_CFLAGS)
@@ -56,3 +68,7 @@ $(O)/engine/tests/test_store_fresh.o: CPPFLAGS += -DCMK_BIN='"$(BIN)/cmk"'
 $(O)/tests/engine_test_store_fresh: | $(BIN)/cmk
 # test_wipe checks every free()/realloc() of the engine's own code for key bytes.
 $(O)/tests/engine_test_wipe: LDFLAGS += -Wl,--wrap=free -Wl,--wrap=realloc
+$(O)/engine/tests/test_golden.o: CPPFLAGS += -DCMK_BIN='"$(BIN)/cmk"'
+$(O)/tests/engine_test_golden: | $(BIN)/cmk
+$(O)/engine/tests/test_second_path.o: CPPFLAGS += -DCMK_BIN='"$(BIN)/cmk"'
+$(O)/tests/engine_test_second_path: | $(BIN)/cmk

@@ -1,8 +1,10 @@
 /*
  * fuzz/vault_api.c - the vault-mock's request handling without the network.
  *
- * Target function: vmock_api_handle (path splitting, bearer tokens,
- * api-version, routing, access policy, query parameters, JSON bodies, every
+ * Target function: vmock_api_handle (the request precheck: duplicate
+ * Content-Length, Content-Length with Transfer-Encoding, percent-encoding
+ * and %00 in the raw target; path splitting, bearer tokens, api-version,
+ * routing, access policy, query parameters, JSON bodies, every
  * handler: keys, lifecycle, crypto, admin).
  *
  * An input is one request in a small text framing (not HTTP: the framing
@@ -222,6 +224,17 @@ static const char *lookup_header(void *ctx, const char *name)
     return find_pair(f->headers, f->n_headers, name, 1);
 }
 
+/* How many headers are named |name| (duplicates are kept, as libmicrohttpd keeps them). */
+static size_t count_header(void *ctx, const char *name)
+{
+    const struct fuzz_req *f = ctx;
+    size_t n = 0;
+    for (size_t i = 0; i < f->n_headers; i++) {
+        n += strcasecmp(f->headers[i].name, name) == 0;
+    }
+    return n;
+}
+
 /* Splits "a=b&c=d" (in place) into the parameters. */
 static void split_query(char *q, struct fuzz_req *f)
 {
@@ -429,6 +442,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     *sp = '\0';
     const char *method = line;
     char *path = sp + 1;
+    char *raw_uri = strdup(path); /* the target as sent, for the percent-encoding checks */
+    if (raw_uri == NULL) {
+        free(head);
+        return 0;
+    }
     char *q = strchr(path, '?');
     if (q != NULL) {
         *q = '\0';
@@ -454,6 +472,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (body_len > 0) {
         body = malloc(body_len); /* exactly the bytes: no NUL after them */
         if (body == NULL) {
+            free(raw_uri);
             free(head);
             return 0;
         }
@@ -466,7 +485,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .path = path,
         .query = lookup_query,
         .header = lookup_header,
+        .header_count = count_header,
         .ctx = &f,
+        .raw_uri = raw_uri,
         .body = body,
         .body_len = body_len,
     };
@@ -486,6 +507,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int changed = strcmp(method, "GET") != 0 || strstr(path, "admin") != NULL;
     free(rep.body);
     free(body);
+    free(raw_uri);
     free(head);
     if (changed) {
         restore_state();

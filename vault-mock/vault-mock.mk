@@ -56,3 +56,15 @@ $(O)/tests/vmock_%: $(O)/vault-mock/tests/%.o $(VMOCK_TESTLIB_OBJS) $(VMCLIENT_L
 .PHONY: vault-load
 vault-load: deps $(VMOCK_BIN) $(VMOCK_BENCH)
 	vault-mock/tests/load-test.sh
+
+# make interop: the official Azure SDK (@azure/keyvault-keys 4.x, locked in
+# vault-mock/tools/package-lock.json, installed here with npm ci) against two fresh vault-mocks
+# (vault-mock/tools/interop.sh, js-sdk-check.js); a failed step fails the target.
+VMOCK_SDK := vault-mock/tools/node_modules/@azure/keyvault-keys/package.json
+$(VMOCK_SDK): vault-mock/tools/package.json vault-mock/tools/package-lock.json
+	scripts/node-deps.sh
+	cd vault-mock/tools && npm ci --no-audit --no-fund
+	touch $@
+interop: $(VMOCK_BIN) $(VMOCK_SDK)
+	vault-mock/tools/interop.sh $(VMOCK_BIN)
+.PHONY: interop

@@ -21,6 +21,7 @@ enum bench_kind {
     BENCH_KIND_ENGINE = 0, /* eng_cipher_batch */
     BENCH_KIND_RAW,        /* the library called directly, as a baseline */
     BENCH_KIND_STORE,      /* eng_store_write / eng_store_read under a KEK provider */
+    BENCH_KIND_CEILING,    /* plain AES-256 over 8 streams at one vector width (ceiling.c) */
 };
 
 enum bench_medium {
@@ -46,6 +47,7 @@ struct bench_cell {
     enum bench_medium medium;  /* store cells only */
     unsigned revalidate_s;     /* store cells only */
     int twin;                  /* 1: the A/A twin of the cell before it (same work) */
+    int width_bits;            /* ceiling cells: 128 (xmm), 256 (ymm), 512 (zmm) */
     long vault_calls;          /* CMK store cells: vault requests while measured (-1: n/a) */
     int group;
     char label[96];
@@ -170,6 +172,22 @@ int bench_extra_run(struct bench_extra *x);
 void bench_extra_stats(struct bench_extra *x);
 void bench_extra_free(struct bench_extra *x);
 
+/*
+ * The AES ceiling (ceiling.c): plain AES-256 rounds over 8 independent
+ * streams of |width_bits| registers, no mode around them. supported: 1 when
+ * this CPU has the width within the ENG_ARCH cap (128: path avx or wider,
+ * 256: vaes-avx2 or wider, 512: avx512); widest: the widest it has; chunk: bytes per step (|len| of a
+ * run must be a multiple); run: -1 when unsupported or |len| is not a
+ * multiple. |rk|: 15 round keys, each 16 bytes broadcast to 64.
+ */
+#define BENCH_CEILING_STREAMS 8
+int bench_ceiling_supported(int width_bits);
+int bench_ceiling_widest(void);
+size_t bench_ceiling_chunk(int width_bits);
+const char *bench_ceiling_width_name(int width_bits);
+int bench_ceiling_run(int width_bits, int dec, const uint8_t (*rk)[64], const uint8_t *in,
+                      uint8_t *out, size_t len);
+
 /* Statistics over c->gbps: median, IQR, 95% order-statistic CI of the median. */
 void bench_stats(struct bench_cell *c);
 
@@ -223,5 +241,39 @@ int bench_paired_ratio(const struct bench_cell *a, const struct bench_cell *b, d
                        double *lo, double *hi, double *level);
 /* qsort comparator of doubles, ascending. */
 int bench_cmp_double(const void *a, const void *b);
+
+/*
+ * The bars' verdicts (bars.c), apart from the printing so tests can check
+ * them. A paired ratio: median of the per-round ratios, its order-statistic
+ * CI [lo, hi] and the CI's coverage.
+ */
+struct bench_ratio {
+    double median, lo, hi, level;
+};
+/* The CMK/SMK store bar: the CMK store keeps at least 98% of the SMK store's speed. */
+#define BENCH_CMK_SMK_MIN_RATIO 0.98
+/* The measured store cell of |keys| ("smk", "cmk", ...) for this mode, direction, medium and
+ * thread count; NULL if none (or skipped, or no samples). */
+struct bench_cell *bench_find_store(struct bench_cell *cells, size_t n, enum eng_mode mode,
+                                    enum eng_dir dir, enum bench_medium medium, const char *keys,
+                                    int threads);
+/*
+ * bench_ratio_verdict - the paired ratio |num| / |den| (round by round) into
+ * |r|, against the bar |min_ratio| (<= 0: no bar). Returns 1 if the median is
+ * below the bar (FAIL), 0 if it meets it or there is no bar, -1 if either
+ * cell is NULL or the two are not paired (|r| zeroed).
+ */
+int bench_ratio_verdict(const struct bench_cell *num, const struct bench_cell *den,
+                        double min_ratio, struct bench_ratio *r);
+/*
+ * bench_cmk_smk_bar - the CMK/SMK store bar for one mode, direction, medium
+ * and thread count: finds the "cmk" and "smk" store cells in |cells| and
+ * divides CMK by SMK (throughputs: below 1 the CMK store is slower), against
+ * BENCH_CMK_SMK_MIN_RATIO. Returns as bench_ratio_verdict; *|cmk| (if not
+ * NULL) gets the CMK cell or NULL.
+ */
+int bench_cmk_smk_bar(struct bench_cell *cells, size_t n, enum eng_mode mode, enum eng_dir dir,
+                      enum bench_medium medium, int threads, struct bench_ratio *r,
+                      struct bench_cell **cmk);
 
 #endif

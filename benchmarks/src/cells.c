@@ -55,6 +55,7 @@ struct cell_state {
     struct gcm_key_data *gcm_key[KEY_COPIES];
     uint8_t *enc_keys[KEY_COPIES], *dec_keys[KEY_COPIES];
     IMB_JOB *jobs;
+    uint8_t (*ceil_rk[KEY_COPIES])[64]; /* CEILING: 15 random round keys, broadcast */
 };
 
 /* The key schedule copy sample |c->nsamples| uses. */
@@ -293,6 +294,27 @@ static int prepare_one(struct bench_cell *c, struct cell_state *s, int t, const 
     }
     c->ran_backend = c->backend;
     c->ran_arch = ENG_ARCH_AUTO;
+    if (c->kind == BENCH_KIND_CEILING) {
+        if (!bench_ceiling_supported(c->width_bits) ||
+            (c->batch * c->unit_bytes) % bench_ceiling_chunk(c->width_bits) != 0) {
+            *err = "the CPU lacks this width, or the batch is not a whole number of its steps";
+            return -1;
+        }
+        for (size_t k = 0; k < KEY_COPIES; k++) {
+            s->ceil_rk[k] = xaligned(15 * 64);
+            uint8_t rk[15][16];
+            *err = "random generator failed";
+            if (s->ceil_rk[k] == NULL || RAND_bytes(&rk[0][0], sizeof(rk)) != 1) {
+                return -1;
+            }
+            for (int r = 0; r < 15; r++) {
+                for (int l = 0; l < 4; l++) {
+                    memcpy(&s->ceil_rk[k][r][16 * l], rk[r], 16);
+                }
+            }
+        }
+        return 0;
+    }
     if (c->backend == ENG_BACKEND_OPENSSL) {
         s->evp_cipher = evp_of(c->mode);
         *err = "EVP init failed";
@@ -446,6 +468,11 @@ int bench_cell_run_once(struct bench_cell *c, int t)
     if (c->kind == BENCH_KIND_ENGINE) {
         return eng_cipher_batch(s->cipher[key_copy(c)], c->dir, s->units, c->batch);
     }
+    if (c->kind == BENCH_KIND_CEILING) {
+        return bench_ceiling_run(c->width_bits, c->dir == ENG_DECRYPT,
+                                 (const uint8_t(*)[64])s->ceil_rk[key_copy(c)], s->in, s->out,
+                                 c->batch * c->unit_bytes);
+    }
     if (c->backend == ENG_BACKEND_OPENSSL) {
         return run_raw_openssl(c, s);
     }
@@ -463,6 +490,7 @@ static void release_one(struct cell_state *s)
         xunplace(s->gcm_key[k], PLACE_META);
         xunplace(s->enc_keys[k], PLACE_META);
         xunplace(s->dec_keys[k], PLACE_META);
+        xunplace(s->ceil_rk[k], PLACE_META);
     }
     if (s->mgr != NULL) {
         free_mb_mgr(s->mgr);

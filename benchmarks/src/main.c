@@ -60,14 +60,17 @@ static void usage(FILE *f)
             "RSA rate, and KEK rotation, in the same run.\n\n"
             "  --profile NAME   quick (CI, < 1 min), standard (default), full\n"
             "  --out DIR        output folder (default reports/out): bench.json, bench.csv\n"
-            "  --filter TEXT    only cells whose description contains TEXT (e.g. 'xts', 'gcm 8KiB')\n"
+            "  --filter TEXT    only cells whose description contains TEXT (e.g. 'xts', 'gcm 8KiB');\n"
+            "                   several alternatives separated by '|' ('xts native|raw xts')\n"
             "  --list           print the cells and exit\n"
             "  --samples N      samples per cell (default by profile: 5 / 10 / 20; at most %d)\n"
             "  --min-time MS    minimum duration of one sample in ms\n"
             "  --commit SHA     git commit recorded in the results\n"
             "  --strict         exit 3 when a bar is not met\n"
             "  --help           this text\n\n"
-            "Environment: ENG_ARCH caps the CPU path, ENG_BACKEND forces back ends (see README);\n"
+            "Environment: ENG_ARCH caps the CPU path of the engine cells, the AES ceiling cells\n"
+            "and the bars (ENG_ARCH=vaes-avx2 on an AVX-512 CPU measures as a Zen 3 would run),\n"
+            "ENG_BACKEND forces back ends (see README);\n"
             "VMOCK_BIN the vault-mock program (default bin/vault-mock).\n"
             "Exit: 0 done, 1 runtime error, 2 usage error, 3 a bar failed (--strict).\n",
             BENCH_MAX_SAMPLES);
@@ -91,7 +94,10 @@ static size_t add_cell(struct bench_cell *cells, size_t n, struct bench_cell c)
     }
     char u[24];
     unit_str(u, sizeof(u), c.unit_bytes);
-    if (c.kind == BENCH_KIND_RAW) {
+    if (c.kind == BENCH_KIND_CEILING) {
+        snprintf(c.label, sizeof(c.label), "ceiling aes256 %s 8 streams",
+                 bench_ceiling_width_name(c.width_bits));
+    } else if (c.kind == BENCH_KIND_RAW) {
         snprintf(c.label, sizeof(c.label), "raw %s %s", eng_mode_name(c.mode),
                  c.backend == ENG_BACKEND_OPENSSL ? "openssl-evp" : "ipsec-mb");
     } else if (c.kind == BENCH_KIND_STORE) {
@@ -136,6 +142,13 @@ static size_t add_store_cells(struct bench_cell *cells, size_t n, struct bench_c
             n = add_cell(cells, n, c);
         }
     }
+    if (base.mode == ENG_MODE_XTS) {
+        /* the integrity option's cost: per-unit HMAC-SHA-256, same geometry as "smk memory" */
+        struct bench_cell c = base;
+        c.medium = BENCH_MEDIUM_MEMORY;
+        c.keys = "smk-hmac";
+        n = add_cell(cells, n, c);
+    }
     if (p->store_full) {
         struct bench_cell c = base;
         c.medium = BENCH_MEDIUM_MEMORY;
@@ -160,7 +173,9 @@ static size_t build_cells(struct bench_cell *cells, const struct profile *p)
     size_t n = 0;
     int ncores = (int)sysconf(_SC_NPROCESSORS_ONLN);
     int group = 0;
+    /* the best path within the ENG_ARCH cap: ENG_ARCH=vaes-avx2 measures as on a Zen 3 */
     enum eng_arch best = eng_cpu_best_arch();
+    (void)eng_arch_effective(ENG_ARCH_AUTO, &best);
     for (int m = 0; m < ENG_MODE_COUNT; m++) {
         for (size_t si = 0; si < p->nsizes; si++) {
             for (int d = 0; d < 2; d++) {
@@ -171,6 +186,16 @@ static size_t build_cells(struct bench_cell *cells, const struct profile *p)
                 c.kind = BENCH_KIND_RAW;
                 c.backend = ENG_BACKEND_OPENSSL;
                 n = add_cell(cells, n, c);
+                /* the AES ceiling at every width this CPU has (XTS groups: the native bars) */
+                static const int widths[] = {128, 256, 512};
+                for (size_t w = 0; m == ENG_MODE_XTS && w < 3; w++) {
+                    if (bench_ceiling_supported(widths[w])) {
+                        struct bench_cell cc = base;
+                        cc.kind = BENCH_KIND_CEILING;
+                        cc.width_bits = widths[w];
+                        n = add_cell(cells, n, cc);
+                    }
+                }
                 if (m != ENG_MODE_XTS) {
                     c.backend = ENG_BACKEND_IPSECMB;
                     if (m == ENG_MODE_CBC && c.unit_bytes > 65535) {
@@ -205,8 +230,16 @@ static size_t build_cells(struct bench_cell *cells, const struct profile *p)
                         tc.threads = ncores > BENCH_MAX_THREADS ? BENCH_MAX_THREADS : ncores;
                         n = add_cell(cells, n, tc);
                     }
-                    /* the narrower AES-NI path of multi-path back ends (native always: it has a bar) */
+                    /* the narrower paths of multi-path back ends (native always: they have
+                     * bars): the ymm VAES path where it is not the best (ipsec-mb runs its avx2
+                     * code there), and the AES-NI path */
                     int variants = p->arch_variants || b == ENG_BACKEND_NATIVE;
+                    if (variants && b == ENG_BACKEND_NATIVE && best > ENG_ARCH_VAES_AVX2 &&
+                        eng_backend_supports((enum eng_backend)b, (enum eng_mode)m,
+                                             ENG_ARCH_VAES_AVX2)) {
+                        c.arch = ENG_ARCH_VAES_AVX2;
+                        n = add_cell(cells, n, c);
+                    }
                     if (variants && b != ENG_BACKEND_OPENSSL && best > ENG_ARCH_AVX2 &&
                         eng_backend_supports((enum eng_backend)b, (enum eng_mode)m, ENG_ARCH_AVX2)) {
                         c.arch = ENG_ARCH_AVX2;
@@ -354,6 +387,28 @@ static size_t build_extras(struct bench_extra *xs, const struct profile *p)
                                                   .count = 60});
     }
     return n;
+}
+
+/* 1 when |filter| is NULL or one of its '|'-separated alternatives occurs in |text|. */
+static int matches(const char *filter, const char *text)
+{
+    if (filter == NULL) {
+        return 1;
+    }
+    for (const char *p = filter;;) {
+        size_t len = strcspn(p, "|");
+        if (len > 0) {
+            for (const char *t = text; *t != '\0'; t++) {
+                if (strncmp(t, p, len) == 0) {
+                    return 1;
+                }
+            }
+        }
+        if (p[len] == '\0') {
+            return 0;
+        }
+        p += len + 1;
+    }
 }
 
 static void describe(const struct bench_cell *c, char *out, size_t max)
@@ -617,7 +672,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < nall; i++) {
         char d[160];
         describe(&all[i], d, sizeof(d));
-        if (filter == NULL || strstr(d, filter) != NULL) {
+        if (matches(filter, d)) {
             cells[n++] = all[i];
         }
     }
@@ -627,7 +682,7 @@ int main(int argc, char **argv)
     size_t nx = 0;
     int need_vault = 0, need_4096 = 0;
     for (size_t i = 0; i < nallx; i++) {
-        if (filter == NULL || strstr(allx[i].label, filter) != NULL) {
+        if (matches(filter, allx[i].label)) {
             xs[nx++] = allx[i];
         }
     }

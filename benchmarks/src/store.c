@@ -248,6 +248,9 @@ int bench_store_prepare_one(struct bench_cell *c, int t, const char **err)
     }
     struct eng_store_config cfg;
     bench_store_config(&cfg, c->mode, c->batch, (uint32_t)c->batch, c->revalidate_s);
+    if (strcmp(c->keys, "smk-hmac") == 0) {
+        cfg.integrity = ENG_STORE_INTEGRITY_HMAC_SHA256; /* XTS with per-unit MACs */
+    }
     for (int k = 0; k < STORE_COPIES; k++) {
         struct eng_store *st = NULL;
         if (c->medium == BENCH_MEDIUM_MEMORY) {

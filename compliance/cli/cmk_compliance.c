@@ -1,8 +1,9 @@
 /*
  * cmk_compliance.c - bin/cmk-compliance: the known-answer runner and the
- * key-lifecycle control suite; writes compliance.json, compliance-junit.xml
- * and compliance.md. Exit 0 when every vector and control passed (or is
- * not applicable), 1 on any failure, 2 on a usage error.
+ * key-lifecycle control suite; writes compliance.json, compliance-junit.xml,
+ * compliance.md and assessment-results.json (OSCAL 1.1.3, see comp_oscal.h).
+ * Exit 0 when every vector and control passed (or is not applicable), 1 on
+ * any failure, 2 on a usage error.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <time.h>
 
 #include "comp_controls.h"
+#include "comp_oscal.h"
 #include "comp_report.h"
 #include "comp_runner.h"
 
@@ -117,6 +119,9 @@ static void print_rows(const struct comp_report *rep, size_t from)
         if (k->acceptable > 0) {
             printf(", %lu acceptable", k->acceptable);
         }
+        if (k->key_cases > 0) {
+            printf("; %lu of %lu AES-256 cases ran", k->key_ran, k->key_cases);
+        }
         if (k->skip_reason[0] != '\0') {
             printf(" (%s)", k->skip_reason);
         }
@@ -201,12 +206,14 @@ int main(int argc, char **argv)
         return 2;
     }
     struct comp_report rep = {0};
+    time_t started = time(NULL);
     double t0 = now_s();
     if ((o.defaults || o.num_vectors > 0) && run_vectors(&o, &rep) != 0) {
         fprintf(stderr, "cmk-compliance: out of memory\n");
         return 2;
     }
     double t1 = now_s();
+    char vaults[512] = "";
     if (o.controls) {
         char bench[1024];
         snprintf(bench, sizeof(bench), "%s/bench.json", o.out);
@@ -214,6 +221,8 @@ int main(int argc, char **argv)
             .only = o.only,
             .bench_json = o.bench != NULL ? o.bench : bench,
             .progress = o.quiet ? NULL : print_control,
+            .vaults_out = vaults,
+            .vaults_out_len = sizeof(vaults),
         };
         if (comp_controls_run(&co, &rep) != 0) {
             fprintf(stderr, "cmk-compliance: the control suite could not start\n");
@@ -225,8 +234,17 @@ int main(int argc, char **argv)
         comp_report_cleanup(&rep);
         return 2;
     }
-    char path[1100];
+    char path[1100], bench[1100];
     int rc = 0;
+    snprintf(bench, sizeof(bench), "%s/bench.json", o.out);
+    struct comp_oscal_run run = {
+        .start = started,
+        .end = time(NULL),
+        .vault = vaults[0] != '\0' ? vaults : NULL,
+        .bench_json = o.bench != NULL ? o.bench : bench,
+    };
+    snprintf(path, sizeof(path), "%s/assessment-results.json", o.out);
+    rc |= comp_oscal_write(&rep, &run, path);
     snprintf(path, sizeof(path), "%s/compliance.json", o.out);
     rc |= comp_report_write_json(&rep, path);
     snprintf(path, sizeof(path), "%s/compliance-junit.xml", o.out);
@@ -238,13 +256,9 @@ int main(int argc, char **argv)
         comp_report_cleanup(&rep);
         return 2;
     }
-    unsigned long files = 0, passed = 0, failed = 0, skipped = 0, cpass = 0, cfail = 0, cna = 0;
-    for (size_t i = 0; i < rep.num_kats; i++) {
-        files += i == 0 || strcmp(rep.kats[i].file, rep.kats[i - 1].file) != 0;
-        passed += rep.kats[i].passed;
-        failed += rep.kats[i].failed;
-        skipped += rep.kats[i].skipped;
-    }
+    unsigned long cpass = 0, cfail = 0, cna = 0;
+    struct comp_kat_totals kt;
+    comp_report_kat_totals(&rep, &kt);
     for (size_t i = 0; i < rep.num_controls; i++) {
         cpass += rep.controls[i].verdict == COMP_VERDICT_PASS;
         cfail += rep.controls[i].verdict == COMP_VERDICT_FAIL;
@@ -253,7 +267,7 @@ int main(int argc, char **argv)
     size_t failures = comp_report_failures(&rep);
     printf("compliance: vectors: %lu files, %lu passed, %lu failed, %lu skipped (%.1f s); "
            "controls: %lu pass, %lu fail, %lu not applicable (%.1f s); written to %s\n",
-           files, passed, failed, skipped, t1 - t0, cpass, cfail, cna, t2 - t1, o.out);
+           kt.files, kt.passed, kt.failed, kt.skipped, t1 - t0, cpass, cfail, cna, t2 - t1, o.out);
     comp_report_cleanup(&rep);
     return failures > 0 ? 1 : 0;
 }

@@ -127,17 +127,19 @@ static const struct entry catalogue[] = {
      "authentication",
      "flip one bit of unit 5 in the data file of an XTS store; read it back and count changed bytes",
      ctl_xts_tamper},
-    {"CMK-PERF-01", "CMK costs no throughput against SMK (within 2%)",
+    {"CMK-PERF-01", "CMK costs no throughput against SMK (not slower by more than 2%)",
      SEED "\"Enabling encryption doesn't have any extra performance effect with or without "
           "customer-managed keys.\"",
-     "keys=smk/keys=cmk cells of bench.json when present: per-round CMK/SMK ratios (same "
-     "interleaved rounds), median and ~95% order-statistic interval; pass if every median is "
-     "within 2%, or if no interval lies wholly outside 1 +- 2% (the run cannot tell the cells "
-     "apart by 2%); "
-     "otherwise SMK, CMK and a second (placebo) SMK memory store, same engine path, write + read "
-     "of 2 MiB in 8 KiB units, 40 interleaved rounds (order rotated), throughput per CPU second "
-     "of the measuring thread, median of the per-round ratios; pass within 2%, or when CMK "
-     "differs from SMK no more than the placebo does (+0.5 points) with 0 vault calls",
+     "one-sided: only CMK slower refutes the claim. keys=smk/keys=cmk cells of bench.json when "
+     "present: per-round CMK/SMK ratios (same interleaved rounds), median and ~95% "
+     "order-statistic interval; fail if an interval lies wholly below 0.98, pass if every "
+     "median is >= 0.98 (CMK faster passes); otherwise (too noisy, or no cells) measure here: "
+     "SMK, CMK and a second (placebo) SMK memory store, same engine path, write + read of 2 MiB "
+     "in 8 KiB units, batches of 40 interleaved rounds (order rotated), throughput per CPU "
+     "second of the measuring thread, until the rounds decide, at most 4 batches (budget 4 x "
+     "6 s); pass if the median is >= 0.98, or CMK is slower no more than the placebo (+0.5 "
+     "points) with 0 vault calls; fail if the interval lies wholly below 0.98 or vault calls "
+     "were made; else INCONCLUSIVE (not applicable) with the figures",
      ctl_perf},
 };
 
@@ -198,6 +200,15 @@ int comp_controls_run(const struct comp_controls_options *o, struct comp_report 
             x->o->progress(&c, x->o->arg);
         }
         rc = -1;
+    }
+    if (x->o->vaults_out != NULL && x->o->vaults_out_len > 0) {
+        snprintf(x->o->vaults_out, x->o->vaults_out_len, "%s", "");
+        if (rc == 0) {
+            snprintf(x->o->vaults_out, x->o->vaults_out_len,
+                     "vault-mock %s (--throttle off) and %s (--throttle off, --purge-protection "
+                     "off), started by the control suite",
+                     x->va.url, x->vb.url);
+        }
     }
     for (size_t i = 0; rc == 0 && i < NUM_CONTROLS; i++) {
         const struct entry *e = &catalogue[i];

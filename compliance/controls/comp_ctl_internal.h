@@ -128,7 +128,7 @@ void ctl_xts_tamper(struct ctx *x, struct comp_control *c);
 
 /* comp_ctl_perf.c; cc_perf_judge is the in-process measurement's verdict (tested alone). */
 void ctl_perf(struct ctx *x, struct comp_control *c);
-void cc_perf_judge(struct comp_control *c, double med, double lo, double hi, double aamed,
+int cc_perf_judge(struct comp_control *c, double med, double lo, double hi, double aamed,
                    unsigned long long calls);
 
 #endif /* COMP_CTL_INTERNAL_H */

@@ -30,12 +30,17 @@ extern "C" {
 #endif
 
 enum comp_skip {
-    COMP_SKIP_KEY_SIZE = 0,     /* not AES-256; refused with ENG_ERR_KEY_LEN */
-    COMP_SKIP_NONCE_SIZE,       /* GCM IV not 96 bits; refused with ENG_ERR_NONCE_LEN */
+    COMP_SKIP_KEY_SIZE = 0,     /* not AES-256 (a key not 256 bits; not XTS); refused with
+                                   ENG_ERR_KEY_LEN */
+    COMP_SKIP_NONCE_SIZE,       /* GCM IV not 96 bits (GCM only); refused with ENG_ERR_NONCE_LEN */
     COMP_SKIP_TAG_SIZE,         /* GCM tag not 4, 8, 12..16 bytes; refused with ENG_ERR_TAG_LEN
                                    (an empty tag cannot be expressed and is not tried) */
     COMP_SKIP_PARTIAL_BYTE,     /* XTS DataUnitLen not a multiple of 8 (the engine works in bytes) */
     COMP_SKIP_XTS_EQUAL_HALVES, /* refused with ENG_ERR_XTS_KEY_HALVES_EQUAL */
+    COMP_SKIP_XTS_KEY_SIZE,     /* XTS key not 512 bits (AES-128/192-XTS); ENG_ERR_KEY_LEN */
+    COMP_SKIP_XTS_TWEAK_SIZE,   /* XTS tweak longer than 128 bits; ENG_ERR_NONCE_LEN. A shorter
+                                   one (Wycheproof) is the little-endian data-unit number:
+                                   padded with zero bytes on the right and run */
     COMP_SKIP_COUNT,
 };
 
@@ -58,6 +63,8 @@ struct comp_kat_result {
     unsigned long acceptable_rejected; /* ... of which the engine refused */
     unsigned long units;               /* engine units processed */
     unsigned long batches;             /* eng_cipher_batch calls */
+    unsigned long key_cases;           /* cases with the engine's own key size (AES-256: 32
+                                          bytes, 64 for XTS; the SMK wrap's 32), run or not */
     unsigned long first_failure_at;    /* .rsp line or Wycheproof tcId; 0 if none */
     char first_failure[200];           /* what went wrong first; "" if nothing */
 };
@@ -124,6 +131,12 @@ int comp_kat_run(const struct comp_kat_set *s, enum eng_backend b, enum eng_arch
 int comp_kat_run_wycheproof(struct comp_wp *w, enum eng_backend b, enum eng_arch a,
                             struct comp_kat_result *out, struct comp_error *err);
 
+/*
+ * comp_kat_key_ran returns how many of r->key_cases ran (were not skipped
+ * for a reason other than the key size). 0 for NULL.
+ */
+unsigned long comp_kat_key_ran(const struct comp_kat_result *r);
+
 /* comp_skip_reason returns e.g. "GCM IV not 96 bits"; never NULL. */
 const char *comp_skip_reason(enum comp_skip s);
 
@@ -132,7 +145,8 @@ const char *comp_reject_name(enum comp_reject r);
 
 /*
  * comp_kat_summary writes one line such as "2625 passed (1314 refused:
- * 1314 ENG_ERR_AUTH), 0 failed, 5250 skipped (5250 GCM IV not 96 bits)" to
+ * 1314 ENG_ERR_AUTH), 0 failed, 5250 skipped (5250 GCM IV not 96 bits); 2625 of 7875
+ * AES-256 cases ran" to
  * |out| (truncated to |max_out_len|, always NUL-terminated when non-zero).
  */
 void comp_kat_summary(const struct comp_kat_result *r, char *out, size_t max_out_len);

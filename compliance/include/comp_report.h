@@ -11,7 +11,8 @@
  *                  measured, verdict: "pass"|"fail"|"not_applicable", reason,
  *                  seconds}],
  *    "kats": [{file, kind, backend, arch, passed, failed, skipped,
- *              acceptable, skip_reason, detail}]}
+ *              acceptable, key_cases, key_ran, skip_reason, detail}],
+ *    "summary_page": (comp_summary_json)}
  *
  * The writers never print; they return 0, or -1 with errno set by the
  * failing file call (ENOMEM when cJSON runs out of memory).
@@ -20,6 +21,7 @@
 #define COMP_REPORT_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -54,6 +56,8 @@ struct comp_kat_row {
     char backend[32];     /* "native", "ipsec-mb", "openssl"; "-" when nothing ran */
     char arch[32];        /* "avx512", ...; "evp" for the OpenSSL-only paths; "-" */
     unsigned long passed, failed, skipped, acceptable;
+    unsigned long key_cases; /* cases of the engine's own key size (AES-256), run or not */
+    unsigned long key_ran;   /* ... of which ran (not skipped) */
     char skip_reason[256];
     char detail[256];     /* first failure or why the file could not run; "" */
 };
@@ -75,6 +79,19 @@ int comp_report_add_kat(struct comp_report *r, const struct comp_kat_row *k);
 /* comp_report_cleanup frees what |r| holds and zeroes it. */
 void comp_report_cleanup(struct comp_report *r);
 
+/* Known-answer totals over every row of a report. */
+struct comp_kat_totals {
+    unsigned long files; /* distinct files (rows of one file are consecutive) */
+    unsigned long passed, failed, skipped;
+    unsigned long key_cases, key_ran; /* AES-256 cases, and of them those that ran */
+};
+
+/* comp_report_kat_totals sums the rows of |r| into *t. */
+void comp_report_kat_totals(const struct comp_report *r, struct comp_kat_totals *t);
+
+/* comp_md_cell writes |s| as a Markdown table cell: '|' escaped, newlines as "; ". */
+void comp_md_cell(FILE *f, const char *s);
+
 /* comp_report_failures returns the number of failed controls plus KAT rows with failures. */
 size_t comp_report_failures(const struct comp_report *r);
 
@@ -88,6 +105,20 @@ void comp_control_add_evidence(struct comp_control *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void comp_control_set(struct comp_control *c, enum comp_verdict v, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/*
+ * comp_summary_json returns the one-page summary of |r| (comp_summary.c):
+ * {"sp800_53": [{id, label, title, state, reason, controls}],
+ *  "inaccessible": [{event: delete|disable|revoke, control, verdict, measured}],
+ *  "throughput": [{event, control, verdict, measured}],
+ *  "vectors": {files, rows, passed, failed, skipped, key_cases, key_ran,
+ *              skip_reasons: [{reason, count}]},
+ *  "findings": [strings]}. NULL on no memory.
+ */
+struct cJSON *comp_summary_json(const struct comp_report *r);
+
+/* comp_summary_md writes the summary (from comp_summary_json) as Markdown. */
+void comp_summary_md(FILE *f, const struct cJSON *summary);
 
 /* comp_report_json returns the report as a cJSON tree (caller frees with cJSON_Delete), or NULL. */
 struct cJSON *comp_report_json(const struct comp_report *r);

@@ -26,7 +26,7 @@ static int skip_reason(const struct run *r, const struct comp_aes_vector *v)
 {
     size_t want = r->mode == ENG_MODE_XTS ? ENG_XTS_KEY_BYTES : ENG_AES256_KEY_BYTES;
     if (v->key_len != want) {
-        return COMP_SKIP_KEY_SIZE;
+        return r->mode == ENG_MODE_XTS ? COMP_SKIP_XTS_KEY_SIZE : COMP_SKIP_KEY_SIZE;
     }
     if (r->mode == ENG_MODE_GCM && v->iv_len != ENG_GCM_NONCE_BYTES) {
         return COMP_SKIP_NONCE_SIZE;
@@ -72,8 +72,10 @@ static int skip_vector(struct run *r, const struct comp_aes_vector *v, int reaso
     const uint8_t *key = v->key_len ? v->key : ck_empty;
     switch (reason) {
         case COMP_SKIP_KEY_SIZE:
+        case COMP_SKIP_XTS_KEY_SIZE:
         case COMP_SKIP_XTS_EQUAL_HALVES: {
-            int want = reason == COMP_SKIP_KEY_SIZE ? ENG_ERR_KEY_LEN : ENG_ERR_XTS_KEY_HALVES_EQUAL;
+            int want = reason == COMP_SKIP_XTS_EQUAL_HALVES ? ENG_ERR_XTS_KEY_HALVES_EQUAL
+                                                            : ENG_ERR_KEY_LEN;
             eng_clear_error();
             c = eng_cipher_new(r->mode, r->b, r->a, key, v->key_len);
             refused = c == NULL && eng_errno() == want;
@@ -349,6 +351,10 @@ int comp_kat_run(const struct comp_kat_set *s, enum eng_backend b, enum eng_arch
     struct run r = {.s = s, .ecb = s->info.kind == COMP_KIND_AES_ECB};
     if (ck_start_run(&r, comp_kat_mode(s), b, a, out) != 0) {
         return -1;
+    }
+    size_t want = r.mode == ENG_MODE_XTS ? ENG_XTS_KEY_BYTES : ENG_AES256_KEY_BYTES;
+    for (size_t k = 0; k < s->n; k++) {
+        out->key_cases += s->v[k].key_len == want;
     }
     size_t i = 0;
     while (i < s->n) {

@@ -8,14 +8,30 @@
 #include "comp_kat.h"
 
 static const char *const skip_reasons[COMP_SKIP_COUNT] = {
-    "key not 256 bits", "GCM IV not 96 bits", "GCM tag length not allowed",
-    "XTS data unit not whole bytes", "XTS key halves equal"};
+    "key not 256 bits",
+    "GCM IV not 96 bits",
+    "GCM tag length not allowed",
+    "XTS data unit not whole bytes",
+    "XTS key halves equal",
+    "XTS key not 512 bits (not AES-256-XTS)",
+    "XTS tweak longer than 128 bits"};
 static const char *const reject_names[COMP_REJECT_COUNT] = {
     "ENG_ERR_AUTH", "ENG_ERR_KEY_LEN", "ENG_ERR_NONCE_LEN", "ENG_ERR_TAG_LEN"};
 
 const char *comp_skip_reason(enum comp_skip s)
 {
     return (s >= 0 && s < COMP_SKIP_COUNT) ? skip_reasons[s] : "unknown";
+}
+
+unsigned long comp_kat_key_ran(const struct comp_kat_result *r)
+{
+    if (r == NULL) {
+        return 0;
+    }
+    unsigned long other_key =
+        r->skipped_by[COMP_SKIP_KEY_SIZE] + r->skipped_by[COMP_SKIP_XTS_KEY_SIZE];
+    unsigned long own_skipped = r->skipped > other_key ? r->skipped - other_key : 0;
+    return r->key_cases > own_skipped ? r->key_cases - own_skipped : 0;
 }
 
 const char *comp_reject_name(enum comp_reject r)
@@ -82,6 +98,9 @@ void comp_kat_summary(const struct comp_kat_result *r, char *out, size_t max_out
     }
     if (r->acceptable > 0) {
         add(&s, ", %lu acceptable (%lu of them refused)", r->acceptable, r->acceptable_rejected);
+    }
+    if (r->key_cases > 0) {
+        add(&s, "; %lu of %lu AES-256 cases ran", comp_kat_key_ran(r), r->key_cases);
     }
     add(&s, "; %lu units in %lu batches", r->units, r->batches);
     if (r->failed > 0) {

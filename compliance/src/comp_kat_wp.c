@@ -122,6 +122,7 @@ static int wp_one(struct run *r, const struct comp_wp_test *t)
         }
         return 0;
     }
+    r->out->key_cases++;
     if (t->tag.len == 0) { /* tag_len 0 means "16" to the engine: cannot be asked */
         r->out->skipped++;
         r->out->skipped_by[COMP_SKIP_TAG_SIZE]++;

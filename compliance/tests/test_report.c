@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "comp_report.h"
@@ -151,7 +152,8 @@ Test(comp_report, junit_and_markdown_shapes)
     cr_assert_eq(count(x, "<skipped "), 2, "%s", x);  /* CMK-T-03 and b.rsp (nothing ran) */
     cr_assert_not_null(strstr(x, "passes &lt;&amp;&quot;quoted&quot;&gt;"), "%s", x);
     cr_assert_null(strstr(x, "<&\""));
-    cr_assert_not_null(strstr(x, "tests=\"5\" failures=\"2\""), "%s", x);
+    cr_assert_not_null(strstr(x, "tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\""), "%s", x);
+    cr_assert_not_null(strstr(x, "tests=\"2\" failures=\"1\" errors=\"0\" skipped=\"1\""), "%s", x);
     free(x);
     x = render(comp_report_write_md, &r);
     cr_assert_not_null(strstr(x, "| id | title | verdict | measured | reason |"));
@@ -159,5 +161,55 @@ Test(comp_report, junit_and_markdown_shapes)
     cr_assert_not_null(strstr(x, "| a.rsp | "));
     cr_assert_not_null(strstr(x, "  - second | piped\n"), "%s", x); /* evidence as a list */
     free(x);
+    comp_report_cleanup(&r);
+}
+
+/* xmllint --schema reports/junit/JUnit.xsd on |path|: exit code, output in |out|. */
+static int xmllint(const char *path, char *out, size_t max_out)
+{
+    char cmd[512], log[] = "/tmp/comp-junit-log-XXXXXX";
+    int fd = mkstemp(log);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    snprintf(cmd, sizeof(cmd), "xmllint --noout --schema reports/junit/JUnit.xsd '%s' > '%s' 2>&1",
+             path, log);
+    int st = system(cmd);
+    size_t len = 0;
+    char *text = vmt_read_file(log, &len);
+    snprintf(out, max_out, "%s", text != NULL ? text : "");
+    free(text);
+    unlink(log);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/*
+ * compliance-junit.xml passes the strict Ant schema (windyroad JUnit.xsd):
+ * with controls and vectors, and with vectors only (no empty suite).
+ */
+Test(comp_report, junit_passes_the_strict_schema)
+{
+    struct comp_report r;
+    sample(&r);
+    char path[] = "/tmp/comp-junit-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    char out[8192];
+    cr_assert_eq(comp_report_write_junit(&r, path), 0);
+    cr_assert_eq(xmllint(path, out, sizeof(out)), 0, "%s", out);
+    cr_assert_not_null(strstr(out, " validates"), "%s", out);
+    size_t len = 0;
+    char *x = vmt_read_file(path, &len);
+    cr_assert_not_null(strstr(x, "<testsuites>\n"), "%s", x);
+    cr_assert_not_null(strstr(x, "hostname=\""), "%s", x);
+    cr_assert_not_null(strstr(x, "<failure type=\"control-failed\""), "%s", x);
+    free(x);
+    r.num_controls = 0; /* vectors only: no controls suite at all */
+    cr_assert_eq(comp_report_write_junit(&r, path), 0);
+    cr_assert_eq(xmllint(path, out, sizeof(out)), 0, "%s", out);
+    x = vmt_read_file(path, &len);
+    cr_assert_null(strstr(x, "compliance.controls"), "%s", x);
+    free(x);
+    unlink(path);
     comp_report_cleanup(&r);
 }

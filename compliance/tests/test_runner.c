@@ -356,3 +356,84 @@ Test(comp_runner, embedded_vectors_pass_on_every_path)
     }
     comp_report_cleanup(&rep);
 }
+
+/*
+ * Project Wycheproof's AES-XTS tweaks shorter than 16 bytes are the
+ * little-endian data-unit number, padded with zero bytes on the right: all
+ * 36 AES-256-XTS cases of the subset (35 of them with 1..15-byte tweaks)
+ * must run and pass on every path; the one AES-128-XTS case is skipped as
+ * an XTS key size, never as a GCM IV.
+ */
+Test(comp_runner, wycheproof_xts_short_tweaks_run)
+{
+    struct comp_report rep = {0};
+    cr_assert_eq(comp_run_path("compliance/tests/data/wycheproof_aes_xts_subset.json", &rep), 0);
+    cr_assert_gt(rep.num_kats, 0);
+    for (size_t i = 0; i < rep.num_kats; i++) {
+        const struct comp_kat_row *k = &rep.kats[i];
+        cr_assert_eq(k->failed, 0, "%s/%s: %s", k->backend, k->arch, k->detail);
+        cr_assert_eq(k->passed, 36, "%s/%s: %lu passed, %lu skipped (%s)", k->backend, k->arch,
+                     k->passed, k->skipped, k->skip_reason);
+        cr_assert_eq(k->skipped, 1);
+        cr_assert_str_eq(k->skip_reason, "1 XTS key not 512 bits (not AES-256-XTS)");
+        cr_assert_eq(k->key_cases, 36);
+        cr_assert_eq(k->key_ran, 36);
+    }
+    comp_report_cleanup(&rep);
+}
+
+/* One valid AES-256-XTS test with tweak |tweak_hex| (any length) and a made-up message. */
+static void xts_json(char *text, size_t max, const char *tweak_hex)
+{
+    snprintf(text, max,
+             "{\"algorithm\": \"AES-XTS\", \"schema\": \"ind_cpa_test_schema.json\", "
+             "\"testGroups\": [{\"keySize\": 512, \"ivSize\": %zu, \"tests\": [{\"tcId\": 1, "
+             "\"comment\": \"\", \"flags\": [], \"key\": \"%0128d\", \"iv\": \"%s\", "
+             "\"msg\": \"%032d\", \"ct\": \"%032d\", \"result\": \"valid\"}]}]}",
+             strlen(tweak_hex) * 4, 1, tweak_hex, 0, 0);
+}
+
+/*
+ * A tweak longer than 16 bytes is refused by the engine (ENG_ERR_NONCE_LEN)
+ * and skipped with an XTS reason; a file whose every AES-256 case is
+ * skipped fails with the count in words.
+ */
+Test(comp_runner, xts_long_tweak_skipped_and_all_skipped_fails)
+{
+    char text[2048];
+    struct comp_report rep = {0};
+    xts_json(text, sizeof(text), "000102030405060708090a0b0c0d0e0f10");
+    cr_assert_eq(comp_run_text("xts-long.json", text, strlen(text), &rep), 0);
+    cr_assert_gt(rep.num_kats, 0);
+    for (size_t i = 0; i < rep.num_kats; i++) {
+        const struct comp_kat_row *k = &rep.kats[i];
+        cr_assert_eq(k->skipped, 1, "%s/%s", k->backend, k->arch);
+        cr_assert_str_eq(k->skip_reason, "1 XTS tweak longer than 128 bits");
+        cr_assert_eq(k->key_cases, 1);
+        cr_assert_eq(k->key_ran, 0);
+        cr_assert_eq(k->failed, 1);
+        cr_assert_str_eq(k->detail, "none of the 1 AES-256 cases ran: every one was skipped");
+    }
+    comp_report_cleanup(&rep);
+}
+
+/* CAVP's AES-128-XTS file (256-bit keys) is skipped as an XTS key size, not "key not 256 bits". */
+Test(comp_runner, cavp_xts128_skip_names_xts_key)
+{
+    const char *path = "/usr/lib/python3/dist-packages/cryptography_vectors/ciphers/AES/XTS/"
+                       "tweak-128hexstr/XTSGenAES128.rsp";
+    struct comp_report rep = {0};
+    cr_assert_eq(comp_run_path(path, &rep), 0, "scripts/deps.sh installs %s", path);
+    cr_assert_gt(rep.num_kats, 0);
+    for (size_t i = 0; i < rep.num_kats; i++) {
+        const struct comp_kat_row *k = &rep.kats[i];
+        cr_assert_eq(k->failed, 0, "%s", k->detail);
+        cr_assert_eq(k->passed, 0);
+        cr_assert_gt(k->skipped, 0);
+        char want[96];
+        snprintf(want, sizeof(want), "%lu XTS key not 512 bits (not AES-256-XTS)", k->skipped);
+        cr_assert_str_eq(k->skip_reason, want);
+        cr_assert_eq(k->key_cases, 0);
+    }
+    comp_report_cleanup(&rep);
+}

@@ -5,10 +5,12 @@
  * --output or range, a vault store without the vault options), 3
  * inaccessible (the KEK is gone, disabled, expired or not permitted, or its
  * key or token file is not the user's alone), 4 integrity (authentication
- * failed, corrupt, truncated or rolled-back key table, corrupt backup).
- * Errors are one line on stderr. get, status and backup open the store
- * read-only (shared lock: any number at once); put, rotate-kek and rekey
- * open it exclusively.
+ * failed, corrupt, truncated or rolled-back key table, corrupt backup),
+ * where it is detected: a GCM store or an XTS store made with --integrity
+ * hmac-sha256 detects changed data; a plain XTS store does not. Errors are
+ * one line on stderr. get, status and backup open the store read-only
+ * (shared lock: any number at once); put, rotate-kek and rekey open it
+ * exclusively.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -27,8 +29,8 @@
 #include "eng_secure.h"
 #include "eng_store.h"
 #include "eng_vault.h"
+#include "keyopts.h"
 
-enum { EXIT_OK = 0, EXIT_ERR = 1, EXIT_USAGE = 2, EXIT_INACCESSIBLE = 3, EXIT_INTEGRITY = 4 };
 
 #define IO_CHUNK (1U << 20)
 
@@ -66,11 +68,20 @@ static const char usage_text[] =
     "  --vault-token-file F  file holding the identity's bearer token (default\n"
     "                        $CMK_VAULT_TOKEN); rotate-kek then rewraps under the\n"
     "                        vault's current version (the key officer rotates the key)\n"
-    "  --mode xts|gcm        create: cipher mode (default xts)\n"
+    "  --mode xts|gcm        create: cipher mode (default xts). xts hides data but does\n"
+    "                        NOT detect changed, swapped or moved units (they read back\n"
+    "                        as garbage, exit 0) unless --integrity is given; gcm\n"
+    "                        authenticates every unit (28 B of metadata per unit)\n"
+    "  --integrity none|hmac-sha256\n"
+    "                        create, xts only: a 32-byte HMAC-SHA-256 per unit in the\n"
+    "                        store's `macs` file, checked before decryption (exit 4 on\n"
+    "                        a changed, swapped or moved unit); does not detect an older\n"
+    "                        copy of the same unit put back (replay), as dm-integrity\n"
     "  --unit-size N         create: data unit size, 512..65536, power of two (default 8192)\n"
     "  --size BYTES          create: capacity (K, M, G suffixes), rounded up to whole units\n"
     "  --units N             create: capacity in units\n"
-    "  --extent-units N      create: units per DEK (default 1024)\n"
+    "  --extent-units N      create: units per DEK, 1..the store's units (default 1024,\n"
+    "                        or the whole store if it is smaller)\n"
     "  --offset BYTES        put/get: byte offset (default 0); past the store's end:\n"
     "                        refused (exit 2)\n"
     "  --length BYTES        get: byte count (default: to the end)\n"
@@ -102,15 +113,14 @@ static const char usage_text[] =
     "exit codes: 0 ok, 1 error, 2 usage (also a refused --output or range, or a vault\n"
     "store without --vault-url), 3 inaccessible (KEK gone, disabled, expired or not\n"
     "permitted; key or token file not yours alone), 4 integrity (authentication failed,\n"
-    "corrupt or truncated data, key table rolled back)\n";
+    "corrupt or truncated key table, backup or metadata, key table rolled back; changed\n"
+    "data only where it is detected: gcm stores and xts stores made with --integrity\n"
+    "hmac-sha256, not plain xts stores)\n";
 
 struct opts {
-    const char *key_file;
-    const char *vault_url;
-    const char *vault_key;
-    const char *vault_ca;
-    const char *vault_token_file;
+    struct cmk_keyopts k;
     const char *mode;
+    const char *integrity;
     const char *unit_size;
     const char *size;
     const char *units;
@@ -124,56 +134,15 @@ struct opts {
     const char *anchor_dir;
     int keep_version;
     int force;
-    int insecure_http;
     int json;
     int help;
     const char *pos[4];
     int npos;
 };
 
-static int usage_error(const char *what, const char *arg)
-{
-    fprintf(stderr, "cmk: %s%s%s (see cmk --help)\n", what, arg != NULL ? ": " : "",
-            arg != NULL ? arg : "");
-    return EXIT_USAGE;
-}
-
-static int exit_code_for(int code)
-{
-    if (code == ENG_ERR_INACCESSIBLE || eng_kek_error_is_revocation(code)) {
-        return EXIT_INACCESSIBLE;
-    }
-    switch (code) {
-        case ENG_ERR_KEK_EXPIRED:
-        case ENG_ERR_KEK_NOT_YET_VALID:
-            return EXIT_INACCESSIBLE;
-        case ENG_ERR_VAULT_INSECURE:
-            return EXIT_USAGE;
-        case ENG_ERR_AUTH:
-        case ENG_ERR_KEYTABLE_CORRUPT:
-        case ENG_ERR_KEYTABLE_TRUNCATED:
-        case ENG_ERR_KEYTABLE_AUTH:
-        case ENG_ERR_KEYTABLE_ROLLBACK:
-        case ENG_ERR_BACKUP_CORRUPT:
-        case ENG_ERR_BACKUP_TRUNCATED:
-        case ENG_ERR_STORE_CORRUPT:
-        case ENG_ERR_UNWRAP:
-            return EXIT_INTEGRITY;
-        default:
-            return EXIT_ERR;
-    }
-}
-
-/* One line: what failed and why; the engine's code name for scripts and searches. */
-static int fail_with(const char *what, int code)
-{
-    fprintf(stderr, "cmk: %s: %s (%s)\n", what, eng_strerror(code), eng_error_name(code));
-    return exit_code_for(code);
-}
-
 static int fail(const char *what)
 {
-    return fail_with(what, eng_errno());
+    return cmk_fail_with(what, eng_errno());
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -182,12 +151,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         const char *name;
         size_t field; /* offset of a const char * in struct opts */
     } valued[] = {
-        {"key-file", offsetof(struct opts, key_file)},
-        {"vault-url", offsetof(struct opts, vault_url)},
-        {"vault-key", offsetof(struct opts, vault_key)},
-        {"vault-ca", offsetof(struct opts, vault_ca)},
-        {"vault-token-file", offsetof(struct opts, vault_token_file)},
         {"mode", offsetof(struct opts, mode)},
+        {"integrity", offsetof(struct opts, integrity)},
         {"unit-size", offsetof(struct opts, unit_size)},
         {"size", offsetof(struct opts, size)},
         {"units", offsetof(struct opts, units)},
@@ -209,7 +174,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
         }
         if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
             if (o->npos == (int)(sizeof(o->pos) / sizeof(o->pos[0]))) {
-                return usage_error("too many arguments", a);
+                return cmk_usage_error("too many arguments", a);
             }
             o->pos[o->npos++] = a;
             continue;
@@ -228,7 +193,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             continue;
         }
         if (strcmp(name, "vault-insecure-http") == 0) {
-            o->insecure_http = 1;
+            o->k.insecure_http = 1;
             continue;
         }
         const char *eq = strchr(name, '=');
@@ -239,14 +204,15 @@ static int parse_opts(int argc, char **argv, struct opts *o)
                 break;
             }
         }
-        if (k == sizeof(valued) / sizeof(valued[0])) {
-            return usage_error("unknown option", a);
+        const char **field = cmk_keyopts_field(&o->k, name, nlen);
+        if (field == NULL && k == sizeof(valued) / sizeof(valued[0])) {
+            return cmk_usage_error("unknown option", a);
         }
         const char *val = eq != NULL ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (val == NULL) {
-            return usage_error("option needs a value", a);
+            return cmk_usage_error("option needs a value", a);
         }
-        *(const char **)((char *)o + valued[k].field) = val;
+        *(field != NULL ? field : (const char **)((char *)o + valued[k].field)) = val;
     }
     return EXIT_OK;
 }
@@ -293,132 +259,22 @@ static int parse_u32(const char *s, uint32_t *out)
     return 0;
 }
 
-static int key_file_path(const struct opts *o, char *out, size_t max_out_len, int create_dir)
-{
-    const char *p = o->key_file != NULL ? o->key_file : getenv("CMK_KEY_FILE");
-    if (p != NULL && p[0] != '\0') {
-        return snprintf(out, max_out_len, "%s", p) < (int)max_out_len ? 0 : -1;
-    }
-    const char *home = getenv("HOME");
-    if (home == NULL || home[0] == '\0') {
-        return -1;
-    }
-    char d[PATH_MAX];
-    if (snprintf(d, sizeof(d), "%s/.cmk", home) >= (int)sizeof(d)) {
-        return -1;
-    }
-    if (create_dir && mkdir(d, 0700) != 0 && errno != EEXIST) {
-        return -1;
-    }
-    return snprintf(out, max_out_len, "%s/smk.key", d) < (int)max_out_len ? 0 : -1;
-}
-
 static int run_config(const struct opts *o, struct eng_store_config *cfg)
 {
     eng_store_config_init(cfg);
     if (o->revalidate != NULL && (parse_u32(o->revalidate, &cfg->revalidate_s) != 0 ||
                                   cfg->revalidate_s == 0)) {
-        return usage_error("bad --revalidate", o->revalidate);
+        return cmk_usage_error("bad --revalidate", o->revalidate);
     }
     if (o->backend != NULL && eng_backend_from_name(o->backend, &cfg->backend) != 0) {
-        return usage_error("unknown --backend", o->backend);
+        return cmk_usage_error("unknown --backend", o->backend);
     }
     if (o->wait != NULL && (parse_u32(o->wait, &cfg->lock_wait_s) != 0 ||
                             cfg->lock_wait_s > 86400)) {
-        return usage_error("bad --wait (seconds, 0..86400)", o->wait);
+        return cmk_usage_error("bad --wait (seconds, 0..86400)", o->wait);
     }
     cfg->anchor_dir = o->anchor_dir;
     return EXIT_OK;
-}
-
-/*
- * After the engine refused the secret file |path| (|kind|: "key file",
- * "token file"): one line naming the file and the error, and for a file
- * that is not ours alone its mode and owner and what to do.
- */
-static void secret_file_error(const char *kind, const char *path)
-{
-    int code = eng_errno();
-    struct stat st;
-    int found = lstat(path, &st) == 0;
-    if (found && (S_ISLNK(st.st_mode) || !S_ISREG(st.st_mode))) {
-        fprintf(stderr, "cmk: %s %s is %s, refused (give a regular file): %s (%s)\n", kind, path,
-                S_ISLNK(st.st_mode) ? "a symbolic link" : "not a regular file", eng_strerror(code),
-                eng_error_name(code));
-        return;
-    }
-    if (found && (code == ENG_ERR_PERM_LOOSE || code == ENG_ERR_PERM_OWNER)) {
-        fprintf(stderr,
-                "cmk: %s %s has mode %04o and owner uid %lu: %s (%s); it must be a "
-                "regular file owned by uid %lu, no group or other access (chmod 600)\n",
-                kind, path, (unsigned)(st.st_mode & 07777), (unsigned long)st.st_uid,
-                eng_strerror(code), eng_error_name(code), (unsigned long)geteuid());
-        return;
-    }
-    fprintf(stderr, "cmk: %s %s: %s (%s)\n", kind, path, eng_strerror(code), eng_error_name(code));
-}
-
-/* The customer-managed provider: token from --vault-token-file or $CMK_VAULT_TOKEN. */
-static struct eng_kek_provider *open_vault(const struct opts *o)
-{
-    char token[ENG_VAULT_TOKEN_MAX + 1] = "";
-    if (o->vault_key == NULL) {
-        fprintf(stderr, "cmk: --vault-url needs --vault-key NAME\n");
-        return NULL;
-    }
-    if (o->vault_token_file != NULL) {
-        if (eng_vault_read_token(o->vault_token_file, token, sizeof(token)) != 0) {
-            secret_file_error("token file", o->vault_token_file);
-            return NULL;
-        }
-    } else if (getenv("CMK_VAULT_TOKEN") != NULL) {
-        snprintf(token, sizeof(token), "%s", getenv("CMK_VAULT_TOKEN"));
-    } else {
-        fprintf(stderr, "cmk: --vault-url needs --vault-token-file or $CMK_VAULT_TOKEN\n");
-        return NULL;
-    }
-    struct eng_vault_config cfg = {.vault_url = o->vault_url, .key_name = o->vault_key,
-                                   .token = token, .ca_file = o->vault_ca, .max_retries = -1,
-                                   .insecure_http = o->insecure_http};
-    struct eng_kek_provider *p = eng_vault_open(&cfg);
-    eng_cleanse(token, sizeof(token));
-    int code = eng_errno();
-    if (p == NULL && code == ENG_ERR_VAULT_INSECURE) {
-        fprintf(stderr, "cmk: --vault-url %s: %s; use https://, or --vault-insecure-http to "
-                "accept it (%s)\n", o->vault_url, eng_strerror(code), eng_error_name(code));
-    } else if (p == NULL && code == ENG_ERR_VAULT_CA_FILE) {
-        struct stat st;
-        const char *why = stat(o->vault_ca, &st) != 0 || access(o->vault_ca, R_OK) != 0
-                              ? strerror(errno)
-                          : !S_ISREG(st.st_mode) ? "not a regular file"
-                                                 : "no PEM certificate in it";
-        fprintf(stderr, "cmk: --vault-ca %s: %s: %s (%s)\n", o->vault_ca, why, eng_strerror(code),
-                eng_error_name(code));
-    } else if (p == NULL) {
-        fprintf(stderr, "cmk: vault %s key %s: %s (%s)\n", o->vault_url, o->vault_key,
-                eng_strerror(code), eng_error_name(code));
-    } else if (o->insecure_http && strncmp(o->vault_url, "http://", 7) == 0) {
-        fprintf(stderr, "cmk: warning: --vault-insecure-http: the bearer token goes to %s in "
-                "clear text\n", o->vault_url);
-    }
-    return p;
-}
-
-static struct eng_kek_provider *open_kek(const struct opts *o, int create)
-{
-    if (o->vault_url != NULL) {
-        return open_vault(o);
-    }
-    char path[PATH_MAX];
-    if (key_file_path(o, path, sizeof(path), create) != 0) {
-        fprintf(stderr, "cmk: no key file: give --key-file or set CMK_KEY_FILE or HOME\n");
-        return NULL;
-    }
-    struct eng_kek_provider *p = eng_smk_open(path, create);
-    if (p == NULL) {
-        secret_file_error("key file", path);
-    }
-    return p;
 }
 
 /*
@@ -429,7 +285,7 @@ static struct eng_kek_provider *open_kek(const struct opts *o, int create)
  */
 static int need_vault_options(const struct opts *o, const char *what, const struct eng_kek_ref *rec)
 {
-    if (o->vault_url != NULL || rec->provider[0] == '\0' ||
+    if (o->k.vault_url != NULL || rec->provider[0] == '\0' ||
         strcmp(rec->provider, ENG_SMK_PROVIDER_NAME) == 0) {
         return EXIT_OK;
     }
@@ -456,7 +312,7 @@ static int store_needs_vault(const struct opts *o, const char *dir)
     struct eng_kek_ref rec;
     memset(&rec, 0, sizeof(rec));
     struct eng_store_dek d;
-    struct eng_store *s = o->vault_url == NULL ? eng_store_inspect(dir) : NULL;
+    struct eng_store *s = o->k.vault_url == NULL ? eng_store_inspect(dir) : NULL;
     if (s != NULL && eng_store_dek_info(s, 0, &d) == 0) {
         rec = d.kek;
     }
@@ -484,7 +340,7 @@ static int backup_needs_vault(const struct opts *o, const char *path)
     struct eng_kek_ref rec;
     memset(&rec, 0, sizeof(rec));
     struct eng_kek_provider probe = {.name = "probe", .state = &rec, .unwrap = probe_unwrap};
-    if (o->vault_url == NULL) {
+    if (o->k.vault_url == NULL) {
         (void)eng_backup_verify(path, &probe); /* fails at the unwrap, or earlier */
     }
     char what[PATH_MAX + 8];
@@ -495,7 +351,7 @@ static int backup_needs_vault(const struct opts *o, const char *path)
 static int cmd_create(const struct opts *o)
 {
     if (o->npos != 2) {
-        return usage_error("create needs DIR", NULL);
+        return cmk_usage_error("create needs DIR", NULL);
     }
     struct eng_store_config cfg;
     int rc = run_config(o, &cfg);
@@ -504,31 +360,49 @@ static int cmd_create(const struct opts *o)
     }
     if (o->mode != NULL && (eng_mode_from_name(o->mode, &cfg.mode) != 0 ||
                             (cfg.mode != ENG_MODE_XTS && cfg.mode != ENG_MODE_GCM))) {
-        return usage_error("--mode must be xts or gcm", o->mode);
+        return cmk_usage_error("--mode must be xts or gcm", o->mode);
     }
-    if (o->unit_size != NULL && parse_u32(o->unit_size, &cfg.unit_size) != 0) {
-        return usage_error("bad --unit-size", o->unit_size);
+    if (o->integrity != NULL && strcmp(o->integrity, "hmac-sha256") == 0) {
+        cfg.integrity = ENG_STORE_INTEGRITY_HMAC_SHA256;
+    } else if (o->integrity != NULL && strcmp(o->integrity, "none") != 0) {
+        return cmk_usage_error("--integrity must be none or hmac-sha256", o->integrity);
     }
-    if (o->extent_units != NULL && parse_u32(o->extent_units, &cfg.extent_units) != 0) {
-        return usage_error("bad --extent-units", o->extent_units);
+    if (cfg.integrity != ENG_STORE_INTEGRITY_NONE && cfg.mode != ENG_MODE_XTS) {
+        return cmk_usage_error("--integrity hmac-sha256 is for --mode xts (gcm authenticates every "
+                           "unit already)",
+                           o->integrity);
+    }
+    if (o->unit_size != NULL &&
+        (parse_u32(o->unit_size, &cfg.unit_size) != 0 || cfg.unit_size < 512 ||
+         cfg.unit_size > 65536 || (cfg.unit_size & (cfg.unit_size - 1)) != 0)) {
+        return cmk_usage_error("--unit-size must be a power of two from 512 to 65536", o->unit_size);
     }
     uint64_t v;
     if (o->units != NULL) {
-        if (parse_size(o->units, &v) != 0) {
-            return usage_error("bad --units", o->units);
+        if (parse_size(o->units, &v) != 0 || v == 0) {
+            return cmk_usage_error("--units must be a number of units, at least 1", o->units);
         }
         cfg.num_units = v;
     } else if (o->size != NULL) {
-        if (parse_size(o->size, &v) != 0 || cfg.unit_size == 0) {
-            return usage_error("bad --size", o->size);
+        if (parse_size(o->size, &v) != 0 || v == 0 || v > UINT64_MAX - cfg.unit_size) {
+            return cmk_usage_error("--size must be a byte count (K, M, G suffixes), at least 1",
+                               o->size);
         }
         cfg.num_units = v / cfg.unit_size + (v % cfg.unit_size != 0);
     } else {
-        return usage_error("create needs --size or --units", NULL);
+        return cmk_usage_error("create needs --size or --units", NULL);
     }
-    struct eng_kek_provider *kek = open_kek(o, 1);
+    if (o->extent_units != NULL &&
+        (parse_u32(o->extent_units, &cfg.extent_units) != 0 || cfg.extent_units == 0 ||
+         cfg.extent_units > cfg.num_units)) {
+        char what[128];
+        snprintf(what, sizeof(what),
+                 "--extent-units must be from 1 to %" PRIu64 " (the store's units)", cfg.num_units);
+        return cmk_usage_error(what, o->extent_units);
+    }
+    struct eng_kek_provider *kek = cmk_open_kek(&o->k, 1);
     if (kek == NULL) {
-        return exit_code_for(eng_errno());
+        return cmk_exit_code_for(eng_errno());
     }
     struct eng_store *s = eng_store_create(o->pos[1], kek, &cfg);
     if (s == NULL) {
@@ -575,7 +449,7 @@ static int open_failed(const struct opts *o, struct eng_kek_provider *kek, const
         eng_kek_describe(kek, NULL, &given) != 0 || (in = eng_store_inspect(o->pos[1])) == NULL ||
         eng_store_dek_info(in, 0, &d) != 0) {
         eng_store_close(in);
-        return fail_with(what, code);
+        return cmk_fail_with(what, code);
     }
     eng_store_close(in);
     fprintf(stderr, "cmk: %s: %s (%s): the store's key table names %s key %s version %s; "
@@ -584,7 +458,7 @@ static int open_failed(const struct opts *o, struct eng_kek_provider *kek, const
             code == ENG_ERR_KEK_URL_MISMATCH ? "; if the vault moved: cmk set-vault-url " : "",
             code == ENG_ERR_KEK_URL_MISMATCH ? o->pos[1] : "",
             code == ENG_ERR_KEK_URL_MISMATCH ? " with these vault options" : "");
-    return exit_code_for(code);
+    return cmk_exit_code_for(code);
 }
 
 /* Opens the store of command position 1 (read-only: shared lock); prints the error itself. */
@@ -599,9 +473,9 @@ static struct eng_store *open_store(const struct opts *o, struct eng_kek_provide
     if (read_only) {
         cfg.flags |= ENG_STORE_READ_ONLY;
     }
-    *kek = open_kek(o, 0);
+    *kek = cmk_open_kek(&o->k, 0);
     if (*kek == NULL) {
-        *rc = exit_code_for(eng_errno());
+        *rc = cmk_exit_code_for(eng_errno());
         return NULL;
     }
     struct eng_store *s = open_waiting(o->pos[1], *kek, &cfg);
@@ -629,14 +503,82 @@ static int check_offset(const char *cmd, struct eng_store *s, uint64_t off, uint
     return EXIT_USAGE;
 }
 
+static int put_too_large(const char *name, uint64_t len, int at_least, uint64_t off, uint64_t cap)
+{
+    fprintf(stderr,
+            "cmk: put: %s holds %s%" PRIu64 " bytes, more than the %" PRIu64
+            " bytes the store has from --offset %" PRIu64 " (capacity %" PRIu64
+            "); nothing was written (%s)\n",
+            strcmp(name, "-") == 0 ? "stdin" : name, at_least ? "at least " : "", len, cap - off,
+            off, cap, eng_error_name(ENG_ERR_RANGE));
+    return EXIT_ERR;
+}
+
+/*
+ * Checks, before anything is written, that the input fits at |off|: a
+ * regular file by its size; any other input (stdin, a pipe) is read to its
+ * end into an encrypted spool file (*spool), refused as soon as it passes
+ * the room left, and written from there. EXIT_OK or the exit code (printed).
+ */
+static int put_input_fits(struct eng_store *s, FILE *in, const char *name, uint64_t off,
+                          uint8_t *buf, struct eng_tmpfile **spool)
+{
+    struct eng_store_info info;
+    struct stat st;
+    eng_store_get_info(s, &info);
+    uint64_t cap = info.num_units * info.unit_size;
+    uint64_t room = cap - off; /* check_offset refused an offset past the end */
+    if (fstat(fileno(in), &st) == 0 && S_ISREG(st.st_mode)) {
+        uint64_t len = (uint64_t)st.st_size;
+        return len <= room ? EXIT_OK : put_too_large(name, len, 0, off, cap);
+    }
+    *spool = eng_tmpfile_new(NULL);
+    if (*spool == NULL) {
+        return fail("put: spool file for the input");
+    }
+    size_t n;
+    while ((n = fread(buf, 1, IO_CHUNK, in)) > 0) {
+        if (n > room - eng_tmpfile_size(*spool)) {
+            return put_too_large(name, eng_tmpfile_size(*spool) + n, 1, off, cap);
+        }
+        if (eng_tmpfile_write(*spool, buf, n) != 0) {
+            return fail("put: spool file for the input");
+        }
+    }
+    if (ferror(in)) {
+        fprintf(stderr, "cmk: put: reading %s failed\n", name);
+        return EXIT_ERR;
+    }
+    return EXIT_OK;
+}
+
+/* The next chunk of input into |buf|: *n bytes (0 at the end); EXIT_OK or the exit code. */
+static int put_next(FILE *in, const char *name, struct eng_tmpfile *spool, uint64_t done,
+                    uint8_t *buf, size_t *n)
+{
+    if (spool == NULL) {
+        *n = fread(buf, 1, IO_CHUNK, in);
+        if (*n == 0 && ferror(in)) {
+            fprintf(stderr, "cmk: put: reading %s failed\n", name);
+            return EXIT_ERR;
+        }
+        return EXIT_OK;
+    }
+    uint64_t left = eng_tmpfile_size(spool) - done;
+    *n = left < IO_CHUNK ? (size_t)left : IO_CHUNK;
+    return *n == 0 || eng_tmpfile_read(spool, done, buf, *n) == 0
+               ? EXIT_OK
+               : fail("put: spool file for the input");
+}
+
 static int cmd_put(const struct opts *o)
 {
     if (o->npos != 3) {
-        return usage_error("put needs DIR FILE", NULL);
+        return cmk_usage_error("put needs DIR FILE", NULL);
     }
     uint64_t off = 0;
     if (o->offset != NULL && parse_size(o->offset, &off) != 0) {
-        return usage_error("bad --offset", o->offset);
+        return cmk_usage_error("bad --offset", o->offset);
     }
     FILE *in = strcmp(o->pos[2], "-") == 0 ? stdin : fopen(o->pos[2], "rb");
     if (in == NULL) {
@@ -651,17 +593,18 @@ static int cmd_put(const struct opts *o)
         rc = check_offset("put", s, off, &total);
     }
     uint8_t *buf = malloc(IO_CHUNK);
+    struct eng_tmpfile *spool = NULL;
     if (s != NULL && buf == NULL) {
         fprintf(stderr, "cmk: put: out of memory\n");
         rc = EXIT_ERR;
     }
-    while (s != NULL && buf != NULL && rc == EXIT_OK) {
-        size_t n = fread(buf, 1, IO_CHUNK, in);
-        if (n == 0) {
-            if (ferror(in)) {
-                fprintf(stderr, "cmk: put: reading %s failed\n", o->pos[2]);
-                rc = EXIT_ERR;
-            }
+    if (s != NULL && rc == EXIT_OK) {
+        rc = put_input_fits(s, in, o->pos[2], off, buf, &spool);
+    }
+    for (uint64_t done = 0; s != NULL && rc == EXIT_OK;) {
+        size_t n = 0;
+        rc = put_next(in, o->pos[2], spool, done, buf, &n);
+        if (n == 0 || rc != EXIT_OK) {
             break;
         }
         if (eng_store_write_bytes(s, off, buf, n) != 0) {
@@ -669,9 +612,14 @@ static int cmd_put(const struct opts *o)
             break;
         }
         off += n;
+        done += n;
     }
     if (s != NULL && rc == EXIT_OK && eng_store_sync(s) != 0) {
         rc = fail("put");
+    }
+    eng_tmpfile_free(spool);
+    if (buf != NULL) {
+        eng_cleanse(buf, IO_CHUNK);
     }
     free(buf);
     if (in != stdin) {
@@ -839,14 +787,14 @@ static int close_output(struct output *out, int rc)
 static int cmd_get(const struct opts *o)
 {
     if (o->npos != 2) {
-        return usage_error("get needs DIR", NULL);
+        return cmk_usage_error("get needs DIR", NULL);
     }
     uint64_t off = 0, len = 0;
     if (o->offset != NULL && parse_size(o->offset, &off) != 0) {
-        return usage_error("bad --offset", o->offset);
+        return cmk_usage_error("bad --offset", o->offset);
     }
     if (o->length != NULL && parse_size(o->length, &len) != 0) {
-        return usage_error("bad --length", o->length);
+        return cmk_usage_error("bad --length", o->length);
     }
     struct output out;
     out.f = NULL;
@@ -931,7 +879,7 @@ static int op_backup(struct eng_store *s, const struct opts *o)
 static int cmd_backup(const struct opts *o)
 {
     if (o->npos != 3) {
-        return usage_error("backup needs DIR FILE", NULL);
+        return cmk_usage_error("backup needs DIR FILE", NULL);
     }
     return with_store(o, "backup", 1, op_backup);
 }
@@ -939,15 +887,15 @@ static int cmd_backup(const struct opts *o)
 static int cmd_verify_backup(const struct opts *o)
 {
     if (o->npos != 2) {
-        return usage_error("verify-backup needs FILE", NULL);
+        return cmk_usage_error("verify-backup needs FILE", NULL);
     }
     int rc = backup_needs_vault(o, o->pos[1]);
     if (rc != EXIT_OK) {
         return rc;
     }
-    struct eng_kek_provider *kek = open_kek(o, 0);
+    struct eng_kek_provider *kek = cmk_open_kek(&o->k, 0);
     if (kek == NULL) {
-        return exit_code_for(eng_errno());
+        return cmk_exit_code_for(eng_errno());
     }
     rc = eng_backup_verify(o->pos[1], kek) == 0 ? EXIT_OK : fail("verify-backup");
     eng_kek_provider_free(kek);
@@ -957,16 +905,16 @@ static int cmd_verify_backup(const struct opts *o)
 static int cmd_restore(const struct opts *o)
 {
     if (o->npos != 3) {
-        return usage_error("restore needs FILE DIR", NULL);
+        return cmk_usage_error("restore needs FILE DIR", NULL);
     }
     struct eng_store_config cfg;
     int rc = run_config(o, &cfg);
     if (rc != EXIT_OK || (rc = backup_needs_vault(o, o->pos[1])) != EXIT_OK) {
         return rc;
     }
-    struct eng_kek_provider *kek = open_kek(o, 0);
+    struct eng_kek_provider *kek = cmk_open_kek(&o->k, 0);
     if (kek == NULL) {
-        return exit_code_for(eng_errno());
+        return cmk_exit_code_for(eng_errno());
     }
     if (eng_store_restore(o->pos[1], o->pos[2], kek, &cfg) != 0) {
         rc = fail("restore");
@@ -979,8 +927,8 @@ static int cmd_restore(const struct opts *o)
 static int op_rotate_kek(struct eng_store *s, const struct opts *o)
 {
     char path[PATH_MAX];
-    if (!o->keep_version && o->vault_url == NULL) {
-        if (key_file_path(o, path, sizeof(path), 0) != 0 || eng_smk_rotate(path, NULL, 0) != 0) {
+    if (!o->keep_version && o->k.vault_url == NULL) {
+        if (cmk_key_file_path(&o->k, path, sizeof(path), 0) != 0 || eng_smk_rotate(path, NULL, 0) != 0) {
             return -1;
         }
     }
@@ -990,7 +938,7 @@ static int op_rotate_kek(struct eng_store *s, const struct opts *o)
 static int cmd_rotate_kek(const struct opts *o)
 {
     if (o->npos != 2) {
-        return usage_error("rotate-kek needs DIR", NULL);
+        return cmk_usage_error("rotate-kek needs DIR", NULL);
     }
     return with_store(o, "rotate-kek", 0, op_rotate_kek);
 }
@@ -1006,7 +954,7 @@ static int cmd_rekey(const struct opts *o)
 {
     uint32_t extent;
     if (o->npos != 3 || parse_u32(o->pos[2], &extent) != 0) {
-        return usage_error("rekey needs DIR EXTENT (a number)", NULL);
+        return cmk_usage_error("rekey needs DIR EXTENT (a number)", NULL);
     }
     return with_store(o, "rekey", 0, op_rekey);
 }
@@ -1029,6 +977,10 @@ static void print_status_text(const char *dir, struct eng_store *s, const struct
     printf("units       %" PRIu64 " (%" PRIu64 " bytes)\n", in->num_units,
            in->num_units * in->unit_size);
     printf("extents     %" PRIu32 " of %" PRIu32 " units\n", in->num_extents, in->extent_units);
+    printf("integrity   %s\n", in->mode == ENG_MODE_GCM ? "gcm tag per unit"
+                               : in->integrity != ENG_STORE_INTEGRITY_NONE
+                                   ? "hmac-sha256 per unit (macs)"
+                                   : "none (xts: changed data is not detected)");
     printf("generation  %" PRIu64 "\n", in->generation);
     if (in->accessible) {
         printf("access      ok (key table MAC verified, KEK checked at open, then every %" PRIu32
@@ -1071,6 +1023,10 @@ static void print_status_json(const char *dir, struct eng_store *s, const struct
     cJSON_AddNumberToObject(root, "num_units", (double)in->num_units);
     cJSON_AddNumberToObject(root, "extent_units", in->extent_units);
     cJSON_AddNumberToObject(root, "num_extents", in->num_extents);
+    cJSON_AddStringToObject(root, "integrity", in->mode == ENG_MODE_GCM ? "gcm"
+                                               : in->integrity != ENG_STORE_INTEGRITY_NONE
+                                                   ? "hmac-sha256"
+                                                   : "none");
     cJSON_AddNumberToObject(root, "generation", (double)in->generation);
     cJSON_AddBoolToObject(root, "accessible", in->accessible);
     cJSON_AddBoolToObject(root, "mac_verified", in->mac_verified);
@@ -1109,7 +1065,7 @@ static void print_status_json(const char *dir, struct eng_store *s, const struct
 static int cmd_status(const struct opts *o)
 {
     if (o->npos != 2) {
-        return usage_error("status needs DIR", NULL);
+        return cmk_usage_error("status needs DIR", NULL);
     }
     /* With the key: full check. Without it (revoked): the key table alone, and exit 3. */
     struct eng_store_config cfg;
@@ -1118,10 +1074,10 @@ static int cmd_status(const struct opts *o)
         return rc;
     }
     cfg.flags |= ENG_STORE_READ_ONLY;
-    struct eng_kek_provider *kek = open_kek(o, 0);
+    struct eng_kek_provider *kek = cmk_open_kek(&o->k, 0);
     struct eng_store *s = kek != NULL ? open_waiting(o->pos[1], kek, &cfg) : NULL;
     int open_err = s == NULL ? eng_errno() : ENG_OK;
-    if (s == NULL && exit_code_for(open_err) == EXIT_INACCESSIBLE) {
+    if (s == NULL && cmk_exit_code_for(open_err) == EXIT_INACCESSIBLE) {
         s = eng_store_inspect(o->pos[1]);
     }
     if (s == NULL) {
@@ -1131,7 +1087,7 @@ static int cmd_status(const struct opts *o)
             return rc;
         }
         eng_kek_provider_free(kek);
-        return kek == NULL ? exit_code_for(eng_errno()) : fail("status");
+        return kek == NULL ? cmk_exit_code_for(eng_errno()) : fail("status");
     }
     struct eng_store_info info;
     eng_store_get_info(s, &info);
@@ -1156,8 +1112,8 @@ static int cmd_status(const struct opts *o)
  */
 static int cmd_set_vault_url(const struct opts *o)
 {
-    if (o->npos != 2 || o->vault_url == NULL) {
-        return usage_error("set-vault-url needs DIR and --vault-url NEW", NULL);
+    if (o->npos != 2 || o->k.vault_url == NULL) {
+        return cmk_usage_error("set-vault-url needs DIR and --vault-url NEW", NULL);
     }
     struct eng_store_config cfg;
     int rc = run_config(o, &cfg);
@@ -1171,9 +1127,9 @@ static int cmd_set_vault_url(const struct opts *o)
         return fail("set-vault-url");
     }
     eng_store_close(in);
-    struct eng_kek_provider *kek = open_kek(o, 0);
+    struct eng_kek_provider *kek = cmk_open_kek(&o->k, 0);
     if (kek == NULL) {
-        return exit_code_for(eng_errno());
+        return cmk_exit_code_for(eng_errno());
     }
     struct eng_kek_ref given;
     int moved = eng_store_move_kek(o->pos[1], kek, &cfg);
@@ -1193,6 +1149,7 @@ static int cmd_set_vault_url(const struct opts *o)
 
 int main(int argc, char **argv)
 {
+    cmk_prog = "cmk";
     struct opts o;
     int rc = parse_opts(argc, argv, &o);
     if (rc != EXIT_OK) {
@@ -1221,5 +1178,5 @@ int main(int argc, char **argv)
             return cmds[i].fn(&o);
         }
     }
-    return usage_error("unknown command", o.pos[0]);
+    return cmk_usage_error("unknown command", o.pos[0]);
 }

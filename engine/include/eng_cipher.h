@@ -47,7 +47,7 @@ enum eng_mode {
 
 enum eng_backend {
     ENG_BACKEND_AUTO = 0, /* ENG_BACKEND env var, else the fastest for the mode */
-    ENG_BACKEND_NATIVE,   /* the project's own VAES/AES-NI XTS */
+    ENG_BACKEND_NATIVE,   /* the project's own VAES/AES-NI XTS; VAES GCM (vaes-avx2, avx512) */
     ENG_BACKEND_IPSECMB,  /* Intel ipsec-mb: GCM, CTR, CBC */
     ENG_BACKEND_OPENSSL,  /* OpenSSL 3 EVP: all modes; the reference */
     ENG_BACKEND_COUNT,
@@ -56,11 +56,12 @@ enum eng_backend {
 /* CPU paths, narrowest first. AUTO = the ENG_ARCH env var, else the best the CPU has. */
 enum eng_arch {
     ENG_ARCH_AUTO = 0,
-    ENG_ARCH_NOAESNI, /* no AES instructions at all */
-    ENG_ARCH_SSE,     /* AES-NI + PCLMULQDQ + SSE4.1 */
-    ENG_ARCH_AVX,     /* + AVX */
-    ENG_ARCH_AVX2,    /* + AVX2 (valgrind's widest) */
-    ENG_ARCH_AVX512,  /* + AVX-512F/BW/VL + VAES + VPCLMULQDQ */
+    ENG_ARCH_NOAESNI,   /* no AES instructions at all */
+    ENG_ARCH_SSE,       /* AES-NI + PCLMULQDQ + SSE4.1 */
+    ENG_ARCH_AVX,       /* + AVX */
+    ENG_ARCH_AVX2,      /* + AVX2 (valgrind's widest) */
+    ENG_ARCH_VAES_AVX2, /* + VAES + VPCLMULQDQ on ymm, no AVX-512 ("vaes-avx2": AMD Zen 3) */
+    ENG_ARCH_AVX512,    /* + AVX-512F/BW/VL + VAES + VPCLMULQDQ */
     ENG_ARCH_COUNT,
 };
 
@@ -138,7 +139,7 @@ ENG_API enum eng_arch eng_cipher_arch(const struct eng_cipher *c);
 ENG_API void eng_xts_tweak_from_u64(uint8_t tweak[ENG_XTS_TWEAK_BYTES], uint64_t n);
 
 /* Names: "xts", "gcm", "ctr", "cbc"; "auto", "native", "ipsec-mb", "openssl";
- * "auto", "noaesni", "sse", "avx", "avx2", "avx512". Never NULL. */
+ * "auto", "noaesni", "sse", "avx", "avx2", "vaes-avx2", "avx512". Never NULL. */
 ENG_API const char *eng_mode_name(enum eng_mode m);
 ENG_API const char *eng_backend_name(enum eng_backend b);
 ENG_API const char *eng_arch_name(enum eng_arch a);
@@ -163,7 +164,8 @@ struct eng_path {
  * eng_paths lists the distinct paths that run |mode| on this CPU (ENG_ARCH
  * ignored), native first, then ipsec-mb, then OpenSSL: every path of the
  * back ends whose code depends on the arch argument, and OpenSSL once (it
- * picks its own path from CPUID). Writes at most |max_out| entries; returns
+ * picks its own path from CPUID); ipsec-mb not at vaes-avx2, where it runs
+ * its avx2 code. Writes at most |max_out| entries; returns
  * how many exist.
  */
 ENG_API size_t eng_paths(enum eng_mode mode, struct eng_path *out, size_t max_out);

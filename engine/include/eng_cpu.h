@@ -2,11 +2,14 @@
  * eng_cpu.h - CPU feature detection (CPUID + XGETBV) and the arch cap.
  *
  * Paths are chosen at run time from what the CPU and OS support, never from
- * compile flags. ENG_ARCH=noaesni|sse|avx|avx2|avx512 caps the path that
- * ENG_ARCH_AUTO resolves to (for valgrind, which cannot run AVX-512, and to
- * run a whole program on a narrower path). An explicit arch passed to
- * eng_cipher_new is taken as asked, within what the CPU supports: that is
- * how tests exercise every path on one machine.
+ * compile flags. ENG_ARCH=noaesni|sse|avx|avx2|vaes-avx2|avx512 caps the
+ * path that ENG_ARCH_AUTO resolves to (for valgrind, which cannot run
+ * AVX-512 or VAES, and to run a whole program on a narrower path: on an
+ * AVX-512 CPU, ENG_ARCH=vaes-avx2 runs the ymm VAES code of a Zen 3 class
+ * CPU). The best path is avx512 with AVX-512F/BW/VL + VAES + VPCLMULQDQ,
+ * else vaes-avx2 with AVX2 + VAES + VPCLMULQDQ, else avx2, avx, sse. An
+ * explicit arch passed to eng_cipher_new is taken as asked, within what the
+ * CPU supports: that is how tests exercise every path on one machine.
  */
 #ifndef ENG_CPU_H
 #define ENG_CPU_H
@@ -25,7 +28,15 @@ struct eng_cpu_features {
 /* eng_cpu_features returns the detected features (OS support checked). Never NULL. */
 ENG_API const struct eng_cpu_features *eng_cpu_features(void);
 
-/* eng_cpu_best_arch returns the widest path the CPU supports, ignoring ENG_ARCH. */
+/*
+ * eng_cpu_arch_of returns the widest path a CPU with features |f| supports:
+ * avx512 needs AVX-512F/BW/VL + VAES + VPCLMULQDQ, vaes-avx2 AVX2 + VAES +
+ * VPCLMULQDQ, avx2 AVX2, avx AVX, sse AES-NI + PCLMULQDQ + SSE4.1; else
+ * noaesni (also for NULL).
+ */
+ENG_API enum eng_arch eng_cpu_arch_of(const struct eng_cpu_features *f);
+
+/* eng_cpu_best_arch returns the widest path this CPU supports, ignoring ENG_ARCH. */
 ENG_API enum eng_arch eng_cpu_best_arch(void);
 
 /*

@@ -45,6 +45,9 @@ enum eng_err_category {
     X(ENG_ERR_ARCH, USAGE, 13, "unknown CPU architecture name")                            \
     X(ENG_ERR_ENV, USAGE, 14, "invalid value in an ENG_* environment variable")           \
     X(ENG_ERR_TOO_LONG, USAGE, 15, "length too large for the mode")                       \
+    X(ENG_ERR_GEOMETRY, USAGE, 16,                                                         \
+      "store geometry out of range (unit size 512..65536, a power of two; extent units "   \
+      "1..number of units; data file at most 1 PiB)")                                      \
     X(ENG_ERR_AUTH, CRYPTO, 1, "authentication failed")                                    \
     X(ENG_ERR_CRYPTO_LIB, CRYPTO, 2, "the crypto library reported an error")              \
     X(ENG_ERR_RANDOM, CRYPTO, 3, "random number generator failed")                        \
@@ -68,6 +71,8 @@ enum eng_err_category {
     X(ENG_ERR_ANCHOR, IO, 11,                                                              \
       "freshness anchor unusable (folder not private, file corrupt, or write failed)")    \
     X(ENG_ERR_READ_ONLY, IO, 12, "store was opened read-only")                            \
+    X(ENG_ERR_NOT_REGULAR, IO, 13,                                                         \
+      "not a regular file (a FIFO, device, folder or symbolic link stands in its place)")  \
     X(ENG_ERR_INACCESSIBLE, KEY, 1,                                                        \
       "store is inaccessible: the key encryption key is gone, disabled or not permitted")  \
     X(ENG_ERR_KEYTABLE_CORRUPT, KEY, 2, "key table is corrupt (checksum or structure)")    \
@@ -122,6 +127,12 @@ ENG_API const char *eng_error_name(int code);
 ENG_API enum eng_err_category eng_error_category(int code);
 /* eng_error_where returns "file:line" of the last failure in this thread (debugging aid). */
 ENG_API const char *eng_error_where(void);
+/*
+ * eng_error_file returns the path of the file the last failure in this
+ * thread concerns (a store file, key file or backup that is missing, not a
+ * regular file, or unreadable), or "" when that failure named no file.
+ */
+ENG_API const char *eng_error_file(void);
 /* eng_clear_error resets this thread's code to ENG_OK. */
 ENG_API void eng_clear_error(void);
 

@@ -10,7 +10,22 @@
  * service-managed key (eng_smk_open).
  *
  *   XTS  length preserving; tweak = logical unit number. Hides data, does
- *        not detect tampering (see eng_cipher.h).
+ *        NOT detect tampering (see eng_cipher.h): a changed, swapped or
+ *        moved unit reads back as garbage with no error, unless the store
+ *        was created with integrity ENG_STORE_INTEGRITY_HMAC_SHA256:
+ *        per slot unit a 32-byte HMAC-SHA-256 tag in the metadata file
+ *        "macs" (as dm-integrity keeps tags beside the data), under a key
+ *        derived from the extent's DEK with HKDF-SHA-256 (salt = store id,
+ *        info = "cmk-harness store unit MAC v1"), so it is independent of
+ *        the XTS key and changes with every rekey. The tag covers store id ||
+ *        unit number (big-endian u64) || ciphertext, and is checked before
+ *        the unit is decrypted: a flipped byte, a unit moved to another
+ *        position or store, a swapped "macs" or data file gives ENG_ERR_AUTH
+ *        (that unit's plaintext is zeroed, never returned). What it does not
+ *        stop, as with dm-integrity: replaying an older (unit, tag) pair of
+ *        the same unit under the same DEK at the same position; rolling back
+ *        the whole folder. GCM stores authenticate every unit already (tags
+ *        below) and take no integrity option.
  *   GCM  per unit a 12-byte nonce and 16-byte tag in the metadata file
  *        "tags"; AAD = store id || unit number (big-endian u64), so a unit
  *        cannot be moved to another position or another store.
@@ -87,10 +102,14 @@
  *             (u - e * extent_units) * unit_size. The spare slot receives
  *             an extent being re-keyed.
  *   tags      GCM only: 28 bytes (nonce 12 | tag 16) per slot unit, same order
+ *   macs      XTS with integrity only: 32-byte tag per slot unit, same order
  *   nonce     stores made before random nonces only: an old boot counter, unused
  *   lock      flock'ed while the store is open (shared by readers, else one process)
  * Every unit is written (encrypted zeros) at creation, so every unit of a
- * store decrypts and authenticates.
+ * store decrypts and authenticates. The integrity option is recorded in the
+ * key table (under its MAC), so it cannot be stripped by deleting "macs";
+ * it stays through rotate-kek (DEKs unchanged), rekey (new DEK, new tags in
+ * the new slot) and backup/restore (the backup header carries it).
  *
  * Access control: opening a store unwraps its DEKs through the provider;
  * the DEKs then live only inside eng_cipher objects (locked, wiped memory).
@@ -129,6 +148,13 @@ extern "C" {
 #define ENG_STORE_DEFAULT_GRACE_S 300U
 #define ENG_STORE_ID_BYTES 16U
 
+/* Per-unit integrity of an XTS store (see the header comment). */
+enum eng_store_integrity {
+    ENG_STORE_INTEGRITY_NONE = 0,
+    ENG_STORE_INTEGRITY_HMAC_SHA256 = 1, /* "macs": HMAC-SHA-256 per slot unit */
+};
+#define ENG_STORE_MAC_BYTES 32U
+
 /* eng_store_config flags */
 #define ENG_STORE_SYNC 1U      /* fdatasync data (and tags) before every write returns */
 #define ENG_STORE_READ_ONLY 2U /* open: shared lock, no write of any kind (ENG_ERR_READ_ONLY) */
@@ -139,7 +165,8 @@ struct eng_store_config {
     enum eng_mode mode;    /* ENG_MODE_XTS or ENG_MODE_GCM */
     uint32_t unit_size;    /* power of two, 512 .. 65536 */
     uint64_t num_units;    /* capacity; >= 1 */
-    uint32_t extent_units; /* units per DEK */
+    uint32_t extent_units; /* units per DEK, 1 .. num_units; 0 = 1024 or num_units if fewer */
+    enum eng_store_integrity integrity; /* XTS only (GCM authenticates already) */
     /* Run time: used by create and open. */
     enum eng_backend backend;
     enum eng_arch arch;
@@ -150,7 +177,10 @@ struct eng_store_config {
     const char *anchor_dir; /* freshness anchors (NULL: $CMK_ANCHOR_DIR, else ~/.cmk/anchors) */
 };
 
-/* eng_store_config_init fills |cfg| with the defaults (XTS, 8 KiB, 1024 units per extent, 60 s, 300 s). */
+/*
+ * eng_store_config_init fills |cfg| with the defaults (XTS, 8 KiB units, extent_units 0: 1024
+ * units per extent, or the whole store when it is smaller; 60 s, 300 s).
+ */
 ENG_API void eng_store_config_init(struct eng_store_config *cfg);
 
 struct eng_store;
@@ -161,7 +191,11 @@ struct eng_store;
  * returns it open. Every extent gets a fresh DEK wrapped by |kek|'s current
  * version; every unit is written as encrypted zeros. The store borrows |kek|:
  * keep it alive until eng_store_close. NULL on failure with the error set;
- * nothing is left in |dir| on failure.
+ * nothing is left in |dir| on failure. Geometry out of range (unit size not
+ * a power of two in 512 .. 65536, num_units 0, extent_units larger than
+ * num_units, a data file over 1 PiB) gives ENG_ERR_GEOMETRY before anything
+ * is created; an integrity option on a GCM store (or an unknown one),
+ * ENG_ERR_ARG.
  */
 ENG_API struct eng_store *eng_store_create(const char *dir, struct eng_kek_provider *kek,
                                            const struct eng_store_config *cfg);
@@ -239,12 +273,12 @@ ENG_API void eng_store_close(struct eng_store *s);
  * first_unit .. first_unit + num_units - 1, in batches (one eng_cipher_batch
  * call per run of units under one DEK, up to 64 units). eng_store_read is
  * the inverse into |out|. 0, or -1: ENG_ERR_RANGE, ENG_ERR_INACCESSIBLE,
- * ENG_ERR_IO, ENG_ERR_AUTH (GCM: a unit failed authentication; no plaintext
- * of a failing unit is returned: it is zeroed), ENG_ERR_READ_ONLY (write on
- * a read-only handle), ENG_ERR_ANCHOR, ... The first write of an open saves
- * the key table (generation + 1) before any unit; under GCM a write may
- * also save it to reserve encryptions, or re-key an extent first (see
- * "GCM nonces" above).
+ * ENG_ERR_IO, ENG_ERR_AUTH (GCM, or XTS with integrity: a unit failed
+ * authentication; no plaintext of a failing unit is returned: it is zeroed;
+ * the other units are), ENG_ERR_READ_ONLY (write on a read-only handle),
+ * ENG_ERR_ANCHOR, ... The first write of an open saves the key table
+ * (generation + 1) before any unit; under GCM a write may also save it to
+ * reserve encryptions, or re-key an extent first (see "GCM nonces" above).
  */
 ENG_API int eng_store_write(struct eng_store *s, uint64_t first_unit, size_t num_units,
                             const void *in);
@@ -295,6 +329,7 @@ struct eng_store_info {
     int last_check_error; /* ENG_OK or the last provider error seen at a check */
     int kek_expired;      /* ENG_OK, or ENG_ERR_KEK_EXPIRED / _NOT_YET_VALID: read-only */
     int mac_verified;     /* key table MAC checked (0 for eng_store_inspect) */
+    enum eng_store_integrity integrity; /* per-unit MACs (XTS) */
     int in_memory;
     enum eng_backend backend; /* what the DEK ciphers run on */
     enum eng_arch arch;
@@ -325,7 +360,10 @@ ENG_API int eng_store_dek_info(const struct eng_store *s, uint32_t index, struct
  * (current version), to the file |path| (created 0600, must not exist).
  * Each chunk's AAD binds the SHA-256 of the header, the chunk index and a
  * final-chunk flag, so truncation, reordering, splicing between backups and
- * header edits are all detected.
+ * header edits are all detected. The header carries a SHA-256 checksum,
+ * checked before any of its fields is used (a damaged header is
+ * ENG_ERR_BACKUP_CORRUPT, not a KEK error), and the store's integrity
+ * option, which restore recreates. Version 1 backups are still read.
  */
 ENG_API int eng_store_backup(struct eng_store *s, const char *path);
 

@@ -2,10 +2,19 @@
  * backup.c - encrypted backup streams of a store, and restore.
  *
  * Stream (big-endian):
- *   header: "CMKBK001" | u32 header_len | u8 mode | u32 unit_size |
- *           u64 num_units | u32 extent_units | store id (16) | backup id (16) |
- *           u32 chunk_units | u64 num_chunks | wrapped backup DEK
- *           (str8 provider, key_id, version, alg | u16 len | bytes)
+ *   header: "CMKBK002" | u32 header_len | u8 mode | u8 integrity |
+ *           u32 unit_size | u64 num_units | u32 extent_units | store id (16) |
+ *           backup id (16) | u32 chunk_units | u64 num_chunks | wrapped backup
+ *           DEK (str8 provider, key_id, version, alg | u16 len | bytes) |
+ *           SHA-256 of every header byte before it (32)
+ *   (header_len counts the whole header, checksum included.) The checksum
+ *   is checked, needing no key, before any header field is used, so a
+ *   damaged header is ENG_ERR_BACKUP_CORRUPT, never a KEK error from its
+ *   damaged KEK fields. It is not a MAC: deliberate header edits are caught
+ *   by the chunk tags (their AAD binds the header's hash). "integrity" is
+ *   the store's per-unit MAC option, recreated by restore. Version 1
+ *   streams ("CMKBK001": no integrity byte, no checksum) are still read,
+ *   with their old behaviour: a damaged KEK field there shows as a KEK error.
  *   chunk i (0 .. num_chunks - 1): u32 ct_len | ciphertext | tag (16)
  * Chunk i holds the plaintext of units i * chunk_units .. (whole units),
  * AES-256-GCM under a fresh backup DEK (wrapped by the store's KEK, current
@@ -33,13 +42,16 @@
 #include "fileio_internal.h"
 #include "store_internal.h"
 
-#define BK_MAGIC "CMKBK001"
+#define BK_MAGIC "CMKBK002"
+#define BK_MAGIC_V1 "CMKBK001"
+#define BK_SUM_BYTES SHA256_DIGEST_LENGTH
 #define BK_MAX_HEADER 4096U
 #define BK_CHUNK_TARGET (1U << 20)
 #define BK_AAD_BYTES (SHA256_DIGEST_LENGTH + 8 + 1)
 
 struct bk_header {
     uint8_t mode;
+    uint8_t integrity; /* 0 in a version 1 stream */
     uint32_t unit_size;
     uint64_t num_units;
     uint32_t extent_units;
@@ -109,6 +121,7 @@ static void wr_header(struct eng_wr *w, const struct bk_header *h)
     eng_wr_bytes(w, BK_MAGIC, 8);
     eng_wr_u32(w, 0); /* patched */
     eng_wr_u8(w, h->mode);
+    eng_wr_u8(w, h->integrity);
     eng_wr_u32(w, h->unit_size);
     eng_wr_u64(w, h->num_units);
     eng_wr_u32(w, h->extent_units);
@@ -122,19 +135,24 @@ static void wr_header(struct eng_wr *w, const struct bk_header *h)
     eng_wr_str8(w, h->dek.kek.alg);
     eng_wr_u16(w, h->dek.len);
     eng_wr_bytes(w, h->dek.bytes, h->dek.len);
-    if (!w->failed && w->len >= 12) {
+    uint8_t sum[BK_SUM_BYTES] = {0};
+    eng_wr_bytes(w, sum, sizeof(sum)); /* room for the checksum */
+    if (!w->failed && w->len >= 12 + BK_SUM_BYTES) {
         w->buf[8] = (uint8_t)(w->len >> 24);
         w->buf[9] = (uint8_t)(w->len >> 16);
         w->buf[10] = (uint8_t)(w->len >> 8);
         w->buf[11] = (uint8_t)w->len;
+        SHA256(w->buf, w->len - BK_SUM_BYTES, w->buf + w->len - BK_SUM_BYTES);
     }
 }
 
-/* Parses the header body (after magic and length). 0 or -1 (reader says truncated or not). */
-static int rd_header(struct eng_rd *r, struct bk_header *h)
+/* Parses the header body (after magic and length, before any checksum). 0 or -1. */
+static int rd_header(struct eng_rd *r, struct bk_header *h, int v1)
 {
     struct eng_kt_wrapped *d = &h->dek;
-    if (eng_rd_u8(r, &h->mode) != 0 || eng_rd_u32(r, &h->unit_size) != 0 ||
+    h->integrity = 0;
+    if (eng_rd_u8(r, &h->mode) != 0 || (!v1 && eng_rd_u8(r, &h->integrity) != 0) ||
+        eng_rd_u32(r, &h->unit_size) != 0 ||
         eng_rd_u64(r, &h->num_units) != 0 || eng_rd_u32(r, &h->extent_units) != 0 ||
         eng_rd_bytes(r, h->store_id, ENG_STORE_ID_BYTES) != 0 ||
         eng_rd_bytes(r, h->backup_id, 16) != 0 || eng_rd_u32(r, &h->chunk_units) != 0 ||
@@ -153,23 +171,35 @@ static int rd_header(struct eng_rd *r, struct bk_header *h)
 static int bk_open(struct bk_stream *b, const char *path, struct eng_kek_provider *kek)
 {
     memset(b, 0, sizeof(*b));
-    b->fd = open(path, O_RDONLY | O_CLOEXEC);
-    ENG_ENSURE(b->fd >= 0, errno == ENOENT ? ENG_ERR_NO_STORE : ENG_ERR_IO);
+    b->fd = eng_open_regular(path, O_RDONLY, ENG_ERR_NO_STORE);
+    ENG_GUARD(b->fd);
     uint8_t pre[12];
     ENG_GUARD(eng_pread_all(b->fd, pre, sizeof(pre), 0, ENG_ERR_BACKUP_TRUNCATED));
-    ENG_ENSURE(memcmp(pre, BK_MAGIC, 8) == 0, ENG_ERR_BACKUP_CORRUPT);
+    int v1 = memcmp(pre, BK_MAGIC_V1, 8) == 0;
+    ENG_ENSURE(v1 || memcmp(pre, BK_MAGIC, 8) == 0, ENG_ERR_BACKUP_CORRUPT);
+    size_t sum_len = v1 ? 0 : BK_SUM_BYTES;
     uint32_t hlen = ((uint32_t)pre[8] << 24) | ((uint32_t)pre[9] << 16) |
                     ((uint32_t)pre[10] << 8) | pre[11];
-    ENG_ENSURE(hlen > sizeof(pre) && hlen <= BK_MAX_HEADER, ENG_ERR_BACKUP_CORRUPT);
+    ENG_ENSURE(hlen > sizeof(pre) + sum_len && hlen <= BK_MAX_HEADER, ENG_ERR_BACKUP_CORRUPT);
     uint8_t hdr[BK_MAX_HEADER];
     memcpy(hdr, pre, sizeof(pre));
     ENG_GUARD(eng_pread_all(b->fd, hdr + 12, hlen - 12, 12, ENG_ERR_BACKUP_TRUNCATED));
+    if (!v1) {
+        /* The checksum first: no field of a damaged header is used, its KEK fields least. */
+        uint8_t sum[BK_SUM_BYTES];
+        SHA256(hdr, hlen - BK_SUM_BYTES, sum);
+        ENG_ENSURE(memcmp(sum, hdr + hlen - BK_SUM_BYTES, BK_SUM_BYTES) == 0,
+                   ENG_ERR_BACKUP_CORRUPT);
+    }
     struct eng_rd r;
-    eng_rd_init(&r, hdr + 12, hlen - 12);
-    ENG_ENSURE(rd_header(&r, &b->h) == 0, ENG_ERR_BACKUP_CORRUPT);
+    eng_rd_init(&r, hdr + 12, hlen - 12 - sum_len);
+    ENG_ENSURE(rd_header(&r, &b->h, v1) == 0, ENG_ERR_BACKUP_CORRUPT);
     const struct bk_header *h = &b->h;
     ENG_ENSURE(eng_kt_check_geometry((enum eng_mode)h->mode, h->unit_size, h->num_units,
                                      h->extent_units) == 0,
+               ENG_ERR_BACKUP_CORRUPT);
+    ENG_ENSURE(h->integrity == ENG_STORE_INTEGRITY_NONE ||
+                   (h->integrity == ENG_STORE_INTEGRITY_HMAC_SHA256 && h->mode == ENG_MODE_XTS),
                ENG_ERR_BACKUP_CORRUPT);
     ENG_ENSURE(h->chunk_units >= 1 && (uint64_t)h->chunk_units * h->unit_size <= (16U << 20),
                ENG_ERR_BACKUP_CORRUPT);
@@ -279,6 +309,7 @@ static int backup_setup(struct eng_store *s, struct bk_stream *b, struct eng_wr 
 {
     struct bk_header *h = &b->h;
     h->mode = s->kt.mode;
+    h->integrity = s->kt.integrity;
     h->unit_size = s->kt.unit_size;
     h->num_units = s->kt.num_units;
     h->extent_units = s->kt.extent_units;
@@ -390,9 +421,11 @@ int eng_store_restore(const char *backup_path, const char *dir, struct eng_kek_p
         eng_store_config_init(&c);
     }
     c.mode = (enum eng_mode)b.h.mode;
+    c.integrity = (enum eng_store_integrity)b.h.integrity;
     c.unit_size = b.h.unit_size;
     c.num_units = b.h.num_units;
-    c.extent_units = b.h.extent_units;
+    /* Stores made before extents were capped at the store's size keep their data, not that. */
+    c.extent_units = b.h.extent_units <= b.h.num_units ? b.h.extent_units : 0;
     /* Pass 2 decrypts (and authenticates) again as it fills a store under a temporary name. */
     struct eng_store *s = eng_store_create_from(tmp, kek, &c, restore_fill, &b);
     int rc = s != NULL ? 0 : -1;

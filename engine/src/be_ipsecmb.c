@@ -82,6 +82,7 @@ static IMB_MGR *mgr_for(enum eng_arch arch)
         case ENG_ARCH_AVX512:
             init_mb_mgr_avx512(m);
             break;
+        case ENG_ARCH_VAES_AVX2: /* ipsec-mb 1.3 has no VAES code without AVX-512 */
         case ENG_ARCH_AVX2:
             init_mb_mgr_avx2(m);
             break;

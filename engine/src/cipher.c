@@ -15,8 +15,8 @@
 static const char *const mode_names[ENG_MODE_COUNT] = {"xts", "gcm", "ctr", "cbc"};
 static const char *const backend_names[ENG_BACKEND_COUNT] = {"auto", "native", "ipsec-mb",
                                                              "openssl"};
-static const char *const arch_names[ENG_ARCH_COUNT] = {"auto", "noaesni", "sse",
-                                                       "avx",  "avx2",    "avx512"};
+static const char *const arch_names[ENG_ARCH_COUNT] = {"auto", "noaesni",   "sse",   "avx",
+                                                       "avx2", "vaes-avx2", "avx512"};
 
 static const struct eng_backend_ops *ops_of(enum eng_backend b)
 {
@@ -150,6 +150,10 @@ size_t eng_paths(enum eng_mode mode, struct eng_path *out, size_t max_out)
             if (b == ENG_BACKEND_OPENSSL && a != (int)best) {
                 continue;
             }
+            /* ipsec-mb runs its avx2 code there: the same path as avx2. */
+            if (b == ENG_BACKEND_IPSECMB && a == ENG_ARCH_VAES_AVX2) {
+                continue;
+            }
             if (eng_backend_supports((enum eng_backend)b, mode, (enum eng_arch)a)) {
                 if (n < max_out && out != NULL) {
                     out[n] = (struct eng_path){(enum eng_backend)b, (enum eng_arch)a};
@@ -160,6 +164,57 @@ size_t eng_paths(enum eng_mode mode, struct eng_path *out, size_t max_out)
     }
     return n;
 }
+
+/*
+ * The automatic choice: per mode and CPU path, the back ends in order of
+ * measured merit; the first that supports (mode, path) is taken, so a back
+ * end that gains a mode must be placed here by measurement, never by
+ * default (a slower native GCM must not outrank ipsec-mb). ENG_BACKEND
+ * overrides it. Decided with cmk-bench (1 thread, batches of 64, 512 B and
+ * 8 KiB units, encrypt and decrypt, every path forced with ENG_ARCH) on an
+ * AMD EPYC Zen 4 class CPU (AVX-512, VAES), 2026-12-07, a shared machine
+ * (load 6-8 on 2 cores); GB/s at 8 KiB encrypt (512 B in brackets):
+ *   XTS  native over OpenSSL at every path with AES-NI: sse 7.96 (6.44) vs
+ *        6.53 (3.17); avx 7.96 (6.49) vs 6.51 (3.17); avx2 7.99 (6.49) vs
+ *        6.45 (2.96); vaes-avx2 13.9 (11.0) vs 6.45 (2.97); avx512 14.0
+ *        (11.9) vs 6.45 (2.96). noaesni: OpenSSL only.
+ *   GCM  ipsec-mb over OpenSSL: sse 5.19 (4.16) vs 4.12 (1.62); avx 5.32
+ *        (4.32) vs 4.12 (1.65); avx2 4.88 (4.08) vs 4.12 (1.65); avx512
+ *        10.56 (7.70) vs 4.12 (1.65). Native GCM (gcm_vaes_avx2.c, ymm),
+ *        measured in the same run as ipsec-mb (cmk-bench standard profile,
+ *        cells interleaved, 2026-12-07, load 5-7 on 2 cores): at vaes-avx2,
+ *        where ipsec-mb 1.3 runs its avx2 code, native first: 8.91 (5.65)
+ *        vs ipsec-mb 4.85 (4.07) vs OpenSSL 4.04 (1.52) encrypt, decrypt
+ *        9.00 (5.67) vs 4.78 (3.99); at avx512 ipsec-mb stays first: its
+ *        zmm code 10.45 (7.64) vs native 8.88 (5.65) encrypt, 10.48 (7.63)
+ *        vs 9.05 (5.72) decrypt.
+ *   CTR  ipsec-mb over OpenSSL: at 8 KiB a tie up to avx2 (avx 7.61 vs
+ *        7.72, avx2 7.62 vs 7.66, vaes-avx2 7.61 vs 7.63), at 512 B
+ *        ipsec-mb 1.8x (6.80 vs 3.79); avx512 16.05 (11.32) vs 7.66 (3.79).
+ *   CBC  ipsec-mb over OpenSSL (encryption is serial per unit: ipsec-mb's
+ *        bursts run units in parallel): avx2 encrypt 6.81 vs 0.99, decrypt
+ *        8.19 vs 7.35; avx512 encrypt 10.71 vs 1.02, decrypt 16.19 vs 7.40.
+ * noaesni: not measured; native has no such path, and ipsec-mb is taken
+ * only when its build has no-AES-NI code (Debian's has not: then OpenSSL).
+ * OpenSSL is last everywhere. Each (mode, path) has its own entry; the
+ * native GCM goes before ipsec-mb only where it beats it (vaes-avx2).
+ */
+#define AUTO_ORDER_LEN 3
+#define NAT_OSSL {ENG_BACKEND_NATIVE, ENG_BACKEND_OPENSSL}
+#define IMB_OSSL {ENG_BACKEND_IPSECMB, ENG_BACKEND_OPENSSL}
+#define EVERY_PATH(order)                                                                     \
+    {[ENG_ARCH_NOAESNI] = order, [ENG_ARCH_SSE] = order,       [ENG_ARCH_AVX] = order,         \
+     [ENG_ARCH_AVX2] = order,    [ENG_ARCH_VAES_AVX2] = order, [ENG_ARCH_AVX512] = order}
+static const enum eng_backend auto_order[ENG_MODE_COUNT][ENG_ARCH_COUNT][AUTO_ORDER_LEN] = {
+    [ENG_MODE_XTS] = EVERY_PATH(NAT_OSSL),
+    [ENG_MODE_GCM] = {[ENG_ARCH_NOAESNI] = IMB_OSSL, [ENG_ARCH_SSE] = IMB_OSSL,
+                      [ENG_ARCH_AVX] = IMB_OSSL, [ENG_ARCH_AVX2] = IMB_OSSL,
+                      [ENG_ARCH_VAES_AVX2] = {ENG_BACKEND_NATIVE, ENG_BACKEND_IPSECMB,
+                                              ENG_BACKEND_OPENSSL},
+                      [ENG_ARCH_AVX512] = IMB_OSSL},
+    [ENG_MODE_CTR] = EVERY_PATH(IMB_OSSL),
+    [ENG_MODE_CBC] = EVERY_PATH(IMB_OSSL),
+};
 
 int eng_resolve(enum eng_mode mode, enum eng_backend backend, enum eng_arch arch,
                 enum eng_backend *out_backend, enum eng_arch *out_arch)
@@ -174,10 +229,8 @@ int eng_resolve(enum eng_mode mode, enum eng_backend backend, enum eng_arch arch
         ENG_GUARD(env_backend(mode, &backend));
     }
     if (backend == ENG_BACKEND_AUTO) {
-        /* Fastest first: native XTS, then ipsec-mb, then OpenSSL for everything. */
-        static const enum eng_backend order[] = {ENG_BACKEND_NATIVE, ENG_BACKEND_IPSECMB,
-                                                 ENG_BACKEND_OPENSSL};
-        for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+        const enum eng_backend *order = auto_order[mode][a];
+        for (size_t i = 0; i < AUTO_ORDER_LEN && order[i] != ENG_BACKEND_AUTO; i++) {
             if (ops_of(order[i])->supports(mode, a)) {
                 backend = order[i];
                 break;

@@ -55,9 +55,11 @@ const struct eng_cpu_features *eng_cpu_features(void)
     return &feat;
 }
 
-enum eng_arch eng_cpu_best_arch(void)
+enum eng_arch eng_cpu_arch_of(const struct eng_cpu_features *f)
 {
-    const struct eng_cpu_features *f = eng_cpu_features();
+    if (f == NULL) {
+        return ENG_ARCH_NOAESNI;
+    }
     if (!(f->aesni && f->pclmul && f->sse41)) {
         return ENG_ARCH_NOAESNI;
     }
@@ -70,7 +72,15 @@ enum eng_arch eng_cpu_best_arch(void)
     if (f->avx512f && f->avx512bw && f->avx512vl && f->vaes && f->vpclmulqdq) {
         return ENG_ARCH_AVX512;
     }
+    if (f->vaes && f->vpclmulqdq) {
+        return ENG_ARCH_VAES_AVX2;
+    }
     return ENG_ARCH_AVX2;
+}
+
+enum eng_arch eng_cpu_best_arch(void)
+{
+    return eng_cpu_arch_of(eng_cpu_features());
 }
 
 int eng_arch_effective(enum eng_arch requested, enum eng_arch *out)

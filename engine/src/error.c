@@ -1,10 +1,14 @@
 /* error.c - the thread-local error and the message table. */
+#include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "error_internal.h"
 
 static _Thread_local int tl_errno = ENG_OK;
 static _Thread_local const char *tl_where = "";
+static _Thread_local char tl_file[PATH_MAX];
+static _Thread_local int tl_file_code = ENG_OK;
 
 void eng_set_error_at(int code, const char *where)
 {
@@ -22,10 +26,24 @@ const char *eng_error_where(void)
     return tl_where;
 }
 
+void eng_set_error_file(int code, const char *path, const char *where)
+{
+    eng_set_error_at(code, where);
+    snprintf(tl_file, sizeof(tl_file), "%s", path);
+    tl_file_code = code;
+}
+
+/* The path stays with its code: a later failure with another code named no file. */
+const char *eng_error_file(void)
+{
+    return tl_file_code == tl_errno && tl_errno != ENG_OK ? tl_file : "";
+}
+
 void eng_clear_error(void)
 {
     tl_errno = ENG_OK;
     tl_where = "";
+    tl_file_code = ENG_OK;
 }
 
 struct err_entry {

@@ -7,6 +7,8 @@
 #include "eng_error.h"
 
 void eng_set_error_at(int code, const char *where);
+/* eng_set_error_file records |code| like eng_set_error_at and the file |path| it concerns. */
+void eng_set_error_file(int code, const char *path, const char *where);
 
 #define ENG_STR2_(x) #x
 #define ENG_STR_(x) ENG_STR2_(x)

@@ -11,6 +11,33 @@
 #include "error_internal.h"
 #include "fileio_internal.h"
 
+int eng_open_regular(const char *path, int flags, int missing_code)
+{
+    int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        int code = errno == ENOENT  ? missing_code
+                   : errno == ELOOP ? ENG_ERR_NOT_REGULAR
+                                    : ENG_ERR_IO;
+        eng_set_error_file(code, path, ENG_WHERE);
+        return -1;
+    }
+    struct stat st;
+    int code = ENG_OK;
+    if (fstat(fd, &st) != 0) {
+        code = ENG_ERR_IO;
+    } else if (!S_ISREG(st.st_mode)) {
+        code = ENG_ERR_NOT_REGULAR;
+    } else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
+        code = ENG_ERR_IO;
+    }
+    if (code != ENG_OK) {
+        close(fd);
+        eng_set_error_file(code, path, ENG_WHERE);
+        return -1;
+    }
+    return fd;
+}
+
 int eng_pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 {
     const uint8_t *p = buf;

@@ -11,6 +11,17 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/*
+ * eng_open_regular opens |path| with |flags| (O_RDONLY or O_RDWR, and
+ * O_NOFOLLOW where a symbolic link is not expected; never O_CREAT) without
+ * blocking, and requires a regular file: a FIFO, device or folder (or, with
+ * O_NOFOLLOW, a symlink) in its place gives ENG_ERR_NOT_REGULAR at once
+ * instead of a hang. A missing file
+ * gives |missing_code|, anything else ENG_ERR_IO. The path is recorded with
+ * the error (eng_error_file). The fd is returned blocking, close-on-exec.
+ */
+int eng_open_regular(const char *path, int flags, int missing_code);
+
 int eng_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 /* Reads exactly |len| bytes at |off|; end of file first gives |eof_code|. */
 int eng_pread_all(int fd, void *buf, size_t len, uint64_t off, int eof_code);

@@ -775,6 +775,11 @@ struct eng_kek_provider *eng_vault_open(const struct eng_vault_config *cfg)
         strlen(cfg->token) == 0 || strlen(cfg->token) > 4096) {
         ENG_BAIL_PTR(ENG_ERR_ARG);
     }
+    for (const char *t = cfg->token; *t != '\0'; t++) {
+        if ((unsigned char)*t <= 0x20 || (unsigned char)*t >= 0x7f) {
+            ENG_BAIL_PTR(ENG_ERR_ARG); /* one printable word: no header injection (CR, LF) */
+        }
+    }
     if (strncmp(cfg->vault_url, "http://", 7) == 0 && !cfg->insecure_http) {
         ENG_BAIL_PTR(ENG_ERR_VAULT_INSECURE);
     }

@@ -90,6 +90,9 @@ static int kt_invariants(const struct eng_keytable *kt)
         return -1;
     }
     uint64_t extents = (kt->num_units + kt->extent_units - 1) / kt->extent_units;
+    if (kt->integrity > 1 || (kt->integrity != 0 && kt->mode != ENG_MODE_XTS)) {
+        return -1;
+    }
     if (kt->num_extents != extents || kt->num_slots != extents + 1 ||
         kt->num_records > ENG_KT_MAX_RECORDS || kt->mac_key.len == 0) {
         return -1;
@@ -190,6 +193,7 @@ int eng_kt_serialize(const struct eng_keytable *kt, const uint8_t mac_key[ENG_KT
     eng_wr_u64(&w, kt->generation);
     eng_wr_bytes(&w, kt->store_id, ENG_KT_ID_BYTES);
     eng_wr_u8(&w, kt->mode);
+    eng_wr_u8(&w, kt->integrity);
     eng_wr_u32(&w, kt->unit_size);
     eng_wr_u64(&w, kt->num_units);
     eng_wr_u32(&w, kt->extent_units);
@@ -274,6 +278,9 @@ int eng_kt_parse(const uint8_t *buf, size_t len, struct eng_keytable *out)
     KT_READ(r, eng_rd_u64(r, &out->generation));
     KT_READ(r, eng_rd_bytes(r, out->store_id, ENG_KT_ID_BYTES));
     KT_READ(r, eng_rd_u8(r, &out->mode));
+    if (!v1) {
+        KT_READ(r, eng_rd_u8(r, &out->integrity)); /* 0 or 1; kt_invariants checks it */
+    }
     KT_READ(r, eng_rd_u32(r, &out->unit_size));
     KT_READ(r, eng_rd_u64(r, &out->num_units));
     KT_READ(r, eng_rd_u32(r, &out->extent_units));
@@ -339,8 +346,8 @@ int eng_kt_check_mac(const uint8_t *buf, size_t len, const uint8_t mac_key[ENG_K
 
 int eng_kt_load(const char *path, struct eng_keytable *out, uint8_t **raw, size_t *raw_len)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ENG_ENSURE(fd >= 0, ENG_ERR_NO_STORE);
+    int fd = eng_open_regular(path, O_RDONLY | O_NOFOLLOW, ENG_ERR_NO_STORE);
+    ENG_GUARD(fd);
     uint8_t *buf = NULL;
     size_t len = 0;
     int rc = eng_read_fd(fd, ENG_KT_MAX_FILE, ENG_ERR_KEYTABLE_CORRUPT, &buf, &len);

@@ -8,9 +8,13 @@
  *
  * File format (big-endian), parsed with the bounds-checked reader:
  *   "CMKKT002" | u32 total_len | u64 generation | store id (16) |
- *   u8 mode | u32 unit_size | u64 num_units | u32 extent_units |
+ *   u8 mode | u8 integrity | u32 unit_size | u64 num_units | u32 extent_units |
  *   u32 num_slots | u32 next_dek_id | wrapped MAC key |
  *   u32 num_records | records | HMAC-SHA-256 (32) | SHA-256 (32)
+ * integrity: 0 none, 1 per-unit HMAC-SHA-256 (XTS only; the store's `macs`
+ * file). The byte is under the table's MAC: removing the option is an edit
+ * the MAC catches; programs older than version 2 refuse every version 2
+ * table (bad magic), so none reads an integrity store without its MACs.
  * wrapped  = str8 provider | str8 key_id | str8 version | str8 alg | u16 len | bytes
  * record   = u32 dek_id | u32 extent | u64 first_unit | u64 num_units |
  *            u32 slot | u8 state | u8 mode | u64 created | u64 invocations |
@@ -19,7 +23,8 @@
  * upper bound: the store reserves counts here before it uses them; see
  * eng_store.h); ENG_KT_INV_UNKNOWN for a DEK from a version 1 table; 0 for
  * XTS. Version 1 ("CMKKT001", written before random GCM nonces) has no
- * invocations field; it is still parsed, and written back as version 2.
+ * integrity byte (0) and no invocations field; it is still parsed, and
+ * written back as version 2.
  *
  * Integrity, in two layers, because they answer different threats:
  *  - SHA-256 over everything before it catches corruption and truncation
@@ -81,6 +86,7 @@ struct eng_keytable {
     uint64_t generation;
     uint8_t store_id[ENG_KT_ID_BYTES];
     uint8_t mode;
+    uint8_t integrity; /* enum eng_store_integrity; XTS only */
     uint32_t unit_size;
     uint64_t num_units;
     uint32_t extent_units;

@@ -6,6 +6,9 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -22,9 +25,13 @@
 #include "fileio_internal.h"
 #include "store_internal.h"
 
+/* HKDF-SHA-256 info of the unit MAC key: distinct from any other use of a DEK. */
+#define UNIT_MAC_INFO "cmk-harness store unit MAC v1"
+
 static const char *const kt_name = "keytable";
 static const char *const data_name = "data";
 static const char *const tags_name = "tags";
+static const char *const macs_name = "macs";
 static const char *const lock_name = "lock";
 
 static uint64_t now_ns(void)
@@ -43,7 +50,7 @@ void eng_store_config_init(struct eng_store_config *cfg)
     cfg->mode = ENG_MODE_XTS;
     cfg->unit_size = ENG_STORE_DEFAULT_UNIT;
     cfg->num_units = 0;
-    cfg->extent_units = ENG_STORE_DEFAULT_EXTENT_UNITS;
+    cfg->extent_units = 0; /* ENG_STORE_DEFAULT_EXTENT_UNITS, or fewer for a smaller store */
     cfg->backend = ENG_BACKEND_AUTO;
     cfg->arch = ENG_ARCH_AUTO;
     cfg->revalidate_s = ENG_STORE_DEFAULT_REVALIDATE_S;
@@ -75,6 +82,10 @@ static void drop_keys(struct eng_store *s)
     }
     eng_secure_free(s->mac_key);
     s->mac_key = NULL;
+    eng_secure_free(s->ikeys);
+    s->ikeys = NULL;
+    eng_secure_free(s->ikey_new);
+    s->ikey_new = NULL;
 }
 
 /* The store's one way of losing access: wipe every DEK, remember why. */
@@ -104,10 +115,49 @@ int st_wrap_into(struct eng_store *s, const struct eng_kek_ref *cur, const uint8
     return 0;
 }
 
+/*
+ * The unit MAC key of a DEK: HKDF-SHA-256 (RFC 5869) with the DEK as input
+ * key, the store id as salt and UNIT_MAC_INFO as info, so it is independent
+ * of the XTS key halves and bound to this store.
+ */
+static int derive_ikey(const struct eng_store *s, const uint8_t *dek, size_t dek_len,
+                       uint8_t ikey[ENG_STORE_MAC_BYTES])
+{
+    char digest[] = "SHA256";
+    char info[] = UNIT_MAC_INFO;
+    uint8_t salt[ENG_STORE_ID_BYTES];
+    memcpy(salt, s->kt.store_id, sizeof(salt));
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)(uintptr_t)dek, dek_len),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, salt, sizeof(salt)),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, info, sizeof(info) - 1),
+        OSSL_PARAM_construct_end(),
+    };
+    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    EVP_KDF_CTX *kctx = kdf != NULL ? EVP_KDF_CTX_new(kdf) : NULL;
+    EVP_KDF_free(kdf);
+    int ok = kctx != NULL && EVP_KDF_derive(kctx, ikey, ENG_STORE_MAC_BYTES, params) == 1;
+    EVP_KDF_CTX_free(kctx);
+    ENG_ENSURE(ok, ENG_ERR_CRYPTO_LIB);
+    return 0;
+}
+
+/* Where extent |e|'s unit MAC key lives (NULL without integrity). */
+static uint8_t *ikey_at(struct eng_store *s, uint32_t e)
+{
+    return s->ikeys != NULL ? s->ikeys + (size_t)e * ENG_STORE_MAC_BYTES : NULL;
+}
+
+/* A cipher for |dek|, and with integrity its unit MAC key into |ikey|. */
 static int cipher_for(struct eng_store *s, const uint8_t *dek, size_t dek_len,
-                      struct eng_cipher **out)
+                      struct eng_cipher **out, uint8_t *ikey)
 {
     ENG_ENSURE(dek_len == eng_dek_len((enum eng_mode)s->kt.mode), ENG_ERR_UNWRAP);
+    if (s->kt.integrity != ENG_STORE_INTEGRITY_NONE) {
+        ENG_ENSURE(ikey != NULL, ENG_ERR_INTERNAL);
+        ENG_GUARD(derive_ikey(s, dek, dek_len, ikey));
+    }
     struct eng_cipher *c = eng_cipher_new((enum eng_mode)s->kt.mode, s->cfg.backend, s->cfg.arch,
                                           dek, dek_len);
     ENG_ENSURE(c != NULL, eng_errno());
@@ -314,7 +364,8 @@ static int install_keys(struct eng_store *s, const struct unwrap_job *jobs, size
             return -1;
         }
         if (i > 0) {
-            ENG_GUARD(cipher_for(s, jobs[i].out, jobs[i].len, &s->ciphers[jobs[i].extent]));
+            ENG_GUARD(cipher_for(s, jobs[i].out, jobs[i].len, &s->ciphers[jobs[i].extent],
+                                 ikey_at(s, jobs[i].extent)));
         }
     }
     return 0;
@@ -435,35 +486,49 @@ static int lock_store(struct eng_store *s)
     return 0;
 }
 
-static int open_data_files(struct eng_store *s, int create)
+/*
+ * Opens the store file |name| into *fd and checks that it is |len| bytes
+ * (a regular file, not through a symlink); |create| makes it, |len| bytes
+ * of zeros.
+ */
+static int open_sized(struct eng_store *s, const char *name, int create, uint64_t len, int *fd)
 {
     char p[PATH_MAX];
-    uint64_t data_len = (uint64_t)s->kt.num_slots * st_slot_bytes(s);
-    uint64_t tags_len = (uint64_t)s->kt.num_slots * s->kt.extent_units * ENG_STORE_TAG_REC;
-    int flags = (s->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NOFOLLOW |
-                (create ? O_CREAT | O_EXCL : 0);
     struct stat st;
-    ENG_GUARD(store_path(s, data_name, p, sizeof(p)));
-    s->data_fd = open(p, flags, 0600);
-    ENG_ENSURE(s->data_fd >= 0, create ? ENG_ERR_IO : ENG_ERR_STORE_CORRUPT);
+    ENG_GUARD(store_path(s, name, p, sizeof(p)));
+    *fd = create ? open(p, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_CREAT | O_EXCL, 0600)
+                 : eng_open_regular(p, (s->read_only ? O_RDONLY : O_RDWR) | O_NOFOLLOW,
+                                    ENG_ERR_STORE_CORRUPT);
+    ENG_ENSURE(*fd >= 0 || !create, ENG_ERR_IO);
+    ENG_GUARD(*fd);
     if (create) {
-        ENG_ENSURE(ftruncate(s->data_fd, (off_t)data_len) == 0, ENG_ERR_IO);
+        ENG_ENSURE(ftruncate(*fd, (off_t)len) == 0, ENG_ERR_IO);
     }
-    ENG_ENSURE(fstat(s->data_fd, &st) == 0, ENG_ERR_IO);
-    ENG_ENSURE((uint64_t)st.st_size == data_len, ENG_ERR_STORE_CORRUPT);
-    if (s->kt.mode != ENG_MODE_GCM) {
-        return 0;
+    ENG_ENSURE(fstat(*fd, &st) == 0, ENG_ERR_IO);
+    ENG_ENSURE((uint64_t)st.st_size == len, ENG_ERR_STORE_CORRUPT);
+    return 0;
+}
+
+/* A metadata file of |rec| bytes per slot unit: opened and, unless new, read into |mem|. */
+static int open_meta(struct eng_store *s, const char *name, int create, uint8_t *mem, size_t rec,
+                     int *fd)
+{
+    uint64_t len = (uint64_t)s->kt.num_slots * s->kt.extent_units * rec;
+    ENG_GUARD(open_sized(s, name, create, len, fd));
+    return create ? 0 : eng_pread_all(*fd, mem, len, 0, ENG_ERR_STORE_CORRUPT);
+}
+
+static int open_data_files(struct eng_store *s, int create)
+{
+    ENG_GUARD(open_sized(s, data_name, create, (uint64_t)s->kt.num_slots * st_slot_bytes(s),
+                         &s->data_fd));
+    if (s->kt.integrity != ENG_STORE_INTEGRITY_NONE) {
+        ENG_GUARD(open_meta(s, macs_name, create, s->macs, ENG_STORE_MAC_BYTES, &s->macs_fd));
     }
-    ENG_GUARD(store_path(s, tags_name, p, sizeof(p)));
-    s->tags_fd = open(p, flags, 0600);
-    ENG_ENSURE(s->tags_fd >= 0, create ? ENG_ERR_IO : ENG_ERR_STORE_CORRUPT);
-    if (create) {
-        ENG_ENSURE(ftruncate(s->tags_fd, (off_t)tags_len) == 0, ENG_ERR_IO);
-        return 0;
+    if (s->kt.mode == ENG_MODE_GCM) {
+        ENG_GUARD(open_meta(s, tags_name, create, s->tags, ENG_STORE_TAG_REC, &s->tags_fd));
     }
-    ENG_ENSURE(fstat(s->tags_fd, &st) == 0, ENG_ERR_IO);
-    ENG_ENSURE((uint64_t)st.st_size == tags_len, ENG_ERR_STORE_CORRUPT);
-    return eng_pread_all(s->tags_fd, s->tags, tags_len, 0, ENG_ERR_STORE_CORRUPT);
+    return 0;
 }
 
 /* Records, per extent, which key-table record is active (the table's invariants make it unique). */
@@ -490,6 +555,22 @@ static int alloc_runtime(struct eng_store *s)
         s->tags = calloc((size_t)s->kt.num_slots * s->kt.extent_units, ENG_STORE_TAG_REC);
         ENG_ENSURE(s->tags != NULL, ENG_ERR_NOMEM);
     }
+    if (s->kt.integrity != ENG_STORE_INTEGRITY_NONE) {
+        s->macs = calloc((size_t)s->kt.num_slots * s->kt.extent_units, ENG_STORE_MAC_BYTES);
+        ENG_ENSURE(s->macs != NULL, ENG_ERR_NOMEM);
+        s->ikeys = eng_secure_alloc((size_t)s->kt.num_extents * ENG_STORE_MAC_BYTES);
+        ENG_ENSURE(s->ikeys != NULL, eng_errno());
+        s->ikey_new = eng_secure_alloc(ENG_STORE_MAC_BYTES);
+        ENG_ENSURE(s->ikey_new != NULL, eng_errno());
+        char digest[] = "SHA256";
+        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                               OSSL_PARAM_construct_end()};
+        EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+        s->hmac = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
+        EVP_MAC_free(mac);
+        ENG_ENSURE(s->hmac != NULL && EVP_MAC_CTX_set_params(s->hmac, params) == 1,
+                   ENG_ERR_CRYPTO_LIB);
+    }
     if (s->in_memory) {
         s->mem_data = calloc(s->kt.num_slots, (size_t)st_slot_bytes(s));
         ENG_ENSURE(s->mem_data != NULL, ENG_ERR_NOMEM);
@@ -508,6 +589,7 @@ static struct eng_store *store_new(struct eng_kek_provider *kek, const struct en
     }
     s->data_fd = -1;
     s->tags_fd = -1;
+    s->macs_fd = -1;
     s->lock_fd = -1;
     s->kek = kek;
     if (cfg != NULL) {
@@ -536,6 +618,8 @@ void eng_store_close(struct eng_store *s)
     free(s->active);
     free(s->inv_used);
     free(s->tags);
+    free(s->macs);
+    EVP_MAC_CTX_free(s->hmac);
     free(s->mem_data);
     free(s->stage);
     if (s->data_fd >= 0) {
@@ -543,6 +627,9 @@ void eng_store_close(struct eng_store *s)
     }
     if (s->tags_fd >= 0) {
         close(s->tags_fd);
+    }
+    if (s->macs_fd >= 0) {
+        close(s->macs_fd);
     }
     if (s->lock_fd >= 0) {
         close(s->lock_fd); /* releases the flock */
@@ -561,13 +648,14 @@ static void mark_accessible(struct eng_store *s)
 
 /* Creates one extent's DEK: random, wrapped under |cur|, loaded into a cipher. */
 int st_new_dek(struct eng_store *s, const struct eng_kek_ref *cur, struct eng_kt_record *rec,
-               struct eng_cipher **out)
+               struct eng_cipher **out, uint8_t *ikey)
 {
     size_t len = eng_dek_len((enum eng_mode)s->kt.mode);
     uint8_t *dek = s->scratch_key;
     int rc = -1;
     if (eng_dek_generate((enum eng_mode)s->kt.mode, dek, ENG_DEK_MAX_BYTES) == 0 &&
-        st_wrap_into(s, cur, dek, len, &rec->w) == 0 && cipher_for(s, dek, len, out) == 0) {
+        st_wrap_into(s, cur, dek, len, &rec->w) == 0 &&
+        cipher_for(s, dek, len, out, ikey) == 0) {
         rc = 0;
     }
     eng_cleanse(dek, ENG_DEK_MAX_BYTES);
@@ -577,7 +665,7 @@ int st_new_dek(struct eng_store *s, const struct eng_kek_ref *cur, struct eng_kt
 void eng_store_remove_files(const char *dir)
 {
     /* "nonce": the boot counter file of stores made before random GCM nonces. */
-    static const char *const names[] = {"keytable", "keytable.tmp", "data", "tags",
+    static const char *const names[] = {"keytable", "keytable.tmp", "data", "tags", "macs",
                                         "nonce",    "nonce.tmp",    "lock"};
     char p[PATH_MAX];
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -587,14 +675,31 @@ void eng_store_remove_files(const char *dir)
     }
 }
 
-static int check_config(const struct eng_store_config *cfg)
+/*
+ * Geometry of a new store: extent_units 0 means the default (1024, or the
+ * whole store when it has fewer units); an extent larger than the store is
+ * refused, so the data file (num_extents + 1 slots) is never more than
+ * twice the capacity.
+ */
+static int check_config(struct eng_store_config *cfg)
 {
-    ENG_ENSURE_REF(cfg);
-    ENG_GUARD(eng_kt_check_geometry(cfg->mode, cfg->unit_size, cfg->num_units, cfg->extent_units));
+    ENG_ENSURE(cfg->mode == ENG_MODE_XTS || cfg->mode == ENG_MODE_GCM, ENG_ERR_MODE);
+    if (cfg->extent_units == 0) {
+        cfg->extent_units = cfg->num_units < ENG_STORE_DEFAULT_EXTENT_UNITS
+                                ? (uint32_t)cfg->num_units
+                                : ENG_STORE_DEFAULT_EXTENT_UNITS;
+    }
+    ENG_ENSURE(cfg->extent_units <= cfg->num_units, ENG_ERR_GEOMETRY);
+    ENG_ENSURE(eng_kt_check_geometry(cfg->mode, cfg->unit_size, cfg->num_units,
+                                     cfg->extent_units) == 0,
+               ENG_ERR_GEOMETRY);
     ENG_ENSURE(cfg->revalidate_s >= 1, ENG_ERR_ARG);
     ENG_ENSURE((cfg->flags & ENG_STORE_READ_ONLY) == 0, ENG_ERR_READ_ONLY);
     /* GCM: a write may touch a whole extent right after its re-key (st_prepare_write). */
     ENG_ENSURE(cfg->mode != ENG_MODE_GCM || cfg->extent_units <= ENG_STORE_GCM_DEK_LIMIT / 2,
+               ENG_ERR_ARG);
+    ENG_ENSURE(cfg->integrity == ENG_STORE_INTEGRITY_NONE ||
+                   (cfg->integrity == ENG_STORE_INTEGRITY_HMAC_SHA256 && cfg->mode == ENG_MODE_XTS),
                ENG_ERR_ARG);
     return 0;
 }
@@ -608,6 +713,7 @@ static int create_body(struct eng_store *s, eng_store_fill_fn fill, void *arg)
     ENG_GUARD(eng_kek_get(s->kek, NULL, &cur));
     ENG_ENSURE(RAND_bytes(kt->store_id, ENG_KT_ID_BYTES) == 1, ENG_ERR_RANDOM);
     kt->mode = (uint8_t)cfg->mode;
+    kt->integrity = (uint8_t)cfg->integrity;
     kt->unit_size = cfg->unit_size;
     kt->num_units = cfg->num_units;
     kt->extent_units = cfg->extent_units;
@@ -637,7 +743,7 @@ static int create_body(struct eng_store *s, eng_store_fill_fn fill, void *arg)
             rec.invocations = rec.num_units; /* the initial fill */
             s->inv_used[e] = rec.num_units;
         }
-        ENG_GUARD(st_new_dek(s, &cur, &rec, &s->ciphers[e]));
+        ENG_GUARD(st_new_dek(s, &cur, &rec, &s->ciphers[e], ikey_at(s, e)));
         ENG_GUARD(eng_kt_append(kt, &rec));
     }
     st_index_active(s);
@@ -664,10 +770,14 @@ struct eng_store *eng_store_create_from(const char *dir, struct eng_kek_provider
     if (kek == NULL) {
         ENG_BAIL_PTR(ENG_ERR_NULL);
     }
-    if (check_config(cfg) != 0) {
+    if (cfg == NULL) {
+        ENG_BAIL_PTR(ENG_ERR_NULL);
+    }
+    struct eng_store_config c = *cfg;
+    if (check_config(&c) != 0) {
         return NULL;
     }
-    struct eng_store *s = store_new(kek, cfg);
+    struct eng_store *s = store_new(kek, &c);
     if (s == NULL) {
         return NULL;
     }
@@ -840,6 +950,7 @@ int eng_store_get_info(const struct eng_store *s, struct eng_store_info *out)
     out->last_check_error = s->last_check_error;
     out->kek_expired = s->kek_expired;
     out->mac_verified = s->mac_verified;
+    out->integrity = (enum eng_store_integrity)s->kt.integrity;
     out->in_memory = s->in_memory;
     out->backend = s->backend;
     out->arch = s->arch;

@@ -22,9 +22,14 @@ struct eng_store {
     int inspect_only;
     int data_fd;
     int tags_fd;
+    int macs_fd;
     int lock_fd;
     uint8_t *mem_data; /* memory store: every slot */
     uint8_t *tags;     /* GCM: every slot's nonce|tag records */
+    uint8_t *macs;     /* XTS with integrity: every slot unit's tag */
+    uint8_t *ikeys;    /* secure memory: per extent, the active DEK's unit MAC key */
+    uint8_t *ikey_new; /* secure memory: the unit MAC key of a DEK being made (rekey) */
+    struct evp_mac_ctx_st *hmac; /* HMAC-SHA-256, re-keyed per unit */
     struct eng_store_config cfg;
     struct eng_keytable kt;
     struct eng_kek_provider *kek;
@@ -93,9 +98,17 @@ int st_wrap_into(struct eng_store *s, const struct eng_kek_ref *cur, const uint8
  * (the vault's URL; accepted while s->moving), else ENG_ERR_KEK_MISMATCH.
  */
 int st_ref_matches(struct eng_store *s, const struct eng_kek_ref *r);
-/* st_new_dek makes one extent's DEK: random, wrapped under |cur| into |rec|, loaded into |out|. */
+/*
+ * st_new_dek makes one extent's DEK: random, wrapped under |cur| into |rec|, loaded into |out|;
+ * for a store with integrity, its unit MAC key goes to |ikey| (ENG_STORE_MAC_BYTES).
+ */
 int st_new_dek(struct eng_store *s, const struct eng_kek_ref *cur, struct eng_kt_record *rec,
-               struct eng_cipher **out);
+               struct eng_cipher **out, uint8_t *ikey);
+/* st_ikey is extent |e|'s unit MAC key (NULL without integrity). */
+static inline const uint8_t *st_ikey(const struct eng_store *s, uint32_t e)
+{
+    return s->ikeys != NULL ? s->ikeys + (size_t)e * ENG_STORE_MAC_BYTES : NULL;
+}
 /* st_index_active records, per extent, which key-table record is active. */
 void st_index_active(struct eng_store *s);
 /* st_move_refs rewrites every ref's key id to the provider's (eng_store_move_kek); 1 if changed. */
@@ -142,12 +155,18 @@ int st_anchor_check(struct eng_store *s);
 /* st_anchor_raise records the table's generation (after a save). No-op without an anchor. */
 int st_anchor_raise(struct eng_store *s);
 
-/* st_write_chunk encrypts |n| <= ENG_STORE_BATCH units of one extent from |in| into |slot|. */
-int st_write_chunk(struct eng_store *s, const struct eng_cipher *c, uint32_t slot, uint64_t first,
-                   uint64_t u, size_t n, const uint8_t *in);
-/* st_read_chunk decrypts |n| <= ENG_STORE_BATCH units of one extent from |slot| into |out|. */
-int st_read_chunk(struct eng_store *s, const struct eng_cipher *c, uint32_t slot, uint64_t first,
-                  uint64_t u, size_t n, uint8_t *out);
+/*
+ * st_write_chunk encrypts |n| <= ENG_STORE_BATCH units of one extent from |in| into |slot|
+ * (and, with integrity, tags them under |ikey|).
+ */
+int st_write_chunk(struct eng_store *s, const struct eng_cipher *c, const uint8_t *ikey,
+                   uint32_t slot, uint64_t first, uint64_t u, size_t n, const uint8_t *in);
+/*
+ * st_read_chunk decrypts |n| <= ENG_STORE_BATCH units of one extent from |slot| into |out|
+ * (with integrity, each unit's tag under |ikey| is checked first: ENG_ERR_AUTH, unit zeroed).
+ */
+int st_read_chunk(struct eng_store *s, const struct eng_cipher *c, const uint8_t *ikey,
+                  uint32_t slot, uint64_t first, uint64_t u, size_t n, uint8_t *out);
 /* st_initial_fill writes every unit of a new store once: zeros, or what |fill| supplies. */
 int st_initial_fill(struct eng_store *s, eng_store_fill_fn fill, void *arg);
 

@@ -9,6 +9,7 @@
  * staging buffer (file) or straight into the slot (memory store).
  */
 #include <openssl/rand.h>
+#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -93,42 +94,125 @@ static int persist_tags(struct eng_store *s, uint32_t slot, uint64_t index, size
     return eng_pwrite_all(s->tags_fd, tag_rec(s, slot, index), n * ENG_STORE_TAG_REC, off);
 }
 
+/* --- per-unit MACs of an XTS store with integrity ------------------------- */
+
+static uint64_t mac_off(const struct eng_store *s, uint32_t slot, uint64_t index_in_extent)
+{
+    return ((uint64_t)slot * s->kt.extent_units + index_in_extent) * ENG_STORE_MAC_BYTES;
+}
+
+/* HMAC-SHA-256 under |ikey| of store id || be64(unit |u|) || the unit's ciphertext |ct|. */
+static int unit_mac(struct eng_store *s, const uint8_t *ikey, uint64_t u, const uint8_t *ct,
+                    uint8_t tag[ENG_STORE_MAC_BYTES])
+{
+    uint8_t hdr[ENG_STORE_AAD_BYTES];
+    size_t len = 0;
+    ENG_ENSURE(ikey != NULL, ENG_ERR_INTERNAL);
+    memcpy(hdr, s->kt.store_id, ENG_STORE_ID_BYTES);
+    eng_be64_put(hdr + ENG_STORE_ID_BYTES, u);
+    ENG_ENSURE(EVP_MAC_init(s->hmac, ikey, ENG_STORE_MAC_BYTES, NULL) == 1 &&
+                   EVP_MAC_update(s->hmac, hdr, sizeof(hdr)) == 1 &&
+                   EVP_MAC_update(s->hmac, ct, s->kt.unit_size) == 1 &&
+                   EVP_MAC_final(s->hmac, tag, &len, ENG_STORE_MAC_BYTES) == 1 &&
+                   len == ENG_STORE_MAC_BYTES,
+               ENG_ERR_CRYPTO_LIB);
+    return 0;
+}
+
+/* Tags units |u| .. |u| + |n| - 1 (ciphertext |ct|) in memory, then in "macs". */
+static int tag_units(struct eng_store *s, const uint8_t *ikey, uint32_t slot, uint64_t first,
+                     uint64_t u, size_t n, const uint8_t *ct)
+{
+    if (s->kt.integrity == ENG_STORE_INTEGRITY_NONE) {
+        return 0;
+    }
+    uint64_t index = u - first;
+    for (size_t j = 0; j < n; j++) {
+        ENG_GUARD(unit_mac(s, ikey, u + j, ct + j * s->kt.unit_size,
+                           s->macs + mac_off(s, slot, index + j)));
+    }
+    if (s->in_memory) {
+        return 0;
+    }
+    return eng_pwrite_all(s->macs_fd, s->macs + mac_off(s, slot, index), n * ENG_STORE_MAC_BYTES,
+                          mac_off(s, slot, index));
+}
+
+/*
+ * Checks every unit's tag before anything is decrypted, then decrypts
+ * |ct| into |out| (may be the same buffer). A unit whose tag does not
+ * match is not decrypted: it is zeroed, the others are decrypted, and the
+ * result is ENG_ERR_AUTH.
+ */
+static int read_checked(struct eng_store *s, const struct eng_cipher *c, const uint8_t *ikey,
+                        uint32_t slot, uint64_t first, uint64_t u, size_t n, const uint8_t *ct,
+                        uint8_t *out)
+{
+    if (s->kt.integrity == ENG_STORE_INTEGRITY_NONE) {
+        return crypt_run(s, c, ENG_DECRYPT, slot, first, u, n, ct, out);
+    }
+    size_t us = s->kt.unit_size;
+    uint8_t ok[ENG_STORE_BATCH];
+    uint8_t tag[ENG_STORE_MAC_BYTES];
+    int all_ok = 1;
+    for (size_t j = 0; j < n; j++) {
+        ENG_GUARD(unit_mac(s, ikey, u + j, ct + j * us, tag));
+        ok[j] = (uint8_t)eng_ct_equal(tag, s->macs + mac_off(s, slot, u + j - first),
+                                      ENG_STORE_MAC_BYTES);
+        all_ok &= ok[j];
+    }
+    if (all_ok) {
+        return crypt_run(s, c, ENG_DECRYPT, slot, first, u, n, ct, out);
+    }
+    for (size_t j = 0; j < n; j++) {
+        if (ok[j]) {
+            ENG_GUARD(crypt_run(s, c, ENG_DECRYPT, slot, first, u + j, 1, ct + j * us,
+                                out + j * us));
+        } else {
+            memset(out + j * us, 0, us);
+        }
+    }
+    ENG_BAIL(ENG_ERR_AUTH);
+}
+
 /* Encrypts |n| <= BATCH units of one extent from |in| into |slot|. */
-int st_write_chunk(struct eng_store *s, const struct eng_cipher *c, uint32_t slot, uint64_t first,
-                   uint64_t u, size_t n, const uint8_t *in)
+int st_write_chunk(struct eng_store *s, const struct eng_cipher *c, const uint8_t *ikey,
+                   uint32_t slot, uint64_t first, uint64_t u, size_t n, const uint8_t *in)
 {
     uint64_t index = u - first;
     if (s->in_memory) {
-        return crypt_run(s, c, ENG_ENCRYPT, slot, first, u, n, in,
-                         s->mem_data + slot_offset(s, slot, index));
+        uint8_t *ct = s->mem_data + slot_offset(s, slot, index);
+        ENG_GUARD(crypt_run(s, c, ENG_ENCRYPT, slot, first, u, n, in, ct));
+        return tag_units(s, ikey, slot, first, u, n, ct);
     }
     ENG_GUARD(crypt_run(s, c, ENG_ENCRYPT, slot, first, u, n, in, s->stage));
     ENG_GUARD(eng_pwrite_all(s->data_fd, s->stage, n * s->kt.unit_size,
                              slot_offset(s, slot, index)));
+    ENG_GUARD(tag_units(s, ikey, slot, first, u, n, s->stage));
     return persist_tags(s, slot, index, n);
 }
 
 /* Decrypts |n| <= BATCH units of one extent from |slot| into |out|. */
-int st_read_chunk(struct eng_store *s, const struct eng_cipher *c, uint32_t slot, uint64_t first,
-                  uint64_t u, size_t n, uint8_t *out)
+int st_read_chunk(struct eng_store *s, const struct eng_cipher *c, const uint8_t *ikey,
+                  uint32_t slot, uint64_t first, uint64_t u, size_t n, uint8_t *out)
 {
     uint64_t index = u - first;
     if (s->in_memory) {
-        return crypt_run(s, c, ENG_DECRYPT, slot, first, u, n,
-                         s->mem_data + slot_offset(s, slot, index), out);
+        return read_checked(s, c, ikey, slot, first, u, n,
+                            s->mem_data + slot_offset(s, slot, index), out);
     }
     ENG_GUARD(eng_pread_all(s->data_fd, out, n * s->kt.unit_size, slot_offset(s, slot, index),
                             ENG_ERR_STORE_CORRUPT));
-    return crypt_run(s, c, ENG_DECRYPT, slot, first, u, n, out, out);
+    return read_checked(s, c, ikey, slot, first, u, n, out, out);
 }
 
-typedef int (*chunk_fn)(struct eng_store *s, const struct eng_cipher *c, uint32_t slot,
-                        uint64_t first, uint64_t u, size_t n, uint8_t *buf);
+typedef int (*chunk_fn)(struct eng_store *s, const struct eng_cipher *c, const uint8_t *ikey,
+                        uint32_t slot, uint64_t first, uint64_t u, size_t n, uint8_t *buf);
 
-static int write_chunk_fn(struct eng_store *s, const struct eng_cipher *c, uint32_t slot,
-                          uint64_t first, uint64_t u, size_t n, uint8_t *buf)
+static int write_chunk_fn(struct eng_store *s, const struct eng_cipher *c, const uint8_t *ikey,
+                          uint32_t slot, uint64_t first, uint64_t u, size_t n, uint8_t *buf)
 {
-    return st_write_chunk(s, c, slot, first, u, n, buf);
+    return st_write_chunk(s, c, ikey, slot, first, u, n, buf);
 }
 
 /* Splits [first_unit, first_unit + num_units) at extent and batch boundaries. */
@@ -150,7 +234,8 @@ static int for_each_chunk(struct eng_store *s, uint64_t first_unit, size_t num_u
         if (n > ENG_STORE_BATCH) {
             n = ENG_STORE_BATCH;
         }
-        if (fn(s, s->ciphers[e], r->slot, r->first_unit, u, n, buf + (u - first_unit) * us) != 0) {
+        if (fn(s, s->ciphers[e], st_ikey(s, e), r->slot, r->first_unit, u, n,
+               buf + (u - first_unit) * us) != 0) {
             /* An authentication failure affects only its units (zeroed); go on, report it. */
             if (eng_errno() != ENG_ERR_AUTH) {
                 return -1;
@@ -217,6 +302,9 @@ int eng_store_sync(struct eng_store *s)
     ENG_ENSURE(fdatasync(s->data_fd) == 0, ENG_ERR_IO);
     if (s->kt.mode == ENG_MODE_GCM) {
         ENG_ENSURE(fdatasync(s->tags_fd) == 0, ENG_ERR_IO);
+    }
+    if (s->kt.integrity != ENG_STORE_INTEGRITY_NONE) {
+        ENG_ENSURE(fdatasync(s->macs_fd) == 0, ENG_ERR_IO);
     }
     return 0;
 }

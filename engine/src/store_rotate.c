@@ -138,9 +138,10 @@ static int reencrypt_extent(struct eng_store *s, const struct eng_kt_record *old
     uint64_t end = old->first_unit + old->num_units;
     for (uint64_t u = old->first_unit; u < end && rc == 0; u += ENG_STORE_BATCH) {
         size_t n = end - u < ENG_STORE_BATCH ? (size_t)(end - u) : ENG_STORE_BATCH;
-        rc = st_read_chunk(s, from, old->slot, old->first_unit, u, n, buf);
+        rc = st_read_chunk(s, from, st_ikey(s, old->extent), old->slot, old->first_unit, u, n,
+                           buf);
         if (rc == 0) {
-            rc = st_write_chunk(s, to, to_slot, old->first_unit, u, n, buf);
+            rc = st_write_chunk(s, to, s->ikey_new, to_slot, old->first_unit, u, n, buf);
         }
     }
     eng_cleanse(buf, bytes);
@@ -168,7 +169,7 @@ int eng_store_rekey_extent(struct eng_store *s, uint32_t extent)
     /* The re-encryption below is the new DEK's whole use so far (GCM). */
     rec.invocations = s->kt.mode == ENG_MODE_GCM ? rec.num_units : 0;
     struct eng_cipher *c = NULL;
-    ENG_GUARD(st_new_dek(s, &cur, &rec, &c));
+    ENG_GUARD(st_new_dek(s, &cur, &rec, &c, s->ikey_new));
     /* New data goes to the spare slot only; the table still points at the old one. */
     int rc = reencrypt_extent(s, &s->kt.records[ri], s->ciphers[extent], rec.slot, c);
     struct eng_keytable nk;
@@ -188,6 +189,12 @@ int eng_store_rekey_extent(struct eng_store *s, uint32_t extent)
         committed = s->kt.generation != gen;
     }
     eng_kt_cleanup(&nk);
+    if (committed && s->ikeys != NULL) {
+        memcpy(s->ikeys + (size_t)extent * ENG_STORE_MAC_BYTES, s->ikey_new, ENG_STORE_MAC_BYTES);
+    }
+    if (s->ikey_new != NULL) {
+        eng_cleanse(s->ikey_new, ENG_STORE_MAC_BYTES);
+    }
     if (!committed) {
         eng_cipher_free(c);
         return -1;

@@ -30,31 +30,6 @@
 #include "eng_secure.h"
 #include "xts_internal.h"
 
-/*
- * Copies n < 16 bytes with fixed-size moves, so that no memcpy call (and no
- * register spill around it) happens inside the kernel.
- */
-static inline __attribute__((always_inline)) void copy_tail(uint8_t *dst,
-                                                                     const uint8_t *src, size_t n)
-{
-    size_t o = 0;
-    if (n & 8) {
-        memcpy(dst + o, src + o, 8);
-        o += 8;
-    }
-    if (n & 4) {
-        memcpy(dst + o, src + o, 4);
-        o += 4;
-    }
-    if (n & 2) {
-        memcpy(dst + o, src + o, 2);
-        o += 2;
-    }
-    if (n & 1) {
-        dst[o] = src[o];
-    }
-}
-
 /* AES-256 key expansion (FIPS 197 5.2) with AESKEYGENASSIST. */
 static inline __attribute__((always_inline, target("aes"))) __m128i prefix_xor(__m128i k)
 {
@@ -137,6 +112,13 @@ __attribute__((target("aes"))) void eng_xts_expand_key(struct eng_xts_sched *ks,
         _mm_store_si128(d1 + i, _mm_aesimc_si128(_mm_load_si128(e1 + ENG_AES256_ROUNDS - i)));
     }
     _mm_store_si128(d1 + ENG_AES256_ROUNDS, _mm_load_si128(e1));
+    clear_xmm_sse();
+}
+
+__attribute__((target("aes"))) void eng_aes256_expand_key(uint8_t rk[ENG_AES256_RK][16],
+                                                          const uint8_t key[ENG_AES256_KEY_BYTES])
+{
+    expand256((__m128i *)rk, key);
     clear_xmm_sse();
 }
 

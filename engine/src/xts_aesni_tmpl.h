@@ -154,8 +154,8 @@ XTS_FN void XTS_NAME(unit)(const __m128i *rk, int dec, const uint8_t *in, uint8_
     _mm_storeu_si128((__m128i *)first, a);
     _mm_storeu_si128((__m128i *)second, a);
     /* Read the partial input before writing the partial output (in place). */
-    copy_tail(second, ip + 16, tail);
-    copy_tail(op + 16, first, tail);
+    eng_xts_copy_tail(second, ip + 16, tail);
+    eng_xts_copy_tail(op + 16, first, tail);
     a = XTS_NAME(block1)(rk, dec, _mm_loadu_si128((const __m128i *)second),
                          dec ? t_last : t_next);
     _mm_storeu_si128((__m128i *)op, a);

@@ -228,13 +228,7 @@ VFN void v_unit(const struct eng_xts_sched *ks, int dec, const uint8_t *in, uint
 VFN void v_tweaks16(const struct eng_xts_sched *ks, const struct eng_unit *units, size_t cnt,
                     uint8_t t[16][16])
 {
-    for (size_t j = 0; j < 16; j++) {
-        if (j < cnt) {
-            memcpy(t[j], units[j].iv, 16);
-        } else {
-            memset(t[j], 0, 16);
-        }
-    }
+    eng_xts_gather_ivs(units, cnt, t);
     const uint8_t(*rk)[16] = ks->enc2;
     __asm__("" : "+r"(rk));
     __m512i x[4];

@@ -317,6 +317,66 @@ Test(cipher_errors, env_backend_forces_and_rejects)
     unsetenv("ENG_BACKEND");
 }
 
+/*
+ * The automatic choice per mode and path (cipher.c, auto_order, with the
+ * measurements behind it): XTS native wherever it runs, GCM / CTR / CBC
+ * ipsec-mb wherever it runs, else OpenSSL; on every path of this CPU.
+ */
+Test(cipher_errors, auto_order_per_mode_and_path)
+{
+    unsetenv("ENG_BACKEND");
+    unsetenv("ENG_ARCH");
+    for (int m = 0; m < ENG_MODE_COUNT; m++) {
+        for (int a = ENG_ARCH_NOAESNI; a <= (int)eng_cpu_best_arch(); a++) {
+            /* native GCM first only at vaes-avx2, where it beat ipsec-mb's avx2 code */
+            int nat = m == ENG_MODE_XTS || (m == ENG_MODE_GCM && a == ENG_ARCH_VAES_AVX2);
+            enum eng_backend first = nat ? ENG_BACKEND_NATIVE : ENG_BACKEND_IPSECMB;
+            enum eng_backend want = eng_backend_supports(first, (enum eng_mode)m, (enum eng_arch)a)
+                                        ? first
+                                        : ENG_BACKEND_OPENSSL;
+            enum eng_backend b;
+            enum eng_arch ra;
+            cr_assert_eq(eng_resolve((enum eng_mode)m, ENG_BACKEND_AUTO, (enum eng_arch)a, &b, &ra),
+                         0, "%s/%s: %s", eng_mode_name((enum eng_mode)m),
+                         eng_arch_name((enum eng_arch)a), eng_error_name(eng_errno()));
+            cr_assert_eq(b, want, "%s at %s: %s, expected %s", eng_mode_name((enum eng_mode)m),
+                         eng_arch_name((enum eng_arch)a), eng_backend_name(b),
+                         eng_backend_name(want));
+            cr_assert_eq(ra, (enum eng_arch)a);
+        }
+    }
+    /* the native XTS on every AES-NI path, vaes-avx2 included where the CPU has it */
+    if (eng_cpu_best_arch() >= ENG_ARCH_VAES_AVX2) {
+        enum eng_backend b;
+        enum eng_arch ra;
+        cr_assert_eq(eng_resolve(ENG_MODE_XTS, ENG_BACKEND_AUTO, ENG_ARCH_VAES_AVX2, &b, &ra), 0);
+        cr_assert_eq(b, ENG_BACKEND_NATIVE);
+        cr_assert_eq(ra, ENG_ARCH_VAES_AVX2);
+    }
+    /* ENG_BACKEND still forces one mode and leaves the others to the table */
+    setenv("ENG_BACKEND", "xts:openssl", 1);
+    enum eng_backend b;
+    enum eng_arch ra;
+    cr_assert_eq(eng_resolve(ENG_MODE_XTS, ENG_BACKEND_AUTO, ENG_ARCH_AUTO, &b, &ra), 0);
+    cr_assert_eq(b, ENG_BACKEND_OPENSSL);
+    cr_assert_eq(eng_resolve(ENG_MODE_GCM, ENG_BACKEND_AUTO, ENG_ARCH_AUTO, &b, &ra), 0);
+    cr_assert_eq(b, eng_backend_supports(ENG_BACKEND_IPSECMB, ENG_MODE_GCM, ENG_ARCH_AUTO)
+                        ? ENG_BACKEND_IPSECMB
+                        : ENG_BACKEND_OPENSSL);
+    /* the native GCM runs only on the VAES paths; ENG_BACKEND forces it there */
+    setenv("ENG_BACKEND", "gcm:native", 1);
+    cr_assert_eq(eng_resolve(ENG_MODE_GCM, ENG_BACKEND_AUTO, ENG_ARCH_AVX2, &b, &ra), -1);
+    cr_assert_eq(eng_errno(), ENG_ERR_UNSUPPORTED);
+    if (eng_cpu_best_arch() >= ENG_ARCH_VAES_AVX2) {
+        cr_assert_eq(eng_resolve(ENG_MODE_GCM, ENG_BACKEND_AUTO, ENG_ARCH_AUTO, &b, &ra), 0);
+        cr_assert_eq(b, ENG_BACKEND_NATIVE);
+    } else {
+        cr_assert_eq(eng_resolve(ENG_MODE_GCM, ENG_BACKEND_AUTO, ENG_ARCH_AUTO, &b, &ra), -1);
+        cr_assert_eq(eng_errno(), ENG_ERR_UNSUPPORTED);
+    }
+    unsetenv("ENG_BACKEND");
+}
+
 Test(cipher_errors, env_arch_caps_the_path)
 {
     setenv("ENG_ARCH", "sse", 1);

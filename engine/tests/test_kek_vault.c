@@ -309,6 +309,26 @@ Test(kek_vault, plain_http_is_refused_without_the_flag)
     eng_kek_provider_free(p);
 }
 
+/*
+ * A token that is not one printable word is refused before any request, from
+ * any source (the CLI's $CMK_VAULT_TOKEN included): CR or LF in it would
+ * inject header lines.
+ */
+Test(kek_vault, token_with_control_bytes_is_refused)
+{
+    static const char *const bad[] = {"t\r\nX-Injected: 1", "t\nX: 1", "two words", "t\x7f",
+                                      "t\tx"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct eng_vault_config cfg = {.vault_url = url, .key_name = "db-kek", .token = bad[i],
+                                       .max_retries = 0, .insecure_http = 1};
+        eng_clear_error();
+        cr_assert_null(eng_vault_open(&cfg), "token %zu accepted", i);
+        cr_assert_eq(eng_errno(), ENG_ERR_ARG, "token %zu: got %s", i,
+                     eng_error_name(eng_errno()));
+    }
+    cr_assert_eq(fx_count(fx), 0, "a request went out");
+}
+
 /* Issue 17 item 12: the Retry-After parser's range checks. */
 Test(kek_vault, retry_after_parser)
 {

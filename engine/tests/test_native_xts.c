@@ -1,9 +1,10 @@
 /*
  * test_native_xts.c - the native AES-256-XTS back end (be_native.c, xts_*.c).
  *
- * Every path (SSE, AVX, AVX2: the AES-NI kernel; AVX512: the VAES kernel) is
- * checked against IEEE 1619-2007 Annex B vectors 10..14 (each value also
- * checked through the OpenSSL back end in the same test) and differentially
+ * Every path (SSE, AVX, AVX2: the AES-NI kernel; VAES_AVX2: the ymm VAES
+ * kernel; AVX512: the zmm VAES kernel) is checked against IEEE 1619-2007
+ * Annex B vectors 10..14 (each value also checked through the OpenSSL back
+ * end in the same test) and differentially
  * against the OpenSSL back end on random keys, tweaks, data, lengths (every
  * length 16..528, up to 16 MiB), alignments, in place and out of place, and
  * in batches of mixed lengths. A path the CPU lacks is skipped with a logged
@@ -84,9 +85,10 @@ static void *xmalloc(size_t n)
 /* Skips the current test (with the reason logged) when the CPU lacks |arch|. */
 static void require_arch(enum eng_arch arch)
 {
-    if (arch == ENG_ARCH_AVX512 && vmt_under_valgrind()) {
-        fprintf(stderr, "native_xts: skipping the avx512 path under valgrind (it cannot run AVX-512)\n");
-        cr_skip_test("valgrind cannot run AVX-512");
+    if (arch >= ENG_ARCH_VAES_AVX2 && vmt_under_valgrind()) {
+        fprintf(stderr, "native_xts: skipping the %s path under valgrind (it cannot run VAES)\n",
+                eng_arch_name(arch));
+        cr_skip_test("valgrind cannot run VAES");
     }
     if (eng_cpu_best_arch() < arch) {
         char flags[256];
@@ -224,7 +226,7 @@ static void check_case(const struct pair *p, size_t len, size_t ioff, size_t oof
 }
 
 static const enum eng_arch all_paths[] = {ENG_ARCH_SSE, ENG_ARCH_AVX, ENG_ARCH_AVX2,
-                                          ENG_ARCH_AVX512};
+                                          ENG_ARCH_VAES_AVX2, ENG_ARCH_AVX512};
 
 /* ---- per-path tests ----------------------------------------------------- */
 
@@ -395,6 +397,7 @@ static void test_mixed_batch(enum eng_arch arch)
 PATH_TESTS(sse, ENG_ARCH_SSE)
 PATH_TESTS(avx, ENG_ARCH_AVX)
 PATH_TESTS(avx2, ENG_ARCH_AVX2)
+PATH_TESTS(vaes_avx2, ENG_ARCH_VAES_AVX2)
 PATH_TESTS(avx512, ENG_ARCH_AVX512)
 
 /* The paths agree with each other on one batch (a second cross-check, no OpenSSL). */
@@ -418,8 +421,9 @@ Test(native_xts, paths_agree)
     }
     int ran = 0;
     for (size_t a = 0; a < sizeof(all_paths) / sizeof(all_paths[0]); a++) {
-        if (eng_cpu_best_arch() < all_paths[a]) {
-            fprintf(stderr, "native_xts: paths_agree: %s not on this CPU\n",
+        if (eng_cpu_best_arch() < all_paths[a] ||
+            (all_paths[a] >= ENG_ARCH_VAES_AVX2 && vmt_under_valgrind())) {
+            fprintf(stderr, "native_xts: paths_agree: %s not on this CPU (or under valgrind)\n",
                     eng_arch_name(all_paths[a]));
             continue;
         }
@@ -452,12 +456,14 @@ Test(native_xts, paths_agree)
 
 /* ---- back-end contract -------------------------------------------------- */
 
-Test(native_xts, supports_xts_only_with_aesni)
+Test(native_xts, supports_xts_with_aesni_and_gcm_with_vaes)
 {
     cr_assert_eq(eng_backend_supports(ENG_BACKEND_NATIVE, ENG_MODE_XTS, ENG_ARCH_NOAESNI), 0);
     for (int m = 0; m < ENG_MODE_COUNT; m++) {
         for (size_t a = 0; a < sizeof(all_paths) / sizeof(all_paths[0]); a++) {
-            int want = m == ENG_MODE_XTS && eng_cpu_best_arch() >= all_paths[a];
+            enum eng_arch p = all_paths[a];
+            int gcm = m == ENG_MODE_GCM && (p == ENG_ARCH_VAES_AVX2 || p == ENG_ARCH_AVX512);
+            int want = (m == ENG_MODE_XTS || gcm) && eng_cpu_best_arch() >= p;
             cr_assert_eq(eng_backend_supports(ENG_BACKEND_NATIVE, (enum eng_mode)m, all_paths[a]),
                          want, "mode %s path %s", eng_mode_name((enum eng_mode)m),
                          eng_arch_name(all_paths[a]));
@@ -492,6 +498,58 @@ Test(native_xts, auto_prefers_native_and_falls_back_without_aesni)
     eng_cleanse(key, sizeof(key));
 }
 
+/* CPUID features to path: a VAES + AVX2 CPU without AVX-512 (Zen 3) gets the ymm VAES path. */
+Test(native_xts, arch_of_features)
+{
+    struct eng_cpu_features f = {.aesni = 1, .pclmul = 1, .sse41 = 1, .avx = 1, .avx2 = 1};
+    cr_assert_eq(eng_cpu_arch_of(&f), ENG_ARCH_AVX2, "AVX2 without VAES");
+    f.vaes = 1;
+    cr_assert_eq(eng_cpu_arch_of(&f), ENG_ARCH_AVX2, "VAES without VPCLMULQDQ");
+    f.vpclmulqdq = 1;
+    cr_assert_eq(eng_cpu_arch_of(&f), ENG_ARCH_VAES_AVX2, "Zen 3: AVX2 + VAES + VPCLMULQDQ");
+    f.avx512f = 1;
+    f.avx512bw = 1;
+    cr_assert_eq(eng_cpu_arch_of(&f), ENG_ARCH_VAES_AVX2, "AVX-512 without VL");
+    f.avx512vl = 1;
+    cr_assert_eq(eng_cpu_arch_of(&f), ENG_ARCH_AVX512, "Zen 4: AVX-512 + VAES + VPCLMULQDQ");
+    f.vaes = 0;
+    f.vpclmulqdq = 0;
+    cr_assert_eq(eng_cpu_arch_of(&f), ENG_ARCH_AVX2, "AVX-512 without VAES (Skylake-X)");
+    f.avx2 = 0;
+    cr_assert_eq(eng_cpu_arch_of(&f), ENG_ARCH_AVX);
+    cr_assert_eq(eng_cpu_arch_of(NULL), ENG_ARCH_NOAESNI);
+    cr_assert_str_eq(eng_arch_name(ENG_ARCH_VAES_AVX2), "vaes-avx2");
+    enum eng_arch a;
+    cr_assert_eq(eng_arch_from_name("VAES-AVX2", &a), 0);
+    cr_assert_eq(a, ENG_ARCH_VAES_AVX2);
+}
+
+/* ENG_ARCH=vaes-avx2 runs the ymm kernel even on an AVX-512 CPU (so that it is testable there). */
+Test(native_xts, eng_arch_selects_vaes_avx2)
+{
+    require_arch(ENG_ARCH_VAES_AVX2);
+    unsetenv("ENG_BACKEND");
+    setenv("ENG_ARCH", "vaes-avx2", 1);
+    uint8_t key[ENG_XTS_KEY_BYTES];
+    cr_assert_eq(tl_hex(key, sizeof(key), ieee1619_key_hex), sizeof(key));
+    struct eng_cipher *v = eng_cipher_new(ENG_MODE_XTS, ENG_BACKEND_AUTO, ENG_ARCH_AUTO, key, 64);
+    cr_assert_not_null(v, "%s", eng_error_name(eng_errno()));
+    cr_assert_eq(eng_cipher_backend(v), ENG_BACKEND_NATIVE);
+    cr_assert_eq(eng_cipher_arch(v), ENG_ARCH_VAES_AVX2, "got %s",
+                 eng_arch_name(eng_cipher_arch(v)));
+    /* and it computes XTS: IEEE 1619 vector 10 through this cipher */
+    uint8_t pt[IEEE1619_UNIT_BYTES];
+    uint8_t ct[IEEE1619_UNIT_BYTES];
+    uint8_t tweak[16];
+    ieee1619_plaintext(pt);
+    cr_assert_eq(tl_hex(ct, sizeof(ct), ieee1619_vectors[0].ct_hex), sizeof(ct));
+    eng_xts_tweak_from_u64(tweak, ieee1619_vectors[0].seq);
+    expect_both_places(v, ENG_ENCRYPT, pt, ct, sizeof(pt), tweak, "vaes-avx2 via ENG_ARCH");
+    unsetenv("ENG_ARCH");
+    eng_cipher_free(v);
+    eng_cleanse(key, sizeof(key));
+}
+
 Test(native_xts, refuses_noaesni_other_modes_and_bad_keys)
 {
     unsetenv("ENG_ARCH");
@@ -500,7 +558,10 @@ Test(native_xts, refuses_noaesni_other_modes_and_bad_keys)
     rng_key(key);
     cr_assert_null(eng_cipher_new(ENG_MODE_XTS, ENG_BACKEND_NATIVE, ENG_ARCH_NOAESNI, key, 64));
     cr_assert_eq(eng_errno(), ENG_ERR_UNSUPPORTED);
-    static const enum eng_mode others[] = {ENG_MODE_GCM, ENG_MODE_CTR, ENG_MODE_CBC};
+    /* GCM has native code only on the VAES paths (test_native_gcm.c). */
+    cr_assert_null(eng_cipher_new(ENG_MODE_GCM, ENG_BACKEND_NATIVE, ENG_ARCH_NOAESNI, key, 32));
+    cr_assert_eq(eng_errno(), ENG_ERR_UNSUPPORTED, "%s", eng_error_name(eng_errno()));
+    static const enum eng_mode others[] = {ENG_MODE_CTR, ENG_MODE_CBC};
     for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
         cr_assert_null(eng_cipher_new(others[i], ENG_BACKEND_NATIVE, ENG_ARCH_AUTO, key, 32));
         cr_assert_eq(eng_errno(), ENG_ERR_UNSUPPORTED, "mode %s: %s", eng_mode_name(others[i]),
@@ -515,6 +576,12 @@ Test(native_xts, refuses_noaesni_other_modes_and_bad_keys)
     if (eng_cpu_best_arch() < ENG_ARCH_AVX512) {
         rng_key(key);
         cr_assert_null(eng_cipher_new(ENG_MODE_XTS, ENG_BACKEND_NATIVE, ENG_ARCH_AVX512, key, 64));
+        cr_assert_eq(eng_errno(), ENG_ERR_CPU);
+    }
+    if (eng_cpu_best_arch() < ENG_ARCH_VAES_AVX2) {
+        rng_key(key);
+        cr_assert_null(
+            eng_cipher_new(ENG_MODE_XTS, ENG_BACKEND_NATIVE, ENG_ARCH_VAES_AVX2, key, 64));
         cr_assert_eq(eng_errno(), ENG_ERR_CPU);
     }
     eng_cleanse(key, sizeof(key));

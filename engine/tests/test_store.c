@@ -203,10 +203,52 @@ Test(store, bad_arguments_and_ranges)
     cr_assert_eq(eng_errno(), ENG_ERR_NO_STORE);
     cfg.unit_size = 1000;
     cr_assert_null(eng_store_create_memory(p, &cfg));
-    cr_assert_eq(eng_errno(), ENG_ERR_ARG);
+    cr_assert_eq(eng_errno(), ENG_ERR_GEOMETRY);
     cfg = small_cfg(ENG_MODE_CBC);
     cr_assert_null(eng_store_create_memory(p, &cfg));
     cr_assert_eq(eng_errno(), ENG_ERR_MODE);
+    eng_kek_provider_free(p);
+}
+
+/* Issue 17 item 22: geometry out of range is refused by the library too, before any file. */
+Test(store, absurd_geometry_is_refused)
+{
+    struct eng_kek_provider *p = smk();
+    static const struct {
+        uint32_t unit_size;
+        uint64_t num_units;
+        uint32_t extent_units;
+    } bad[] = {
+        {511, 64, 16}, {131072, 64, 16}, {4096, 0, 16}, {4096, 64, 65}, {4096, 64, 67108864},
+        {65536, 1ULL << 34, 1U << 30}, /* 2^50 bytes of data: over the 1 PiB data file limit */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct eng_store_config cfg = small_cfg(ENG_MODE_XTS);
+        cfg.unit_size = bad[i].unit_size;
+        cfg.num_units = bad[i].num_units;
+        cfg.extent_units = bad[i].extent_units;
+        cr_assert_null(eng_store_create(store_dir, p, &cfg), "case %zu", i);
+        cr_assert_eq(eng_errno(), ENG_ERR_GEOMETRY, "case %zu: %s", i,
+                     eng_error_name(eng_errno()));
+        cr_assert_neq(access(store_dir, F_OK), 0, "case %zu: nothing created", i);
+    }
+    /* The default extent (0) of a small store is the store: data = one extent + the spare. */
+    struct eng_store_config cfg;
+    eng_store_config_init(&cfg);
+    cfg.unit_size = 4096;
+    cfg.num_units = 10;
+    struct eng_store *s = eng_store_create(store_dir, p, &cfg);
+    cr_assert_not_null(s);
+    struct eng_store_info info;
+    cr_assert_eq(eng_store_get_info(s, &info), 0);
+    cr_assert_eq(info.extent_units, 10);
+    cr_assert_eq(info.num_extents, 1);
+    eng_store_close(s);
+    char data[400];
+    struct stat st;
+    fname(data, sizeof(data), "data");
+    cr_assert_eq(stat(data, &st), 0);
+    cr_assert_eq(st.st_size, 2 * 10 * 4096);
     eng_kek_provider_free(p);
 }
 

@@ -34,22 +34,51 @@ static void teardown(void)
 
 TestSuite(cmk, .init = setup, .fini = teardown);
 
-/* Runs cmk with |args| (in the test folder, key file k.key); returns its exit code. */
-static int cmk(const char *fmt, ...)
+/* Runs |pre| (e.g. "cat in |" or "timeout 100", or "") cmk with |args|; returns its exit code. */
+static int vcmk(const char *pre, const char *fmt, va_list ap)
 {
     char args[1024], cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(args, sizeof(args), fmt, ap);
-    va_end(ap);
     char abs_bin[1024];
     cr_assert_eq(tl_cmk_path(CMK_BIN, abs_bin, sizeof(abs_bin)), 0);
-    int n = snprintf(cmd, sizeof(cmd), "cd %s && %s --key-file k.key %s >%s 2>%s", dir, abs_bin,
-                     args, out_path, err_path);
+    int n = snprintf(cmd, sizeof(cmd), "cd %s && %s %s --key-file k.key %s >%s 2>%s", dir, pre,
+                     abs_bin, args, out_path, err_path);
     cr_assert(n > 0 && (size_t)n < sizeof(cmd));
     int st = system(cmd);
     cr_assert(WIFEXITED(st), "cmk did not exit normally");
     return WEXITSTATUS(st);
+}
+
+/* Runs cmk with |args| (in the test folder, key file k.key); returns its exit code. */
+static int cmk(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vcmk("", fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* cmk under `timeout 100`: a hang is exit 124 and leaves no process behind. */
+static int cmk_deadline(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vcmk("timeout 100", fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* cmk with its stdin a pipe from `cat |file|`. */
+static int cmk_piped(const char *file, const char *fmt, ...)
+{
+    char from[300];
+    snprintf(from, sizeof(from), "cat %s |", file);
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vcmk(from, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 static char *slurp(const char *path)
@@ -469,4 +498,212 @@ Test(cmk, loose_token_file_is_refused)
     cr_assert_eq(cmk_token("t.token"), 3);
     expect_err((const char *const[]){"cmk: token file t.token has mode 0600 and owner uid 65534",
                                      "(ENG_ERR_PERM_OWNER)", NULL});
+}
+
+/* stderr holds |want| (the exact error); one line. */
+static void assert_err(const char *want)
+{
+    char *e = slurp(err_path);
+    cr_assert_not_null(strstr(e, want), "stderr: %s\nwant: %s", e, want);
+    free(e);
+    cr_assert_eq(err_lines(), 1);
+}
+
+static void data_unchanged(const char *path, const uint8_t *d0, size_t l0)
+{
+    size_t l1;
+    uint8_t *d1 = tl_read_file(path, &l1);
+    cr_assert(d1 != NULL && l1 == l0 && memcmp(d0, d1, l0) == 0, "the data file is unchanged");
+    free(d1);
+}
+
+/*
+ * Issue 17 item 11: a put that does not fit writes nothing, whether from a
+ * file or stdin. The store is larger than cmk's 1 MiB I/O chunk, so a put
+ * that wrote chunk by chunk would change the store before failing.
+ */
+Test(cmk, put_larger_than_the_store_writes_nothing)
+{
+    cr_assert_eq(cmk("create s --size 2M"), 0);
+    write_random("big", 3 << 20);
+    write_random("small", 1000);
+    cr_assert_eq(cmk("get s --output before"), 0);
+    char data[400];
+    tl_path(data, sizeof(data), dir, "s/data");
+    size_t l0;
+    uint8_t *d0 = tl_read_file(data, &l0);
+    cr_assert_not_null(d0);
+    cr_assert_eq(cmk("put s big"), 1);
+    data_unchanged(data, d0, l0);
+    cr_assert_eq(cmk_piped("big", "put s -"), 1);
+    data_unchanged(data, d0, l0);
+    cr_assert_eq(cmk("put s big"), 1);
+    assert_err("cmk: put: big holds 3145728 bytes, more than the 2097152 bytes the store has from "
+               "--offset 0 (capacity 2097152); nothing was written (ENG_ERR_RANGE)");
+    cr_assert_eq(cmk("put s - <big"), 1);
+    assert_err("cmk: put: stdin holds 3145728 bytes, more than the 2097152 bytes the store has "
+               "from --offset 0 (capacity 2097152); nothing was written (ENG_ERR_RANGE)");
+    cr_assert_eq(cmk_piped("big", "put s -"), 1);
+    assert_err("cmk: put: stdin holds at least 3145728 bytes, more than the 2097152 bytes the "
+               "store has from --offset 0 (capacity 2097152); nothing was written (ENG_ERR_RANGE)");
+    cr_assert_eq(cmk("put s small --offset 2096200"), 1);
+    assert_err("holds 1000 bytes, more than the 952 bytes the store has from --offset 2096200");
+    cr_assert_eq(cmk_piped("small", "put s - --offset 2096200"), 1);
+    assert_err("stdin holds at least 1000 bytes, more than the 952 bytes");
+    cr_assert_eq(cmk("put s small --offset 3000000"), 2);
+    assert_err("cmk: put: --offset 3000000 is past the end of the store (2097152 bytes): data "
+               "unit or byte range outside the store (ENG_ERR_RANGE)");
+    data_unchanged(data, d0, l0);
+    free(d0);
+    cr_assert_eq(cmk("get s --output after"), 0);
+    cr_assert(same_files("before", "after"));
+    /* What fits still goes in, from a file and from stdin, up to the last byte. */
+    cr_assert_eq(cmk("put s small --offset 2096152"), 0);
+    cr_assert_eq(cmk("get s --offset 2096152 --output tail"), 0);
+    cr_assert(same_files("small", "tail"));
+    cr_assert_eq(cmk_piped("small", "put s - --offset 5"), 0);
+    cr_assert_eq(cmk("get s --offset 5 --length 1000 --output mid"), 0);
+    cr_assert(same_files("small", "mid"));
+}
+
+/* Issue 17 item 22: bad geometry names the option and its range, exit 2, nothing created. */
+Test(cmk, bad_geometry_names_the_option_and_range)
+{
+    cr_assert_eq(cmk("create s --size 256K --unit-size 511"), 2);
+    assert_err("cmk: --unit-size must be a power of two from 512 to 65536: 511");
+    cr_assert_eq(cmk("create s --size 256K --unit-size 131072"), 2);
+    assert_err("cmk: --unit-size must be a power of two from 512 to 65536: 131072");
+    cr_assert_eq(cmk("create s --size 256K --extent-units 0"), 2);
+    assert_err("cmk: --extent-units must be from 1 to 32 (the store's units): 0");
+    cr_assert_eq(cmk("create s --size 256K --extent-units 67108864"), 2);
+    assert_err("cmk: --extent-units must be from 1 to 32 (the store's units): 67108864");
+    cr_assert_eq(cmk("create s --units 0"), 2);
+    assert_err("cmk: --units must be a number of units, at least 1: 0");
+    /* 2^34 units of 64 KiB: a data file over the library's 1 PiB limit. */
+    cr_assert_eq(cmk("create s --units 17179869184 --unit-size 65536 --extent-units 1073741824"),
+                 2);
+    assert_err("cmk: create: store geometry out of range (unit size 512..65536, a power of two; "
+               "extent units 1..number of units; data file at most 1 PiB) (ENG_ERR_GEOMETRY)");
+    char s_dir[400];
+    tl_path(s_dir, sizeof(s_dir), dir, "s");
+    cr_assert_neq(access(s_dir, F_OK), 0, "nothing created");
+    /* The default extent of a small store is the whole store: no data file far over its size. */
+    cr_assert_eq(cmk("create s --size 256K"), 0);
+    char data[400];
+    struct stat st;
+    tl_path(data, sizeof(data), dir, "s/data");
+    cr_assert_eq(stat(data, &st), 0);
+    cr_assert_eq(st.st_size, 2 * 256 * 1024, "one extent and the spare slot");
+}
+
+/* Issue 17 item 15: a FIFO in place of a store or key file is refused at once, by name. */
+Test(cmk, fifo_in_place_of_a_file_is_refused, .timeout = 900)
+{
+    cr_assert_eq(cmk("create s --size 64K"), 0);
+    char kt[400], key[400], saved[400];
+    tl_path(kt, sizeof(kt), dir, "s/keytable");
+    tl_path(key, sizeof(key), dir, "k.key");
+    tl_path(saved, sizeof(saved), dir, "saved");
+    cr_assert_eq(rename(kt, saved), 0);
+    cr_assert_eq(mkfifo(kt, 0600), 0);
+    cr_assert_eq(cmk_deadline("get s --length 10"), 1);
+    assert_err("cmk: open: s/keytable: not a regular file (a FIFO, device, folder or symbolic "
+               "link stands in its place) (ENG_ERR_NOT_REGULAR)");
+    cr_assert_eq(unlink(kt), 0);
+    cr_assert_eq(rename(saved, kt), 0);
+    char data[400];
+    tl_path(data, sizeof(data), dir, "s/data");
+    cr_assert_eq(rename(data, saved), 0);
+    cr_assert_eq(mkfifo(data, 0600), 0);
+    cr_assert_eq(cmk_deadline("get s --length 10"), 1);
+    assert_err("cmk: open: s/data: not a regular file");
+    cr_assert_eq(unlink(data), 0);
+    cr_assert_eq(rename(saved, data), 0);
+    cr_assert_eq(cmk("backup s b.cmkb"), 0);
+    char bk[400];
+    tl_path(bk, sizeof(bk), dir, "b.cmkb");
+    cr_assert_eq(unlink(bk), 0);
+    cr_assert_eq(mkfifo(bk, 0600), 0);
+    cr_assert_eq(cmk_deadline("verify-backup b.cmkb"), 1);
+    assert_err("cmk: verify-backup: b.cmkb: not a regular file");
+    cr_assert_eq(rename(key, saved), 0);
+    cr_assert_eq(mkfifo(key, 0600), 0);
+    cr_assert_eq(cmk_deadline("get s --length 10"), 3);
+    assert_err("cmk: key file k.key is not a regular file, refused (give a regular file)");
+    cr_assert_eq(cmk_deadline("get s --length 10 --vault-url https://127.0.0.1:1 --vault-key k "
+                     "--vault-token-file k.key"),
+                 1);
+    assert_err("cmk: token file k.key is not a regular file, refused (give a regular file)");
+    cr_assert_eq(unlink(key), 0);
+    cr_assert_eq(rename(saved, key), 0);
+    cr_assert_eq(cmk("get s --length 10 --output x"), 0, "the store is intact");
+}
+
+/* Issue 17 item 8: an XTS store made with --integrity hmac-sha256 gives exit 4 for changed data. */
+Test(cmk, xts_integrity_option_gives_exit_4)
+{
+    cr_assert_eq(cmk("create s --size 64K --unit-size 4096 --extent-units 4 --integrity "
+                     "hmac-sha256"),
+                 0);
+    write_random("in", 65536);
+    cr_assert_eq(cmk("put s in"), 0);
+    cr_assert_eq(cmk("get s --output out"), 0);
+    cr_assert(same_files("in", "out"), "an untouched store reads back");
+    char out_file[400];
+    tl_path(out_file, sizeof(out_file), dir, "out");
+    cr_assert_eq(unlink(out_file), 0, "the later get writes a new out");
+    cJSON *j = status_json("s");
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "integrity")->valuestring, "hmac-sha256");
+    cJSON_Delete(j);
+    char data[400];
+    tl_path(data, sizeof(data), dir, "s/data");
+    cr_assert_eq(tl_flip_bit(data, 5000, 2), 0);
+    cr_assert_eq(cmk("get s --output x"), 4);
+    assert_err("cmk: get: authentication failed (ENG_ERR_AUTH)");
+    cr_assert_eq(cmk("get s --offset 8192 --length 4096 --output x"), 0, "other units read");
+    cr_assert_eq(tl_flip_bit(data, 5000, 2), 0);
+    cr_assert_eq(cmk("get s --output out"), 0);
+    cr_assert(same_files("in", "out"));
+    cr_assert_eq(cmk("create g --size 64K --mode gcm --integrity hmac-sha256"), 2);
+    assert_err("cmk: --integrity hmac-sha256 is for --mode xts (gcm authenticates every unit "
+               "already): hmac-sha256");
+    cr_assert_eq(cmk("create g --size 64K --integrity crc32"), 2);
+    assert_err("cmk: --integrity must be none or hmac-sha256: crc32");
+    cr_assert_eq(cmk("help"), 0);
+    char *o = slurp(out_path);
+    cr_assert_not_null(strstr(o, "NOT detect changed, swapped or moved units"));
+    cr_assert_not_null(strstr(o, "--integrity none|hmac-sha256"));
+    free(o);
+}
+
+/* Issue 17 item 20: any byte of a backup's header damaged gives the integrity error, exit 4. */
+Test(cmk, every_backup_header_byte_flip_is_an_integrity_error, .timeout = 600)
+{
+    cr_assert_eq(cmk("create s --size 64K --unit-size 4096"), 0);
+    write_random("in", 65536);
+    cr_assert_eq(cmk("put s in"), 0);
+    cr_assert_eq(cmk("backup s b.cmkb"), 0);
+    char bk[400];
+    tl_path(bk, sizeof(bk), dir, "b.cmkb");
+    size_t len;
+    uint8_t *orig = tl_read_file(bk, &len);
+    cr_assert_not_null(orig);
+    uint32_t hlen = ((uint32_t)orig[8] << 24) | ((uint32_t)orig[9] << 16) |
+                    ((uint32_t)orig[10] << 8) | orig[11];
+    cr_assert(hlen > 100 && hlen < 4096 && len > 4096 + hlen, "a header, then more than 4 KiB");
+    uint8_t *b = malloc(len);
+    for (uint32_t i = 0; i < hlen; i++) {
+        memcpy(b, orig, len);
+        b[i] ^= (uint8_t)(1u << (i % 8)); /* one byte changed, a different bit each time */
+        cr_assert_eq(tl_write_file(bk, b, len), 0);
+        cr_assert_eq(cmk("verify-backup b.cmkb"), 4, "header byte %u", i);
+        char *e = slurp(err_path);
+        cr_assert_not_null(strstr(e, "(ENG_ERR_BACKUP_CORRUPT)"), "header byte %u: %s", i, e);
+        cr_assert_null(strstr(e, "KEK"), "header byte %u: %s", i, e);
+        free(e);
+    }
+    cr_assert_eq(tl_write_file(bk, orig, len), 0);
+    cr_assert_eq(cmk("verify-backup b.cmkb"), 0, "the untouched backup verifies");
+    free(b);
+    free(orig);
 }

@@ -127,7 +127,7 @@ double rep_json_num(const cJSON *obj, const char *name);
 struct rep_pair {
     const struct rep_cell *num;
     const struct rep_cell *den;
-    char type[24];   /* "engine/raw" or "cmk/smk" */
+    char type[24];   /* "engine/raw", "cmk/smk" or "engine/ceiling" (the widest AES ceiling) */
     char name[256];  /* human-readable, unique per key */
     char key[520];   /* num key + " / " + den key */
     double *ratios;  /* owned, n entries */

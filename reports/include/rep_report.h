@@ -15,6 +15,7 @@
 #define REP_COMPLIANCE_SCHEMA_VERSION 1
 
 /* Section headings, in order (tests look for each of them). */
+#define REP_H_SUMMARY "Summary"
 #define REP_H_ENV "Environment"
 #define REP_H_THROUGHPUT "Throughput against data unit size"
 #define REP_H_RATIOS "Engine against raw library"

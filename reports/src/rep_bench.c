@@ -388,7 +388,10 @@ static void pair_name(struct rep_pair *p)
         off += (size_t)snprintf(extra + off, sizeof(extra) - off, ", %ld threads", x->threads);
     }
     (void)off;
-    if (strcmp(p->type, "cmk/smk") == 0) {
+    if (strcmp(p->type, "engine/ceiling") == 0) {
+        snprintf(p->name, sizeof(p->name), "engine %s %s/%s / AES ceiling %s, %s %s%s", x->mode,
+                 x->backend, x->arch, y->arch, u, x->direction, extra);
+    } else if (strcmp(p->type, "cmk/smk") == 0) {
         snprintf(p->name, sizeof(p->name), "cmk/smk %s%s %s/%s %s %s%s",
                  strcmp(x->kind, "store-file") == 0 ? "store on file " : "", x->mode, x->backend,
                  x->arch, u, x->direction, extra);
@@ -419,6 +422,25 @@ static const struct rep_cell *find_den(const struct rep_bench *b, const struct r
                 *type = "cmk/smk";
                 return y;
             }
+        }
+    }
+    return NULL;
+}
+
+/*
+ * The ceiling cell of |x|'s group at the widest width measured (bench.json
+ * marks it "widest": true), for engine cells without keys; NULL if none.
+ */
+static const struct rep_cell *find_ceiling(const struct rep_bench *b, const struct rep_cell *x)
+{
+    if (strcmp(x->keys, "none") != 0) {
+        return NULL;
+    }
+    for (size_t j = 0; j < b->ncells; j++) {
+        const struct rep_cell *y = &b->cells[j];
+        if (rep_cell_measured(y) && strcmp(y->kind, "ceiling") == 0 && same_group(x, y) &&
+            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(y->json, "widest"))) {
+            return y;
         }
     }
     return NULL;
@@ -461,29 +483,32 @@ long rep_pairs_build(const struct rep_bench *b, struct rep_pair **out)
         if ((strcmp(x->kind, "engine") != 0 && !file_cmk) || !rep_cell_measured(x)) {
             continue;
         }
-        const char *type = NULL;
-        const struct rep_cell *y = find_den(b, x, &type);
-        if (y == NULL) {
-            continue;
+        /* its raw library or SMK cell, then the AES ceiling of its group */
+        for (int k = 0; k < 2; k++) {
+            const char *type = "engine/ceiling";
+            const struct rep_cell *y = k == 0 ? find_den(b, x, &type) : find_ceiling(b, x);
+            if (y == NULL) {
+                continue;
+            }
+            size_t nr;
+            double *r = rep_round_ratios(x, y, &nr);
+            struct rep_pair *np = realloc(pairs, (n + 1) * sizeof(*pairs));
+            if (r == NULL || np == NULL) {
+                free(r);
+                rep_pairs_free(np != NULL ? np : pairs, n);
+                return -1;
+            }
+            pairs = np;
+            struct rep_pair *p = &pairs[n];
+            memset(p, 0, sizeof(*p));
+            p->num = x;
+            p->den = y;
+            copy_str(p->type, sizeof(p->type), type);
+            p->ratios = r;
+            p->n = nr;
+            pair_name(p);
+            n++;
         }
-        size_t nr;
-        double *r = rep_round_ratios(x, y, &nr);
-        struct rep_pair *np = realloc(pairs, (n + 1) * sizeof(*pairs));
-        if (r == NULL || np == NULL) {
-            free(r);
-            rep_pairs_free(np != NULL ? np : pairs, n);
-            return -1;
-        }
-        pairs = np;
-        struct rep_pair *p = &pairs[n];
-        memset(p, 0, sizeof(*p));
-        p->num = x;
-        p->den = y;
-        copy_str(p->type, sizeof(p->type), type);
-        p->ratios = r;
-        p->n = nr;
-        pair_name(p);
-        n++;
     }
     *out = pairs;
     return (long)n;

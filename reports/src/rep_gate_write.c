@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "rep_gate.h"
+#include "rep_junit.h"
 #include "rep_stats.h"
 
 const char *rep_verdict_name(enum rep_verdict v)
@@ -261,41 +262,65 @@ int rep_gate_write_junit(const char *path, const struct rep_gate_result *r)
     if (f == NULL) {
         return -1;
     }
-    size_t tests = r->n;
-    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    fprintf(f, "<testsuites name=\"cmk-gate\" tests=\"%zu\" failures=\"%zu\">\n", tests, r->regressions);
-    fprintf(f, "  <testsuite name=\"cmk-gate\" tests=\"%zu\" failures=\"%zu\" errors=\"0\" skipped=\"%zu\">\n",
-            tests, r->regressions, r->not_compared);
-    fprintf(f, "    <properties>\n      <property name=\"mode\" value=\"");
-    rep_fput_xml(f, r->mode_reason);
-    fprintf(f, "\"/>\n      <property name=\"alpha\" value=\"%g\"/>\n", r->opts.alpha);
-    fprintf(f, "      <property name=\"min_effect\" value=\"%g\"/>\n    </properties>\n", r->opts.min_effect);
+    /* the per-metric lines go to the suite's system-out: the schema has no per-case output */
+    char *text = NULL;
+    size_t text_len = 0;
+    FILE *out = open_memstream(&text, &text_len);
+    if (out == NULL) {
+        fclose(f);
+        return -1;
+    }
+    fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
+    if (r->n > 0) {
+        struct rep_junit_suite suite = {"cmk-gate", "cmk-harness.gate", 0, r->n, r->regressions,
+                                        0, r->not_compared, 0};
+        rep_junit_suite_open(f, 2, &suite);
+        fprintf(f, "    <properties>\n      <property name=\"mode\" value=\"");
+        rep_fput_xml(f, r->mode_reason);
+        fprintf(f, "\"/>\n      <property name=\"alpha\" value=\"%g\"/>\n", r->opts.alpha);
+        fprintf(f, "      <property name=\"min_effect\" value=\"%g\"/>\n    </properties>\n",
+                r->opts.min_effect);
+    }
     for (size_t i = 0; i < r->n; i++) {
         const struct rep_gate_metric *m = &r->m[i];
-        fprintf(f, "    <testcase classname=\"gate.%s\" name=\"", strcmp(m->type, "absolute") == 0 ? "absolute" : "ratio");
+        fprintf(f, "    <testcase classname=\"gate.%s\" name=\"",
+                strcmp(m->type, "absolute") == 0 ? "absolute" : "ratio");
         rep_fput_xml(f, m->name);
         fprintf(f, "\" time=\"0\">");
         if (m->verdict == REP_V_REGRESSION) {
-            fprintf(f, "\n      <failure type=\"regression\" message=\"change %+.1f%%, p %.2g, adjusted %.2g (alpha %g, minimum effect %g%%)\">",
-                    m->change * 100, m->p_worse, m->p_worse_adj, r->opts.alpha, r->opts.min_effect * 100);
+            fprintf(f,
+                    "\n      <failure type=\"regression\" message=\"change %+.1f%%, p %.2g, adjusted "
+                    "%.2g (alpha %g, minimum effect %g%%)\">",
+                    m->change * 100, m->p_worse, m->p_worse_adj, r->opts.alpha,
+                    r->opts.min_effect * 100);
             if (r->model == REP_MODEL_RUNS) {
-                fprintf(f, "baseline %.6g (mean of %zu run medians, sd between runs %.1f%%), new median %.6g, ",
+                fprintf(f,
+                        "baseline %.6g (mean of %zu run medians, sd between runs %.1f%%), new "
+                        "median %.6g, ",
                         m->base_median, m->runs, m->sd_runs * 100, m->new_median);
             } else {
-                fprintf(f, "baseline median %.6g, new median %.6g, ", m->base_median, m->new_median);
+                fprintf(f, "baseline median %.6g, new median %.6g, ", m->base_median,
+                        m->new_median);
             }
-            fprintf(f, "%g%% CI of change [%+.1f%%, %+.1f%%], %zu vs %zu samples", (1 - r->opts.alpha) * 100,
-                    m->ci_lo * 100, m->ci_hi * 100, m->n_base, m->n_new);
+            fprintf(f, "%g%% CI of change [%+.1f%%, %+.1f%%], %zu vs %zu samples",
+                    (1 - r->opts.alpha) * 100, m->ci_lo * 100, m->ci_hi * 100, m->n_base,
+                    m->n_new);
             fprintf(f, "</failure>\n    ");
         } else if (m->verdict == REP_V_ONLY_BASELINE || m->verdict == REP_V_ONLY_NEW) {
             fprintf(f, "<skipped message=\"%s\"/>", rep_verdict_name(m->verdict));
-        } else {
-            fprintf(f, "<system-out>change %+.1f%%, p %.2g, %s</system-out>", m->change * 100, m->p_worse,
-                    rep_verdict_name(m->verdict));
         }
         fprintf(f, "</testcase>\n");
+        if (m->verdict != REP_V_ONLY_BASELINE && m->verdict != REP_V_ONLY_NEW) {
+            fprintf(out, "%s: change %+.1f%%, p %.2g, %s\n", m->name, m->change * 100,
+                    m->p_worse, rep_verdict_name(m->verdict));
+        }
     }
-    fprintf(f, "  </testsuite>\n</testsuites>\n");
+    fclose(out);
+    if (r->n > 0) {
+        rep_junit_suite_close(f, 2, text);
+    }
+    free(text);
+    fprintf(f, "</testsuites>\n");
     int rc = ferror(f) ? -1 : 0;
     if (fclose(f) != 0) {
         rc = -1;

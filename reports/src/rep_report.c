@@ -61,8 +61,9 @@ void rr_fmt_ci(char *out, size_t out_len, enum rr_nstyle st, double lo, double h
 
 static void toc(struct rep_doc *d)
 {
-    static const char *const h[] = {REP_H_ENV,     REP_H_THROUGHPUT, REP_H_RATIOS,   REP_H_CMK,
-                                    REP_H_THREADS, REP_H_VAULT,      REP_H_ROTATION, REP_H_CONTROLS,
+    static const char *const h[] = {REP_H_SUMMARY, REP_H_ENV,     REP_H_THROUGHPUT,
+                                    REP_H_RATIOS,  REP_H_CMK,     REP_H_THREADS,
+                                    REP_H_VAULT,   REP_H_ROTATION, REP_H_CONTROLS,
                                     REP_H_KATS,    REP_H_GATE};
     fprintf(d->html, "<nav><ol>\n");
     for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
@@ -184,6 +185,7 @@ int rep_report_write(const struct rep_report_opts *o, char *err, size_t err_len,
     }
     rep_doc_begin(&d, "cmk-harness report", sub);
     toc(&d);
+    rr_section_summary(&d, &in);
     rr_section_env(&d, &in);
     rr_section_throughput(&d, &in);
     rr_section_ratios(&d, &in);

@@ -48,6 +48,8 @@ void rr_section_vault(struct rep_doc *d, const struct rr_inputs *in);
 void rr_section_rotation(struct rep_doc *d, const struct rr_inputs *in);
 /* From compliance.json and gate.json (rep_sec_doc.c). */
 void rr_section_controls(struct rep_doc *d, const struct rr_inputs *in);
+/* The one-page summary: compliance.json's "summary_page" (written by cmk-compliance). */
+void rr_section_summary(struct rep_doc *d, const struct rr_inputs *in);
 void rr_section_kats(struct rep_doc *d, const struct rr_inputs *in);
 void rr_section_gate(struct rep_doc *d, const struct rr_inputs *in);
 

@@ -39,7 +39,8 @@ size_t rr_distinct_modes(const struct rep_bench *b, const char **out, size_t max
 int rr_is_throughput(const struct rep_cell *c)
 {
     return rep_cell_measured(c) && strcmp(c->unit, "GB/s") == 0 &&
-           (strcmp(c->kind, "engine") == 0 || strcmp(c->kind, "raw") == 0);
+           (strcmp(c->kind, "engine") == 0 || strcmp(c->kind, "raw") == 0 ||
+            strcmp(c->kind, "ceiling") == 0);
 }
 
 static int is_single_thread_throughput(const struct rep_cell *c)
@@ -57,7 +58,10 @@ void rr_series_title(const struct rep_cell *c, char *out, size_t out_len, int wi
     if (c->batch != 64 && off < sizeof(extra)) {
         snprintf(extra + off, sizeof(extra) - off, " batch %ld", c->batch);
     }
-    if (strcmp(c->kind, "raw") == 0) {
+    if (strcmp(c->kind, "ceiling") == 0) {
+        snprintf(out, out_len, "AES ceiling %s%s%s%s", c->arch, extra, with_dir ? " " : "",
+                 with_dir ? c->direction : "");
+    } else if (strcmp(c->kind, "raw") == 0) {
         snprintf(out, out_len, "raw %s%s%s%s",
                  strcmp(c->backend, "openssl") == 0 ? "openssl-evp" : c->backend, extra,
                  with_dir ? " " : "", with_dir ? c->direction : "");
@@ -148,7 +152,7 @@ void rr_section_env(struct rep_doc *d, const struct rr_inputs *in)
         if (strcmp(c->kind, "engine") == 0 || strcmp(c->kind, "raw") == 0 ||
             strcmp(c->kind, "vault") == 0 || strcmp(c->kind, "rotation") == 0 ||
             strcmp(c->kind, "engine-aa") == 0 || strcmp(c->kind, "store-file") == 0 ||
-            strcmp(c->unit, "ops/s") == 0 ||
+            strcmp(c->kind, "ceiling") == 0 || strcmp(c->unit, "ops/s") == 0 ||
             cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(c->json, "p50"))) {
             continue;
         }
@@ -317,6 +321,14 @@ static void pairs_section(struct rep_doc *d, const struct rr_inputs *in, const c
         count += strcmp(pairs[i].type, type) == 0 && pairs[i].n > 0;
     }
     int cmk = strcmp(type, "cmk/smk") == 0;
+    int ceil = strcmp(type, "engine/ceiling") == 0;
+    if (count == 0 && ceil) {
+        rep_doc_missing(d, "Engine against the AES ceiling " REP_NOT_MEASURED
+                           ": bench.json has no ceiling cell (a run from before the ceiling "
+                           "cells, or a filter that left them out).");
+        rep_pairs_free(pairs, np > 0 ? (size_t)np : 0);
+        return;
+    }
     if (count == 0) {
         rep_doc_missing(d, cmk ? "CMK against SMK " REP_NOT_MEASURED
                                  ": bench.json has no engine cells with "
@@ -327,21 +339,23 @@ static void pairs_section(struct rep_doc *d, const struct rr_inputs *in, const c
         rep_pairs_free(pairs, np > 0 ? (size_t)np : 0);
         return;
     }
+    static const char *const ceil_intro =
+        "Per-round ratios of each engine cell to the AES ceiling of its group: plain AES-256 over "
+        "8 independent streams at the widest vector width this CPU has (within ENG_ARCH), "
+        "reading and writing the same buffers, no mode around it (ceiling cells, see "
+        "benchmarks/SCHEMA.md). 1.0 is the physical limit of the AES units; median and 95% "
+        "bootstrap interval (2000 resamples, fixed seed).";
     rep_doc_p(
         d,
-        cmk ? "Ratio CMK / SMK of the same engine cell: per-round ratios (sample i of CMK / sample "
-              "i of "
-              "SMK, measured in the same interleaved round), their median and a 95% bootstrap "
-              "interval "
-              "(2000 resamples, fixed seed). 1.0 means CMK costs nothing."
-            : "Per-round ratios: sample i of the engine cell divided by sample i of the raw "
-              "library "
-              "cell (OpenSSL EVP for the openssl and native back ends, ipsec-mb for ipsec-mb) "
-              "measured "
-              "in the same interleaved round, so machine drift cancels; median and 95% bootstrap "
-              "interval (2000 resamples, fixed seed). Above 1.0 the engine is faster than the "
-              "library "
-              "it wraps.");
+        ceil  ? ceil_intro
+        : cmk ? "Ratio CMK / SMK of the same engine cell: per-round ratios (sample i of CMK / "
+                "sample i of SMK, measured in the same interleaved round), their median and a 95% "
+                "bootstrap interval (2000 resamples, fixed seed). 1.0 means CMK costs nothing."
+              : "Per-round ratios: sample i of the engine cell divided by sample i of the raw "
+                "library cell (OpenSSL EVP for the openssl and native back ends, ipsec-mb for "
+                "ipsec-mb) measured in the same interleaved round, so machine drift cancels; "
+                "median and 95% bootstrap interval (2000 resamples, fixed seed). Above 1.0 the "
+                "engine is faster than the library it wraps.");
     const char *modes[16];
     size_t nm = 0;
     for (long i = 0; i < np; i++) {
@@ -364,10 +378,14 @@ static void pairs_section(struct rep_doc *d, const struct rr_inputs *in, const c
         }
         snprintf(p->name, sizeof(p->name), "%s-%s", plot_prefix, modes[m]);
         snprintf(p->title, sizeof(p->title), "%s: %s", modes[m],
-                 cmk ? "CMK / SMK throughput" : "engine / raw library");
+                 cmk    ? "CMK / SMK throughput"
+                 : ceil ? "engine / AES ceiling"
+                        : "engine / raw library");
         snprintf(p->xlabel, sizeof(p->xlabel), "data unit size (bytes, log scale)");
         snprintf(p->ylabel, sizeof(p->ylabel),
-                 cmk ? "throughput ratio CMK / SMK" : "throughput ratio engine / raw");
+                 cmk    ? "throughput ratio CMK / SMK"
+                 : ceil ? "throughput ratio engine / ceiling"
+                        : "throughput ratio engine / raw");
         p->logx = 1;
         p->bytes_tics = 1;
         p->hline_one = 1;
@@ -381,6 +399,9 @@ static void pairs_section(struct rep_doc *d, const struct rr_inputs *in, const c
                 snprintf(title, sizeof(title), "%s%s/%s %s",
                          strcmp(q->num->kind, "store-file") == 0 ? "file store " : "",
                          q->num->backend, q->num->arch, q->num->direction);
+            } else if (ceil) {
+                snprintf(title, sizeof(title), "%s/%s / ceiling %s %s", q->num->backend,
+                         q->num->arch, q->den->arch, q->num->direction);
             } else {
                 snprintf(title, sizeof(title), "%s/%s / raw %s %s", q->num->backend, q->num->arch,
                          q->den->backend, q->num->direction);
@@ -405,7 +426,9 @@ static void pairs_section(struct rep_doc *d, const struct rr_inputs *in, const c
     } else {
         static const char *const head[] = {"ratio",  "median",      "95% CI",
                                            "rounds", "engine GB/s", "raw GB/s"};
-        rep_doc_table_begin(d, 6, head, "lrrrrr");
+        static const char *const head_ceil[] = {"ratio",  "median",      "95% CI",
+                                                "rounds", "engine GB/s", "ceiling GB/s"};
+        rep_doc_table_begin(d, 6, ceil ? head_ceil : head, "lrrrrr");
     }
     for (long i = 0; i < np; i++) {
         const struct rep_pair *q = &pairs[i];
@@ -516,6 +539,8 @@ void rr_section_ratios(struct rep_doc *d, const struct rr_inputs *in)
     }
     pairs_section(d, in, "engine/raw", "ratio");
     aa_table(d, &in->bench);
+    rep_doc_h3(d, "Engine against the AES ceiling");
+    pairs_section(d, in, "engine/ceiling", "ceiling");
 }
 
 void rr_section_cmk(struct rep_doc *d, const struct rr_inputs *in)

@@ -117,6 +117,85 @@ void rr_section_controls(struct rep_doc *d, const struct rr_inputs *in)
     rep_doc_table_end(d);
 }
 
+/* A table of |cols| string members of every object of |arr|; |cls_col| (or -1) is a verdict. */
+static void summary_table(struct rep_doc *d, const cJSON *arr, size_t ncols,
+                          const char *const *head, const char *const *fields, int cls_col)
+{
+    rep_doc_table_begin(d, ncols, head, "llll");
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr)
+    {
+        char buf[4][1024];
+        const char *row[4];
+        enum rep_cls cls[4] = {0};
+        for (size_t i = 0; i < ncols && i < 4; i++) {
+            json_text(cJSON_GetObjectItemCaseSensitive(it, fields[i]), buf[i], sizeof(buf[i]));
+            row[i] = buf[i];
+        }
+        if (cls_col >= 0) {
+            const char *v = buf[cls_col];
+            cls[cls_col] = strcmp(v, "satisfied") == 0 || strcmp(v, "pass") == 0 ? REP_CLS_PASS
+                           : strcmp(v, "not-satisfied") == 0 || strcmp(v, "fail") == 0
+                               ? REP_CLS_FAIL
+                               : REP_CLS_NA;
+        }
+        rep_doc_table_row(d, ncols, row, cls);
+    }
+    rep_doc_table_end(d);
+}
+
+void rr_section_summary(struct rep_doc *d, const struct rr_inputs *in)
+{
+    rep_doc_h2(d, REP_H_SUMMARY);
+    const cJSON *s = in->compliance != NULL
+                         ? cJSON_GetObjectItemCaseSensitive(in->compliance, "summary_page")
+                         : NULL;
+    if (!cJSON_IsObject(s)) {
+        char t[1200];
+        snprintf(t, sizeof(t),
+                 "%s has no one-page summary: " REP_NOT_MEASURED
+                 " (run make compliance with this version).",
+                 in->compliance != NULL ? in->o->compliance_path : "compliance.json (not found)");
+        rep_doc_missing(d, t);
+        return;
+    }
+    rep_doc_h3(d, "Verdict per NIST SP 800-53 rev 5 control");
+    static const char *const sp_head[] = {"control", "title", "verdict", "from"};
+    static const char *const sp_fields[] = {"label", "title", "state", "controls"};
+    summary_table(d, cJSON_GetObjectItemCaseSensitive(s, "sp800_53"), 4, sp_head, sp_fields, 2);
+    rep_doc_h3(d, "Time to inaccessible and CMK/SMK throughput (measured)");
+    static const char *const m_head[] = {"after / what", "control", "verdict", "measured"};
+    static const char *const m_fields[] = {"event", "control", "verdict", "measured"};
+    summary_table(d, cJSON_GetObjectItemCaseSensitive(s, "inaccessible"), 4, m_head, m_fields, 2);
+    summary_table(d, cJSON_GetObjectItemCaseSensitive(s, "throughput"), 4, m_head, m_fields, 2);
+    rep_doc_h3(d, "Known-answer vectors");
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(s, "vectors");
+    char t[600];
+    snprintf(t, sizeof(t),
+             "%.0f files (%.0f back-end rows): %.0f passed, %.0f failed, %.0f skipped; %.0f of "
+             "%.0f cases of the engine's own key size (AES-256) ran.",
+             rep_json_num(v, "files"), rep_json_num(v, "rows"), rep_json_num(v, "passed"),
+             rep_json_num(v, "failed"), rep_json_num(v, "skipped"), rep_json_num(v, "key_ran"),
+             rep_json_num(v, "key_cases"));
+    rep_doc_p(d, t);
+    static const char *const r_head[] = {"skipped because", "cases"};
+    static const char *const r_fields[] = {"reason", "count"};
+    summary_table(d, cJSON_GetObjectItemCaseSensitive(v, "skip_reasons"), 2, r_head, r_fields, -1);
+    rep_doc_h3(d, "Findings");
+    const cJSON *f;
+    int any = 0;
+    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(s, "findings"))
+    {
+        if (cJSON_IsString(f)) {
+            rep_doc_p(d, f->valuestring);
+            any = 1;
+        }
+    }
+    if (!any) {
+        rep_doc_p(d, "None.");
+    }
+}
+
 void rr_section_kats(struct rep_doc *d, const struct rr_inputs *in)
 {
     rep_doc_h2(d, REP_H_KATS);

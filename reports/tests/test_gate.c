@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "rep_bench.h"
 #include "rep_gate.h"
@@ -116,6 +117,16 @@ Test(gate, flags_a_ten_percent_drop_of_one_engine_path)
     cr_assert_eq(tu_count(junit, "<testcase "), 2);
     cr_assert_eq(tu_count(junit, "<failure "), 1);
     cr_assert(strstr(junit, "tests=\"2\" failures=\"1\"") != NULL);
+    /* the strict Ant schema (reports/junit/JUnit.xsd) accepts it */
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd),
+             "xmllint --noout --schema reports/junit/JUnit.xsd '%s' > '%s.lint' 2>&1", p, p);
+    int lint = system(cmd);
+    snprintf(cmd, sizeof(cmd), "%s.lint", p);
+    char *lint_out = tu_read_file(cmd);
+    cr_assert(WIFEXITED(lint) && WEXITSTATUS(lint) == 0, "%s", lint_out);
+    cr_assert(strstr(lint_out, " validates") != NULL, "%s", lint_out);
+    free(lint_out);
     cJSON *j = gate_json(f.out);
     cr_assert_str_eq(rep_json_str(j, "model"), "within");
     cr_assert_float_eq(rep_json_num(j, "baseline_runs"), 1.0, 0);
@@ -215,6 +226,45 @@ Test(gate, pairs_use_per_round_ratios)
         cr_assert_float_eq(pairs[0].ratios[i], 0.9, 1e-12);
     }
     rep_pairs_free(pairs, 1);
+    rep_bench_free(&b);
+}
+
+/* An engine cell is also paired with the widest AES ceiling of its group (not a narrower one). */
+Test(gate, pairs_engine_with_the_widest_ceiling)
+{
+    const char *d = tu_tmpdir(1);
+    char p[128];
+    snprintf(p, sizeof(p), "%s/b.json", d);
+    const double raw[] = {6, 6, 6}, xmm[] = {8, 8, 8}, ymm[] = {16, 16, 20}, eng[] = {12, 12, 10};
+    const struct tu_cell cells[] = {
+        {"raw", "xts", "openssl", "auto", "encrypt", "none", 8192, 1, raw, 3},
+        {"ceiling", "xts", "ceiling", "xmm", "encrypt", "none", 8192, 1, xmm, 3},
+        {"ceiling", "xts", "ceiling", "ymm", "encrypt", "none", 8192, 1, ymm, 3},
+        {"engine", "xts", "native", "vaes-avx2", "encrypt", "none", 8192, 1, eng, 3},
+    };
+    cJSON *root = tu_bench_json("cpu", cells, 4);
+    cJSON *res = cJSON_GetObjectItemCaseSensitive(root, "results");
+    cJSON_AddBoolToObject(cJSON_GetArrayItem(res, 1), "widest", 0);
+    cJSON_AddBoolToObject(cJSON_GetArrayItem(res, 2), "widest", 1);
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    cr_assert_not_null(text);
+    tu_write_file(p, text);
+    free(text);
+    struct rep_bench b;
+    char e[512];
+    cr_assert_eq(rep_bench_load(p, &b, e, sizeof(e)), REP_OK, "%s", e);
+    struct rep_pair *pairs;
+    cr_assert_eq(rep_pairs_build(&b, &pairs), 2);
+    cr_assert_str_eq(pairs[0].type, "engine/raw");
+    cr_assert_str_eq(pairs[1].type, "engine/ceiling");
+    cr_assert_str_eq(pairs[1].den->arch, "ymm");
+    cr_assert_str_eq(pairs[1].name,
+                     "engine xts native/vaes-avx2 / AES ceiling ymm, 8KiB encrypt");
+    cr_assert_eq(pairs[1].n, 3);
+    cr_assert_float_eq(pairs[1].ratios[0], 0.75, 1e-12);
+    cr_assert_float_eq(pairs[1].ratios[2], 0.5, 1e-12);
+    rep_pairs_free(pairs, 2);
     rep_bench_free(&b);
 }
 

@@ -15,8 +15,8 @@
 #include "rep_testutil.h"
 
 static const char *const headings[] = {
-    REP_H_ENV,   REP_H_THROUGHPUT, REP_H_RATIOS,   REP_H_CMK,  REP_H_THREADS,
-    REP_H_VAULT, REP_H_ROTATION,   REP_H_CONTROLS, REP_H_KATS, REP_H_GATE};
+    REP_H_SUMMARY, REP_H_ENV,   REP_H_THROUGHPUT, REP_H_RATIOS,   REP_H_CMK, REP_H_THREADS,
+    REP_H_VAULT,   REP_H_ROTATION, REP_H_CONTROLS, REP_H_KATS, REP_H_GATE};
 #define NHEAD (sizeof(headings) / sizeof(headings[0]))
 
 static int report(const char *in, const char *extra, char **out, char **err)
@@ -46,10 +46,10 @@ Test(report, no_inputs_says_what_is_missing)
         snprintf(h, sizeof(h), "\n## %s\n", headings[i]);
         cr_assert(strstr(md, h) != NULL, "md lacks %s", h);
     }
-    /* env, throughput, ratios, cmk, threads, vault, rotation, controls, kats: 9 sections without
-     * data */
-    cr_assert_eq(tu_count(html, REP_NOT_MEASURED), 9, "%zu", tu_count(html, REP_NOT_MEASURED));
-    cr_assert_eq(tu_count(md, REP_NOT_MEASURED), 9);
+    /* summary, env, throughput, ratios, cmk, threads, vault, rotation, controls, kats: 10
+     * sections without data */
+    cr_assert_eq(tu_count(html, REP_NOT_MEASURED), 10, "%zu", tu_count(html, REP_NOT_MEASURED));
+    cr_assert_eq(tu_count(md, REP_NOT_MEASURED), 10);
     cr_assert(strstr(html, "gate.json not found") != NULL);
     cr_assert(strstr(html, "<svg") == NULL);
     free(html);
@@ -125,6 +125,14 @@ static void write_full_inputs(const char *d)
         "{\"kind\": \"openssl-rsa\", \"label\": \"openssl-rsa decrypt RSA-2048 1 thread\", "
         "\"threads\": 1, \"unit\": \"ops/s\", \"median\": 3500.2},"
         "{\"kind\": \"hologram\", \"mode\": \"zz\"},"
+        "{\"kind\": \"ceiling\", \"mode\": \"gcm\", \"backend\": \"ceiling\", \"arch\": \"zmm\", "
+        "\"direction\": \"encrypt\", \"unit_bytes\": 8192, \"batch\": 64, \"threads\": 1, "
+        "\"keys\": \"none\", \"unit\": \"GB/s\", \"widest\": true, "
+        "\"samples\": [16.0, 16.2, 15.9, 16.1, 16.0]},"
+        "{\"kind\": \"ceiling\", \"mode\": \"gcm\", \"backend\": \"ceiling\", \"arch\": \"xmm\", "
+        "\"direction\": \"encrypt\", \"unit_bytes\": 8192, \"batch\": 64, \"threads\": 1, "
+        "\"keys\": \"none\", \"unit\": \"GB/s\", \"widest\": false, "
+        "\"samples\": [8.0, 8.1, 7.9, 8.0, 8.0]},"
         "{\"kind\": \"raw\", \"mode\": \"cbc\", \"backend\": \"ipsec-mb\", \"direction\": "
         "\"encrypt\", "
         "\"unit_bytes\": 1048576, \"skipped\": \"ipsec-mb CBC jobs are limited to 65535 bytes\"}]");
@@ -144,7 +152,16 @@ static void write_full_inputs(const char *d)
         "\"auto\", "
         "\"passed\": 100, \"failed\": 0, \"skipped\": 2, \"skip_reason\": \"tag length 4\"},"
         "{\"file\": \"XTSGenAES256.rsp\", \"backend\": \"native\", \"arch\": \"avx512\", "
-        "\"passed\": 50, \"failed\": 1, \"skipped\": 0, \"skip_reason\": \"\"}]}");
+        "\"passed\": 50, \"failed\": 1, \"skipped\": 0, \"skip_reason\": \"\"}],"
+        "\"summary_page\": {\"sp800_53\": [{\"id\": \"sc-28.1\", \"label\": \"SC-28(1)\", "
+        "\"title\": \"Cryptographic Protection\", \"state\": \"not-satisfied\", \"reason\": "
+        "\"fail\", \"controls\": \"C-01 fail\"}], \"inaccessible\": [{\"event\": \"delete\", "
+        "\"control\": \"C-01\", \"verdict\": \"pass\", \"measured\": \"1.98 s from the delete\"}],"
+        "\"throughput\": [{\"event\": \"CMK/SMK throughput\", \"control\": \"P-01\", "
+        "\"verdict\": \"pass\", \"measured\": \"ratio 0.9950\"}], \"vectors\": {\"files\": 2, "
+        "\"rows\": 2, \"passed\": 150, \"failed\": 1, \"skipped\": 2, \"key_cases\": 153, "
+        "\"key_ran\": 151, \"skip_reasons\": [{\"reason\": \"GCM tag length not allowed\", "
+        "\"count\": 2}]}, \"findings\": [\"XTS stores do not detect tampering\"]}}");
     /* gate.json from the gate itself (baseline = new: a pass) */
     char b[256], out_dir[256];
     snprintf(b, sizeof(b), "%s/bench.json", d);
@@ -172,11 +189,24 @@ Test(report, full_inputs_fill_every_section)
     }
     cr_assert_eq(tu_count(html, REP_NOT_MEASURED), 0, "%s", strstr(html, REP_NOT_MEASURED));
     cr_assert_eq(tu_count(md, REP_NOT_MEASURED), 0);
-    /* plots: gcm encrypt throughput, gcm engine/raw ratio, cmk/smk, threads, vault, rotation */
+    /* the one-page summary comes first, from compliance.json's summary_page */
+    const char *sum = strstr(md, "\n## " REP_H_SUMMARY "\n");
+    cr_assert(sum != NULL && sum < strstr(md, "\n## " REP_H_ENV "\n"), "%s", md);
+    cr_assert(strstr(md, "| SC-28(1) | Cryptographic Protection | **not-satisfied** | C-01 fail |") !=
+                  NULL,
+              "%s", md);
+    cr_assert(strstr(md, "| delete | C-01 | pass | 1.98 s from the delete |") != NULL, "%s", md);
+    cr_assert(strstr(md, "2 files (2 back-end rows): 150 passed, 1 failed, 2 skipped; 151 of 153") !=
+                  NULL,
+              "%s", md);
+    cr_assert(strstr(md, "| GCM tag length not allowed | 2 |") != NULL, "%s", md);
+    cr_assert(strstr(html, "<p>XTS stores do not detect tampering</p>") != NULL);
+    /* plots: gcm encrypt throughput, gcm engine/raw ratio, cmk/smk, threads, vault, rotation,
+     * engine/ceiling */
     static const char *const plots[] = {
         "throughput-gcm-encrypt", "ratio-gcm", "cmk-smk-gcm", "threads-gcm",
-        "vault-latency",          "rotation"};
-    for (size_t i = 0; i < 6; i++) {
+        "vault-latency",          "rotation",  "ceiling-gcm"};
+    for (size_t i = 0; i < 7; i++) {
         char link[128], path[256];
         snprintf(link, sizeof(link), "(plots/%s.svg)", plots[i]);
         cr_assert(strstr(md, link) != NULL, "md lacks %s", link);
@@ -184,7 +214,12 @@ Test(report, full_inputs_fill_every_section)
         struct stat st;
         cr_assert_eq(stat(path, &st), 0, "%s", path);
     }
-    cr_assert_eq(tu_count(html, "<svg"), 6);
+    cr_assert_eq(tu_count(html, "<svg"), 7);
+    /* engine against the widest ceiling only: per round 11.3/16.0, 11.6/16.2, ... -> 0.706 */
+    cr_assert(strstr(md, "| engine gcm ipsec-mb/avx512 / AES ceiling zmm, 8KiB encrypt | 0.706 |") !=
+              NULL);
+    cr_assert(strstr(md, "/ AES ceiling xmm") == NULL);
+    cr_assert(strstr(md, "AES ceiling xmm") != NULL); /* in the throughput table */
     /* inline SVG: no XML prolog, ids made unique per plot */
     cr_assert_eq(tu_count(html, "<?xml"), 0);
     cr_assert_eq(tu_count(html, "id=\"gnuplot_canvas\""), 0);

@@ -18,8 +18,12 @@
 
 #define PATH_MAX_LEN 2048
 
+/* The versions the mock answers: the service's GA versions and their previews, nothing else. */
 static const char *const api_versions[] = {
-    "2016-10-01", "7.0", "7.1", "7.2", "7.3", "7.4", "7.5", "7.6", "2025-07-01",
+    "2016-10-01",    "7.0",           "7.1",         "7.2",           "7.3",
+    "7.4",           "7.5",           "7.6",         "2025-07-01",    "7.0-preview",
+    "7.1-preview",   "7.2-preview",   "7.3-preview", "7.4-preview.1", "7.5-preview.1",
+    "7.6-preview.1", "7.6-preview.2",
 };
 #define LATEST_API_VERSION "2025-07-01"
 
@@ -124,6 +128,11 @@ void vmock_reply_throttled(struct vmock_reply *rep, unsigned retry_after_s)
     rep->retry_after_s = retry_after_s > 0 ? retry_after_s : 1;
 }
 
+long vmock_call_identity(const struct vmock_call *c)
+{
+    return c->who != NULL && c->srv->policy != NULL ? (long)(c->who - c->srv->policy->ids) : -1;
+}
+
 cJSON *vmock_api_body(struct vmock_call *c, struct vmock_reply *rep)
 {
     const char *why = NULL;
@@ -153,9 +162,12 @@ static int split_path(const char *path, char *buf, size_t buf_len, char **segs, 
     return 0;
 }
 
-/* The Host header when it is a plausible host[:port], else the listen address. */
-static void make_base_url(struct vmock_server *srv, const struct vmock_request *req, char *out,
-                          size_t out_len)
+/*
+ * The vault's public URL (--vault-url, else the listen address): never the
+ * request's Host header, which any client may set, so that a kid always
+ * names this vault.
+ */
+static void make_base_url(struct vmock_server *srv, char *out, size_t out_len)
 {
     if (srv->api.vault_url != NULL) {
         snprintf(out, out_len, "%s", srv->api.vault_url);
@@ -165,14 +177,7 @@ static void make_base_url(struct vmock_server *srv, const struct vmock_request *
         }
         return;
     }
-    const char *host = req->header(req->ctx, "Host");
-    int ok = host != NULL && host[0] != '\0' && strlen(host) < 256;
-    for (const char *p = host; ok && *p != '\0'; p++) {
-        char ch = *p;
-        ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-             ch == '.' || ch == '-' || ch == ':' || ch == '[' || ch == ']';
-    }
-    snprintf(out, out_len, "%s://%s", srv->api.scheme, ok ? host : srv->api.fallback_host);
+    snprintf(out, out_len, "%s://%s", srv->api.scheme, srv->api.fallback_host);
 }
 
 static int api_version_known(const char *v)
@@ -182,9 +187,53 @@ static int api_version_known(const char *v)
             return 1;
         }
     }
-    /* previews of 7.x, e.g. 7.3-preview, 7.6-preview.2 */
-    return strncmp(v, "7.", 2) == 0 && v[2] >= '0' && v[2] <= '6' &&
-           strncmp(v + 3, "-preview", 8) == 0;
+    return 0;
+}
+
+static int hex_digit(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* Number of headers named |name| (case-insensitive), or 0 when the transport cannot count. */
+static size_t header_count(const struct vmock_request *req, const char *name)
+{
+    return req->header_count != NULL ? req->header_count(req->ctx, name) : 0;
+}
+
+int vmock_api_precheck(const struct vmock_request *req, struct vmock_reply *rep)
+{
+    size_t n_cl = header_count(req, "Content-Length");
+    size_t n_te = header_count(req, "Transfer-Encoding");
+    if (n_cl > 1) {
+        vmock_reply_errorf(rep, 400, "BadParameter", NULL,
+                           "The request has %zu Content-Length headers; send exactly one.", n_cl);
+    } else if (n_cl > 0 && n_te > 0) {
+        vmock_reply_error(rep, 400, "BadParameter",
+                          "The request has both Content-Length and Transfer-Encoding headers; "
+                          "send one of them.",
+                          NULL);
+    }
+    for (const char *p = req->raw_uri; rep->status == 0 && p != NULL && *p != '\0'; p++) {
+        if (*p != '%') {
+            continue;
+        }
+        if (!hex_digit(p[1]) || !hex_digit(p[2])) {
+            vmock_reply_errorf(rep, 400, "BadParameter", NULL,
+                               "The request URI has an invalid percent-encoding at offset %zu: "
+                               "'%%' must be followed by two hexadecimal digits.",
+                               (size_t)(p - req->raw_uri));
+        } else if (p[1] == '0' && p[2] == '0') {
+            vmock_reply_errorf(rep, 400, "BadParameter", NULL,
+                               "The request URI contains an encoded NUL (%%00) at offset %zu.",
+                               (size_t)(p - req->raw_uri));
+        }
+    }
+    if (rep->status == 0) {
+        return 0;
+    }
+    rep->close = 1; /* a body the request may carry is not read: nothing after it is trusted */
+    return 1;
 }
 
 void vmock_api_challenge(struct vmock_server *srv, struct vmock_reply *rep, int bad_token)
@@ -221,11 +270,19 @@ struct route {
     const char *version;
     unsigned perm;
     void (*fn)(struct vmock_call *c, struct vmock_reply *rep);
+    const char *allow; /* the methods this path takes, for a 405 */
 };
 
 static int method_is(const struct vmock_request *req, const char *m)
 {
     return strcmp(req->method, m) == 0;
+}
+
+/* 1 when |req| uses the path's only method |m|, else -1 with |m| noted as the one allowed. */
+static int only(const struct vmock_request *req, const char *m, struct route *r)
+{
+    r->allow = m;
+    return method_is(req, m) ? 1 : -1;
 }
 
 static int crypto_op(const char *seg, enum vmock_op *op, unsigned *perm)
@@ -262,20 +319,24 @@ static int match(const struct vmock_request *req, char **s, size_t n, struct rou
     r->version = "";
     if (n >= 1 && strcasecmp(s[0], "keys") == 0) {
         if (n == 1) {
-            *r = (struct route){VMOCK_OP_LIST, NULL, "", VMOCK_PERM_LIST, vmock_api_list};
-            return method_is(req, "GET") ? 1 : -1;
+            *r = (struct route){VMOCK_OP_LIST, NULL, "", VMOCK_PERM_LIST, vmock_api_list, NULL};
+            return only(req, "GET", r);
         }
         r->name = s[1];
         if (n == 2) {
             if (method_is(req, "GET")) {
-                *r = (struct route){VMOCK_OP_GET, s[1], "", VMOCK_PERM_GET, vmock_api_get};
+                *r = (struct route){VMOCK_OP_GET, s[1], "", VMOCK_PERM_GET, vmock_api_get, NULL};
             } else if (method_is(req, "PUT")) {
-                *r = (struct route){VMOCK_OP_IMPORT, s[1], "", VMOCK_PERM_IMPORT, vmock_api_import};
+                *r = (struct route){VMOCK_OP_IMPORT,  s[1], "", VMOCK_PERM_IMPORT,
+                                    vmock_api_import, NULL};
             } else if (method_is(req, "PATCH")) {
-                *r = (struct route){VMOCK_OP_UPDATE, s[1], "", VMOCK_PERM_UPDATE, vmock_api_update};
+                *r = (struct route){VMOCK_OP_UPDATE,  s[1], "", VMOCK_PERM_UPDATE,
+                                    vmock_api_update, NULL};
             } else if (method_is(req, "DELETE")) {
-                *r = (struct route){VMOCK_OP_DELETE, s[1], "", VMOCK_PERM_DELETE, vmock_api_delete};
+                *r = (struct route){VMOCK_OP_DELETE,  s[1], "", VMOCK_PERM_DELETE,
+                                    vmock_api_delete, NULL};
             } else {
+                r->allow = "GET, PUT, PATCH, DELETE";
                 return -1;
             }
             return 1;
@@ -283,29 +344,32 @@ static int match(const struct vmock_request *req, char **s, size_t n, struct rou
         enum vmock_op cop;
         unsigned cperm;
         if (n == 3 && strcasecmp(s[2], "create") == 0) {
-            *r = (struct route){VMOCK_OP_CREATE, s[1], "", VMOCK_PERM_CREATE, vmock_api_create};
-            return method_is(req, "POST") ? 1 : -1;
+            *r = (struct route){VMOCK_OP_CREATE,  s[1], "", VMOCK_PERM_CREATE,
+                                vmock_api_create, NULL};
+            return only(req, "POST", r);
         }
         if (n == 3 && strcasecmp(s[2], "rotate") == 0) {
-            *r = (struct route){VMOCK_OP_ROTATE, s[1], "", VMOCK_PERM_ROTATE, vmock_api_rotate};
-            return method_is(req, "POST") ? 1 : -1;
+            *r = (struct route){VMOCK_OP_ROTATE,  s[1], "", VMOCK_PERM_ROTATE,
+                                vmock_api_rotate, NULL};
+            return only(req, "POST", r);
         }
         if (n == 3 && strcasecmp(s[2], "versions") == 0) {
-            *r = (struct route){VMOCK_OP_LIST_VERSIONS, s[1], "", VMOCK_PERM_LIST,
-                                vmock_api_list_versions};
-            return method_is(req, "GET") ? 1 : -1;
+            *r = (struct route){VMOCK_OP_LIST_VERSIONS,  s[1], "", VMOCK_PERM_LIST,
+                                vmock_api_list_versions, NULL};
+            return only(req, "GET", r);
         }
         if ((n == 3 || n == 4) && crypto_op(s[n - 1], &cop, &cperm)) {
-            *r = (struct route){cop, s[1], n == 4 ? s[2] : "", cperm, vmock_api_crypto};
-            return method_is(req, "POST") ? 1 : -1;
+            *r = (struct route){cop, s[1], n == 4 ? s[2] : "", cperm, vmock_api_crypto, NULL};
+            return only(req, "POST", r);
         }
         if (n == 3) {
             if (method_is(req, "GET")) {
-                *r = (struct route){VMOCK_OP_GET, s[1], s[2], VMOCK_PERM_GET, vmock_api_get};
+                *r = (struct route){VMOCK_OP_GET, s[1], s[2], VMOCK_PERM_GET, vmock_api_get, NULL};
             } else if (method_is(req, "PATCH")) {
-                *r = (struct route){VMOCK_OP_UPDATE, s[1], s[2], VMOCK_PERM_UPDATE,
-                                    vmock_api_update};
+                *r = (struct route){VMOCK_OP_UPDATE,  s[1], s[2], VMOCK_PERM_UPDATE,
+                                    vmock_api_update, NULL};
             } else {
+                r->allow = "GET, PATCH";
                 return -1;
             }
             return 1;
@@ -314,24 +378,27 @@ static int match(const struct vmock_request *req, char **s, size_t n, struct rou
     }
     if (n >= 1 && strcasecmp(s[0], "deletedkeys") == 0) {
         if (n == 1) {
-            *r = (struct route){VMOCK_OP_LIST_DELETED, NULL, "", VMOCK_PERM_LIST,
-                                vmock_api_list_deleted};
-            return method_is(req, "GET") ? 1 : -1;
+            *r = (struct route){VMOCK_OP_LIST_DELETED,  NULL, "", VMOCK_PERM_LIST,
+                                vmock_api_list_deleted, NULL};
+            return only(req, "GET", r);
         }
         if (n == 2) {
             if (method_is(req, "GET")) {
-                *r = (struct route){VMOCK_OP_GET_DELETED, s[1], "", VMOCK_PERM_GET,
-                                    vmock_api_get_deleted};
+                *r = (struct route){VMOCK_OP_GET_DELETED,  s[1], "", VMOCK_PERM_GET,
+                                    vmock_api_get_deleted, NULL};
             } else if (method_is(req, "DELETE")) {
-                *r = (struct route){VMOCK_OP_PURGE, s[1], "", VMOCK_PERM_PURGE, vmock_api_purge};
+                *r = (struct route){VMOCK_OP_PURGE,  s[1], "", VMOCK_PERM_PURGE,
+                                    vmock_api_purge, NULL};
             } else {
+                r->allow = "GET, DELETE";
                 return -1;
             }
             return 1;
         }
         if (n == 3 && strcasecmp(s[2], "recover") == 0) {
-            *r = (struct route){VMOCK_OP_RECOVER, s[1], "", VMOCK_PERM_RECOVER, vmock_api_recover};
-            return method_is(req, "POST") ? 1 : -1;
+            *r = (struct route){VMOCK_OP_RECOVER,  s[1], "", VMOCK_PERM_RECOVER,
+                                vmock_api_recover, NULL};
+            return only(req, "POST", r);
         }
     }
     return 0;
@@ -436,6 +503,9 @@ static void handle(struct vmock_server *srv, const struct vmock_request *req,
 {
     struct classified cl;
     classify(srv, req, &cl, rep);
+    if (vmock_api_precheck(req, rep)) {
+        return;
+    }
     if (!cl.path_ok) {
         vmock_reply_error(rep, 400, "BadParameter", "The request URI is not valid.", NULL);
         return;
@@ -472,7 +542,9 @@ static void handle(struct vmock_server *srv, const struct vmock_request *req,
     }
     if (m < 0) {
         vmock_reply_errorf(rep, 405, "MethodNotAllowed", NULL,
-                           "The method %.16s is not allowed on this resource.", req->method);
+                           "The method %.16s is not allowed on this resource; use %s.", req->method,
+                           r.allow);
+        snprintf(rep->allow, sizeof(rep->allow), "%s", r.allow);
         return;
     }
     if (r.name != NULL && !vmock_name_valid(r.name)) {
@@ -508,7 +580,7 @@ static void handle(struct vmock_server *srv, const struct vmock_request *req,
         .fail_save = fd.fail_save,
         .fail_audit = fd.fail_audit,
     };
-    make_base_url(srv, req, call.base_url, sizeof(call.base_url));
+    make_base_url(srv, call.base_url, sizeof(call.base_url));
     r.fn(&call, rep);
 }
 

@@ -21,9 +21,11 @@
 /* Settings the handlers need. */
 struct vmock_api_config {
     const char *scheme;        /* "https" or "http" */
-    const char *vault_url;     /* fixed base URL for kids, or NULL to use the Host header */
-    const char *fallback_host; /* host:port used when the Host header is missing or odd */
+    const char *vault_url;     /* the vault's public base URL for kids, or NULL: the next */
+    const char *fallback_host; /* host:port of the listen address (never the Host header) */
     const char *tenant_id;
+    const char *const *rsa1_5_keys; /* keys that may decrypt/unwrapKey with RSA1_5 */
+    size_t n_rsa1_5_keys;
 };
 
 struct vmock_server {
@@ -43,7 +45,10 @@ struct vmock_request {
     const char *path; /* path only, as received (no query) */
     const char *(*query)(void *ctx, const char *name);
     const char *(*header)(void *ctx, const char *name);
+    /* how many headers are named |name| (case-insensitive); NULL: not checked */
+    size_t (*header_count)(void *ctx, const char *name);
     void *ctx;
+    const char *raw_uri; /* the request target as sent (not decoded), or NULL: not checked */
     const char *body;
     size_t body_len;
     /*
@@ -64,6 +69,9 @@ struct vmock_reply {
     char www_authenticate[512]; /* empty: no challenge header */
     int drop;                   /* close the connection without an answer */
     int audited;                /* its audit line is written (by vmock_api_commit) */
+    int close;                  /* answer, then close the connection (Connection: close) */
+    char allow[32];             /* a 405's Allow header; empty: none */
+    const char *warning;        /* a warning for the audit line (static text), or NULL */
     /* for the audit line */
     enum vmock_op op;
     const char *identity;
@@ -92,6 +100,17 @@ struct vmock_call {
  */
 void vmock_api_handle(struct vmock_server *srv, const struct vmock_request *req,
                       struct vmock_reply *rep);
+
+/*
+ * vmock_api_precheck refuses a request whose framing or target is
+ * ambiguous, before its body is read: more than one Content-Length header,
+ * Content-Length together with Transfer-Encoding, or a raw URI with an
+ * invalid percent-encoding or an encoded NUL (%00, which the decoded path
+ * would silently end at). Answers 400 BadParameter (with |rep->close| set)
+ * and returns 1, or returns 0 leaving |rep| as it was. vmock_api_handle
+ * calls it first too.
+ */
+int vmock_api_precheck(const struct vmock_request *req, struct vmock_reply *rep);
 
 /*
  * vmock_api_describe notes the operation, key, version and identity of
@@ -180,6 +199,9 @@ cJSON *vmock_bundle_item(const struct vmock_call *c, const struct vmock_key *key
 /* vmock_bundle_next_link returns the nextLink URL for |path| with |skiptoken| (caller frees). */
 char *vmock_bundle_next_link(const struct vmock_call *c, const char *path, const char *skiptoken,
                              long maxresults);
+
+/* vmock_call_identity is the caller's index in the policy (for its own throttling windows). */
+long vmock_call_identity(const struct vmock_call *c);
 
 /*
  * vmock_api_body parses the request body as a JSON object, answering 400

@@ -78,6 +78,7 @@ static void set_throttle(struct vmock_server *srv, const struct vmock_request *r
         struct vmock_throttle tmp;
         pthread_mutex_lock(&t->mu);
         tmp.window_ms = t->window_ms;
+        tmp.identity_pct = t->identity_pct;
         memcpy(tmp.limit, t->limit, sizeof(tmp.limit));
         pthread_mutex_unlock(&t->mu);
         if (vmock_throttle_parse(&tmp, spec, err, sizeof(err)) != 0) {
@@ -85,9 +86,13 @@ static void set_throttle(struct vmock_server *srv, const struct vmock_request *r
         } else {
             pthread_mutex_lock(&t->mu);
             t->window_ms = tmp.window_ms;
+            t->identity_pct = tmp.identity_pct;
             memcpy(t->limit, tmp.limit, sizeof(t->limit));
             memset(t->count, 0, sizeof(t->count));
             memset(t->window_start_ms, 0, sizeof(t->window_start_ms));
+            if (t->ids != NULL) {
+                memset(t->ids, 0, t->n_ids * sizeof(*t->ids));
+            }
             pthread_mutex_unlock(&t->mu);
             vmock_reply_json(rep, 200, vmock_throttle_json(t));
         }

@@ -2,7 +2,15 @@
  * api_crypto.c - encrypt, decrypt, wrapkey, unwrapkey, sign, verify with
  * the service's attribute rules: a disabled key refuses crypto; outside
  * nbf/exp only decrypt, unwrapKey and verify still work; key_ops limits
- * what a key does; RSA operations count against the throttling limits.
+ * what a key does; RSA operations count against the throttling limits
+ * (vault-wide and per identity).
+ *
+ * RSA1_5 decryption (decrypt, unwrapKey) is refused unless the key is
+ * named by --allow-rsa1_5: RSAES-PKCS1-v1_5 decryption answers "valid
+ * padding" and "invalid padding" differently (200 or 400), which is a
+ * Bleichenbacher oracle, and OpenSSL 3.0 has no implicit rejection. Where
+ * it is allowed every bad ciphertext gets one answer, and each use is
+ * audited with a warning.
  */
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -96,6 +104,43 @@ static void reply_value(struct vmock_call *c, struct vmock_reply *rep, const cha
     vmock_reply_json(rep, 200, doc);
 }
 
+#define RSA1_5_WARNING                                                                           \
+    "RSA1_5 decryption allowed by --allow-rsa1_5: a PKCS#1 v1.5 padding oracle; move the key's " \
+    "users to RSA-OAEP-256"
+
+/* 1 when key |name| may decrypt and unwrapKey with RSA1_5 (--allow-rsa1_5). */
+static int rsa1_5_allowed(const struct vmock_server *srv, const char *name)
+{
+    for (size_t i = 0; i < srv->api.n_rsa1_5_keys; i++) {
+        if (strcmp(srv->api.rsa1_5_keys[i], name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * The RSA1_5 rule for |sp|: answers 400 and returns -1 when refused; notes
+ * the audit warning when allowed.
+ */
+static int rsa1_5_check(struct vmock_call *c, const struct crypto_spec *sp, enum vmock_alg alg,
+                        struct vmock_reply *rep)
+{
+    if (alg != VMOCK_ALG_RSA1_5 || (sp->op != VMOCK_OP_DECRYPT && sp->op != VMOCK_OP_UNWRAP)) {
+        return 0;
+    }
+    if (!rsa1_5_allowed(c->srv, c->name)) {
+        vmock_reply_errorf(rep, 400, "BadParameter", NULL,
+                           "Algorithm RSA1_5 is not allowed for operation %s on key %s: "
+                           "RSAES-PKCS1-v1_5 decryption is a padding oracle. Use RSA-OAEP-256, or "
+                           "start the vault with --allow-rsa1_5 %s.",
+                           sp->name, c->name, c->name);
+        return -1;
+    }
+    rep->warning = RSA1_5_WARNING;
+    return 0;
+}
+
 /* Run the RSA operation of |sp| with the decoded inputs; answers in every case. */
 static void run(struct vmock_call *c, struct vmock_reply *rep, const struct crypto_spec *sp,
                 struct vmock_key_ref *ref, enum vmock_alg alg, const uint8_t *value,
@@ -183,12 +228,12 @@ void vmock_api_crypto(struct vmock_call *c, struct vmock_reply *rep)
         goto out;
     }
     snprintf(rep->version, sizeof(rep->version), "%s", ref.version);
-    if (key_allows(&ref, sp, c->now, rep) != 0) {
+    if (key_allows(&ref, sp, c->now, rep) != 0 || rsa1_5_check(c, sp, alg, rep) != 0) {
         goto out;
     }
     unsigned retry = 0;
-    if (vmock_throttle_take(&c->srv->throttle, vmock_throttle_class(ref.bits, ref.hsm), &retry) !=
-        0) {
+    if (vmock_throttle_take_for(&c->srv->throttle, vmock_throttle_class(ref.bits, ref.hsm),
+                                vmock_call_identity(c), &retry) != 0) {
         atomic_fetch_add(&c->srv->stats.throttled, 1);
         vmock_reply_throttled(rep, retry);
         goto out;

@@ -205,7 +205,8 @@ static int kty_ok(const char *kty, int *hsm, struct vmock_reply *rep)
 static int throttle_create(struct vmock_call *c, struct vmock_reply *rep)
 {
     unsigned retry = 0;
-    if (vmock_throttle_take(&c->srv->throttle, VMOCK_TC_CREATE, &retry) != 0) {
+    if (vmock_throttle_take_for(&c->srv->throttle, VMOCK_TC_CREATE, vmock_call_identity(c),
+                                &retry) != 0) {
         atomic_fetch_add(&c->srv->stats.throttled, 1);
         vmock_reply_throttled(rep, retry);
         return -1;

@@ -119,6 +119,9 @@ int vmock_audit_write(struct vmock_audit *a, const struct vmock_audit_rec *r)
     cJSON_AddNumberToObject(o, "status", r->status);
     add_str(o, "error", r->error);
     cJSON_AddNumberToObject(o, "latency_us", (double)r->latency_us);
+    if (r->warning != NULL) {
+        add_str(o, "warning", r->warning);
+    }
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     size_t len = text != NULL ? strlen(text) : 0;

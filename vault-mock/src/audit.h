@@ -47,8 +47,9 @@ struct vmock_audit_rec {
     const char *method;
     const char *path;
     const char *remote;
-    int status;        /* 0 when the connection was dropped without an answer */
-    const char *error; /* the error code of the answer, if any */
+    int status;          /* 0 when the connection was dropped without an answer */
+    const char *error;   /* the error code of the answer, if any */
+    const char *warning; /* a warning about the request (written only when not NULL) */
     uint64_t latency_us;
 };
 

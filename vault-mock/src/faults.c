@@ -92,6 +92,28 @@ void vmock_throttle_init(struct vmock_throttle *t)
     t->limit[VMOCK_TC_HSM3072] = 500;
     t->limit[VMOCK_TC_HSM4096] = 250;
     t->limit[VMOCK_TC_CREATE] = 0;
+    t->identity_pct = VMOCK_IDENTITY_PCT_DEFAULT;
+}
+
+int vmock_throttle_identities(struct vmock_throttle *t, size_t n)
+{
+    struct vmock_tcount *ids = n > 0 ? calloc(n, sizeof(*ids)) : NULL;
+    if (n > 0 && ids == NULL) {
+        return -1;
+    }
+    pthread_mutex_lock(&t->mu);
+    free(t->ids);
+    t->ids = ids;
+    t->n_ids = n;
+    pthread_mutex_unlock(&t->mu);
+    return 0;
+}
+
+void vmock_throttle_free(struct vmock_throttle *t)
+{
+    free(t->ids);
+    t->ids = NULL;
+    t->n_ids = 0;
 }
 
 static int throttle_set(void *ctx, const char *name, const char *value, char *err, size_t err_len)
@@ -104,6 +126,14 @@ static int throttle_set(void *ctx, const char *name, const char *value, char *er
     }
     if (strcmp(name, "window_ms") == 0 && v > 0) {
         t->window_ms = v;
+        return 0;
+    }
+    if (strcmp(name, "identity_pct") == 0) {
+        if (v < 1 || v > 100) {
+            snprintf(err, err_len, "throttle: identity_pct wants 1..100 (got %u)", v);
+            return -1;
+        }
+        t->identity_pct = v;
         return 0;
     }
     for (int i = 0; i < VMOCK_TC_COUNT; i++) {
@@ -142,7 +172,29 @@ int vmock_throttle_class(int bits, int hsm)
     }
 }
 
-int vmock_throttle_take(struct vmock_throttle *t, int tc, unsigned *retry_after_s)
+/*
+ * One window (start, count) against |limit| at |now|: a window opens with
+ * the first counted operation and lasts window_ms. Returns 1 when full,
+ * raising |*retry_ms| to the time until it ends.
+ */
+static int window_full(uint64_t *start, unsigned *count, unsigned limit, unsigned window_ms,
+                       uint64_t now, uint64_t *retry_ms)
+{
+    if (*start == 0 || now - *start >= window_ms) {
+        *start = now;
+        *count = 0;
+    }
+    if (*count < limit) {
+        return 0;
+    }
+    uint64_t left = *start + window_ms - now;
+    if (left > *retry_ms) {
+        *retry_ms = left;
+    }
+    return 1;
+}
+
+int vmock_throttle_take_for(struct vmock_throttle *t, int tc, long id, unsigned *retry_after_s)
 {
     *retry_after_s = 0;
     if (tc < 0 || tc >= VMOCK_TC_COUNT) {
@@ -153,26 +205,36 @@ int vmock_throttle_take(struct vmock_throttle *t, int tc, unsigned *retry_after_
         pthread_mutex_unlock(&t->mu);
         return 0;
     }
-    /* A window opens with the first counted operation and lasts window_ms. */
     uint64_t now = now_ms();
-    uint64_t start = t->window_start_ms[tc];
-    if (start == 0 || now - start >= t->window_ms) {
-        t->window_start_ms[tc] = now;
-        start = now;
-        t->count[tc] = 0;
+    uint64_t retry_ms = 0;
+    int over = window_full(&t->window_start_ms[tc], &t->count[tc], t->limit[tc], t->window_ms, now,
+                           &retry_ms);
+    struct vmock_tcount *own = NULL;
+    if (id >= 0 && (size_t)id < t->n_ids && t->identity_pct < 100) {
+        own = &t->ids[id];
+        /* the identity's share, rounded up: at least one operation per window */
+        unsigned share = (unsigned)(((uint64_t)t->limit[tc] * t->identity_pct + 99) / 100);
+        over |= window_full(&own->window_start_ms[tc], &own->count[tc], share, t->window_ms, now,
+                            &retry_ms);
     }
-    int over = t->count[tc] >= t->limit[tc];
     if (!over) {
         t->count[tc]++;
+        if (own != NULL) {
+            own->count[tc]++;
+        }
     } else {
-        uint64_t left_ms = start + t->window_ms - now;
-        *retry_after_s = (unsigned)((left_ms + 999) / 1000);
+        *retry_after_s = (unsigned)((retry_ms + 999) / 1000);
         if (*retry_after_s == 0) {
             *retry_after_s = 1;
         }
     }
     pthread_mutex_unlock(&t->mu);
     return over;
+}
+
+int vmock_throttle_take(struct vmock_throttle *t, int tc, unsigned *retry_after_s)
+{
+    return vmock_throttle_take_for(t, tc, -1, retry_after_s);
 }
 
 cJSON *vmock_throttle_json(struct vmock_throttle *t)
@@ -183,6 +245,7 @@ cJSON *vmock_throttle_json(struct vmock_throttle *t)
     for (int i = 0; i < VMOCK_TC_COUNT; i++) {
         cJSON_AddNumberToObject(o, tc_names[i], t->limit[i]);
     }
+    cJSON_AddNumberToObject(o, "identity_pct", t->identity_pct);
     pthread_mutex_unlock(&t->mu);
     return o;
 }

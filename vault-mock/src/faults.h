@@ -5,6 +5,9 @@
  * Throttling: per-vault limits per window (10 s like the service) for each
  * RSA size and protection (software or HSM) on crypto operations, plus an
  * optional limit on creates; answered with 429 Throttled and Retry-After.
+ * Next to each vault-wide limit every identity has its own, a share of it
+ * (identity_pct, default 50 %), counted in its own window, so that one
+ * token holder cannot use up the vault's limit and starve the others.
  *
  * Faults: rules per operation (or "*" for all), from --fault flags or the
  * admin endpoint: added latency (fixed plus uniform jitter), a rate of
@@ -35,12 +38,23 @@ enum vmock_tclass {
     VMOCK_TC_COUNT,
 };
 
+/* One identity's windows. */
+struct vmock_tcount {
+    uint64_t window_start_ms[VMOCK_TC_COUNT]; /* 0: no window open */
+    unsigned count[VMOCK_TC_COUNT];
+};
+
+#define VMOCK_IDENTITY_PCT_DEFAULT 50
+
 struct vmock_throttle {
     pthread_mutex_t mu;
     unsigned window_ms;
     unsigned limit[VMOCK_TC_COUNT];           /* 0 = unlimited */
     uint64_t window_start_ms[VMOCK_TC_COUNT]; /* 0: no window open */
     unsigned count[VMOCK_TC_COUNT];
+    unsigned identity_pct;    /* an identity's share of each limit, 1..100 (100: none of its own) */
+    struct vmock_tcount *ids; /* per identity (index in the policy), or NULL */
+    size_t n_ids;
 };
 
 #define VMOCK_MAX_FAULTS 32
@@ -96,12 +110,22 @@ struct vmock_stats {
 };
 
 /* vmock_throttle_init sets the service's defaults (software 4000/1000/500, HSM 2000/500/250 per 10
- * s; creates unlimited). */
+ * s; creates unlimited; each identity up to 50 % of each). */
 void vmock_throttle_init(struct vmock_throttle *t);
+/*
+ * vmock_throttle_identities makes room for the own windows of |n|
+ * identities (indexes 0..n-1 of vmock_throttle_take_for). Returns 0 or -1
+ * when out of memory.
+ */
+int vmock_throttle_identities(struct vmock_throttle *t, size_t n);
+/* vmock_throttle_free frees the identities' windows. */
+void vmock_throttle_free(struct vmock_throttle *t);
 /*
  * vmock_throttle_parse applies |spec| ("off", or comma-separated
  * rsa2048=N, rsa3072=N, rsa4096=N, hsm2048=N, hsm3072=N, hsm4096=N,
- * create=N, window_ms=N; 0 = unlimited). Returns 0, or -1 with |err|.
+ * create=N, window_ms=N; 0 = unlimited; identity_pct=P, 1..100, an
+ * identity's share of each limit, 100 = no limit of its own). Returns 0,
+ * or -1 with |err|.
  */
 int vmock_throttle_parse(struct vmock_throttle *t, const char *spec, char *err, size_t err_len);
 /* vmock_throttle_class returns the class of a key of |bits|, HSM or not; -1 for other sizes. */
@@ -112,6 +136,13 @@ int vmock_throttle_class(int bits, int hsm);
  * the seconds until the window ends in |*retry_after_s|.
  */
 int vmock_throttle_take(struct vmock_throttle *t, int tc, unsigned *retry_after_s);
+/*
+ * vmock_throttle_take_for is vmock_throttle_take for identity |id| (its
+ * index in the policy; -1 or unknown: the vault-wide limit only): the
+ * operation must fit both the vault's limit and the identity's share, and
+ * is counted in both only when it does.
+ */
+int vmock_throttle_take_for(struct vmock_throttle *t, int tc, long id, unsigned *retry_after_s);
 /* vmock_throttle_json describes the limits (caller owns the object). */
 cJSON *vmock_throttle_json(struct vmock_throttle *t);
 

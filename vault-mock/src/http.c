@@ -12,21 +12,41 @@
  * the connection itself. The socket is shut down under the same mutex the
  * connection-closed notification takes, and libmicrohttpd notifies before
  * it closes the descriptor, so the watchdog never touches a reused one.
+ *
+ * The handshake deadline: a new connection's first request (its TLS
+ * handshake included) runs on the same clock but against the shorter
+ * handshake timeout, so that connections which never speak are shed well
+ * before the idle timeout.
+ *
+ * No select(): a thread per connection polls with poll(), the worker pool
+ * with epoll, so descriptors beyond FD_SETSIZE are served like any other.
+ * With a thread per connection libmicrohttpd's poll() listener accepts and
+ * closes a connection at the connection limit (its select() listener left
+ * it in the listen queue), so in that mode the vault listens itself: an
+ * acceptor thread accepts only while fewer than --max-connections are
+ * open, else leaves new connections queued in the kernel, and hands each
+ * accepted one to libmicrohttpd (MHD_add_connection), which applies the
+ * per-address limit and runs it on a thread of its own.
  */
 #include "http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 /* Bodies beyond this are not even drained: the connection is closed. */
 #define DRAIN_FACTOR 16u
@@ -43,6 +63,7 @@ struct conn_state {
     int fd;
     uint64_t t0_ns; /* accepted, or the previous request ended */
     int armed;      /* 1 while a request is arriving (the clock runs) */
+    int first;      /* 1 until the first request has arrived (the handshake deadline) */
     int cut;        /* the watchdog ended it */
     /* what is known of the arriving request, for its audit line */
     char remote[INET6_ADDRSTRLEN];
@@ -58,17 +79,26 @@ struct vmock_http {
     struct vmock_server *srv;
     size_t max_body;
     uint64_t deadline_ns; /* 0: no request deadline */
+    uint64_t first_ns;    /* the first request's deadline (handshake timeout); 0: none */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     struct conn_state *conns;
     int stopping;
     int watchdog_running;
     pthread_t watchdog;
+    /* the own listener (thread per connection), see the top of the file */
+    int listen_fd;             /* -1: libmicrohttpd listens */
+    int wake[2];               /* the acceptor's stop pipe */
+    unsigned max_connections;  /* accepted and not yet closed, at most */
+    _Atomic unsigned admitted; /* handed to libmicrohttpd and not yet closed */
+    int acceptor_running;
+    pthread_t acceptor;
 };
 
 struct req_state {
     uint64_t t0_ns;
     char path[256]; /* from the request line, for requests MHD ends before the API sees them */
+    char *raw_uri;  /* the whole request target as sent (not decoded), or NULL */
     int started;
     char *body;
     size_t len;
@@ -99,6 +129,30 @@ static const char *lookup_query(void *ctx, const char *name)
 static const char *lookup_header(void *ctx, const char *name)
 {
     return MHD_lookup_connection_value(ctx, MHD_HEADER_KIND, name);
+}
+
+struct header_tally {
+    const char *name;
+    size_t n;
+};
+
+static enum MHD_Result tally_one(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    (void)kind;
+    (void)value;
+    struct header_tally *t = cls;
+    if (key != NULL && strcasecmp(key, t->name) == 0) {
+        t->n++;
+    }
+    return MHD_YES;
+}
+
+static size_t count_header(void *ctx, const char *name)
+{
+    struct header_tally t = {name, 0};
+    MHD_get_connection_values(ctx, MHD_HEADER_KIND, tally_one, &t);
+    return t.n;
 }
 
 /* A UUID-shaped request id, like x-ms-request-id. */
@@ -152,7 +206,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         uint64_t peak = atomic_load(&st->conns_peak);
         while (open > peak && !atomic_compare_exchange_weak(&st->conns_peak, &peak, open)) {
         }
-        if (h->deadline_ns == 0) {
+        if (h->deadline_ns == 0 && h->first_ns == 0) {
             return;
         }
         const union MHD_ConnectionInfo *ci =
@@ -164,6 +218,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         cs->fd = ci->connect_fd;
         cs->op = VMOCK_OP_UNKNOWN;
         cs->armed = 1;
+        cs->first = 1;
         client_address(conn, cs->remote, sizeof(cs->remote));
         pthread_mutex_lock(&h->mu);
         cs->t0_ns = mono_ns();
@@ -177,6 +232,9 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         return;
     }
     atomic_fetch_sub(&st->conns_open, 1);
+    if (h->listen_fd >= 0) {
+        atomic_fetch_sub(&h->admitted, 1);
+    }
     struct conn_state *cs = *socket_context;
     if (cs == NULL) {
         return;
@@ -208,6 +266,7 @@ static int request_arrived(struct vmock_http *h, struct MHD_Connection *conn)
         pthread_mutex_lock(&h->mu);
         rc = cs->cut ? -1 : 0;
         cs->armed = 0;
+        cs->first = 0;
         pthread_mutex_unlock(&h->mu);
     }
     return rc;
@@ -244,6 +303,7 @@ struct cut_rec {
     const char *identity;
     char key[VMOCK_NAME_MAX + 1];
     uint64_t latency_us;
+    const char *error; /* RequestTimeout or HandshakeTimeout */
 };
 
 static void audit_cut(struct vmock_http *h, const struct cut_rec *c)
@@ -259,7 +319,7 @@ static void audit_cut(struct vmock_http *h, const struct cut_rec *c)
         .path = c->path[0] != '\0' ? c->path : NULL,
         .remote = c->remote,
         .status = 0,
-        .error = "RequestTimeout",
+        .error = c->error,
         .latency_us = c->latency_us,
     };
     (void)vmock_audit_write(&h->srv->audit, &rec); /* the client is gone already */
@@ -267,6 +327,18 @@ static void audit_cut(struct vmock_http *h, const struct cut_rec *c)
 }
 
 /* The watchdog: every tick, shut down the sockets of requests past the deadline. */
+/* The deadline of |cs| now (0: none): the shorter one while its first request is arriving. */
+static uint64_t deadline_of(const struct vmock_http *h, const struct conn_state *cs, int *first)
+{
+    uint64_t d = h->deadline_ns;
+    *first = 0;
+    if (cs->first && h->first_ns != 0 && (d == 0 || h->first_ns < d)) {
+        d = h->first_ns;
+        *first = 1;
+    }
+    return d;
+}
+
 static void *watchdog_main(void *arg)
 {
     struct vmock_http *h = arg;
@@ -279,7 +351,9 @@ static void *watchdog_main(void *arg)
         uint64_t now = mono_ns();
         size_t n = 0;
         for (struct conn_state *cs = h->conns; cs != NULL && n < CUT_BATCH; cs = cs->next) {
-            if (!cs->armed || cs->cut || now - cs->t0_ns < h->deadline_ns) {
+            int first = 0;
+            uint64_t limit = deadline_of(h, cs, &first);
+            if (!cs->armed || cs->cut || limit == 0 || now - cs->t0_ns < limit) {
                 continue;
             }
             cs->cut = 1;
@@ -292,6 +366,7 @@ static void *watchdog_main(void *arg)
             c->op = cs->op;
             c->identity = cs->identity;
             c->latency_us = (now - cs->t0_ns) / 1000u;
+            c->error = first ? "HandshakeTimeout" : "RequestTimeout";
         }
         if (n > 0) {
             pthread_mutex_unlock(&h->mu);
@@ -339,6 +414,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
             memcpy(rs->path, uri, n);
             rs->path[n] = '\0';
         }
+        rs->raw_uri = strdup(uri); /* bounded by the connection's memory limit */
         struct conn_state *cs = conn_of(conn);
         if (cs != NULL) {
             pthread_mutex_lock(&h->mu);
@@ -360,7 +436,9 @@ static struct vmock_request make_request(struct MHD_Connection *conn, const char
         .path = url,
         .query = lookup_query,
         .header = lookup_header,
+        .header_count = count_header,
         .ctx = conn,
+        .raw_uri = rs != NULL ? rs->raw_uri : NULL,
         .body = rs != NULL ? rs->body : NULL,
         .body_len = rs != NULL ? rs->len : 0,
         .audit = rs != NULL ? audit_hook : NULL,
@@ -415,6 +493,7 @@ static int audit_reply(struct vmock_http *h, struct MHD_Connection *conn, struct
         .remote = remote,
         .status = rep->drop ? 0 : rep->status,
         .error = rep->error_code[0] != '\0' ? rep->error_code : NULL,
+        .warning = rep->warning,
         .latency_us = (mono_ns() - rs->t0_ns) / 1000u,
     };
     return vmock_audit_write(&h->srv->audit, &rec);
@@ -477,6 +556,12 @@ static enum MHD_Result answer(struct vmock_http *h, struct MHD_Connection *conn,
     if (rep->www_authenticate[0] != '\0') {
         MHD_add_response_header(resp, "WWW-Authenticate", rep->www_authenticate);
     }
+    if (rep->allow[0] != '\0') {
+        MHD_add_response_header(resp, "Allow", rep->allow);
+    }
+    if (rep->close) {
+        MHD_add_response_header(resp, "Connection", "close");
+    }
     enum MHD_Result rc = MHD_queue_response(conn, (unsigned)rep->status, resp);
     MHD_destroy_response(resp);
     return rc;
@@ -534,6 +619,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!rs->started) {
         rs->started = 1;
         note_request(h, conn, url, method);
+        struct vmock_request pre = make_request(conn, url, method, rs);
+        struct vmock_reply prep;
+        memset(&prep, 0, sizeof(prep));
+        prep.op = VMOCK_OP_UNKNOWN;
+        if (vmock_api_precheck(&pre, &prep)) {
+            vmock_api_describe(h->srv, &pre, &prep); /* for the audit line */
+            /* Answer before the body: the connection is closed afterwards. */
+            if (request_arrived(h, conn) != 0) {
+                free(prep.body);
+                return MHD_NO;
+            }
+            return answer(h, conn, rs, url, method, &prep);
+        }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl != NULL) {
             char *end = NULL;
@@ -647,8 +745,65 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
         OPENSSL_cleanse(rs->body, rs->len);
         free(rs->body);
     }
+    free(rs->raw_uri);
     free(rs);
     *req_cls = NULL;
+}
+
+/* How long the acceptor waits between looks at a full house or the stop pipe. */
+#define ACCEPT_TICK_MS 20
+
+/*
+ * The acceptor (thread per connection): accept while fewer than
+ * max_connections are admitted, else leave new connections in the listen
+ * queue; hand each to libmicrohttpd.
+ */
+static void *acceptor_main(void *arg)
+{
+    struct vmock_http *h = arg;
+    for (;;) {
+        int full = atomic_load(&h->admitted) >= h->max_connections;
+        struct pollfd p[2] = {{.fd = h->wake[0], .events = POLLIN},
+                              {.fd = h->listen_fd, .events = POLLIN}};
+        int n = poll(p, full ? 1 : 2, full ? ACCEPT_TICK_MS : -1);
+        if (n > 0 && (p[0].revents & POLLIN) != 0) {
+            return NULL; /* stop */
+        }
+        if (full || n <= 0 || (p[1].revents & POLLIN) == 0) {
+            continue;
+        }
+        struct sockaddr_storage ss;
+        socklen_t sl = sizeof(ss);
+        int fd = accept4(h->listen_fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+                poll(NULL, 0, ACCEPT_TICK_MS); /* out of descriptors: let some close */
+            }
+            continue;
+        }
+        atomic_fetch_add(&h->admitted, 1);
+        if (MHD_add_connection(h->daemon, fd, (struct sockaddr *)&ss, sl) != MHD_YES) {
+            atomic_fetch_sub(&h->admitted, 1); /* refused (per-address limit): closed by MHD */
+        }
+    }
+}
+
+/* Make and bind the own listening socket for |sa|; -1 on failure. */
+static int listen_on(const struct sockaddr *sa, socklen_t sa_len)
+{
+    int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0) {
+        return -1;
+    }
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        (sa->sa_family == AF_INET6 &&
+         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0) ||
+        bind(fd, sa, sa_len) != 0 || listen(fd, SOMAXCONN) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 /* libmicrohttpd's error log: its format strings, checked as printf formats. */
@@ -665,6 +820,7 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
     struct sockaddr_in sin;
     struct sockaddr_in6 sin6;
     struct sockaddr *sa = NULL;
+    socklen_t sa_len = 0;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     memset(&sin, 0, sizeof(sin));
     memset(&sin6, 0, sizeof(sin6));
@@ -672,10 +828,12 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
         sin.sin_family = AF_INET;
         sin.sin_port = htons(cfg->port);
         sa = (struct sockaddr *)&sin;
+        sa_len = sizeof(sin);
     } else if (inet_pton(AF_INET6, cfg->host, &sin6.sin6_addr) == 1) {
         sin6.sin6_family = AF_INET6;
         sin6.sin6_port = htons(cfg->port);
         sa = (struct sockaddr *)&sin6;
+        sa_len = sizeof(sin6);
         flags |= MHD_USE_IPv6;
     } else {
         snprintf(err, err_len, "listen address %s is not a numeric IPv4 or IPv6 address",
@@ -688,8 +846,13 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
         return NULL;
     }
     h->srv = srv;
+    h->listen_fd = -1;
+    h->wake[0] = -1;
+    h->wake[1] = -1;
+    h->max_connections = cfg->max_connections;
     h->max_body = cfg->max_body;
     h->deadline_ns = (uint64_t)cfg->request_timeout_s * 1000000000u;
+    h->first_ns = (uint64_t)cfg->handshake_timeout_s * 1000000000u;
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -701,8 +864,17 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
     }
     unsigned pool = cfg->threads;
     if (cfg->thread_per_connection) {
-        flags |= MHD_USE_THREAD_PER_CONNECTION;
+        /* poll(): no FD_SETSIZE limit; the vault's own listener, see the top of the file */
+        flags |=
+            MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
         pool = 0;
+        h->listen_fd = listen_on(sa, sa_len);
+        if (h->listen_fd < 0 || pipe2(h->wake, O_CLOEXEC) != 0) {
+            snprintf(err, err_len, "cannot listen on %s:%u: %s", cfg->host, (unsigned)cfg->port,
+                     strerror(errno));
+            vmock_http_stop(h);
+            return NULL;
+        }
     } else {
         flags |= MHD_USE_EPOLL;
     }
@@ -722,9 +894,15 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
                                                  (intptr_t)cfg->max_connections_per_ip, NULL};
     }
     opts[n_opts] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    /*
+     * With the own listener the acceptor enforces max_connections; the
+     * margin keeps libmicrohttpd from refusing one whose predecessor it has
+     * reported closed but not yet counted out.
+     */
+    unsigned mhd_limit = cfg->max_connections + (h->listen_fd >= 0 ? 16u : 0u);
     h->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+        MHD_OPTION_SOCK_ADDR, sa, MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
         MHD_OPTION_CONNECTION_TIMEOUT, cfg->timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)64 * 1024, MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
@@ -735,13 +913,28 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
         vmock_http_stop(h);
         return NULL;
     }
-    if (h->deadline_ns > 0) {
+    if (h->deadline_ns > 0 || h->first_ns > 0) {
         if (pthread_create(&h->watchdog, NULL, watchdog_main, h) != 0) {
             snprintf(err, err_len, "cannot start the request-deadline thread");
             vmock_http_stop(h);
             return NULL;
         }
         h->watchdog_running = 1;
+    }
+    if (h->listen_fd >= 0) {
+        struct sockaddr_storage bound;
+        socklen_t bl = sizeof(bound);
+        if (getsockname(h->listen_fd, (struct sockaddr *)&bound, &bl) != 0 ||
+            pthread_create(&h->acceptor, NULL, acceptor_main, h) != 0) {
+            snprintf(err, err_len, "cannot start the acceptor thread");
+            vmock_http_stop(h);
+            return NULL;
+        }
+        h->acceptor_running = 1;
+        *port = ntohs(bound.ss_family == AF_INET6
+                          ? ((const struct sockaddr_in6 *)(const void *)&bound)->sin6_port
+                          : ((const struct sockaddr_in *)(const void *)&bound)->sin_port);
+        return h;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT);
     *port = di != NULL ? di->port : cfg->port;
@@ -752,6 +945,20 @@ void vmock_http_stop(struct vmock_http *h)
 {
     if (h == NULL) {
         return;
+    }
+    if (h->acceptor_running) {
+        char b = 's';
+        while (write(h->wake[1], &b, 1) < 0 && errno == EINTR) {
+        }
+        pthread_join(h->acceptor, NULL);
+    }
+    if (h->listen_fd >= 0) {
+        close(h->listen_fd); /* no new connections from here on */
+    }
+    for (int i = 0; i < 2; i++) {
+        if (h->wake[i] >= 0) {
+            close(h->wake[i]);
+        }
     }
     if (h->watchdog_running) {
         pthread_mutex_lock(&h->mu);

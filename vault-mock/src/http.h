@@ -2,8 +2,10 @@
  * http.h - the HTTP(S) front end on GNU libmicrohttpd: TLS with the PEM
  * key and certificate, a worker thread pool (epoll) or a thread per
  * connection, body accumulation with a hard maximum (413), connection
- * limits (total and per client address), the idle timeout and a whole-request
- * deadline, one audit line per request before its answer.
+ * limits (total and per client address), the idle timeout, a whole-request
+ * deadline and a shorter one for a connection's first request (the
+ * handshake timeout), poll/epoll only (no FD_SETSIZE limit), one audit line
+ * per request before its answer.
  */
 #ifndef VMOCK_HTTP_H
 #define VMOCK_HTTP_H
@@ -23,6 +25,7 @@ struct vmock_http_config {
     unsigned max_connections_per_ip; /* 0: no per-address limit */
     unsigned timeout_s;              /* idle timeout */
     unsigned request_timeout_s;      /* whole-request deadline; 0: none */
+    unsigned handshake_timeout_s;    /* a connection's first request (TLS included); 0: none */
     unsigned threads; /* worker pool size */
     int thread_per_connection;
 };

@@ -49,10 +49,39 @@ int vmock_json_bool(const cJSON *obj, const char *name, int *out)
     return 1;
 }
 
+/*
+ * 1 when |text| holds a raw NUL byte or a \u0000 escape: cJSON would keep
+ * either inside a string, which C then reads cut short at the NUL. A
+ * backslash outside a string is invalid JSON anyway, so every backslash
+ * pair is an escape here.
+ */
+static int has_nul(const char *text, size_t len)
+{
+    if (memchr(text, '\0', len) != NULL) {
+        return 1;
+    }
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (text[i] != '\\') {
+            continue;
+        }
+        if (text[i + 1] == 'u' && i + 5 < len && memcmp(text + i + 2, "0000", 4) == 0) {
+            return 1;
+        }
+        i++; /* the escaped character */
+    }
+    return 0;
+}
+
 cJSON *vmock_json_parse_object(const char *text, size_t len, const char **why)
 {
     if (text == NULL || len == 0) {
         *why = "The request body is missing; a JSON object is required.";
+        return NULL;
+    }
+    if (has_nul(text, len)) {
+        *why =
+            "The request body contains a NUL character (a raw 0x00 byte or \\u0000); JSON "
+            "strings here may not.";
         return NULL;
     }
     const char *end = NULL;
@@ -64,7 +93,7 @@ cJSON *vmock_json_parse_object(const char *text, size_t len, const char **why)
     size_t used = end != NULL ? (size_t)(end - text) : len;
     for (size_t i = used; i < len; i++) {
         char c = text[i];
-        if (c != ' ' && c != '\t' && c != '\r' && c != '\n' && c != '\0') {
+        if (c != ' ' && c != '\t' && c != '\r' && c != '\n') {
             cJSON_Delete(root);
             *why = "The request body has data after the JSON document.";
             return NULL;

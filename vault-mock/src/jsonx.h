@@ -27,8 +27,10 @@ int vmock_json_bool(const cJSON *obj, const char *name, int *out);
 
 /*
  * vmock_json_parse_object parses |len| bytes of |text| as one JSON object
- * with nothing but white space after it. Returns the object (caller frees)
- * or NULL with |*why| set to a message for a 400 answer.
+ * with nothing but white space after it, and no NUL character anywhere
+ * (neither a raw 0x00 byte nor a \u0000 escape, which C strings would
+ * read cut short). Returns the object (caller frees) or NULL with |*why|
+ * set to a message for a 400 answer.
  */
 cJSON *vmock_json_parse_object(const char *text, size_t len, const char **why);
 

@@ -4,6 +4,7 @@
  *
  * Exit codes: 0 clean shutdown, 1 runtime failure, 2 usage error.
  */
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "api.h"
@@ -24,6 +26,9 @@
 #define EXIT_RUNTIME    1
 #define EXIT_USAGE      2
 #define MAX_FAULT_FLAGS 32
+#define MAX_RSA1_5_KEYS 32
+/* Descriptors beyond the connections: listen socket, state and audit files, poll/epoll, pipes. */
+#define FD_RESERVE 64
 
 struct options {
     const char *state;
@@ -47,6 +52,9 @@ struct options {
     unsigned max_connections_per_ip;
     unsigned timeout_s;
     long request_timeout_s; /* -1: twice timeout_s */
+    unsigned handshake_timeout_s;
+    const char *rsa1_5_keys[MAX_RSA1_5_KEYS];
+    size_t n_rsa1_5_keys;
     unsigned threads;
     const char *vault_url;
     const char *tenant_id;
@@ -63,7 +71,8 @@ static void usage(FILE *out)
         "                          (no symbolic link) owned by this user and closed to group\n"
         "                          and others (default ./vault-mock-state; never under /tmp)\n"
         "  --listen HOST:PORT      numeric address to serve on; port 0 picks a free one\n"
-        "                          (default 127.0.0.1:8443; IPv6 as [::1]:PORT)\n"
+        "                          (default 127.0.0.1:8443; IPv6 as [::1]:PORT; a name such\n"
+        "                          as localhost is refused, not resolved)\n"
         "  --tls-cert FILE         server certificate (PEM) instead of the generated one\n"
         "  --tls-key FILE          its private key (PEM); both or neither\n"
         "  --tls-dns NAMES         extra DNS names (comma-separated) for the generated\n"
@@ -88,11 +97,15 @@ static void usage(FILE *out)
         "                          full disk),fail_audit=0|1 (the change's audit line fails)\n"
         "  --max-body BYTES        largest request body (default 65536; larger: 413)\n"
         "  --max-connections N     concurrent connections in all (default 256); at the limit\n"
-        "                          new connections wait in the listen queue\n"
+        "                          new connections wait in the listen queue; the open-file\n"
+        "                          limit is raised to fit, else the start is refused\n"
         "  --max-connections-per-ip N  concurrent connections from one client address\n"
-        "                          (default 0 = no limit); extra ones are closed at once\n"
+        "                          (default 64, 0 = no limit); extra ones are closed at once\n"
         "  --timeout SECONDS       idle timeout: a connection with no byte for this long is\n"
         "                          closed (default 30)\n"
+        "  --handshake-timeout SECONDS  a new connection must finish its TLS handshake and\n"
+        "                          send its first full request within this long, else it is\n"
+        "                          closed (audit error HandshakeTimeout); default 10, 0 = none\n"
         "  --request-timeout SECONDS  whole-request deadline: a request must arrive in full\n"
         "                          within this long of the connection's start or the previous\n"
         "                          answer on it, however slowly its bytes trickle, else the\n"
@@ -100,7 +113,12 @@ static void usage(FILE *out)
         "                          default twice --timeout, 0 = none\n"
         "  --threads N             0: one thread per connection (default; keep-alive clients\n"
         "                          run in parallel); N >= 2: an epoll pool of N workers\n"
-        "  --vault-url URL         base URL used in key ids (default: from the Host header)\n"
+        "  --vault-url URL         the vault's public base URL, used in key ids and nextLinks\n"
+        "                          (default SCHEME://LISTEN-ADDRESS:PORT; never the request's\n"
+        "                          Host header); set it when clients use a DNS name\n"
+        "  --allow-rsa1_5 NAME     let key NAME decrypt and unwrapKey with RSA1_5 (repeatable;\n"
+        "                          default refused: PKCS#1 v1.5 decryption is a padding\n"
+        "                          oracle); each such use gets a warning in its audit line\n"
         "  --tenant-id ID          tenant in the 401 challenge (default all zeros)\n"
         "  --help                  this text\n"
         "\n"
@@ -162,6 +180,11 @@ static int parse_listen(struct options *o, const char *arg)
     }
     memcpy(o->host, host, host_len);
     o->host[host_len] = '\0';
+    uint8_t addr[16];
+    int v6 = inet_pton(AF_INET6, o->host, addr) == 1;
+    if (arg[0] == '[' ? !v6 : !v6 && inet_pton(AF_INET, o->host, addr) != 1) {
+        return -1;
+    }
     o->port = (unsigned)port;
     return 0;
 }
@@ -186,6 +209,8 @@ enum {
     OPT_MAX_CONN_PER_IP,
     OPT_TIMEOUT,
     OPT_REQUEST_TIMEOUT,
+    OPT_HANDSHAKE_TIMEOUT,
+    OPT_ALLOW_RSA1_5,
     OPT_THREADS,
     OPT_VAULT_URL,
     OPT_TENANT,
@@ -215,6 +240,8 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"max-connections-per-ip", required_argument, NULL, OPT_MAX_CONN_PER_IP},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"request-timeout", required_argument, NULL, OPT_REQUEST_TIMEOUT},
+        {"handshake-timeout", required_argument, NULL, OPT_HANDSHAKE_TIMEOUT},
+        {"allow-rsa1_5", required_argument, NULL, OPT_ALLOW_RSA1_5},
         {"threads", required_argument, NULL, OPT_THREADS},
         {"vault-url", required_argument, NULL, OPT_VAULT_URL},
         {"tenant-id", required_argument, NULL, OPT_TENANT},
@@ -231,7 +258,11 @@ static int parse_args(int argc, char **argv, struct options *o)
                 o->state = optarg;
                 break;
             case OPT_LISTEN:
-                bad = parse_listen(o, optarg) != 0 ? "--listen wants HOST:PORT" : NULL;
+                bad = parse_listen(o, optarg) != 0
+                          ? "--listen wants ADDRESS:PORT with a numeric IPv4 address or "
+                            "[IPv6]:PORT and a port 0..65535 (names such as localhost are not "
+                            "resolved; use 127.0.0.1)"
+                          : NULL;
                 break;
             case OPT_TLS_CERT:
                 o->tls_cert = optarg;
@@ -310,6 +341,21 @@ static int parse_args(int argc, char **argv, struct options *o)
                           : NULL;
                 o->request_timeout_s = (long)v;
                 break;
+            case OPT_HANDSHAKE_TIMEOUT:
+                bad = parse_unsigned(optarg, 0, 86400, &v) != 0
+                          ? "--handshake-timeout wants 0..86400 seconds"
+                          : NULL;
+                o->handshake_timeout_s = (unsigned)v;
+                break;
+            case OPT_ALLOW_RSA1_5:
+                if (o->n_rsa1_5_keys == MAX_RSA1_5_KEYS) {
+                    bad = "too many --allow-rsa1_5 flags (at most 32)";
+                } else if (!vmock_name_valid(optarg)) {
+                    bad = "--allow-rsa1_5 wants a key name (1-127 of a-z, A-Z, 0-9, -)";
+                } else {
+                    o->rsa1_5_keys[o->n_rsa1_5_keys++] = optarg;
+                }
+                break;
             case OPT_TIMEOUT:
                 bad = parse_unsigned(optarg, 1, 86400, &v) != 0 ? "--timeout wants 1..86400 seconds"
                                                                 : NULL;
@@ -372,6 +418,34 @@ static void on_stop_signal(int sig)
     stop_requested = 1;
 }
 
+/*
+ * Raise the open-file limit (up to the hard limit) so that |max_connections|
+ * fit; returns -1 with a message when they cannot.
+ */
+static int fit_open_files(unsigned max_connections)
+{
+    struct rlimit rl;
+    rlim_t need = (rlim_t)max_connections + FD_RESERVE;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need) {
+        return 0;
+    }
+    rlim_t hard = rl.rlim_max;
+    rlim_t cur = rl.rlim_cur;
+    rl.rlim_cur = hard != RLIM_INFINITY && hard < need ? hard : need;
+    if (setrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (rl.rlim_cur >= need) {
+            return 0;
+        }
+        cur = rl.rlim_cur;
+    }
+    fprintf(stderr,
+            "vault-mock: --max-connections %u needs %llu open files, but the limit is %llu "
+            "(ulimit -n, hard limit %llu); lower --max-connections or raise the limit\n",
+            max_connections, (unsigned long long)need, (unsigned long long)cur,
+            (unsigned long long)hard);
+    return -1;
+}
+
 /* cJSON memory is wiped on free: request and response documents carry key material. */
 static void wiping_free(void *p)
 {
@@ -420,6 +494,10 @@ static int run(struct options *o)
     if (srv.policy == NULL) {
         goto fail;
     }
+    if (vmock_throttle_identities(&srv.throttle, srv.policy->n_ids) != 0) {
+        snprintf(err, sizeof(err), "out of memory");
+        goto fail;
+    }
     snprintf(audit_path, sizeof(audit_path), "%s/audit.jsonl", o->state);
     if (vmock_audit_open(&srv.audit, o->audit != NULL ? o->audit : audit_path, o->audit_fsync,
                          o->audit_max_bytes, err, sizeof(err)) != 0) {
@@ -439,6 +517,7 @@ static int run(struct options *o)
         .max_connections_per_ip = o->max_connections_per_ip,
         .timeout_s = o->timeout_s,
         .request_timeout_s = (unsigned)o->request_timeout_s,
+        .handshake_timeout_s = o->handshake_timeout_s,
         .threads = o->threads,
         .thread_per_connection = o->threads == 0,
     };
@@ -447,6 +526,8 @@ static int run(struct options *o)
     srv.api.vault_url = o->vault_url;
     srv.api.fallback_host = fallback;
     srv.api.tenant_id = o->tenant_id;
+    srv.api.rsa1_5_keys = o->rsa1_5_keys;
+    srv.api.n_rsa1_5_keys = o->n_rsa1_5_keys;
     srv.stats.started = (int64_t)time(NULL);
     uint16_t port = 0;
     /* The fallback host is completed once the port is known; no request arrives before. */
@@ -503,6 +584,7 @@ out:
     vmock_tls_free(&tls);
     vmock_policy_free(srv.policy);
     vmock_store_free(srv.store);
+    vmock_throttle_free(&srv.throttle);
     return rc;
 }
 
@@ -516,7 +598,9 @@ int main(int argc, char **argv)
         .purge_protection = 1,
         .max_body = 64 * 1024,
         .max_connections = 256,
+        .max_connections_per_ip = 64,
         .timeout_s = 30,
+        .handshake_timeout_s = 10,
         .request_timeout_s = -1,
         .threads = 0,
         .tenant_id = "00000000-0000-0000-0000-000000000000",
@@ -524,6 +608,9 @@ int main(int argc, char **argv)
     int p = parse_args(argc, argv, &o);
     if (p != 0) {
         return p > 0 ? 0 : EXIT_USAGE;
+    }
+    if (fit_open_files(o.max_connections) != 0) {
+        return EXIT_USAGE;
     }
     /* SIGTERM and SIGINT stay deliverable through the start-up; see run(). */
     signal(SIGPIPE, SIG_IGN);

@@ -6,6 +6,7 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -304,16 +305,30 @@ int vmock_rsa_decrypt(EVP_PKEY *pkey, enum vmock_alg alg, const uint8_t *in, siz
         return -1;
     }
     size_t k = (size_t)EVP_PKEY_get_size(pkey);
+    uint8_t *stand_in = NULL;
     if (in_len != k) {
-        *why = "The ciphertext length does not match the key size.";
-        return -1;
+        if (alg != VMOCK_ALG_RSA1_5) {
+            *why = "The ciphertext length does not match the key size.";
+            return -1;
+        }
+        /*
+         * RSA1_5: a wrong length must look like bad padding (same answer,
+         * and the same private-key operation, on a zero block, whose
+         * padding never checks), or the two answers form an oracle.
+         */
+        stand_in = calloc(1, k);
+        in = stand_in;
+        in_len = k;
     }
     uint8_t *buf = malloc(k);
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
     size_t len = k;
-    int ok = buf != NULL && ctx != NULL && EVP_PKEY_decrypt_init(ctx) == 1 &&
+    int ok = buf != NULL && ctx != NULL && in != NULL && EVP_PKEY_decrypt_init(ctx) == 1 &&
              set_enc_padding(ctx, alg) == 0 && EVP_PKEY_decrypt(ctx, buf, &len, in, in_len) == 1;
+    ok = ok && stand_in == NULL;
     EVP_PKEY_CTX_free(ctx);
+    free(stand_in);
+    ERR_clear_error();
     if (!ok) {
         if (buf != NULL) {
             OPENSSL_cleanse(buf, k);

@@ -74,6 +74,9 @@ int vmock_rsa_encrypt(EVP_PKEY *pkey, enum vmock_alg alg, const uint8_t *in, siz
 /*
  * vmock_rsa_decrypt reverses vmock_rsa_encrypt. Returns 0 with the
  * plaintext in a malloc'd |*out| (caller wipes and frees), or -1 with |*why|.
+ * For RSA1_5 every bad ciphertext (wrong length or bad padding) gets the
+ * same |*why| after the same private-key operation, so that the answer
+ * does not tell them apart (a valid one still differs: see api_crypto.c).
  */
 int vmock_rsa_decrypt(EVP_PKEY *pkey, enum vmock_alg alg, const uint8_t *in, size_t in_len,
                       uint8_t **out, size_t *out_len, const char **why);

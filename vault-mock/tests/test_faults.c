@@ -52,7 +52,8 @@ static void expect_429(struct vmt_resp *r)
 
 Test(faults_flags, rsa_size_limit_gives_429_with_retry_after)
 {
-    const char *args[] = {"--throttle", "rsa2048=3,rsa3072=0", NULL};
+    /* identity_pct=100: the vault-wide limit alone (test_idthrottle.c has the shares) */
+    const char *args[] = {"--throttle", "rsa2048=3,rsa3072=0,identity_pct=100", NULL};
     vmt_setup_args(args);
     cr_assert_eq(vmt_create_key(S, "small", 2048, NULL, NULL), 200);
     cr_assert_eq(vmt_create_key(S, "mid", 3072, NULL, NULL), 200);

@@ -2,10 +2,12 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <openssl/sha.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "error_internal.h"
@@ -30,6 +32,25 @@ int tl_cmk_path(const char *compiled_default, char *out, size_t max_out_len)
         return -1;
     }
     return (size_t)snprintf(out, max_out_len, "%s/%s", cwd, bin) < max_out_len ? 0 : -1;
+}
+
+int tl_cmk_run(const char *compiled_default, const char *dir, const char *fmt, ...)
+{
+    char args[2048], cmd[4096], bin[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(args, sizeof(args), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(args) ||
+        tl_cmk_path(compiled_default, bin, sizeof(bin)) != 0) {
+        return -1;
+    }
+    n = snprintf(cmd, sizeof(cmd), "cd %s && %s %s >stdout 2>stderr", dir, bin, args);
+    if (n < 0 || (size_t)n >= sizeof(cmd)) {
+        return -1;
+    }
+    int st = system(cmd);
+    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)

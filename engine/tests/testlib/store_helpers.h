@@ -20,6 +20,14 @@ void tl_tmpdir(char *out, size_t max_out_len);
  * folder). Returns 0, or -1 when it does not fit.
  */
 int tl_cmk_path(const char *compiled_default, char *out, size_t max_out_len);
+/*
+ * tl_cmk_run runs the cmk program under test (see tl_cmk_path) in folder
+ * |dir| with the printf-style arguments, its output in |dir|/stdout and
+ * |dir|/stderr. Returns its exit code, or -1 if the command did not fit,
+ * could not start, or cmk did not exit normally.
+ */
+int tl_cmk_run(const char *compiled_default, const char *dir, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* tl_rmtree removes |path| and everything below it (best effort). */
 void tl_rmtree(const char *path);
 /* tl_path writes "<dir>/<name>" into |out|. */

@@ -223,6 +223,18 @@ size_t vmt_digest_len(const char *alg)
     return (size_t)EVP_MD_get_size(md_of(alg));
 }
 
+EVP_PKEY *vmt_get_public(struct vmt_server *s, const char *name)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "/keys/%s?" VMT_API, name);
+    struct vmt_resp r;
+    cr_assert_eq(vmt_call(s, "GET", path, vmt_token(s, "keyofficer"), NULL, &r), 200);
+    EVP_PKEY *pk = vmt_pubkey(&r);
+    cr_assert_not_null(pk);
+    vmt_resp_free(&r);
+    return pk;
+}
+
 EVP_PKEY *vmt_import_local(struct vmt_server *s, const char *name, int bits)
 {
     EVP_PKEY *local = vmt_rsa_generate(bits);

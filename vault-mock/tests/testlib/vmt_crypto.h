@@ -23,6 +23,8 @@ EVP_PKEY *vmt_rsa_generate(int bits);
  * With |omit| not NULL that member is left out.
  */
 char *vmt_jwk_private(EVP_PKEY *pkey, const char *omit);
+/* vmt_get_public gets key |name| as keyofficer (asserts 200) and returns its public key. */
+EVP_PKEY *vmt_get_public(struct vmt_server *s, const char *name);
 /*
  * vmt_import_local makes an RSA key of |bits| locally and imports it as
  * |name| (keyofficer; asserts 200). Returns the local key (caller frees).

@@ -1,0 +1,77 @@
+/*
+ * cmkfs.h - cmk-fs internals shared by main.c (command line, mount, key
+ * revalidation) and fsops.c (the FUSE operations and the data path).
+ *
+ * Backing folder layout:
+ *   BACKING/keyring/   the key table (an eng_keyring; absent for --passthrough)
+ *   BACKING/passthrough  marker file of a plaintext backing (absent when encrypted)
+ *   BACKING/files/     the tree the mount shows; names, sizes, modes, owners
+ *                      and times in plaintext; each regular file is a
+ *                      CMKFS_HDR-byte header followed by the contents'
+ *                      ciphertext, unit by unit (length-preserving XTS, so
+ *                      file size = backing size - CMKFS_HDR).
+ *   BACKING/orphans/   files unlinked while open, until their last close
+ *                      (emptied at every mount)
+ *   BACKING/mount.lock flock'ed while mounted (one mount at a time)
+ */
+#ifndef CMKFS_H
+#define CMKFS_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "eng_cipher.h"
+#include "eng_keyring.h"
+
+#define CMKFS_HDR         4096U      /* header bytes at the start of every backing file */
+#define CMKFS_MAGIC       "CMKFSH01" /* header magic (8 bytes) */
+#define CMKFS_NONCE_BYTES 32U        /* per-file nonce, as fscrypt v2 */
+#define CMKFS_MODE_PLAIN  0xffU      /* header mode byte of a passthrough file */
+#define CMKFS_HKDF_LABEL  "cmk-fs file key v1 "
+#define CMKFS_HIDDEN      ".fuse_hidden" /* libfuse's names for unlinked open files (reserved) */
+#define CMKFS_ORPHANS     "orphans"      /* BACKING/orphans: where those live */
+
+/* The mounted filesystem: one per process. */
+struct cmkfs {
+    int root_fd;        /* BACKING/files, O_PATH|O_DIRECTORY */
+    int passthrough;    /* 1: no cipher, copies instead */
+    enum eng_mode mode; /* ENG_MODE_XTS */
+    uint32_t unit;      /* unit size, bytes */
+    uint8_t fs_id[ENG_KEYRING_ID_BYTES];
+    struct eng_keyring *kr; /* NULL for passthrough */
+    /* Key state, read by the I/O path without locks. */
+    atomic_int revoked; /* 1 once the KEK is gone: every open/read/write/fsync -> EIO */
+    atomic_uint_fast64_t last_ok_ns; /* monotonic time of the last good KEK check */
+    uint64_t deadline_ns;       /* revalidate_s + grace_s (+ 2 s slack): no good check -> EIO */
+    pthread_mutex_t nodes_lock; /* guards the node table */
+    struct cmkfs_node *nodes;   /* open files, by backing inode */
+};
+
+/* One open backing file (shared by every handle on the same inode). */
+struct cmkfs_node {
+    struct cmkfs_node *next;
+    dev_t dev;
+    ino_t ino;
+    int refs;                  /* open handles; guarded by nodes_lock */
+    pthread_rwlock_t rw;       /* readers share; writes, truncates take it exclusively */
+    struct eng_cipher *cipher; /* per-file key (NULL: passthrough, or wiped after revocation) */
+};
+
+extern struct cmkfs g_fs;
+
+/* cmkfs_now_ns: CLOCK_MONOTONIC in nanoseconds. */
+uint64_t cmkfs_now_ns(void);
+
+/* cmkfs_key_ok: 0 while the key is usable, else -EIO (and the state becomes revoked). */
+int cmkfs_key_ok(void);
+
+/* cmkfs_drop_keys wipes every open file's cipher (after a revocation). */
+void cmkfs_drop_keys(void);
+
+/* cmkfs_operations fills the FUSE operation table. */
+struct fuse_operations;
+void cmkfs_operations(struct fuse_operations *ops);
+
+#endif /* CMKFS_H */

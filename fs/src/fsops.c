@@ -1,0 +1,964 @@
+/*
+ * fsops.c - cmk-fs's FUSE operations and data path (see cmkfs.h).
+ *
+ * Every operation works on the backing tree through g_fs.root_fd (openat
+ * and friends), and on open files through their own descriptor, so that
+ * with nullpath_ok a NULL path (an unlinked or renamed open file) works.
+ *
+ * Data units: unit u of a file is backing bytes CMKFS_HDR + u * unit ..,
+ * encrypted with XTS under the file's key with tweak u. Every unit is
+ * unit bytes long except the file's last, which is as long as the file
+ * has bytes there (length-preserving: ciphertext stealing). A last unit
+ * shorter than 16 bytes (below XTS's minimum) is XORed with a key stream
+ * block: the XTS encryption of 16 zero bytes under tweak u | 2^127; it is
+ * rewritten in full whenever the file grows past it.
+ * Holes: a unit whose ciphertext is all zeros (at least 16 bytes) reads as
+ * zeros. The backing file's holes (sparse writes, truncate up, fallocate)
+ * are zeros there, and a real XTS ciphertext of 16 or more zero bytes has
+ * probability 2^-128; a last unit shorter than 16 bytes is never taken for
+ * a hole because cmk-fs always writes it (truncate and write encrypt it).
+ * Locking: one read-write lock per backing inode; reads share it, writes,
+ * truncates and fallocates take it exclusively (the read-modify-write of a
+ * partial unit must not interleave with another write to the same unit).
+ */
+#define FUSE_USE_VERSION 35
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse.h>
+#include <limits.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cmkfs.h"
+#include "eng_secure.h"
+
+struct cmkfs g_fs;
+
+struct handle {
+    int fd;
+    int append;
+    struct cmkfs_node *n;
+};
+
+struct dirh {
+    DIR *dp;
+    struct dirent *entry;
+    off_t offset;
+};
+
+uint64_t cmkfs_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int cmkfs_key_ok(void)
+{
+    if (g_fs.kr == NULL) {
+        return 0;
+    }
+    if (atomic_load(&g_fs.revoked)) {
+        return -EIO;
+    }
+    if (cmkfs_now_ns() - atomic_load(&g_fs.last_ok_ns) > g_fs.deadline_ns) {
+        atomic_store(&g_fs.revoked, 1); /* no good KEK check for too long: a hung provider */
+        return -EIO;
+    }
+    return 0;
+}
+
+/* "/a/b" -> "a/b"; "/" -> "." (relative to g_fs.root_fd). */
+static const char *rel(const char *path)
+{
+    while (*path == '/') {
+        path++;
+    }
+    return *path == '\0' ? "." : path;
+}
+
+/*
+ * Like rel, but an open file libfuse hides at unlink (".fuse_hidden*": see
+ * fs_init) lives in BACKING/orphans, outside the tree: it shows in no
+ * listing and keeps no folder from being removed. |slot| 0 or 1 (rename).
+ */
+static const char *relx(const char *path, int slot)
+{
+    static __thread char buf[2][PATH_MAX];
+    const char *base = strrchr(path, '/');
+    base = base != NULL ? base + 1 : path;
+    if (strncmp(base, CMKFS_HIDDEN, strlen(CMKFS_HIDDEN)) != 0) {
+        return rel(path);
+    }
+    snprintf(buf[slot], sizeof(buf[slot]), "../" CMKFS_ORPHANS "/%s", base);
+    return buf[slot];
+}
+
+static struct handle *fh_of(const struct fuse_file_info *fi)
+{
+    return (struct handle *)(uintptr_t)fi->fh;
+}
+
+/* --- scratch buffers (per FUSE worker thread) ----------------------------- */
+
+static __thread uint8_t *tl_buf[2];
+static __thread size_t tl_cap[2];
+
+static uint8_t *scratch(int which, size_t len)
+{
+    if (tl_cap[which] < len) {
+        free(tl_buf[which]);
+        tl_buf[which] = malloc(len);
+        tl_cap[which] = tl_buf[which] != NULL ? len : 0;
+    }
+    return tl_buf[which];
+}
+
+static int pread_full(int fd, uint8_t *buf, size_t len, off_t off)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t r = pread(fd, buf + done, len - done, off + (off_t)done);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0) {
+            return -errno;
+        }
+        if (r == 0) { /* past the backing end: zeros (cannot happen under the node lock) */
+            memset(buf + done, 0, len - done);
+            break;
+        }
+        done += (size_t)r;
+    }
+    return 0;
+}
+
+static int pwrite_full(int fd, const uint8_t *buf, size_t len, off_t off)
+{
+    size_t done = 0;
+    while (done < len) {
+        ssize_t r = pwrite(fd, buf + done, len - done, off + (off_t)done);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r < 0) {
+            return -errno;
+        }
+        done += (size_t)r;
+    }
+    return 0;
+}
+
+/* The file's size: the backing size less the header (0 for a bare file). */
+static int file_size(int fd, uint64_t *out)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        return -errno;
+    }
+    *out = (uint64_t)st.st_size > CMKFS_HDR ? (uint64_t)st.st_size - CMKFS_HDR : 0;
+    return 0;
+}
+
+/* --- units ------------------------------------------------------------------ */
+
+static int all_zero(const uint8_t *p, size_t len)
+{
+    static const uint8_t zeros[64];
+    if (len >= sizeof(zeros) && memcmp(p, zeros, sizeof(zeros)) != 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* A last unit shorter than 16 bytes: XOR with the XTS encryption of zeros under tweak u | 2^127. */
+static int short_unit(const struct eng_cipher *c, uint64_t u, const uint8_t *in, uint8_t *out,
+                      size_t len)
+{
+    uint8_t zero[ENG_BLOCK_BYTES] = {0};
+    uint8_t ks[ENG_BLOCK_BYTES];
+    uint8_t tweak[ENG_XTS_TWEAK_BYTES];
+    eng_xts_tweak_from_u64(tweak, u);
+    tweak[15] |= 0x80;
+    struct eng_unit unit = {
+        .in = zero, .out = ks, .len = sizeof(ks), .iv = tweak, .iv_len = sizeof(tweak)};
+    if (eng_cipher_encrypt(c, &unit) != 0) {
+        return -EIO;
+    }
+    for (size_t i = 0; i < len; i++) {
+        out[i] = in[i] ^ ks[i];
+    }
+    eng_cleanse(ks, sizeof(ks));
+    return 0;
+}
+
+/*
+ * Encrypts or decrypts |len| bytes from unit |first| on: whole units, the
+ * last one possibly shorter. Decryption turns all-zero units into zeros
+ * (holes). |in| and |out| may be equal. Passthrough: a copy.
+ */
+static int crypt_range(const struct cmkfs_node *n, enum eng_dir dir, uint64_t first,
+                       const uint8_t *in, uint8_t *out, size_t len)
+{
+    if (g_fs.passthrough) {
+        if (in != out) {
+            memcpy(out, in, len);
+        }
+        return 0;
+    }
+    if (n->cipher == NULL) {
+        return -EIO;
+    }
+    struct eng_unit units[64];
+    uint8_t tweaks[64][ENG_XTS_TWEAK_BYTES];
+    size_t nu = 0;
+    size_t unit = g_fs.unit;
+    for (size_t pos = 0; pos < len; pos += unit) {
+        uint64_t u = first + pos / unit;
+        size_t ul = len - pos < unit ? len - pos : unit;
+        if (ul < ENG_BLOCK_BYTES) {
+            int rc = short_unit(n->cipher, u, in + pos, out + pos, ul);
+            if (rc != 0) {
+                return rc;
+            }
+            continue;
+        }
+        if (dir == ENG_DECRYPT && all_zero(in + pos, ul)) {
+            if (in != out) {
+                memset(out + pos, 0, ul);
+            }
+            continue;
+        }
+        eng_xts_tweak_from_u64(tweaks[nu], u);
+        units[nu] = (struct eng_unit){.in = in + pos,
+                                      .out = out + pos,
+                                      .len = ul,
+                                      .iv = tweaks[nu],
+                                      .iv_len = ENG_XTS_TWEAK_BYTES};
+        if (++nu == 64) {
+            if (eng_cipher_batch(n->cipher, dir, units, nu) != 0) {
+                return -EIO;
+            }
+            nu = 0;
+        }
+    }
+    if (nu > 0 && eng_cipher_batch(n->cipher, dir, units, nu) != 0) {
+        return -EIO;
+    }
+    return 0;
+}
+
+/* Plaintext of unit |u| of a file of |size| bytes into |dst| (unit bytes, zero-padded). */
+static int load_plain(const struct cmkfs_node *n, int fd, uint64_t u, uint64_t size, uint8_t *dst)
+{
+    uint64_t start = u * g_fs.unit;
+    memset(dst, 0, g_fs.unit);
+    if (start >= size) {
+        return 0;
+    }
+    size_t len = size - start < g_fs.unit ? (size_t)(size - start) : g_fs.unit;
+    int rc = pread_full(fd, dst, len, (off_t)(CMKFS_HDR + start));
+    return rc != 0 ? rc : crypt_range(n, ENG_DECRYPT, u, dst, dst, len);
+}
+
+/* Re-encrypts unit |u| (plaintext of a file of |old| bytes) at its length in a file of |size|. */
+static int rewrite_unit(const struct cmkfs_node *n, int fd, uint64_t u, uint64_t old, uint64_t size)
+{
+    uint8_t *p = scratch(0, g_fs.unit);
+    if (p == NULL) {
+        return -ENOMEM;
+    }
+    int rc = load_plain(n, fd, u, old, p);
+    uint64_t start = u * g_fs.unit;
+    size_t len = size - start < g_fs.unit ? (size_t)(size - start) : g_fs.unit;
+    if (rc == 0) {
+        rc = crypt_range(n, ENG_ENCRYPT, u, p, p, len);
+    }
+    return rc != 0 ? rc : pwrite_full(fd, p, len, (off_t)(CMKFS_HDR + start));
+}
+
+/* Sets the file's size to |size| (node lock held exclusively). */
+static int set_size(const struct cmkfs_node *n, int fd, uint64_t size)
+{
+    uint64_t old;
+    int rc = file_size(fd, &old);
+    if (rc != 0 || size == old) {
+        return rc;
+    }
+    uint64_t unit = g_fs.unit;
+    if (size > old) {
+        if (old % unit != 0) { /* the old last unit grows */
+            rc = rewrite_unit(n, fd, old / unit, old, size);
+        }
+        if (rc == 0 && ftruncate(fd, (off_t)(CMKFS_HDR + size)) != 0) {
+            rc = -errno;
+        }
+        if (rc == 0 && size % unit != 0 && size / unit * unit >= old) { /* a new last unit */
+            rc = rewrite_unit(n, fd, size / unit, old, size);
+        }
+        return rc;
+    }
+    if (size % unit == 0) {
+        return ftruncate(fd, (off_t)(CMKFS_HDR + size)) != 0 ? -errno : 0;
+    }
+    /* shrinking into a unit: keep its plaintext, cut, re-encrypt at the new length */
+    uint64_t u = size / unit;
+    uint8_t *p = scratch(0, unit);
+    if (p == NULL) {
+        return -ENOMEM;
+    }
+    rc = load_plain(n, fd, u, old, p);
+    if (rc == 0 && ftruncate(fd, (off_t)(CMKFS_HDR + size)) != 0) {
+        rc = -errno;
+    }
+    size_t len = (size_t)(size - u * unit);
+    if (rc == 0) {
+        rc = crypt_range(n, ENG_ENCRYPT, u, p, p, len);
+    }
+    return rc != 0 ? rc : pwrite_full(fd, p, len, (off_t)(CMKFS_HDR + u * unit));
+}
+
+/* --- headers and nodes ------------------------------------------------------ */
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* Header: magic (8) | mode (1) | 0 (3) | unit size (4, BE) | nonce (32) | fs id (16) | zeros. */
+static int write_header(int fd)
+{
+    uint8_t *h = calloc(1, CMKFS_HDR);
+    if (h == NULL) {
+        return -ENOMEM;
+    }
+    memcpy(h, CMKFS_MAGIC, 8);
+    h[8] = g_fs.passthrough ? CMKFS_MODE_PLAIN : (uint8_t)g_fs.mode;
+    put_be32(h + 12, g_fs.unit);
+    int rc = RAND_bytes(h + 16, CMKFS_NONCE_BYTES) == 1 ? 0 : -EIO;
+    memcpy(h + 16 + CMKFS_NONCE_BYTES, g_fs.fs_id, sizeof(g_fs.fs_id));
+    if (rc == 0) {
+        rc = pwrite_full(fd, h, CMKFS_HDR, 0);
+    }
+    free(h);
+    return rc;
+}
+
+/* Reads and checks the header; derives the file's cipher. Node lock held exclusively. */
+static int load_key(struct cmkfs_node *n, int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        return -errno;
+    }
+    if (st.st_size == 0) { /* a bare file (made outside cmk-fs, or a crash at create) */
+        int rc = write_header(fd);
+        if (rc != 0) {
+            return rc;
+        }
+    } else if (st.st_size < (off_t)CMKFS_HDR) {
+        return -EIO;
+    }
+    uint8_t h[64];
+    int rc = pread_full(fd, h, sizeof(h), 0);
+    if (rc != 0) {
+        return rc;
+    }
+    uint8_t mode = g_fs.passthrough ? CMKFS_MODE_PLAIN : (uint8_t)g_fs.mode;
+    uint32_t unit = (uint32_t)h[12] << 24 | (uint32_t)h[13] << 16 | (uint32_t)h[14] << 8 | h[15];
+    if (memcmp(h, CMKFS_MAGIC, 8) != 0 || h[8] != mode || unit != g_fs.unit ||
+        memcmp(h + 16 + CMKFS_NONCE_BYTES, g_fs.fs_id, sizeof(g_fs.fs_id)) != 0) {
+        return -EIO; /* not a file of this filesystem */
+    }
+    if (g_fs.passthrough || n->cipher != NULL) {
+        return 0;
+    }
+    uint8_t *key = eng_secure_alloc(ENG_XTS_KEY_BYTES);
+    if (key == NULL) {
+        return -ENOMEM;
+    }
+    rc = eng_keyring_derive(g_fs.kr, CMKFS_HKDF_LABEL "xts", h + 16, CMKFS_NONCE_BYTES, key,
+                            ENG_XTS_KEY_BYTES);
+    if (rc == 0) {
+        n->cipher =
+            eng_cipher_new(ENG_MODE_XTS, ENG_BACKEND_AUTO, ENG_ARCH_AUTO, key, ENG_XTS_KEY_BYTES);
+    }
+    eng_secure_free(key);
+    return n->cipher != NULL ? 0 : -EIO;
+}
+
+static void node_put(struct cmkfs_node *n)
+{
+    pthread_mutex_lock(&g_fs.nodes_lock);
+    if (--n->refs > 0) {
+        pthread_mutex_unlock(&g_fs.nodes_lock);
+        return;
+    }
+    for (struct cmkfs_node **pp = &g_fs.nodes; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == n) {
+            *pp = n->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&g_fs.nodes_lock);
+    eng_cipher_free(n->cipher);
+    pthread_rwlock_destroy(&n->rw);
+    free(n);
+}
+
+/* The node of the backing file |fd| (one per inode), its key loaded. */
+static int node_get(int fd, struct cmkfs_node **out)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        return -errno;
+    }
+    pthread_mutex_lock(&g_fs.nodes_lock);
+    struct cmkfs_node *n = g_fs.nodes;
+    while (n != NULL && (n->dev != st.st_dev || n->ino != st.st_ino)) {
+        n = n->next;
+    }
+    if (n == NULL) {
+        n = calloc(1, sizeof(*n));
+        if (n == NULL) {
+            pthread_mutex_unlock(&g_fs.nodes_lock);
+            return -ENOMEM;
+        }
+        n->dev = st.st_dev;
+        n->ino = st.st_ino;
+        pthread_rwlock_init(&n->rw, NULL);
+        n->next = g_fs.nodes;
+        g_fs.nodes = n;
+    }
+    n->refs++;
+    pthread_mutex_unlock(&g_fs.nodes_lock);
+    pthread_rwlock_wrlock(&n->rw);
+    int rc = cmkfs_key_ok();
+    if (rc == 0) {
+        rc = load_key(n, fd);
+    }
+    pthread_rwlock_unlock(&n->rw);
+    if (rc != 0) {
+        node_put(n);
+        return rc;
+    }
+    *out = n;
+    return 0;
+}
+
+void cmkfs_drop_keys(void)
+{
+    pthread_mutex_lock(&g_fs.nodes_lock);
+    for (struct cmkfs_node *n = g_fs.nodes; n != NULL; n = n->next) {
+        pthread_rwlock_wrlock(&n->rw);
+        eng_cipher_free(n->cipher); /* wipes the key schedule */
+        n->cipher = NULL;
+        pthread_rwlock_unlock(&n->rw);
+    }
+    pthread_mutex_unlock(&g_fs.nodes_lock);
+}
+
+/* --- file operations -------------------------------------------------------- */
+
+static int open_handle(int fd, int flags, struct fuse_file_info *fi)
+{
+    struct handle *h = calloc(1, sizeof(*h));
+    if (h == NULL) {
+        close(fd);
+        return -ENOMEM;
+    }
+    h->fd = fd;
+    h->append = (flags & O_APPEND) != 0;
+    int rc = node_get(fd, &h->n);
+    if (rc == 0 && (flags & O_TRUNC) != 0) {
+        pthread_rwlock_wrlock(&h->n->rw);
+        rc = set_size(h->n, fd, 0);
+        pthread_rwlock_unlock(&h->n->rw);
+        if (rc != 0) {
+            node_put(h->n);
+        }
+    }
+    if (rc != 0) {
+        close(fd);
+        free(h);
+        return rc;
+    }
+    fi->fh = (uint64_t)(uintptr_t)h;
+    return 0;
+}
+
+static int fs_open(const char *path, struct fuse_file_info *fi)
+{
+    int rc = cmkfs_key_ok();
+    if (rc != 0) {
+        return rc;
+    }
+    int fd = openat(g_fs.root_fd, relx(path, 0), O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        return -errno;
+    }
+    return open_handle(fd, fi->flags, fi);
+}
+
+/* Creates a regular file with the caller's owner and a fresh header. */
+static int create_file(const char *path, mode_t mode, int *fd_out)
+{
+    int fd = openat(g_fs.root_fd, relx(path, 0), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC | O_NOFOLLOW,
+                    mode & 07777);
+    if (fd < 0) {
+        return -errno;
+    }
+    struct fuse_context *ctx = fuse_get_context();
+    int rc = fchown(fd, ctx->uid, ctx->gid) != 0 ? -errno : write_header(fd);
+    if (rc != 0) {
+        close(fd);
+        unlinkat(g_fs.root_fd, relx(path, 0), 0);
+        return rc;
+    }
+    *fd_out = fd;
+    return 0;
+}
+
+static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+    int rc = cmkfs_key_ok();
+    if (rc != 0) {
+        return rc;
+    }
+    int fd = -1;
+    rc = create_file(path, mode, &fd);
+    if (rc == -EEXIST && (fi->flags & O_EXCL) == 0) {
+        return fs_open(path, fi);
+    }
+    return rc != 0 ? rc : open_handle(fd, fi->flags & ~O_TRUNC, fi);
+}
+
+static int fs_release(const char *path, struct fuse_file_info *fi)
+{
+    (void)path;
+    struct handle *h = fh_of(fi);
+    close(h->fd);
+    node_put(h->n);
+    free(h);
+    return 0;
+}
+
+static int fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+    (void)path;
+    struct handle *h = fh_of(fi);
+    int rc = cmkfs_key_ok();
+    if (rc != 0) {
+        return rc;
+    }
+    pthread_rwlock_rdlock(&h->n->rw);
+    uint64_t fsize = 0;
+    rc = file_size(h->fd, &fsize);
+    if (rc != 0 || (uint64_t)off >= fsize || size == 0) {
+        pthread_rwlock_unlock(&h->n->rw);
+        return rc;
+    }
+    uint64_t unit = g_fs.unit;
+    uint64_t len = fsize - (uint64_t)off < size ? fsize - (uint64_t)off : size;
+    uint64_t first = (uint64_t)off / unit;
+    uint64_t end = ((uint64_t)off + len + unit - 1) / unit * unit;
+    end = end < fsize ? end : fsize;
+    size_t span = (size_t)(end - first * unit);
+    uint8_t *c = scratch(0, span);
+    rc = c == NULL ? -ENOMEM : pread_full(h->fd, c, span, (off_t)(CMKFS_HDR + first * unit));
+    if (rc == 0) {
+        rc = crypt_range(h->n, ENG_DECRYPT, first, c, c, span);
+    }
+    if (rc == 0) {
+        memcpy(buf, c + ((uint64_t)off - first * unit), len);
+        rc = (int)len;
+    }
+    pthread_rwlock_unlock(&h->n->rw);
+    return rc;
+}
+
+static int write_locked(struct handle *h, const char *buf, size_t size, uint64_t off)
+{
+    uint64_t old;
+    int rc = file_size(h->fd, &old);
+    if (rc != 0) {
+        return rc;
+    }
+    if (h->append) {
+        off = old;
+    }
+    uint64_t unit = g_fs.unit;
+    uint64_t end = off + size;
+    uint64_t size_new = end > old ? end : old;
+    uint64_t first = off / unit;
+    if (old % unit != 0 && first > old / unit) { /* the old last unit becomes a whole unit */
+        rc = rewrite_unit(h->n, h->fd, old / unit, old, size_new);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    uint64_t span_end = (end + unit - 1) / unit * unit;
+    span_end = span_end < size_new ? span_end : size_new;
+    size_t span = (size_t)(span_end - first * unit);
+    uint8_t *p = scratch(0, span + unit);
+    uint8_t *c = scratch(1, span);
+    if (p == NULL || c == NULL) {
+        return -ENOMEM;
+    }
+    uint64_t last = (end - 1) / unit;
+    if (off > first * unit) {
+        rc = load_plain(h->n, h->fd, first, old, p);
+    }
+    if (rc == 0 && end < span_end && (last != first || off == first * unit)) {
+        rc = load_plain(h->n, h->fd, last, old, p + (last - first) * unit);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    memcpy(p + (off - first * unit), buf, size);
+    rc = crypt_range(h->n, ENG_ENCRYPT, first, p, c, span);
+    if (rc == 0) {
+        rc = pwrite_full(h->fd, c, span, (off_t)(CMKFS_HDR + first * unit));
+    }
+    return rc != 0 ? rc : (int)size;
+}
+
+static int fs_write(const char *path, const char *buf, size_t size, off_t off,
+                    struct fuse_file_info *fi)
+{
+    (void)path;
+    struct handle *h = fh_of(fi);
+    int rc = cmkfs_key_ok();
+    if (rc != 0 || size == 0) {
+        return rc;
+    }
+    pthread_rwlock_wrlock(&h->n->rw);
+    rc = write_locked(h, buf, size, (uint64_t)off);
+    pthread_rwlock_unlock(&h->n->rw);
+    return rc;
+}
+
+static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+    int rc = cmkfs_key_ok();
+    if (rc != 0) {
+        return rc;
+    }
+    if (size < 0) {
+        return -EINVAL;
+    }
+    struct fuse_file_info tmp = {.flags = O_RDWR};
+    if (fi == NULL) {
+        rc = fs_open(path, &tmp);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    struct handle *h = fh_of(fi != NULL ? fi : &tmp);
+    pthread_rwlock_wrlock(&h->n->rw);
+    rc = set_size(h->n, h->fd, (uint64_t)size);
+    pthread_rwlock_unlock(&h->n->rw);
+    if (fi == NULL) {
+        fs_release(path, &tmp);
+    }
+    return rc;
+}
+
+static int fs_fallocate(const char *path, int mode, off_t off, off_t len, struct fuse_file_info *fi)
+{
+    (void)path;
+    if (mode != 0) {
+        return -EOPNOTSUPP;
+    }
+    if (off < 0 || len <= 0) {
+        return -EINVAL;
+    }
+    int rc = cmkfs_key_ok();
+    if (rc != 0) {
+        return rc;
+    }
+    struct handle *h = fh_of(fi);
+    pthread_rwlock_wrlock(&h->n->rw);
+    uint64_t old = 0;
+    rc = file_size(h->fd, &old);
+    if (rc == 0 && (uint64_t)(off + len) > old) {
+        rc = set_size(h->n, h->fd, (uint64_t)(off + len));
+    }
+    if (rc == 0 && fallocate(h->fd, 0, (off_t)CMKFS_HDR + off, len) != 0) {
+        rc = -errno;
+    }
+    pthread_rwlock_unlock(&h->n->rw);
+    return rc;
+}
+
+static int fs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+    (void)path;
+    int rc = cmkfs_key_ok();
+    if (rc != 0) {
+        return rc;
+    }
+    int fd = fh_of(fi)->fd;
+    return (datasync ? fdatasync(fd) : fsync(fd)) != 0 ? -errno : 0;
+}
+
+static int fs_flush(const char *path, struct fuse_file_info *fi)
+{
+    (void)path;
+    (void)fi;
+    return 0;
+}
+
+/* --- metadata and directories ---------------------------------------------- */
+
+static void fix_size(struct stat *st)
+{
+    if (S_ISREG(st->st_mode)) {
+        st->st_size = st->st_size > (off_t)CMKFS_HDR ? st->st_size - (off_t)CMKFS_HDR : 0;
+    }
+}
+
+static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+    int rc = fi != NULL ? fstat(fh_of(fi)->fd, st)
+                        : fstatat(g_fs.root_fd, relx(path, 0), st, AT_SYMLINK_NOFOLLOW);
+    if (rc != 0) {
+        return -errno;
+    }
+    fix_size(st);
+    return 0;
+}
+
+static int fs_readlink(const char *path, char *buf, size_t size)
+{
+    ssize_t r = readlinkat(g_fs.root_fd, relx(path, 0), buf, size - 1);
+    if (r < 0) {
+        return -errno;
+    }
+    buf[r] = '\0';
+    return 0;
+}
+
+static int own(const char *path)
+{
+    struct fuse_context *ctx = fuse_get_context();
+    return fchownat(g_fs.root_fd, relx(path, 0), ctx->uid, ctx->gid, AT_SYMLINK_NOFOLLOW) != 0
+               ? -errno
+               : 0;
+}
+
+static int fs_mknod(const char *path, mode_t mode, dev_t rdev)
+{
+    if (S_ISREG(mode)) {
+        int fd = -1;
+        int rc = cmkfs_key_ok();
+        if (rc == 0) {
+            rc = create_file(path, mode, &fd);
+        }
+        if (rc == 0) {
+            close(fd);
+        }
+        return rc;
+    }
+    if (mknodat(g_fs.root_fd, relx(path, 0), mode, rdev) != 0) {
+        return -errno;
+    }
+    return own(path);
+}
+
+static int fs_mkdir(const char *path, mode_t mode)
+{
+    if (mkdirat(g_fs.root_fd, relx(path, 0), mode) != 0) {
+        return -errno;
+    }
+    return own(path);
+}
+
+static int fs_symlink(const char *target, const char *path)
+{
+    if (symlinkat(target, g_fs.root_fd, relx(path, 0)) != 0) {
+        return -errno;
+    }
+    return own(path);
+}
+
+static int fs_unlink(const char *path)
+{
+    return unlinkat(g_fs.root_fd, relx(path, 0), 0) != 0 ? -errno : 0;
+}
+
+static int fs_rmdir(const char *path)
+{
+    return unlinkat(g_fs.root_fd, relx(path, 0), AT_REMOVEDIR) != 0 ? -errno : 0;
+}
+
+static int fs_rename(const char *from, const char *to, unsigned int flags)
+{
+    return renameat2(g_fs.root_fd, relx(from, 0), g_fs.root_fd, relx(to, 1), flags) != 0 ? -errno
+                                                                                         : 0;
+}
+
+static int fs_link(const char *from, const char *to)
+{
+    return linkat(g_fs.root_fd, relx(from, 0), g_fs.root_fd, relx(to, 1), 0) != 0 ? -errno : 0;
+}
+
+static int fs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+    int rc =
+        fi != NULL ? fchmod(fh_of(fi)->fd, mode) : fchmodat(g_fs.root_fd, relx(path, 0), mode, 0);
+    return rc != 0 ? -errno : 0;
+}
+
+static int fs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+    int rc = fi != NULL ? fchown(fh_of(fi)->fd, uid, gid)
+                        : fchownat(g_fs.root_fd, relx(path, 0), uid, gid, AT_SYMLINK_NOFOLLOW);
+    return rc != 0 ? -errno : 0;
+}
+
+static int fs_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+    int rc = fi != NULL ? futimens(fh_of(fi)->fd, tv)
+                        : utimensat(g_fs.root_fd, relx(path, 0), tv, AT_SYMLINK_NOFOLLOW);
+    return rc != 0 ? -errno : 0;
+}
+
+static int fs_statfs(const char *path, struct statvfs *st)
+{
+    (void)path;
+    return fstatvfs(g_fs.root_fd, st) != 0 ? -errno : 0;
+}
+
+static int fs_opendir(const char *path, struct fuse_file_info *fi)
+{
+    int fd = openat(g_fs.root_fd, relx(path, 0), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        return -errno;
+    }
+    struct dirh *d = calloc(1, sizeof(*d));
+    if (d == NULL || (d->dp = fdopendir(fd)) == NULL) {
+        int rc = d == NULL ? -ENOMEM : -errno;
+        close(fd);
+        free(d);
+        return rc;
+    }
+    fi->fh = (uint64_t)(uintptr_t)d;
+    return 0;
+}
+
+static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t offset,
+                      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+    (void)path;
+    (void)flags;
+    struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+    if (offset != d->offset) {
+        seekdir(d->dp, offset);
+        d->entry = NULL;
+        d->offset = offset;
+    }
+    for (;;) {
+        if (d->entry == NULL) {
+            errno = 0;
+            d->entry = readdir(d->dp);
+            if (d->entry == NULL) {
+                return errno != 0 ? -errno : 0;
+            }
+        }
+        struct stat st;
+        memset(&st, 0, sizeof(st));
+        st.st_ino = d->entry->d_ino;
+        st.st_mode = (mode_t)d->entry->d_type << 12;
+        off_t next = telldir(d->dp);
+        if (filler(buf, d->entry->d_name, &st, next, 0) != 0) {
+            break;
+        }
+        d->entry = NULL;
+        d->offset = next;
+    }
+    return 0;
+}
+
+static int fs_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi)
+{
+    (void)path;
+    int rc = cmkfs_key_ok();
+    if (rc != 0) {
+        return rc;
+    }
+    int fd = dirfd(((struct dirh *)(uintptr_t)fi->fh)->dp);
+    return (datasync ? fdatasync(fd) : fsync(fd)) != 0 ? -errno : 0;
+}
+
+static int fs_releasedir(const char *path, struct fuse_file_info *fi)
+{
+    (void)path;
+    struct dirh *d = (struct dirh *)(uintptr_t)fi->fh;
+    closedir(d->dp);
+    free(d);
+    return 0;
+}
+
+static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+    (void)conn;
+    cfg->nullpath_ok = 1; /* handles work without a path (unlinked or renamed open files) */
+    /*
+     * hard_remove stays 0: libfuse renames an unlinked file that is still
+     * open to .fuse_hidden* until its last close (the kernel sends fstat()
+     * without the file handle, and the high-level API cannot find a removed
+     * node's path); relx keeps such files in BACKING/orphans.
+     */
+    cfg->direct_io = 1; /* every read and write reaches us: key loss takes effect at once */
+    cfg->use_ino = 1;
+    return NULL;
+}
+
+void cmkfs_operations(struct fuse_operations *ops)
+{
+    memset(ops, 0, sizeof(*ops));
+    ops->init = fs_init;
+    ops->getattr = fs_getattr;
+    ops->readlink = fs_readlink;
+    ops->mknod = fs_mknod;
+    ops->mkdir = fs_mkdir;
+    ops->symlink = fs_symlink;
+    ops->unlink = fs_unlink;
+    ops->rmdir = fs_rmdir;
+    ops->rename = fs_rename;
+    ops->link = fs_link;
+    ops->chmod = fs_chmod;
+    ops->chown = fs_chown;
+    ops->truncate = fs_truncate;
+    ops->open = fs_open;
+    ops->create = fs_create;
+    ops->read = fs_read;
+    ops->write = fs_write;
+    ops->statfs = fs_statfs;
+    ops->flush = fs_flush;
+    ops->release = fs_release;
+    ops->fsync = fs_fsync;
+    ops->fallocate = fs_fallocate;
+    ops->utimens = fs_utimens;
+    ops->opendir = fs_opendir;
+    ops->readdir = fs_readdir;
+    ops->fsyncdir = fs_fsyncdir;
+    ops->releasedir = fs_releasedir;
+}
