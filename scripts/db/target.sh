@@ -153,6 +153,9 @@ up() {
             die "cryfs mount failed: $(tail -n 3 "$st/cryfs.log")"
         ;;
     cmkfs-*)
+        # Freshness anchors of this run's key tables stay in its state folder.
+        mkdir -p -m 0700 "$st/anchors"
+        export CMK_ANCHOR_DIR="$st/anchors"
         local -a extra=()
         [ "$t" = cmkfs-pass ] && extra=(--passthrough)
         if [ "$t" = cmkfs-smk ] && [ ! -f "$st/smk.key" ]; then
