@@ -70,6 +70,7 @@ include benchmarks/benchmarks.mk
 -include reports/reports.mk
 -include fuzz/fuzz.mk
 -include fs/fs.mk
+-include db/db.mk
 
 build: deps $(PROGRAMS) $(TEST_BINS)
 
@@ -107,6 +108,7 @@ help:
 	@echo "make valgrind [VALGRIND_TESTS=...]        tests under valgrind memcheck (ENG_ARCH=avx2; slow)"
 	@echo "make compliance                           KATs + key-lifecycle controls -> reports/out/compliance.*"
 	@echo "make report / make gate / make baseline   reports with plots; the regression gate; a new baseline"
+	@echo "make db-bench [DB_BENCH_ARGS=--quick]     PostgreSQL + fio on each filesystem target -> reports/out/db-bench.json"
 	@echo "make deps                                 install missing Debian packages (root) or print the command"
 	@echo "make build                                build programs and tests only"
 	@echo "make clean                                remove build/, bin/ and reports/out/"
