@@ -58,8 +58,16 @@ $(OSCAL_AJV): compliance/oscal/package.json compliance/oscal/package-lock.json
 	cd compliance/oscal && npm ci --no-audit --no-fund
 	touch $@
 oscal-deps: $(OSCAL_AJV)
-# test_oscal validates documents with it.
-test: $(OSCAL_AJV)
+# test_oscal validates documents with it. Under CI=true (.ci/run) a failed install fails the
+# tests; elsewhere (a machine that cannot reach the npm registry) make test goes on and the
+# schema tests say SKIPPED with the reason; make compliance always needs the validator.
+test: oscal-deps-for-test
+.PHONY: oscal-deps-for-test
+oscal-deps-for-test:
+	@$(MAKE) --no-print-directory $(OSCAL_AJV) || { \
+	    if [ "$(CI)" = true ]; then echo "oscal: the validator did not install (CI)" >&2; exit 1; fi; \
+	    echo "oscal: WARNING: npm could not install the OSCAL validator (ajv); the schema tests" \
+	         "will be skipped (CI=true makes this an error)" >&2; }
 
 # make compliance: the default sources, ../shared/vectors when present, every control; then
 # every OSCAL document written is validated against NIST's schema: a schema failure fails the

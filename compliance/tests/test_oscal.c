@@ -52,9 +52,26 @@ static cJSON *load(const char *path)
     return root;
 }
 
+/*
+ * The schema tests need ajv (make oscal-deps). Without it they are skipped
+ * with the reason, except under CI=true, where that is a failure.
+ */
+static void need_validator(void)
+{
+    if (access("compliance/oscal/node_modules/.bin/ajv", X_OK) == 0) {
+        return;
+    }
+    const char *ci = getenv("CI");
+    cr_assert(ci == NULL || strcmp(ci, "true") != 0,
+              "the OSCAL validator is not installed (make oscal-deps) and CI=true");
+    cr_skip_test("SKIPPED: the OSCAL validator (ajv) is not installed: npm could not reach its "
+                 "registry (make oscal-deps)");
+}
+
 /* Runs validate.sh on |path|; returns its exit code and its output (stdout + stderr) in |out|. */
 static int validate(const char *path, char *out, size_t max_out)
 {
+    need_validator();
     char cmd[512], log[128];
     snprintf(log, sizeof(log), "%s/validate.log", dir);
     snprintf(cmd, sizeof(cmd), "%s '%s' > '%s' 2>&1", VALIDATE, path, log);
