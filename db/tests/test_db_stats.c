@@ -126,7 +126,7 @@ Test(db_stats, medians_intervals_ratios_and_bars)
     char text[4096] = "";
     const double plain[] = {100, 300, 200, 500, 400}, gocr[] = {10, 20, 30, 40, 50};
     for (int r = 0; r < 5; r++) {
-        char line[256];
+        char line[512];
         snprintf(line, sizeof(line),
                  "tmpfs\tplain\tfio-randread\t%d\t%g\tMB/s\t0\n"
                  "tmpfs\tgocryptfs\tfio-randread\t%d\t%g\tMB/s\t0\n"
