@@ -700,14 +700,59 @@ static int output_in_store(const char *path, int exists, const char *store_dir)
     return found;
 }
 
+/* Are |path|'s and |other|'s files (links followed) the same file? */
+static int same_file(const char *path, const char *other)
+{
+    struct stat a, b;
+    return other != NULL && stat(path, &a) == 0 && stat(other, &b) == 0 && same_inode(&a, &b);
+}
+
+/*
+ * The key material |o| uses that an output at |path| (resolved; |exists|)
+ * would overwrite: the SMK key file or the vault token file (the same file
+ * by device and inode), or a file in the freshness-anchor folder. NULL when
+ * none. Losing the key file loses every store under it.
+ */
+static const char *output_is_key_material(const struct opts *o, const char *path, int exists)
+{
+    char key[PATH_MAX];
+    if (exists && o->k.vault_url == NULL && cmk_key_file_path(&o->k, key, sizeof(key), 0) == 0 &&
+        same_file(path, key)) {
+        return "the key file";
+    }
+    if (exists && o->k.vault_url != NULL && same_file(path, o->k.vault_token_file)) {
+        return "the vault token file";
+    }
+    char anchors[PATH_MAX] = "";
+    const char *env = getenv("CMK_ANCHOR_DIR"), *home = getenv("HOME");
+    if (o->anchor_dir != NULL) {
+        snprintf(anchors, sizeof(anchors), "%s", o->anchor_dir);
+    } else if (env != NULL && env[0] != '\0') {
+        snprintf(anchors, sizeof(anchors), "%s", env);
+    } else if (home != NULL) {
+        snprintf(anchors, sizeof(anchors), "%s/.cmk/anchors", home);
+    }
+    char folder[PATH_MAX];
+    snprintf(folder, sizeof(folder), "%s", path);
+    char *slash = strrchr(folder, '/');
+    if (slash != NULL) {
+        slash[slash == folder ? 1 : 0] = '\0';
+    }
+    return anchors[0] != '\0' && slash != NULL && same_file(folder, anchors)
+               ? "the freshness-anchor folder"
+               : NULL;
+}
+
 /*
  * Resolves get's --output |arg| into |out| and refuses what would destroy
  * data: a path inside the store folder |store_dir| (compared by device and
- * inode, so symbolic links, bind mounts and hard links are found), a
- * folder, a dangling link, and an existing file without --force. Prints the
- * error; EXIT_OK or EXIT_USAGE.
+ * inode, so symbolic links, bind mounts and hard links are found), the key
+ * file, token file or anchor folder in use, a folder, a dangling link, and
+ * an existing file without --force. Prints the error; EXIT_OK or
+ * EXIT_USAGE.
  */
-static int check_output(const char *arg, const char *store_dir, int force, struct output *out)
+static int check_output(const struct opts *o, const char *arg, const char *store_dir, int force,
+                        struct output *out)
 {
     memset(out, 0, sizeof(*out));
     struct stat st;
@@ -763,6 +808,14 @@ static int check_output(const char *arg, const char *store_dir, int force, struc
                 "cmk: get: --output %s is inside the store %s; refused (it would "
                 "overwrite the store's own files)\n",
                 arg, store_dir);
+        return EXIT_USAGE;
+    }
+    const char *key = output_is_key_material(o, out->path, exists);
+    if (key != NULL) {
+        fprintf(stderr,
+                "cmk: get: --output %s is %s in use; refused (the stores under it would be "
+                "lost)\n",
+                arg, key);
         return EXIT_USAGE;
     }
     if (exists && !force) {
@@ -846,7 +899,7 @@ static int cmd_get(const struct opts *o)
     struct output out;
     out.f = NULL;
     int rc = EXIT_OK;
-    if (o->output != NULL && (rc = check_output(o->output, o->pos[1], o->force, &out)) != EXIT_OK) {
+    if (o->output != NULL && (rc = check_output(o, o->output, o->pos[1], o->force, &out)) != EXIT_OK) {
         return rc;
     }
     struct eng_kek_provider *kek = NULL;

@@ -768,6 +768,12 @@ struct eng_kek_provider *eng_vault_open(const struct eng_vault_config *cfg)
     if (strcmp(alg, "RSA-OAEP-256") != 0 && strcmp(alg, "RSA-OAEP") != 0) {
         ENG_BAIL_PTR(ENG_ERR_ARG);
     }
+    /* User info is refused before anything else looks at the URL (any scheme, any case). */
+    const char *sep = strstr(cfg->vault_url, "://");
+    const char *auth = sep != NULL ? sep + 3 : cfg->vault_url;
+    if (memchr(auth, '@', strcspn(auth, "/?#")) != NULL) {
+        ENG_BAIL_PTR(ENG_ERR_VAULT_URL_USERINFO); /* a password would go into the key table */
+    }
     size_t ul = strlen(cfg->vault_url);
     if (!valid_name(cfg->key_name) || ul < 8 || ul >= URL_MAX ||
         (strncmp(cfg->vault_url, "https://", 8) != 0 && strncmp(cfg->vault_url, "http://", 7) != 0) ||
@@ -778,10 +784,6 @@ struct eng_kek_provider *eng_vault_open(const struct eng_vault_config *cfg)
         if ((unsigned char)*t <= 0x20 || (unsigned char)*t >= 0x7f) {
             ENG_BAIL_PTR(ENG_ERR_ARG); /* one printable word: no header injection (CR, LF) */
         }
-    }
-    const char *host = strstr(cfg->vault_url, "://") + 3;
-    if (memchr(host, '@', strcspn(host, "/?#")) != NULL) {
-        ENG_BAIL_PTR(ENG_ERR_VAULT_URL_USERINFO); /* a password would go into the key table */
     }
     if (strncmp(cfg->vault_url, "http://", 7) == 0 && !cfg->insecure_http) {
         ENG_BAIL_PTR(ENG_ERR_VAULT_INSECURE);

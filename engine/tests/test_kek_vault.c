@@ -317,7 +317,8 @@ Test(kek_vault, key_name_in_the_kid_ignores_case)
 Test(kek_vault, url_with_user_info_is_refused)
 {
     static const char *const urls[] = {"https://user:SECRETPW@127.0.0.1:1",
-                                       "https://user@127.0.0.1:1/", "https://:pw@host"};
+                                       "https://user@127.0.0.1:1/", "https://:pw@host",
+                                       "HTTPS://u:SECRETPW@127.0.0.1:1", "hTtP://u:pw@h:1"};
     for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
         struct eng_vault_config cfg = {.vault_url = urls[i], .key_name = "db-kek", .token = "t",
                                        .max_retries = 0};

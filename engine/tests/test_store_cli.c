@@ -388,6 +388,44 @@ Test(cmk, get_output_through_a_bind_mount_of_the_store_is_refused)
     expect_store_intact("precious data", 13);
 }
 
+/*
+ * Third adversarial pass: get --output onto the key file in use (with
+ * --force) replaced it with plaintext, and every store under it was lost.
+ * The key file, a hard link to it, and the freshness-anchor folder are
+ * refused, by device and inode.
+ */
+Test(cmk, get_output_onto_the_key_file_is_refused)
+{
+    cr_assert_eq(cmk("create s --size 64K"), 0);
+    write_text("in", "fresh bytes", 0600);
+    cr_assert_eq(cmk("put s in"), 0);
+    char key[400], link_path[400], before[64];
+    tl_path(key, sizeof(key), dir, "k.key");
+    tl_path(link_path, sizeof(link_path), dir, "k.link");
+    size_t klen = 0;
+    uint8_t *k0 = tl_read_file(key, &klen);
+    cr_assert_not_null(k0);
+    cr_assert_eq(link(key, link_path), 0);
+    static const char *const outs[] = {"k.key", "./k.key", "k.link"};
+    for (size_t i = 0; i < sizeof(outs) / sizeof(outs[0]); i++) {
+        cr_assert_eq(cmk("get s --length 11 --output %s --force", outs[i]), 2, "%s", outs[i]);
+        snprintf(before, sizeof(before), "cmk: get: --output %s is the key file in use; refused",
+                 outs[i]);
+        expect_err((const char *const[]){before, NULL});
+    }
+    size_t klen2 = 0;
+    uint8_t *k1 = tl_read_file(key, &klen2);
+    cr_assert(k1 != NULL && klen2 == klen && memcmp(k0, k1, klen) == 0, "the key file is intact");
+    free(k0);
+    free(k1);
+    const char *anchors = getenv("CMK_ANCHOR_DIR");
+    cr_assert(anchors != NULL && anchors[0] != '\0', "the tests keep anchors in their own folder");
+    cr_assert_eq(cmk("get s --length 11 --output %s/x --force", anchors), 2);
+    expect_err((const char *const[]){"is the freshness-anchor folder in use; refused", NULL});
+    cr_assert_eq(cmk("get s --length 11 --output out"), 0, "the store still reads");
+    expect_file("out", "fresh bytes", "get after the refusals");
+}
+
 Test(cmk, get_output_existing_file_needs_force)
 {
     cr_assert_eq(cmk("create s --size 64K"), 0);
