@@ -899,6 +899,16 @@ static int cmd_get(const struct opts *o)
     struct output out;
     out.f = NULL;
     int rc = EXIT_OK;
+    struct stat so;
+    if (o->output == NULL && fstat(STDOUT_FILENO, &so) == 0 && S_ISREG(so.st_mode)) {
+        /* A shell redirect (1<> s/data) must not write plaintext over the store or its keys. */
+        const char *key = output_is_key_material(o, "/proc/self/fd/1", 1);
+        if (key != NULL || output_in_store("/proc/self/fd/1", 1, o->pos[1])) {
+            fprintf(stderr, "cmk: get: standard output is %s; refused\n",
+                    key != NULL ? key : "a file of the store");
+            return EXIT_USAGE;
+        }
+    }
     if (o->output != NULL && (rc = check_output(o, o->output, o->pos[1], o->force, &out)) != EXIT_OK) {
         return rc;
     }

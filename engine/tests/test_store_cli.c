@@ -63,6 +63,19 @@ static int vcmk(const char *pre, const char *fmt, va_list ap)
     return WEXITSTATUS(st);
 }
 
+/* Runs cmk with its standard output opened read-write on |file| (1<>), stderr as cmk() does. */
+static int cmk_stdout(const char *file, const char *args)
+{
+    char abs_bin[1024], cmd[4096];
+    cr_assert_eq(tl_cmk_path(CMK_BIN, abs_bin, sizeof(abs_bin)), 0);
+    int n = snprintf(cmd, sizeof(cmd), "cd %s && %s --key-file k.key %s 1<>%s 2>%s", dir, abs_bin,
+                     args, file, err_path);
+    cr_assert(n > 0 && (size_t)n < sizeof(cmd));
+    int st = system(cmd);
+    cr_assert(WIFEXITED(st), "cmk did not exit normally");
+    return WEXITSTATUS(st);
+}
+
 /* Runs cmk with |args| (in the test folder, key file k.key); returns its exit code. */
 static int cmk(const char *fmt, ...)
 {
@@ -422,6 +435,12 @@ Test(cmk, get_output_onto_the_key_file_is_refused)
     cr_assert(anchors != NULL && anchors[0] != '\0', "the tests keep anchors in their own folder");
     cr_assert_eq(cmk("get s --length 11 --output %s/x --force", anchors), 2);
     expect_err((const char *const[]){"is the freshness-anchor folder in use; refused", NULL});
+    /* Standard output opened by the shell on a store file or the key file. */
+    cr_assert_eq(cmk_stdout("s/data", "get s --length 11"), 2);
+    expect_err((const char *const[]){"cmk: get: standard output is a file of the store; refused",
+                                     NULL});
+    cr_assert_eq(cmk_stdout("k.key", "get s --length 11"), 2);
+    expect_err((const char *const[]){"cmk: get: standard output is the key file; refused", NULL});
     cr_assert_eq(cmk("get s --length 11 --output out"), 0, "the store still reads");
     expect_file("out", "fresh bytes", "get after the refusals");
 }
