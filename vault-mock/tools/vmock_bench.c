@@ -266,6 +266,9 @@ static int load_token(struct cfg *c)
                 "vault-mock-bench: --token-file %s does not hold one token (one word of "
                 "printable characters, an optional final newline)\n",
                 c->token_file);
+        OPENSSL_cleanse(c->token_buf, len);
+        free(c->token_buf);
+        c->token_buf = NULL;
         return -1;
     }
     c->token = c->token_buf;
