@@ -78,7 +78,9 @@ static void check(const uint8_t *buf, size_t len)
     if (eng_kt_serialize(&kt, mac_key, &out, &out_len) != 0) {
         abort(); /* parse accepted a table that serialize calls invalid */
     }
-    if (out_len != len || memcmp(out, buf, len - TRAILER) != 0) {
+    /* A version 2 table has one encoding; a version 1 table is written back as version 2. */
+    int v2 = memcmp(buf, ENG_KT_MAGIC, 8) == 0;
+    if (v2 && (out_len != len || memcmp(out, buf, len - TRAILER) != 0)) {
         abort(); /* not the one encoding of the table */
     }
     if (eng_kt_check_mac(out, out_len, mac_key) != 0) {
