@@ -135,7 +135,9 @@ Test(db_stats, medians_intervals_ratios_and_bars)
                  "tmpfs\tcmkfs-smk\tpg-rw-c1\t%d\t%g\ttps\t%d\n",
                  r + 1, plain[r], r + 1, gocr[r], r + 1, gocr[r] * (r < 4 ? 3 : 1), r + 1,
                  gocr[r] * 10, r + 1, gocr[r] * 5, r == 2 ? 7 : 0);
-        strcat(text, line);
+        size_t used = strlen(text);
+        int w = snprintf(text + used, sizeof(text) - used, "%s", line);
+        cr_assert(w >= 0 && (size_t)w < sizeof(text) - used, "the sample text fits");
     }
     write_samples(text);
     const char *extra[] = {"--elapsed", "130.5", "--budget", "120", NULL};

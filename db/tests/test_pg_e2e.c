@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -312,7 +313,11 @@ static pid_t fuse_daemon_of(const char *root)
         }
         if (strstr(buf, prefix) != NULL && strstr(buf, "postgres") == NULL &&
             strncmp(argv0, "bash", 4) != 0 && strncmp(argv0, "vault-mock", 10) != 0) {
-            found = (pid_t)atoi(de->d_name);
+            char *end = NULL;
+            long v = strtol(de->d_name, &end, 10);
+            if (end != de->d_name && *end == '\0' && v > 0 && v <= INT_MAX) {
+                found = (pid_t)v;
+            }
         }
     }
     closedir(d);

@@ -38,7 +38,9 @@ static char *out_text; /* stdout of the last cmk run */
 static int vmt_port(const struct vmt_server *s)
 {
     const char *c = strrchr(s->url, ':');
-    return c != NULL ? atoi(c + 1) : -1;
+    char *end = NULL;
+    long v = c != NULL ? strtol(c + 1, &end, 10) : -1;
+    return c != NULL && end != c + 1 && *end == '\0' && v > 0 && v <= 65535 ? (int)v : -1;
 }
 
 static void write_token(void)

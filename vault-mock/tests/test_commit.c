@@ -177,8 +177,11 @@ static char *import_body(void)
     cr_assert_not_null(local);
     char *jwk = vmt_jwk_private(local, NULL);
     EVP_PKEY_free(local);
-    char *body = malloc(strlen(jwk) + 64);
-    sprintf(body, "{\"key\":{%s}}", jwk);
+    size_t cap = strlen(jwk) + 64;
+    char *body = malloc(cap);
+    cr_assert_not_null(body);
+    int w = snprintf(body, cap, "{\"key\":{%s}}", jwk);
+    cr_assert(w > 0 && (size_t)w < cap);
     free(jwk);
     return body;
 }
@@ -318,7 +321,8 @@ Test(commit, a_long_path_gives_a_short_audit_line)
     char *path = malloc(n + 64);
     path[0] = '/';
     memset(path + 1, 'a', n - 1);
-    strcpy(path + n, "?" VMT_API);
+    cr_assert_not_null(path);
+    snprintf(path + n, 64, "%s", "?" VMT_API);
     long off = vmt_audit_end(S);
     struct vmt_resp r;
     long st = vmt_call(S, "GET", path, NULL, NULL, &r);
