@@ -58,7 +58,8 @@ CRITERION_LIBS = $(or $(call pc,--libs,criterion),-lcriterion)
 TEST_BINS :=
 PROGRAMS :=
 
-.PHONY: all build test asan valgrind bench deps help clean check-deps compliance
+.PHONY: all build test asan valgrind bench deps help clean check-deps compliance \
+        check-circles format format-check
 .DEFAULT_GOAL := all
 
 all: build
@@ -94,6 +95,23 @@ valgrind: build
 	@CMK_EXTRA_PKGS=valgrind scripts/deps.sh
 	@scripts/valgrind-tests.sh -o build/valgrind $(VALGRIND_TESTS)
 
+# make check-circles: no call circles between source files. First the
+# checker's self-test (a committed two-file circle must be found and a DAG
+# passed), then the production objects of this build (tests left out): every
+# strongly connected component of "A uses a global symbol B defines" is
+# printed as "circle: a.c -> b.c -> a.c (symbols)" and fails the target.
+check-circles: build
+	@CC=$(CC) scripts/check-circles.sh --self-test
+	@scripts/check-circles.sh $(O)
+
+# make format-check: list the tracked C files that deviate from .clang-format
+# (clang-format 14, --dry-run -Werror); fails if any. make format applies it.
+format-check:
+	@scripts/format.sh --check
+
+format:
+	@scripts/format.sh --apply
+
 $(O)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(CPPFLAGS) -c -o $@ $<
@@ -111,6 +129,8 @@ help:
 	@echo "make db-bench [DB_BENCH_ARGS=--quick]     PostgreSQL + fio on each filesystem target -> reports/out/db-bench.json"
 	@echo "make deps                                 install missing Debian packages (root) or print the command"
 	@echo "make build                                build programs and tests only"
+	@echo "make check-circles                        fail on call circles between source files"
+	@echo "make format-check / make format           check / apply .clang-format on tracked C files"
 	@echo "make clean                                remove build/, bin/ and reports/out/"
 
 clean:

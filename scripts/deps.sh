@@ -6,7 +6,8 @@ set -euo pipefail
 
 PKGS=(build-essential pkg-config git libssl-dev libipsec-mb-dev libcurl4-openssl-dev
       libcjson-dev libcriterion-dev gnuplot-nox libmicrohttpd-dev python3-cryptography-vectors
-      openssl ca-certificates curl jq libxml2-utils libfuse3-dev fuse3)
+      openssl ca-certificates curl jq libxml2-utils libfuse3-dev fuse3
+      clang-format)
 # The database harness (scripts/db/): PostgreSQL 15, fio and the FUSE targets.
 PKGS+=(postgresql-15 postgresql-client-15 fio gocryptfs securefs cryfs)
 PKGS+=(${CMK_EXTRA_PKGS:-})
