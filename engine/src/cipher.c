@@ -15,8 +15,6 @@
 static const char *const mode_names[ENG_MODE_COUNT] = {"xts", "gcm", "ctr", "cbc"};
 static const char *const backend_names[ENG_BACKEND_COUNT] = {"auto", "native", "ipsec-mb",
                                                              "openssl"};
-static const char *const arch_names[ENG_ARCH_COUNT] = {"auto", "noaesni",   "sse",   "avx",
-                                                       "avx2", "vaes-avx2", "avx512"};
 
 static const struct eng_backend_ops *ops_of(enum eng_backend b)
 {
@@ -42,11 +40,6 @@ const char *eng_mode_name(enum eng_mode m)
 const char *eng_backend_name(enum eng_backend b)
 {
     return (b >= 0 && b < ENG_BACKEND_COUNT) ? backend_names[b] : "unknown";
-}
-
-const char *eng_arch_name(enum eng_arch a)
-{
-    return (a >= 0 && a < ENG_ARCH_COUNT) ? arch_names[a] : "unknown";
 }
 
 static int lookup(const char *name, const char *const *names, int n)
@@ -80,15 +73,6 @@ int eng_backend_from_name(const char *name, enum eng_backend *out)
     }
     ENG_ENSURE(i >= 0, ENG_ERR_BACKEND);
     *out = (enum eng_backend)i;
-    return 0;
-}
-
-int eng_arch_from_name(const char *name, enum eng_arch *out)
-{
-    ENG_ENSURE_REF(out);
-    int i = lookup(name, arch_names, ENG_ARCH_COUNT);
-    ENG_ENSURE(i >= 0, ENG_ERR_ARCH);
-    *out = (enum eng_arch)i;
     return 0;
 }
 

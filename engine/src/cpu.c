@@ -1,5 +1,6 @@
 /*
- * cpu.c - CPUID/XGETBV feature detection and the ENG_ARCH cap.
+ * cpu.c - CPUID/XGETBV feature detection, the ENG_ARCH cap and the arch
+ * names (eng_arch_name, eng_arch_from_name, declared in eng_cipher.h).
  *
  * A feature counts only when the CPU has it and the OS saves the register
  * state it needs (XCR0), as valgrind and some hypervisors hide AVX-512.
@@ -9,12 +10,33 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "eng_cpu.h"
 #include "error_internal.h"
 
+static const char *const arch_names[ENG_ARCH_COUNT] = {"auto", "noaesni",   "sse",   "avx",
+                                                       "avx2", "vaes-avx2", "avx512"};
+
 static struct eng_cpu_features feat;
 static pthread_once_t feat_once = PTHREAD_ONCE_INIT;
+
+const char *eng_arch_name(enum eng_arch a)
+{
+    return (a >= 0 && a < ENG_ARCH_COUNT) ? arch_names[a] : "unknown";
+}
+
+int eng_arch_from_name(const char *name, enum eng_arch *out)
+{
+    ENG_ENSURE_REF(out);
+    for (int i = 0; name != NULL && i < ENG_ARCH_COUNT; i++) {
+        if (strcasecmp(name, arch_names[i]) == 0) {
+            *out = (enum eng_arch)i;
+            return 0;
+        }
+    }
+    ENG_BAIL(ENG_ERR_ARCH);
+}
 
 static uint64_t xgetbv0(void)
 {

@@ -1,7 +1,13 @@
 /*
- * store_internal.h - the store's private state, shared by store.c (keys,
- * files, lifecycle), store_io.c (the data path), store_rotate.c (rotation)
- * and backup.c (backups read units through the same batch path).
+ * store_internal.h - the store's private state, shared by the store's files
+ * and backup.c (backups read units through the same batch path). Each file
+ * calls only the ones below it (scripts/check-circles.sh keeps it so):
+ *   store.c         files, create/open/close, introspection (the top)
+ *   store_io.c      the data path: unit and byte ranges, the initial fill
+ *   store_rotate.c  KEK rotation, extent re-keying, GCM write reservations
+ *   store_chunk.c   the batch path: one extent's units through the cipher
+ *   store_keys.c    wrap/unwrap, DEKs, the unwrap at open, revalidation
+ *   store_anchor.c  the freshness anchor
  */
 #ifndef ENG_STORE_INTERNAL_H
 #define ENG_STORE_INTERNAL_H
@@ -68,6 +74,9 @@ static inline uint64_t st_slot_bytes(const struct eng_store *s)
     return (uint64_t)s->kt.extent_units * s->kt.unit_size;
 }
 
+/* The key table's file name in a folder store. */
+#define ST_KEYTABLE_NAME "keytable"
+
 /* eng_store_check_access bails with ENG_ERR_INACCESSIBLE, revalidating when the interval is up. */
 int eng_store_check_access(struct eng_store *s);
 
@@ -84,7 +93,25 @@ struct eng_store *eng_store_create_from(const char *dir, struct eng_kek_provider
                                         const struct eng_store_config *cfg,
                                         eng_store_fill_fn fill, void *arg);
 
-/* --- shared between store.c, store_io.c and store_rotate.c (0, or -1 with the error set) --- */
+/* --- keys (store_keys.c; 0, or -1 with the error set) --- */
+
+/* st_now_ns is CLOCK_MONOTONIC in nanoseconds (the revalidation clock). */
+uint64_t st_now_ns(void);
+/* st_drop_keys frees (wiping) every DEK cipher, the MAC key and the unit MAC keys. */
+void st_drop_keys(struct eng_store *s);
+/* st_mark_accessible records a good check now: the next one is due after the interval. */
+void st_mark_accessible(struct eng_store *s);
+/*
+ * st_check_kek_versions asks the provider about every KEK version the store
+ * depends on: 0, or -1 with its error; an expired (or not yet valid) version
+ * is no failure but sets s->kek_expired (reads only).
+ */
+int st_check_kek_versions(struct eng_store *s);
+/*
+ * st_load_keys unwraps the MAC key, checks the table's MAC over |raw|, unwraps
+ * every active DEK and makes their ciphers. The unwrapped DEKs are wiped on every path.
+ */
+int st_load_keys(struct eng_store *s, const uint8_t *raw, size_t raw_len);
 
 /* st_unwrap_into unwraps |w| into |out| (ENG_DEK_MAX_BYTES of secure memory; caller wipes it). */
 int st_unwrap_into(struct eng_store *s, const struct eng_kt_wrapped *w, uint8_t *out,
@@ -109,12 +136,20 @@ static inline const uint8_t *st_ikey(const struct eng_store *s, uint32_t e)
 {
     return s->ikeys != NULL ? s->ikeys + (size_t)e * ENG_STORE_MAC_BYTES : NULL;
 }
+/* st_ikey_at is where extent |e|'s unit MAC key lives, to be written (NULL without integrity). */
+static inline uint8_t *st_ikey_at(struct eng_store *s, uint32_t e)
+{
+    return s->ikeys != NULL ? s->ikeys + (size_t)e * ENG_STORE_MAC_BYTES : NULL;
+}
 /* st_index_active records, per extent, which key-table record is active. */
 void st_index_active(struct eng_store *s);
-/* st_move_refs rewrites every ref's key id to the provider's (eng_store_move_kek); 1 if changed. */
-int st_move_refs(struct eng_store *s);
 /* st_save_table persists |kt| as the folder store's key table, under the store's MAC key. */
 int st_save_table(struct eng_store *s, struct eng_keytable *kt);
+
+/* --- rotation (store_rotate.c) --- */
+
+/* st_move_refs rewrites every ref's key id to the provider's (eng_store_move_kek); 1 if changed. */
+int st_move_refs(struct eng_store *s);
 /*
  * st_commit_table replaces the store's key table with |nk| (persisted first
  * for a folder store, then installed, then the freshness anchor raised).
@@ -154,6 +189,8 @@ int st_anchor_locate(struct eng_store *s);
 int st_anchor_check(struct eng_store *s);
 /* st_anchor_raise records the table's generation (after a save). No-op without an anchor. */
 int st_anchor_raise(struct eng_store *s);
+
+/* --- the batch path (store_chunk.c) and the data path (store_io.c) --- */
 
 /*
  * st_write_chunk encrypts |n| <= ENG_STORE_BATCH units of one extent from |in| into |slot|
