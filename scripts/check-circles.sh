@@ -6,7 +6,9 @@
 #
 # OBJ_ROOT defaults to build/release (what `make build` leaves). Every *.o under
 # it is one source file: OBJ_ROOT/engine/src/cipher.o is engine/src/cipher.c.
-# Objects under a tests/ folder are left out unless --tests is given.
+# Objects under a tests/ folder are left out unless --tests is given; so are
+# stale objects, whose source is neither in the tree (relative to the current
+# folder: run it from the top) nor next to the object (generated sources).
 #
 # The graph: an edge "A -> B" when A's object references (nm: U) a global
 # symbol that B's object defines (nm: T, D, B, R, C, W, V, ...). Static and
@@ -35,6 +37,7 @@ self_test() {
     for d in cycle dag; do
         mkdir -p "$tmp/$d/src"
         for f in "$fix/$d"/*.c; do
+            cp "$f" "$tmp/$d/src/"
             "$cc" -O2 -c -o "$tmp/$d/src/$(basename "${f%.c}").o" "$f"
         done
     done
@@ -61,7 +64,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
     --self-test) self_test; exit $? ;;
     --tests) tests=1 ;;
-    -h | --help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     -*) echo "check-circles: unknown option $1 (see --help)" >&2; exit 2 ;;
     *)
         [ -z "$root" ] || { echo "check-circles: one OBJ_ROOT only" >&2; exit 2; }
@@ -79,6 +82,11 @@ import os, subprocess, sys
 from collections import deque
 
 root, with_tests = sys.argv[1], sys.argv[2] == "1"
+
+def die(msg):
+    print(f"check-circles: {msg}", file=sys.stderr)
+    sys.exit(2)
+
 objs = []
 for d, dirs, files in os.walk(root):
     dirs.sort()
@@ -88,10 +96,21 @@ for d, dirs, files in os.walk(root):
         continue
     objs += [os.path.join(d, f) for f in sorted(files) if f.endswith(".o")]
 if not objs:
-    sys.exit(f"check-circles: no objects under {root} (run make build first)")
+    die(f"no objects under {root} (run make build first)")
 
 def src(o):
     return os.path.relpath(o, root)[:-2] + ".c"
+
+# An object whose source is gone (renamed or deleted since it was built) is
+# stale: it would add edges the next build does not have. A source is in the
+# tree (relative to the current folder) or, generated, next to its object.
+stale = [o for o in objs if not os.path.exists(src(o)) and not os.path.exists(o[:-2] + ".c")]
+if stale:
+    print(f"check-circles: skipped {len(stale)} stale objects (no source): "
+          f"{' '.join(sorted(src(o) for o in stale))}", file=sys.stderr)
+    objs = [o for o in objs if o not in stale]
+    if not objs:
+        die(f"only stale objects under {root} (run make build first)")
 
 defs = {}      # symbol -> list of (strong, file)
 uses = {}      # file -> set of symbols
@@ -99,7 +118,7 @@ for o in objs:
     f = src(o)
     r = subprocess.run(["nm", "-P", o], capture_output=True, text=True)
     if r.returncode != 0:
-        sys.exit(f"check-circles: nm {o}: {r.stderr.strip()}")
+        die(f"nm {o}: {r.stderr.strip()}")
     uses[f] = set()
     for line in r.stdout.splitlines():
         p = line.split()

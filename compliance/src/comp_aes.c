@@ -277,6 +277,18 @@ int comp_rsp_detect(const char *name, const char *text, size_t len, struct comp_
     return rc;
 }
 
+int comp_rsp_info(const struct comp_rsp *r, struct comp_rsp_info *out, struct comp_error *err)
+{
+    if (r == NULL) {
+        return comp_fail(err, COMP_ERR_NULL, 0, "NULL reader");
+    }
+    const char *name = NULL;
+    const char *text = NULL;
+    size_t len = 0;
+    comp_rsp_source(r, &name, &text, &len);
+    return comp_rsp_detect(name, text, len, out, err);
+}
+
 /* The first of |a|, |b| present (marked used), or NULL. */
 static struct comp_rsp_field *get2(struct comp_rsp_record *rec, const char *a, const char *b)
 {

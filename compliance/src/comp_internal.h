@@ -41,6 +41,12 @@ int comp_parse_u64(const char *s, size_t len, uint64_t *out);
 /* Case-insensitive "does |hay| contain |needle|". */
 int comp_contains_ci(const char *hay, const char *needle);
 
+/*
+ * comp_rsp_source gives the name (may be NULL) and the untouched text |r|
+ * was opened with (comp_aes.c detects the kind from them). |r| not NULL.
+ */
+void comp_rsp_source(const struct comp_rsp *r, const char **name, const char **text, size_t *len);
+
 /* ---- the known-answer runner (comp_kat*.c) ---------------------------------------------- */
 
 struct comp_kat_set {

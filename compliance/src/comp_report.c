@@ -1,6 +1,7 @@
 /*
- * comp_report.c - compliance results and their JSON, JUnit XML and
- * Markdown renderings (see comp_report.h).
+ * comp_report.c - the JSON, JUnit XML and Markdown renderings of the
+ * compliance results (see comp_report.h); the results themselves are in
+ * comp_result.c.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -14,89 +15,6 @@
 #include "comp_report.h"
 #include "rep_junit.h"
 #include "rep_bench.h"
-
-const char *comp_verdict_name(enum comp_verdict v)
-{
-    switch (v) {
-        case COMP_VERDICT_PASS:
-            return "pass";
-        case COMP_VERDICT_FAIL:
-            return "fail";
-        case COMP_VERDICT_NOT_APPLICABLE:
-            return "not_applicable";
-        default:
-            return "fail";
-    }
-}
-
-static int grow(void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap) {
-        return 0;
-    }
-    size_t cap2 = *cap ? *cap * 2 : 16;
-    while (cap2 < need) {
-        cap2 *= 2;
-    }
-    void *q = realloc(*p, cap2 * size);
-    if (q == NULL) {
-        return -1;
-    }
-    *p = q;
-    *cap = cap2;
-    return 0;
-}
-
-int comp_report_add_control(struct comp_report *r, const struct comp_control *c)
-{
-    if (grow((void **)&r->controls, &r->cap_controls, r->num_controls + 1, sizeof(*c)) != 0) {
-        return -1;
-    }
-    r->controls[r->num_controls++] = *c;
-    return 0;
-}
-
-int comp_report_add_kat(struct comp_report *r, const struct comp_kat_row *k)
-{
-    if (grow((void **)&r->kats, &r->cap_kats, r->num_kats + 1, sizeof(*k)) != 0) {
-        return -1;
-    }
-    r->kats[r->num_kats++] = *k;
-    return 0;
-}
-
-void comp_report_cleanup(struct comp_report *r)
-{
-    free(r->controls);
-    free(r->kats);
-    memset(r, 0, sizeof(*r));
-}
-
-void comp_report_kat_totals(const struct comp_report *r, struct comp_kat_totals *t)
-{
-    memset(t, 0, sizeof(*t));
-    for (size_t i = 0; r != NULL && i < r->num_kats; i++) {
-        const struct comp_kat_row *k = &r->kats[i];
-        t->files += i == 0 || strcmp(k->file, r->kats[i - 1].file) != 0;
-        t->passed += k->passed;
-        t->failed += k->failed;
-        t->skipped += k->skipped;
-        t->key_cases += k->key_cases;
-        t->key_ran += k->key_ran;
-    }
-}
-
-size_t comp_report_failures(const struct comp_report *r)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < r->num_controls; i++) {
-        n += r->controls[i].verdict == COMP_VERDICT_FAIL;
-    }
-    for (size_t i = 0; i < r->num_kats; i++) {
-        n += r->kats[i].failed > 0;
-    }
-    return n;
-}
 
 static void vappend(char *buf, size_t cap, const char *sep, const char *fmt, va_list ap)
 {
@@ -436,18 +354,6 @@ int comp_report_write_junit(const struct comp_report *r, const char *path)
 
 /* ---- Markdown ---------------------------------------------------------------------- */
 
-void comp_md_cell(FILE *f, const char *s)
-{
-    for (; s != NULL && *s != '\0'; s++) {
-        if (*s == '|') {
-            fputs("\\|", f);
-        } else if (*s == '\n') {
-            fputs("; ", f);
-        } else {
-            fputc(*s, f);
-        }
-    }
-}
 
 /* The verdict of control |id| in |r| ("pass", ...), "not run" when absent. */
 static const char *verdict_of(const struct comp_report *r, const char *id)

@@ -108,12 +108,11 @@ const struct comp_error *comp_rsp_error(const struct comp_rsp *r)
     return r != NULL ? &r->err : &null_reader;
 }
 
-int comp_rsp_info(const struct comp_rsp *r, struct comp_rsp_info *out, struct comp_error *err)
+void comp_rsp_source(const struct comp_rsp *r, const char **name, const char **text, size_t *len)
 {
-    if (r == NULL) {
-        return comp_fail(err, COMP_ERR_NULL, 0, "NULL reader");
-    }
-    return comp_rsp_detect(r->name, r->orig, r->len, out, err);
+    *name = r->name;
+    *text = r->orig;
+    *len = r->len;
 }
 
 static int is_space(char c)

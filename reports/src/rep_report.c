@@ -17,48 +17,6 @@
 #include "rep_gate.h"
 #include "rep_report_int.h"
 
-/* The number formats of the sections' tables (declared in rep_report_int.h). */
-void rr_fmt(char *out, size_t out_len, enum rr_nstyle st, double v)
-{
-    if (isnan(v)) {
-        snprintf(out, out_len, "-");
-        return;
-    }
-    switch (st) {
-        case RR_F0:
-            snprintf(out, out_len, "%.0f", v);
-            break;
-        case RR_F2:
-            snprintf(out, out_len, "%.2f", v);
-            break;
-        case RR_F3:
-            snprintf(out, out_len, "%.3f", v);
-            break;
-        case RR_G3:
-            snprintf(out, out_len, "%.3g", v);
-            break;
-        case RR_G4:
-            snprintf(out, out_len, "%.4g", v);
-            break;
-        case RR_PCT:
-        default:
-            snprintf(out, out_len, "%+.1f%%", v * 100);
-            break;
-    }
-}
-
-void rr_fmt_ci(char *out, size_t out_len, enum rr_nstyle st, double lo, double hi)
-{
-    char a[40], b[40];
-    if (isnan(lo) || isnan(hi)) {
-        snprintf(out, out_len, "-");
-        return;
-    }
-    rr_fmt(a, sizeof(a), st, lo);
-    rr_fmt(b, sizeof(b), st, hi);
-    snprintf(out, out_len, "[%s, %s]", a, b);
-}
-
 static void toc(struct rep_doc *d)
 {
     static const char *const h[] = {REP_H_SUMMARY, REP_H_ENV,     REP_H_THROUGHPUT,

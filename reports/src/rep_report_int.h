@@ -1,6 +1,9 @@
 /*
- * rep_report_int.h - what the report's driver (rep_report.c) and its
- * sections (rep_sec_bench.c, rep_sec_scale.c, rep_sec_doc.c) share; private to reports/src.
+ * rep_report_int.h - what the report's driver (rep_report.c), its sections
+ * (rep_sec_bench.c, rep_sec_scale.c, rep_sec_doc.c) and their number formats
+ * (rep_fmt.c) share; private to reports/src. The driver calls the sections,
+ * and a section calls only rep_fmt.c, the reports library and another
+ * section's helpers (rep_sec_scale.c uses rep_sec_bench.c's), never the driver.
  */
 #ifndef REP_REPORT_INT_H
 #define REP_REPORT_INT_H
@@ -24,7 +27,10 @@ struct rr_inputs {
 /* Number styles for tables (literal formats, so the compiler checks them). */
 enum rr_nstyle { RR_F0, RR_F2, RR_F3, RR_G3, RR_G4, RR_PCT };
 
-/* rr_fmt writes |v| in style |st| ("-" for NAN); rr_fmt_ci "[lo, hi]" ("-" if either is NAN). */
+/*
+ * rr_fmt writes |v| in style |st| ("-" for NAN); rr_fmt_ci "[lo, hi]" ("-" if
+ * either is NAN). In rep_fmt.c.
+ */
 void rr_fmt(char *out, size_t out_len, enum rr_nstyle st, double v);
 void rr_fmt_ci(char *out, size_t out_len, enum rr_nstyle st, double lo, double hi);
 

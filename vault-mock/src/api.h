@@ -1,8 +1,10 @@
 /*
  * api.h - the Key Vault keys REST API over a transport-neutral request:
  * path normalisation, authentication (the 401 challenge), api-version,
- * routing, access-policy checks, faults and throttling, then the handlers
- * in api_keys.c, api_crypto.c and api_admin.c.
+ * routing, access-policy checks, faults and throttling (api.c), then the
+ * handlers in api_keys.c, api_crypto.c, api_lifecycle.c and api_admin.c,
+ * which answer through the reply helpers of api_reply.c (a leaf: the
+ * handlers never call back into api.c).
  */
 #ifndef VMOCK_API_H
 #define VMOCK_API_H
@@ -124,6 +126,8 @@ void vmock_api_describe(struct vmock_server *srv, const struct vmock_request *re
  */
 void vmock_api_account(struct vmock_server *srv, const struct vmock_reply *rep);
 
+/* --- replies (api_reply.c) --- */
+
 /* vmock_reply_json sets |status| and the printed |doc| (consumed) as the body. */
 void vmock_reply_json(struct vmock_reply *rep, int status, cJSON *doc);
 /* vmock_reply_error sets an error answer in the service's shape; |inner| may be NULL. */
@@ -162,6 +166,25 @@ int vmock_api_commit(struct vmock_call *c, struct vmock_reply *rep);
  * vmock_reply_throttled answers 429 Throttled with Retry-After.
  */
 void vmock_reply_throttled(struct vmock_reply *rep, unsigned retry_after_s);
+/*
+ * vmock_api_bearer returns the token of the request's "Authorization: Bearer
+ * TOKEN" header (scheme case-insensitive, spaces after it skipped), or NULL.
+ */
+const char *vmock_api_bearer(const struct vmock_request *req);
+/*
+ * vmock_api_challenge answers 401 Unauthorized with the WWW-Authenticate
+ * Bearer challenge the SDKs parse; |bad_token| 1 adds error="invalid_token"
+ * (a token was sent but is not valid here), 0 is the missing-token answer.
+ */
+void vmock_api_challenge(struct vmock_server *srv, struct vmock_reply *rep, int bad_token);
+/* vmock_call_identity is the caller's index in the policy (for its own throttling windows). */
+long vmock_call_identity(const struct vmock_call *c);
+/*
+ * vmock_api_body parses the request body as a JSON object, answering 400
+ * BadParameter itself when it is not. Returns the object (caller frees) or
+ * NULL.
+ */
+cJSON *vmock_api_body(struct vmock_call *c, struct vmock_reply *rep);
 
 /* Handlers (api_keys.c). */
 void vmock_api_create(struct vmock_call *c, struct vmock_reply *rep);
@@ -179,17 +202,6 @@ void vmock_api_recover(struct vmock_call *c, struct vmock_reply *rep);
 void vmock_api_purge(struct vmock_call *c, struct vmock_reply *rep);
 /* Handlers (api_crypto.c): encrypt, decrypt, wrapkey, unwrapkey, sign, verify. */
 void vmock_api_crypto(struct vmock_call *c, struct vmock_reply *rep);
-/*
- * vmock_api_bearer returns the token of the request's "Authorization: Bearer
- * TOKEN" header (scheme case-insensitive, spaces after it skipped), or NULL.
- */
-const char *vmock_api_bearer(const struct vmock_request *req);
-/*
- * vmock_api_challenge answers 401 Unauthorized with the WWW-Authenticate
- * Bearer challenge the SDKs parse; |bad_token| 1 adds error="invalid_token"
- * (a token was sent but is not valid here), 0 is the missing-token answer.
- */
-void vmock_api_challenge(struct vmock_server *srv, struct vmock_reply *rep, int bad_token);
 
 /* Admin endpoints (api_admin.c): /admin/faults, /admin/throttle, /admin/stats. */
 void vmock_api_admin(struct vmock_server *srv, const struct vmock_request *req, char **segs,
@@ -205,15 +217,5 @@ cJSON *vmock_bundle_item(const struct vmock_call *c, const struct vmock_key *key
 /* vmock_bundle_next_link returns the nextLink URL for |path| with |skiptoken| (caller frees). */
 char *vmock_bundle_next_link(const struct vmock_call *c, const char *path, const char *skiptoken,
                              long maxresults);
-
-/* vmock_call_identity is the caller's index in the policy (for its own throttling windows). */
-long vmock_call_identity(const struct vmock_call *c);
-
-/*
- * vmock_api_body parses the request body as a JSON object, answering 400
- * BadParameter itself when it is not. Returns the object (caller frees) or
- * NULL.
- */
-cJSON *vmock_api_body(struct vmock_call *c, struct vmock_reply *rep);
 
 #endif /* VMOCK_API_H */
