@@ -100,7 +100,10 @@ int eng_store_read(struct eng_store *s, uint64_t first_unit, size_t num_units, v
     return for_each_chunk(s, first_unit, num_units, out, st_read_chunk);
 }
 
-/* Byte ranges: whole units go straight through; a partial head or tail is read, patched, written. */
+/*
+ * Byte ranges: whole units go straight through; a partial head or tail is
+ * read, patched, written.
+ */
 static int bytes_op(struct eng_store *s, uint64_t offset, uint8_t *buf, size_t len, int write)
 {
     ENG_ENSURE_REF(s);

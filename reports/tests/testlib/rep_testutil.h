@@ -5,6 +5,7 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* A synthetic bench.json cell. */
 struct tu_cell {
