@@ -26,8 +26,19 @@ set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 
+# expect WHAT DIR RC LINE: the check on DIR must exit RC and print LINE.
+expect() {
+    local rc=0 out
+    out="$("$0" "$2" 2>&1)" || rc=$?
+    if [ "$rc" -ne "$3" ] || ! grep -qxF "$4" <<<"$out"; then
+        echo "check-circles self-test: FAILED: $1 (exit $rc, want $3 and the line: $4):" >&2
+        echo "$out" >&2
+        return 1
+    fi
+}
+
 self_test() {
-    local fix="$here/check-circles-fixture" tmp rc out
+    local fix="$here/check-circles-fixture" tmp
     tmp="$(mktemp -d)"
     trap 'rm -rf "$tmp"' RETURN
     local cc="${CC:-cc}"
@@ -41,20 +52,11 @@ self_test() {
             "$cc" -O2 -c -o "$tmp/$d/src/$(basename "${f%.c}").o" "$f"
         done
     done
-    rc=0
-    out="$("$0" "$tmp/cycle" 2>&1)" || rc=$?
-    if [ "$rc" -ne 1 ] || ! grep -qx 'circle: src/a.c -> src/b.c -> src/a.c (src/a.c->src/b.c: fix_b_work; src/b.c->src/a.c: fix_a_done)' <<<"$out"; then
-        echo "check-circles self-test: FAILED: the circle a.c <-> b.c was not reported (exit $rc):" >&2
-        echo "$out" >&2
+    expect "the circle a.c <-> b.c was not reported" "$tmp/cycle" 1 \
+        'circle: src/a.c -> src/b.c -> src/a.c (src/a.c->src/b.c: fix_b_work; src/b.c->src/a.c: fix_a_done)' ||
         return 1
-    fi
-    rc=0
-    out="$("$0" "$tmp/dag" 2>&1)" || rc=$?
-    if [ "$rc" -ne 0 ] || ! grep -qx 'check-circles: 2 source files, 1 edges, no circles' <<<"$out"; then
-        echo "check-circles self-test: FAILED: the DAG a.c -> b.c was not passed (exit $rc):" >&2
-        echo "$out" >&2
-        return 1
-    fi
+    expect "the DAG a.c -> b.c was not passed" "$tmp/dag" 0 \
+        'check-circles: 2 source files, 1 edges, no circles' || return 1
     echo "check-circles self-test: circle a.c <-> b.c found (exit 1), DAG a.c -> b.c passed (exit 0)"
 }
 
