@@ -236,7 +236,8 @@ int bench_print_bars(FILE *f, struct bench_cell *cells, size_t n, struct bench_e
 /* Prints the store section (CMK/SMK and store/cipher ratios with CIs) and the extras table. */
 void bench_print_store(FILE *f, struct bench_cell *cells, size_t n);
 void bench_print_extras(FILE *f, struct bench_extra *xs, size_t nx);
-/* Per-round ratio a_i / b_i of two cells of one group: median and order-statistic CI; -1 if unpaired. */
+/* Per-round ratio a_i / b_i of two cells of one group: median and order-statistic CI; -1 if unpaired
+ * (rep_pair_paired of the reports library: the one pairing implementation, shared with cmk-report). */
 int bench_paired_ratio(const struct bench_cell *a, const struct bench_cell *b, double *median,
                        double *lo, double *hi, double *level);
 /* qsort comparator of doubles, ascending. */
