@@ -24,9 +24,9 @@
  * failures of memory, arguments and files use the base codes.
  */
 enum bench_err_code {
-    BENCH_ERR_LIB = BASE_CODE(BASE_CAT_INTERNAL, 0x81),   /* the engine, OpenSSL or ipsec-mb failed */
-    BENCH_ERR_VAULT = BASE_CODE(BASE_CAT_IO, 0x81),       /* the bench's vault-mock failed or is down */
-    BENCH_ERR_CPU = BASE_CODE(BASE_CAT_USAGE, 0x81),      /* this CPU (or ENG_ARCH) lacks the path */
+    BENCH_ERR_LIB = BASE_CODE(BASE_CAT_INTERNAL, 0x81), /* the engine, OpenSSL or ipsec-mb failed */
+    BENCH_ERR_VAULT = BASE_CODE(BASE_CAT_IO, 0x81),     /* the bench's vault-mock failed or is down */
+    BENCH_ERR_CPU = BASE_CODE(BASE_CAT_USAGE, 0x81),    /* this CPU (or ENG_ARCH) lacks the path */
 };
 
 /* bench_fail_lib sets |e| to BENCH_ERR_LIB "|what|: <the engine's last error>"; returns -1. */
@@ -165,7 +165,7 @@ struct eng_kek_provider *bench_vault_provider_named(const char *name, int max_re
  * running, else BENCH_ERR_LIB with the engine's message).
  */
 struct eng_kek_provider *bench_open_provider(const char *keys, int bits, struct base_err *e);
-/* bench_vault_requests returns the requests a vault provider sent so far (0 for others; store.c). */
+/* bench_vault_requests: the requests a vault provider sent so far (0 for others; store.c). */
 uint64_t bench_vault_requests(const struct eng_kek_provider *p);
 struct eng_store_config;
 /* bench_store_config: defaults, then 8 KiB units, |units|, |extent_units|, |revalidate_s| (0: default). */

@@ -82,7 +82,8 @@ const char *bench_cell_json_kind(const struct bench_cell *c)
 
 const char *bench_cell_json_backend(const struct bench_cell *c)
 {
-    return c->ops->json_backend != NULL ? c->ops->json_backend(c) : eng_backend_name(c->ran_backend);
+    return c->ops->json_backend != NULL ? c->ops->json_backend(c)
+                                        : eng_backend_name(c->ran_backend);
 }
 
 const char *bench_cell_json_arch(const struct bench_cell *c)

@@ -63,8 +63,8 @@ static size_t iv_len(enum eng_mode m)
  * differed per cell and per run, and moved engine/raw ratios by up to 7%
  * between runs of the same build.
  */
-#define PLACE_IN 0U
-#define PLACE_OUT 2112U /* half a page and a cache line away from the input */
+#define PLACE_IN   0U
+#define PLACE_OUT  2112U /* half a page and a cache line away from the input */
 #define PLACE_META 1088U
 
 struct mapping {
@@ -84,7 +84,8 @@ static void *xplaced_huge(size_t len, size_t offset, int huge)
 {
     size_t align = huge ? HUGE_BYTES : 4096;
     size_t total = (4096 + offset + len + align - 1) & ~(size_t)(align - 1);
-    uint8_t *m = mmap(NULL, total + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint8_t *m =
+        mmap(NULL, total + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) {
         return NULL;
     }
@@ -156,7 +157,8 @@ static void group_data_release(struct group_data *g)
     memset(g, 0, sizeof(*g));
 }
 
-/* Fills a new group's data: random key, input and IVs; for decrypt, real ciphertext (+ tags) made by OpenSSL. */
+/* Fills a new group's data: random key, input and IVs; for decrypt, real ciphertext (+ tags) made
+ * by OpenSSL. */
 static int group_data_fill(struct group_data *g, const struct bench_cell *c, struct base_err *e)
 {
     size_t total = c->batch * c->unit_bytes;
@@ -174,7 +176,8 @@ static int group_data_fill(struct group_data *g, const struct bench_cell *c, str
     if (c->dir != ENG_DECRYPT) {
         return 0;
     }
-    struct eng_cipher *ref = eng_cipher_new(c->mode, ENG_BACKEND_OPENSSL, 0, g->key, bench_key_len(c->mode));
+    struct eng_cipher *ref =
+        eng_cipher_new(c->mode, ENG_BACKEND_OPENSSL, 0, g->key, bench_key_len(c->mode));
     uint8_t *pt = malloc(total);
     struct eng_unit *units = calloc(c->batch, sizeof(*units));
     if (ref == NULL || pt == NULL || units == NULL) {

@@ -79,7 +79,8 @@ static int engine_prepare(struct bench_cell *c, int t, struct base_err *e)
         return -1;
     }
     for (size_t k = 0; k < BENCH_KEY_COPIES; k++) {
-        s->cipher[k] = eng_cipher_new(c->mode, c->backend, c->arch, s->u.key, bench_key_len(c->mode));
+        s->cipher[k] =
+            eng_cipher_new(c->mode, c->backend, c->arch, s->u.key, bench_key_len(c->mode));
         if (s->cipher[k] == NULL) {
             return base_err_set(e, BENCH_ERR_LIB, BASE_HERE, "%s", eng_strerror(eng_errno()));
         }

@@ -65,8 +65,8 @@ static int prepare_openssl(struct bench_cell *c, struct raw_state *s, struct bas
     s->evp_cipher = evp_of(c->mode);
     for (size_t k = 0; k < BENCH_KEY_COPIES; k++) {
         s->evp[k] = EVP_CIPHER_CTX_new();
-        if (s->evp[k] == NULL ||
-            EVP_CipherInit_ex2(s->evp[k], s->evp_cipher, s->u.key, NULL, c->dir == ENG_ENCRYPT, NULL) != 1) {
+        if (s->evp[k] == NULL || EVP_CipherInit_ex2(s->evp[k], s->evp_cipher, s->u.key, NULL,
+                                                    c->dir == ENG_ENCRYPT, NULL) != 1) {
             return base_err_set(e, BENCH_ERR_LIB, BASE_HERE, "EVP init failed");
         }
         EVP_CIPHER_CTX_set_padding(s->evp[k], 0);
@@ -160,11 +160,11 @@ static int run_raw_ipsecmb(struct bench_cell *c, struct raw_state *s)
         for (size_t i = 0; i < c->batch; i++) {
             struct eng_unit *u = &s->u.units[i];
             if (c->dir == ENG_ENCRYPT) {
-                IMB_AES256_GCM_ENC(s->mgr, s->gcm_key[k], &ctx, u->out, u->in, u->len, u->iv, u->tag, 0,
-                                   u->tag, 16);
+                IMB_AES256_GCM_ENC(s->mgr, s->gcm_key[k], &ctx, u->out, u->in, u->len, u->iv,
+                                   u->tag, 0, u->tag, 16);
             } else {
-                IMB_AES256_GCM_DEC(s->mgr, s->gcm_key[k], &ctx, u->out, u->in, u->len, u->iv, u->tag, 0,
-                                   tag, 16);
+                IMB_AES256_GCM_DEC(s->mgr, s->gcm_key[k], &ctx, u->out, u->in, u->len, u->iv,
+                                   u->tag, 0, tag, 16);
             }
         }
         return 0;
@@ -187,7 +187,8 @@ static int run_raw_ipsecmb(struct bench_cell *c, struct raw_state *s)
             j->iv = u->iv;
             j->iv_len_in_bytes = 16;
         }
-        if (IMB_SUBMIT_CIPHER_BURST(s->mgr, s->jobs, (uint32_t)cnt, cm, d, IMB_KEY_256_BYTES) != cnt) {
+        if (IMB_SUBMIT_CIPHER_BURST(s->mgr, s->jobs, (uint32_t)cnt, cm, d, IMB_KEY_256_BYTES) !=
+            cnt) {
             return -1;
         }
     }

@@ -41,7 +41,8 @@ static int rotation_run(struct bench_extra *x, struct base_err *e)
     } else {
         snprintf(key, sizeof(key), "bench-rot-%d", x->dek_count);
         if (bench_vault_create_key(key, x->rsa_bits) != 200) {
-            return base_err_set(e, BENCH_ERR_VAULT, BASE_HERE, "vault-mock did not create the rotation key");
+            return base_err_set(e, BENCH_ERR_VAULT, BASE_HERE,
+                                "vault-mock did not create the rotation key");
         }
         kek = bench_vault_provider_named(key, -1);
     }
@@ -174,11 +175,14 @@ static void rotation_plan(struct bench_plan *pl)
     const struct bench_profile *p = pl->profile;
     for (size_t i = 0; i < p->nrot; i++) {
         bench_plan_add_extra(pl, &bench_extra_rotation,
-                             (struct bench_extra){.keys = "smk", .condition = "",
+                             (struct bench_extra){.keys = "smk",
+                                                  .condition = "",
                                                   .dek_count = p->rot_deks[i],
                                                   .count = p->rot_samples});
         bench_plan_add_extra(pl, &bench_extra_rotation,
-                             (struct bench_extra){.keys = "cmk", .condition = "", .rsa_bits = 3072,
+                             (struct bench_extra){.keys = "cmk",
+                                                  .condition = "",
+                                                  .rsa_bits = 3072,
                                                   .dek_count = p->rot_deks[i],
                                                   .count = p->rot_samples});
     }
@@ -186,8 +190,11 @@ static void rotation_plan(struct bench_plan *pl)
         /* rotation here is two fsyncs of a small file (~6 ms) whose latency on a shared
          * disk varies by 2x: 60 alternating pairs cost ~2 s against 27 s of store set-up */
         bench_plan_add_extra(pl, &bench_extra_rotation_size,
-                             (struct bench_extra){.keys = "smk", .condition = "", .dek_count = 16,
-                                                  .store_bytes = 1ULL << 30, .count = 60});
+                             (struct bench_extra){.keys = "smk",
+                                                  .condition = "",
+                                                  .dek_count = 16,
+                                                  .store_bytes = 1ULL << 30,
+                                                  .count = 60});
     }
 }
 

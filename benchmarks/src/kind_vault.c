@@ -96,11 +96,13 @@ static int vault_op_run(struct bench_extra *x, struct base_err *e)
     return rc;
 }
 
-/* RSA-OAEP with SHA-256 and MGF1-SHA-256 (the vault's RSA-OAEP-256) on an initialised context; 1 on success. */
+/* RSA-OAEP with SHA-256 and MGF1-SHA-256 (the vault's RSA-OAEP-256) on an initialised context; 1 on
+ * success. */
 static int set_oaep256(EVP_PKEY_CTX *ctx)
 {
     return EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) == 1 &&
-           EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()) == 1 && EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) == 1;
+           EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha256()) == 1 &&
+           EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, EVP_sha256()) == 1;
 }
 
 /*
@@ -180,7 +182,8 @@ static int rate_run(struct bench_extra *x, struct base_err *e)
     for (int t = 0; t < n && rc == 0; t++) {
         if (x->type == BENCH_X_RSA_RATE) {
             if (rsa_thread_init(&v[t], x, pkey, ct, ct_len) != 0) {
-                rc = base_err_set(e, BENCH_ERR_LIB, BASE_HERE, "OpenSSL RSA decryption set-up failed");
+                rc = base_err_set(e, BENCH_ERR_LIB, BASE_HERE,
+                                  "OpenSSL RSA decryption set-up failed");
                 rsa_thread_free(&v[t]);
                 break;
             }
@@ -247,23 +250,32 @@ static void vault_plan(struct bench_plan *pl)
         }
         for (size_t o = 0; o < 3; o++) {
             bench_plan_add_extra(pl, &bench_extra_vault_op,
-                                 (struct bench_extra){.keys = "cmk", .op = ops[o], .condition = "",
-                                                      .rsa_bits = sizes[i], .count = p->vault_ops});
+                                 (struct bench_extra){.keys = "cmk",
+                                                      .op = ops[o],
+                                                      .condition = "",
+                                                      .rsa_bits = sizes[i],
+                                                      .count = p->vault_ops});
             for (int t = 1; t <= 2; t++) {
                 if (!p->all_rsa && (t == 1 || o != 2)) {
                     continue;
                 }
                 bench_plan_add_extra(pl, &bench_extra_vault_rate,
-                                     (struct bench_extra){.keys = "cmk", .op = ops[o],
-                                                          .condition = "", .threads = t,
-                                                          .rsa_bits = sizes[i], .count = p->windows,
+                                     (struct bench_extra){.keys = "cmk",
+                                                          .op = ops[o],
+                                                          .condition = "",
+                                                          .threads = t,
+                                                          .rsa_bits = sizes[i],
+                                                          .count = p->windows,
                                                           .window_s = p->window_s});
             }
         }
         for (int t = 1; t <= 2; t++) {
             bench_plan_add_extra(pl, &bench_extra_rsa_rate,
-                                 (struct bench_extra){.keys = "none", .condition = "", .threads = t,
-                                                      .rsa_bits = sizes[i], .count = p->windows,
+                                 (struct bench_extra){.keys = "none",
+                                                      .condition = "",
+                                                      .threads = t,
+                                                      .rsa_bits = sizes[i],
+                                                      .count = p->windows,
                                                       .window_s = p->window_s});
         }
     }

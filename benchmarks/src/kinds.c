@@ -21,8 +21,8 @@ const struct bench_extra_ops *const bench_extra_kinds[BENCH_X_COUNT] = {
 void bench_plan_init(struct bench_plan *pl, const struct bench_profile *p, struct bench_cell *cells,
                      size_t max_cells, struct bench_extra *xs, size_t max_xs)
 {
-    *pl = (struct bench_plan){.profile = p, .cells = cells, .max_cells = max_cells, .xs = xs,
-                              .max_xs = max_xs};
+    *pl = (struct bench_plan){
+        .profile = p, .cells = cells, .max_cells = max_cells, .xs = xs, .max_xs = max_xs};
     pl->ncores = (int)sysconf(_SC_NPROCESSORS_ONLN);
     /* the best path within the ENG_ARCH cap: ENG_ARCH=vaes-avx2 measures as on a Zen 3 */
     pl->best = eng_cpu_best_arch();
@@ -36,8 +36,10 @@ void bench_plan_cells(struct bench_plan *pl)
     for (int m = 0; m < ENG_MODE_COUNT; m++) {
         for (size_t si = 0; si < p->nsizes; si++) {
             for (int d = 0; d < 2; d++) {
-                struct bench_cell base = {.mode = (enum eng_mode)m, .dir = (enum eng_dir)d,
-                                          .unit_bytes = p->sizes[si], .group = group++};
+                struct bench_cell base = {.mode = (enum eng_mode)m,
+                                          .dir = (enum eng_dir)d,
+                                          .unit_bytes = p->sizes[si],
+                                          .group = group++};
                 base.batch = base.unit_bytes >= (1 << 20) ? 8 : 64;
                 for (int k = 0; k < BENCH_KIND_COUNT; k++) {
                     if (bench_cell_kinds[k]->plan != NULL) {

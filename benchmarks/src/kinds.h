@@ -29,20 +29,20 @@
 #include "base_err.h"
 
 /* Cell kinds, in the order their cells sit in a group. */
-#define BENCH_CELL_KINDS(X)                                                           \
-    X(RAW, raw)         /* the library called directly, as a baseline (kind_raw.c) */ \
+#define BENCH_CELL_KINDS(X)                                                              \
+    X(RAW, raw)         /* the library called directly, as a baseline (kind_raw.c) */    \
     X(CEILING, ceiling) /* plain AES-256 over 8 streams at one width (kind_ceiling.c) */ \
-    X(ENGINE, engine)   /* eng_cipher_batch (kind_engine.c) */                        \
+    X(ENGINE, engine)   /* eng_cipher_batch (kind_engine.c) */                           \
     X(STORE, store)     /* eng_store_write / eng_store_read under a KEK provider (store.c) */
 
 /* Extra kinds, in the order a run makes them. */
-#define BENCH_EXTRA_KINDS(X)                                                               \
-    X(COLD_OPEN, cold_open)         /* eng_store_open + read one unit, ms (extras.c) */    \
-    X(VAULT_OP, vault_op)           /* one provider call, ms (kind_vault.c) */             \
-    X(VAULT_RATE, vault_rate)       /* provider calls per second (kind_vault.c) */         \
-    X(RSA_RATE, rsa_rate)           /* OpenSSL RSA-OAEP-256 decrypts per second (kind_vault.c) */ \
-    X(ROTATION, rotation)           /* eng_store_rotate_kek, ms (kind_rotation.c) */       \
-    X(ROTATION_SIZE, rotation_size) /* the same in a 1 GiB and a 4 GiB store (kind_rotation.c) */
+#define BENCH_EXTRA_KINDS(X)                                                             \
+    X(COLD_OPEN, cold_open)         /* eng_store_open + read one unit, ms (extras.c) */  \
+    X(VAULT_OP, vault_op)           /* one provider call, ms (kind_vault.c) */           \
+    X(VAULT_RATE, vault_rate)       /* provider calls per second (kind_vault.c) */       \
+    X(RSA_RATE, rsa_rate)           /* OpenSSL RSA decrypts per second (kind_vault.c) */ \
+    X(ROTATION, rotation)           /* eng_store_rotate_kek, ms (kind_rotation.c) */     \
+    X(ROTATION_SIZE, rotation_size) /* the same, 1 GiB vs 4 GiB store (kind_rotation.c) */
 
 #define BENCH_KIND_ENUM_(id, name) BENCH_KIND_##id,
 enum bench_kind { BENCH_CELL_KINDS(BENCH_KIND_ENUM_) BENCH_KIND_COUNT };
@@ -98,12 +98,13 @@ struct bench_kind_ops {
 /* The ops of an extra kind. */
 struct bench_extra_ops {
     enum bench_extra_type id;
-    const char *kind; /* JSON "kind" */
-    const char *unit; /* "ms" or "ops/s" */
-    const char *op;   /* the operation when the kind fixes it ("cold-open"); NULL: the planner's */
-    const char *mode; /* JSON "mode": "xts" (it measures a store) or "rsa-oaep-256" */
+    const char *kind;  /* JSON "kind" */
+    const char *unit;  /* "ms" or "ops/s" */
+    const char *op;    /* the operation when the kind fixes it ("cold-open"); NULL: the planner's */
+    const char *mode;  /* JSON "mode": "xts" (it measures a store) or "rsa-oaep-256" */
     double unit_bytes; /* JSON "unit_bytes": 8192 for a store, else 0 */
-    const char *side; /* JSON "backend" (before the condition); NULL: "vault-mock" for cmk, else "smk" */
+    /* JSON "backend" (before the condition); NULL: "vault-mock" for keys cmk, else "smk" */
+    const char *side;
     /*
      * plan adds this kind's extras of a run with bench_plan_add_extra (in run
      * order; a kind may also add the extras of kinds it shares code with).
@@ -119,7 +120,7 @@ struct bench_extra_ops {
      * add them with bench_extra_sample). 0, or -1 with |e| set.
      */
     int (*run)(struct bench_extra *x, struct base_err *e);
-    /* write_json adds the kind's own fields before the figures, measured or skipped (NULL: none). */
+    /* write_json adds the kind's own fields before the figures, also when skipped (NULL: none). */
     void (*write_json)(struct cJSON *r, const struct bench_extra *x);
     /* write_results adds the kind's own figures after the common ones (NULL: none). */
     void (*write_results)(struct cJSON *r, const struct bench_extra *x);

@@ -120,8 +120,10 @@ struct eng_kek_provider *bench_vault_provider_named(const char *key, int max_ret
     if (!vault_up) {
         return NULL;
     }
-    struct eng_vault_config cfg = {.vault_url = vsrv.url, .key_name = key,
-                                   .token = vmt_token(&vsrv, "dbservice"), .ca_file = vsrv.ca,
+    struct eng_vault_config cfg = {.vault_url = vsrv.url,
+                                   .key_name = key,
+                                   .token = vmt_token(&vsrv, "dbservice"),
+                                   .ca_file = vsrv.ca,
                                    .max_retries = max_retries};
     return eng_vault_open(&cfg);
 }

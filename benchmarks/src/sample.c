@@ -84,8 +84,11 @@ int bench_sample(struct bench_cell *c, double min_time, int first_cpu, int ncpu)
         pthread_barrier_init(&go, NULL, (unsigned)n);
     }
     for (int t = 0; t < n; t++) {
-        w[t] = (struct worker){.c = c, .t = t, .cpu = ncpu > 0 ? (first_cpu + t) % ncpu : -1,
-                               .min_time = min_time, .go = n > 1 ? &go : NULL,
+        w[t] = (struct worker){.c = c,
+                               .t = t,
+                               .cpu = ncpu > 0 ? (first_cpu + t) % ncpu : -1,
+                               .min_time = min_time,
+                               .go = n > 1 ? &go : NULL,
                                .cycles = malloc(MAX_TIMED_BATCHES * sizeof(uint32_t))};
         if (w[t].cycles == NULL) {
             rc = -1;

@@ -32,8 +32,7 @@ struct rep_pair_stats {
  * out rounds whose denominator is not positive, in round order, and returns
  * how many it wrote. |out| may be NULL only when that minimum is 0.
  */
-size_t rep_pair_ratios(const double *num, size_t nnum, const double *den, size_t nden,
-                       double *out);
+size_t rep_pair_ratios(const double *num, size_t nnum, const double *den, size_t nden, double *out);
 
 /*
  * rep_pair_summary sorts the |n| ratios |r| in place and fills |s|: the
@@ -50,7 +49,7 @@ int rep_pair_summary(double *r, size_t n, struct rep_pair_stats *s);
  * them with rep_pair_summary. Returns 0, or -1 (|s| zeroed) when fewer than
  * REP_PAIR_MIN_ROUNDS rounds have a positive denominator.
  */
-int rep_pair_paired(const double *num, size_t nnum, const double *den, size_t nden,
-                    double *scratch, struct rep_pair_stats *s);
+int rep_pair_paired(const double *num, size_t nnum, const double *den, size_t nden, double *scratch,
+                    struct rep_pair_stats *s);
 
 #endif

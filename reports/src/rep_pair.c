@@ -1,10 +1,11 @@
 /*
  * rep_pair.c - per-round ratio pairing (contracts in rep_pair.h).
  */
+#include "rep_pair.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-#include "rep_pair.h"
 #include "rep_stats.h"
 
 static int cmp_double(const void *a, const void *b)
@@ -13,8 +14,7 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-size_t rep_pair_ratios(const double *num, size_t nnum, const double *den, size_t nden,
-                       double *out)
+size_t rep_pair_ratios(const double *num, size_t nnum, const double *den, size_t nden, double *out)
 {
     size_t rounds = nnum < nden ? nnum : nden;
     size_t m = 0;
@@ -41,8 +41,8 @@ int rep_pair_summary(double *r, size_t n, struct rep_pair_stats *s)
     return 0;
 }
 
-int rep_pair_paired(const double *num, size_t nnum, const double *den, size_t nden,
-                    double *scratch, struct rep_pair_stats *s)
+int rep_pair_paired(const double *num, size_t nnum, const double *den, size_t nden, double *scratch,
+                    struct rep_pair_stats *s)
 {
     return rep_pair_summary(scratch, rep_pair_ratios(num, nnum, den, nden, scratch), s);
 }

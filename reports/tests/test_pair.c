@@ -10,7 +10,6 @@
  */
 #include <criterion/criterion.h>
 #include <math.h>
-
 #include <stdlib.h>
 
 #include "rep_bench.h"
