@@ -102,6 +102,14 @@ struct bench_units {
 };
 int bench_units_get(const struct bench_cell *c, int t, struct bench_units *u, struct base_err *e);
 void bench_units_put(struct bench_units *u);
+/*
+ * bench_cipher_state_new allocates a zeroed state of |size| bytes whose
+ * first member is a struct bench_units, stores it in c->state[t] and gets
+ * its units. NULL with |e| set (a state already stored is the caller's to
+ * release). bench_cipher_state_free puts the units and frees the state.
+ */
+void *bench_cipher_state_new(struct bench_cell *c, int t, size_t size, struct base_err *e);
+void bench_cipher_state_free(void *state);
 /* The engine key length of |m| (XTS 64, else 32) and where buffers of key material go. */
 size_t bench_key_len(enum eng_mode m);
 /*
@@ -265,6 +273,8 @@ struct bench_plan {
  * extra |x| of kind |ops|: sets its type, ops, JSON kind, unit, operation
  * (if the kind fixes it), label, one thread unless said. Both in cell.c.
  */
+/* bench_profile_rsa_sizes: the RSA sizes the extras of |p| use (2048, 3072 and, with all_rsa, 4096). */
+size_t bench_profile_rsa_sizes(const struct bench_profile *p, const int **sizes);
 void bench_plan_add(struct bench_plan *pl, const struct bench_kind_ops *ops, struct bench_cell c);
 void bench_plan_add_extra(struct bench_plan *pl, const struct bench_extra_ops *ops,
                           struct bench_extra x);

@@ -8,6 +8,13 @@
 
 #include "bench.h"
 
+size_t bench_profile_rsa_sizes(const struct bench_profile *p, const int **sizes)
+{
+    static const int all[] = {2048, 3072, 4096};
+    *sizes = all;
+    return p->all_rsa ? 3 : 2;
+}
+
 void bench_plan_add(struct bench_plan *pl, const struct bench_kind_ops *ops, struct bench_cell c)
 {
     if (pl->ncells >= pl->max_cells) {

@@ -115,10 +115,8 @@ static int cold_open_run(struct bench_extra *x, struct base_err *e)
 static void cold_open_plan(struct bench_plan *pl)
 {
     const struct bench_profile *p = pl->profile;
-    static const int all[] = {2048, 3072, 4096};
-    static const int few[] = {2048, 3072};
-    const int *sizes = p->all_rsa ? all : few;
-    size_t nsizes = p->all_rsa ? 3 : 2;
+    const int *sizes;
+    size_t nsizes = bench_profile_rsa_sizes(p, &sizes);
     const struct bench_extra_ops *ops = &bench_extra_cold_open;
     bench_plan_add_extra(pl, ops, (struct bench_extra){.keys = "smk", .condition = "", .count = p->opens});
     for (size_t i = 0; i < nsizes; i++) {

@@ -269,3 +269,20 @@ void bench_units_put(struct bench_units *u)
     free(u->units);
     memset(u, 0, sizeof(*u));
 }
+
+void *bench_cipher_state_new(struct bench_cell *c, int t, size_t size, struct base_err *e)
+{
+    struct bench_units *u = calloc(1, size);
+    if (u == NULL) {
+        base_err_set(e, BASE_ERR_NOMEM, BASE_HERE, "out of memory");
+        return NULL;
+    }
+    c->state[t] = u;
+    return bench_units_get(c, t, u, e) == 0 ? u : NULL;
+}
+
+void bench_cipher_state_free(void *state)
+{
+    bench_units_put(state);
+    free(state);
+}

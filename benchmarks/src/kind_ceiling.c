@@ -11,7 +11,7 @@
 #include "bench.h"
 
 struct ceiling_state {
-    struct bench_units u;
+    struct bench_units u; /* first (bench_cipher_state_new) */
     uint8_t (*rk[BENCH_KEY_COPIES])[64]; /* 15 random round keys, broadcast */
 };
 
@@ -35,12 +35,8 @@ static void ceiling_describe(const struct bench_cell *c, char *out, size_t max)
 
 static int ceiling_prepare(struct bench_cell *c, int t, struct base_err *e)
 {
-    struct ceiling_state *s = calloc(1, sizeof(*s));
+    struct ceiling_state *s = bench_cipher_state_new(c, t, sizeof(*s), e);
     if (s == NULL) {
-        return base_err_set(e, BASE_ERR_NOMEM, BASE_HERE, "out of memory");
-    }
-    c->state[t] = s;
-    if (bench_units_get(c, t, &s->u, e) != 0) {
         return -1;
     }
     c->ran_backend = c->backend;
@@ -80,8 +76,7 @@ static void ceiling_release(struct bench_cell *c, int t)
     for (size_t k = 0; k < BENCH_KEY_COPIES; k++) {
         bench_key_unplace(s->rk[k]);
     }
-    bench_units_put(&s->u);
-    free(s);
+    bench_cipher_state_free(s);
 }
 
 /* JSON: backend "ceiling" at arch "xmm" | "ymm" | "zmm". */

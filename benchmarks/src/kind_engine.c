@@ -10,7 +10,7 @@
 #include "bench.h"
 
 struct engine_state {
-    struct bench_units u;
+    struct bench_units u; /* first (bench_cipher_state_new) */
     struct eng_cipher *cipher[BENCH_KEY_COPIES];
 };
 
@@ -70,12 +70,8 @@ static void engine_describe(const struct bench_cell *c, char *out, size_t max)
 
 static int engine_prepare(struct bench_cell *c, int t, struct base_err *e)
 {
-    struct engine_state *s = calloc(1, sizeof(*s));
+    struct engine_state *s = bench_cipher_state_new(c, t, sizeof(*s), e);
     if (s == NULL) {
-        return base_err_set(e, BASE_ERR_NOMEM, BASE_HERE, "out of memory");
-    }
-    c->state[t] = s;
-    if (bench_units_get(c, t, &s->u, e) != 0) {
         return -1;
     }
     for (size_t k = 0; k < BENCH_KEY_COPIES; k++) {
@@ -102,8 +98,7 @@ static void engine_release(struct bench_cell *c, int t)
     for (size_t k = 0; k < BENCH_KEY_COPIES; k++) {
         eng_cipher_free(s->cipher[k]);
     }
-    bench_units_put(&s->u);
-    free(s);
+    bench_cipher_state_free(s);
 }
 
 /* An A/A twin is "engine-aa", so that its key differs from its original's. */

@@ -13,7 +13,7 @@
 #include "bench.h"
 
 struct raw_state {
-    struct bench_units u;
+    struct bench_units u; /* first (bench_cipher_state_new) */
     /* BENCH_KEY_COPIES of each key schedule, one per sample in turn (group.c) */
     EVP_CIPHER_CTX *evp[BENCH_KEY_COPIES]; /* OpenSSL */
     const EVP_CIPHER *evp_cipher;
@@ -114,12 +114,8 @@ static int prepare_ipsecmb(struct bench_cell *c, struct raw_state *s, struct bas
 
 static int raw_prepare(struct bench_cell *c, int t, struct base_err *e)
 {
-    struct raw_state *s = calloc(1, sizeof(*s));
+    struct raw_state *s = bench_cipher_state_new(c, t, sizeof(*s), e);
     if (s == NULL) {
-        return base_err_set(e, BASE_ERR_NOMEM, BASE_HERE, "out of memory");
-    }
-    c->state[t] = s;
-    if (bench_units_get(c, t, &s->u, e) != 0) {
         return -1;
     }
     c->ran_backend = c->backend;
@@ -214,8 +210,7 @@ static void raw_release(struct bench_cell *c, int t)
         free_mb_mgr(s->mgr);
     }
     free(s->jobs);
-    bench_units_put(&s->u);
-    free(s);
+    bench_cipher_state_free(s);
 }
 
 static const char *raw_json_kind(const struct bench_cell *c)

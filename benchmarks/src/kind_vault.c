@@ -239,10 +239,8 @@ static int rate_run(struct bench_extra *x, struct base_err *e)
 static void vault_plan(struct bench_plan *pl)
 {
     const struct bench_profile *p = pl->profile;
-    static const int all[] = {2048, 3072, 4096};
-    static const int few[] = {2048, 3072};
-    const int *sizes = p->all_rsa ? all : few;
-    size_t nsizes = p->all_rsa ? 3 : 2;
+    const int *sizes;
+    size_t nsizes = bench_profile_rsa_sizes(p, &sizes);
     static const char *const ops[] = {"get", "wrapkey", "unwrapkey"};
     for (size_t i = 0; i < nsizes; i++) {
         if (!p->all_rsa && sizes[i] != 2048) {
