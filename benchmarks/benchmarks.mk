@@ -24,11 +24,13 @@ GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff
 bench: deps $(BIN)/cmk-bench
 	$(BIN)/cmk-bench --profile $(PROFILE) --commit "$(or $(GIT_COMMIT),unknown)" $(BENCH_ARGS)
 
-# Tests of the bench's statistics (stats.c and librep's: no engine, no vault).
-BENCH_TEST_BINS := $(O)/tests/bench_test_stats $(O)/tests/bench_test_bars
+# Tests of the bench's statistics (stats.c and librep's: no engine, no vault), and of the
+# table of kinds and the plan made from it (every bench object but main.o; nothing timed).
+BENCH_TEST_BINS := $(O)/tests/bench_test_stats $(O)/tests/bench_test_bars $(O)/tests/bench_test_kinds
 TEST_BINS += $(BENCH_TEST_BINS)
-$(O)/benchmarks/tests/test_stats.o $(O)/benchmarks/tests/test_bars.o: CPPFLAGS += -Iengine/include \
-    -Ibenchmarks/src -Ireports/include $(BASE_CPPFLAGS)
+$(O)/benchmarks/tests/test_stats.o $(O)/benchmarks/tests/test_bars.o \
+    $(O)/benchmarks/tests/test_kinds.o: CPPFLAGS += -Iengine/include -Ibenchmarks/src \
+    -Ireports/include $(BASE_CPPFLAGS)
 
 $(O)/tests/bench_test_stats: $(O)/benchmarks/tests/test_stats.o $(O)/benchmarks/src/stats.o $(O)/librep.a
 	@mkdir -p $(dir $@)
@@ -39,3 +41,8 @@ $(O)/tests/bench_test_bars: $(O)/benchmarks/tests/test_bars.o $(O)/benchmarks/sr
     $(O)/benchmarks/src/stats.o $(O)/librep.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) -lm
+
+$(O)/tests/bench_test_kinds: $(O)/benchmarks/tests/test_kinds.o $(filter-out %/main.o,$(BENCH_OBJS)) \
+    $(ENGINE_LIB) $(O)/libvmclient.a $(O)/librep.a $(BASE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(CURL_LIBS) $(CJSON_LIBS) $(ENGINE_LIBS) -lm
