@@ -15,14 +15,23 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base_err.h"
 #include "eng_cipher.h"
+#include "kinds.h"
 
-enum bench_kind {
-    BENCH_KIND_ENGINE = 0, /* eng_cipher_batch */
-    BENCH_KIND_RAW,        /* the library called directly, as a baseline */
-    BENCH_KIND_STORE,      /* eng_store_write / eng_store_read under a KEK provider */
-    BENCH_KIND_CEILING,    /* plain AES-256 over 8 streams at one vector width (ceiling.c) */
+/*
+ * The bench's own error codes (base_err convention, base/include/base_err.h);
+ * failures of memory, arguments and files use the base codes.
+ */
+enum bench_err_code {
+    BENCH_ERR_LIB = BASE_CODE(BASE_CAT_INTERNAL, 0x81), /* the engine, OpenSSL or ipsec-mb failed */
+    BENCH_ERR_VAULT = BASE_CODE(BASE_CAT_IO, 0x81),     /* the bench's vault-mock failed or is down */
+    BENCH_ERR_CPU = BASE_CODE(BASE_CAT_USAGE, 0x81),    /* this CPU (or ENG_ARCH) lacks the path */
 };
+
+/* bench_fail_lib sets |e| to BENCH_ERR_LIB "|what|: <the engine's last error>"; returns -1. */
+#define bench_fail_lib(e, what) \
+    base_err_set((e), BENCH_ERR_LIB, BASE_HERE, "%s: %s", (what), eng_strerror(eng_errno()))
 
 enum bench_medium {
     BENCH_MEDIUM_NONE = 0,
@@ -36,6 +45,7 @@ enum bench_medium {
 struct bench_cell {
     /* what */
     enum bench_kind kind;
+    const struct bench_kind_ops *ops; /* its kind's ops (set by bench_plan_add) */
     enum eng_mode mode;
     enum eng_backend backend; /* for RAW: OPENSSL or IPSECMB */
     enum eng_arch arch;       /* requested path; AUTO = best */
@@ -67,38 +77,79 @@ struct bench_cell {
 };
 
 /*
- * bench_group_buffer returns thread |t|'s input (|output| 0) or output
- * buffer of |c|'s group (batch x unit bytes), shared with the group's
- * cipher cells, so that cells compared in a ratio touch the same memory.
- * Release it with bench_group_buffer_release(*handle). NULL with *err set.
+ * The data of a group (group.c): every cipher and store cell of one group
+ * (same mode, direction, unit size and batch) uses the same key, input,
+ * output, IVs and tags, thread by thread, so cells compared in a ratio touch
+ * the same memory. bench_group_buffer returns thread |t|'s input (|output|
+ * 0) or output buffer of |c|'s group (batch x unit bytes); release it with
+ * bench_group_buffer_release(*handle). NULL with |e| set.
  */
-void *bench_group_buffer(const struct bench_cell *c, int t, int output, void **handle, const char **err);
+void *bench_group_buffer(const struct bench_cell *c, int t, int output, void **handle,
+                         struct base_err *e);
 void bench_group_buffer_release(void *handle);
 
 /*
- * bench_cell_prepare makes c->threads states (0, or -1 with a message in
- * *err); bench_cell_run_once runs one batch on state |t|; release frees all.
+ * A cipher cell's units over its group's data (group.c): |units| are |batch|
+ * engine units from |in| to |out| with the group's IVs and tags, |key| the
+ * group's key (64 bytes). bench_units_get: 0, or -1 with |e| set;
+ * bench_units_put releases (a zeroed struct is a no-op).
  */
-int bench_cell_prepare(struct bench_cell *c, const char **err);
+struct bench_units {
+    void *group;
+    uint8_t *in, *out, *ivs, *tags;
+    const uint8_t *key;
+    struct eng_unit *units;
+};
+int bench_units_get(const struct bench_cell *c, int t, struct bench_units *u, struct base_err *e);
+void bench_units_put(struct bench_units *u);
+/*
+ * bench_cipher_state_new allocates a zeroed state of |size| bytes whose
+ * first member is a struct bench_units, stores it in c->state[t] and gets
+ * its units. NULL with |e| set (a state already stored is the caller's to
+ * release). bench_cipher_state_free puts the units and frees the state.
+ */
+void *bench_cipher_state_new(struct bench_cell *c, int t, size_t size, struct base_err *e);
+void bench_cipher_state_free(void *state);
+/* The engine key length of |m| (XTS 64, else 32) and where buffers of key material go. */
+size_t bench_key_len(enum eng_mode m);
+/*
+ * bench_key_place returns |len| bytes in their own mapping at a fixed offset
+ * (deterministic placement, see group.c), or NULL; free with bench_key_unplace.
+ */
+void *bench_key_place(size_t len);
+void bench_key_unplace(void *p);
+/* The key schedule copy sample c->nsamples uses (cells hold BENCH_KEY_COPIES, see group.c). */
+#define BENCH_KEY_COPIES 4
+size_t bench_key_copy(const struct bench_cell *c);
+
+/*
+ * The generic cell layer (cell.c), through the cell's ops: prepare makes
+ * c->threads states (0, or -1 with |e| set), run_once runs one batch on
+ * state |t|, release frees every state.
+ */
+int bench_cell_prepare(struct bench_cell *c, struct base_err *e);
 int bench_cell_run_once(struct bench_cell *c, int t);
 void bench_cell_release(struct bench_cell *c);
+/* JSON kind, backend and arch of a cell (its ops', else the engine's names). */
+const char *bench_cell_json_kind(const struct bench_cell *c);
+const char *bench_cell_json_backend(const struct bench_cell *c);
+const char *bench_cell_json_arch(const struct bench_cell *c);
+/* bench_unit_str formats a unit size as 512B, 8KiB, 1MiB. */
+void bench_unit_str(char *out, size_t max, size_t unit_bytes);
+/* bench_describe: "<label> <unit> <encrypt|decrypt>", what --list and --filter see. */
+void bench_describe(const struct bench_cell *c, char *out, size_t max);
 
 /*
- * Store cells (store.c): bench_store_prepare_one makes state |t| (called by
- * bench_cell_prepare for each thread); run and release as for other cells.
- */
-int bench_store_prepare_one(struct bench_cell *c, int t, const char **err);
-int bench_store_run_once(struct bench_cell *c, int t);
-void bench_store_release(struct bench_cell *c);
-
-/*
- * The bench's own vault-mock (store.c): started on loopback with a fresh
+ * The run's environment (runenv.c): its temporary folder, its own
+ * vault-mock, KEK providers, CPU affinity and store set-up.
+ *
+ * bench_vault_start starts the bench's vault-mock on loopback with a fresh
  * temporary state folder and --throttle off; keys bench-2048, bench-3072
- * (and bench-4096 when |with_4096|) created by keyofficer. 0, or -1 with a
- * message in *err. bench_vault_provider returns a provider for identity
- * dbservice on key bench-BITS (NULL when the vault is not running).
+ * (and bench-4096 when |with_4096|) created by keyofficer. 0, or -1 with |e|
+ * set (BENCH_ERR_VAULT). bench_vault_provider returns a provider for
+ * identity dbservice on key bench-BITS (NULL when the vault is not running).
  */
-int bench_vault_start(int with_4096, const char **err);
+int bench_vault_start(int with_4096, struct base_err *e);
 void bench_vault_stop(void);
 int bench_vault_running(void);
 struct eng_kek_provider;
@@ -116,33 +167,37 @@ long bench_vault_call(const char *who, const char *method, const char *path, con
 long bench_vault_create_key(const char *name, int bits);
 /* bench_vault_provider_named: a dbservice provider on key |name| (NULL: no vault or error). */
 struct eng_kek_provider *bench_vault_provider_named(const char *name, int max_retries);
-/* bench_open_provider: "smk" on the run's key file, else CMK on bench-|bits|; NULL with *err. */
-struct eng_kek_provider *bench_open_provider(const char *keys, int bits, const char **err);
-/* bench_vault_requests returns the requests a vault provider sent so far (0 for others). */
+/*
+ * bench_open_provider: "smk" on the run's key file, else CMK on
+ * bench-|bits|; NULL with |e| set (BENCH_ERR_VAULT when the vault is not
+ * running, else BENCH_ERR_LIB with the engine's message).
+ */
+struct eng_kek_provider *bench_open_provider(const char *keys, int bits, struct base_err *e);
+/* bench_vault_requests: the requests a vault provider sent so far (0 for others; store.c). */
 uint64_t bench_vault_requests(const struct eng_kek_provider *p);
 struct eng_store_config;
 /* bench_store_config: defaults, then 8 KiB units, |units|, |extent_units|, |revalidate_s| (0: default). */
 void bench_store_config(struct eng_store_config *cfg, enum eng_mode mode, uint64_t units,
                         uint32_t extent_units, unsigned revalidate_s);
+/*
+ * bench_make_store creates a folder store of |deks| extents of
+ * |extent_units| 8 KiB units under |kek| in a new folder (its name into
+ * |dir|) and closes it. 0, or -1 (the engine's error in eng_errno).
+ */
+int bench_make_store(struct eng_kek_provider *kek, enum eng_mode mode, uint32_t deks,
+                     uint32_t extent_units, char *dir, size_t dir_max);
 
 /*
  * Extras: results that are not interleaved throughput cells: cold opens,
  * vault operation latency and rate, the OpenSSL RSA private-key rate, KEK
- * rotation. Each is a list of samples (ms, or ops/s per window).
+ * rotation (enum bench_extra_type and their ops: kinds.h). Each is a list
+ * of samples (ms, or ops/s per window).
  */
-enum bench_extra_type {
-    BENCH_X_COLD_OPEN = 0, /* eng_store_open + read one unit, ms */
-    BENCH_X_VAULT_OP,      /* one provider call (get / wrapkey / unwrapkey), ms */
-    BENCH_X_VAULT_RATE,    /* provider calls per second, |threads| clients */
-    BENCH_X_RSA_RATE,      /* OpenSSL EVP_PKEY_decrypt RSA-OAEP-256 per second */
-    BENCH_X_ROTATION,      /* eng_store_rotate_kek, ms, against the DEK count */
-    BENCH_X_ROTATION_SIZE, /* the same DEK count in a 1 GiB and a 4 GiB store */
-};
-
 #define BENCH_MAX_EXTRA_SAMPLES 1024
 
 struct bench_extra {
     enum bench_extra_type type;
+    const struct bench_extra_ops *ops; /* its kind's ops (set by bench_plan_add_extra) */
     const char *kind;      /* JSON kind */
     const char *keys;      /* "smk", "cmk", "none" */
     const char *op;        /* operation name */
@@ -167,10 +222,72 @@ struct bench_extra {
     char note[160];
 };
 
-/* bench_extra_run measures |x| (0, or -1 with x->skip_reason set); bench_extra_stats fills percentiles. */
+/*
+ * bench_extra_run measures |x| through its ops (0, or -1 with x->skip_reason
+ * set to the error's message); bench_extra_stats fills percentiles;
+ * bench_extra_free frees the samples. bench_extra_sample adds one sample
+ * (up to x->count). All in cell.c but bench_extra_stats (stats.c).
+ */
 int bench_extra_run(struct bench_extra *x);
 void bench_extra_stats(struct bench_extra *x);
 void bench_extra_free(struct bench_extra *x);
+void bench_extra_sample(struct bench_extra *x, double v);
+
+/*
+ * Profiles (main.c) and the plan of a run: the cells and extras a profile
+ * measures, made by each kind's plan hook (kinds.c walks the table).
+ */
+struct bench_profile {
+    const char *name;
+    size_t sizes[6];
+    size_t nsizes;
+    size_t samples;
+    double min_time;   /* seconds per sample */
+    int arch_variants; /* also measure narrower paths of multi-path back ends */
+    int store_full;    /* store cells: folder medium, 1 s revalidation, 2 threads too */
+    size_t opens;      /* cold opens per latency cell */
+    size_t vault_ops;  /* timed calls per vault latency cell */
+    size_t windows;    /* rate samples */
+    double window_s;   /* seconds per rate sample */
+    int all_rsa;       /* RSA 2048, 3072, 4096 (else the few cells the bars need) */
+    int rot_deks[4];
+    size_t nrot;
+    size_t rot_samples;
+    int rot_size;      /* 1 GiB vs 4 GiB rotation check */
+};
+
+struct bench_plan {
+    const struct bench_profile *profile;
+    enum eng_arch best; /* the best path of this CPU within the ENG_ARCH cap */
+    int ncores;         /* online cores */
+    struct bench_cell *cells;
+    size_t ncells, max_cells;
+    struct bench_extra *xs;
+    size_t nxs, max_xs;
+};
+
+/*
+ * bench_plan_add appends cell |c| of kind |ops| to the plan (dropped when
+ * the plan is full): sets its kind, ops and label (ops->describe), one
+ * thread unless said, keys "none" unless said. bench_plan_add_extra appends
+ * extra |x| of kind |ops|: sets its type, ops, JSON kind, unit, operation
+ * (if the kind fixes it), label, one thread unless said. Both in cell.c.
+ */
+/* bench_profile_rsa_sizes: the RSA sizes the extras of |p| use (2048, 3072 and, with all_rsa, 4096). */
+size_t bench_profile_rsa_sizes(const struct bench_profile *p, const int **sizes);
+void bench_plan_add(struct bench_plan *pl, const struct bench_kind_ops *ops, struct bench_cell c);
+void bench_plan_add_extra(struct bench_plan *pl, const struct bench_extra_ops *ops,
+                          struct bench_extra x);
+/* bench_plan_init starts an empty plan for |p| into the caller's arrays (kinds.c). */
+void bench_plan_init(struct bench_plan *pl, const struct bench_profile *p, struct bench_cell *cells,
+                     size_t max_cells, struct bench_extra *xs, size_t max_xs);
+/*
+ * bench_plan_cells and bench_plan_extras fill the plan for |pl->profile|
+ * (kinds.c): the groups (mode x unit size x direction) with each cell
+ * kind's cells in table order, then each extra kind's extras.
+ */
+void bench_plan_cells(struct bench_plan *pl);
+void bench_plan_extras(struct bench_plan *pl);
 
 /*
  * The AES ceiling (ceiling.c): plain AES-256 rounds over 8 independent
@@ -188,6 +305,18 @@ const char *bench_ceiling_width_name(int width_bits);
 int bench_ceiling_run(int width_bits, int dec, const uint8_t (*rk)[64], const uint8_t *in,
                       uint8_t *out, size_t len);
 
+/*
+ * bench_sample takes one sample of |c| (sample.c): each of its threads
+ * (thread t on cpu (first_cpu + t) % ncpu; ncpu 0: not pinned) runs
+ * batches for at least |min_time| seconds after one untimed batch, each
+ * timed with the TSC; the sample is the sum of the threads' batch bytes over
+ * their median batch time, appended to c->gbps (with cycles per byte and
+ * the mean-batch figure). 0, or -1 when a batch or thread failed.
+ * bench_pin pins the calling thread to |cpu| (< 0: no-op).
+ */
+int bench_sample(struct bench_cell *c, double min_time, int first_cpu, int ncpu);
+void bench_pin(int cpu);
+
 /* Statistics over c->gbps: median, IQR, 95% order-statistic CI of the median. */
 void bench_stats(struct bench_cell *c);
 
@@ -196,7 +325,7 @@ double bench_now(void);
 uint64_t bench_rdtsc(void);
 double bench_tsc_hz(void); /* calibrated once against CLOCK_MONOTONIC */
 
-/* Environment capture and output. */
+/* Environment capture (env.c) and output (output.c: bench.json, CSV, tables; barsprint.c: the bars). */
 struct bench_env {
     char cpu_model[128];
     char cpu_flags[160];
@@ -226,17 +355,23 @@ struct bench_env {
 void bench_affinity_widen(cpu_set_t *saved);
 void bench_affinity_restore(const cpu_set_t *saved);
 void bench_env_capture(struct bench_env *e, const char *profile, const char *commit);
+/* bench_loadavg writes /proc/loadavg's 1, 5 and 15 minute figures as "0.12 0.30 0.25" ("" if unreadable). */
+void bench_loadavg(char *out, size_t out_len);
 int bench_write_json(const char *path, const struct bench_env *e, struct bench_cell *cells,
                      size_t n, struct bench_extra *xs, size_t nx, double wall_seconds);
+/* bench_extra_write_percentiles adds "p50", "p90", "p99" (a write_results hook of latency kinds). */
+void bench_extra_write_percentiles(struct cJSON *r, const struct bench_extra *x);
 int bench_write_csv(const char *path, struct bench_cell *cells, size_t n);
 void bench_print_table(FILE *f, struct bench_cell *cells, size_t n);
 /* Prints the bars (ratios measured in this run) and returns the number failed. */
 int bench_print_bars(FILE *f, struct bench_cell *cells, size_t n, struct bench_extra *xs, size_t nx,
                      double wall_seconds, const char *profile);
-/* Prints the store section (CMK/SMK and store/cipher ratios with CIs) and the extras table. */
-void bench_print_store(FILE *f, struct bench_cell *cells, size_t n);
+/* Prints each cell kind's own section in table order (its print hook: the store's CMK/SMK ratios; kinds.c). */
+void bench_print_sections(FILE *f, struct bench_cell *cells, size_t n);
+/* Prints the extras table (output.c). */
 void bench_print_extras(FILE *f, struct bench_extra *xs, size_t nx);
-/* Per-round ratio a_i / b_i of two cells of one group: median and order-statistic CI; -1 if unpaired. */
+/* Per-round ratio a_i / b_i of two cells of one group: median and order-statistic CI; -1 if unpaired
+ * (rep_pair_paired of the reports library: the one pairing implementation, shared with cmk-report). */
 int bench_paired_ratio(const struct bench_cell *a, const struct bench_cell *b, double *median,
                        double *lo, double *hi, double *level);
 /* qsort comparator of doubles, ascending. */
@@ -275,5 +410,18 @@ int bench_ratio_verdict(const struct bench_cell *num, const struct bench_cell *d
 int bench_cmk_smk_bar(struct bench_cell *cells, size_t n, enum eng_mode mode, enum eng_dir dir,
                       enum bench_medium medium, int threads, struct bench_ratio *r,
                       struct bench_cell **cmk);
+/* The cipher cell a store cell runs on: engine, same group, back end and path, one thread; or NULL. */
+struct bench_cell *bench_find_cipher_of(struct bench_cell *cells, size_t n,
+                                        const struct bench_cell *s);
+/* "memory" or "file". */
+const char *bench_medium_name(enum bench_medium m);
+/*
+ * bench_print_ratio prints one paired ratio line of verdict |v|
+ * (bench_ratio_verdict's) with its CI, and the bar when |bar| > 0; returns
+ * |v|. bench_ratio_line computes the verdict of |a| / |b| and prints it.
+ */
+int bench_print_ratio(FILE *f, const char *name, int v, const struct bench_ratio *r, double bar);
+int bench_ratio_line(FILE *f, const char *name, const struct bench_cell *a,
+                     const struct bench_cell *b, double bar);
 
 #endif

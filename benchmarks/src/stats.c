@@ -13,6 +13,7 @@
 #include <x86intrin.h>
 
 #include "bench.h"
+#include "rep_pair.h"
 #include "rep_stats.h"
 
 double bench_now(void)
@@ -88,26 +89,16 @@ void bench_stats(struct bench_cell *c)
 int bench_paired_ratio(const struct bench_cell *a, const struct bench_cell *b, double *median,
                        double *lo, double *hi, double *level)
 {
-    size_t n = a->nsamples < b->nsamples ? a->nsamples : b->nsamples;
-    if (a->group != b->group || n < 3) {
-        return -1;
-    }
     double r[BENCH_MAX_SAMPLES];
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (b->gbps[i] > 0) {
-            r[m++] = a->gbps[i] / b->gbps[i];
-        }
-    }
-    if (m < 3) {
+    struct rep_pair_stats s;
+    if (a->group != b->group ||
+        rep_pair_paired(a->gbps, a->nsamples, b->gbps, b->nsamples, r, &s) != 0) {
         return -1;
     }
-    qsort(r, m, sizeof(double), bench_cmp_double);
-    size_t j, k;
-    *level = rep_median_ci_ranks(m, &j, &k);
-    *median = rep_quantile_sorted(r, m, 0.5);
-    *lo = r[j];
-    *hi = r[k];
+    *median = s.median;
+    *lo = s.lo;
+    *hi = s.hi;
+    *level = s.level;
     return 0;
 }
 

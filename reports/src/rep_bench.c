@@ -3,6 +3,7 @@
  * the ratio pairs shared by the report and the gate.
  */
 #include "rep_bench.h"
+#include "rep_pair.h"
 
 #include <errno.h>
 #include <math.h>
@@ -450,12 +451,7 @@ double *rep_round_ratios(const struct rep_cell *num, const struct rep_cell *den,
 {
     size_t m = num->nsamples < den->nsamples ? num->nsamples : den->nsamples;
     double *r = calloc(m > 0 ? m : 1, sizeof(double));
-    *n = 0;
-    for (size_t k = 0; r != NULL && k < m; k++) {
-        if (den->samples[k] > 0) {
-            r[(*n)++] = num->samples[k] / den->samples[k];
-        }
-    }
+    *n = r != NULL ? rep_pair_ratios(num->samples, m, den->samples, m, r) : 0;
     return r;
 }
 
