@@ -63,6 +63,8 @@ PROGRAMS :=
 
 all: build
 
+# testlib first: the test rules of the modules name its archive and hooks.
+include testlib/testlib.mk
 include engine/engine.mk
 include compliance/compliance.mk
 include benchmarks/benchmarks.mk

@@ -48,7 +48,7 @@ $(VMCLIENT_LIB): $(VMCLIENT_OBJS)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(O)/tests/vmock_%: $(O)/vault-mock/tests/%.o $(VMOCK_TESTLIB_OBJS) $(VMCLIENT_LIB) $(VMOCK_LIB) | $(VMOCK_BIN)
+$(O)/tests/vmock_%: $(O)/vault-mock/tests/%.o $(VMOCK_TESTLIB_OBJS) $(TESTLIB_HOOK_VALGRIND) $(VMCLIENT_LIB) $(VMOCK_LIB) | $(VMOCK_BIN)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(CURL_LIBS) $(VMOCK_LIBS) $(SSL_LIBS)
 

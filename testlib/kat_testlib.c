@@ -72,12 +72,6 @@ size_t tl_hex(uint8_t *out, size_t max_out, const char *hex)
     return n;
 }
 
-int tl_is_file(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
-}
-
 static int is_dir(const char *path)
 {
     struct stat st;
@@ -186,13 +180,4 @@ void tl_note(const char *fmt, ...)
     if (n > 0) {
         fprintf(stderr, "[KAT ] %s\n", line); /* one write: lines of parallel workers stay whole */
     }
-}
-
-void tl_log_result(const char *label, const char *what, const struct tl_path *p,
-                   const struct comp_kat_result *r)
-{
-    char path[64];
-    char line[768];
-    comp_kat_summary(r, line, sizeof(line));
-    tl_note("%s [%s] %s: %s", label, what, tl_path_name(p, path, sizeof(path)), line);
 }
