@@ -1,5 +1,7 @@
 /* store_helpers.c - see store_helpers.h. */
 #include <fcntl.h>
+#include <criterion/criterion.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,4 +105,24 @@ struct eng_kek_provider *tl_switch_provider(struct tl_switch *sw, struct eng_kek
     p->describe = sw_describe;
     p->free = sw_free;
     return p;
+}
+
+struct eng_store_config tl_store_config(enum eng_mode mode, uint32_t unit_size,
+                                        uint64_t num_units, uint32_t extent_units)
+{
+    struct eng_store_config c;
+    eng_store_config_init(&c);
+    c.mode = mode;
+    c.unit_size = unit_size;
+    c.num_units = num_units;
+    c.extent_units = extent_units;
+    return c;
+}
+
+uint8_t *tl_random_buf(size_t len)
+{
+    uint8_t *b = malloc(len > 0 ? len : 1);
+    cr_assert_not_null(b);
+    cr_assert_eq(RAND_bytes(b, (int)len), 1);
+    return b;
 }

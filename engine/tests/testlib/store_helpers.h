@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "eng_keys.h"
+#include "eng_store.h"
 #include "tl_cmk.h"
 #include "tl_files.h"
 #include "tl_vectors.h"
@@ -35,5 +36,14 @@ struct tl_switch {
     unsigned gets; /* calls to get() */
 };
 struct eng_kek_provider *tl_switch_provider(struct tl_switch *sw, struct eng_kek_provider *inner);
+
+/*
+ * tl_store_config is eng_store_config_init's configuration with the
+ * geometry |mode|, |unit_size|, |num_units|, |extent_units| set.
+ */
+struct eng_store_config tl_store_config(enum eng_mode mode, uint32_t unit_size,
+                                        uint64_t num_units, uint32_t extent_units);
+/* tl_random_buf returns |len| random bytes (RAND_bytes) in a malloc'd buffer; asserts. */
+uint8_t *tl_random_buf(size_t len);
 
 #endif /* STORE_HELPERS_H */
