@@ -36,7 +36,7 @@ const char *tl_path_name(const struct tl_path *p, char *out, size_t max_out_len)
     return out;
 }
 
-static int nibble(char c)
+int tl_hex_digit(char c)
 {
     if (c >= '0' && c <= '9') {
         return c - '0';
@@ -58,7 +58,7 @@ size_t tl_hex(uint8_t *out, size_t max_out, const char *hex)
         if (*p == ' ' || *p == '\n' || *p == '\t') {
             continue;
         }
-        int v = nibble(*p);
+        int v = tl_hex_digit(*p);
         cr_assert(v >= 0, "bad hex digit '%c' in a test literal", *p);
         if (hi < 0) {
             hi = v;

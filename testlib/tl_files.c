@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "vmt_client.h"
+
 void tl_tmpdir(char *out, size_t max_out_len)
 {
     char tmpl[] = "/tmp/cmk-test-XXXXXX";
@@ -47,41 +49,13 @@ int tl_is_file(const char *path)
 
 uint8_t *tl_read_file(const char *path, size_t *out_len)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        return NULL;
-    }
-    size_t cap = 4096;
-    size_t len = 0;
-    uint8_t *buf = malloc(cap);
-    size_t n;
-    while (buf != NULL && (n = fread(buf + len, 1, cap - len, f)) > 0) {
-        len += n;
-        if (len == cap) {
-            cap *= 2;
-            uint8_t *nb = realloc(buf, cap);
-            if (nb == NULL) {
-                free(buf);
-                buf = NULL;
-            }
-            buf = nb;
-        }
-    }
-    fclose(f);
-    *out_len = len;
-    return buf;
+    return (uint8_t *)vmt_read_file(path, out_len);
 }
 
 char *tl_read_text(const char *path)
 {
-    size_t len;
-    uint8_t *raw = tl_read_file(path, &len);
-    cr_assert_not_null(raw, "cannot read %s", path);
-    char *text = malloc(len + 1);
-    cr_assert_not_null(text);
-    memcpy(text, raw, len);
-    text[len] = '\0';
-    free(raw);
+    char *text = vmt_read_file(path, NULL);
+    cr_assert_not_null(text, "cannot read %s", path);
     return text;
 }
 

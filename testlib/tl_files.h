@@ -17,7 +17,10 @@ void tl_path(char *out, size_t max_out_len, const char *dir, const char *name);
 /* 1 if |path| is a regular file. */
 int tl_is_file(const char *path);
 
-/* tl_read_file reads a whole file into a malloc'd buffer; NULL on failure. */
+/*
+ * tl_read_file reads a whole file into a malloc'd buffer (NUL-terminated
+ * past |*out_len| bytes; vmt_read_file of vault-mock/client); NULL on failure.
+ */
 uint8_t *tl_read_file(const char *path, size_t *out_len);
 /*
  * tl_read_text reads the whole file at |path| into a malloc'd string (a NUL

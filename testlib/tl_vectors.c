@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kat_testlib.h"
 #include "tl_files.h"
 
 static size_t unhex(const char *s, uint8_t *out, size_t max)
@@ -53,20 +54,6 @@ int tl_kw_vectors(const char *path, struct tl_kw_vector *out, int max)
     return n + 1;
 }
 
-static int nibble(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 /* Decodes the hex string |s| (|n| characters) into a malloc'd buffer; 0, or -1 if malformed. */
 static int hex_dup(const char *s, size_t n, uint8_t **out, size_t *out_len)
 {
@@ -83,8 +70,8 @@ static int hex_dup(const char *s, size_t n, uint8_t **out, size_t *out_len)
         return -1;
     }
     for (size_t i = 0; i < n; i += 2) {
-        int hi = nibble(s[i]);
-        int lo = nibble(s[i + 1]);
+        int hi = tl_hex_digit(s[i]);
+        int lo = tl_hex_digit(s[i + 1]);
         if (hi < 0 || lo < 0) {
             free(b);
             return -1;
@@ -129,6 +116,18 @@ static struct tl_aead_vector *set_add(struct tl_aead_set *s)
     return &s->v[s->n++];
 }
 
+/* Empties |out| and reads |path| (NUL-terminated); NULL with |why| set when it cannot. */
+static char *read_text(const char *path, struct tl_aead_set *out, size_t *size, char *why,
+                       size_t max_why_len)
+{
+    memset(out, 0, sizeof(*out));
+    char *text = (char *)tl_read_file(path, size);
+    if (text == NULL) {
+        snprintf(why, max_why_len, "%s: cannot read", path);
+    }
+    return text;
+}
+
 /* The field of |v| a CAVP GCM line names, or NULL for an unknown name. */
 static uint8_t **gcm_field(struct tl_aead_vector *v, const char *name, size_t **len)
 {
@@ -146,20 +145,11 @@ static uint8_t **gcm_field(struct tl_aead_vector *v, const char *name, size_t **
 
 int tl_gcm_rsp_read(const char *path, struct tl_aead_set *out, char *why, size_t max_why_len)
 {
-    memset(out, 0, sizeof(*out));
     size_t size;
-    uint8_t *raw = tl_read_file(path, &size);
-    if (raw == NULL) {
-        snprintf(why, max_why_len, "%s: cannot read", path);
-        return -1;
-    }
-    char *text = realloc(raw, size + 1);
+    char *text = read_text(path, out, &size, why, max_why_len);
     if (text == NULL) {
-        free(raw);
-        snprintf(why, max_why_len, "%s: out of memory", path);
         return -1;
     }
-    text[size] = '\0';
     struct tl_aead_vector *cur = NULL;
     unsigned long line_no = 0;
     int rc = 0;
@@ -256,15 +246,13 @@ static int wp_test(const cJSON *t, struct tl_aead_vector *v)
 int tl_wycheproof_aead_read(const char *path, struct tl_aead_set *out, char *why,
                             size_t max_why_len)
 {
-    memset(out, 0, sizeof(*out));
     size_t size;
-    uint8_t *raw = tl_read_file(path, &size);
-    if (raw == NULL) {
-        snprintf(why, max_why_len, "%s: cannot read", path);
+    char *text = read_text(path, out, &size, why, max_why_len);
+    if (text == NULL) {
         return -1;
     }
-    cJSON *doc = cJSON_ParseWithLength((const char *)raw, size);
-    free(raw);
+    cJSON *doc = cJSON_ParseWithLength(text, size);
+    free(text);
     const cJSON *groups = cJSON_GetObjectItemCaseSensitive(doc, "testGroups");
     if (!cJSON_IsArray(groups)) {
         snprintf(why, max_why_len, "%s: not JSON with a testGroups array", path);
