@@ -79,9 +79,10 @@ build: deps $(PROGRAMS) $(TEST_BINS)
 deps:
 	@scripts/deps.sh
 
-# make test: every suite, then one closing line "tests: N passed, N failed".
+# make test: the engine test map check (scripts/check-engine-tests.sh), every
+# suite, then one closing line "tests: N passed, N failed"; fails if either fails.
 test: build
-	@scripts/run-tests.sh $(TEST_BINS)
+	@rc=0; scripts/check-engine-tests.sh || rc=1; scripts/run-tests.sh $(TEST_BINS) || rc=1; exit $$rc
 
 asan:
 	@$(MAKE) --no-print-directory BUILD=asan test
