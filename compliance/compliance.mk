@@ -1,4 +1,4 @@
-# compliance/compliance.mk - vector parsers (shared with the engine tests) and the compliance runner.
+# compliance/compliance.mk - vector parsers, the KAT runner and the compliance runner.
 
 COMP_SRCS := $(wildcard compliance/src/*.c)
 COMP_OBJS := $(COMP_SRCS:%.c=$(O)/%.o)
