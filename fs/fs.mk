@@ -19,7 +19,7 @@ FS_TESTLIB_OBJS := $(O)/fs/tests/fslib.o
 FS_TEST_BINS := $(FS_TEST_SRCS:fs/tests/%.c=$(O)/tests/fs_%)
 TEST_BINS += $(FS_TEST_BINS)
 
-$(FS_TEST_SRCS:%.c=$(O)/%.o) $(FS_TESTLIB_OBJS): CPPFLAGS += $(ENGINE_CPPFLAGS) -Ifs/tests $(TESTLIB_CPPFLAGS) -DCMKFS_BIN='"$(BIN)/cmk-fs"' -DCMK_BIN='"$(BIN)/cmk"'
+$(FS_TEST_SRCS:%.c=$(O)/%.o) $(FS_TESTLIB_OBJS): CPPFLAGS += -Ifs/tests $(TESTLIB_CPPFLAGS) -DCMKFS_BIN='"$(BIN)/cmk-fs"' -DCMK_BIN='"$(BIN)/cmk"'
 
 $(O)/tests/fs_%: $(O)/fs/tests/%.o $(FS_TESTLIB_OBJS) $(TESTLIB_HOOK_VALGRIND) $(TESTLIB_HOOK_ANCHORS) $(TESTLIB) $(O)/libvmclient.a $(ENGINE_LIB) | $(BIN)/cmk-fs $(BIN)/vault-mock
 	@mkdir -p $(dir $@)

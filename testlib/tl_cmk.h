@@ -22,6 +22,21 @@ int tl_cmk_path(const char *compiled_default, char *out, size_t max_out_len);
  */
 int tl_cmk_run(const char *compiled_default, const char *dir, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Where a run's output goes, and what comes before cmk on the shell line. */
+struct tl_cmk_io {
+    const char *pre; /* shell words before cmk ("timeout 100", "cat in |"); NULL: none */
+    const char *out; /* stdout redirection ("1<>file", ">log/01.out"); NULL: ">stdout" */
+    const char *err; /* stderr redirection ("2>log/01.err"); NULL: "2>stderr" */
+};
+/*
+ * tl_cmk_run_io is tl_cmk_run with |io| (NULL: as tl_cmk_run): the shell
+ * line is "cd DIR && PRE CMK ARGS OUT ERR". Returns as tl_cmk_run.
+ */
+int tl_cmk_run_io(const char *compiled_default, const char *dir, const struct tl_cmk_io *io,
+                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* tl_cmk_vrun_io is tl_cmk_run_io with a va_list. */
+int tl_cmk_vrun_io(const char *compiled_default, const char *dir, const struct tl_cmk_io *io,
+                   const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
 /* tl_cmk_vrun is tl_cmk_run with a va_list. */
 int tl_cmk_vrun(const char *compiled_default, const char *dir, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));

@@ -84,29 +84,22 @@ static void teardown(void)
 
 TestSuite(secrets, .init = setup, .fini = teardown, .timeout = 900);
 
-static const char *cmk_bin(void)
-{
-    static char abs_bin[1024];
-    cr_assert_eq(tl_cmk_path(CMK_BIN, abs_bin, sizeof(abs_bin)), 0);
-    return abs_bin;
-}
-
 /* Runs cmk (SMK key file, or the vault options) in the session folder; its exit code. */
 static int cmk(const char *fmt, ...)
 {
-    char args[1024], cmd[4096];
+    char args[1024], out[32], err[32];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof(args), fmt, ap);
     va_end(ap);
     ncmd++;
-    int n = snprintf(cmd, sizeof(cmd), "cd %s && %s %s %s >log/%02d.out 2>log/%02d.err", dir,
-                     cmk_bin(), vault_args[0] != '\0' ? vault_args : "--key-file smk.key", args,
-                     ncmd, ncmd);
-    cr_assert(n > 0 && (size_t)n < sizeof(cmd));
-    int st = system(cmd);
-    cr_assert(WIFEXITED(st), "cmk %s did not exit normally", args);
-    return WEXITSTATUS(st);
+    snprintf(out, sizeof(out), ">log/%02d.out", ncmd);
+    snprintf(err, sizeof(err), "2>log/%02d.err", ncmd);
+    const struct tl_cmk_io io = {.out = out, .err = err};
+    int rc = tl_cmk_run_io(CMK_BIN, dir, &io, "%s %s",
+                           vault_args[0] != '\0' ? vault_args : "--key-file smk.key", args);
+    cr_assert_geq(rc, 0, "cmk %s did not run or did not exit normally", args);
+    return rc;
 }
 
 /* --- collecting the secrets -------------------------------------------------- */
