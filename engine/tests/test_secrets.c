@@ -40,6 +40,7 @@
 #include "eng_vault.h"
 #include "keytable_internal.h"
 #include "store_helpers.h"
+#include "tl_vault.h"
 #include "vmt_client.h"
 #include "vmt_scan.h"
 
@@ -393,15 +394,11 @@ static void collect_cmk(void)
 static void cmk_session(mode_t mask)
 {
     umask(mask);
-    static const char *const args[] = {"--throttle", "off", NULL};
-    cr_assert_eq(vmt_start(&vs, args), 0, "vault-mock did not start (%s)", vmt_bin());
+    tl_vault_start(&vs);
     import_rsa_kek("kek", 1);
     char token_file[400];
     tl_path(token_file, sizeof(token_file), in_dir, "token");
-    const char *tok = vmt_token(&vs, "dbservice");
-    cr_assert_not_null(tok);
-    cr_assert_eq(tl_write_file(token_file, tok, strlen(tok)), 0);
-    cr_assert_eq(chmod(token_file, 0600), 0); /* cmk refuses a token file open to others */
+    tl_vault_token_file(&vs, "dbservice", token_file); /* 0600: cmk refuses one open to others */
     snprintf(vault_args, sizeof(vault_args),
              "--vault-url %s --vault-key kek --vault-ca %s --vault-token-file in/token", vs.url,
              vs.ca);
@@ -416,7 +413,7 @@ static void cmk_session(mode_t mask)
     expect_no_secret(vs.state, label, 5);
     expect_private_modes(vs.state);
     /* Tokens must not reach the session's files either. */
-    cr_assert_eq(vmt_scan_add_text(sc, "dbservice token", tok), 0);
+    cr_assert_eq(vmt_scan_add_text(sc, "dbservice token", vmt_token(&vs, "dbservice")), 0);
     cr_assert_eq(vmt_scan_add_text(sc, "keyofficer token", vmt_token(&vs, "keyofficer")), 0);
     snprintf(label, sizeof(label), "cmk session, %s", what);
     expect_no_secret(dir, label, 20);
