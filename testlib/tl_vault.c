@@ -23,8 +23,8 @@ void tl_vault_token_file(struct vmt_server *vs, const char *who, const char *pat
     cr_assert_eq(chmod(path, 0600), 0, "chmod %s", path);
 }
 
-void tl_vault_officer(struct vmt_server *vs, const char *method, const char *path,
-                      const char *body, long want)
+void tl_vault_officer(struct vmt_server *vs, const char *method, const char *path, const char *body,
+                      long want)
 {
     struct vmt_resp r;
     long st = vmt_call(vs, method, path, vmt_token(vs, "keyofficer"), body, &r);

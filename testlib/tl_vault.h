@@ -21,8 +21,8 @@ void tl_vault_token_file(struct vmt_server *vs, const char *who, const char *pat
  * tl_vault_officer makes one call as "keyofficer" (|body| may be NULL) and
  * asserts the answer's status is |want| (the body is shown otherwise).
  */
-void tl_vault_officer(struct vmt_server *vs, const char *method, const char *path,
-                      const char *body, long want);
+void tl_vault_officer(struct vmt_server *vs, const char *method, const char *path, const char *body,
+                      long want);
 /* tl_vault_port is the port of |vs|'s URL ("https://127.0.0.1:PORT"), or -1. */
 int tl_vault_port(const struct vmt_server *vs);
 

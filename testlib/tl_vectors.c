@@ -202,8 +202,7 @@ int tl_gcm_rsp_read(const char *path, struct tl_aead_set *out, char *why, size_t
     }
     free(text);
     if (rc != 0) {
-        snprintf(why, max_why_len, "%s: line %lu: not a GCM record line", path,
-                 line_no);
+        snprintf(why, max_why_len, "%s: line %lu: not a GCM record line", path, line_no);
         tl_aead_set_free(out);
     }
     return rc;
@@ -272,8 +271,8 @@ int tl_wycheproof_aead_read(const char *path, struct tl_aead_set *out, char *why
         {
             struct tl_aead_vector *v = set_add(out);
             if (v == NULL || wp_test(t, v) != 0) {
-                snprintf(why, max_why_len, "%s: test %zu: a member is missing or malformed",
-                         path, out->n);
+                snprintf(why, max_why_len, "%s: test %zu: a member is missing or malformed", path,
+                         out->n);
                 goto fail;
             }
         }

@@ -27,10 +27,9 @@ struct tl_kw_vector {
  */
 int tl_kw_vectors(const char *path, struct tl_kw_vector *out, int max);
 
-
 /* One AEAD known answer: a CAVP GCM record or a Wycheproof AEAD test. */
 struct tl_aead_vector {
-    unsigned long id; /* CAVP: the record's first line; Wycheproof: tcId */
+    unsigned long id;                        /* CAVP: the record's first line; Wycheproof: tcId */
     uint8_t *key, *iv, *aad, *pt, *ct, *tag; /* malloc'd (NULL when empty) */
     size_t key_len, iv_len, aad_len, pt_len, ct_len, tag_len;
     int has_pt;     /* 0 for a CAVP decrypt record marked FAIL (it has no PT) */
