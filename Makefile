@@ -65,6 +65,8 @@ PROGRAMS :=
 all: build
 
 include base/base.mk
+# testlib first: the test rules of the modules name its archive and hooks.
+include testlib/testlib.mk
 include engine/engine.mk
 include compliance/compliance.mk
 include benchmarks/benchmarks.mk
@@ -79,9 +81,10 @@ build: deps $(PROGRAMS) $(TEST_BINS)
 deps:
 	@scripts/deps.sh
 
-# make test: every suite, then one closing line "tests: N passed, N failed".
+# make test: the engine test map check (scripts/check-engine-tests.sh), every
+# suite, then one closing line "tests: N passed, N failed"; fails if either fails.
 test: build
-	@scripts/run-tests.sh $(TEST_BINS)
+	@rc=0; scripts/check-engine-tests.sh || rc=1; scripts/run-tests.sh $(TEST_BINS) || rc=1; exit $$rc
 
 asan:
 	@$(MAKE) --no-print-directory BUILD=asan test

@@ -1,4 +1,4 @@
-# compliance/compliance.mk - vector parsers (shared with the engine tests) and the compliance runner.
+# compliance/compliance.mk - vector parsers, the KAT runner and the compliance runner.
 
 COMP_SRCS := $(wildcard compliance/src/*.c)
 COMP_OBJS := $(COMP_SRCS:%.c=$(O)/%.o)
@@ -44,9 +44,14 @@ PROGRAMS += $(BIN)/cmk-compliance
 COMP_TEST_SRCS := $(wildcard compliance/tests/test_*.c)
 COMP_TEST_BINS := $(COMP_TEST_SRCS:compliance/tests/%.c=$(O)/tests/comp_%)
 TEST_BINS += $(COMP_TEST_BINS)
-$(COMP_TEST_SRCS:%.c=$(O)/%.o): CPPFLAGS += -DCOMP_BIN='"$(BIN)/cmk-compliance"'
+# The vector readers' and the KAT runner's suites (test_kat_*.c) use the
+# shared testlib/ and compliance/tests/testlib/.
+COMP_TESTLIB_SRCS := $(wildcard compliance/tests/testlib/*.c)
+COMP_TESTLIB_OBJS := $(COMP_TESTLIB_SRCS:%.c=$(O)/%.o)
+$(COMP_TEST_SRCS:%.c=$(O)/%.o) $(COMP_TESTLIB_OBJS): CPPFLAGS += -DCOMP_BIN='"$(BIN)/cmk-compliance"' \
+    -Icompliance/tests/testlib $(TESTLIB_CPPFLAGS)
 
-$(O)/tests/comp_%: $(O)/compliance/tests/%.o $(O)/vault-mock/tests/testlib/vmt_valgrind.o $(COMP_PROG_LIBS) | $(BIN)/cmk-compliance $(BIN)/vault-mock
+$(O)/tests/comp_%: $(O)/compliance/tests/%.o $(COMP_TESTLIB_OBJS) $(TESTLIB_HOOK_VALGRIND) $(TESTLIB) $(COMP_PROG_LIBS) | $(BIN)/cmk-compliance $(BIN)/vault-mock
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CRITERION_LIBS) $(COMP_LINK_LIBS)
 

@@ -26,22 +26,19 @@ $(O)/%.noevex: $(O)/%.o
 $(ENGINE_LIB): | $(NOEVEX_OBJS:.o=.noevex)
 
 # Tests: one Criterion program per engine/tests/test_*.c, linked with the
-# test helpers in engine/tests/testlib/ and the compliance vector parsers.
+# engine-only helpers in engine/tests/testlib/, the shared test library
+# (testlib/testlib.mk) and vault-mock's published client; never with another
+# module's private code (engine/tests/README.md: which test covers which file).
 ENGINE_TEST_SRCS := $(wildcard engine/tests/test_*.c)
 ENGINE_TESTLIB_SRCS := $(wildcard engine/tests/testlib/*.c)
 ENGINE_TESTLIB_OBJS := $(ENGINE_TESTLIB_SRCS:%.c=$(O)/%.o)
 ENGINE_TEST_BINS := $(ENGINE_TEST_SRCS:engine/tests/%.c=$(O)/tests/engine_%)
 TEST_BINS += $(ENGINE_TEST_BINS)
 
-$(ENGINE_TEST_SRCS:%.c=$(O)/%.o) $(ENGINE_TESTLIB_OBJS): CPPFLAGS += $(ENGINE_CPPFLAGS) -Iengine/tests/testlib -Icompliance/include -Ivault-mock/client $(CJSON_CFLAGS)
-
-# compliance.mk is included after this file, and make expands a rule's
-# prerequisites as it reads the rule: name the library here so that the
-# rule below does not see an empty $(COMP_LIB) (compliance.mk sets the same).
-COMP_LIB ?= $(O)/libcomp.a
+$(ENGINE_TEST_SRCS:%.c=$(O)/%.o) $(ENGINE_TESTLIB_OBJS): CPPFLAGS += $(ENGINE_CPPFLAGS) -Iengine/tests/testlib $(TESTLIB_CPPFLAGS)
 
 # End-to-end tests start bin/vault-mock through vault-mock/client (libvmclient.a).
-$(O)/tests/engine_%: $(O)/engine/tests/%.o $(ENGINE_TESTLIB_OBJS) $(O)/vault-mock/tests/testlib/vmt_valgrind.o $(COMP_LIB) $(O)/libvmclient.a $(ENGINE_LIB) | $(BIN)/vault-mock
+$(O)/tests/engine_%: $(O)/engine/tests/%.o $(ENGINE_TESTLIB_OBJS) $(TESTLIB_HOOK_VALGRIND) $(TESTLIB_HOOK_ANCHORS) $(TESTLIB) $(O)/libvmclient.a $(ENGINE_LIB) | $(BIN)/vault-mock
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(MHD_LIBS) $(ENGINE_LIBS)
 

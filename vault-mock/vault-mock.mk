@@ -36,7 +36,7 @@ VMOCK_TEST_BINS := $(VMOCK_TEST_SRCS:vault-mock/tests/%.c=$(O)/tests/vmock_%)
 TEST_BINS += $(VMOCK_TEST_BINS)
 
 $(VMOCK_TEST_SRCS:%.c=$(O)/%.o) $(VMOCK_TESTLIB_OBJS): CPPFLAGS += -Ivault-mock/tests/testlib \
-    -Ivault-mock/client -Ivault-mock/src $(CJSON_CFLAGS) $(OPENSSL_CFLAGS)
+    -Ivault-mock/client -Ivault-mock/src $(CJSON_CFLAGS) $(OPENSSL_CFLAGS) -Itestlib
 
 # vmt_client: the launcher and HTTPS client of vault-mock shared by its tests,
 # the engine's end-to-end tests, cmk-bench and the compliance suite (link
@@ -48,7 +48,7 @@ $(VMCLIENT_LIB): $(VMCLIENT_OBJS)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(O)/tests/vmock_%: $(O)/vault-mock/tests/%.o $(VMOCK_TESTLIB_OBJS) $(VMCLIENT_LIB) $(VMOCK_LIB) | $(VMOCK_BIN)
+$(O)/tests/vmock_%: $(O)/vault-mock/tests/%.o $(VMOCK_TESTLIB_OBJS) $(TESTLIB_HOOK_VALGRIND) $(TESTLIB) $(VMCLIENT_LIB) $(VMOCK_LIB) | $(VMOCK_BIN)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(CURL_LIBS) $(VMOCK_LIBS) $(SSL_LIBS)
 

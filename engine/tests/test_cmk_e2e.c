@@ -15,6 +15,7 @@
 
 #include "eng_store.h"
 #include "eng_vault.h"
+#include "tl_vault.h"
 #include "vmt_client.h"
 
 #define API "?api-version=7.4"
@@ -24,9 +25,7 @@ static char store_dir[256];
 
 static void setup(void)
 {
-    memset(&vs, 0, sizeof(vs));
-    static const char *const args[] = {"--throttle", "off", NULL};
-    cr_assert_eq(vmt_start(&vs, args), 0, "vault-mock did not start (%s)", vmt_bin());
+    tl_vault_start(&vs);
     snprintf(store_dir, sizeof(store_dir), "/tmp/cmk-e2e-XXXXXX");
     cr_assert_not_null(mkdtemp(store_dir));
 }
@@ -50,14 +49,6 @@ static struct eng_kek_provider *provider(const char *identity, const char *key)
     struct eng_kek_provider *p = eng_vault_open(&cfg);
     cr_assert_not_null(p, "%s", eng_strerror(eng_errno()));
     return p;
-}
-
-static void officer(const char *method, const char *path, const char *body, long want)
-{
-    struct vmt_resp r;
-    long st = vmt_call(&vs, method, path, vmt_token(&vs, "keyofficer"), body, &r);
-    cr_assert_eq(st, want, "%s %s: %ld %s", method, path, st, r.body ? r.body : "");
-    vmt_resp_free(&r);
 }
 
 static struct eng_store *make_store(struct eng_kek_provider *p, enum eng_mode mode)
@@ -118,7 +109,7 @@ Test(cmk_e2e, delete_makes_inaccessible_and_recover_restores)
     struct eng_store_info info;
     cr_assert_eq(eng_store_get_info(s, &info), 0);
 
-    officer("DELETE", "/keys/db-kek" API, NULL, 200);
+    tl_vault_officer(&vs, "DELETE", "/keys/db-kek" API, NULL, 200);
     double t = 0;
     expect_inaccessible(s, &t);
     cr_log_info("delete -> first refused read: %.2f s (interval 1 s)", t);
@@ -130,7 +121,7 @@ Test(cmk_e2e, delete_makes_inaccessible_and_recover_restores)
     cr_assert_null(eng_store_open(store_dir, p, NULL));
     cr_assert_eq(eng_errno(), ENG_ERR_KEK_NOT_FOUND, "got %s", eng_error_name(eng_errno()));
 
-    officer("POST", "/deletedkeys/db-kek/recover" API, NULL, 200);
+    tl_vault_officer(&vs, "POST", "/deletedkeys/db-kek/recover" API, NULL, 200);
     s = eng_store_open(store_dir, p, NULL);
     cr_assert_not_null(s, "reopen after recover: %s", eng_strerror(eng_errno()));
     memset(back, 0, sizeof(back));
@@ -149,12 +140,12 @@ Test(cmk_e2e, disable_then_enable)
     uint8_t data[4096], back[4096];
     fill(data, sizeof(data), 1);
     cr_assert_eq(eng_store_write(s, 0, 1, data), 0);
-    officer("PATCH", "/keys/db-kek/" API, "{\"attributes\":{\"enabled\":false}}", 200);
+    tl_vault_officer(&vs, "PATCH", "/keys/db-kek/" API, "{\"attributes\":{\"enabled\":false}}", 200);
     expect_inaccessible(s, NULL);
     eng_store_close(s);
     cr_assert_null(eng_store_open(store_dir, p, NULL));
     cr_assert_eq(eng_errno(), ENG_ERR_KEK_DISABLED, "got %s", eng_error_name(eng_errno()));
-    officer("PATCH", "/keys/db-kek/" API, "{\"attributes\":{\"enabled\":true}}", 200);
+    tl_vault_officer(&vs, "PATCH", "/keys/db-kek/" API, "{\"attributes\":{\"enabled\":true}}", 200);
     s = eng_store_open(store_dir, p, NULL);
     cr_assert_not_null(s, "%s", eng_strerror(eng_errno()));
     cr_assert_eq(eng_store_read(s, 0, 1, back), 0);
@@ -222,7 +213,7 @@ Test(cmk_e2e, kek_rotation_in_the_vault)
     /* the old version can now be disabled without loss */
     char vpath[128];
     snprintf(vpath, sizeof(vpath), "/keys/db-kek/%s" API, v1);
-    officer("PATCH", vpath, "{\"attributes\":{\"enabled\":false}}", 200);
+    tl_vault_officer(&vs, "PATCH", vpath, "{\"attributes\":{\"enabled\":false}}", 200);
     s = eng_store_open(store_dir, p, NULL);
     cr_assert_not_null(s, "%s", eng_strerror(eng_errno()));
     cr_assert_eq(eng_store_read(s, 10, 16, back), 0);

@@ -19,6 +19,7 @@
 
 #include "eng_store.h"
 #include "eng_vault.h"
+#include "tl_vault.h"
 #include "vmt_client.h"
 
 #define API "?api-version=7.4"
@@ -48,9 +49,7 @@ static void set_faults(const char *json)
 
 static void setup(void)
 {
-    memset(&vs, 0, sizeof(vs));
-    static const char *const args[] = {"--throttle", "off", NULL};
-    cr_assert_eq(vmt_start(&vs, args), 0);
+    tl_vault_start(&vs);
     char ver[40];
     cr_assert_eq(vmt_create_key(&vs, "fk", 2048, NULL, ver), 200);
     snprintf(dir, sizeof(dir), "/tmp/cmk-faults-XXXXXX");

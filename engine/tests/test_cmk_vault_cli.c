@@ -20,7 +20,7 @@
 #include "eng_store.h"
 #include "eng_vault.h"
 #include "store_helpers.h"
-#include "vmt_client.h"
+#include "tl_vault.h"
 
 #ifndef CMK_BIN
 #define CMK_BIN "bin/cmk"
@@ -30,35 +30,19 @@
 
 static struct vmt_server vs;
 static char dir[256];
-static char out_path[320], err_path[320], token_path[320];
+static char token_path[320];
 static char *err_text; /* stderr of the last cmk run */
 static char *out_text; /* stdout of the last cmk run */
 
-/* The port of the server's URL ("https://127.0.0.1:PORT"). */
-static int vmt_port(const struct vmt_server *s)
-{
-    const char *c = strrchr(s->url, ':');
-    char *end = NULL;
-    long v = c != NULL ? strtol(c + 1, &end, 10) : -1;
-    return c != NULL && end != c + 1 && *end == '\0' && v > 0 && v <= 65535 ? (int)v : -1;
-}
-
 static void write_token(void)
 {
-    const char *tok = vmt_token(&vs, "dbservice");
-    cr_assert_not_null(tok);
-    cr_assert_eq(tl_write_file(token_path, tok, strlen(tok)), 0);
-    cr_assert_eq(chmod(token_path, 0600), 0);
+    tl_vault_token_file(&vs, "dbservice", token_path);
 }
 
 static void setup(void)
 {
-    memset(&vs, 0, sizeof(vs));
-    static const char *const args[] = {"--throttle", "off", NULL};
-    cr_assert_eq(vmt_start(&vs, args), 0, "vault-mock did not start (%s)", vmt_bin());
+    tl_vault_start(&vs);
     tl_tmpdir(dir, sizeof(dir));
-    tl_path(out_path, sizeof(out_path), dir, "stdout");
-    tl_path(err_path, sizeof(err_path), dir, "stderr");
     tl_path(token_path, sizeof(token_path), dir, "token");
     write_token();
 }
@@ -74,38 +58,22 @@ static void teardown(void)
 
 TestSuite(cmk_vault, .init = setup, .fini = teardown, .timeout = 180);
 
-static char *slurp(const char *path)
-{
-    size_t len;
-    uint8_t *b = tl_read_file(path, &len);
-    cr_assert_not_null(b, "cannot read %s", path);
-    char *s = malloc(len + 1);
-    cr_assert_not_null(s);
-    memcpy(s, b, len);
-    s[len] = '\0';
-    free(b);
-    return s;
-}
-
-/* Runs cmk in the test folder with |args|; returns its exit code; stdout/stderr kept. */
+/* Runs cmk in the test folder with |args| (tl_cmk_vrun); returns its exit code; stdout/stderr kept. */
 static int cmk(const char *fmt, ...)
 {
-    char args[2048], cmd[4096], abs_bin[1024];
+    char p[320];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(args, sizeof(args), fmt, ap);
+    int rc = tl_cmk_vrun(CMK_BIN, dir, fmt, ap);
     va_end(ap);
-    cr_assert_eq(tl_cmk_path(CMK_BIN, abs_bin, sizeof(abs_bin)), 0);
-    int n = snprintf(cmd, sizeof(cmd), "cd %s && %s %s >%s 2>%s", dir, abs_bin, args, out_path,
-                     err_path);
-    cr_assert(n > 0 && (size_t)n < sizeof(cmd));
-    int st = system(cmd);
-    cr_assert(WIFEXITED(st), "cmk did not exit normally");
+    cr_assert_geq(rc, 0, "cmk did not run or did not exit normally");
     free(err_text);
     free(out_text);
-    err_text = slurp(err_path);
-    out_text = slurp(out_path);
-    return WEXITSTATUS(st);
+    tl_path(p, sizeof(p), dir, "stderr");
+    err_text = tl_read_text(p);
+    tl_path(p, sizeof(p), dir, "stdout");
+    out_text = tl_read_text(p);
+    return rc;
 }
 
 /* The vault options for key |key| at |url| with the vault's CA and dbservice's token. */
@@ -123,14 +91,6 @@ static void expect_err(int rc, int want_rc, const char *want1, const char *want2
     cr_assert(strstr(err_text, want1) != NULL, "stderr lacks \"%s\": %s", want1, err_text);
     cr_assert(want2 == NULL || strstr(err_text, want2) != NULL, "stderr lacks \"%s\": %s", want2,
               err_text);
-}
-
-static void officer(const char *method, const char *path, const char *body, long want)
-{
-    struct vmt_resp r;
-    long st = vmt_call(&vs, method, path, vmt_token(&vs, "keyofficer"), body, &r);
-    cr_assert_eq(st, want, "%s %s: %ld %s", method, path, st, r.body ? r.body : "");
-    vmt_resp_free(&r);
 }
 
 /* A store S in the test folder under vault key |key|, with 8 KiB of known bytes at offset 0. */
@@ -302,15 +262,15 @@ Test(cmk_vault, vault_on_a_new_port_is_named_and_set_vault_url_moves_the_store)
     snprintf(old_url, sizeof(old_url), "%s", vs.url);
     /* the vault restarts on another port (--listen 127.0.0.1:0), same state */
     cr_assert_eq(vmt_stop(&vs), 0);
-    int old_port = vmt_port(&vs);
+    int old_port = tl_vault_port(&vs);
     static const char *const args[] = {"--throttle", "off", NULL};
-    for (int i = 0; i < 5 && vmt_port(&vs) == old_port; i++) {
+    for (int i = 0; i < 5 && tl_vault_port(&vs) == old_port; i++) {
         if (i > 0) {
             cr_assert_eq(vmt_stop(&vs), 0);
         }
         cr_assert_eq(vmt_start(&vs, args), 0);
     }
-    cr_assert_neq(vmt_port(&vs), old_port, "the vault came back on the same port 5 times");
+    cr_assert_neq(tl_vault_port(&vs), old_port, "the vault came back on the same port 5 times");
     char want[600];
     int rc = cmk("get S --length 16 %s", vopts(vs.url, "db-kek"));
     snprintf(want, sizeof(want),
@@ -341,7 +301,7 @@ Test(cmk_vault, vault_on_a_new_port_is_named_and_set_vault_url_moves_the_store)
     cr_assert(strstr(out_text, "already recorded") != NULL, "%s", out_text);
     /* "localhost" for "127.0.0.1" is another URL too (the certificate names both) */
     char local[128];
-    snprintf(local, sizeof(local), "https://localhost:%d", vmt_port(&vs));
+    snprintf(local, sizeof(local), "https://localhost:%d", tl_vault_port(&vs));
     rc = cmk("get S --length 16 %s", vopts(local, "db-kek"));
     expect_err(rc, 1, "(ENG_ERR_KEK_URL_MISMATCH)", "cmk set-vault-url S");
     cr_assert_eq(cmk("set-vault-url S %s", vopts(local, "db-kek")), 0, "%s", err_text);
@@ -361,7 +321,7 @@ Test(cmk_vault, set_vault_url_refuses_another_key)
     char *before = keytable_bytes(&len0);
     /* another key name: refused, and the message names both */
     char local[128];
-    snprintf(local, sizeof(local), "https://localhost:%d", vmt_port(&vs));
+    snprintf(local, sizeof(local), "https://localhost:%d", tl_vault_port(&vs));
     int rc = cmk("set-vault-url S %s", vopts(local, "other-kek"));
     char want[600];
     snprintf(want, sizeof(want),
@@ -372,9 +332,7 @@ Test(cmk_vault, set_vault_url_refuses_another_key)
     expect_err(rc, 1, want, NULL);
     /* the same key name in another vault (another key, so none of the store's versions) */
     struct vmt_server other;
-    memset(&other, 0, sizeof(other));
-    static const char *const args[] = {"--throttle", "off", NULL};
-    cr_assert_eq(vmt_start(&other, args), 0);
+    tl_vault_start(&other);
     char over[40];
     cr_assert_eq(vmt_create_key(&other, "db-kek", 2048, NULL, over), 200);
     char opts[1024];
@@ -383,9 +341,7 @@ Test(cmk_vault, set_vault_url_refuses_another_key)
              other.ca);
     char tp[400];
     tl_path(tp, sizeof(tp), dir, "token2");
-    const char *tok2 = vmt_token(&other, "dbservice");
-    cr_assert_eq(tl_write_file(tp, tok2, strlen(tok2)), 0);
-    cr_assert_eq(chmod(tp, 0600), 0);
+    tl_vault_token_file(&other, "dbservice", tp);
     rc = cmk("set-vault-url S %s", opts);
     expect_err(rc, 3, "cmk: set-vault-url: key encryption key (or its version) not found "
                       "(ENG_ERR_KEK_NOT_FOUND)",
@@ -407,7 +363,7 @@ static void set_time_attr(const char *ver, const char *name, long delta)
     char path[160], body[160];
     snprintf(path, sizeof(path), "/keys/db-kek/%s" API, ver);
     snprintf(body, sizeof(body), "{\"attributes\":{\"%s\":%ld}}", name, (long)time(NULL) + delta);
-    officer("PATCH", path, body, 200);
+    tl_vault_officer(&vs, "PATCH", path, body, 200);
 }
 
 Test(cmk_vault, expired_kek_reads_but_refuses_writes_and_wraps)
@@ -439,7 +395,7 @@ Test(cmk_vault, expired_kek_reads_but_refuses_writes_and_wraps)
     }
     expect_data(vs.url, "db-kek"); /* the refused put changed nothing */
     /* the way out: a new version in the vault, rotate-kek rewraps, writes work again */
-    officer("POST", "/keys/db-kek/rotate" API, NULL, 200);
+    tl_vault_officer(&vs, "POST", "/keys/db-kek/rotate" API, NULL, 200);
     cr_assert_eq(cmk("rotate-kek S %s", opts), 0, "%s", err_text);
     cr_assert_eq(cmk("put S in.bin --offset 4096 %s", opts), 0, "%s", err_text);
     cr_assert_eq(cmk("status S %s", opts), 0, "%s", err_text);

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "store_helpers.h"
-#include "vmt_client.h"
+#include "tl_vault.h"
 
 static struct vmt_server vs;
 static char dir[256];
@@ -27,27 +27,21 @@ static char version[40];
 
 static void setup(void)
 {
-    memset(&vs, 0, sizeof(vs));
-    static const char *const args[] = {"--throttle", "off", NULL};
-    cr_assert_eq(vmt_start(&vs, args), 0, "vault-mock did not start (%s)", vmt_bin());
+    tl_vault_start(&vs);
     tl_tmpdir(dir, sizeof(dir));
     tl_path(out_path, sizeof(out_path), dir, "stdout");
     tl_path(err_path, sizeof(err_path), dir, "stderr");
-    /* cmk: $CMK_BIN, else beside the vault-mock under test (both are $(BIN)). */
+    /* cmk: $CMK_BIN (tl_cmk_path), else beside the vault-mock under test (both are $(BIN)). */
     char vm[PATH_MAX];
     cr_assert_not_null(realpath(vmt_bin(), vm));
-    if (getenv("CMK_BIN") != NULL) {
-        cr_assert_eq(tl_cmk_path("bin/cmk", cmk_bin, sizeof(cmk_bin)), 0);
-    } else {
-        snprintf(cmk_bin, sizeof(cmk_bin), "%s/cmk", dirname(vm));
-    }
+    snprintf(cmk_bin, sizeof(cmk_bin), "%s/cmk", dirname(vm));
     cr_assert_eq(vmt_create_key(&vs, "db-kek", 2048, NULL, version), 200);
     char tok[400];
     tl_path(tok, sizeof(tok), dir, "service.token");
-    const char *t = vmt_token(&vs, "dbservice");
-    cr_assert_not_null(t);
-    cr_assert_eq(tl_write_file(tok, t, strlen(t)), 0);
-    cr_assert_eq(chmod(tok, 0600), 0);
+    tl_vault_token_file(&vs, "dbservice", tok);
+    /* No SMK key file anywhere cmk looks: HOME is the test folder (cmk inherits it). */
+    cr_assert_eq(setenv("HOME", dir, 1), 0);
+    cr_assert_eq(unsetenv("CMK_KEY_FILE"), 0);
 }
 
 static void teardown(void)
@@ -58,33 +52,22 @@ static void teardown(void)
 
 TestSuite(cmk_vault_hint, .init = setup, .fini = teardown, .timeout = 120);
 
-/* Runs cmk |args| in the test folder, HOME there (no SMK key file); |vault|: add the options. */
+/* Runs cmk |args| in the test folder (tl_cmk_vrun); |vault|: add the vault options. */
 static int cmk(int vault, const char *fmt, ...)
 {
-    char args[1024], opts[1024] = "", cmd[4096];
+    char args[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(args, sizeof(args), fmt, ap);
+    int n = vsnprintf(args, sizeof(args), fmt, ap);
     va_end(ap);
-    if (vault) {
-        snprintf(opts, sizeof(opts),
-                 "--vault-url %s --vault-key db-kek --vault-ca %s --vault-token-file "
-                 "service.token",
-                 vs.url, vs.ca);
+    cr_assert(n > 0 && (size_t)n < sizeof(args));
+    if (!vault) {
+        return tl_cmk_exit(cmk_bin, dir, "%s", args);
     }
-    int n = snprintf(cmd, sizeof(cmd), "cd %s && env -u CMK_KEY_FILE HOME=%s %s %s %s >%s 2>%s",
-                     dir, dir, cmk_bin, opts, args, out_path, err_path);
-    cr_assert(n > 0 && (size_t)n < sizeof(cmd));
-    int st = system(cmd);
-    cr_assert(WIFEXITED(st), "cmk did not exit normally");
-    return WEXITSTATUS(st);
-}
-
-static char *slurp(const char *path)
-{
-    char *s = vmt_read_file(path, NULL);
-    cr_assert_not_null(s, "%s", path);
-    return s;
+    return tl_cmk_exit(cmk_bin, dir,
+                       "--vault-url %s --vault-key db-kek --vault-ca %s --vault-token-file "
+                       "service.token %s",
+                       vs.url, vs.ca, args);
 }
 
 /* stderr is exactly the hint for |cmd| on |what| ("store s", "backup b.cmkb"). */
@@ -96,10 +79,10 @@ static void expect_hint(const char *cmd, const char *what)
              "vault; give --vault-url %s --vault-key db-kek --vault-ca CA_FILE --vault-token-file "
              "TOKEN_FILE (an identity allowed get, wrapKey and unwrapKey on that key)\n",
              cmd, what, vs.url, version, vs.url);
-    char *e = slurp(err_path);
+    char *e = tl_read_text(err_path);
     cr_assert_str_eq(e, want);
     free(e);
-    char *o = slurp(out_path);
+    char *o = tl_read_text(out_path);
     cr_assert_str_eq(o, "", "nothing on stdout");
     free(o);
 }
@@ -143,7 +126,7 @@ Test(cmk_vault_hint, smk_store_keeps_the_key_file_error)
     tl_path(key, sizeof(key), dir, "k.key");
     cr_assert_eq(unlink(key), 0);
     cr_assert_eq(cmk(0, "--key-file k.key get s --length 1"), 3);
-    char *e = slurp(err_path);
+    char *e = tl_read_text(err_path);
     cr_assert_not_null(strstr(e, "cmk: key file k.key: "), "%s", e);
     cr_assert_not_null(strstr(e, "(ENG_ERR_KEK_NOT_FOUND)"), "%s", e);
     free(e);

@@ -172,12 +172,7 @@ static void crash_rounds(enum eng_mode mode)
     tl_path(key_path, sizeof(key_path), dir, "smk.key");
     tl_path(store_dir, sizeof(store_dir), dir, "store");
     struct eng_kek_provider *p = eng_smk_open(key_path, 1);
-    struct eng_store_config cfg;
-    eng_store_config_init(&cfg);
-    cfg.mode = mode;
-    cfg.unit_size = UNIT;
-    cfg.num_units = UNITS;
-    cfg.extent_units = EXTENT_UNITS;
+    struct eng_store_config cfg = tl_store_config(mode, UNIT, UNITS, EXTENT_UNITS);
     struct eng_store *s = eng_store_create(store_dir, p, &cfg);
     cr_assert_not_null(s);
     static struct model md;

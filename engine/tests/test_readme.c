@@ -41,26 +41,13 @@ static void teardown(void)
 
 TestSuite(readme, .init = setup, .fini = teardown, .timeout = 600);
 
-/* The whole file |path| as a string (malloc'd). */
-static char *slurp(const char *path)
-{
-    size_t len;
-    uint8_t *raw = tl_read_file(path, &len);
-    cr_assert_not_null(raw, "%s", path);
-    char *text = malloc(len + 1);
-    memcpy(text, raw, len);
-    text[len] = '\0';
-    free(raw);
-    return text;
-}
-
 /* The shell block of README.md's walk-through (malloc'd). */
 static char *walkthrough_block(void)
 {
     const char *readme = getenv("CMK_README") != NULL ? getenv("CMK_README") : "README.md";
     cr_assert_eq(access(readme, R_OK), 0, "cannot read %s (run from the repository's root)",
                  readme);
-    char *text = slurp(readme);
+    char *text = tl_read_text(readme);
     char *begin = strstr(text, BEGIN_MARK);
     cr_assert_not_null(begin, "README.md has no \"%s\" marker", BEGIN_MARK);
     char *end = strstr(begin, END_MARK);
@@ -163,8 +150,8 @@ Test(readme, cmk_walkthrough_runs_as_written)
         cr_assert_eq(waitpid(pid, &st, 0), pid);
         cr_assert_fail("the walk-through did not finish in 500 s");
     }
-    char *e_text = slurp(err);
-    char *o_text = slurp(out);
+    char *e_text = tl_read_text(err);
+    char *o_text = tl_read_text(out);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
               "the walk-through failed (status %d); stdout:\n%s\nstderr:\n%.2000s", st, o_text,
               e_text);

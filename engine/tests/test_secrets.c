@@ -40,6 +40,7 @@
 #include "eng_vault.h"
 #include "keytable_internal.h"
 #include "store_helpers.h"
+#include "tl_vault.h"
 #include "vmt_client.h"
 #include "vmt_scan.h"
 
@@ -84,29 +85,22 @@ static void teardown(void)
 
 TestSuite(secrets, .init = setup, .fini = teardown, .timeout = 900);
 
-static const char *cmk_bin(void)
-{
-    static char abs_bin[1024];
-    cr_assert_eq(tl_cmk_path(CMK_BIN, abs_bin, sizeof(abs_bin)), 0);
-    return abs_bin;
-}
-
 /* Runs cmk (SMK key file, or the vault options) in the session folder; its exit code. */
 static int cmk(const char *fmt, ...)
 {
-    char args[1024], cmd[4096];
+    char args[1024], out[32], err[32];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof(args), fmt, ap);
     va_end(ap);
     ncmd++;
-    int n = snprintf(cmd, sizeof(cmd), "cd %s && %s %s %s >log/%02d.out 2>log/%02d.err", dir,
-                     cmk_bin(), vault_args[0] != '\0' ? vault_args : "--key-file smk.key", args,
-                     ncmd, ncmd);
-    cr_assert(n > 0 && (size_t)n < sizeof(cmd));
-    int st = system(cmd);
-    cr_assert(WIFEXITED(st), "cmk %s did not exit normally", args);
-    return WEXITSTATUS(st);
+    snprintf(out, sizeof(out), ">log/%02d.out", ncmd);
+    snprintf(err, sizeof(err), "2>log/%02d.err", ncmd);
+    const struct tl_cmk_io io = {.out = out, .err = err};
+    int rc = tl_cmk_run_io(CMK_BIN, dir, &io, "%s %s",
+                           vault_args[0] != '\0' ? vault_args : "--key-file smk.key", args);
+    cr_assert_geq(rc, 0, "cmk %s did not run or did not exit normally", args);
+    return rc;
 }
 
 /* --- collecting the secrets -------------------------------------------------- */
@@ -400,15 +394,11 @@ static void collect_cmk(void)
 static void cmk_session(mode_t mask)
 {
     umask(mask);
-    static const char *const args[] = {"--throttle", "off", NULL};
-    cr_assert_eq(vmt_start(&vs, args), 0, "vault-mock did not start (%s)", vmt_bin());
+    tl_vault_start(&vs);
     import_rsa_kek("kek", 1);
     char token_file[400];
     tl_path(token_file, sizeof(token_file), in_dir, "token");
-    const char *tok = vmt_token(&vs, "dbservice");
-    cr_assert_not_null(tok);
-    cr_assert_eq(tl_write_file(token_file, tok, strlen(tok)), 0);
-    cr_assert_eq(chmod(token_file, 0600), 0); /* cmk refuses a token file open to others */
+    tl_vault_token_file(&vs, "dbservice", token_file); /* 0600: cmk refuses one open to others */
     snprintf(vault_args, sizeof(vault_args),
              "--vault-url %s --vault-key kek --vault-ca %s --vault-token-file in/token", vs.url,
              vs.ca);
@@ -423,7 +413,7 @@ static void cmk_session(mode_t mask)
     expect_no_secret(vs.state, label, 5);
     expect_private_modes(vs.state);
     /* Tokens must not reach the session's files either. */
-    cr_assert_eq(vmt_scan_add_text(sc, "dbservice token", tok), 0);
+    cr_assert_eq(vmt_scan_add_text(sc, "dbservice token", vmt_token(&vs, "dbservice")), 0);
     cr_assert_eq(vmt_scan_add_text(sc, "keyofficer token", vmt_token(&vs, "keyofficer")), 0);
     snprintf(label, sizeof(label), "cmk session, %s", what);
     expect_no_secret(dir, label, 20);

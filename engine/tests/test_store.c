@@ -32,13 +32,7 @@ TestSuite(store, .init = setup, .fini = teardown);
 
 static struct eng_store_config small_cfg(enum eng_mode mode)
 {
-    struct eng_store_config c;
-    eng_store_config_init(&c);
-    c.mode = mode;
-    c.unit_size = 4096;
-    c.num_units = 300; /* 3 extents of 128 (last one partial) */
-    c.extent_units = 128;
-    return c;
+    return tl_store_config(mode, 4096, 300, 128); /* 3 extents of 128 (last one partial) */
 }
 
 static struct eng_kek_provider *smk(void)
@@ -57,14 +51,6 @@ static struct eng_store *new_store(const struct eng_store_config *cfg, struct en
     return s;
 }
 
-static uint8_t *random_buf(size_t len)
-{
-    uint8_t *b = malloc(len);
-    cr_assert_not_null(b);
-    RAND_bytes(b, (int)len);
-    return b;
-}
-
 static void fname(char *out, size_t n, const char *name)
 {
     tl_path(out, n, store_dir, name);
@@ -79,7 +65,7 @@ static void round_trip(enum eng_mode mode, int in_memory)
                                     : eng_store_create(store_dir, p, &cfg);
     cr_assert_not_null(s, "%s", eng_error_name(eng_errno()));
     size_t total = cfg.num_units * cfg.unit_size;
-    uint8_t *want = random_buf(total);
+    uint8_t *want = tl_random_buf(total);
     uint8_t *got = calloc(1, total);
     uint8_t *zero = calloc(1, total);
     cr_assert_eq(eng_store_read(s, 0, cfg.num_units, got), 0);
@@ -163,7 +149,7 @@ Test(store, unit_sizes_512_and_64k)
             struct eng_store *s = eng_store_create_memory(p, &cfg);
             cr_assert_not_null(s);
             size_t total = cfg.num_units * cfg.unit_size;
-            uint8_t *want = random_buf(total), *got = malloc(total);
+            uint8_t *want = tl_random_buf(total), *got = malloc(total);
             cr_assert_eq(eng_store_write(s, 0, cfg.num_units, want), 0);
             cr_assert_eq(eng_store_read(s, 0, cfg.num_units, got), 0);
             cr_assert_eq(memcmp(got, want, total), 0);
@@ -277,7 +263,7 @@ static void expect_auth_failure(const char *file, uint64_t off, uint64_t unit)
     struct eng_store_config cfg = small_cfg(ENG_MODE_GCM);
     struct eng_store *s = new_store(&cfg, &p);
     size_t us = cfg.unit_size;
-    uint8_t *want = random_buf(3 * us), *got = malloc(3 * us);
+    uint8_t *want = tl_random_buf(3 * us), *got = malloc(3 * us);
     cr_assert_eq(eng_store_write(s, unit - 1, 3, want), 0);
     uint64_t data_off, tag_off;
     locate(s, unit, &data_off, &tag_off);
@@ -323,7 +309,7 @@ Test(store, gcm_swapped_units_fail_auth)
     struct eng_store_config cfg = small_cfg(ENG_MODE_GCM);
     struct eng_store *s = new_store(&cfg, &p);
     size_t us = cfg.unit_size;
-    uint8_t *want = random_buf(2 * us), *got = malloc(us);
+    uint8_t *want = tl_random_buf(2 * us), *got = malloc(us);
     cr_assert_eq(eng_store_write(s, 10, 2, want), 0);
     uint64_t d10, t10, d11, t11;
     locate(s, 10, &d10, &t10);
@@ -437,7 +423,7 @@ Test(store, gcm_nonce_never_repeats_across_reopen_and_crash)
     const size_t per_cycle = 200;
     uint8_t *nonces = malloc((size_t)cycles * per_cycle * 12);
     size_t count = 0;
-    uint8_t *buf = random_buf(per_cycle * cfg.unit_size);
+    uint8_t *buf = tl_random_buf(per_cycle * cfg.unit_size);
     char tags[400];
     fname(tags, sizeof(tags), "tags");
     for (int c = 0; c < cycles; c++) {
@@ -492,7 +478,7 @@ static void rotate_kek_keeps_data(enum eng_mode mode)
     struct eng_store *s = eng_store_create(store_dir, p, &cfg);
     cr_assert_not_null(s);
     size_t total = cfg.num_units * cfg.unit_size;
-    uint8_t *want = random_buf(total), *got = malloc(total);
+    uint8_t *want = tl_random_buf(total), *got = malloc(total);
     cr_assert_eq(eng_store_write(s, 0, cfg.num_units, want), 0);
     char data[400], tags[400];
     fname(data, sizeof(data), "data");
@@ -559,7 +545,7 @@ static void rekey_extent_keeps_data(enum eng_mode mode, int in_memory)
     cr_assert_not_null(s);
     size_t total = cfg.num_units * cfg.unit_size;
     size_t slot_len = (size_t)cfg.extent_units * cfg.unit_size;
-    uint8_t *want = random_buf(total), *got = malloc(total);
+    uint8_t *want = tl_random_buf(total), *got = malloc(total);
     cr_assert_eq(eng_store_write(s, 0, cfg.num_units, want), 0);
     char data[400];
     fname(data, sizeof(data), "data");
@@ -632,7 +618,7 @@ Test(store, failing_get_makes_store_inaccessible)
     cfg.revalidate_s = 1;
     struct eng_store *s = eng_store_create(store_dir, p, &cfg);
     cr_assert_not_null(s);
-    uint8_t *want = random_buf(4096), *got = malloc(4096);
+    uint8_t *want = tl_random_buf(4096), *got = malloc(4096);
     cr_assert_eq(eng_store_write(s, 5, 1, want), 0);
     struct eng_secure_stats st0, st1;
     eng_secure_stats(&st0);
@@ -800,7 +786,7 @@ Test(store, memory_store_backup_restores_to_a_folder)
     struct eng_store *m = eng_store_create_memory(p, &cfg);
     cr_assert_not_null(m);
     size_t total = cfg.num_units * cfg.unit_size;
-    uint8_t *want = random_buf(total), *got = malloc(total);
+    uint8_t *want = tl_random_buf(total), *got = malloc(total);
     cr_assert_eq(eng_store_write(m, 0, cfg.num_units, want), 0);
     char bk[400];
     tl_path(bk, sizeof(bk), dir, "mem.cmkb");

@@ -51,29 +51,24 @@ TestSuite(cmk, .init = setup, .fini = teardown);
 /* Runs |pre| (e.g. "cat in |" or "timeout 100", or "") cmk with |args|; returns its exit code. */
 static int vcmk(const char *pre, const char *fmt, va_list ap)
 {
-    char args[1024], cmd[4096];
-    vsnprintf(args, sizeof(args), fmt, ap);
-    char abs_bin[1024];
-    cr_assert_eq(tl_cmk_path(CMK_BIN, abs_bin, sizeof(abs_bin)), 0);
-    int n = snprintf(cmd, sizeof(cmd), "cd %s && %s %s --key-file k.key %s >%s 2>%s", dir, pre,
-                     abs_bin, args, out_path, err_path);
-    cr_assert(n > 0 && (size_t)n < sizeof(cmd));
-    int st = system(cmd);
-    cr_assert(WIFEXITED(st), "cmk did not exit normally");
-    return WEXITSTATUS(st);
+    char args[1024];
+    int n = vsnprintf(args, sizeof(args), fmt, ap);
+    cr_assert(n >= 0 && (size_t)n < sizeof(args));
+    const struct tl_cmk_io io = {.pre = pre};
+    int rc = tl_cmk_run_io(CMK_BIN, dir, &io, "--key-file k.key %s", args);
+    cr_assert_geq(rc, 0, "cmk did not run or did not exit normally");
+    return rc;
 }
 
 /* Runs cmk with its standard output opened read-write on |file| (1<>), stderr as cmk() does. */
 static int cmk_stdout(const char *file, const char *args)
 {
-    char abs_bin[1024], cmd[4096];
-    cr_assert_eq(tl_cmk_path(CMK_BIN, abs_bin, sizeof(abs_bin)), 0);
-    int n = snprintf(cmd, sizeof(cmd), "cd %s && %s --key-file k.key %s 1<>%s 2>%s", dir, abs_bin,
-                     args, file, err_path);
-    cr_assert(n > 0 && (size_t)n < sizeof(cmd));
-    int st = system(cmd);
-    cr_assert(WIFEXITED(st), "cmk did not exit normally");
-    return WEXITSTATUS(st);
+    char out[320];
+    snprintf(out, sizeof(out), "1<>%s", file);
+    const struct tl_cmk_io io = {.out = out};
+    int rc = tl_cmk_run_io(CMK_BIN, dir, &io, "--key-file k.key %s", args);
+    cr_assert_geq(rc, 0, "cmk did not run or did not exit normally");
+    return rc;
 }
 
 /* Runs cmk with |args| (in the test folder, key file k.key); returns its exit code. */

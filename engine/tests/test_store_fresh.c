@@ -33,13 +33,11 @@
 #define UNIT 4096U
 
 static char dir[256];
-static char out_path[320], err_path[320], key_path[320];
+static char key_path[320];
 
 static void setup(void)
 {
     tl_tmpdir(dir, sizeof(dir));
-    tl_path(out_path, sizeof(out_path), dir, "stdout");
-    tl_path(err_path, sizeof(err_path), dir, "stderr");
     tl_path(key_path, sizeof(key_path), dir, "k.key");
 }
 
@@ -51,21 +49,7 @@ static void teardown(void)
 TestSuite(fresh, .init = setup, .fini = teardown);
 
 /* Runs cmk with |args| in the test folder (key file k.key); returns its exit code. */
-static int cmk(const char *fmt, ...)
-{
-    char args[1024], cmd[4096], bin[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof(args), fmt, ap);
-    va_end(ap);
-    cr_assert_eq(tl_cmk_path(CMK_BIN, bin, sizeof(bin)), 0);
-    int n = snprintf(cmd, sizeof(cmd), "cd %s && %s --key-file k.key %s >%s 2>%s", dir, bin, args,
-                     out_path, err_path);
-    cr_assert(n > 0 && (size_t)n < sizeof(cmd));
-    int st = system(cmd);
-    cr_assert(WIFEXITED(st), "cmk did not exit normally");
-    return WEXITSTATUS(st);
-}
+#define cmk(...) tl_cmk_exit(CMK_BIN, dir, "--key-file k.key " __VA_ARGS__)
 
 /* Runs a shell command in the test folder; asserts it succeeds. */
 static void sh(const char *fmt, ...)

@@ -42,22 +42,9 @@ TestSuite(integrity, .init = setup, .fini = teardown);
 
 static struct eng_store_config cfg_of(enum eng_store_integrity integrity)
 {
-    struct eng_store_config c;
-    eng_store_config_init(&c);
-    c.mode = ENG_MODE_XTS;
-    c.unit_size = US;
-    c.num_units = UNITS;
-    c.extent_units = EXTENT;
+    struct eng_store_config c = tl_store_config(ENG_MODE_XTS, US, UNITS, EXTENT);
     c.integrity = integrity;
     return c;
-}
-
-static uint8_t *random_buf(size_t len)
-{
-    uint8_t *b = malloc(len);
-    cr_assert_not_null(b);
-    RAND_bytes(b, (int)len);
-    return b;
 }
 
 /* A closed store in |where| holding *want (random, UNITS units; the caller frees it). */
@@ -66,7 +53,7 @@ static void make_store(const char *where, enum eng_store_integrity integrity, ui
     struct eng_store_config c = cfg_of(integrity);
     struct eng_store *s = eng_store_create(where, kek, &c);
     cr_assert_not_null(s, "%s", eng_error_name(eng_errno()));
-    *want = random_buf((size_t)UNITS * US);
+    *want = tl_random_buf((size_t)UNITS * US);
     cr_assert_eq(eng_store_write(s, 0, UNITS, *want), 0);
     eng_store_close(s);
 }
@@ -365,7 +352,7 @@ Test(integrity, memory_store_round_trip)
     struct eng_store_config c = cfg_of(ENG_STORE_INTEGRITY_HMAC_SHA256);
     struct eng_store *s = eng_store_create_memory(kek, &c);
     cr_assert_not_null(s, "%s", eng_error_name(eng_errno()));
-    uint8_t *want = random_buf((size_t)UNITS * US), *got = malloc((size_t)UNITS * US);
+    uint8_t *want = tl_random_buf((size_t)UNITS * US), *got = malloc((size_t)UNITS * US);
     cr_assert_eq(eng_store_write(s, 0, UNITS, want), 0);
     cr_assert_eq(eng_store_rekey_extent(s, 2), 0);
     cr_assert_eq(eng_store_read(s, 0, UNITS, got), 0);

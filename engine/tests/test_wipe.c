@@ -44,6 +44,7 @@
 #include "eng_store.h"
 #include "eng_vault.h"
 #include "store_helpers.h"
+#include "tl_vault.h"
 #include "vmt_client.h"
 #include "vmt_scan.h"
 
@@ -396,8 +397,7 @@ Test(wipe, ciphers_smk_and_store)
 
 Test(wipe, vault_provider)
 {
-    static const char *const args[] = {"--throttle", "off", NULL};
-    cr_assert_eq(vmt_start(&vs, args), 0, "vault-mock did not start");
+    tl_vault_start(&vs);
     cr_assert_eq(vmt_create_key(&vs, "kek", 2048, NULL, NULL), 200);
     struct eng_secure_stats st;
     eng_secure_stats(&st);

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "fslib.h"
-#include "vmt_client.h"
+#include "tl_vault.h"
 
 #define API        "?api-version=7.4"
 #define DEADLINE_S 60.0
@@ -132,28 +132,15 @@ Test(fs_keyloss, smk_key_file_deleted)
 
 static void start_vault(void)
 {
-    static const char *const args[] = {"--throttle", "off", NULL};
-    cr_assert_eq(vmt_start(&vs, args), 0, "vault-mock did not start (%s)", vmt_bin());
+    tl_vault_start(&vs);
     char ver[128];
     cr_assert_eq(vmt_create_key(&vs, "db-kek", 2048, NULL, ver), 200);
     char token[256];
     snprintf(token, sizeof(token), "%s/token", x.root);
-    FILE *f = fopen(token, "w");
-    cr_assert_not_null(f);
-    fputs(vmt_token(&vs, "dbservice"), f);
-    fclose(f);
-    cr_assert_eq(chmod(token, 0600), 0);
+    tl_vault_token_file(&vs, "dbservice", token);
     snprintf(x.keyopts, sizeof(x.keyopts),
              "--vault-url %s --vault-key db-kek --vault-ca %s --vault-token-file %s", vs.url, vs.ca,
              token);
-}
-
-static void officer(const char *method, const char *path, const char *body, long want)
-{
-    struct vmt_resp r;
-    long st = vmt_call(&vs, method, path, vmt_token(&vs, "keyofficer"), body, &r);
-    cr_assert_eq(st, want, "%s %s: %ld %s", method, path, st, r.body ? r.body : "");
-    vmt_resp_free(&r);
 }
 
 static void mount_fast(void)
@@ -169,7 +156,7 @@ Test(fs_keyloss, vault_key_deleted)
     start_vault();
     mount_fast();
     int fd = write_file();
-    officer("DELETE", "/keys/db-kek" API, NULL, 200);
+    tl_vault_officer(&vs, "DELETE", "/keys/db-kek" API, NULL, 200);
     double t = wait_for_eio(fd, 10.0);
     fprintf(stderr,
             "fs_keyloss: vault key deleted: reads failed with EIO after %.2f s "
@@ -194,7 +181,7 @@ Test(fs_keyloss, vault_key_deleted)
     int rc = fsx_run(&x, "%s mount %s %s %s", CMKFS_BIN, x.back, x.mnt, x.keyopts);
     cr_assert_eq(rc, 3, "mount without the key: %d %s", rc, fsx_err(&x));
     cr_assert(strstr(fsx_err(&x), "KEK_NOT_FOUND") != NULL, "%s", fsx_err(&x));
-    officer("POST", "/deletedkeys/db-kek/recover" API, NULL, 200);
+    tl_vault_officer(&vs, "POST", "/deletedkeys/db-kek/recover" API, NULL, 200);
     read_back_after_remount();
 }
 
@@ -203,11 +190,11 @@ Test(fs_keyloss, vault_key_disabled)
     start_vault();
     mount_fast();
     int fd = write_file();
-    officer("PATCH", "/keys/db-kek/" API, "{\"attributes\":{\"enabled\":false}}", 200);
+    tl_vault_officer(&vs, "PATCH", "/keys/db-kek/" API, "{\"attributes\":{\"enabled\":false}}", 200);
     double t = wait_for_eio(fd, 10.0);
     fprintf(stderr, "fs_keyloss: vault key disabled: EIO after %.2f s\n", t);
     close(fd);
-    officer("PATCH", "/keys/db-kek/" API, "{\"attributes\":{\"enabled\":true}}", 200);
+    tl_vault_officer(&vs, "PATCH", "/keys/db-kek/" API, "{\"attributes\":{\"enabled\":true}}", 200);
     read_back_after_remount();
 }
 

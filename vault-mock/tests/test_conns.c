@@ -175,7 +175,7 @@ static void slow_clients_are_cut(const char *mode, const char *const *args)
     struct slow sl[N_SLOW];
     pthread_t th[N_SLOW];
     for (int i = 0; i < N_SLOW; i++) {
-        sl[i] = (struct slow){.kind = (enum slow_kind)i, .port = vmt_port(S), .token = ko};
+        sl[i] = (struct slow){.kind = (enum slow_kind)i, .port = tl_vault_port(S), .token = ko};
         cr_assert_eq(pthread_create(&th[i], NULL, slow_main, &sl[i]), 0);
     }
     /* normal clients, each on a new connection, while the slow ones hang on */
@@ -277,7 +277,7 @@ Test(conns, no_deadline_with_request_timeout_0)
     const char *args[] = {"--request-timeout", "0", "--timeout", "30", NULL};
     vmt_setup_args(args);
     signal(SIGPIPE, SIG_IGN);
-    int fd = vmt_tcp_connect(vmt_port(S));
+    int fd = vmt_tcp_connect(tl_vault_port(S));
     cr_assert_geq(fd, 0);
     SSL_CTX *ctx = NULL;
     SSL *ssl = tls_over(fd, &ctx);
@@ -331,7 +331,7 @@ static void per_ip_limit(const char *mode, const char *const *args)
 {
     signal(SIGPIPE, SIG_IGN);
     vmt_setup_args(args);
-    int port = vmt_port(S);
+    int port = tl_vault_port(S);
     /* one after another: the first two are kept, every further one is closed at once */
     int fds[N_IP_CLIENTS];
     int kept = 0;
@@ -425,7 +425,7 @@ Test(conns, total_limit_queues_new_connections_until_a_slot_frees)
     const char *args[] = {"--max-connections", "2", "--timeout", "30", "--insecure-http", NULL};
     vmt_setup_args(args);
     (void)vmt_token(S, "auditor"); /* read tokens.json before the slots are taken */
-    int port = vmt_port(S);
+    int port = tl_vault_port(S);
     int a = vmt_kept_alive(port);
     int b = vmt_kept_alive(port);
     struct waiter w = {0};

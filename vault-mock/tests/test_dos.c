@@ -79,7 +79,7 @@ Test(dos, idle_connections_from_one_address_do_not_starve_others)
     vmt_setup_args(args);
     (void)vmt_token(S, "auditor");
     (void)vmt_token(S, "admin");
-    int port = vmt_port(S);
+    int port = tl_vault_port(S);
     int fds[N_IDLE];
     for (int i = 0; i < N_IDLE; i++) {
         fds[i] = connect_from("127.0.0.2", port);
@@ -126,7 +126,7 @@ Test(dos, idle_connections_from_many_addresses_are_evicted_for_a_new_client)
     vmt_setup_args(args);
     (void)vmt_token(S, "auditor");
     (void)vmt_token(S, "admin");
-    int port = vmt_port(S);
+    int port = tl_vault_port(S);
     /* 8 x 8 silent connections from 127.0.0.2..9: each address within its limit, together
      * twice --max-connections (32 accepted, 32 in the listen queue) */
     int fds[EV_ADDRS * EV_PER_ADDR];
@@ -166,7 +166,7 @@ Test(dos, a_connection_that_never_speaks_is_closed_by_the_handshake_timeout)
     /* idle timeout 600 s, request deadline 1200 s: only the handshake timeout can act */
     const char *args[] = {"--timeout", "600", NULL};
     vmt_setup_args(args);
-    int port = vmt_port(S);
+    int port = tl_vault_port(S);
     long off = vmt_audit_end(S);
     int fd = connect_from("127.0.0.2", port);
     cr_assert_geq(fd, 0);
@@ -223,7 +223,7 @@ Test(dos, a_kept_alive_connection_is_not_cut_by_the_handshake_timeout)
     /* plain HTTP so that the test writes the requests itself on one connection */
     const char *args[] = {"--insecure-http", "--timeout", "600", "--handshake-timeout", "1", NULL};
     vmt_setup_args(args);
-    int fd = vmt_tcp_connect(vmt_port(S));
+    int fd = vmt_tcp_connect(tl_vault_port(S));
     cr_assert_geq(fd, 0);
     static const char req[] = "GET /keys?" VMT_API " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
     cr_assert_eq(send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL), (ssize_t)sizeof(req) - 1);
@@ -252,7 +252,7 @@ Test(dos, connections_beyond_fd_setsize_are_served)
     vmt_setup_args(args);
     (void)vmt_token(S, "auditor");
     (void)vmt_token(S, "admin");
-    int port = vmt_port(S);
+    int port = tl_vault_port(S);
     int *fds = calloc(N_MANY, sizeof(int));
     cr_assert_not_null(fds);
     for (int i = 0; i < N_MANY; i++) {

@@ -49,7 +49,7 @@ struct raw_resp {
 static void raw_send(const char *req, size_t len, struct raw_resp *out)
 {
     memset(out, 0, sizeof(*out));
-    int fd = vmt_tcp_connect(vmt_port(S));
+    int fd = vmt_tcp_connect(tl_vault_port(S));
     cr_assert_geq(fd, 0);
     cr_assert_eq(send(fd, req, len, MSG_NOSIGNAL), (ssize_t)len);
     size_t cap = 65536;

@@ -144,7 +144,7 @@ Test(limits_flags, connection_limit_and_idle_timeout)
     snprintf(idle_s, sizeof(idle_s), "%d", vmt_scaled(6, 30));
     const char *args[] = {"--max-connections", "2", "--timeout", idle_s, "--insecure-http", NULL};
     vmt_setup_args(args);
-    int port = vmt_port(S);
+    int port = tl_vault_port(S);
     /* kept alive after a first request: silent ones would be evicted for the client */
     int a = vmt_kept_alive(port);
     int b = vmt_kept_alive(port);
@@ -201,7 +201,7 @@ Test(limits_flags, usage_errors_exit_2_and_help_exits_0)
 Test(limits, port_in_use_exits_1_and_sigint_stops_cleanly)
 {
     char listen[64];
-    snprintf(listen, sizeof(listen), "127.0.0.1:%d", vmt_port(S));
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", tl_vault_port(S));
     char state[] = "/tmp/vmock-test-XXXXXX";
     cr_assert(mkdtemp(state) != NULL);
     const char *args[] = {"--state", state, "--listen", listen, NULL};

@@ -1,8 +1,9 @@
 /*
- * store_helpers.h - test-only helpers for the key, store, backup and
- * temporary-file tests: scratch folders, a key file written independently
- * of smk.c (from its documented format), a provider whose get() can be
- * switched to fail, and a reader for NIST "K = ... / P = ..." vector files.
+ * store_helpers.h - engine-only helpers for the key, store, backup and
+ * temporary-file tests: a key file written independently of smk.c (from
+ * its documented format) and a provider whose get() can be switched to
+ * fail. It includes the shared testlib's folders and files (tl_files.h),
+ * cmk runner (tl_cmk.h) and vector readers (tl_vectors.h).
  */
 #ifndef STORE_HELPERS_H
 #define STORE_HELPERS_H
@@ -11,27 +12,10 @@
 #include <stdint.h>
 
 #include "eng_keys.h"
-
-/* tl_tmpdir makes a fresh folder under /tmp and writes its path to |out|; aborts on failure. */
-void tl_tmpdir(char *out, size_t max_out_len);
-/*
- * tl_cmk_path writes the absolute path of the cmk program under test:
- * $CMK_BIN, else |compiled_default| (relative paths taken from the current
- * folder). Returns 0, or -1 when it does not fit.
- */
-int tl_cmk_path(const char *compiled_default, char *out, size_t max_out_len);
-/*
- * tl_cmk_run runs the cmk program under test (see tl_cmk_path) in folder
- * |dir| with the printf-style arguments, its output in |dir|/stdout and
- * |dir|/stderr. Returns its exit code, or -1 if the command did not fit,
- * could not start, or cmk did not exit normally.
- */
-int tl_cmk_run(const char *compiled_default, const char *dir, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* tl_rmtree removes |path| and everything below it (best effort). */
-void tl_rmtree(const char *path);
-/* tl_path writes "<dir>/<name>" into |out|. */
-void tl_path(char *out, size_t max_out_len, const char *dir, const char *name);
+#include "eng_store.h"
+#include "tl_cmk.h"
+#include "tl_files.h"
+#include "tl_vectors.h"
 
 /*
  * tl_write_key_file writes a one-version SMK key file with KEK |kek| at
@@ -39,13 +23,6 @@ void tl_path(char *out, size_t max_out_len, const char *dir, const char *name);
  * 0x11.., version id 0x22... Returns 0 or -1.
  */
 int tl_write_key_file(const char *path, const uint8_t kek[32]);
-
-/* tl_read_file reads a whole file into a malloc'd buffer; NULL on failure. */
-uint8_t *tl_read_file(const char *path, size_t *out_len);
-/* tl_write_file replaces |path| with |len| bytes; 0 or -1. */
-int tl_write_file(const char *path, const void *data, size_t len);
-/* tl_flip_bit flips bit |bit| of the byte at |off| in |path|; 0 or -1. */
-int tl_flip_bit(const char *path, uint64_t off, int bit);
 
 /*
  * A provider that forwards to |inner| but whose get() fails with *fail_code
@@ -60,19 +37,13 @@ struct tl_switch {
 };
 struct eng_kek_provider *tl_switch_provider(struct tl_switch *sw, struct eng_kek_provider *inner);
 
-/* One NIST key-wrap vector: K, P, C, and whether it is marked FAIL. */
-struct tl_kw_vector {
-    uint8_t k[32];
-    uint8_t p[512];
-    size_t p_len;
-    uint8_t c[520];
-    size_t c_len;
-    int fail;
-};
 /*
- * tl_kw_vectors reads up to |max| vectors from a CAVP KW/KWP file into
- * |out|; returns how many, or -1 if the file cannot be read.
+ * tl_store_config is eng_store_config_init's configuration with the
+ * geometry |mode|, |unit_size|, |num_units|, |extent_units| set.
  */
-int tl_kw_vectors(const char *path, struct tl_kw_vector *out, int max);
+struct eng_store_config tl_store_config(enum eng_mode mode, uint32_t unit_size,
+                                        uint64_t num_units, uint32_t extent_units);
+/* tl_random_buf returns |len| random bytes (RAND_bytes) in a malloc'd buffer; asserts. */
+uint8_t *tl_random_buf(size_t len);
 
 #endif /* STORE_HELPERS_H */

@@ -89,12 +89,6 @@ int vmt_jint(const cJSON *o, const char *name)
     return cJSON_IsNumber(v) ? v->valueint : -1;
 }
 
-int vmt_port(const struct vmt_server *s)
-{
-    const char *colon = strrchr(s->url, ':');
-    return colon != NULL ? (int)strtol(colon + 1, NULL, 10) : -1;
-}
-
 int vmt_tcp_connect(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);

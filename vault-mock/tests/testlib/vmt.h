@@ -4,6 +4,7 @@
 #ifndef VMT_H
 #define VMT_H
 
+#include "tl_vault.h"
 #include "vmt_client.h"
 
 /* vmt_expect sends the call and asserts the answer's status (the body is shown on failure). */
@@ -32,8 +33,7 @@ const char *vmt_jstr(const cJSON *o, const char *name);
 /* vmt_jint is the integer member |name| of |o|, or -1. */
 int vmt_jint(const cJSON *o, const char *name);
 
-/* vmt_port is the port of |s|'s URL, or -1. */
-int vmt_port(const struct vmt_server *s);
+/* The port of a server's URL: tl_vault_port (testlib/tl_vault.h). */
 /* vmt_tcp_connect opens a plain TCP connection to 127.0.0.1:|port|; returns the socket or -1. */
 int vmt_tcp_connect(int port);
 /*

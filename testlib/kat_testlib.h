@@ -1,5 +1,8 @@
 /*
- * kat_testlib.h - helpers for the known-answer test suites (tests only).
+ * kat_testlib.h - helpers for the known-answer test suites of the engine
+ * and of compliance (tests only): the (back end, arch) paths that run a
+ * mode, hex literals, where the vector files are, a reference cipher
+ * through OpenSSL EVP, and one-line notes.
  */
 #ifndef KAT_TESTLIB_H
 #define KAT_TESTLIB_H
@@ -7,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "comp_kat.h"
 #include "eng_cipher.h"
+#include "tl_files.h"
 
 /* A back end and CPU path that runs a mode on this build and machine. */
 struct tl_path {
@@ -27,6 +30,9 @@ size_t tl_paths(enum eng_mode mode, struct tl_path *out, size_t max_out);
 
 /* tl_path_name writes "ipsec-mb/avx512" into |out|; returns |out|. */
 const char *tl_path_name(const struct tl_path *p, char *out, size_t max_out_len);
+
+/* tl_hex_digit is the value of hex digit |c| (either case), or -1. */
+int tl_hex_digit(char c);
 
 /*
  * tl_hex decodes the hex literal |hex| (whitespace allowed between digits)
@@ -56,9 +62,6 @@ int tl_shared_vectors(char *out, size_t max_out_len);
  */
 int tl_pyca_aes(char *out, size_t max_out_len);
 
-/* 1 if |path| is a regular file. */
-int tl_is_file(const char *path);
-
 /*
  * tl_ref_crypt runs |cipher| ("AES-256-ECB", "-CBC", "-CTR", "-XTS",
  * "-GCM") through OpenSSL EVP directly, independently of the engine.
@@ -75,9 +78,5 @@ int tl_ref_crypt(const char *cipher, int enc, const uint8_t *key, const uint8_t 
  * it (Criterion hides cr_log_info unless run with --verbose).
  */
 void tl_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* tl_log_result prints one summary line for |label| on path |p| (tl_note). */
-void tl_log_result(const char *label, const char *what, const struct tl_path *p,
-                   const struct comp_kat_result *r);
 
 #endif /* KAT_TESTLIB_H */

@@ -1,9 +1,10 @@
 /*
- * vmt_valgrind.c - under make valgrind (CMK_UNDER_VALGRIND=1), every
+ * valgrind_timeouts.c - under make valgrind (CMK_UNDER_VALGRIND=1), every
  * Criterion timeout of the program is multiplied by VMT_VALGRIND_SLOWDOWN:
  * memcheck runs the tests and every process they start (vault-mock, cmk)
  * 20-50 times slower, and a timeout that fits a native run would fail a
- * clean program. Linked into the engine and vault-mock test programs.
+ * clean program. Linked (as an object: see testlib.mk) into the engine, fs,
+ * compliance and vault-mock test programs.
  */
 #include <criterion/criterion.h>
 #include <criterion/hooks.h>

@@ -10,11 +10,11 @@
 #include <criterion/hooks.h>
 #include <stdlib.h>
 
-#include "store_helpers.h"
+#include "tl_files.h"
 
 static char anchor_root[256];
 
-/* (A hook's symbols are named after its line: keep these off vmt_valgrind.c's lines.) */
+/* (A hook's symbols are named after its line: keep these off valgrind_timeouts.c's lines.) */
 
 
 ReportHook(PRE_ALL)(struct criterion_test_set *set)

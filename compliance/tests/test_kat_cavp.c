@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "comp_kat.h"
+#include "kat_log.h"
 #include "kat_testlib.h"
 
 /*

@@ -36,7 +36,7 @@ const char *tl_path_name(const struct tl_path *p, char *out, size_t max_out_len)
     return out;
 }
 
-static int nibble(char c)
+int tl_hex_digit(char c)
 {
     if (c >= '0' && c <= '9') {
         return c - '0';
@@ -58,7 +58,7 @@ size_t tl_hex(uint8_t *out, size_t max_out, const char *hex)
         if (*p == ' ' || *p == '\n' || *p == '\t') {
             continue;
         }
-        int v = nibble(*p);
+        int v = tl_hex_digit(*p);
         cr_assert(v >= 0, "bad hex digit '%c' in a test literal", *p);
         if (hi < 0) {
             hi = v;
@@ -70,12 +70,6 @@ size_t tl_hex(uint8_t *out, size_t max_out, const char *hex)
     }
     cr_assert(hi < 0, "odd number of hex digits in a test literal");
     return n;
-}
-
-int tl_is_file(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 static int is_dir(const char *path)
@@ -186,13 +180,4 @@ void tl_note(const char *fmt, ...)
     if (n > 0) {
         fprintf(stderr, "[KAT ] %s\n", line); /* one write: lines of parallel workers stay whole */
     }
-}
-
-void tl_log_result(const char *label, const char *what, const struct tl_path *p,
-                   const struct comp_kat_result *r)
-{
-    char path[64];
-    char line[768];
-    comp_kat_summary(r, line, sizeof(line));
-    tl_note("%s [%s] %s: %s", label, what, tl_path_name(p, path, sizeof(path)), line);
 }

@@ -20,6 +20,7 @@
 #include "comp_kat.h"
 #include "comp_vectors.h"
 #include "eng_cpu.h"
+#include "kat_log.h"
 #include "kat_testlib.h"
 
 /* Opens shared/vectors/wycheproof/|file|, or skips the test when it is not there. */
