@@ -70,7 +70,7 @@ $(FUZZ_BIN)/fuzz_rsp $(FUZZ_BIN)/fuzz_wycheproof: $(FUZZ_BIN)/fuzz_%: $(FUZZ_O)/
 $(FUZZ_BIN)/fuzz_vault_api: $(FUZZ_O)/fuzz/vault_api.o $(FUZZ_O)/libvmock.a
 	@mkdir -p $(dir $@)
 	$(FUZZ_LINK) $(VMOCK_LIBS)
-# cmk_vault.c includes engine/src/kek_vault.c itself (its parsers are static).
+# cmk_vault.c includes engine/src/kek_http.c and kek_vault.c itself (their parsers are static).
 $(FUZZ_BIN)/fuzz_cmk_vault: $(FUZZ_O)/fuzz/cmk_vault.o $(FUZZ_O)/libeng.a
 	@mkdir -p $(dir $@)
 	$(FUZZ_LINK) $(ENGINE_LIBS)
