@@ -63,6 +63,7 @@ PROGRAMS :=
 
 all: build
 
+include base/base.mk
 include engine/engine.mk
 include compliance/compliance.mk
 include benchmarks/benchmarks.mk
