@@ -4,10 +4,11 @@
  * Target functions (static in engine/src/kek_vault.c, the Key Vault
  * protocol, and engine/src/kek_http.c, its HTTP transport): v_get and
  * v_crypt through the provider (the JSON of get / wrapkey / unwrapkey
- * answers in read_get and read_crypt, kid_version, b64url_decode, the
- * status-to-error mapping with forbidden_code, the transport's on_body
- * and on_header with the Retry-After parser), plus b64url_decode,
- * kid_version and eng_vault_parse_retry_after called directly.
+ * answers in read_get and read_crypt, kid_version, the base library's
+ * base64url decoder, the status-to-error mapping with forbidden_code, the
+ * transport's on_body and on_header with the Retry-After parser), plus
+ * base_b64url_decode (a round trip), kid_version and
+ * eng_vault_parse_retry_after called directly.
  *
  * Why this way: those parsers are static, and the brief was to expose
  * nothing new. This file includes kek_http.c and kek_vault.c itself, so
@@ -196,16 +197,18 @@ static void retry_after(const char *v, size_t len)
     }
 }
 
-/* b64url_decode and kid_version on the body as a string, with a round trip. */
+/* The base64url decoder the provider uses and kid_version on the body as a string, with a round trip. */
 static void direct(const char *text)
 {
     uint8_t out[ENG_WRAPPED_MAX];
-    long n = b64url_decode(text, out, sizeof(out));
-    if (n > 0) {
-        char *enc = b64url_encode(out, (size_t)n);
+    size_t n = 0;
+    if (base_b64url_decode(text, strlen(text), out, sizeof(out), &n, NULL) == 0 && n > 0) {
+        char *enc = base_b64url_encode_alloc(out, n);
         uint8_t again[ENG_WRAPPED_MAX];
-        if (enc == NULL || b64url_decode(enc, again, sizeof(again)) != n ||
-            memcmp(again, out, (size_t)n) != 0) {
+        size_t m = 0;
+        if (enc == NULL ||
+            base_b64url_decode(enc, strlen(enc), again, sizeof(again), &m, NULL) != 0 || m != n ||
+            memcmp(again, out, n) != 0) {
             abort(); /* decode(encode(x)) must give x back */
         }
         free(enc);

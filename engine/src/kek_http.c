@@ -27,14 +27,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base_buf.h"
 #include "eng_secure.h"
 #include "error_internal.h"
 #include "kek_http.h"
 
 struct resp {
-    char *buf;
-    size_t len, cap, max; /* |max|: the answer cap (answers are shorter) */
-    long retry_after_s;   /* -1: none */
+    struct base_buf buf; /* secure memory, wiped; its max is the answer cap less one */
+    long retry_after_s;  /* -1: none */
     int too_big;
 };
 
@@ -132,37 +132,38 @@ static void curl_init_once(void)
     curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-/* ---- the answer ---- */
+/* ---- secure buffers, the answer ---- */
+
+/* The engine's locked, non-dumpable memory under a base_buf (which wipes before freeing). */
+static void *secure_alloc(size_t size, void *ctx)
+{
+    (void)ctx;
+    return eng_secure_alloc(size);
+}
+
+static void secure_free(void *p, size_t size, void *ctx)
+{
+    (void)size;
+    (void)ctx;
+    eng_secure_free(p);
+}
+
+static const struct base_alloc secure_mem = {secure_alloc, secure_free, NULL};
+
+void eng_http_secret_buf_init(struct base_buf *b, size_t max)
+{
+    base_buf_init_alloc(b, max, BASE_BUF_WIPE, &secure_mem);
+}
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
 {
     struct resp *r = userp;
     size_t n = size * nmemb;
-    if (r->len + n + 1 > r->max) {
+    if (n > r->buf.max - r->buf.len) {
         r->too_big = 1;
         return 0; /* abort the transfer */
     }
-    if (r->len + n + 1 > r->cap) {
-        size_t cap = r->cap ? r->cap : 4096;
-        while (cap < r->len + n + 1) {
-            cap *= 2;
-        }
-        char *b = malloc(cap);
-        if (b == NULL) {
-            return 0;
-        }
-        if (r->buf != NULL) {
-            memcpy(b, r->buf, r->len);
-            eng_cleanse(r->buf, r->cap);
-            free(r->buf);
-        }
-        r->buf = b;
-        r->cap = cap;
-    }
-    memcpy(r->buf + r->len, data, n);
-    r->len += n;
-    r->buf[r->len] = '\0';
-    return n;
+    return base_buf_append(&r->buf, data, n, NULL) == 0 ? n : 0; /* 0: out of memory */
 }
 
 static int is_ows(char c)
@@ -241,11 +242,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
 
 static void resp_reset(struct resp *r)
 {
-    if (r->buf != NULL) {
-        eng_cleanse(r->buf, r->cap);
-        r->buf[0] = '\0';
-    }
-    r->len = 0;
+    base_buf_reset(&r->buf); /* wipes */
     r->retry_after_s = -1;
     r->too_big = 0;
 }
@@ -414,7 +411,7 @@ int eng_http_exchange(struct eng_http *h, const char *path, const char *body, en
     int rc = -1;
     long status = request(h, l, url, body);
     if (status > 0) {
-        rc = read(arg, status, l->r.buf != NULL ? l->r.buf : "", l->r.len);
+        rc = read(arg, status, base_buf_str(&l->r.buf), l->r.buf.len);
     }
     resp_reset(&l->r);
     lane_give(h, l);
@@ -518,10 +515,7 @@ void eng_http_free(struct eng_http *h)
         if (l->curl != NULL) {
             curl_easy_cleanup(l->curl);
         }
-        if (l->r.buf != NULL) {
-            eng_cleanse(l->r.buf, l->r.cap);
-            free(l->r.buf);
-        }
+        base_buf_free(&l->r.buf); /* wipes */
         pthread_mutex_destroy(&l->mu);
     }
     curl_slist_free_all(h->headers); /* the slist copied the lines: they are freed, not wiped */
@@ -551,7 +545,7 @@ struct eng_http *eng_http_open(const struct eng_http_config *cfg)
     for (int i = 0; i < ENG_HTTP_LANES; i++) {
         pthread_mutex_init(&h->lanes[i].mu, NULL);
         h->lanes[i].r.retry_after_s = -1;
-        h->lanes[i].r.max = answer_max;
+        eng_http_secret_buf_init(&h->lanes[i].r.buf, answer_max - 1); /* answers are shorter */
     }
     h->url_len = strlen(cfg->base_url);
     memcpy(h->url, cfg->base_url, h->url_len + 1);

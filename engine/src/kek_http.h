@@ -23,8 +23,10 @@
  *     the get / wrap / unwrap calls the protocol reports.
  *
  * Secrets: the header lines (a bearer token) are kept in the engine's
- * secure memory and wiped on free; the answer buffer is wiped when it grows,
- * before every request, after the protocol has read it, and on free.
+ * secure memory and wiped on free; the answer buffer (a base_buf in secure
+ * memory) is wiped when it grows, before every request, after the protocol
+ * has read it, and on free. A protocol builds request bodies that carry a
+ * secret in eng_http_secret_buf_init's buffers.
  *
  * Threads: every function may be called from several threads at once on one
  * transport, except eng_http_free.
@@ -35,6 +37,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "base_buf.h"
 #include "eng_keys.h"
 
 #define ENG_HTTP_LANES 2                        /* connections per transport: one per core here */
@@ -111,6 +114,15 @@ typedef int (*eng_http_reader)(void *arg, long status, const char *body, size_t 
  */
 int eng_http_exchange(struct eng_http *h, const char *path, const char *body, eng_http_reader read,
                       void *arg);
+
+/*
+ * eng_http_secret_buf_init starts |b| as a base_buf (base/include/base_buf.h)
+ * for bytes that carry a secret (a request body with a key in it): in the
+ * engine's secure memory (locked, left out of core dumps), wiped when it
+ * grows, is reset and is freed; at most |max| bytes. Allocates nothing yet.
+ * Release with base_buf_free.
+ */
+void eng_http_secret_buf_init(struct base_buf *b, size_t max);
 
 /* Which provider call the protocol is serving, for the counters. */
 enum eng_http_call { ENG_HTTP_CALL_GET, ENG_HTTP_CALL_WRAP, ENG_HTTP_CALL_UNWRAP };

@@ -1,7 +1,7 @@
 /*
  * kek_vault.c - the customer-managed KEK provider: the Azure Key Vault keys
- * REST protocol (paths, api-version, JSON bodies with cJSON, base64url
- * through OpenSSL's EVP encoder, answers to engine errors) over the HTTP
+ * REST protocol (paths, api-version, JSON answers read with cJSON,
+ * base64url from the base library, answers to engine errors) over the HTTP
  * transport of kek_http.c (connections, TLS, retries, the answer cap, the
  * counters).
  *
@@ -9,13 +9,13 @@
  * the api-version. Calls run concurrently on the transport's lanes.
  *
  * Secrets: DEKs travel base64url-encoded in wrap requests and unwrap
- * responses. Every buffer that held one (request body, the transport's
- * answer buffer, the cJSON string) is wiped before it is released; the
+ * responses. Request bodies are built in the transport's secure buffers;
+ * every buffer that held a DEK (request body, the transport's answer
+ * buffer, the cJSON string) is wiped before it is released; the
  * token header is built in secure memory and wiped (the transport keeps its
  * copy in secure memory and wipes it on free).
  */
 #include <cjson/cJSON.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base_codec.h"
 #include "eng_secure.h"
 #include "eng_vault.h"
 #include "error_internal.h"
@@ -38,65 +39,6 @@ struct vstate {
     char alg[ENG_KEK_ALG_MAX];
     char api[32];
 };
-
-/* ---- base64url (RFC 4648 section 5) on top of OpenSSL's EVP encoder ---- */
-
-/* Encodes |in| as unpadded base64url into a new NUL-terminated string (caller wipes and frees). */
-static char *b64url_encode(const uint8_t *in, size_t in_len)
-{
-    size_t cap = 4 * ((in_len + 2) / 3) + 1;
-    char *out = malloc(cap);
-    if (out == NULL) {
-        return NULL;
-    }
-    int n = EVP_EncodeBlock((unsigned char *)out, in, (int)in_len);
-    while (n > 0 && out[n - 1] == '=') {
-        n--;
-    }
-    out[n] = '\0';
-    for (int i = 0; i < n; i++) {
-        out[i] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
-    }
-    return out;
-}
-
-/* Decodes base64url (padded or not) into |out|; returns the length or -1. Wipes its scratch. */
-static long b64url_decode(const char *in, uint8_t *out, size_t max_out_len)
-{
-    size_t n = strlen(in);
-    while (n > 0 && in[n - 1] == '=') {
-        n--;
-    }
-    if (n % 4 == 1 || n > 4 * ((ENG_WRAPPED_MAX + 2) / 3) + 4) {
-        return -1;
-    }
-    size_t padded = (n + 3) & ~(size_t)3;
-    char tmp[4 * ((ENG_WRAPPED_MAX + 2) / 3) + 8];
-    uint8_t dec[sizeof(tmp)];
-    for (size_t i = 0; i < n; i++) {
-        char c = in[i];
-        if (c == '+' || c == '/') {
-            return -1; /* not the url alphabet */
-        }
-        tmp[i] = c == '-' ? '+' : c == '_' ? '/' : c;
-    }
-    for (size_t i = n; i < padded; i++) {
-        tmp[i] = '=';
-    }
-    int got = EVP_DecodeBlock(dec, (unsigned char *)tmp, (int)padded);
-    long len = -1;
-    if (got >= 0) {
-        len = got - (long)(padded - n); /* EVP counts the padding as zero bytes */
-        if (len < 0 || (size_t)len > max_out_len) {
-            len = -1;
-        } else {
-            memcpy(out, dec, (size_t)len);
-        }
-    }
-    eng_cleanse(tmp, sizeof(tmp));
-    eng_cleanse(dec, sizeof(dec));
-    return len;
-}
 
 /* The code of a 403 body: the key is disabled, expired or not yet valid, else forbidden. */
 static int forbidden_code(const char *body)
@@ -276,16 +218,15 @@ static int read_crypt(void *arg, long status, const char *body, size_t len)
     cJSON *val = cJSON_GetObjectItemCaseSensitive(j, "value");
     char ver[ENG_KEK_VERSION_MAX];
     int err = ENG_OK;
-    long n = -1;
+    size_t n = 0;
     if (!cJSON_IsString(kid) || !cJSON_IsString(val) ||
         kid_version(c->s, kid->valuestring, ver, sizeof(ver)) != 0 ||
         strcmp(ver, c->kek->version) != 0) {
         err = ENG_ERR_VAULT_PROTOCOL;
-    } else {
-        n = b64url_decode(val->valuestring, c->out, c->max_out_len);
-        if (n <= 0) {
-            err = ENG_ERR_VAULT_PROTOCOL; /* not base64url, empty, or longer than |out| */
-        }
+    } else if (base_b64url_decode(val->valuestring, strlen(val->valuestring), c->out,
+                                  c->max_out_len, &n, NULL) != 0 ||
+               n == 0) {
+        err = ENG_ERR_VAULT_PROTOCOL; /* not base64url, empty, or longer than |out| */
     }
     if (cJSON_IsString(val)) {
         eng_cleanse(val->valuestring, strlen(val->valuestring));
@@ -295,7 +236,7 @@ static int read_crypt(void *arg, long status, const char *body, size_t len)
         eng_cleanse(c->out, c->max_out_len);
         ENG_BAIL(err);
     }
-    *c->out_len = (size_t)n;
+    *c->out_len = n;
     return 0;
 }
 
@@ -309,22 +250,23 @@ static int v_crypt(struct vstate *s, const char *op, const struct eng_kek_ref *k
     char path[512];
     snprintf(path, sizeof(path), "/keys/%s/%s/%s?api-version=%s", s->name, kek->version, op,
              s->api);
-    char *b64 = b64url_encode(in, in_len);
-    ENG_ENSURE(b64 != NULL, ENG_ERR_NOMEM);
-    size_t body_cap = strlen(b64) + strlen(alg) + 32;
-    char *body = malloc(body_cap);
-    if (body == NULL) {
-        eng_cleanse(b64, strlen(b64));
-        free(b64);
+    /*
+     * {"alg":"RSA-OAEP-256","value":"<base64url>"}, built in secure memory:
+     * cJSON's printer would leave copies of the key in its own unwiped
+     * buffers, and neither part needs escaping (|alg| is one of two names,
+     * base64url has no quote or backslash).
+     */
+    struct base_buf body;
+    eng_http_secret_buf_init(&body, base_b64url_encoded_len(in_len) + strlen(alg) + 32);
+    if (base_buf_printf(&body, NULL, "{\"alg\":\"%s\",\"value\":\"", alg) != 0 ||
+        base_b64url_encode(in, in_len, &body, NULL) != 0 ||
+        base_buf_append_str(&body, "\"}", NULL) != 0) {
+        base_buf_free(&body);
         ENG_BAIL(ENG_ERR_NOMEM);
     }
-    snprintf(body, body_cap, "{\"alg\":\"%s\",\"value\":\"%s\"}", alg, b64);
-    eng_cleanse(b64, strlen(b64));
-    free(b64);
     struct crypt_call c = {s, kek, out, out_len, max_out_len, strcmp(op, "unwrapkey") == 0};
-    int rc = eng_http_exchange(s->http, path, body, read_crypt, &c);
-    eng_cleanse(body, body_cap);
-    free(body);
+    int rc = eng_http_exchange(s->http, path, base_buf_str(&body), read_crypt, &c);
+    base_buf_free(&body); /* wipes */
     return rc;
 }
 
