@@ -12,6 +12,8 @@
  * MAC key and DEKs at once: each unwrap is an RSA private operation in the
  * vault) get a connection each, up to ENG_HTTP_LANES; more wait for a lane.
  */
+#include "kek_http.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +32,6 @@
 #include "base_buf.h"
 #include "eng_secure.h"
 #include "error_internal.h"
-#include "kek_http.h"
 
 struct resp {
     struct base_buf buf; /* secure memory, wiped; its max is the answer cap less one */
@@ -50,8 +51,8 @@ struct eng_http {
     pthread_mutex_t mu; /* the counters and |in_flight| */
     struct lane lanes[ENG_HTTP_LANES];
     int in_flight;
-    struct curl_slist *headers;               /* libcurl's copies: freed, not wiped */
-    char *header_copy[ENG_HTTP_HEADERS_MAX];  /* secure memory: wiped on free */
+    struct curl_slist *headers;              /* libcurl's copies: freed, not wiped */
+    char *header_copy[ENG_HTTP_HEADERS_MAX]; /* secure memory: wiped on free */
     char url[ENG_HTTP_URL_MAX];
     size_t url_len;
     long timeout_ms, backoff_base_ms, backoff_max_ms, deadline_ms;
@@ -225,7 +226,7 @@ long eng_http_parse_retry_after(const char *v, size_t len, time_t now)
         return 0;
     }
     return when - now < ENG_HTTP_RETRY_AFTER_MAX_S ? (long)(when - now)
-                                                     : ENG_HTTP_RETRY_AFTER_MAX_S;
+                                                   : ENG_HTTP_RETRY_AFTER_MAX_S;
 }
 
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userp)
@@ -261,7 +262,7 @@ static uint64_t mono_ms(void)
     return mono_us() / 1000U;
 }
 
-/* One HTTP exchange within |left_ms|: the HTTP status, or 0 with *curl_err set (transport failure). */
+/* One HTTP exchange within |left_ms|: the HTTP status, or 0 with *curl_err set (no answer). */
 static long http_once(struct eng_http *h, struct lane *l, const char *url, const char *body,
                       long left_ms, CURLcode *curl_err)
 {
@@ -463,7 +464,7 @@ static int valid_header(const char *line)
     return 1;
 }
 
-/* The checks of eng_http_open, in its documented order; the number of header lines in *n_headers. */
+/* eng_http_open's checks, in its documented order; *n_headers: the number of header lines. */
 static int check_config(const struct eng_http_config *cfg, size_t *n_headers)
 {
     ENG_ENSURE(cfg != NULL && cfg->base_url != NULL, ENG_ERR_NULL);

@@ -40,11 +40,11 @@
 #include "base_buf.h"
 #include "eng_keys.h"
 
-#define ENG_HTTP_LANES 2                        /* connections per transport: one per core here */
-#define ENG_HTTP_ANSWER_MAX (256U * 1024U)      /* default answer cap, in bytes */
-#define ENG_HTTP_URL_MAX 1024U                  /* base URL + path, with the NUL */
-#define ENG_HTTP_HEADERS_MAX 8                  /* header lines per transport */
-#define ENG_HTTP_RETRY_AFTER_MAX_S 86400L       /* longest Retry-After honoured (one day) */
+#define ENG_HTTP_LANES             2              /* connections per transport: one per core here */
+#define ENG_HTTP_ANSWER_MAX        (256U * 1024U) /* default answer cap, in bytes */
+#define ENG_HTTP_URL_MAX           1024U          /* base URL + path, with the NUL */
+#define ENG_HTTP_HEADERS_MAX       8              /* header lines per transport */
+#define ENG_HTTP_RETRY_AFTER_MAX_S 86400L         /* longest Retry-After honoured (one day) */
 
 struct eng_http_config {
     const char *base_url;       /* "https://host[:port][/prefix]": each path is appended to it */

@@ -68,7 +68,7 @@ static int forbidden_code(const char *body)
     return code;
 }
 
-/* The engine error of a final answer that is not 2xx (|body|: the answer). 400 on unwrapkey: UNWRAP. */
+/* The engine error of a final answer that is not 2xx (|body|). 400 on unwrapkey: UNWRAP. */
 static int status_error(long status, const char *body, int unwrap)
 {
     switch (status) {
@@ -207,7 +207,7 @@ struct crypt_call {
     int unwrap;
 };
 
-/* Reads a wrapkey / unwrapkey answer: the kid names the version asked, the value decodes into |out|. */
+/* Reads a wrapkey / unwrapkey answer: the kid names the version asked; the value goes to |out|. */
 static int read_crypt(void *arg, long status, const char *body, size_t len)
 {
     (void)len;

@@ -2,7 +2,7 @@
  * test_kek_transport.c - the HTTP transport of the remote KEK providers
  * (engine/src/kek_http.c) under a second protocol: a small "transit"
  * provider in the style of a Vault transit engine (GET the key, POST
- * encrypt / decrypt with JSON bodies), written here in ~100 lines on
+ * encrypt / decrypt with JSON bodies), written here in under 200 lines on
  * eng_http_exchange, the way a new key service would be added. Against the
  * canned-answer fixture server (plain HTTP, so insecure_http is set):
  *   - the round trip through the public eng_kek_* calls and eng_kek_stats;
@@ -12,7 +12,8 @@
  *     requests, counted by the fixture);
  *   - Retry-After honoured: 0 retries at once, a wait past the deadline
  *     stops after one request (counted by the fixture, no clock involved);
- *   - eng_http_open's refusals, each with its exact error.
+ *   - eng_http_open's refusals, each with its exact error; eng_kek_stats of a
+ *     provider without the operation and of SMK (all zero).
  * The Key Vault protocol on the same transport is tested in test_kek_vault.c.
  */
 #include <cjson/cJSON.h>
@@ -166,10 +167,10 @@ static int t_unwrap(void *state, const struct eng_kek_ref *kek, uint8_t *out, si
         return -1;
     }
     uint8_t dec[sizeof(a.value)];
-    int n = EVP_DecodeBlock(dec, (const unsigned char *)a.value, (int)strlen(a.value));
-    size_t pad = strlen(a.value) >= 2 ? (a.value[strlen(a.value) - 1] == '=') +
-                                            (a.value[strlen(a.value) - 2] == '=')
-                                      : 0;
+    size_t vl = strlen(a.value);
+    int n = EVP_DecodeBlock(dec, (const unsigned char *)a.value, (int)vl);
+    size_t pad =
+        vl >= 2 ? (a.value[vl - 1] == '=') + (a.value[vl - 2] == '=') : 0; /* EVP counts it */
     if (n < 0 || (size_t)n - pad > max_out_len) {
         ENG_SET_ERROR(ENG_ERR_VAULT_PROTOCOL);
         return -1;
@@ -207,18 +208,29 @@ static struct eng_kek_provider *transit_open(int max_retries, size_t answer_max,
 {
     const char *const headers[] = {"Authorization: Bearer transit-token",
                                    "Content-Type: application/json", NULL};
-    struct eng_http_config cfg = {.base_url = url, .headers = headers, .insecure_http = 1,
-                                  .answer_max = answer_max, .timeout_ms = 2000,
-                                  .max_retries = max_retries, .backoff_base_ms = 1,
-                                  .backoff_max_ms = 20, .deadline_ms = deadline_ms};
+    struct eng_http_config cfg = {.base_url = url,
+                                  .headers = headers,
+                                  .insecure_http = 1,
+                                  .answer_max = answer_max,
+                                  .timeout_ms = 2000,
+                                  .max_retries = max_retries,
+                                  .backoff_base_ms = 1,
+                                  .backoff_max_ms = 20,
+                                  .deadline_ms = deadline_ms};
     struct transit *t = calloc(1, sizeof(*t));
     struct eng_kek_provider *p = calloc(1, sizeof(*p));
     cr_assert(t != NULL && p != NULL);
     t->http = eng_http_open(&cfg);
     cr_assert_not_null(t->http, "%s", eng_strerror(eng_errno()));
-    *p = (struct eng_kek_provider){.name = "transit", .state = t, .get = t_get, .wrap = t_wrap,
-                                   .unwrap = t_unwrap, .describe = t_describe, .stats = t_stats,
-                                   .free = t_free, .concurrency = ENG_HTTP_LANES};
+    *p = (struct eng_kek_provider){.name = "transit",
+                                   .state = t,
+                                   .get = t_get,
+                                   .wrap = t_wrap,
+                                   .unwrap = t_unwrap,
+                                   .describe = t_describe,
+                                   .stats = t_stats,
+                                   .free = t_free,
+                                   .concurrency = ENG_HTTP_LANES};
     return p;
 }
 
@@ -236,7 +248,7 @@ static struct eng_kek_stats stats_of(const struct eng_kek_provider *p)
 Test(kek_transport, a_second_protocol_round_trips_through_the_public_calls)
 {
     struct eng_kek_provider *p = transit_open(0, 0, 0);
-    const uint8_t dek[32] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+    const uint8_t dek[32] = {1,  2,  3,  4,  5,  6,  7,  8,  9,  10, 11, 12, 13, 14, 15, 16,
                              17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32};
     char b64[64];
     EVP_EncodeBlock((unsigned char *)b64, dek, sizeof(dek));
@@ -251,8 +263,8 @@ Test(kek_transport, a_second_protocol_round_trips_through_the_public_calls)
     cr_assert_str_eq(ref.version, "3");
     uint8_t wrapped[ENG_WRAPPED_MAX], back[ENG_DEK_MAX_BYTES];
     size_t wlen = 0, blen = 0;
-    cr_assert_eq(eng_kek_wrap(p, &ref, wrapped, &wlen, sizeof(wrapped), dek, sizeof(dek)), 0,
-                 "%s", eng_strerror(eng_errno()));
+    cr_assert_eq(eng_kek_wrap(p, &ref, wrapped, &wlen, sizeof(wrapped), dek, sizeof(dek)), 0, "%s",
+                 eng_strerror(eng_errno()));
     cr_assert_eq(wlen, strlen("vault:v3:c2VhbGVk"));
     cr_assert(memcmp(wrapped, "vault:v3:c2VhbGVk", wlen) == 0);
     cr_assert_eq(eng_kek_unwrap(p, &ref, back, &blen, sizeof(back), wrapped, wlen), 0, "%s",
