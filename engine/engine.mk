@@ -3,13 +3,16 @@
 ENGINE_SRCS := $(wildcard engine/src/*.c)
 ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(O)/%.o)
 ENGINE_LIB := $(O)/libeng.a
-ENGINE_CPPFLAGS := -Iengine/include -Iengine/src $(OPENSSL_CFLAGS) $(CJSON_CFLAGS)
+ENGINE_CPPFLAGS := -Iengine/include -Iengine/src $(BASE_CPPFLAGS) $(OPENSSL_CFLAGS) $(CJSON_CFLAGS)
 ENGINE_LIBS := $(IPSECMB_LIBS) $(CURL_LIBS) $(CJSON_LIBS) $(SSL_LIBS)
 
 $(ENGINE_OBJS): CPPFLAGS += $(ENGINE_CPPFLAGS)
 $(ENGINE_OBJS): CFLAGS += -fvisibility=hidden
 
-$(ENGINE_LIB): $(ENGINE_OBJS)
+# The key providers use the base library (base/base.mk: the capped buffer,
+# base64url): libeng.a carries its objects, so whatever links the engine
+# links them too.
+$(ENGINE_LIB): $(ENGINE_OBJS) $(BASE_OBJS)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 

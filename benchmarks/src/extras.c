@@ -39,8 +39,8 @@ struct vcount {
 
 static void vcount_add(struct vcount *v, const struct eng_kek_provider *p, double sign)
 {
-    struct eng_vault_stats st;
-    if (p != NULL && eng_vault_stats(p, &st) == 0) {
+    struct eng_kek_stats st;
+    if (p != NULL && eng_kek_stats(p, &st) == 0) {
         v->requests += sign * (double)st.requests;
         v->gets += sign * (double)st.gets;
         v->unwraps += sign * (double)st.unwraps;

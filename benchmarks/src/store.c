@@ -44,8 +44,8 @@ struct store_state {
 /* Vault requests the provider sent so far (0 for SMK). */
 uint64_t bench_vault_requests(const struct eng_kek_provider *p)
 {
-    struct eng_vault_stats st;
-    return eng_vault_stats(p, &st) == 0 ? st.requests : 0;
+    struct eng_kek_stats st;
+    return eng_kek_stats(p, &st) == 0 ? st.requests : 0;
 }
 
 void bench_store_config(struct eng_store_config *cfg, enum eng_mode mode, uint64_t units,

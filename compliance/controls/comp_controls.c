@@ -84,7 +84,7 @@ static const struct entry catalogue[] = {
     {"CMK-AUD-01", "Every key use is audited with identity, version and result",
      SEED "\"The key vault administrator can also enable logging of Key Vault audit events, so they "
           "can be audited later.\"",
-     "create, close, reopen, revalidate and re-key a store; compare eng_vault_stats (get, wrap, "
+     "create, close, reopen, revalidate and re-key a store; compare eng_kek_stats (get, wrap, "
      "unwrap) with the dbservice lines of audit.jsonl for the key; every wrap/unwrap line must name "
      "the key version and every line carry the identity and status",
      ctl_audit},

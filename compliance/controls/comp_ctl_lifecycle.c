@@ -605,8 +605,8 @@ void ctl_audit(struct ctx *x, struct comp_control *c)
         cc_fail(c, "store operations failed: %s", cc_ename());
     }
     eng_store_close(s);
-    struct eng_vault_stats st;
-    eng_vault_stats(p, &st);
+    struct eng_kek_stats st;
+    eng_kek_stats(p, &st);
     eng_kek_provider_free(p);
     size_t len = 0;
     char *audit = cc_slurp(x->va.audit, &len);
@@ -634,7 +634,7 @@ void ctl_audit(struct ctx *x, struct comp_control *c)
         cJSON_Delete(j);
     }
     free(audit);
-    cc_ev(c, "eng_vault_stats: %llu get, %llu wrap, %llu unwrap (%llu requests, %llu retries)",
+    cc_ev(c, "eng_kek_stats: %llu get, %llu wrap, %llu unwrap (%llu requests, %llu retries)",
           (unsigned long long)st.gets, (unsigned long long)st.wraps, (unsigned long long)st.unwraps,
           (unsigned long long)st.requests, (unsigned long long)st.retries);
     cc_ev(c, "audit.jsonl, identity dbservice, key aud-kek: %lu get, %lu wrapkey, %lu unwrapkey; "

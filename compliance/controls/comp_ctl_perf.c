@@ -288,13 +288,13 @@ void ctl_perf(struct ctx *x, struct comp_control *c)
     double ratio[MAX_ROUNDS], aa[MAX_ROUNDS], wratio[MAX_ROUNDS], ga[MAX_ROUNDS], gb[MAX_ROUNDS];
     double sorted[MAX_ROUNDS];
     int ok = a != NULL && b != NULL && a2 != NULL && buf != NULL;
-    struct eng_vault_stats s0 = {0}, s1 = {0};
+    struct eng_kek_stats s0 = {0}, s1 = {0};
     double w1, w2;
     if (ok) {
         slice(a, buf, cfg.num_units, 0.1, &w1); /* warm-up */
         slice(b, buf, cfg.num_units, 0.1, &w2);
         slice(a2, buf, cfg.num_units, 0.1, &w2);
-        eng_vault_stats(cmk, &s0);
+        eng_kek_stats(cmk, &s0);
     }
     int n = 0, batches = 0, decided = 0;
     double med = 0, lo = 0, hi = 0, aamed = 0;
@@ -319,7 +319,7 @@ void ctl_perf(struct ctx *x, struct comp_control *c)
             break;
         }
         batches++;
-        eng_vault_stats(cmk, &s1);
+        eng_kek_stats(cmk, &s1);
         calls = (unsigned long long)(s1.requests - s0.requests);
         memcpy(sorted, ratio, (size_t)n * sizeof(double));
         ratio_interval(sorted, (size_t)n, &med, &lo, &hi);

@@ -62,6 +62,23 @@ struct eng_kek_ref {
 };
 
 /*
+ * Counters of a KEK provider, for benchmarks and audits (eng_kek_stats).
+ * A provider that reaches a key service over a network (vault) counts what
+ * its transport did; a local provider (smk) sends no request and reports 0
+ * in every field: "not applicable", not "nothing happened yet".
+ */
+struct eng_kek_stats {
+    uint64_t requests;         /* requests sent to the key service, retries included */
+    uint64_t retries;          /* tries repeated after a transient failure */
+    uint64_t gets, wraps, unwraps; /* provider calls that went to the service */
+    uint64_t connects;         /* new connections (keep-alive reuse keeps this low) */
+    uint64_t latency_us_total; /* summed over requests: send to answer, in microseconds */
+    uint64_t latency_us_max;   /* the slowest request, in microseconds */
+    int last_status;           /* the service's status of the last answer (HTTP); 0: none yet */
+    int max_concurrent;        /* most calls in flight at once (each on its own connection) */
+};
+
+/*
  * A KEK provider. All functions return 0 on success, -1 with the engine
  * error set (see the mapping above). |state| is the provider's own.
  *
@@ -78,6 +95,9 @@ struct eng_kek_ref {
  *   describe  without any I/O, the ref that would be recorded for |version|
  *             (NULL = the provider's configured key, version left empty):
  *             provider name, key id, version, wrap algorithm.
+ *   stats     fills |out| with the provider's counters (struct eng_kek_stats;
+ *             |out| is zeroed before the call). May be NULL: then every
+ *             counter reads 0.
  *   free      releases |state| (wiping any key material). May be NULL.
  *
  * |concurrency|: how many calls the provider serves at once to different
@@ -95,6 +115,7 @@ struct eng_kek_provider {
     int (*describe)(void *state, const char *version, struct eng_kek_ref *out);
     void (*free)(void *state);
     int concurrency;
+    int (*stats)(void *state, struct eng_kek_stats *out);
 };
 
 /*
@@ -112,6 +133,15 @@ ENG_API int eng_kek_unwrap(struct eng_kek_provider *p, const struct eng_kek_ref 
                            size_t *out_len, size_t max_out_len, const uint8_t *in, size_t in_len);
 ENG_API int eng_kek_describe(struct eng_kek_provider *p, const char *version,
                              struct eng_kek_ref *out);
+
+/*
+ * eng_kek_stats fills |out| with the counters of any provider (a snapshot:
+ * subtract two to count what happened in between). A provider without the
+ * stats operation, and the SMK provider, report 0 in every field. 0, or -1
+ * with ENG_ERR_NULL when |p| or |out| is NULL; a provider that fails without
+ * setting an error gives ENG_ERR_INTERNAL (|out| is zeroed on failure).
+ */
+ENG_API int eng_kek_stats(const struct eng_kek_provider *p, struct eng_kek_stats *out);
 
 /* eng_kek_provider_free calls p->free(p->state) and frees |p|. NULL is a no-op. */
 ENG_API void eng_kek_provider_free(struct eng_kek_provider *p);

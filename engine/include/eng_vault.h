@@ -37,6 +37,9 @@
  * clamped to one day; when it asks for more than the time left before the
  * call's deadline the call gives up at once with ENG_ERR_VAULT_THROTTLED.
  * Each wait is also capped at backoff_max_ms.
+ *
+ * Counters (requests, retries, calls, connections, latency, calls in
+ * flight): eng_kek_stats (eng_keys.h), as for any provider.
  */
 #ifndef ENG_VAULT_H
 #define ENG_VAULT_H
@@ -77,19 +80,6 @@ struct eng_vault_config {
  * ENG_ERR_NOMEM. Free with eng_kek_provider_free.
  */
 ENG_API struct eng_kek_provider *eng_vault_open(const struct eng_vault_config *cfg);
-
-/* Counters of one vault provider, for benchmarks and audits. */
-struct eng_vault_stats {
-    uint64_t requests;    /* HTTP requests sent, retries included */
-    uint64_t retries;
-    uint64_t gets, wraps, unwraps;
-    uint64_t connects;    /* new connections (keep-alive reuse keeps this low) */
-    int last_http_status;
-    int max_concurrent;   /* most calls in flight at once (each on its own connection) */
-};
-
-/* eng_vault_stats fills |out| for a provider from eng_vault_open; -1 (ENG_ERR_ARG) for others. */
-ENG_API int eng_vault_stats(const struct eng_kek_provider *p, struct eng_vault_stats *out);
 
 /* The longest bearer token eng_vault_open and eng_vault_read_token take. */
 #define ENG_VAULT_TOKEN_MAX 4096

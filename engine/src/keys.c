@@ -138,6 +138,21 @@ int eng_kek_unwrap(struct eng_kek_provider *p, const struct eng_kek_ref *kek, ui
     return 0;
 }
 
+int eng_kek_stats(const struct eng_kek_provider *p, struct eng_kek_stats *out)
+{
+    ENG_ENSURE(p != NULL && out != NULL, ENG_ERR_NULL);
+    memset(out, 0, sizeof(*out));
+    if (p->stats == NULL) {
+        return 0;
+    }
+    eng_clear_error();
+    if (p->stats(p->state, out) != 0) {
+        memset(out, 0, sizeof(*out));
+        return provider_failed();
+    }
+    return 0;
+}
+
 void eng_kek_provider_free(struct eng_kek_provider *p)
 {
     if (p == NULL) {

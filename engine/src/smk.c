@@ -273,6 +273,18 @@ static int smk_get(void *state, const char *version, struct eng_kek_ref *out)
     return 0;
 }
 
+/*
+ * The SMK provider's counters: every field 0. It sends no request to any
+ * service (each call reads the local key file), so requests, retries,
+ * connections, latency and concurrency do not apply.
+ */
+static int smk_stats(void *state, struct eng_kek_stats *out)
+{
+    (void)state;
+    memset(out, 0, sizeof(*out));
+    return 0;
+}
+
 static int smk_describe(void *state, const char *version, struct eng_kek_ref *out)
 {
     smk_fill_ref(state, version, out);
@@ -399,6 +411,7 @@ struct eng_kek_provider *eng_smk_open(const char *path, int create)
     p->wrap = smk_wrap;
     p->unwrap = smk_unwrap;
     p->describe = smk_describe;
+    p->stats = smk_stats;
     p->free = smk_free;
     return p;
 }

@@ -254,8 +254,8 @@ Test(cmk_e2e, open_unwraps_two_at_a_time)
     p = provider("dbservice", "db-kek");
     s = eng_store_open(store_dir, p, NULL);
     cr_assert_not_null(s, "%s", eng_strerror(eng_errno()));
-    struct eng_vault_stats st; /* before a slow read could revalidate */
-    cr_assert_eq(eng_vault_stats(p, &st), 0);
+    struct eng_kek_stats st; /* before a slow read could revalidate */
+    cr_assert_eq(eng_kek_stats(p, &st), 0);
     cr_assert_eq(eng_store_read(s, 0, units, back), 0);
     cr_assert(memcmp(data, back, units * 4096) == 0);
     eng_store_close(s);
@@ -272,7 +272,7 @@ Test(cmk_e2e, open_unwraps_two_at_a_time)
     p = provider("dbservice", "db-kek");
     cr_assert_null(eng_store_open(store_dir, p, NULL));
     cr_assert_eq(eng_errno(), ENG_ERR_VAULT_SERVER, "got %s", eng_error_name(eng_errno()));
-    cr_assert_eq(eng_vault_stats(p, &st), 0);
+    cr_assert_eq(eng_kek_stats(p, &st), 0);
     cr_assert_geq(st.unwraps, 1);
     cr_assert_leq(st.unwraps, 2, "unwraps went on after one had failed");
     cr_assert_eq(st.requests, 1 + st.unwraps * 2, "1 get, each unwrap tried twice (max_retries 1)");
@@ -293,8 +293,8 @@ Test(cmk_e2e, audit_counts_match_the_provider)
     cr_assert_not_null(s);
     cr_assert_eq(eng_store_revalidate(s), 0);
     eng_store_close(s);
-    struct eng_vault_stats st;
-    cr_assert_eq(eng_vault_stats(p, &st), 0);
+    struct eng_kek_stats st;
+    cr_assert_eq(eng_kek_stats(p, &st), 0);
     eng_kek_provider_free(p);
 
     size_t len;

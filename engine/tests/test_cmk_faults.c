@@ -136,8 +136,8 @@ static void run_fault_n(const char *name, const char *faults, const char *ca, co
         cr_assert_lt(k, n_allowed, "%s: unexpected error %s", name, eng_error_name(e));
         errs[k]++;
     }
-    struct eng_vault_stats st;
-    cr_assert_eq(eng_vault_stats(p, &st), 0);
+    struct eng_kek_stats st;
+    cr_assert_eq(eng_kek_stats(p, &st), 0);
     eng_kek_provider_free(p);
     for (size_t k = 0; k < n_allowed; k++) {
         if (errs[k] > 0) {
@@ -224,8 +224,8 @@ Test(cmk_faults, vault_restart_mid_run)
     cr_assert_eq(eng_store_revalidate(s), 0, "%s", eng_strerror(eng_errno()));
     cr_assert_eq(eng_store_read(s, 0, 4, back), 0);
     cr_assert(memcmp(back, data, sizeof(data)) == 0);
-    struct eng_vault_stats st;
-    cr_assert_eq(eng_vault_stats(p, &st), 0);
+    struct eng_kek_stats st;
+    cr_assert_eq(eng_kek_stats(p, &st), 0);
     fprintf(stderr, "| %-34s | store stayed open, revalidated after restart | %llu req | %llu retries | intact |\n",
             "vault killed (-9) and restarted", (unsigned long long)st.requests,
             (unsigned long long)st.retries);

@@ -145,8 +145,8 @@ static void expect_get_fails(struct eng_kek_provider *p, int code, uint64_t requ
     cr_assert_eq(eng_kek_get(p, NULL, &ref), -1);
     cr_assert_eq(eng_errno(), code, "got %s, want %s", eng_error_name(eng_errno()),
                  eng_error_name(code));
-    struct eng_vault_stats st;
-    cr_assert_eq(eng_vault_stats(p, &st), 0);
+    struct eng_kek_stats st;
+    cr_assert_eq(eng_kek_stats(p, &st), 0);
     cr_assert_eq(st.requests, requests, "%llu requests, want %llu",
                  (unsigned long long)st.requests, (unsigned long long)requests);
 }
@@ -468,10 +468,10 @@ Test(cmk_vault, retry_after_past_the_deadline_gives_up_throttled)
     /* the library: one request, no retry, THROTTLED */
     struct eng_kek_provider *p = lib_provider(vs.ca, 3);
     expect_get_fails(p, ENG_ERR_VAULT_THROTTLED, 1); /* 3600 s > the 30 s deadline: no retry */
-    struct eng_vault_stats vst;
-    cr_assert_eq(eng_vault_stats(p, &vst), 0);
+    struct eng_kek_stats vst;
+    cr_assert_eq(eng_kek_stats(p, &vst), 0);
     cr_assert_eq(vst.retries, 0);
-    cr_assert_eq(vst.last_http_status, 429);
+    cr_assert_eq(vst.last_status, 429);
     eng_kek_provider_free(p);
     /* the CLI: exit 1, the engine's name, well within a generous bound */
     struct timespec t0, t1;

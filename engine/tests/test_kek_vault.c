@@ -123,8 +123,8 @@ Test(kek_vault, retries_are_bounded_and_honour_retry_after)
     fx_push(fx, 503, "{}", NULL, 0);
     fx_push(fx, 200, key_bundle(VER, "true"), NULL, 0);
     cr_assert_eq(eng_kek_get(p, NULL, &ref), 0, "%s", eng_strerror(eng_errno()));
-    struct eng_vault_stats st;
-    cr_assert_eq(eng_vault_stats(p, &st), 0);
+    struct eng_kek_stats st;
+    cr_assert_eq(eng_kek_stats(p, &st), 0);
     cr_assert_eq(st.requests, 3);
     cr_assert_eq(st.retries, 2);
     /* always throttled: exactly 1 + max_retries requests, then THROTTLED */
@@ -151,8 +151,8 @@ Test(kek_vault, keep_alive_reuses_one_connection)
         fx_push(fx, 200, key_bundle(VER, "true"), NULL, 0);
         cr_assert_eq(eng_kek_get(p, NULL, &ref), 0);
     }
-    struct eng_vault_stats st;
-    cr_assert_eq(eng_vault_stats(p, &st), 0);
+    struct eng_kek_stats st;
+    cr_assert_eq(eng_kek_stats(p, &st), 0);
     cr_assert_eq(st.requests, 5);
     cr_assert_eq(st.connects, 1, "%llu connections for 5 requests", (unsigned long long)st.connects);
     eng_kek_provider_free(p);
@@ -282,8 +282,8 @@ Test(kek_vault, open_refuses_bad_configuration)
     cr_assert_eq(eng_kek_describe(p, VER, &ref), 0);
     cr_assert_str_eq(ref.version, VER);
     cr_assert_eq(fx_count(fx), 0);
-    struct eng_vault_stats st;
-    cr_assert_eq(eng_vault_stats(NULL, &st), -1);
+    struct eng_kek_stats st;
+    cr_assert_eq(eng_kek_stats(NULL, &st), -1);
     eng_kek_provider_free(p);
 }
 
