@@ -11,9 +11,9 @@ $(BENCH_OBJS): CPPFLAGS += -Iengine/include -Ivault-mock/client -Ireports/includ
     $(CJSON_CFLAGS)
 PROGRAMS += $(BIN)/cmk-bench
 
-$(BIN)/cmk-bench: $(BENCH_OBJS) $(ENGINE_LIB) $(O)/libvmclient.a $(O)/librep.a | $(BIN)/vault-mock
+$(BIN)/cmk-bench: $(BENCH_OBJS) $(ENGINE_LIB) $(O)/libvmclient.a $(O)/librep.a $(BASE_LIB) | $(BIN)/vault-mock
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $(BENCH_OBJS) $(ENGINE_LIB) $(O)/libvmclient.a $(O)/librep.a $(CURL_LIBS) $(CJSON_LIBS) $(ENGINE_LIBS) -lm
+	$(CC) $(LDFLAGS) -o $@ $(BENCH_OBJS) $(ENGINE_LIB) $(O)/libvmclient.a $(O)/librep.a $(BASE_LIB) $(CURL_LIBS) $(CJSON_LIBS) $(ENGINE_LIBS) -lm
 
 GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
 
@@ -27,12 +27,12 @@ TEST_BINS += $(BENCH_TEST_BINS)
 $(O)/benchmarks/tests/test_stats.o $(O)/benchmarks/tests/test_bars.o: CPPFLAGS += -Iengine/include \
     -Ibenchmarks/src -Ireports/include
 
-$(O)/tests/bench_test_stats: $(O)/benchmarks/tests/test_stats.o $(O)/benchmarks/src/stats.o $(O)/librep.a
+$(O)/tests/bench_test_stats: $(O)/benchmarks/tests/test_stats.o $(O)/benchmarks/src/stats.o $(O)/librep.a $(BASE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) -lm
+	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(OPENSSL_LIBS) -lm
 
 # The bars' verdicts (bars.c: which cells a bar pairs, which way it divides, where it passes).
 $(O)/tests/bench_test_bars: $(O)/benchmarks/tests/test_bars.o $(O)/benchmarks/src/bars.o \
-    $(O)/benchmarks/src/stats.o $(O)/librep.a
+    $(O)/benchmarks/src/stats.o $(O)/librep.a $(BASE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) -lm
+	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(OPENSSL_LIBS) -lm

@@ -3,7 +3,7 @@
 ENGINE_SRCS := $(wildcard engine/src/*.c)
 ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(O)/%.o)
 ENGINE_LIB := $(O)/libeng.a
-ENGINE_CPPFLAGS := -Iengine/include -Iengine/src $(OPENSSL_CFLAGS) $(CJSON_CFLAGS)
+ENGINE_CPPFLAGS := -Iengine/include -Iengine/src $(BASE_CPPFLAGS) $(OPENSSL_CFLAGS) $(CJSON_CFLAGS)
 ENGINE_LIBS := $(IPSECMB_LIBS) $(CURL_LIBS) $(CJSON_LIBS) $(SSL_LIBS)
 
 $(ENGINE_OBJS): CPPFLAGS += $(ENGINE_CPPFLAGS)
@@ -25,6 +25,8 @@ $(O)/%.noevex: $(O)/%.o
 	@touch $@
 $(ENGINE_LIB): | $(NOEVEX_OBJS:.o=.noevex)
 
+# Every program or test that links $(ENGINE_LIB) links $(BASE_LIB) after it (hex, buffers).
+
 # Tests: one Criterion program per engine/tests/test_*.c, linked with the
 # test helpers in engine/tests/testlib/ and the compliance vector parsers.
 ENGINE_TEST_SRCS := $(wildcard engine/tests/test_*.c)
@@ -41,7 +43,7 @@ $(ENGINE_TEST_SRCS:%.c=$(O)/%.o) $(ENGINE_TESTLIB_OBJS): CPPFLAGS += $(ENGINE_CP
 COMP_LIB ?= $(O)/libcomp.a
 
 # End-to-end tests start bin/vault-mock through vault-mock/client (libvmclient.a).
-$(O)/tests/engine_%: $(O)/engine/tests/%.o $(ENGINE_TESTLIB_OBJS) $(O)/vault-mock/tests/testlib/vmt_valgrind.o $(COMP_LIB) $(O)/libvmclient.a $(ENGINE_LIB) | $(BIN)/vault-mock
+$(O)/tests/engine_%: $(O)/engine/tests/%.o $(ENGINE_TESTLIB_OBJS) $(O)/vault-mock/tests/testlib/vmt_valgrind.o $(COMP_LIB) $(O)/libvmclient.a $(ENGINE_LIB) $(BASE_LIB) | $(BIN)/vault-mock
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(MHD_LIBS) $(ENGINE_LIBS)
 
@@ -52,7 +54,7 @@ PROGRAMS += $(BIN)/cmk
 
 $(CMK_OBJS): CPPFLAGS += $(ENGINE_CPPFLAGS) $(CJSON_CFLAGS)
 
-$(BIN)/cmk: $(CMK_OBJS) $(ENGINE_LIB) | $(BIN)
+$(BIN)/cmk: $(CMK_OBJS) $(ENGINE_LIB) $(BASE_LIB) | $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CJSON_LIBS) $(ENGINE_LIBS)
 
 $(O)/engine/tests/test_store_cli.o: CPPFLAGS += -DCMK_BIN='"$(BIN)/cmk"'

@@ -61,7 +61,4 @@ void eng_wr_cleanup(struct eng_wr *w);
 void eng_be64_put(uint8_t out[8], uint64_t v);
 uint64_t eng_be64_get(const uint8_t in[8]);
 
-/* eng_hex writes 2 * |len| lowercase hex digits and a NUL to |out| (>= 2 * len + 1 bytes). */
-void eng_hex(char *out, const uint8_t *in, size_t len);
-
 #endif /* ENG_BYTES_INTERNAL_H */

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base_codec.h"
 #include "bytes_internal.h"
 #include "eng_keys.h"
 #include "eng_secure.h"
@@ -206,7 +207,7 @@ static struct smk_version *smk_find(struct smk_file *f, const char *hex)
     }
     char cur[2 * SMK_ID_BYTES + 1];
     for (uint32_t i = 0; i < f->n; i++) {
-        eng_hex(cur, f->v[i].id, SMK_ID_BYTES);
+        base_hex(cur, f->v[i].id, SMK_ID_BYTES);
         if (strcmp(cur, hex) == 0) {
             return &f->v[i];
         }
@@ -235,7 +236,7 @@ static int smk_lookup(struct smk_state *s, const char *version, struct smk_versi
         return -1;
     }
     char id[2 * SMK_ID_BYTES + 1];
-    eng_hex(id, f->key_id, SMK_ID_BYTES);
+    base_hex(id, f->key_id, SMK_ID_BYTES);
     struct smk_version *v = NULL;
     int err = ENG_OK;
     if (strcmp(id, s->key_id_hex) != 0) {
@@ -267,7 +268,7 @@ static int smk_get(void *state, const char *version, struct eng_kek_ref *out)
     struct smk_version *v;
     ENG_GUARD(smk_lookup(s, version, &v));
     char hex[2 * SMK_ID_BYTES + 1];
-    eng_hex(hex, v->id, SMK_ID_BYTES);
+    base_hex(hex, v->id, SMK_ID_BYTES);
     smk_done(s);
     smk_fill_ref(s, hex, out);
     return 0;
@@ -391,7 +392,7 @@ struct eng_kek_provider *eng_smk_open(const char *path, int create)
         ENG_BAIL_PTR(err);
     }
     snprintf(s->path, sizeof(s->path), "%s", path);
-    eng_hex(s->key_id_hex, s->file->key_id, SMK_ID_BYTES);
+    base_hex(s->key_id_hex, s->file->key_id, SMK_ID_BYTES);
     smk_file_wipe(s->file);
     p->name = ENG_SMK_PROVIDER_NAME;
     p->state = s;
@@ -441,7 +442,7 @@ static int edit_rotate(struct smk_file *f, const void *arg)
     ENG_GUARD(smk_new_version(&f->v[f->n]));
     if (a->out_version != NULL) {
         ENG_ENSURE(a->max_out_len >= 2 * SMK_ID_BYTES + 1, ENG_ERR_ARG);
-        eng_hex(a->out_version, f->v[f->n].id, SMK_ID_BYTES);
+        base_hex(a->out_version, f->v[f->n].id, SMK_ID_BYTES);
     }
     f->n++;
     return 0;

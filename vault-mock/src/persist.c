@@ -3,6 +3,8 @@
  */
 #include "persist.h"
 
+#include "base_file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
@@ -231,40 +233,19 @@ static int file_read(const char *path, int secret, size_t max, char **out, size_
     if (fd < 0) {
         return -1;
     }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || (size_t)st.st_size > max) {
-        snprintf(err, err_len, "%s is larger than %zu bytes", path, max);
-        close(fd);
-        return -1;
-    }
-    size_t cap = (size_t)st.st_size;
-    char *buf = malloc(cap + 1);
-    if (buf == NULL) {
-        snprintf(err, err_len, "out of memory reading %s", path);
-        close(fd);
-        return -1;
-    }
-    size_t got = 0;
-    while (got < cap) {
-        ssize_t n = read(fd, buf + got, cap - got);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            break;
-        }
-        got += (size_t)n;
-    }
+    struct base_err e = BASE_ERR_INIT;
+    int rc = base_fd_read(fd, path, max, secret ? BASE_FILE_WIPE : 0, out, out_len, &e);
     close(fd);
-    if (got != cap) {
-        snprintf(err, err_len, "short read on %s", path);
-        OPENSSL_cleanse(buf, cap);
-        free(buf);
+    if (rc != 0) {
+        if (e.code == BASE_ERR_CAP) {
+            snprintf(err, err_len, "%s is larger than %zu bytes", path, max);
+        } else if (e.code == BASE_ERR_NOMEM) {
+            snprintf(err, err_len, "out of memory reading %s", path);
+        } else {
+            snprintf(err, err_len, "short read on %s", path);
+        }
         return -1;
     }
-    buf[got] = '\0';
-    *out = buf;
-    *out_len = got;
     return 0;
 }
 

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "b64url.h"
+#include "base_codec.h"
 #include "jsonx.h"
 #include "persist.h"
 
@@ -134,7 +134,7 @@ static char *random_token(void)
     if (RAND_bytes(raw, sizeof(raw)) != 1) {
         return NULL;
     }
-    char *t = vmock_b64url_encode(raw, sizeof(raw));
+    char *t = base_b64url_encode_alloc(raw, sizeof(raw));
     OPENSSL_cleanse(raw, sizeof(raw));
     return t;
 }

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "b64url.h"
+#include "base_codec.h"
 #include "jsonx.h"
 #include "rsakey.h"
 #include "store_internal.h"
@@ -21,7 +21,7 @@
 static cJSON *version_json(const struct vmock_kver *kv)
 {
     cJSON *o = cJSON_CreateObject();
-    char *sealed = vmock_b64url_encode(kv->sealed, kv->sealed_len);
+    char *sealed = base_b64url_encode_alloc(kv->sealed, kv->sealed_len);
     cJSON *ops = vmock_keyops_json(kv->attr.key_ops);
     cJSON *tags = cJSON_Duplicate(kv->tags, 1);
     if (o == NULL || sealed == NULL || ops == NULL || tags == NULL) {
@@ -121,7 +121,7 @@ static struct vmock_kver *load_version(struct vmock_store *st, const char *name,
     }
     uint8_t *sealed = NULL;
     size_t sealed_len = 0;
-    if (vmock_b64url_decode(sealed_b64, strlen(sealed_b64), &sealed, &sealed_len) != 0) {
+    if (base_b64url_decode_alloc(sealed_b64, strlen(sealed_b64), &sealed, &sealed_len, NULL) != 0) {
         snprintf(err, err_len, "key %s/%s: malformed sealed key", name, version);
         return NULL;
     }

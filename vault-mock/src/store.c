@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base_codec.h"
 #include "rsakey.h"
 #include "store_internal.h"
 
@@ -157,9 +158,7 @@ struct vmock_kver *vmock_kver_new(EVP_PKEY *pkey, int hsm, unsigned key_ops, int
         free(kv);
         return NULL;
     }
-    for (size_t i = 0; i < sizeof(id); i++) {
-        snprintf(kv->version + 2 * i, 3, "%02x", id[i]);
-    }
+    base_hex(kv->version, id, sizeof(id));
     kv->pkey = pkey;
     kv->bits = vmock_rsa_bits(pkey);
     kv->hsm = hsm;
