@@ -257,3 +257,57 @@ Test(buf, out_of_memory_keeps_contents)
     cr_assert_str_eq(p, "kept");
     free(p);
 }
+
+/* ---- base_grow ---- */
+
+struct row {
+    int a;
+    double b;
+};
+
+Test(grow, doubles_from_sixteen_and_keeps_elements)
+{
+    struct row *rows = NULL;
+    size_t cap = 0;
+    for (size_t i = 0; i < 100; i++) {
+        cr_assert_eq(base_grow(&rows, &cap, i + 1, sizeof(*rows), 1000, NULL), 0);
+        rows[i].a = (int)i;
+        rows[i].b = (double)i / 2;
+    }
+    cr_assert_eq(cap, 128);
+    for (size_t i = 0; i < 100; i++) {
+        cr_assert_eq(rows[i].a, (int)i);
+    }
+    /* already fits: nothing changes */
+    struct row *same = rows;
+    cr_assert_eq(base_grow(&rows, &cap, 50, sizeof(*rows), 1000, NULL), 0);
+    cr_assert_eq(rows, same);
+    free(rows);
+}
+
+Test(grow, max_is_an_exact_error_and_keeps_the_array)
+{
+    int *v = NULL;
+    size_t cap = 0;
+    struct base_err e = BASE_ERR_INIT;
+    cr_assert_eq(base_grow(&v, &cap, 20, sizeof(*v), 20, &e), 0);
+    cr_assert_eq(cap, 20, "capped at max, not doubled past it");
+    v[19] = 7;
+    cr_assert_eq(base_grow(&v, &cap, 21, sizeof(*v), 20, &e), -1);
+    cr_assert_eq(e.code, BASE_ERR_CAP);
+    cr_assert_str_eq(e.msg, "array cap of 20 elements exceeded (21 asked)");
+    cr_assert_eq(cap, 20);
+    cr_assert_eq(v[19], 7);
+    free(v);
+}
+
+Test(grow, byte_size_overflow_is_refused)
+{
+    char *v = NULL;
+    size_t cap = 0;
+    struct base_err e = BASE_ERR_INIT;
+    cr_assert_eq(base_grow(&v, &cap, (size_t)-1 / 8 + 1, 16, (size_t)-1, &e), -1);
+    cr_assert_eq(e.code, BASE_ERR_CAP);
+    cr_assert_null(v);
+    cr_assert_eq(cap, 0);
+}

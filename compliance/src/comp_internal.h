@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base_buf.h"
 #include "base_codec.h"
 #include "base_file.h"
 #include "comp_kat.h"

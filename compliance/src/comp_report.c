@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base_buf.h"
 #include "comp_oscal.h"
 #include "comp_report.h"
 #include "rep_junit.h"
@@ -29,27 +30,10 @@ const char *comp_verdict_name(enum comp_verdict v)
     }
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap) {
-        return 0;
-    }
-    size_t cap2 = *cap ? *cap * 2 : 16;
-    while (cap2 < need) {
-        cap2 *= 2;
-    }
-    void *q = realloc(*p, cap2 * size);
-    if (q == NULL) {
-        return -1;
-    }
-    *p = q;
-    *cap = cap2;
-    return 0;
-}
-
 int comp_report_add_control(struct comp_report *r, const struct comp_control *c)
 {
-    if (grow((void **)&r->controls, &r->cap_controls, r->num_controls + 1, sizeof(*c)) != 0) {
+    if (base_grow(&r->controls, &r->cap_controls, r->num_controls + 1, sizeof(*c), SIZE_MAX,
+                  NULL) != 0) {
         return -1;
     }
     r->controls[r->num_controls++] = *c;
@@ -58,7 +42,7 @@ int comp_report_add_control(struct comp_report *r, const struct comp_control *c)
 
 int comp_report_add_kat(struct comp_report *r, const struct comp_kat_row *k)
 {
-    if (grow((void **)&r->kats, &r->cap_kats, r->num_kats + 1, sizeof(*k)) != 0) {
+    if (base_grow(&r->kats, &r->cap_kats, r->num_kats + 1, sizeof(*k), SIZE_MAX, NULL) != 0) {
         return -1;
     }
     r->kats[r->num_kats++] = *k;
@@ -272,17 +256,15 @@ int comp_report_write_json(const struct comp_report *r, const char *path)
         errno = ENOMEM;
         return -1;
     }
-    size_t n = strlen(text);
-    char *with_nl = realloc(text, n + 2);
-    if (with_nl == NULL) {
-        free(text);
+    struct base_buf b;
+    base_buf_init(&b, SIZE_MAX, 0);
+    int ok = base_buf_append_str(&b, text, NULL) == 0 && base_buf_append_str(&b, "\n", NULL) == 0;
+    free(text);
+    int rc = ok ? write_text(path, base_buf_str(&b)) : -1;
+    base_buf_free(&b);
+    if (!ok) {
         errno = ENOMEM;
-        return -1;
     }
-    with_nl[n] = '\n';
-    with_nl[n + 1] = '\0';
-    int rc = write_text(path, with_nl);
-    free(with_nl);
     return rc;
 }
 

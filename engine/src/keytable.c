@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base_buf.h"
 #include "bytes_internal.h"
 #include "eng_secure.h"
 #include "error_internal.h"
@@ -145,13 +146,11 @@ out:
 int eng_kt_append(struct eng_keytable *kt, const struct eng_kt_record *rec)
 {
     ENG_ENSURE(kt->num_records < ENG_KT_MAX_RECORDS, ENG_ERR_TOO_LONG);
-    if (kt->num_records == kt->cap_records) {
-        uint32_t cap = kt->cap_records == 0 ? 16 : kt->cap_records * 2;
-        struct eng_kt_record *r = realloc(kt->records, (size_t)cap * sizeof(*r));
-        ENG_ENSURE(r != NULL, ENG_ERR_NOMEM);
-        kt->records = r;
-        kt->cap_records = cap;
-    }
+    size_t cap = kt->cap_records; /* at most ENG_KT_MAX_RECORDS: fits the u32 */
+    ENG_ENSURE(base_grow(&kt->records, &cap, (size_t)kt->num_records + 1, sizeof(*kt->records),
+                         ENG_KT_MAX_RECORDS, NULL) == 0,
+               ENG_ERR_NOMEM);
+    kt->cap_records = (uint32_t)cap;
     kt->records[kt->num_records++] = *rec;
     return 0;
 }

@@ -115,7 +115,7 @@ struct rep_gate_result {
     char baseline_path[1024], new_path[1024];
     char baseline_commit[64], new_commit[64];
     struct rep_gate_metric *m;
-    size_t n;
+    size_t n, cap_m; /* metrics in m, and m's capacity */
     size_t compared, regressions, improvements, not_compared;
 };
 

@@ -5,12 +5,16 @@
 #include "rep_bench.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "base_buf.h"
+#include "base_file.h"
 #include "rep_stats.h"
 
 #define REP_MAX_JSON_BYTES (256u << 20)
@@ -38,49 +42,27 @@ static void line_col(const char *text, size_t off, size_t *line, size_t *col)
 enum rep_status rep_json_load(const char *path, cJSON **out, char *err, size_t err_len)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         int e = errno;
         snprintf(err, err_len, "%s: cannot open: %s", path, strerror(e));
         return e == ENOENT ? REP_MISSING : REP_BAD_FILE;
     }
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap + 1);
-    if (buf == NULL) {
-        fclose(f);
-        snprintf(err, err_len, "%s: out of memory", path);
-        return REP_BAD_FILE;
-    }
-    for (;;) {
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (len < cap) {
-            break;
-        }
-        if (cap >= REP_MAX_JSON_BYTES) {
-            fclose(f);
-            free(buf);
+    char *buf = NULL;
+    size_t len = 0;
+    struct base_err be = BASE_ERR_INIT;
+    int rc = base_fd_read(fd, path, REP_MAX_JSON_BYTES - 1, 0, &buf, &len, &be);
+    close(fd);
+    if (rc != 0) {
+        if (be.code == BASE_ERR_CAP) {
             snprintf(err, err_len, "%s: larger than %u MiB", path, REP_MAX_JSON_BYTES >> 20);
-            return REP_BAD_FILE;
-        }
-        char *nb = realloc(buf, cap * 2 + 1);
-        if (nb == NULL) {
-            fclose(f);
-            free(buf);
+        } else if (be.code == BASE_ERR_NOMEM) {
             snprintf(err, err_len, "%s: out of memory", path);
-            return REP_BAD_FILE;
+        } else {
+            snprintf(err, err_len, "%s: read error", path);
         }
-        buf = nb;
-        cap *= 2;
-    }
-    int rerr = ferror(f);
-    fclose(f);
-    if (rerr) {
-        free(buf);
-        snprintf(err, err_len, "%s: read error", path);
         return REP_BAD_FILE;
     }
-    buf[len] = '\0';
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(buf, len + 1, &end, 1);
     if (root == NULL) {
@@ -473,7 +455,7 @@ void rep_pairs_free(struct rep_pair *p, size_t n)
 long rep_pairs_build(const struct rep_bench *b, struct rep_pair **out)
 {
     *out = NULL;
-    size_t n = 0;
+    size_t n = 0, cap = 0;
     struct rep_pair *pairs = NULL;
     for (size_t i = 0; i < b->ncells; i++) {
         const struct rep_cell *x = &b->cells[i];
@@ -492,13 +474,11 @@ long rep_pairs_build(const struct rep_bench *b, struct rep_pair **out)
             }
             size_t nr;
             double *r = rep_round_ratios(x, y, &nr);
-            struct rep_pair *np = realloc(pairs, (n + 1) * sizeof(*pairs));
-            if (r == NULL || np == NULL) {
+            if (r == NULL || base_grow(&pairs, &cap, n + 1, sizeof(*pairs), SIZE_MAX, NULL) != 0) {
                 free(r);
-                rep_pairs_free(np != NULL ? np : pairs, n);
+                rep_pairs_free(pairs, n);
                 return -1;
             }
-            pairs = np;
             struct rep_pair *p = &pairs[n];
             memset(p, 0, sizeof(*p));
             p->num = x;

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base_file.h"
 #include "rep_bench.h"
 
 extern char **environ;
@@ -311,33 +312,15 @@ static int run_gnuplot(const char *script, const char *errfile, char *msg, size_
 }
 
 /* Copies the <svg> element of |path| into |f| with every id prefixed by |pfx| (ids stay unique). */
+/* A plot larger than this is not inlined (gnuplot's SVGs are a few hundred KiB). */
+#define SVG_MAX ((size_t)256 << 20)
+
 static int inline_svg(FILE *f, const char *path, const char *pfx)
 {
-    FILE *in = fopen(path, "r");
-    if (in == NULL) {
+    char *buf = NULL;
+    if (base_file_read(path, SVG_MAX, 0, &buf, NULL, NULL) != 0) {
         return -1;
     }
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap + 1);
-    while (buf != NULL) {
-        len += fread(buf + len, 1, cap - len, in);
-        if (len < cap) {
-            break;
-        }
-        char *nb = realloc(buf, cap * 2 + 1);
-        if (nb == NULL) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    fclose(in);
-    if (buf == NULL) {
-        return -1;
-    }
-    buf[len] = '\0';
     const char *s = strstr(buf, "<svg");
     if (s == NULL) {
         free(buf);

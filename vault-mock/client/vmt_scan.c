@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base_buf.h"
 #include "vmt_client.h"
 
 #define WINDOW 16U   /* raw bytes of a secret that must not appear */
@@ -32,7 +33,7 @@ struct vmt_scan {
     struct needle *n;
     size_t num, cap;
     char (*labels)[64];
-    size_t num_labels;
+    size_t num_labels, cap_labels;
     uint32_t *table; /* open addressing: needle index + 1, 0 = empty */
     size_t table_size;
     int dirty;
@@ -78,11 +79,10 @@ size_t vmt_scan_count(const struct vmt_scan *sc)
 
 static int add_label(struct vmt_scan *sc, const char *label)
 {
-    char(*l)[64] = realloc(sc->labels, (sc->num_labels + 1) * sizeof(*l));
-    if (l == NULL) {
+    if (base_grow(&sc->labels, &sc->cap_labels, sc->num_labels + 1, sizeof(*sc->labels),
+                  SIZE_MAX, NULL) != 0) {
         return -1;
     }
-    sc->labels = l;
     snprintf(sc->labels[sc->num_labels], sizeof(sc->labels[0]), "%s", label);
     sc->num_labels++;
     return 0;
@@ -90,14 +90,8 @@ static int add_label(struct vmt_scan *sc, const char *label)
 
 static int add_needle(struct vmt_scan *sc, int enc, const uint8_t *b, size_t len)
 {
-    if (sc->num == sc->cap) {
-        size_t cap = sc->cap != 0 ? sc->cap * 2 : 1024;
-        struct needle *n = realloc(sc->n, cap * sizeof(*n));
-        if (n == NULL) {
-            return -1;
-        }
-        sc->n = n;
-        sc->cap = cap;
+    if (base_grow(&sc->n, &sc->cap, sc->num + 1, sizeof(*sc->n), SIZE_MAX, NULL) != 0) {
+        return -1;
     }
     struct needle *x = &sc->n[sc->num];
     x->bytes = malloc(len);

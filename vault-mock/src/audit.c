@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base_buf.h"
 #include "persist.h"
 
 int vmock_audit_open(struct vmock_audit *a, const char *path, int fsync_each, uint64_t max_bytes,
@@ -124,14 +125,17 @@ int vmock_audit_write(struct vmock_audit *a, const struct vmock_audit_rec *r)
     }
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
-    size_t len = text != NULL ? strlen(text) : 0;
-    char *line = text != NULL ? realloc(text, len + 2) : NULL;
-    if (line == NULL) {
-        free(text);
+    struct base_buf lb;
+    base_buf_init(&lb, SIZE_MAX, 0);
+    int ok = text != NULL && base_buf_append_str(&lb, text, NULL) == 0 &&
+             base_buf_append_str(&lb, "\n", NULL) == 0;
+    free(text);
+    if (!ok) {
+        base_buf_free(&lb);
         return VMOCK_AUDIT_UNWRITABLE;
     }
-    line[len++] = '\n';
-    line[len] = '\0';
+    const char *line = base_buf_str(&lb);
+    size_t len = lb.len;
     pthread_mutex_lock(&a->mu);
     enum vmock_audit_failure fail = VMOCK_AUDIT_OK;
     if (r->identity == NULL && a->max_bytes > 0 && a->size + len > a->max_bytes / 2) {
@@ -164,7 +168,7 @@ int vmock_audit_write(struct vmock_audit *a, const struct vmock_audit_rec *r)
         a->lines++;
     }
     pthread_mutex_unlock(&a->mu);
-    free(line);
+    base_buf_free(&lb);
     return (int)fail;
 }
 
