@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base_codec.h"
 #include "error_internal.h"
 #include "store_helpers.h"
 
@@ -221,18 +222,11 @@ struct eng_kek_provider *tl_switch_provider(struct tl_switch *sw, struct eng_kek
     return p;
 }
 
+/* The hex value that ends the line at |s|, into |out|: its length, 0 if it is not hex or too long. */
 static size_t unhex(const char *s, uint8_t *out, size_t max)
 {
     size_t n = 0;
-    while (s[0] != '\0' && s[1] != '\0' && s[0] != '\n' && s[0] != '\r' && n < max) {
-        unsigned v;
-        if (sscanf(s, "%2x", &v) != 1) {
-            break;
-        }
-        out[n++] = (uint8_t)v;
-        s += 2;
-    }
-    return n;
+    return base_hex_decode(s, strcspn(s, "\r\n"), out, max, &n, NULL, NULL) == 0 ? n : 0;
 }
 
 int tl_kw_vectors(const char *path, struct tl_kw_vector *out, int max)
