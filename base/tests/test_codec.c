@@ -37,26 +37,29 @@ Test(hex, decode_either_case)
     cr_assert_eq(n, 0);
 }
 
+/* Decoding |in| fails with |code|, |bad_at| and |msg|, and writes nothing. */
+static void expect_hex_error(const char *in, int code, size_t bad_at, const char *msg)
+{
+    uint8_t out[4] = {0xEE, 0xEE, 0xEE, 0xEE};
+    size_t n = 0, bad = 99;
+    struct base_err e = BASE_ERR_INIT;
+    cr_assert_eq(base_hex_decode(in, strlen(in), out, sizeof(out), &n, &bad, &e), -1, "%s", in);
+    cr_assert_eq(e.code, code, "%s", in);
+    cr_assert_eq(bad, bad_at, "%s", in);
+    cr_assert_str_eq(e.msg, msg);
+    cr_assert_eq(out[0], 0xEE, "%s: output written on error", in);
+}
+
 Test(hex, odd_length_is_an_exact_error)
 {
-    uint8_t out[4];
-    size_t n = 0, bad = 0;
-    struct base_err e = BASE_ERR_INIT;
-    cr_assert_eq(base_hex_decode("abc", 3, out, sizeof(out), &n, &bad, &e), -1);
-    cr_assert_eq(e.code, BASE_ERR_HEX_ODD);
-    cr_assert_eq(bad, 3);
-    cr_assert_str_eq(e.msg, "odd number of hex digits (3)");
+    expect_hex_error("abc", BASE_ERR_HEX_ODD, 3, "odd number of hex digits (3)");
 }
 
 Test(hex, bad_char_is_an_exact_error_and_wins_over_odd_length)
 {
-    uint8_t out[4];
-    size_t n = 0, bad = 0;
-    struct base_err e = BASE_ERR_INIT;
-    cr_assert_eq(base_hex_decode("0g1", 3, out, sizeof(out), &n, &bad, &e), -1);
-    cr_assert_eq(e.code, BASE_ERR_HEX_CHAR);
-    cr_assert_eq(bad, 1);
-    cr_assert_str_eq(e.msg, "not a hex digit at offset 1");
+    expect_hex_error("0g1", BASE_ERR_HEX_CHAR, 1, "not a hex digit at offset 1");
+    expect_hex_error("g", BASE_ERR_HEX_CHAR, 0, "not a hex digit at offset 0");
+    size_t bad = 0;
     cr_assert_eq(base_hex_check("00 1", 4, &bad), BASE_ERR_HEX_CHAR);
     cr_assert_eq(bad, 2);
     cr_assert_eq(base_hex_check("0x", 2, &bad), BASE_ERR_HEX_CHAR);
