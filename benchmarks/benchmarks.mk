@@ -7,8 +7,8 @@ BENCH_SRCS := $(wildcard benchmarks/src/*.c)
 BENCH_OBJS := $(BENCH_SRCS:%.c=$(O)/%.o)
 # The statistics (quantiles, the median's order-statistic interval) are
 # reports' (librep.a), shared with compliance and the report.
-$(BENCH_OBJS): CPPFLAGS += -Iengine/include -Ivault-mock/client -Ireports/include $(OPENSSL_CFLAGS) \
-    $(CJSON_CFLAGS)
+$(BENCH_OBJS): CPPFLAGS += -Iengine/include -Ivault-mock/client -Ireports/include $(BASE_CPPFLAGS) \
+    $(OPENSSL_CFLAGS) $(CJSON_CFLAGS)
 PROGRAMS += $(BIN)/cmk-bench
 
 $(BIN)/cmk-bench: $(BENCH_OBJS) $(ENGINE_LIB) $(O)/libvmclient.a $(O)/librep.a $(BASE_LIB) | $(BIN)/vault-mock
@@ -25,7 +25,7 @@ bench: deps $(BIN)/cmk-bench
 BENCH_TEST_BINS := $(O)/tests/bench_test_stats $(O)/tests/bench_test_bars
 TEST_BINS += $(BENCH_TEST_BINS)
 $(O)/benchmarks/tests/test_stats.o $(O)/benchmarks/tests/test_bars.o: CPPFLAGS += -Iengine/include \
-    -Ibenchmarks/src -Ireports/include
+    -Ibenchmarks/src -Ireports/include $(BASE_CPPFLAGS)
 
 $(O)/tests/bench_test_stats: $(O)/benchmarks/tests/test_stats.o $(O)/benchmarks/src/stats.o $(O)/librep.a $(BASE_LIB)
 	@mkdir -p $(dir $@)
