@@ -18,8 +18,9 @@ void base_err_clear(struct base_err *e)
     e->msg[0] = '\0';
 }
 
-static void err_vset(struct base_err *e, int code, int sys_errno, const char *where,
-                     const char *fmt, va_list ap)
+__attribute__((format(printf, 5, 0))) static void err_vset(struct base_err *e, int code,
+                                                            int sys_errno, const char *where,
+                                                            const char *fmt, va_list ap)
 {
     e->code = code;
     e->sys_errno = sys_errno;

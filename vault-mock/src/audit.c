@@ -16,26 +16,24 @@
 #include "persist.h"
 
 int vmock_audit_open(struct vmock_audit *a, const char *path, int fsync_each, uint64_t max_bytes,
-                     char *err, size_t err_len)
+                     struct base_err *e)
 {
     memset(a, 0, sizeof(*a));
-    char why[768];
-    int fd = vmock_file_open(path, O_WRONLY | O_APPEND | O_CREAT, 1, why, sizeof(why));
+    int fd = vmock_file_open(path, O_WRONLY | O_APPEND | O_CREAT, 1, e);
     if (fd < 0) {
-        snprintf(err, err_len, "audit log: %s", why);
-        return -1;
+        return base_err_prefix(e, "audit log");
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        snprintf(err, err_len, "cannot stat audit log %s: %s", path, strerror(errno));
+        BASE_FAIL(e, BASE_ERR_IO, "cannot stat audit log %s: %s", path, strerror(errno));
         close(fd);
         return -1;
     }
     if (max_bytes > 0 && (uint64_t)st.st_size >= max_bytes) {
-        snprintf(err, err_len,
-                 "audit log %s already holds %lld bytes, the --audit-max-bytes limit is %llu; "
-                 "move it away (archive it) or raise the limit",
-                 path, (long long)st.st_size, (unsigned long long)max_bytes);
+        BASE_FAIL(e, BASE_ERR_IO,
+                  "audit log %s already holds %lld bytes, the --audit-max-bytes limit is %llu; "
+                  "move it away (archive it) or raise the limit",
+                  path, (long long)st.st_size, (unsigned long long)max_bytes);
         close(fd);
         return -1;
     }

@@ -862,7 +862,7 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
 }
 
 struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock_http_config *cfg,
-                                    uint16_t *port, char *err, size_t err_len)
+                                    uint16_t *port, struct base_err *e)
 {
     struct sockaddr_in sin;
     struct sockaddr_in6 sin6;
@@ -883,13 +883,13 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
         sa_len = sizeof(sin6);
         flags |= MHD_USE_IPv6;
     } else {
-        snprintf(err, err_len, "listen address %s is not a numeric IPv4 or IPv6 address",
-                 cfg->host);
+        BASE_FAIL(e, BASE_ERR_IO, "listen address %s is not a numeric IPv4 or IPv6 address",
+                  cfg->host);
         return NULL;
     }
     struct vmock_http *h = calloc(1, sizeof(*h));
     if (h == NULL) {
-        snprintf(err, err_len, "out of memory");
+        BASE_FAIL(e, BASE_ERR_NOMEM, "out of memory");
         return NULL;
     }
     h->srv = srv;
@@ -917,8 +917,8 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
         pool = 0;
         h->listen_fd = listen_on(sa, sa_len);
         if (h->listen_fd < 0 || pipe2(h->wake, O_CLOEXEC) != 0) {
-            snprintf(err, err_len, "cannot listen on %s:%u: %s", cfg->host, (unsigned)cfg->port,
-                     strerror(errno));
+            BASE_FAIL(e, BASE_ERR_IO, "cannot listen on %s:%u: %s", cfg->host, (unsigned)cfg->port,
+                      strerror(errno));
             vmock_http_stop(h);
             return NULL;
         }
@@ -955,14 +955,14 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
         MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (h->daemon == NULL) {
-        snprintf(err, err_len, "cannot start the HTTP%s server on %s:%u (address in use?)",
-                 cfg->cert_pem != NULL ? "S" : "", cfg->host, (unsigned)cfg->port);
+        BASE_FAIL(e, BASE_ERR_IO, "cannot start the HTTP%s server on %s:%u (address in use?)",
+                  cfg->cert_pem != NULL ? "S" : "", cfg->host, (unsigned)cfg->port);
         vmock_http_stop(h);
         return NULL;
     }
     if (h->deadline_ns > 0 || h->first_ns > 0) {
         if (pthread_create(&h->watchdog, NULL, watchdog_main, h) != 0) {
-            snprintf(err, err_len, "cannot start the request-deadline thread");
+            BASE_FAIL(e, BASE_ERR_IO, "cannot start the request-deadline thread");
             vmock_http_stop(h);
             return NULL;
         }
@@ -973,7 +973,7 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
         socklen_t bl = sizeof(bound);
         if (getsockname(h->listen_fd, (struct sockaddr *)&bound, &bl) != 0 ||
             pthread_create(&h->acceptor, NULL, acceptor_main, h) != 0) {
-            snprintf(err, err_len, "cannot start the acceptor thread");
+            BASE_FAIL(e, BASE_ERR_IO, "cannot start the acceptor thread");
             vmock_http_stop(h);
             return NULL;
         }

@@ -231,12 +231,12 @@ static int load_token(struct cfg *c)
             stderr);
         return 0;
     }
-    char err[1024];
+    struct base_err e = BASE_ERR_INIT;
     size_t len = 0;
-    int rc = vmock_file_read(c->token_file, TOKEN_FILE_MAX, &c->token_buf, &len, err, sizeof(err));
+    int rc = vmock_file_read(c->token_file, TOKEN_FILE_MAX, &c->token_buf, &len, &e);
     if (rc != 0) {
-        fprintf(stderr, "vault-mock-bench: --token-file: %s\n",
-                rc == 1 ? "the file does not exist" : err);
+        fprintf(stderr, "vault-mock-bench: --token-file: %.1023s\n",
+                rc == 1 ? "the file does not exist" : e.msg);
         return -1;
     }
     if (len > 0 && c->token_buf[len - 1] == '\n') {
