@@ -94,6 +94,20 @@ Test(hex, decode_alloc)
     cr_assert_eq(bad, 1);
 }
 
+Test(hex, uuid4_sets_version_and_variant)
+{
+    uint8_t b[16];
+    memset(b, 0xff, sizeof(b));
+    char out[37];
+    base_uuid4(out, b);
+    cr_assert_str_eq(out, "ffffffff-ffff-4fff-bfff-ffffffffffff");
+    memset(b, 0, sizeof(b));
+    base_uuid4(out, b);
+    cr_assert_str_eq(out, "00000000-0000-4000-8000-000000000000");
+    cr_assert_eq(b[6], 0x40);
+    cr_assert_eq(b[8], 0x80);
+}
+
 /* ---- base64url ---- */
 
 /* RFC 4648 section 10 vectors (the alphabet letters coincide for these). */

@@ -102,47 +102,15 @@ int eng_rd_str8(struct eng_rd *r, char *out, size_t max_out_len)
 
 void eng_wr_init(struct eng_wr *w, size_t max)
 {
-    w->buf = NULL;
-    w->len = 0;
-    w->cap = 0;
-    w->max = max;
+    base_buf_init(&w->b, max, BASE_BUF_WIPE);
     w->failed = 0;
 }
 
 void eng_wr_bytes(struct eng_wr *w, const void *data, size_t len)
 {
-    if (w->failed) {
-        return;
-    }
-    if (len > w->max - w->len) {
+    if (!w->failed && base_buf_append(&w->b, data, len, NULL) != 0) {
         w->failed = 1;
-        return;
     }
-    if (w->len + len > w->cap) {
-        size_t cap = w->cap == 0 ? 256 : w->cap;
-        while (cap < w->len + len) {
-            cap *= 2;
-        }
-        if (cap > w->max) {
-            cap = w->max;
-        }
-        uint8_t *nb = malloc(cap);
-        if (nb == NULL) {
-            w->failed = 1;
-            return;
-        }
-        if (w->len > 0) {
-            memcpy(nb, w->buf, w->len);
-        }
-        eng_cleanse(w->buf, w->cap);
-        free(w->buf);
-        w->buf = nb;
-        w->cap = cap;
-    }
-    if (len > 0) {
-        memcpy(w->buf + w->len, data, len);
-    }
-    w->len += len;
 }
 
 static void wr_be(struct eng_wr *w, uint64_t v, size_t n)
@@ -187,11 +155,7 @@ void eng_wr_str8(struct eng_wr *w, const char *s)
 
 void eng_wr_cleanup(struct eng_wr *w)
 {
-    eng_cleanse(w->buf, w->cap);
-    free(w->buf);
-    w->buf = NULL;
-    w->len = 0;
-    w->cap = 0;
+    base_buf_free(&w->b);
 }
 
 void eng_be64_put(uint8_t out[8], uint64_t v)

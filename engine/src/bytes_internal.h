@@ -6,14 +6,17 @@
  * bytes remain, advances, and returns 0; when they do not, it returns -1,
  * marks the reader "short" and reads nothing. The parser then tells a
  * truncated input (short) from a malformed one. All integers are big-endian.
- * A writer appends to a growable buffer with a hard ceiling; after any
- * failure it stays failed (sticky), so a serializer checks once at the end.
+ * A writer appends to a growable buffer with a hard ceiling (libbase's
+ * base_buf, wiping every block it outgrows); after any failure it stays
+ * failed (sticky), so a serializer checks once at the end.
  */
 #ifndef ENG_BYTES_INTERNAL_H
 #define ENG_BYTES_INTERNAL_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "base_buf.h"
 
 struct eng_rd {
     const uint8_t *p;
@@ -37,11 +40,9 @@ int eng_rd_view(struct eng_rd *r, const uint8_t **out, size_t len);
  */
 int eng_rd_str8(struct eng_rd *r, char *out, size_t max_out_len);
 
+/* The bytes are b.data[0 .. b.len) (a base_buf in BASE_BUF_WIPE mode). */
 struct eng_wr {
-    uint8_t *buf;
-    size_t len;
-    size_t cap;
-    size_t max;
+    struct base_buf b;
     int failed;
 };
 

@@ -113,7 +113,7 @@ static int smk_serialize(const struct smk_file *f, struct eng_wr *w)
     }
     if (!w->failed) {
         uint8_t digest[SHA256_DIGEST_LENGTH];
-        SHA256(w->buf, w->len, digest);
+        SHA256(w->b.data, w->b.len, digest);
         eng_wr_bytes(w, digest, sizeof(digest));
     }
     if (w->failed) {
@@ -183,7 +183,7 @@ static int smk_create(const char *path)
         goto out;
     }
     if (smk_new_version(&f->v[0]) != 0 || smk_serialize(f, &w) != 0 ||
-        eng_file_replace(tmp, w.buf, w.len, 0600) != 0) {
+        eng_file_replace(tmp, w.b.data, w.b.len, 0600) != 0) {
         goto out;
     }
     if (link(tmp, path) != 0 && errno != EEXIST) {
@@ -422,7 +422,7 @@ static int smk_edit(const char *path, int (*edit)(struct smk_file *f, const void
     eng_wr_init(&w, 0);
     int rc = -1;
     if (f != NULL && smk_load(path, f) == 0 && edit(f, arg) == 0 && smk_serialize(f, &w) == 0) {
-        rc = eng_file_replace(path, w.buf, w.len, 0600);
+        rc = eng_file_replace(path, w.b.data, w.b.len, 0600);
     }
     eng_wr_cleanup(&w);
     eng_secure_free(f);

@@ -38,6 +38,7 @@
  * request, is never evicted. A new client is then served unless
  * --max-connections newer connections arrive before its request line does.
  */
+#include "base_codec.h"
 #include "http.h"
 
 #include <arpa/inet.h>
@@ -173,11 +174,7 @@ static void request_id(char out[37])
     if (RAND_bytes(r, sizeof(r)) != 1) {
         memset(r, 0, sizeof(r));
     }
-    r[6] = (uint8_t)((r[6] & 0x0f) | 0x40);
-    r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
-             r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
-             r[14], r[15]);
+    base_uuid4(out, r);
 }
 
 static void client_address(struct MHD_Connection *conn, char *out, size_t out_len)
