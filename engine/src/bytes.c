@@ -100,6 +100,21 @@ int eng_rd_str8(struct eng_rd *r, char *out, size_t max_out_len)
     return 0;
 }
 
+static void *secure_alloc(size_t size, void *ctx)
+{
+    (void)ctx;
+    return eng_secure_alloc(size);
+}
+
+static void secure_free(void *p, size_t size, void *ctx)
+{
+    (void)size;
+    (void)ctx;
+    eng_secure_free(p);
+}
+
+const struct base_alloc eng_secure_base_alloc = {secure_alloc, secure_free, NULL};
+
 void eng_wr_init(struct eng_wr *w, size_t max)
 {
     base_buf_init(&w->b, max, BASE_BUF_WIPE);

@@ -58,6 +58,13 @@ void eng_wr_str8(struct eng_wr *w, const char *s);
 /* eng_wr_cleanup wipes and frees the buffer. */
 void eng_wr_cleanup(struct eng_wr *w);
 
+/*
+ * eng_secure_base_alloc backs a libbase buffer with eng_secure_alloc (locked,
+ * kept out of core dumps, wiped on free), for secrets that grow, e.g. an answer
+ * holding a key: base_buf_init_alloc(&b, max, BASE_BUF_WIPE, &eng_secure_base_alloc).
+ */
+extern const struct base_alloc eng_secure_base_alloc;
+
 /* Big-endian helpers for fixed fields. */
 void eng_be64_put(uint8_t out[8], uint64_t v);
 uint64_t eng_be64_get(const uint8_t in[8]);
