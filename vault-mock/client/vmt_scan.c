@@ -1,6 +1,7 @@
 /* vmt_scan.c - find secrets in bytes, files and folder trees (see vmt_scan.h). */
 #include "vmt_scan.h"
 
+#include <ctype.h>
 #include <ftw.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "base_buf.h"
+#include "base_codec.h"
 #include "vmt_client.h"
 
 #define WINDOW 16U   /* raw bytes of a secret that must not appear */
@@ -110,12 +112,12 @@ static int add_needle(struct vmt_scan *sc, int enc, const uint8_t *b, size_t len
     return 0;
 }
 
+/* |len| bytes as 2 * |len| hex digits and a NUL, in upper case when |upper|. */
 static void to_hex(char *out, const uint8_t *in, size_t len, int upper)
 {
-    const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
+    base_hex(out, in, len);
+    for (size_t i = 0; upper && i < 2 * len; i++) {
+        out[i] = (char)toupper((unsigned char)out[i]);
     }
 }
 
@@ -143,7 +145,7 @@ int vmt_scan_add_secret(struct vmt_scan *sc, const char *label, const uint8_t *s
             sc->n[sc->num - 1].secret_len = len;
         }
     }
-    char *hex = malloc(2 * len);
+    char *hex = malloc(2 * len + 1);
     char *b64 = malloc(4 * (len / 3 + 2) + 1);
     if (hex == NULL || b64 == NULL) {
         free(hex);
