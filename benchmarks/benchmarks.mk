@@ -32,15 +32,15 @@ $(O)/benchmarks/tests/test_stats.o $(O)/benchmarks/tests/test_bars.o \
     $(O)/benchmarks/tests/test_kinds.o: CPPFLAGS += -Iengine/include -Ibenchmarks/src \
     -Ireports/include $(BASE_CPPFLAGS)
 
-$(O)/tests/bench_test_stats: $(O)/benchmarks/tests/test_stats.o $(O)/benchmarks/src/stats.o $(O)/librep.a
+$(O)/tests/bench_test_stats: $(O)/benchmarks/tests/test_stats.o $(O)/benchmarks/src/stats.o $(O)/librep.a $(BASE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) -lm
+	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(OPENSSL_LIBS) -lm
 
 # The bars' verdicts (bars.c: which cells a bar pairs, which way it divides, where it passes).
 $(O)/tests/bench_test_bars: $(O)/benchmarks/tests/test_bars.o $(O)/benchmarks/src/bars.o \
-    $(O)/benchmarks/src/stats.o $(O)/librep.a
+    $(O)/benchmarks/src/stats.o $(O)/librep.a $(BASE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) -lm
+	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(OPENSSL_LIBS) -lm
 
 $(O)/tests/bench_test_kinds: $(O)/benchmarks/tests/test_kinds.o $(filter-out %/main.o,$(BENCH_OBJS)) \
     $(ENGINE_LIB) $(O)/libvmclient.a $(O)/librep.a $(BASE_LIB)

@@ -12,7 +12,7 @@ $(COMP_MAP_C): compliance/sp800-53-map.tsv compliance/gen-sp-map.awk
 $(COMP_MAP_O): $(COMP_MAP_C)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) -Icompliance/include $(CFLAGS) -c -o $@ $<
-$(COMP_OBJS): CPPFLAGS += -Icompliance/include -Iengine/include -Ireports/include $(CJSON_CFLAGS) \
+$(COMP_OBJS): CPPFLAGS += -Icompliance/include -Iengine/include -Ireports/include $(BASE_CPPFLAGS) $(CJSON_CFLAGS) \
     $(OPENSSL_CFLAGS)
 
 $(COMP_LIB): $(COMP_OBJS) $(COMP_MAP_O)
@@ -25,9 +25,10 @@ COMPCTL_SRCS := $(wildcard compliance/controls/*.c)
 COMPCTL_OBJS := $(COMPCTL_SRCS:%.c=$(O)/%.o)
 COMPCTL_LIB := $(O)/libcompctl.a
 # comp_report.c writes its JUnit XML with reports' escaping (librep.a).
-COMP_PROG_LIBS := $(COMPCTL_LIB) $(COMP_LIB) $(O)/librep.a $(O)/libvmclient.a $(O)/libeng.a
+COMP_PROG_LIBS := $(COMPCTL_LIB) $(COMP_LIB) $(O)/librep.a $(O)/libvmclient.a $(O)/libeng.a $(BASE_LIB)
 COMP_LINK_LIBS = $(CURL_LIBS) $(CJSON_LIBS) $(IPSECMB_LIBS) $(SSL_LIBS) -lm
 $(COMPCTL_OBJS) $(O)/compliance/cli/%.o $(O)/compliance/tests/%.o: CPPFLAGS += -Icompliance/include -Ireports/include \
+    $(BASE_CPPFLAGS) \
     -Icompliance/controls \
     -Iengine/include -Ivault-mock/client $(CJSON_CFLAGS) $(OPENSSL_CFLAGS)
 

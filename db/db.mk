@@ -22,7 +22,7 @@ db-bench: deps $(BIN)/cmk $(BIN)/vault-mock $(BIN)/cmk-db-stats
 
 # cmk-db-stats: the database bench's statistics (librep's median interval), table and bars.
 PROGRAMS += $(BIN)/cmk-db-stats
-$(O)/db/src/db_stats.o: CPPFLAGS += -Ireports/include $(CJSON_CFLAGS)
-$(BIN)/cmk-db-stats: $(O)/db/src/db_stats.o $(O)/librep.a
+$(O)/db/src/db_stats.o: CPPFLAGS += -Ireports/include $(BASE_CPPFLAGS) $(CJSON_CFLAGS)
+$(BIN)/cmk-db-stats: $(O)/db/src/db_stats.o $(O)/librep.a $(BASE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CJSON_LIBS) -lm
+	$(CC) $(LDFLAGS) -o $@ $^ $(CJSON_LIBS) $(OPENSSL_LIBS) -lm

@@ -9,10 +9,9 @@ ENGINE_LIBS := $(IPSECMB_LIBS) $(CURL_LIBS) $(CJSON_LIBS) $(SSL_LIBS)
 $(ENGINE_OBJS): CPPFLAGS += $(ENGINE_CPPFLAGS)
 $(ENGINE_OBJS): CFLAGS += -fvisibility=hidden
 
-# The key providers use the base library (base/base.mk: the capped buffer,
-# base64url): libeng.a carries its objects, so whatever links the engine
-# links them too.
-$(ENGINE_LIB): $(ENGINE_OBJS) $(BASE_OBJS)
+# The engine uses the base library (base/base.mk: the capped buffer, hex,
+# base64url, file reading); whatever links $(ENGINE_LIB) links $(BASE_LIB) after it.
+$(ENGINE_LIB): $(ENGINE_OBJS)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
@@ -28,6 +27,8 @@ $(O)/%.noevex: $(O)/%.o
 	@touch $@
 $(ENGINE_LIB): | $(NOEVEX_OBJS:.o=.noevex)
 
+# Every program or test that links $(ENGINE_LIB) links $(BASE_LIB) after it (hex, buffers).
+
 # Tests: one Criterion program per engine/tests/test_*.c, linked with the
 # engine-only helpers in engine/tests/testlib/, the shared test library
 # (testlib/testlib.mk) and vault-mock's published client; never with another
@@ -41,7 +42,7 @@ TEST_BINS += $(ENGINE_TEST_BINS)
 $(ENGINE_TEST_SRCS:%.c=$(O)/%.o) $(ENGINE_TESTLIB_OBJS): CPPFLAGS += $(ENGINE_CPPFLAGS) -Iengine/tests/testlib $(TESTLIB_CPPFLAGS)
 
 # End-to-end tests start bin/vault-mock through vault-mock/client (libvmclient.a).
-$(O)/tests/engine_%: $(O)/engine/tests/%.o $(ENGINE_TESTLIB_OBJS) $(TESTLIB_HOOK_VALGRIND) $(TESTLIB_HOOK_ANCHORS) $(TESTLIB) $(O)/libvmclient.a $(ENGINE_LIB) | $(BIN)/vault-mock
+$(O)/tests/engine_%: $(O)/engine/tests/%.o $(ENGINE_TESTLIB_OBJS) $(TESTLIB_HOOK_VALGRIND) $(TESTLIB_HOOK_ANCHORS) $(TESTLIB) $(O)/libvmclient.a $(ENGINE_LIB) $(BASE_LIB) | $(BIN)/vault-mock
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(MHD_LIBS) $(ENGINE_LIBS)
 
@@ -52,7 +53,7 @@ PROGRAMS += $(BIN)/cmk
 
 $(CMK_OBJS): CPPFLAGS += $(ENGINE_CPPFLAGS) $(CJSON_CFLAGS)
 
-$(BIN)/cmk: $(CMK_OBJS) $(ENGINE_LIB) | $(BIN)
+$(BIN)/cmk: $(CMK_OBJS) $(ENGINE_LIB) $(BASE_LIB) | $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CJSON_LIBS) $(ENGINE_LIBS)
 
 $(O)/engine/tests/test_store_cli.o: CPPFLAGS += -DCMK_BIN='"$(BIN)/cmk"'

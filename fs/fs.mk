@@ -9,7 +9,7 @@ PROGRAMS += $(BIN)/cmk-fs
 
 $(CMKFS_SRCS:%.c=$(O)/%.o): CPPFLAGS += $(ENGINE_CPPFLAGS) -Iengine/cli $(FUSE_CFLAGS)
 
-$(BIN)/cmk-fs: $(CMKFS_OBJS) $(ENGINE_LIB) | $(BIN)
+$(BIN)/cmk-fs: $(CMKFS_OBJS) $(ENGINE_LIB) $(BASE_LIB) | $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(FUSE_LIBS) $(ENGINE_LIBS)
 
 # Tests: each fs/tests/test_*.c against a real mount of the built bin/cmk-fs
@@ -21,6 +21,6 @@ TEST_BINS += $(FS_TEST_BINS)
 
 $(FS_TEST_SRCS:%.c=$(O)/%.o) $(FS_TESTLIB_OBJS): CPPFLAGS += -Ifs/tests $(TESTLIB_CPPFLAGS) -DCMKFS_BIN='"$(BIN)/cmk-fs"' -DCMK_BIN='"$(BIN)/cmk"'
 
-$(O)/tests/fs_%: $(O)/fs/tests/%.o $(FS_TESTLIB_OBJS) $(TESTLIB_HOOK_VALGRIND) $(TESTLIB_HOOK_ANCHORS) $(TESTLIB) $(O)/libvmclient.a $(ENGINE_LIB) | $(BIN)/cmk-fs $(BIN)/vault-mock
+$(O)/tests/fs_%: $(O)/fs/tests/%.o $(FS_TESTLIB_OBJS) $(TESTLIB_HOOK_VALGRIND) $(TESTLIB_HOOK_ANCHORS) $(TESTLIB) $(O)/libvmclient.a $(ENGINE_LIB) $(BASE_LIB) | $(BIN)/cmk-fs $(BIN)/vault-mock
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(MHD_LIBS) $(ENGINE_LIBS)

@@ -22,10 +22,11 @@ FUZZ_SECONDS ?= 300
 FUZZ_ARGS ?=
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS := $(CSTD) $(WARN) -O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link -pthread -MMD -MP
-FUZZ_INC := -Iengine/include -Iengine/src -Ibase/include -Icompliance/include -Ivault-mock/src \
+FUZZ_INC := -Iengine/include -Iengine/src -Icompliance/include -Ivault-mock/src -Ibase/include \
     $(OPENSSL_CFLAGS) $(CJSON_CFLAGS)
 
-FUZZ_ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(FUZZ_O)/%.o) $(BASE_SRCS:%.c=$(FUZZ_O)/%.o)
+FUZZ_ENGINE_OBJS := $(ENGINE_SRCS:%.c=$(FUZZ_O)/%.o)
+FUZZ_BASE_OBJS := $(BASE_SRCS:%.c=$(FUZZ_O)/%.o)
 FUZZ_COMP_OBJS := $(FUZZ_O)/compliance/src/comp_rsp.o $(FUZZ_O)/compliance/src/comp_wycheproof.o \
     $(FUZZ_O)/compliance/src/comp_util.o $(FUZZ_O)/compliance/src/comp_aes.o
 FUZZ_VMOCK_OBJS := $(patsubst %.c,$(FUZZ_O)/%.o,$(filter-out vault-mock/src/main.c vault-mock/src/http.c,$(wildcard vault-mock/src/*.c)))
@@ -55,6 +56,8 @@ $(FUZZ_O)/fuzz/%.o: fuzz/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(WERROR) $(FUZZ_INC) -c -o $@ $<
 
+$(FUZZ_O)/libbase.a: $(FUZZ_BASE_OBJS)
+	$(AR) rcs $@ $^
 $(FUZZ_O)/libeng.a: $(FUZZ_ENGINE_OBJS)
 	$(AR) rcs $@ $^
 $(FUZZ_O)/libcomp.a: $(FUZZ_COMP_OBJS)
@@ -64,17 +67,17 @@ $(FUZZ_O)/libvmock.a: $(FUZZ_VMOCK_OBJS)
 
 FUZZ_LINK = $(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -pthread -o $@ $(filter %.o %.a,$^)
 
-$(FUZZ_BIN)/fuzz_keytable $(FUZZ_BIN)/fuzz_backup: $(FUZZ_BIN)/fuzz_%: $(FUZZ_O)/fuzz/%.o $(FUZZ_O)/libeng.a
+$(FUZZ_BIN)/fuzz_keytable $(FUZZ_BIN)/fuzz_backup: $(FUZZ_BIN)/fuzz_%: $(FUZZ_O)/fuzz/%.o $(FUZZ_O)/libeng.a $(FUZZ_O)/libbase.a
 	@mkdir -p $(dir $@)
 	$(FUZZ_LINK) $(ENGINE_LIBS)
-$(FUZZ_BIN)/fuzz_rsp $(FUZZ_BIN)/fuzz_wycheproof: $(FUZZ_BIN)/fuzz_%: $(FUZZ_O)/fuzz/%.o $(FUZZ_O)/libcomp.a
+$(FUZZ_BIN)/fuzz_rsp $(FUZZ_BIN)/fuzz_wycheproof: $(FUZZ_BIN)/fuzz_%: $(FUZZ_O)/fuzz/%.o $(FUZZ_O)/libcomp.a $(FUZZ_O)/libbase.a
 	@mkdir -p $(dir $@)
 	$(FUZZ_LINK) $(CJSON_LIBS) $(OPENSSL_LIBS)
-$(FUZZ_BIN)/fuzz_vault_api: $(FUZZ_O)/fuzz/vault_api.o $(FUZZ_O)/libvmock.a
+$(FUZZ_BIN)/fuzz_vault_api: $(FUZZ_O)/fuzz/vault_api.o $(FUZZ_O)/libvmock.a $(FUZZ_O)/libbase.a
 	@mkdir -p $(dir $@)
 	$(FUZZ_LINK) $(VMOCK_LIBS)
 # cmk_vault.c includes engine/src/kek_http.c and kek_vault.c itself (their parsers are static).
-$(FUZZ_BIN)/fuzz_cmk_vault: $(FUZZ_O)/fuzz/cmk_vault.o $(FUZZ_O)/libeng.a
+$(FUZZ_BIN)/fuzz_cmk_vault: $(FUZZ_O)/fuzz/cmk_vault.o $(FUZZ_O)/libeng.a $(FUZZ_O)/libbase.a
 	@mkdir -p $(dir $@)
 	$(FUZZ_LINK) $(ENGINE_LIBS)
 

@@ -311,30 +311,29 @@ static void setup_call(const char *method, const char *path, const char *body)
 
 static void reset_runtime(void)
 {
-    char err[200];
+    struct base_err err = BASE_ERR_INIT;
     vmock_faults_init(&srv.faults);
     vmock_throttle_init(&srv.throttle);
-    if (vmock_throttle_parse(&srv.throttle, "off", err, sizeof(err)) != 0) {
-        die("throttle", err);
+    if (vmock_throttle_parse(&srv.throttle, "off", &err) != 0) {
+        die("throttle", err.msg);
     }
 }
 
 static void open_store(void)
 {
-    char err[256];
-    srv.store = vmock_store_open(state_dir, 90, 1, err, sizeof(err));
+    struct base_err err = BASE_ERR_INIT;
+    srv.store = vmock_store_open(state_dir, 90, 1, &err);
     if (srv.store == NULL) {
-        die("store", err);
+        die("store", err.msg);
     }
 }
 
 static void restore_state(void)
 {
-    char err[256];
+    struct base_err err = BASE_ERR_INIT;
     vmock_store_free(srv.store);
-    if (vmock_file_write_atomic(state_dir, "vault.json", snapshot, snapshot_len, err,
-                                sizeof(err)) != 0) {
-        die("restore", err);
+    if (vmock_file_write_atomic(state_dir, "vault.json", snapshot, snapshot_len, &err) != 0) {
+        die("restore", err.msg);
     }
     open_store();
     reset_runtime();
@@ -344,7 +343,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    char err[256];
+    struct base_err err = BASE_ERR_INIT;
     debug = getenv("FUZZ_VAULT_DEBUG") != NULL;
     BIO *bio = BIO_new_mem_buf(fixed_rsa_pem, (int)strlen(fixed_rsa_pem));
     cached_rsa = bio != NULL ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
@@ -373,16 +372,16 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     }
     atexit(remove_state);
     if (vmock_file_write_atomic(state_dir, "identities-in.json", identities_json,
-                                strlen(identities_json), err, sizeof(err)) != 0) {
-        die("identities", err);
+                                strlen(identities_json), &err) != 0) {
+        die("identities", err.msg);
     }
     char ids_path[128];
     snprintf(ids_path, sizeof(ids_path), "%s/identities-in.json", state_dir);
     rand_counter = 0;
     open_store();
-    srv.policy = vmock_policy_load(state_dir, ids_path, err, sizeof(err));
+    srv.policy = vmock_policy_load(state_dir, ids_path, &err);
     if (srv.policy == NULL) {
-        die("policy", err);
+        die("policy", err.msg);
     }
     srv.api.scheme = "https";
     srv.api.vault_url = NULL;
@@ -400,8 +399,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
     char path[128];
     snprintf(path, sizeof(path), "%s/vault.json", state_dir);
-    if (vmock_file_read(path, 1u << 20, &snapshot, &snapshot_len, err, sizeof(err)) != 0) {
-        die("snapshot", err);
+    if (vmock_file_read(path, 1u << 20, &snapshot, &snapshot_len, &err) != 0) {
+        die("snapshot", err.msg);
     }
     return 0;
 }

@@ -6,7 +6,7 @@
 REP_LIB_SRCS := $(filter-out reports/src/%_main.c,$(wildcard reports/src/*.c))
 REP_LIB_OBJS := $(REP_LIB_SRCS:%.c=$(O)/%.o)
 REP_LIB := $(O)/librep.a
-REP_CPPFLAGS := -Ireports/include $(CJSON_CFLAGS)
+REP_CPPFLAGS := -Ireports/include $(BASE_CPPFLAGS) $(CJSON_CFLAGS)
 REP_OUT ?= reports/out
 BASELINE ?= reports/baseline/bench-quick.json
 
@@ -18,13 +18,13 @@ $(REP_LIB): $(REP_LIB_OBJS)
 
 PROGRAMS += $(BIN)/cmk-report $(BIN)/cmk-gate
 
-$(BIN)/cmk-report: $(O)/reports/src/report_main.o $(REP_LIB)
+$(BIN)/cmk-report: $(O)/reports/src/report_main.o $(REP_LIB) $(BASE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CJSON_LIBS) -lm
+	$(CC) $(LDFLAGS) -o $@ $^ $(CJSON_LIBS) $(OPENSSL_LIBS) -lm
 
-$(BIN)/cmk-gate: $(O)/reports/src/gate_main.o $(REP_LIB)
+$(BIN)/cmk-gate: $(O)/reports/src/gate_main.o $(REP_LIB) $(BASE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CJSON_LIBS) -lm
+	$(CC) $(LDFLAGS) -o $@ $^ $(CJSON_LIBS) $(OPENSSL_LIBS) -lm
 
 # Tests: one Criterion program per reports/tests/test_*.c.
 REP_TEST_SRCS := $(wildcard reports/tests/test_*.c)
@@ -36,9 +36,9 @@ REP_TESTLIB_OBJS := $(REP_TESTLIB_SRCS:%.c=$(O)/%.o)
 
 $(REP_TEST_SRCS:%.c=$(O)/%.o) $(REP_TESTLIB_OBJS): CPPFLAGS += $(REP_CPPFLAGS) -Ireports/tests/testlib
 
-$(O)/tests/reports_%: $(O)/reports/tests/%.o $(REP_TESTLIB_OBJS) $(REP_LIB)
+$(O)/tests/reports_%: $(O)/reports/tests/%.o $(REP_TESTLIB_OBJS) $(REP_LIB) $(BASE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(CJSON_LIBS) -lm
+	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(CJSON_LIBS) $(OPENSSL_LIBS) -lm
 
 .PHONY: report gate baseline
 

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base_codec.h"
 #include "eng_cpu.h"
 #include "kat_testlib.h"
 
@@ -36,39 +37,22 @@ const char *tl_path_name(const struct tl_path *p, char *out, size_t max_out_len)
     return out;
 }
 
-int tl_hex_digit(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
 size_t tl_hex(uint8_t *out, size_t max_out, const char *hex)
 {
-    size_t n = 0;
-    int hi = -1;
+    /* test literals may be laid out with spaces and line breaks */
+    size_t len = strlen(hex), k = 0;
+    char *digits = malloc(len + 1);
+    cr_assert_not_null(digits);
     for (const char *p = hex; *p != '\0'; p++) {
-        if (*p == ' ' || *p == '\n' || *p == '\t') {
-            continue;
+        if (*p != ' ' && *p != '\n' && *p != '\t') {
+            digits[k++] = *p;
         }
-        int v = tl_hex_digit(*p);
-        cr_assert(v >= 0, "bad hex digit '%c' in a test literal", *p);
-        if (hi < 0) {
-            hi = v;
-            continue;
-        }
-        cr_assert(n < max_out, "hex literal longer than %zu bytes", max_out);
-        out[n++] = (uint8_t)((hi << 4) | v);
-        hi = -1;
     }
-    cr_assert(hi < 0, "odd number of hex digits in a test literal");
+    size_t n = 0;
+    struct base_err e = BASE_ERR_INIT;
+    int rc = base_hex_decode(digits, k, out, max_out, &n, NULL, &e);
+    free(digits);
+    cr_assert_eq(rc, 0, "hex test literal: %s", e.msg);
     return n;
 }
 

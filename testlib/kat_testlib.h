@@ -31,8 +31,6 @@ size_t tl_paths(enum eng_mode mode, struct tl_path *out, size_t max_out);
 /* tl_path_name writes "ipsec-mb/avx512" into |out|; returns |out|. */
 const char *tl_path_name(const struct tl_path *p, char *out, size_t max_out_len);
 
-/* tl_hex_digit is the value of hex digit |c| (either case), or -1. */
-int tl_hex_digit(char c);
 
 /*
  * tl_hex decodes the hex literal |hex| (whitespace allowed between digits)

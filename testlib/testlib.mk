@@ -17,7 +17,7 @@ TESTLIB_OBJS := $(TESTLIB_SRCS:%.c=$(O)/%.o)
 TESTLIB := $(O)/libtestlib.a
 TESTLIB_HOOK_VALGRIND := $(O)/testlib/valgrind_timeouts.o
 TESTLIB_HOOK_ANCHORS := $(O)/testlib/anchor_env.o
-TESTLIB_CPPFLAGS := -Itestlib -Iengine/include -Ivault-mock/client $(OPENSSL_CFLAGS) $(CJSON_CFLAGS)
+TESTLIB_CPPFLAGS := -Itestlib -Iengine/include -Ivault-mock/client $(BASE_CPPFLAGS) $(OPENSSL_CFLAGS) $(CJSON_CFLAGS)
 
 $(TESTLIB_OBJS) $(TESTLIB_HOOK_SRCS:%.c=$(O)/%.o): CPPFLAGS += $(TESTLIB_CPPFLAGS)
 

@@ -6,21 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base_codec.h"
 #include "kat_testlib.h"
 #include "tl_files.h"
 
+/* The hex value that ends the line at |s|, into |out|: its length, 0 if it is not hex or too long. */
 static size_t unhex(const char *s, uint8_t *out, size_t max)
 {
     size_t n = 0;
-    while (s[0] != '\0' && s[1] != '\0' && s[0] != '\n' && s[0] != '\r' && n < max) {
-        unsigned v;
-        if (sscanf(s, "%2x", &v) != 1) {
-            break;
-        }
-        out[n++] = (uint8_t)v;
-        s += 2;
-    }
-    return n;
+    return base_hex_decode(s, strcspn(s, "\r\n"), out, max, &n, NULL, NULL) == 0 ? n : 0;
 }
 
 int tl_kw_vectors(const char *path, struct tl_kw_vector *out, int max)
@@ -52,35 +46,6 @@ int tl_kw_vectors(const char *path, struct tl_kw_vector *out, int max)
     }
     fclose(f);
     return n + 1;
-}
-
-/* Decodes the hex string |s| (|n| characters) into a malloc'd buffer; 0, or -1 if malformed. */
-static int hex_dup(const char *s, size_t n, uint8_t **out, size_t *out_len)
-{
-    *out = NULL;
-    *out_len = 0;
-    if (n % 2 != 0) {
-        return -1;
-    }
-    if (n == 0) {
-        return 0;
-    }
-    uint8_t *b = malloc(n / 2);
-    if (b == NULL) {
-        return -1;
-    }
-    for (size_t i = 0; i < n; i += 2) {
-        int hi = tl_hex_digit(s[i]);
-        int lo = tl_hex_digit(s[i + 1]);
-        if (hi < 0 || lo < 0) {
-            free(b);
-            return -1;
-        }
-        b[i / 2] = (uint8_t)(hi << 4 | lo);
-    }
-    *out = b;
-    *out_len = n / 2;
-    return 0;
 }
 
 static void vector_free(struct tl_aead_vector *v)
@@ -192,7 +157,7 @@ int tl_gcm_rsp_read(const char *path, struct tl_aead_set *out, char *why, size_t
         }
         size_t *len = NULL;
         uint8_t **buf = cur != NULL ? gcm_field(cur, line, &len) : NULL;
-        if (buf == NULL || *buf != NULL || hex_dup(value, strlen(value), buf, len) != 0) {
+        if (buf == NULL || *buf != NULL || base_hex_decode_alloc(value, strlen(value), buf, len, NULL, NULL) != 0) {
             rc = -1;
             break;
         }
@@ -215,7 +180,7 @@ static int json_hex(const cJSON *t, const char *name, uint8_t **out, size_t *out
     if (!cJSON_IsString(m)) {
         return -1;
     }
-    return hex_dup(m->valuestring, strlen(m->valuestring), out, out_len);
+    return base_hex_decode_alloc(m->valuestring, strlen(m->valuestring), out, out_len, NULL, NULL);
 }
 
 static int wp_test(const cJSON *t, struct tl_aead_vector *v)

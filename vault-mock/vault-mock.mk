@@ -1,6 +1,6 @@
 # vault-mock/vault-mock.mk - the mock Azure Key Vault (bin/vault-mock), its
 # load generator (bin/vault-mock-bench) and its tests. Shares no code with
-# the engine: it is reached only over HTTPS.
+# the engine (it is reached only over HTTPS); both use libbase.
 
 VMOCK_SRCS := $(wildcard vault-mock/src/*.c)
 VMOCK_OBJS := $(VMOCK_SRCS:%.c=$(O)/%.o)
@@ -9,19 +9,19 @@ VMOCK_LIBS := $(MHD_LIBS) $(CJSON_LIBS) $(OPENSSL_LIBS)
 VMOCK_BIN := $(BIN)/vault-mock
 VMOCK_BENCH := $(BIN)/vault-mock-bench
 
-$(VMOCK_OBJS): CPPFLAGS += -Ivault-mock/src $(CJSON_CFLAGS) $(OPENSSL_CFLAGS)
+$(VMOCK_OBJS): CPPFLAGS += -Ivault-mock/src $(BASE_CPPFLAGS) $(CJSON_CFLAGS) $(OPENSSL_CFLAGS)
 
 # Everything but main.c, so that unit tests can link single modules.
 $(VMOCK_LIB): $(filter-out $(O)/vault-mock/src/main.o,$(VMOCK_OBJS))
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(VMOCK_BIN): $(O)/vault-mock/src/main.o $(VMOCK_LIB) | $(BIN)
+$(VMOCK_BIN): $(O)/vault-mock/src/main.o $(VMOCK_LIB) $(BASE_LIB) | $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(VMOCK_LIBS)
 
 # (libvmock for the secret-file rule of --token-file)
-$(O)/vault-mock/tools/%.o: CPPFLAGS += $(CJSON_CFLAGS) -Ivault-mock/src
-$(VMOCK_BENCH): $(O)/vault-mock/tools/vmock_bench.o $(VMOCK_LIB) | $(BIN)
+$(O)/vault-mock/tools/%.o: CPPFLAGS += $(CJSON_CFLAGS) -Ivault-mock/src $(BASE_CPPFLAGS)
+$(VMOCK_BENCH): $(O)/vault-mock/tools/vmock_bench.o $(VMOCK_LIB) $(BASE_LIB) | $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CURL_LIBS) $(VMOCK_LIBS)
 
 PROGRAMS += $(VMOCK_BIN) $(VMOCK_BENCH)
@@ -36,19 +36,19 @@ VMOCK_TEST_BINS := $(VMOCK_TEST_SRCS:vault-mock/tests/%.c=$(O)/tests/vmock_%)
 TEST_BINS += $(VMOCK_TEST_BINS)
 
 $(VMOCK_TEST_SRCS:%.c=$(O)/%.o) $(VMOCK_TESTLIB_OBJS): CPPFLAGS += -Ivault-mock/tests/testlib \
-    -Ivault-mock/client -Ivault-mock/src $(CJSON_CFLAGS) $(OPENSSL_CFLAGS) -Itestlib
+    -Ivault-mock/client -Ivault-mock/src $(BASE_CPPFLAGS) $(CJSON_CFLAGS) $(OPENSSL_CFLAGS) -Itestlib
 
 # vmt_client: the launcher and HTTPS client of vault-mock shared by its tests,
 # the engine's end-to-end tests, cmk-bench and the compliance suite (link
 # $(VMCLIENT_LIB) $(CURL_LIBS) $(CJSON_LIBS); include -Ivault-mock/client).
 VMCLIENT_LIB := $(O)/libvmclient.a
 VMCLIENT_OBJS := $(O)/vault-mock/client/vmt_client.o $(O)/vault-mock/client/vmt_scan.o
-$(VMCLIENT_OBJS): CPPFLAGS += -Ivault-mock/client $(CJSON_CFLAGS) -DVMOCK_BIN_PATH='"$(VMOCK_BIN)"'
+$(VMCLIENT_OBJS): CPPFLAGS += -Ivault-mock/client $(BASE_CPPFLAGS) $(CJSON_CFLAGS) -DVMOCK_BIN_PATH='"$(VMOCK_BIN)"'
 $(VMCLIENT_LIB): $(VMCLIENT_OBJS)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
-$(O)/tests/vmock_%: $(O)/vault-mock/tests/%.o $(VMOCK_TESTLIB_OBJS) $(TESTLIB_HOOK_VALGRIND) $(TESTLIB) $(VMCLIENT_LIB) $(VMOCK_LIB) | $(VMOCK_BIN)
+$(O)/tests/vmock_%: $(O)/vault-mock/tests/%.o $(VMOCK_TESTLIB_OBJS) $(TESTLIB_HOOK_VALGRIND) $(TESTLIB) $(VMCLIENT_LIB) $(VMOCK_LIB) $(BASE_LIB) | $(VMOCK_BIN)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CRITERION_LIBS) $(CURL_LIBS) $(VMOCK_LIBS) $(SSL_LIBS)
 

@@ -106,6 +106,20 @@ char *base_buf_take(struct base_buf *b, size_t *len);
 /* base_buf_free releases the memory (wiping it under BASE_BUF_WIPE) and empties |b|. NULL-safe. */
 void base_buf_free(struct base_buf *b);
 
+/* ---- typed arrays ------------------------------------------------------------------------- */
+
+/*
+ * base_grow makes room for |need| elements of |elem| bytes in a malloc'd
+ * array: |parr| is the address of the array pointer (e.g. &r->rows, NULL
+ * while empty), |*cap| its capacity in elements. The capacity doubles from
+ * 16 until it holds |need|, never beyond |max| elements. 0 on success (also
+ * when it already fits); -1 with BASE_ERR_CAP when need > max or the size in
+ * bytes would overflow, BASE_ERR_NOMEM when realloc fails - the array and
+ * |*cap| are unchanged then. For arrays of plain records; a byte buffer is
+ * struct base_buf, and secret bytes belong in a BASE_BUF_WIPE buffer.
+ */
+int base_grow(void *parr, size_t *cap, size_t need, size_t elem, size_t max, struct base_err *e);
+
 #ifdef __cplusplus
 }
 #endif

@@ -60,6 +60,14 @@ int base_hex_decode(const char *hex, size_t len, uint8_t *out, size_t out_cap, s
 int base_hex_decode_alloc(const char *hex, size_t len, uint8_t **out, size_t *out_len,
                           size_t *bad_at, struct base_err *e);
 
+/*
+ * base_uuid4 makes |b| (16 random bytes from the caller's generator) a
+ * version-4 RFC 4122 UUID - it sets the version and variant bits in |b| - and
+ * writes it as 36 lowercase characters and a NUL to |out|
+ * ("xxxxxxxx-xxxx-4xxx-[89ab]xxx-xxxxxxxxxxxx").
+ */
+void base_uuid4(char out[37], uint8_t b[16]);
+
 /* base_b64url_encoded_len is the unpadded encoded length of |len| bytes (without the NUL). */
 size_t base_b64url_encoded_len(size_t len);
 

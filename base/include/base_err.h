@@ -57,6 +57,7 @@ enum base_err_category {
     X(BASE_ERR_HEX_ODD, FORMAT, 2, "hex string has an odd number of digits")              \
     X(BASE_ERR_B64_CHAR, FORMAT, 3, "character outside the base64url alphabet")           \
     X(BASE_ERR_B64_LEN, FORMAT, 4, "impossible base64url length or misplaced padding")    \
+    X(BASE_ERR_FORMAT, FORMAT, 5, "malformed input (syntax, or not the expected schema)") \
     X(BASE_ERR_NOMEM, RESOURCE, 1, "out of memory")                                       \
     X(BASE_ERR_IO, IO, 1, "cannot open or read the file")                                 \
     X(BASE_ERR_NOT_FOUND, IO, 2, "no such file")                                          \
@@ -68,11 +69,14 @@ enum base_err_category {
 enum base_err_code { BASE_ERRORS(BASE_ERR_ENUM_) };
 #undef BASE_ERR_ENUM_
 
+/* Room for a message naming two long paths and a reason (the tools' messages do). */
+#define BASE_ERR_MSG_MAX 2048
+
 struct base_err {
-    int code;          /* 0 (BASE_OK) or a code made with BASE_CODE */
-    int sys_errno;     /* errno of the failed system call, 0 if none */
-    const char *where; /* "file.c:123" that raised it (static string), "" if none */
-    char msg[256];     /* one line for people: what failed and on what (a path, a cap) */
+    int code;                   /* 0 (BASE_OK) or a code made with BASE_CODE */
+    int sys_errno;              /* errno of the failed system call, 0 if none */
+    const char *where;          /* "file.c:123" that raised it (static string), "" if none */
+    char msg[BASE_ERR_MSG_MAX]; /* one line for people: what failed and on what (a path, a cap) */
 };
 
 #define BASE_ERR_INIT {0, 0, "", {0}}

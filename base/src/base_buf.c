@@ -193,3 +193,33 @@ void base_buf_free(struct base_buf *b)
     b->len = 0;
     b->cap = 0;
 }
+
+int base_grow(void *parr, size_t *cap, size_t need, size_t elem, size_t max, struct base_err *e)
+{
+    if (need <= *cap) {
+        return 0;
+    }
+    if (elem == 0 || need > max || need > (size_t)-1 / elem) {
+        return base_err_set(e, BASE_ERR_CAP, BASE_HERE,
+                            "array cap of %zu elements exceeded (%zu asked)", max, need);
+    }
+    size_t n = *cap != 0 ? *cap : 16;
+    while (n < need) {
+        n = n > (size_t)-1 / 2 ? need : n * 2;
+    }
+    if (n > max) {
+        n = max;
+    }
+    if (n > (size_t)-1 / elem) {
+        n = need;
+    }
+    void *old;
+    memcpy(&old, parr, sizeof(old));
+    void *p = realloc(old, n * elem);
+    if (p == NULL) {
+        return base_err_set(e, BASE_ERR_NOMEM, BASE_HERE, "out of memory for %zu elements", n);
+    }
+    memcpy(parr, &p, sizeof(p));
+    *cap = n;
+    return 0;
+}

@@ -113,6 +113,22 @@ int base_hex_decode_alloc(const char *hex, size_t len, uint8_t **out, size_t *ou
     return 0;
 }
 
+void base_uuid4(char out[37], uint8_t b[16])
+{
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    static const size_t group[5] = {4, 2, 2, 2, 6};
+    size_t in = 0, at = 0;
+    for (size_t g = 0; g < 5; g++) {
+        if (g > 0) {
+            out[at++] = '-';
+        }
+        base_hex(out + at, b + in, group[g]);
+        in += group[g];
+        at += 2 * group[g];
+    }
+}
+
 /* ---- base64url -------------------------------------------------------------------------------- */
 
 #define B64_MAX_IN ((size_t)INT32_MAX / 2)

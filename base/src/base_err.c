@@ -18,8 +18,9 @@ void base_err_clear(struct base_err *e)
     e->msg[0] = '\0';
 }
 
-static void err_vset(struct base_err *e, int code, int sys_errno, const char *where,
-                     const char *fmt, va_list ap)
+__attribute__((format(printf, 5, 0))) static void err_vset(struct base_err *e, int code,
+                                                            int sys_errno, const char *where,
+                                                            const char *fmt, va_list ap)
 {
     e->code = code;
     e->sys_errno = sys_errno;
@@ -92,31 +93,37 @@ enum base_err_category base_err_category(int code)
     return (enum base_err_category)((unsigned)code >> 8);
 }
 
-#define BASE_ERR_MSG_(name, cat, num, msg) \
-    case name:                             \
-        return msg;
+struct err_row {
+    int code;
+    const char *name;
+    const char *msg;
+};
+
+#define BASE_ERR_ROW_(name, cat, num, msg) {name, #name, msg},
+static const struct err_row rows[] = {BASE_ERRORS(BASE_ERR_ROW_)};
+#undef BASE_ERR_ROW_
+
+static const struct err_row *row_of(int code)
+{
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        if (rows[i].code == code) {
+            return &rows[i];
+        }
+    }
+    return NULL;
+}
+
 const char *base_strerror(int code)
 {
-    switch (code) {
-        BASE_ERRORS(BASE_ERR_MSG_)
-    default:
-        return "unknown error";
-    }
+    const struct err_row *r = row_of(code);
+    return r != NULL ? r->msg : "unknown error";
 }
-#undef BASE_ERR_MSG_
 
-#define BASE_ERR_NAME_(name, cat, num, msg) \
-    case name:                              \
-        return #name;
 const char *base_err_name(int code)
 {
-    switch (code) {
-        BASE_ERRORS(BASE_ERR_NAME_)
-    default:
-        return "?";
-    }
+    const struct err_row *r = row_of(code);
+    return r != NULL ? r->name : "?";
 }
-#undef BASE_ERR_NAME_
 
 int base_err_exit_code(int code)
 {

@@ -44,6 +44,18 @@ static void rec_free(void *p, size_t n, void *ctx)
     free(p);
 }
 
+/* The last call returned |rc| with BASE_ERR_CAP and |msg|, and |b| still holds exactly |kept|. */
+static void expect_cap(const struct base_buf *b, int rc, const struct base_err *e, const char *msg,
+                       const char *kept)
+{
+    cr_assert_eq(rc, -1);
+    cr_assert_eq(e->code, BASE_ERR_CAP);
+    cr_assert_str_eq(e->msg, msg);
+    cr_assert_neq(strstr(e->where, "base_buf.c:"), NULL, "where = %s", e->where);
+    cr_assert_str_eq(base_buf_str(b), kept);
+    cr_assert_eq(b->len, strlen(kept));
+}
+
 Test(buf, append_grows_and_stays_terminated)
 {
     struct base_buf b;
@@ -80,12 +92,8 @@ Test(buf, cap_exceeded_is_an_error_and_keeps_contents)
     base_buf_init(&b, 8, 0);
     struct base_err e = BASE_ERR_INIT;
     cr_assert_eq(base_buf_append_str(&b, "abcdef", &e), 0);
-    cr_assert_eq(base_buf_append_str(&b, "ghi", &e), -1);
-    cr_assert_eq(e.code, BASE_ERR_CAP);
-    cr_assert_str_eq(e.msg, "buffer cap of 8 bytes exceeded (holds 6, 3 more asked)");
-    cr_assert_neq(strstr(e.where, "base_buf.c:"), NULL);
-    cr_assert_eq(b.len, 6);
-    cr_assert_str_eq(base_buf_str(&b), "abcdef");
+    expect_cap(&b, base_buf_append_str(&b, "ghi", &e), &e,
+               "buffer cap of 8 bytes exceeded (holds 6, 3 more asked)", "abcdef");
     /* exactly up to the cap is fine */
     cr_assert_eq(base_buf_append_str(&b, "gh", &e), 0);
     cr_assert_str_eq(base_buf_str(&b), "abcdefgh");
@@ -101,9 +109,8 @@ Test(buf, reserve_checks_cap_without_changing_contents)
     cr_assert_eq(base_buf_reserve(&b, 100, &e), 0);
     cr_assert_eq(b.len, 0);
     cr_assert_geq(b.cap, 101);
-    cr_assert_eq(base_buf_reserve(&b, 101, &e), -1);
-    cr_assert_eq(e.code, BASE_ERR_CAP);
-    cr_assert_str_eq(e.msg, "buffer cap of 100 bytes exceeded (holds 0, 101 more asked)");
+    expect_cap(&b, base_buf_reserve(&b, 101, &e), &e,
+               "buffer cap of 100 bytes exceeded (holds 0, 101 more asked)", "");
     base_buf_free(&b);
 }
 
@@ -126,11 +133,8 @@ Test(buf, printf_over_cap_keeps_previous_text)
     base_buf_init(&b, 12, 0);
     struct base_err e = BASE_ERR_INIT;
     cr_assert_eq(base_buf_printf(&b, &e, "%s=%d", "abc", 42), 0);
-    cr_assert_eq(base_buf_printf(&b, &e, " %s", "too long a tail"), -1);
-    cr_assert_eq(e.code, BASE_ERR_CAP);
-    cr_assert_str_eq(e.msg, "buffer cap of 12 bytes exceeded (holds 6, 16 more asked)");
-    cr_assert_str_eq(base_buf_str(&b), "abc=42");
-    cr_assert_eq(b.len, 6);
+    expect_cap(&b, base_buf_printf(&b, &e, " %s", "too long a tail"), &e,
+               "buffer cap of 12 bytes exceeded (holds 6, 16 more asked)", "abc=42");
     base_buf_free(&b);
 }
 
@@ -256,4 +260,58 @@ Test(buf, out_of_memory_keeps_contents)
     char *p = base_buf_take(&b, NULL);
     cr_assert_str_eq(p, "kept");
     free(p);
+}
+
+/* ---- base_grow ---- */
+
+struct row {
+    int a;
+    double b;
+};
+
+Test(grow, doubles_from_sixteen_and_keeps_elements)
+{
+    struct row *rows = NULL;
+    size_t cap = 0;
+    for (size_t i = 0; i < 100; i++) {
+        cr_assert_eq(base_grow(&rows, &cap, i + 1, sizeof(*rows), 1000, NULL), 0);
+        rows[i].a = (int)i;
+        rows[i].b = (double)i / 2;
+    }
+    cr_assert_eq(cap, 128);
+    for (size_t i = 0; i < 100; i++) {
+        cr_assert_eq(rows[i].a, (int)i);
+    }
+    /* already fits: nothing changes */
+    struct row *same = rows;
+    cr_assert_eq(base_grow(&rows, &cap, 50, sizeof(*rows), 1000, NULL), 0);
+    cr_assert_eq(rows, same);
+    free(rows);
+}
+
+Test(grow, max_is_an_exact_error_and_keeps_the_array)
+{
+    int *v = NULL;
+    size_t cap = 0;
+    struct base_err e = BASE_ERR_INIT;
+    cr_assert_eq(base_grow(&v, &cap, 20, sizeof(*v), 20, &e), 0);
+    cr_assert_eq(cap, 20, "capped at max, not doubled past it");
+    v[19] = 7;
+    cr_assert_eq(base_grow(&v, &cap, 21, sizeof(*v), 20, &e), -1);
+    cr_assert_eq(e.code, BASE_ERR_CAP);
+    cr_assert_str_eq(e.msg, "array cap of 20 elements exceeded (21 asked)");
+    cr_assert_eq(cap, 20);
+    cr_assert_eq(v[19], 7);
+    free(v);
+}
+
+Test(grow, byte_size_overflow_is_refused)
+{
+    char *v = NULL;
+    size_t cap = 0;
+    struct base_err e = BASE_ERR_INIT;
+    cr_assert_eq(base_grow(&v, &cap, (size_t)-1 / 8 + 1, 16, (size_t)-1, &e), -1);
+    cr_assert_eq(e.code, BASE_ERR_CAP);
+    cr_assert_null(v);
+    cr_assert_eq(cap, 0);
 }

@@ -37,26 +37,29 @@ Test(hex, decode_either_case)
     cr_assert_eq(n, 0);
 }
 
+/* Decoding |in| fails with |code|, |bad_at| and |msg|, and writes nothing. */
+static void expect_hex_error(const char *in, int code, size_t bad_at, const char *msg)
+{
+    uint8_t out[4] = {0xEE, 0xEE, 0xEE, 0xEE};
+    size_t n = 0, bad = 99;
+    struct base_err e = BASE_ERR_INIT;
+    cr_assert_eq(base_hex_decode(in, strlen(in), out, sizeof(out), &n, &bad, &e), -1, "%s", in);
+    cr_assert_eq(e.code, code, "%s", in);
+    cr_assert_eq(bad, bad_at, "%s", in);
+    cr_assert_str_eq(e.msg, msg);
+    cr_assert_eq(out[0], 0xEE, "%s: output written on error", in);
+}
+
 Test(hex, odd_length_is_an_exact_error)
 {
-    uint8_t out[4];
-    size_t n = 0, bad = 0;
-    struct base_err e = BASE_ERR_INIT;
-    cr_assert_eq(base_hex_decode("abc", 3, out, sizeof(out), &n, &bad, &e), -1);
-    cr_assert_eq(e.code, BASE_ERR_HEX_ODD);
-    cr_assert_eq(bad, 3);
-    cr_assert_str_eq(e.msg, "odd number of hex digits (3)");
+    expect_hex_error("abc", BASE_ERR_HEX_ODD, 3, "odd number of hex digits (3)");
 }
 
 Test(hex, bad_char_is_an_exact_error_and_wins_over_odd_length)
 {
-    uint8_t out[4];
-    size_t n = 0, bad = 0;
-    struct base_err e = BASE_ERR_INIT;
-    cr_assert_eq(base_hex_decode("0g1", 3, out, sizeof(out), &n, &bad, &e), -1);
-    cr_assert_eq(e.code, BASE_ERR_HEX_CHAR);
-    cr_assert_eq(bad, 1);
-    cr_assert_str_eq(e.msg, "not a hex digit at offset 1");
+    expect_hex_error("0g1", BASE_ERR_HEX_CHAR, 1, "not a hex digit at offset 1");
+    expect_hex_error("g", BASE_ERR_HEX_CHAR, 0, "not a hex digit at offset 0");
+    size_t bad = 0;
     cr_assert_eq(base_hex_check("00 1", 4, &bad), BASE_ERR_HEX_CHAR);
     cr_assert_eq(bad, 2);
     cr_assert_eq(base_hex_check("0x", 2, &bad), BASE_ERR_HEX_CHAR);
@@ -89,6 +92,20 @@ Test(hex, decode_alloc)
     cr_assert_null(p);
     cr_assert_eq(e.code, BASE_ERR_HEX_CHAR);
     cr_assert_eq(bad, 1);
+}
+
+Test(hex, uuid4_sets_version_and_variant)
+{
+    uint8_t b[16];
+    memset(b, 0xff, sizeof(b));
+    char out[37];
+    base_uuid4(out, b);
+    cr_assert_str_eq(out, "ffffffff-ffff-4fff-bfff-ffffffffffff");
+    memset(b, 0, sizeof(b));
+    base_uuid4(out, b);
+    cr_assert_str_eq(out, "00000000-0000-4000-8000-000000000000");
+    cr_assert_eq(b[6], 0x40);
+    cr_assert_eq(b[8], 0x80);
 }
 
 /* ---- base64url ---- */
@@ -126,25 +143,32 @@ Test(b64url, url_alphabet_both_ways)
     cr_assert_eq(memcmp(out, in, 3), 0);
 }
 
+/* Through buffers, one text after another: every length from 0 to 700 crosses the 256-character
+ * decode chunk and the 192-byte encode chunk. */
 Test(b64url, round_trip_every_length_across_chunks)
 {
     uint8_t in[700];
     for (size_t i = 0; i < sizeof(in); i++) {
         in[i] = (uint8_t)(i * 151 + 7);
     }
+    struct base_buf text, back;
+    base_buf_init(&text, 1 << 20, 0);
+    base_buf_init(&back, 1 << 20, BASE_BUF_WIPE);
+    size_t at = 0;
     for (size_t len = 0; len <= sizeof(in); len++) {
-        char *enc = base_b64url_encode_alloc(in, len);
-        cr_assert_not_null(enc);
-        cr_assert_eq(strlen(enc), base_b64url_encoded_len(len));
-        cr_assert_eq(base_b64url_decoded_len(enc, strlen(enc)), (long)len);
-        uint8_t *dec = NULL;
-        size_t n = 0;
-        cr_assert_eq(base_b64url_decode_alloc(enc, strlen(enc), &dec, &n, NULL), 0, "len %zu", len);
-        cr_assert_eq(n, len);
-        cr_assert_eq(memcmp(dec, in, len), 0, "len %zu", len);
-        free(dec);
-        free(enc);
+        cr_assert_eq(base_b64url_encode(in, len, &text, NULL), 0);
+        const char *enc = (const char *)text.data + at;
+        size_t enc_len = text.len - at;
+        cr_assert_eq(enc_len, base_b64url_encoded_len(len), "len %zu", len);
+        cr_assert_eq(base_b64url_decoded_len(enc, enc_len), (long)len);
+        base_buf_reset(&back);
+        cr_assert_eq(base_b64url_decode_buf(enc, enc_len, &back, NULL), 0, "len %zu", len);
+        cr_assert_eq(back.len, len);
+        cr_assert(len == 0 || memcmp(back.data, in, len) == 0, "len %zu", len);
+        at = text.len;
     }
+    base_buf_free(&text);
+    base_buf_free(&back);
 }
 
 Test(b64url, padded_input_is_accepted)

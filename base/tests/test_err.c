@@ -66,7 +66,7 @@ Test(err, prefix_adds_context_and_keeps_code)
 Test(err, long_messages_are_truncated_not_overflowed)
 {
     struct base_err e = BASE_ERR_INIT;
-    char big[600];
+    char big[3 * BASE_ERR_MSG_MAX];
     memset(big, 'a', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
     base_err_set(&e, BASE_ERR_IO, "w", "%s", big);

@@ -44,96 +44,85 @@ static void write_file(const char *path, const char *data, size_t len)
 
 TestSuite(file, .init = setup, .fini = teardown);
 
-Test(file, reads_whole_file_with_nul)
+/* Reading |path| under |max| and |flags| fails with |code| and the message "<path><tail>". */
+static void expect_fail(const char *path, size_t max, unsigned flags, int code, const char *tail)
+{
+    char *out = (char *)1;
+    size_t n = 99;
+    struct base_err e = BASE_ERR_INIT;
+    cr_assert_eq(base_file_read(path, max, flags, &out, &n, &e), -1, "%s", path);
+    cr_assert_null(out);
+    cr_assert_eq(n, 0);
+    cr_assert_eq(e.code, code, "%s: %s", path, e.msg);
+    char want[256];
+    snprintf(want, sizeof(want), "%s%s", path, tail);
+    cr_assert_str_eq(e.msg, want);
+}
+
+/* Writes |len| bytes to |name|, reads them back under |max| and |flags|: same bytes, then a NUL. */
+static void expect_round_trip(const char *name, const char *data, size_t len, size_t max,
+                              unsigned flags)
 {
     char p[128];
-    path_of(p, sizeof(p), "a.txt");
-    write_file(p, "hello\0world", 11);
+    path_of(p, sizeof(p), name);
+    write_file(p, data, len);
     char *out = NULL;
-    size_t n = 0;
+    size_t n = 99;
     struct base_err e = BASE_ERR_INIT;
-    cr_assert_eq(base_file_read(p, 100, BASE_FILE_REGULAR, &out, &n, &e), 0);
-    cr_assert_eq(n, 11);
-    cr_assert_eq(memcmp(out, "hello\0world", 12), 0);
+    cr_assert_eq(base_file_read(p, max, flags, &out, &n, &e), 0, "%s: %s", name, e.msg);
+    cr_assert_eq(n, len, "%s", name);
+    cr_assert_eq(memcmp(out, data, len), 0, "%s", name);
+    cr_assert_eq(out[len], '\0', "%s", name);
     free(out);
+}
+
+Test(file, reads_whole_file_with_nul)
+{
+    expect_round_trip("a.txt", "hello\0world", 11, 100, BASE_FILE_REGULAR);
 }
 
 Test(file, empty_file_gives_empty_string)
 {
-    char p[128];
-    path_of(p, sizeof(p), "empty");
-    write_file(p, "", 0);
-    char *out = NULL;
-    size_t n = 9;
-    cr_assert_eq(base_file_read(p, 0, 0, &out, &n, NULL), 0);
-    cr_assert_str_eq(out, "");
-    cr_assert_eq(n, 0);
-    free(out);
+    expect_round_trip("empty", "", 0, 0, 0);
 }
 
 Test(file, large_file_across_many_reads)
 {
-    char p[128];
-    path_of(p, sizeof(p), "big");
     size_t len = 300000;
     char *data = malloc(len);
+    cr_assert_not_null(data);
     for (size_t i = 0; i < len; i++) {
         data[i] = (char)('a' + i % 26);
     }
-    write_file(p, data, len);
-    char *out = NULL;
-    size_t n = 0;
-    cr_assert_eq(base_file_read(p, len, 0, &out, &n, NULL), 0);
-    cr_assert_eq(n, len);
-    cr_assert_eq(memcmp(out, data, len), 0);
-    free(out);
+    expect_round_trip("big", data, len, len, BASE_FILE_WIPE);
     free(data);
 }
 
 Test(file, cap_exact_passes_and_one_over_fails)
 {
+    expect_round_trip("ten", "0123456789", 10, 10, 0);
     char p[128];
     path_of(p, sizeof(p), "ten");
-    write_file(p, "0123456789", 10);
-    char *out = NULL;
-    size_t n = 0;
-    struct base_err e = BASE_ERR_INIT;
-    cr_assert_eq(base_file_read(p, 10, 0, &out, &n, &e), 0);
-    cr_assert_str_eq(out, "0123456789");
-    free(out);
-    cr_assert_eq(base_file_read(p, 9, 0, &out, &n, &e), -1);
-    cr_assert_null(out);
-    cr_assert_eq(n, 0);
-    cr_assert_eq(e.code, BASE_ERR_CAP);
-    char want[256];
-    snprintf(want, sizeof(want), "%s: larger than the cap of 9 bytes", p);
-    cr_assert_str_eq(e.msg, want);
+    expect_fail(p, 9, 0, BASE_ERR_CAP, ": larger than the cap of 9 bytes");
 }
 
 Test(file, missing_file_has_its_own_code)
 {
     char p[128];
     path_of(p, sizeof(p), "nope");
+    expect_fail(p, 10, 0, BASE_ERR_NOT_FOUND, ": No such file or directory");
     char *out = NULL;
     struct base_err e = BASE_ERR_INIT;
     cr_assert_eq(base_file_read(p, 10, 0, &out, NULL, &e), -1);
-    cr_assert_eq(e.code, BASE_ERR_NOT_FOUND);
     cr_assert_eq(e.sys_errno, ENOENT);
-    char want[256];
-    snprintf(want, sizeof(want), "%s: No such file or directory", p);
-    cr_assert_str_eq(e.msg, want);
 }
 
 Test(file, folder_is_refused_under_regular)
 {
+    expect_fail(dir, 10, BASE_FILE_REGULAR, BASE_ERR_NOT_REGULAR, ": not a regular file");
+    /* without the flag, reading a folder fails in read() with EISDIR */
     char *out = NULL;
     struct base_err e = BASE_ERR_INIT;
-    cr_assert_eq(base_file_read(dir, 10, BASE_FILE_REGULAR, &out, NULL, &e), -1);
-    cr_assert_eq(e.code, BASE_ERR_NOT_REGULAR);
-    char want[256];
-    snprintf(want, sizeof(want), "%s: not a regular file", dir);
-    cr_assert_str_eq(e.msg, want);
-    /* without the flag, reading a folder fails in read() with EISDIR */
     cr_assert_eq(base_file_read(dir, 10, 0, &out, NULL, &e), -1);
     cr_assert_eq(e.code, BASE_ERR_IO);
     cr_assert_eq(e.sys_errno, EISDIR);
@@ -144,10 +133,7 @@ Test(file, fifo_is_refused_without_blocking)
     char p[128];
     path_of(p, sizeof(p), "fifo");
     cr_assert_eq(mkfifo(p, 0600), 0);
-    char *out = NULL;
-    struct base_err e = BASE_ERR_INIT;
-    cr_assert_eq(base_file_read(p, 10, BASE_FILE_REGULAR, &out, NULL, &e), -1);
-    cr_assert_eq(e.code, BASE_ERR_NOT_REGULAR);
+    expect_fail(p, 10, BASE_FILE_REGULAR, BASE_ERR_NOT_REGULAR, ": not a regular file");
 }
 
 Test(file, symlink_refused_under_nofollow_only)
@@ -157,14 +143,9 @@ Test(file, symlink_refused_under_nofollow_only)
     path_of(l, sizeof(l), "link");
     write_file(p, "x", 1);
     cr_assert_eq(symlink(p, l), 0);
+    expect_fail(l, 10, BASE_FILE_NOFOLLOW, BASE_ERR_NOT_REGULAR, ": not a regular file");
     char *out = NULL;
-    struct base_err e = BASE_ERR_INIT;
-    cr_assert_eq(base_file_read(l, 10, BASE_FILE_NOFOLLOW, &out, NULL, &e), -1);
-    cr_assert_eq(e.code, BASE_ERR_NOT_REGULAR);
-    char want[256];
-    snprintf(want, sizeof(want), "%s: not a regular file", l);
-    cr_assert_str_eq(e.msg, want);
-    cr_assert_eq(base_file_read(l, 10, 0, &out, NULL, &e), 0);
+    cr_assert_eq(base_file_read(l, 10, 0, &out, NULL, NULL), 0);
     cr_assert_str_eq(out, "x");
     free(out);
 }

@@ -64,9 +64,6 @@ struct eng_store *cc_reopen(struct ctx *x, const char *dir, struct eng_kek_provi
 void cc_canary(uint8_t *buf, size_t len, unsigned unit);
 uint8_t *cc_canary_units(size_t first, size_t n);
 
-/* The malloc'd contents of |path| (NUL-terminated) or NULL. */
-char *cc_slurp(const char *path, size_t *len);
-
 /* A store under a new key |key| holding canary units 0..7; NULL (and |c| failed) otherwise. */
 struct eng_store *cc_store_with_data(struct ctx *x, struct comp_control *c, struct vmt_server *vs,
                                      const char *identity, const char *key, enum eng_mode mode,

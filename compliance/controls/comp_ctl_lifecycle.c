@@ -349,7 +349,7 @@ void ctl_rotate(struct ctx *x, struct comp_control *c)
     eng_store_sync(s);
     snprintf(path, sizeof(path), "%s/data", dir);
     size_t before_len = 0, after_len = 0;
-    char *before = cc_slurp(path, &before_len);
+    char *before = vmt_read_file(path, &before_len);
     if (eng_store_rotate_kek(s) != 0 || eng_store_get_info(s, &info) != 0) {
         cc_fail(c, "eng_store_rotate_kek: %s", cc_ename());
     }
@@ -367,7 +367,7 @@ void ctl_rotate(struct ctx *x, struct comp_control *c)
         cc_fail(c, "%u active DEKs are still wrapped under the old version", active - on_v2);
     }
     eng_store_close(s);
-    char *after = cc_slurp(path, &after_len);
+    char *after = vmt_read_file(path, &after_len);
     int same = before != NULL && after != NULL && before_len == after_len &&
                memcmp(before, after, before_len) == 0;
     cc_ev(c, "data file %zu bytes before, %zu after the rewrap: %s", before_len, after_len,
@@ -545,7 +545,7 @@ void ctl_separation(struct ctx *x, struct comp_control *c)
     eng_kek_provider_free(p);
     /* (c) who wrapped and unwrapped, per the audit log */
     size_t len = 0;
-    char *audit = cc_slurp(x->va.audit, &len);
+    char *audit = vmt_read_file(x->va.audit, &len);
     unsigned long by_service = 0, by_officers = 0, other = 0;
     for (char *save = NULL, *line = audit ? strtok_r(audit, "\n", &save) : NULL; line != NULL;
          line = strtok_r(NULL, "\n", &save)) {
@@ -609,7 +609,7 @@ void ctl_audit(struct ctx *x, struct comp_control *c)
     eng_kek_stats(p, &st);
     eng_kek_provider_free(p);
     size_t len = 0;
-    char *audit = cc_slurp(x->va.audit, &len);
+    char *audit = vmt_read_file(x->va.audit, &len);
     unsigned long n[3] = {0}, complete = 0, lines = 0;
     static const char *const ops[3] = {"get", "wrapkey", "unwrapkey"};
     for (char *save = NULL, *line = audit ? strtok_r(audit, "\n", &save) : NULL; line != NULL;

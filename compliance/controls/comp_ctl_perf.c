@@ -89,7 +89,7 @@ static int bench_pairs(struct comp_control *c, const char *path, double *worst, 
                        int *undecided)
 {
     size_t len = 0;
-    char *text = path != NULL ? cc_slurp(path, &len) : NULL;
+    char *text = path != NULL ? vmt_read_file(path, &len) : NULL;
     cJSON *root = text != NULL ? cJSON_Parse(text) : NULL;
     free(text);
     cJSON *results = cJSON_GetObjectItem(root, "results");

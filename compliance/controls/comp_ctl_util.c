@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "base_codec.h"
 #include "comp_ctl_internal.h"
 #include "eng_vault.h"
 
@@ -105,11 +106,6 @@ uint8_t *cc_canary_units(size_t first, size_t n)
     return b;
 }
 
-char *cc_slurp(const char *path, size_t *len)
-{
-    return vmt_read_file(path, len);
-}
-
 /* ---- stores holding canary data -------------------------------------------------------------- */
 
 /* A store under |key| (created as keyofficer) holding canary units 0..7; NULL on failure. */
@@ -161,7 +157,7 @@ int cc_data_intact(struct eng_store *s)
 long cc_count_in_file(const char *path, const void *needle, size_t needle_len, size_t *size)
 {
     size_t len = 0;
-    char *buf = cc_slurp(path, &len);
+    char *buf = vmt_read_file(path, &len);
     if (buf == NULL) {
         return -1;
     }
@@ -278,9 +274,7 @@ int cc_setup(struct ctx *x)
         if (RAND_bytes(r, sizeof(r)) != 1) {
             return -1;
         }
-        for (int k = 0; k < TOKEN_HEX; k++) {
-            snprintf(x->tok[i] + 2 * k, 3, "%02x", r[k]);
-        }
+        base_hex(x->tok[i], r, TOKEN_HEX);
     }
     snprintf(x->ids_path, sizeof(x->ids_path), "%s/identities.json", x->work);
     if (cc_write_identities(x, 1) != 0 || cc_start_va(x, "0") != 0) {

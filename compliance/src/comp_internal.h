@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base_buf.h"
+#include "base_codec.h"
+#include "base_file.h"
 #include "comp_kat.h"
 #include "comp_vectors.h"
 
@@ -27,13 +30,6 @@ int comp_read_file(const char *path, char **out, size_t *out_len, struct comp_er
 
 /* Copies |len| bytes into a NUL-terminated heap buffer; NULL on no memory. */
 char *comp_memdup0(const char *text, size_t len);
-
-/*
- * Decodes |len| hex digits at |hex| into a new heap buffer (*out, NULL when
- * |len| is 0). Returns 0, -1 for odd length or a non-hex digit (*bad_at is
- * then the offending offset), -2 on no memory.
- */
-int comp_hex_decode(const char *hex, size_t len, uint8_t **out, size_t *bad_at);
 
 /* Parses a decimal unsigned 64-bit number made of digits only. 0 or -1. */
 int comp_parse_u64(const char *s, size_t len, uint64_t *out);

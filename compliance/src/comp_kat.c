@@ -26,20 +26,13 @@ static const uint8_t *put(uint8_t **p, const uint8_t *src, size_t len)
 
 static int append(struct comp_kat_set *s, const struct comp_aes_vector *src)
 {
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        struct comp_aes_vector *v = realloc(s->v, cap * sizeof(*v));
-        if (v == NULL) {
-            return -1;
-        }
-        s->v = v;
-        uint8_t **b = realloc(s->blobs, cap * sizeof(*b));
-        if (b == NULL) {
-            return -1;
-        }
-        s->blobs = b;
-        s->cap = cap;
+    /* two parallel arrays, grown alike; s->cap moves only when both grew */
+    size_t cap_v = s->cap, cap_b = s->cap;
+    if (base_grow(&s->v, &cap_v, s->n + 1, sizeof(*s->v), SIZE_MAX, NULL) != 0 ||
+        base_grow(&s->blobs, &cap_b, s->n + 1, sizeof(*s->blobs), SIZE_MAX, NULL) != 0) {
+        return -1;
     }
+    s->cap = cap_v < cap_b ? cap_v : cap_b;
     size_t total = src->key_len + src->iv_len + src->pt_len + src->ct_len + src->aad_len +
                    src->tag_len;
     uint8_t *blob = malloc(total > 0 ? total : 1);

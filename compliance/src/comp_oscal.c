@@ -14,6 +14,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "base_codec.h"
 #include "eng_cpu.h"
 #include "rep_bench.h"
 
@@ -160,11 +161,7 @@ static void new_uuid(char out[37])
             abort(); /* the kernel's RNG is always there on Linux >= 3.17 */
         }
     }
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40); /* version 4 */
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
-             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-             b[14], b[15]);
+    base_uuid4(out, b);
 }
 
 static void add_uuid(cJSON *obj, char out[37])

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base_buf.h"
 #include "comp_oscal.h"
 #include "comp_report.h"
 #include "rep_junit.h"
@@ -190,17 +191,15 @@ int comp_report_write_json(const struct comp_report *r, const char *path)
         errno = ENOMEM;
         return -1;
     }
-    size_t n = strlen(text);
-    char *with_nl = realloc(text, n + 2);
-    if (with_nl == NULL) {
-        free(text);
+    struct base_buf b;
+    base_buf_init(&b, SIZE_MAX, 0);
+    int ok = base_buf_append_str(&b, text, NULL) == 0 && base_buf_append_str(&b, "\n", NULL) == 0;
+    free(text);
+    int rc = ok ? write_text(path, base_buf_str(&b)) : -1;
+    base_buf_free(&b);
+    if (!ok) {
         errno = ENOMEM;
-        return -1;
     }
-    with_nl[n] = '\n';
-    with_nl[n + 1] = '\0';
-    int rc = write_text(path, with_nl);
-    free(with_nl);
     return rc;
 }
 

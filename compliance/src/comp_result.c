@@ -4,10 +4,12 @@
  * cell every rendering writes. The renderings (comp_report.c,
  * comp_summary.c, comp_oscal.c) build on it; it calls none of them.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base_buf.h"
 #include "comp_report.h"
 
 const char *comp_verdict_name(enum comp_verdict v)
@@ -24,27 +26,10 @@ const char *comp_verdict_name(enum comp_verdict v)
     }
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap) {
-        return 0;
-    }
-    size_t cap2 = *cap ? *cap * 2 : 16;
-    while (cap2 < need) {
-        cap2 *= 2;
-    }
-    void *q = realloc(*p, cap2 * size);
-    if (q == NULL) {
-        return -1;
-    }
-    *p = q;
-    *cap = cap2;
-    return 0;
-}
-
 int comp_report_add_control(struct comp_report *r, const struct comp_control *c)
 {
-    if (grow((void **)&r->controls, &r->cap_controls, r->num_controls + 1, sizeof(*c)) != 0) {
+    if (base_grow(&r->controls, &r->cap_controls, r->num_controls + 1, sizeof(*c), SIZE_MAX,
+                  NULL) != 0) {
         return -1;
     }
     r->controls[r->num_controls++] = *c;
@@ -53,7 +38,7 @@ int comp_report_add_control(struct comp_report *r, const struct comp_control *c)
 
 int comp_report_add_kat(struct comp_report *r, const struct comp_kat_row *k)
 {
-    if (grow((void **)&r->kats, &r->cap_kats, r->num_kats + 1, sizeof(*k)) != 0) {
+    if (base_grow(&r->kats, &r->cap_kats, r->num_kats + 1, sizeof(*k), SIZE_MAX, NULL) != 0) {
         return -1;
     }
     r->kats[r->num_kats++] = *k;

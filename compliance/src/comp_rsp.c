@@ -289,8 +289,10 @@ static int parse_field(struct comp_rsp *r, char *line, size_t n)
     } else {
         uint8_t *data = NULL;
         size_t bad_at = 0;
-        int rc = comp_hex_decode(value, value_n, &data, &bad_at);
-        if (rc == -2) {
+        struct base_err e = BASE_ERR_INIT;
+        size_t data_len = 0;
+        int rc = base_hex_decode_alloc(value, value_n, &data, &data_len, &bad_at, &e);
+        if (rc != 0 && e.code == BASE_ERR_NOMEM) {
             return bail(r, COMP_ERR_NOMEM, "no memory for a value");
         }
         if (rc != 0) {

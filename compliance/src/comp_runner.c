@@ -537,9 +537,11 @@ static int oaep_store(struct oaep_state *s, enum oaep_field field, const char *h
         hex = padded;
         len++;
     }
-    int rc = comp_hex_decode(hex, len, &bytes, &bad);
+    struct base_err e = BASE_ERR_INIT;
+    size_t nbytes = 0;
+    int rc = base_hex_decode_alloc(hex, len, &bytes, &nbytes, &bad, &e);
     free(padded);
-    if (rc == -2) {
+    if (rc != 0 && e.code == BASE_ERR_NOMEM) {
         return comp_fail(err, COMP_ERR_NOMEM, line, "no memory");
     }
     if (rc != 0) {

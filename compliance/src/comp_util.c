@@ -63,79 +63,22 @@ int comp_read_file(const char *path, char **out, size_t *out_len, struct comp_er
     if (path == NULL || out == NULL || out_len == NULL) {
         return comp_fail(err, COMP_ERR_NULL, 0, "NULL argument");
     }
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        return comp_fail(err, COMP_ERR_IO, 0, "%s: %s", path, strerror(errno));
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        fclose(f);
-        return comp_fail(err, COMP_ERR_IO, 0, "%s: not a regular file", path);
-    }
-    if ((unsigned long long)st.st_size > COMP_MAX_FILE_BYTES) {
-        fclose(f);
-        return comp_fail(err, COMP_ERR_TOO_BIG, 0, "%s: %lld bytes, limit %lu", path,
-                         (long long)st.st_size, COMP_MAX_FILE_BYTES);
-    }
-    size_t want = (size_t)st.st_size;
-    char *buf = malloc(want + 1);
-    if (buf == NULL) {
-        fclose(f);
-        return comp_fail(err, COMP_ERR_NOMEM, 0, "%s: no memory for %zu bytes", path, want);
-    }
-    size_t got = fread(buf, 1, want, f);
-    int bad = ferror(f) || got != want;
-    fclose(f);
-    if (bad) {
-        free(buf);
-        return comp_fail(err, COMP_ERR_IO, 0, "%s: short read", path);
-    }
-    buf[got] = '\0';
-    *out = buf;
-    *out_len = got;
-    return 0;
-}
-
-static int hex_nibble(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-int comp_hex_decode(const char *hex, size_t len, uint8_t **out, size_t *bad_at)
-{
-    *out = NULL;
-    *bad_at = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (hex_nibble(hex[i]) < 0) {
-            *bad_at = i;
-            return -1;
-        }
-    }
-    if (len % 2 != 0) {
-        *bad_at = len;
-        return -1;
-    }
-    if (len == 0) {
+    struct base_err e = BASE_ERR_INIT;
+    if (base_file_read(path, COMP_MAX_FILE_BYTES, BASE_FILE_REGULAR, out, out_len, &e) == 0) {
         return 0;
     }
-    uint8_t *p = malloc(len / 2);
-    if (p == NULL) {
-        return -2;
+    switch (e.code) {
+    case BASE_ERR_CAP: {
+        struct stat st;
+        long long size = stat(path, &st) == 0 ? (long long)st.st_size : -1;
+        return comp_fail(err, COMP_ERR_TOO_BIG, 0, "%s: %lld bytes, limit %lu", path, size,
+                         COMP_MAX_FILE_BYTES);
     }
-    for (size_t i = 0; i < len / 2; i++) {
-        p[i] = (uint8_t)((hex_nibble(hex[2 * i]) << 4) | hex_nibble(hex[2 * i + 1]));
+    case BASE_ERR_NOMEM:
+        return comp_fail(err, COMP_ERR_NOMEM, 0, "%s: no memory", path);
+    default: /* "<path>: <strerror>", "<path>: not a regular file" */
+        return comp_fail(err, COMP_ERR_IO, 0, "%s", e.msg);
     }
-    *out = p;
-    return 0;
 }
 
 int comp_parse_u64(const char *s, size_t len, uint64_t *out)

@@ -273,8 +273,10 @@ static int get_hex(struct comp_wp *w, const cJSON *obj, const char *name, int sl
     }
     uint8_t *data = NULL;
     size_t bad_at = 0;
-    int rc = comp_hex_decode(s, strlen(s), &data, &bad_at);
-    if (rc == -2) {
+    struct base_err e = BASE_ERR_INIT;
+    size_t n = 0;
+    int rc = base_hex_decode_alloc(s, strlen(s), &data, &n, &bad_at, &e);
+    if (rc != 0 && e.code == BASE_ERR_NOMEM) {
         return comp_fail(err, COMP_ERR_NOMEM, 0, "no memory");
     }
     if (rc != 0) {

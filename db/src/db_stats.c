@@ -21,11 +21,14 @@
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "base_file.h"
 #include "rep_stats.h"
 
 #define MAX_SAMPLES  4096
@@ -83,32 +86,21 @@ static int read_samples(const char *path)
     return 0;
 }
 
+/* A results file larger than this is refused (one run writes a few KiB). */
+#define JSON_MAX ((size_t)256 << 20)
+
 static cJSON *read_json(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         fprintf(stderr, "cmk-db-stats: cannot open '%s': %s\n", path, strerror(errno));
         return NULL;
     }
     char *buf = NULL;
-    size_t len = 0, cap = 0, n;
-    char chunk[4096];
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-        if (len + n + 1 > cap) {
-            cap = (len + n + 1) * 2;
-            char *nb = realloc(buf, cap);
-            if (nb == NULL) {
-                free(buf);
-                fclose(f);
-                return NULL;
-            }
-            buf = nb;
-        }
-        memcpy(buf + len, chunk, n);
-        len += n;
-    }
-    fclose(f);
-    cJSON *j = buf != NULL ? (buf[len] = '\0', cJSON_Parse(buf)) : NULL;
+    int rc = base_fd_read(fd, path, JSON_MAX, 0, &buf, NULL, NULL);
+    close(fd);
+    /* unreadable or too large: reported as not JSON */
+    cJSON *j = rc == 0 ? cJSON_Parse(buf) : NULL;
     free(buf);
     if (j == NULL) {
         fprintf(stderr, "cmk-db-stats: '%s' is not JSON\n", path);

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base_codec.h"
 #include "eng_keys.h"
 #include "eng_secure.h"
 #include "eng_store.h"
@@ -1069,17 +1070,10 @@ static int cmd_rekey(const struct opts *o)
     return with_store(o, "rekey", 0, op_rekey);
 }
 
-static void hex(char *out, const uint8_t *in, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        snprintf(out + 2 * i, 3, "%02x", in[i]);
-    }
-}
-
 static void print_status_text(const char *dir, struct eng_store *s, const struct eng_store_info *in)
 {
     char id[2 * ENG_STORE_ID_BYTES + 1];
-    hex(id, in->store_id, ENG_STORE_ID_BYTES);
+    base_hex(id, in->store_id, ENG_STORE_ID_BYTES);
     printf("store       %s\n", dir);
     printf("store id    %s\n", id);
     printf("mode        %s\n", eng_mode_name(in->mode));
@@ -1124,7 +1118,7 @@ static void print_status_text(const char *dir, struct eng_store *s, const struct
 static void print_status_json(const char *dir, struct eng_store *s, const struct eng_store_info *in)
 {
     char id[2 * ENG_STORE_ID_BYTES + 1];
-    hex(id, in->store_id, ENG_STORE_ID_BYTES);
+    base_hex(id, in->store_id, ENG_STORE_ID_BYTES);
     cJSON *root = cJSON_CreateObject();
     cJSON_AddNumberToObject(root, "schema_version", 1);
     cJSON_AddStringToObject(root, "store", dir);

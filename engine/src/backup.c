@@ -137,12 +137,12 @@ static void wr_header(struct eng_wr *w, const struct bk_header *h)
     eng_wr_bytes(w, h->dek.bytes, h->dek.len);
     uint8_t sum[BK_SUM_BYTES] = {0};
     eng_wr_bytes(w, sum, sizeof(sum)); /* room for the checksum */
-    if (!w->failed && w->len >= 12 + BK_SUM_BYTES) {
-        w->buf[8] = (uint8_t)(w->len >> 24);
-        w->buf[9] = (uint8_t)(w->len >> 16);
-        w->buf[10] = (uint8_t)(w->len >> 8);
-        w->buf[11] = (uint8_t)w->len;
-        SHA256(w->buf, w->len - BK_SUM_BYTES, w->buf + w->len - BK_SUM_BYTES);
+    if (!w->failed && w->b.len >= 12 + BK_SUM_BYTES) {
+        w->b.data[8] = (uint8_t)(w->b.len >> 24);
+        w->b.data[9] = (uint8_t)(w->b.len >> 16);
+        w->b.data[10] = (uint8_t)(w->b.len >> 8);
+        w->b.data[11] = (uint8_t)w->b.len;
+        SHA256(w->b.data, w->b.len - BK_SUM_BYTES, w->b.data + w->b.len - BK_SUM_BYTES);
     }
 }
 
@@ -342,7 +342,7 @@ static int backup_setup(struct eng_store *s, struct bk_stream *b, struct eng_wr 
     eng_wr_init(w, BK_MAX_HEADER);
     wr_header(w, h);
     ENG_ENSURE(!w->failed, ENG_ERR_NOMEM);
-    SHA256(w->buf, w->len, b->hdr_hash);
+    SHA256(w->b.data, w->b.len, b->hdr_hash);
     return bk_alloc(b);
 }
 
@@ -359,8 +359,8 @@ int eng_store_backup(struct eng_store *s, const char *path)
     eng_wr_init(&w, 0);
     int rc = backup_setup(s, &b, &w);
     if (rc == 0) {
-        rc = eng_pwrite_all(b.fd, w.buf, w.len, 0);
-        b.off = w.len;
+        rc = eng_pwrite_all(b.fd, w.b.data, w.b.len, 0);
+        b.off = w.b.len;
     }
     if (rc == 0) {
         rc = backup_chunks(s, &b);

@@ -100,49 +100,32 @@ int eng_rd_str8(struct eng_rd *r, char *out, size_t max_out_len)
     return 0;
 }
 
+static void *secure_alloc(size_t size, void *ctx)
+{
+    (void)ctx;
+    return eng_secure_alloc(size);
+}
+
+static void secure_free(void *p, size_t size, void *ctx)
+{
+    (void)size;
+    (void)ctx;
+    eng_secure_free(p);
+}
+
+const struct base_alloc eng_secure_base_alloc = {secure_alloc, secure_free, NULL};
+
 void eng_wr_init(struct eng_wr *w, size_t max)
 {
-    w->buf = NULL;
-    w->len = 0;
-    w->cap = 0;
-    w->max = max;
+    base_buf_init(&w->b, max, BASE_BUF_WIPE);
     w->failed = 0;
 }
 
 void eng_wr_bytes(struct eng_wr *w, const void *data, size_t len)
 {
-    if (w->failed) {
-        return;
-    }
-    if (len > w->max - w->len) {
+    if (!w->failed && base_buf_append(&w->b, data, len, NULL) != 0) {
         w->failed = 1;
-        return;
     }
-    if (w->len + len > w->cap) {
-        size_t cap = w->cap == 0 ? 256 : w->cap;
-        while (cap < w->len + len) {
-            cap *= 2;
-        }
-        if (cap > w->max) {
-            cap = w->max;
-        }
-        uint8_t *nb = malloc(cap);
-        if (nb == NULL) {
-            w->failed = 1;
-            return;
-        }
-        if (w->len > 0) {
-            memcpy(nb, w->buf, w->len);
-        }
-        eng_cleanse(w->buf, w->cap);
-        free(w->buf);
-        w->buf = nb;
-        w->cap = cap;
-    }
-    if (len > 0) {
-        memcpy(w->buf + w->len, data, len);
-    }
-    w->len += len;
 }
 
 static void wr_be(struct eng_wr *w, uint64_t v, size_t n)
@@ -187,11 +170,7 @@ void eng_wr_str8(struct eng_wr *w, const char *s)
 
 void eng_wr_cleanup(struct eng_wr *w)
 {
-    eng_cleanse(w->buf, w->cap);
-    free(w->buf);
-    w->buf = NULL;
-    w->len = 0;
-    w->cap = 0;
+    base_buf_free(&w->b);
 }
 
 void eng_be64_put(uint8_t out[8], uint64_t v)
@@ -208,14 +187,4 @@ uint64_t eng_be64_get(const uint8_t in[8])
         v = (v << 8) | in[i];
     }
     return v;
-}
-
-void eng_hex(char *out, const uint8_t *in, size_t len)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * len] = '\0';
 }

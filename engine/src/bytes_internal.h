@@ -6,14 +6,17 @@
  * bytes remain, advances, and returns 0; when they do not, it returns -1,
  * marks the reader "short" and reads nothing. The parser then tells a
  * truncated input (short) from a malformed one. All integers are big-endian.
- * A writer appends to a growable buffer with a hard ceiling; after any
- * failure it stays failed (sticky), so a serializer checks once at the end.
+ * A writer appends to a growable buffer with a hard ceiling (libbase's
+ * base_buf, wiping every block it outgrows); after any failure it stays
+ * failed (sticky), so a serializer checks once at the end.
  */
 #ifndef ENG_BYTES_INTERNAL_H
 #define ENG_BYTES_INTERNAL_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "base_buf.h"
 
 struct eng_rd {
     const uint8_t *p;
@@ -37,11 +40,9 @@ int eng_rd_view(struct eng_rd *r, const uint8_t **out, size_t len);
  */
 int eng_rd_str8(struct eng_rd *r, char *out, size_t max_out_len);
 
+/* The bytes are b.data[0 .. b.len) (a base_buf in BASE_BUF_WIPE mode). */
 struct eng_wr {
-    uint8_t *buf;
-    size_t len;
-    size_t cap;
-    size_t max;
+    struct base_buf b;
     int failed;
 };
 
@@ -57,11 +58,15 @@ void eng_wr_str8(struct eng_wr *w, const char *s);
 /* eng_wr_cleanup wipes and frees the buffer. */
 void eng_wr_cleanup(struct eng_wr *w);
 
+/*
+ * eng_secure_base_alloc backs a libbase buffer with eng_secure_alloc (locked,
+ * kept out of core dumps, wiped on free), for secrets that grow, e.g. an answer
+ * holding a key: base_buf_init_alloc(&b, max, BASE_BUF_WIPE, &eng_secure_base_alloc).
+ */
+extern const struct base_alloc eng_secure_base_alloc;
+
 /* Big-endian helpers for fixed fields. */
 void eng_be64_put(uint8_t out[8], uint64_t v);
 uint64_t eng_be64_get(const uint8_t in[8]);
-
-/* eng_hex writes 2 * |len| lowercase hex digits and a NUL to |out| (>= 2 * len + 1 bytes). */
-void eng_hex(char *out, const uint8_t *in, size_t len);
 
 #endif /* ENG_BYTES_INTERNAL_H */

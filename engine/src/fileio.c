@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base_file.h"
 #include "error_internal.h"
 #include "fileio_internal.h"
 
@@ -74,31 +75,16 @@ int eng_pread_all(int fd, void *buf, size_t len, uint64_t off, int eof_code)
 
 int eng_read_fd(int fd, size_t max_len, int too_long_code, uint8_t **out, size_t *out_len)
 {
-    struct stat st;
-    ENG_ENSURE(fstat(fd, &st) == 0, ENG_ERR_IO);
-    ENG_ENSURE(S_ISREG(st.st_mode), ENG_ERR_IO);
-    ENG_ENSURE((uint64_t)st.st_size <= max_len, too_long_code);
-    size_t len = (size_t)st.st_size;
-    uint8_t *buf = malloc(len == 0 ? 1 : len);
-    ENG_ENSURE(buf != NULL, ENG_ERR_NOMEM);
-    /* A file that shrank since fstat reads as truncated: the caller's parser says so. */
-    size_t got = 0;
-    while (got < len) {
-        ssize_t n = pread(fd, buf + got, len - got, (off_t)got);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n < 0) {
-            free(buf);
-            ENG_BAIL(ENG_ERR_IO);
-        }
-        if (n == 0) {
-            break;
-        }
-        got += (size_t)n;
+    ENG_ENSURE(lseek(fd, 0, SEEK_SET) == 0, ENG_ERR_IO);
+    /* Key files and key tables: every block the reader outgrows is wiped before it is freed. */
+    char *buf = NULL;
+    struct base_err e = BASE_ERR_INIT;
+    if (base_fd_read(fd, "", max_len, BASE_FILE_REGULAR | BASE_FILE_WIPE, &buf, out_len, &e) != 0) {
+        ENG_BAIL(e.code == BASE_ERR_CAP     ? too_long_code
+                 : e.code == BASE_ERR_NOMEM ? ENG_ERR_NOMEM
+                                            : ENG_ERR_IO);
     }
-    *out = buf;
-    *out_len = got;
+    *out = (uint8_t *)buf;
     return 0;
 }
 

@@ -27,8 +27,9 @@ int eng_pwrite_all(int fd, const void *buf, size_t len, uint64_t off);
 int eng_pread_all(int fd, void *buf, size_t len, uint64_t off, int eof_code);
 /*
  * eng_read_fd reads the whole regular file |fd| (from offset 0) into a new
- * malloc'd buffer (*out, free with free() after wiping if secret). A file
- * larger than |max_len| gives |too_long_code|.
+ * malloc'd, NUL-terminated buffer (*out, free with free() after wiping if
+ * secret; base_fd_read underneath, wiping every outgrown block). A file
+ * larger than |max_len| gives |too_long_code|, not a regular file ENG_ERR_IO.
  */
 int eng_read_fd(int fd, size_t max_len, int too_long_code, uint8_t **out, size_t *out_len);
 /*

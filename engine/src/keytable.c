@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base_buf.h"
 #include "bytes_internal.h"
 #include "eng_secure.h"
 #include "error_internal.h"
@@ -145,13 +146,11 @@ out:
 int eng_kt_append(struct eng_keytable *kt, const struct eng_kt_record *rec)
 {
     ENG_ENSURE(kt->num_records < ENG_KT_MAX_RECORDS, ENG_ERR_TOO_LONG);
-    if (kt->num_records == kt->cap_records) {
-        uint32_t cap = kt->cap_records == 0 ? 16 : kt->cap_records * 2;
-        struct eng_kt_record *r = realloc(kt->records, (size_t)cap * sizeof(*r));
-        ENG_ENSURE(r != NULL, ENG_ERR_NOMEM);
-        kt->records = r;
-        kt->cap_records = cap;
-    }
+    size_t cap = kt->cap_records; /* at most ENG_KT_MAX_RECORDS: fits the u32 */
+    ENG_ENSURE(base_grow(&kt->records, &cap, (size_t)kt->num_records + 1, sizeof(*kt->records),
+                         ENG_KT_MAX_RECORDS, NULL) == 0,
+               ENG_ERR_NOMEM);
+    kt->cap_records = (uint32_t)cap;
     kt->records[kt->num_records++] = *rec;
     return 0;
 }
@@ -221,21 +220,21 @@ int eng_kt_serialize(const struct eng_keytable *kt, const uint8_t mac_key[ENG_KT
         eng_wr_cleanup(&w);
         ENG_BAIL(ENG_ERR_NOMEM);
     }
-    size_t total = w.len;
-    w.buf[8] = (uint8_t)(total >> 24);
-    w.buf[9] = (uint8_t)(total >> 16);
-    w.buf[10] = (uint8_t)(total >> 8);
-    w.buf[11] = (uint8_t)total;
+    size_t total = w.b.len;
+    w.b.data[8] = (uint8_t)(total >> 24);
+    w.b.data[9] = (uint8_t)(total >> 16);
+    w.b.data[10] = (uint8_t)(total >> 8);
+    w.b.data[11] = (uint8_t)total;
     unsigned int mac_len = 0;
     size_t body = total - KT_TRAILER;
-    if (HMAC(EVP_sha256(), mac_key, ENG_KT_MAC_BYTES, w.buf, body, w.buf + body, &mac_len) ==
+    if (HMAC(EVP_sha256(), mac_key, ENG_KT_MAC_BYTES, w.b.data, body, w.b.data + body, &mac_len) ==
             NULL ||
         mac_len != ENG_KT_MAC_BYTES) {
         eng_wr_cleanup(&w);
         ENG_BAIL(ENG_ERR_CRYPTO_LIB);
     }
-    SHA256(w.buf, body + ENG_KT_MAC_BYTES, w.buf + body + ENG_KT_MAC_BYTES);
-    *out = w.buf;
+    SHA256(w.b.data, body + ENG_KT_MAC_BYTES, w.b.data + body + ENG_KT_MAC_BYTES);
+    *out = w.b.data;
     *out_len = total;
     return 0;
 }

@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base_codec.h"
 #include "bytes_internal.h"
 #include "eng_keys.h"
 #include "eng_secure.h"
@@ -112,7 +113,7 @@ static int smk_serialize(const struct smk_file *f, struct eng_wr *w)
     }
     if (!w->failed) {
         uint8_t digest[SHA256_DIGEST_LENGTH];
-        SHA256(w->buf, w->len, digest);
+        SHA256(w->b.data, w->b.len, digest);
         eng_wr_bytes(w, digest, sizeof(digest));
     }
     if (w->failed) {
@@ -182,7 +183,7 @@ static int smk_create(const char *path)
         goto out;
     }
     if (smk_new_version(&f->v[0]) != 0 || smk_serialize(f, &w) != 0 ||
-        eng_file_replace(tmp, w.buf, w.len, 0600) != 0) {
+        eng_file_replace(tmp, w.b.data, w.b.len, 0600) != 0) {
         goto out;
     }
     if (link(tmp, path) != 0 && errno != EEXIST) {
@@ -206,7 +207,7 @@ static struct smk_version *smk_find(struct smk_file *f, const char *hex)
     }
     char cur[2 * SMK_ID_BYTES + 1];
     for (uint32_t i = 0; i < f->n; i++) {
-        eng_hex(cur, f->v[i].id, SMK_ID_BYTES);
+        base_hex(cur, f->v[i].id, SMK_ID_BYTES);
         if (strcmp(cur, hex) == 0) {
             return &f->v[i];
         }
@@ -235,7 +236,7 @@ static int smk_lookup(struct smk_state *s, const char *version, struct smk_versi
         return -1;
     }
     char id[2 * SMK_ID_BYTES + 1];
-    eng_hex(id, f->key_id, SMK_ID_BYTES);
+    base_hex(id, f->key_id, SMK_ID_BYTES);
     struct smk_version *v = NULL;
     int err = ENG_OK;
     if (strcmp(id, s->key_id_hex) != 0) {
@@ -267,7 +268,7 @@ static int smk_get(void *state, const char *version, struct eng_kek_ref *out)
     struct smk_version *v;
     ENG_GUARD(smk_lookup(s, version, &v));
     char hex[2 * SMK_ID_BYTES + 1];
-    eng_hex(hex, v->id, SMK_ID_BYTES);
+    base_hex(hex, v->id, SMK_ID_BYTES);
     smk_done(s);
     smk_fill_ref(s, hex, out);
     return 0;
@@ -403,7 +404,7 @@ struct eng_kek_provider *eng_smk_open(const char *path, int create)
         ENG_BAIL_PTR(err);
     }
     snprintf(s->path, sizeof(s->path), "%s", path);
-    eng_hex(s->key_id_hex, s->file->key_id, SMK_ID_BYTES);
+    base_hex(s->key_id_hex, s->file->key_id, SMK_ID_BYTES);
     smk_file_wipe(s->file);
     p->name = ENG_SMK_PROVIDER_NAME;
     p->state = s;
@@ -434,7 +435,7 @@ static int smk_edit(const char *path, int (*edit)(struct smk_file *f, const void
     eng_wr_init(&w, 0);
     int rc = -1;
     if (f != NULL && smk_load(path, f) == 0 && edit(f, arg) == 0 && smk_serialize(f, &w) == 0) {
-        rc = eng_file_replace(path, w.buf, w.len, 0600);
+        rc = eng_file_replace(path, w.b.data, w.b.len, 0600);
     }
     eng_wr_cleanup(&w);
     eng_secure_free(f);
@@ -454,7 +455,7 @@ static int edit_rotate(struct smk_file *f, const void *arg)
     ENG_GUARD(smk_new_version(&f->v[f->n]));
     if (a->out_version != NULL) {
         ENG_ENSURE(a->max_out_len >= 2 * SMK_ID_BYTES + 1, ENG_ERR_ARG);
-        eng_hex(a->out_version, f->v[f->n].id, SMK_ID_BYTES);
+        base_hex(a->out_version, f->v[f->n].id, SMK_ID_BYTES);
     }
     f->n++;
     return 0;

@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base_codec.h"
 #include "bytes_internal.h"
 #include "error_internal.h"
 #include "fileio_internal.h"
@@ -75,16 +76,6 @@ static int anchor_dir(const struct eng_store *s, char *out, size_t max_out_len)
     return private_dir(out);
 }
 
-static void hex(char *out, const uint8_t *in, size_t len)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * len] = '\0';
-}
-
 int st_anchor_locate(struct eng_store *s)
 {
     s->anchor[0] = '\0';
@@ -97,8 +88,8 @@ int st_anchor_locate(struct eng_store *s)
     uint8_t path_hash[SHA256_DIGEST_LENGTH];
     SHA256((const uint8_t *)real, strlen(real), path_hash);
     char id_hex[2 * ENG_STORE_ID_BYTES + 1], path_hex[2 * 8 + 1];
-    hex(id_hex, s->kt.store_id, ENG_STORE_ID_BYTES);
-    hex(path_hex, path_hash, 8);
+    base_hex(id_hex, s->kt.store_id, ENG_STORE_ID_BYTES);
+    base_hex(path_hex, path_hash, 8);
     int n = snprintf(s->anchor, sizeof(s->anchor), "%s/%s-%s", dir, id_hex, path_hex);
     ENG_ENSURE(n > 0 && (size_t)n + 8 < sizeof(s->anchor), ENG_ERR_ANCHOR);
     return 0;

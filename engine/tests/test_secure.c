@@ -11,6 +11,9 @@
 #include "eng_error.h"
 #include "eng_secure.h"
 
+#include "base_buf.h"
+#include "bytes_internal.h"
+
 static size_t hook_calls;
 static size_t hook_nonzero;
 static size_t hook_bytes;
@@ -44,6 +47,30 @@ Test(secure, alloc_is_aligned_zeroed_and_counted)
     cr_assert_eq(after.allocs, before.allocs);
     cr_assert_eq(after.bytes, before.bytes);
     eng_secure_free(NULL);
+}
+
+/* A libbase buffer on eng_secure_base_alloc: every block is secure memory, outgrown ones are freed. */
+Test(secure, base_buf_grows_in_secure_memory)
+{
+    struct eng_secure_stats before, during, after;
+    eng_secure_stats(&before);
+    struct base_buf b;
+    base_buf_init_alloc(&b, 1 << 16, BASE_BUF_WIPE, &eng_secure_base_alloc);
+    uint8_t key[100];
+    for (int i = 0; i < 50; i++) {
+        memset(key, i + 1, sizeof(key));
+        cr_assert_eq(base_buf_append(&b, key, sizeof(key), NULL), 0);
+    }
+    eng_secure_stats(&during);
+    cr_assert_gt(during.total_allocs, before.total_allocs + 1, "the buffer never grew");
+    cr_assert_eq(during.allocs, before.allocs + 1, "outgrown blocks were not released");
+    for (size_t i = 0; i < b.len; i++) {
+        cr_assert_eq(b.data[i], i / 100 + 1, "byte %zu lost in growth", i);
+    }
+    base_buf_free(&b);
+    eng_secure_stats(&after);
+    cr_assert_eq(after.allocs, before.allocs);
+    cr_assert_eq(after.bytes, before.bytes);
 }
 
 Test(secure, free_wipes_the_whole_region)

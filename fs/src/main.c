@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base_codec.h"
 #include "cmkfs.h"
 #include "eng_secure.h"
 #include "keyopts.h"
@@ -348,9 +349,7 @@ static int cmd_status(const struct fsopts *o)
     eng_keyring_info(kr, &in);
     eng_keyring_dek_info(kr, &d);
     char id[2 * ENG_KEYRING_ID_BYTES + 1];
-    for (size_t i = 0; i < ENG_KEYRING_ID_BYTES; i++) {
-        snprintf(id + 2 * i, 3, "%02x", in.store_id[i]);
-    }
+    base_hex(id, in.store_id, ENG_KEYRING_ID_BYTES);
     printf(
         "backing %s: encrypted\nmode: %s\nunit size: %u\nid: %s\nkey table generation: "
         "%llu\nkek: %s %s version %s (%s)\naccessible: yes\nfile names: plaintext\n",

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 
+#include "base_err.h"
 #include "rep_bench.h"
 
 #define REP_BASELINE_SCHEMA "cmk-harness/baseline"
@@ -35,7 +36,7 @@ struct rep_baseline {
  * "runs[i]") and the problem. The caller frees |b| with rep_baseline_free
  * on every outcome.
  */
-enum rep_status rep_baseline_load(const char *path, struct rep_baseline *b, char *err, size_t err_len);
+enum rep_status rep_baseline_load(const char *path, struct rep_baseline *b, struct base_err *e);
 
 /* rep_baseline_free releases what rep_baseline_load allocated; safe on a zeroed struct. */
 void rep_baseline_free(struct rep_baseline *b);
@@ -46,6 +47,7 @@ void rep_baseline_free(struct rep_baseline *b);
  * The runs must satisfy what rep_baseline_load demands. Returns 0, or -1
  * with |err| set (the offending file and why).
  */
-int rep_baseline_write(const char *path, const char *const *run_paths, size_t n, char *err, size_t err_len);
+int rep_baseline_write(const char *path, const char *const *run_paths, size_t n,
+                       struct base_err *e);
 
 #endif

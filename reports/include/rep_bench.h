@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "base_err.h"
+
 #define REP_BENCH_SCHEMA "cmk-harness/bench"
 #define REP_BENCH_SCHEMA_VERSION 1
 
@@ -63,7 +65,7 @@ struct rep_bench {
  * message that names the file and, for malformed JSON, cJSON's error position
  * as line, column and byte offset.
  */
-enum rep_status rep_json_load(const char *path, cJSON **out, char *err, size_t err_len);
+enum rep_status rep_json_load(const char *path, cJSON **out, struct base_err *e);
 
 /*
  * rep_bench_load loads a bench.json into |b| (zeroed first). Returns REP_OK,
@@ -71,7 +73,7 @@ enum rep_status rep_json_load(const char *path, cJSON **out, char *err, size_t e
  * is malformed, has another schema, a newer schema_version, or no results
  * array. The caller frees |b| with rep_bench_free, on every outcome.
  */
-enum rep_status rep_bench_load(const char *path, struct rep_bench *b, char *err, size_t err_len);
+enum rep_status rep_bench_load(const char *path, struct rep_bench *b, struct base_err *e);
 
 /*
  * rep_bench_from_json reads a parsed bench.json |root| into |b| (zeroed
@@ -79,8 +81,8 @@ enum rep_status rep_bench_load(const char *path, struct rep_bench *b, char *err,
  * deletes it). |name| stands for the file in messages and in b->path.
  * Returns REP_OK or REP_BAD_FILE with |err| set, as rep_bench_load.
  */
-enum rep_status rep_bench_from_json(cJSON *root, const char *name, struct rep_bench *b, char *err,
-                                    size_t err_len);
+enum rep_status rep_bench_from_json(cJSON *root, const char *name, struct rep_bench *b,
+                                    struct base_err *e);
 
 /* rep_bench_free releases what rep_bench_load allocated; safe on a zeroed struct. */
 void rep_bench_free(struct rep_bench *b);

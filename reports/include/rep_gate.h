@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base_err.h"
 #include "rep_baseline.h"
 #include "rep_bench.h"
 
@@ -115,7 +116,7 @@ struct rep_gate_result {
     char baseline_path[1024], new_path[1024];
     char baseline_commit[64], new_commit[64];
     struct rep_gate_metric *m;
-    size_t n;
+    size_t n, cap_m; /* metrics in m, and m's capacity */
     size_t compared, regressions, improvements, not_compared;
 };
 
@@ -137,7 +138,7 @@ int rep_gate_same_machine(const struct rep_bench *a, const struct rep_bench *b, 
  * ran out.
  */
 int rep_gate_compare(const struct rep_baseline *base, const struct rep_bench *cur,
-                     const struct rep_gate_opts *o, struct rep_gate_result *r, char *err, size_t err_len);
+                     const struct rep_gate_opts *o, struct rep_gate_result *r, struct base_err *e);
 
 /* The note a single-run baseline adds to the result (and cmk-gate prints as a warning). */
 #define REP_GATE_SINGLE_RUN_WARNING                                                              \

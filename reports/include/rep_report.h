@@ -12,6 +12,8 @@
 
 #include <stdio.h>
 
+#include "base_err.h"
+
 #define REP_COMPLIANCE_SCHEMA_VERSION 1
 
 /* Section headings, in order (tests look for each of them). */
@@ -43,7 +45,7 @@ struct rep_report_opts {
  * Missing inputs are not errors. Warnings (a plot gnuplot could not draw)
  * go to |warn| when it is not NULL.
  */
-int rep_report_write(const struct rep_report_opts *o, char *err, size_t err_len, FILE *warn);
+int rep_report_write(const struct rep_report_opts *o, struct base_err *e, FILE *warn);
 
 /*
  * rep_report_main is the whole cmk-report program with its streams passed in.

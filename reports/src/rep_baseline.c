@@ -29,16 +29,18 @@ void rep_baseline_free(struct rep_baseline *b)
  * What every run of a baseline must satisfy: no test slowdown, and the
  * machine and profile of the first run. |label| names run i in messages.
  */
-static int check_runs(const struct rep_bench *runs, size_t n, void (*label)(char *, size_t, size_t, const void *),
-                      const void *ctx, char *err, size_t err_len)
+static int check_runs(const struct rep_bench *runs, size_t n,
+                      void (*label)(char *, size_t, size_t, const void *), const void *ctx,
+                      struct base_err *e)
 {
     char who[1100];
     for (size_t i = 0; i < n; i++) {
         label(who, sizeof(who), i, ctx);
         const char *slow = rep_env_str(&runs[i], "ENG_TEST_SLOWDOWN");
         if (slow[0] != '\0') {
-            snprintf(err, err_len, "%s was measured with ENG_TEST_SLOWDOWN=%s: not a valid baseline run", who,
-                     slow);
+            BASE_FAIL(e, BASE_ERR_ARG,
+                      "%s was measured with ENG_TEST_SLOWDOWN=%s: not a valid baseline run", who,
+                      slow);
             return -1;
         }
         if (i == 0) {
@@ -46,12 +48,13 @@ static int check_runs(const struct rep_bench *runs, size_t n, void (*label)(char
         }
         char why[400];
         if (!rep_gate_same_machine(&runs[0], &runs[i], why, sizeof(why))) {
-            snprintf(err, err_len, "%s comes from another machine than the first run (%s)", who, why);
+            BASE_FAIL(e, BASE_ERR_ARG, "%s comes from another machine than the first run (%s)", who,
+                      why);
             return -1;
         }
         const char *p0 = rep_env_str(&runs[0], "profile"), *pi = rep_env_str(&runs[i], "profile");
         if (strcmp(p0, pi) != 0) {
-            snprintf(err, err_len, "%s has profile '%s', the first run '%s'", who, pi, p0);
+            BASE_FAIL(e, BASE_ERR_ARG, "%s has profile '%s', the first run '%s'", who, pi, p0);
             return -1;
         }
     }
@@ -68,12 +71,12 @@ static void label_file(char *out, size_t out_len, size_t i, const void *ctx)
     snprintf(out, out_len, "%s", ((const char *const *)ctx)[i]);
 }
 
-enum rep_status rep_baseline_load(const char *path, struct rep_baseline *b, char *err, size_t err_len)
+enum rep_status rep_baseline_load(const char *path, struct rep_baseline *b, struct base_err *e)
 {
     memset(b, 0, sizeof(*b));
     snprintf(b->path, sizeof(b->path), "%s", path);
     cJSON *root = NULL;
-    enum rep_status st = rep_json_load(path, &root, err, err_len);
+    enum rep_status st = rep_json_load(path, &root, e);
     if (st != REP_OK) {
         return st;
     }
@@ -84,17 +87,19 @@ enum rep_status rep_baseline_load(const char *path, struct rep_baseline *b, char
             b->runs = calloc(1, sizeof(*b->runs));
             if (b->runs == NULL) {
                 cJSON_Delete(root);
-                snprintf(err, err_len, "%s: out of memory", path);
+                BASE_FAIL(e, BASE_ERR_NOMEM, "%s: out of memory", path);
                 return REP_BAD_FILE;
             }
             b->nruns = 1;
-            return rep_bench_from_json(root, path, &b->runs[0], err, err_len);
+            return rep_bench_from_json(root, path, &b->runs[0], e);
         }
         if (!cJSON_IsObject(root)) {
-            snprintf(err, err_len, "%s: not a baseline (the top level is not a JSON object)", path);
+            BASE_FAIL(e, BASE_ERR_FORMAT, "%s: not a baseline (the top level is not a JSON object)",
+                      path);
         } else {
-            snprintf(err, err_len, "%s: not a baseline (schema is '%s', expected '%s' or '%s')", path,
-                     schema != NULL ? schema : "(missing)", REP_BASELINE_SCHEMA, REP_BENCH_SCHEMA);
+            BASE_FAIL(e, BASE_ERR_FORMAT,
+                      "%s: not a baseline (schema is '%s', expected '%s' or '%s')", path,
+                      schema != NULL ? schema : "(missing)", REP_BASELINE_SCHEMA, REP_BENCH_SCHEMA);
         }
         cJSON_Delete(root);
         return REP_BAD_FILE;
@@ -106,20 +111,22 @@ enum rep_status rep_baseline_load(const char *path, struct rep_baseline *b, char
     snprintf(b->created, sizeof(b->created), "%s", created != NULL ? created : "");
     cJSON *runs = cJSON_GetObjectItemCaseSensitive(root, "runs");
     if (isnan(ver) || ver < 1 || ver != floor(ver)) {
-        snprintf(err, err_len, "%s: schema_version is missing or not a positive integer", path);
+        BASE_FAIL(e, BASE_ERR_FORMAT, "%s: schema_version is missing or not a positive integer",
+                  path);
     } else if (ver > REP_BASELINE_SCHEMA_VERSION) {
-        snprintf(err, err_len, "%s: schema_version %.0f is newer than this reader (%d); update reports/", path,
-                 ver, REP_BASELINE_SCHEMA_VERSION);
+        BASE_FAIL(e, BASE_ERR_FORMAT,
+                  "%s: schema_version %.0f is newer than this reader (%d); update reports/", path,
+                  ver, REP_BASELINE_SCHEMA_VERSION);
     } else if (!cJSON_IsArray(runs)) {
-        snprintf(err, err_len, "%s: no 'runs' array", path);
+        BASE_FAIL(e, BASE_ERR_FORMAT, "%s: no 'runs' array", path);
     } else if (cJSON_GetArraySize(runs) < 2 || cJSON_GetArraySize(runs) > REP_BASELINE_MAX_RUNS) {
-        snprintf(err, err_len, "%s: a multi-run baseline needs 2 to %d runs, found %d", path,
-                 REP_BASELINE_MAX_RUNS, cJSON_GetArraySize(runs));
+        BASE_FAIL(e, BASE_ERR_ARG, "%s: a multi-run baseline needs 2 to %d runs, found %d", path,
+                  REP_BASELINE_MAX_RUNS, cJSON_GetArraySize(runs));
     } else {
         size_t n = (size_t)cJSON_GetArraySize(runs);
         b->runs = calloc(n, sizeof(*b->runs));
         if (b->runs == NULL) {
-            snprintf(err, err_len, "%s: out of memory", path);
+            BASE_FAIL(e, BASE_ERR_NOMEM, "%s: out of memory", path);
         } else {
             rc = REP_OK;
             for (size_t i = 0; i < n && rc == REP_OK; i++) {
@@ -128,9 +135,9 @@ enum rep_status rep_baseline_load(const char *path, struct rep_baseline *b, char
                 /* each run takes its own subtree: always the first item left */
                 cJSON *item = cJSON_DetachItemFromArray(runs, 0);
                 b->nruns++;
-                rc = rep_bench_from_json(item, name, &b->runs[i], err, err_len);
+                rc = rep_bench_from_json(item, name, &b->runs[i], e);
             }
-            if (rc == REP_OK && check_runs(b->runs, b->nruns, label_in_file, path, err, err_len) != 0) {
+            if (rc == REP_OK && check_runs(b->runs, b->nruns, label_in_file, path, e) != 0) {
                 rc = REP_BAD_FILE;
             }
         }
@@ -139,25 +146,26 @@ enum rep_status rep_baseline_load(const char *path, struct rep_baseline *b, char
     return rc;
 }
 
-int rep_baseline_write(const char *path, const char *const *run_paths, size_t n, char *err, size_t err_len)
+int rep_baseline_write(const char *path, const char *const *run_paths, size_t n, struct base_err *e)
 {
     if (n < 2 || n > REP_BASELINE_MAX_RUNS) {
-        snprintf(err, err_len, "a multi-run baseline needs 2 to %d runs, got %zu", REP_BASELINE_MAX_RUNS, n);
+        BASE_FAIL(e, BASE_ERR_ARG, "a multi-run baseline needs 2 to %d runs, got %zu",
+                  REP_BASELINE_MAX_RUNS, n);
         return -1;
     }
     struct rep_bench *runs = calloc(n, sizeof(*runs));
     cJSON *root = cJSON_CreateObject();
     int rc = -1;
     if (runs == NULL || root == NULL) {
-        snprintf(err, err_len, "out of memory");
+        BASE_FAIL(e, BASE_ERR_NOMEM, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        if (rep_bench_load(run_paths[i], &runs[i], err, err_len) != REP_OK) {
+        if (rep_bench_load(run_paths[i], &runs[i], e) != REP_OK) {
             goto out;
         }
     }
-    if (check_runs(runs, n, label_file, run_paths, err, err_len) != 0) {
+    if (check_runs(runs, n, label_file, run_paths, e) != 0) {
         goto out;
     }
     char now[32];
@@ -172,13 +180,13 @@ int rep_baseline_write(const char *path, const char *const *run_paths, size_t n,
         cJSON *dup = cJSON_Duplicate(runs[i].root, 1);
         if (arr == NULL || dup == NULL || !cJSON_AddItemToArray(arr, dup)) {
             cJSON_Delete(dup);
-            snprintf(err, err_len, "out of memory");
+            BASE_FAIL(e, BASE_ERR_NOMEM, "out of memory");
             goto out;
         }
     }
     char *text = cJSON_Print(root);
     if (text == NULL) {
-        snprintf(err, err_len, "out of memory");
+        BASE_FAIL(e, BASE_ERR_NOMEM, "out of memory");
         goto out;
     }
     char tmp[1100];
@@ -190,7 +198,7 @@ int rep_baseline_write(const char *path, const char *const *run_paths, size_t n,
     }
     free(text);
     if (!ok || rename(tmp, path) != 0) {
-        snprintf(err, err_len, "%s: cannot write: %s", ok ? path : tmp, strerror(errno));
+        BASE_FAIL(e, BASE_ERR_IO, "%s: cannot write: %s", ok ? path : tmp, strerror(errno));
         unlink(tmp);
         goto out;
     }

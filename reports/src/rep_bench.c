@@ -6,12 +6,16 @@
 #include "rep_pair.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "base_buf.h"
+#include "base_file.h"
 #include "rep_stats.h"
 
 #define REP_MAX_JSON_BYTES (256u << 20)
@@ -36,52 +40,31 @@ static void line_col(const char *text, size_t off, size_t *line, size_t *col)
     }
 }
 
-enum rep_status rep_json_load(const char *path, cJSON **out, char *err, size_t err_len)
+enum rep_status rep_json_load(const char *path, cJSON **out, struct base_err *e)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        int e = errno;
-        snprintf(err, err_len, "%s: cannot open: %s", path, strerror(e));
-        return e == ENOENT ? REP_MISSING : REP_BAD_FILE;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int en = errno;
+        base_err_set_sys(e, en == ENOENT ? BASE_ERR_NOT_FOUND : BASE_ERR_IO, en, BASE_HERE,
+                         "%s: cannot open: %s", path, strerror(en));
+        return en == ENOENT ? REP_MISSING : REP_BAD_FILE;
     }
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap + 1);
-    if (buf == NULL) {
-        fclose(f);
-        snprintf(err, err_len, "%s: out of memory", path);
+    char *buf = NULL;
+    size_t len = 0;
+    struct base_err be = BASE_ERR_INIT;
+    int rc = base_fd_read(fd, path, REP_MAX_JSON_BYTES - 1, 0, &buf, &len, &be);
+    close(fd);
+    if (rc != 0) {
+        if (be.code == BASE_ERR_CAP) {
+            BASE_FAIL(e, BASE_ERR_CAP, "%s: larger than %u MiB", path, REP_MAX_JSON_BYTES >> 20);
+        } else if (be.code == BASE_ERR_NOMEM) {
+            BASE_FAIL(e, BASE_ERR_NOMEM, "%s: out of memory", path);
+        } else {
+            BASE_FAIL(e, BASE_ERR_IO, "%s: read error", path);
+        }
         return REP_BAD_FILE;
     }
-    for (;;) {
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (len < cap) {
-            break;
-        }
-        if (cap >= REP_MAX_JSON_BYTES) {
-            fclose(f);
-            free(buf);
-            snprintf(err, err_len, "%s: larger than %u MiB", path, REP_MAX_JSON_BYTES >> 20);
-            return REP_BAD_FILE;
-        }
-        char *nb = realloc(buf, cap * 2 + 1);
-        if (nb == NULL) {
-            fclose(f);
-            free(buf);
-            snprintf(err, err_len, "%s: out of memory", path);
-            return REP_BAD_FILE;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    int rerr = ferror(f);
-    fclose(f);
-    if (rerr) {
-        free(buf);
-        snprintf(err, err_len, "%s: read error", path);
-        return REP_BAD_FILE;
-    }
-    buf[len] = '\0';
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(buf, len + 1, &end, 1);
     if (root == NULL) {
@@ -89,10 +72,10 @@ enum rep_status rep_json_load(const char *path, cJSON **out, char *err, size_t e
         size_t line, col;
         line_col(buf, off, &line, &col);
         if (len == 0) {
-            snprintf(err, err_len, "%s: malformed JSON: the file is empty", path);
+            BASE_FAIL(e, BASE_ERR_FORMAT, "%s: malformed JSON: the file is empty", path);
         } else {
-            snprintf(err, err_len, "%s: malformed JSON at line %zu, column %zu (byte %zu)", path,
-                     line, col, off);
+            BASE_FAIL(e, BASE_ERR_FORMAT, "%s: malformed JSON at line %zu, column %zu (byte %zu)",
+                      path, line, col, off);
         }
         free(buf);
         return REP_BAD_FILE;
@@ -294,31 +277,33 @@ void rep_bench_free(struct rep_bench *b)
     memset(b, 0, sizeof(*b));
 }
 
-enum rep_status rep_bench_from_json(cJSON *root, const char *name, struct rep_bench *b, char *err,
-                                    size_t err_len)
+enum rep_status rep_bench_from_json(cJSON *root, const char *name, struct rep_bench *b,
+                                    struct base_err *e)
 {
     memset(b, 0, sizeof(*b));
     copy_str(b->path, sizeof(b->path), name);
     b->root = root;
     if (!cJSON_IsObject(b->root)) {
-        snprintf(err, err_len, "%s: not a bench result (the top level is not a JSON object)", name);
+        BASE_FAIL(e, BASE_ERR_FORMAT, "%s: not a bench result (the top level is not a JSON object)",
+                  name);
         return REP_BAD_FILE;
     }
     const char *schema = rep_json_str(b->root, "schema");
     if (schema == NULL || strcmp(schema, REP_BENCH_SCHEMA) != 0) {
-        snprintf(err, err_len, "%s: not a bench result (schema is '%s', expected '%s')", name,
-                 schema != NULL ? schema : "(missing)", REP_BENCH_SCHEMA);
+        BASE_FAIL(e, BASE_ERR_FORMAT, "%s: not a bench result (schema is '%s', expected '%s')",
+                  name, schema != NULL ? schema : "(missing)", REP_BENCH_SCHEMA);
         return REP_BAD_FILE;
     }
     double ver = rep_json_num(b->root, "schema_version");
     if (isnan(ver) || ver < 1 || ver != floor(ver)) {
-        snprintf(err, err_len, "%s: schema_version is missing or not a positive integer", name);
+        BASE_FAIL(e, BASE_ERR_FORMAT, "%s: schema_version is missing or not a positive integer",
+                  name);
         return REP_BAD_FILE;
     }
     if (ver > REP_BENCH_SCHEMA_VERSION) {
-        snprintf(err, err_len,
-                 "%s: schema_version %.0f is newer than this reader (%d); update reports/", name,
-                 ver, REP_BENCH_SCHEMA_VERSION);
+        BASE_FAIL(e, BASE_ERR_FORMAT,
+                  "%s: schema_version %.0f is newer than this reader (%d); update reports/", name,
+                  ver, REP_BENCH_SCHEMA_VERSION);
         return REP_BAD_FILE;
     }
     b->schema_version = (int)ver;
@@ -326,14 +311,14 @@ enum rep_status rep_bench_from_json(cJSON *root, const char *name, struct rep_be
     b->env = cJSON_IsObject(env) ? env : NULL;
     const cJSON *res = cJSON_GetObjectItemCaseSensitive(b->root, "results");
     if (!cJSON_IsArray(res)) {
-        snprintf(err, err_len, "%s: no 'results' array", name);
+        BASE_FAIL(e, BASE_ERR_FORMAT, "%s: no 'results' array", name);
         return REP_BAD_FILE;
     }
     size_t n = (size_t)cJSON_GetArraySize(res);
     if (n > 0) {
         b->cells = calloc(n, sizeof(*b->cells));
         if (b->cells == NULL) {
-            snprintf(err, err_len, "%s: out of memory", name);
+            BASE_FAIL(e, BASE_ERR_NOMEM, "%s: out of memory", name);
             return REP_BAD_FILE;
         }
     }
@@ -344,7 +329,7 @@ enum rep_status rep_bench_from_json(cJSON *root, const char *name, struct rep_be
             continue; /* tolerated: a reader skips what it does not understand */
         }
         if (read_cell(r, &b->cells[b->ncells]) != 0) {
-            snprintf(err, err_len, "%s: out of memory", name);
+            BASE_FAIL(e, BASE_ERR_NOMEM, "%s: out of memory", name);
             return REP_BAD_FILE;
         }
         b->ncells++;
@@ -352,16 +337,16 @@ enum rep_status rep_bench_from_json(cJSON *root, const char *name, struct rep_be
     return REP_OK;
 }
 
-enum rep_status rep_bench_load(const char *path, struct rep_bench *b, char *err, size_t err_len)
+enum rep_status rep_bench_load(const char *path, struct rep_bench *b, struct base_err *e)
 {
     memset(b, 0, sizeof(*b));
     copy_str(b->path, sizeof(b->path), path);
     cJSON *root = NULL;
-    enum rep_status st = rep_json_load(path, &root, err, err_len);
+    enum rep_status st = rep_json_load(path, &root, e);
     if (st != REP_OK) {
         return st;
     }
-    return rep_bench_from_json(root, path, b, err, err_len);
+    return rep_bench_from_json(root, path, b, e);
 }
 
 /* The raw library an engine back end is measured against. */
@@ -469,7 +454,7 @@ void rep_pairs_free(struct rep_pair *p, size_t n)
 long rep_pairs_build(const struct rep_bench *b, struct rep_pair **out)
 {
     *out = NULL;
-    size_t n = 0;
+    size_t n = 0, cap = 0;
     struct rep_pair *pairs = NULL;
     for (size_t i = 0; i < b->ncells; i++) {
         const struct rep_cell *x = &b->cells[i];
@@ -488,13 +473,11 @@ long rep_pairs_build(const struct rep_bench *b, struct rep_pair **out)
             }
             size_t nr;
             double *r = rep_round_ratios(x, y, &nr);
-            struct rep_pair *np = realloc(pairs, (n + 1) * sizeof(*pairs));
-            if (r == NULL || np == NULL) {
+            if (r == NULL || base_grow(&pairs, &cap, n + 1, sizeof(*pairs), SIZE_MAX, NULL) != 0) {
                 free(r);
-                rep_pairs_free(np != NULL ? np : pairs, n);
+                rep_pairs_free(pairs, n);
                 return -1;
             }
-            pairs = np;
             struct rep_pair *p = &pairs[n];
             memset(p, 0, sizeof(*p));
             p->num = x;

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base_file.h"
 #include "rep_bench.h"
 
 extern char **environ;
@@ -261,12 +262,12 @@ static void gp_header(FILE *f, const char *svg_path, const char *title, int w, i
     fprintf(f, "set key outside below left Left reverse samplen 2 spacing 1.1 maxrows 6\n");
 }
 
-/* Runs gnuplot on |script|; 0 when it exits 0. The message of a failure goes to |msg|. */
-static int run_gnuplot(const char *script, const char *errfile, char *msg, size_t msg_len)
+/* Runs gnuplot on |script|; 0 when it exits 0. A failure fills |e|. */
+static int run_gnuplot(const char *script, const char *errfile, struct base_err *e)
 {
     posix_spawn_file_actions_t fa;
     if (posix_spawn_file_actions_init(&fa) != 0) {
-        snprintf(msg, msg_len, "cannot start gnuplot");
+        BASE_FAIL(e, BASE_ERR_IO, "cannot start gnuplot");
         return -1;
     }
     posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
@@ -280,13 +281,14 @@ static int run_gnuplot(const char *script, const char *errfile, char *msg, size_
     int rc = posix_spawnp(&pid, "gnuplot", &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0) {
-        snprintf(msg, msg_len, "cannot run gnuplot: %s (install gnuplot-nox)", strerror(rc));
+        base_err_set_sys(e, BASE_ERR_IO, rc, BASE_HERE, "cannot run gnuplot: %s (install gnuplot-nox)",
+                         strerror(rc));
         return -1;
     }
     int status;
     while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) {
-            snprintf(msg, msg_len, "waitpid: %s", strerror(errno));
+            base_err_set_sys(e, BASE_ERR_IO, errno, BASE_HERE, "waitpid: %s", strerror(errno));
             return -1;
         }
     }
@@ -294,50 +296,32 @@ static int run_gnuplot(const char *script, const char *errfile, char *msg, size_
         return 0;
     }
     char first[300] = "";
-    FILE *e = fopen(errfile, "r");
-    if (e != NULL) {
-        size_t got = fread(first, 1, sizeof(first) - 1, e);
+    FILE *ef = fopen(errfile, "r");
+    if (ef != NULL) {
+        size_t got = fread(first, 1, sizeof(first) - 1, ef);
         first[got] = '\0';
-        fclose(e);
+        fclose(ef);
         for (char *p = first; *p != '\0'; p++) {
             if (*p == '\n') {
                 *p = ' ';
             }
         }
     }
-    snprintf(msg, msg_len, "gnuplot failed (status %d): %s",
+    BASE_FAIL(e, BASE_ERR_IO, "gnuplot failed (status %d): %s",
              WIFEXITED(status) ? WEXITSTATUS(status) : -1, first);
     return -1;
 }
 
 /* Copies the <svg> element of |path| into |f| with every id prefixed by |pfx| (ids stay unique). */
+/* A plot larger than this is not inlined (gnuplot's SVGs are a few hundred KiB). */
+#define SVG_MAX ((size_t)256 << 20)
+
 static int inline_svg(FILE *f, const char *path, const char *pfx)
 {
-    FILE *in = fopen(path, "r");
-    if (in == NULL) {
+    char *buf = NULL;
+    if (base_file_read(path, SVG_MAX, 0, &buf, NULL, NULL) != 0) {
         return -1;
     }
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap + 1);
-    while (buf != NULL) {
-        len += fread(buf + len, 1, cap - len, in);
-        if (len < cap) {
-            break;
-        }
-        char *nb = realloc(buf, cap * 2 + 1);
-        if (nb == NULL) {
-            free(buf);
-            buf = NULL;
-            break;
-        }
-        buf = nb;
-        cap *= 2;
-    }
-    fclose(in);
-    if (buf == NULL) {
-        return -1;
-    }
-    buf[len] = '\0';
     const char *s = strstr(buf, "<svg");
     if (s == NULL) {
         free(buf);
@@ -371,20 +355,22 @@ static int plot_counter;
 
 static int embed(struct rep_doc *d, const char *name, const char *title, const char *script_text)
 {
-    char gp[4300], svg[4300], errf[4300], msg[4800];
+    char gp[4300], svg[4300], errf[4300];
+    struct base_err e = BASE_ERR_INIT;
     snprintf(gp, sizeof(gp), "%s/%s.gp", d->plot_dir, name);
     snprintf(svg, sizeof(svg), "%s/%s.svg", d->plot_dir, name);
     snprintf(errf, sizeof(errf), "%s/.gnuplot-%s.err", d->plot_dir, name);
     FILE *f = fopen(gp, "w");
     int rc = -1;
     if (f == NULL) {
-        snprintf(msg, sizeof(msg), "cannot write %s: %s", gp, strerror(errno));
+        base_err_set_sys(&e, BASE_ERR_IO, errno, BASE_HERE, "cannot write %s: %s", gp,
+                         strerror(errno));
     } else {
         int werr = fputs(script_text, f) < 0;
         if (fclose(f) != 0 || werr) {
-            snprintf(msg, sizeof(msg), "cannot write %s", gp);
+            BASE_FAIL(&e, BASE_ERR_IO, "cannot write %s", gp);
         } else {
-            rc = run_gnuplot(gp, errf, msg, sizeof(msg));
+            rc = run_gnuplot(gp, errf, &e);
         }
     }
     unlink(errf);
@@ -402,10 +388,10 @@ static int embed(struct rep_doc *d, const char *name, const char *title, const c
         return 0;
     }
     if (d->warn != NULL) {
-        fprintf(d->warn, "cmk-report: warning: plot %s not drawn: %s\n", name, msg);
+        fprintf(d->warn, "cmk-report: warning: plot %s not drawn: %s\n", name, e.msg);
     }
     char text[5200];
-    snprintf(text, sizeof(text), "Plot '%s' not drawn: %s.", title, msg);
+    snprintf(text, sizeof(text), "Plot '%s' not drawn: %s.", title, e.msg);
     fprintf(d->html, "<p class=\"missing\">");
     rep_fput_xml(d->html, text);
     fprintf(d->html, "</p>\n");

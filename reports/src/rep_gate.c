@@ -488,12 +488,13 @@ static int state_note(struct rep_gate_result *r)
 }
 
 int rep_gate_compare(const struct rep_baseline *baseline, const struct rep_bench *cur,
-                     const struct rep_gate_opts *o, struct rep_gate_result *r, char *err, size_t err_len)
+                     const struct rep_gate_opts *o, struct rep_gate_result *r, struct base_err *e)
 {
     memset(r, 0, sizeof(*r));
     r->opts = *o;
     if (baseline->nruns == 0 || baseline->nruns > REP_BASELINE_MAX_RUNS) {
-        snprintf(err, err_len, "the baseline has %zu runs (1 to %d)", baseline->nruns, REP_BASELINE_MAX_RUNS);
+        BASE_FAIL(e, BASE_ERR_ARG, "the baseline has %zu runs (1 to %d)", baseline->nruns,
+                  REP_BASELINE_MAX_RUNS);
         return -1;
     }
     const struct rep_bench *base = &baseline->runs[0];
@@ -542,7 +543,7 @@ int rep_gate_compare(const struct rep_baseline *baseline, const struct rep_bench
         rc = state_note(r);
     }
     if (rc != 0 || decide(r, o) != 0) {
-        snprintf(err, err_len, "out of memory");
+        BASE_FAIL(e, BASE_ERR_NOMEM, "out of memory");
         rep_gate_result_free(r);
         return -1;
     }
@@ -565,8 +566,9 @@ int rep_gate_compare(const struct rep_baseline *baseline, const struct rep_bench
         }
     }
     if (r->compared == 0) {
-        snprintf(err, err_len, "no metric in common between %s and %s (%zu metrics not comparable)",
-                 baseline->path, cur->path, r->not_compared);
+        BASE_FAIL(e, BASE_ERR_ARG,
+                  "no metric in common between %s and %s (%zu metrics not comparable)",
+                  baseline->path, cur->path, r->not_compared);
         rep_gate_result_free(r);
         return -1;
     }

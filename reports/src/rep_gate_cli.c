@@ -90,23 +90,24 @@ static int write_outputs(const char *dir, const struct rep_gate_result *r, FILE 
 
 static int load_input(const char *path, const char *hint, struct rep_bench *b, FILE *err)
 {
-    char msg[1400];
-    enum rep_status st = rep_bench_load(path, b, msg, sizeof(msg));
+    struct base_err e = BASE_ERR_INIT;
+    enum rep_status st = rep_bench_load(path, b, &e);
     if (st == REP_OK) {
         return 0;
     }
-    fprintf(err, "cmk-gate: %s%s\n", msg, st == REP_MISSING ? hint : "");
+    fprintf(err, "cmk-gate: %s%s\n", e.msg, st == REP_MISSING ? hint : "");
     return -1;
 }
 
 static int load_baseline(const char *path, struct rep_baseline *b, FILE *err)
 {
-    char msg[2400];
-    enum rep_status st = rep_baseline_load(path, b, msg, sizeof(msg));
+    struct base_err e = BASE_ERR_INIT;
+    enum rep_status st = rep_baseline_load(path, b, &e);
     if (st == REP_OK) {
         return 0;
     }
-    fprintf(err, "cmk-gate: %s%s\n", msg, st == REP_MISSING ? " (record one with 'make baseline')" : "");
+    fprintf(err, "cmk-gate: %s%s\n", e.msg,
+            st == REP_MISSING ? " (record one with 'make baseline')" : "");
     return -1;
 }
 
@@ -196,10 +197,10 @@ int rep_gate_main(int argc, char **argv, FILE *out, FILE *err)
             fprintf(err, "cmk-gate: --make-baseline does not go with --baseline or --new (see --help)\n");
             return 2;
         }
-        char msg[2400];
+        struct base_err e = BASE_ERR_INIT;
         size_t n = (size_t)(argc - optind);
-        if (rep_baseline_write(make_baseline, (const char *const *)(argv + optind), n, msg, sizeof(msg)) != 0) {
-            fprintf(err, "cmk-gate: %s\n", msg);
+        if (rep_baseline_write(make_baseline, (const char *const *)(argv + optind), n, &e) != 0) {
+            fprintf(err, "cmk-gate: %s\n", e.msg);
             return 2;
         }
         fprintf(out, "cmk-gate: wrote %s (%zu runs)\n", make_baseline, n);
@@ -225,9 +226,9 @@ int rep_gate_main(int argc, char **argv, FILE *out, FILE *err)
         fprintf(err, "cmk-gate: warning: %s\n", REP_GATE_SINGLE_RUN_WARNING);
     }
     struct rep_gate_result r;
-    char msg[2600];
-    if (rep_gate_compare(&base, &cur, &o, &r, msg, sizeof(msg)) != 0) {
-        fprintf(err, "cmk-gate: %s\n", msg);
+    struct base_err e = BASE_ERR_INIT;
+    if (rep_gate_compare(&base, &cur, &o, &r, &e) != 0) {
+        fprintf(err, "cmk-gate: %s\n", e.msg);
         goto done;
     }
     rep_gate_write_md(out, &r);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base_buf.h"
 #include "rep_gate.h"
 #include "rep_gate_int.h"
 #include "rep_stats.h"
@@ -31,11 +32,9 @@ static int unit_direction(const char *unit)
 
 static struct rep_gate_metric *add_metric(struct rep_gate_result *r)
 {
-    struct rep_gate_metric *nm = realloc(r->m, (r->n + 1) * sizeof(*nm));
-    if (nm == NULL) {
+    if (base_grow(&r->m, &r->cap_m, r->n + 1, sizeof(*r->m), SIZE_MAX, NULL) != 0) {
         return NULL;
     }
-    r->m = nm;
     struct rep_gate_metric *m = &r->m[r->n++];
     memset(m, 0, sizeof(*m));
     m->base_median = m->new_median = m->change = NAN;

@@ -35,10 +35,10 @@ static void toc(struct rep_doc *d)
 
 /* Loads an optional JSON input: absent is fine (NULL), malformed is an error. */
 static int load_optional(const char *path, const char *schema_word, int max_version, cJSON **out,
-                         char *err, size_t err_len)
+                         struct base_err *e)
 {
     *out = NULL;
-    enum rep_status st = rep_json_load(path, out, err, err_len);
+    enum rep_status st = rep_json_load(path, out, e);
     if (st == REP_MISSING) {
         return 0;
     }
@@ -46,23 +46,24 @@ static int load_optional(const char *path, const char *schema_word, int max_vers
         return -1;
     }
     if (!cJSON_IsObject(*out)) {
-        snprintf(err, err_len, "%s: the top level is not a JSON object", path);
+        BASE_FAIL(e, BASE_ERR_FORMAT, "%s: the top level is not a JSON object", path);
         cJSON_Delete(*out);
         *out = NULL;
         return -1;
     }
     const char *schema = rep_json_str(*out, "schema");
     if (schema != NULL && strstr(schema, schema_word) == NULL) {
-        snprintf(err, err_len, "%s: schema is '%s', expected a %s file", path, schema, schema_word);
+        BASE_FAIL(e, BASE_ERR_FORMAT, "%s: schema is '%s', expected a %s file", path, schema,
+                  schema_word);
         cJSON_Delete(*out);
         *out = NULL;
         return -1;
     }
     double ver = rep_json_num(*out, "schema_version");
     if (!isnan(ver) && ver > max_version) {
-        snprintf(err, err_len,
-                 "%s: schema_version %.0f is newer than this reader (%d); update reports/", path,
-                 ver, max_version);
+        BASE_FAIL(e, BASE_ERR_FORMAT,
+                  "%s: schema_version %.0f is newer than this reader (%d); update reports/", path,
+                  ver, max_version);
         cJSON_Delete(*out);
         *out = NULL;
         return -1;
@@ -70,23 +71,23 @@ static int load_optional(const char *path, const char *schema_word, int max_vers
     return 0;
 }
 
-static int finish_file(FILE *f, const char *tmp, const char *final, char *err, size_t err_len)
+static int finish_file(FILE *f, const char *tmp, const char *final, struct base_err *e)
 {
     int bad = ferror(f);
     if (fclose(f) != 0 || bad) {
-        snprintf(err, err_len, "cannot write %s", tmp);
+        BASE_FAIL(e, BASE_ERR_IO, "cannot write %s", tmp);
         unlink(tmp);
         return -1;
     }
     if (rename(tmp, final) != 0) {
-        snprintf(err, err_len, "cannot rename %s to %s: %s", tmp, final, strerror(errno));
+        BASE_FAIL(e, BASE_ERR_IO, "cannot rename %s to %s: %s", tmp, final, strerror(errno));
         unlink(tmp);
         return -1;
     }
     return 0;
 }
 
-int rep_report_write(const struct rep_report_opts *o, char *err, size_t err_len, FILE *warn)
+int rep_report_write(const struct rep_report_opts *o, struct base_err *e, FILE *warn)
 {
     struct rr_inputs in;
     memset(&in, 0, sizeof(in));
@@ -94,14 +95,14 @@ int rep_report_write(const struct rep_report_opts *o, char *err, size_t err_len,
     int rc = -1;
     FILE *html = NULL, *md = NULL;
     char html_tmp[4200], md_tmp[4200], html_path[4200], md_path[4200];
-    enum rep_status st = rep_bench_load(o->bench_path, &in.bench, err, err_len);
+    enum rep_status st = rep_bench_load(o->bench_path, &in.bench, e);
     if (st == REP_BAD_FILE) {
         goto out;
     }
     in.have_bench = st == REP_OK;
     if (load_optional(o->compliance_path, "compliance", REP_COMPLIANCE_SCHEMA_VERSION,
-                      &in.compliance, err, err_len) != 0 ||
-        load_optional(o->gate_path, "gate", REP_GATE_SCHEMA_VERSION, &in.gate, err, err_len) != 0) {
+                      &in.compliance, e) != 0 ||
+        load_optional(o->gate_path, "gate", REP_GATE_SCHEMA_VERSION, &in.gate, e) != 0) {
         goto out;
     }
     struct rep_doc d;
@@ -111,8 +112,8 @@ int rep_report_write(const struct rep_report_opts *o, char *err, size_t err_len,
     d.plots = o->plots;
     d.warn = warn;
     if (rep_mkdir_p(o->out_dir) != 0 || (d.plots && rep_mkdir_p(d.plot_dir) != 0)) {
-        snprintf(err, err_len, "cannot create %s: %s", d.plots ? d.plot_dir : o->out_dir,
-                 strerror(errno));
+        BASE_FAIL(e, BASE_ERR_ARG, "cannot create %s: %s", d.plots ? d.plot_dir : o->out_dir,
+                  strerror(errno));
         goto out;
     }
     snprintf(html_path, sizeof(html_path), "%s/index.html", o->out_dir);
@@ -122,7 +123,7 @@ int rep_report_write(const struct rep_report_opts *o, char *err, size_t err_len,
     html = fopen(html_tmp, "w");
     md = fopen(md_tmp, "w");
     if (html == NULL || md == NULL) {
-        snprintf(err, err_len, "cannot write in %s: %s", o->out_dir, strerror(errno));
+        BASE_FAIL(e, BASE_ERR_IO, "cannot write in %s: %s", o->out_dir, strerror(errno));
         goto out;
     }
     d.html = html;
@@ -157,12 +158,12 @@ int rep_report_write(const struct rep_report_opts *o, char *err, size_t err_len,
     rep_doc_end(&d);
     FILE *h = html, *m = md;
     html = md = NULL;
-    if (finish_file(h, html_tmp, html_path, err, err_len) != 0) {
+    if (finish_file(h, html_tmp, html_path, e) != 0) {
         fclose(m);
         unlink(md_tmp);
         goto out;
     }
-    if (finish_file(m, md_tmp, md_path, err, err_len) != 0) {
+    if (finish_file(m, md_tmp, md_path, e) != 0) {
         goto out;
     }
     rc = 0;
@@ -260,9 +261,9 @@ int rep_report_main(int argc, char **argv, FILE *out, FILE *err)
         .out_dir = out_dir != NULL ? out_dir : in_dir,
         .plots = plots,
     };
-    char msg[2400];
-    if (rep_report_write(&o, msg, sizeof(msg), err) != 0) {
-        fprintf(err, "cmk-report: %s\n", msg);
+    struct base_err e = BASE_ERR_INIT;
+    if (rep_report_write(&o, &e, err) != 0) {
+        fprintf(err, "cmk-report: %s\n", e.msg);
         return 1;
     }
     fprintf(out, "cmk-report: wrote %s/index.html and %s/report.md\n", o.out_dir, o.out_dir);

@@ -75,8 +75,8 @@ Test(baseline, make_baseline_writes_runs_that_load_back)
     free(out);
     free(err);
     struct rep_baseline b;
-    char e[1024];
-    cr_assert_eq(rep_baseline_load(d.base, &b, e, sizeof(e)), REP_OK, "%s", e);
+    struct base_err e = BASE_ERR_INIT;
+    cr_assert_eq(rep_baseline_load(d.base, &b, &e), REP_OK, "%s", e.msg);
     cr_assert(b.multi);
     cr_assert_eq(b.nruns, 3);
     cr_assert_eq(strlen(b.created), 20, "created '%s'", b.created); /* 2026-11-23T17:00:00Z */
@@ -101,14 +101,16 @@ Test(baseline, old_single_run_file_loads)
     struct dirs d;
     setup(&d);
     struct rep_baseline b;
-    char e[1024];
-    cr_assert_eq(rep_baseline_load(d.run[0], &b, e, sizeof(e)), REP_OK, "%s", e);
+    struct base_err e = BASE_ERR_INIT;
+    cr_assert_eq(rep_baseline_load(d.run[0], &b, &e), REP_OK, "%s", e.msg);
     cr_assert(!b.multi);
     cr_assert_eq(b.nruns, 1);
     cr_assert_eq(b.runs[0].ncells, 2);
     cr_assert_str_eq(b.runs[0].path, d.run[0]);
     rep_baseline_free(&b);
-    cr_assert_eq(rep_baseline_load("/nonexistent/b.json", &b, e, sizeof(e)), REP_MISSING);
+    cr_assert_eq(rep_baseline_load("/nonexistent/b.json", &b, &e), REP_MISSING);
+    cr_assert_eq(e.code, BASE_ERR_NOT_FOUND);
+    cr_assert_str_eq(e.msg, "/nonexistent/b.json: cannot open: No such file or directory");
     rep_baseline_free(&b);
 }
 

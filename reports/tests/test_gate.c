@@ -51,10 +51,11 @@ static int gate(const char *base, const char *cur, const char *outdir, const cha
 /* gate.json as the gate wrote it to |dir| (free with cJSON_Delete). */
 static cJSON *gate_json(const char *dir)
 {
-    char p[256], e[512];
+    char p[256];
+    struct base_err e = BASE_ERR_INIT;
     snprintf(p, sizeof(p), "%s/gate.json", dir);
     cJSON *j = NULL;
-    cr_assert_eq(rep_json_load(p, &j, e, sizeof(e)), REP_OK, "%s", e);
+    cr_assert_eq(rep_json_load(p, &j, &e), REP_OK, "%s", e.msg);
     return j;
 }
 
@@ -215,8 +216,8 @@ Test(gate, pairs_use_per_round_ratios)
     };
     tu_write_bench(p, "cpu", cells, 2);
     struct rep_bench b;
-    char e[512];
-    cr_assert_eq(rep_bench_load(p, &b, e, sizeof(e)), REP_OK, "%s", e);
+    struct base_err e = BASE_ERR_INIT;
+    cr_assert_eq(rep_bench_load(p, &b, &e), REP_OK, "%s", e.msg);
     struct rep_pair *pairs;
     cr_assert_eq(rep_pairs_build(&b, &pairs), 1);
     /* native XTS is measured against raw OpenSSL XTS; every round's ratio is exactly 0.9 */
@@ -252,8 +253,8 @@ Test(gate, pairs_engine_with_the_widest_ceiling)
     tu_write_file(p, text);
     free(text);
     struct rep_bench b;
-    char e[512];
-    cr_assert_eq(rep_bench_load(p, &b, e, sizeof(e)), REP_OK, "%s", e);
+    struct base_err e = BASE_ERR_INIT;
+    cr_assert_eq(rep_bench_load(p, &b, &e), REP_OK, "%s", e.msg);
     struct rep_pair *pairs;
     cr_assert_eq(rep_pairs_build(&b, &pairs), 2);
     cr_assert_str_eq(pairs[0].type, "engine/raw");
@@ -616,16 +617,18 @@ static int false_alarms(int draws, double tau, const struct rep_gate_opts *o, ui
     for (int d = 0; d < draws; d++) {
         struct rep_bench runs[5], cur;
         struct rep_baseline base = {.runs = runs, .nruns = 5, .multi = 1};
-        char e[512];
+        struct base_err e = BASE_ERR_INIT;
         for (size_t i = 0; i < 5; i++) {
             double a = exp(tau * tu_gauss(&st)), b = exp(tau * tu_gauss(&st));
-            cr_assert_eq(rep_bench_from_json(synth_run("cpu A", a, b, 0.01, &st), "run", &runs[i], e, sizeof(e)),
-                         REP_OK);
+            cr_assert_eq(
+                rep_bench_from_json(synth_run("cpu A", a, b, 0.01, &st), "run", &runs[i], &e),
+                REP_OK);
         }
         double a = exp(tau * tu_gauss(&st)), b = exp(tau * tu_gauss(&st));
-        cr_assert_eq(rep_bench_from_json(synth_run("cpu A", a, b, 0.01, &st), "new", &cur, e, sizeof(e)), REP_OK);
+        cr_assert_eq(rep_bench_from_json(synth_run("cpu A", a, b, 0.01, &st), "new", &cur, &e),
+                     REP_OK);
         struct rep_gate_result r;
-        cr_assert_eq(rep_gate_compare(&base, &cur, o, &r, e, sizeof(e)), 0, "%s", e);
+        cr_assert_eq(rep_gate_compare(&base, &cur, o, &r, &e), 0, "%s", e.msg);
         cr_assert_eq(r.compared, 2);
         alarms += r.regressions > 0;
         rep_gate_result_free(&r);

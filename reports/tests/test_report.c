@@ -62,8 +62,8 @@ Test(report, no_inputs_says_what_is_missing)
 static void append_results(const char *path, const char *array_text)
 {
     cJSON *root;
-    char e[512];
-    cr_assert_eq(rep_json_load(path, &root, e, sizeof(e)), REP_OK, "%s", e);
+    struct base_err e = BASE_ERR_INIT;
+    cr_assert_eq(rep_json_load(path, &root, &e), REP_OK, "%s", e.msg);
     cJSON *extra = cJSON_Parse(array_text);
     cr_assert(extra != NULL);
     cJSON *res = cJSON_GetObjectItem(root, "results");

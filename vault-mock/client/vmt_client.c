@@ -6,6 +6,9 @@
  */
 #include "vmt_client.h"
 
+#include "base_buf.h"
+#include "base_file.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -208,19 +211,13 @@ const char *vmt_token(struct vmt_server *s, const char *name)
     return out;
 }
 
+/* An answer larger than this aborts the transfer (no vault answer comes near it). */
+#define VMT_BODY_MAX ((size_t)256 << 20)
+
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
-    struct vmt_resp *r = ud;
-    size_t len = size * n;
-    size_t old = r->body != NULL ? strlen(r->body) : 0;
-    char *b = realloc(r->body, old + len + 1);
-    if (b == NULL) {
-        return 0;
-    }
-    memcpy(b + old, p, len);
-    b[old + len] = '\0';
-    r->body = b;
-    return len;
+    struct base_buf *b = ud;
+    return base_buf_append(b, p, size * n, NULL) == 0 ? size * n : 0;
 }
 
 static void copy_header(const char *line, size_t len, const char *name, char *out, size_t out_len)
@@ -311,8 +308,10 @@ long vmt_call_raw(struct vmt_server *s, const char *method, const char *url_or_p
         curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
         curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
     }
+    struct base_buf answer;
+    base_buf_init(&answer, VMT_BODY_MAX, 0);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &answer);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
     if (body != NULL) {
@@ -323,6 +322,9 @@ long vmt_call_raw(struct vmt_server *s, const char *method, const char *url_or_p
     }
     CURLcode rc = curl_easy_perform(h);
     r->curl_code = (int)rc;
+    /* no body bytes: r->body stays NULL */
+    r->body = answer.data != NULL ? base_buf_take(&answer, NULL) : NULL;
+    base_buf_free(&answer);
     if (rc == CURLE_OK) {
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->status);
         if (r->body != NULL) {
@@ -425,38 +427,8 @@ long vmt_create_key(struct vmt_server *s, const char *name, int bits, const char
 
 char *vmt_read_file(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        return NULL;
-    }
-    size_t cap = 4096;
-    size_t n = 0;
-    char *buf = malloc(cap);
-    while (buf != NULL) {
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0) {
-            break;
-        }
-        if (cap - n < 2) {
-            char *b = realloc(buf, cap * 2);
-            if (b == NULL) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = b;
-            cap *= 2;
-        }
-    }
-    fclose(f);
-    if (buf != NULL) {
-        buf[n] = '\0';
-        if (len != NULL) {
-            *len = n;
-        }
-    }
-    return buf;
+    char *text = NULL;
+    return base_file_read(path, VMT_READ_MAX, 0, &text, len, NULL) == 0 ? text : NULL;
 }
 
 long vmt_count_lines(const char *path)

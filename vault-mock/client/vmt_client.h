@@ -87,7 +87,12 @@ double vmt_num(const struct vmt_resp *r, const char *path);
 long vmt_create_key(struct vmt_server *s, const char *name, int bits, const char *extra,
                     char *version);
 
-/* vmt_read_file returns the malloc'd contents of |path| (NUL-terminated) or NULL. */
+/*
+ * vmt_read_file returns the malloc'd contents of |path| (NUL-terminated; |len|
+ * may be NULL) or NULL when it cannot be read or holds more than VMT_READ_MAX
+ * bytes.
+ */
+#define VMT_READ_MAX ((size_t)1 << 30)
 char *vmt_read_file(const char *path, size_t *len);
 /* vmt_count_lines counts '\n' in the file at |path| (-1 if unreadable). */
 long vmt_count_lines(const char *path);

@@ -1,6 +1,7 @@
 /* vmt_scan.c - find secrets in bytes, files and folder trees (see vmt_scan.h). */
 #include "vmt_scan.h"
 
+#include <ctype.h>
 #include <ftw.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -9,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base_buf.h"
+#include "base_codec.h"
 #include "vmt_client.h"
 
 #define WINDOW 16U   /* raw bytes of a secret that must not appear */
@@ -32,7 +35,7 @@ struct vmt_scan {
     struct needle *n;
     size_t num, cap;
     char (*labels)[64];
-    size_t num_labels;
+    size_t num_labels, cap_labels;
     uint32_t *table; /* open addressing: needle index + 1, 0 = empty */
     size_t table_size;
     int dirty;
@@ -78,11 +81,10 @@ size_t vmt_scan_count(const struct vmt_scan *sc)
 
 static int add_label(struct vmt_scan *sc, const char *label)
 {
-    char(*l)[64] = realloc(sc->labels, (sc->num_labels + 1) * sizeof(*l));
-    if (l == NULL) {
+    if (base_grow(&sc->labels, &sc->cap_labels, sc->num_labels + 1, sizeof(*sc->labels),
+                  SIZE_MAX, NULL) != 0) {
         return -1;
     }
-    sc->labels = l;
     snprintf(sc->labels[sc->num_labels], sizeof(sc->labels[0]), "%s", label);
     sc->num_labels++;
     return 0;
@@ -90,14 +92,8 @@ static int add_label(struct vmt_scan *sc, const char *label)
 
 static int add_needle(struct vmt_scan *sc, int enc, const uint8_t *b, size_t len)
 {
-    if (sc->num == sc->cap) {
-        size_t cap = sc->cap != 0 ? sc->cap * 2 : 1024;
-        struct needle *n = realloc(sc->n, cap * sizeof(*n));
-        if (n == NULL) {
-            return -1;
-        }
-        sc->n = n;
-        sc->cap = cap;
+    if (base_grow(&sc->n, &sc->cap, sc->num + 1, sizeof(*sc->n), SIZE_MAX, NULL) != 0) {
+        return -1;
     }
     struct needle *x = &sc->n[sc->num];
     x->bytes = malloc(len);
@@ -116,12 +112,12 @@ static int add_needle(struct vmt_scan *sc, int enc, const uint8_t *b, size_t len
     return 0;
 }
 
+/* |len| bytes as 2 * |len| hex digits and a NUL, in upper case when |upper|. */
 static void to_hex(char *out, const uint8_t *in, size_t len, int upper)
 {
-    const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
+    base_hex(out, in, len);
+    for (size_t i = 0; upper && i < 2 * len; i++) {
+        out[i] = (char)toupper((unsigned char)out[i]);
     }
 }
 
@@ -149,7 +145,7 @@ int vmt_scan_add_secret(struct vmt_scan *sc, const char *label, const uint8_t *s
             sc->n[sc->num - 1].secret_len = len;
         }
     }
-    char *hex = malloc(2 * len);
+    char *hex = malloc(2 * len + 1);
     char *b64 = malloc(4 * (len / 3 + 2) + 1);
     if (hex == NULL || b64 == NULL) {
         free(hex);

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base_codec.h"
 #include "jsonx.h"
 
 #define PATH_MAX_LEN 2048
@@ -74,11 +75,6 @@ static int api_version_known(const char *v)
     return 0;
 }
 
-static int hex_digit(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
 /* Number of headers named |name| (case-insensitive), or 0 when the transport cannot count. */
 static size_t header_count(const struct vmock_request *req, const char *name)
 {
@@ -102,7 +98,7 @@ int vmock_api_precheck(const struct vmock_request *req, struct vmock_reply *rep)
         if (*p != '%') {
             continue;
         }
-        if (!hex_digit(p[1]) || !hex_digit(p[2])) {
+        if (base_hex_check(p + 1, 2, NULL) != BASE_OK) { /* stops at a NUL in p[1] */
             vmock_reply_errorf(rep, 400, "BadParameter", NULL,
                                "The request URI has an invalid percent-encoding at offset %zu: "
                                "'%%' must be followed by two hexadecimal digits.",

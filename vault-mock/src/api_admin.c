@@ -28,6 +28,14 @@ static cJSON *parse_body(const struct vmock_request *req, struct vmock_reply *re
     return body;
 }
 
+/* 400 BadParameter with the parser's message, cut to 199 bytes as the answers always were. */
+static void reply_bad_parameter(struct vmock_reply *rep, const struct base_err *e)
+{
+    char msg[200];
+    snprintf(msg, sizeof(msg), "%.199s", e->msg);
+    vmock_reply_error(rep, 400, "BadParameter", msg, NULL);
+}
+
 static void set_faults(struct vmock_server *srv, const struct vmock_request *req,
                        struct vmock_reply *rep)
 {
@@ -38,7 +46,7 @@ static void set_faults(struct vmock_server *srv, const struct vmock_request *req
     const cJSON *arr = cJSON_GetObjectItemCaseSensitive(body, "faults");
     struct vmock_fault rules[VMOCK_MAX_FAULTS];
     size_t n = 0;
-    char err[200];
+    struct base_err e = BASE_ERR_INIT;
     if (!cJSON_IsArray(arr) || cJSON_GetArraySize(arr) > VMOCK_MAX_FAULTS) {
         vmock_reply_error(rep, 400, "BadParameter",
                           "faults must be an array of at most 32 rule objects.", NULL);
@@ -48,8 +56,8 @@ static void set_faults(struct vmock_server *srv, const struct vmock_request *req
     const cJSON *it = NULL;
     cJSON_ArrayForEach(it, arr)
     {
-        if (vmock_fault_from_json(&rules[n++], it, err, sizeof(err)) != 0) {
-            vmock_reply_error(rep, 400, "BadParameter", err, NULL);
+        if (vmock_fault_from_json(&rules[n++], it, &e) != 0) {
+            reply_bad_parameter(rep, &e);
             cJSON_Delete(body);
             return;
         }
@@ -69,7 +77,7 @@ static void set_throttle(struct vmock_server *srv, const struct vmock_request *r
         return;
     }
     const char *spec = vmock_json_string(body, "spec");
-    char err[200];
+    struct base_err e = BASE_ERR_INIT;
     if (spec == NULL) {
         vmock_reply_error(rep, 400, "BadParameter", "spec (a string) is required.", NULL);
     } else {
@@ -81,8 +89,8 @@ static void set_throttle(struct vmock_server *srv, const struct vmock_request *r
         tmp.identity_pct = t->identity_pct;
         memcpy(tmp.limit, t->limit, sizeof(tmp.limit));
         pthread_mutex_unlock(&t->mu);
-        if (vmock_throttle_parse(&tmp, spec, err, sizeof(err)) != 0) {
-            vmock_reply_error(rep, 400, "BadParameter", err, NULL);
+        if (vmock_throttle_parse(&tmp, spec, &e) != 0) {
+            reply_bad_parameter(rep, &e);
         } else {
             pthread_mutex_lock(&t->mu);
             t->window_ms = tmp.window_ms;

@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "api.h"
-#include "b64url.h"
+#include "base_codec.h"
 #include "jsonx.h"
 #include "rsakey.h"
 
@@ -49,7 +49,7 @@ static int b64_field(const cJSON *body, const char *field, uint8_t **out, size_t
                            "The %s property is required and must be a base64url string.", field);
         return -1;
     }
-    if (vmock_b64url_decode(s, strlen(s), out, out_len) != 0) {
+    if (base_b64url_decode_alloc(s, strlen(s), out, out_len, NULL) != 0) {
         vmock_reply_errorf(rep, 400, "BadParameter", NULL,
                            "The %s property is not valid base64url.", field);
         return -1;
@@ -88,7 +88,7 @@ static int key_allows(const struct vmock_key_ref *ref, const struct crypto_spec 
 static void reply_value(struct vmock_call *c, struct vmock_reply *rep, const char *version,
                         const uint8_t *out, size_t out_len)
 {
-    char *b64 = vmock_b64url_encode(out, out_len);
+    char *b64 = base_b64url_encode_alloc(out, out_len);
     cJSON *doc = cJSON_CreateObject();
     if (b64 == NULL || doc == NULL) {
         free(b64);

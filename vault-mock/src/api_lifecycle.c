@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "api.h"
-#include "b64url.h"
+#include "base_codec.h"
 
 #define PAGE_DEFAULT 25
 #define PAGE_MAX     25
@@ -46,7 +46,7 @@ static int skiptoken(struct vmock_call *c, struct vmock_reply *rep, char *out, s
     }
     uint8_t *raw = NULL;
     size_t len = 0;
-    if (vmock_b64url_decode(s, strlen(s), &raw, &len) != 0 || len == 0 || len >= out_len ||
+    if (base_b64url_decode_alloc(s, strlen(s), &raw, &len, NULL) != 0 || len == 0 || len >= out_len ||
         memchr(raw, '\0', len) != NULL) {
         free(raw);
         vmock_reply_error(rep, 400, "BadParameter", "The $skiptoken is not valid.", NULL);
@@ -71,7 +71,7 @@ static void reply_page(struct vmock_call *c, struct vmock_reply *rep, cJSON *ite
     }
     cJSON_AddItemToObject(doc, "value", items);
     if (next_marker != NULL) {
-        char *tok = vmock_b64url_encode((const uint8_t *)next_marker, strlen(next_marker));
+        char *tok = base_b64url_encode_alloc((const uint8_t *)next_marker, strlen(next_marker));
         char *link = tok != NULL ? vmock_bundle_next_link(c, path, tok, max) : NULL;
         if (link != NULL) {
             cJSON_AddStringToObject(doc, "nextLink", link);

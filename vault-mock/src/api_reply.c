@@ -91,16 +91,19 @@ int vmock_api_commit(struct vmock_call *c, struct vmock_reply *rep)
         vmock_reply_audit_failed(rep, why, &c->srv->audit);
         return -1;
     }
-    char err[512];
+    struct base_err e = BASE_ERR_INIT;
     int rc = -1;
     if (c->fail_save) {
-        snprintf(err, sizeof(err), "cannot write %s/vault.json: %s (injected fault)",
-                 c->srv->store->dir, strerror(ENOSPC));
+        base_err_set_sys(&e, BASE_ERR_IO, ENOSPC, BASE_HERE,
+                         "cannot write %s/vault.json: %s (injected fault)", c->srv->store->dir,
+                         strerror(ENOSPC));
     } else {
-        rc = vmock_store_persist(c->srv->store, err, sizeof(err));
+        rc = vmock_store_persist(c->srv->store, &e);
     }
     if (rc != 0) {
-        vmock_reply_persist_failed(rep, err);
+        char msg[512]; /* the answer carries at most 511 bytes of it, as it always has */
+        snprintf(msg, sizeof(msg), "%.511s", e.msg);
+        vmock_reply_persist_failed(rep, msg);
         return -1;
     }
     rep->audited = req->audit != NULL;

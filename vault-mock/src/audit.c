@@ -12,29 +12,28 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base_buf.h"
 #include "persist.h"
 
 int vmock_audit_open(struct vmock_audit *a, const char *path, int fsync_each, uint64_t max_bytes,
-                     char *err, size_t err_len)
+                     struct base_err *e)
 {
     memset(a, 0, sizeof(*a));
-    char why[768];
-    int fd = vmock_file_open(path, O_WRONLY | O_APPEND | O_CREAT, 1, why, sizeof(why));
+    int fd = vmock_file_open(path, O_WRONLY | O_APPEND | O_CREAT, 1, e);
     if (fd < 0) {
-        snprintf(err, err_len, "audit log: %s", why);
-        return -1;
+        return base_err_prefix(e, "audit log");
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        snprintf(err, err_len, "cannot stat audit log %s: %s", path, strerror(errno));
+        BASE_FAIL(e, BASE_ERR_IO, "cannot stat audit log %s: %s", path, strerror(errno));
         close(fd);
         return -1;
     }
     if (max_bytes > 0 && (uint64_t)st.st_size >= max_bytes) {
-        snprintf(err, err_len,
-                 "audit log %s already holds %lld bytes, the --audit-max-bytes limit is %llu; "
-                 "move it away (archive it) or raise the limit",
-                 path, (long long)st.st_size, (unsigned long long)max_bytes);
+        BASE_FAIL(e, BASE_ERR_IO,
+                  "audit log %s already holds %lld bytes, the --audit-max-bytes limit is %llu; "
+                  "move it away (archive it) or raise the limit",
+                  path, (long long)st.st_size, (unsigned long long)max_bytes);
         close(fd);
         return -1;
     }
@@ -124,14 +123,17 @@ int vmock_audit_write(struct vmock_audit *a, const struct vmock_audit_rec *r)
     }
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
-    size_t len = text != NULL ? strlen(text) : 0;
-    char *line = text != NULL ? realloc(text, len + 2) : NULL;
-    if (line == NULL) {
-        free(text);
+    struct base_buf lb;
+    base_buf_init(&lb, SIZE_MAX, 0);
+    int ok = text != NULL && base_buf_append_str(&lb, text, NULL) == 0 &&
+             base_buf_append_str(&lb, "\n", NULL) == 0;
+    free(text);
+    if (!ok) {
+        base_buf_free(&lb);
         return VMOCK_AUDIT_UNWRITABLE;
     }
-    line[len++] = '\n';
-    line[len] = '\0';
+    const char *line = base_buf_str(&lb);
+    size_t len = lb.len;
     pthread_mutex_lock(&a->mu);
     enum vmock_audit_failure fail = VMOCK_AUDIT_OK;
     if (r->identity == NULL && a->max_bytes > 0 && a->size + len > a->max_bytes / 2) {
@@ -164,7 +166,7 @@ int vmock_audit_write(struct vmock_audit *a, const struct vmock_audit_rec *r)
         a->lines++;
     }
     pthread_mutex_unlock(&a->mu);
-    free(line);
+    base_buf_free(&lb);
     return (int)fail;
 }
 

@@ -20,6 +20,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base_err.h"
+
 /* Longest string field kept in a line; longer ones end in VMOCK_AUDIT_CUT_MARK. */
 #define VMOCK_AUDIT_FIELD_MAX 256
 /* The marker after a cut field, followed by the original length: "...[cut, 60000 bytes]". */
@@ -66,11 +68,11 @@ struct vmock_audit_rec {
  * |path|: an existing one must be a regular file (not a symbolic link, not
  * a FIFO) owned by the effective user with mode 0600 or stricter.
  * |fsync_each| makes every line also fsync'd; |max_bytes| (0: none) caps
- * the log's size. Returns 0, or -1 with |err| filled (also when the log
+ * the log's size. Returns 0, or -1 with |e| filled (also when the log
  * already holds |max_bytes| or more).
  */
 int vmock_audit_open(struct vmock_audit *a, const char *path, int fsync_each, uint64_t max_bytes,
-                     char *err, size_t err_len);
+                     struct base_err *e);
 /*
  * vmock_audit_write appends one line for |r| and flushes it (a failed
  * write leaves no partial line behind). Thread-safe. Returns VMOCK_AUDIT_OK

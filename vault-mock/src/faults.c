@@ -51,16 +51,16 @@ static int parse_rate(const char *s, double *out)
 
 /*
  * Split |spec| ("a=1,b=2") and call |fn| for each setting. Returns 0, or
- * -1 at the first item without '=' or the first |fn| failure (|err| set).
+ * -1 at the first item without '=' or the first |fn| failure (|e| set).
  */
 static int each_setting(const char *spec,
-                        int (*fn)(void *ctx, const char *name, const char *value, char *err,
-                                  size_t err_len),
-                        void *ctx, char *err, size_t err_len)
+                        int (*fn)(void *ctx, const char *name, const char *value,
+                                  struct base_err *e),
+                        void *ctx, struct base_err *e)
 {
     char *copy = strdup(spec);
     if (copy == NULL) {
-        snprintf(err, err_len, "out of memory");
+        BASE_FAIL(e, BASE_ERR_NOMEM, "out of memory");
         return -1;
     }
     char *save = NULL;
@@ -69,12 +69,12 @@ static int each_setting(const char *spec,
          item = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(item, '=');
         if (eq == NULL) {
-            snprintf(err, err_len, "\"%s\" is not NAME=VALUE", item);
+            BASE_FAIL(e, BASE_ERR_ARG, "\"%s\" is not NAME=VALUE", item);
             rc = -1;
             break;
         }
         *eq = '\0';
-        rc = fn(ctx, item, eq + 1, err, err_len);
+        rc = fn(ctx, item, eq + 1, e);
     }
     free(copy);
     return rc;
@@ -116,12 +116,12 @@ void vmock_throttle_free(struct vmock_throttle *t)
     t->n_ids = 0;
 }
 
-static int throttle_set(void *ctx, const char *name, const char *value, char *err, size_t err_len)
+static int throttle_set(void *ctx, const char *name, const char *value, struct base_err *e)
 {
     struct vmock_throttle *t = ctx;
     unsigned v = 0;
     if (parse_uint(value, 100000000ul, &v) != 0) {
-        snprintf(err, err_len, "throttle: \"%s\" is not a count for %s", value, name);
+        BASE_FAIL(e, BASE_ERR_ARG, "throttle: \"%s\" is not a count for %s", value, name);
         return -1;
     }
     if (strcmp(name, "window_ms") == 0 && v > 0) {
@@ -130,7 +130,7 @@ static int throttle_set(void *ctx, const char *name, const char *value, char *er
     }
     if (strcmp(name, "identity_pct") == 0) {
         if (v < 1 || v > 100) {
-            snprintf(err, err_len, "throttle: identity_pct wants 1..100 (got %u)", v);
+            BASE_FAIL(e, BASE_ERR_ARG, "throttle: identity_pct wants 1..100 (got %u)", v);
             return -1;
         }
         t->identity_pct = v;
@@ -142,11 +142,11 @@ static int throttle_set(void *ctx, const char *name, const char *value, char *er
             return 0;
         }
     }
-    snprintf(err, err_len, "throttle: unknown or invalid setting \"%s\"", name);
+    BASE_FAIL(e, BASE_ERR_ARG, "throttle: unknown or invalid setting \"%s\"", name);
     return -1;
 }
 
-int vmock_throttle_parse(struct vmock_throttle *t, const char *spec, char *err, size_t err_len)
+int vmock_throttle_parse(struct vmock_throttle *t, const char *spec, struct base_err *e)
 {
     if (strcmp(spec, "off") == 0) {
         for (int i = 0; i < VMOCK_TC_COUNT; i++) {
@@ -154,7 +154,7 @@ int vmock_throttle_parse(struct vmock_throttle *t, const char *spec, char *err, 
         }
         return 0;
     }
-    return each_setting(spec, throttle_set, t, err, err_len);
+    return each_setting(spec, throttle_set, t, e);
 }
 
 int vmock_throttle_class(int bits, int hsm)
@@ -264,21 +264,22 @@ static void rule_defaults(struct vmock_fault *r)
     r->retry_after_s = 1;
 }
 
-static int rule_check(const struct vmock_fault *r, char *err, size_t err_len)
+static int rule_check(const struct vmock_fault *r, struct base_err *e)
 {
     if (r->status < 500 || r->status > 599) {
-        snprintf(err, err_len, "fault: status must be 500..599");
+        BASE_FAIL(e, BASE_ERR_ARG, "fault: status must be 500..599");
         return -1;
     }
     if (r->error_rate + r->throttle_rate + r->drop_rate > 1.0 + 1e-9) {
-        snprintf(err, err_len, "fault: error_rate + throttle_rate + drop_rate must not exceed 1");
+        BASE_FAIL(e, BASE_ERR_ARG,
+                  "fault: error_rate + throttle_rate + drop_rate must not exceed 1");
         return -1;
     }
     return 0;
 }
 
 /* Apply one NAME=VALUE setting to |r|. */
-static int rule_set(void *ctx, const char *name, const char *value, char *err, size_t err_len)
+static int rule_set(void *ctx, const char *name, const char *value, struct base_err *e)
 {
     struct vmock_fault *r = ctx;
     int rc = 0;
@@ -308,29 +309,29 @@ static int rule_set(void *ctx, const char *name, const char *value, char *err, s
     } else if (strcmp(name, "fail_audit") == 0) {
         rc = parse_uint(value, 1, &r->fail_audit);
     } else {
-        snprintf(err, err_len, "fault: unknown setting \"%s\"", name);
+        BASE_FAIL(e, BASE_ERR_ARG, "fault: unknown setting \"%s\"", name);
         return -1;
     }
     if (rc != 0) {
-        snprintf(err, err_len, "fault: invalid value \"%s\" for %s", value, name);
+        BASE_FAIL(e, BASE_ERR_ARG, "fault: invalid value \"%s\" for %s", value, name);
     }
     return rc;
 }
 
-int vmock_fault_parse(struct vmock_fault *rule, const char *spec, char *err, size_t err_len)
+int vmock_fault_parse(struct vmock_fault *rule, const char *spec, struct base_err *e)
 {
     rule_defaults(rule);
-    if (each_setting(spec, rule_set, rule, err, err_len) != 0) {
+    if (each_setting(spec, rule_set, rule, e) != 0) {
         return -1;
     }
-    return rule_check(rule, err, err_len);
+    return rule_check(rule, e);
 }
 
-int vmock_fault_from_json(struct vmock_fault *rule, const cJSON *o, char *err, size_t err_len)
+int vmock_fault_from_json(struct vmock_fault *rule, const cJSON *o, struct base_err *e)
 {
     rule_defaults(rule);
     if (!cJSON_IsObject(o)) {
-        snprintf(err, err_len, "fault: each rule must be an object");
+        BASE_FAIL(e, BASE_ERR_ARG, "fault: each rule must be an object");
         return -1;
     }
     const cJSON *it = NULL;
@@ -342,14 +343,14 @@ int vmock_fault_from_json(struct vmock_fault *rule, const cJSON *o, char *err, s
         } else if (cJSON_IsNumber(it) && isfinite(it->valuedouble)) {
             snprintf(value, sizeof(value), "%.17g", it->valuedouble);
         } else {
-            snprintf(err, err_len, "fault: %s must be a string or a number", it->string);
+            BASE_FAIL(e, BASE_ERR_ARG, "fault: %s must be a string or a number", it->string);
             return -1;
         }
-        if (rule_set(rule, it->string, value, err, err_len) != 0) {
+        if (rule_set(rule, it->string, value, e) != 0) {
             return -1;
         }
     }
-    return rule_check(rule, err, err_len);
+    return rule_check(rule, e);
 }
 
 int vmock_faults_add(struct vmock_faults *f, const struct vmock_fault *rule)

@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base_err.h"
 #include "ops.h"
 
 enum vmock_tclass {
@@ -126,9 +127,9 @@ void vmock_throttle_free(struct vmock_throttle *t);
  * rsa2048=N, rsa3072=N, rsa4096=N, hsm2048=N, hsm3072=N, hsm4096=N,
  * create=N, window_ms=N; 0 = unlimited; identity_pct=P, 1..100, an
  * identity's share of each limit, 100 = no limit of its own). Returns 0,
- * or -1 with |err|.
+ * or -1 with |e|.
  */
-int vmock_throttle_parse(struct vmock_throttle *t, const char *spec, char *err, size_t err_len);
+int vmock_throttle_parse(struct vmock_throttle *t, const char *spec, struct base_err *e);
 /* vmock_throttle_class returns the class of a key of |bits|, HSM or not; -1 for other sizes. */
 int vmock_throttle_class(int bits, int hsm);
 /*
@@ -152,11 +153,11 @@ void vmock_faults_init(struct vmock_faults *f);
 /*
  * vmock_fault_parse reads one rule from |spec|: comma-separated op=NAME|*,
  * latency_ms, jitter_ms, error_rate, status, throttle_rate, drop_rate,
- * retry_after, fail_save (0|1), fail_audit (0|1). Returns 0, or -1 with |err|.
+ * retry_after, fail_save (0|1), fail_audit (0|1). Returns 0, or -1 with |e|.
  */
-int vmock_fault_parse(struct vmock_fault *rule, const char *spec, char *err, size_t err_len);
+int vmock_fault_parse(struct vmock_fault *rule, const char *spec, struct base_err *e);
 /* vmock_fault_from_json reads one rule from a JSON object with the same member names. */
-int vmock_fault_from_json(struct vmock_fault *rule, const cJSON *o, char *err, size_t err_len);
+int vmock_fault_from_json(struct vmock_fault *rule, const cJSON *o, struct base_err *e);
 /* vmock_faults_add appends a rule (a later rule for the same op wins). Returns 0 or -1 when full.
  */
 int vmock_faults_add(struct vmock_faults *f, const struct vmock_fault *rule);

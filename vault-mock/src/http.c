@@ -38,6 +38,7 @@
  * request, is never evicted. A new client is then served unless
  * --max-connections newer connections arrive before its request line does.
  */
+#include "base_codec.h"
 #include "http.h"
 
 #include <arpa/inet.h>
@@ -173,11 +174,7 @@ static void request_id(char out[37])
     if (RAND_bytes(r, sizeof(r)) != 1) {
         memset(r, 0, sizeof(r));
     }
-    r[6] = (uint8_t)((r[6] & 0x0f) | 0x40);
-    r[8] = (uint8_t)((r[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", r[0],
-             r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13],
-             r[14], r[15]);
+    base_uuid4(out, r);
 }
 
 static void client_address(struct MHD_Connection *conn, char *out, size_t out_len)
@@ -862,7 +859,7 @@ __attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char 
 }
 
 struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock_http_config *cfg,
-                                    uint16_t *port, char *err, size_t err_len)
+                                    uint16_t *port, struct base_err *e)
 {
     struct sockaddr_in sin;
     struct sockaddr_in6 sin6;
@@ -883,13 +880,13 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
         sa_len = sizeof(sin6);
         flags |= MHD_USE_IPv6;
     } else {
-        snprintf(err, err_len, "listen address %s is not a numeric IPv4 or IPv6 address",
-                 cfg->host);
+        BASE_FAIL(e, BASE_ERR_IO, "listen address %s is not a numeric IPv4 or IPv6 address",
+                  cfg->host);
         return NULL;
     }
     struct vmock_http *h = calloc(1, sizeof(*h));
     if (h == NULL) {
-        snprintf(err, err_len, "out of memory");
+        BASE_FAIL(e, BASE_ERR_NOMEM, "out of memory");
         return NULL;
     }
     h->srv = srv;
@@ -917,8 +914,8 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
         pool = 0;
         h->listen_fd = listen_on(sa, sa_len);
         if (h->listen_fd < 0 || pipe2(h->wake, O_CLOEXEC) != 0) {
-            snprintf(err, err_len, "cannot listen on %s:%u: %s", cfg->host, (unsigned)cfg->port,
-                     strerror(errno));
+            BASE_FAIL(e, BASE_ERR_IO, "cannot listen on %s:%u: %s", cfg->host, (unsigned)cfg->port,
+                      strerror(errno));
             vmock_http_stop(h);
             return NULL;
         }
@@ -955,14 +952,14 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
         MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (h->daemon == NULL) {
-        snprintf(err, err_len, "cannot start the HTTP%s server on %s:%u (address in use?)",
-                 cfg->cert_pem != NULL ? "S" : "", cfg->host, (unsigned)cfg->port);
+        BASE_FAIL(e, BASE_ERR_IO, "cannot start the HTTP%s server on %s:%u (address in use?)",
+                  cfg->cert_pem != NULL ? "S" : "", cfg->host, (unsigned)cfg->port);
         vmock_http_stop(h);
         return NULL;
     }
     if (h->deadline_ns > 0 || h->first_ns > 0) {
         if (pthread_create(&h->watchdog, NULL, watchdog_main, h) != 0) {
-            snprintf(err, err_len, "cannot start the request-deadline thread");
+            BASE_FAIL(e, BASE_ERR_IO, "cannot start the request-deadline thread");
             vmock_http_stop(h);
             return NULL;
         }
@@ -973,7 +970,7 @@ struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock
         socklen_t bl = sizeof(bound);
         if (getsockname(h->listen_fd, (struct sockaddr *)&bound, &bl) != 0 ||
             pthread_create(&h->acceptor, NULL, acceptor_main, h) != 0) {
-            snprintf(err, err_len, "cannot start the acceptor thread");
+            BASE_FAIL(e, BASE_ERR_IO, "cannot start the acceptor thread");
             vmock_http_stop(h);
             return NULL;
         }

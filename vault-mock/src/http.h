@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "api.h"
+#include "base_err.h"
 
 struct vmock_http_config {
     const char *host;     /* numeric IPv4 or IPv6 address */
@@ -34,11 +35,11 @@ struct vmock_http;
 
 /*
  * vmock_http_start starts serving |srv| as |cfg| says. Returns the server
- * (stop with vmock_http_stop) or NULL with |err| filled. |*port| receives
+ * (stop with vmock_http_stop) or NULL with |e| filled. |*port| receives
  * the bound port.
  */
 struct vmock_http *vmock_http_start(struct vmock_server *srv, const struct vmock_http_config *cfg,
-                                    uint16_t *port, char *err, size_t err_len);
+                                    uint16_t *port, struct base_err *e);
 /* vmock_http_stop stops accepting, finishes the connections and frees |h|; NULL is a no-op. */
 void vmock_http_stop(struct vmock_http *h);
 

@@ -473,13 +473,13 @@ static void wiping_free(void *p)
 }
 
 /*
- * 1 (|err| filled) when STATE/vault.json is missing although master.key or a
+ * 1 (|e| filled) when STATE/vault.json is missing although master.key or a
  * non-empty audit log shows that this vault ran before (a vault writes its
  * empty vault.json at its first start): starting empty would lose its keys
  * without a word.
  */
-__attribute__((noinline)) static int state_looks_lost(const char *dir, const char *audit, char *err,
-                                                      size_t err_len)
+__attribute__((noinline)) static int state_looks_lost(const char *dir, const char *audit,
+                                                      struct base_err *e)
 {
     char vault[4096];
     char key[4096];
@@ -491,19 +491,19 @@ __attribute__((noinline)) static int state_looks_lost(const char *dir, const cha
     }
     /* Only regular files count: the checks of each file name other problems. */
     if (lstat(key, &st) == 0 && S_ISREG(st.st_mode)) {
-        snprintf(err, err_len,
-                 "state looks lost: %s/vault.json is missing but %s/master.key exists (this "
-                 "vault ran before); restore vault.json from a backup, or start with "
-                 "--start-empty to start with no keys",
-                 dir, dir);
+        BASE_FAIL(e, BASE_ERR_ARG,
+                  "state looks lost: %s/vault.json is missing but %s/master.key exists (this "
+                  "vault ran before); restore vault.json from a backup, or start with "
+                  "--start-empty to start with no keys",
+                  dir, dir);
         return 1;
     }
     if (lstat(audit, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-        snprintf(err, err_len,
-                 "state looks lost: %s/vault.json is missing but the audit log %s holds %lld "
-                 "bytes (this vault ran before); restore the state from a backup, or start "
-                 "with --start-empty to start with no keys",
-                 dir, audit, (long long)st.st_size);
+        BASE_FAIL(e, BASE_ERR_ARG,
+                  "state looks lost: %s/vault.json is missing but the audit log %s holds %lld "
+                  "bytes (this vault ran before); restore the state from a backup, or start "
+                  "with --start-empty to start with no keys",
+                  dir, audit, (long long)st.st_size);
         return 1;
     }
     return 0;
@@ -511,7 +511,7 @@ __attribute__((noinline)) static int state_looks_lost(const char *dir, const cha
 
 static int run(struct options *o)
 {
-    char err[512];
+    struct base_err e = BASE_ERR_INIT;
     int rc = EXIT_RUNTIME;
     struct vmock_server srv;
     struct vmock_tls tls;
@@ -523,46 +523,44 @@ static int run(struct options *o)
 
     vmock_throttle_init(&srv.throttle);
     vmock_faults_init(&srv.faults);
-    if (o->throttle != NULL &&
-        vmock_throttle_parse(&srv.throttle, o->throttle, err, sizeof(err)) != 0) {
-        fprintf(stderr, "vault-mock: %s\n", err);
+    if (o->throttle != NULL && vmock_throttle_parse(&srv.throttle, o->throttle, &e) != 0) {
+        fprintf(stderr, "vault-mock: %.511s\n", e.msg); /* as long as it always was */
         return EXIT_USAGE;
     }
     for (size_t i = 0; i < o->n_faults; i++) {
         struct vmock_fault rule;
-        if (vmock_fault_parse(&rule, o->faults[i], err, sizeof(err)) != 0) {
-            fprintf(stderr, "vault-mock: %s\n", err);
+        if (vmock_fault_parse(&rule, o->faults[i], &e) != 0) {
+            fprintf(stderr, "vault-mock: %.511s\n", e.msg); /* as long as it always was */
             return EXIT_USAGE;
         }
         vmock_faults_add(&srv.faults, &rule);
     }
-    if (vmock_dir_private(o->state, err, sizeof(err)) != 0) {
+    if (vmock_dir_private(o->state, &e) != 0) {
         goto fail;
     }
     snprintf(audit_path, sizeof(audit_path), "%s/audit.jsonl", o->state);
     if (!o->start_empty &&
-        state_looks_lost(o->state, o->audit != NULL ? o->audit : audit_path, err, sizeof(err))) {
+        state_looks_lost(o->state, o->audit != NULL ? o->audit : audit_path, &e)) {
         goto fail;
     }
-    srv.store =
-        vmock_store_open(o->state, o->retention_days, o->purge_protection, err, sizeof(err));
+    srv.store = vmock_store_open(o->state, o->retention_days, o->purge_protection, &e);
     if (srv.store == NULL) {
         goto fail;
     }
-    srv.policy = vmock_policy_load(o->state, o->identities, err, sizeof(err));
+    srv.policy = vmock_policy_load(o->state, o->identities, &e);
     if (srv.policy == NULL) {
         goto fail;
     }
     if (vmock_throttle_identities(&srv.throttle, srv.policy->n_ids) != 0) {
-        snprintf(err, sizeof(err), "out of memory");
+        BASE_FAIL(&e, BASE_ERR_NOMEM, "out of memory");
         goto fail;
     }
     if (vmock_audit_open(&srv.audit, o->audit != NULL ? o->audit : audit_path, o->audit_fsync,
-                         o->audit_max_bytes, err, sizeof(err)) != 0) {
+                         o->audit_max_bytes, &e) != 0) {
         goto fail;
     }
-    if (!o->insecure_http && vmock_tls_prepare(&tls, o->state, o->tls_cert, o->tls_key, o->tls_dns,
-                                               err, sizeof(err)) != 0) {
+    if (!o->insecure_http &&
+        vmock_tls_prepare(&tls, o->state, o->tls_cert, o->tls_key, o->tls_dns, &e) != 0) {
         goto fail;
     }
     struct vmock_http_config hc = {
@@ -602,7 +600,7 @@ static int run(struct options *o)
     sigaddset(&stop, SIGTERM);
     sigaddset(&stop, SIGINT);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    http = vmock_http_start(&srv, &hc, &port, err, sizeof(err));
+    http = vmock_http_start(&srv, &hc, &port, &e);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_stop_signal; /* no SA_RESTART: a blocked write returns EINTR */
@@ -635,7 +633,7 @@ static int run(struct options *o)
     rc = 0;
     goto out;
 fail:
-    fprintf(stderr, "vault-mock: %s\n", err);
+    fprintf(stderr, "vault-mock: %.511s\n", e.msg); /* as long as it always was */
 out:
     vmock_http_stop(http);
     vmock_audit_close(&srv.audit);

@@ -3,6 +3,8 @@
  */
 #include "persist.h"
 
+#include "base_file.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
@@ -35,12 +37,12 @@ static const char *type_name(mode_t m)
     return "not a regular file";
 }
 
-int vmock_dir_private(const char *dir, char *err, size_t err_len)
+int vmock_dir_private(const char *dir, struct base_err *e)
 {
     char path[4096];
     size_t len = strlen(dir);
     if (len == 0 || len >= sizeof(path)) {
-        snprintf(err, err_len, "state folder path is empty or too long");
+        BASE_FAIL(e, BASE_ERR_CAP, "state folder path is empty or too long");
         return -1;
     }
     /* "DIR/" would follow a symbolic link even with O_NOFOLLOW. */
@@ -49,107 +51,108 @@ int vmock_dir_private(const char *dir, char *err, size_t err_len)
         path[--len] = '\0';
     }
     if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-        snprintf(err, err_len, "cannot create state folder %s: %s", dir, strerror(errno));
+        BASE_FAIL(e, BASE_ERR_IO, "cannot create state folder %s: %s", dir, strerror(errno));
         return -1;
     }
     struct stat st;
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
-        int e = errno;
+        int en = errno;
         if (lstat(path, &st) == 0 && !S_ISDIR(st.st_mode)) {
-            snprintf(err, err_len, "state folder %s is %s, not a folder; refusing it", dir,
-                     type_name(st.st_mode));
+            BASE_FAIL(e, BASE_ERR_IO, "state folder %s is %s, not a folder; refusing it", dir,
+                      type_name(st.st_mode));
         } else {
-            snprintf(err, err_len, "cannot open state folder %s: %s", dir, strerror(e));
+            base_err_set_sys(e, BASE_ERR_IO, en, BASE_HERE, "cannot open state folder %s: %s", dir,
+                             strerror(en));
         }
         return -1;
     }
     int rc = fstat(fd, &st);
     close(fd);
     if (rc != 0) {
-        snprintf(err, err_len, "cannot stat state folder %s: %s", dir, strerror(errno));
+        BASE_FAIL(e, BASE_ERR_IO, "cannot stat state folder %s: %s", dir, strerror(errno));
         return -1;
     }
     /* Whoever owns the folder can rewrite identities.json and vault.json behind our back. */
     if (st.st_uid != geteuid()) {
-        snprintf(err, err_len,
-                 "state folder %s is owned by uid %u, not by uid %u that vault-mock runs as; "
-                 "its owner could change the vault's keys and identities: use a folder of "
-                 "your own",
-                 dir, (unsigned)st.st_uid, (unsigned)geteuid());
+        BASE_FAIL(e, BASE_ERR_IO,
+                  "state folder %s is owned by uid %u, not by uid %u that vault-mock runs as; "
+                  "its owner could change the vault's keys and identities: use a folder of "
+                  "your own",
+                  dir, (unsigned)st.st_uid, (unsigned)geteuid());
         return -1;
     }
     /* Never loosen or silently tighten someone else's folder (think --state /tmp). */
     if ((st.st_mode & 0077) != 0) {
-        snprintf(err, err_len,
-                 "state folder %s is open to other users (mode %03o); use a new "
-                 "folder or chmod 700 it",
-                 dir, (unsigned)(st.st_mode & 0777));
+        BASE_FAIL(e, BASE_ERR_IO,
+                  "state folder %s is open to other users (mode %03o); use a new "
+                  "folder or chmod 700 it",
+                  dir, (unsigned)(st.st_mode & 0777));
         return -1;
     }
     return 0;
 }
 
-int vmock_file_check(int fd, const char *path, int secret, char *err, size_t err_len)
+int vmock_file_check(int fd, const char *path, int secret, struct base_err *e)
 {
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        snprintf(err, err_len, "cannot stat %s: %s", path, strerror(errno));
+        BASE_FAIL(e, BASE_ERR_IO, "cannot stat %s: %s", path, strerror(errno));
         return -1;
     }
     if (!S_ISREG(st.st_mode)) {
-        snprintf(err, err_len, "%s is %s, not a regular file; refusing it", path,
-                 type_name(st.st_mode));
+        BASE_FAIL(e, BASE_ERR_IO, "%s is %s, not a regular file; refusing it", path,
+                  type_name(st.st_mode));
         return -1;
     }
     if (!secret) {
         return 0;
     }
     if (st.st_uid != geteuid()) {
-        snprintf(err, err_len,
-                 "%s is owned by uid %u, not by uid %u that vault-mock runs as; refusing it "
-                 "(it must be owned by the vault's user and have mode 0600)",
-                 path, (unsigned)st.st_uid, (unsigned)geteuid());
+        BASE_FAIL(e, BASE_ERR_IO,
+                  "%s is owned by uid %u, not by uid %u that vault-mock runs as; refusing it "
+                  "(it must be owned by the vault's user and have mode 0600)",
+                  path, (unsigned)st.st_uid, (unsigned)geteuid());
         return -1;
     }
     if ((st.st_mode & 0077) != 0) {
-        snprintf(err, err_len,
-                 "%s permissions are looser than 0600 (mode %04o: group or others have "
-                 "access); refusing it (chmod 600 %s)",
-                 path, (unsigned)(st.st_mode & 07777), path);
+        BASE_FAIL(e, BASE_ERR_IO,
+                  "%s permissions are looser than 0600 (mode %04o: group or others have "
+                  "access); refusing it (chmod 600 %s)",
+                  path, (unsigned)(st.st_mode & 07777), path);
         return -1;
     }
     return 0;
 }
 
-int vmock_file_open(const char *path, int flags, int secret, char *err, size_t err_len)
+int vmock_file_open(const char *path, int flags, int secret, struct base_err *e)
 {
     /* O_NONBLOCK: opening a FIFO must not wait for a writer (or reader); fstat refuses it. */
     int fd = open(path, flags | O_CLOEXEC | O_NONBLOCK | (secret ? O_NOFOLLOW : 0), 0600);
     if (fd < 0) {
-        int e = errno;
+        int en = errno;
         struct stat st;
-        if (e == ENOENT) {
-            snprintf(err, err_len, "%s does not exist", path);
+        if (en == ENOENT) {
+            base_err_set_sys(e, BASE_ERR_NOT_FOUND, en, BASE_HERE, "%s does not exist", path);
             return -2;
         }
         if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) && secret) {
-            snprintf(err, err_len,
-                     "%s is a symbolic link; refusing to follow it (give the real file)", path);
-        } else if ((e == ENXIO || e == ELOOP) && (secret ? lstat : stat)(path, &st) == 0) {
-            snprintf(err, err_len, "%s is %s, not a regular file; refusing it", path,
-                     type_name(st.st_mode));
+            BASE_FAIL(e, BASE_ERR_IO,
+                      "%s is a symbolic link; refusing to follow it (give the real file)", path);
+        } else if ((en == ENXIO || en == ELOOP) && (secret ? lstat : stat)(path, &st) == 0) {
+            BASE_FAIL(e, BASE_ERR_IO, "%s is %s, not a regular file; refusing it", path,
+                      type_name(st.st_mode));
         } else {
-            snprintf(err, err_len, "cannot open %s: %s", path, strerror(e));
+            BASE_FAIL(e, BASE_ERR_IO, "cannot open %s: %s", path, strerror(en));
         }
         return -1;
     }
-    if (vmock_file_check(fd, path, secret, err, err_len) != 0) {
+    if (vmock_file_check(fd, path, secret, e) != 0) {
         close(fd);
         return -1;
     }
     if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
-        snprintf(err, err_len, "cannot use %s: %s", path, strerror(errno));
+        BASE_FAIL(e, BASE_ERR_IO, "cannot use %s: %s", path, strerror(errno));
         close(fd);
         return -1;
     }
@@ -173,46 +176,46 @@ static int write_all(int fd, const uint8_t *p, size_t len)
 }
 
 int vmock_file_write_atomic(const char *dir, const char *name, const void *data, size_t len,
-                            char *err, size_t err_len)
+                            struct base_err *e)
 {
     char path[4096];
     char tmp[4096];
     int n1 = snprintf(path, sizeof(path), "%s/%s", dir, name);
     int n2 = snprintf(tmp, sizeof(tmp), "%s/.%s.tmp.%ld", dir, name, (long)getpid());
     if (n1 < 0 || (size_t)n1 >= sizeof(path) || n2 < 0 || (size_t)n2 >= sizeof(tmp)) {
-        snprintf(err, err_len, "state path too long");
+        BASE_FAIL(e, BASE_ERR_CAP, "state path too long");
         return -1;
     }
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0) {
-        snprintf(err, err_len, "cannot create %s: %s", tmp, strerror(errno));
+        BASE_FAIL(e, BASE_ERR_IO, "cannot create %s: %s", tmp, strerror(errno));
         return -1;
     }
     if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
-        snprintf(err, err_len, "cannot write %s: %s", tmp, strerror(errno));
+        BASE_FAIL(e, BASE_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
         close(fd);
         unlink(tmp);
         return -1;
     }
     if (close(fd) != 0) {
-        snprintf(err, err_len, "cannot close %s: %s", tmp, strerror(errno));
+        BASE_FAIL(e, BASE_ERR_IO, "cannot close %s: %s", tmp, strerror(errno));
         unlink(tmp);
         return -1;
     }
     if (rename(tmp, path) != 0) {
-        snprintf(err, err_len, "cannot rename %s: %s", tmp, strerror(errno));
+        BASE_FAIL(e, BASE_ERR_IO, "cannot rename %s: %s", tmp, strerror(errno));
         unlink(tmp);
         return -1;
     }
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) {
-        snprintf(err, err_len, "cannot open folder %s: %s", dir, strerror(errno));
+        BASE_FAIL(e, BASE_ERR_IO, "cannot open folder %s: %s", dir, strerror(errno));
         return -1;
     }
     int rc = fsync(dfd);
     close(dfd);
     if (rc != 0) {
-        snprintf(err, err_len, "cannot fsync folder %s: %s", dir, strerror(errno));
+        BASE_FAIL(e, BASE_ERR_IO, "cannot fsync folder %s: %s", dir, strerror(errno));
         return -1;
     }
     return 0;
@@ -220,85 +223,62 @@ int vmock_file_write_atomic(const char *dir, const char *name, const void *data,
 
 /* Reads the whole file at |path| under the rule |secret|; see vmock_file_read. */
 static int file_read(const char *path, int secret, size_t max, char **out, size_t *out_len,
-                     char *err, size_t err_len)
+                     struct base_err *e)
 {
     *out = NULL;
     *out_len = 0;
-    int fd = vmock_file_open(path, O_RDONLY, secret, err, err_len);
+    int fd = vmock_file_open(path, O_RDONLY, secret, e);
     if (fd == -2) {
         return 1;
     }
     if (fd < 0) {
         return -1;
     }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || (size_t)st.st_size > max) {
-        snprintf(err, err_len, "%s is larger than %zu bytes", path, max);
-        close(fd);
-        return -1;
-    }
-    size_t cap = (size_t)st.st_size;
-    char *buf = malloc(cap + 1);
-    if (buf == NULL) {
-        snprintf(err, err_len, "out of memory reading %s", path);
-        close(fd);
-        return -1;
-    }
-    size_t got = 0;
-    while (got < cap) {
-        ssize_t n = read(fd, buf + got, cap - got);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            break;
-        }
-        got += (size_t)n;
-    }
+    struct base_err be = BASE_ERR_INIT;
+    int rc = base_fd_read(fd, path, max, secret ? BASE_FILE_WIPE : 0, out, out_len, &be);
     close(fd);
-    if (got != cap) {
-        snprintf(err, err_len, "short read on %s", path);
-        OPENSSL_cleanse(buf, cap);
-        free(buf);
+    if (rc != 0) {
+        if (be.code == BASE_ERR_CAP) {
+            BASE_FAIL(e, BASE_ERR_CAP, "%s is larger than %zu bytes", path, max);
+        } else if (be.code == BASE_ERR_NOMEM) {
+            BASE_FAIL(e, BASE_ERR_NOMEM, "out of memory reading %s", path);
+        } else {
+            BASE_FAIL(e, BASE_ERR_IO, "short read on %s", path);
+        }
         return -1;
     }
-    buf[got] = '\0';
-    *out = buf;
-    *out_len = got;
     return 0;
 }
 
-int vmock_file_read(const char *path, size_t max, char **out, size_t *out_len, char *err,
-                    size_t err_len)
+int vmock_file_read(const char *path, size_t max, char **out, size_t *out_len, struct base_err *e)
 {
-    return file_read(path, 1, max, out, out_len, err, err_len);
+    return file_read(path, 1, max, out, out_len, e);
 }
 
-int vmock_file_read_public(const char *path, size_t max, char **out, size_t *out_len, char *err,
-                           size_t err_len)
+int vmock_file_read_public(const char *path, size_t max, char **out, size_t *out_len,
+                           struct base_err *e)
 {
-    return file_read(path, 0, max, out, out_len, err, err_len);
+    return file_read(path, 0, max, out, out_len, e);
 }
 
-int vmock_master_key_load(const char *dir, uint8_t key[VMOCK_MASTER_KEY_BYTES], char *err,
-                          size_t err_len)
+int vmock_master_key_load(const char *dir, uint8_t key[VMOCK_MASTER_KEY_BYTES], struct base_err *e)
 {
     char path[4096];
     int n = snprintf(path, sizeof(path), "%s/master.key", dir);
     if (n < 0 || (size_t)n >= sizeof(path)) {
-        snprintf(err, err_len, "state path too long");
+        BASE_FAIL(e, BASE_ERR_CAP, "state path too long");
         return -1;
     }
     char *buf = NULL;
     size_t len = 0;
-    int rc = vmock_file_read(path, 4096, &buf, &len, err, err_len);
+    int rc = vmock_file_read(path, 4096, &buf, &len, e);
     if (rc < 0) {
         return -1;
     }
     if (rc == 0) {
         if (len != VMOCK_MASTER_KEY_BYTES) {
-            snprintf(err, err_len, "%s has %zu bytes, expected %u", path, len,
-                     VMOCK_MASTER_KEY_BYTES);
+            BASE_FAIL(e, BASE_ERR_IO, "%s has %zu bytes, expected %u", path, len,
+                      VMOCK_MASTER_KEY_BYTES);
             OPENSSL_cleanse(buf, len);
             free(buf);
             return -1;
@@ -313,18 +293,18 @@ int vmock_master_key_load(const char *dir, uint8_t key[VMOCK_MASTER_KEY_BYTES], 
     struct stat st;
     snprintf(state, sizeof(state), "%s/vault.json", dir);
     if (lstat(state, &st) == 0) {
-        snprintf(err, err_len,
-                 "state exists but master.key is missing: %s holds keys sealed under %s, which "
-                 "does not exist; restore master.key from a backup (or move the state away to "
-                 "start empty); nothing was created",
-                 state, path);
+        BASE_FAIL(e, BASE_ERR_IO,
+                  "state exists but master.key is missing: %s holds keys sealed under %s, which "
+                  "does not exist; restore master.key from a backup (or move the state away to "
+                  "start empty); nothing was created",
+                  state, path);
         return -1;
     }
     if (RAND_priv_bytes(key, VMOCK_MASTER_KEY_BYTES) != 1) {
-        snprintf(err, err_len, "random generator failed");
+        BASE_FAIL(e, BASE_ERR_IO, "random generator failed");
         return -1;
     }
-    return vmock_file_write_atomic(dir, "master.key", key, VMOCK_MASTER_KEY_BYTES, err, err_len);
+    return vmock_file_write_atomic(dir, "master.key", key, VMOCK_MASTER_KEY_BYTES, e);
 }
 
 /* One AES-256-GCM pass; |enc| 1 seals, 0 opens. Returns the output length or -1. */

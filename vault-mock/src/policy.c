@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "b64url.h"
+#include "base_codec.h"
 #include "jsonx.h"
 #include "persist.h"
 
@@ -47,18 +47,18 @@ const char *vmock_perm_name(unsigned perm)
 }
 
 /* Parse an array of permission names (case-insensitive, "all" allowed). */
-static int parse_perms(const cJSON *arr, unsigned *out, char *err, size_t err_len)
+static int parse_perms(const cJSON *arr, unsigned *out, struct base_err *e)
 {
     *out = 0;
     if (!cJSON_IsArray(arr)) {
-        snprintf(err, err_len, "permissions must be an array of names");
+        BASE_FAIL(e, BASE_ERR_FORMAT, "permissions must be an array of names");
         return -1;
     }
     const cJSON *it = NULL;
     cJSON_ArrayForEach(it, arr)
     {
         if (!cJSON_IsString(it)) {
-            snprintf(err, err_len, "permissions must be strings");
+            BASE_FAIL(e, BASE_ERR_FORMAT, "permissions must be strings");
             return -1;
         }
         if (strcasecmp(it->valuestring, "all") == 0) {
@@ -72,7 +72,7 @@ static int parse_perms(const cJSON *arr, unsigned *out, char *err, size_t err_le
             }
         }
         if (bit == 0) {
-            snprintf(err, err_len, "unknown key permission \"%.64s\"", it->valuestring);
+            BASE_FAIL(e, BASE_ERR_FORMAT, "unknown key permission \"%.64s\"", it->valuestring);
             return -1;
         }
         *out |= bit;
@@ -134,7 +134,7 @@ static char *random_token(void)
     if (RAND_bytes(raw, sizeof(raw)) != 1) {
         return NULL;
     }
-    char *t = vmock_b64url_encode(raw, sizeof(raw));
+    char *t = base_b64url_encode_alloc(raw, sizeof(raw));
     OPENSSL_cleanse(raw, sizeof(raw));
     return t;
 }
@@ -166,28 +166,28 @@ void vmock_policy_free(struct vmock_policy *p)
     free(p);
 }
 
-static int parse_identity(struct vmock_identity *id, const cJSON *o, char *err, size_t err_len)
+static int parse_identity(struct vmock_identity *id, const cJSON *o, struct base_err *e)
 {
     const char *name = vmock_json_string(o, "name");
     const char *token = vmock_json_string(o, "token");
     if (name == NULL || !ident_name_ok(name)) {
-        snprintf(err, err_len,
-                 "identity name missing or invalid ([A-Za-z0-9._-]{1,64}, not admin)");
+        BASE_FAIL(e, BASE_ERR_FORMAT,
+                  "identity name missing or invalid ([A-Za-z0-9._-]{1,64}, not admin)");
         return -1;
     }
     if (token == NULL || !token_ok(token)) {
-        snprintf(err, err_len,
-                 "identity %s: token must be 16..512 characters of [A-Za-z0-9-._~+/=]", name);
+        BASE_FAIL(e, BASE_ERR_FORMAT,
+                  "identity %s: token must be 16..512 characters of [A-Za-z0-9-._~+/=]", name);
         return -1;
     }
     id->name = strdup(name);
     id->token = strdup(token);
     if (id->name == NULL || id->token == NULL) {
-        snprintf(err, err_len, "out of memory");
+        BASE_FAIL(e, BASE_ERR_NOMEM, "out of memory");
         return -1;
     }
     const cJSON *perms = cJSON_GetObjectItemCaseSensitive(o, "permissions");
-    if (perms != NULL && parse_perms(perms, &id->perms, err, err_len) != 0) {
+    if (perms != NULL && parse_perms(perms, &id->perms, e) != 0) {
         return -1;
     }
     const cJSON *keys = cJSON_GetObjectItemCaseSensitive(o, "keys");
@@ -195,13 +195,14 @@ static int parse_identity(struct vmock_identity *id, const cJSON *o, char *err, 
         return 0;
     }
     if (!cJSON_IsObject(keys)) {
-        snprintf(err, err_len, "identity %s: keys must map key names to permission arrays", name);
+        BASE_FAIL(e, BASE_ERR_FORMAT, "identity %s: keys must map key names to permission arrays",
+                  name);
         return -1;
     }
     int n = cJSON_GetArraySize(keys);
     id->grants = calloc(n > 0 ? (size_t)n : 1, sizeof(*id->grants));
     if (id->grants == NULL) {
-        snprintf(err, err_len, "out of memory");
+        BASE_FAIL(e, BASE_ERR_NOMEM, "out of memory");
         return -1;
     }
     const cJSON *k = NULL;
@@ -209,7 +210,7 @@ static int parse_identity(struct vmock_identity *id, const cJSON *o, char *err, 
     {
         struct vmock_key_grant *g = &id->grants[id->n_grants++];
         g->key = strdup(k->string);
-        if (g->key == NULL || parse_perms(k, &g->perms, err, err_len) != 0) {
+        if (g->key == NULL || parse_perms(k, &g->perms, e) != 0) {
             return -1;
         }
     }
@@ -217,20 +218,20 @@ static int parse_identity(struct vmock_identity *id, const cJSON *o, char *err, 
 }
 
 /* Parse an identities document (file format). */
-static struct vmock_policy *parse_policy(const char *text, size_t len, const char *what, char *err,
-                                         size_t err_len)
+static struct vmock_policy *parse_policy(const char *text, size_t len, const char *what,
+                                         struct base_err *e)
 {
     const char *why = NULL;
     cJSON *root = vmock_json_parse_object(text, len, &why);
     if (root == NULL) {
-        snprintf(err, err_len, "%s: %s", what, why);
+        BASE_FAIL(e, BASE_ERR_FORMAT, "%s: %s", what, why);
         return NULL;
     }
     struct vmock_policy *p = calloc(1, sizeof(*p));
     const cJSON *ids = cJSON_GetObjectItemCaseSensitive(root, "identities");
     int n = cJSON_GetArraySize(ids);
     if (p == NULL || !cJSON_IsArray(ids) || n == 0) {
-        snprintf(err, err_len, "%s: \"identities\" must be a non-empty array", what);
+        BASE_FAIL(e, BASE_ERR_FORMAT, "%s: \"identities\" must be a non-empty array", what);
         goto fail;
     }
     p->ids = calloc((size_t)n, sizeof(*p->ids));
@@ -240,15 +241,16 @@ static struct vmock_policy *parse_policy(const char *text, size_t len, const cha
     const cJSON *o = NULL;
     cJSON_ArrayForEach(o, ids)
     {
-        char sub[200];
+        struct base_err sub = BASE_ERR_INIT;
         struct vmock_identity *id = &p->ids[p->n_ids++];
-        if (parse_identity(id, o, sub, sizeof(sub)) != 0) {
-            snprintf(err, err_len, "%s: %s", what, sub);
+        if (parse_identity(id, o, &sub) != 0) {
+            BASE_FAIL(e, sub.code, "%s: %.199s", what, sub.msg);
             goto fail;
         }
         for (size_t j = 0; j + 1 < p->n_ids; j++) {
             if (strcmp(p->ids[j].name, id->name) == 0 || strcmp(p->ids[j].token, id->token) == 0) {
-                snprintf(err, err_len, "%s: identity %s repeats a name or a token", what, id->name);
+                BASE_FAIL(e, BASE_ERR_FORMAT, "%s: identity %s repeats a name or a token", what,
+                          id->name);
                 goto fail;
             }
         }
@@ -256,7 +258,7 @@ static struct vmock_policy *parse_policy(const char *text, size_t len, const cha
     const char *admin = vmock_json_string(root, "admin_token");
     if (admin != NULL) {
         if (!token_ok(admin)) {
-            snprintf(err, err_len, "%s: admin_token is not a valid token", what);
+            BASE_FAIL(e, BASE_ERR_FORMAT, "%s: admin_token is not a valid token", what);
             goto fail;
         }
         p->admin_token = strdup(admin);
@@ -322,7 +324,7 @@ static char *policy_text(const struct vmock_policy *p)
     return text;
 }
 
-static int write_tokens(const char *dir, const struct vmock_policy *p, char *err, size_t err_len)
+static int write_tokens(const char *dir, const struct vmock_policy *p, struct base_err *e)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "admin", p->admin_token);
@@ -332,16 +334,16 @@ static int write_tokens(const char *dir, const struct vmock_policy *p, char *err
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     if (text == NULL) {
-        snprintf(err, err_len, "out of memory");
+        BASE_FAIL(e, BASE_ERR_NOMEM, "out of memory");
         return -1;
     }
-    int rc = vmock_file_write_atomic(dir, "tokens.json", text, strlen(text), err, err_len);
+    int rc = vmock_file_write_atomic(dir, "tokens.json", text, strlen(text), e);
     free_str(text);
     return rc;
 }
 
 struct vmock_policy *vmock_policy_load(const char *state_dir, const char *identities_file,
-                                       char *err, size_t err_len)
+                                       struct base_err *e)
 {
     struct vmock_policy *p = NULL;
     char saved[4096];
@@ -349,46 +351,46 @@ struct vmock_policy *vmock_policy_load(const char *state_dir, const char *identi
     const char *path = identities_file != NULL ? identities_file : saved;
     char *text = NULL;
     size_t len = 0;
-    int rc = vmock_file_read(path, 1u << 20, &text, &len, err, err_len);
+    int rc = vmock_file_read(path, 1u << 20, &text, &len, e);
     if (rc < 0 || (rc == 1 && identities_file != NULL)) {
         if (rc == 1) {
-            snprintf(err, err_len, "identities file %s does not exist", path);
+            BASE_FAIL(e, BASE_ERR_FORMAT, "identities file %s does not exist", path);
         }
         return NULL;
     }
     int fresh = rc == 1;
-    p = fresh ? make_defaults() : parse_policy(text, len, path, err, err_len);
+    p = fresh ? make_defaults() : parse_policy(text, len, path, e);
     free_str(text);
     if (p == NULL) {
         if (fresh) {
-            snprintf(err, err_len, "cannot create default identities");
+            BASE_FAIL(e, BASE_ERR_IO, "cannot create default identities");
         }
         return NULL;
     }
     if (p->admin_token == NULL && (p->admin_token = random_token()) == NULL) {
-        snprintf(err, err_len, "random generator failed");
+        BASE_FAIL(e, BASE_ERR_FORMAT, "random generator failed");
         vmock_policy_free(p);
         return NULL;
     }
     for (size_t i = 0; i < p->n_ids; i++) {
         if (strcmp(p->ids[i].token, p->admin_token) == 0) {
-            snprintf(err, err_len, "identity %s uses the admin token", p->ids[i].name);
+            BASE_FAIL(e, BASE_ERR_FORMAT, "identity %s uses the admin token", p->ids[i].name);
             vmock_policy_free(p);
             return NULL;
         }
     }
     if (fresh) {
         char *doc = policy_text(p);
-        int wrc = doc != NULL ? vmock_file_write_atomic(state_dir, "identities.json", doc,
-                                                        strlen(doc), err, err_len)
-                              : -1;
+        int wrc = doc != NULL
+                      ? vmock_file_write_atomic(state_dir, "identities.json", doc, strlen(doc), e)
+                      : -1;
         free_str(doc);
         if (wrc != 0) {
             vmock_policy_free(p);
             return NULL;
         }
     }
-    if (write_tokens(state_dir, p, err, err_len) != 0) {
+    if (write_tokens(state_dir, p, e) != 0) {
         vmock_policy_free(p);
         return NULL;
     }

@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "base_err.h"
+
 /* Key permissions (ARM KeyPermissions names). */
 enum vmock_perm {
     VMOCK_PERM_GET = 1u << 0,
@@ -62,10 +64,10 @@ const char *vmock_perm_name(unsigned perm);
  * auditor (get, list) with fresh random tokens, saved to
  * STATE/identities.json. In every case it writes STATE/tokens.json (0600):
  * {"admin": TOKEN, NAME: TOKEN, ...}. Returns the policy (caller frees
- * with vmock_policy_free) or NULL with |err| filled.
+ * with vmock_policy_free) or NULL with |e| filled.
  */
 struct vmock_policy *vmock_policy_load(const char *state_dir, const char *identities_file,
-                                       char *err, size_t err_len);
+                                       struct base_err *e);
 /* vmock_policy_free wipes the tokens and frees |p|; NULL is a no-op. */
 void vmock_policy_free(struct vmock_policy *p);
 

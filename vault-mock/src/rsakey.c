@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b64url.h"
+#include "base_codec.h"
 
 static const struct {
     const char *name;
@@ -73,7 +73,7 @@ static BIGNUM *jwk_bn(const cJSON *jwk, const char *name)
     }
     uint8_t *raw = NULL;
     size_t raw_len = 0;
-    if (vmock_b64url_decode(item->valuestring, strlen(item->valuestring), &raw, &raw_len) != 0) {
+    if (base_b64url_decode_alloc(item->valuestring, strlen(item->valuestring), &raw, &raw_len, NULL) != 0) {
         return NULL;
     }
     BIGNUM *bn = NULL;
@@ -167,7 +167,7 @@ char *vmock_rsa_public_b64(const EVP_PKEY *pkey, char which)
     uint8_t *raw = malloc(len > 0 ? (size_t)len : 1);
     char *out = NULL;
     if (raw != NULL && BN_bn2bin(bn, raw) == len) {
-        out = vmock_b64url_encode(raw, (size_t)len);
+        out = base_b64url_encode_alloc(raw, (size_t)len);
     }
     free(raw);
     BN_free(bn);

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "b64url.h"
+#include "base_codec.h"
 #include "jsonx.h"
 #include "rsakey.h"
 #include "store_internal.h"
@@ -21,7 +21,7 @@
 static cJSON *version_json(const struct vmock_kver *kv)
 {
     cJSON *o = cJSON_CreateObject();
-    char *sealed = vmock_b64url_encode(kv->sealed, kv->sealed_len);
+    char *sealed = base_b64url_encode_alloc(kv->sealed, kv->sealed_len);
     cJSON *ops = vmock_keyops_json(kv->attr.key_ops);
     cJSON *tags = cJSON_Duplicate(kv->tags, 1);
     if (o == NULL || sealed == NULL || ops == NULL || tags == NULL) {
@@ -49,13 +49,13 @@ static cJSON *version_json(const struct vmock_kver *kv)
     return o;
 }
 
-int vmock_store_persist(struct vmock_store *st, char *err, size_t err_len)
+int vmock_store_persist(struct vmock_store *st, struct base_err *e)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON *keys = cJSON_AddArrayToObject(root, "keys");
     if (root == NULL || keys == NULL) {
         cJSON_Delete(root);
-        snprintf(err, err_len, "out of memory");
+        BASE_FAIL(e, BASE_ERR_NOMEM, "out of memory");
         return -1;
     }
     cJSON_AddStringToObject(root, "format", STATE_FORMAT);
@@ -88,21 +88,21 @@ int vmock_store_persist(struct vmock_store *st, char *err, size_t err_len)
     char *text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
     if (text == NULL) {
-        snprintf(err, err_len, "out of memory");
+        BASE_FAIL(e, BASE_ERR_NOMEM, "out of memory");
         return -1;
     }
-    int rc = vmock_file_write_atomic(st->dir, STATE_FILE, text, strlen(text), err, err_len);
+    int rc = vmock_file_write_atomic(st->dir, STATE_FILE, text, strlen(text), e);
     free(text);
     return rc;
 oom:
     cJSON_Delete(root);
-    snprintf(err, err_len, "out of memory");
+    BASE_FAIL(e, BASE_ERR_NOMEM, "out of memory");
     return -1;
 }
 
 /* Rebuild one version from its JSON record; unseals the private key. */
 static struct vmock_kver *load_version(struct vmock_store *st, const char *name, const cJSON *v,
-                                       char *err, size_t err_len)
+                                       struct base_err *e)
 {
     const char *version = vmock_json_string(v, "version");
     const char *kty = vmock_json_string(v, "kty");
@@ -116,13 +116,13 @@ static struct vmock_kver *load_version(struct vmock_store *st, const char *name,
         vmock_keyops_parse(cJSON_GetObjectItemCaseSensitive(v, "key_ops"), &ops) != 0 ||
         vmock_json_int(v, "created", &created) != 1 ||
         vmock_json_int(v, "updated", &updated) != 1) {
-        snprintf(err, err_len, "key %s: malformed version record", name);
+        BASE_FAIL(e, BASE_ERR_FORMAT, "key %s: malformed version record", name);
         return NULL;
     }
     uint8_t *sealed = NULL;
     size_t sealed_len = 0;
-    if (vmock_b64url_decode(sealed_b64, strlen(sealed_b64), &sealed, &sealed_len) != 0) {
-        snprintf(err, err_len, "key %s/%s: malformed sealed key", name, version);
+    if (base_b64url_decode_alloc(sealed_b64, strlen(sealed_b64), &sealed, &sealed_len, NULL) != 0) {
+        BASE_FAIL(e, BASE_ERR_FORMAT, "key %s/%s: malformed sealed key", name, version);
         return NULL;
     }
     char aad[VMOCK_NAME_MAX + VMOCK_VERSION_LEN + 16];
@@ -132,9 +132,9 @@ static struct vmock_kver *load_version(struct vmock_store *st, const char *name,
     if (aad_len < 0 || (size_t)aad_len >= sizeof(aad) ||
         vmock_unseal(st->master, (const uint8_t *)aad, (size_t)aad_len, sealed, sealed_len, &der,
                      &der_len) != 0) {
-        snprintf(err, err_len,
-                 "key %s/%s: sealed key fails authentication (wrong master.key or tampered state)",
-                 name, version);
+        BASE_FAIL(e, BASE_ERR_FORMAT,
+                  "key %s/%s: sealed key fails authentication (wrong master.key or tampered state)",
+                  name, version);
         free(sealed);
         return NULL;
     }
@@ -146,7 +146,7 @@ static struct vmock_kver *load_version(struct vmock_store *st, const char *name,
     if (kv == NULL) {
         EVP_PKEY_free(pkey);
         free(sealed);
-        snprintf(err, err_len, "key %s/%s: cannot rebuild the key", name, version);
+        BASE_FAIL(e, BASE_ERR_IO, "key %s/%s: cannot rebuild the key", name, version);
         return NULL;
     }
     snprintf(kv->version, sizeof(kv->version), "%s", version);
@@ -165,18 +165,18 @@ static struct vmock_kver *load_version(struct vmock_store *st, const char *name,
     return kv;
 }
 
-static int load_key(struct vmock_store *st, const cJSON *k, char *err, size_t err_len)
+static int load_key(struct vmock_store *st, const cJSON *k, struct base_err *e)
 {
     const char *name = vmock_json_string(k, "name");
     const cJSON *vers = cJSON_GetObjectItemCaseSensitive(k, "versions");
     if (name == NULL || !vmock_name_valid(name) || !cJSON_IsArray(vers) ||
         cJSON_GetArraySize(vers) == 0) {
-        snprintf(err, err_len, "malformed key record");
+        BASE_FAIL(e, BASE_ERR_FORMAT, "malformed key record");
         return -1;
     }
     struct vmock_key *key = vmock_store_key_get_or_add(st, name);
     if (key == NULL || key->n_versions != 0) {
-        snprintf(err, err_len, "key %s: duplicate or out of memory", name);
+        BASE_FAIL(e, BASE_ERR_NOMEM, "key %s: duplicate or out of memory", name);
         return -1;
     }
     const cJSON *d = cJSON_GetObjectItemCaseSensitive(k, "deleted");
@@ -184,20 +184,20 @@ static int load_key(struct vmock_store *st, const cJSON *k, char *err, size_t er
         key->deleted = 1;
         if (vmock_json_int(d, "deletedDate", &key->deleted_date) != 1 ||
             vmock_json_int(d, "scheduledPurgeDate", &key->purge_date) != 1) {
-            snprintf(err, err_len, "key %s: malformed deleted record", name);
+            BASE_FAIL(e, BASE_ERR_FORMAT, "key %s: malformed deleted record", name);
             return -1;
         }
     }
     const cJSON *v = NULL;
     cJSON_ArrayForEach(v, vers)
     {
-        struct vmock_kver *kv = load_version(st, key->name, v, err, err_len);
+        struct vmock_kver *kv = load_version(st, key->name, v, e);
         if (kv == NULL) {
             return -1;
         }
         if (vmock_store_key_append(key, kv) != 0) {
             vmock_kver_free(kv);
-            snprintf(err, err_len, "out of memory");
+            BASE_FAIL(e, BASE_ERR_NOMEM, "out of memory");
             return -1;
         }
     }
@@ -205,24 +205,24 @@ static int load_key(struct vmock_store *st, const cJSON *k, char *err, size_t er
 }
 
 struct vmock_store *vmock_store_open(const char *dir, int retention_days, int purge_protection,
-                                     char *err, size_t err_len)
+                                     struct base_err *e)
 {
     struct vmock_store *st = calloc(1, sizeof(*st));
     if (st == NULL) {
-        snprintf(err, err_len, "out of memory");
+        BASE_FAIL(e, BASE_ERR_NOMEM, "out of memory");
         return NULL;
     }
     if (pthread_rwlock_init(&st->lock, NULL) != 0) {
         free(st);
-        snprintf(err, err_len, "cannot create the store lock");
+        BASE_FAIL(e, BASE_ERR_IO, "cannot create the store lock");
         return NULL;
     }
     st->dir = strdup(dir);
     st->retention_days = retention_days;
     st->purge_protection = purge_protection;
-    if (st->dir == NULL || vmock_master_key_load(dir, st->master, err, err_len) != 0) {
+    if (st->dir == NULL || vmock_master_key_load(dir, st->master, e) != 0) {
         if (st->dir == NULL) {
-            snprintf(err, err_len, "out of memory");
+            BASE_FAIL(e, BASE_ERR_NOMEM, "out of memory");
         }
         vmock_store_free(st);
         return NULL;
@@ -231,13 +231,13 @@ struct vmock_store *vmock_store_open(const char *dir, int retention_days, int pu
     snprintf(path, sizeof(path), "%s/%s", dir, STATE_FILE);
     char *text = NULL;
     size_t len = 0;
-    int rc = vmock_file_read(path, STATE_MAX_BYTES, &text, &len, err, err_len);
+    int rc = vmock_file_read(path, STATE_MAX_BYTES, &text, &len, e);
     if (rc == 1) {
         /*
          * First start: write the empty state now, so that a later start that finds
          * master.key without vault.json knows the state was lost (main.c refuses it).
          */
-        if (vmock_store_persist(st, err, err_len) != 0) {
+        if (vmock_store_persist(st, e) != 0) {
             vmock_store_free(st);
             return NULL;
         }
@@ -253,7 +253,7 @@ struct vmock_store *vmock_store_open(const char *dir, int retention_days, int pu
     const char *format = vmock_json_string(root, "format");
     const cJSON *keys = cJSON_GetObjectItemCaseSensitive(root, "keys");
     if (format == NULL || strcmp(format, STATE_FORMAT) != 0 || !cJSON_IsArray(keys)) {
-        snprintf(err, err_len, "%s is not a vault-mock state file", path);
+        BASE_FAIL(e, BASE_ERR_FORMAT, "%s is not a vault-mock state file", path);
         cJSON_Delete(root);
         vmock_store_free(st);
         return NULL;
@@ -261,7 +261,7 @@ struct vmock_store *vmock_store_open(const char *dir, int retention_days, int pu
     const cJSON *k = NULL;
     cJSON_ArrayForEach(k, keys)
     {
-        if (load_key(st, k, err, err_len) != 0) {
+        if (load_key(st, k, e) != 0) {
             cJSON_Delete(root);
             vmock_store_free(st);
             return NULL;

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base_buf.h"
+#include "base_codec.h"
 #include "rsakey.h"
 #include "store_internal.h"
 
@@ -157,9 +159,7 @@ struct vmock_kver *vmock_kver_new(EVP_PKEY *pkey, int hsm, unsigned key_ops, int
         free(kv);
         return NULL;
     }
-    for (size_t i = 0; i < sizeof(id); i++) {
-        snprintf(kv->version + 2 * i, 3, "%02x", id[i]);
-    }
+    base_hex(kv->version, id, sizeof(id));
     kv->pkey = pkey;
     kv->bits = vmock_rsa_bits(pkey);
     kv->hsm = hsm;
@@ -221,14 +221,9 @@ static int insert_key(struct vmock_store *st, struct vmock_key *key)
         return -1;
     }
     size_t at = (size_t)(-(i + 1));
-    if (st->n_keys == st->cap_keys) {
-        size_t cap = st->cap_keys ? st->cap_keys * 2 : 16;
-        struct vmock_key **k = realloc(st->keys, cap * sizeof(*k));
-        if (k == NULL) {
-            return -1;
-        }
-        st->keys = k;
-        st->cap_keys = cap;
+    if (base_grow(&st->keys, &st->cap_keys, st->n_keys + 1, sizeof(*st->keys), SIZE_MAX, NULL) !=
+        0) {
+        return -1;
     }
     memmove(st->keys + at + 1, st->keys + at, (st->n_keys - at) * sizeof(*st->keys));
     st->keys[at] = key;
@@ -250,14 +245,9 @@ static void remove_key(struct vmock_store *st, struct vmock_key *key)
 /* Append |kv| to |key|'s versions. */
 static int append_version(struct vmock_key *key, struct vmock_kver *kv)
 {
-    if (key->n_versions == key->cap_versions) {
-        size_t cap = key->cap_versions ? key->cap_versions * 2 : 4;
-        struct vmock_kver **v = realloc(key->versions, cap * sizeof(*v));
-        if (v == NULL) {
-            return -1;
-        }
-        key->versions = v;
-        key->cap_versions = cap;
+    if (base_grow(&key->versions, &key->cap_versions, key->n_versions + 1,
+                  sizeof(*key->versions), SIZE_MAX, NULL) != 0) {
+        return -1;
     }
     key->versions[key->n_versions++] = kv;
     return 0;

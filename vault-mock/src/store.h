@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base_err.h"
 #include "persist.h"
 
 #define VMOCK_NAME_MAX    127
@@ -104,10 +105,10 @@ struct vmock_key_ref {
 /*
  * vmock_store_open loads (or starts empty) the store in |dir|: master key,
  * then vault.json. Returns the store (caller frees with vmock_store_free)
- * or NULL with |err| filled.
+ * or NULL with |e| filled.
  */
 struct vmock_store *vmock_store_open(const char *dir, int retention_days, int purge_protection,
-                                     char *err, size_t err_len);
+                                     struct base_err *e);
 /* vmock_store_free releases everything and wipes the master key; NULL is a no-op. */
 void vmock_store_free(struct vmock_store *st);
 
@@ -173,9 +174,9 @@ size_t vmock_store_expire(struct vmock_store *st, int64_t now);
 
 /*
  * vmock_store_persist writes the whole store to |dir|/vault.json
- * crash-safely. Write lock. Returns 0, or -1 with |err| filled.
+ * crash-safely. Write lock. Returns 0, or -1 with |e| filled.
  */
-int vmock_store_persist(struct vmock_store *st, char *err, size_t err_len);
+int vmock_store_persist(struct vmock_store *st, struct base_err *e);
 
 /*
  * vmock_store_acquire fills |ref| for version |version| (latest if empty) of

@@ -121,26 +121,26 @@ static void free_secret(char *s)
     }
 }
 
-static int write_pem(const char *dir, const char *name, const char *pem, char *err, size_t err_len)
+static int write_pem(const char *dir, const char *name, const char *pem, struct base_err *e)
 {
     if (pem == NULL) {
-        snprintf(err, err_len, "cannot encode %s", name);
+        BASE_FAIL(e, BASE_ERR_IO, "cannot encode %s", name);
         return -1;
     }
-    return vmock_file_write_atomic(dir, name, pem, strlen(pem), err, err_len);
+    return vmock_file_write_atomic(dir, name, pem, strlen(pem), e);
 }
 
 /* Load the CA from STATE or create it. */
-static int ca_load_or_make(const char *dir, X509 **ca, EVP_PKEY **ca_key, char *err, size_t err_len)
+static int ca_load_or_make(const char *dir, X509 **ca, EVP_PKEY **ca_key, struct base_err *e)
 {
     char path[4096];
     char *cert_pem = NULL;
     char *key_pem = NULL;
     size_t len = 0;
     snprintf(path, sizeof(path), "%s/ca.pem", dir);
-    int rc1 = vmock_file_read(path, PEM_MAX, &cert_pem, &len, err, err_len);
+    int rc1 = vmock_file_read(path, PEM_MAX, &cert_pem, &len, e);
     snprintf(path, sizeof(path), "%s/ca.key", dir);
-    int rc2 = rc1 == 0 ? vmock_file_read(path, PEM_MAX, &key_pem, &len, err, err_len) : 1;
+    int rc2 = rc1 == 0 ? vmock_file_read(path, PEM_MAX, &key_pem, &len, e) : 1;
     if (rc1 < 0 || rc2 < 0) {
         free(cert_pem);
         return -1;
@@ -151,7 +151,7 @@ static int ca_load_or_make(const char *dir, X509 **ca, EVP_PKEY **ca_key, char *
         free(cert_pem);
         free_secret(key_pem);
         if (*ca == NULL || *ca_key == NULL) {
-            snprintf(err, err_len, "%s/ca.pem or ca.key is not valid PEM", dir);
+            BASE_FAIL(e, BASE_ERR_IO, "%s/ca.pem or ca.key is not valid PEM", dir);
             return -1;
         }
         return 0;
@@ -161,28 +161,25 @@ static int ca_load_or_make(const char *dir, X509 **ca, EVP_PKEY **ca_key, char *
     *ca =
         *ca_key != NULL ? make_cert(*ca_key, "vault-mock local CA", NULL, NULL, 3650, NULL) : NULL;
     if (*ca == NULL) {
-        snprintf(err, err_len, "cannot generate the CA certificate");
+        BASE_FAIL(e, BASE_ERR_IO, "cannot generate the CA certificate");
         return -1;
     }
     char *kp = to_pem(NULL, *ca_key);
     char *cp = to_pem(*ca, NULL);
-    int rc = write_pem(dir, "ca.key", kp, err, err_len) == 0 &&
-                     write_pem(dir, "ca.pem", cp, err, err_len) == 0
-                 ? 0
-                 : -1;
+    int rc = write_pem(dir, "ca.key", kp, e) == 0 && write_pem(dir, "ca.pem", cp, e) == 0 ? 0 : -1;
     free_secret(kp);
     free(cp);
     return rc;
 }
 
-static int read_given(struct vmock_tls *tls, const char *cert_file, const char *key_file, char *err,
-                      size_t err_len)
+static int read_given(struct vmock_tls *tls, const char *cert_file, const char *key_file,
+                      struct base_err *e)
 {
     size_t len = 0;
-    if (vmock_file_read_public(cert_file, PEM_MAX, &tls->cert_pem, &len, err, err_len) != 0 ||
-        vmock_file_read(key_file, PEM_MAX, &tls->key_pem, &len, err, err_len) != 0) {
-        if (err[0] == '\0') {
-            snprintf(err, err_len, "cannot read %s or %s", cert_file, key_file);
+    if (vmock_file_read_public(cert_file, PEM_MAX, &tls->cert_pem, &len, e) != 0 ||
+        vmock_file_read(key_file, PEM_MAX, &tls->key_pem, &len, e) != 0) {
+        if (e->msg[0] == '\0') { /* a missing file (1) says nothing itself */
+            BASE_FAIL(e, BASE_ERR_IO, "cannot read %s or %s", cert_file, key_file);
         }
         return -1;
     }
@@ -192,8 +189,8 @@ static int read_given(struct vmock_tls *tls, const char *cert_file, const char *
     X509_free(x);
     EVP_PKEY_free(k);
     if (!ok) {
-        snprintf(err, err_len, "%s and %s are not a matching PEM certificate and key", cert_file,
-                 key_file);
+        BASE_FAIL(e, BASE_ERR_IO, "%s and %s are not a matching PEM certificate and key", cert_file,
+                  key_file);
         return -1;
     }
     snprintf(tls->ca_path, sizeof(tls->ca_path), "%s", cert_file);
@@ -201,20 +198,20 @@ static int read_given(struct vmock_tls *tls, const char *cert_file, const char *
 }
 
 int vmock_tls_prepare(struct vmock_tls *tls, const char *state_dir, const char *cert_file,
-                      const char *key_file, const char *extra_dns, char *err, size_t err_len)
+                      const char *key_file, const char *extra_dns, struct base_err *e)
 {
     memset(tls, 0, sizeof(*tls));
-    err[0] = '\0';
+    base_err_clear(e);
     if (cert_file != NULL) {
-        return read_given(tls, cert_file, key_file, err, err_len);
+        return read_given(tls, cert_file, key_file, e);
     }
     snprintf(tls->ca_path, sizeof(tls->ca_path), "%s/ca.pem", state_dir);
     char path[4096];
     size_t len = 0;
     snprintf(path, sizeof(path), "%s/server.pem", state_dir);
-    int rc1 = vmock_file_read(path, PEM_MAX, &tls->cert_pem, &len, err, err_len);
+    int rc1 = vmock_file_read(path, PEM_MAX, &tls->cert_pem, &len, e);
     snprintf(path, sizeof(path), "%s/server.key", state_dir);
-    int rc2 = rc1 == 0 ? vmock_file_read(path, PEM_MAX, &tls->key_pem, &len, err, err_len) : 1;
+    int rc2 = rc1 == 0 ? vmock_file_read(path, PEM_MAX, &tls->key_pem, &len, e) : 1;
     if (rc1 < 0 || rc2 < 0) {
         return -1;
     }
@@ -226,7 +223,7 @@ int vmock_tls_prepare(struct vmock_tls *tls, const char *state_dir, const char *
 
     X509 *ca = NULL;
     EVP_PKEY *ca_key = NULL;
-    if (ca_load_or_make(state_dir, &ca, &ca_key, err, err_len) != 0) {
+    if (ca_load_or_make(state_dir, &ca, &ca_key, e) != 0) {
         X509_free(ca);
         EVP_PKEY_free(ca_key);
         return -1;
@@ -251,12 +248,12 @@ int vmock_tls_prepare(struct vmock_tls *tls, const char *state_dir, const char *
                      : NULL;
     int rc = -1;
     if (cert == NULL) {
-        snprintf(err, err_len, "cannot generate the server certificate (SANs: %s)", san);
+        BASE_FAIL(e, BASE_ERR_IO, "cannot generate the server certificate (SANs: %s)", san);
     } else {
         tls->cert_pem = to_pem(cert, NULL);
         tls->key_pem = to_pem(NULL, key);
-        if (write_pem(state_dir, "server.key", tls->key_pem, err, err_len) == 0 &&
-            write_pem(state_dir, "server.pem", tls->cert_pem, err, err_len) == 0) {
+        if (write_pem(state_dir, "server.key", tls->key_pem, e) == 0 &&
+            write_pem(state_dir, "server.pem", tls->cert_pem, e) == 0) {
             rc = 0;
         }
     }

@@ -8,6 +8,8 @@
 
 #include <stddef.h>
 
+#include "base_err.h"
+
 struct vmock_tls {
     char *cert_pem;     /* server certificate chain, PEM */
     char *key_pem;      /* server private key, PEM (wiped on free) */
@@ -20,11 +22,11 @@ struct vmock_tls {
  * STATE/ca.pem + STATE/server.pem / server.key, generating the CA (EC
  * P-256, 10 years) and a server certificate (subjectAltName DNS:localhost,
  * IP:127.0.0.1, IP:::1 plus |extra_dns|, comma-separated, may be NULL)
- * when missing. Returns 0, or -1 with |err| filled. Free with
+ * when missing. Returns 0, or -1 with |e| filled. Free with
  * vmock_tls_free.
  */
 int vmock_tls_prepare(struct vmock_tls *tls, const char *state_dir, const char *cert_file,
-                      const char *key_file, const char *extra_dns, char *err, size_t err_len);
+                      const char *key_file, const char *extra_dns, struct base_err *e);
 /* vmock_tls_free wipes the key and frees the PEM strings. */
 void vmock_tls_free(struct vmock_tls *tls);
 

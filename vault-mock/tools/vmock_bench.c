@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "base_buf.h"
 #include "persist.h"
 
 /* The largest token file read. */
@@ -37,11 +38,6 @@ struct cfg {
     int create;
     unsigned threads;
     double seconds;
-};
-
-struct buf {
-    char *data;
-    size_t len;
 };
 
 struct worker {
@@ -63,22 +59,15 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Answers larger than this abort the transfer (a vault answer is a few hundred bytes). */
+#define ANSWER_MAX ((size_t)16 << 20)
+
 static size_t on_data(char *p, size_t size, size_t n, void *ud)
 {
-    struct buf *b = ud;
-    size_t len = size * n;
-    char *d = realloc(b->data, b->len + len + 1);
-    if (d == NULL) {
-        return 0;
-    }
-    memcpy(d + b->len, p, len);
-    b->len += len;
-    d[b->len] = '\0';
-    b->data = d;
-    return len;
+    return base_buf_append(ud, p, size * n, NULL) == 0 ? size * n : 0;
 }
 
-static CURL *make_handle(const struct cfg *c, struct curl_slist **hdrs, struct buf *out)
+static CURL *make_handle(const struct cfg *c, struct curl_slist **hdrs, struct base_buf *out)
 {
     CURL *h = curl_easy_init();
     char auth[1024];
@@ -97,9 +86,9 @@ static CURL *make_handle(const struct cfg *c, struct curl_slist **hdrs, struct b
 }
 
 /* One POST; returns the HTTP status (0 on transport failure) and the body in |out|. */
-static long post(CURL *h, const char *url, const char *body, struct buf *out)
+static long post(CURL *h, const char *url, const char *body, struct base_buf *out)
 {
-    out->len = 0;
+    base_buf_reset(out);
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
     if (curl_easy_perform(h) != CURLE_OK) {
@@ -115,7 +104,8 @@ static void *work(void *arg)
     struct worker *w = arg;
     const struct cfg *c = w->cfg;
     struct curl_slist *hdrs = NULL;
-    struct buf out = {0};
+    struct base_buf out;
+    base_buf_init(&out, ANSWER_MAX, 0);
     CURL *h = make_handle(c, &hdrs, &out);
     char url[2048];
     if (c->target[0] != '\0') {
@@ -134,20 +124,15 @@ static void *work(void *arg)
             continue;
         }
         w->ok++;
-        if (w->n_lat == w->cap_lat) {
-            size_t cap = w->cap_lat ? w->cap_lat * 2 : 4096;
-            double *l = realloc(w->lat_us, cap * sizeof(*l));
-            if (l == NULL) {
-                break;
-            }
-            w->lat_us = l;
-            w->cap_lat = cap;
+        if (base_grow(&w->lat_us, &w->cap_lat, w->n_lat + 1, sizeof(*w->lat_us), SIZE_MAX,
+                      NULL) != 0) {
+            break;
         }
         w->lat_us[w->n_lat++] = dt;
     }
     curl_easy_cleanup(h);
     curl_slist_free_all(hdrs);
-    free(out.data);
+    base_buf_free(&out);
     return NULL;
 }
 
@@ -246,12 +231,12 @@ static int load_token(struct cfg *c)
             stderr);
         return 0;
     }
-    char err[1024];
+    struct base_err e = BASE_ERR_INIT;
     size_t len = 0;
-    int rc = vmock_file_read(c->token_file, TOKEN_FILE_MAX, &c->token_buf, &len, err, sizeof(err));
+    int rc = vmock_file_read(c->token_file, TOKEN_FILE_MAX, &c->token_buf, &len, &e);
     if (rc != 0) {
-        fprintf(stderr, "vault-mock-bench: --token-file: %s\n",
-                rc == 1 ? "the file does not exist" : err);
+        fprintf(stderr, "vault-mock-bench: --token-file: %.1023s\n",
+                rc == 1 ? "the file does not exist" : e.msg);
         return -1;
     }
     if (len > 0 && c->token_buf[len - 1] == '\n') {
@@ -287,7 +272,8 @@ int main(int argc, char **argv)
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     struct curl_slist *hdrs = NULL;
-    struct buf out = {0};
+    struct base_buf out;
+    base_buf_init(&out, ANSWER_MAX, 0);
     CURL *h = make_handle(&c, &hdrs, &out);
     char url[1024];
     char body[4096];
@@ -296,7 +282,7 @@ int main(int argc, char **argv)
         long st = post(h, url, "{\"kty\":\"RSA\",\"key_size\":2048}", &out);
         if (st != 200) {
             fprintf(stderr, "vault-mock-bench: create answered %ld: %s\n", st,
-                    out.data ? out.data : "");
+                    base_buf_str(&out));
             return 1;
         }
     }
@@ -308,11 +294,11 @@ int main(int argc, char **argv)
         snprintf(url, sizeof(url), "%s/keys/%s/%s?api-version=7.4", c.url, c.key,
                  strcmp(c.op, "unwrapkey") == 0 ? "wrapkey" : "encrypt");
         long st = post(h, url, body, &out);
-        cJSON *doc = st == 200 ? cJSON_ParseWithLength(out.data, out.len) : NULL;
+        cJSON *doc = st == 200 ? cJSON_ParseWithLength(base_buf_str(&out), out.len) : NULL;
         const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "value"));
         if (v == NULL) {
             fprintf(stderr, "vault-mock-bench: wrap answered %ld: %s\n", st,
-                    out.data ? out.data : "");
+                    base_buf_str(&out));
             return 1;
         }
         snprintf(body, sizeof(body), "{\"alg\":\"%s\",\"value\":\"%s\"}", c.alg, v);
@@ -325,7 +311,7 @@ int main(int argc, char **argv)
     }
     curl_easy_cleanup(h);
     curl_slist_free_all(hdrs);
-    free(out.data);
+    base_buf_free(&out);
 
     struct worker *w = calloc(c.threads, sizeof(*w));
     if (w == NULL) {

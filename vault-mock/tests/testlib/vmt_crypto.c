@@ -13,17 +13,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "b64url.h"
+#include "base_codec.h"
 
 char *vmt_b64(const uint8_t *in, size_t len)
 {
-    return vmock_b64url_encode(in, len);
+    return base_b64url_encode_alloc(in, len);
 }
 
 uint8_t *vmt_unb64(const char *in, size_t *len)
 {
     uint8_t *out = NULL;
-    if (in == NULL || vmock_b64url_decode(in, strlen(in), &out, len) != 0) {
+    if (in == NULL || base_b64url_decode_alloc(in, strlen(in), &out, len, NULL) != 0) {
         return NULL;
     }
     return out;
