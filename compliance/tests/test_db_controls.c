@@ -1,0 +1,91 @@
+/*
+ * test_db_controls.c - the database controls (comp_ctl_db.c, scripts/db/prove.sh) can fail and
+ * can skip, and say why: DB-COV against cmk-fs in plaintext passthrough finds the canary in the
+ * backing folder and fails; DB-DEL with a mount that revalidates every 600 s (the control's
+ * bound stays 2 s + 2 s) sees no failed write within 24 s of the delete and fails; without
+ * PostgreSQL (PGBIN pointing nowhere) a control is not applicable with "skipped: ...", never a
+ * pass. Their passing runs are make compliance's (they are measurements). Tests that need a
+ * machine where prove.sh can run (root, PostgreSQL 15, FUSE, bin/cmk-fs) skip with the reason.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "comp_controls.h"
+
+#define PROVE_SH "scripts/db/prove.sh"
+
+TestSuite(db_controls, .timeout = 600);
+
+/* Runs the one control |id| and returns a copy of its result. */
+static struct comp_control run_one(const char *id)
+{
+    struct comp_report rep = {0};
+    struct comp_controls_options o = {.only = id};
+    cr_assert_eq(comp_controls_run(&o, &rep), 0);
+    cr_assert_eq(rep.num_controls, 1);
+    struct comp_control c = rep.controls[0];
+    comp_report_cleanup(&rep);
+    cr_assert_str_eq(c.id, id);
+    return c;
+}
+
+/* Skips the test unless prove.sh can run its controls here (its own check). */
+static void need_prove(void)
+{
+    char reason[512] = "";
+    FILE *p = popen(PROVE_SH " check", "r");
+    cr_assert_not_null(p);
+    while (fgets(reason, sizeof(reason), p) != NULL && strncmp(reason, "skip: ", 6) != 0) {
+    }
+    int st = pclose(p);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 77) {
+        reason[strcspn(reason, "\n")] = '\0';
+        cr_skip_test("%s", reason);
+    }
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "prove.sh check: status %d", st);
+}
+
+Test(db_controls, no_postgresql_is_skipped_not_passed)
+{
+    cr_assert_eq(setenv("PGBIN", "/nonexistent-pgbin", 1), 0);
+    struct comp_control c = run_one("DB-COV");
+    cr_assert_eq(c.verdict, COMP_VERDICT_NOT_APPLICABLE, "%s", c.reason);
+    cr_assert_eq(strncmp(c.reason, "skipped: ", 9), 0, "%s", c.reason);
+    if (geteuid() == 0) {
+        cr_assert_str_eq(c.reason, "skipped: PostgreSQL 15 not installed (/nonexistent-pgbin/initdb "
+                                   "missing; scripts/deps.sh installs postgresql-15)");
+    }
+}
+
+Test(db_controls, coverage_fails_on_a_plaintext_target)
+{
+    need_prove();
+    cr_assert_eq(setenv("PROVE_TARGET", "cmkfs-pass", 1), 0);
+    struct comp_control c = run_one("DB-COV");
+    cr_assert_eq(c.verdict, COMP_VERDICT_FAIL, "%s | %s", c.reason, c.evidence);
+    cr_assert_not_null(strstr(c.reason, " canary hits in the backing folder (cmkfs-pass): "
+                                        "plaintext at rest ("),
+                       "%s", c.reason);
+    /* The positive control still found it through the mount: the failure is the backing's. */
+    cr_assert_null(strstr(c.reason, "positive control"), "%s", c.reason);
+    cr_assert_not_null(strstr(c.measured, "backing "), "%s", c.measured);
+    cr_assert_null(strstr(c.measured, "backing 0 canary hits"), "%s", c.measured);
+}
+
+Test(db_controls, delete_fails_when_the_mount_revalidates_too_late)
+{
+    need_prove();
+    cr_assert_eq(setenv("PROVE_FS_REVAL_S", "600", 1), 0);
+    struct comp_control c = run_one("DB-DEL");
+    cr_assert_eq(c.verdict, COMP_VERDICT_FAIL, "%s | %s", c.reason, c.evidence);
+    cr_assert_not_null(strstr(c.reason, "delete: no failed write within 24 s of the delete (bound "
+                                        "4 s = revalidation 2 s + 2 s)"),
+                       "%s", c.reason);
+    /* Nothing was lost meanwhile, and the disable step did not run after the failure. */
+    cr_assert_not_null(strstr(c.evidence, "missing 0"), "%s", c.evidence);
+    cr_assert_not_null(strstr(c.evidence, "disable: not run (the delete step failed)"), "%s",
+                       c.evidence);
+}
