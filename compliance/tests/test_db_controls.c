@@ -4,14 +4,18 @@
  * backing folder and fails; DB-DEL with a mount that revalidates every 600 s (the control's
  * bound stays 2 s + 2 s) sees no failed write within 24 s of the delete and fails; without
  * PostgreSQL (PGBIN pointing nowhere) a control is not applicable with "skipped: ...", never a
- * pass. Their passing runs are make compliance's (they are measurements). Tests that need a
- * machine where prove.sh can run (root, PostgreSQL 15, FUSE, bin/cmk-fs) skip with the reason.
+ * pass; and the glue passes a control only on exit 0 with a pass line and no failure (a
+ * stand-in script, for each of the four). Their passing runs are make compliance's (they are
+ * measurements). Tests that need a machine where prove.sh can run (root, PostgreSQL 15, FUSE,
+ * bin/cmk-fs) skip with the reason.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "comp_controls.h"
 
@@ -88,4 +92,55 @@ Test(db_controls, delete_fails_when_the_mount_revalidates_too_late)
     cr_assert_not_null(strstr(c.evidence, "missing 0"), "%s", c.evidence);
     cr_assert_not_null(strstr(c.evidence, "disable: not run (the delete step failed)"), "%s",
                        c.evidence);
+}
+
+/*
+ * The glue (comp_ctl_db.c) judges only what the script says and how it exits: a stand-in script
+ * (CMK_PROVE_SH) prints |body| and exits |rc|. Returns the control's result.
+ */
+static struct comp_control run_fake(const char *id, const char *body, int rc)
+{
+    char path[] = "/tmp/db-prove-fake.XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    dprintf(fd, "#!/bin/sh\ncat <<'EOF'\n%s\nEOF\necho 'stand-in stderr' >&2\nexit %d\n", body, rc);
+    close(fd);
+    cr_assert_eq(chmod(path, 0700), 0);
+    cr_assert_eq(setenv("CMK_PROVE_SH", path, 1), 0);
+    struct comp_control c = run_one(id);
+    unlink(path);
+    return c;
+}
+
+Test(db_controls, glue_passes_only_on_exit_0_with_a_pass_line)
+{
+    static const char *const ids[] = {"DB-DEL", "DB-COV", "DB-BAK", "DB-CRASH"};
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        struct comp_control c = run_fake(ids[i], "root=/x\nev: seen\nmeasured: 1 s\npass: fine", 0);
+        cr_assert_eq(c.verdict, COMP_VERDICT_PASS, "%s: %s", ids[i], c.reason);
+        cr_assert_str_eq(c.reason, "fine");
+        cr_assert_str_eq(c.measured, "1 s");
+        cr_assert_not_null(strstr(c.evidence, "seen"), "%s", c.evidence);
+        cr_assert_null(strstr(c.evidence, "root="), "%s", c.evidence);
+
+        c = run_fake(ids[i], "ev: seen", 0); /* no pass line */
+        cr_assert_eq(c.verdict, COMP_VERDICT_FAIL, "%s: %s", ids[i], c.reason);
+        cr_assert_not_null(strstr(c.reason, " exited 0: stand-in stderr"), "%s", c.reason);
+
+        c = run_fake(ids[i], "pass: fine", 1); /* a pass line, but a failing exit */
+        cr_assert_eq(c.verdict, COMP_VERDICT_FAIL, "%s: %s", ids[i], c.reason);
+        cr_assert_not_null(strstr(c.reason, " exited 1: stand-in stderr"), "%s", c.reason);
+
+        c = run_fake(ids[i], "fail: 3 canary hits\npass: fine", 0); /* a failure wins */
+        cr_assert_eq(c.verdict, COMP_VERDICT_FAIL, "%s: %s", ids[i], c.reason);
+        cr_assert_not_null(strstr(c.reason, "3 canary hits"), "%s", c.reason);
+
+        c = run_fake(ids[i], "skip: no PostgreSQL here", 77);
+        cr_assert_eq(c.verdict, COMP_VERDICT_NOT_APPLICABLE, "%s: %s", ids[i], c.reason);
+        cr_assert_str_eq(c.reason, "skipped: no PostgreSQL here");
+
+        c = run_fake(ids[i], "ev: seen", 77); /* 77 without a reason is no skip */
+        cr_assert_eq(c.verdict, COMP_VERDICT_FAIL, "%s: %s", ids[i], c.reason);
+        cr_assert_not_null(strstr(c.reason, " exited 77: stand-in stderr"), "%s", c.reason);
+    }
 }

@@ -28,7 +28,8 @@
 # make DB-COV fail), PROVE_REVAL_S (2: the interval the bound is judged against),
 # PROVE_FS_REVAL_S (the mount's --revalidate-s, default PROVE_REVAL_S: a test mounts with 600
 # to make DB-DEL fail), PROVE_CRASH_POINTS (20), PROVE_SEED (15: the kill delays), PGBIN.
-set -euo pipefail
+set -Eeuo pipefail
+trap 'echo "prove.sh: line $LINENO: a command failed with status $?" >&2' ERR
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 BIN=${CMK_BIN_DIR:-$repo/bin}
@@ -147,7 +148,7 @@ read_loop() {
     done
 }
 
-acks() { awk '$1 == "ack"' "$1" 2>/dev/null | wc -l; }
+acks() { { awk '$1 == "ack"' "$1" 2>/dev/null || true; } | wc -l; }
 has_fail() { grep -q '^fail ' "$1" 2>/dev/null; }
 
 # check_acks FILE...: every id acknowledged in FILEs is in table ack. Sets ACKED, MISSING.
@@ -209,7 +210,7 @@ bg_stop() { # stop the background clients of a phase (they end on their own afte
     BG=()
 }
 # lib.sh's cleanup (unmount, stop, remove) after the clients; it exits with the run's status.
-trap 'prove_rc=$?; set +e; bg_stop; (exit $prove_rc); db_cleanup' EXIT
+trap 'prove_rc=$?; trap - ERR; set +e; bg_stop; (exit $prove_rc); db_cleanup' EXIT
 
 # ---- DB-DEL -----------------------------------------------------------------------------------
 # key_event EVENT FIRST-ID: EVENT is delete or disable.
@@ -234,10 +235,11 @@ key_event() {
     fi
     [ "$st" = 200 ] || { fail "$ev_name: the vault answered $st: $(one_line 200 <"$DB_ROOT/vault.last")"; return 1; }
     wait_for $((bound + 20)) eval 'has_fail "$f" && has_fail "$r"' || true
-    tw=$(awk '$1 == "fail" { print $2; exit }' "$f" 2>/dev/null)
-    tr=$(awk '$1 == "fail" { print $2; exit }' "$r" 2>/dev/null)
-    mw=$(sed -n 's/^fail [0-9.]* //p' "$f" 2>/dev/null | head -n 1)
-    mr=$(sed -n 's/^fail [0-9.]* //p' "$r" 2>/dev/null | head -n 1)
+    # A probe that never failed wrote no line (its file may not exist).
+    tw=$(awk '$1 == "fail" { print $2; exit }' "$f" 2>/dev/null || true)
+    tr=$(awk '$1 == "fail" { print $2; exit }' "$r" 2>/dev/null || true)
+    mw=$({ sed -n 's/^fail [0-9.]* //p' "$f" 2>/dev/null || true; } | head -n 1)
+    mr=$({ sed -n 's/^fail [0-9.]* //p' "$r" 2>/dev/null || true; } | head -n 1)
     local dw=none dr=none
     [ -z "$tw" ] || dw=$(awk -v a="$t_ev" -v b="$tw" 'BEGIN { printf "%.2f", b - a }')
     [ -z "$tr" ] || dr=$(awk -v a="$t_ev" -v b="$tr" 'BEGIN { printf "%.2f", b - a }')
@@ -263,7 +265,7 @@ key_event() {
     else
         pmstate="postmaster $pm exited"
     fi
-    ev "$ev_name: PostgreSQL's log since the $ev_name: $panics PANIC, $errors ERROR, $fatals FATAL lines${first_panic:+; first $first_panic}; ${pmstate} $(since "$t_ev") s after the $ev_name; cmk-fs: $(grep -m1 'revoked' "$DB_ROOT/db.fs.log" 2>/dev/null | sed 's/^[^ ]* [^ ]* //' | cut -c1-140)"
+    ev "$ev_name: PostgreSQL's log since the $ev_name: $panics PANIC, $errors ERROR, $fatals FATAL lines${first_panic:+; first $first_panic}; ${pmstate} $(since "$t_ev") s after the $ev_name; cmk-fs: $({ grep -m1 'revoked' "$DB_ROOT/db.fs.log" 2>/dev/null || echo 'no revocation logged'; } | sed 's/^[^ ]* [^ ]* //' | cut -c1-140)"
     bg_stop
     "$here/pg.sh" stop "$DATA"
     # Back: recover (or re-enable) the key, remount, start (crash recovery).
@@ -432,6 +434,7 @@ ctl_crash() {
     psql_q -c 'CREATE TABLE ack (id bigint PRIMARY KEY, at timestamptz NOT NULL DEFAULT clock_timestamp())' \
         -c 'CREATE EXTENSION amcheck' >/dev/null
     local i next=1 f base delay pid t_rec rec_s tables ntables amc amc_rc worst=0 lost=0 bad=0 line
+    local redone=0
     for ((i = 1; i <= POINTS; i++)); do
         f="$DB_ROOT/ack-$i"
         base=0
@@ -450,11 +453,14 @@ ctl_crash() {
         TARGET_KEEP_VAULT=1 "$here/target.sh" down "$T" "$MNT" "$ST"
         "$here/target.sh" up "$T" "$BACKING" "$MNT" "$ST"
         t_rec=$(now)
-        "$here/pg.sh" start "$DATA" "$PGLOG"
+        : >"$DB_ROOT/recovery.log"
+        "$here/pg.sh" start "$DATA" "$DB_ROOT/recovery.log"
         rec_s=$(since "$t_rec")
+        grep -q 'automatic recovery in progress' "$DB_ROOT/recovery.log" && redone=$((redone + 1))
+        cat "$DB_ROOT/recovery.log" >>"$PGLOG"
         check_acks "$DB_ROOT"/ack-*
         ntables=$(psql_q -c 'SELECT count(*) FROM pg_tables')
-        tables=$(psql_q -c "SELECT format('SELECT count(*) FROM %I.%I', schemaname, tablename) FROM pg_tables" |
+        tables=$(psql_q -c "SELECT format('SELECT count(*) FROM %I.%I;', schemaname, tablename) FROM pg_tables" |
             "$here/pg.sh" psql "$DATA" -At -d postgres 2>&1 | grep -c '^[0-9][0-9]*$' || true)
         amc_rc=0
         amc=$("$here/pg.sh" pg_amcheck "$DATA" -d postgres 2>&1) || amc_rc=$?
@@ -471,6 +477,8 @@ ctl_crash() {
     ck=$("$here/pg.sh" checksums "$DATA" 2>&1) || ck_rc=$?
     ev "after $((i - 1)) kills, clean stop, pg_checksums --check: exit $ck_rc, $(printf '%s' "$ck" | grep -E 'Blocks scanned|Bad checksums' | one_line 120)"
     [ "$ck_rc" -eq 0 ] || fail "pg_checksums --check: exit $ck_rc: $(printf '%s' "$ck" | one_line 200)"
+    ev "crash recovery (\"automatic recovery in progress\" in the server's log) after $redone of $((i - 1)) kills"
+    [ "$redone" -eq $((i - 1)) ] || fail "only $redone of $((i - 1)) restarts logged a crash recovery"
     echo "measured: $((i - 1)) kill -9 points, $ACKED acknowledged commits, $lost lost, $bad amcheck failures, slowest recovery $worst s"
     PASS="$((i - 1)) kill -9 points of cmk-fs: no acknowledged commit lost, every table readable, amcheck and checksums clean"
 }
