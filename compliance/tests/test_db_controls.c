@@ -9,6 +9,7 @@
  * measurements). Tests that need a machine where prove.sh can run (root, PostgreSQL 15, FUSE,
  * bin/cmk-fs) skip with the reason.
  */
+#include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -143,4 +144,30 @@ Test(db_controls, glue_passes_only_on_exit_0_with_a_pass_line)
         cr_assert_eq(c.verdict, COMP_VERDICT_FAIL, "%s: %s", ids[i], c.reason);
         cr_assert_not_null(strstr(c.reason, " exited 77: stand-in stderr"), "%s", c.reason);
     }
+}
+
+/* DB-BAK's "FINDING: " evidence line (pg_basebackup is plaintext) reaches the summary's findings;
+ * the marker counts only at the start of a line. */
+Test(db_controls, evidence_findings_reach_the_summary)
+{
+    struct comp_report rep = {0};
+    struct comp_control c = {.verdict = COMP_VERDICT_PASS};
+    snprintf(c.id, sizeof(c.id), "DB-BAK");
+    snprintf(c.evidence, sizeof(c.evidence),
+             "backup: 0 hits\nFINDING: pg_basebackup is plaintext\nnot a FINDING: mid-line");
+    cr_assert_eq(comp_report_add_control(&rep, &c), 0);
+    cJSON *s = comp_summary_json(&rep);
+    cr_assert_not_null(s);
+    const cJSON *fi = cJSON_GetObjectItemCaseSensitive(s, "findings");
+    int found = 0, mid = 0;
+    const cJSON *f;
+    cJSON_ArrayForEach(f, fi)
+    {
+        found += strcmp(f->valuestring, "DB-BAK: pg_basebackup is plaintext") == 0;
+        mid += strstr(f->valuestring, "mid-line") != NULL;
+    }
+    cr_assert_eq(found, 1);
+    cr_assert_eq(mid, 0);
+    cJSON_Delete(s);
+    comp_report_cleanup(&rep);
 }
