@@ -171,8 +171,10 @@ psql | pgbench | pg_basebackup | pg_amcheck)
     [ $# -ge 1 ] || usage "$cmd needs DATA"
     data=$1
     shift
-    port=$(conf_get "$data" port)
-    sock=$(conf_get "$data" sockdir)
+    # PGSH_PORT / PGSH_SOCKDIR (what `port` and `sockdir` said) spare the read of DATA: a client
+    # of a server whose filesystem fails must fail in the server, not here.
+    port=${PGSH_PORT:-$(conf_get "$data" port)}
+    sock=${PGSH_SOCKDIR:-$(conf_get "$data" sockdir)}
     [ -n "$port" ] && [ -n "$sock" ] || die "'$data' was not made by pg.sh init"
     if [ "$cmd" = psql ]; then
         as_pg "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres "$@"

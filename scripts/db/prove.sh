@@ -93,6 +93,10 @@ up_cluster() {
     db_up "$T" db
     db_pg_init "$DATA"
     "$here/pg.sh" start "$DATA" "$PGLOG"
+    # The clients connect without reading the mount (see pg.sh psql).
+    PGSH_PORT=$("$here/pg.sh" port "$DATA")
+    PGSH_SOCKDIR=$("$here/pg.sh" sockdir "$DATA")
+    export PGSH_PORT PGSH_SOCKDIR
     ev "PostgreSQL $("$PGBIN/postgres" --version | awk '{print $3}') on $("$here/target.sh" version "$T")," \
         "data folder on the mount, backing $BACKING${CMKFS_MOUNT_OPTS:+, cmk-fs --revalidate-s $FS_REVAL}"
 }
@@ -260,12 +264,16 @@ key_event() {
     errors=$(grep -c 'ERROR:' "$DB_ROOT/pg-$ev_name.log" || true)
     fatals=$(grep -c 'FATAL:' "$DB_ROOT/pg-$ev_name.log" || true)
     first_panic=$(grep -m1 'PANIC:' "$DB_ROOT/pg-$ev_name.log" | sed 's/^.*PANIC: */PANIC: /' | cut -c1-160 || true)
+    # The server's own first I/O error (log lines start with "YYYY-MM-DD HH:MM:SS.mmm UTC").
+    local eio_at eio_s=none
+    eio_at=$(grep -m1 'Input/output error' "$DB_ROOT/pg-$ev_name.log" | awk '{ print $1 " " $2 " " $3 }' || true)
+    [ -z "$eio_at" ] || eio_s=$(awk -v a="$t_ev" -v b="$(date -d "$eio_at" +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
     if alive "$pm"; then
         pmstate="postmaster $pm still running with $(ps --ppid "$pm" --no-headers | wc -l) children"
     else
         pmstate="postmaster $pm exited"
     fi
-    ev "$ev_name: PostgreSQL's log since the $ev_name: $panics PANIC, $errors ERROR, $fatals FATAL lines${first_panic:+; first $first_panic}; ${pmstate} $(since "$t_ev") s after the $ev_name; cmk-fs: $({ grep -m1 'revoked' "$DB_ROOT/db.fs.log" 2>/dev/null || echo 'no revocation logged'; } | sed 's/^[^ ]* [^ ]* //' | cut -c1-140)"
+    ev "$ev_name: PostgreSQL's log since the $ev_name: $panics PANIC, $errors ERROR, $fatals FATAL lines, the first "Input/output error" after ${eio_s} s${first_panic:+; first $first_panic}; ${pmstate} $(since "$t_ev") s after the $ev_name; cmk-fs: $({ grep -m1 'revoked' "$DB_ROOT/db.fs.log" 2>/dev/null || echo 'no revocation logged'; } | sed 's/^[^ ]* [^ ]* //' | cut -c1-140)"
     bg_stop
     "$here/pg.sh" stop "$DATA"
     # Back: recover (or re-enable) the key, remount, start (crash recovery).
@@ -281,12 +289,11 @@ key_event() {
     "$here/target.sh" up "$T" "$BACKING" "$MNT" "$ST"
     local t_rec
     t_rec=$(now)
-    : >"$DB_ROOT/recovery.log"
-    "$here/pg.sh" start "$DATA" "$DB_ROOT/recovery.log"
+    logstart=$(wc -l <"$PGLOG")
+    "$here/pg.sh" start "$DATA" "$PGLOG"
     local rec_s redo
     rec_s=$(since "$t_rec")
-    redo=$(grep -m1 -o 'redo done at [0-9A-F/]*' "$DB_ROOT/recovery.log" || echo 'no redo line')
-    cat "$DB_ROOT/recovery.log" >>"$PGLOG"
+    redo=$(tail -n +"$((logstart + 1))" "$PGLOG" | grep -m1 -o 'redo done at [0-9A-F/]*' || echo 'no redo line')
     check_acks "$DB_ROOT"/ack-*
     ev "$ev_name: key $([ "$ev_name" = delete ] && echo recovered || echo re-enabled), remounted, server up after ${rec_s} s ($redo); acknowledged commits so far $ACKED, present $PRESENT rows, missing $MISSING"
     RESULT="$RESULT, lost $MISSING of $ACKED"
