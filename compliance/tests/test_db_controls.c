@@ -4,7 +4,8 @@
  * backing folder and fails; DB-DEL with a mount that revalidates every 600 s (the control's
  * bound stays 2 s + 2 s) sees no failed write within 24 s of the delete and fails; without
  * PostgreSQL (PGBIN pointing nowhere) a control is not applicable with "skipped: ...", never a
- * pass; and the glue passes a control only on exit 0 with a pass line and no failure (a
+ * pass; DB-BAK against passthrough finds the canary in its backup, which also mounts with no
+ * key at all; and the glue passes a control only on exit 0 with a pass line and no failure (a
  * stand-in script, for each of the four). Their passing runs are make compliance's (they are
  * measurements). Tests that need a machine where prove.sh can run (root, PostgreSQL 15, FUSE,
  * bin/cmk-fs) skip with the reason.
@@ -65,15 +66,24 @@ Test(db_controls, no_postgresql_is_skipped_not_passed)
     }
 }
 
-Test(db_controls, coverage_fails_on_a_plaintext_target)
+/* Runs |id| for real with |env|=|value| (prove.sh must be able to run here): it must fail, with
+ * |want| in its reason. */
+static struct comp_control run_failing(const char *id, const char *env, const char *value,
+                                       const char *want)
 {
     need_prove();
-    cr_assert_eq(setenv("PROVE_TARGET", "cmkfs-pass", 1), 0);
-    struct comp_control c = run_one("DB-COV");
+    cr_assert_eq(setenv(env, value, 1), 0);
+    struct comp_control c = run_one(id);
     cr_assert_eq(c.verdict, COMP_VERDICT_FAIL, "%s | %s", c.reason, c.evidence);
-    cr_assert_not_null(strstr(c.reason, " canary hits in the backing folder (cmkfs-pass): "
-                                        "plaintext at rest ("),
-                       "%s", c.reason);
+    cr_assert_not_null(strstr(c.reason, want), "%s", c.reason);
+    return c;
+}
+
+Test(db_controls, coverage_fails_on_a_plaintext_target)
+{
+    struct comp_control c =
+        run_failing("DB-COV", "PROVE_TARGET", "cmkfs-pass",
+                    " canary hits in the backing folder (cmkfs-pass): plaintext at rest (");
     /* The positive control still found it through the mount: the failure is the backing's. */
     cr_assert_null(strstr(c.reason, "positive control"), "%s", c.reason);
     cr_assert_not_null(strstr(c.measured, "backing "), "%s", c.measured);
@@ -82,17 +92,23 @@ Test(db_controls, coverage_fails_on_a_plaintext_target)
 
 Test(db_controls, delete_fails_when_the_mount_revalidates_too_late)
 {
-    need_prove();
-    cr_assert_eq(setenv("PROVE_FS_REVAL_S", "600", 1), 0);
-    struct comp_control c = run_one("DB-DEL");
-    cr_assert_eq(c.verdict, COMP_VERDICT_FAIL, "%s | %s", c.reason, c.evidence);
-    cr_assert_not_null(strstr(c.reason, "delete: no failed write within 24 s of the delete (bound "
-                                        "4 s = revalidation 2 s + 2 s)"),
-                       "%s", c.reason);
+    struct comp_control c = run_failing(
+        "DB-DEL", "PROVE_FS_REVAL_S", "600",
+        "delete: no failed write within 24 s of the delete (bound 4 s = revalidation 2 s + 2 s)");
     /* Nothing was lost meanwhile, and the disable step did not run after the failure. */
     cr_assert_not_null(strstr(c.evidence, "missing 0"), "%s", c.evidence);
     cr_assert_not_null(strstr(c.evidence, "disable: not run (the delete step failed)"), "%s",
                        c.evidence);
+}
+
+Test(db_controls, backup_fails_on_a_plaintext_target)
+{
+    struct comp_control c = run_failing("DB-BAK", "PROVE_TARGET", "cmkfs-pass",
+                                        " canary hits in the backup");
+    /* And a backup without a key restores without one: nothing to purge. */
+    cr_assert_not_null(
+        strstr(c.reason, "mounting the backup after the purge: exit 0, expected 3 (key inaccessible)"),
+        "%s", c.reason);
 }
 
 /*

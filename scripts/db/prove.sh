@@ -24,8 +24,8 @@
 # "pass: TEXT" (the verdict when nothing failed), "skip: REASON". Exit 0 pass, 1 fail,
 # 2 usage, 77 skipped (no PostgreSQL 15, not root, no FUSE, cmk-fs or vault-mock not built).
 #
-# Environment: PROVE_TARGET (cmkfs-cmk; cov also takes cmkfs-pass or plain, the tests' way to
-# make DB-COV fail), PROVE_REVAL_S (2: the interval the bound is judged against),
+# Environment: PROVE_TARGET (cmkfs-cmk; cov also takes cmkfs-pass or plain, bak cmkfs-pass:
+# the tests' way to make DB-COV and DB-BAK fail), PROVE_REVAL_S (2: the interval the bound is judged against),
 # PROVE_FS_REVAL_S (the mount's --revalidate-s, default PROVE_REVAL_S: a test mounts with 600
 # to make DB-DEL fail), PROVE_CRASH_POINTS (20), PROVE_SEED (15: the kill delays), PGBIN.
 set -Eeuo pipefail
@@ -59,8 +59,8 @@ for v in "$REVAL" "$FS_REVAL" "$POINTS" "$SEED"; do
     [[ "$v" =~ ^[0-9]+$ ]] && [ "$v" -ge 1 ] || usage "PROVE_* numbers must be whole numbers >= 1 (got '$v')"
 done
 case "$ctl:$T" in
-cov:plain | cov:cmkfs-pass | *:cmkfs-cmk) ;;
-*) usage "PROVE_TARGET '$T' does not fit '$ctl' (cmkfs-cmk; cov also takes cmkfs-pass, plain)" ;;
+cov:plain | cov:cmkfs-pass | bak:cmkfs-pass | *:cmkfs-cmk) ;;
+*) usage "PROVE_TARGET '$T' does not fit '$ctl' (cmkfs-cmk; cov also takes cmkfs-pass, plain; bak cmkfs-pass)" ;;
 esac
 
 # ---- can it run here? -------------------------------------------------------------------------
@@ -385,7 +385,7 @@ ctl_bak() {
     grep -q '^START WAL LOCATION' "$DB_ROOT/cmkbak.out" || { fail "pg_backup_stop gave no backup label: $(one_line 200 <"$DB_ROOT/cmkbak.out")"; return; }
     sed -n '/^START WAL LOCATION/,/^START TIMELINE/p' "$DB_ROOT/cmkbak.out" >"$DB_ROOT/backup_label"
     read -r hh hf hb <<<"$(scan "$bk" "$canary")"
-    ev "backup: the backing folder copied between pg_backup_start and pg_backup_stop (1000 rows committed meanwhile), WAL copied after the stop: $hf files, $hb bytes, key table $(find "$bk/keyring" -type f | wc -l) files; $hh canary hits"
+    ev "backup: the backing folder copied between pg_backup_start and pg_backup_stop (1000 rows committed meanwhile), WAL copied after the stop: $hf files, $hb bytes, key table $({ find "$bk/keyring" -type f 2>/dev/null || true; } | wc -l) files; $hh canary hits"
     [ "$hh" -eq 0 ] || fail "$hh canary hits in the backup"
     # Finding: PostgreSQL's own backup tool writes wherever it is told, in plaintext.
     local pb=$DB_ROOT/basebackup
@@ -400,8 +400,10 @@ ctl_bak() {
     # Restore into a new folder with a new state folder (same vault, no freshness anchor yet).
     local rst=$DB_ROOT/restore.state rmnt=$DB_ROOT/restore.mnt rdata=$DB_ROOT/restore.mnt/pgdata
     mkdir -m 0700 "$rst"
-    ln -s "$ST/vault" "$rst/vault"
-    cp "$ST/vault.url" "$ST/service.token" "$rst/"
+    if [ "$T" = cmkfs-cmk ]; then
+        ln -s "$ST/vault" "$rst/vault"
+        cp "$ST/vault.url" "$ST/service.token" "$rst/"
+    fi
     DB_MOUNTS+=("$T|$rmnt|$rst")
     export CMKFS_MOUNT_OPTS="--revalidate-s $FS_REVAL --log-file $DB_ROOT/restore.fs.log"
     "$here/target.sh" up "$T" "$bk" "$rmnt" "$rst"
@@ -419,13 +421,19 @@ ctl_bak() {
     TARGET_KEEP_VAULT=1 "$here/target.sh" down "$T" "$rmnt" "$rst"
     # Purge the key: the backup must not open any more.
     local sd sp rc=0 err
-    sd=$(vault DELETE /keys/db-kek)
-    sp=$(vault DELETE /deletedkeys/db-kek)
-    ev "key officer DELETE /keys/db-kek: $sd; purge DELETE /deletedkeys/db-kek: $sp; GET /deletedkeys/db-kek: $(vault GET /deletedkeys/db-kek)"
-    [ "$sd" = 200 ] && [ "$sp" = 204 ] || fail "delete/purge answered $sd/$sp, expected 200/204"
+    local -a keyopts=(--passthrough)
+    if [ "$T" = cmkfs-cmk ]; then
+        sd=$(vault DELETE /keys/db-kek)
+        sp=$(vault DELETE /deletedkeys/db-kek)
+        ev "key officer DELETE /keys/db-kek: $sd; purge DELETE /deletedkeys/db-kek: $sp; GET /deletedkeys/db-kek: $(vault GET /deletedkeys/db-kek)"
+        [ "$sd" = 200 ] && [ "$sp" = 204 ] || fail "delete/purge answered $sd/$sp, expected 200/204"
+        keyopts=(--vault-url "$(cat "$ST/vault.url")" --vault-key db-kek --vault-ca "$ST/vault/ca.pem"
+            --vault-token-file "$ST/service.token")
+    else
+        ev "$T: no key to delete or purge"
+    fi
     mkdir -p "$rmnt"
-    err=$(CMK_ANCHOR_DIR="$rst/anchors" "$BIN/cmk-fs" mount "$bk" "$rmnt" --vault-url "$(cat "$ST/vault.url")" \
-        --vault-key db-kek --vault-ca "$ST/vault/ca.pem" --vault-token-file "$ST/service.token" 2>&1) || rc=$?
+    err=$(CMK_ANCHOR_DIR="$rst/anchors" "$BIN/cmk-fs" mount "$bk" "$rmnt" "${keyopts[@]}" 2>&1) || rc=$?
     ev "mount of the backup after the purge: exit $rc: $(printf '%s' "$err" | one_line 240)"
     [ "$rc" -eq 3 ] || fail "mounting the backup after the purge: exit $rc, expected 3 (key inaccessible)"
     case "$err" in *KEK_NOT_FOUND*) ;; *) fail "mounting the backup after the purge did not say ENG_ERR_KEK_NOT_FOUND: $(printf '%s' "$err" | one_line 200)" ;; esac
