@@ -214,6 +214,7 @@ bg_stop() { # stop the background clients of a phase (they end on their own afte
     BG=()
 }
 # lib.sh's cleanup (unmount, stop, remove) after the clients; it exits with the run's status.
+prove_rc=0
 trap 'prove_rc=$?; trap - ERR; set +e; bg_stop; (exit $prove_rc); db_cleanup' EXIT
 
 # ---- DB-DEL -----------------------------------------------------------------------------------
@@ -340,7 +341,7 @@ SQL
     tmpfiles=$(find "$DATA/base/pgsql_tmp" -type f 2>/dev/null | wc -l)
     tmpbytes=$(find "$DATA/base/pgsql_tmp" -type f -printf '%s\n' 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')
     ev "$rows rows with canary $canary..., a sort under work_mem 64kB held open by a cursor: $tmpfiles temporary files ($tmpbytes bytes) in base/pgsql_tmp; CHECKPOINT done"
-    local b m_wal m_base m_tmp
+    local m_wal m_base m_tmp
     read -r bh bf bb <<<"$(scan "$BACKING" "$canary")"
     ev "backing folder $BACKING: $bf files, $bb bytes scanned, $bh canary hits"
     read -r m_wal _ _ <<<"$(scan "$DATA/pg_wal" "$canary")"
