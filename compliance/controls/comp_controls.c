@@ -141,6 +141,41 @@ static const struct entry catalogue[] = {
      "points) with 0 vault calls; fail if the interval lies wholly below 0.98 or vault calls "
      "were made; else INCONCLUSIVE (not applicable) with the figures",
      ctl_perf},
+    {"DB-DEL", "A running PostgreSQL loses access when the KEK is deleted or disabled",
+     SEED "\"Since the KEK is required to decrypt the DEKs, the KEK is effectively a single point "
+          "and deletion of the KEK effectively deletes the DEKs.\"",
+     "PostgreSQL 15 on cmk-fs (vault CMK, --revalidate-s 2) under pgbench -c 2, an acknowledging "
+     "client (records each committed id) and a reading client (sequential scans through the "
+     "filesystem); the key officer deletes the key: time from the call to the first failed "
+     "write and read, bound revalidation + 2 s; PostgreSQL's log and postmaster recorded; "
+     "recover the key, remount, crash recovery, every acknowledged id present; the same for "
+     "disable / re-enable (scripts/db/prove.sh del)",
+     ctl_db_delete},
+    {"DB-COV", "PostgreSQL's data, WAL and temporary files hold no plaintext at rest",
+     SEED "\"All Data including backups and temporary files created while running queries are "
+          "encrypted on disk.\"",
+     "rows carrying a random canary; a sort under work_mem 64kB held open by a cursor (temporary "
+     "files, log_temp_files = 0), WAL, CHECKPOINT; scan every byte of the backing folder for the "
+     "canary (must be 0); positive control: the same scan of the mount finds it in WAL, "
+     "relation and temporary files (scripts/db/prove.sh cov)",
+     ctl_db_coverage},
+    {"DB-BAK", "Backups of the encrypted database are ciphertext and die with the key",
+     SEED "\"Data, including backups, are encrypted on disk.\"; \"deletion of the KEK "
+          "effectively deletes the DEKs\"",
+     "copy the backing folder (ciphertext and key table) between pg_backup_start and "
+     "pg_backup_stop with commits meanwhile, WAL after the stop; 0 canary hits in the copy; "
+     "restore into a new folder, mount, start from the backup label, every row present; delete "
+     "and purge the key: the copy must not mount (exit 3, ENG_ERR_KEK_NOT_FOUND); finding: canary "
+     "hits of a pg_basebackup to a plain folder (scripts/db/prove.sh bak)",
+     ctl_db_backup},
+    {"DB-CRASH", "No acknowledged commit is lost when cmk-fs is killed",
+     "PostgreSQL 15 documentation, 30.1 Reliability: \"a committed transaction ... must be "
+     "recoverable\" after a crash, given a filesystem that honours fsync",
+     "20 kill -9 of the cmk-fs daemon (fixed-seed points) under pgbench -c 2 and an "
+     "acknowledging client; after each: remount, crash recovery, every acknowledged id present, "
+     "count(*) of every table, pg_amcheck; at the end pg_checksums --check (initdb "
+     "--data-checksums) (scripts/db/prove.sh crash)",
+     ctl_db_crash},
 };
 
 #define NUM_CONTROLS (sizeof(catalogue) / sizeof(catalogue[0]))

@@ -128,4 +128,10 @@ void ctl_perf(struct ctx *x, struct comp_control *c);
 int cc_perf_judge(struct comp_control *c, double med, double lo, double hi, double aamed,
                    unsigned long long calls);
 
+/* comp_ctl_db.c: PostgreSQL on cmk-fs under CMK, through scripts/db/prove.sh */
+void ctl_db_delete(struct ctx *x, struct comp_control *c);
+void ctl_db_coverage(struct ctx *x, struct comp_control *c);
+void ctl_db_backup(struct ctx *x, struct comp_control *c);
+void ctl_db_crash(struct ctx *x, struct comp_control *c);
+
 #endif /* COMP_CTL_INTERNAL_H */

@@ -378,7 +378,7 @@ static void md_mapping(FILE *f, const struct comp_report *r)
 {
     fputs("## NIST SP 800-53 rev 5 mapping\n\n"
           "From compliance/sp800-53-map.tsv (CMK-KAT-01 stands for the known-answer vectors; "
-          "DB-* controls of issue 15 do not exist yet and get their rows there). "
+          "DB-* are the PostgreSQL controls of issue 15). "
           "assessment-results.json holds the same as OSCAL.\n\n"
           "| control | verdict | SP 800-53 rev 5 | rationale |\n|---|---|---|---|\n",
           f);
@@ -413,12 +413,13 @@ static void md_claims(FILE *f, const struct comp_report *r)
          "concepts", "CMK-PERF-01"},
         {"You fully control data access with the ability to remove the key and make the "
          "database inaccessible.",
-         "concepts, announcement", "CMK-DEL-01, CMK-DEL-02, CMK-DEL-03, CMK-DEL-05"},
+         "concepts, announcement", "CMK-DEL-01, CMK-DEL-02, CMK-DEL-03, CMK-DEL-05, DB-DEL"},
         {"Deletion of the KEK effectively deletes the DEKs.", "concepts",
-         "CMK-DEL-01, CMK-DEL-05, CMK-COV-02"},
+         "CMK-DEL-01, CMK-DEL-05, CMK-COV-02, DB-DEL, DB-BAK"},
         {"All Data including backups and temporary files created while running queries are "
          "encrypted on disk.",
-         "concepts", "CMK-COV-01, CMK-DEL-05 (backups unreadable after purge)"},
+         "concepts",
+         "CMK-COV-01, CMK-DEL-05 (backups unreadable after purge), DB-COV, DB-BAK (PostgreSQL)"},
         {"A Key Vault administrator gives the following access rights to the server: get, "
          "wrapKey, unwrapKey.",
          "concepts", "CMK-SOD-01, CMK-DEL-03"},

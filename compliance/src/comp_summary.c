@@ -158,6 +158,16 @@ cJSON *comp_summary_json(const struct comp_report *r)
                     "backing folder (see fs/README.md), as EDB's and pg_tde's documents say of "
                     "theirs."));
     }
+    /* Evidence lines a control marks "FINDING: " (e.g. DB-BAK: pg_basebackup is plaintext). */
+    for (size_t i = 0; i < r->num_controls; i++) {
+        const struct comp_control *c = &r->controls[i];
+        for (const char *e = c->evidence; (e = strstr(e, "FINDING: ")) != NULL; e += 9) {
+            if (e == c->evidence || e[-1] == '\n') {
+                snprintf(text, sizeof(text), "%s: %.*s", c->id, (int)strcspn(e + 9, "\n"), e + 9);
+                cJSON_AddItemToArray(fi, cJSON_CreateString(text));
+            }
+        }
+    }
     for (size_t i = 0; i < r->num_controls; i++) {
         const struct comp_control *c = &r->controls[i];
         if (c->verdict == COMP_VERDICT_FAIL) {

@@ -3,11 +3,13 @@
 # folder of the caller's choice (a mount of the filesystem under test).
 #
 #   pg.sh init DATA SOCKDIR [--shared-buffers SIZE]   initdb --data-checksums, free port
-#   pg.sh start DATA                                  pg_ctl start -w (log: DATA/../pg-NAME.log)
+#   pg.sh start DATA [LOG]                            pg_ctl start -w (log: LOG, default DATA.log)
 #   pg.sh stop DATA                                   fast shutdown; immediate, then SIGKILL
 #                                                     of the postmaster if that fails
 #   pg.sh port DATA | sockdir DATA                    what init chose
 #   pg.sh psql DATA ARGS... | pgbench DATA ARGS...    the client against the cluster
+#   pg.sh pg_basebackup DATA ARGS... | pg_amcheck DATA ARGS...   (also connected to it)
+#   pg.sh checksums DATA                              pg_checksums --check (server stopped)
 #
 # As root every server-side step runs as the `postgres` user (PostgreSQL
 # refuses root): DATA is chowned to it, and the folders above DATA and
@@ -19,7 +21,7 @@ set -euo pipefail
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 die() { echo "pg.sh: $*" >&2; exit 1; }
-usage() { echo "pg.sh: $*" >&2; sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { echo "pg.sh: $*" >&2; sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 as_pg() {
     if [ "$(id -u)" -eq 0 ]; then
@@ -109,10 +111,20 @@ CONF
 CONF
     ;;
 start)
-    [ $# -eq 1 ] || usage "start needs DATA"
+    [ $# -ge 1 ] && [ $# -le 2 ] || usage "start needs DATA [LOG]"
     data=$1
     [ -f "$data/PG_VERSION" ] || die "'$data' holds no cluster (run pg.sh init)"
-    log="$data.log"
+    log=${2:-$data.log}
+    # A postmaster.pid left by a server that died with its filesystem names a process that is
+    # gone or a zombie (its parent, init, may reap it late): PostgreSQL would refuse to start.
+    # The same holds for its socket's lock file.
+    for lock in "$data/postmaster.pid" "$(conf_get "$data" sockdir)/.s.PGSQL.$(conf_get "$data" port).lock"; do
+        old=$(head -n 1 "$lock" 2>/dev/null || true)
+        if [[ "$old" =~ ^[0-9]+$ ]] && ! alive "$old"; then
+            echo "pg.sh: removing $lock of the dead postmaster $old" >&2
+            rm -f "$lock"
+        fi
+    done
     [ "$(id -u)" -ne 0 ] || { touch "$log"; chown postgres "$log"; }
     as_pg "$PGBIN/pg_ctl" -D "$data" -l "$log" -w -t 120 start >/dev/null ||
         { tail -n 20 "$log" >&2; die "the server on '$data' did not start (log: $log)"; }
@@ -123,9 +135,10 @@ stop)
     pid=
     if [ -r "$data/postmaster.pid" ]; then
         pid=$(head -n 1 "$data/postmaster.pid" 2>/dev/null || true)
-    elif [ ! -e "$data/PG_VERSION" ]; then
-        # The data folder cannot be read (a filesystem that died, ENOTCONN) or holds no
-        # cluster: find the postmaster by its command line.
+    fi
+    if [ -z "$pid" ]; then
+        # The data folder cannot be read (a filesystem that died, ENOTCONN, or whose key was
+        # revoked, EIO) or holds no cluster: find the postmaster by its command line.
         pid=$(postmaster_of "$data")
     fi
     [[ "$pid" =~ ^[0-9]+$ ]] && alive "$pid" || exit 0
@@ -150,17 +163,23 @@ stop)
     ;;
 port) [ $# -eq 1 ] || usage "port needs DATA"; conf_get "$1" port ;;
 sockdir) [ $# -eq 1 ] || usage "sockdir needs DATA"; conf_get "$1" sockdir ;;
-psql | pgbench)
+checksums)
+    [ $# -eq 1 ] || usage "checksums needs DATA"
+    as_pg "$PGBIN/pg_checksums" --check -D "$1"
+    ;;
+psql | pgbench | pg_basebackup | pg_amcheck)
     [ $# -ge 1 ] || usage "$cmd needs DATA"
     data=$1
     shift
-    port=$(conf_get "$data" port)
-    sock=$(conf_get "$data" sockdir)
+    # PGSH_PORT / PGSH_SOCKDIR (what `port` and `sockdir` said) spare the read of DATA: a client
+    # of a server whose filesystem fails must fail in the server, not here.
+    port=${PGSH_PORT:-$(conf_get "$data" port)}
+    sock=${PGSH_SOCKDIR:-$(conf_get "$data" sockdir)}
     [ -n "$port" ] && [ -n "$sock" ] || die "'$data' was not made by pg.sh init"
     if [ "$cmd" = psql ]; then
         as_pg "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres "$@"
     else
-        as_pg "$PGBIN/pgbench" -h "$sock" -p "$port" -U postgres "$@"
+        as_pg "$PGBIN/$cmd" -h "$sock" -p "$port" -U postgres "$@"
     fi
     ;;
 *) usage "unknown command '$cmd'" ;;

@@ -20,6 +20,10 @@
 #   cmkfs-smk   bin/cmk-fs under a service-managed key file (made with bin/cmk)
 #   cmkfs-cmk   bin/cmk-fs under an RSA-3072 key in a vault-mock started here
 #
+# Environment (for scripts/db/prove.sh): CMKFS_MOUNT_OPTS extra `cmk-fs mount` options (e.g.
+# "--revalidate-s 2 --log-file F"); VAULT_MOCK_OPTS extra vault-mock options (e.g.
+# "--purge-protection off"); TARGET_KEEP_VAULT=1 makes `down` leave the vault running (remount).
+#
 # Exit codes: 0 ok, 1 failure, 2 usage, 77 target not available.
 set -euo pipefail
 
@@ -72,7 +76,8 @@ wait_mounted() {
 start_vault() {
     local st=$1 url ready
     mkdir -m 700 "$st/vault"
-    "$BIN/vault-mock" --state "$st/vault" --listen 127.0.0.1:0 >"$st/vault.out" 2>"$st/vault.err" &
+    # shellcheck disable=SC2086 # VAULT_MOCK_OPTS is a list of options
+    "$BIN/vault-mock" --state "$st/vault" --listen 127.0.0.1:0 ${VAULT_MOCK_OPTS:-} >"$st/vault.out" 2>"$st/vault.err" &
     echo $! >"$st/vault.pid"
     for _ in $(seq 1 300); do
         ready=$(grep -m1 '^vault-mock ready ' "$st/vault.out" 2>/dev/null || true)
@@ -172,7 +177,8 @@ up() {
                 die "cmk-fs init failed on '$backing'"
         fi
         # shellcheck disable=SC2046
-        "$BIN/cmk-fs" mount "$backing" "$mnt" "${extra[@]}" $(cmkfs_keyopts "$st" "$t") ||
+        "$BIN/cmk-fs" mount "$backing" "$mnt" "${extra[@]}" $(cmkfs_keyopts "$st" "$t") \
+            ${CMKFS_MOUNT_OPTS:-} ||
             die "cmk-fs mount of '$backing' on '$mnt' failed"
         ;;
     esac
@@ -197,7 +203,7 @@ down() {
         fi
         is_mounted "$mnt" && die "'$mnt' is still mounted"
     fi
-    if [ -f "$st/vault.pid" ]; then
+    if [ -f "$st/vault.pid" ] && [ -z "${TARGET_KEEP_VAULT:-}" ]; then
         pid=$(cat "$st/vault.pid")
         kill -TERM "$pid" 2>/dev/null || true
         for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
