@@ -82,7 +82,7 @@ static void take_line(struct comp_control *c, struct prove_out *po, char *line)
 static void last_line(const char *path, char *out, size_t max)
 {
     size_t len = 0;
-    char *s = cc_slurp(path, &len);
+    char *s = vmt_read_file(path, &len);
     out[0] = '\0';
     if (s == NULL) {
         return;
