@@ -38,6 +38,7 @@
 #define CMKFS_HDR_GCM_OFF 64U        /* header: key generation (4) | reserved encryptions (8) */
 #define CMKFS_GCM_LIMIT   (1ULL << 28) /* encryptions per file key (as the store's DEK limit) */
 #define CMKFS_GCM_RESERVE (1ULL << 16) /* encryptions reserved in the header at a time */
+#define CMKFS_OLD_GENS    4U           /* ciphers of older key generations kept per open file */
 #define CMKFS_HIDDEN      ".fuse_hidden" /* libfuse's names for unlinked open files (reserved) */
 #define CMKFS_ORPHANS     "orphans"      /* BACKING/orphans: where those live */
 
@@ -72,6 +73,10 @@ struct cmkfs_node {
     uint32_t gen;                      /* the key generation cipher belongs to */
     uint64_t inv_used;                 /* encryptions under it (counted from the reservation) */
     uint64_t inv_reserved;             /* encryptions reserved in the header */
+    pthread_mutex_t old_lock;          /* guards adding to old[] (readers add too) */
+    size_t n_old;                      /* ciphers of older generations kept, for reading */
+    uint32_t old_gen[CMKFS_OLD_GENS];
+    struct eng_cipher *old[CMKFS_OLD_GENS];
 };
 
 extern struct cmkfs g_fs;

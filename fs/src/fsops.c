@@ -322,6 +322,75 @@ static int gcm_derive(const uint8_t *fnonce, uint32_t gen, struct eng_cipher **o
     return *out != NULL ? 0 : -EIO;
 }
 
+/* GCM: the header's key generation and reservation := n->gen, |count| (|sync|: durably). */
+static int gcm_save_count(struct cmkfs_node *n, int fd, uint64_t count, int sync)
+{
+    uint8_t b[12];
+    put_be32(b, n->gen);
+    put_be32(b + 4, (uint32_t)(count >> 32));
+    put_be32(b + 8, (uint32_t)count);
+    int rc = pwrite_full(fd, b, sizeof(b), CMKFS_HDR_GCM_OFF);
+    if (rc == 0 && sync && fdatasync(fd) != 0) {
+        rc = -errno;
+    }
+    if (rc == 0) {
+        n->inv_reserved = count;
+    }
+    return rc;
+}
+
+/*
+ * GCM: keeps |c| (generation |gen|) for reading units of that generation,
+ * or frees it when CMKFS_OLD_GENS are kept already. Entries stay until the
+ * node goes or its keys are wiped, so readers may use them without a lock.
+ */
+static void gcm_keep_old(struct cmkfs_node *n, uint32_t gen, struct eng_cipher *c)
+{
+    pthread_mutex_lock(&n->old_lock);
+    if (c != NULL && n->n_old < CMKFS_OLD_GENS) {
+        n->old_gen[n->n_old] = gen;
+        n->old[n->n_old++] = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&n->old_lock);
+    eng_cipher_free(c);
+}
+
+/* GCM: the cipher of generation |gen| (*tmp: one the caller frees, when none is kept). */
+static int gcm_cipher_of(struct cmkfs_node *n, uint32_t gen, const struct eng_cipher **c,
+                         struct eng_cipher **tmp)
+{
+    *tmp = NULL;
+    if (gen == n->gen) {
+        *c = n->cipher;
+        return 0;
+    }
+    pthread_mutex_lock(&n->old_lock);
+    for (size_t i = 0; i < n->n_old; i++) {
+        if (n->old_gen[i] == gen) {
+            *c = n->old[i];
+            pthread_mutex_unlock(&n->old_lock);
+            return 0;
+        }
+    }
+    pthread_mutex_unlock(&n->old_lock);
+    struct eng_cipher *d = NULL;
+    int rc = gcm_derive(n->fnonce, gen, &d);
+    if (rc != 0) {
+        return rc;
+    }
+    *c = d;
+    pthread_mutex_lock(&n->old_lock);
+    if (gen < n->gen && n->n_old < CMKFS_OLD_GENS) { /* a real older generation: keep it */
+        n->old_gen[n->n_old] = gen;
+        n->old[n->n_old++] = d;
+    } else { /* a corrupt record's generation, or no room */
+        *tmp = d;
+    }
+    pthread_mutex_unlock(&n->old_lock);
+    return 0;
+}
+
 /*
  * GCM: counts |k| encryptions under the file's current key (node lock held
  * exclusively). Counts are reserved in the header (generation, reserved
@@ -336,7 +405,7 @@ static int gcm_reserve(struct cmkfs_node *n, int fd, uint64_t k)
         if (rc != 0) {
             return rc;
         }
-        eng_cipher_free(n->cipher);
+        gcm_keep_old(n, n->gen, n->cipher); /* its units still read */
         n->cipher = c;
         n->gen++;
         n->inv_used = 0;
@@ -345,18 +414,10 @@ static int gcm_reserve(struct cmkfs_node *n, int fd, uint64_t k)
     if (n->inv_used + k > n->inv_reserved) {
         uint64_t want = n->inv_used + k + CMKFS_GCM_RESERVE;
         want = want < g_fs.gcm_limit ? want : g_fs.gcm_limit;
-        uint8_t b[12];
-        put_be32(b, n->gen);
-        put_be32(b + 4, (uint32_t)(want >> 32));
-        put_be32(b + 8, (uint32_t)want);
-        int rc = pwrite_full(fd, b, sizeof(b), CMKFS_HDR_GCM_OFF);
-        if (rc == 0 && fdatasync(fd) != 0) {
-            rc = -errno;
-        }
+        int rc = gcm_save_count(n, fd, want, 1);
         if (rc != 0) {
             return rc;
         }
-        n->inv_reserved = want;
     }
     n->inv_used += k;
     return 0;
@@ -441,17 +502,14 @@ static int gcm_range(struct cmkfs_node *n, int fd, enum eng_dir dir, uint64_t fi
             while (k < nu && get_be32(units[k].iv + CMKFS_GCM_REC - 4) == gen) {
                 k++;
             }
-            struct eng_cipher *old = NULL;
-            const struct eng_cipher *c = n->cipher;
-            if (gen != n->gen) { /* written before a re-key (or a corrupt record: fails below) */
-                int rc = gcm_derive(n->fnonce, gen, &old);
-                if (rc != 0) {
-                    return rc;
-                }
-                c = old;
+            struct eng_cipher *tmp = NULL;
+            const struct eng_cipher *c = NULL;
+            int rc = gcm_cipher_of(n, gen, &c, &tmp); /* gen != n->gen: before a re-key */
+            if (rc != 0) {
+                return rc;
             }
             eng_cipher_batch(c, dir, units + j, k - j);
-            eng_cipher_free(old);
+            eng_cipher_free(tmp);
             for (size_t i = j; i < k; i++) {
                 if (units[i].status != ENG_OK && at[i] < *bad) {
                     *bad = at[i];
@@ -641,12 +699,34 @@ static int load_key(struct cmkfs_node *n, int fd)
     return n->cipher != NULL ? 0 : -EIO;
 }
 
-static void node_put(struct cmkfs_node *n)
+/* Wipes the node's ciphers (its lock held exclusively, or no other user). */
+static void node_wipe(struct cmkfs_node *n)
+{
+    eng_cipher_free(n->cipher); /* wipes the key schedule */
+    n->cipher = NULL;
+    for (size_t i = 0; i < n->n_old; i++) {
+        eng_cipher_free(n->old[i]);
+        n->old[i] = NULL;
+    }
+    n->n_old = 0;
+}
+
+/* Drops a reference to |n| (|fd|: an open descriptor of its backing file). */
+static void node_put(struct cmkfs_node *n, int fd)
 {
     pthread_mutex_lock(&g_fs.nodes_lock);
     if (--n->refs > 0) {
         pthread_mutex_unlock(&g_fs.nodes_lock);
         return;
+    }
+    if (n->cipher != NULL && g_fs.rec != 0 && n->inv_used < n->inv_reserved) {
+        /*
+         * GCM, last close: the header's reservation shrinks to what was
+         * used, so the next open goes on counting from there (a crash
+         * leaves the reservation, which only over-counts). Under
+         * nodes_lock: no new node of this file reads the header meanwhile.
+         */
+        gcm_save_count(n, fd, n->inv_used, 0);
     }
     for (struct cmkfs_node **pp = &g_fs.nodes; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == n) {
@@ -655,7 +735,8 @@ static void node_put(struct cmkfs_node *n)
         }
     }
     pthread_mutex_unlock(&g_fs.nodes_lock);
-    eng_cipher_free(n->cipher);
+    node_wipe(n);
+    pthread_mutex_destroy(&n->old_lock);
     pthread_rwlock_destroy(&n->rw);
     free(n);
 }
@@ -681,6 +762,7 @@ static int node_get(int fd, struct cmkfs_node **out)
         n->dev = st.st_dev;
         n->ino = st.st_ino;
         pthread_rwlock_init(&n->rw, NULL);
+        pthread_mutex_init(&n->old_lock, NULL);
         n->next = g_fs.nodes;
         g_fs.nodes = n;
     }
@@ -693,7 +775,7 @@ static int node_get(int fd, struct cmkfs_node **out)
     }
     pthread_rwlock_unlock(&n->rw);
     if (rc != 0) {
-        node_put(n);
+        node_put(n, fd);
         return rc;
     }
     *out = n;
@@ -705,8 +787,7 @@ void cmkfs_drop_keys(void)
     pthread_mutex_lock(&g_fs.nodes_lock);
     for (struct cmkfs_node *n = g_fs.nodes; n != NULL; n = n->next) {
         pthread_rwlock_wrlock(&n->rw);
-        eng_cipher_free(n->cipher); /* wipes the key schedule */
-        n->cipher = NULL;
+        node_wipe(n);
         pthread_rwlock_unlock(&n->rw);
     }
     pthread_mutex_unlock(&g_fs.nodes_lock);
@@ -729,7 +810,7 @@ static int open_handle(int fd, int flags, struct fuse_file_info *fi)
         rc = set_size(h->n, fd, 0);
         pthread_rwlock_unlock(&h->n->rw);
         if (rc != 0) {
-            node_put(h->n);
+            node_put(h->n, fd);
         }
     }
     if (rc != 0) {
@@ -791,8 +872,8 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 {
     (void)path;
     struct handle *h = fh_of(fi);
+    node_put(h->n, h->fd);
     close(h->fd);
-    node_put(h->n);
     free(h);
     return 0;
 }
