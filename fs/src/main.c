@@ -70,9 +70,10 @@ static const char usage_text[] =
     "random nonce in the file's 4096-byte header, so creating a file never calls the\n"
     "vault. File NAMES, sizes, modes, owners, times and the directory tree are NOT\n"
     "encrypted: they are visible in BACKING/files. XTS hides contents but does not\n"
-    "detect tampering (GCM does). After the KEK is deleted, disabled or no longer permitted,\n"
-    "within --revalidate-s seconds every open, read, write and fsync fails with EIO and\n"
-    "the keys are wiped; remount once the key is back.\n"
+    "detect tampering; GCM does (not the rollback of a unit to an older version of\n"
+    "itself). After the KEK is deleted, disabled or no longer permitted, within\n"
+    "--revalidate-s seconds every open, read, write and fsync fails with EIO and the\n"
+    "keys are wiped; remount once the key is back.\n"
     "\n"
     "exit codes: 0 ok, 1 error, 2 usage, 3 key inaccessible, 4 integrity (corrupt or\n"
     "rolled-back key table)\n";
