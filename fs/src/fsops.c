@@ -5,7 +5,7 @@
  * and friends), and on open files through their own descriptor, so that
  * with nullpath_ok a NULL path (an unlinked or renamed open file) works.
  *
- * Data units: unit u of a file is backing bytes CMKFS_HDR + u * unit ..,
+ * Data units (XTS): unit u of a file is backing bytes CMKFS_HDR + u * unit ..,
  * encrypted with XTS under the file's key with tweak u. Every unit is
  * unit bytes long except the file's last, which is as long as the file
  * has bytes there (length-preserving: ciphertext stealing). A last unit
@@ -17,6 +17,14 @@
  * are zeros there, and a real XTS ciphertext of 16 or more zero bytes has
  * probability 2^-128; a last unit shorter than 16 bytes is never taken for
  * a hole because cmk-fs always writes it (truncate and write encrypt it).
+ * GCM: unit u is a CMKFS_GCM_REC-byte record (nonce | tag | key
+ * generation) and its ciphertext at CMKFS_HDR + u * (unit + CMKFS_GCM_REC)
+ * (phys_off); the last unit is as long as the file has bytes there. A
+ * fresh random nonce per encryption, AAD = header nonce || be64(u); a unit
+ * that fails authentication reads as EIO (gcm_range). Holes: a unit whose
+ * record and ciphertext are all zeros reads as zeros. Keys: one per key
+ * generation of the file, counted and retired as the store's DEKs are
+ * (gcm_reserve). See fs/README.md.
  * Locking: one read-write lock per backing inode; reads share it, writes,
  * truncates and fallocates take it exclusively (the read-modify-write of a
  * partial unit must not interleave with another write to the same unit).

@@ -150,7 +150,9 @@ for b in $backings; do
         chmod 0711 "$base"
         DB_DIRS+=("$base")
     fi
-    echo "db-bench: backing $b ($base); setup: mount, initdb, pgbench -i -s $scale, fio file $fio_size"
+    setup="mount, initdb, pgbench -i -s $scale, fio file $fio_size"
+    [ $pg -eq 1 ] || setup="mount, fio file $fio_size (no PostgreSQL: fio-only workloads)"
+    echo "db-bench: backing $b ($base); setup: $setup"
     for t in "${run[@]}"; do
         ts=$(date +%s.%N)
         db_up "$t" "$b-$t" "$base"
