@@ -8,8 +8,9 @@
  *   BACKING/files/     the tree the mount shows; names, sizes, modes, owners
  *                      and times in plaintext; each regular file is a
  *                      CMKFS_HDR-byte header followed by the contents'
- *                      ciphertext, unit by unit (length-preserving XTS, so
- *                      file size = backing size - CMKFS_HDR).
+ *                      ciphertext, unit by unit (XTS: length-preserving,
+ *                      file size = backing size - CMKFS_HDR; GCM: each unit
+ *                      is a CMKFS_GCM_REC-byte record then its ciphertext).
  *   BACKING/orphans/   files unlinked while open, until their last close
  *                      (emptied at every mount)
  *   BACKING/mount.lock flock'ed while mounted (one mount at a time)
@@ -30,6 +31,14 @@
 #define CMKFS_NONCE_BYTES 32U        /* per-file nonce, as fscrypt v2 */
 #define CMKFS_MODE_PLAIN  0xffU      /* header mode byte of a passthrough file */
 #define CMKFS_HKDF_LABEL  "cmk-fs file key v1 "
+#define CMKFS_BATCH       64U        /* units per engine batch */
+/* GCM: per unit a record of nonce (12) | tag (16) | key generation (4, BE) before the ciphertext */
+#define CMKFS_GCM_REC     32U
+#define CMKFS_GCM_AAD     (CMKFS_NONCE_BYTES + 8U) /* header nonce || be64(unit number) */
+#define CMKFS_HDR_GCM_OFF 64U        /* header: key generation (4) | reserved encryptions (8) */
+#define CMKFS_GCM_LIMIT   (1ULL << 28) /* encryptions per file key (as the store's DEK limit) */
+#define CMKFS_GCM_RESERVE (1ULL << 16) /* encryptions reserved in the header at a time */
+#define CMKFS_OLD_GENS    4U           /* ciphers of older key generations kept per open file */
 #define CMKFS_HIDDEN      ".fuse_hidden" /* libfuse's names for unlinked open files (reserved) */
 #define CMKFS_ORPHANS     "orphans"      /* BACKING/orphans: where those live */
 
@@ -37,8 +46,10 @@
 struct cmkfs {
     int root_fd;        /* BACKING/files, O_PATH|O_DIRECTORY */
     int passthrough;    /* 1: no cipher, copies instead */
-    enum eng_mode mode; /* ENG_MODE_XTS */
+    enum eng_mode mode; /* ENG_MODE_XTS or ENG_MODE_GCM */
     uint32_t unit;      /* unit size, bytes */
+    uint32_t rec;       /* backing bytes per unit besides its ciphertext: CMKFS_GCM_REC or 0 */
+    uint64_t gcm_limit; /* CMKFS_GCM_LIMIT (tests may lower it: CMKFS_TEST_GCM_LIMIT) */
     uint8_t fs_id[ENG_KEYRING_ID_BYTES];
     struct eng_keyring *kr; /* NULL for passthrough */
     /* Key state, read by the I/O path without locks. */
@@ -57,6 +68,15 @@ struct cmkfs_node {
     int refs;                  /* open handles; guarded by nodes_lock */
     pthread_rwlock_t rw;       /* readers share; writes, truncates take it exclusively */
     struct eng_cipher *cipher; /* per-file key (NULL: passthrough, or wiped after revocation) */
+    /* GCM only; written under rw held exclusively */
+    uint8_t fnonce[CMKFS_NONCE_BYTES]; /* the header's nonce (the file's identity, in the AAD) */
+    uint32_t gen;                      /* the key generation cipher belongs to */
+    uint64_t inv_used;                 /* encryptions under it (counted from the reservation) */
+    uint64_t inv_reserved;             /* encryptions reserved in the header */
+    pthread_mutex_t old_lock;          /* guards adding to old[] (readers add too) */
+    size_t n_old;                      /* ciphers of older generations kept, for reading */
+    uint32_t old_gen[CMKFS_OLD_GENS];
+    struct eng_cipher *old[CMKFS_OLD_GENS];
 };
 
 extern struct cmkfs g_fs;

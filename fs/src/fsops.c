@@ -5,7 +5,7 @@
  * and friends), and on open files through their own descriptor, so that
  * with nullpath_ok a NULL path (an unlinked or renamed open file) works.
  *
- * Data units: unit u of a file is backing bytes CMKFS_HDR + u * unit ..,
+ * Data units (XTS): unit u of a file is backing bytes CMKFS_HDR + u * unit ..,
  * encrypted with XTS under the file's key with tweak u. Every unit is
  * unit bytes long except the file's last, which is as long as the file
  * has bytes there (length-preserving: ciphertext stealing). A last unit
@@ -17,6 +17,14 @@
  * are zeros there, and a real XTS ciphertext of 16 or more zero bytes has
  * probability 2^-128; a last unit shorter than 16 bytes is never taken for
  * a hole because cmk-fs always writes it (truncate and write encrypt it).
+ * GCM: unit u is a CMKFS_GCM_REC-byte record (nonce | tag | key
+ * generation) and its ciphertext at CMKFS_HDR + u * (unit + CMKFS_GCM_REC)
+ * (phys_off); the last unit is as long as the file has bytes there. A
+ * fresh random nonce per encryption, AAD = header nonce || be64(u); a unit
+ * that fails authentication reads as EIO (gcm_range). Holes: a unit whose
+ * record and ciphertext are all zeros reads as zeros. Keys: one per key
+ * generation of the file, counted and retired as the store's DEKs are
+ * (gcm_reserve). See fs/README.md.
  * Locking: one read-write lock per backing inode; reads share it, writes,
  * truncates and fallocates take it exclusively (the read-modify-write of a
  * partial unit must not interleave with another write to the same unit).
@@ -108,8 +116,8 @@ static struct handle *fh_of(const struct fuse_file_info *fi)
 
 /* --- scratch buffers (per FUSE worker thread) ----------------------------- */
 
-static __thread uint8_t *tl_buf[2];
-static __thread size_t tl_cap[2];
+static __thread uint8_t *tl_buf[3];
+static __thread size_t tl_cap[3];
 
 static uint8_t *scratch(int which, size_t len)
 {
@@ -157,14 +165,57 @@ static int pwrite_full(int fd, const uint8_t *buf, size_t len, off_t off)
     return 0;
 }
 
-/* The file's size: the backing size less the header (0 for a bare file). */
+/* --- layout ------------------------------------------------------------------ */
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Backing offset of unit |u|: the header, then per unit its record (GCM) and ciphertext. */
+static uint64_t phys_off(uint64_t u)
+{
+    return CMKFS_HDR + u * ((uint64_t)g_fs.unit + g_fs.rec);
+}
+
+/* Backing bytes that hold |len| file bytes from a unit's start on. */
+static uint64_t phys_len(uint64_t len)
+{
+    uint64_t r = len % g_fs.unit;
+    return len / g_fs.unit * ((uint64_t)g_fs.unit + g_fs.rec) + (r != 0 ? r + g_fs.rec : 0);
+}
+
+/*
+ * The file size of a backing file of |backing| bytes. GCM: a tail of at most
+ * CMKFS_GCM_REC bytes (a torn extension) holds no file byte.
+ */
+static uint64_t logical_size(uint64_t backing)
+{
+    if (backing <= CMKFS_HDR) {
+        return 0;
+    }
+    uint64_t d = backing - CMKFS_HDR;
+    uint64_t pu = (uint64_t)g_fs.unit + g_fs.rec;
+    uint64_t r = d % pu;
+    return d / pu * g_fs.unit + (r > g_fs.rec ? r - g_fs.rec : 0);
+}
+
+/* The file's size, from its backing size. */
 static int file_size(int fd, uint64_t *out)
 {
     struct stat st;
     if (fstat(fd, &st) != 0) {
         return -errno;
     }
-    *out = (uint64_t)st.st_size > CMKFS_HDR ? (uint64_t)st.st_size - CMKFS_HDR : 0;
+    *out = logical_size((uint64_t)st.st_size);
     return 0;
 }
 
@@ -206,12 +257,12 @@ static int short_unit(const struct eng_cipher *c, uint64_t u, const uint8_t *in,
 }
 
 /*
- * Encrypts or decrypts |len| bytes from unit |first| on: whole units, the
- * last one possibly shorter. Decryption turns all-zero units into zeros
- * (holes). |in| and |out| may be equal. Passthrough: a copy.
+ * XTS: encrypts or decrypts |len| bytes from unit |first| on: whole units,
+ * the last one possibly shorter. Decryption turns all-zero units into
+ * zeros (holes). |in| and |out| may be equal. Passthrough: a copy.
  */
-static int crypt_range(const struct cmkfs_node *n, enum eng_dir dir, uint64_t first,
-                       const uint8_t *in, uint8_t *out, size_t len)
+static int xts_range(const struct cmkfs_node *n, enum eng_dir dir, uint64_t first,
+                     const uint8_t *in, uint8_t *out, size_t len)
 {
     if (g_fs.passthrough) {
         if (in != out) {
@@ -222,8 +273,8 @@ static int crypt_range(const struct cmkfs_node *n, enum eng_dir dir, uint64_t fi
     if (n->cipher == NULL) {
         return -EIO;
     }
-    struct eng_unit units[64];
-    uint8_t tweaks[64][ENG_XTS_TWEAK_BYTES];
+    struct eng_unit units[CMKFS_BATCH];
+    uint8_t tweaks[CMKFS_BATCH][ENG_XTS_TWEAK_BYTES];
     size_t nu = 0;
     size_t unit = g_fs.unit;
     for (size_t pos = 0; pos < len; pos += unit) {
@@ -237,9 +288,7 @@ static int crypt_range(const struct cmkfs_node *n, enum eng_dir dir, uint64_t fi
             continue;
         }
         if (dir == ENG_DECRYPT && all_zero(in + pos, ul)) {
-            if (in != out) {
-                memset(out + pos, 0, ul);
-            }
+            memset(out + pos, 0, ul);
             continue;
         }
         eng_xts_tweak_from_u64(tweaks[nu], u);
@@ -248,7 +297,7 @@ static int crypt_range(const struct cmkfs_node *n, enum eng_dir dir, uint64_t fi
                                       .len = ul,
                                       .iv = tweaks[nu],
                                       .iv_len = ENG_XTS_TWEAK_BYTES};
-        if (++nu == 64) {
+        if (++nu == CMKFS_BATCH) {
             if (eng_cipher_batch(n->cipher, dir, units, nu) != 0) {
                 return -EIO;
             }
@@ -261,8 +310,259 @@ static int crypt_range(const struct cmkfs_node *n, enum eng_dir dir, uint64_t fi
     return 0;
 }
 
+/* GCM: the cipher of key generation |gen| of the file with header nonce |fnonce|. */
+static int gcm_derive(const uint8_t *fnonce, uint32_t gen, struct eng_cipher **out)
+{
+    uint8_t ctx[CMKFS_NONCE_BYTES + 4];
+    memcpy(ctx, fnonce, CMKFS_NONCE_BYTES);
+    put_be32(ctx + CMKFS_NONCE_BYTES, gen);
+    uint8_t *key = eng_secure_alloc(ENG_AES256_KEY_BYTES);
+    if (key == NULL) {
+        return -ENOMEM;
+    }
+    *out = NULL;
+    if (eng_keyring_derive(g_fs.kr, CMKFS_HKDF_LABEL "gcm", ctx, sizeof(ctx), key,
+                           ENG_AES256_KEY_BYTES) == 0) {
+        *out = eng_cipher_new(ENG_MODE_GCM, ENG_BACKEND_AUTO, ENG_ARCH_AUTO, key,
+                              ENG_AES256_KEY_BYTES);
+    }
+    eng_secure_free(key);
+    return *out != NULL ? 0 : -EIO;
+}
+
+/* GCM: the header's key generation and reservation := n->gen, |count| (|sync|: durably). */
+static int gcm_save_count(struct cmkfs_node *n, int fd, uint64_t count, int sync)
+{
+    uint8_t b[12];
+    put_be32(b, n->gen);
+    put_be32(b + 4, (uint32_t)(count >> 32));
+    put_be32(b + 8, (uint32_t)count);
+    int rc = pwrite_full(fd, b, sizeof(b), CMKFS_HDR_GCM_OFF);
+    if (rc == 0 && sync && fdatasync(fd) != 0) {
+        rc = -errno;
+    }
+    if (rc == 0) {
+        n->inv_reserved = count;
+    }
+    return rc;
+}
+
+/*
+ * GCM: keeps |c| (generation |gen|) for reading units of that generation,
+ * or frees it when CMKFS_OLD_GENS are kept already. Entries stay until the
+ * node goes or its keys are wiped, so readers may use them without a lock.
+ */
+static void gcm_keep_old(struct cmkfs_node *n, uint32_t gen, struct eng_cipher *c)
+{
+    pthread_mutex_lock(&n->old_lock);
+    if (c != NULL && n->n_old < CMKFS_OLD_GENS) {
+        n->old_gen[n->n_old] = gen;
+        n->old[n->n_old++] = c;
+        c = NULL;
+    }
+    pthread_mutex_unlock(&n->old_lock);
+    eng_cipher_free(c);
+}
+
+/* GCM: the cipher of generation |gen| (*tmp: one the caller frees, when none is kept). */
+static int gcm_cipher_of(struct cmkfs_node *n, uint32_t gen, const struct eng_cipher **c,
+                         struct eng_cipher **tmp)
+{
+    *tmp = NULL;
+    if (gen == n->gen) {
+        *c = n->cipher;
+        return 0;
+    }
+    pthread_mutex_lock(&n->old_lock);
+    for (size_t i = 0; i < n->n_old; i++) {
+        if (n->old_gen[i] == gen) {
+            *c = n->old[i];
+            pthread_mutex_unlock(&n->old_lock);
+            return 0;
+        }
+    }
+    pthread_mutex_unlock(&n->old_lock);
+    struct eng_cipher *d = NULL;
+    int rc = gcm_derive(n->fnonce, gen, &d);
+    if (rc != 0) {
+        return rc;
+    }
+    *c = d;
+    pthread_mutex_lock(&n->old_lock);
+    if (gen < n->gen && n->n_old < CMKFS_OLD_GENS) { /* a real older generation: keep it */
+        n->old_gen[n->n_old] = gen;
+        n->old[n->n_old++] = d;
+    } else { /* a corrupt record's generation, or no room */
+        *tmp = d;
+    }
+    pthread_mutex_unlock(&n->old_lock);
+    return 0;
+}
+
+/*
+ * GCM: counts |k| encryptions under the file's current key (node lock held
+ * exclusively). Counts are reserved in the header (generation, reserved
+ * count; made durable) before they are used, so a crash only over-counts;
+ * a key that would pass g_fs.gcm_limit is retired for the next generation.
+ */
+static int gcm_reserve(struct cmkfs_node *n, int fd, uint64_t k)
+{
+    if (n->inv_used + k > g_fs.gcm_limit) {
+        struct eng_cipher *c = NULL;
+        int rc = gcm_derive(n->fnonce, n->gen + 1, &c);
+        if (rc != 0) {
+            return rc;
+        }
+        gcm_keep_old(n, n->gen, n->cipher); /* its units still read */
+        n->cipher = c;
+        n->gen++;
+        n->inv_used = 0;
+        n->inv_reserved = 0;
+    }
+    if (n->inv_used + k > n->inv_reserved) {
+        uint64_t want = n->inv_used + k + CMKFS_GCM_RESERVE;
+        want = want < g_fs.gcm_limit ? want : g_fs.gcm_limit;
+        int rc = gcm_save_count(n, fd, want, 1);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    n->inv_used += k;
+    return 0;
+}
+
+/*
+ * GCM: encrypts |len| file bytes from unit |first| on from |plain| into
+ * |phys| (per unit: record, then ciphertext; phys_len(len) bytes), or
+ * decrypts them back. Every encryption draws a fresh random 96-bit nonce
+ * (as the store, SP 800-38D 8.2.2). AAD = the file's header nonce || be64
+ * unit number, so a unit cannot move within a file or to another file.
+ * Decryption: an all-zero unit (record and ciphertext) is a hole (zeros);
+ * a unit that fails authentication is zeroed and *bad (else len) is set to
+ * the file bytes before the first such unit.
+ */
+static int gcm_range(struct cmkfs_node *n, int fd, enum eng_dir dir, uint64_t first,
+                     uint8_t *plain, uint8_t *phys, size_t len, size_t *bad)
+{
+    if (n->cipher == NULL) {
+        return -EIO;
+    }
+    struct eng_unit units[CMKFS_BATCH];
+    uint8_t aads[CMKFS_BATCH][CMKFS_GCM_AAD];
+    size_t at[CMKFS_BATCH];
+    size_t unit = g_fs.unit;
+    size_t pu = unit + CMKFS_GCM_REC;
+    *bad = len;
+    for (size_t base = 0; base < len; base += CMKFS_BATCH * unit) {
+        size_t nu = 0;
+        size_t stop = len - base < CMKFS_BATCH * unit ? len : base + CMKFS_BATCH * unit;
+        size_t count = (stop - base + unit - 1) / unit;
+        if (dir == ENG_ENCRYPT) {
+            int rc = gcm_reserve(n, fd, count);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+        uint8_t nonces[CMKFS_BATCH][ENG_GCM_NONCE_BYTES];
+        if (dir == ENG_ENCRYPT &&
+            RAND_bytes(&nonces[0][0], (int)(count * ENG_GCM_NONCE_BYTES)) != 1) {
+            return -EIO;
+        }
+        for (size_t pos = base; pos < stop; pos += unit) {
+            uint64_t u = first + pos / unit;
+            size_t ul = len - pos < unit ? len - pos : unit;
+            uint8_t *rec = phys + pos / unit * pu;
+            if (dir == ENG_ENCRYPT) {
+                memcpy(rec, nonces[pos / unit - base / unit], ENG_GCM_NONCE_BYTES);
+                put_be32(rec + CMKFS_GCM_REC - 4, n->gen);
+            } else if (all_zero(rec, ul + CMKFS_GCM_REC)) {
+                memset(plain + pos, 0, ul);
+                continue;
+            }
+            memcpy(aads[nu], n->fnonce, CMKFS_NONCE_BYTES);
+            put_be32(aads[nu] + CMKFS_NONCE_BYTES, (uint32_t)(u >> 32));
+            put_be32(aads[nu] + CMKFS_NONCE_BYTES + 4, (uint32_t)u);
+            units[nu] = (struct eng_unit){.in = dir == ENG_ENCRYPT ? plain + pos : rec + CMKFS_GCM_REC,
+                                          .out = dir == ENG_ENCRYPT ? rec + CMKFS_GCM_REC : plain + pos,
+                                          .len = ul,
+                                          .iv = rec,
+                                          .iv_len = ENG_GCM_NONCE_BYTES,
+                                          .aad = aads[nu],
+                                          .aad_len = CMKFS_GCM_AAD,
+                                          .tag = rec + ENG_GCM_NONCE_BYTES,
+                                          .tag_len = ENG_GCM_TAG_BYTES};
+            at[nu++] = pos;
+        }
+        if (nu == 0) {
+            continue;
+        }
+        if (dir == ENG_ENCRYPT) {
+            if (eng_cipher_batch(n->cipher, dir, units, nu) != 0) {
+                return -EIO;
+            }
+            continue;
+        }
+        /* Decrypt, each unit under the key generation its record names. */
+        size_t j = 0;
+        while (j < nu) {
+            uint32_t gen = get_be32(units[j].iv + CMKFS_GCM_REC - 4);
+            size_t k = j + 1;
+            while (k < nu && get_be32(units[k].iv + CMKFS_GCM_REC - 4) == gen) {
+                k++;
+            }
+            struct eng_cipher *tmp = NULL;
+            const struct eng_cipher *c = NULL;
+            int rc = gcm_cipher_of(n, gen, &c, &tmp); /* gen != n->gen: before a re-key */
+            if (rc != 0) {
+                return rc;
+            }
+            eng_cipher_batch(c, dir, units + j, k - j);
+            eng_cipher_free(tmp);
+            for (size_t i = j; i < k; i++) {
+                if (units[i].status != ENG_OK && at[i] < *bad) {
+                    *bad = at[i];
+                }
+            }
+            j = k;
+        }
+        if (*bad < len) {
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Encrypts (|plain| -> |phys|) or decrypts (|phys| -> |plain|) |len| file
+ * bytes from unit |first| on; phys holds phys_len(len) bytes. XTS and
+ * passthrough: phys may equal plain. *bad: as gcm_range (len under XTS).
+ */
+static int crypt_units(struct cmkfs_node *n, int fd, enum eng_dir dir, uint64_t first,
+                       uint8_t *plain, uint8_t *phys, size_t len, size_t *bad)
+{
+    *bad = len;
+    if (!g_fs.passthrough && g_fs.mode == ENG_MODE_GCM) {
+        return gcm_range(n, fd, dir, first, plain, phys, len, bad);
+    }
+    return dir == ENG_ENCRYPT ? xts_range(n, dir, first, plain, phys, len)
+                              : xts_range(n, dir, first, phys, plain, len);
+}
+
+/* Encrypts |len| file bytes of |plain| from unit |first| on and writes them. */
+static int store_units(struct cmkfs_node *n, int fd, uint64_t first, uint8_t *plain, size_t len)
+{
+    size_t plen = (size_t)phys_len(len);
+    uint8_t *c = g_fs.rec == 0 ? plain : scratch(2, plen);
+    size_t bad;
+    if (c == NULL) {
+        return -ENOMEM;
+    }
+    int rc = crypt_units(n, fd, ENG_ENCRYPT, first, plain, c, len, &bad);
+    return rc != 0 ? rc : pwrite_full(fd, c, plen, (off_t)phys_off(first));
+}
+
 /* Plaintext of unit |u| of a file of |size| bytes into |dst| (unit bytes, zero-padded). */
-static int load_plain(const struct cmkfs_node *n, int fd, uint64_t u, uint64_t size, uint8_t *dst)
+static int load_plain(struct cmkfs_node *n, int fd, uint64_t u, uint64_t size, uint8_t *dst)
 {
     uint64_t start = u * g_fs.unit;
     memset(dst, 0, g_fs.unit);
@@ -270,12 +570,21 @@ static int load_plain(const struct cmkfs_node *n, int fd, uint64_t u, uint64_t s
         return 0;
     }
     size_t len = size - start < g_fs.unit ? (size_t)(size - start) : g_fs.unit;
-    int rc = pread_full(fd, dst, len, (off_t)(CMKFS_HDR + start));
-    return rc != 0 ? rc : crypt_range(n, ENG_DECRYPT, u, dst, dst, len);
+    size_t plen = (size_t)phys_len(len);
+    uint8_t *c = g_fs.rec == 0 ? dst : scratch(2, plen);
+    if (c == NULL) {
+        return -ENOMEM;
+    }
+    size_t bad;
+    int rc = pread_full(fd, c, plen, (off_t)phys_off(u));
+    if (rc == 0) {
+        rc = crypt_units(n, fd, ENG_DECRYPT, u, dst, c, len, &bad);
+    }
+    return rc != 0 ? rc : (bad < len ? -EIO : 0);
 }
 
 /* Re-encrypts unit |u| (plaintext of a file of |old| bytes) at its length in a file of |size|. */
-static int rewrite_unit(const struct cmkfs_node *n, int fd, uint64_t u, uint64_t old, uint64_t size)
+static int rewrite_unit(struct cmkfs_node *n, int fd, uint64_t u, uint64_t old, uint64_t size)
 {
     uint8_t *p = scratch(0, g_fs.unit);
     if (p == NULL) {
@@ -284,14 +593,11 @@ static int rewrite_unit(const struct cmkfs_node *n, int fd, uint64_t u, uint64_t
     int rc = load_plain(n, fd, u, old, p);
     uint64_t start = u * g_fs.unit;
     size_t len = size - start < g_fs.unit ? (size_t)(size - start) : g_fs.unit;
-    if (rc == 0) {
-        rc = crypt_range(n, ENG_ENCRYPT, u, p, p, len);
-    }
-    return rc != 0 ? rc : pwrite_full(fd, p, len, (off_t)(CMKFS_HDR + start));
+    return rc != 0 ? rc : store_units(n, fd, u, p, len);
 }
 
 /* Sets the file's size to |size| (node lock held exclusively). */
-static int set_size(const struct cmkfs_node *n, int fd, uint64_t size)
+static int set_size(struct cmkfs_node *n, int fd, uint64_t size)
 {
     uint64_t old;
     int rc = file_size(fd, &old);
@@ -303,7 +609,7 @@ static int set_size(const struct cmkfs_node *n, int fd, uint64_t size)
         if (old % unit != 0) { /* the old last unit grows */
             rc = rewrite_unit(n, fd, old / unit, old, size);
         }
-        if (rc == 0 && ftruncate(fd, (off_t)(CMKFS_HDR + size)) != 0) {
+        if (rc == 0 && ftruncate(fd, (off_t)(CMKFS_HDR + phys_len(size))) != 0) {
             rc = -errno;
         }
         if (rc == 0 && size % unit != 0 && size / unit * unit >= old) { /* a new last unit */
@@ -312,7 +618,7 @@ static int set_size(const struct cmkfs_node *n, int fd, uint64_t size)
         return rc;
     }
     if (size % unit == 0) {
-        return ftruncate(fd, (off_t)(CMKFS_HDR + size)) != 0 ? -errno : 0;
+        return ftruncate(fd, (off_t)(CMKFS_HDR + phys_len(size))) != 0 ? -errno : 0;
     }
     /* shrinking into a unit: keep its plaintext, cut, re-encrypt at the new length */
     uint64_t u = size / unit;
@@ -321,27 +627,18 @@ static int set_size(const struct cmkfs_node *n, int fd, uint64_t size)
         return -ENOMEM;
     }
     rc = load_plain(n, fd, u, old, p);
-    if (rc == 0 && ftruncate(fd, (off_t)(CMKFS_HDR + size)) != 0) {
+    if (rc == 0 && ftruncate(fd, (off_t)(CMKFS_HDR + phys_len(size))) != 0) {
         rc = -errno;
     }
-    size_t len = (size_t)(size - u * unit);
-    if (rc == 0) {
-        rc = crypt_range(n, ENG_ENCRYPT, u, p, p, len);
-    }
-    return rc != 0 ? rc : pwrite_full(fd, p, len, (off_t)(CMKFS_HDR + u * unit));
+    return rc != 0 ? rc : store_units(n, fd, u, p, (size_t)(size - u * unit));
 }
 
 /* --- headers and nodes ------------------------------------------------------ */
 
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-/* Header: magic (8) | mode (1) | 0 (3) | unit size (4, BE) | nonce (32) | fs id (16) | zeros. */
+/*
+ * Header: magic (8) | mode (1) | 0 (3) | unit size (4, BE) | nonce (32) |
+ * fs id (16) | GCM: key generation (4, BE) | reserved encryptions (8, BE) | zeros.
+ */
 static int write_header(int fd)
 {
     uint8_t *h = calloc(1, CMKFS_HDR);
@@ -375,19 +672,26 @@ static int load_key(struct cmkfs_node *n, int fd)
     } else if (st.st_size < (off_t)CMKFS_HDR) {
         return -EIO;
     }
-    uint8_t h[64];
+    uint8_t h[CMKFS_HDR_GCM_OFF + 12];
     int rc = pread_full(fd, h, sizeof(h), 0);
     if (rc != 0) {
         return rc;
     }
     uint8_t mode = g_fs.passthrough ? CMKFS_MODE_PLAIN : (uint8_t)g_fs.mode;
-    uint32_t unit = (uint32_t)h[12] << 24 | (uint32_t)h[13] << 16 | (uint32_t)h[14] << 8 | h[15];
-    if (memcmp(h, CMKFS_MAGIC, 8) != 0 || h[8] != mode || unit != g_fs.unit ||
+    if (memcmp(h, CMKFS_MAGIC, 8) != 0 || h[8] != mode || get_be32(h + 12) != g_fs.unit ||
         memcmp(h + 16 + CMKFS_NONCE_BYTES, g_fs.fs_id, sizeof(g_fs.fs_id)) != 0) {
         return -EIO; /* not a file of this filesystem */
     }
     if (g_fs.passthrough || n->cipher != NULL) {
         return 0;
+    }
+    if (g_fs.mode == ENG_MODE_GCM) {
+        memcpy(n->fnonce, h + 16, CMKFS_NONCE_BYTES);
+        n->gen = get_be32(h + CMKFS_HDR_GCM_OFF);
+        n->inv_reserved = (uint64_t)get_be32(h + CMKFS_HDR_GCM_OFF + 4) << 32 |
+                          get_be32(h + CMKFS_HDR_GCM_OFF + 8);
+        n->inv_used = n->inv_reserved; /* what happened after the last reservation is unknown */
+        return gcm_derive(n->fnonce, n->gen, &n->cipher);
     }
     uint8_t *key = eng_secure_alloc(ENG_XTS_KEY_BYTES);
     if (key == NULL) {
@@ -403,12 +707,34 @@ static int load_key(struct cmkfs_node *n, int fd)
     return n->cipher != NULL ? 0 : -EIO;
 }
 
-static void node_put(struct cmkfs_node *n)
+/* Wipes the node's ciphers (its lock held exclusively, or no other user). */
+static void node_wipe(struct cmkfs_node *n)
+{
+    eng_cipher_free(n->cipher); /* wipes the key schedule */
+    n->cipher = NULL;
+    for (size_t i = 0; i < n->n_old; i++) {
+        eng_cipher_free(n->old[i]);
+        n->old[i] = NULL;
+    }
+    n->n_old = 0;
+}
+
+/* Drops a reference to |n| (|fd|: an open descriptor of its backing file). */
+static void node_put(struct cmkfs_node *n, int fd)
 {
     pthread_mutex_lock(&g_fs.nodes_lock);
     if (--n->refs > 0) {
         pthread_mutex_unlock(&g_fs.nodes_lock);
         return;
+    }
+    if (n->cipher != NULL && g_fs.rec != 0 && n->inv_used < n->inv_reserved) {
+        /*
+         * GCM, last close: the header's reservation shrinks to what was
+         * used, so the next open goes on counting from there (a crash
+         * leaves the reservation, which only over-counts). Under
+         * nodes_lock: no new node of this file reads the header meanwhile.
+         */
+        gcm_save_count(n, fd, n->inv_used, 0);
     }
     for (struct cmkfs_node **pp = &g_fs.nodes; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == n) {
@@ -417,7 +743,8 @@ static void node_put(struct cmkfs_node *n)
         }
     }
     pthread_mutex_unlock(&g_fs.nodes_lock);
-    eng_cipher_free(n->cipher);
+    node_wipe(n);
+    pthread_mutex_destroy(&n->old_lock);
     pthread_rwlock_destroy(&n->rw);
     free(n);
 }
@@ -443,6 +770,7 @@ static int node_get(int fd, struct cmkfs_node **out)
         n->dev = st.st_dev;
         n->ino = st.st_ino;
         pthread_rwlock_init(&n->rw, NULL);
+        pthread_mutex_init(&n->old_lock, NULL);
         n->next = g_fs.nodes;
         g_fs.nodes = n;
     }
@@ -455,7 +783,7 @@ static int node_get(int fd, struct cmkfs_node **out)
     }
     pthread_rwlock_unlock(&n->rw);
     if (rc != 0) {
-        node_put(n);
+        node_put(n, fd);
         return rc;
     }
     *out = n;
@@ -467,8 +795,7 @@ void cmkfs_drop_keys(void)
     pthread_mutex_lock(&g_fs.nodes_lock);
     for (struct cmkfs_node *n = g_fs.nodes; n != NULL; n = n->next) {
         pthread_rwlock_wrlock(&n->rw);
-        eng_cipher_free(n->cipher); /* wipes the key schedule */
-        n->cipher = NULL;
+        node_wipe(n);
         pthread_rwlock_unlock(&n->rw);
     }
     pthread_mutex_unlock(&g_fs.nodes_lock);
@@ -491,7 +818,7 @@ static int open_handle(int fd, int flags, struct fuse_file_info *fi)
         rc = set_size(h->n, fd, 0);
         pthread_rwlock_unlock(&h->n->rw);
         if (rc != 0) {
-            node_put(h->n);
+            node_put(h->n, fd);
         }
     }
     if (rc != 0) {
@@ -553,8 +880,8 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 {
     (void)path;
     struct handle *h = fh_of(fi);
+    node_put(h->n, h->fd);
     close(h->fd);
-    node_put(h->n);
     free(h);
     return 0;
 }
@@ -580,13 +907,24 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off, struct f
     uint64_t end = ((uint64_t)off + len + unit - 1) / unit * unit;
     end = end < fsize ? end : fsize;
     size_t span = (size_t)(end - first * unit);
-    uint8_t *c = scratch(0, span);
-    rc = c == NULL ? -ENOMEM : pread_full(h->fd, c, span, (off_t)(CMKFS_HDR + first * unit));
+    size_t skip = (size_t)((uint64_t)off - first * unit);
+    /* Whole units straight into the caller's buffer; else through a scratch one. */
+    uint8_t *p = skip == 0 && span == len ? (uint8_t *)buf : scratch(0, span);
+    uint8_t *c = g_fs.rec == 0 ? p : scratch(1, (size_t)phys_len(span));
+    size_t bad = span;
+    rc = p == NULL || c == NULL
+             ? -ENOMEM
+             : pread_full(h->fd, c, (size_t)phys_len(span), (off_t)phys_off(first));
     if (rc == 0) {
-        rc = crypt_range(h->n, ENG_DECRYPT, first, c, c, span);
+        rc = crypt_units(h->n, h->fd, ENG_DECRYPT, first, p, c, span, &bad);
     }
-    if (rc == 0) {
-        memcpy(buf, c + ((uint64_t)off - first * unit), len);
+    if (rc == 0 && bad <= skip) { /* the first unit asked for failed authentication */
+        rc = -EIO;
+    } else if (rc == 0) { /* a short read stops before a unit that failed */
+        len = bad - skip < len ? bad - skip : len;
+        if (p != (uint8_t *)buf) {
+            memcpy(buf, p + skip, len);
+        }
         rc = (int)len;
     }
     pthread_rwlock_unlock(&h->n->rw);
@@ -617,7 +955,7 @@ static int write_locked(struct handle *h, const char *buf, size_t size, uint64_t
     span_end = span_end < size_new ? span_end : size_new;
     size_t span = (size_t)(span_end - first * unit);
     uint8_t *p = scratch(0, span + unit);
-    uint8_t *c = scratch(1, span);
+    uint8_t *c = scratch(1, (size_t)phys_len(span));
     if (p == NULL || c == NULL) {
         return -ENOMEM;
     }
@@ -632,9 +970,10 @@ static int write_locked(struct handle *h, const char *buf, size_t size, uint64_t
         return rc;
     }
     memcpy(p + (off - first * unit), buf, size);
-    rc = crypt_range(h->n, ENG_ENCRYPT, first, p, c, span);
+    size_t bad;
+    rc = crypt_units(h->n, h->fd, ENG_ENCRYPT, first, p, c, span, &bad);
     if (rc == 0) {
-        rc = pwrite_full(h->fd, c, span, (off_t)(CMKFS_HDR + first * unit));
+        rc = pwrite_full(h->fd, c, (size_t)phys_len(span), (off_t)phys_off(first));
     }
     return rc != 0 ? rc : (int)size;
 }
@@ -700,7 +1039,9 @@ static int fs_fallocate(const char *path, int mode, off_t off, off_t len, struct
     if (rc == 0 && (uint64_t)(off + len) > old) {
         rc = set_size(h->n, h->fd, (uint64_t)(off + len));
     }
-    if (rc == 0 && fallocate(h->fd, 0, (off_t)CMKFS_HDR + off, len) != 0) {
+    uint64_t pstart = phys_off((uint64_t)off / g_fs.unit);
+    uint64_t pend = CMKFS_HDR + phys_len((uint64_t)(off + len));
+    if (rc == 0 && fallocate(h->fd, 0, (off_t)pstart, (off_t)(pend - pstart)) != 0) {
         rc = -errno;
     }
     pthread_rwlock_unlock(&h->n->rw);
@@ -730,7 +1071,7 @@ static int fs_flush(const char *path, struct fuse_file_info *fi)
 static void fix_size(struct stat *st)
 {
     if (S_ISREG(st->st_mode)) {
-        st->st_size = st->st_size > (off_t)CMKFS_HDR ? st->st_size - (off_t)CMKFS_HDR : 0;
+        st->st_size = (off_t)logical_size((uint64_t)st->st_size);
     }
 }
 

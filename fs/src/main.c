@@ -41,8 +41,10 @@ static const char usage_text[] =
     "                        filesystem must not be mounted\n"
     "\n"
     "options:\n"
-    "  --mode xts            contents cipher (init): AES-256-XTS on data units (the default;\n"
-    "                        gcm is not implemented yet)\n"
+    "  --mode xts|gcm        contents cipher (init): AES-256-XTS on data units (the\n"
+    "                        default; length-preserving), or AES-256-GCM with a random\n"
+    "                        nonce and a tag per unit (32 more bytes per unit; tampering,\n"
+    "                        moved units and torn writes read as EIO)\n"
     "  --unit-size N         data unit bytes (init): a power of two, 512..65536 (4096)\n"
     "  --passthrough         init/mount a plaintext backing: the same code with the cipher\n"
     "                        replaced by a copy (for measuring FUSE cost); a backing made\n"
@@ -69,9 +71,10 @@ static const char usage_text[] =
     "random nonce in the file's 4096-byte header, so creating a file never calls the\n"
     "vault. File NAMES, sizes, modes, owners, times and the directory tree are NOT\n"
     "encrypted: they are visible in BACKING/files. XTS hides contents but does not\n"
-    "detect tampering. After the KEK is deleted, disabled or no longer permitted,\n"
-    "within --revalidate-s seconds every open, read, write and fsync fails with EIO and\n"
-    "the keys are wiped; remount once the key is back.\n"
+    "detect tampering; GCM does (not the rollback of a unit to an older version of\n"
+    "itself). After the KEK is deleted, disabled or no longer permitted, within\n"
+    "--revalidate-s seconds every open, read, write and fsync fails with EIO and the\n"
+    "keys are wiped; remount once the key is back.\n"
     "\n"
     "exit codes: 0 ok, 1 error, 2 usage, 3 key inaccessible, 4 integrity (corrupt or\n"
     "rolled-back key table)\n";
@@ -225,12 +228,10 @@ static int cmd_init(const struct fsopts *o)
     const char *dir = o->pos[1];
     struct eng_keyring_config cfg;
     keyring_config(o, &cfg);
-    if (o->mode != NULL && strcmp(o->mode, "xts") != 0) {
-        return cmk_usage_error(strcmp(o->mode, "gcm") == 0
-                                   ? "--mode gcm is not implemented yet in cmk-fs (use xts)"
-                                   : "unknown --mode (xts)",
-                               o->mode);
+    if (o->mode != NULL && strcmp(o->mode, "xts") != 0 && strcmp(o->mode, "gcm") != 0) {
+        return cmk_usage_error("unknown --mode (xts or gcm)", o->mode);
     }
+    cfg.mode = o->mode != NULL && strcmp(o->mode, "gcm") == 0 ? ENG_MODE_GCM : ENG_MODE_XTS;
     if (o->unit_size != NULL && (parse_u32(o->unit_size, 512, 65536, &cfg.unit_size) != 0 ||
                                  (cfg.unit_size & (cfg.unit_size - 1)) != 0)) {
         return cmk_usage_error("bad --unit-size (a power of two, 512..65536)", o->unit_size);
@@ -285,7 +286,7 @@ static int cmd_init(const struct fsopts *o)
         return EXIT_ERR;
     }
     printf("cmk-fs: initialised %s (%s)\n", dir,
-           o->passthrough ? "passthrough, NOT encrypted" : "xts");
+           o->passthrough ? "passthrough, NOT encrypted" : eng_mode_name(cfg.mode));
     return EXIT_OK;
 }
 
@@ -504,6 +505,15 @@ static int mount_body(const struct fsopts *o, int kind, int status_fd)
         struct eng_store_info in;
         eng_keyring_info(g_fs.kr, &in);
         g_fs.unit = in.unit_size;
+        g_fs.mode = in.mode;
+        g_fs.rec = in.mode == ENG_MODE_GCM ? CMKFS_GCM_REC : 0;
+        g_fs.gcm_limit = CMKFS_GCM_LIMIT;
+        /* Test hook: a lower key limit, so tests reach a re-key (never a higher one). */
+        uint32_t lim = 0;
+        if (parse_u32(getenv("CMKFS_TEST_GCM_LIMIT"), 2 * CMKFS_BATCH, UINT32_MAX, &lim) == 0 &&
+            lim < g_fs.gcm_limit) {
+            g_fs.gcm_limit = lim;
+        }
         memcpy(g_fs.fs_id, in.store_id, sizeof(g_fs.fs_id));
         g_fs.deadline_ns = ((uint64_t)in.revalidate_s + 2U) * 1000000000ULL;
         uint32_t grace = ENG_STORE_DEFAULT_GRACE_S;
@@ -555,7 +565,7 @@ static int mount_body(const struct fsopts *o, int kind, int status_fd)
     }
     if (rc == EXIT_OK) {
         log_line("mounted %s at %s (%s, revalidate %u s)", dir, mnt,
-                 kind == 1 ? "xts" : "passthrough", reval_interval_s);
+                 kind == 1 ? eng_mode_name(g_fs.mode) : "passthrough", reval_interval_s);
         report(status_fd, EXIT_OK);
         if (status_fd >= 0) { /* daemon: leave the caller's terminal and pipes */
             int null = open("/dev/null", O_RDWR | O_CLOEXEC);

@@ -12,6 +12,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * The contents cipher a suite runs under. The suites that must hold in both
+ * ciphers are built twice from one source (fs/fs.mk): as is (XTS), and with
+ * -DFSX_GCM (GCM), whose suites are named with a _gcm suffix.
+ */
+#ifdef FSX_GCM
+#define FSX_MODE     "gcm"
+#define FSX_SUITE(s) s##_gcm
+#else
+#define FSX_MODE     "xts"
+#define FSX_SUITE(s) s
+#endif
+#define FSX_INIT_MODE "--mode " FSX_MODE " " /* init options that pick FSX_MODE */
+
 struct fsx {
     char root[128];     /* /tmp/cmkfs-test-XXXXXX */
     char back[256];     /* root/back */

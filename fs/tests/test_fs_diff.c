@@ -6,7 +6,8 @@
  * and all contents every 250 operations, after a remount halfway, and at
  * the end; at unit sizes 4096 (6000 operations), 512 and 65536, and in
  * passthrough mode (3000 each). Offsets and sizes cluster at unit edges half of the time.
- * Fixed seed (printed), so a failure replays exactly.
+ * Built twice: XTS (fs_test_fs_diff) and GCM (fs_test_fs_diff_gcm, -DFSX_GCM: fslib.h;
+ * no passthrough run there). Fixed seed (printed), so a failure replays exactly.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -25,6 +26,9 @@
 #define MAXOFF 100000U
 #define MAXLEN 40000U
 #define SEED   20261207ULL
+
+/* The suite's name: fs_diff, or fs_diff_gcm when built with -DFSX_GCM (fslib.h). */
+#define fs_diff FSX_SUITE(fs_diff)
 
 static struct fsx x;
 static char ref[256];
@@ -267,24 +271,28 @@ static void run_diff(const char *what, const char *init_opts, const char *mount_
 
 Test(fs_diff, mount_matches_a_plain_folder)
 {
-    run_diff("xts 4096", x.keyopts, x.keyopts, OPS);
+    char init[1200];
+    snprintf(init, sizeof(init), FSX_INIT_MODE "%s", x.keyopts);
+    run_diff(FSX_MODE " 4096", init, x.keyopts, OPS);
 }
 
 Test(fs_diff, unit_size_512)
 {
     char init[1200];
-    snprintf(init, sizeof(init), "%s --unit-size 512", x.keyopts);
-    run_diff("xts 512", init, x.keyopts, OPS / 2);
+    snprintf(init, sizeof(init), FSX_INIT_MODE "%s --unit-size 512", x.keyopts);
+    run_diff(FSX_MODE " 512", init, x.keyopts, OPS / 2);
 }
 
 Test(fs_diff, unit_size_65536)
 {
     char init[1200];
-    snprintf(init, sizeof(init), "%s --unit-size 65536", x.keyopts);
-    run_diff("xts 65536", init, x.keyopts, OPS / 2);
+    snprintf(init, sizeof(init), FSX_INIT_MODE "%s --unit-size 65536", x.keyopts);
+    run_diff(FSX_MODE " 65536", init, x.keyopts, OPS / 2);
 }
 
+#ifndef FSX_GCM /* no cipher: once is enough */
 Test(fs_diff, passthrough)
 {
     run_diff("passthrough", "--passthrough", "--passthrough", OPS / 2);
 }
+#endif

@@ -5,7 +5,8 @@
  * write and fsync returns EIO (polled with a generous deadline: the bound
  * is the revalidation interval plus the vault call, not asserted tightly);
  * a hung vault never blocks a read, and past interval + grace reads fail.
- * Once the key is back a new mount reads the data again.
+ * Once the key is back a new mount reads the data again. Built twice: XTS
+ * (fs_test_fs_keyloss) and GCM (fs_test_fs_keyloss_gcm, -DFSX_GCM: fslib.h).
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -40,7 +41,18 @@ static void teardown(void)
     }
 }
 
+/* The suite's name: fs_keyloss, or fs_keyloss_gcm when built with -DFSX_GCM (fslib.h). */
+#define fs_keyloss FSX_SUITE(fs_keyloss)
+
 TestSuite(fs_keyloss, .init = setup, .fini = teardown, .timeout = 240);
+
+/* init's options: the suite's cipher and the key options. */
+static const char *init_opts(void)
+{
+    static char init[1200];
+    snprintf(init, sizeof(init), FSX_INIT_MODE "%s", x.keyopts);
+    return init;
+}
 
 static double now_s(void)
 {
@@ -116,7 +128,7 @@ Test(fs_keyloss, smk_key_file_deleted)
 {
     char opts[1200];
     snprintf(opts, sizeof(opts), "%s --revalidate-s 1 --grace-s 30", x.keyopts);
-    fsx_init_mount(&x, x.keyopts, opts);
+    fsx_init_mount(&x, init_opts(), opts);
     int fd = write_file();
     cr_assert_eq(fsx_run(&x, "cp -p %s %s.saved", x.key, x.key), 0);
     cr_assert_eq(unlink(x.key), 0);
@@ -148,7 +160,7 @@ static void mount_fast(void)
     char opts[1200];
     snprintf(opts, sizeof(opts), "%s --revalidate-s 1 --grace-s 30 --log-file %s/fs.log", x.keyopts,
              x.root);
-    fsx_init_mount(&x, x.keyopts, opts);
+    fsx_init_mount(&x, init_opts(), opts);
 }
 
 Test(fs_keyloss, vault_key_deleted)
@@ -175,7 +187,7 @@ Test(fs_keyloss, vault_key_deleted)
         }
     }
     cr_assert_eq(logged, 0, "no revocation line in the log");
-    cr_assert_eq(fsx_run(&x, "grep -q 'mounted .* (xts, revalidate 1 s)' %s/fs.log", x.root), 0);
+    cr_assert_eq(fsx_run(&x, "grep -q 'mounted .* (" FSX_MODE ", revalidate 1 s)' %s/fs.log", x.root), 0);
     /* no remount while the key is gone: exit 3 */
     fsx_unmount(&x);
     int rc = fsx_run(&x, "%s mount %s %s %s", CMKFS_BIN, x.back, x.mnt, x.keyopts);
@@ -204,7 +216,7 @@ Test(fs_keyloss, hung_vault_never_blocks_io)
     start_vault();
     char opts[1200];
     snprintf(opts, sizeof(opts), "%s --revalidate-s 1 --grace-s 2", x.keyopts);
-    fsx_init_mount(&x, x.keyopts, opts);
+    fsx_init_mount(&x, init_opts(), opts);
     int fd = write_file();
     long st = vmt_set_faults(&vs, "{\"faults\":[{\"op\":\"*\",\"latency_ms\":60000}]}");
     cr_assert(st == 200 || st == 204, "admin/faults: %ld", st);

@@ -6,7 +6,7 @@
 # usage: scripts/db/bench.sh [--quick] [--rounds N] [--targets "T1 T2 ..."]
 #            [--backing tmpfs|disk|tmpfs,disk] [--seconds S] [--fio-size SIZE]
 #            [--scale N] [--shared-buffers SIZE] [--out FILE] [--stats PATH]
-#            [--commit ID]
+#            [--commit ID] [--workloads "W1 W2 ..."]
 #
 #   targets   default: every target of scripts/db/target.sh that can run here
 #             (the rest are listed as skipped, with the reason)
@@ -15,6 +15,9 @@
 #   full      5 rounds; fio psync 256 MiB file, 1 MiB sequential read and write,
 #             8 KiB random read and write, 4 s each; pgbench scale 10,
 #             shared_buffers 16MB, read-write and -S at 1 and 2 clients, 5 s each
+#   --workloads  only these of the profile's workloads (fio-seqread fio-seqwrite
+#             fio-randread fio-randwrite pg-rw-c1 pg-rw-c2 pg-ro-c1 pg-ro-c2);
+#             without a pg-* one, no PostgreSQL is set up (a fio-only run)
 #   --quick   the standard profile's short section (within 2 minutes): 5 rounds,
 #             64 MiB fio file, 0.5 s per fio run (sequential write, random read
 #             and write), pgbench read-write and -S at 1 client for 1 s each, the
@@ -29,7 +32,7 @@ repo=$(cd "$here/../.." && pwd)
 t0=$(date +%s.%N)
 since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 
-quick=0 rounds=5 targets='' backings=tmpfs seconds='' fio_size='' scale=10 sb=16MB
+quick=0 rounds=5 targets='' backings=tmpfs seconds='' fio_size='' scale=10 sb=16MB only=
 out=$repo/reports/out/db-bench.json stats=$repo/bin/cmk-db-stats commit=
 usage() { echo "bench.sh: $*" >&2; sed -n '5,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 need() { [ $# -ge 2 ] || usage "option '$1' needs a value"; }
@@ -46,7 +49,8 @@ while [ $# -gt 0 ]; do
     --out) need "$@"; out=$2; shift 2 ;;
     --stats) need "$@"; stats=$2; shift 2 ;;
     --commit) need "$@"; commit=$2; shift 2 ;;
-    -h | --help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --workloads) need "$@"; only=$2; shift 2 ;;
+    -h | --help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) usage "unknown option '$1'" ;;
     esac
 done
@@ -71,6 +75,14 @@ else
     workloads="fio-seqread fio-seqwrite fio-randread fio-randwrite pg-rw-c1 pg-rw-c2 pg-ro-c1 pg-ro-c2"
     [ -n "$targets" ] || targets=$("$here/target.sh" list)
 fi
+if [ -n "$only" ]; then
+    for w in $only; do
+        [[ " $workloads " == *" $w "* ]] || usage "--workloads: '$w' is not one of: $workloads"
+    done
+    workloads=$only
+fi
+pg=0
+[[ " $workloads " != *" pg-"* ]] || pg=1
 run=()
 for t in $targets; do
     rc=0
@@ -138,7 +150,9 @@ for b in $backings; do
         chmod 0711 "$base"
         DB_DIRS+=("$base")
     fi
-    echo "db-bench: backing $b ($base); setup: mount, initdb, pgbench -i -s $scale, fio file $fio_size"
+    setup="mount, initdb, pgbench -i -s $scale, fio file $fio_size"
+    [ $pg -eq 1 ] || setup="mount, fio file $fio_size (no PostgreSQL: fio-only workloads)"
+    echo "db-bench: backing $b ($base); setup: $setup"
     for t in "${run[@]}"; do
         ts=$(date +%s.%N)
         db_up "$t" "$b-$t" "$base"
@@ -146,11 +160,13 @@ for b in $backings; do
         mkdir -p "$mnt/fio"
         fio --name=layout --filename="$mnt/fio/fio.dat" --ioengine=psync --rw=write --bs=1M \
             --size="$fio_size" --output-format=terse >/dev/null
-        db_pg_init "$mnt/pgdata" --shared-buffers "$sb"
-        "$here/pg.sh" start "$mnt/pgdata"
-        "$here/pg.sh" pgbench "$mnt/pgdata" -i -s "$scale" -q -I dtGvp postgres >"$DB_ROOT/init.log" 2>&1 ||
-            { tail -n 20 "$DB_ROOT/init.log" >&2; exit 1; }
-        "$here/pg.sh" stop "$mnt/pgdata"
+        if [ $pg -eq 1 ]; then
+            db_pg_init "$mnt/pgdata" --shared-buffers "$sb"
+            "$here/pg.sh" start "$mnt/pgdata"
+            "$here/pg.sh" pgbench "$mnt/pgdata" -i -s "$scale" -q -I dtGvp postgres >"$DB_ROOT/init.log" 2>&1 ||
+                { tail -n 20 "$DB_ROOT/init.log" >&2; exit 1; }
+            "$here/pg.sh" stop "$mnt/pgdata"
+        fi
         echo "db-bench:   $t ready in $(since "$ts") s"
     done
     for r in $(seq 1 "$rounds"); do
