@@ -18,9 +18,10 @@
 #
 # Environment:
 #   GATE_BASE=COMMIT   the reference (default: reports/baseline/BASE)
-#   AB_ROUNDS=6        rounds (each: one run of each build)
-#   AB_SAMPLES=5       samples per cell per run (cmk-bench --samples)
-#   AB_FILTER=RE       cells (cmk-bench --filter; default: the gate's throughput cells)
+#   AB_ROUNDS=8        rounds (each: one run of each build)
+#   AB_SAMPLES=3       samples per cell per run (cmk-bench --samples)
+#   AB_FILTER=F        cells (cmk-bench --filter, substrings separated by |; default
+#                      'engine |raw |ceiling |store ': every throughput cell of the quick profile)
 #   GATE_REF_DIR=DIR   where the reference worktree and build go (default build/gate-ref)
 #   REP_OUT=DIR        outputs: gate.md, gate.json, gate-junit.xml, gate-ab/ (the rounds)
 #   GATE_ARGS=...      more cmk-gate options (--alpha, --min-effect, --retired FILE)
@@ -30,12 +31,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-AB_ROUNDS=${AB_ROUNDS:-6}
-AB_SAMPLES=${AB_SAMPLES:-5}
+AB_ROUNDS=${AB_ROUNDS:-8}
+AB_SAMPLES=${AB_SAMPLES:-3}
 # Every throughput cell of the quick profile (engine, raw, ceiling, store): the
 # vault, latency and rotation cells time a local HTTP server, which on a shared
 # machine moves by more than a build does, and take most of a quick run's time.
-AB_FILTER=${AB_FILTER-^(engine|raw|ceiling|store) }
+AB_FILTER=${AB_FILTER-engine |raw |ceiling |store }
 GATE_REF_DIR=${GATE_REF_DIR:-build/gate-ref}
 REP_OUT=${REP_OUT:-reports/out}
 GATE_ARGS=${GATE_ARGS:-}

@@ -377,7 +377,7 @@ int rep_ab_compare(const struct rep_bench *ref, const struct rep_bench *cur, siz
     snprintf(r->new_commit, sizeof(r->new_commit), "%s", rep_env_str(&cur[0], "git_commit"));
     snprintf(r->mode_reason, sizeof(r->mode_reason),
              "ratios + absolute figures: the reference and the new build were measured in the same job on "
-             "this machine, in %zu interleaved rounds (reference, new, reference, new, ...)",
+             "this machine, in %zu interleaved rounds (one run of each build a round, the order alternating)",
              n);
     ab_env_notes(ref, cur, r);
     struct ab_side sr = {.runs = ref}, sc = {.runs = cur};
