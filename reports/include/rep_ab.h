@@ -26,7 +26,7 @@
 
 /* At least this share of the new build's metrics must have a counterpart in the reference. */
 #define REP_AB_MIN_COVERAGE 0.90
-#define REP_AB_MAX_ROUNDS 99
+#define REP_AB_MAX_ROUNDS   99
 /* The committed rename/retire list (relative to the source tree). */
 #define REP_RETIRED_DEFAULT "reports/baseline/retired.tsv"
 
@@ -60,7 +60,8 @@ struct rep_retire {
  * |missing_ok|. Returns 0, or -1 with |err| naming the file, the line and
  * the problem. Free with rep_retire_free on every outcome.
  */
-int rep_retire_load(const char *path, int missing_ok, struct rep_retire *l, char *err, size_t err_len);
+int rep_retire_load(const char *path, int missing_ok, struct rep_retire *l, char *err,
+                    size_t err_len);
 
 /* rep_retire_free releases |l|; safe on a zeroed struct. */
 void rep_retire_free(struct rep_retire *l);
@@ -88,8 +89,8 @@ int rep_ab_compare(const struct rep_bench *ref, const struct rep_bench *cur, siz
  * outcome; free them with rep_ab_rounds_free(*ref, *cur, *n). Returns 0, or
  * -1 with |err| naming the file and the problem.
  */
-int rep_ab_load_rounds(const char *dir, struct rep_bench **ref, struct rep_bench **cur, size_t *n, char *err,
-                       size_t err_len);
+int rep_ab_load_rounds(const char *dir, struct rep_bench **ref, struct rep_bench **cur, size_t *n,
+                       char *err, size_t err_len);
 
 /* rep_ab_rounds_free releases what rep_ab_load_rounds allocated (NULL arrays are skipped). */
 void rep_ab_rounds_free(struct rep_bench *ref, struct rep_bench *cur, size_t n);

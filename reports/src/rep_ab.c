@@ -3,13 +3,14 @@
  * differences of the reference and new builds' runs, the rename/retire
  * list, the fail-loudly coverage rule and the CPU class of a run.
  */
+#include "rep_ab.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "rep_ab.h"
 #include "rep_gate_int.h"
 
 void rep_retire_free(struct rep_retire *l)
@@ -52,7 +53,8 @@ static int retire_add(struct rep_retire *l, enum rep_retire_kind kind, const cha
     return 0;
 }
 
-int rep_retire_load(const char *path, int missing_ok, struct rep_retire *l, char *err, size_t err_len)
+int rep_retire_load(const char *path, int missing_ok, struct rep_retire *l, char *err,
+                    size_t err_len)
 {
     memset(l, 0, sizeof(*l));
     snprintf(l->path, sizeof(l->path), "%s", path);
@@ -69,7 +71,8 @@ int rep_retire_load(const char *path, int missing_ok, struct rep_retire *l, char
     for (size_t no = 1; rc == 0 && fgets(line, sizeof(line), f) != NULL; no++) {
         size_t len = strlen(line);
         if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
-            snprintf(err, err_len, "%s:%zu: line longer than %zu characters", path, no, sizeof(line) - 2);
+            snprintf(err, err_len, "%s:%zu: line longer than %zu characters", path, no,
+                     sizeof(line) - 2);
             rc = -1;
             break;
         }
@@ -124,7 +127,8 @@ int rep_key_covers(const char *entry, const char *key)
     if (lk > le + ls && strncmp(key, entry, le) == 0 && strncmp(key + le, sep, ls) == 0) {
         return 1;
     }
-    return lk > le + ls && strcmp(key + lk - le, entry) == 0 && strncmp(key + lk - le - ls, sep, ls) == 0;
+    return lk > le + ls && strcmp(key + lk - le, entry) == 0 &&
+           strncmp(key + lk - le - ls, sep, ls) == 0;
 }
 
 /*
@@ -165,10 +169,12 @@ static void ref_key(const struct rep_retire *l, const char *key, char *out, size
 }
 
 /* 1 when |l| has an entry of |kind| whose old (|old_side|) or new key covers |key|. */
-static int listed(const struct rep_retire *l, enum rep_retire_kind kind, int old_side, const char *key)
+static int listed(const struct rep_retire *l, enum rep_retire_kind kind, int old_side,
+                  const char *key)
 {
     for (size_t i = 0; l != NULL && i < l->n; i++) {
-        if (l->e[i].kind == kind && rep_key_covers(old_side ? l->e[i].old_key : l->e[i].new_key, key)) {
+        if (l->e[i].kind == kind &&
+            rep_key_covers(old_side ? l->e[i].old_key : l->e[i].new_key, key)) {
             return 1;
         }
     }
@@ -183,7 +189,8 @@ struct ab_side {
 };
 
 /* The measured absolute cell of |b| with |key| and |unit|, or NULL. */
-static const struct rep_cell *find_cell_key(const struct rep_bench *b, const char *key, const char *unit)
+static const struct rep_cell *find_cell_key(const struct rep_bench *b, const char *key,
+                                            const char *unit)
 {
     for (size_t i = 0; i < b->ncells; i++) {
         const struct rep_cell *c = &b->cells[i];
@@ -195,8 +202,8 @@ static const struct rep_cell *find_cell_key(const struct rep_bench *b, const cha
 }
 
 /* The log median of metric |key| in round |i| of |s| (NAN: absent); -1 when memory ran out. */
-static int round_value(const struct ab_side *s, size_t i, const char *key, const char *unit, int ratio,
-                       double *y)
+static int round_value(const struct ab_side *s, size_t i, const char *key, const char *unit,
+                       int ratio, double *y)
 {
     struct rg_series ser = {0};
     if (ratio) {
@@ -221,8 +228,8 @@ static int round_value(const struct ab_side *s, size_t i, const char *key, const
 }
 
 /* Judges metric |m| (key in the new runs) on its per-round paired differences. */
-static int judge_ab(struct rep_gate_metric *m, const struct ab_side *ref, const struct ab_side *cur, size_t n,
-                    const struct rep_retire *l, const struct rep_gate_opts *o)
+static int judge_ab(struct rep_gate_metric *m, const struct ab_side *ref, const struct ab_side *cur,
+                    size_t n, const struct rep_retire *l, const struct rep_gate_opts *o)
 {
     int ratio = strcmp(m->type, "absolute") != 0;
     char rkey[520];
@@ -266,7 +273,8 @@ static int judge_ab(struct rep_gate_metric *m, const struct ab_side *ref, const 
 }
 
 /* 1 when |r| has a metric whose reference key (through the renames) is |key|. */
-static int has_ref_metric(const struct rep_gate_result *r, const struct rep_retire *l, const char *key)
+static int has_ref_metric(const struct rep_gate_result *r, const struct rep_retire *l,
+                          const char *key)
 {
     char rk[520];
     for (size_t k = 0; k < r->n; k++) {
@@ -279,8 +287,9 @@ static int has_ref_metric(const struct rep_gate_result *r, const struct rep_reti
 }
 
 /* The metrics of the new runs, judged; then the reference's metrics that have no counterpart. */
-static int ab_metrics(const struct ab_side *ref, const struct ab_side *cur, size_t n, const struct rep_retire *l,
-                      const struct rep_gate_opts *o, struct rep_gate_result *r)
+static int ab_metrics(const struct ab_side *ref, const struct ab_side *cur, size_t n,
+                      const struct rep_retire *l, const struct rep_gate_opts *o,
+                      struct rep_gate_result *r)
 {
     for (size_t i = 0; i < n; i++) {
         for (long j = 0; j < cur->npairs[i]; j++) {
@@ -335,17 +344,20 @@ static void ab_note(struct rep_gate_result *r, const char *text)
 }
 
 /* Notes on the runs' environments: a test slowdown, or rounds whose settings differ. */
-static void ab_env_notes(const struct rep_bench *ref, const struct rep_bench *cur, struct rep_gate_result *r)
+static void ab_env_notes(const struct rep_bench *ref, const struct rep_bench *cur,
+                         struct rep_gate_result *r)
 {
     char what[400];
-    const char *sr = rep_env_str(&ref[0], "ENG_TEST_SLOWDOWN"), *sn = rep_env_str(&cur[0], "ENG_TEST_SLOWDOWN");
+    const char *sr = rep_env_str(&ref[0], "ENG_TEST_SLOWDOWN"),
+               *sn = rep_env_str(&cur[0], "ENG_TEST_SLOWDOWN");
     if (sr[0] != '\0') {
-        snprintf(what, sizeof(what), "the reference runs were measured with ENG_TEST_SLOWDOWN=%s", sr);
+        snprintf(what, sizeof(what), "the reference runs were measured with ENG_TEST_SLOWDOWN=%s",
+                 sr);
         ab_note(r, what);
     }
     if (sn[0] != '\0') {
-        snprintf(what, sizeof(what), "the new runs were measured with ENG_TEST_SLOWDOWN=%s (a test-only slowdown)",
-                 sn);
+        snprintf(what, sizeof(what),
+                 "the new runs were measured with ENG_TEST_SLOWDOWN=%s (a test-only slowdown)", sn);
         ab_note(r, what);
     }
     static const char *const same[] = {"profile", "ENG_ARCH", "ENG_BACKEND", "cpu_model"};
@@ -373,11 +385,14 @@ int rep_ab_compare(const struct rep_bench *ref, const struct rep_bench *cur, siz
     r->absolute_used = 1;
     snprintf(r->baseline_path, sizeof(r->baseline_path), "%s", ref[0].path);
     snprintf(r->new_path, sizeof(r->new_path), "%s", cur[0].path);
-    snprintf(r->baseline_commit, sizeof(r->baseline_commit), "%s", rep_env_str(&ref[0], "git_commit"));
+    snprintf(r->baseline_commit, sizeof(r->baseline_commit), "%s",
+             rep_env_str(&ref[0], "git_commit"));
     snprintf(r->new_commit, sizeof(r->new_commit), "%s", rep_env_str(&cur[0], "git_commit"));
     snprintf(r->mode_reason, sizeof(r->mode_reason),
-             "ratios + absolute figures: the reference and the new build were measured in the same job on "
-             "this machine, in %zu interleaved rounds (one run of each build a round, the order alternating)",
+             "ratios + absolute figures: the reference and the new build were measured in the same "
+             "job on "
+             "this machine, in %zu interleaved rounds (one run of each build a round, the order "
+             "alternating)",
              n);
     ab_env_notes(ref, cur, r);
     struct ab_side sr = {.runs = ref}, sc = {.runs = cur};
@@ -409,11 +424,13 @@ int rep_gate_coverage(const struct rep_gate_result *r, const struct rep_retire *
     for (size_t i = 0; i < r->n; i++) {
         const struct rep_gate_metric *m = &r->m[i];
         if (m->verdict == REP_V_ONLY_NEW) {
-            int intended = listed(l, REP_RETIRE_ADD, 0, m->key) || listed(l, REP_RETIRE_RENAME, 0, m->key);
+            int intended =
+                listed(l, REP_RETIRE_ADD, 0, m->key) || listed(l, REP_RETIRE_RENAME, 0, m->key);
             matched += intended;
             missing += !intended;
         } else if (m->verdict == REP_V_ONLY_BASELINE) {
-            missing += !listed(l, REP_RETIRE_REMOVE, 1, m->key) && !listed(l, REP_RETIRE_RENAME, 1, m->key);
+            missing += !listed(l, REP_RETIRE_REMOVE, 1, m->key) &&
+                       !listed(l, REP_RETIRE_RENAME, 1, m->key);
         } else {
             matched++;
         }
@@ -428,23 +445,27 @@ int rep_gate_coverage(const struct rep_gate_result *r, const struct rep_retire *
         return -1;
     }
     fprintf(f,
-            "%zu of %zu metrics have a counterpart in the reference (%.0f%%); at least %.0f%% are needed, "
+            "%zu of %zu metrics have a counterpart in the reference (%.0f%%); at least %.0f%% are "
+            "needed, "
             "or the gate would pass without comparing them. Missing (%zu):\n",
-            matched, total, total > 0 ? 100.0 * (double)matched / (double)total : 0.0, REP_AB_MIN_COVERAGE * 100,
-            missing);
+            matched, total, total > 0 ? 100.0 * (double)matched / (double)total : 0.0,
+            REP_AB_MIN_COVERAGE * 100, missing);
     for (int side = 0; side < 2; side++) {
         for (size_t i = 0; i < r->n; i++) {
             const struct rep_gate_metric *m = &r->m[i];
             int is_new = m->verdict == REP_V_ONLY_NEW && !listed(l, REP_RETIRE_ADD, 0, m->key) &&
                          !listed(l, REP_RETIRE_RENAME, 0, m->key);
-            int is_old = m->verdict == REP_V_ONLY_BASELINE && !listed(l, REP_RETIRE_REMOVE, 1, m->key) &&
+            int is_old = m->verdict == REP_V_ONLY_BASELINE &&
+                         !listed(l, REP_RETIRE_REMOVE, 1, m->key) &&
                          !listed(l, REP_RETIRE_RENAME, 1, m->key);
             if ((side == 0 && is_new) || (side == 1 && is_old)) {
-                fprintf(f, "  %s: %s [%s]\n", side == 0 ? "only in new" : "only in reference", m->name, m->key);
+                fprintf(f, "  %s: %s [%s]\n", side == 0 ? "only in new" : "only in reference",
+                        m->name, m->key);
             }
         }
     }
-    fprintf(f, "A metric renamed or removed on purpose needs a line in the rename/retire list (%s).",
+    fprintf(f,
+            "A metric renamed or removed on purpose needs a line in the rename/retire list (%s).",
             l != NULL && l->path[0] != '\0' ? l->path : REP_RETIRED_DEFAULT);
     if (fclose(f) != 0) {
         free(*msg);
@@ -488,8 +509,8 @@ void rep_ab_rounds_free(struct rep_bench *ref, struct rep_bench *cur, size_t n)
     free(cur);
 }
 
-int rep_ab_load_rounds(const char *dir, struct rep_bench **ref, struct rep_bench **cur, size_t *n, char *err,
-                       size_t err_len)
+int rep_ab_load_rounds(const char *dir, struct rep_bench **ref, struct rep_bench **cur, size_t *n,
+                       char *err, size_t err_len)
 {
     *n = 0;
     *ref = calloc(REP_AB_MAX_ROUNDS, sizeof(**ref));
@@ -510,14 +531,16 @@ int rep_ab_load_rounds(const char *dir, struct rep_bench **ref, struct rep_bench
         *n = i + 1;
         if (st != REP_OK) {
             snprintf(err, err_len, "%s%s", msg,
-                     st == REP_MISSING ? " (an A/B folder holds ref-01/, new-01/, ref-02/, new-02/, ... "
-                                         "with a bench.json each, at least 2 rounds: reports/gate-ab.sh)"
-                                       : "");
+                     st == REP_MISSING
+                         ? " (an A/B folder holds ref-01/, new-01/, ref-02/, new-02/, ... "
+                           "with a bench.json each, at least 2 rounds: reports/gate-ab.sh)"
+                         : "");
             return -1;
         }
         st = rep_bench_load(pn, &(*cur)[i], msg, sizeof(msg));
         if (st != REP_OK) {
-            snprintf(err, err_len, "%s%s", msg, st == REP_MISSING ? " (round without its new run)" : "");
+            snprintf(err, err_len, "%s%s", msg,
+                     st == REP_MISSING ? " (round without its new run)" : "");
             return -1;
         }
     }

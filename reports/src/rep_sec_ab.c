@@ -23,9 +23,12 @@ void rr_gate_ab_intro(struct rep_doc *d, const cJSON *g)
     const char *rc = rep_json_str(g, "baseline_commit"), *nc = rep_json_str(g, "new_commit");
     char t[600];
     snprintf(t, sizeof(t),
-             "A/B in one job: reference commit %s and new commit %s, built side by side and measured in %.0f "
-             "interleaved rounds on this machine; each metric is judged on its per-round paired differences "
-             "(the reference column is the geometric mean of the reference runs, the change and its interval "
+             "A/B in one job: reference commit %s and new commit %s, built side by side and "
+             "measured in %.0f "
+             "interleaved rounds on this machine; each metric is judged on its per-round paired "
+             "differences "
+             "(the reference column is the geometric mean of the reference runs, the change and "
+             "its interval "
              "are new against reference).",
              rc != NULL && rc[0] != '\0' ? rc : "?", nc != NULL && nc[0] != '\0' ? nc : "?",
              rep_json_num(g, "baseline_runs"));

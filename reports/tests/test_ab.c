@@ -14,16 +14,18 @@
 #include "rep_ab.h"
 #include "rep_bench.h"
 #include "rep_gate.h"
+#include "rep_report.h"
 #include "rep_testutil.h"
 
-#define NS 5     /* samples per cell per run */
+#define NS     5 /* samples per cell per run */
 #define ROUNDS 6 /* A/B rounds */
 
 /* The factors one run applies to its cells' speeds. */
 struct run_spec {
     double gcm_engine; /* speed of the engine GCM cells (1: unchanged, 0.1: ten times slower) */
-    const char *xts_arch;  /* arch of the engine XTS cell ("avx512", or "avx2" as under ENG_ARCH=avx2) */
-    int with_cbc;      /* 1: the CBC group is measured */
+    const char
+        *xts_arch; /* arch of the engine XTS cell ("avx512", or "avx2" as under ENG_ARCH=avx2) */
+    int with_cbc;  /* 1: the CBC group is measured */
 };
 
 /*
@@ -55,7 +57,8 @@ static cJSON *run_json(const struct run_spec *s, double state, uint64_t *st)
     return tu_bench_json("cpu A", cells, s->with_cbc ? 8 : 6);
 }
 
-/* ROUNDS rounds of reference runs |a| and new runs |b|; the machine's state drifts by +-10% a round. */
+/* ROUNDS rounds of reference runs |a| and new runs |b|; the machine's state drifts by +-10% a
+ * round. */
 static void make_rounds(struct rep_bench *ref, struct rep_bench *cur, const struct run_spec *a,
                         const struct run_spec *b, uint64_t seed)
 {
@@ -63,8 +66,10 @@ static void make_rounds(struct rep_bench *ref, struct rep_bench *cur, const stru
     char e[512];
     for (int i = 0; i < ROUNDS; i++) {
         double state = tu_noise(&st, 0.10);
-        cr_assert_eq(rep_bench_from_json(run_json(a, state, &st), "ref", &ref[i], e, sizeof(e)), REP_OK, "%s", e);
-        cr_assert_eq(rep_bench_from_json(run_json(b, state, &st), "new", &cur[i], e, sizeof(e)), REP_OK, "%s", e);
+        cr_assert_eq(rep_bench_from_json(run_json(a, state, &st), "ref", &ref[i], e, sizeof(e)),
+                     REP_OK, "%s", e);
+        cr_assert_eq(rep_bench_from_json(run_json(b, state, &st), "new", &cur[i], e, sizeof(e)),
+                     REP_OK, "%s", e);
     }
 }
 
@@ -79,7 +84,8 @@ static void free_rounds(struct rep_bench *ref, struct rep_bench *cur)
 static const struct run_spec plain = {1.0, "avx512", 1};
 
 /* Runs rep_ab_compare on the rounds and returns the result (free with rep_gate_result_free). */
-static struct rep_gate_result judge(const struct run_spec *a, const struct run_spec *b, uint64_t seed)
+static struct rep_gate_result judge(const struct run_spec *a, const struct run_spec *b,
+                                    uint64_t seed)
 {
     struct rep_bench ref[ROUNDS], cur[ROUNDS];
     make_rounds(ref, cur, a, b, seed);
@@ -102,8 +108,9 @@ static void expect_gcm_flagged(const struct rep_gate_result *r)
         const struct rep_gate_metric *m = &r->m[i];
         int is_gcm = strstr(m->key, "engine|gcm|") != NULL;
         gcm += is_gcm;
-        cr_assert_eq(m->verdict, is_gcm ? REP_V_REGRESSION : REP_V_PASS, "%s: %s, change %+.3f, p adj %.3g",
-                     m->name, rep_verdict_name(m->verdict), m->change, m->p_worse_adj);
+        cr_assert_eq(m->verdict, is_gcm ? REP_V_REGRESSION : REP_V_PASS,
+                     "%s: %s, change %+.3f, p adj %.3g", m->name, rep_verdict_name(m->verdict),
+                     m->change, m->p_worse_adj);
         cr_assert_eq(m->nrounds, ROUNDS);
     }
     /* 2 engine GCM cells (absolute) + their 2 engine/raw ratios */
@@ -123,7 +130,8 @@ Test(ab, flags_a_tenfold_slowdown_of_one_mode)
         if (r.m[i].verdict == REP_V_REGRESSION) {
             cr_assert_float_eq(r.m[i].change, -0.9, 0.02, "%s: %+.3f", r.m[i].name, r.m[i].change);
             for (size_t k = 0; k < r.m[i].nrounds; k++) {
-                cr_assert_float_eq(r.m[i].rounds[k], 0.1, 0.01, "round %zu: %g", k, r.m[i].rounds[k]);
+                cr_assert_float_eq(r.m[i].rounds[k], 0.1, 0.01, "round %zu: %g", k,
+                                   r.m[i].rounds[k]);
             }
         }
     }
@@ -147,8 +155,12 @@ Test(ab, identical_rounds_are_not_flagged)
     for (int i = 0; i < ROUNDS; i++) {
         double state = tu_noise(&st, 0.10);
         uint64_t st2 = st;
-        cr_assert_eq(rep_bench_from_json(run_json(&plain, state, &st), "ref", &ref[i], e, sizeof(e)), REP_OK);
-        cr_assert_eq(rep_bench_from_json(run_json(&plain, state, &st2), "new", &cur[i], e, sizeof(e)), REP_OK);
+        cr_assert_eq(
+            rep_bench_from_json(run_json(&plain, state, &st), "ref", &ref[i], e, sizeof(e)),
+            REP_OK);
+        cr_assert_eq(
+            rep_bench_from_json(run_json(&plain, state, &st2), "new", &cur[i], e, sizeof(e)),
+            REP_OK);
     }
     struct rep_gate_opts o;
     rep_gate_opts_default(&o);
@@ -170,7 +182,8 @@ Test(ab, aa_rounds_with_noise_are_not_flagged)
     for (uint64_t seed = 10; seed < 30; seed++) {
         struct rep_gate_result r = judge(&plain, &plain, seed);
         cr_assert_eq(r.compared, 12);
-        cr_assert_eq(r.regressions, 0, "seed %llu: %zu regressions", (unsigned long long)seed, r.regressions);
+        cr_assert_eq(r.regressions, 0, "seed %llu: %zu regressions", (unsigned long long)seed,
+                     r.regressions);
         rep_gate_result_free(&r);
     }
 }
@@ -208,13 +221,15 @@ Test(ab, cpu_class_names_the_path_that_ran)
     cr_assert_eq(rep_cpu_class(&b, cls, sizeof(cls)), 0);
     cr_assert_str_eq(cls, "avx2-ymm");
     rep_bench_free(&b);
-    cr_assert_eq(rep_bench_from_json(tu_bench_json("cpu A", NULL, 0), "y", &b, e, sizeof(e)), REP_OK, "%s", e);
+    cr_assert_eq(rep_bench_from_json(tu_bench_json("cpu A", NULL, 0), "y", &b, e, sizeof(e)),
+                 REP_OK, "%s", e);
     cr_assert_eq(rep_cpu_class(&b, cls, sizeof(cls)), -1);
     rep_bench_free(&b);
 }
 
 /* The rounds as files in |dir| (ref-01/bench.json, new-01/bench.json, ...), for cmk-gate --ab. */
-static void write_rounds(const char *dir, const struct run_spec *a, const struct run_spec *b, uint64_t seed)
+static void write_rounds(const char *dir, const struct run_spec *a, const struct run_spec *b,
+                         uint64_t seed)
 {
     uint64_t st = seed;
     for (int i = 0; i < ROUNDS; i++) {
@@ -233,7 +248,8 @@ static void write_rounds(const char *dir, const struct run_spec *a, const struct
     }
 }
 
-/* cmk-gate --ab DIR --out DIR/out [--retired FILE]; returns the exit code and the captured streams. */
+/* cmk-gate --ab DIR --out DIR/out [--retired FILE]; returns the exit code and the captured streams.
+ */
 static int gate_ab(const char *dir, const char *retired, char **out, char **err)
 {
     char o[300];
@@ -242,8 +258,22 @@ static int gate_ab(const char *dir, const char *retired, char **out, char **err)
     return tu_run(rep_gate_main, retired != NULL ? 7 : 5, argv, out, err);
 }
 
+/*
+ * A temporary folder with ROUNDS rounds of plain reference runs and new runs |b|, and the list
+ * file |rl| (DIR/retired.tsv) holding |list|; returns the folder.
+ */
+static const char *setup_ab(const struct run_spec *b, uint64_t seed, const char *list, char *rl,
+                            size_t rl_len)
+{
+    const char *d = tu_tmpdir(0);
+    write_rounds(d, &plain, b, seed);
+    snprintf(rl, rl_len, "%s/retired.tsv", d);
+    tu_write_file(rl, list);
+    return d;
+}
+
 #define XTS512 "engine|xts|native|avx512|encrypt|8192|64|1|none"
-#define XTS2 "engine|xts|native|avx2|encrypt|8192|64|1|none"
+#define XTS2   "engine|xts|native|avx2|encrypt|8192|64|1|none"
 #define XTSRAW "raw|xts|openssl|auto|encrypt|8192|64|1|none"
 
 /* The new build ran another XTS path (as ENG_ARCH=avx2 does): 10 of 12 metrics in common. */
@@ -251,24 +281,27 @@ static const struct run_spec other_path = {1.0, "avx2", 1};
 
 Test(ab, fewer_than_90_percent_in_common_exits_2_naming_the_missing)
 {
-    const char *d = tu_tmpdir(0);
-    write_rounds(d, &plain, &other_path, 5);
     char rl[300];
-    snprintf(rl, sizeof(rl), "%s/empty.tsv", d);
-    tu_write_file(rl, "# nothing renamed or retired\n");
+    const char *d = setup_ab(&other_path, 5, "# nothing renamed or retired\n", rl, sizeof(rl));
     char *out, *err;
     cr_assert_eq(gate_ab(d, rl, &out, &err), 2, "%s%s", out, err);
     char want[2048];
-    snprintf(want, sizeof(want),
-             "cmk-gate: 10 of 14 metrics have a counterpart in the reference (71%%); at least 90%% are needed, "
-             "or the gate would pass without comparing them. Missing (4):\n"
-             "  only in new: engine xts native/avx2 / raw openssl, 8KiB encrypt [" XTS2 " / " XTSRAW "]\n"
-             "  only in new: engine xts native/avx2, 8KiB encrypt [" XTS2 "]\n"
-             "  only in reference: engine xts native/avx512 / raw openssl, 8KiB encrypt [" XTS512 " / " XTSRAW
-             "]\n"
-             "  only in reference: engine xts native/avx512, 8KiB encrypt [" XTS512 "]\n"
-             "A metric renamed or removed on purpose needs a line in the rename/retire list (%s).\n",
-             rl);
+    snprintf(
+        want, sizeof(want),
+        "cmk-gate: 10 of 14 metrics have a counterpart in the reference (71%%); at least 90%% are "
+        "needed, "
+        "or the gate would pass without comparing them. Missing (4):\n"
+        "  only in new: engine xts native/avx2 / raw openssl, 8KiB encrypt [" XTS2 " / " XTSRAW
+        "]\n"
+        "  only in new: engine xts native/avx2, 8KiB encrypt [" XTS2
+        "]\n"
+        "  only in reference: engine xts native/avx512 / raw openssl, 8KiB encrypt [" XTS512
+        " / " XTSRAW
+        "]\n"
+        "  only in reference: engine xts native/avx512, 8KiB encrypt [" XTS512
+        "]\n"
+        "A metric renamed or removed on purpose needs a line in the rename/retire list (%s).\n",
+        rl);
     cr_assert_str_eq(err, want);
     cr_assert_str_eq(out, "");
     free(out);
@@ -277,16 +310,19 @@ Test(ab, fewer_than_90_percent_in_common_exits_2_naming_the_missing)
 
 Test(ab, a_rename_in_the_list_pairs_the_renamed_cell)
 {
-    const char *d = tu_tmpdir(0);
-    write_rounds(d, &plain, &other_path, 5);
     char rl[300];
-    snprintf(rl, sizeof(rl), "%s/retired.tsv", d);
-    tu_write_file(rl, "# old key, new key, why\nrename\t" XTS512 "\t" XTS2 "\tthe new build runs avx2\n");
+    const char *d =
+        setup_ab(&other_path, 5,
+                 "# old key, new key, why\nrename\t" XTS512 "\t" XTS2 "\tthe new build runs avx2\n",
+                 rl, sizeof(rl));
     char *out, *err;
     cr_assert_eq(gate_ab(d, rl, &out, &err), 0, "%s%s", out, err);
-    cr_assert(strstr(out, "**Verdict: PASS** - 12 metrics compared, 0 regressions, 0 improved, 0 not compared") !=
-                  NULL,
-              "%s", out);
+    cr_assert(
+        strstr(
+            out,
+            "**Verdict: PASS** - 12 metrics compared, 0 regressions, 0 improved, 0 not compared") !=
+            NULL,
+        "%s", out);
     cr_assert_str_eq(err, "");
     free(out);
     free(err);
@@ -294,35 +330,35 @@ Test(ab, a_rename_in_the_list_pairs_the_renamed_cell)
 
 Test(ab, retired_cells_are_not_missing)
 {
-    /* the new build no longer measures the CBC group: 2 cells and 1 ratio of 12 are gone (75% left) */
-    const char *d = tu_tmpdir(0);
+    /* the new build no longer measures the CBC group: 2 cells and 1 ratio of 12 are gone (75% left)
+     */
     struct run_spec no_cbc = plain;
     no_cbc.with_cbc = 0;
-    write_rounds(d, &plain, &no_cbc, 6);
     char rl[300];
-    snprintf(rl, sizeof(rl), "%s/retired.tsv", d);
-    tu_write_file(rl, "");
+    const char *d = setup_ab(&no_cbc, 6, "", rl, sizeof(rl));
     char *out, *err;
     cr_assert_eq(gate_ab(d, rl, &out, &err), 2, "%s%s", out, err);
-    cr_assert(strstr(err, "cmk-gate: 9 of 12 metrics have a counterpart in the reference (75%)") == err, "%s", err);
+    cr_assert(
+        strstr(err, "cmk-gate: 9 of 12 metrics have a counterpart in the reference (75%)") == err,
+        "%s", err);
     cr_assert_eq(tu_count(err, "  only in reference: "), 3, "%s", err);
     free(out);
     free(err);
-    tu_write_file(rl, "retire\traw|cbc|ipsec-mb|avx512|encrypt|512|64|1|none\tCBC measured elsewhere now\n"
-                      "retire\tengine|cbc|ipsec-mb|avx512|encrypt|512|64|1|none\n");
+    tu_write_file(
+        rl,
+        "retire\traw|cbc|ipsec-mb|avx512|encrypt|512|64|1|none\tCBC measured elsewhere now\n"
+        "retire\tengine|cbc|ipsec-mb|avx512|encrypt|512|64|1|none\n");
     cr_assert_eq(gate_ab(d, rl, &out, &err), 0, "%s%s", out, err);
-    cr_assert(strstr(out, "9 metrics compared, 0 regressions, 0 improved, 3 not compared") != NULL, "%s", out);
+    cr_assert(strstr(out, "9 metrics compared, 0 regressions, 0 improved, 3 not compared") != NULL,
+              "%s", out);
     free(out);
     free(err);
 }
 
 Test(ab, a_bad_list_line_exits_2)
 {
-    const char *d = tu_tmpdir(0);
-    write_rounds(d, &plain, &plain, 7);
     char rl[300];
-    snprintf(rl, sizeof(rl), "%s/retired.tsv", d);
-    tu_write_file(rl, "# ok\nremove\tx\n");
+    const char *d = setup_ab(&plain, 7, "# ok\nremove\tx\n", rl, sizeof(rl));
     char *out, *err;
     cr_assert_eq(gate_ab(d, rl, &out, &err), 2);
     char want[1024];
@@ -343,7 +379,8 @@ Test(ab, cli_flags_a_slowdown_and_writes_round_ratios)
     write_rounds(d, &plain, &slow, 8);
     char *out, *err;
     cr_assert_eq(gate_ab(d, NULL, &out, &err), 1, "%s%s", out, err);
-    cr_assert(strstr(out, "**Verdict: REGRESSION** - 12 metrics compared, 4 regressions") != NULL, "%s", out);
+    cr_assert(strstr(out, "**Verdict: REGRESSION** - 12 metrics compared, 4 regressions") != NULL,
+              "%s", out);
     free(out);
     free(err);
     char p[300], e[512];
@@ -373,10 +410,67 @@ Test(ab, a_missing_round_folder_exits_2)
     cr_assert_eq(gate_ab(d, NULL, &out, &err), 2);
     char want[1024];
     snprintf(want, sizeof(want),
-             "cmk-gate: %s/ref-01/bench.json: cannot open: No such file or directory (an A/B folder holds ref-01/, new-01/, ref-02/, "
+             "cmk-gate: %s/ref-01/bench.json: cannot open: No such file or directory (an A/B "
+             "folder holds ref-01/, new-01/, ref-02/, "
              "new-02/, ... with a bench.json each, at least 2 rounds: reports/gate-ab.sh)\n",
              d);
     cr_assert_str_eq(err, want);
     free(out);
     free(err);
+}
+
+Test(ab, report_shows_the_builds_and_plots_the_flagged_rounds)
+{
+    const char *d = tu_tmpdir(0);
+    struct run_spec slow = plain;
+    slow.gcm_engine = 0.1;
+    write_rounds(d, &plain, &slow, 9);
+    char *out, *err;
+    cr_assert_eq(gate_ab(d, NULL, &out, &err), 1, "%s%s", out, err);
+    free(out);
+    free(err);
+    char in[300];
+    snprintf(in, sizeof(in), "%s/out", d);
+    const char *argv[] = {"cmk-report", "--in", in};
+    cr_assert_eq(tu_run(rep_report_main, 3, argv, &out, &err), 0, "%s", err);
+    free(out);
+    free(err);
+    char p[400];
+    snprintf(p, sizeof(p), "%s/report.md", in);
+    char *md = tu_read_file(p);
+    cr_assert_not_null(md);
+    cr_assert(strstr(md, "A/B in one job: reference commit 0123456789ab and new commit 0123456789ab, built side "
+                         "by side and measured in 6 interleaved rounds") != NULL,
+              "%s", md);
+    cr_assert(strstr(md, "| metric | kind | reference | new |") != NULL, "%s", md);
+    cr_assert_eq(tu_count(md, "plots/gate-ab-rounds.svg"), 1, "%s", md);
+    free(md);
+    snprintf(p, sizeof(p), "%s/plots/gate-ab-rounds.svg", in);
+    char *svg = tu_read_file(p);
+    cr_assert_not_null(svg, "%s missing", p);
+    /* one series per flagged metric */
+    cr_assert(strstr(svg, "engine gcm ipsec-mb/avx512, 8KiB encrypt") != NULL);
+    free(svg);
+}
+
+Test(ab, report_draws_no_round_plot_without_a_flag)
+{
+    const char *d = tu_tmpdir(0);
+    write_rounds(d, &plain, &plain, 10);
+    char *out, *err;
+    cr_assert_eq(gate_ab(d, NULL, &out, &err), 0, "%s%s", out, err);
+    free(out);
+    free(err);
+    char in[300], p[400];
+    snprintf(in, sizeof(in), "%s/out", d);
+    const char *argv[] = {"cmk-report", "--in", in};
+    cr_assert_eq(tu_run(rep_report_main, 3, argv, &out, &err), 0, "%s", err);
+    free(out);
+    free(err);
+    snprintf(p, sizeof(p), "%s/report.md", in);
+    char *md = tu_read_file(p);
+    cr_assert_not_null(md);
+    cr_assert(strstr(md, "A/B in one job") != NULL, "%s", md);
+    cr_assert_eq(tu_count(md, "gate-ab-rounds"), 0, "%s", md);
+    free(md);
 }
