@@ -303,7 +303,7 @@ static int ab_metrics(const struct ab_side *ref, const struct ab_side *cur, size
         }
         for (size_t j = 0; j < cur->runs[i].ncells; j++) {
             const struct rep_cell *c = &cur->runs[i].cells[j];
-            if (!rg_absolute_cell(c) || rg_has_metric(r, c->key)) {
+            if (!r->absolute_used || !rg_absolute_cell(c) || rg_has_metric(r, c->key)) {
                 continue;
             }
             struct rep_gate_metric *m = rg_cell_metric(r, c);
@@ -325,7 +325,7 @@ static int ab_metrics(const struct ab_side *ref, const struct ab_side *cur, size
         }
         for (size_t j = 0; j < ref->runs[i].ncells; j++) {
             const struct rep_cell *c = &ref->runs[i].cells[j];
-            if (rg_absolute_cell(c) && !has_ref_metric(r, l, c->key)) {
+            if (r->absolute_used && rg_absolute_cell(c) && !has_ref_metric(r, l, c->key)) {
                 struct rep_gate_metric *m = rg_cell_metric(r, c);
                 if (m == NULL) {
                     return -1;
@@ -382,18 +382,18 @@ int rep_ab_compare(const struct rep_bench *ref, const struct rep_bench *cur, siz
     }
     r->model = REP_MODEL_AB;
     r->baseline_runs = n;
-    r->absolute_used = 1;
+    r->absolute_used = o->absolute != REP_ABS_OFF;
     snprintf(r->baseline_path, sizeof(r->baseline_path), "%s", ref[0].path);
     snprintf(r->new_path, sizeof(r->new_path), "%s", cur[0].path);
     snprintf(r->baseline_commit, sizeof(r->baseline_commit), "%s",
              rep_env_str(&ref[0], "git_commit"));
     snprintf(r->new_commit, sizeof(r->new_commit), "%s", rep_env_str(&cur[0], "git_commit"));
-    snprintf(r->mode_reason, sizeof(r->mode_reason),
-             "ratios + absolute figures: the reference and the new build were measured in the same "
-             "job on "
-             "this machine, in %zu interleaved rounds (one run of each build a round, the order "
-             "alternating)",
-             n);
+    snprintf(
+        r->mode_reason, sizeof(r->mode_reason),
+        "%s: the reference and the new build were measured in the same job on this machine, in "
+        "%zu interleaved rounds (one run of each build a round, the order alternating)",
+        r->absolute_used ? "ratios + absolute figures" : "ratios only (forced by --absolute off)",
+        n);
     ab_env_notes(ref, cur, r);
     struct ab_side sr = {.runs = ref}, sc = {.runs = cur};
     int rc = 0;

@@ -474,3 +474,26 @@ Test(ab, report_draws_no_round_plot_without_a_flag)
     cr_assert_eq(tu_count(md, "gate-ab-rounds"), 0, "%s", md);
     free(md);
 }
+
+Test(ab, absolute_off_judges_the_ratios_only)
+{
+    struct run_spec slow = plain;
+    slow.gcm_engine = 0.9;
+    struct rep_bench ref[ROUNDS], cur[ROUNDS];
+    make_rounds(ref, cur, &plain, &slow, 11);
+    struct rep_gate_opts o;
+    rep_gate_opts_default(&o);
+    o.absolute = REP_ABS_OFF;
+    struct rep_gate_result r;
+    char e[256];
+    cr_assert_eq(rep_ab_compare(ref, cur, ROUNDS, NULL, &o, &r, e, sizeof(e)), 0, "%s", e);
+    cr_assert_eq(r.n, 4);
+    cr_assert_eq(r.compared, 4);
+    cr_assert_eq(r.regressions, 2);
+    cr_assert_eq(r.absolute_used, 0);
+    for (size_t i = 0; i < r.n; i++) {
+        cr_assert_str_eq(r.m[i].unit, "ratio");
+    }
+    rep_gate_result_free(&r);
+    free_rounds(ref, cur);
+}
