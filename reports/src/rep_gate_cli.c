@@ -21,14 +21,15 @@ static void gate_usage(FILE *f)
             "       cmk-gate --cpu-class RUN.json\n"
             "Compares a new bench.json with a baseline metric by metric and fails on a\n"
             "statistically significant regression larger than the minimum effect.\n\n"
-            "  --baseline FILE   the reference (make gate: reports/baseline/bench-quick.json): a multi-run\n"
-            "                    baseline (cmk-harness/baseline, made by --make-baseline) or one bench.json\n"
-            "  --new FILE        the bench.json to judge (make gate: reports/out/bench.json)\n"
+            "  --baseline FILE   the reference (make gate-baseline: reports/baseline/bench-quick-CLASS.json):\n"
+            "                    a multi-run"
+            " baseline (cmk-harness/baseline, made by --make-baseline) or one bench.json\n"
+            "  --new FILE        the bench.json to judge (make gate-baseline: reports/out/bench.json)\n"
             "  --alpha A         significance level of the one-sided test, 0 < A <= 0.5 (default 0.01)\n"
             "  --min-effect E    smallest relative change that counts, 0 <= E < 1 (default 0.05)\n"
             "  --out DIR         where gate.md, gate.json, gate-junit.xml go (default reports/out)\n"
             "  --absolute MODE   gate absolute figures: auto (only when both files come from the\n"
-            "                    same machine, the default), on, off\n"
+            "                    same machine, the default), on, off (A/B: on unless off)\n"
             "  --correction C    holm (default: Holm-Bonferroni over the compared metrics, so the\n"
             "                    whole gate false-alarms with probability <= alpha) or none\n"
             "  --state-coef K    run-level model: assumed sensitivity of a ratio to the machine's state,\n"
@@ -50,7 +51,7 @@ static void gate_usage(FILE *f)
             "runs' medians (t prediction interval with R - 1 degrees of freedom: run-to-run noise);\n"
             "with a single-run baseline, Mann-Whitney U on the samples (within-run noise only).\n"
             "Exit: 0 no significant regression (or baseline written), 1 a significant regression,\n"
-            "2 usage or input error.\n",
+            "2 usage or input error, or fewer than 90%% of the metrics with a counterpart.\n",
             REP_GATE_STATE_COEF, REP_RETIRED_DEFAULT, REP_AB_MIN_COVERAGE * 100, REP_BASELINE_MAX_RUNS);
 }
 
