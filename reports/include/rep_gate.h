@@ -68,6 +68,7 @@ struct rep_gate_opts {
 enum rep_model {
     REP_MODEL_WITHIN = 0, /* single-run baseline: Mann-Whitney on within-run samples */
     REP_MODEL_RUNS,       /* multi-run baseline: prediction interval over run medians */
+    REP_MODEL_AB,         /* same-job A/B: paired t over per-round differences (rep_ab.h) */
 };
 
 enum rep_verdict {
@@ -104,6 +105,8 @@ struct rep_gate_metric {
     double p_better_adj;
     int exact;
     enum rep_verdict verdict;
+    double *rounds;    /* A/B model: per-round paired ratios new/reference (owned; NULL otherwise) */
+    size_t nrounds;
 };
 
 struct rep_gate_result {

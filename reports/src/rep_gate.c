@@ -79,7 +79,7 @@ static int judge(struct rep_gate_metric *m, const double *base, size_t nb, const
     m->exact = t.exact;
     m->p_worse = m->higher_better ? t.p_less : t.p_greater;
     m->p_better = m->higher_better ? t.p_greater : t.p_less;
-    m->verdict = REP_V_PASS; /* compared; decide() sets the final verdict */
+    m->verdict = REP_V_PASS; /* compared; rg_decide() sets the final verdict */
     double lo, hi;
     if (rep_bootstrap_ratio(cur, nn, base, nb, o->boot_reps, 1 - o->alpha, o->seed ^ rep_hash64(m->key),
                             &lo, &hi) == 0) {
@@ -89,7 +89,7 @@ static int judge(struct rep_gate_metric *m, const double *base, size_t nb, const
     return 0;
 }
 
-static double mean_of(const double *x, size_t n)
+double rg_mean(const double *x, size_t n)
 {
     double sum = 0;
     for (size_t i = 0; i < n; i++) {
@@ -98,14 +98,35 @@ static double mean_of(const double *x, size_t n)
     return sum / (double)n;
 }
 
-/* Sample variance (n - 1 in the denominator); n >= 2. */
-static double var_of(const double *x, size_t n)
+double rg_var(const double *x, size_t n)
 {
-    double mean = mean_of(x, n), ss = 0;
+    double mean = rg_mean(x, n), ss = 0;
     for (size_t i = 0; i < n; i++) {
         ss += (x[i] - mean) * (x[i] - mean);
     }
     return ss / (double)(n - 1);
+}
+
+void rg_t_judge(struct rep_gate_metric *m, double d, double sd, double df, double alpha)
+{
+    m->change = exp(d) - 1;
+    double p_lower, p_higher; /* P(a draw this low or lower), P(this high or higher) under no change */
+    if (sd > 0) {
+        p_lower = rep_t_sf(-d / sd, df);
+        p_higher = rep_t_sf(d / sd, df);
+        double q = rep_t_quantile(1 - alpha / 2, df);
+        m->ci_lo = exp(d - q * sd) - 1;
+        m->ci_hi = exp(d + q * sd) - 1;
+    } else {
+        /* no spread at all: only the direction counts */
+        p_lower = d < 0 ? 0 : 1;
+        p_higher = d > 0 ? 0 : 1;
+        m->ci_lo = m->ci_hi = m->change;
+    }
+    m->p_worse = m->higher_better ? p_lower : p_higher;
+    m->p_better = m->higher_better ? p_higher : p_lower;
+    m->exact = 1;
+    m->verdict = REP_V_PASS; /* compared; rg_decide() sets the final verdict */
 }
 
 void rep_gate_runs_p(struct rep_gate_metric *m, const struct rep_run_obs *base, size_t R,
@@ -122,10 +143,10 @@ void rep_gate_runs_p(struct rep_gate_metric *m, const struct rep_run_obs *base, 
             x[nx++] = base[i].x;
         }
     }
-    double mean = mean_of(y, R), s2 = var_of(y, R);
+    double mean = rg_mean(y, R), s2 = rg_var(y, R);
     m->runs = R;
     m->sd_runs = sqrt(s2);
-    m->se_base = nw > 0 ? sqrt(mean_of(w2, nw)) : NAN;
+    m->se_base = nw > 0 ? sqrt(rg_mean(w2, nw)) : NAN;
     m->se_new = cur->w;
     /*
      * The baseline runs' spread already holds their own within-run error:
@@ -133,7 +154,7 @@ void rep_gate_runs_p(struct rep_gate_metric *m, const struct rep_run_obs *base, 
      */
     double excess_w = 0;
     if (!isnan(cur->w)) {
-        excess_w = cur->w * cur->w - (nw > 0 ? mean_of(w2, nw) : 0);
+        excess_w = cur->w * cur->w - (nw > 0 ? rg_mean(w2, nw) : 0);
         excess_w = excess_w > 0 ? excess_w : 0;
     }
     /*
@@ -144,36 +165,18 @@ void rep_gate_runs_p(struct rep_gate_metric *m, const struct rep_run_obs *base, 
      */
     double excess_x = 0;
     if (!isnan(cur->x) && nx == R) {
-        m->state_shift = exp(cur->x - mean_of(x, nx)) - 1;
-        double d = cur->x - mean_of(x, nx);
-        excess_x = d * d - var_of(x, nx) * (1 + 1 / (double)R);
+        m->state_shift = exp(cur->x - rg_mean(x, nx)) - 1;
+        double d = cur->x - rg_mean(x, nx);
+        excess_x = d * d - rg_var(x, nx) * (1 + 1 / (double)R);
         excess_x = excess_x > 0 ? excess_x : 0;
     }
     m->sd_state = state_coef * sqrt(excess_x);
     double var = s2 * (1 + 1 / (double)R) + excess_w + m->sd_state * m->sd_state;
     m->sd_pred = sqrt(var);
     m->df = (double)(R - 1);
-    double d = cur->y - mean;
     m->base_median = exp(mean);
     m->new_median = exp(cur->y);
-    m->change = exp(d) - 1;
-    double p_lower, p_higher; /* P(a draw this low or lower), P(this high or higher) under no change */
-    if (m->sd_pred > 0) {
-        p_lower = rep_t_sf(-d / m->sd_pred, m->df);
-        p_higher = rep_t_sf(d / m->sd_pred, m->df);
-        double q = rep_t_quantile(1 - alpha / 2, m->df);
-        m->ci_lo = exp(d - q * m->sd_pred) - 1;
-        m->ci_hi = exp(d + q * m->sd_pred) - 1;
-    } else {
-        /* identical baseline runs and no within-run spread: only the direction counts */
-        p_lower = d < 0 ? 0 : 1;
-        p_higher = d > 0 ? 0 : 1;
-        m->ci_lo = m->ci_hi = m->change;
-    }
-    m->p_worse = m->higher_better ? p_lower : p_higher;
-    m->p_better = m->higher_better ? p_higher : p_lower;
-    m->exact = 1;
-    m->verdict = REP_V_PASS; /* compared; decide() sets the final verdict */
+    rg_t_judge(m, cur->y - mean, m->sd_pred, m->df, alpha);
 }
 
 /*
@@ -253,8 +256,7 @@ int rep_holm(double *p, size_t n)
     return 0;
 }
 
-/* Multiplicity correction over the compared metrics, then the verdicts. */
-static int decide(struct rep_gate_result *r, const struct rep_gate_opts *o)
+int rg_decide(struct rep_gate_result *r, const struct rep_gate_opts *o)
 {
     size_t n = 0;
     for (size_t i = 0; i < r->n; i++) {
@@ -429,6 +431,9 @@ static int compare_absolute_runs(const struct rep_baseline *base, const struct r
 void rep_gate_result_free(struct rep_gate_result *r)
 {
     if (r != NULL) {
+        for (size_t i = 0; i < r->n; i++) {
+            free(r->m[i].rounds);
+        }
         free(r->m);
         memset(r, 0, sizeof(*r));
     }
@@ -487,6 +492,29 @@ static int state_note(struct rep_gate_result *r)
     return 0;
 }
 
+void rg_tally(struct rep_gate_result *r)
+{
+    r->compared = r->regressions = r->improvements = r->not_compared = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        switch (r->m[i].verdict) {
+            case REP_V_REGRESSION:
+                r->regressions++;
+                r->compared++;
+                break;
+            case REP_V_IMPROVED:
+                r->improvements++;
+                r->compared++;
+                break;
+            case REP_V_PASS:
+                r->compared++;
+                break;
+            default:
+                r->not_compared++;
+                break;
+        }
+    }
+}
+
 int rep_gate_compare(const struct rep_baseline *baseline, const struct rep_bench *cur,
                      const struct rep_gate_opts *o, struct rep_gate_result *r, struct base_err *e)
 {
@@ -542,29 +570,12 @@ int rep_gate_compare(const struct rep_baseline *baseline, const struct rep_bench
     if (rc == 0 && multi) {
         rc = state_note(r);
     }
-    if (rc != 0 || decide(r, o) != 0) {
+    if (rc != 0 || rg_decide(r, o) != 0) {
         BASE_FAIL(e, BASE_ERR_NOMEM, "out of memory");
         rep_gate_result_free(r);
         return -1;
     }
-    for (size_t i = 0; i < r->n; i++) {
-        switch (r->m[i].verdict) {
-            case REP_V_REGRESSION:
-                r->regressions++;
-                r->compared++;
-                break;
-            case REP_V_IMPROVED:
-                r->improvements++;
-                r->compared++;
-                break;
-            case REP_V_PASS:
-                r->compared++;
-                break;
-            default:
-                r->not_compared++;
-                break;
-        }
-    }
+    rg_tally(r);
     if (r->compared == 0) {
         BASE_FAIL(e, BASE_ERR_ARG,
                   "no metric in common between %s and %s (%zu metrics not comparable)",

@@ -49,4 +49,27 @@ int rg_absolute_cell(const struct rep_cell *c);
 int rg_only_new_pairs(struct rep_gate_result *r, const struct rep_pair *pn, long nn);
 int rg_only_new_cells(struct rep_gate_result *r, const struct rep_bench *cur);
 
+/* Mean of |x| (n >= 1), and sample variance (n - 1 in the denominator; n >= 2). */
+double rg_mean(const double *x, size_t n);
+double rg_var(const double *x, size_t n);
+
+/*
+ * rg_t_judge sets m->change = exp(d) - 1, the one-sided p-values of a
+ * log shift |d| with standard error |sd| under Student's t with |df| degrees
+ * of freedom (only the direction when sd is 0), the (1 - alpha) t interval
+ * of the change, and verdict REP_V_PASS (compared). m->higher_better must be set.
+ */
+void rg_t_judge(struct rep_gate_metric *m, double d, double sd, double df, double alpha);
+
+/*
+ * rg_decide applies the multiplicity correction (r->opts.correction) over the
+ * metrics with verdict REP_V_PASS (compared), then sets REGRESSION or IMPROVED
+ * where the adjusted p <= alpha and the change exceeds the minimum effect.
+ * Returns 0, or -1 when memory ran out.
+ */
+int rg_decide(struct rep_gate_result *r, const struct rep_gate_opts *o);
+
+/* rg_tally counts r's compared, regressions, improvements and not-compared metrics. */
+void rg_tally(struct rep_gate_result *r);
+
 #endif

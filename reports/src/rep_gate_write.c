@@ -78,7 +78,16 @@ static void test_text(char *out, size_t out_len, const struct rep_gate_result *r
     const struct rep_gate_opts *o = &r->opts;
     const char *corr = o->correction == REP_CORR_HOLM ? "p adjusted with Holm-Bonferroni over the compared metrics"
                                                       : "p not adjusted for the number of metrics";
-    if (r->model == REP_MODEL_RUNS) {
+    if (r->model == REP_MODEL_AB) {
+        snprintf(out, out_len,
+                 "same-job A/B: the reference and the new build measured in %zu interleaved rounds; a metric's "
+                 "value in a run is the log median of its samples (per-round ratios for ratio metrics), and "
+                 "the new run's minus the reference run's of the same round is one paired difference; "
+                 "one-sided paired t test of their mean, t distribution with rounds - 1 degrees of freedom; "
+                 "%s, alpha %g; a regression needs p <= alpha AND a change larger than %g%%; interval: %g%% t "
+                 "interval of the change",
+                 r->baseline_runs, corr, o->alpha, o->min_effect * 100, (1 - o->alpha) * 100);
+    } else if (r->model == REP_MODEL_RUNS) {
         snprintf(out, out_len,
                  "run-level prediction interval: a metric's value in a run is the median of its samples "
                  "(per-round ratios for ratio metrics); the new run's log median is compared with the mean "
@@ -100,11 +109,14 @@ static void test_text(char *out, size_t out_len, const struct rep_gate_result *r
 int rep_gate_write_md(FILE *f, const struct rep_gate_result *r)
 {
     const struct rep_gate_opts *o = &r->opts;
-    int runs = r->model == REP_MODEL_RUNS;
+    int runs = r->model == REP_MODEL_RUNS, ab = r->model == REP_MODEL_AB;
     char test[1200];
     test_text(test, sizeof(test), r);
     fprintf(f, "## Regression gate\n\n");
-    if (runs) {
+    if (r->model == REP_MODEL_AB) {
+        fprintf(f, "- reference: commit %s (%zu rounds, first `%s`)\n",
+                r->baseline_commit[0] ? r->baseline_commit : "unknown", r->baseline_runs, r->baseline_path);
+    } else if (runs) {
         fprintf(f, "- baseline: `%s` (%zu runs; first run's commit %s)\n", r->baseline_path, r->baseline_runs,
                 r->baseline_commit[0] ? r->baseline_commit : "unknown");
     } else {
@@ -119,7 +131,12 @@ int rep_gate_write_md(FILE *f, const struct rep_gate_result *r)
         md_cell(f, r->notes);
         fprintf(f, "\n");
     }
-    if (runs) {
+    if (ab) {
+        fprintf(f, "\n| metric | kind | reference (geometric mean of rounds) | new | change | %g%% CI of change "
+                   "| sd of paired differences | p (worse) | %s | verdict |\n",
+                (1 - o->alpha) * 100, o->correction == REP_CORR_HOLM ? "p (Holm)" : "p (unadjusted)");
+        fprintf(f, "|---|---|---:|---:|---:|---|---:|---:|---:|---|\n");
+    } else if (runs) {
         fprintf(f, "\n| metric | kind | baseline (mean of runs) | new | change | %g%% CI of change | sd between runs "
                    "| machine shift | p (worse) | %s | verdict |\n",
                 (1 - o->alpha) * 100, o->correction == REP_CORR_HOLM ? "p (Holm)" : "p (unadjusted)");
@@ -147,7 +164,13 @@ int rep_gate_write_md(FILE *f, const struct rep_gate_result *r)
         fprintf(f, "| ");
         md_cell(f, m->name);
         fprintf(f, " | %s | %s | %s | %s | %s | ", m->type, b, n, c, ci);
-        if (runs) {
+        if (ab) {
+            if (isnan(m->sd_runs)) {
+                fprintf(f, "- | ");
+            } else {
+                fprintf(f, "%.1f%% (%zu rounds) | ", m->sd_runs * 100, m->runs);
+            }
+        } else if (runs) {
             if (isnan(m->sd_runs)) {
                 snprintf(sd, sizeof(sd), "-");
             } else {
@@ -171,7 +194,9 @@ int rep_gate_write_md(FILE *f, const struct rep_gate_result *r)
                 fprintf(f, "- ");
                 md_cell(f, m->name);
                 fprintf(f, ": %+.1f%% (p %.2g, adjusted %.2g", m->change * 100, m->p_worse, m->p_worse_adj);
-                if (runs) {
+                if (ab) {
+                    fprintf(f, "; sd of paired differences %.1f%% over %zu rounds", m->sd_runs * 100, m->runs);
+                } else if (runs) {
                     fprintf(f, "; sd between runs %.1f%%, within-run se %.1f%% new, %.1f%% baseline", m->sd_runs * 100,
                             m->se_new * 100, m->se_base * 100);
                 }
@@ -207,7 +232,9 @@ int rep_gate_write_json(const char *path, const struct rep_gate_result *r)
     char test[1200];
     test_text(test, sizeof(test), r);
     cJSON_AddStringToObject(root, "test", test);
-    cJSON_AddStringToObject(root, "model", r->model == REP_MODEL_RUNS ? "runs" : "within");
+    cJSON_AddStringToObject(root, "model", r->model == REP_MODEL_AB     ? "ab"
+                                           : r->model == REP_MODEL_RUNS ? "runs"
+                                                                        : "within");
     cJSON_AddNumberToObject(root, "baseline_runs", (double)r->baseline_runs);
     if (r->model == REP_MODEL_RUNS) {
         cJSON_AddNumberToObject(root, "state_coef", r->opts.state_coef);
@@ -249,6 +276,14 @@ int rep_gate_write_json(const char *path, const struct rep_gate_result *r)
             cJSON_AddItemToObject(o, "sd_machine_state", num_or_null(m->sd_state));
             cJSON_AddItemToObject(o, "sd_prediction", num_or_null(m->sd_pred));
             cJSON_AddItemToObject(o, "df", num_or_null(m->df));
+        }
+        if (r->model == REP_MODEL_AB) {
+            cJSON_AddNumberToObject(o, "rounds", (double)m->runs);
+            cJSON_AddItemToObject(o, "sd_paired_differences", num_or_null(m->sd_runs));
+            cJSON *rr = cJSON_AddArrayToObject(o, "round_ratios");
+            for (size_t k = 0; rr != NULL && k < m->nrounds; k++) {
+                cJSON_AddItemToArray(rr, num_or_null(m->rounds[k]));
+            }
         }
         cJSON_AddStringToObject(o, "verdict", rep_verdict_name(m->verdict));
         cJSON_AddItemToArray(arr, o);
@@ -293,7 +328,10 @@ int rep_gate_write_junit(const char *path, const struct rep_gate_result *r)
                     "%.2g (alpha %g, minimum effect %g%%)\">",
                     m->change * 100, m->p_worse, m->p_worse_adj, r->opts.alpha,
                     r->opts.min_effect * 100);
-            if (r->model == REP_MODEL_RUNS) {
+            if (r->model == REP_MODEL_AB) {
+                fprintf(f, "reference %.6g, new %.6g (geometric means of %zu paired rounds), ", m->base_median,
+                        m->new_median, m->runs);
+            } else if (r->model == REP_MODEL_RUNS) {
                 fprintf(f,
                         "baseline %.6g (mean of %zu run medians, sd between runs %.1f%%), new "
                         "median %.6g, ",

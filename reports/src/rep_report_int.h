@@ -58,5 +58,10 @@ void rr_section_controls(struct rep_doc *d, const struct rr_inputs *in);
 void rr_section_summary(struct rep_doc *d, const struct rr_inputs *in);
 void rr_section_kats(struct rep_doc *d, const struct rr_inputs *in);
 void rr_section_gate(struct rep_doc *d, const struct rr_inputs *in);
+/* The A/B gate's part of it (rep_sec_ab.c): is gate.json |g| from cmk-gate --ab; which builds; the
+ * per-round paired ratios of the flagged metrics, plotted. */
+int rr_gate_is_ab(const cJSON *g);
+void rr_gate_ab_intro(struct rep_doc *d, const cJSON *g);
+void rr_gate_ab_plot(struct rep_doc *d, const cJSON *g);
 
 #endif

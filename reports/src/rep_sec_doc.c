@@ -271,6 +271,9 @@ void rr_section_gate(struct rep_doc *d, const struct rr_inputs *in)
         rep_json_str(g, "new") ? rep_json_str(g, "new") : "?",
         rep_json_str(g, "new_commit") ? rep_json_str(g, "new_commit") : "?");
     rep_doc_p(d, t);
+    if (rr_gate_is_ab(g)) {
+        rr_gate_ab_intro(d, g);
+    }
     const char *corr = rep_json_str(g, "correction");
     const char *test = rep_json_str(g, "test");
     if (test != NULL && test[0] != '\0') {
@@ -297,7 +300,7 @@ void rr_section_gate(struct rep_doc *d, const struct rr_inputs *in)
     if (!cJSON_IsArray(ms)) {
         return;
     }
-    static const char *const head[] = {"metric",    "kind",       "baseline",
+    const char *head[] = {"metric", "kind", rr_gate_is_ab(g) ? "reference" : "baseline",
                                        "new",       "change",     "CI of change",
                                        "p (worse)", "p adjusted", "verdict"};
     rep_doc_table_begin(d, 9, head, "llrrrrrrl");
@@ -344,4 +347,7 @@ void rr_section_gate(struct rep_doc *d, const struct rr_inputs *in)
         }
     }
     rep_doc_table_end(d);
+    if (rr_gate_is_ab(g)) {
+        rr_gate_ab_plot(d, g);
+    }
 }
