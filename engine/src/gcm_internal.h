@@ -8,30 +8,37 @@
 #ifndef ENG_GCM_INTERNAL_H
 #define ENG_GCM_INTERNAL_H
 
+#include <immintrin.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "eng_cipher.h"
 #include "xts_internal.h"
 
-/* Powers of the hash key kept: one GHASH reduction per this many blocks. */
-#define ENG_GCM_HPOW 16
+/*
+ * Powers of the hash key kept: the zmm kernel reduces once per this many
+ * blocks (8 zmm registers); the ymm kernel once per ENG_GCM_YMM_BLOCKS (8 ymm
+ * registers) with the last ENG_GCM_YMM_BLOCKS powers.
+ */
+#define ENG_GCM_HPOW 32
+#define ENG_GCM_YMM_BLOCKS 16
 
 /*
  * The expanded GCM key, in secure memory (64-byte aligned).
  *   rk    AES-256 encryption round keys 0..14, each broadcast to both
  *         128-bit lanes (plain 32-byte memory operands for the ymm kernel;
  *         the xmm code reads the low 16 bytes)
- *   hpow  H^16, H^15, .. H^1 (hpow[i] = H^(16-i)), where H = AES_K(0^128),
+ *   hpow  H^32, H^31, .. H^1 (hpow[i] = H^(32-i)), where H = AES_K(0^128),
  *         each byte-reflected and multiplied by x (the form the carry-less
  *         multiplication with one-step reduction needs; see gcm_vaes_avx2.c)
  *   hkar  per pair of powers (lanes of one ymm), the XOR of the two 64-bit
  *         halves of each power in both qwords (Karatsuba middle products)
+ * hpow and hkar come first, so that the zmm kernel's 64-byte loads are aligned.
  */
 struct eng_gcm_sched {
-    uint8_t rk[ENG_AES256_RK][32];
     uint8_t hpow[ENG_GCM_HPOW][16];
     uint8_t hkar[ENG_GCM_HPOW / 2][32];
+    uint8_t rk[ENG_AES256_RK][32];
 } __attribute__((aligned(64)));
 
 /*
@@ -49,15 +56,36 @@ void eng_gcm_vaes_avx2_init(struct eng_gcm_sched *ks, const uint8_t key[ENG_AES2
 void eng_gcm_batch_vaes_avx2(const struct eng_gcm_sched *ks, int dec, int zmm,
                              struct eng_unit *units, size_t n);
 
+/* Bytes of one step of the zmm kernel (8 zmm registers of 4 blocks). */
+#define ENG_GCM_ZMM_STEP_BYTES (16 * ENG_GCM_HPOW)
+
 /*
- * eng_gcm_step_zmm (gcm_vaes_avx512.c; call only on a CPU with AVX-512 and
- * VAES): one 16-block step with zmm registers: the keystream of the
- * counters from |ctr| (reflected [c, c+1], advanced by 16) XORed with |in|
- * into |out|, and the GHASH of the 256 bytes at |gp| folded into the
- * accumulator at |xp| (16-byte aligned). The batch above uses it for every
- * step with GHASH when |zmm| is set.
+ * eng_gcm_bulk_zmm (gcm_vaes_avx512.c; call only on a CPU with AVX-512,
+ * VAES and VPCLMULQDQ): the |nsteps| * ENG_GCM_ZMM_STEP_BYTES bytes at |in|
+ * encrypted (|dec| == 0) or decrypted into |out| (same or disjoint), with
+ * the counters from |ctr| (reflected [c, c+1] as the ymm kernel keeps them;
+ * advanced past the blocks used) and the GHASH of the ciphertext folded into
+ * the accumulator at |xp| (reflected, 16-byte aligned), all of it: the caller
+ * continues with the ymm kernel for the rest of the unit. Clears every
+ * vector register it used (zmm0..31) before it returns.
  */
-void eng_gcm_step_zmm(const struct eng_gcm_sched *ks, uint8_t ctr[32], const uint8_t *in,
-                      uint8_t *out, const uint8_t *gp, uint8_t xp[16]);
+void eng_gcm_bulk_zmm(const struct eng_gcm_sched *ks, int dec, uint8_t ctr[32],
+                      const uint8_t *in, uint8_t *out, size_t nsteps, uint8_t xp[16]);
+
+/*
+ * Reduces the 256-bit carry-less product (lo, mi at bits 64..191, hi) of two
+ * reflected blocks, one of them stored times x, modulo the GCM polynomial:
+ * two multiplications by 0xc2000000_00000000 and two 64-bit swaps. Shared by
+ * the ymm and zmm kernels (inlined into each with its own target).
+ */
+static inline __attribute__((always_inline, target("pclmul,avx"))) __m128i eng_gcm_reduce(
+    __m128i lo, __m128i mi, __m128i hi)
+{
+    const __m128i poly = _mm_set_epi64x((long long)0xc200000000000000ULL, 1);
+    __m128i t = _mm_clmulepi64_si128(poly, lo, 0x01);
+    mi = _mm_xor_si128(mi, _mm_xor_si128(t, _mm_shuffle_epi32(lo, 0x4e)));
+    t = _mm_clmulepi64_si128(poly, mi, 0x01);
+    return _mm_xor_si128(hi, _mm_xor_si128(t, _mm_shuffle_epi32(mi, 0x4e)));
+}
 
 #endif /* ENG_GCM_INTERNAL_H */

@@ -1,6 +1,7 @@
 /*
  * gcm_vaes_avx2.c - the VAES + VPCLMULQDQ + AVX2 (ymm) AES-256-GCM kernel
- * (ENG_ARCH_VAES_AVX2; also run at ENG_ARCH_AVX512 until a zmm kernel exists).
+ * (ENG_ARCH_VAES_AVX2; at ENG_ARCH_AVX512 it runs the whole 32-block steps of a
+ * unit through the zmm loop of gcm_vaes_avx512.c first, and the rest itself).
  *
  * Every function here is compiled for GCM_VAES_AVX2_TARGET, which names no
  * AVX-512 feature, so the object holds no EVEX instruction (engine/engine.mk
@@ -75,23 +76,13 @@ GFN __m128i x_rk(const struct eng_gcm_sched *ks, int r)
     return _mm_load_si128((const __m128i *)ks->rk[r]);
 }
 
-/* Reduces the 256-bit product (lo, mi at bits 64..191, hi) modulo the GCM polynomial. */
-GFN __m128i gf_reduce(__m128i lo, __m128i mi, __m128i hi)
-{
-    const __m128i poly = _mm_set_epi64x((long long)0xc200000000000000ULL, 1);
-    __m128i t = _mm_clmulepi64_si128(poly, lo, 0x01);
-    mi = _mm_xor_si128(mi, _mm_xor_si128(t, _mm_shuffle_epi32(lo, 0x4e)));
-    t = _mm_clmulepi64_si128(poly, mi, 0x01);
-    return _mm_xor_si128(hi, _mm_xor_si128(t, _mm_shuffle_epi32(mi, 0x4e)));
-}
-
 /* a * b for one block (both byte-reflected, b a stored power). */
 GFN __m128i gf_mul(__m128i a, __m128i b)
 {
     __m128i lo = _mm_clmulepi64_si128(a, b, 0x00);
     __m128i hi = _mm_clmulepi64_si128(a, b, 0x11);
     __m128i mi = _mm_xor_si128(_mm_clmulepi64_si128(a, b, 0x01), _mm_clmulepi64_si128(a, b, 0x10));
-    return gf_reduce(lo, mi, hi);
+    return eng_gcm_reduce(lo, mi, hi);
 }
 
 /* The unreduced products of the blocks of one step. */
@@ -100,7 +91,9 @@ struct gh_acc {
 };
 
 /* ymm registers per step: 2 * GCM_NREG blocks in flight, one reduction per step. */
-#define GCM_NREG (ENG_GCM_HPOW / 2)
+#define GCM_NREG (ENG_GCM_YMM_BLOCKS / 2)
+/* the ymm kernel's powers: the last ENG_GCM_YMM_BLOCKS (H^16 .. H^1) and their pairs */
+#define GCM_YPOW (ENG_GCM_HPOW - ENG_GCM_YMM_BLOCKS)
 #define GCM_STEP_BYTES (32 * GCM_NREG)
 
 /*
@@ -115,11 +108,11 @@ GFN void gh_mul_acc(const struct eng_gcm_sched *ks, struct gh_acc *a, const uint
     if (r == 0) {
         d = _mm256_xor_si256(d, _mm256_zextsi128_si256(x));
     }
-    __m256i h = _mm256_loadu_si256((const __m256i *)ks->hpow[2 * r]);
+    __m256i h = _mm256_loadu_si256((const __m256i *)ks->hpow[GCM_YPOW + 2 * r]);
     __m256i lo = _mm256_clmulepi64_epi128(d, h, 0x00);
     __m256i hi = _mm256_clmulepi64_epi128(d, h, 0x11);
     __m256i dk = _mm256_xor_si256(d, _mm256_shuffle_epi32(d, 0x4e));
-    __m256i mk = _mm256_clmulepi64_epi128(dk, _mm256_load_si256((const __m256i *)ks->hkar[r]),
+    __m256i mk = _mm256_clmulepi64_epi128(dk, _mm256_load_si256((const __m256i *)ks->hkar[GCM_YPOW / 2 + r]),
                                           0x00);
     if (r == 0) {
         a->lo = lo;
@@ -143,7 +136,7 @@ GFN __m128i gh_finish(const struct gh_acc *a)
     __m128i lo = y_fold(a->lo);
     __m128i hi = y_fold(a->hi);
     __m128i mi = _mm_xor_si128(y_fold(a->mk), _mm_xor_si128(lo, hi));
-    return gf_reduce(lo, mi, hi);
+    return eng_gcm_reduce(lo, mi, hi);
 }
 
 /* GHASH of the GCM_STEP_BYTES at |p| into |x|, no AES. */
@@ -215,7 +208,7 @@ GFN __m128i gcm_step(const struct eng_gcm_sched *ks, __m256i *ctr, const uint8_t
  * through *ctr. The GHASH multiplication of register r follows AES round
  * r + 1; the reduction follows round 9.
  */
-#if ENG_GCM_HPOW != 16
+#if ENG_GCM_YMM_BLOCKS != 16
 #error "the asm step is written for 8 ymm registers (16 blocks) per step"
 #endif
 
@@ -289,7 +282,7 @@ static __attribute__((target(GCM_VAES_AVX2_TARGET))) void gcm_step_asm(
         "vmovdqa 14*32(%[rk]), %%ymm8\n\t"
         A_LAST(0) A_LAST(1) A_LAST(2) A_LAST(3) A_LAST(4) A_LAST(5) A_LAST(6) A_LAST(7)
         :
-        : [rk] "r"(ks->rk), [hp] "r"(ks->hpow), [hk] "r"(ks->hkar), [ctr] "r"(ctr),
+        : [rk] "r"(ks->rk), [hp] "r"(ks->hpow[GCM_YPOW]), [hk] "r"(ks->hkar[GCM_YPOW / 2]), [ctr] "r"(ctr),
           [in] "r"(in), [out] "r"(out), [gp] "r"(gp), [xp] "r"(xp), [mask] "r"(gcm_bswap_mask),
           [two] "r"(gcm_two), [poly] "r"(gcm_poly)
         : "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
@@ -298,18 +291,37 @@ static __attribute__((target(GCM_VAES_AVX2_TARGET))) void gcm_step_asm(
 
 /* gcm_step with GHASH through the asm step: the counters and accumulator pass through memory. */
 GFN __m128i gcm_step_hash(const struct eng_gcm_sched *ks, __m256i *ctr, const uint8_t *in,
-                          uint8_t *out, const uint8_t *gp, __m128i x, int zmm)
+                          uint8_t *out, const uint8_t *gp, __m128i x)
 {
     uint8_t xb[16] __attribute__((aligned(16)));
     uint8_t cb[32] __attribute__((aligned(32)));
     _mm_store_si128((__m128i *)xb, x);
     _mm256_store_si256((__m256i *)cb, *ctr);
-    if (zmm) {
-        eng_gcm_step_zmm(ks, cb, in, out, gp, xb);
-    } else {
-        gcm_step_asm(ks, cb, in, out, gp, xb);
-    }
+    gcm_step_asm(ks, cb, in, out, gp, xb);
     *ctr = _mm256_load_si256((const __m256i *)cb);
+    return _mm_load_si128((const __m128i *)xb);
+}
+
+/*
+ * The whole zmm steps of a unit through eng_gcm_bulk_zmm (counters and
+ * accumulator through memory); advances |*in|, |*out| and |*len| past them.
+ */
+GFN __m128i gcm_bulk_zmm(const struct eng_gcm_sched *ks, int dec, __m256i *ctr,
+                         const uint8_t **in, uint8_t **out, size_t *len, __m128i x)
+{
+    size_t ns = *len / ENG_GCM_ZMM_STEP_BYTES;
+    if (ns == 0) {
+        return x;
+    }
+    uint8_t xb[16] __attribute__((aligned(16)));
+    uint8_t cb[32] __attribute__((aligned(32)));
+    _mm_store_si128((__m128i *)xb, x);
+    _mm256_store_si256((__m256i *)cb, *ctr);
+    eng_gcm_bulk_zmm(ks, dec, cb, *in, *out, ns, xb);
+    *ctr = _mm256_load_si256((const __m256i *)cb);
+    *in += ns * ENG_GCM_ZMM_STEP_BYTES;
+    *out += ns * ENG_GCM_ZMM_STEP_BYTES;
+    *len -= ns * ENG_GCM_ZMM_STEP_BYTES;
     return _mm_load_si128((const __m128i *)xb);
 }
 
@@ -368,14 +380,17 @@ GFN __m128i gcm_unit(const struct eng_gcm_sched *ks, const struct eng_unit *u, i
     uint8_t *out = u->out;
     size_t len = u->len;
     const size_t step = GCM_STEP_BYTES;
+    if (zmm) {
+        x = gcm_bulk_zmm(ks, dec, &ctr, &in, &out, &len, x);
+    }
     if (dec) {
         for (; len >= step; in += step, out += step, len -= step) {
-            x = gcm_step_hash(ks, &ctr, in, out, in, x, zmm);
+            x = gcm_step_hash(ks, &ctr, in, out, in, x);
         }
     } else if (len >= step) {
         x = gcm_step(ks, &ctr, in, out, NULL, x);
         for (in += step, out += step, len -= step; len >= step; in += step, out += step, len -= step) {
-            x = gcm_step_hash(ks, &ctr, in, out, out - step, x, zmm);
+            x = gcm_step_hash(ks, &ctr, in, out, out - step, x);
         }
         x = gh_step(ks, out - step, x);
     }
