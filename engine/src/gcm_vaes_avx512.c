@@ -108,14 +108,28 @@ ZFN __m128i z_hash(const struct eng_gcm_sched *ks, const __m512i c[Z_NREG], __m1
 ZFN __m128i z_step(const struct eng_gcm_sched *ks, int dec, int hash, __m512i *ctr,
                    const uint8_t *in, uint8_t *out, __m512i ct[Z_NREG], __m128i x)
 {
-    const __m512i four = _mm512_broadcast_i32x4(_mm_set_epi32(0, 0, 0, 4));
     const __m512i k0 = z_rk(ks, 0);
     __m512i s[Z_NREG];
-    _Pragma("GCC unroll 8")
-    for (int j = 0; j < Z_NREG; j++) {
-        s[j] = _mm512_xor_si512(z_bswap(*ctr), k0);
-        *ctr = _mm512_add_epi32(*ctr, four);
+    if ((_mm_cvtsi128_si32(_mm512_castsi512_si128(*ctr)) & 0xff) <= 256 - 4 * Z_NREG) {
+        /* no carry out of the counters' last byte in this step: one byte swap, then each
+           register's counters are the previous ones plus 4 in that byte (big-endian form) */
+        const __m512i four_be = _mm512_broadcast_i32x4(_mm_set_epi32(4 << 24, 0, 0, 0));
+        __m512i b = z_bswap(*ctr);
+        _Pragma("GCC unroll 8")
+        for (int j = 0; j < Z_NREG; j++) {
+            s[j] = _mm512_xor_si512(b, k0);
+            b = _mm512_add_epi32(b, four_be);
+        }
+    } else {
+        const __m512i four = _mm512_broadcast_i32x4(_mm_set_epi32(0, 0, 0, 4));
+        __m512i c = *ctr;
+        _Pragma("GCC unroll 8")
+        for (int j = 0; j < Z_NREG; j++) {
+            s[j] = _mm512_xor_si512(z_bswap(c), k0);
+            c = _mm512_add_epi32(c, four);
+        }
     }
+    *ctr = _mm512_add_epi32(*ctr, _mm512_broadcast_i32x4(_mm_set_epi32(0, 0, 0, 4 * Z_NREG)));
     struct z_acc a;
     _Pragma("GCC unroll 16")
     for (int r = 1; r < ENG_AES256_ROUNDS; r++) {
