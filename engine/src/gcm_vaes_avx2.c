@@ -215,13 +215,23 @@ GFN __m128i gcm_step(const struct eng_gcm_sched *ks, __m256i *ctr, const uint8_t
 static const uint8_t gcm_bswap_mask[32] __attribute__((aligned(32))) = {
     15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0,
     15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0};
-static const uint32_t gcm_two[8] __attribute__((aligned(32))) = {2, 0, 0, 0, 2, 0, 0, 0};
+/*
+ * Counter increments, per 128-bit lane: +2 on the reflected counter (low
+ * dword), +2 on the big-endian one when its last byte cannot carry (the top
+ * byte of dword 3), and +16 on the reflected counter (one step).
+ */
+static const uint32_t gcm_inc[3][8] __attribute__((aligned(32))) = {
+    {2, 0, 0, 0, 2, 0, 0, 0}, {0, 0, 0, 2u << 24, 0, 0, 0, 2u << 24}, {16, 0, 0, 0, 16, 0, 0, 0}};
 static const uint64_t gcm_poly[2] __attribute__((aligned(16))) = {1, 0xc200000000000000ULL};
 
 #define A_CTR(i)                                                                                   \
     "vpshufb %%ymm9, %%ymm15, %%ymm" #i "\n\t"                                                     \
     "vpxor %%ymm8, %%ymm" #i ", %%ymm" #i "\n\t"                                                   \
-    "vpaddd (%[two]), %%ymm15, %%ymm15\n\t"
+    "vpaddd (%[inc]), %%ymm15, %%ymm15\n\t"
+/* the same from the big-endian counters in ymm15 (no byte swap) */
+#define A_CTR_BE(i)                                                                                \
+    "vpxor %%ymm8, %%ymm15, %%ymm" #i "\n\t"                                                       \
+    "vpaddd 32(%[inc]), %%ymm15, %%ymm15\n\t"
 #define A_ENC(i) "vaesenc %%ymm8, %%ymm" #i ", %%ymm" #i "\n\t"
 #define A_ROUND(r)                                                                                 \
     "vmovdqa " #r "*32(%[rk]), %%ymm8\n\t" A_ENC(0) A_ENC(1) A_ENC(2) A_ENC(3) A_ENC(4) A_ENC(5)    \
@@ -262,15 +272,34 @@ static const uint64_t gcm_poly[2] __attribute__((aligned(16))) = {1, 0xc20000000
     "vaesenclast %%ymm13, %%ymm" #i ", %%ymm" #i "\n\t"                                            \
     "vmovdqu %%ymm" #i ", " #i "*32(%[out])\n\t"
 
-static __attribute__((target(GCM_VAES_AVX2_TARGET))) void gcm_step_asm(
+/*
+ * |nsteps| (>= 1) steps with GHASH: step i reads in + 256i, writes out + 256i
+ * and hashes gp + 256i (|gp| == |in| for decryption, out - 256 for
+ * encryption). The counters (reflected [c, c+1]) and the accumulator pass
+ * through *ctr and *xp. When the last byte of c cannot carry within the step
+ * (c mod 256 <= 240), the 16 counters are one byte swap and additions in
+ * the big-endian form; else each register's are swapped on their own.
+ */
+static __attribute__((target(GCM_VAES_AVX2_TARGET))) void gcm_steps_asm(
     const struct eng_gcm_sched *ks, uint8_t ctr[32], const uint8_t *in, uint8_t *out,
-    const uint8_t *gp, uint8_t xp[16])
+    const uint8_t *gp, uint8_t xp[16], size_t nsteps)
 {
     __asm__ __volatile__(
         "vmovdqa (%[mask]), %%ymm9\n\t"
+        "1:\n\t"
         "vmovdqu (%[ctr]), %%ymm15\n\t"
         "vmovdqa 0(%[rk]), %%ymm8\n\t"
+        "cmpb $240, (%[ctr])\n\t"
+        "ja 2f\n\t"
+        "vpshufb %%ymm9, %%ymm15, %%ymm15\n\t"
+        A_CTR_BE(0) A_CTR_BE(1) A_CTR_BE(2) A_CTR_BE(3) A_CTR_BE(4) A_CTR_BE(5) A_CTR_BE(6)
+        A_CTR_BE(7)
+        "jmp 3f\n\t"
+        "2:\n\t"
         A_CTR(0) A_CTR(1) A_CTR(2) A_CTR(3) A_CTR(4) A_CTR(5) A_CTR(6) A_CTR(7)
+        "3:\n\t"
+        "vmovdqu (%[ctr]), %%ymm15\n\t"
+        "vpaddd 64(%[inc]), %%ymm15, %%ymm15\n\t"
         "vmovdqu %%ymm15, (%[ctr])\n\t"
         "vpxor %%ymm10, %%ymm10, %%ymm10\n\t"
         "vpxor %%ymm11, %%ymm11, %%ymm11\n\t"
@@ -281,23 +310,31 @@ static __attribute__((target(GCM_VAES_AVX2_TARGET))) void gcm_step_asm(
         A_ROUND(10) A_ROUND(11) A_ROUND(12) A_ROUND(13)
         "vmovdqa 14*32(%[rk]), %%ymm8\n\t"
         A_LAST(0) A_LAST(1) A_LAST(2) A_LAST(3) A_LAST(4) A_LAST(5) A_LAST(6) A_LAST(7)
-        :
-        : [rk] "r"(ks->rk), [hp] "r"(ks->hpow[GCM_YPOW]), [hk] "r"(ks->hkar[GCM_YPOW / 2]), [ctr] "r"(ctr),
-          [in] "r"(in), [out] "r"(out), [gp] "r"(gp), [xp] "r"(xp), [mask] "r"(gcm_bswap_mask),
-          [two] "r"(gcm_two), [poly] "r"(gcm_poly)
-        : "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
+        "add $256, %[in]\n\t"
+        "add $256, %[out]\n\t"
+        "add $256, %[gp]\n\t"
+        "dec %[n]\n\t"
+        "jnz 1b\n\t"
+        : [in] "+r"(in), [out] "+r"(out), [gp] "+r"(gp), [n] "+r"(nsteps)
+        : [rk] "r"(ks->rk), [hp] "r"(ks->hpow[GCM_YPOW]), [hk] "r"(ks->hkar[GCM_YPOW / 2]),
+          [ctr] "r"(ctr), [xp] "r"(xp), [mask] "r"(gcm_bswap_mask), [inc] "r"(gcm_inc),
+          [poly] "r"(gcm_poly)
+        : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
           "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
 }
 
-/* gcm_step with GHASH through the asm step: the counters and accumulator pass through memory. */
-GFN __m128i gcm_step_hash(const struct eng_gcm_sched *ks, __m256i *ctr, const uint8_t *in,
-                          uint8_t *out, const uint8_t *gp, __m128i x)
+/*
+ * The whole steps with GHASH (|nsteps| >= 1) through the asm loop: the
+ * counters and accumulator pass through memory. |gp| as gcm_steps_asm.
+ */
+GFN __m128i gcm_steps_hash(const struct eng_gcm_sched *ks, __m256i *ctr, const uint8_t *in,
+                           uint8_t *out, const uint8_t *gp, __m128i x, size_t nsteps)
 {
     uint8_t xb[16] __attribute__((aligned(16)));
     uint8_t cb[32] __attribute__((aligned(32)));
     _mm_store_si128((__m128i *)xb, x);
     _mm256_store_si256((__m256i *)cb, *ctr);
-    gcm_step_asm(ks, cb, in, out, gp, xb);
+    gcm_steps_asm(ks, cb, in, out, gp, xb, nsteps);
     *ctr = _mm256_load_si256((const __m256i *)cb);
     return _mm_load_si128((const __m128i *)xb);
 }
@@ -383,17 +420,19 @@ GFN __m128i gcm_unit(const struct eng_gcm_sched *ks, const struct eng_unit *u, i
     if (zmm) {
         x = gcm_bulk_zmm(ks, dec, &ctr, &in, &out, &len, x);
     }
-    if (dec) {
-        for (; len >= step; in += step, out += step, len -= step) {
-            x = gcm_step_hash(ks, &ctr, in, out, in, x);
-        }
-    } else if (len >= step) {
+    size_t ns = len / step;
+    if (dec && ns > 0) {
+        x = gcm_steps_hash(ks, &ctr, in, out, in, x, ns);
+    } else if (ns > 0) {
         x = gcm_step(ks, &ctr, in, out, NULL, x);
-        for (in += step, out += step, len -= step; len >= step; in += step, out += step, len -= step) {
-            x = gcm_step_hash(ks, &ctr, in, out, out - step, x);
+        if (ns > 1) {
+            x = gcm_steps_hash(ks, &ctr, in + step, out + step, out, x, ns - 1);
         }
-        x = gh_step(ks, out - step, x);
+        x = gh_step(ks, out + (ns - 1) * step, x);
     }
+    in += ns * step;
+    out += ns * step;
+    len -= ns * step;
     if (len > 0) {
         /* 1..step-1 bytes: one more pass on a zero-padded copy; nothing outside the unit touched. */
         uint8_t buf[GCM_STEP_BYTES] __attribute__((aligned(32))) = {0};
