@@ -88,4 +88,39 @@ static inline __attribute__((always_inline, target("pclmul,avx"))) __m128i eng_g
     return _mm_xor_si128(hi, _mm_xor_si128(t, _mm_shuffle_epi32(mi, 0x4e)));
 }
 
+/* The reduced sum of folded Karatsuba products (lo, hi, mk = middle before correction). */
+static inline __attribute__((always_inline, target("pclmul,avx"))) __m128i eng_gcm_finish(
+    __m128i lo, __m128i hi, __m128i mk)
+{
+    return eng_gcm_reduce(lo, _mm_xor_si128(mk, _mm_xor_si128(lo, hi)), hi);
+}
+
+/*
+ * ENG_GCM_MUL_ACC adds to the unreduced sums a->lo, a->hi, a->mk (assigns
+ * them when |first|) the Karatsuba products of the reflected blocks |d|
+ * with the powers |h| (hk: each power's two halves XORed, in both qwords),
+ * one block per 128-bit lane: lo = d_lo h_lo, hi = d_hi h_hi, mk =
+ * (d_lo ^ d_hi)(h_lo ^ h_hi). |P| and |S| name the width's intrinsics
+ * (_mm256, si256 or _mm512, si512). The sums are formed at once (an empty
+ * asm pins them): left to itself the compiler kept the products apart and
+ * spilled them in the zmm loop.
+ */
+#define ENG_GCM_MUL_ACC(P, S, a, d, h, hk, first)                                                 \
+    do {                                                                                           \
+        __typeof__(d) lo_ = P##_clmulepi64_epi128((d), (h), 0x00);                                 \
+        __typeof__(d) hi_ = P##_clmulepi64_epi128((d), (h), 0x11);                                 \
+        __typeof__(d) mk_ =                                                                        \
+            P##_clmulepi64_epi128(P##_xor_##S((d), P##_shuffle_epi32((d), 0x4e)), (hk), 0x00);     \
+        if (first) {                                                                               \
+            (a)->lo = lo_;                                                                         \
+            (a)->hi = hi_;                                                                         \
+            (a)->mk = mk_;                                                                         \
+        } else {                                                                                   \
+            (a)->lo = P##_xor_##S((a)->lo, lo_);                                                   \
+            (a)->hi = P##_xor_##S((a)->hi, hi_);                                                   \
+            (a)->mk = P##_xor_##S((a)->mk, mk_);                                                   \
+        }                                                                                          \
+        __asm__("" : "+v"((a)->lo), "+v"((a)->hi), "+v"((a)->mk));                                 \
+    } while (0)
+
 #endif /* ENG_GCM_INTERNAL_H */

@@ -109,20 +109,8 @@ GFN void gh_mul_acc(const struct eng_gcm_sched *ks, struct gh_acc *a, const uint
         d = _mm256_xor_si256(d, _mm256_zextsi128_si256(x));
     }
     __m256i h = _mm256_loadu_si256((const __m256i *)ks->hpow[GCM_YPOW + 2 * r]);
-    __m256i lo = _mm256_clmulepi64_epi128(d, h, 0x00);
-    __m256i hi = _mm256_clmulepi64_epi128(d, h, 0x11);
-    __m256i dk = _mm256_xor_si256(d, _mm256_shuffle_epi32(d, 0x4e));
-    __m256i mk = _mm256_clmulepi64_epi128(dk, _mm256_load_si256((const __m256i *)ks->hkar[GCM_YPOW / 2 + r]),
-                                          0x00);
-    if (r == 0) {
-        a->lo = lo;
-        a->hi = hi;
-        a->mk = mk;
-    } else {
-        a->lo = _mm256_xor_si256(a->lo, lo);
-        a->hi = _mm256_xor_si256(a->hi, hi);
-        a->mk = _mm256_xor_si256(a->mk, mk);
-    }
+    __m256i hk = _mm256_load_si256((const __m256i *)ks->hkar[GCM_YPOW / 2 + r]);
+    ENG_GCM_MUL_ACC(_mm256, si256, a, d, h, hk, r == 0);
 }
 
 GFN __m128i y_fold(__m256i v)
@@ -133,10 +121,7 @@ GFN __m128i y_fold(__m256i v)
 /* The reduced sum of a step's products: the new GHASH accumulator. */
 GFN __m128i gh_finish(const struct gh_acc *a)
 {
-    __m128i lo = y_fold(a->lo);
-    __m128i hi = y_fold(a->hi);
-    __m128i mi = _mm_xor_si128(y_fold(a->mk), _mm_xor_si128(lo, hi));
-    return eng_gcm_reduce(lo, mi, hi);
+    return eng_gcm_finish(y_fold(a->lo), y_fold(a->hi), y_fold(a->mk));
 }
 
 /* GHASH of the GCM_STEP_BYTES at |p| into |x|, no AES. */

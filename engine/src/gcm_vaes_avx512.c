@@ -49,21 +49,7 @@ ZFN void z_mul_acc(const struct eng_gcm_sched *ks, struct z_acc *a, __m512i d, i
 {
     const __m512i h = _mm512_load_si512((const void *)ks->hpow[4 * j]);
     const __m512i hk = _mm512_load_si512((const void *)ks->hkar[2 * j]);
-    __m512i lo = _mm512_clmulepi64_epi128(d, h, 0x00);
-    __m512i hi = _mm512_clmulepi64_epi128(d, h, 0x11);
-    __m512i dk = _mm512_xor_si512(d, _mm512_shuffle_epi32(d, _MM_PERM_BADC));
-    __m512i mk = _mm512_clmulepi64_epi128(dk, hk, 0x00);
-    if (j == 0) {
-        a->lo = lo;
-        a->hi = hi;
-        a->mk = mk;
-    } else {
-        a->lo = _mm512_xor_si512(a->lo, lo);
-        a->hi = _mm512_xor_si512(a->hi, hi);
-        a->mk = _mm512_xor_si512(a->mk, mk);
-    }
-    /* sum here: left to itself the compiler keeps the products apart and spills them */
-    __asm__("" : "+v"(a->lo), "+v"(a->hi), "+v"(a->mk));
+    ENG_GCM_MUL_ACC(_mm512, si512, a, d, h, hk, j == 0);
 }
 
 ZFN __m128i z_fold(__m512i v)
@@ -75,10 +61,7 @@ ZFN __m128i z_fold(__m512i v)
 /* The reduced sum of a step's products: the new accumulator. */
 ZFN __m128i z_finish(const struct z_acc *a)
 {
-    __m128i lo = z_fold(a->lo);
-    __m128i hi = z_fold(a->hi);
-    __m128i mi = _mm_xor_si128(z_fold(a->mk), _mm_xor_si128(lo, hi));
-    return eng_gcm_reduce(lo, mi, hi);
+    return eng_gcm_finish(z_fold(a->lo), z_fold(a->hi), z_fold(a->mk));
 }
 
 /* Register |j| of the step to hash: reflected, the accumulator XORed into block 0. */
@@ -158,27 +141,6 @@ ZFN __m128i z_step(const struct eng_gcm_sched *ks, int dec, int hash, __m512i *c
     return x;
 }
 
-/* Zeroes zmm0..zmm31 (vzeroall clears only 0..15). */
-static __attribute__((target(GCM_AVX512_TARGET))) void clear_zmm(void)
-{
-    __asm__ __volatile__(
-        "vzeroall\n\t"
-        "vpxord %%zmm16, %%zmm16, %%zmm16\n\tvpxord %%zmm17, %%zmm17, %%zmm17\n\t"
-        "vpxord %%zmm18, %%zmm18, %%zmm18\n\tvpxord %%zmm19, %%zmm19, %%zmm19\n\t"
-        "vpxord %%zmm20, %%zmm20, %%zmm20\n\tvpxord %%zmm21, %%zmm21, %%zmm21\n\t"
-        "vpxord %%zmm22, %%zmm22, %%zmm22\n\tvpxord %%zmm23, %%zmm23, %%zmm23\n\t"
-        "vpxord %%zmm24, %%zmm24, %%zmm24\n\tvpxord %%zmm25, %%zmm25, %%zmm25\n\t"
-        "vpxord %%zmm26, %%zmm26, %%zmm26\n\tvpxord %%zmm27, %%zmm27, %%zmm27\n\t"
-        "vpxord %%zmm28, %%zmm28, %%zmm28\n\tvpxord %%zmm29, %%zmm29, %%zmm29\n\t"
-        "vpxord %%zmm30, %%zmm30, %%zmm30\n\tvpxord %%zmm31, %%zmm31, %%zmm31\n\t"
-        :
-        :
-        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
-          "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18",
-          "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27",
-          "xmm28", "xmm29", "xmm30", "xmm31");
-}
-
 /* The loop, one copy per direction (|dec| a constant in each). */
 ZFN __m128i z_bulk(const struct eng_gcm_sched *ks, int dec, __m512i *ctr, const uint8_t *in,
                    uint8_t *out, size_t nsteps, __m128i x)
@@ -210,5 +172,5 @@ __attribute__((target(GCM_AVX512_TARGET))) void eng_gcm_bulk_zmm(
     x = dec ? z_bulk(ks, 1, &c, in, out, nsteps, x) : z_bulk(ks, 0, &c, in, out, nsteps, x);
     _mm256_store_si256((__m256i *)ctr, _mm512_castsi512_si256(c));
     _mm_store_si128((__m128i *)xp, x);
-    clear_zmm();
+    eng_clear_zmm();
 }
