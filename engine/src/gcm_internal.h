@@ -33,11 +33,15 @@
  *         multiplication with one-step reduction needs; see gcm_vaes_avx2.c)
  *   hkar  per pair of powers (lanes of one ymm), the XOR of the two 64-bit
  *         halves of each power in both qwords (Karatsuba middle products)
- * hpow and hkar come first, so that the zmm kernel's 64-byte loads are aligned.
+ *   zrk   the round keys broadcast to four lanes (the zmm kernel's plain
+ *         64-byte memory operands: a broadcast load costs a vector ALU slot
+ *         on AMD Zen 4, where it competes with the AES pipes)
+ * hpow, hkar and zrk come first, so that the zmm kernel's 64-byte loads are aligned.
  */
 struct eng_gcm_sched {
     uint8_t hpow[ENG_GCM_HPOW][16];
     uint8_t hkar[ENG_GCM_HPOW / 2][32];
+    uint8_t zrk[ENG_AES256_RK][64];
     uint8_t rk[ENG_AES256_RK][32];
 } __attribute__((aligned(64)));
 

@@ -457,6 +457,8 @@ __attribute__((target(GCM_VAES_AVX2_TARGET))) void eng_gcm_vaes_avx2_init(
     for (int r = 0; r < ENG_AES256_RK; r++) {
         __m256i k = _mm256_broadcastsi128_si256(_mm_load_si128((const __m128i *)rk[r]));
         _mm256_store_si256((__m256i *)ks->rk[r], k);
+        _mm256_store_si256((__m256i *)ks->zrk[r], k);
+        _mm256_store_si256((__m256i *)(ks->zrk[r] + 32), k);
     }
     eng_cleanse(rk, sizeof(rk));
     /* H' = reflect(AES_K(0)) * x: shift left by one, fold bit 127 back with the polynomial. */

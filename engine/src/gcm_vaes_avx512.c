@@ -36,7 +36,7 @@ ZFN __m512i z_bswap(__m512i x)
 
 ZFN __m512i z_rk(const struct eng_gcm_sched *ks, int r)
 {
-    return _mm512_broadcast_i32x4(_mm_load_si128((const __m128i *)ks->rk[r]));
+    return _mm512_load_si512((const void *)ks->zrk[r]);
 }
 
 /* The unreduced products of one step's 32 blocks. */
