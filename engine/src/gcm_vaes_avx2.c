@@ -14,9 +14,11 @@
  *     key is stored multiplied by x (H' = H<<1 mod the reflected
  *     polynomial), which absorbs the one-bit shift of the reflected
  *     carry-less product, and a 256-bit product is then reduced by two
- *     VPCLMULQDQ with 0xc2000000_00000000 and two 64-bit swaps (gf_reduce);
+ *     VPCLMULQDQ with 0xc2000000_00000000 and two 64-bit swaps
+ *     (eng_gcm_reduce, gcm_internal.h);
  *   - aggregated reduction: 16 blocks (8 ymm, two blocks per register)
- *     are multiplied by H^16..H^1 (precomputed at key setup) and their
+ *     are multiplied by H^16..H^1 (the last 16 of the 32 powers kept at key
+ *     setup) and their
  *     256-bit products summed, then reduced once: X' = (X ^ C1)H^16 ^ C2
  *     H^15 ^ .. ^ C16 H; Karatsuba, with the (hi ^ lo) halves of the powers
  *     also precomputed, makes that 3 VPCLMULQDQ per register (24 per 16
@@ -28,14 +30,20 @@
  *     work at the same time: decryption hashes the ciphertext it is
  *     decrypting (it is known up front); encryption hashes the ciphertext
  *     of the previous step (re-read from the output), and the last step's
- *     after the loop. That step is one asm block (gcm_step_asm) with fixed
- *     registers: written with intrinsics the compiler spilled the AES state
- *     (with 4 registers per step, no spills but latency-bound: 8.3 GB/s
- *     encrypt at 8 KiB; 8 registers in C 9.0; the asm step 9.0-9.1 on the
- *     Zen 4 class CPU of 2026-12-07, where VPCLMULQDQ and VAESENC compete);
+ *     after the loop. The loop over a unit's hashed steps is one asm block
+ *     (gcm_steps_asm) with fixed registers: written with intrinsics the
+ *     compiler spilled the AES state (with 4 registers per step, no spills
+ *     but latency-bound: 8.3 GB/s encrypt at 8 KiB; 8 registers in C 9.0;
+ *     the asm step 9.0-9.1 on the Zen 4 class CPU of 2026-12-07, where
+ *     VPCLMULQDQ and VAESENC compete: there each ymm VPCLMULQDQ costs about
+ *     0.8 cycle of AES issue, and 10 AES registers (20 blocks) per step ran
+ *     no faster than 8);
  *   - counters: kept byte-reflected, where the 32-bit big-endian counter
  *     field is the low dword and a VPADDD increments it (a unit has at most
- *     2^32 - 2 blocks, so it never wraps), reflected back before round 0;
+ *     2^32 - 2 blocks, so it never wraps); in the asm loop, when the last
+ *     byte cannot carry within the step, one byte swap per step and VPADDD
+ *     on the big-endian form (+2 in the top byte of dword 3) give the rest,
+ *     else each register is swapped on its own;
  *   - the last 1..255 bytes run one 16-block AES pass on a zero-padded stack
  *     copy, and their GHASH one block at a time; the AAD the same way
  *     (16-block aggregated steps, then single blocks);
