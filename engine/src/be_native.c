@@ -1,11 +1,13 @@
 /*
  * be_native.c - the project's own SIMD AES-256-XTS (VAES zmm/ymm, AES-NI)
- * and AES-256-GCM (VAES + VPCLMULQDQ ymm).
+ * and AES-256-GCM (VAES + VPCLMULQDQ ymm and zmm).
  *
- * GCM: the key is expanded once (round keys, powers of the hash key) into
- * c->sched (struct eng_gcm_sched, secure memory) and every batch runs
- * gcm_vaes_avx2.c, at ENG_ARCH_VAES_AVX2 and at ENG_ARCH_AVX512 (no zmm GCM
- * kernel yet); narrower paths do not support GCM here (ipsec-mb or OpenSSL).
+ * GCM: the key is expanded once (round keys, powers H^1..H^32 of the hash
+ * key) into c->sched (struct eng_gcm_sched, secure memory) and every batch
+ * runs gcm_vaes_avx2.c, at ENG_ARCH_VAES_AVX2 (16 blocks per step in ymm) and
+ * at ENG_ARCH_AVX512 (32 blocks per step in zmm, gcm_vaes_avx512.c, then the
+ * ymm code for the rest of each unit); narrower paths do not support GCM here
+ * (ipsec-mb or OpenSSL).
  *
  * XTS: the key is expanded once (key1 encryption and decryption
  * schedules, key2 encryption schedule) into c->sched, in secure memory; the

@@ -169,9 +169,16 @@ size_t eng_paths(enum eng_mode mode, struct eng_path *out, size_t max_out)
  *        cells interleaved, 2026-12-07, load 5-7 on 2 cores): at vaes-avx2,
  *        where ipsec-mb 1.3 runs its avx2 code, native first: 8.91 (5.65)
  *        vs ipsec-mb 4.85 (4.07) vs OpenSSL 4.04 (1.52) encrypt, decrypt
- *        9.00 (5.67) vs 4.78 (3.99); at avx512 ipsec-mb stays first: its
- *        zmm code 10.45 (7.64) vs native 8.88 (5.65) encrypt, 10.48 (7.63)
- *        vs 9.05 (5.72) decrypt.
+ *        9.00 (5.67) vs 4.78 (3.99). At avx512, since the native zmm loop
+ *        (32 blocks per step, gcm_vaes_avx512.c), native first: cmk-bench
+ *        quick, 3 runs, 2026-12-07, load 9-10 on 2 cores, native vs the
+ *        engine's ipsec-mb at 8 KiB encrypt 11.43 / 9.42 / 9.71 vs 9.87 /
+ *        9.22 / 9.30, decrypt 11.72 / 9.75 / 9.73 vs 9.79 / 9.42 / 9.47
+ *        (raw ipsec-mb 10.01 / 9.37 / 9.56 encrypt); at 512 B a tie, each
+ *        ahead in some runs: encrypt 6.00 / 4.86 / 4.97 vs 5.31 / 5.38 /
+ *        5.56, decrypt 6.84 / 5.43 / 5.56 vs 7.52 / 5.35 / 5.45. (Before
+ *        it, with a 16-block zmm step, ipsec-mb was first: 10.45 (7.64) vs
+ *        native 8.88 (5.65) encrypt.)
  *   CTR  ipsec-mb over OpenSSL: at 8 KiB a tie up to avx2 (avx 7.61 vs
  *        7.72, avx2 7.62 vs 7.66, vaes-avx2 7.61 vs 7.63), at 512 B
  *        ipsec-mb 1.8x (6.80 vs 3.79); avx512 16.05 (11.32) vs 7.66 (3.79).
@@ -181,11 +188,12 @@ size_t eng_paths(enum eng_mode mode, struct eng_path *out, size_t max_out)
  * noaesni: not measured; native has no such path, and ipsec-mb is taken
  * only when its build has no-AES-NI code (Debian's has not: then OpenSSL).
  * OpenSSL is last everywhere. Each (mode, path) has its own entry; the
- * native GCM goes before ipsec-mb only where it beats it (vaes-avx2).
+ * native GCM goes before ipsec-mb only where it beats it (vaes-avx2, avx512).
  */
 #define AUTO_ORDER_LEN 3
 #define NAT_OSSL {ENG_BACKEND_NATIVE, ENG_BACKEND_OPENSSL}
 #define IMB_OSSL {ENG_BACKEND_IPSECMB, ENG_BACKEND_OPENSSL}
+#define NAT_IMB_OSSL {ENG_BACKEND_NATIVE, ENG_BACKEND_IPSECMB, ENG_BACKEND_OPENSSL}
 #define EVERY_PATH(order)                                                                     \
     {[ENG_ARCH_NOAESNI] = order, [ENG_ARCH_SSE] = order,       [ENG_ARCH_AVX] = order,         \
      [ENG_ARCH_AVX2] = order,    [ENG_ARCH_VAES_AVX2] = order, [ENG_ARCH_AVX512] = order}
@@ -193,9 +201,7 @@ static const enum eng_backend auto_order[ENG_MODE_COUNT][ENG_ARCH_COUNT][AUTO_OR
     [ENG_MODE_XTS] = EVERY_PATH(NAT_OSSL),
     [ENG_MODE_GCM] = {[ENG_ARCH_NOAESNI] = IMB_OSSL, [ENG_ARCH_SSE] = IMB_OSSL,
                       [ENG_ARCH_AVX] = IMB_OSSL, [ENG_ARCH_AVX2] = IMB_OSSL,
-                      [ENG_ARCH_VAES_AVX2] = {ENG_BACKEND_NATIVE, ENG_BACKEND_IPSECMB,
-                                              ENG_BACKEND_OPENSSL},
-                      [ENG_ARCH_AVX512] = IMB_OSSL},
+                      [ENG_ARCH_VAES_AVX2] = NAT_IMB_OSSL, [ENG_ARCH_AVX512] = NAT_IMB_OSSL},
     [ENG_MODE_CTR] = EVERY_PATH(IMB_OSSL),
     [ENG_MODE_CBC] = EVERY_PATH(IMB_OSSL),
 };

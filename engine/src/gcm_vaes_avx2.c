@@ -1,6 +1,7 @@
 /*
  * gcm_vaes_avx2.c - the VAES + VPCLMULQDQ + AVX2 (ymm) AES-256-GCM kernel
- * (ENG_ARCH_VAES_AVX2; also run at ENG_ARCH_AVX512 until a zmm kernel exists).
+ * (ENG_ARCH_VAES_AVX2; at ENG_ARCH_AVX512 it runs the whole 32-block steps of a
+ * unit through the zmm loop of gcm_vaes_avx512.c first, and the rest itself).
  *
  * Every function here is compiled for GCM_VAES_AVX2_TARGET, which names no
  * AVX-512 feature, so the object holds no EVEX instruction (engine/engine.mk
@@ -13,9 +14,11 @@
  *     key is stored multiplied by x (H' = H<<1 mod the reflected
  *     polynomial), which absorbs the one-bit shift of the reflected
  *     carry-less product, and a 256-bit product is then reduced by two
- *     VPCLMULQDQ with 0xc2000000_00000000 and two 64-bit swaps (gf_reduce);
+ *     VPCLMULQDQ with 0xc2000000_00000000 and two 64-bit swaps
+ *     (eng_gcm_reduce, gcm_internal.h);
  *   - aggregated reduction: 16 blocks (8 ymm, two blocks per register)
- *     are multiplied by H^16..H^1 (precomputed at key setup) and their
+ *     are multiplied by H^16..H^1 (the last 16 of the 32 powers kept at key
+ *     setup) and their
  *     256-bit products summed, then reduced once: X' = (X ^ C1)H^16 ^ C2
  *     H^15 ^ .. ^ C16 H; Karatsuba, with the (hi ^ lo) halves of the powers
  *     also precomputed, makes that 3 VPCLMULQDQ per register (24 per 16
@@ -27,14 +30,20 @@
  *     work at the same time: decryption hashes the ciphertext it is
  *     decrypting (it is known up front); encryption hashes the ciphertext
  *     of the previous step (re-read from the output), and the last step's
- *     after the loop. That step is one asm block (gcm_step_asm) with fixed
- *     registers: written with intrinsics the compiler spilled the AES state
- *     (with 4 registers per step, no spills but latency-bound: 8.3 GB/s
- *     encrypt at 8 KiB; 8 registers in C 9.0; the asm step 9.0-9.1 on the
- *     Zen 4 class CPU of 2026-12-07, where VPCLMULQDQ and VAESENC compete);
+ *     after the loop. The loop over a unit's hashed steps is one asm block
+ *     (gcm_steps_asm) with fixed registers: written with intrinsics the
+ *     compiler spilled the AES state (with 4 registers per step, no spills
+ *     but latency-bound: 8.3 GB/s encrypt at 8 KiB; 8 registers in C 9.0;
+ *     the asm step 9.0-9.1 on the Zen 4 class CPU of 2026-12-07, where
+ *     VPCLMULQDQ and VAESENC compete: there each ymm VPCLMULQDQ costs about
+ *     0.8 cycle of AES issue, and 10 AES registers (20 blocks) per step ran
+ *     no faster than 8);
  *   - counters: kept byte-reflected, where the 32-bit big-endian counter
  *     field is the low dword and a VPADDD increments it (a unit has at most
- *     2^32 - 2 blocks, so it never wraps), reflected back before round 0;
+ *     2^32 - 2 blocks, so it never wraps); in the asm loop, when the last
+ *     byte cannot carry within the step, one byte swap per step and VPADDD
+ *     on the big-endian form (+2 in the top byte of dword 3) give the rest,
+ *     else each register is swapped on its own;
  *   - the last 1..255 bytes run one 16-block AES pass on a zero-padded stack
  *     copy, and their GHASH one block at a time; the AAD the same way
  *     (16-block aggregated steps, then single blocks);
@@ -75,23 +84,13 @@ GFN __m128i x_rk(const struct eng_gcm_sched *ks, int r)
     return _mm_load_si128((const __m128i *)ks->rk[r]);
 }
 
-/* Reduces the 256-bit product (lo, mi at bits 64..191, hi) modulo the GCM polynomial. */
-GFN __m128i gf_reduce(__m128i lo, __m128i mi, __m128i hi)
-{
-    const __m128i poly = _mm_set_epi64x((long long)0xc200000000000000ULL, 1);
-    __m128i t = _mm_clmulepi64_si128(poly, lo, 0x01);
-    mi = _mm_xor_si128(mi, _mm_xor_si128(t, _mm_shuffle_epi32(lo, 0x4e)));
-    t = _mm_clmulepi64_si128(poly, mi, 0x01);
-    return _mm_xor_si128(hi, _mm_xor_si128(t, _mm_shuffle_epi32(mi, 0x4e)));
-}
-
 /* a * b for one block (both byte-reflected, b a stored power). */
 GFN __m128i gf_mul(__m128i a, __m128i b)
 {
     __m128i lo = _mm_clmulepi64_si128(a, b, 0x00);
     __m128i hi = _mm_clmulepi64_si128(a, b, 0x11);
     __m128i mi = _mm_xor_si128(_mm_clmulepi64_si128(a, b, 0x01), _mm_clmulepi64_si128(a, b, 0x10));
-    return gf_reduce(lo, mi, hi);
+    return eng_gcm_reduce(lo, mi, hi);
 }
 
 /* The unreduced products of the blocks of one step. */
@@ -100,7 +99,9 @@ struct gh_acc {
 };
 
 /* ymm registers per step: 2 * GCM_NREG blocks in flight, one reduction per step. */
-#define GCM_NREG (ENG_GCM_HPOW / 2)
+#define GCM_NREG (ENG_GCM_YMM_BLOCKS / 2)
+/* the ymm kernel's powers: the last ENG_GCM_YMM_BLOCKS (H^16 .. H^1) and their pairs */
+#define GCM_YPOW (ENG_GCM_HPOW - ENG_GCM_YMM_BLOCKS)
 #define GCM_STEP_BYTES (32 * GCM_NREG)
 
 /*
@@ -115,21 +116,9 @@ GFN void gh_mul_acc(const struct eng_gcm_sched *ks, struct gh_acc *a, const uint
     if (r == 0) {
         d = _mm256_xor_si256(d, _mm256_zextsi128_si256(x));
     }
-    __m256i h = _mm256_loadu_si256((const __m256i *)ks->hpow[2 * r]);
-    __m256i lo = _mm256_clmulepi64_epi128(d, h, 0x00);
-    __m256i hi = _mm256_clmulepi64_epi128(d, h, 0x11);
-    __m256i dk = _mm256_xor_si256(d, _mm256_shuffle_epi32(d, 0x4e));
-    __m256i mk = _mm256_clmulepi64_epi128(dk, _mm256_load_si256((const __m256i *)ks->hkar[r]),
-                                          0x00);
-    if (r == 0) {
-        a->lo = lo;
-        a->hi = hi;
-        a->mk = mk;
-    } else {
-        a->lo = _mm256_xor_si256(a->lo, lo);
-        a->hi = _mm256_xor_si256(a->hi, hi);
-        a->mk = _mm256_xor_si256(a->mk, mk);
-    }
+    __m256i h = _mm256_loadu_si256((const __m256i *)ks->hpow[GCM_YPOW + 2 * r]);
+    __m256i hk = _mm256_load_si256((const __m256i *)ks->hkar[GCM_YPOW / 2 + r]);
+    ENG_GCM_MUL_ACC(_mm256, si256, a, d, h, hk, r == 0);
 }
 
 GFN __m128i y_fold(__m256i v)
@@ -140,10 +129,7 @@ GFN __m128i y_fold(__m256i v)
 /* The reduced sum of a step's products: the new GHASH accumulator. */
 GFN __m128i gh_finish(const struct gh_acc *a)
 {
-    __m128i lo = y_fold(a->lo);
-    __m128i hi = y_fold(a->hi);
-    __m128i mi = _mm_xor_si128(y_fold(a->mk), _mm_xor_si128(lo, hi));
-    return gf_reduce(lo, mi, hi);
+    return eng_gcm_finish(y_fold(a->lo), y_fold(a->hi), y_fold(a->mk));
 }
 
 /* GHASH of the GCM_STEP_BYTES at |p| into |x|, no AES. */
@@ -215,20 +201,30 @@ GFN __m128i gcm_step(const struct eng_gcm_sched *ks, __m256i *ctr, const uint8_t
  * through *ctr. The GHASH multiplication of register r follows AES round
  * r + 1; the reduction follows round 9.
  */
-#if ENG_GCM_HPOW != 16
+#if ENG_GCM_YMM_BLOCKS != 16
 #error "the asm step is written for 8 ymm registers (16 blocks) per step"
 #endif
 
 static const uint8_t gcm_bswap_mask[32] __attribute__((aligned(32))) = {
     15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0,
     15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0};
-static const uint32_t gcm_two[8] __attribute__((aligned(32))) = {2, 0, 0, 0, 2, 0, 0, 0};
+/*
+ * Counter increments, per 128-bit lane: +2 on the reflected counter (low
+ * dword), +2 on the big-endian one when its last byte cannot carry (the top
+ * byte of dword 3), and +16 on the reflected counter (one step).
+ */
+static const uint32_t gcm_inc[3][8] __attribute__((aligned(32))) = {
+    {2, 0, 0, 0, 2, 0, 0, 0}, {0, 0, 0, 2u << 24, 0, 0, 0, 2u << 24}, {16, 0, 0, 0, 16, 0, 0, 0}};
 static const uint64_t gcm_poly[2] __attribute__((aligned(16))) = {1, 0xc200000000000000ULL};
 
 #define A_CTR(i)                                                                                   \
     "vpshufb %%ymm9, %%ymm15, %%ymm" #i "\n\t"                                                     \
     "vpxor %%ymm8, %%ymm" #i ", %%ymm" #i "\n\t"                                                   \
-    "vpaddd (%[two]), %%ymm15, %%ymm15\n\t"
+    "vpaddd (%[inc]), %%ymm15, %%ymm15\n\t"
+/* the same from the big-endian counters in ymm15 (no byte swap) */
+#define A_CTR_BE(i)                                                                                \
+    "vpxor %%ymm8, %%ymm15, %%ymm" #i "\n\t"                                                       \
+    "vpaddd 32(%[inc]), %%ymm15, %%ymm15\n\t"
 #define A_ENC(i) "vaesenc %%ymm8, %%ymm" #i ", %%ymm" #i "\n\t"
 #define A_ROUND(r)                                                                                 \
     "vmovdqa " #r "*32(%[rk]), %%ymm8\n\t" A_ENC(0) A_ENC(1) A_ENC(2) A_ENC(3) A_ENC(4) A_ENC(5)    \
@@ -269,15 +265,34 @@ static const uint64_t gcm_poly[2] __attribute__((aligned(16))) = {1, 0xc20000000
     "vaesenclast %%ymm13, %%ymm" #i ", %%ymm" #i "\n\t"                                            \
     "vmovdqu %%ymm" #i ", " #i "*32(%[out])\n\t"
 
-static __attribute__((target(GCM_VAES_AVX2_TARGET))) void gcm_step_asm(
+/*
+ * |nsteps| (>= 1) steps with GHASH: step i reads in + 256i, writes out + 256i
+ * and hashes gp + 256i (|gp| == |in| for decryption, out - 256 for
+ * encryption). The counters (reflected [c, c+1]) and the accumulator pass
+ * through *ctr and *xp. When the last byte of c cannot carry within the step
+ * (c mod 256 <= 240), the 16 counters are one byte swap and additions in
+ * the big-endian form; else each register's are swapped on their own.
+ */
+static __attribute__((target(GCM_VAES_AVX2_TARGET))) void gcm_steps_asm(
     const struct eng_gcm_sched *ks, uint8_t ctr[32], const uint8_t *in, uint8_t *out,
-    const uint8_t *gp, uint8_t xp[16])
+    const uint8_t *gp, uint8_t xp[16], size_t nsteps)
 {
     __asm__ __volatile__(
         "vmovdqa (%[mask]), %%ymm9\n\t"
+        "1:\n\t"
         "vmovdqu (%[ctr]), %%ymm15\n\t"
         "vmovdqa 0(%[rk]), %%ymm8\n\t"
+        "cmpb $240, (%[ctr])\n\t"
+        "ja 2f\n\t"
+        "vpshufb %%ymm9, %%ymm15, %%ymm15\n\t"
+        A_CTR_BE(0) A_CTR_BE(1) A_CTR_BE(2) A_CTR_BE(3) A_CTR_BE(4) A_CTR_BE(5) A_CTR_BE(6)
+        A_CTR_BE(7)
+        "jmp 3f\n\t"
+        "2:\n\t"
         A_CTR(0) A_CTR(1) A_CTR(2) A_CTR(3) A_CTR(4) A_CTR(5) A_CTR(6) A_CTR(7)
+        "3:\n\t"
+        "vmovdqu (%[ctr]), %%ymm15\n\t"
+        "vpaddd 64(%[inc]), %%ymm15, %%ymm15\n\t"
         "vmovdqu %%ymm15, (%[ctr])\n\t"
         "vpxor %%ymm10, %%ymm10, %%ymm10\n\t"
         "vpxor %%ymm11, %%ymm11, %%ymm11\n\t"
@@ -288,28 +303,55 @@ static __attribute__((target(GCM_VAES_AVX2_TARGET))) void gcm_step_asm(
         A_ROUND(10) A_ROUND(11) A_ROUND(12) A_ROUND(13)
         "vmovdqa 14*32(%[rk]), %%ymm8\n\t"
         A_LAST(0) A_LAST(1) A_LAST(2) A_LAST(3) A_LAST(4) A_LAST(5) A_LAST(6) A_LAST(7)
-        :
-        : [rk] "r"(ks->rk), [hp] "r"(ks->hpow), [hk] "r"(ks->hkar), [ctr] "r"(ctr),
-          [in] "r"(in), [out] "r"(out), [gp] "r"(gp), [xp] "r"(xp), [mask] "r"(gcm_bswap_mask),
-          [two] "r"(gcm_two), [poly] "r"(gcm_poly)
-        : "memory", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
+        "add $256, %[in]\n\t"
+        "add $256, %[out]\n\t"
+        "add $256, %[gp]\n\t"
+        "dec %[n]\n\t"
+        "jnz 1b\n\t"
+        : [in] "+r"(in), [out] "+r"(out), [gp] "+r"(gp), [n] "+r"(nsteps)
+        : [rk] "r"(ks->rk), [hp] "r"(ks->hpow[GCM_YPOW]), [hk] "r"(ks->hkar[GCM_YPOW / 2]),
+          [ctr] "r"(ctr), [xp] "r"(xp), [mask] "r"(gcm_bswap_mask), [inc] "r"(gcm_inc),
+          [poly] "r"(gcm_poly)
+        : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
           "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
 }
 
-/* gcm_step with GHASH through the asm step: the counters and accumulator pass through memory. */
-GFN __m128i gcm_step_hash(const struct eng_gcm_sched *ks, __m256i *ctr, const uint8_t *in,
-                          uint8_t *out, const uint8_t *gp, __m128i x, int zmm)
+/*
+ * The whole steps with GHASH (|nsteps| >= 1) through the asm loop: the
+ * counters and accumulator pass through memory. |gp| as gcm_steps_asm.
+ */
+GFN __m128i gcm_steps_hash(const struct eng_gcm_sched *ks, __m256i *ctr, const uint8_t *in,
+                           uint8_t *out, const uint8_t *gp, __m128i x, size_t nsteps)
 {
     uint8_t xb[16] __attribute__((aligned(16)));
     uint8_t cb[32] __attribute__((aligned(32)));
     _mm_store_si128((__m128i *)xb, x);
     _mm256_store_si256((__m256i *)cb, *ctr);
-    if (zmm) {
-        eng_gcm_step_zmm(ks, cb, in, out, gp, xb);
-    } else {
-        gcm_step_asm(ks, cb, in, out, gp, xb);
-    }
+    gcm_steps_asm(ks, cb, in, out, gp, xb, nsteps);
     *ctr = _mm256_load_si256((const __m256i *)cb);
+    return _mm_load_si128((const __m128i *)xb);
+}
+
+/*
+ * The whole zmm steps of a unit through eng_gcm_bulk_zmm (counters and
+ * accumulator through memory); advances |*in|, |*out| and |*len| past them.
+ */
+GFN __m128i gcm_bulk_zmm(const struct eng_gcm_sched *ks, int dec, __m256i *ctr,
+                         const uint8_t **in, uint8_t **out, size_t *len, __m128i x)
+{
+    size_t ns = *len / ENG_GCM_ZMM_STEP_BYTES;
+    if (ns == 0) {
+        return x;
+    }
+    uint8_t xb[16] __attribute__((aligned(16)));
+    uint8_t cb[32] __attribute__((aligned(32)));
+    _mm_store_si128((__m128i *)xb, x);
+    _mm256_store_si256((__m256i *)cb, *ctr);
+    eng_gcm_bulk_zmm(ks, dec, cb, *in, *out, ns, xb);
+    *ctr = _mm256_load_si256((const __m256i *)cb);
+    *in += ns * ENG_GCM_ZMM_STEP_BYTES;
+    *out += ns * ENG_GCM_ZMM_STEP_BYTES;
+    *len -= ns * ENG_GCM_ZMM_STEP_BYTES;
     return _mm_load_si128((const __m128i *)xb);
 }
 
@@ -368,17 +410,22 @@ GFN __m128i gcm_unit(const struct eng_gcm_sched *ks, const struct eng_unit *u, i
     uint8_t *out = u->out;
     size_t len = u->len;
     const size_t step = GCM_STEP_BYTES;
-    if (dec) {
-        for (; len >= step; in += step, out += step, len -= step) {
-            x = gcm_step_hash(ks, &ctr, in, out, in, x, zmm);
-        }
-    } else if (len >= step) {
-        x = gcm_step(ks, &ctr, in, out, NULL, x);
-        for (in += step, out += step, len -= step; len >= step; in += step, out += step, len -= step) {
-            x = gcm_step_hash(ks, &ctr, in, out, out - step, x, zmm);
-        }
-        x = gh_step(ks, out - step, x);
+    if (zmm) {
+        x = gcm_bulk_zmm(ks, dec, &ctr, &in, &out, &len, x);
     }
+    size_t ns = len / step;
+    if (dec && ns > 0) {
+        x = gcm_steps_hash(ks, &ctr, in, out, in, x, ns);
+    } else if (ns > 0) {
+        x = gcm_step(ks, &ctr, in, out, NULL, x);
+        if (ns > 1) {
+            x = gcm_steps_hash(ks, &ctr, in + step, out + step, out, x, ns - 1);
+        }
+        x = gh_step(ks, out + (ns - 1) * step, x);
+    }
+    in += ns * step;
+    out += ns * step;
+    len -= ns * step;
     if (len > 0) {
         /* 1..step-1 bytes: one more pass on a zero-padded copy; nothing outside the unit touched. */
         uint8_t buf[GCM_STEP_BYTES] __attribute__((aligned(32))) = {0};
@@ -418,6 +465,8 @@ __attribute__((target(GCM_VAES_AVX2_TARGET))) void eng_gcm_vaes_avx2_init(
     for (int r = 0; r < ENG_AES256_RK; r++) {
         __m256i k = _mm256_broadcastsi128_si256(_mm_load_si128((const __m128i *)rk[r]));
         _mm256_store_si256((__m256i *)ks->rk[r], k);
+        _mm256_store_si256((__m256i *)ks->zrk[r], k);
+        _mm256_store_si256((__m256i *)(ks->zrk[r] + 32), k);
     }
     eng_cleanse(rk, sizeof(rk));
     /* H' = reflect(AES_K(0)) * x: shift left by one, fold bit 127 back with the polynomial. */

@@ -76,6 +76,14 @@ void eng_xts_vaes_init(struct eng_xts_sched *ks);
 void eng_xts_vaes_avx2_init(struct eng_xts_sched *ks);
 
 /*
+ * eng_clear_zmm (xts_vaes.c) zeroes zmm0..zmm31 (VZEROALL covers only
+ * 0..15): the zmm XTS and GCM kernels call it before they return, so that
+ * no key material stays in vector registers. Call only on a CPU with
+ * AVX-512.
+ */
+void eng_clear_zmm(void);
+
+/*
  * Batch kernels: encrypt (|dec| == 0) or decrypt every unit of |units|
  * (already validated by cipher.c: 16 <= len <= ENG_XTS_MAX_UNIT_BYTES,
  * iv of 16 bytes, in == out or no overlap). They cannot fail and do not

@@ -266,8 +266,7 @@ VFN void v_batch(const struct eng_xts_sched *ks, int dec, struct eng_unit *units
     eng_cleanse(t, sizeof(t));
 }
 
-/* Zeroes zmm0..zmm31 (VZEROALL covers 0..15). */
-static __attribute__((target(VAES_TARGET))) void clear_zmm(void)
+__attribute__((target(VAES_TARGET))) void eng_clear_zmm(void)
 {
     __asm__ __volatile__(
         "vzeroall\n\t"
@@ -302,7 +301,7 @@ __attribute__((target(VAES_TARGET))) void eng_xts_vaes_init(struct eng_xts_sched
         _mm512_store_si512((void *)z->c, _mm512_xor_si512(k0, kl));
         _mm512_store_si512((void *)z->d, v_mul_step_xor(kl, poly, kl));
     }
-    clear_zmm();
+    eng_clear_zmm();
 }
 
 __attribute__((target(VAES_TARGET))) void eng_xts_batch_vaes(const struct eng_xts_sched *ks,
@@ -315,5 +314,5 @@ __attribute__((target(VAES_TARGET))) void eng_xts_batch_vaes(const struct eng_xt
     } else {
         v_batch(ks, 0, units, n);
     }
-    clear_zmm();
+    eng_clear_zmm();
 }

@@ -319,8 +319,9 @@ Test(cipher_errors, env_backend_forces_and_rejects)
 
 /*
  * The automatic choice per mode and path (cipher.c, auto_order, with the
- * measurements behind it): XTS native wherever it runs, GCM / CTR / CBC
- * ipsec-mb wherever it runs, else OpenSSL; on every path of this CPU.
+ * measurements behind it): XTS native wherever it runs, GCM native on the
+ * VAES paths, GCM (other paths) / CTR / CBC ipsec-mb wherever it runs, else
+ * OpenSSL; on every path of this CPU.
  */
 Test(cipher_errors, auto_order_per_mode_and_path)
 {
@@ -328,8 +329,9 @@ Test(cipher_errors, auto_order_per_mode_and_path)
     unsetenv("ENG_ARCH");
     for (int m = 0; m < ENG_MODE_COUNT; m++) {
         for (int a = ENG_ARCH_NOAESNI; a <= (int)eng_cpu_best_arch(); a++) {
-            /* native GCM first only at vaes-avx2, where it beat ipsec-mb's avx2 code */
-            int nat = m == ENG_MODE_XTS || (m == ENG_MODE_GCM && a == ENG_ARCH_VAES_AVX2);
+            /* native GCM first only on the VAES paths, where it beat ipsec-mb */
+            int nat = m == ENG_MODE_XTS ||
+                      (m == ENG_MODE_GCM && (a == ENG_ARCH_VAES_AVX2 || a == ENG_ARCH_AVX512));
             enum eng_backend first = nat ? ENG_BACKEND_NATIVE : ENG_BACKEND_IPSECMB;
             enum eng_backend want = eng_backend_supports(first, (enum eng_mode)m, (enum eng_arch)a)
                                         ? first
@@ -360,7 +362,8 @@ Test(cipher_errors, auto_order_per_mode_and_path)
     cr_assert_eq(eng_resolve(ENG_MODE_XTS, ENG_BACKEND_AUTO, ENG_ARCH_AUTO, &b, &ra), 0);
     cr_assert_eq(b, ENG_BACKEND_OPENSSL);
     cr_assert_eq(eng_resolve(ENG_MODE_GCM, ENG_BACKEND_AUTO, ENG_ARCH_AUTO, &b, &ra), 0);
-    cr_assert_eq(b, eng_backend_supports(ENG_BACKEND_IPSECMB, ENG_MODE_GCM, ENG_ARCH_AUTO)
+    cr_assert_eq(b, eng_cpu_best_arch() >= ENG_ARCH_VAES_AVX2 ? ENG_BACKEND_NATIVE
+                    : eng_backend_supports(ENG_BACKEND_IPSECMB, ENG_MODE_GCM, ENG_ARCH_AUTO)
                         ? ENG_BACKEND_IPSECMB
                         : ENG_BACKEND_OPENSSL);
     /* the native GCM runs only on the VAES paths; ENG_BACKEND forces it there */
