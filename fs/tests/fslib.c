@@ -15,7 +15,9 @@
 void fsx_make(struct fsx *x)
 {
     memset(x, 0, sizeof(*x));
-    snprintf(x->root, sizeof(x->root), "/tmp/cmkfs-test-XXXXXX");
+    /* the runner's pid in the name: its POST_ALL hook cleans up only its own tests' mounts */
+    const char *run = getenv("CMKFS_TEST_RUN");
+    snprintf(x->root, sizeof(x->root), "/tmp/cmkfs-test-%s-XXXXXX", run != NULL ? run : "0");
     cr_assert_not_null(mkdtemp(x->root));
     snprintf(x->back, sizeof(x->back), "%s/back", x->root);
     snprintf(x->mnt, sizeof(x->mnt), "%s/mnt", x->root);
@@ -119,10 +121,24 @@ const char *fsx_path(struct fsx *x, const char *name, int backing)
     return p;
 }
 
-/* After all tests, in the runner: unmount what a crashed test left behind (lazily). */
+/* Before all tests, in the runner: name this run, so that test folders carry its pid. */
+ReportHook(PRE_ALL)(struct criterion_test_set *set)
+{
+    (void)set;
+    char run[32];
+    snprintf(run, sizeof(run), "%ld", (long)getpid());
+    setenv("CMKFS_TEST_RUN", run, 1);
+}
+
+/*
+ * After all tests, in the runner: unmount what a crashed test of THIS run left behind (lazily).
+ * Mounts of other runs (another make test on the same machine) are not touched.
+ */
 ReportHook(POST_ALL)(struct criterion_global_stats *stats)
 {
     (void)stats;
+    char prefix[64];
+    int plen = snprintf(prefix, sizeof(prefix), "/tmp/cmkfs-test-%ld-", (long)getpid());
     FILE *f = fopen("/proc/self/mountinfo", "r");
     if (f == NULL) {
         return;
@@ -134,7 +150,7 @@ ReportHook(POST_ALL)(struct criterion_global_stats *stats)
             p = strchr(p, ' ');
             p = p != NULL ? p + 1 : NULL;
         }
-        if (p != NULL && strncmp(p, "/tmp/cmkfs-test-", 16) == 0) {
+        if (p != NULL && strncmp(p, prefix, (size_t)plen) == 0) {
             char *end = strchr(p, ' ');
             if (end != NULL) {
                 *end = '\0';

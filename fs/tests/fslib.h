@@ -3,7 +3,8 @@
  * folder, a mount point and an SMK key file; init and mount through the
  * built bin/cmk-fs; unmount on every path (the fixture's teardown, and a
  * Criterion hook after all tests that lazily unmounts anything a crashed
- * test left under /tmp/cmkfs-test-*).
+ * test of the same run left under /tmp/cmkfs-test-<runner pid>-*; other runs'
+ * mounts are left alone).
  */
 #ifndef FSLIB_H
 #define FSLIB_H
@@ -27,7 +28,7 @@
 #define FSX_INIT_MODE "--mode " FSX_MODE " " /* init options that pick FSX_MODE */
 
 struct fsx {
-    char root[128];     /* /tmp/cmkfs-test-XXXXXX */
+    char root[128];     /* /tmp/cmkfs-test-<runner pid>-XXXXXX */
     char back[256];     /* root/back */
     char mnt[256];      /* root/mnt */
     char key[256];      /* root/smk.key */
