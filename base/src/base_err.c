@@ -16,6 +16,7 @@ void base_err_clear(struct base_err *e)
     e->sys_errno = 0;
     e->where = "";
     e->msg[0] = '\0';
+    e->line = 0;
 }
 
 __attribute__((format(printf, 5, 0))) static void err_vset(struct base_err *e, int code,
@@ -25,6 +26,7 @@ __attribute__((format(printf, 5, 0))) static void err_vset(struct base_err *e, i
     e->code = code;
     e->sys_errno = sys_errno;
     e->where = where != NULL ? where : "";
+    e->line = 0;
     if (fmt == NULL) {
         snprintf(e->msg, sizeof(e->msg), "%s", base_strerror(code));
         return;

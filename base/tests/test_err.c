@@ -53,6 +53,23 @@ Test(err, sys_keeps_errno)
     cr_assert_str_eq(e.where, "");
 }
 
+Test(err, set_and_clear_reset_the_input_line)
+{
+    struct base_err e = BASE_ERR_INIT;
+    cr_assert_eq(e.line, 0);
+    e.line = 42; /* as a parser does after base_err_set */
+    base_err_set(&e, BASE_ERR_FORMAT, BASE_HERE, "x");
+    cr_assert_eq(e.line, 0, "a new error does not inherit the old line");
+    e.line = 7;
+    cr_assert_eq(base_err_prefix(&e, "ctx"), -1);
+    cr_assert_eq(e.line, 7, "prefix keeps the line");
+    base_err_set_sys(&e, BASE_ERR_IO, EIO, BASE_HERE, "y");
+    cr_assert_eq(e.line, 0);
+    e.line = 3;
+    base_err_clear(&e);
+    cr_assert_eq(e.line, 0);
+}
+
 Test(err, prefix_adds_context_and_keeps_code)
 {
     struct base_err e = BASE_ERR_INIT;
