@@ -118,6 +118,21 @@ const char *base_strerror(int code);
 const char *base_err_name(int code);
 
 /*
+ * A row of an error table: a module makes its table from its X-table,
+ *     #define ROW_(name, cat, num, msg) {name, #name, msg},
+ *     static const struct base_err_row rows[] = {MOD_ERRORS(ROW_)};
+ * and looks codes up with base_err_row_of (as base_strerror does for the base codes).
+ */
+struct base_err_row {
+    int code;
+    const char *name; /* "BASE_ERR_CAP" */
+    const char *msg;  /* "size cap exceeded" */
+};
+
+/* base_err_row_of returns the row of |code| among the |n| |rows|; NULL when it is not there. */
+const struct base_err_row *base_err_row_of(const struct base_err_row *rows, size_t n, int code);
+
+/*
  * base_err_exit_code maps a code's category to a process exit status, for
  * tools that report failures by category: OK -> 0, USAGE -> 2, every other
  * category -> 1 (the usual "operation failed").

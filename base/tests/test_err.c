@@ -93,6 +93,20 @@ Test(err, long_messages_are_truncated_not_overflowed)
     cr_assert_eq(strncmp(e.msg, "ctx: aaa", 8), 0);
 }
 
+Test(err, a_module_table_is_looked_up_by_code)
+{
+    static const struct base_err_row rows[] = {
+        {BASE_CODE(BASE_CAT_FORMAT, 0x81), "MOD_ERR_A", "first"},
+        {BASE_CODE(BASE_CAT_IO, 0x81), "MOD_ERR_B", "second"},
+    };
+    const struct base_err_row *r = base_err_row_of(rows, 2, BASE_CODE(BASE_CAT_IO, 0x81));
+    cr_assert_eq(r, &rows[1]);
+    cr_assert_str_eq(r->name, "MOD_ERR_B");
+    cr_assert_null(base_err_row_of(rows, 2, BASE_CODE(BASE_CAT_IO, 0x82)));
+    cr_assert_null(base_err_row_of(rows, 1, BASE_CODE(BASE_CAT_IO, 0x81)), "only the first n");
+    cr_assert_null(base_err_row_of(NULL, 0, 0));
+}
+
 Test(err, categories_names_and_exit_codes)
 {
     cr_assert_eq(base_err_category(BASE_ERR_NULL), BASE_CAT_USAGE);

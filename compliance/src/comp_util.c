@@ -11,35 +11,24 @@
 
 #include "comp_internal.h"
 
-struct err_row {
-    int code;
-    const char *name;
-    const char *msg;
-};
-
 #define COMP_ERR_ROW_(name, cat, num, msg) {name, #name, msg},
-static const struct err_row err_rows[] = {COMP_ERRORS(COMP_ERR_ROW_)};
+static const struct base_err_row err_rows[] = {COMP_ERRORS(COMP_ERR_ROW_)};
 #undef COMP_ERR_ROW_
 
-static const struct err_row *err_row_of(int code)
+static const struct base_err_row *err_row_of(int code)
 {
-    for (size_t i = 0; i < sizeof(err_rows) / sizeof(err_rows[0]); i++) {
-        if (err_rows[i].code == code) {
-            return &err_rows[i];
-        }
-    }
-    return NULL;
+    return base_err_row_of(err_rows, sizeof(err_rows) / sizeof(err_rows[0]), code);
 }
 
 const char *comp_strerror(int code)
 {
-    const struct err_row *r = err_row_of(code);
+    const struct base_err_row *r = err_row_of(code);
     return r != NULL ? r->msg : "unknown error";
 }
 
 const char *comp_error_name(int code)
 {
-    const struct err_row *r = err_row_of(code);
+    const struct base_err_row *r = err_row_of(code);
     return r != NULL ? r->name : "COMP_ERR_UNKNOWN";
 }
 

@@ -160,6 +160,24 @@ static void check_ecb_records(const char *text, size_t len)
     comp_rsp_free(r);
 }
 
+/* The readers' codes follow the harness convention: a category, a name, a message. */
+Test(kat_parser, error_codes_have_categories_names_and_messages)
+{
+    cr_assert_eq(base_err_category(COMP_ERR_NULL), BASE_CAT_USAGE);
+    cr_assert_eq(base_err_category(COMP_ERR_IO), BASE_CAT_IO);
+    cr_assert_eq(base_err_category(COMP_ERR_NOMEM), BASE_CAT_RESOURCE);
+    cr_assert_eq(base_err_category(COMP_ERR_TOO_BIG), BASE_CAT_LIMIT);
+    cr_assert_eq(base_err_category(COMP_ERR_HEX), BASE_CAT_FORMAT);
+    cr_assert_eq(base_err_category(COMP_ERR_SCHEMA), BASE_CAT_FORMAT);
+    cr_assert_str_eq(comp_error_name(COMP_ERR_INCOMPLETE), "COMP_ERR_INCOMPLETE");
+    cr_assert_str_eq(comp_strerror(COMP_ERR_HEX), "value is not an even-length hex string");
+    cr_assert_str_eq(comp_error_name(BASE_OK), "COMP_ERR_UNKNOWN");
+    cr_assert_str_eq(comp_error_name(BASE_ERR_HEX_CHAR), "COMP_ERR_UNKNOWN", "no base code");
+    cr_assert_str_eq(comp_strerror(-1), "unknown error");
+    cr_assert(comp_error_known(COMP_ERR_UNSUPPORTED));
+    cr_assert(!comp_error_known(BASE_ERR_IO));
+}
+
 Test(kat_parser, rsp_lf_and_crlf_read_alike)
 {
     check_ecb_records(ecb_sample, strlen(ecb_sample));
