@@ -68,9 +68,15 @@ enum base_err_category {
     X(BASE_ERR_CAP, LIMIT, 1, "size cap exceeded")                                        \
     X(BASE_ERR_INTERNAL, INTERNAL, 1, "internal error")
 
-#define BASE_ERR_ENUM_(name, cat, num, msg) name = BASE_CODE(BASE_CAT_##cat, num),
-enum base_err_code { BASE_ERRORS(BASE_ERR_ENUM_) };
-#undef BASE_ERR_ENUM_
+/*
+ * For an X-table of rows X(name, category, number, message), base's and a
+ * module's: BASE_ERR_ENUM_ROW makes the enum constant name = BASE_CODE(BASE_CAT_<category>,
+ * number), BASE_ERR_TABLE_ROW the struct base_err_row {name, "name", message}.
+ */
+#define BASE_ERR_ENUM_ROW(name, cat, num, msg) name = BASE_CODE(BASE_CAT_##cat, num),
+#define BASE_ERR_TABLE_ROW(name, cat, num, msg) {name, #name, msg},
+
+enum base_err_code { BASE_ERRORS(BASE_ERR_ENUM_ROW) };
 
 /* Room for a message naming two long paths and a reason (the tools' messages do). */
 #define BASE_ERR_MSG_MAX 2048
@@ -119,8 +125,7 @@ const char *base_err_name(int code);
 
 /*
  * A row of an error table: a module makes its table from its X-table,
- *     #define ROW_(name, cat, num, msg) {name, #name, msg},
- *     static const struct base_err_row rows[] = {MOD_ERRORS(ROW_)};
+ *     static const struct base_err_row rows[] = {MOD_ERRORS(BASE_ERR_TABLE_ROW)};
  * and looks codes up with base_err_row_of (as base_strerror does for the base codes).
  */
 struct base_err_row {

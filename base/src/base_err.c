@@ -105,9 +105,7 @@ const struct base_err_row *base_err_row_of(const struct base_err_row *rows, size
     return NULL;
 }
 
-#define BASE_ERR_ROW_(name, cat, num, msg) {name, #name, msg},
-static const struct base_err_row rows[] = {BASE_ERRORS(BASE_ERR_ROW_)};
-#undef BASE_ERR_ROW_
+static const struct base_err_row rows[] = {BASE_ERRORS(BASE_ERR_TABLE_ROW)};
 
 static const struct base_err_row *row_of(int code)
 {

@@ -68,9 +68,7 @@ extern "C" {
     X(COMP_ERR_JSON, FORMAT, 0x8a, "not valid JSON")                                           \
     X(COMP_ERR_SCHEMA, FORMAT, 0x8b, "JSON does not follow a known Wycheproof schema")
 
-#define COMP_ERR_ENUM_(name, cat, num, msg) name = BASE_CODE(BASE_CAT_##cat, num),
-enum comp_err { COMP_ERRORS(COMP_ERR_ENUM_) };
-#undef COMP_ERR_ENUM_
+enum comp_err { COMP_ERRORS(BASE_ERR_ENUM_ROW) };
 
 /*
  * The readers fill a struct base_err (base_err.h): code (enum comp_err), msg

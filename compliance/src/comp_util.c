@@ -11,9 +11,7 @@
 
 #include "comp_internal.h"
 
-#define COMP_ERR_ROW_(name, cat, num, msg) {name, #name, msg},
-static const struct base_err_row err_rows[] = {COMP_ERRORS(COMP_ERR_ROW_)};
-#undef COMP_ERR_ROW_
+static const struct base_err_row err_rows[] = {COMP_ERRORS(BASE_ERR_TABLE_ROW)};
 
 static const struct base_err_row *err_row_of(int code)
 {
