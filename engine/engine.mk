@@ -48,7 +48,9 @@ $(O)/tests/engine_%: $(O)/engine/tests/%.o $(ENGINE_TESTLIB_OBJS) $(TESTLIB_HOOK
 
 # --- store, key providers and the cmk tool (added with the store) -----------
 # cmk: the command-line tool over eng_store.h; its test runs the built binary.
-CMK_OBJS := $(O)/engine/cli/cmk.o $(O)/engine/cli/keyopts.o
+CMK_OBJS := $(O)/engine/cli/cmk.o $(O)/engine/cli/cmd_common.o $(O)/engine/cli/cmd_store.o \
+    $(O)/engine/cli/cmd_backup.o $(O)/engine/cli/cmd_keys.o $(O)/engine/cli/cmd_help.o \
+    $(O)/engine/cli/keyopts.o
 PROGRAMS += $(BIN)/cmk
 
 $(CMK_OBJS): CPPFLAGS += $(ENGINE_CPPFLAGS) $(CJSON_CFLAGS)

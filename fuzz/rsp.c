@@ -29,11 +29,10 @@ static const char *const names[] = {
     "aes-256-ctr.txt",
 };
 
-static void check_error(const struct comp_error *err)
+static void check_error(const struct base_err *err)
 {
-    if (err->code <= COMP_OK || err->code >= COMP_ERR_COUNT ||
-        memchr(err->detail, '\0', sizeof(err->detail)) == NULL) {
-        abort(); /* a failure must carry a known code and a terminated detail */
+    if (!comp_error_known(err->code) || memchr(err->msg, '\0', sizeof(err->msg)) == NULL) {
+        abort(); /* a failure must carry a known code and a terminated message */
     }
 }
 
@@ -43,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     const char *name = names[data[0] % (sizeof(names) / sizeof(names[0]))];
-    struct comp_error err;
+    struct base_err err;
     memset(&err, 0, sizeof(err));
     struct comp_rsp *r = comp_rsp_open_mem(name, (const char *)data + 1, size - 1, &err);
     if (r == NULL) {
@@ -65,7 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (have_info) {
             struct comp_aes_vector v;
-            struct comp_error verr;
+            struct base_err verr;
             memset(&verr, 0, sizeof(verr));
             if (comp_aes_vector_get(&info, rec, &v, &verr) != 0) {
                 check_error(&verr);

@@ -15,10 +15,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void check_error(const struct comp_error *err)
+static void check_error(const struct base_err *err)
 {
-    if (err->code <= COMP_OK || err->code >= COMP_ERR_COUNT ||
-        memchr(err->detail, '\0', sizeof(err->detail)) == NULL) {
+    if (!comp_error_known(err->code) || memchr(err->msg, '\0', sizeof(err->msg)) == NULL) {
         abort();
     }
 }
@@ -27,7 +26,7 @@ static void check_error(const struct comp_error *err)
 static size_t walk(struct comp_wp *w, int *failed)
 {
     struct comp_wp_test t;
-    struct comp_error err;
+    struct base_err err;
     size_t n = 0;
     int rc;
     memset(&err, 0, sizeof(err));
@@ -52,7 +51,7 @@ static size_t walk(struct comp_wp *w, int *failed)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct comp_error err;
+    struct base_err err;
     memset(&err, 0, sizeof(err));
     struct comp_wp *w = comp_wp_open_mem("fuzz.json", (const char *)data, size, &err);
     if (w == NULL) {

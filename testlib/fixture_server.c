@@ -2,6 +2,7 @@
 #include "fixture_server.h"
 
 #include <arpa/inet.h>
+#include <criterion/criterion.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -152,4 +153,20 @@ size_t fx_count(const struct fx_server *s)
 const struct fx_request *fx_req(const struct fx_server *s, size_t i)
 {
     return i < s->nreq ? &s->reqs[i] : NULL;
+}
+
+struct fx_server *fx_suite;
+char fx_suite_url[64];
+
+void fx_suite_setup(void)
+{
+    fx_suite = fx_start();
+    cr_assert_not_null(fx_suite);
+    snprintf(fx_suite_url, sizeof(fx_suite_url), "http://127.0.0.1:%u", fx_port(fx_suite));
+}
+
+void fx_suite_teardown(void)
+{
+    fx_stop(fx_suite);
+    fx_suite = NULL;
 }

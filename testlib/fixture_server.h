@@ -36,4 +36,15 @@ void fx_push(struct fx_server *s, int status, const char *body, const char *retr
 size_t fx_count(const struct fx_server *s);
 const struct fx_request *fx_req(const struct fx_server *s, size_t i);
 
+/*
+ * One server for each test of a Criterion suite:
+ *     TestSuite(name, .init = fx_suite_setup, .fini = fx_suite_teardown);
+ * fx_suite_setup starts fx_suite (and fails the test if it cannot) and sets
+ * fx_suite_url to "http://127.0.0.1:<port>"; fx_suite_teardown stops it.
+ */
+extern struct fx_server *fx_suite;
+extern char fx_suite_url[64];
+void fx_suite_setup(void);
+void fx_suite_teardown(void);
+
 #endif

@@ -34,6 +34,18 @@ void tl_rmtree(const char *path)
     nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+char tl_suite_dir[64];
+
+void tl_suite_tmpdir_setup(void)
+{
+    tl_tmpdir(tl_suite_dir, sizeof(tl_suite_dir));
+}
+
+void tl_suite_tmpdir_teardown(void)
+{
+    tl_rmtree(tl_suite_dir);
+}
+
 void tl_path(char *out, size_t max_out_len, const char *dir, const char *name)
 {
     if ((size_t)snprintf(out, max_out_len, "%s/%s", dir, name) >= max_out_len) {

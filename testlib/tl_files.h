@@ -12,6 +12,15 @@
 void tl_tmpdir(char *out, size_t max_out_len);
 /* tl_rmtree removes |path| and everything below it (best effort). */
 void tl_rmtree(const char *path);
+/*
+ * One temporary folder for each test of a Criterion suite:
+ *     TestSuite(name, .init = tl_suite_tmpdir_setup, .fini = tl_suite_tmpdir_teardown);
+ * the setup makes tl_suite_dir (tl_tmpdir), the teardown removes it and all below it.
+ */
+extern char tl_suite_dir[64];
+void tl_suite_tmpdir_setup(void);
+void tl_suite_tmpdir_teardown(void);
+
 /* tl_path writes "<dir>/<name>" into |out|; aborts when it does not fit. */
 void tl_path(char *out, size_t max_out_len, const char *dir, const char *name);
 /* 1 if |path| is a regular file. */

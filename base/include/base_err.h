@@ -10,7 +10,10 @@
  * struct base_err down explicitly: a function that can fail takes a
  * `struct base_err *e` as its last argument, returns -1 (or NULL) and fills
  * |e|; on success it leaves |e| untouched. |e| may always be NULL (the caller
- * does not want the details). Library code never prints.
+ * does not want the details). Library code never prints. A parser that knows
+ * the line of its input at fault sets e->line after base_err_set (which, like
+ * base_err_clear, resets it to 0), so that callers and tests need not dig the
+ * line out of the message.
  *
  * A module that needs its own codes declares them with BASE_CODE(category,
  * number) in its own X-table, numbered above 0x80 within the category so they
@@ -65,9 +68,15 @@ enum base_err_category {
     X(BASE_ERR_CAP, LIMIT, 1, "size cap exceeded")                                        \
     X(BASE_ERR_INTERNAL, INTERNAL, 1, "internal error")
 
-#define BASE_ERR_ENUM_(name, cat, num, msg) name = BASE_CODE(BASE_CAT_##cat, num),
-enum base_err_code { BASE_ERRORS(BASE_ERR_ENUM_) };
-#undef BASE_ERR_ENUM_
+/*
+ * For an X-table of rows X(name, category, number, message), base's and a
+ * module's: BASE_ERR_ENUM_ROW makes the enum constant name = BASE_CODE(BASE_CAT_<category>,
+ * number), BASE_ERR_TABLE_ROW the struct base_err_row {name, "name", message}.
+ */
+#define BASE_ERR_ENUM_ROW(name, cat, num, msg) name = BASE_CODE(BASE_CAT_##cat, num),
+#define BASE_ERR_TABLE_ROW(name, cat, num, msg) {name, #name, msg},
+
+enum base_err_code { BASE_ERRORS(BASE_ERR_ENUM_ROW) };
 
 /* Room for a message naming two long paths and a reason (the tools' messages do). */
 #define BASE_ERR_MSG_MAX 2048
@@ -77,17 +86,18 @@ struct base_err {
     int sys_errno;              /* errno of the failed system call, 0 if none */
     const char *where;          /* "file.c:123" that raised it (static string), "" if none */
     char msg[BASE_ERR_MSG_MAX]; /* one line for people: what failed and on what (a path, a cap) */
+    unsigned long line;         /* 1-based line of the input text at fault (parsers), 0 if none */
 };
 
-#define BASE_ERR_INIT {0, 0, "", {0}}
+#define BASE_ERR_INIT {0, 0, "", {0}, 0}
 
 /* base_err_clear resets |e| to BASE_OK with an empty message. NULL is a no-op. */
 void base_err_clear(struct base_err *e);
 
 /*
  * base_err_set fills |e| (unless NULL) with |code|, |where| and the
- * printf-formatted message (truncated to fit msg), sets e->sys_errno to 0,
- * and returns -1 so that a caller can write `return base_err_set(...)`.
+ * printf-formatted message (truncated to fit msg), sets e->sys_errno and
+ * e->line to 0, and returns -1 so that a caller can write `return base_err_set(...)`.
  * A NULL |fmt| stores base_strerror(code) as the message.
  */
 int base_err_set(struct base_err *e, int code, const char *where, const char *fmt, ...)
@@ -99,7 +109,7 @@ int base_err_set_sys(struct base_err *e, int code, int sys_errno, const char *wh
 
 /*
  * base_err_prefix puts the printf-formatted context and ": " before e->msg
- * ("reading bench.json: " + msg), truncating the end if needed. Code, errno
+ * ("reading bench.json: " + msg), truncating the end if needed. Code, errno, line
  * and where are kept. Returns -1. NULL |e| is a no-op.
  */
 int base_err_prefix(struct base_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -112,6 +122,20 @@ const char *base_strerror(int code);
 
 /* base_err_name returns the symbolic name of a base code ("BASE_ERR_CAP"); "?" for others. */
 const char *base_err_name(int code);
+
+/*
+ * A row of an error table: a module makes its table from its X-table,
+ *     static const struct base_err_row rows[] = {MOD_ERRORS(BASE_ERR_TABLE_ROW)};
+ * and looks codes up with base_err_row_of (as base_strerror does for the base codes).
+ */
+struct base_err_row {
+    int code;
+    const char *name; /* "BASE_ERR_CAP" */
+    const char *msg;  /* "size cap exceeded" */
+};
+
+/* base_err_row_of returns the row of |code| among the |n| |rows|; NULL when it is not there. */
+const struct base_err_row *base_err_row_of(const struct base_err_row *rows, size_t n, int code);
 
 /*
  * base_err_exit_code maps a code's category to a process exit status, for

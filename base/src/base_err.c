@@ -16,6 +16,7 @@ void base_err_clear(struct base_err *e)
     e->sys_errno = 0;
     e->where = "";
     e->msg[0] = '\0';
+    e->line = 0;
 }
 
 __attribute__((format(printf, 5, 0))) static void err_vset(struct base_err *e, int code,
@@ -25,6 +26,7 @@ __attribute__((format(printf, 5, 0))) static void err_vset(struct base_err *e, i
     e->code = code;
     e->sys_errno = sys_errno;
     e->where = where != NULL ? where : "";
+    e->line = 0;
     if (fmt == NULL) {
         snprintf(e->msg, sizeof(e->msg), "%s", base_strerror(code));
         return;
@@ -93,19 +95,9 @@ enum base_err_category base_err_category(int code)
     return (enum base_err_category)((unsigned)code >> 8);
 }
 
-struct err_row {
-    int code;
-    const char *name;
-    const char *msg;
-};
-
-#define BASE_ERR_ROW_(name, cat, num, msg) {name, #name, msg},
-static const struct err_row rows[] = {BASE_ERRORS(BASE_ERR_ROW_)};
-#undef BASE_ERR_ROW_
-
-static const struct err_row *row_of(int code)
+const struct base_err_row *base_err_row_of(const struct base_err_row *rows, size_t n, int code)
 {
-    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+    for (size_t i = 0; rows != NULL && i < n; i++) {
         if (rows[i].code == code) {
             return &rows[i];
         }
@@ -113,15 +105,22 @@ static const struct err_row *row_of(int code)
     return NULL;
 }
 
+static const struct base_err_row rows[] = {BASE_ERRORS(BASE_ERR_TABLE_ROW)};
+
+static const struct base_err_row *row_of(int code)
+{
+    return base_err_row_of(rows, sizeof(rows) / sizeof(rows[0]), code);
+}
+
 const char *base_strerror(int code)
 {
-    const struct err_row *r = row_of(code);
+    const struct base_err_row *r = row_of(code);
     return r != NULL ? r->msg : "unknown error";
 }
 
 const char *base_err_name(int code)
 {
-    const struct err_row *r = row_of(code);
+    const struct base_err_row *r = row_of(code);
     return r != NULL ? r->name : "?";
 }
 

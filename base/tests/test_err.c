@@ -53,6 +53,23 @@ Test(err, sys_keeps_errno)
     cr_assert_str_eq(e.where, "");
 }
 
+Test(err, set_and_clear_reset_the_input_line)
+{
+    struct base_err e = BASE_ERR_INIT;
+    cr_assert_eq(e.line, 0);
+    e.line = 42; /* as a parser does after base_err_set */
+    base_err_set(&e, BASE_ERR_FORMAT, BASE_HERE, "x");
+    cr_assert_eq(e.line, 0, "a new error does not inherit the old line");
+    e.line = 7;
+    cr_assert_eq(base_err_prefix(&e, "ctx"), -1);
+    cr_assert_eq(e.line, 7, "prefix keeps the line");
+    base_err_set_sys(&e, BASE_ERR_IO, EIO, BASE_HERE, "y");
+    cr_assert_eq(e.line, 0);
+    e.line = 3;
+    base_err_clear(&e);
+    cr_assert_eq(e.line, 0);
+}
+
 Test(err, prefix_adds_context_and_keeps_code)
 {
     struct base_err e = BASE_ERR_INIT;
@@ -74,6 +91,20 @@ Test(err, long_messages_are_truncated_not_overflowed)
     base_err_prefix(&e, "ctx");
     cr_assert_eq(strlen(e.msg), sizeof(e.msg) - 1);
     cr_assert_eq(strncmp(e.msg, "ctx: aaa", 8), 0);
+}
+
+Test(err, a_module_table_is_looked_up_by_code)
+{
+    static const struct base_err_row rows[] = {
+        {BASE_CODE(BASE_CAT_FORMAT, 0x81), "MOD_ERR_A", "first"},
+        {BASE_CODE(BASE_CAT_IO, 0x81), "MOD_ERR_B", "second"},
+    };
+    const struct base_err_row *r = base_err_row_of(rows, 2, BASE_CODE(BASE_CAT_IO, 0x81));
+    cr_assert_eq(r, &rows[1]);
+    cr_assert_str_eq(r->name, "MOD_ERR_B");
+    cr_assert_null(base_err_row_of(rows, 2, BASE_CODE(BASE_CAT_IO, 0x82)));
+    cr_assert_null(base_err_row_of(rows, 1, BASE_CODE(BASE_CAT_IO, 0x81)), "only the first n");
+    cr_assert_null(base_err_row_of(NULL, 0, 0));
 }
 
 Test(err, categories_names_and_exit_codes)

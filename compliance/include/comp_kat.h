@@ -77,11 +77,11 @@ struct comp_kat_set;
  * set or NULL with |err| set (any code of those three). Free with
  * comp_kat_free.
  */
-struct comp_kat_set *comp_kat_load(const char *path, struct comp_error *err);
+struct comp_kat_set *comp_kat_load(const char *path, struct base_err *err);
 
 /* comp_kat_load_mem is comp_kat_load on |len| bytes at |text|; |name| as for comp_rsp_open_mem. */
 struct comp_kat_set *comp_kat_load_mem(const char *name, const char *text, size_t len,
-                                       struct comp_error *err);
+                                       struct base_err *err);
 
 /* comp_kat_free releases |s|. NULL is a no-op. */
 void comp_kat_free(struct comp_kat_set *s);
@@ -129,7 +129,7 @@ int comp_kat_run(const struct comp_kat_set *s, enum eng_backend b, enum eng_arch
  * COMP_ERR_UNSUPPORTED when |b| does not run GCM at |a|, COMP_ERR_NOMEM).
  */
 int comp_kat_run_wycheproof(struct comp_wp *w, enum eng_backend b, enum eng_arch a,
-                            struct comp_kat_result *out, struct comp_error *err);
+                            struct comp_kat_result *out, struct base_err *err);
 
 /*
  * comp_kat_key_ran returns how many of r->key_cases ran (were not skipped

@@ -57,9 +57,9 @@ int comp_run_embedded(struct comp_report *rep);
  * Same return and counting rules as comp_kat_run_wycheproof.
  */
 int comp_wp_run_xts(struct comp_wp *w, enum eng_backend b, enum eng_arch a,
-                    struct comp_kat_result *out, struct comp_error *err);
-int comp_wp_run_kwp(struct comp_wp *w, struct comp_kat_result *out, struct comp_error *err);
-int comp_wp_run_oaep(struct comp_wp *w, struct comp_kat_result *out, struct comp_error *err);
+                    struct comp_kat_result *out, struct base_err *err);
+int comp_wp_run_kwp(struct comp_wp *w, struct comp_kat_result *out, struct base_err *err);
+int comp_wp_run_oaep(struct comp_wp *w, struct comp_kat_result *out, struct base_err *err);
 
 /*
  * comp_oaep_txt_run decrypts every example of a pyca RSA-OAEP text file
@@ -69,7 +69,7 @@ int comp_wp_run_oaep(struct comp_wp *w, struct comp_kat_result *out, struct comp
  * before any private key or without its message; COMP_ERR_NOMEM).
  */
 int comp_oaep_txt_run(const char *name, const char *text, size_t len,
-                      struct comp_kat_result *out, struct comp_error *err);
+                      struct comp_kat_result *out, struct base_err *err);
 
 #ifdef __cplusplus
 }

@@ -11,14 +11,14 @@
  *     IND-CPA (AES-XTS), key wrap (AES-KW/KWP) and RSAES-OAEP schemas.
  *
  * The readers are a library: they never print and never abort. Every
- * function that can fail returns -1 (or NULL) and fills a struct comp_error
- * with a code, the 1-based line of the offending input (0 when there is no
- * line, as for JSON schema errors) and a one-line detail. Vector data is
- * public test data, so it lives in ordinary memory.
+ * function that can fail returns -1 (or NULL) and fills a struct base_err
+ * with a code (enum comp_err), the 1-based line of the offending input in
+ * e.line (0 when there is no line, as for JSON schema errors) and a one-line
+ * message. Vector data is public test data, so it lives in ordinary memory.
  *
  * Typical use (a .rsp file):
  *
- *     struct comp_error err;
+ *     struct base_err err = BASE_ERR_INIT;
  *     struct comp_rsp *r = comp_rsp_open(path, &err);
  *     struct comp_rsp_info info;
  *     comp_rsp_info(r, &info, &err);
@@ -36,44 +36,54 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base_err.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* X(name, message) */
-#define COMP_ERRORS(X)                                                                    \
-    X(COMP_OK, "success")                                                                 \
-    X(COMP_ERR_NULL, "a required argument is NULL")                                       \
-    X(COMP_ERR_IO, "cannot open or read the file")                                        \
-    X(COMP_ERR_NOMEM, "out of memory")                                                    \
-    X(COMP_ERR_TOO_BIG, "file, header or record exceeds the reader's limits")            \
-    X(COMP_ERR_SYNTAX, "line is not a comment, [header], NAME = value or FAIL")          \
-    X(COMP_ERR_SECTION, "unknown [section] header")                                       \
-    X(COMP_ERR_HEX, "value is not an even-length hex string")                             \
-    X(COMP_ERR_NUMBER, "value is not a decimal number")                                   \
-    X(COMP_ERR_DUPLICATE, "field given twice in one record")                              \
-    X(COMP_ERR_INCOMPLETE, "record lacks a field its kind requires (truncated record?)") \
-    X(COMP_ERR_INCONSISTENT, "record disagrees with its header or with itself")           \
-    X(COMP_ERR_UNUSED, "record has a field the reader does not use")                      \
-    X(COMP_ERR_KIND, "cannot tell which kind of vector file this is")                     \
-    X(COMP_ERR_JSON, "not valid JSON")                                                    \
-    X(COMP_ERR_SCHEMA, "JSON does not follow a known Wycheproof schema")                  \
-    X(COMP_ERR_UNSUPPORTED, "the engine back end does not run this mode at this CPU path")
+/*
+ * The readers' error codes, in the harness convention (base_err.h): each has a
+ * category (BASE_CODE) so a caller can branch on the kind of failure, numbered
+ * from 0x81 within it so it never collides with a base code.
+ * X(name, category, number within the category, message)
+ */
+#define COMP_ERRORS(X)                                                                         \
+    X(COMP_ERR_NULL, USAGE, 0x81, "a required argument is NULL")                               \
+    X(COMP_ERR_UNSUPPORTED, USAGE, 0x82,                                                       \
+      "the engine back end does not run this mode at this CPU path")                           \
+    X(COMP_ERR_IO, IO, 0x81, "cannot open or read the file")                                   \
+    X(COMP_ERR_NOMEM, RESOURCE, 0x81, "out of memory")                                         \
+    X(COMP_ERR_TOO_BIG, LIMIT, 0x81, "file, header or record exceeds the reader's limits")     \
+    X(COMP_ERR_SYNTAX, FORMAT, 0x81, "line is not a comment, [header], NAME = value or FAIL")   \
+    X(COMP_ERR_SECTION, FORMAT, 0x82, "unknown [section] header")                              \
+    X(COMP_ERR_HEX, FORMAT, 0x83, "value is not an even-length hex string")                    \
+    X(COMP_ERR_NUMBER, FORMAT, 0x84, "value is not a decimal number")                          \
+    X(COMP_ERR_DUPLICATE, FORMAT, 0x85, "field given twice in one record")                     \
+    X(COMP_ERR_INCOMPLETE, FORMAT, 0x86,                                                       \
+      "record lacks a field its kind requires (truncated record?)")                            \
+    X(COMP_ERR_INCONSISTENT, FORMAT, 0x87, "record disagrees with its header or with itself")  \
+    X(COMP_ERR_UNUSED, FORMAT, 0x88, "record has a field the reader does not use")             \
+    X(COMP_ERR_KIND, FORMAT, 0x89, "cannot tell which kind of vector file this is")            \
+    X(COMP_ERR_JSON, FORMAT, 0x8a, "not valid JSON")                                           \
+    X(COMP_ERR_SCHEMA, FORMAT, 0x8b, "JSON does not follow a known Wycheproof schema")
 
-#define COMP_ERR_ENUM_(name, msg) name,
-enum comp_err { COMP_ERRORS(COMP_ERR_ENUM_) COMP_ERR_COUNT };
-#undef COMP_ERR_ENUM_
+enum comp_err { COMP_ERRORS(BASE_ERR_ENUM_ROW) };
 
-struct comp_error {
-    int code;           /* enum comp_err */
-    unsigned long line; /* 1-based line of the input, 0 if none */
-    char detail[200];   /* one line, for people: what and where */
-};
+/*
+ * The readers fill a struct base_err (base_err.h): code (enum comp_err), msg
+ * (one line, for people: what and where), where (the source line that raised
+ * it) and line (the 1-based line of the input at fault, 0 if none, as for JSON
+ * schema errors). BASE_ERR_INIT initialises one.
+ */
 
-/* comp_strerror returns a static message for |code|; never NULL. */
+/* comp_strerror returns a static message for |code|; "unknown error" for others. Never NULL. */
 const char *comp_strerror(int code);
-/* comp_error_name returns the code's symbolic name ("COMP_ERR_HEX"); never NULL. */
+/* comp_error_name returns the code's symbolic name ("COMP_ERR_HEX"), "COMP_ERR_UNKNOWN" for
+ * a code not in COMP_ERRORS (and for 0). Never NULL. */
 const char *comp_error_name(int code);
+/* comp_error_known is 1 when |code| is one of COMP_ERRORS, else 0. */
+int comp_error_known(int code);
 
 /* ---- CAVP .rsp files ---------------------------------------------------- */
 
@@ -117,7 +127,7 @@ struct comp_rsp;
  * |err| set (COMP_ERR_NULL, COMP_ERR_IO, COMP_ERR_TOO_BIG, COMP_ERR_NOMEM).
  * The caller owns the reader and frees it with comp_rsp_free.
  */
-struct comp_rsp *comp_rsp_open(const char *path, struct comp_error *err);
+struct comp_rsp *comp_rsp_open(const char *path, struct base_err *err);
 
 /*
  * comp_rsp_open_mem is comp_rsp_open on |len| bytes at |text|, which are
@@ -125,7 +135,7 @@ struct comp_rsp *comp_rsp_open(const char *path, struct comp_error *err);
  * name in kind detection and messages.
  */
 struct comp_rsp *comp_rsp_open_mem(const char *name, const char *text, size_t len,
-                                   struct comp_error *err);
+                                   struct base_err *err);
 
 /* comp_rsp_free releases |r| and every record it returned. NULL is a no-op. */
 void comp_rsp_free(struct comp_rsp *r);
@@ -143,8 +153,8 @@ const char *comp_rsp_name(const struct comp_rsp *r);
  */
 int comp_rsp_next(struct comp_rsp *r, struct comp_rsp_record **out);
 
-/* comp_rsp_error returns the reader's last error (code COMP_OK if none); never NULL. */
-const struct comp_error *comp_rsp_error(const struct comp_rsp *r);
+/* comp_rsp_error returns the reader's last error (code BASE_OK if none); never NULL. */
+const struct base_err *comp_rsp_error(const struct comp_rsp *r);
 
 /* comp_rsp_get returns the field called |name| (case-insensitive) and marks it used, or NULL. */
 struct comp_rsp_field *comp_rsp_get(struct comp_rsp_record *rec, const char *name);
@@ -199,10 +209,10 @@ const char *comp_kind_name(enum comp_kind kind);
  * first record.
  */
 int comp_rsp_detect(const char *name, const char *text, size_t len, struct comp_rsp_info *out,
-                    struct comp_error *err);
+                    struct base_err *err);
 
 /* comp_rsp_info runs comp_rsp_detect on the text and name |r| was opened with. */
-int comp_rsp_info(const struct comp_rsp *r, struct comp_rsp_info *out, struct comp_error *err);
+int comp_rsp_info(const struct comp_rsp *r, struct comp_rsp_info *out, struct base_err *err);
 
 enum comp_dir {
     COMP_DIR_ENCRYPT = 0,
@@ -248,7 +258,7 @@ struct comp_aes_vector {
  * COMP_ERR_NULL.
  */
 int comp_aes_vector_get(const struct comp_rsp_info *info, struct comp_rsp_record *rec,
-                        struct comp_aes_vector *out, struct comp_error *err);
+                        struct comp_aes_vector *out, struct base_err *err);
 
 /* ---- Wycheproof JSON ------------------------------------------------------ */
 
@@ -305,11 +315,11 @@ struct comp_wp;
  * line of the parse error), COMP_ERR_SCHEMA (not a known schema, or no
  * testGroups array). Free with comp_wp_free.
  */
-struct comp_wp *comp_wp_open(const char *path, struct comp_error *err);
+struct comp_wp *comp_wp_open(const char *path, struct base_err *err);
 
 /* comp_wp_open_mem is comp_wp_open on |len| bytes at |text| (copied). */
 struct comp_wp *comp_wp_open_mem(const char *name, const char *text, size_t len,
-                                 struct comp_error *err);
+                                 struct base_err *err);
 
 /* comp_wp_free releases |w|. NULL is a no-op. */
 void comp_wp_free(struct comp_wp *w);
@@ -329,10 +339,10 @@ const char *comp_wp_name(const struct comp_wp *w);
  * comp_wp_next reads the next test. Returns 1 with *out filled, 0 after the
  * last test, -1 with |err| set: COMP_ERR_SCHEMA (a member the schema requires
  * is missing or of the wrong type, an unknown result, too many flags; the
- * detail names testGroups[g].tests[t] and the tcId), COMP_ERR_HEX (a hex
+ * message names testGroups[g].tests[t] and the tcId), COMP_ERR_HEX (a hex
  * member is malformed), COMP_ERR_NOMEM.
  */
-int comp_wp_next(struct comp_wp *w, struct comp_wp_test *out, struct comp_error *err);
+int comp_wp_next(struct comp_wp *w, struct comp_wp_test *out, struct base_err *err);
 
 /* comp_wp_rewind positions |w| before its first test again. */
 void comp_wp_rewind(struct comp_wp *w);

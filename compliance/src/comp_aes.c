@@ -199,7 +199,7 @@ static enum comp_kind resolve_kind(enum shape shape, enum comp_kind hint,
 }
 
 int comp_rsp_detect(const char *name, const char *text, size_t len, struct comp_rsp_info *out,
-                    struct comp_error *err)
+                    struct base_err *err)
 {
     if (out == NULL || (text == NULL && len != 0)) {
         return comp_fail(err, COMP_ERR_NULL, 0, "NULL argument");
@@ -277,7 +277,7 @@ int comp_rsp_detect(const char *name, const char *text, size_t len, struct comp_
     return rc;
 }
 
-int comp_rsp_info(const struct comp_rsp *r, struct comp_rsp_info *out, struct comp_error *err)
+int comp_rsp_info(const struct comp_rsp *r, struct comp_rsp_info *out, struct base_err *err)
 {
     if (r == NULL) {
         return comp_fail(err, COMP_ERR_NULL, 0, "NULL reader");
@@ -300,7 +300,7 @@ static struct comp_rsp_field *get2(struct comp_rsp_record *rec, const char *a, c
 }
 
 static int need(struct comp_rsp_field *f, const char *what, const struct comp_rsp_record *rec,
-                struct comp_error *err)
+                struct base_err *err)
 {
     if (f == NULL) {
         return comp_fail(err, COMP_ERR_INCOMPLETE, rec->line,
@@ -309,14 +309,14 @@ static int need(struct comp_rsp_field *f, const char *what, const struct comp_rs
     return 0;
 }
 
-static int inconsistent(struct comp_error *err, unsigned long line, const char *what)
+static int inconsistent(struct base_err *err, unsigned long line, const char *what)
 {
     return comp_fail(err, COMP_ERR_INCONSISTENT, line, "record at line %lu: %s", line, what);
 }
 
 /* A [Name = bits] header, if present, must equal 8 * |len|. */
 static int check_bits(const struct comp_rsp_record *rec, const char *param, size_t len,
-                      struct comp_error *err)
+                      struct base_err *err)
 {
     uint64_t bits = 0;
     int rc = parse_param_u64(rec, param, &bits);
@@ -341,7 +341,7 @@ static void take(const struct comp_rsp_field *f, const uint8_t **data, size_t *l
 
 /* A required 128-bit field (IV, tweak) into *data / *len. */
 static int need16(struct comp_rsp_record *rec, const char *name, const uint8_t **data,
-                  size_t *len, struct comp_error *err)
+                  size_t *len, struct base_err *err)
 {
     struct comp_rsp_field *f = comp_rsp_get(rec, name);
     if (need(f, name, rec, err) != 0) {
@@ -357,7 +357,7 @@ static int need16(struct comp_rsp_record *rec, const char *name, const uint8_t *
 
 /* Required, non-empty and equally long plaintext and ciphertext (either spelling). */
 static int need_pt_ct(struct comp_rsp_record *rec, struct comp_aes_vector *v,
-                      struct comp_error *err)
+                      struct base_err *err)
 {
     struct comp_rsp_field *pt = get2(rec, "PLAINTEXT", "PT");
     struct comp_rsp_field *ct = get2(rec, "CIPHERTEXT", "CT");
@@ -373,7 +373,7 @@ static int need_pt_ct(struct comp_rsp_record *rec, struct comp_aes_vector *v,
 }
 
 static int get_gcm(struct comp_rsp_record *rec, int decrypt, struct comp_aes_vector *v,
-                   struct comp_error *err)
+                   struct base_err *err)
 {
     struct comp_rsp_field *iv = comp_rsp_get(rec, "IV");
     struct comp_rsp_field *aad = comp_rsp_get(rec, "AAD");
@@ -421,7 +421,7 @@ static int get_gcm(struct comp_rsp_record *rec, int decrypt, struct comp_aes_vec
 }
 
 static int get_xts(const struct comp_rsp_info *info, struct comp_rsp_record *rec,
-                   struct comp_aes_vector *v, struct comp_error *err)
+                   struct comp_aes_vector *v, struct base_err *err)
 {
     struct comp_rsp_field *bits = comp_rsp_get(rec, "DataUnitLen");
     if (need(bits, "DataUnitLen", rec, err) || need_pt_ct(rec, v, err)) {
@@ -448,7 +448,7 @@ static int get_xts(const struct comp_rsp_info *info, struct comp_rsp_record *rec
 }
 
 static int get_block(enum comp_kind kind, struct comp_rsp_record *rec, struct comp_aes_vector *v,
-                     struct comp_error *err)
+                     struct base_err *err)
 {
     if (need_pt_ct(rec, v, err) != 0) {
         return -1;
@@ -464,7 +464,7 @@ static int get_block(enum comp_kind kind, struct comp_rsp_record *rec, struct co
 }
 
 int comp_aes_vector_get(const struct comp_rsp_info *info, struct comp_rsp_record *rec,
-                        struct comp_aes_vector *out, struct comp_error *err)
+                        struct comp_aes_vector *out, struct base_err *err)
 {
     if (info == NULL || rec == NULL || out == NULL) {
         return comp_fail(err, COMP_ERR_NULL, 0, "NULL argument");

@@ -18,15 +18,20 @@
 #include "comp_kat.h"
 #include "comp_vectors.h"
 
-/* Fills |err| (may be NULL) and returns -1. */
-int comp_fail(struct comp_error *err, int code, unsigned long line, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+/*
+ * comp_fail_at fills |err| (may be NULL) with |code|, |where|, the formatted
+ * message and the input |line| (0 if none), and returns -1. comp_fail passes
+ * the calling source line as |where|.
+ */
+int comp_fail_at(struct base_err *err, int code, unsigned long line, const char *where,
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+#define comp_fail(err, code, line, ...) comp_fail_at((err), (code), (line), BASE_HERE, __VA_ARGS__)
 
 /*
  * Reads the whole file at |path| into a NUL-terminated heap buffer (*out,
  * *out_len without the NUL). Returns 0 or -1 with |err| set.
  */
-int comp_read_file(const char *path, char **out, size_t *out_len, struct comp_error *err);
+int comp_read_file(const char *path, char **out, size_t *out_len, struct base_err *err);
 
 /* Copies |len| bytes into a NUL-terminated heap buffer; NULL on no memory. */
 char *comp_memdup0(const char *text, size_t len);

@@ -52,7 +52,7 @@ static int append(struct comp_kat_set *s, const struct comp_aes_vector *src)
     return 0;
 }
 
-static struct comp_kat_set *load_from(struct comp_rsp *r, struct comp_error *err)
+static struct comp_kat_set *load_from(struct comp_rsp *r, struct base_err *err)
 {
     struct comp_kat_set *s = calloc(1, sizeof(*s));
     const char *name = comp_rsp_name(r);
@@ -89,7 +89,7 @@ static struct comp_kat_set *load_from(struct comp_rsp *r, struct comp_error *err
     return s;
 }
 
-struct comp_kat_set *comp_kat_load(const char *path, struct comp_error *err)
+struct comp_kat_set *comp_kat_load(const char *path, struct base_err *err)
 {
     struct comp_rsp *r = comp_rsp_open(path, err);
     if (r == NULL) {
@@ -101,7 +101,7 @@ struct comp_kat_set *comp_kat_load(const char *path, struct comp_error *err)
 }
 
 struct comp_kat_set *comp_kat_load_mem(const char *name, const char *text, size_t len,
-                                       struct comp_error *err)
+                                       struct base_err *err)
 {
     struct comp_rsp *r = comp_rsp_open_mem(name, text, len, err);
     if (r == NULL) {

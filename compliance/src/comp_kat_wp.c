@@ -181,7 +181,7 @@ static int wp_one(struct run *r, const struct comp_wp_test *t)
 }
 
 int comp_kat_run_wycheproof(struct comp_wp *w, enum eng_backend b, enum eng_arch a,
-                            struct comp_kat_result *out, struct comp_error *err)
+                            struct comp_kat_result *out, struct base_err *err)
 {
     if (w == NULL || out == NULL) {
         return comp_fail(err, COMP_ERR_NULL, 0, "NULL argument");

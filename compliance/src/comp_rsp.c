@@ -31,7 +31,7 @@ struct comp_rsp {
     struct comp_rsp_field fields[COMP_RSP_MAX_FIELDS];
     uint8_t *owned[COMP_RSP_MAX_FIELDS]; /* fields[i].data, freed at the next record */
     struct comp_rsp_record rec;
-    struct comp_error err;
+    struct base_err err;
     int state; /* 0 reading, 1 at end, -1 in error */
 };
 
@@ -46,7 +46,7 @@ static void free_fields(struct comp_rsp *r)
 }
 
 struct comp_rsp *comp_rsp_open_mem(const char *name, const char *text, size_t len,
-                                   struct comp_error *err)
+                                   struct base_err *err)
 {
     if (text == NULL && len != 0) {
         comp_fail(err, COMP_ERR_NULL, 0, "NULL text");
@@ -70,10 +70,11 @@ struct comp_rsp *comp_rsp_open_mem(const char *name, const char *text, size_t le
         return NULL;
     }
     r->len = len;
+    base_err_clear(&r->err);
     return r;
 }
 
-struct comp_rsp *comp_rsp_open(const char *path, struct comp_error *err)
+struct comp_rsp *comp_rsp_open(const char *path, struct base_err *err)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -102,9 +103,9 @@ const char *comp_rsp_name(const struct comp_rsp *r)
     return (r != NULL && r->name != NULL) ? r->name : "";
 }
 
-const struct comp_error *comp_rsp_error(const struct comp_rsp *r)
+const struct base_err *comp_rsp_error(const struct comp_rsp *r)
 {
-    static const struct comp_error null_reader = {COMP_ERR_NULL, 0, "NULL reader"};
+    static const struct base_err null_reader = {COMP_ERR_NULL, 0, "", "NULL reader", 0};
     return r != NULL ? &r->err : &null_reader;
 }
 

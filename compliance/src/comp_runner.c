@@ -215,7 +215,7 @@ static void xts_one(const struct comp_wp_test *t, enum eng_backend b, enum eng_a
 }
 
 int comp_wp_run_xts(struct comp_wp *w, enum eng_backend b, enum eng_arch a,
-                    struct comp_kat_result *out, struct comp_error *err)
+                    struct comp_kat_result *out, struct base_err *err)
 {
     if (w == NULL || out == NULL) {
         return comp_fail(err, COMP_ERR_NULL, 0, "NULL argument");
@@ -266,7 +266,7 @@ static int kwp_crypt(EVP_CIPHER *kwp, int enc, const struct comp_bytes *key,
     return ok;
 }
 
-int comp_wp_run_kwp(struct comp_wp *w, struct comp_kat_result *out, struct comp_error *err)
+int comp_wp_run_kwp(struct comp_wp *w, struct comp_kat_result *out, struct base_err *err)
 {
     if (w == NULL || out == NULL) {
         return comp_fail(err, COMP_ERR_NULL, 0, "NULL argument");
@@ -355,7 +355,7 @@ static EVP_PKEY *wp_private_key(const struct comp_wp_test *t)
     return NULL;
 }
 
-int comp_wp_run_oaep(struct comp_wp *w, struct comp_kat_result *out, struct comp_error *err)
+int comp_wp_run_oaep(struct comp_wp *w, struct comp_kat_result *out, struct base_err *err)
 {
     if (w == NULL || out == NULL) {
         return comp_fail(err, COMP_ERR_NULL, 0, "NULL argument");
@@ -520,7 +520,7 @@ static void oaep_check(struct oaep_state *s, unsigned long line, struct comp_kat
 
 /* Decodes the hex collected for |field| (spaces removed) into the state. */
 static int oaep_store(struct oaep_state *s, enum oaep_field field, const char *hex, size_t len,
-                      unsigned long line, struct comp_error *err)
+                      unsigned long line, struct base_err *err)
 {
     if (field == F_NONE || field == F_IGNORE) {
         return 0;
@@ -554,7 +554,7 @@ static int oaep_store(struct oaep_state *s, enum oaep_field field, const char *h
 }
 
 int comp_oaep_txt_run(const char *name, const char *text, size_t len,
-                      struct comp_kat_result *out, struct comp_error *err)
+                      struct comp_kat_result *out, struct base_err *err)
 {
     if (text == NULL || out == NULL) {
         return comp_fail(err, COMP_ERR_NULL, 0, "NULL argument");
@@ -670,14 +670,24 @@ static int run_paths_rsp(const char *name, struct comp_kat_set *set, struct comp
     return 0;
 }
 
+/*
+ * why_of writes "COMP_ERR_X: message" for a file that could not run. The
+ * message is cut at 199 characters, as the readers' old 200-byte detail cut it,
+ * so that compliance.json keeps the same text for the same inputs.
+ */
+static void why_of(char *why, size_t n, const struct base_err *err)
+{
+    snprintf(why, n, "%s: %.199s", comp_error_name(err->code), err->msg);
+}
+
 static int run_wycheproof(const char *name, const char *text, size_t len, struct comp_report *rep)
 {
-    struct comp_error err = {0};
+    struct base_err err = BASE_ERR_INIT;
     struct comp_wp *w = comp_wp_open_mem(name, text, len, &err);
     if (w == NULL) {
         int unknown = err.code == COMP_ERR_SCHEMA;
         char why[300];
-        snprintf(why, sizeof(why), "%s: %s", comp_error_name(err.code), err.detail);
+        why_of(why, sizeof(why), &err);
         return add_unrunnable(rep, name, unknown ? "json (unknown)" : "wycheproof", !unknown, why);
     }
     char kind[48];
@@ -697,7 +707,7 @@ static int run_wycheproof(const char *name, const char *text, size_t len, struct
                           : comp_wp_run_xts(w, paths[i].backend, paths[i].arch, &r, &err);
             if (run != 0) {
                 snprintf(r.first_failure, sizeof(r.first_failure), "%.40s: %.150s",
-                         comp_error_name(err.code), err.detail);
+                         comp_error_name(err.code), err.msg);
                 r.failed++;
             }
             rc = add_result(rep, name, kind, eng_backend_name(paths[i].backend),
@@ -710,7 +720,7 @@ static int run_wycheproof(const char *name, const char *text, size_t len, struct
         int run = kw ? comp_wp_run_kwp(w, &r, &err) : comp_wp_run_oaep(w, &r, &err);
         if (run != 0) {
             snprintf(r.first_failure, sizeof(r.first_failure), "%.40s: %.150s",
-                     comp_error_name(err.code), err.detail);
+                     comp_error_name(err.code), err.msg);
             r.failed++;
         }
         rc = add_result(rep, name, kind, "openssl", kw ? "evp (smk wrap)" : "evp (vault unwrap)",
@@ -759,19 +769,19 @@ int comp_run_text(const char *name, const char *text, size_t len, struct comp_re
     }
     if (memmem(text, len, "# OAEP Example", 14) != NULL) {
         struct comp_kat_result r;
-        struct comp_error err = {0};
+        struct base_err err = BASE_ERR_INIT;
         if (comp_oaep_txt_run(name, text, len, &r, &err) != 0) {
             char why[300];
-            snprintf(why, sizeof(why), "%s: %s", comp_error_name(err.code), err.detail);
+            why_of(why, sizeof(why), &err);
             return add_unrunnable(rep, name, "pyca rsa-oaep", 1, why);
         }
         return add_result(rep, name, "pyca rsa-oaep", "openssl", "evp (vault unwrap)", &r);
     }
-    struct comp_error err = {0};
+    struct base_err err = BASE_ERR_INIT;
     struct comp_kat_set *set = comp_kat_load_mem(name, text, len, &err);
     if (set == NULL) {
         char why[300];
-        snprintf(why, sizeof(why), "%s: %s", comp_error_name(err.code), err.detail);
+        why_of(why, sizeof(why), &err);
         /* a parse error counts as malformed only in a file that says it holds a kind we run */
         int unknown = err.code == COMP_ERR_KIND || err.code == COMP_ERR_SECTION ||
                       !claims_supported_kind(name, text, len);
@@ -784,12 +794,12 @@ int comp_run_text(const char *name, const char *text, size_t len, struct comp_re
 
 static int run_file(const char *path, struct comp_report *rep)
 {
-    struct comp_error err = {0};
+    struct base_err err = BASE_ERR_INIT;
     char *text = NULL;
     size_t len = 0;
     if (comp_read_file(path, &text, &len, &err) != 0) {
         char why[300];
-        snprintf(why, sizeof(why), "%s: %s", comp_error_name(err.code), err.detail);
+        why_of(why, sizeof(why), &err);
         return add_unrunnable(rep, path, "unreadable", 1, why);
     }
     int rc = comp_run_text(path, text, len, rep);

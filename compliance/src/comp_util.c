@@ -11,37 +11,43 @@
 
 #include "comp_internal.h"
 
-#define COMP_ERR_MSG_(name, msg) msg,
-#define COMP_ERR_NAME_(name, msg) #name,
-static const char *const err_msgs[COMP_ERR_COUNT] = {COMP_ERRORS(COMP_ERR_MSG_)};
-static const char *const err_names[COMP_ERR_COUNT] = {COMP_ERRORS(COMP_ERR_NAME_)};
-#undef COMP_ERR_MSG_
-#undef COMP_ERR_NAME_
+static const struct base_err_row err_rows[] = {COMP_ERRORS(BASE_ERR_TABLE_ROW)};
+
+static const struct base_err_row *err_row_of(int code)
+{
+    return base_err_row_of(err_rows, sizeof(err_rows) / sizeof(err_rows[0]), code);
+}
 
 const char *comp_strerror(int code)
 {
-    return (code >= 0 && code < COMP_ERR_COUNT) ? err_msgs[code] : "unknown error";
+    const struct base_err_row *r = err_row_of(code);
+    return r != NULL ? r->msg : "unknown error";
 }
 
 const char *comp_error_name(int code)
 {
-    return (code >= 0 && code < COMP_ERR_COUNT) ? err_names[code] : "COMP_ERR_UNKNOWN";
+    const struct base_err_row *r = err_row_of(code);
+    return r != NULL ? r->name : "COMP_ERR_UNKNOWN";
 }
 
-int comp_fail(struct comp_error *err, int code, unsigned long line, const char *fmt, ...)
+int comp_error_known(int code)
+{
+    return err_row_of(code) != NULL;
+}
+
+int comp_fail_at(struct base_err *err, int code, unsigned long line, const char *where,
+                 const char *fmt, ...)
 {
     if (err == NULL) {
         return -1;
     }
-    err->code = code;
-    err->line = line;
+    char msg[sizeof(err->msg)];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(err->detail, sizeof(err->detail), fmt, ap);
+    int n = vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    if (n < 0) {
-        err->detail[0] = '\0';
-    }
+    base_err_set(err, code, where, "%s", n < 0 ? "" : msg);
+    err->line = line;
     return -1;
 }
 
@@ -58,7 +64,7 @@ char *comp_memdup0(const char *text, size_t len)
     return p;
 }
 
-int comp_read_file(const char *path, char **out, size_t *out_len, struct comp_error *err)
+int comp_read_file(const char *path, char **out, size_t *out_len, struct base_err *err)
 {
     if (path == NULL || out == NULL || out_len == NULL) {
         return comp_fail(err, COMP_ERR_NULL, 0, "NULL argument");

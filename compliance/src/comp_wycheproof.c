@@ -95,7 +95,7 @@ static const char *get_string(const cJSON *obj, const char *name)
 }
 
 struct comp_wp *comp_wp_open_mem(const char *name, const char *text, size_t len,
-                                 struct comp_error *err)
+                                 struct base_err *err)
 {
     const char *label = name != NULL ? name : "(memory)";
     if (text == NULL) {
@@ -159,7 +159,7 @@ struct comp_wp *comp_wp_open_mem(const char *name, const char *text, size_t len,
     return w;
 }
 
-struct comp_wp *comp_wp_open(const char *path, struct comp_error *err)
+struct comp_wp *comp_wp_open(const char *path, struct base_err *err)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -229,7 +229,7 @@ struct where {
     unsigned long tc_id;
 };
 
-static int schema_fail(const struct where *at, struct comp_error *err, int code, const char *what,
+static int schema_fail(const struct where *at, struct base_err *err, int code, const char *what,
                        const char *member)
 {
     if (at->t < 0) {
@@ -242,7 +242,7 @@ static int schema_fail(const struct where *at, struct comp_error *err, int code,
 
 /* A non-negative integer below 2^32. 0, or -1 with |err| set. */
 static int get_uint(const cJSON *obj, const char *name, unsigned long *out, const struct where *at,
-                    struct comp_error *err)
+                    struct base_err *err)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
     if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble >= 4294967296.0 ||
@@ -255,7 +255,7 @@ static int get_uint(const cJSON *obj, const char *name, unsigned long *out, cons
 }
 
 static int get_str(const cJSON *obj, const char *name, const char **out, const struct where *at,
-                   struct comp_error *err)
+                   struct base_err *err)
 {
     *out = get_string(obj, name);
     if (*out == NULL) {
@@ -265,7 +265,7 @@ static int get_str(const cJSON *obj, const char *name, const char **out, const s
 }
 
 static int get_hex(struct comp_wp *w, const cJSON *obj, const char *name, int slot,
-                   struct comp_bytes *out, const struct where *at, struct comp_error *err)
+                   struct comp_bytes *out, const struct where *at, struct base_err *err)
 {
     const char *s = NULL;
     if (get_str(obj, name, &s, at, err) != 0) {
@@ -290,7 +290,7 @@ static int get_hex(struct comp_wp *w, const cJSON *obj, const char *name, int sl
 }
 
 static int read_group(struct comp_wp *w, const cJSON *group, struct comp_wp_test *out,
-                      const struct where *at, struct comp_error *err)
+                      const struct where *at, struct base_err *err)
 {
     unsigned long v = 0;
     if (!cJSON_IsObject(group)) {
@@ -354,7 +354,7 @@ static unsigned members_of(enum comp_wp_schema s)
 }
 
 static int read_test(struct comp_wp *w, const cJSON *test, struct comp_wp_test *out,
-                     struct where *at, struct comp_error *err)
+                     struct where *at, struct base_err *err)
 {
     unsigned long v = 0;
     if (!cJSON_IsObject(test)) {
@@ -412,7 +412,7 @@ static int read_test(struct comp_wp *w, const cJSON *test, struct comp_wp_test *
     return 0;
 }
 
-int comp_wp_next(struct comp_wp *w, struct comp_wp_test *out, struct comp_error *err)
+int comp_wp_next(struct comp_wp *w, struct comp_wp_test *out, struct base_err *err)
 {
     if (w == NULL || out == NULL) {
         return comp_fail(err, COMP_ERR_NULL, 0, "NULL argument");

@@ -68,9 +68,9 @@ static int kat_path(int shared, const char *rel, char *out, size_t max_out_len)
 /* Loads |path| and checks what it is; |want| COMP_KIND_UNKNOWN accepts any kind. */
 static struct comp_kat_set *load_checked(const char *label, const char *path, enum comp_kind want)
 {
-    struct comp_error err = {0};
+    struct base_err err = BASE_ERR_INIT;
     struct comp_kat_set *s = comp_kat_load(path, &err);
-    cr_assert_not_null(s, "%s: %s: %s", label, comp_error_name(err.code), err.detail);
+    cr_assert_not_null(s, "%s: %s: %s", label, comp_error_name(err.code), err.msg);
     const struct comp_rsp_info *info = comp_kat_info(s);
     if (want != COMP_KIND_UNKNOWN) {
         cr_expect_eq(info->kind, want, "%s detected as %s, expected %s", label,

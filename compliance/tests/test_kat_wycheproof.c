@@ -33,9 +33,9 @@ static struct comp_wp *open_shared(const char *file, char *path, size_t max_path
         tl_note("wycheproof:%s: skipped, file not found: %s", file, path);
         cr_skip_test("%s not found", path);
     }
-    struct comp_error err = {0};
+    struct base_err err = BASE_ERR_INIT;
     struct comp_wp *w = comp_wp_open(path, &err);
-    cr_assert_not_null(w, "%s: %s: %s", path, comp_error_name(err.code), err.detail);
+    cr_assert_not_null(w, "%s: %s: %s", path, comp_error_name(err.code), err.msg);
     return w;
 }
 
@@ -49,7 +49,7 @@ static struct gcm_census census(struct comp_wp *w)
 {
     struct gcm_census c = {0};
     struct comp_wp_test t;
-    struct comp_error err = {0};
+    struct base_err err = BASE_ERR_INIT;
     int rc;
     comp_wp_rewind(w);
     while ((rc = comp_wp_next(w, &t, &err)) == 1) {
@@ -67,7 +67,7 @@ static struct gcm_census census(struct comp_wp *w)
             c.key256_other_iv_invalid += t.result == COMP_WP_INVALID;
         }
     }
-    cr_assert_eq(rc, 0, "%s", err.detail);
+    cr_assert_eq(rc, 0, "%s", err.msg);
     return c;
 }
 
@@ -89,10 +89,10 @@ Test(kat_wycheproof, aes_gcm_on_every_path)
     for (size_t i = 0; i < n; i++) {
         char pname[64];
         struct comp_kat_result r;
-        struct comp_error err = {0};
+        struct base_err err = BASE_ERR_INIT;
         tl_path_name(&paths[i], pname, sizeof(pname));
         int rc = comp_kat_run_wycheproof(w, paths[i].b, paths[i].a, &r, &err);
-        cr_assert_eq(rc, 0, "%s: %s", pname, err.detail);
+        cr_assert_eq(rc, 0, "%s: %s", pname, err.msg);
         tl_log_result("wycheproof:aes_gcm_test.json", what, &paths[i], &r);
         cr_expect_eq(r.failed, 0, "%s: %lu failed; first: %s", pname, r.failed, r.first_failure);
         cr_expect_eq(r.passed, c.key256_iv96_valid + c.key256_iv96_invalid + c.key256_other_iv_invalid,
@@ -113,7 +113,7 @@ Test(kat_wycheproof, runner_refuses_a_file_of_another_algorithm)
     struct comp_wp *w = open_shared("rsa_oaep_2048_sha256_mgf1sha256_test.json", path,
                                     sizeof(path));
     struct comp_kat_result r;
-    struct comp_error err = {0};
+    struct base_err err = BASE_ERR_INIT;
     cr_assert_eq(comp_kat_run_wycheproof(w, ENG_BACKEND_OPENSSL, eng_cpu_best_arch(), &r, &err),
                  -1);
     cr_assert_eq(err.code, COMP_ERR_SCHEMA);
@@ -167,7 +167,7 @@ Test(kat_wycheproof, rsa_oaep_reader_feeds_openssl)
                                     sizeof(path));
     cr_assert_eq(comp_wp_schema(w), COMP_WP_RSA_OAEP);
     struct comp_wp_test t;
-    struct comp_error err = {0};
+    struct base_err err = BASE_ERR_INIT;
     unsigned long total = 0;
     unsigned long valid = 0;
     unsigned long invalid = 0;
@@ -183,7 +183,7 @@ Test(kat_wycheproof, rsa_oaep_reader_feeds_openssl)
             invalid++;
         }
     }
-    cr_assert_eq(rc, 0, "%s", err.detail);
+    cr_assert_eq(rc, 0, "%s", err.msg);
     cr_assert_eq(total, comp_wp_declared_tests(w));
     cr_assert_gt(valid, 0);
     tl_note("wycheproof:rsa_oaep_2048_sha256_mgf1sha256_test.json: %lu tests read, %lu valid "

@@ -18,28 +18,13 @@
 #include "comp_controls.h"
 #include "comp_oscal.h"
 #include "comp_report.h"
+#include "tl_files.h"
 #include "vmt_client.h"
 
 #define CATALOG  "compliance/oscal/sp800-53r5-cmk-subset.json"
 #define VALIDATE "compliance/oscal/validate.sh"
 
-static char dir[64];
-
-static void setup(void)
-{
-    snprintf(dir, sizeof(dir), "/tmp/comp-oscal-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    int rc = system(cmd);
-    (void)rc;
-}
-
-TestSuite(oscal, .init = setup, .fini = teardown, .timeout = 120);
+TestSuite(oscal, .init = tl_suite_tmpdir_setup, .fini = tl_suite_tmpdir_teardown, .timeout = 120);
 
 static cJSON *load(const char *path)
 {
@@ -73,7 +58,7 @@ static int validate(const char *path, char *out, size_t max_out)
 {
     need_validator();
     char cmd[512], log[128];
-    snprintf(log, sizeof(log), "%s/validate.log", dir);
+    snprintf(log, sizeof(log), "%s/validate.log", tl_suite_dir);
     snprintf(cmd, sizeof(cmd), "%s '%s' > '%s' 2>&1", VALIDATE, path, log);
     int st = system(cmd);
     size_t len = 0;
@@ -85,7 +70,7 @@ static int validate(const char *path, char *out, size_t max_out)
 
 static void save(const cJSON *root, const char *name, char *path, size_t max_path)
 {
-    snprintf(path, max_path, "%s/%s", dir, name);
+    snprintf(path, max_path, "%s/%s", tl_suite_dir, name);
     char *text = cJSON_Print(root);
     cr_assert_not_null(text);
     FILE *f = fopen(path, "w");
@@ -444,7 +429,7 @@ Test(oscal, summary_page)
     cr_assert_eq(names, 1, "the plaintext-names finding of cmk-fs is listed once");
     cJSON_Delete(s);
     char path[128];
-    snprintf(path, sizeof(path), "%s/compliance.md", dir);
+    snprintf(path, sizeof(path), "%s/compliance.md", tl_suite_dir);
     cr_assert_eq(comp_report_write_md(&r, path), 0);
     size_t len = 0;
     char *md = vmt_read_file(path, &len);

@@ -21,33 +21,19 @@
 
 #include "comp_report.h"
 #include "comp_runner.h"
+#include "tl_files.h"
 #include "vmt_client.h"
 
 #ifndef COMP_BIN
 #define COMP_BIN "bin/cmk-compliance"
 #endif
 
-static char dir[64];
-
-static void setup(void)
-{
-    snprintf(dir, sizeof(dir), "/tmp/comp-runner-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-}
-
-static void teardown(void)
-{
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    int rc = system(cmd);
-    (void)rc;
-}
-
-TestSuite(comp_runner, .init = setup, .fini = teardown, .timeout = 60);
+TestSuite(comp_runner, .init = tl_suite_tmpdir_setup, .fini = tl_suite_tmpdir_teardown,
+          .timeout = 60);
 
 static void put(const char *name, const char *text, char *path, size_t max_path)
 {
-    snprintf(path, max_path, "%s/%s", dir, name);
+    snprintf(path, max_path, "%s/%s", tl_suite_dir, name);
     FILE *f = fopen(path, "w");
     cr_assert_not_null(f);
     cr_assert_eq(fwrite(text, 1, strlen(text), f), strlen(text));
@@ -59,11 +45,12 @@ static int run_bin(const char *path, char *out, size_t max_out)
 {
     char cmd[1024];
     snprintf(cmd, sizeof(cmd), "%s --vectors '%s' --out '%s/out' > '%s/stdout' 2> '%s/stderr'",
-             getenv("COMP_BIN") ? getenv("COMP_BIN") : COMP_BIN, path, dir, dir, dir);
+             getenv("COMP_BIN") ? getenv("COMP_BIN") : COMP_BIN, path, tl_suite_dir, tl_suite_dir,
+             tl_suite_dir);
     int st = system(cmd);
     if (out != NULL) {
         char p[128];
-        snprintf(p, sizeof(p), "%s/stdout", dir);
+        snprintf(p, sizeof(p), "%s/stdout", tl_suite_dir);
         size_t len = 0;
         char *text = vmt_read_file(p, &len);
         snprintf(out, max_out, "%s", text ? text : "");
@@ -97,7 +84,7 @@ Test(comp_runner, right_and_wrong_ciphertext)
 
     /* the JSON agrees: every path counted the failure */
     char json[128];
-    snprintf(json, sizeof(json), "%s/out/compliance.json", dir);
+    snprintf(json, sizeof(json), "%s/out/compliance.json", tl_suite_dir);
     size_t len = 0;
     char *t = vmt_read_file(json, &len);
     cJSON *root = cJSON_Parse(t);
@@ -132,7 +119,7 @@ Test(comp_runner, malformed_and_unknown_files)
     cr_assert_eq(run_bin(path, out, sizeof(out)), 0, "%s", out);
     cr_assert_not_null(strstr(out, "0 failed, 1 skipped"), "%s", out);
 
-    snprintf(path, sizeof(path), "%s/does-not-exist.rsp", dir);
+    snprintf(path, sizeof(path), "%s/does-not-exist.rsp", tl_suite_dir);
     cr_assert_eq(run_bin(path, out, sizeof(out)), 1, "%s", out);
 }
 

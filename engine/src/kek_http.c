@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "base_buf.h"
+#include "bytes_internal.h"
 #include "eng_secure.h"
 #include "error_internal.h"
 
@@ -135,25 +136,11 @@ static void curl_init_once(void)
 
 /* ---- secure buffers, the answer ---- */
 
-/* The engine's locked, non-dumpable memory under a base_buf (which wipes before freeing). */
-static void *secure_alloc(size_t size, void *ctx)
-{
-    (void)ctx;
-    return eng_secure_alloc(size);
-}
-
-static void secure_free(void *p, size_t size, void *ctx)
-{
-    (void)size;
-    (void)ctx;
-    eng_secure_free(p);
-}
-
-static const struct base_alloc secure_mem = {secure_alloc, secure_free, NULL};
-
+/* The engine's locked, non-dumpable memory (eng_secure_base_alloc) under a base_buf (which wipes
+ * before freeing). */
 void eng_http_secret_buf_init(struct base_buf *b, size_t max)
 {
-    base_buf_init_alloc(b, max, BASE_BUF_WIPE, &secure_mem);
+    base_buf_init_alloc(b, max, BASE_BUF_WIPE, &eng_secure_base_alloc);
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)

@@ -30,22 +30,8 @@
 #include "fixture_server.h"
 #include "kek_http.h"
 
-static struct fx_server *fx;
-static char url[64];
-
-static void setup(void)
-{
-    fx = fx_start();
-    cr_assert_not_null(fx);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u", fx_port(fx));
-}
-
-static void teardown(void)
-{
-    fx_stop(fx);
-}
-
-TestSuite(kek_transport, .init = setup, .fini = teardown);
+/* fx_suite: the fixture server of every test here, at fx_suite_url. */
+TestSuite(kek_transport, .init = fx_suite_setup, .fini = fx_suite_teardown);
 
 /* ---- the toy protocol: a transit-style key service over the transport ---- */
 
@@ -208,7 +194,7 @@ static struct eng_kek_provider *transit_open(int max_retries, size_t answer_max,
 {
     const char *const headers[] = {"Authorization: Bearer transit-token",
                                    "Content-Type: application/json", NULL};
-    struct eng_http_config cfg = {.base_url = url,
+    struct eng_http_config cfg = {.base_url = fx_suite_url,
                                   .headers = headers,
                                   .insecure_http = 1,
                                   .answer_max = answer_max,
@@ -254,9 +240,9 @@ Test(kek_transport, a_second_protocol_round_trips_through_the_public_calls)
     EVP_EncodeBlock((unsigned char *)b64, dek, sizeof(dek));
     char decrypt_answer[256];
     snprintf(decrypt_answer, sizeof(decrypt_answer), "{\"data\":{\"plaintext\":\"%s\"}}", b64);
-    fx_push(fx, 200, GET_ANSWER, NULL, 0);
-    fx_push(fx, 200, "{\"data\":{\"ciphertext\":\"vault:v3:c2VhbGVk\"}}", NULL, 0);
-    fx_push(fx, 200, decrypt_answer, NULL, 0);
+    fx_push(fx_suite, 200, GET_ANSWER, NULL, 0);
+    fx_push(fx_suite, 200, "{\"data\":{\"ciphertext\":\"vault:v3:c2VhbGVk\"}}", NULL, 0);
+    fx_push(fx_suite, 200, decrypt_answer, NULL, 0);
 
     struct eng_kek_ref ref;
     cr_assert_eq(eng_kek_get(p, NULL, &ref), 0, "%s", eng_strerror(eng_errno()));
@@ -273,17 +259,17 @@ Test(kek_transport, a_second_protocol_round_trips_through_the_public_calls)
     cr_assert(memcmp(back, dek, sizeof(dek)) == 0);
 
     /* what went on the wire: the protocol's paths and bodies, the transport's headers */
-    cr_assert_eq(fx_count(fx), 3);
-    cr_assert_str_eq(fx_req(fx, 0)->method, "GET");
-    cr_assert_str_eq(fx_req(fx, 0)->path, "/v1/transit/keys/db-kek?api-version=");
-    cr_assert_str_eq(fx_req(fx, 1)->method, "POST");
-    cr_assert_str_eq(fx_req(fx, 1)->path, "/v1/transit/encrypt/db-kek?api-version=");
+    cr_assert_eq(fx_count(fx_suite), 3);
+    cr_assert_str_eq(fx_req(fx_suite, 0)->method, "GET");
+    cr_assert_str_eq(fx_req(fx_suite, 0)->path, "/v1/transit/keys/db-kek?api-version=");
+    cr_assert_str_eq(fx_req(fx_suite, 1)->method, "POST");
+    cr_assert_str_eq(fx_req(fx_suite, 1)->path, "/v1/transit/encrypt/db-kek?api-version=");
     char want[128];
     snprintf(want, sizeof(want), "{\"plaintext\":\"%s\"}", b64);
-    cr_assert_str_eq(fx_req(fx, 1)->body, want);
-    cr_assert_str_eq(fx_req(fx, 2)->body, "{\"ciphertext\":\"vault:v3:c2VhbGVk\"}");
+    cr_assert_str_eq(fx_req(fx_suite, 1)->body, want);
+    cr_assert_str_eq(fx_req(fx_suite, 2)->body, "{\"ciphertext\":\"vault:v3:c2VhbGVk\"}");
     for (size_t i = 0; i < 3; i++) {
-        cr_assert_str_eq(fx_req(fx, i)->auth, "Bearer transit-token");
+        cr_assert_str_eq(fx_req(fx_suite, i)->auth, "Bearer transit-token");
     }
 
     /* the counters, through the generic call */
@@ -310,7 +296,7 @@ static int get_with_body_of(struct eng_kek_provider *p, size_t len)
     memcpy(body, GET_ANSWER, head);
     memset(body + head, ' ', len - head); /* JSON allows trailing white space */
     body[len] = '\0';
-    fx_push(fx, 200, body, NULL, 0);
+    fx_push(fx_suite, 200, body, NULL, 0);
     free(body);
     struct eng_kek_ref ref;
     eng_clear_error();
@@ -325,7 +311,7 @@ Test(kek_transport, answer_cap_is_exact_and_an_answer_at_the_cap_is_refused)
                  eng_strerror(eng_errno()));
     cr_assert_eq(get_with_body_of(p, CAP), -1);
     cr_assert_eq(eng_errno(), ENG_ERR_VAULT_PROTOCOL, "got %s", eng_error_name(eng_errno()));
-    cr_assert_eq(fx_count(fx), 2);
+    cr_assert_eq(fx_count(fx_suite), 2);
     eng_kek_provider_free(p);
 }
 
@@ -337,13 +323,13 @@ Test(kek_transport, an_answer_over_the_cap_is_retried_then_refused)
     memset(big, ' ', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
     for (int i = 0; i < 3; i++) {
-        fx_push(fx, 200, big, NULL, 0);
+        fx_push(fx_suite, 200, big, NULL, 0);
     }
     struct eng_kek_ref ref;
     eng_clear_error();
     cr_assert_eq(eng_kek_get(p, NULL, &ref), -1);
     cr_assert_eq(eng_errno(), ENG_ERR_VAULT_PROTOCOL, "got %s", eng_error_name(eng_errno()));
-    cr_assert_eq(fx_count(fx), 3, "1 + max_retries requests");
+    cr_assert_eq(fx_count(fx_suite), 3, "1 + max_retries requests");
     struct eng_kek_stats st = stats_of(p);
     cr_assert_eq(st.requests, 3);
     cr_assert_eq(st.retries, 2);
@@ -354,37 +340,37 @@ Test(kek_transport, retry_exhaustion_makes_exactly_one_plus_max_retries_requests
 {
     struct eng_kek_provider *p = transit_open(3, 0, 0);
     for (int i = 0; i < 4; i++) {
-        fx_push(fx, 503, "{}", NULL, 0);
+        fx_push(fx_suite, 503, "{}", NULL, 0);
     }
-    fx_push(fx, 200, GET_ANSWER, NULL, 0); /* never reached */
+    fx_push(fx_suite, 200, GET_ANSWER, NULL, 0); /* never reached */
     struct eng_kek_ref ref;
     eng_clear_error();
     cr_assert_eq(eng_kek_get(p, NULL, &ref), -1);
     cr_assert_eq(eng_errno(), ENG_ERR_VAULT_SERVER, "got %s", eng_error_name(eng_errno()));
-    cr_assert_eq(fx_count(fx), 4);
+    cr_assert_eq(fx_count(fx_suite), 4);
     struct eng_kek_stats st = stats_of(p);
     cr_assert_eq(st.retries, 3);
     cr_assert_eq(st.last_status, 503);
     /* the answer left in the queue is the next call's */
     cr_assert_eq(eng_kek_get(p, NULL, &ref), 0, "%s", eng_strerror(eng_errno()));
-    cr_assert_eq(fx_count(fx), 5);
+    cr_assert_eq(fx_count(fx_suite), 5);
     /* a dropped connection, every time: no answer to read, the transport's own error (a new
      * provider: libcurl itself resends once when a kept-alive connection turns out dead) */
     eng_kek_provider_free(p);
     p = transit_open(3, 0, 0);
     for (int i = 0; i < 4; i++) {
-        fx_push(fx, 0, NULL, NULL, 0);
+        fx_push(fx_suite, 0, NULL, NULL, 0);
     }
     eng_clear_error();
     cr_assert_eq(eng_kek_get(p, NULL, &ref), -1);
     cr_assert_eq(eng_errno(), ENG_ERR_VAULT_UNREACHABLE, "got %s", eng_error_name(eng_errno()));
-    cr_assert_eq(fx_count(fx), 9);
+    cr_assert_eq(fx_count(fx_suite), 9);
     /* 404 is final: not retried */
-    fx_push(fx, 404, "{}", NULL, 0);
+    fx_push(fx_suite, 404, "{}", NULL, 0);
     eng_clear_error();
     cr_assert_eq(eng_kek_get(p, NULL, &ref), -1);
     cr_assert_eq(eng_errno(), ENG_ERR_KEK_NOT_FOUND, "got %s", eng_error_name(eng_errno()));
-    cr_assert_eq(fx_count(fx), 10);
+    cr_assert_eq(fx_count(fx_suite), 10);
     eng_kek_provider_free(p);
 }
 
@@ -392,33 +378,33 @@ Test(kek_transport, retry_after_is_honoured)
 {
     /* Retry-After: 0 (and a date in the past) retry at once */
     struct eng_kek_provider *p = transit_open(3, 0, 0);
-    fx_push(fx, 429, "{}", "0", 0);
-    fx_push(fx, 503, "{}", "Sun, 06 Nov 1994 08:49:37 GMT", 0);
-    fx_push(fx, 200, GET_ANSWER, NULL, 0);
+    fx_push(fx_suite, 429, "{}", "0", 0);
+    fx_push(fx_suite, 503, "{}", "Sun, 06 Nov 1994 08:49:37 GMT", 0);
+    fx_push(fx_suite, 200, GET_ANSWER, NULL, 0);
     struct eng_kek_ref ref;
     cr_assert_eq(eng_kek_get(p, NULL, &ref), 0, "%s", eng_strerror(eng_errno()));
-    cr_assert_eq(fx_count(fx), 3);
+    cr_assert_eq(fx_count(fx_suite), 3);
     cr_assert_eq(stats_of(p).retries, 2);
     eng_kek_provider_free(p);
 
     /* a wait longer than the time left before the deadline: one request, then the answer stands */
     p = transit_open(3, 0, 1000);
-    fx_push(fx, 429, "{}", "2", 0);
-    fx_push(fx, 200, GET_ANSWER, NULL, 0);
+    fx_push(fx_suite, 429, "{}", "2", 0);
+    fx_push(fx_suite, 200, GET_ANSWER, NULL, 0);
     eng_clear_error();
     cr_assert_eq(eng_kek_get(p, NULL, &ref), -1);
     cr_assert_eq(eng_errno(), ENG_ERR_VAULT_THROTTLED, "got %s", eng_error_name(eng_errno()));
-    cr_assert_eq(fx_count(fx), 4, "retried although Retry-After passes the deadline");
+    cr_assert_eq(fx_count(fx_suite), 4, "retried although Retry-After passes the deadline");
     cr_assert_eq(stats_of(p).retries, 0);
     /* the same with a day-long wait (clamped to a day, still past the deadline) */
-    fx_push(fx, 503, "{}", "99999999999999999999", 0);
+    fx_push(fx_suite, 503, "{}", "99999999999999999999", 0);
     eng_clear_error();
     cr_assert_eq(eng_kek_get(p, NULL, &ref), 0, "the 200 queued above answers first: %s",
                  eng_strerror(eng_errno()));
     eng_clear_error();
     cr_assert_eq(eng_kek_get(p, NULL, &ref), -1);
     cr_assert_eq(eng_errno(), ENG_ERR_VAULT_SERVER, "got %s", eng_error_name(eng_errno()));
-    cr_assert_eq(fx_count(fx), 6);
+    cr_assert_eq(fx_count(fx_suite), 6);
     eng_kek_provider_free(p);
 }
 
@@ -461,7 +447,7 @@ Test(kek_transport, open_refusals_name_the_problem)
     cfg.headers = many;
     expect_open_error(&cfg, ENG_ERR_ARG);
     cfg.headers = NULL;
-    cfg.base_url = url; /* http:// */
+    cfg.base_url = fx_suite_url; /* http:// */
     expect_open_error(&cfg, ENG_ERR_VAULT_INSECURE);
     cfg.insecure_http = 1;
     cfg.ca_file = "/nonexistent/ca.pem";
@@ -486,7 +472,7 @@ static int never_read(void *arg, long status, const char *body, size_t len)
 
 Test(kek_transport, exchange_refuses_a_path_past_the_url_limit)
 {
-    struct eng_http_config cfg = {.base_url = url, .insecure_http = 1};
+    struct eng_http_config cfg = {.base_url = fx_suite_url, .insecure_http = 1};
     struct eng_http *h = eng_http_open(&cfg);
     cr_assert_not_null(h);
     char path[ENG_HTTP_URL_MAX];
@@ -496,7 +482,7 @@ Test(kek_transport, exchange_refuses_a_path_past_the_url_limit)
     eng_clear_error();
     cr_assert_eq(eng_http_exchange(h, path, NULL, never_read, NULL), -1);
     cr_assert_eq(eng_errno(), ENG_ERR_ARG, "got %s", eng_error_name(eng_errno()));
-    cr_assert_eq(fx_count(fx), 0);
+    cr_assert_eq(fx_count(fx_suite), 0);
     eng_http_free(h);
 }
 

@@ -21,28 +21,18 @@
 #define VER "0123456789abcdef0123456789abcdef"
 #define VER2 "fedcba9876543210fedcba9876543210"
 
-static struct fx_server *fx;
-static char url[64];
-
-static void setup(void)
-{
-    fx = fx_start();
-    cr_assert_not_null(fx);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u", fx_port(fx));
-}
-
-static void teardown(void)
-{
-    fx_stop(fx);
-}
-
-TestSuite(kek_vault, .init = setup, .fini = teardown);
+/* fx_suite: the fixture server of every test here, at fx_suite_url. */
+TestSuite(kek_vault, .init = fx_suite_setup, .fini = fx_suite_teardown);
 
 static struct eng_kek_provider *open_p(int retries)
 {
-    struct eng_vault_config cfg = {.vault_url = url, .key_name = "db-kek", .token = "tok-123",
-                                   .max_retries = retries, .backoff_base_ms = 1,
-                                   .backoff_max_ms = 20, .timeout_ms = 2000,
+    struct eng_vault_config cfg = {.vault_url = fx_suite_url,
+                                   .key_name = "db-kek",
+                                   .token = "tok-123",
+                                   .max_retries = retries,
+                                   .backoff_base_ms = 1,
+                                   .backoff_max_ms = 20,
+                                   .timeout_ms = 2000,
                                    .insecure_http = 1};
     struct eng_kek_provider *p = eng_vault_open(&cfg);
     cr_assert_not_null(p, "%s", eng_strerror(eng_errno()));
@@ -62,28 +52,28 @@ static const char *key_bundle(const char *ver, const char *enabled)
 Test(kek_vault, get_latest_fills_the_ref_and_sends_the_token)
 {
     struct eng_kek_provider *p = open_p(0);
-    fx_push(fx, 200, key_bundle(VER, "true"), NULL, 0);
+    fx_push(fx_suite, 200, key_bundle(VER, "true"), NULL, 0);
     struct eng_kek_ref ref;
     cr_assert_eq(eng_kek_get(p, NULL, &ref), 0, "%s", eng_strerror(eng_errno()));
     cr_assert_str_eq(ref.provider, "vault");
     cr_assert_str_eq(ref.version, VER);
     cr_assert_str_eq(ref.alg, "RSA-OAEP-256");
     cr_assert(strstr(ref.key_id, "/keys/db-kek") != NULL);
-    const struct fx_request *r = fx_req(fx, 0);
+    const struct fx_request *r = fx_req(fx_suite, 0);
     cr_assert_str_eq(r->method, "GET");
     cr_assert_str_eq(r->path, "/keys/db-kek?api-version=7.4");
     cr_assert_str_eq(r->auth, "Bearer tok-123");
     /* a named version goes into the path */
-    fx_push(fx, 200, key_bundle(VER2, "true"), NULL, 0);
+    fx_push(fx_suite, 200, key_bundle(VER2, "true"), NULL, 0);
     cr_assert_eq(eng_kek_get(p, VER2, &ref), 0);
-    cr_assert_str_eq(fx_req(fx, 1)->path, "/keys/db-kek/" VER2 "?api-version=7.4");
+    cr_assert_str_eq(fx_req(fx_suite, 1)->path, "/keys/db-kek/" VER2 "?api-version=7.4");
     eng_kek_provider_free(p);
 }
 
 static void expect_get_error(int status, const char *body, int code)
 {
     struct eng_kek_provider *p = open_p(0);
-    fx_push(fx, status, body, NULL, 0);
+    fx_push(fx_suite, status, body, NULL, 0);
     struct eng_kek_ref ref;
     eng_clear_error();
     cr_assert_eq(eng_kek_get(p, NULL, &ref), -1);
@@ -119,9 +109,9 @@ Test(kek_vault, retries_are_bounded_and_honour_retry_after)
     struct eng_kek_provider *p = open_p(2);
     struct eng_kek_ref ref;
     /* 429 (Retry-After: 0), 503, then success: three requests, two retries */
-    fx_push(fx, 429, "{}", "0", 0);
-    fx_push(fx, 503, "{}", NULL, 0);
-    fx_push(fx, 200, key_bundle(VER, "true"), NULL, 0);
+    fx_push(fx_suite, 429, "{}", "0", 0);
+    fx_push(fx_suite, 503, "{}", NULL, 0);
+    fx_push(fx_suite, 200, key_bundle(VER, "true"), NULL, 0);
     cr_assert_eq(eng_kek_get(p, NULL, &ref), 0, "%s", eng_strerror(eng_errno()));
     struct eng_kek_stats st;
     cr_assert_eq(eng_kek_stats(p, &st), 0);
@@ -129,17 +119,17 @@ Test(kek_vault, retries_are_bounded_and_honour_retry_after)
     cr_assert_eq(st.retries, 2);
     /* always throttled: exactly 1 + max_retries requests, then THROTTLED */
     for (int i = 0; i < 3; i++) {
-        fx_push(fx, 429, "{}", "0", 0);
+        fx_push(fx_suite, 429, "{}", "0", 0);
     }
     eng_clear_error();
     cr_assert_eq(eng_kek_get(p, NULL, &ref), -1);
     cr_assert_eq(eng_errno(), ENG_ERR_VAULT_THROTTLED);
-    cr_assert_eq(fx_count(fx), 3 + 3);
+    cr_assert_eq(fx_count(fx_suite), 3 + 3);
     /* 404 is not retried */
-    fx_push(fx, 404, "{}", NULL, 0);
+    fx_push(fx_suite, 404, "{}", NULL, 0);
     cr_assert_eq(eng_kek_get(p, NULL, &ref), -1);
     cr_assert_eq(eng_errno(), ENG_ERR_KEK_NOT_FOUND);
-    cr_assert_eq(fx_count(fx), 7);
+    cr_assert_eq(fx_count(fx_suite), 7);
     eng_kek_provider_free(p);
 }
 
@@ -148,7 +138,7 @@ Test(kek_vault, keep_alive_reuses_one_connection)
     struct eng_kek_provider *p = open_p(0);
     struct eng_kek_ref ref;
     for (int i = 0; i < 5; i++) {
-        fx_push(fx, 200, key_bundle(VER, "true"), NULL, 0);
+        fx_push(fx_suite, 200, key_bundle(VER, "true"), NULL, 0);
         cr_assert_eq(eng_kek_get(p, NULL, &ref), 0);
     }
     struct eng_kek_stats st;
@@ -178,14 +168,15 @@ Test(kek_vault, wrap_and_unwrap_carry_base64url)
 {
     struct eng_kek_provider *p = open_p(0);
     struct eng_kek_ref ref;
-    fx_push(fx, 200, key_bundle(VER, "true"), NULL, 0);
+    fx_push(fx_suite, 200, key_bundle(VER, "true"), NULL, 0);
     cr_assert_eq(eng_kek_get(p, NULL, &ref), 0);
     /* a DEK whose base64 contains '+' and '/' in the standard alphabet */
     uint8_t dek[32];
     for (int i = 0; i < 32; i++) {
         dek[i] = (uint8_t)(0xfb + i * 7);
     }
-    fx_push(fx, 200, "{\"kid\":\"https://h/keys/db-kek/" VER "\",\"value\":\"AAECAwQFBgcICQ\"}", NULL, 0);
+    fx_push(fx_suite, 200,
+            "{\"kid\":\"https://h/keys/db-kek/" VER "\",\"value\":\"AAECAwQFBgcICQ\"}", NULL, 0);
     uint8_t wrapped[ENG_WRAPPED_MAX];
     size_t wl = 0;
     cr_assert_eq(eng_kek_wrap(p, &ref, wrapped, &wl, sizeof(wrapped), dek, 32), 0, "%s",
@@ -194,7 +185,7 @@ Test(kek_vault, wrap_and_unwrap_carry_base64url)
     for (size_t i = 0; i < wl; i++) {
         cr_assert_eq(wrapped[i], i);
     }
-    const struct fx_request *r = fx_req(fx, 1);
+    const struct fx_request *r = fx_req(fx_suite, 1);
     cr_assert_str_eq(r->path, "/keys/db-kek/" VER "/wrapkey?api-version=7.4");
     cr_assert(strstr(r->body, "\"alg\":\"RSA-OAEP-256\"") != NULL, "%s", r->body);
     const char *v = strstr(r->body, "\"value\":\"");
@@ -208,25 +199,28 @@ Test(kek_vault, wrap_and_unwrap_carry_base64url)
     cr_assert(memcmp(back, dek, 32) == 0);
 
     /* unwrap: padded input is accepted too */
-    fx_push(fx, 200, "{\"kid\":\"https://h/keys/db-kek/" VER "\",\"value\":\"-_8AAQ==\"}", NULL, 0);
+    fx_push(fx_suite, 200, "{\"kid\":\"https://h/keys/db-kek/" VER "\",\"value\":\"-_8AAQ==\"}",
+            NULL, 0);
     uint8_t out[64];
     size_t ol = 0;
     cr_assert_eq(eng_kek_unwrap(p, &ref, out, &ol, sizeof(out), wrapped, wl), 0, "%s",
                  eng_strerror(eng_errno()));
     cr_assert_eq(ol, 4);
     cr_assert(out[0] == 0xfb && out[1] == 0xff && out[2] == 0 && out[3] == 1);
-    cr_assert_str_eq(fx_req(fx, 2)->path, "/keys/db-kek/" VER "/unwrapkey?api-version=7.4");
+    cr_assert_str_eq(fx_req(fx_suite, 2)->path, "/keys/db-kek/" VER "/unwrapkey?api-version=7.4");
 
     /* 400 on unwrap: the vault could not decrypt -> ENG_ERR_UNWRAP; output wiped */
     memset(out, 0xaa, sizeof(out));
-    fx_push(fx, 400, "{\"error\":{\"code\":\"BadParameter\"}}", NULL, 0);
+    fx_push(fx_suite, 400, "{\"error\":{\"code\":\"BadParameter\"}}", NULL, 0);
     cr_assert_eq(eng_kek_unwrap(p, &ref, out, &ol, sizeof(out), wrapped, wl), -1);
     cr_assert_eq(eng_errno(), ENG_ERR_UNWRAP);
     /* bad base64url or a kid of another version -> protocol error, output wiped */
-    fx_push(fx, 200, "{\"kid\":\"https://h/keys/db-kek/" VER "\",\"value\":\"ab+/\"}", NULL, 0);
+    fx_push(fx_suite, 200, "{\"kid\":\"https://h/keys/db-kek/" VER "\",\"value\":\"ab+/\"}", NULL,
+            0);
     cr_assert_eq(eng_kek_unwrap(p, &ref, out, &ol, sizeof(out), wrapped, wl), -1);
     cr_assert_eq(eng_errno(), ENG_ERR_VAULT_PROTOCOL);
-    fx_push(fx, 200, "{\"kid\":\"https://h/keys/db-kek/" VER2 "\",\"value\":\"AAEC\"}", NULL, 0);
+    fx_push(fx_suite, 200, "{\"kid\":\"https://h/keys/db-kek/" VER2 "\",\"value\":\"AAEC\"}", NULL,
+            0);
     cr_assert_eq(eng_kek_unwrap(p, &ref, out, &ol, sizeof(out), wrapped, wl), -1);
     cr_assert_eq(eng_errno(), ENG_ERR_VAULT_PROTOCOL);
     for (size_t i = 0; i < sizeof(out); i++) {
@@ -237,11 +231,11 @@ Test(kek_vault, wrap_and_unwrap_carry_base64url)
 
 Test(kek_vault, timeout_and_refused_connection_are_unreachable)
 {
-    struct eng_vault_config cfg = {.vault_url = url, .key_name = "db-kek", .token = "t",
+    struct eng_vault_config cfg = {.vault_url = fx_suite_url, .key_name = "db-kek", .token = "t",
                                    .max_retries = 0, .timeout_ms = 200, .insecure_http = 1};
     struct eng_kek_provider *p = eng_vault_open(&cfg);
     cr_assert_not_null(p);
-    fx_push(fx, 200, key_bundle(VER, "true"), NULL, 1000);
+    fx_push(fx_suite, 200, key_bundle(VER, "true"), NULL, 1000);
     struct eng_kek_ref ref;
     cr_assert_eq(eng_kek_get(p, NULL, &ref), -1);
     cr_assert_eq(eng_errno(), ENG_ERR_VAULT_UNREACHABLE);
@@ -256,7 +250,7 @@ Test(kek_vault, timeout_and_refused_connection_are_unreachable)
 
 Test(kek_vault, open_refuses_bad_configuration)
 {
-    struct eng_vault_config cfg = {.vault_url = url, .key_name = "db-kek", .token = "t",
+    struct eng_vault_config cfg = {.vault_url = fx_suite_url, .key_name = "db-kek", .token = "t",
                                    .max_retries = -1, .insecure_http = 1};
     struct eng_vault_config c = cfg;
     c.alg = "RSA1_5";
@@ -281,7 +275,7 @@ Test(kek_vault, open_refuses_bad_configuration)
     struct eng_kek_ref ref;
     cr_assert_eq(eng_kek_describe(p, VER, &ref), 0);
     cr_assert_str_eq(ref.version, VER);
-    cr_assert_eq(fx_count(fx), 0);
+    cr_assert_eq(fx_count(fx_suite), 0);
     struct eng_kek_stats st;
     cr_assert_eq(eng_kek_stats(NULL, &st), -1);
     eng_kek_provider_free(p);
@@ -294,11 +288,15 @@ Test(kek_vault, open_refuses_bad_configuration)
  */
 Test(kek_vault, key_name_in_the_kid_ignores_case)
 {
-    struct eng_vault_config cfg = {.vault_url = url, .key_name = "DB-Kek", .token = "tok-123",
-                                   .max_retries = 0, .timeout_ms = 2000, .insecure_http = 1};
+    struct eng_vault_config cfg = {.vault_url = fx_suite_url,
+                                   .key_name = "DB-Kek",
+                                   .token = "tok-123",
+                                   .max_retries = 0,
+                                   .timeout_ms = 2000,
+                                   .insecure_http = 1};
     struct eng_kek_provider *p = eng_vault_open(&cfg);
     cr_assert_not_null(p, "%s", eng_strerror(eng_errno()));
-    fx_push(fx, 200, key_bundle(VER, "true"), NULL, 0); /* kid .../keys/db-kek/VER */
+    fx_push(fx_suite, 200, key_bundle(VER, "true"), NULL, 0); /* kid .../keys/db-kek/VER */
     struct eng_kek_ref ref;
     cr_assert_eq(eng_kek_get(p, NULL, &ref), 0, "%s", eng_error_name(eng_errno()));
     cr_assert_str_eq(ref.version, VER);
@@ -306,7 +304,7 @@ Test(kek_vault, key_name_in_the_kid_ignores_case)
     cfg.key_name = "db-kek2";
     p = eng_vault_open(&cfg);
     cr_assert_not_null(p);
-    fx_push(fx, 200, key_bundle(VER, "true"), NULL, 0);
+    fx_push(fx_suite, 200, key_bundle(VER, "true"), NULL, 0);
     eng_clear_error();
     cr_assert_eq(eng_kek_get(p, NULL, &ref), -1, "another key's kid accepted");
     cr_assert_eq(eng_errno(), ENG_ERR_VAULT_PROTOCOL, "got %s", eng_error_name(eng_errno()));
@@ -333,26 +331,26 @@ Test(kek_vault, url_with_user_info_is_refused)
     struct eng_kek_provider *p = eng_vault_open(&cfg);
     cr_assert_not_null(p, "%s", eng_error_name(eng_errno()));
     eng_kek_provider_free(p);
-    cr_assert_eq(fx_count(fx), 0, "a request went out");
+    cr_assert_eq(fx_count(fx_suite), 0, "a request went out");
 }
 
 /* Issue 17 item 4: the bearer token must not go out over plain HTTP unless asked for. */
 Test(kek_vault, plain_http_is_refused_without_the_flag)
 {
-    struct eng_vault_config cfg = {.vault_url = url, .key_name = "db-kek", .token = "t",
+    struct eng_vault_config cfg = {.vault_url = fx_suite_url, .key_name = "db-kek", .token = "t",
                                    .max_retries = 0};
     eng_clear_error();
     cr_assert_null(eng_vault_open(&cfg), "http:// accepted without insecure_http");
     cr_assert_eq(eng_errno(), ENG_ERR_VAULT_INSECURE, "got %s", eng_error_name(eng_errno()));
-    cr_assert_eq(fx_count(fx), 0, "a request went out");
+    cr_assert_eq(fx_count(fx_suite), 0, "a request went out");
     cfg.vault_url = "HTTP://127.0.0.1:1"; /* not https either: refused as a bad URL */
     cr_assert_null(eng_vault_open(&cfg));
     cr_assert_eq(eng_errno(), ENG_ERR_ARG, "got %s", eng_error_name(eng_errno()));
-    cfg.vault_url = url;
+    cfg.vault_url = fx_suite_url;
     cfg.insecure_http = 1;
     struct eng_kek_provider *p = eng_vault_open(&cfg);
     cr_assert_not_null(p, "%s", eng_error_name(eng_errno()));
-    fx_push(fx, 200, key_bundle(VER, "true"), NULL, 0);
+    fx_push(fx_suite, 200, key_bundle(VER, "true"), NULL, 0);
     struct eng_kek_ref ref;
     cr_assert_eq(eng_kek_get(p, NULL, &ref), 0, "%s", eng_error_name(eng_errno()));
     eng_kek_provider_free(p);
@@ -368,14 +366,17 @@ Test(kek_vault, token_with_control_bytes_is_refused)
     static const char *const bad[] = {"t\r\nX-Injected: 1", "t\nX: 1", "two words", "t\x7f",
                                       "t\tx"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        struct eng_vault_config cfg = {.vault_url = url, .key_name = "db-kek", .token = bad[i],
-                                       .max_retries = 0, .insecure_http = 1};
+        struct eng_vault_config cfg = {.vault_url = fx_suite_url,
+                                       .key_name = "db-kek",
+                                       .token = bad[i],
+                                       .max_retries = 0,
+                                       .insecure_http = 1};
         eng_clear_error();
         cr_assert_null(eng_vault_open(&cfg), "token %zu accepted", i);
         cr_assert_eq(eng_errno(), ENG_ERR_ARG, "token %zu: got %s", i,
                      eng_error_name(eng_errno()));
     }
-    cr_assert_eq(fx_count(fx), 0, "a request went out");
+    cr_assert_eq(fx_count(fx_suite), 0, "a request went out");
 }
 
 /* Issue 17 item 12: the Retry-After parser's range checks. */
@@ -444,7 +445,7 @@ Test(kek_vault, huge_retry_after_gives_up_throttled, .timeout = 60)
            ask for more than the 30 s deadline: one request, no wait */
         size_t want = strcmp(values[i], "-1") == 0 ? 4 : 1;
         for (size_t k = 0; k < want; k++) {
-            fx_push(fx, 429, "{\"error\":{\"code\":\"Throttled\"}}", values[i], 0);
+            fx_push(fx_suite, 429, "{\"error\":{\"code\":\"Throttled\"}}", values[i], 0);
         }
         eng_clear_error();
         cr_assert_eq(eng_kek_get(p, NULL, &ref), -1);
@@ -453,10 +454,10 @@ Test(kek_vault, huge_retry_after_gives_up_throttled, .timeout = 60)
         clock_gettime(CLOCK_MONOTONIC, &t1);
         double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
         cr_log_info("Retry-After %s: THROTTLED after %.3f s, %zu requests", values[i], s,
-                    fx_count(fx) - sent);
-        cr_assert_eq(fx_count(fx) - sent, want, "Retry-After %s: %zu requests", values[i],
-                     fx_count(fx) - sent);
-        sent = fx_count(fx);
+                    fx_count(fx_suite) - sent);
+        cr_assert_eq(fx_count(fx_suite) - sent, want, "Retry-After %s: %zu requests", values[i],
+                     fx_count(fx_suite) - sent);
+        sent = fx_count(fx_suite);
     }
     eng_kek_provider_free(p);
 }
@@ -465,13 +466,13 @@ Test(kek_vault, huge_retry_after_gives_up_throttled, .timeout = 60)
    deadline bounds the whole call. */
 Test(kek_vault, retry_after_within_the_deadline_is_honoured, .timeout = 60)
 {
-    struct eng_vault_config cfg = {.vault_url = url, .key_name = "db-kek", .token = "t",
+    struct eng_vault_config cfg = {.vault_url = fx_suite_url, .key_name = "db-kek", .token = "t",
                                    .max_retries = 50, .backoff_max_ms = 300,
                                    .deadline_ms = 3000, .insecure_http = 1};
     struct eng_kek_provider *p = eng_vault_open(&cfg);
     cr_assert_not_null(p);
     for (int k = 0; k < 50; k++) {
-        fx_push(fx, 429, "{}", "1", 0);
+        fx_push(fx_suite, 429, "{}", "1", 0);
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -482,9 +483,11 @@ Test(kek_vault, retry_after_within_the_deadline_is_honoured, .timeout = 60)
     double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9;
     /* 300 ms waits (the 1 s asked for, capped) while more than 1 s is left of the 3 s
        deadline: a wait starts before 2 s only, so 2 + 2000 / 300 = 8 requests at most */
-    cr_log_info("Retry-After 1, cap 300 ms, deadline 3 s: %zu requests, %.3f s", fx_count(fx), s);
-    cr_assert_geq(fx_count(fx), 2, "the 1 s Retry-After was not retried (capped to 300 ms)");
-    cr_assert_leq(fx_count(fx), 8, "%zu requests: waits shorter than 300 ms", fx_count(fx));
+    cr_log_info("Retry-After 1, cap 300 ms, deadline 3 s: %zu requests, %.3f s", fx_count(fx_suite),
+                s);
+    cr_assert_geq(fx_count(fx_suite), 2, "the 1 s Retry-After was not retried (capped to 300 ms)");
+    cr_assert_leq(fx_count(fx_suite), 8, "%zu requests: waits shorter than 300 ms",
+                  fx_count(fx_suite));
     cr_assert_geq(s, 0.3, "gave up after %.3f s without waiting", s);
     cr_assert_lt(s, 3.0 + 2.0, "the call ran %.3f s past its 3 s deadline", s);
     eng_kek_provider_free(p);
@@ -517,7 +520,7 @@ Test(kek_vault, expired_and_not_yet_valid_keys)
     snprintf(b, sizeof(b),
              "{\"key\":{\"kid\":\"https://h/keys/db-kek/" VER "\",\"kty\":\"RSA\"},"
              "\"attributes\":{\"enabled\":true,\"nbf\":%ld,\"exp\":%ld}}", now - 60, now + 3600);
-    fx_push(fx, 200, b, NULL, 0);
+    fx_push(fx_suite, 200, b, NULL, 0);
     struct eng_kek_ref ref;
     cr_assert_eq(eng_kek_get(p, NULL, &ref), 0, "%s", eng_error_name(eng_errno()));
     eng_kek_provider_free(p);

@@ -70,6 +70,20 @@ static void conn_stats(double *open, double *peak)
     vmt_resp_free(&r);
 }
 
+/*
+ * A client on a new connection from 127.0.0.1, with a generous deadline, lists
+ * the keys; returns the HTTP status (0 when it was not served).
+ */
+static long fresh_client_lists_keys(void)
+{
+    S->fresh = 1;
+    S->timeout_ms = 60000;
+    struct vmt_resp r;
+    long st = vmt_call(S, "GET", "/keys?" VMT_API, vmt_token(S, "auditor"), NULL, &r);
+    vmt_resp_free(&r);
+    return st;
+}
+
 #define N_IDLE 300
 
 Test(dos, idle_connections_from_one_address_do_not_starve_others)
@@ -86,11 +100,7 @@ Test(dos, idle_connections_from_one_address_do_not_starve_others)
         cr_assert_geq(fds[i], 0, "the kernel accepts connection %d", i);
     }
     /* a legitimate client from another address is served at once (generous deadline) */
-    S->fresh = 1;
-    S->timeout_ms = 60000;
-    struct vmt_resp r;
-    long st = vmt_call(S, "GET", "/keys?" VMT_API, vmt_token(S, "auditor"), NULL, &r);
-    vmt_resp_free(&r);
+    long st = fresh_client_lists_keys();
     cr_assert_eq(st, 200,
                  "a client from 127.0.0.1 is served while 127.0.0.2 holds %d idle "
                  "connections",
@@ -138,11 +148,8 @@ Test(dos, idle_connections_from_many_addresses_are_evicted_for_a_new_client)
             cr_assert_geq(fds[a * EV_PER_ADDR + i], 0, "connection %d from %s", i, from);
         }
     }
-    S->fresh = 1;
-    S->timeout_ms = 60000;
+    long st = fresh_client_lists_keys();
     struct vmt_resp r;
-    long st = vmt_call(S, "GET", "/keys?" VMT_API, vmt_token(S, "auditor"), NULL, &r);
-    vmt_resp_free(&r);
     cr_assert_eq(st, 200,
                  "a client from 127.0.0.1 is served while %d addresses hold %d silent "
                  "connections each (limit %d in all)",
