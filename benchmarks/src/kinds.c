@@ -3,6 +3,7 @@
  * planner (the cells of every group in row order, then the extras) and the
  * kinds' own printed sections.
  */
+#include <string.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -53,7 +54,11 @@ void bench_plan_cells(struct bench_plan *pl)
 
 void bench_plan_extras(struct bench_plan *pl)
 {
+    const char *only = pl->profile->only_kind;
     for (int k = 0; k < BENCH_X_COUNT; k++) {
+        if (only != NULL && strcmp(bench_extra_kinds[k]->kind, only) != 0) {
+            continue;
+        }
         if (bench_extra_kinds[k]->plan != NULL) {
             bench_extra_kinds[k]->plan(pl);
         }

@@ -16,7 +16,7 @@
 
 /* The quick profile's shape (main.c), with every option on. */
 static const struct bench_profile profile = {
-    "test", {512, 8192}, 2, 5, 0.02, 1, 1, 30, 30, 3, 0.2, 1, {4, 16}, 2, 3, 1};
+    "test", {512, 8192}, 2, 5, 0.02, 1, 1, 30, 30, 3, 0.2, 1, {4, 16}, 2, 3, 1, 0, NULL};
 
 #define MAX_CELLS 1024
 #define MAX_EXTRAS 128
