@@ -9,7 +9,7 @@ BENCH_SRCS := $(wildcard benchmarks/src/*.c)
 BENCH_OBJS := $(BENCH_SRCS:%.c=$(O)/%.o)
 # The statistics (quantiles, the median's order-statistic interval) are
 # reports' (librep.a), shared with compliance and the report.
-$(BENCH_OBJS): CPPFLAGS += -Iengine/include -Ivault-mock/client -Ireports/include $(BASE_CPPFLAGS) \
+$(BENCH_OBJS): CPPFLAGS += -Iengine/include -Ivault-mock/client -Ireports/include -Idb/src $(BASE_CPPFLAGS) \
     $(OPENSSL_CFLAGS) $(CJSON_CFLAGS)
 PROGRAMS += $(BIN)/cmk-bench
 

@@ -214,6 +214,9 @@ int bench_write_csv(const char *path, struct bench_cell *cells, size_t n)
 
 void bench_print_table(FILE *f, struct bench_cell *cells, size_t n)
 {
+    if (n == 0) { /* the db profile has no cells */
+        return;
+    }
     fprintf(f, "\n%-38s %-8s %8s %9s %-19s %7s %4s\n", "cell", "dir", "unit", "GB/s", "95% CI",
             "cyc/B", "out");
     int last_group = -1;

@@ -304,7 +304,7 @@ Test(bench_db, bar_verdicts_from_per_round_pairs)
     cr_assert_float_eq(b->r.median, 0.9, 1e-9);
     cr_assert_float_eq(b->r.lo, 100.0 / 120.0, 1e-9, "5 rounds: the interval is [min, max]");
     b = bar_named(bars, nb,
-                  "cmk-fs/gocryptfs, not slower on fio, fio-randread (cmkfs-smk / gocryptfs, tmpfs)");
+                  "cmk-fs/gocryptfs, not slower on any fio, fio-randread (cmkfs-smk / gocryptfs, tmpfs)");
     cr_assert_eq(b->status, BENCH_DB_FAIL, "and the not-slower bar");
     b = bar_named(bars, nb,
                   "cmk-fs/gocryptfs, fio random 8 KiB, fio-randwrite (cmkfs-smk / gocryptfs, tmpfs)");

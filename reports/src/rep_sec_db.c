@@ -60,17 +60,25 @@ static const char *const db_pairs[][2] = {
     {"cmkfs-smk", "plain"},     {"gocryptfs", "plain"},
 };
 
+/* Starts a table whose first |nfixed| columns are |fixed| (left) and the next |n| are |names| (right). */
+static void table_begin(struct rep_doc *d, size_t nfixed, const char *const *fixed,
+                        const char **names, size_t n)
+{
+    const char *head[DB_MAX + 2];
+    char align[DB_MAX + 3];
+    for (size_t i = 0; i < nfixed + n; i++) {
+        head[i] = i < nfixed ? fixed[i] : names[i - nfixed];
+        align[i] = i < nfixed ? 'l' : 'r';
+    }
+    align[nfixed + n] = '\0';
+    rep_doc_table_begin(d, nfixed + n, head, align);
+}
+
 static void targets_table(struct rep_doc *d, const struct rep_bench *b, const char *mode,
                           const char **targets, size_t nt, const char **works, size_t nw)
 {
-    const char *head[DB_MAX + 2] = {"workload", "unit"};
-    char align[DB_MAX + 3] = "ll";
-    for (size_t t = 0; t < nt; t++) {
-        head[t + 2] = targets[t];
-        align[t + 2] = 'r';
-    }
-    align[nt + 2] = '\0';
-    rep_doc_table_begin(d, nt + 2, head, align);
+    static const char *const fixed[] = {"workload", "unit"};
+    table_begin(d, 2, fixed, targets, nt);
     static char text[DB_MAX + 2][96];
     for (size_t w = 0; w < nw; w++) {
         const char *cells[DB_MAX + 2] = {works[w], ""};
@@ -110,14 +118,8 @@ static void targets_table(struct rep_doc *d, const struct rep_bench *b, const ch
 static void ratios_table(struct rep_doc *d, const struct rep_bench *b, const char *mode,
                          const char **works, size_t nw)
 {
-    const char *head[DB_MAX + 1] = {"ratio (per-round pairs)"};
-    char align[DB_MAX + 2] = "l";
-    for (size_t w = 0; w < nw; w++) {
-        head[w + 1] = works[w];
-        align[w + 1] = 'r';
-    }
-    align[nw + 1] = '\0';
-    rep_doc_table_begin(d, nw + 1, head, align);
+    static const char *const fixed[] = {"ratio (per-round pairs)"};
+    table_begin(d, 1, fixed, works, nw);
     static char text[DB_MAX + 1][96];
     for (size_t p = 0; p < sizeof(db_pairs) / sizeof(db_pairs[0]); p++) {
         char name[96];
