@@ -373,8 +373,10 @@ int bench_print_bars(FILE *f, struct bench_cell *cells, size_t n, struct bench_e
                      double wall_seconds, const char *profile);
 /* Prints each cell kind's own section in table order (its print hook: the store's CMK/SMK ratios; kinds.c). */
 void bench_print_sections(FILE *f, struct bench_cell *cells, size_t n);
-/* Prints the extras table (output.c). */
+/* Prints the extras table (output.c): the rows of kinds without a print_section hook. */
 void bench_print_extras(FILE *f, struct bench_extra *xs, size_t nx);
+/* Prints each extra kind's own section (its print_section hook) once, in table order (kinds.c). */
+void bench_print_extra_sections(FILE *f, struct bench_extra *xs, size_t nx);
 /* Per-round ratio a_i / b_i of two cells of one group: median and order-statistic CI; -1 if unpaired
  * (rep_pair_paired of the reports library: the one pairing implementation, shared with cmk-report). */
 int bench_paired_ratio(const struct bench_cell *a, const struct bench_cell *b, double *median,

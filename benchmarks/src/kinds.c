@@ -73,3 +73,16 @@ void bench_print_sections(FILE *f, struct bench_cell *cells, size_t n)
         }
     }
 }
+
+void bench_print_extra_sections(FILE *f, struct bench_extra *xs, size_t nx)
+{
+    for (int k = 0; k < BENCH_X_COUNT; k++) {
+        const struct bench_extra_ops *o = bench_extra_kinds[k];
+        for (size_t i = 0; o->print_section != NULL && i < nx; i++) {
+            if (xs[i].ops == o) {
+                o->print_section(f, xs, nx);
+                break;
+            }
+        }
+    }
+}

@@ -341,6 +341,7 @@ int main(int argc, char **argv)
     bench_print_table(stdout, cells, n);
     bench_print_sections(stdout, cells, n);
     bench_print_extras(stdout, xs, nx);
+    bench_print_extra_sections(stdout, xs, nx);
     int failed = bench_print_bars(stdout, cells, n, xs, nx, wall, p->name);
     char path[4200];
     snprintf(path, sizeof(path), "%s/bench.json", out_dir);

@@ -278,14 +278,4 @@ void bench_print_extras(FILE *f, struct bench_extra *xs, size_t nx)
     if (in_table > 0) {
         print_extra_rows(f, xs, nx);
     }
-    /* each kind's own section, once, in table order */
-    for (int k = 0; k < BENCH_X_COUNT; k++) {
-        const struct bench_extra_ops *o = bench_extra_kinds[k];
-        for (size_t i = 0; o->print_section != NULL && i < nx; i++) {
-            if (xs[i].ops == o) {
-                o->print_section(f, xs, nx);
-                break;
-            }
-        }
-    }
 }
