@@ -63,23 +63,35 @@ static const struct db_workload db_workloads[] = {
 };
 #define DB_NWORKLOADS (sizeof(db_workloads) / sizeof(db_workloads[0]))
 
-/* One bench.sh run: a backing, its targets and workloads (as bench.sh names them). */
+/*
+ * One bench.sh run: a backing, its targets and workloads (as bench.sh names
+ * them); |held_out| targets get rows that say |held_out_why| instead.
+ */
 struct db_pass {
     const char *backing, *targets, *workloads;
     int quick;
+    const char *held_out, *held_out_why;
 };
+
+/* cryfs 0.11 (Debian 12): pgbench -i -s 10 stopped making progress on it (12 min, no I/O, no CPU). */
+#define DB_CRYFS_HELD_OUT                                                                      \
+    "not run by default: pgbench -i -s 10 on cryfs 0.11 hung on this machine (no I/O and no CPU " \
+    "for 12 minutes, 2026-12-07) and bench.sh has no timeout; scripts/db/bench.sh --targets "   \
+    "cryfs runs it"
 
 /* The standard profile's short section: bench.sh --quick's targets and workloads. */
 static const struct db_pass standard_passes[] = {
     {"tmpfs", "cmkfs-smk cmkfs-cmk gocryptfs",
-     "fio-seqwrite fio-randread fio-randwrite pg-rw-c1 pg-ro-c1", 1},
+     "fio-seqwrite fio-randread fio-randwrite pg-rw-c1 pg-ro-c1", 1, NULL, NULL},
 };
 /* The db profile: every target on tmpfs, and one disk-backed row set beside it. */
 static const struct db_pass full_passes[] = {
-    {"tmpfs", "plain cmkfs-pass cmkfs-smk cmkfs-cmk gocryptfs securefs cryfs",
-     "fio-seqread fio-seqwrite fio-randread fio-randwrite pg-rw-c1 pg-rw-c2 pg-ro-c1 pg-ro-c2", 0},
+    {"tmpfs", "plain cmkfs-pass cmkfs-smk cmkfs-cmk gocryptfs securefs",
+     "fio-seqread fio-seqwrite fio-randread fio-randwrite pg-rw-c1 pg-rw-c2 pg-ro-c1 pg-ro-c2", 0,
+     "cryfs", DB_CRYFS_HELD_OUT},
     {"disk", "plain cmkfs-pass cmkfs-smk gocryptfs",
-     "fio-seqread fio-seqwrite fio-randread fio-randwrite pg-rw-c1 pg-rw-c2 pg-ro-c1 pg-ro-c2", 0},
+     "fio-seqread fio-seqwrite fio-randread fio-randwrite pg-rw-c1 pg-rw-c2 pg-ro-c1 pg-ro-c2", 0, NULL,
+     NULL},
 };
 
 /* The run's passes (set by plan) and what each gave. */
@@ -161,7 +173,8 @@ static void db_plan(struct bench_plan *pl)
             }
             for (size_t t = 0; t < sizeof(db_targets) / sizeof(db_targets[0]); t++) {
                 const struct db_target *tg = &db_targets[t];
-                if (!in_list(passes[i].targets, tg->name)) {
+                if (!in_list(passes[i].targets, tg->name) &&
+                    (passes[i].held_out == NULL || !in_list(passes[i].held_out, tg->name))) {
                     continue;
                 }
                 struct bench_extra x = {.keys = tg->keys,
@@ -328,6 +341,10 @@ static int db_run(struct bench_extra *x, struct base_err *e)
         return base_err_set(e, BASE_ERR_ARG, BASE_HERE, "no database pass for backing '%s'",
                             x->json_mode);
     }
+    if (passes[i].held_out != NULL && in_list(passes[i].held_out, x->json_backend)) {
+        return base_err_set(e, BENCH_ERR_LIB, BASE_HERE, "%s: %s", x->json_backend,
+                            passes[i].held_out_why);
+    }
     if (!results[i].tried) {
         run_passes();
     }
@@ -487,7 +504,9 @@ static void db_print_section(FILE *f, struct bench_extra *xs, size_t nx)
                             backing, passes[i].quick ? "--quick" : "full", DB_ROUNDS);
                     fprintf(f, "  %-14s", "workload");
                     for (size_t t = 0; t < sizeof(db_targets) / sizeof(db_targets[0]); t++) {
-                        if (in_list(passes[i].targets, db_targets[t].name)) {
+                        if (in_list(passes[i].targets, db_targets[t].name) ||
+                            (passes[i].held_out != NULL &&
+                             in_list(passes[i].held_out, db_targets[t].name))) {
                             fprintf(f, " %24s", db_targets[t].name);
                         }
                     }

@@ -113,6 +113,12 @@ Test(bench_db, plans_the_section_of_each_profile)
     cr_assert_eq(x->threads, 2, "pgbench clients are the row's threads");
     cr_assert_not_null(row(n, "tmpfs", "cryfs", "fio-seqread"));
     cr_assert_null(row(n, "disk", "cryfs", "fio-seqread"));
+    /* cryfs is held out of bench.sh's run by default: its rows say why, without running anything */
+    x = row(n, "tmpfs", "cryfs", "pg-rw-c1");
+    cr_assert_eq(bench_extra_run(x), -1);
+    cr_assert_not_null(strstr(x->skip_reason, "cryfs: not run by default: pgbench -i -s 10 on cryfs "
+                                              "0.11 hung"),
+                       "%s", x->skip_reason);
 }
 
 Test(bench_db, reads_a_recorded_result_into_rows_and_bench_json)
