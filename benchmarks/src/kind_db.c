@@ -584,12 +584,13 @@ static const struct bench_extra *find_row(const struct bench_extra *xs, size_t n
     return NULL;
 }
 
-/* Why |x| (target |t|) cannot take part in a bar, or NULL when it can. */
-static void why_not(const struct bench_extra *x, const char *t, char *out, size_t max)
+/* Why |x| (target |t| on |backing|) cannot take part in a bar into |out|; "" when it can. */
+static void why_not(const struct bench_extra *x, const char *t, const char *backing, char *out,
+                    size_t max)
 {
     if (x == NULL) {
-        snprintf(out, max, "%s is not in this profile's database section (make bench PROFILE=db "
-                           "runs every target)", t);
+        snprintf(out, max, "%s is not run on the %s backing in this profile (benchmarks/README.md, "
+                           "Database section)", t, backing);
     } else if (x->skip_reason != NULL) {
         snprintf(out, max, "%s: %s", t, x->skip_reason);
     } else {
@@ -638,9 +639,9 @@ size_t bench_db_bars(const struct bench_extra *xs, size_t nx, struct bench_db_ba
                 snprintf(o->name, sizeof(o->name), "%s, %s (%s / %s, %s)", def->name, wl, def->num,
                          def->den, backings[b]);
                 o->min = def->min;
-                why_not(num, def->num, o->why, sizeof(o->why));
+                why_not(num, def->num, backings[b], o->why, sizeof(o->why));
                 if (o->why[0] == '\0') {
-                    why_not(den, def->den, o->why, sizeof(o->why));
+                    why_not(den, def->den, backings[b], o->why, sizeof(o->why));
                 }
                 if (o->why[0] != '\0') {
                     o->status = BENCH_DB_NOT_MEASURED;
