@@ -209,6 +209,9 @@ struct bench_extra {
     int fresh_conn;        /* 1: a new provider (TLS connection) per open */
     int dek_count;
     uint64_t store_bytes;
+    /* JSON "mode", "backend", "arch", "unit_bytes" of this row; NULL / 0: the kind's defaults */
+    const char *json_mode, *json_backend, *json_arch;
+    double unit_bytes;
     size_t count;          /* samples wanted */
     double window_s;       /* rates: seconds per sample */
     char label[112];
@@ -254,6 +257,8 @@ struct bench_profile {
     size_t nrot;
     size_t rot_samples;
     int rot_size;      /* 1 GiB vs 4 GiB rotation check */
+    int db;            /* database section (kind_db.c): 0 none, 1 short (bench.sh --quick), 2 full */
+    const char *only_kind; /* the only extra kind (JSON kind) this profile plans; NULL: all */
 };
 
 struct bench_plan {
@@ -368,8 +373,10 @@ int bench_print_bars(FILE *f, struct bench_cell *cells, size_t n, struct bench_e
                      double wall_seconds, const char *profile);
 /* Prints each cell kind's own section in table order (its print hook: the store's CMK/SMK ratios; kinds.c). */
 void bench_print_sections(FILE *f, struct bench_cell *cells, size_t n);
-/* Prints the extras table (output.c). */
+/* Prints the extras table (output.c): the rows of kinds without a print_section hook. */
 void bench_print_extras(FILE *f, struct bench_extra *xs, size_t nx);
+/* Prints each extra kind's own section (its print_section hook) once, in table order (kinds.c). */
+void bench_print_extra_sections(FILE *f, struct bench_extra *xs, size_t nx);
 /* Per-round ratio a_i / b_i of two cells of one group: median and order-statistic CI; -1 if unpaired
  * (rep_pair_paired of the reports library: the one pairing implementation, shared with cmk-report). */
 int bench_paired_ratio(const struct bench_cell *a, const struct bench_cell *b, double *median,
@@ -423,5 +430,45 @@ const char *bench_medium_name(enum bench_medium m);
 int bench_print_ratio(FILE *f, const char *name, int v, const struct bench_ratio *r, double bar);
 int bench_ratio_line(FILE *f, const char *name, const struct bench_cell *a,
                      const struct bench_cell *b, double bar);
+
+/*
+ * The database section (kind_db.c). bench_db_load_result reads a
+ * scripts/db/bench.sh result file (cmk-db-stats' JSON) at |path| as the
+ * result of the planned pass of |backing| that took |wall_s| seconds (the
+ * run hook then reads it instead of running bench.sh): 0, or -1 with |e| set
+ * (no such pass planned, unreadable, or no "samples" array).
+ * bench_db_wall_seconds: the summed wall time of the passes run (-1: none).
+ */
+int bench_db_load_result(const char *backing, const char *path, double wall_s, struct base_err *e);
+double bench_db_wall_seconds(void);
+
+/* The standard run's database section budget (issue 15), seconds. */
+#define BENCH_DB_BUDGET_S 120.0
+
+enum bench_db_status { BENCH_DB_NOT_MEASURED = -1, BENCH_DB_FAIL = 0, BENCH_DB_PASS = 1 };
+
+/* One bar of issue 15 on one backing and workload. */
+struct bench_db_bar {
+    char name[160];          /* "cmk-fs/gocryptfs, fio random 8 KiB, fio-randread (cmkfs-smk / gocryptfs, tmpfs)" */
+    double min;              /* the bar: median of the per-round ratios >= min */
+    enum bench_db_status status;
+    struct bench_ratio r;    /* PASS / FAIL: the paired ratio num / den */
+    char why[200];           /* not measured: why (a target not planned, skipped, too few rounds) */
+};
+
+/*
+ * bench_db_bars - the bars of issue 15 over the db rows of |xs| (other rows
+ * ignored): for each backing, bar and workload the bar covers that the plan
+ * has, the per-round paired ratio num / den (rep_pair_paired) against the
+ * bar; "not measured" with the reason when a target is not planned, did not
+ * run (its skip reason) or has fewer than REP_PAIR_MIN_ROUNDS paired rounds.
+ * Writes up to |max| into |out|; returns the count.
+ */
+size_t bench_db_bars(const struct bench_extra *xs, size_t nx, struct bench_db_bar *out, size_t max);
+/*
+ * bench_db_print_bars prints them, and for the standard profile the
+ * section's duration bar (<= BENCH_DB_BUDGET_S); returns the number failed.
+ */
+int bench_db_print_bars(FILE *f, const struct bench_extra *xs, size_t nx, const char *profile);
 
 #endif

@@ -46,7 +46,9 @@ void bench_plan_add_extra(struct bench_plan *pl, const struct bench_extra_ops *o
     x.type = ops->id;
     x.ops = ops;
     x.kind = ops->kind;
-    x.unit = ops->unit;
+    if (x.unit == NULL) {
+        x.unit = ops->unit;
+    }
     if (ops->op != NULL) {
         x.op = ops->op;
     }
@@ -145,7 +147,7 @@ int bench_extra_run(struct bench_extra *x)
     if (x->samples == NULL) {
         return skip(x, "out of memory");
     }
-    int needs_vault = strcmp(x->keys, "cmk") == 0;
+    int needs_vault = strcmp(x->keys, "cmk") == 0 && !x->ops->own_vault;
     if (needs_vault && !bench_vault_running()) {
         return skip(x, "the vault is not running");
     }

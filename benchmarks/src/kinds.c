@@ -3,6 +3,7 @@
  * planner (the cells of every group in row order, then the extras) and the
  * kinds' own printed sections.
  */
+#include <string.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -53,7 +54,11 @@ void bench_plan_cells(struct bench_plan *pl)
 
 void bench_plan_extras(struct bench_plan *pl)
 {
+    const char *only = pl->profile->only_kind;
     for (int k = 0; k < BENCH_X_COUNT; k++) {
+        if (only != NULL && strcmp(bench_extra_kinds[k]->kind, only) != 0) {
+            continue;
+        }
         if (bench_extra_kinds[k]->plan != NULL) {
             bench_extra_kinds[k]->plan(pl);
         }
@@ -65,6 +70,19 @@ void bench_print_sections(FILE *f, struct bench_cell *cells, size_t n)
     for (int k = 0; k < BENCH_KIND_COUNT; k++) {
         if (bench_cell_kinds[k]->print != NULL) {
             bench_cell_kinds[k]->print(f, cells, n);
+        }
+    }
+}
+
+void bench_print_extra_sections(FILE *f, struct bench_extra *xs, size_t nx)
+{
+    for (int k = 0; k < BENCH_X_COUNT; k++) {
+        const struct bench_extra_ops *o = bench_extra_kinds[k];
+        for (size_t i = 0; o->print_section != NULL && i < nx; i++) {
+            if (xs[i].ops == o) {
+                o->print_section(f, xs, nx);
+                break;
+            }
         }
     }
 }

@@ -42,7 +42,8 @@
     X(VAULT_RATE, vault_rate)       /* provider calls per second (kind_vault.c) */       \
     X(RSA_RATE, rsa_rate)           /* OpenSSL RSA decrypts per second (kind_vault.c) */ \
     X(ROTATION, rotation)           /* eng_store_rotate_kek, ms (kind_rotation.c) */     \
-    X(ROTATION_SIZE, rotation_size) /* the same, 1 GiB vs 4 GiB store (kind_rotation.c) */
+    X(ROTATION_SIZE, rotation_size) /* the same, 1 GiB vs 4 GiB store (kind_rotation.c) */ \
+    X(DB, db) /* fio and pgbench on filesystem targets, scripts/db/bench.sh (kind_db.c) */
 
 #define BENCH_KIND_ENUM_(id, name) BENCH_KIND_##id,
 enum bench_kind { BENCH_CELL_KINDS(BENCH_KIND_ENUM_) BENCH_KIND_COUNT };
@@ -105,6 +106,8 @@ struct bench_extra_ops {
     double unit_bytes; /* JSON "unit_bytes": 8192 for a store, else 0 */
     /* JSON "backend" (before the condition); NULL: "vault-mock" for keys cmk, else "smk" */
     const char *side;
+    /* 1: the kind starts its own vault (keys "cmk" need not the bench's vault-mock) */
+    int own_vault;
     /*
      * plan adds this kind's extras of a run with bench_plan_add_extra (in run
      * order; a kind may also add the extras of kinds it shares code with).
@@ -126,6 +129,12 @@ struct bench_extra_ops {
     void (*write_results)(struct cJSON *r, const struct bench_extra *x);
     /* print writes the kind's own line after its row of the extras table (NULL: none). */
     void (*print)(FILE *f, const struct bench_extra *x);
+    /*
+     * print_section writes the kind's own table of all its rows |xs| (other
+     * kinds' rows among them are the hook's to skip) after the extras table;
+     * a kind with it has no rows in the extras table (NULL: rows there).
+     */
+    void (*print_section)(FILE *f, struct bench_extra *xs, size_t nx);
 };
 
 /* Every kind's ops object, declared from the rows (defined in the kind's file). */

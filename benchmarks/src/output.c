@@ -51,9 +51,9 @@ static cJSON *extra_json(const struct bench_extra *x)
         snprintf(arch, sizeof(arch), "AES-KWP");
     }
     cJSON_AddStringToObject(r, "kind", x->kind);
-    cJSON_AddStringToObject(r, "mode", ops->mode);
-    cJSON_AddStringToObject(r, "backend", backend);
-    cJSON_AddStringToObject(r, "arch", arch);
+    cJSON_AddStringToObject(r, "mode", x->json_mode != NULL ? x->json_mode : ops->mode);
+    cJSON_AddStringToObject(r, "backend", x->json_backend != NULL ? x->json_backend : backend);
+    cJSON_AddStringToObject(r, "arch", x->json_arch != NULL ? x->json_arch : arch);
     cJSON_AddStringToObject(r, "direction", x->op);
     char operation[96];
     if (ops->operation != NULL) {
@@ -62,7 +62,7 @@ static cJSON *extra_json(const struct bench_extra *x)
         snprintf(operation, sizeof(operation), "%s", x->op);
     }
     cJSON_AddStringToObject(r, "operation", operation);
-    cJSON_AddNumberToObject(r, "unit_bytes", ops->unit_bytes);
+    cJSON_AddNumberToObject(r, "unit_bytes", x->unit_bytes > 0 ? x->unit_bytes : ops->unit_bytes);
     cJSON_AddNumberToObject(r, "batch", x->dek_count);
     cJSON_AddNumberToObject(r, "threads", x->threads);
     cJSON_AddStringToObject(r, "keys", x->keys);
@@ -214,6 +214,9 @@ int bench_write_csv(const char *path, struct bench_cell *cells, size_t n)
 
 void bench_print_table(FILE *f, struct bench_cell *cells, size_t n)
 {
+    if (n == 0) { /* the db profile has no cells */
+        return;
+    }
     fprintf(f, "\n%-38s %-8s %8s %9s %-19s %7s %4s\n", "cell", "dir", "unit", "GB/s", "95% CI",
             "cyc/B", "out");
     int last_group = -1;
@@ -238,16 +241,17 @@ void bench_print_table(FILE *f, struct bench_cell *cells, size_t n)
     }
 }
 
-void bench_print_extras(FILE *f, struct bench_extra *xs, size_t nx)
+/* Prints the rows of the extras table (those of kinds without a section of their own). */
+static void print_extra_rows(FILE *f, struct bench_extra *xs, size_t nx)
 {
-    if (nx == 0) {
-        return;
-    }
     fprintf(f, "\nlatency (ms) and rates (ops/s); the vault-mock runs on this machine and shares its cores\n"
                "with the client; cold open = eng_store_open + reading one unit (get, unwraps, MAC)\n");
     fprintf(f, "%-52s %5s %9s %9s %9s %9s %9s %9s\n", "cell", "n", "p50", "p90", "p99", "mean", "min", "max");
     for (size_t i = 0; i < nx; i++) {
         struct bench_extra *x = &xs[i];
+        if (x->ops->print_section != NULL) {
+            continue;
+        }
         if (x->skip_reason != NULL) {
             fprintf(f, "%-52s   skipped: %s\n", x->label, x->skip_reason);
             continue;
@@ -262,5 +266,16 @@ void bench_print_extras(FILE *f, struct bench_extra *xs, size_t nx)
         if (x->ops->print != NULL) {
             x->ops->print(f, x);
         }
+    }
+}
+
+void bench_print_extras(FILE *f, struct bench_extra *xs, size_t nx)
+{
+    size_t in_table = 0;
+    for (size_t i = 0; i < nx; i++) {
+        in_table += xs[i].ops->print_section == NULL;
+    }
+    if (in_table > 0) {
+        print_extra_rows(f, xs, nx);
     }
 }

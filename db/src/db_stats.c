@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "base_file.h"
+#include "db_bars.h"
 #include "rep_stats.h"
 
 #define MAX_SAMPLES  4096
@@ -199,16 +200,10 @@ struct bar {
     double min;
 };
 
-/* Issue 15's bars. "cmk-fs" against gocryptfs is cmk-fs under SMK. */
-static const struct bar bars[] = {
-    {"pgbench TPS CMK/SMK", "pg-", "cmkfs-cmk", "cmkfs-smk", 0.98},
-    {"cmk-fs SMK/passthrough, pgbench", "pg-", "cmkfs-smk", "cmkfs-pass", 0.95},
-    {"cmk-fs SMK/passthrough, fio sequential", "fio-seq", "cmkfs-smk", "cmkfs-pass", 0.90},
-    {"cmk-fs/gocryptfs, pgbench TPS", "pg-", "cmkfs-smk", "gocryptfs", 1.0},
-    {"cmk-fs/gocryptfs, fio random 8 KiB", "fio-rand", "cmkfs-smk", "gocryptfs", 2.0},
-    {"cmk-fs/gocryptfs, fio sequential write", "fio-seqwrite", "cmkfs-smk", "gocryptfs", 1.5},
-    {"cmk-fs/gocryptfs, not slower on any fio", "fio-", "cmkfs-smk", "gocryptfs", 1.0},
-};
+/* Issue 15's bars (db_bars.h). */
+#define DB_BAR_ROW_(name, prefix, num, den, min) {name, prefix, num, den, min},
+static const struct bar bars[] = {DB_BARS(DB_BAR_ROW_)};
+#undef DB_BAR_ROW_
 
 static int has_target(const char *t)
 {

@@ -25,6 +25,7 @@
 #define REP_H_THREADS "Thread scaling"
 #define REP_H_VAULT "Vault latency"
 #define REP_H_ROTATION "Rotation cost"
+#define REP_H_DB "Database on the filesystem targets"
 #define REP_H_CONTROLS "Compliance controls"
 #define REP_H_KATS "Known-answer tests"
 #define REP_H_GATE "Regression gate"

@@ -15,7 +15,8 @@
 /* Direction of an absolute unit: 1 higher is better, -1 lower is better, 0 unknown. */
 static int unit_direction(const char *unit)
 {
-    static const char *const up[] = {"GB/s", "MB/s", "GiB/s", "MiB/s", "ops/s", "op/s"};
+    /* tps: pgbench transactions per second (the bench's db rows) */
+    static const char *const up[] = {"GB/s", "MB/s", "GiB/s", "MiB/s", "ops/s", "op/s", "tps"};
     static const char *const down[] = {"ns", "us", "\xc2\xb5s", "ms", "s"};
     for (size_t i = 0; i < sizeof(up) / sizeof(up[0]); i++) {
         if (strcmp(unit, up[i]) == 0) {

@@ -1,7 +1,7 @@
 /*
  * rep_report.c - the report's driver (see rep_report.h): loads the inputs and
  * writes index.html and report.md, one section after another (the sections:
- * rep_sec_bench.c, rep_sec_scale.c and rep_sec_doc.c); and the cmk-report program.
+ * rep_sec_bench.c, rep_sec_scale.c, rep_sec_db.c and rep_sec_doc.c); and the cmk-report program.
  */
 #include "rep_report.h"
 
@@ -21,7 +21,8 @@ static void toc(struct rep_doc *d)
 {
     static const char *const h[] = {REP_H_SUMMARY, REP_H_ENV,     REP_H_THROUGHPUT,
                                     REP_H_RATIOS,  REP_H_CMK,     REP_H_THREADS,
-                                    REP_H_VAULT,   REP_H_ROTATION, REP_H_CONTROLS,
+                                    REP_H_VAULT,   REP_H_ROTATION, REP_H_DB,
+                                    REP_H_CONTROLS,
                                     REP_H_KATS,    REP_H_GATE};
     fprintf(d->html, "<nav><ol>\n");
     for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
@@ -152,6 +153,7 @@ int rep_report_write(const struct rep_report_opts *o, struct base_err *e, FILE *
     rr_section_threads(&d, &in);
     rr_section_vault(&d, &in);
     rr_section_rotation(&d, &in);
+    rr_section_db(&d, &in);
     rr_section_controls(&d, &in);
     rr_section_kats(&d, &in);
     rr_section_gate(&d, &in);

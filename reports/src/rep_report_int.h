@@ -52,6 +52,8 @@ void rr_section_cmk(struct rep_doc *d, const struct rr_inputs *in);
 void rr_section_threads(struct rep_doc *d, const struct rr_inputs *in);
 void rr_section_vault(struct rep_doc *d, const struct rr_inputs *in);
 void rr_section_rotation(struct rep_doc *d, const struct rr_inputs *in);
+/* The database rows (kind "db"): targets side by side, per-round paired ratios (rep_sec_db.c). */
+void rr_section_db(struct rep_doc *d, const struct rr_inputs *in);
 /* From compliance.json and gate.json (rep_sec_doc.c). */
 void rr_section_controls(struct rep_doc *d, const struct rr_inputs *in);
 /* The one-page summary: compliance.json's "summary_page" (written by cmk-compliance). */

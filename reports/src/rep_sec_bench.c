@@ -152,7 +152,8 @@ void rr_section_env(struct rep_doc *d, const struct rr_inputs *in)
         if (strcmp(c->kind, "engine") == 0 || strcmp(c->kind, "raw") == 0 ||
             strcmp(c->kind, "vault") == 0 || strcmp(c->kind, "rotation") == 0 ||
             strcmp(c->kind, "engine-aa") == 0 || strcmp(c->kind, "store-file") == 0 ||
-            strcmp(c->kind, "ceiling") == 0 || strcmp(c->unit, "ops/s") == 0 ||
+            strcmp(c->kind, "ceiling") == 0 || strcmp(c->kind, "db") == 0 ||
+            strcmp(c->unit, "ops/s") == 0 ||
             cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(c->json, "p50"))) {
             continue;
         }

@@ -204,6 +204,51 @@ Test(gate, same_machine_gates_absolute_figures)
     free(err);
 }
 
+static void write_json(const char *path, cJSON *j);
+
+/* Appends a db row (pgbench TPS, benchmarks/SCHEMA.md) with |n| samples around |tps| to bench.json |path|. */
+static void add_db_row(const char *path, double tps, uint64_t seed)
+{
+    cJSON *j = NULL;
+    struct base_err e = BASE_ERR_INIT;
+    cr_assert_eq(rep_json_load(path, &j, &e), REP_OK, "%s", e.msg);
+    double v[NS];
+    uint64_t st = seed;
+    for (int i = 0; i < NS; i++) {
+        v[i] = tps * tu_noise(&st, 0.10);
+    }
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "kind", "db");
+    cJSON_AddStringToObject(r, "mode", "tmpfs");
+    cJSON_AddStringToObject(r, "backend", "cmkfs-smk");
+    cJSON_AddStringToObject(r, "arch", "avx512");
+    cJSON_AddStringToObject(r, "direction", "pg-rw-c1");
+    cJSON_AddNumberToObject(r, "unit_bytes", 0);
+    cJSON_AddStringToObject(r, "keys", "smk");
+    cJSON_AddStringToObject(r, "label", "db tmpfs cmkfs-smk pg-rw-c1");
+    cJSON_AddStringToObject(r, "unit", "tps");
+    cJSON_AddItemToObject(r, "samples", cJSON_CreateDoubleArray(v, NS));
+    cJSON_AddItemToArray(cJSON_GetObjectItem(j, "results"), r);
+    write_json(path, j);
+}
+
+Test(gate, judges_database_tps_rows)
+{
+    /* the same machine and speed, but pgbench TPS on cmk-fs halved: the one regression */
+    struct files f;
+    setup_files(&f);
+    write_run(f.base, "cpu A", 1.0, 1.0, 1);
+    write_run(f.cur, "cpu A", 1.0, 1.0, 1);
+    add_db_row(f.base, 1000, 7);
+    add_db_row(f.cur, 500, 8);
+    char *out, *err;
+    cr_assert_eq(gate(f.base, f.cur, f.out, NULL, &out, &err), 1, "%s", out);
+    cr_assert(strstr(out, "7 metrics compared, 1 regressions") != NULL, "%s", out);
+    cr_assert(strstr(out, "db tmpfs cmkfs-smk pg-rw-c1") != NULL, "%s", out);
+    free(out);
+    free(err);
+}
+
 Test(gate, pairs_use_per_round_ratios)
 {
     const char *d = tu_tmpdir(1);

@@ -16,7 +16,7 @@
 
 static const char *const headings[] = {
     REP_H_SUMMARY, REP_H_ENV,   REP_H_THROUGHPUT, REP_H_RATIOS,   REP_H_CMK, REP_H_THREADS,
-    REP_H_VAULT,   REP_H_ROTATION, REP_H_CONTROLS, REP_H_KATS, REP_H_GATE};
+    REP_H_VAULT,   REP_H_ROTATION, REP_H_DB, REP_H_CONTROLS, REP_H_KATS, REP_H_GATE};
 #define NHEAD (sizeof(headings) / sizeof(headings[0]))
 
 static int report(const char *in, const char *extra, char **out, char **err)
@@ -46,10 +46,10 @@ Test(report, no_inputs_says_what_is_missing)
         snprintf(h, sizeof(h), "\n## %s\n", headings[i]);
         cr_assert(strstr(md, h) != NULL, "md lacks %s", h);
     }
-    /* summary, env, throughput, ratios, cmk, threads, vault, rotation, controls, kats: 10
+    /* summary, env, throughput, ratios, cmk, threads, vault, rotation, db, controls, kats: 11
      * sections without data */
-    cr_assert_eq(tu_count(html, REP_NOT_MEASURED), 10, "%zu", tu_count(html, REP_NOT_MEASURED));
-    cr_assert_eq(tu_count(md, REP_NOT_MEASURED), 10);
+    cr_assert_eq(tu_count(html, REP_NOT_MEASURED), 11, "%zu", tu_count(html, REP_NOT_MEASURED));
+    cr_assert_eq(tu_count(md, REP_NOT_MEASURED), 11);
     cr_assert(strstr(html, "gate.json not found") != NULL);
     cr_assert(strstr(html, "<svg") == NULL);
     free(html);
@@ -125,6 +125,18 @@ static void write_full_inputs(const char *d)
         "{\"kind\": \"openssl-rsa\", \"label\": \"openssl-rsa decrypt RSA-2048 1 thread\", "
         "\"threads\": 1, \"unit\": \"ops/s\", \"median\": 3500.2},"
         "{\"kind\": \"hologram\", \"mode\": \"zz\"},"
+        /* database rows: cmk-fs twice gocryptfs's speed round by round, securefs not installed */
+        "{\"kind\": \"db\", \"mode\": \"tmpfs\", \"backend\": \"cmkfs-smk\", \"arch\": \"avx512\", "
+        "\"direction\": \"fio-randread\", \"unit_bytes\": 8192, \"keys\": \"smk\", "
+        "\"unit\": \"MB/s\", \"samples\": [200, 300, 400, 250, 350], \"median\": 300, "
+        "\"ci_low\": 200, \"ci_high\": 400},"
+        "{\"kind\": \"db\", \"mode\": \"tmpfs\", \"backend\": \"gocryptfs\", \"arch\": \"n/a\", "
+        "\"direction\": \"fio-randread\", \"unit_bytes\": 8192, \"unit\": \"MB/s\", "
+        "\"samples\": [100, 160, 200, 125, 175], \"median\": 160, \"ci_low\": 100, "
+        "\"ci_high\": 200},"
+        "{\"kind\": \"db\", \"mode\": \"tmpfs\", \"backend\": \"securefs\", \"arch\": \"n/a\", "
+        "\"direction\": \"fio-randread\", \"unit_bytes\": 8192, "
+        "\"skipped\": \"securefs: not available: securefs not installed\"},"
         "{\"kind\": \"ceiling\", \"mode\": \"gcm\", \"backend\": \"ceiling\", \"arch\": \"zmm\", "
         "\"direction\": \"encrypt\", \"unit_bytes\": 8192, \"batch\": 64, \"threads\": 1, "
         "\"keys\": \"none\", \"unit\": \"GB/s\", \"widest\": true, "
@@ -201,6 +213,15 @@ Test(report, full_inputs_fill_every_section)
               "%s", md);
     cr_assert(strstr(md, "| GCM tag length not allowed | 2 |") != NULL, "%s", md);
     cr_assert(strstr(html, "<p>XTS stores do not detect tampering</p>") != NULL);
+    /* database: the targets side by side, per-round ratios (2, 1.875, 2, 2, 2 -> median 2, [1.875,
+     * 2]), the target that did not run and why */
+    cr_assert(strstr(md, "| fio-randread | MB/s | 300 [200, 400] | 160 [100, 200] | not measured |") !=
+                  NULL,
+              "%s", strstr(md, "| fio-randread"));
+    cr_assert(strstr(md, "| cmkfs-smk / gocryptfs | 2.000x [1.875, 2.000] |") != NULL, "%s",
+              strstr(md, "| cmkfs-smk /"));
+    cr_assert(strstr(md, "securefs (tmpfs backing) not measured: securefs: not available: securefs "
+                         "not installed") != NULL);
     /* plots: gcm encrypt throughput, gcm engine/raw ratio, cmk/smk, threads, vault, rotation,
      * engine/ceiling */
     static const char *const plots[] = {

@@ -1,0 +1,23 @@
+/*
+ * db_bars.h - the bars of issue 15 on the database bench, one list for both
+ * places that judge them: cmk-db-stats (make db-bench, db/src/db_stats.c)
+ * and cmk-bench's database kind (benchmarks/src/kind_db.c).
+ *
+ * X(NAME, PREFIX, NUM, DEN, MIN): the bar NAME covers every workload whose
+ * name starts with PREFIX; it passes when the median of the per-round
+ * ratios target NUM / target DEN reaches MIN. "cmk-fs" against gocryptfs is
+ * cmk-fs under SMK.
+ */
+#ifndef DB_BARS_H
+#define DB_BARS_H
+
+#define DB_BARS(X)                                                                     \
+    X("pgbench TPS CMK/SMK", "pg-", "cmkfs-cmk", "cmkfs-smk", 0.98)                    \
+    X("cmk-fs SMK/passthrough, pgbench", "pg-", "cmkfs-smk", "cmkfs-pass", 0.95)       \
+    X("cmk-fs SMK/passthrough, fio sequential", "fio-seq", "cmkfs-smk", "cmkfs-pass", 0.90) \
+    X("cmk-fs/gocryptfs, pgbench TPS", "pg-", "cmkfs-smk", "gocryptfs", 1.0)           \
+    X("cmk-fs/gocryptfs, fio random 8 KiB", "fio-rand", "cmkfs-smk", "gocryptfs", 2.0) \
+    X("cmk-fs/gocryptfs, fio sequential write", "fio-seqwrite", "cmkfs-smk", "gocryptfs", 1.5) \
+    X("cmk-fs/gocryptfs, not slower on any fio", "fio-", "cmkfs-smk", "gocryptfs", 1.0)
+
+#endif
