@@ -42,7 +42,7 @@ static CURLcode fuzz_perform(CURL *c);
 static CURLcode fuzz_getinfo(CURL *c, CURLINFO info, void *out);
 #undef curl_easy_perform
 #undef curl_easy_getinfo
-#define curl_easy_perform(c) fuzz_perform(c)
+#define curl_easy_perform(c)            fuzz_perform(c)
 #define curl_easy_getinfo(c, info, out) fuzz_getinfo((c), (info), (out))
 
 #include "../engine/src/kek_http.c"
@@ -52,7 +52,7 @@ static CURLcode fuzz_getinfo(CURL *c, CURLINFO info, void *out);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-#define FUZZ_KEY "kek"
+#define FUZZ_KEY     "kek"
 #define FUZZ_VERSION "0123456789abcdef0123456789abcdef"
 
 static const long statuses[] = {200, 200, 200, 200, 400, 401, 403, 404, 429, 500, 503, 302, 0};
@@ -197,7 +197,8 @@ static void retry_after(const char *v, size_t len)
     }
 }
 
-/* The base64url decoder the provider uses and kid_version on the body as a string, with a round trip. */
+/* The base64url decoder the provider uses and kid_version on the body as a string, with a round
+ * trip. */
 static void direct(const char *text)
 {
     uint8_t out[ENG_WRAPPED_MAX];
@@ -256,8 +257,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (op == 0 || op == 1) {
         struct eng_kek_ref got;
         rc = eng_kek_get(prov, op == 0 ? NULL : FUZZ_VERSION, &got);
-        if (rc == 0 && (!valid_version(got.version) ||
-                        (op == 1 && strcmp(got.version, FUZZ_VERSION) != 0))) {
+        if (rc == 0 &&
+            (!valid_version(got.version) || (op == 1 && strcmp(got.version, FUZZ_VERSION) != 0))) {
             abort();
         }
     } else {

@@ -42,10 +42,9 @@ static int same_table(const struct eng_keytable *a, const struct eng_keytable *b
 {
     if (a->generation != b->generation || memcmp(a->store_id, b->store_id, ENG_KT_ID_BYTES) != 0 ||
         a->mode != b->mode || a->integrity != b->integrity || a->unit_size != b->unit_size ||
-        a->num_units != b->num_units ||
-        a->extent_units != b->extent_units || a->num_extents != b->num_extents ||
-        a->num_slots != b->num_slots || a->next_dek_id != b->next_dek_id ||
-        !same_wrapped(&a->mac_key, &b->mac_key) ||
+        a->num_units != b->num_units || a->extent_units != b->extent_units ||
+        a->num_extents != b->num_extents || a->num_slots != b->num_slots ||
+        a->next_dek_id != b->next_dek_id || !same_wrapped(&a->mac_key, &b->mac_key) ||
         a->num_records != b->num_records) {
         return 0;
     }

@@ -45,8 +45,8 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <stdint.h>
@@ -67,8 +67,8 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
-#define FIXED_NOW 1767225600 /* 2026-01-01T00:00:00Z */
-#define MAX_PARAMS 16
+#define FIXED_NOW   1767225600 /* 2026-01-01T00:00:00Z */
+#define MAX_PARAMS  16
 #define MAX_HEADERS 16
 
 static const char officer[] = "fuzz-officer-token-0001";
@@ -255,7 +255,8 @@ static void split_query(char *q, struct fuzz_req *f)
 
 static void die(const char *what, const char *err)
 {
-    fprintf(stderr, "fuzz_vault_api: %s%s%s\n", what, err != NULL ? ": " : "", err != NULL ? err : "");
+    fprintf(stderr, "fuzz_vault_api: %s%s%s\n", what, err != NULL ? ": " : "",
+            err != NULL ? err : "");
     exit(1);
 }
 
@@ -390,9 +391,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     reset_runtime();
 
     setup_call("POST", "/keys/k1/create", "{\"kty\":\"RSA\",\"key_size\":2048}");
-    setup_call("POST", "/keys/k2/create", "{\"kty\":\"RSA-HSM\",\"key_size\":2048,"
-                                          "\"key_ops\":[\"wrapKey\",\"unwrapKey\"],"
-                                          "\"tags\":{\"team\":\"fuzz\"}}");
+    setup_call("POST", "/keys/k2/create",
+               "{\"kty\":\"RSA-HSM\",\"key_size\":2048,"
+               "\"key_ops\":[\"wrapKey\",\"unwrapKey\"],"
+               "\"tags\":{\"team\":\"fuzz\"}}");
     setup_call("POST", "/keys/k2/rotate", NULL);
     setup_call("POST", "/keys/gone/create", "{\"kty\":\"RSA\"}");
     setup_call("DELETE", "/keys/gone", NULL);

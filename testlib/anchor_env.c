@@ -16,7 +16,6 @@ static char anchor_root[256];
 
 /* (A hook's symbols are named after its line: keep these off valgrind_timeouts.c's lines.) */
 
-
 ReportHook(PRE_ALL)(struct criterion_test_set *set)
 {
     (void)set;

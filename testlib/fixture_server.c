@@ -59,7 +59,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         const char *a = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
         snprintf(r->auth, sizeof(r->auth), "%s", a != NULL ? a : "");
     }
-    struct fx_reply rep = {500, "{\"error\":{\"code\":\"NoFixture\",\"message\":\"no fixture left\"}}", NULL, 0};
+    struct fx_reply rep = {
+        500, "{\"error\":{\"code\":\"NoFixture\",\"message\":\"no fixture left\"}}", NULL, 0};
     if (s->qi < s->qn) {
         rep = s->q[s->qi];
         rep.body = s->bodies[s->qi];
@@ -74,7 +75,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         return MHD_NO; /* drop */
     }
     struct MHD_Response *resp = MHD_create_response_from_buffer(
-        rep.body ? strlen(rep.body) : 0, (void *)(uintptr_t)(rep.body ? rep.body : ""), MHD_RESPMEM_MUST_COPY);
+        rep.body ? strlen(rep.body) : 0, (void *)(uintptr_t)(rep.body ? rep.body : ""),
+        MHD_RESPMEM_MUST_COPY);
     MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
     if (rep.retry_after != NULL) {
         MHD_add_response_header(resp, "Retry-After", rep.retry_after);

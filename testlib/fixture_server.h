@@ -11,8 +11,8 @@
 #define FX_MAX 64
 
 struct fx_reply {
-    int status;           /* 0: drop the connection without answering */
-    const char *body;     /* copied */
+    int status;              /* 0: drop the connection without answering */
+    const char *body;        /* copied */
     const char *retry_after; /* NULL: no Retry-After header */
     unsigned delay_ms;
 };

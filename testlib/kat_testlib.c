@@ -1,11 +1,13 @@
 /*
  * kat_testlib.c - helpers for the known-answer test suites (tests only).
  */
+#include "kat_testlib.h"
+
 #include <criterion/criterion.h>
 #include <criterion/logging.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <openssl/evp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +16,6 @@
 
 #include "base_codec.h"
 #include "eng_cpu.h"
-#include "kat_testlib.h"
 
 #define PYCA_DEFAULT "/usr/lib/python3/dist-packages/cryptography_vectors"
 
@@ -121,9 +122,9 @@ int tl_pyca_aes(char *out, size_t max_out_len)
     return n > 0 && (size_t)n < max_out_len && is_dir(out);
 }
 
-int tl_ref_crypt(const char *cipher, int enc, const uint8_t *key, const uint8_t *iv,
-                 size_t iv_len, const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len,
-                 uint8_t *out, uint8_t *tag, size_t tag_len)
+int tl_ref_crypt(const char *cipher, int enc, const uint8_t *key, const uint8_t *iv, size_t iv_len,
+                 const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len, uint8_t *out,
+                 uint8_t *tag, size_t tag_len)
 {
     EVP_CIPHER *c = EVP_CIPHER_fetch(NULL, cipher, NULL);
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();

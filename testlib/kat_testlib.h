@@ -31,7 +31,6 @@ size_t tl_paths(enum eng_mode mode, struct tl_path *out, size_t max_out);
 /* tl_path_name writes "ipsec-mb/avx512" into |out|; returns |out|. */
 const char *tl_path_name(const struct tl_path *p, char *out, size_t max_out_len);
 
-
 /*
  * tl_hex decodes the hex literal |hex| (whitespace allowed between digits)
  * into |out| and returns the byte count. A malformed literal or one longer
@@ -67,9 +66,9 @@ int tl_pyca_aes(char *out, size_t max_out_len);
  * |tag|, decrypt checks them. Returns 1 on success (decrypt: tag matched),
  * 0 otherwise.
  */
-int tl_ref_crypt(const char *cipher, int enc, const uint8_t *key, const uint8_t *iv,
-                 size_t iv_len, const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len,
-                 uint8_t *out, uint8_t *tag, size_t tag_len);
+int tl_ref_crypt(const char *cipher, int enc, const uint8_t *key, const uint8_t *iv, size_t iv_len,
+                 const uint8_t *aad, size_t aad_len, const uint8_t *in, size_t len, uint8_t *out,
+                 uint8_t *tag, size_t tag_len);
 
 /*
  * tl_note prints one line "[KAT ] ..." to stderr, where `make test` shows

@@ -22,6 +22,4 @@ size_t tu_key_len(enum eng_mode mode);
 size_t tu_iv_len(enum eng_mode mode);
 void tu_random_key(struct tu_rng *r, enum eng_mode mode, uint8_t *key);
 
-
-
 #endif

@@ -10,7 +10,8 @@
 #include "kat_testlib.h"
 #include "tl_files.h"
 
-/* The hex value that ends the line at |s|, into |out|: its length, 0 if it is not hex or too long. */
+/* The hex value that ends the line at |s|, into |out|: its length, 0 if it is not hex or too long.
+ */
 static size_t unhex(const char *s, uint8_t *out, size_t max)
 {
     size_t n = 0;
@@ -157,7 +158,8 @@ int tl_gcm_rsp_read(const char *path, struct tl_aead_set *out, char *why, size_t
         }
         size_t *len = NULL;
         uint8_t **buf = cur != NULL ? gcm_field(cur, line, &len) : NULL;
-        if (buf == NULL || *buf != NULL || base_hex_decode_alloc(value, strlen(value), buf, len, NULL, NULL) != 0) {
+        if (buf == NULL || *buf != NULL ||
+            base_hex_decode_alloc(value, strlen(value), buf, len, NULL, NULL) != 0) {
             rc = -1;
             break;
         }

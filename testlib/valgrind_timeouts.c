@@ -19,11 +19,13 @@ ReportHook(PRE_ALL)(struct criterion_test_set *set)
     if (!vmt_under_valgrind()) {
         return;
     }
-    FOREACH_SET(struct criterion_suite_set *ss, set->suites) {
+    FOREACH_SET(struct criterion_suite_set * ss, set->suites)
+    {
         if (ss->suite.data != NULL && ss->suite.data->timeout > 0) {
             ss->suite.data->timeout *= VMT_VALGRIND_SLOWDOWN;
         }
-        FOREACH_SET(struct criterion_test *t, ss->tests) {
+        FOREACH_SET(struct criterion_test * t, ss->tests)
+        {
             if (t->data != NULL && t->data->timeout > 0) {
                 t->data->timeout *= VMT_VALGRIND_SLOWDOWN;
             }

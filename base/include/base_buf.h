@@ -69,10 +69,12 @@ void base_buf_init_alloc(struct base_buf *b, size_t max, unsigned flags,
  */
 int base_buf_reserve(struct base_buf *b, size_t extra, struct base_err *e);
 
-/* base_buf_append adds |n| bytes from |p| (|p| may be NULL when n == 0). Errors as base_buf_reserve. */
+/* base_buf_append adds |n| bytes from |p| (|p| may be NULL when n == 0). Errors as
+ * base_buf_reserve. */
 int base_buf_append(struct base_buf *b, const void *p, size_t n, struct base_err *e);
 
-/* base_buf_append_str adds strlen(|s|) bytes of |s| (without its NUL). Errors as base_buf_append. */
+/* base_buf_append_str adds strlen(|s|) bytes of |s| (without its NUL). Errors as base_buf_append.
+ */
 int base_buf_append_str(struct base_buf *b, const char *s, struct base_err *e);
 
 /*
@@ -89,7 +91,8 @@ int base_buf_vprintf(struct base_buf *b, struct base_err *e, const char *fmt, va
 /* base_buf_str returns the contents as a C string; "" while the buffer is empty. */
 const char *base_buf_str(const struct base_buf *b);
 
-/* base_buf_reset empties the buffer (wiping the contents under BASE_BUF_WIPE) and keeps its memory. */
+/* base_buf_reset empties the buffer (wiping the contents under BASE_BUF_WIPE) and keeps its memory.
+ */
 void base_buf_reset(struct base_buf *b);
 
 /*

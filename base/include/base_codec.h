@@ -100,8 +100,8 @@ long base_b64url_decoded_len(const char *in, size_t in_len);
  * bytes do not fit |out_cap|. On error |out| holds nothing of the input
  * (it is wiped up to out_cap if anything was written).
  */
-int base_b64url_decode(const char *in, size_t in_len, uint8_t *out, size_t out_cap,
-                       size_t *out_len, struct base_err *e);
+int base_b64url_decode(const char *in, size_t in_len, uint8_t *out, size_t out_cap, size_t *out_len,
+                       struct base_err *e);
 
 /*
  * base_b64url_decode_alloc is base_b64url_decode into a new malloc'd block

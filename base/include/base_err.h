@@ -73,7 +73,7 @@ enum base_err_category {
  * module's: BASE_ERR_ENUM_ROW makes the enum constant name = BASE_CODE(BASE_CAT_<category>,
  * number), BASE_ERR_TABLE_ROW the struct base_err_row {name, "name", message}.
  */
-#define BASE_ERR_ENUM_ROW(name, cat, num, msg) name = BASE_CODE(BASE_CAT_##cat, num),
+#define BASE_ERR_ENUM_ROW(name, cat, num, msg)  name = BASE_CODE(BASE_CAT_##cat, num),
 #define BASE_ERR_TABLE_ROW(name, cat, num, msg) {name, #name, msg},
 
 enum base_err_code { BASE_ERRORS(BASE_ERR_ENUM_ROW) };
@@ -89,7 +89,10 @@ struct base_err {
     unsigned long line;         /* 1-based line of the input text at fault (parsers), 0 if none */
 };
 
-#define BASE_ERR_INIT {0, 0, "", {0}, 0}
+#define BASE_ERR_INIT    \
+    {                    \
+        0, 0, "", {0}, 0 \
+    }
 
 /* base_err_clear resets |e| to BASE_OK with an empty message. NULL is a no-op. */
 void base_err_clear(struct base_err *e);
@@ -117,7 +120,8 @@ int base_err_prefix(struct base_err *e, const char *fmt, ...) __attribute__((for
 /* base_err_category returns the category of |code| (its upper byte). */
 enum base_err_category base_err_category(int code);
 
-/* base_strerror returns a static message for a base code; "unknown error" for others. Never NULL. */
+/* base_strerror returns a static message for a base code; "unknown error" for others. Never NULL.
+ */
 const char *base_strerror(int code);
 
 /* base_err_name returns the symbolic name of a base code ("BASE_ERR_CAP"); "?" for others. */
@@ -145,7 +149,7 @@ const struct base_err_row *base_err_row_of(const struct base_err_row *rows, size
 int base_err_exit_code(int code);
 
 #define BASE_STR_(x) #x
-#define BASE_STR(x) BASE_STR_(x)
+#define BASE_STR(x)  BASE_STR_(x)
 /* BASE_HERE is the "file:line" of the place it is written, for the |where| argument. */
 #define BASE_HERE (__FILE__ ":" BASE_STR(__LINE__))
 /* BASE_FAIL(e, code, fmt, ...) is base_err_set with |where| = here. */

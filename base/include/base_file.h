@@ -26,9 +26,9 @@
 extern "C" {
 #endif
 
-#define BASE_FILE_REGULAR 1u  /* refuse anything but a regular file (FIFO, device, folder) */
+#define BASE_FILE_REGULAR  1u /* refuse anything but a regular file (FIFO, device, folder) */
 #define BASE_FILE_NOFOLLOW 2u /* refuse a symbolic link as the last path component */
-#define BASE_FILE_WIPE 4u     /* secret contents: wipe every scratch and partial block */
+#define BASE_FILE_WIPE     4u /* secret contents: wipe every scratch and partial block */
 
 /*
  * base_file_read reads the file at |path| (at most |max| bytes) into a new
@@ -44,8 +44,8 @@ int base_file_read(const char *path, size_t max, unsigned flags, char **out, siz
  * current offset; not closed). |name| stands for the file in messages.
  * BASE_FILE_NOFOLLOW does not apply (the file is already open).
  */
-int base_fd_read(int fd, const char *name, size_t max, unsigned flags, char **out,
-                 size_t *out_len, struct base_err *e);
+int base_fd_read(int fd, const char *name, size_t max, unsigned flags, char **out, size_t *out_len,
+                 struct base_err *e);
 
 /*
  * base_fd_read_buf appends the rest of |fd| to |b|, whose own cap applies

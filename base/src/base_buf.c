@@ -8,8 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void base_buf_init_alloc(struct base_buf *b, size_t max, unsigned flags,
-                         const struct base_alloc *a)
+void base_buf_init_alloc(struct base_buf *b, size_t max, unsigned flags, const struct base_alloc *a)
 {
     b->data = NULL;
     b->len = 0;
@@ -66,12 +65,14 @@ int base_buf_reserve(struct base_buf *b, size_t extra, struct base_err *e)
     if (b->a == NULL && !(b->flags & BASE_BUF_WIPE)) {
         nb = realloc(b->data, cap);
         if (nb == NULL) {
-            return base_err_set(e, BASE_ERR_NOMEM, BASE_HERE, "out of memory growing a buffer to %zu bytes", cap);
+            return base_err_set(e, BASE_ERR_NOMEM, BASE_HERE,
+                                "out of memory growing a buffer to %zu bytes", cap);
         }
     } else {
         nb = blk_alloc(b, cap);
         if (nb == NULL) {
-            return base_err_set(e, BASE_ERR_NOMEM, BASE_HERE, "out of memory growing a buffer to %zu bytes", cap);
+            return base_err_set(e, BASE_ERR_NOMEM, BASE_HERE,
+                                "out of memory growing a buffer to %zu bytes", cap);
         }
         if (b->data != NULL) {
             memcpy(nb, b->data, b->len);

@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- hex -------------------------------------------------------------------------------------- */
+/* ---- hex --------------------------------------------------------------------------------------
+ */
 
 static int hex_nibble(char c)
 {
@@ -84,8 +85,8 @@ int base_hex_decode(const char *hex, size_t len, uint8_t *out, size_t out_cap, s
         return base_err_set(e, code, BASE_HERE, "odd number of hex digits (%zu)", len);
     }
     if (len / 2 > out_cap) {
-        return base_err_set(e, BASE_ERR_CAP, BASE_HERE,
-                            "hex string decodes to %zu bytes, cap %zu", len / 2, out_cap);
+        return base_err_set(e, BASE_ERR_CAP, BASE_HERE, "hex string decodes to %zu bytes, cap %zu",
+                            len / 2, out_cap);
     }
     for (size_t i = 0; i < len / 2; i++) {
         out[i] = (uint8_t)((hex_nibble(hex[2 * i]) << 4) | hex_nibble(hex[2 * i + 1]));
@@ -129,7 +130,8 @@ void base_uuid4(char out[37], uint8_t b[16])
     }
 }
 
-/* ---- base64url -------------------------------------------------------------------------------- */
+/* ---- base64url --------------------------------------------------------------------------------
+ */
 
 #define B64_MAX_IN ((size_t)INT32_MAX / 2)
 
@@ -193,8 +195,8 @@ char *base_b64url_encode_alloc(const uint8_t *in, size_t len)
 
 static int url_char_ok(char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 /* Length checks shared by the decoders: |*data_len| = characters before the padding. */
@@ -263,8 +265,8 @@ static void dec_validated(const char *in, size_t n, uint8_t *out)
     OPENSSL_cleanse(dec, sizeof(dec));
 }
 
-int base_b64url_decode(const char *in, size_t in_len, uint8_t *out, size_t out_cap,
-                       size_t *out_len, struct base_err *e)
+int base_b64url_decode(const char *in, size_t in_len, uint8_t *out, size_t out_cap, size_t *out_len,
+                       struct base_err *e)
 {
     size_t n;
     if (b64_lengths(in, in_len, &n, e) != 0) {

@@ -20,8 +20,8 @@ void base_err_clear(struct base_err *e)
 }
 
 __attribute__((format(printf, 5, 0))) static void err_vset(struct base_err *e, int code,
-                                                            int sys_errno, const char *where,
-                                                            const char *fmt, va_list ap)
+                                                           int sys_errno, const char *where,
+                                                           const char *fmt, va_list ap)
 {
     e->code = code;
     e->sys_errno = sys_errno;
@@ -127,11 +127,11 @@ const char *base_err_name(int code)
 int base_err_exit_code(int code)
 {
     switch (base_err_category(code)) {
-    case BASE_CAT_OK:
-        return 0;
-    case BASE_CAT_USAGE:
-        return 2;
-    default:
-        return 1;
+        case BASE_CAT_OK:
+            return 0;
+        case BASE_CAT_USAGE:
+            return 2;
+        default:
+            return 1;
     }
 }

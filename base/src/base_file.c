@@ -21,8 +21,7 @@ int base_fd_read_buf(int fd, const char *name, unsigned flags, struct base_buf *
             return base_err_set_sys(e, BASE_ERR_IO, en, BASE_HERE, "%s: %s", name, strerror(en));
         }
         if (!S_ISREG(st.st_mode)) {
-            return base_err_set(e, BASE_ERR_NOT_REGULAR, BASE_HERE, "%s: not a regular file",
-                                name);
+            return base_err_set(e, BASE_ERR_NOT_REGULAR, BASE_HERE, "%s: not a regular file", name);
         }
     }
     size_t start = b->len;
@@ -83,8 +82,8 @@ int base_fd_read_buf(int fd, const char *name, unsigned flags, struct base_buf *
     return -1;
 }
 
-int base_fd_read(int fd, const char *name, size_t max, unsigned flags, char **out,
-                 size_t *out_len, struct base_err *e)
+int base_fd_read(int fd, const char *name, size_t max, unsigned flags, char **out, size_t *out_len,
+                 struct base_err *e)
 {
     *out = NULL;
     if (out_len != NULL) {
@@ -133,8 +132,8 @@ int base_file_read(const char *path, size_t max, unsigned flags, char **out, siz
             return base_err_set_sys(e, BASE_ERR_NOT_REGULAR, en, BASE_HERE,
                                     "%s: not a regular file", path);
         }
-        return base_err_set_sys(e, en == ENOENT ? BASE_ERR_NOT_FOUND : BASE_ERR_IO, en,
-                                BASE_HERE, "%s: %s", path, strerror(en));
+        return base_err_set_sys(e, en == ENOENT ? BASE_ERR_NOT_FOUND : BASE_ERR_IO, en, BASE_HERE,
+                                "%s: %s", path, strerror(en));
     }
     if (flags & BASE_FILE_REGULAR) {
         int fl = fcntl(fd, F_GETFL);

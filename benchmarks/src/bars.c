@@ -52,8 +52,8 @@ struct bench_cell *bench_find_cipher_of(struct bench_cell *cells, size_t n,
     for (size_t i = 0; i < n; i++) {
         struct bench_cell *c = &cells[i];
         if (c->kind == BENCH_KIND_ENGINE && !c->twin && c->skip_reason == NULL && c->nsamples > 0 &&
-            c->group == s->group && c->ran_backend == s->ran_backend && c->ran_arch == s->ran_arch &&
-            c->threads == 1) {
+            c->group == s->group && c->ran_backend == s->ran_backend &&
+            c->ran_arch == s->ran_arch && c->threads == 1) {
             return c;
         }
     }

@@ -25,8 +25,8 @@
  */
 enum bench_err_code {
     BENCH_ERR_LIB = BASE_CODE(BASE_CAT_INTERNAL, 0x81), /* the engine, OpenSSL or ipsec-mb failed */
-    BENCH_ERR_VAULT = BASE_CODE(BASE_CAT_IO, 0x81),     /* the bench's vault-mock failed or is down */
-    BENCH_ERR_CPU = BASE_CODE(BASE_CAT_USAGE, 0x81),    /* this CPU (or ENG_ARCH) lacks the path */
+    BENCH_ERR_VAULT = BASE_CODE(BASE_CAT_IO, 0x81),  /* the bench's vault-mock failed or is down */
+    BENCH_ERR_CPU = BASE_CODE(BASE_CAT_USAGE, 0x81), /* this CPU (or ENG_ARCH) lacks the path */
 };
 
 /* bench_fail_lib sets |e| to BENCH_ERR_LIB "|what|: <the engine's last error>"; returns -1. */
@@ -53,12 +53,12 @@ struct bench_cell {
     size_t unit_bytes;
     size_t batch;
     int threads;
-    const char *keys; /* "none"; store cells: "smk", "cmk", "cmk-reval1s" */
-    enum bench_medium medium;  /* store cells only */
-    unsigned revalidate_s;     /* store cells only */
-    int twin;                  /* 1: the A/A twin of the cell before it (same work) */
-    int width_bits;            /* ceiling cells: 128 (xmm), 256 (ymm), 512 (zmm) */
-    long vault_calls;          /* CMK store cells: vault requests while measured (-1: n/a) */
+    const char *keys;         /* "none"; store cells: "smk", "cmk", "cmk-reval1s" */
+    enum bench_medium medium; /* store cells only */
+    unsigned revalidate_s;    /* store cells only */
+    int twin;                 /* 1: the A/A twin of the cell before it (same work) */
+    int width_bits;           /* ceiling cells: 128 (xmm), 256 (ymm), 512 (zmm) */
+    long vault_calls;         /* CMK store cells: vault requests while measured (-1: n/a) */
     int group;
     char label[96];
     /* run state: one per thread (own buffers and cipher; same key) */
@@ -70,7 +70,8 @@ struct bench_cell {
     size_t nsamples;
     double gbps[BENCH_MAX_SAMPLES];
     double cpb[BENCH_MAX_SAMPLES];
-    double mean_gbps[BENCH_MAX_SAMPLES]; /* batch bytes over the mean batch time (counts slow batches) */
+    double mean_gbps[BENCH_MAX_SAMPLES]; /* batch bytes over the mean batch time (counts slow
+                                            batches) */
     /* statistics (filled by bench_stats) */
     double median, min, max, q1, q3, ci_lo, ci_hi, cpb_median;
     size_t outliers; /* samples outside [q1 - 1.5 IQR, q3 + 1.5 IQR]: reported, kept */
@@ -159,9 +160,11 @@ const char *bench_tmpdir(void);
 void bench_tmpdir_remove(void);
 /* bench_remove_tree removes |path| and everything below it (rm -rf). */
 void bench_remove_tree(const char *path);
-/* bench_new_store_dir writes a fresh folder name under bench_tmpdir() into |out|; NULL on failure. */
+/* bench_new_store_dir writes a fresh folder name under bench_tmpdir() into |out|; NULL on failure.
+ */
 char *bench_new_store_dir(char *out, size_t max);
-/* bench_vault_call sends a request as |who| (a tokens.json name) to the bench's vault; the HTTP status. */
+/* bench_vault_call sends a request as |who| (a tokens.json name) to the bench's vault; the HTTP
+ * status. */
 long bench_vault_call(const char *who, const char *method, const char *path, const char *body);
 /* bench_vault_create_key creates RSA key |name| as keyofficer; the HTTP status (0: no vault). */
 long bench_vault_create_key(const char *name, int bits);
@@ -176,7 +179,8 @@ struct eng_kek_provider *bench_open_provider(const char *keys, int bits, struct 
 /* bench_vault_requests: the requests a vault provider sent so far (0 for others; store.c). */
 uint64_t bench_vault_requests(const struct eng_kek_provider *p);
 struct eng_store_config;
-/* bench_store_config: defaults, then 8 KiB units, |units|, |extent_units|, |revalidate_s| (0: default). */
+/* bench_store_config: defaults, then 8 KiB units, |units|, |extent_units|, |revalidate_s| (0:
+ * default). */
 void bench_store_config(struct eng_store_config *cfg, enum eng_mode mode, uint64_t units,
                         uint32_t extent_units, unsigned revalidate_s);
 /*
@@ -198,29 +202,29 @@ int bench_make_store(struct eng_kek_provider *kek, enum eng_mode mode, uint32_t 
 struct bench_extra {
     enum bench_extra_type type;
     const struct bench_extra_ops *ops; /* its kind's ops (set by bench_plan_add_extra) */
-    const char *kind;      /* JSON kind */
-    const char *keys;      /* "smk", "cmk", "none" */
-    const char *op;        /* operation name */
-    const char *condition; /* "" or e.g. "fault 10 ms", "throttled", "new connection" */
-    int rsa_bits;          /* 0: none (SMK) */
+    const char *kind;                  /* JSON kind */
+    const char *keys;                  /* "smk", "cmk", "none" */
+    const char *op;                    /* operation name */
+    const char *condition;             /* "" or e.g. "fault 10 ms", "throttled", "new connection" */
+    int rsa_bits;                      /* 0: none (SMK) */
     int threads;
     int fault_ms;
-    int throttle;          /* 1: vault throttled to a low limit */
-    int fresh_conn;        /* 1: a new provider (TLS connection) per open */
+    int throttle;   /* 1: vault throttled to a low limit */
+    int fresh_conn; /* 1: a new provider (TLS connection) per open */
     int dek_count;
     uint64_t store_bytes;
     /* JSON "mode", "backend", "arch", "unit_bytes" of this row; NULL / 0: the kind's defaults */
     const char *json_mode, *json_backend, *json_arch;
     double unit_bytes;
-    size_t count;          /* samples wanted */
-    double window_s;       /* rates: seconds per sample */
+    size_t count;    /* samples wanted */
+    double window_s; /* rates: seconds per sample */
     char label[112];
     /* results */
     const char *unit;
     double *samples;
     size_t nsamples;
     double p50, p90, p99, mean, min, max, ci_lo, ci_hi;
-    double extra_value;    /* ROTATION_SIZE: the large store's median; VAULT_RATE: mean connections */
+    double extra_value; /* ROTATION_SIZE: the large store's median; VAULT_RATE: mean connections */
     const char *skip_reason;
     char note[160];
 };
@@ -256,8 +260,8 @@ struct bench_profile {
     int rot_deks[4];
     size_t nrot;
     size_t rot_samples;
-    int rot_size;      /* 1 GiB vs 4 GiB rotation check */
-    int db;            /* database section (kind_db.c): 0 none, 1 short (bench.sh --quick), 2 full */
+    int rot_size; /* 1 GiB vs 4 GiB rotation check */
+    int db;       /* database section (kind_db.c): 0 none, 1 short (bench.sh --quick), 2 full */
     const char *only_kind; /* the only extra kind (JSON kind) this profile plans; NULL: all */
 };
 
@@ -278,7 +282,8 @@ struct bench_plan {
  * extra |x| of kind |ops|: sets its type, ops, JSON kind, unit, operation
  * (if the kind fixes it), label, one thread unless said. Both in cell.c.
  */
-/* bench_profile_rsa_sizes: the RSA sizes the extras of |p| use (2048, 3072 and, with all_rsa, 4096). */
+/* bench_profile_rsa_sizes: the RSA sizes the extras of |p| use (2048, 3072 and, with all_rsa,
+ * 4096). */
 size_t bench_profile_rsa_sizes(const struct bench_profile *p, const int **sizes);
 void bench_plan_add(struct bench_plan *pl, const struct bench_kind_ops *ops, struct bench_cell c);
 void bench_plan_add_extra(struct bench_plan *pl, const struct bench_extra_ops *ops,
@@ -298,9 +303,9 @@ void bench_plan_extras(struct bench_plan *pl);
  * The AES ceiling (ceiling.c): plain AES-256 rounds over 8 independent
  * streams of |width_bits| registers, no mode around them. supported: 1 when
  * this CPU has the width within the ENG_ARCH cap (128: path avx or wider,
- * 256: vaes-avx2 or wider, 512: avx512); widest: the widest it has; chunk: bytes per step (|len| of a
- * run must be a multiple); run: -1 when unsupported or |len| is not a
- * multiple. |rk|: 15 round keys, each 16 bytes broadcast to 64.
+ * 256: vaes-avx2 or wider, 512: avx512); widest: the widest it has; chunk: bytes per step (|len| of
+ * a run must be a multiple); run: -1 when unsupported or |len| is not a multiple. |rk|: 15 round
+ * keys, each 16 bytes broadcast to 64.
  */
 #define BENCH_CEILING_STREAMS 8
 int bench_ceiling_supported(int width_bits);
@@ -330,7 +335,8 @@ double bench_now(void);
 uint64_t bench_rdtsc(void);
 double bench_tsc_hz(void); /* calibrated once against CLOCK_MONOTONIC */
 
-/* Environment capture (env.c) and output (output.c: bench.json, CSV, tables; barsprint.c: the bars). */
+/* Environment capture (env.c) and output (output.c: bench.json, CSV, tables; barsprint.c: the
+ * bars). */
 struct bench_env {
     char cpu_model[128];
     char cpu_flags[160];
@@ -360,25 +366,29 @@ struct bench_env {
 void bench_affinity_widen(cpu_set_t *saved);
 void bench_affinity_restore(const cpu_set_t *saved);
 void bench_env_capture(struct bench_env *e, const char *profile, const char *commit);
-/* bench_loadavg writes /proc/loadavg's 1, 5 and 15 minute figures as "0.12 0.30 0.25" ("" if unreadable). */
+/* bench_loadavg writes /proc/loadavg's 1, 5 and 15 minute figures as "0.12 0.30 0.25" ("" if
+ * unreadable). */
 void bench_loadavg(char *out, size_t out_len);
 int bench_write_json(const char *path, const struct bench_env *e, struct bench_cell *cells,
                      size_t n, struct bench_extra *xs, size_t nx, double wall_seconds);
-/* bench_extra_write_percentiles adds "p50", "p90", "p99" (a write_results hook of latency kinds). */
+/* bench_extra_write_percentiles adds "p50", "p90", "p99" (a write_results hook of latency kinds).
+ */
 void bench_extra_write_percentiles(struct cJSON *r, const struct bench_extra *x);
 int bench_write_csv(const char *path, struct bench_cell *cells, size_t n);
 void bench_print_table(FILE *f, struct bench_cell *cells, size_t n);
 /* Prints the bars (ratios measured in this run) and returns the number failed. */
 int bench_print_bars(FILE *f, struct bench_cell *cells, size_t n, struct bench_extra *xs, size_t nx,
                      double wall_seconds, const char *profile);
-/* Prints each cell kind's own section in table order (its print hook: the store's CMK/SMK ratios; kinds.c). */
+/* Prints each cell kind's own section in table order (its print hook: the store's CMK/SMK ratios;
+ * kinds.c). */
 void bench_print_sections(FILE *f, struct bench_cell *cells, size_t n);
 /* Prints the extras table (output.c): the rows of kinds without a print_section hook. */
 void bench_print_extras(FILE *f, struct bench_extra *xs, size_t nx);
 /* Prints each extra kind's own section (its print_section hook) once, in table order (kinds.c). */
 void bench_print_extra_sections(FILE *f, struct bench_extra *xs, size_t nx);
-/* Per-round ratio a_i / b_i of two cells of one group: median and order-statistic CI; -1 if unpaired
- * (rep_pair_paired of the reports library: the one pairing implementation, shared with cmk-report). */
+/* Per-round ratio a_i / b_i of two cells of one group: median and order-statistic CI; -1 if
+ * unpaired (rep_pair_paired of the reports library: the one pairing implementation, shared with
+ * cmk-report). */
 int bench_paired_ratio(const struct bench_cell *a, const struct bench_cell *b, double *median,
                        double *lo, double *hi, double *level);
 /* qsort comparator of doubles, ascending. */
@@ -417,7 +427,8 @@ int bench_ratio_verdict(const struct bench_cell *num, const struct bench_cell *d
 int bench_cmk_smk_bar(struct bench_cell *cells, size_t n, enum eng_mode mode, enum eng_dir dir,
                       enum bench_medium medium, int threads, struct bench_ratio *r,
                       struct bench_cell **cmk);
-/* The cipher cell a store cell runs on: engine, same group, back end and path, one thread; or NULL. */
+/* The cipher cell a store cell runs on: engine, same group, back end and path, one thread; or NULL.
+ */
 struct bench_cell *bench_find_cipher_of(struct bench_cell *cells, size_t n,
                                         const struct bench_cell *s);
 /* "memory" or "file". */
@@ -449,11 +460,12 @@ enum bench_db_status { BENCH_DB_NOT_MEASURED = -1, BENCH_DB_FAIL = 0, BENCH_DB_P
 
 /* One bar of issue 15 on one backing and workload. */
 struct bench_db_bar {
-    char name[160];          /* "cmk-fs/gocryptfs, fio random 8 KiB, fio-randread (cmkfs-smk / gocryptfs, tmpfs)" */
-    double min;              /* the bar: median of the per-round ratios >= min */
+    char name[160]; /* "cmk-fs/gocryptfs, fio random 8 KiB, fio-randread (cmkfs-smk / gocryptfs,
+                       tmpfs)" */
+    double min;     /* the bar: median of the per-round ratios >= min */
     enum bench_db_status status;
-    struct bench_ratio r;    /* PASS / FAIL: the paired ratio num / den */
-    char why[200];           /* not measured: why (a target not planned, skipped, too few rounds) */
+    struct bench_ratio r; /* PASS / FAIL: the paired ratio num / den */
+    char why[200];        /* not measured: why (a target not planned, skipped, too few rounds) */
 };
 
 /*

@@ -110,7 +110,6 @@ static int cold_open_run(struct bench_extra *x, struct base_err *e)
     return rc;
 }
 
-
 /* Cold opens: SMK, CMK per RSA size, a new connection per open, vault faults, throttling. */
 static void cold_open_plan(struct bench_plan *pl)
 {
@@ -118,14 +117,20 @@ static void cold_open_plan(struct bench_plan *pl)
     const int *sizes;
     size_t nsizes = bench_profile_rsa_sizes(p, &sizes);
     const struct bench_extra_ops *ops = &bench_extra_cold_open;
-    bench_plan_add_extra(pl, ops, (struct bench_extra){.keys = "smk", .condition = "", .count = p->opens});
+    bench_plan_add_extra(pl, ops,
+                         (struct bench_extra){.keys = "smk", .condition = "", .count = p->opens});
     for (size_t i = 0; i < nsizes; i++) {
-        bench_plan_add_extra(pl, ops, (struct bench_extra){.keys = "cmk", .condition = "",
-                                                           .rsa_bits = sizes[i], .count = p->opens});
+        bench_plan_add_extra(
+            pl, ops,
+            (struct bench_extra){
+                .keys = "cmk", .condition = "", .rsa_bits = sizes[i], .count = p->opens});
     }
-    bench_plan_add_extra(pl, ops, (struct bench_extra){.keys = "cmk", .condition = "new connection",
-                                                       .fresh_conn = 1, .rsa_bits = 3072,
-                                                       .count = p->opens});
+    bench_plan_add_extra(pl, ops,
+                         (struct bench_extra){.keys = "cmk",
+                                              .condition = "new connection",
+                                              .fresh_conn = 1,
+                                              .rsa_bits = 3072,
+                                              .count = p->opens});
     /* vault latency */
     static const int faults[] = {1, 10, 50};
     static const char *const fault_names[] = {"fault 1 ms", "fault 10 ms", "fault 50 ms"};
@@ -133,18 +138,25 @@ static void cold_open_plan(struct bench_plan *pl)
         if (!p->store_full && faults[i] != 10) {
             continue;
         }
-        bench_plan_add_extra(pl, ops, (struct bench_extra){.keys = "cmk", .condition = fault_names[i],
-                                                           .fault_ms = faults[i], .rsa_bits = 3072,
-                                                           .count = p->opens});
+        bench_plan_add_extra(pl, ops,
+                             (struct bench_extra){.keys = "cmk",
+                                                  .condition = fault_names[i],
+                                                  .fault_ms = faults[i],
+                                                  .rsa_bits = 3072,
+                                                  .count = p->opens});
     }
-    bench_plan_add_extra(pl, ops, (struct bench_extra){.keys = "cmk", .condition = "throttled 20/s",
-                                                       .throttle = 1, .rsa_bits = 3072,
-                                                       .count = p->opens < 60 ? 30 : 60});
+    bench_plan_add_extra(pl, ops,
+                         (struct bench_extra){.keys = "cmk",
+                                              .condition = "throttled 20/s",
+                                              .throttle = 1,
+                                              .rsa_bits = 3072,
+                                              .count = p->opens < 60 ? 30 : 60});
 }
 
 static void cold_open_describe(const struct bench_extra *x, const char *rsa, char *out, size_t max)
 {
-    snprintf(out, max, "cold-open %s%s%s%s", x->keys, rsa, x->condition[0] ? " " : "", x->condition);
+    snprintf(out, max, "cold-open %s%s%s%s", x->keys, rsa, x->condition[0] ? " " : "",
+             x->condition);
 }
 
 /* What cmk-report names the row by: "cold-open cmk new connection". */

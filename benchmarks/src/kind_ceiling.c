@@ -11,7 +11,7 @@
 #include "bench.h"
 
 struct ceiling_state {
-    struct bench_units u; /* first (bench_cipher_state_new) */
+    struct bench_units u;                /* first (bench_cipher_state_new) */
     uint8_t (*rk[BENCH_KEY_COPIES])[64]; /* 15 random round keys, broadcast */
 };
 

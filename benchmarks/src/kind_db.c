@@ -29,7 +29,7 @@
 #include "rep_bench.h"
 #include "rep_pair.h"
 
-#define DB_ROUNDS 5
+#define DB_ROUNDS     5
 #define DB_MAX_PASSES 2
 
 /* A filesystem target of scripts/db/target.sh: its keys and whether the engine's cipher runs. */
@@ -39,8 +39,8 @@ struct db_target {
 };
 
 static const struct db_target db_targets[] = {
-    {"plain", "none", 0},     {"cmkfs-pass", "none", 0}, {"cmkfs-smk", "smk", 1},
-    {"cmkfs-cmk", "cmk", 1},  {"gocryptfs", "none", 0},  {"securefs", "none", 0},
+    {"plain", "none", 0},    {"cmkfs-pass", "none", 0}, {"cmkfs-smk", "smk", 1},
+    {"cmkfs-cmk", "cmk", 1}, {"gocryptfs", "none", 0},  {"securefs", "none", 0},
     {"cryfs", "none", 0},
 };
 
@@ -73,10 +73,11 @@ struct db_pass {
     const char *held_out, *held_out_why;
 };
 
-/* cryfs 0.11 (Debian 12): pgbench -i -s 10 stopped making progress on it (12 min, no I/O, no CPU). */
-#define DB_CRYFS_HELD_OUT                                                                      \
+/* cryfs 0.11 (Debian 12): pgbench -i -s 10 stopped making progress on it (12 min, no I/O, no CPU).
+ */
+#define DB_CRYFS_HELD_OUT                                                                         \
     "not run by default: pgbench -i -s 10 on cryfs 0.11 hung on this machine (no I/O and no CPU " \
-    "for 12 minutes, 2026-12-07) and bench.sh has no timeout; scripts/db/bench.sh --targets "   \
+    "for 12 minutes, 2026-12-07) and bench.sh has no timeout; scripts/db/bench.sh --targets "     \
     "cryfs runs it"
 
 /* The standard profile's short section: bench.sh --quick's targets and workloads. */
@@ -90,8 +91,8 @@ static const struct db_pass full_passes[] = {
      "fio-seqread fio-seqwrite fio-randread fio-randwrite pg-rw-c1 pg-rw-c2 pg-ro-c1 pg-ro-c2", 0,
      "cryfs", DB_CRYFS_HELD_OUT},
     {"disk", "plain cmkfs-pass cmkfs-smk gocryptfs",
-     "fio-seqread fio-seqwrite fio-randread fio-randwrite pg-rw-c1 pg-rw-c2 pg-ro-c1 pg-ro-c2", 0, NULL,
-     NULL},
+     "fio-seqread fio-seqwrite fio-randread fio-randwrite pg-rw-c1 pg-rw-c2 pg-ro-c1 pg-ro-c2", 0,
+     NULL, NULL},
 };
 
 /* The run's passes (set by plan) and what each gave. */
@@ -99,9 +100,9 @@ static const struct db_pass *passes;
 static size_t npasses;
 static struct db_result {
     int tried;
-    cJSON *doc;         /* bench.sh's JSON, NULL when it failed */
-    char failed[2400];  /* why, when doc is NULL */
-    double wall_s;      /* bench.sh's wall time (-1 unknown) */
+    cJSON *doc;        /* bench.sh's JSON, NULL when it failed */
+    char failed[2400]; /* why, when doc is NULL */
+    double wall_s;     /* bench.sh's wall time (-1 unknown) */
 } results[DB_MAX_PASSES];
 
 static const struct db_target *find_target(const char *name)
@@ -215,8 +216,16 @@ static int run_pass(size_t i, const char *out)
     snprintf(script, sizeof(script), "%s/bench.sh", dir != NULL ? dir : "scripts/db");
     snprintf(rounds, sizeof(rounds), "%d", DB_ROUNDS);
     snprintf(extra, sizeof(extra), "%s", more != NULL ? more : "");
-    const char *argv[48] = {script, "--rounds", rounds, "--backing", ps->backing, "--targets",
-                            ps->targets, "--out", out, "--stats",
+    const char *argv[48] = {script,
+                            "--rounds",
+                            rounds,
+                            "--backing",
+                            ps->backing,
+                            "--targets",
+                            ps->targets,
+                            "--out",
+                            out,
+                            "--stats",
                             stats != NULL ? stats : "bin/cmk-db-stats"};
     size_t argc = 11;
     if (ps->quick) {
@@ -380,7 +389,8 @@ static int db_run(struct bench_extra *x, struct base_err *e)
     }
     if (n == 0) {
         const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(r->doc, "config");
-        const char *why = line_for(cJSON_GetObjectItemCaseSensitive(cfg, "skipped"), x->json_backend);
+        const char *why =
+            line_for(cJSON_GetObjectItemCaseSensitive(cfg, "skipped"), x->json_backend);
         return base_err_set(e, BENCH_ERR_LIB, BASE_HERE, "%s",
                             why != NULL ? why : "bench.sh measured no sample of this row");
     }
@@ -444,7 +454,8 @@ static void db_write_json(cJSON *r, const struct bench_extra *x)
     const char *load = rep_json_str(env, "loadavg");
     cJSON_AddStringToObject(r, "db_loadavg_start", load != NULL ? load : "");
     const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(res->doc, "config");
-    const cJSON *part = cJSON_GetObjectItemCaseSensitive(cfg, strcmp(tool, "fio") == 0 ? "fio" : "pgbench");
+    const cJSON *part =
+        cJSON_GetObjectItemCaseSensitive(cfg, strcmp(tool, "fio") == 0 ? "fio" : "pgbench");
     if (part != NULL) {
         cJSON_AddItemToObject(r, "db_config", cJSON_Duplicate(part, 1));
     }
@@ -499,8 +510,9 @@ static void db_print_section(FILE *f, struct bench_extra *xs, size_t nx)
                     continue;
                 }
                 if (!header) {
-                    fprintf(f, "\ndatabase (%s backing; bench.sh %s, %d interleaved rounds): "
-                               "median [95%% interval of the median]\n",
+                    fprintf(f,
+                            "\ndatabase (%s backing; bench.sh %s, %d interleaved rounds): "
+                            "median [95%% interval of the median]\n",
                             backing, passes[i].quick ? "--quick" : "full", DB_ROUNDS);
                     fprintf(f, "  %-14s", "workload");
                     for (size_t t = 0; t < sizeof(db_targets) / sizeof(db_targets[0]); t++) {
@@ -589,8 +601,10 @@ static void why_not(const struct bench_extra *x, const char *t, const char *back
                     size_t max)
 {
     if (x == NULL) {
-        snprintf(out, max, "%s is not run on the %s backing in this profile (benchmarks/README.md, "
-                           "Database section)", t, backing);
+        snprintf(out, max,
+                 "%s is not run on the %s backing in this profile (benchmarks/README.md, "
+                 "Database section)",
+                 t, backing);
     } else if (x->skip_reason != NULL) {
         snprintf(out, max, "%s: %s", t, x->skip_reason);
     } else {
@@ -628,8 +642,8 @@ size_t bench_db_bars(const struct bench_extra *xs, size_t nx, struct bench_db_ba
                 const struct bench_extra *den = find_row(xs, nx, backings[b], def->den, wl);
                 int any = 0; /* a workload no target of this backing ran is no bar */
                 for (size_t k = 0; k < nx && !any; k++) {
-                    any = xs[k].ops == &bench_extra_db && strcmp(xs[k].json_mode, backings[b]) == 0 &&
-                          strcmp(xs[k].op, wl) == 0;
+                    any = xs[k].ops == &bench_extra_db &&
+                          strcmp(xs[k].json_mode, backings[b]) == 0 && strcmp(xs[k].op, wl) == 0;
                 }
                 if (!any) {
                     continue;

@@ -36,12 +36,12 @@
     X(STORE, store)     /* eng_store_write / eng_store_read under a KEK provider (store.c) */
 
 /* Extra kinds, in the order a run makes them. */
-#define BENCH_EXTRA_KINDS(X)                                                             \
-    X(COLD_OPEN, cold_open)         /* eng_store_open + read one unit, ms (extras.c) */  \
-    X(VAULT_OP, vault_op)           /* one provider call, ms (kind_vault.c) */           \
-    X(VAULT_RATE, vault_rate)       /* provider calls per second (kind_vault.c) */       \
-    X(RSA_RATE, rsa_rate)           /* OpenSSL RSA decrypts per second (kind_vault.c) */ \
-    X(ROTATION, rotation)           /* eng_store_rotate_kek, ms (kind_rotation.c) */     \
+#define BENCH_EXTRA_KINDS(X)                                                               \
+    X(COLD_OPEN, cold_open)         /* eng_store_open + read one unit, ms (extras.c) */    \
+    X(VAULT_OP, vault_op)           /* one provider call, ms (kind_vault.c) */             \
+    X(VAULT_RATE, vault_rate)       /* provider calls per second (kind_vault.c) */         \
+    X(RSA_RATE, rsa_rate)           /* OpenSSL RSA decrypts per second (kind_vault.c) */   \
+    X(ROTATION, rotation)           /* eng_store_rotate_kek, ms (kind_rotation.c) */       \
     X(ROTATION_SIZE, rotation_size) /* the same, 1 GiB vs 4 GiB store (kind_rotation.c) */ \
     X(DB, db) /* fio and pgbench on filesystem targets, scripts/db/bench.sh (kind_db.c) */
 

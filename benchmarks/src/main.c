@@ -26,46 +26,81 @@
 #include "rep_bench.h"
 #include "vmt_client.h"
 
-#define MAX_CELLS 1024
+#define MAX_CELLS  1024
 #define MAX_EXTRAS 256
 
 static const struct bench_profile profiles[] = {
     /* quick (CI's gate) has no database section: its set-up alone (three mounts, initdb and
      * pgbench -i at scale 10 each) takes longer than the whole quick profile */
     {"quick", {512, 8192}, 2, 5, 0.02, 0, 0, 30, 30, 3, 0.2, 0, {4, 16}, 2, 3, 0, 0, NULL},
-    {"standard", {512, 4096, 8192, 65536}, 4, 10, 0.05, 1, 1, 200, 200, 5, 0.3, 1, {4, 16, 64, 256}, 4, 5, 0, 1, NULL},
-    {"full", {512, 4096, 8192, 65536, 1048576}, 5, 20, 0.1, 1, 1, 400, 400, 10, 0.5, 1, {4, 16, 64, 256}, 4, 10, 1, 1, NULL},
+    {"standard",
+     {512, 4096, 8192, 65536},
+     4,
+     10,
+     0.05,
+     1,
+     1,
+     200,
+     200,
+     5,
+     0.3,
+     1,
+     {4, 16, 64, 256},
+     4,
+     5,
+     0,
+     1,
+     NULL},
+    {"full",
+     {512, 4096, 8192, 65536, 1048576},
+     5,
+     20,
+     0.1,
+     1,
+     1,
+     400,
+     400,
+     10,
+     0.5,
+     1,
+     {4, 16, 64, 256},
+     4,
+     10,
+     1,
+     1,
+     NULL},
     /* the database matrix of issue 15 only: every target, tmpfs and disk backing */
     {"db", {0}, 0, 5, 0.02, 0, 0, 0, 0, 0, 0, 0, {0}, 0, 0, 0, 2, "db"},
 };
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: cmk-bench [options]\n"
-            "Measures AES-256 throughput of the engine (XTS, GCM, CTR, CBC; every back end)\n"
-            "next to OpenSSL EVP and ipsec-mb called directly, the store under SMK and CMK\n"
-            "(its own vault-mock on 127.0.0.1), cold opens, vault operations next to OpenSSL's\n"
-            "RSA rate, and KEK rotation, in the same run.\n\n"
-            "  --profile NAME   quick (CI, < 1 min), standard (default; with a short database\n"
-            "                   section), full, db (the database matrix of issue 15 only)\n"
-            "  --out DIR        output folder (default reports/out): bench.json, bench.csv\n"
-            "  --filter TEXT    only cells whose description contains TEXT (e.g. 'xts', 'gcm 8KiB');\n"
-            "                   several alternatives separated by '|' ('xts native|raw xts')\n"
-            "  --list           print the cells and exit\n"
-            "  --samples N      samples per cell (default by profile: 5 / 10 / 20; at most %d)\n"
-            "  --min-time MS    minimum duration of one sample in ms\n"
-            "  --commit SHA     git commit recorded in the results\n"
-            "  --strict         exit 3 when a bar is not met\n"
-            "  --help           this text\n\n"
-            "Environment: ENG_ARCH caps the CPU path of the engine cells, the AES ceiling cells\n"
-            "and the bars (ENG_ARCH=vaes-avx2 on an AVX-512 CPU measures as a Zen 3 would run),\n"
-            "ENG_BACKEND forces back ends (see README);\n"
-            "VMOCK_BIN the vault-mock program (default bin/vault-mock); CMK_DB_SCRIPTS,\n"
-            "CMK_DB_STATS, CMK_DB_BENCH_ARGS the database section's scripts/db, cmk-db-stats\n"
-            "and more scripts/db/bench.sh options (see benchmarks/README.md).\n"
-            "Exit: 0 done, 1 runtime error, 2 usage error, 3 a bar failed (--strict).\n",
-            BENCH_MAX_SAMPLES);
+    fprintf(
+        f,
+        "usage: cmk-bench [options]\n"
+        "Measures AES-256 throughput of the engine (XTS, GCM, CTR, CBC; every back end)\n"
+        "next to OpenSSL EVP and ipsec-mb called directly, the store under SMK and CMK\n"
+        "(its own vault-mock on 127.0.0.1), cold opens, vault operations next to OpenSSL's\n"
+        "RSA rate, and KEK rotation, in the same run.\n\n"
+        "  --profile NAME   quick (CI, < 1 min), standard (default; with a short database\n"
+        "                   section), full, db (the database matrix of issue 15 only)\n"
+        "  --out DIR        output folder (default reports/out): bench.json, bench.csv\n"
+        "  --filter TEXT    only cells whose description contains TEXT (e.g. 'xts', 'gcm 8KiB');\n"
+        "                   several alternatives separated by '|' ('xts native|raw xts')\n"
+        "  --list           print the cells and exit\n"
+        "  --samples N      samples per cell (default by profile: 5 / 10 / 20; at most %d)\n"
+        "  --min-time MS    minimum duration of one sample in ms\n"
+        "  --commit SHA     git commit recorded in the results\n"
+        "  --strict         exit 3 when a bar is not met\n"
+        "  --help           this text\n\n"
+        "Environment: ENG_ARCH caps the CPU path of the engine cells, the AES ceiling cells\n"
+        "and the bars (ENG_ARCH=vaes-avx2 on an AVX-512 CPU measures as a Zen 3 would run),\n"
+        "ENG_BACKEND forces back ends (see README);\n"
+        "VMOCK_BIN the vault-mock program (default bin/vault-mock); CMK_DB_SCRIPTS,\n"
+        "CMK_DB_STATS, CMK_DB_BENCH_ARGS the database section's scripts/db, cmk-db-stats\n"
+        "and more scripts/db/bench.sh options (see benchmarks/README.md).\n"
+        "Exit: 0 done, 1 runtime error, 2 usage error, 3 a bar failed (--strict).\n",
+        BENCH_MAX_SAMPLES);
 }
 
 /* 1 when |filter| is NULL or one of its '|'-separated alternatives occurs in |text|. */
@@ -90,12 +125,14 @@ static int matches(const char *filter, const char *text)
     }
 }
 
-/* Progress on stderr: one rewritten line with elapsed time and ETA on a tty, else a line per step. */
+/* Progress on stderr: one rewritten line with elapsed time and ETA on a tty, else a line per step.
+ */
 static void progress(int tty, size_t done, size_t total, const char *what, double el)
 {
     if (tty) {
         double eta = el / (double)done * (double)(total - done);
-        fprintf(stderr, "\r\033[K[%3zu/%zu] %s  elapsed %.0fs  eta %.0fs", done, total, what, el, eta);
+        fprintf(stderr, "\r\033[K[%3zu/%zu] %s  elapsed %.0fs  eta %.0fs", done, total, what, el,
+                eta);
     } else {
         fprintf(stderr, "cmk-bench: [%zu/%zu] %s (%.0fs)\n", done, total, what, el);
     }
@@ -148,14 +185,16 @@ int main(int argc, char **argv)
             case 's':
                 samples = strtol(optarg, &end, 10);
                 if (*end != '\0' || samples < 3 || samples > BENCH_MAX_SAMPLES) {
-                    fprintf(stderr, "cmk-bench: --samples must be 3..%d, got '%s'\n", BENCH_MAX_SAMPLES, optarg);
+                    fprintf(stderr, "cmk-bench: --samples must be 3..%d, got '%s'\n",
+                            BENCH_MAX_SAMPLES, optarg);
                     return 2;
                 }
                 break;
             case 't':
                 min_ms = strtol(optarg, &end, 10);
                 if (*end != '\0' || min_ms < 1 || min_ms > 60000) {
-                    fprintf(stderr, "cmk-bench: --min-time must be 1..60000 ms, got '%s'\n", optarg);
+                    fprintf(stderr, "cmk-bench: --min-time must be 1..60000 ms, got '%s'\n",
+                            optarg);
                     return 2;
                 }
                 break;
@@ -184,14 +223,16 @@ int main(int argc, char **argv)
         }
     }
     if (p == NULL) {
-        fprintf(stderr, "cmk-bench: unknown profile '%s' (quick, standard, full, db)\n", profile_name);
+        fprintf(stderr, "cmk-bench: unknown profile '%s' (quick, standard, full, db)\n",
+                profile_name);
         return 2;
     }
     size_t nsamples = samples ? (size_t)samples : p->samples;
     double min_time = min_ms ? (double)min_ms / 1000.0 : p->min_time;
     enum eng_arch a;
     if (eng_arch_effective(ENG_ARCH_AUTO, &a) != 0) {
-        fprintf(stderr, "cmk-bench: %s (ENG_ARCH='%s')\n", eng_strerror(eng_errno()), getenv("ENG_ARCH"));
+        fprintf(stderr, "cmk-bench: %s (ENG_ARCH='%s')\n", eng_strerror(eng_errno()),
+                getenv("ENG_ARCH"));
         return 2;
     }
 
@@ -246,7 +287,8 @@ int main(int argc, char **argv)
         return 2;
     }
     if (ensure_out_dir(out_dir) != 0) {
-        fprintf(stderr, "cmk-bench: cannot write to output folder '%s': %s\n", out_dir, strerror(errno));
+        fprintf(stderr, "cmk-bench: cannot write to output folder '%s': %s\n", out_dir,
+                strerror(errno));
         return 1;
     }
 
@@ -257,17 +299,22 @@ int main(int argc, char **argv)
     bench_pin(cpu);
     struct bench_env env;
     bench_env_capture(&env, p->name, commit);
-    fprintf(stderr, "cmk-bench: profile %s, %zu cells, %zu samples x >= %.0f ms, pinned to cpu %d; "
-            "%zu latency/vault/rotation cells\n", p->name, n, nsamples, min_time * 1000, cpu, nx);
+    fprintf(stderr,
+            "cmk-bench: profile %s, %zu cells, %zu samples x >= %.0f ms, pinned to cpu %d; "
+            "%zu latency/vault/rotation cells\n",
+            p->name, n, nsamples, min_time * 1000, cpu, nx);
     fprintf(stderr, "cmk-bench: %s | %s | OpenSSL %s | ipsec-mb %s | commit %s\n", env.cpu_model,
             env.cpu_flags, env.openssl, env.ipsecmb, env.commit);
     double load1 = env.loadavg_start[0] != '\0' ? strtod(env.loadavg_start, NULL) : 0;
     if (load1 > 0.5 * env.cores) {
-        fprintf(stderr, "cmk-bench: warning: load average %s on %d cores: other processes compete with this run%s\n",
+        fprintf(stderr,
+                "cmk-bench: warning: load average %s on %d cores: other processes compete with "
+                "this run%s\n",
                 env.loadavg_start, env.cores,
-                env.sched_autogroup == 1 ? " (scheduler autogroups are on, so their nice value does not yield the "
-                                           "CPU to this run; sysctl kernel.sched_autogroup_enabled=0 restores it)"
-                                         : "");
+                env.sched_autogroup == 1
+                    ? " (scheduler autogroups are on, so their nice value does not yield the "
+                      "CPU to this run; sysctl kernel.sched_autogroup_enabled=0 restores it)"
+                    : "");
     }
 
     int tty = isatty(STDERR_FILENO);
@@ -278,8 +325,10 @@ int main(int argc, char **argv)
     }
     if (need_vault) {
         struct base_err verr = BASE_ERR_INIT;
-        fprintf(stderr, "cmk-bench: starting vault-mock (%s) on 127.0.0.1, --throttle off, "
-                "fresh state; it shares the cores with the bench\n", vmt_bin());
+        fprintf(stderr,
+                "cmk-bench: starting vault-mock (%s) on 127.0.0.1, --throttle off, "
+                "fresh state; it shares the cores with the bench\n",
+                vmt_bin());
         if (bench_vault_start(need_4096, &verr) != 0) {
             fprintf(stderr, "cmk-bench: %s\n", verr.msg);
             bench_tmpdir_remove();
@@ -298,7 +347,8 @@ int main(int argc, char **argv)
                 continue;
             }
             struct base_err err = BASE_ERR_INIT;
-            if (bench_cell_prepare(&cells[i], &err) != 0 || bench_cell_run_once(&cells[i], 0) != 0) {
+            if (bench_cell_prepare(&cells[i], &err) != 0 ||
+                bench_cell_run_once(&cells[i], 0) != 0) {
                 char d[160];
                 bench_describe(&cells[i], d, sizeof(d));
                 fprintf(stderr, "cmk-bench: %s: %s\n", d,
@@ -309,7 +359,8 @@ int main(int argc, char **argv)
         }
         for (size_t r = 0; r < nsamples; r++) {
             for (size_t i = g0; i < g1; i++) {
-                if (cells[i].skip_reason == NULL && bench_sample(&cells[i], min_time, cpu, ncpu) != 0) {
+                if (cells[i].skip_reason == NULL &&
+                    bench_sample(&cells[i], min_time, cpu, ncpu) != 0) {
                     cells[i].skip_reason = "a sample failed";
                 }
             }
@@ -326,7 +377,8 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < nx; i++) {
         if (bench_extra_run(&xs[i]) != 0) {
-            fprintf(stderr, "%scmk-bench: %s: %s\n", tty ? "\r\033[K" : "", xs[i].label, xs[i].skip_reason);
+            fprintf(stderr, "%scmk-bench: %s: %s\n", tty ? "\r\033[K" : "", xs[i].label,
+                    xs[i].skip_reason);
         }
         bench_extra_stats(&xs[i]);
         measured_cells++;

@@ -13,7 +13,7 @@
 #include "rep_bench.h"
 #include "rep_stats.h"
 
-#define BENCH_SCHEMA "cmk-harness/bench"
+#define BENCH_SCHEMA         "cmk-harness/bench"
 #define BENCH_SCHEMA_VERSION 1
 #define BENCH_CI_METHOD \
     "order statistics: [x(k), x(n+1-k)], the largest k with 1 - 2 P(Bin(n, 1/2) <= k-1) >= 0.95"
@@ -199,13 +199,15 @@ int bench_write_csv(const char *path, struct bench_cell *cells, size_t n)
     if (f == NULL) {
         return -1;
     }
-    fprintf(f, "kind,mode,backend,arch,direction,unit_bytes,batch,threads,keys,samples,median_gbps,"
-               "min_gbps,max_gbps,q1,q3,ci_low,ci_high,outliers,cycles_per_byte,skipped\n");
+    fprintf(f,
+            "kind,mode,backend,arch,direction,unit_bytes,batch,threads,keys,samples,median_gbps,"
+            "min_gbps,max_gbps,q1,q3,ci_low,ci_high,outliers,cycles_per_byte,skipped\n");
     for (size_t i = 0; i < n; i++) {
         struct bench_cell *c = &cells[i];
-        fprintf(f, "%s,%s,%s,%s,%s,%zu,%zu,%d,%s,%zu,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%zu,%.4f,%s\n",
-                bench_cell_json_kind(c), eng_mode_name(c->mode), bench_cell_json_backend(c), bench_cell_json_arch(c),
-                dir_name(c->dir), c->unit_bytes, c->batch, c->threads,
+        fprintf(f,
+                "%s,%s,%s,%s,%s,%zu,%zu,%d,%s,%zu,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%.4f,%zu,%.4f,%s\n",
+                bench_cell_json_kind(c), eng_mode_name(c->mode), bench_cell_json_backend(c),
+                bench_cell_json_arch(c), dir_name(c->dir), c->unit_bytes, c->batch, c->threads,
                 c->keys, c->nsamples, c->median, c->min, c->max, c->q1, c->q3, c->ci_lo, c->ci_hi,
                 c->outliers, c->cpb_median, c->skip_reason != NULL ? c->skip_reason : "");
     }
@@ -223,8 +225,9 @@ void bench_print_table(FILE *f, struct bench_cell *cells, size_t n)
     for (size_t i = 0; i < n; i++) {
         struct bench_cell *c = &cells[i];
         if (c->group != last_group) {
-            fprintf(f, "%s\n", "-----------------------------------------------------------------"
-                               "------------------------");
+            fprintf(f, "%s\n",
+                    "-----------------------------------------------------------------"
+                    "------------------------");
             last_group = c->group;
         }
         char unit[24];
@@ -244,9 +247,12 @@ void bench_print_table(FILE *f, struct bench_cell *cells, size_t n)
 /* Prints the rows of the extras table (those of kinds without a section of their own). */
 static void print_extra_rows(FILE *f, struct bench_extra *xs, size_t nx)
 {
-    fprintf(f, "\nlatency (ms) and rates (ops/s); the vault-mock runs on this machine and shares its cores\n"
-               "with the client; cold open = eng_store_open + reading one unit (get, unwraps, MAC)\n");
-    fprintf(f, "%-52s %5s %9s %9s %9s %9s %9s %9s\n", "cell", "n", "p50", "p90", "p99", "mean", "min", "max");
+    fprintf(f,
+            "\nlatency (ms) and rates (ops/s); the vault-mock runs on this machine and shares its "
+            "cores\n"
+            "with the client; cold open = eng_store_open + reading one unit (get, unwraps, MAC)\n");
+    fprintf(f, "%-52s %5s %9s %9s %9s %9s %9s %9s\n", "cell", "n", "p50", "p90", "p99", "mean",
+            "min", "max");
     for (size_t i = 0; i < nx; i++) {
         struct bench_extra *x = &xs[i];
         if (x->ops->print_section != NULL) {
@@ -258,8 +264,8 @@ static void print_extra_rows(FILE *f, struct bench_extra *xs, size_t nx)
         }
         char unit[16];
         snprintf(unit, sizeof(unit), "%s", x->unit);
-        fprintf(f, "%-52s %5zu %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %s\n", x->label, x->nsamples, x->p50,
-                x->p90, x->p99, x->mean, x->min, x->max, unit);
+        fprintf(f, "%-52s %5zu %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f %s\n", x->label, x->nsamples,
+                x->p50, x->p90, x->p99, x->mean, x->min, x->max, unit);
         if (x->note[0] != '\0') {
             fprintf(f, "  ^ %s\n", x->note);
         }

@@ -49,7 +49,7 @@ uint64_t bench_vault_requests(const struct eng_kek_provider *p)
 }
 
 void bench_store_config(struct eng_store_config *cfg, enum eng_mode mode, uint64_t units,
-                         uint32_t extent_units, unsigned revalidate_s)
+                        uint32_t extent_units, unsigned revalidate_s)
 {
     eng_store_config_init(cfg);
     cfg->mode = mode;
@@ -236,18 +236,23 @@ static void store_print(FILE *f, struct bench_cell *cells, size_t n)
     if (!any) {
         return;
     }
-    fprintf(f, "\nstore: CMK/SMK and store/cipher, median of the per-round ratios (cells sampled in the\n"
-               "same interleaved rounds), 95%% order-statistic CI; 8 KiB units, batches of 64.\n"
-               "CMK = vault provider on the bench's vault-mock (RSA-3072, identity dbservice, revalidation\n"
-               "every 60 s unless said), SMK = key file; smk-hmac = SMK, XTS with --integrity hmac-sha256\n"
-               "(a per-unit HMAC-SHA-256). mean-batch GB/s counts every slow batch (e.g. a\n"
-               "revalidation call), the median estimator does not.\n");
+    fprintf(
+        f,
+        "\nstore: CMK/SMK and store/cipher, median of the per-round ratios (cells sampled in the\n"
+        "same interleaved rounds), 95%% order-statistic CI; 8 KiB units, batches of 64.\n"
+        "CMK = vault provider on the bench's vault-mock (RSA-3072, identity dbservice, "
+        "revalidation\n"
+        "every 60 s unless said), SMK = key file; smk-hmac = SMK, XTS with --integrity "
+        "hmac-sha256\n"
+        "(a per-unit HMAC-SHA-256). mean-batch GB/s counts every slow batch (e.g. a\n"
+        "revalidation call), the median estimator does not.\n");
     for (size_t i = 0; i < n; i++) {
         struct bench_cell *c = &cells[i];
         if (c->kind != BENCH_KIND_STORE || strcmp(c->keys, "smk") == 0 || c->nsamples == 0) {
             continue;
         }
-        struct bench_cell *smk = bench_find_store(cells, n, c->mode, c->dir, c->medium, "smk", c->threads);
+        struct bench_cell *smk =
+            bench_find_store(cells, n, c->mode, c->dir, c->medium, "smk", c->threads);
         char name[96];
         snprintf(name, sizeof(name), "%s/smk %s %s %s%s", c->keys, eng_mode_name(c->mode),
                  c->dir == ENG_ENCRYPT ? "write" : "read", bench_medium_name(c->medium),
@@ -263,8 +268,10 @@ static void store_print(FILE *f, struct bench_cell *cells, size_t n)
             qsort(mc, c->nsamples, sizeof(double), bench_cmp_double);
             qsort(ms, smk->nsamples, sizeof(double), bench_cmp_double);
             fprintf(f, "    mean-batch GB/s: cmk-reval1s %.2f, smk %.2f (%.3fx)\n",
-                    rep_quantile_sorted(mc, c->nsamples, 0.5), rep_quantile_sorted(ms, smk->nsamples, 0.5),
-                    rep_quantile_sorted(mc, c->nsamples, 0.5) / rep_quantile_sorted(ms, smk->nsamples, 0.5));
+                    rep_quantile_sorted(mc, c->nsamples, 0.5),
+                    rep_quantile_sorted(ms, smk->nsamples, 0.5),
+                    rep_quantile_sorted(mc, c->nsamples, 0.5) /
+                        rep_quantile_sorted(ms, smk->nsamples, 0.5));
         }
     }
     for (size_t i = 0; i < n; i++) {

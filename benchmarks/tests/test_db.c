@@ -17,13 +17,14 @@
 #define FIXTURE "benchmarks/tests/data/db-bench-quick.json"
 #define MAX_XS  256
 
-/* Profiles shaped as main.c's: no cells, only the db kind; |db| 1 standard's section, 2 the matrix. */
-static const struct bench_profile standard_db = {"standard", {0}, 0, 5, 0.02, 0, 0, 0, 0,
-                                                 0, 0, 0, {0}, 0, 0, 0, 1, "db"};
-static const struct bench_profile full_db = {"db", {0}, 0, 5, 0.02, 0, 0, 0, 0,
-                                             0, 0, 0, {0}, 0, 0, 0, 2, "db"};
-static const struct bench_profile no_db = {"quick", {0}, 0, 5, 0.02, 0, 0, 0, 0,
-                                           0, 0, 0, {0}, 0, 0, 0, 0, "db"};
+/* Profiles shaped as main.c's: no cells, only the db kind; |db| 1 standard's section, 2 the matrix.
+ */
+static const struct bench_profile standard_db = {"standard", {0}, 0, 5,   0.02, 0, 0, 0, 0,
+                                                 0,          0,   0, {0}, 0,    0, 0, 1, "db"};
+static const struct bench_profile full_db = {"db", {0}, 0, 5,   0.02, 0, 0, 0, 0,
+                                             0,    0,   0, {0}, 0,    0, 0, 2, "db"};
+static const struct bench_profile no_db = {"quick", {0}, 0, 5,   0.02, 0, 0, 0, 0,
+                                           0,       0,   0, {0}, 0,    0, 0, 0, "db"};
 
 static struct bench_cell cells[4];
 static struct bench_extra xs[MAX_XS];
@@ -51,7 +52,8 @@ static struct bench_extra *row(size_t n, const char *backing, const char *target
     return NULL;
 }
 
-/* The fixture's values of |target| |workload| in round order (rounds 1..5), straight from the JSON. */
+/* The fixture's values of |target| |workload| in round order (rounds 1..5), straight from the JSON.
+ */
 static size_t fixture_values(const cJSON *doc, const char *target, const char *wl, double *v)
 {
     size_t n = 0;
@@ -116,8 +118,9 @@ Test(bench_db, plans_the_section_of_each_profile)
     /* cryfs is held out of bench.sh's run by default: its rows say why, without running anything */
     x = row(n, "tmpfs", "cryfs", "pg-rw-c1");
     cr_assert_eq(bench_extra_run(x), -1);
-    cr_assert_not_null(strstr(x->skip_reason, "cryfs: not run by default: pgbench -i -s 10 on cryfs "
-                                              "0.11 hung"),
+    cr_assert_not_null(strstr(x->skip_reason,
+                              "cryfs: not run by default: pgbench -i -s 10 on cryfs "
+                              "0.11 hung"),
                        "%s", x->skip_reason);
 }
 
@@ -166,8 +169,8 @@ Test(bench_db, reads_a_recorded_result_into_rows_and_bench_json)
     cr_assert_eq(c->nsamples, 5);
     cr_assert_eq(c->threads, 1);
     cr_assert(rep_cell_measured(c));
-    const char *what[] = {"target", "workload", "engine_backend", "engine_arch", "target_version",
-                          "postgres_version", "db_commit", "db_profile"};
+    const char *what[] = {"target",         "workload",         "engine_backend", "engine_arch",
+                          "target_version", "postgres_version", "db_commit",      "db_profile"};
     for (size_t i = 0; i < sizeof(what) / sizeof(what[0]); i++) {
         const char *v = rep_json_str(c->json, what[i]);
         cr_assert(v != NULL && v[0] != '\0', "row field '%s' is missing or empty", what[i]);
@@ -225,8 +228,9 @@ Test(bench_db, a_target_that_did_not_run_is_not_measured)
         } else if (strstr(bars[i].name, "/ cmkfs-pass") != NULL) {
             pass_bars++;
             cr_assert_eq(bars[i].status, BENCH_DB_NOT_MEASURED, "%s", bars[i].name);
-            cr_assert_str_eq(bars[i].why, "cmkfs-pass is not run on the tmpfs backing in this "
-                                          "profile (benchmarks/README.md, Database section)");
+            cr_assert_str_eq(bars[i].why,
+                             "cmkfs-pass is not run on the tmpfs backing in this "
+                             "profile (benchmarks/README.md, Database section)");
         } else {
             cmk_smk++;
             cr_assert_neq(bars[i].status, BENCH_DB_NOT_MEASURED, "%s: %s", bars[i].name,
@@ -264,7 +268,8 @@ static void set_samples(struct bench_extra *x, const double *v)
     }
 }
 
-static const struct bench_db_bar *bar_named(const struct bench_db_bar *b, size_t n, const char *name)
+static const struct bench_db_bar *bar_named(const struct bench_db_bar *b, size_t n,
+                                            const char *name)
 {
     for (size_t i = 0; i < n; i++) {
         if (strcmp(b[i].name, name) == 0) {
@@ -280,8 +285,8 @@ Test(bench_db, bar_verdicts_from_per_round_pairs)
     size_t n = plan(&standard_db);
     /* gocryptfs random reads: the rounds drift together (a shared machine) */
     static const double gocr[5] = {100, 200, 150, 120, 180};
-    static const double slower[5] = {90, 180, 140, 100, 170};   /* ratio < 1: slower than gocryptfs */
-    static const double twice[5] = {210, 400, 310, 250, 370};   /* ratio >= 2 every round */
+    static const double slower[5] = {90, 180, 140, 100, 170}; /* ratio < 1: slower than gocryptfs */
+    static const double twice[5] = {210, 400, 310, 250, 370}; /* ratio >= 2 every round */
     set_samples(row(n, "tmpfs", "gocryptfs", "fio-randread"), gocr);
     set_samples(row(n, "tmpfs", "cmkfs-smk", "fio-randread"), slower);
     set_samples(row(n, "tmpfs", "gocryptfs", "fio-randwrite"), gocr);
@@ -305,15 +310,18 @@ Test(bench_db, bar_verdicts_from_per_round_pairs)
     struct bench_db_bar bars[64];
     size_t nb = bench_db_bars(xs, n, bars, 64);
     const struct bench_db_bar *b = bar_named(
-        bars, nb, "cmk-fs/gocryptfs, fio random 8 KiB, fio-randread (cmkfs-smk / gocryptfs, tmpfs)");
+        bars, nb,
+        "cmk-fs/gocryptfs, fio random 8 KiB, fio-randread (cmkfs-smk / gocryptfs, tmpfs)");
     cr_assert_eq(b->status, BENCH_DB_FAIL, "cmk-fs slower than gocryptfs fails the 2x bar");
     cr_assert_float_eq(b->r.median, 0.9, 1e-9);
     cr_assert_float_eq(b->r.lo, 100.0 / 120.0, 1e-9, "5 rounds: the interval is [min, max]");
-    b = bar_named(bars, nb,
-                  "cmk-fs/gocryptfs, not slower on any fio, fio-randread (cmkfs-smk / gocryptfs, tmpfs)");
+    b = bar_named(
+        bars, nb,
+        "cmk-fs/gocryptfs, not slower on any fio, fio-randread (cmkfs-smk / gocryptfs, tmpfs)");
     cr_assert_eq(b->status, BENCH_DB_FAIL, "and the not-slower bar");
-    b = bar_named(bars, nb,
-                  "cmk-fs/gocryptfs, fio random 8 KiB, fio-randwrite (cmkfs-smk / gocryptfs, tmpfs)");
+    b = bar_named(
+        bars, nb,
+        "cmk-fs/gocryptfs, fio random 8 KiB, fio-randwrite (cmkfs-smk / gocryptfs, tmpfs)");
     cr_assert_eq(b->status, BENCH_DB_PASS);
     cr_assert_geq(b->r.lo, 2.0);
     b = bar_named(bars, nb, "pgbench TPS CMK/SMK, pg-rw-c1 (cmkfs-cmk / cmkfs-smk, tmpfs)");

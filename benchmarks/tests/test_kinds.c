@@ -15,10 +15,10 @@
 #include "bench.h"
 
 /* The quick profile's shape (main.c), with every option on. */
-static const struct bench_profile profile = {
-    "test", {512, 8192}, 2, 5, 0.02, 1, 1, 30, 30, 3, 0.2, 1, {4, 16}, 2, 3, 1, 2, NULL};
+static const struct bench_profile profile = {"test", {512, 8192}, 2, 5,       0.02, 1, 1, 30, 30,
+                                             3,      0.2,         1, {4, 16}, 2,    3, 1, 2,  NULL};
 
-#define MAX_CELLS 1024
+#define MAX_CELLS  1024
 #define MAX_EXTRAS 256
 static struct bench_cell cells[MAX_CELLS];
 static struct bench_extra xs[MAX_EXTRAS];
@@ -150,8 +150,13 @@ Test(bench_kinds, prepare_refuses_a_bad_thread_count)
 Test(bench_kinds, a_ceiling_width_the_cpu_lacks_is_refused)
 {
     /* 384 bits is no vector width: unsupported on every CPU */
-    struct bench_cell c = {.mode = ENG_MODE_XTS, .dir = ENG_ENCRYPT, .unit_bytes = 512, .batch = 4,
-                           .threads = 1, .width_bits = 384, .group = 9000};
+    struct bench_cell c = {.mode = ENG_MODE_XTS,
+                           .dir = ENG_ENCRYPT,
+                           .unit_bytes = 512,
+                           .batch = 4,
+                           .threads = 1,
+                           .width_bits = 384,
+                           .group = 9000};
     struct bench_plan pl = {.profile = &profile, .cells = cells, .max_cells = 1};
     bench_plan_add(&pl, &bench_kind_ceiling, c);
     struct bench_cell *cc = &cells[0];

@@ -17,7 +17,7 @@
 #include "comp_report.h"
 #include "comp_runner.h"
 
-#define PYCA "/usr/lib/python3/dist-packages/cryptography_vectors"
+#define PYCA            "/usr/lib/python3/dist-packages/cryptography_vectors"
 #define MAX_VECTOR_ARGS 64
 
 static const char *const default_sources[] = {
@@ -32,23 +32,24 @@ static const char *const default_sources[] = {
 
 static void usage(FILE *f)
 {
-    fputs("usage: cmk-compliance [--vectors PATH...] [--defaults] [--controls] [--only IDS]\n"
-          "                      [--out DIR] [--bench FILE] [--quiet]\n"
-          "Runs known-answer vectors through every engine back end and path, and the\n"
-          "key-lifecycle controls against a vault-mock it starts itself.\n\n"
-          "  --vectors PATH...  vector files or folders (recursive: .rsp, .txt, .json);\n"
-          "                     NIST CAVP AES, Wycheproof AES-GCM/AES-XTS/AES-KWP/RSA-OAEP,\n"
-          "                     pyca RSA-OAEP text; detected from the content\n"
-          "  --defaults         also run the default sources (python3-cryptography-vectors\n"
-          "                     AES and RSA-OAEP files, and the embedded vectors)\n"
-          "  --controls         run the controls (with --vectors: both)\n"
-          "  --only IDS         comma-separated control ids (implies --controls)\n"
-          "  --out DIR          output folder (default reports/out)\n"
-          "  --bench FILE       bench.json with keys=smk/cmk cells (default DIR/bench.json)\n"
-          "  --quiet            print only the summary\n"
-          "Without --vectors and --controls: the default sources and every control.\n"
-          "Exit: 0 all passed, 1 a vector or control failed, 2 usage or output error.\n",
-          f);
+    fputs(
+        "usage: cmk-compliance [--vectors PATH...] [--defaults] [--controls] [--only IDS]\n"
+        "                      [--out DIR] [--bench FILE] [--quiet]\n"
+        "Runs known-answer vectors through every engine back end and path, and the\n"
+        "key-lifecycle controls against a vault-mock it starts itself.\n\n"
+        "  --vectors PATH...  vector files or folders (recursive: .rsp, .txt, .json);\n"
+        "                     NIST CAVP AES, Wycheproof AES-GCM/AES-XTS/AES-KWP/RSA-OAEP,\n"
+        "                     pyca RSA-OAEP text; detected from the content\n"
+        "  --defaults         also run the default sources (python3-cryptography-vectors\n"
+        "                     AES and RSA-OAEP files, and the embedded vectors)\n"
+        "  --controls         run the controls (with --vectors: both)\n"
+        "  --only IDS         comma-separated control ids (implies --controls)\n"
+        "  --out DIR          output folder (default reports/out)\n"
+        "  --bench FILE       bench.json with keys=smk/cmk cells (default DIR/bench.json)\n"
+        "  --quiet            print only the summary\n"
+        "Without --vectors and --controls: the default sources and every control.\n"
+        "Exit: 0 all passed, 1 a vector or control failed, 2 usage or output error.\n",
+        f);
 }
 
 struct opts {
@@ -85,7 +86,8 @@ static int parse(int argc, char **argv, struct opts *o)
         } else if (strcmp(a, "--quiet") == 0) {
             o->quiet = 1;
         } else if ((strcmp(a, "--only") == 0 || strcmp(a, "--out") == 0 ||
-                    strcmp(a, "--bench") == 0) && i + 1 < argc) {
+                    strcmp(a, "--bench") == 0) &&
+                   i + 1 < argc) {
             const char *v = argv[++i];
             if (strcmp(a, "--only") == 0) {
                 o->only = v;
@@ -174,8 +176,9 @@ static int run_vectors(const struct opts *o, struct comp_report *rep)
         for (size_t i = 0; i < sizeof(default_sources) / sizeof(default_sources[0]); i++) {
             struct stat st;
             if (stat(default_sources[i], &st) != 0) {
-                fprintf(stderr, "cmk-compliance: default source %s not found (install "
-                                "python3-cryptography-vectors); skipped\n",
+                fprintf(stderr,
+                        "cmk-compliance: default source %s not found (install "
+                        "python3-cryptography-vectors); skipped\n",
                         default_sources[i]);
                 continue;
             }
@@ -265,9 +268,10 @@ int main(int argc, char **argv)
         cna += rep.controls[i].verdict == COMP_VERDICT_NOT_APPLICABLE;
     }
     size_t failures = comp_report_failures(&rep);
-    printf("compliance: vectors: %lu files, %lu passed, %lu failed, %lu skipped (%.1f s); "
-           "controls: %lu pass, %lu fail, %lu not applicable (%.1f s); written to %s\n",
-           kt.files, kt.passed, kt.failed, kt.skipped, t1 - t0, cpass, cfail, cna, t2 - t1, o.out);
+    printf(
+        "compliance: vectors: %lu files, %lu passed, %lu failed, %lu skipped (%.1f s); "
+        "controls: %lu pass, %lu fail, %lu not applicable (%.1f s); written to %s\n",
+        kt.files, kt.passed, kt.failed, kt.skipped, t1 - t0, cpass, cfail, cna, t2 - t1, o.out);
     comp_report_cleanup(&rep);
     return failures > 0 ? 1 : 0;
 }

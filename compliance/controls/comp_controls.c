@@ -14,7 +14,8 @@
 
 #include "comp_ctl_internal.h"
 
-/* ---- the catalogue ----------------------------------------------------------------------------- */
+/* ---- the catalogue -----------------------------------------------------------------------------
+ */
 
 struct entry {
     const char *id, *title, *statement, *method;
@@ -27,8 +28,10 @@ static const struct entry catalogue[] = {
     {"CMK-DEL-01", "Deleting the KEK makes the data inaccessible",
      SEED "\"Since the KEK is required to decrypt the DEKs, the KEK is effectively a single point "
           "and deletion of the KEK effectively deletes the DEKs.\"",
-     "GCM store under an RSA-2048 KEK (revalidation 2 s); the key officer deletes the key; read unit "
-     "0 every 20 ms and time the first refusal; pass if <= interval + 1 s with ENG_ERR_INACCESSIBLE; "
+     "GCM store under an RSA-2048 KEK (revalidation 2 s); the key officer deletes the key; read "
+     "unit "
+     "0 every 20 ms and time the first refusal; pass if <= interval + 1 s with "
+     "ENG_ERR_INACCESSIBLE; "
      "reopen must fail with ENG_ERR_KEK_NOT_FOUND",
      ctl_delete},
     {"CMK-DEL-02", "Disabling the KEK ends access; re-enabling restores it",
@@ -48,7 +51,8 @@ static const struct entry catalogue[] = {
     {"CMK-DEL-04", "Recovering a soft-deleted KEK restores access",
      "reference/azure-key-vault-keys-rest.md: soft delete and purge protection are required; a "
      "deleted key can be recovered within the retention period",
-     "GCM store; soft delete; reopen must fail; POST /deletedkeys/{name}/recover; reopen and compare "
+     "GCM store; soft delete; reopen must fail; POST /deletedkeys/{name}/recover; reopen and "
+     "compare "
      "the 8 canary units",
      ctl_recover},
     {"CMK-DEL-05", "Purging the KEK is permanent, backups included",
@@ -77,15 +81,18 @@ static const struct entry catalogue[] = {
      SEED "\"It also allows organizations to implement separation of duties in the management of "
           "keys and data.\"",
      "an officer identity with management permissions only creates, rotates and updates a key and "
-     "is refused wrapkey/unwrapkey/decrypt; the store's folder and files are owner-only and contain "
+     "is refused wrapkey/unwrapkey/decrypt; the store's folder and files are owner-only and "
+     "contain "
      "none of the identities' bearer tokens (byte scan); the audit log shows every successful "
      "wrap/unwrap came from a service identity",
      ctl_separation},
     {"CMK-AUD-01", "Every key use is audited with identity, version and result",
-     SEED "\"The key vault administrator can also enable logging of Key Vault audit events, so they "
-          "can be audited later.\"",
+     SEED
+     "\"The key vault administrator can also enable logging of Key Vault audit events, so they "
+     "can be audited later.\"",
      "create, close, reopen, revalidate and re-key a store; compare eng_kek_stats (get, wrap, "
-     "unwrap) with the dbservice lines of audit.jsonl for the key; every wrap/unwrap line must name "
+     "unwrap) with the dbservice lines of audit.jsonl for the key; every wrap/unwrap line must "
+     "name "
      "the key version and every line carry the identity and status",
      ctl_audit},
     {"CMK-COV-01", "Data, backups and temporary files hold no plaintext",
@@ -96,8 +103,9 @@ static const struct entry catalogue[] = {
      "file (raw, through its descriptor) and the vault's state folder for the canary",
      ctl_coverage},
     {"CMK-COV-02", "The key table holds only wrapped DEKs",
-     SEED "\"The DEKs, encrypted with the KEKs, are stored separately. Only an entity with access to "
-          "the KEK can decrypt these DEKs.\"",
+     SEED
+     "\"The DEKs, encrypted with the KEKs, are stored separately. Only an entity with access to "
+     "the KEK can decrypt these DEKs.\"",
      "the public API does not expose DEKs, so: every key-table record must be an RSA-2048 "
      "RSA-OAEP-256 blob (256 bytes) from the vault; the key table must hold no canary; with the "
      "vault failing every unwrapkey (fault injection) the store must not open from its files",
@@ -119,13 +127,15 @@ static const struct entry catalogue[] = {
     {"CMK-INT-01", "Tampering with GCM data is detected",
      "NIST SP 800-38D section 5.2.2: authenticated decryption returns FAIL when the tag does not "
      "verify",
-     "flip one bit of unit 5 in the data file of a GCM store; the read must fail with ENG_ERR_AUTH, "
+     "flip one bit of unit 5 in the data file of a GCM store; the read must fail with "
+     "ENG_ERR_AUTH, "
      "the output be zeroed and other units stay readable",
      ctl_gcm_tamper},
     {"CMK-INT-02", "XTS does not detect tampering (finding)",
      "IEEE 1619-2007 / NIST SP 800-38E: XTS-AES provides confidentiality; it does not provide "
      "authentication",
-     "flip one bit of unit 5 in the data file of an XTS store; read it back and count changed bytes",
+     "flip one bit of unit 5 in the data file of an XTS store; read it back and count changed "
+     "bytes",
      ctl_xts_tamper},
     {"CMK-PERF-01", "CMK costs no throughput against SMK (not slower by more than 2%)",
      SEED "\"Enabling encryption doesn't have any extra performance effect with or without "
@@ -226,8 +236,8 @@ int comp_controls_run(const struct comp_controls_options *o, struct comp_report 
     int rc = 0;
     if (cc_setup(x) != 0) {
         struct comp_control c;
-        const struct entry e = {"CMK-SETUP", "The control suite's vault and folders start",
-                                "-", "start vault-mock twice, make a temporary folder", NULL};
+        const struct entry e = {"CMK-SETUP", "The control suite's vault and folders start", "-",
+                                "start vault-mock twice, make a temporary folder", NULL};
         fill_head(&c, &e);
         cc_fail(&c, "setup failed (vault-mock at %s?)", vmt_bin());
         comp_report_add_control(rep, &c);

@@ -11,7 +11,8 @@
 
 #include "comp_ctl_internal.h"
 
-/* ---- CMK-COV: nothing in plaintext at rest ------------------------------------------------------- */
+/* ---- CMK-COV: nothing in plaintext at rest
+ * ------------------------------------------------------- */
 
 void ctl_coverage(struct ctx *x, struct comp_control *c)
 {
@@ -55,7 +56,8 @@ void ctl_coverage(struct ctx *x, struct comp_control *c)
         tmp_bytes = got > 0 ? (unsigned long)got : 0;
         free(raw);
         uint8_t back[64];
-        if (eng_tmpfile_read(t, 100, back, sizeof(back)) != 0 || memcmp(back, data + 100, 64) != 0) {
+        if (eng_tmpfile_read(t, 100, back, sizeof(back)) != 0 ||
+            memcmp(back, data + 100, 64) != 0) {
             cc_fail(c, "the temporary file does not read back");
         }
     }
@@ -70,8 +72,9 @@ void ctl_coverage(struct ctx *x, struct comp_control *c)
     cc_scan_file(backup, &sc);
     struct scan vault = {.needles = needles, .needle_lens = lens, .num_needles = 1};
     cc_for_files(x->va.state, cc_scan_file, &vault);
-    cc_ev(c, "data, tags, key tables, lock files of both stores and the backup: %lu files, %lu "
-             "bytes, %lu canary hits",
+    cc_ev(c,
+          "data, tags, key tables, lock files of both stores and the backup: %lu files, %lu "
+          "bytes, %lu canary hits",
           sc.files, sc.bytes, sc.hits);
     cc_ev(c, "temporary file (O_TMPFILE, read raw through its descriptor): %lu bytes, %lu hits",
           tmp_bytes, tmp_hits);
@@ -85,7 +88,8 @@ void ctl_coverage(struct ctx *x, struct comp_control *c)
     } else if (sc.files < 5 || tmp_bytes < UNITS * UNIT) {
         cc_fail(c, "too little was scanned to conclude");
     } else if (c->verdict != COMP_VERDICT_FAIL) {
-        comp_control_set(c, COMP_VERDICT_PASS, "data, backups and temporary files hold no plaintext");
+        comp_control_set(c, COMP_VERDICT_PASS,
+                         "data, backups and temporary files hold no plaintext");
     }
 }
 
@@ -109,8 +113,9 @@ void ctl_keytable(struct ctx *x, struct comp_control *c)
             ok++;
         }
     }
-    cc_ev(c, "%u of %u key-table records hold a 256-byte RSA-OAEP-256 blob from the vault provider "
-             "(a plaintext XTS DEK is 64 bytes)",
+    cc_ev(c,
+          "%u of %u key-table records hold a 256-byte RSA-OAEP-256 blob from the vault provider "
+          "(a plaintext XTS DEK is 64 bytes)",
           ok, info.num_records);
     eng_store_close(s);
     snprintf(path, sizeof(path), "%s/keytable", dir);
@@ -118,8 +123,8 @@ void ctl_keytable(struct ctx *x, struct comp_control *c)
     long hits = cc_count_in_file(path, "CMK-CANARY-", 11, &size);
     cc_ev(c, "keytable file %zu bytes, %ld canary hits", size, hits);
     /* the local files alone must not open the store: the vault refuses every unwrap */
-    long f = vmt_set_faults(&x->va,
-                            "{\"faults\":[{\"op\":\"unwrapkey\",\"error_rate\":1,\"status\":503}]}");
+    long f = vmt_set_faults(
+        &x->va, "{\"faults\":[{\"op\":\"unwrapkey\",\"error_rate\":1,\"status\":503}]}");
     eng_clear_error();
     s = cc_reopen(x, dir, p);
     int err = eng_errno();
@@ -139,10 +144,11 @@ void ctl_keytable(struct ctx *x, struct comp_control *c)
     if (ok != info.num_records || hits != 0 || !local_only_fails || !reopened || f != 200) {
         cc_fail(c, "the key table does not hold only wrapped DEKs (or the check could not run)");
     } else {
-        comp_control_set(c, COMP_VERDICT_PASS,
-                         "the key table holds wrapped DEKs only: DEK bytes cannot be read through the "
-                         "public API, so shown indirectly (record sizes, no plaintext, and the store "
-                         "cannot open from its files without the vault's unwrap)");
+        comp_control_set(
+            c, COMP_VERDICT_PASS,
+            "the key table holds wrapped DEKs only: DEK bytes cannot be read through the "
+            "public API, so shown indirectly (record sizes, no plaintext, and the store "
+            "cannot open from its files without the vault's unwrap)");
     }
 }
 
@@ -206,11 +212,12 @@ void ctl_oaep256(struct ctx *x, struct comp_control *c)
         }
         eng_store_close(s);
     }
-    cc_ev(c, "a store created with it: %u of %u DEK records say RSA-OAEP-256 (the alg sent in each "
-             "wrapkey request; the vault's audit line does not carry the algorithm)",
+    cc_ev(c,
+          "a store created with it: %u of %u DEK records say RSA-OAEP-256 (the alg sent in each "
+          "wrapkey request; the vault's audit line does not carry the algorithm)",
           oaep, n);
-    snprintf(c->measured, sizeof(c->measured), "default alg %s; %u/%u records RSA-OAEP-256", ref.alg,
-             oaep, n);
+    snprintf(c->measured, sizeof(c->measured), "default alg %s; %u/%u records RSA-OAEP-256",
+             ref.alg, oaep, n);
     if (strcmp(ref.alg, "RSA-OAEP-256") != 0 || n == 0 || oaep != n) {
         cc_fail(c, "the default wrap algorithm is not RSA-OAEP-256");
     } else {
@@ -219,7 +226,8 @@ void ctl_oaep256(struct ctx *x, struct comp_control *c)
     eng_kek_provider_free(p);
 }
 
-/* ---- CMK-INT: integrity ----------------------------------------------------------------------- */
+/* ---- CMK-INT: integrity -----------------------------------------------------------------------
+ */
 
 /* Flips one bit in unit 5 of the data file; returns the file offset or -1. */
 static long flip_unit5(struct eng_store *s, const char *dir)
@@ -254,9 +262,9 @@ static void ctl_integrity(struct ctx *x, struct comp_control *c, enum eng_mode m
 {
     struct eng_kek_provider *p = NULL;
     char dir[300], ver[64];
-    struct eng_store *s = cc_store_with_data(x, c, &x->va, "dbservice",
-                                             mode == ENG_MODE_GCM ? "gcm-kek" : "xts-kek", mode, &p,
-                                             dir, sizeof(dir), ver);
+    struct eng_store *s =
+        cc_store_with_data(x, c, &x->va, "dbservice", mode == ENG_MODE_GCM ? "gcm-kek" : "xts-kek",
+                           mode, &p, dir, sizeof(dir), ver);
     if (s == NULL) {
         eng_kek_provider_free(p);
         return;
@@ -299,11 +307,12 @@ static void ctl_integrity(struct ctx *x, struct comp_control *c, enum eng_mode m
               rc == 0 ? "accepted" : eng_error_name(err), diff, UNIT);
         snprintf(c->measured, sizeof(c->measured), "tampered unit read %s, %zu bytes garbled",
                  rc == 0 ? "accepted" : "refused", diff);
-        comp_control_set(c, COMP_VERDICT_NOT_APPLICABLE,
-                         "FINDING: XTS is length-preserving and unauthenticated by design (IEEE "
-                         "1619): the flipped bit went undetected and garbled %zu bytes (one 16-byte "
-                         "block) of the unit. Confidentiality holds; integrity needs GCM stores",
-                         diff);
+        comp_control_set(
+            c, COMP_VERDICT_NOT_APPLICABLE,
+            "FINDING: XTS is length-preserving and unauthenticated by design (IEEE "
+            "1619): the flipped bit went undetected and garbled %zu bytes (one 16-byte "
+            "block) of the unit. Confidentiality holds; integrity needs GCM stores",
+            diff);
     }
 }
 

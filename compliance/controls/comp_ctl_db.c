@@ -26,7 +26,7 @@
 #include "comp_ctl_internal.h"
 
 #define PROVE_DEADLINE_S 900.0 /* DB-CRASH takes about 3 minutes; a hung run ends here */
-#define TERM_GRACE_S 90.0      /* after SIGTERM: the script's cleanup stops the server */
+#define TERM_GRACE_S     90.0  /* after SIGTERM: the script's cleanup stops the server */
 
 /*
  * $CMK_PROVE_SH (the tests' stand-in script), else prove.sh next to this program

@@ -14,11 +14,11 @@
 #include "eng_store.h"
 #include "vmt_client.h"
 
-#define API "?api-version=7.4"
-#define UNIT 4096U
-#define UNITS 64U
+#define API          "?api-version=7.4"
+#define UNIT         4096U
+#define UNITS        64U
 #define EXTENT_UNITS 16U
-#define TOKEN_HEX 24
+#define TOKEN_HEX    24
 
 struct ctx {
     const struct comp_controls_options *o;
@@ -28,7 +28,7 @@ struct ctx {
     int va_up;
     char ids_path[300];
     char tok[6][TOKEN_HEX * 2 + 1]; /* keyofficer, dbservice, auditor, secofficer, app, admin */
-    struct vmt_server vb; /* purge protection off, default identities */
+    struct vmt_server vb;           /* purge protection off, default identities */
     int vb_up;
     int seq;
 };
@@ -126,7 +126,7 @@ void ctl_xts_tamper(struct ctx *x, struct comp_control *c);
 /* comp_ctl_perf.c; cc_perf_judge is the in-process measurement's verdict (tested alone). */
 void ctl_perf(struct ctx *x, struct comp_control *c);
 int cc_perf_judge(struct comp_control *c, double med, double lo, double hi, double aamed,
-                   unsigned long long calls);
+                  unsigned long long calls);
 
 /* comp_ctl_db.c: PostgreSQL on cmk-fs under CMK, through scripts/db/prove.sh */
 void ctl_db_delete(struct ctx *x, struct comp_control *c);

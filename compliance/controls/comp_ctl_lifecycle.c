@@ -97,8 +97,8 @@ static void judge_refusal(struct ctx *x, struct comp_control *c, struct eng_stor
         return;
     }
     snprintf(c->measured, sizeof(c->measured),
-             "%.2f s from %s to the first refused read (revalidation interval %u s, bound %.0f s)", t,
-             what, x->reval, bound);
+             "%.2f s from %s to the first refused read (revalidation interval %u s, bound %.0f s)",
+             t, what, x->reval, bound);
     cc_ev(c, "first refused read after %.3f s: %s", t, eng_error_name(code));
     if (code != ENG_ERR_INACCESSIBLE) {
         cc_fail(c, "the read was refused with %s, not ENG_ERR_INACCESSIBLE", eng_error_name(code));
@@ -189,8 +189,9 @@ void ctl_revoke(struct ctx *x, struct comp_control *c)
 {
     struct eng_kek_provider *p = NULL;
     char dir[300], ver[64];
-    cc_ev(c, "identity app has only 'list' plus a per-key grant {app-kek: get, wrapKey, unwrapKey} "
-             "in the identities file");
+    cc_ev(c,
+          "identity app has only 'list' plus a per-key grant {app-kek: get, wrapKey, unwrapKey} "
+          "in the identities file");
     struct eng_store *s =
         cc_store_with_data(x, c, &x->va, "app", "app-kek", ENG_MODE_XTS, &p, dir, sizeof(dir), ver);
     if (s == NULL) {
@@ -209,9 +210,10 @@ void ctl_revoke(struct ctx *x, struct comp_control *c)
         return;
     }
     double t0 = cc_now_s();
-    cc_ev(c, "vault restarted on the same port with the grant removed from the identities file; "
-             "time counted from its ready line (while it restarted, the store saw transient "
-             "errors, tolerated within the grace period)");
+    cc_ev(c,
+          "vault restarted on the same port with the grant removed from the identities file; "
+          "time counted from its ready line (while it restarted, the store saw transient "
+          "errors, tolerated within the grace period)");
     judge_refusal(x, c, s, t0, "the revocation");
     eng_store_close(s);
     expect_open_fails(x, c, dir, p, ENG_ERR_KEK_FORBIDDEN, "without the grant");
@@ -382,8 +384,8 @@ void ctl_rotate(struct ctx *x, struct comp_control *c)
     st = call(&x->va, "keyofficer", "PATCH", vpath, "{\"attributes\":{\"enabled\":false}}", NULL);
     cc_ev(c, "old version %s disabled: %ld", v1, st);
     reopen_intact(x, c, dir, p, "with the old version disabled");
-    snprintf(c->measured, sizeof(c->measured), "%u/%u DEKs on the new version; data file %s",
-             on_v2, active, same ? "unchanged" : "changed");
+    snprintf(c->measured, sizeof(c->measured), "%u/%u DEKs on the new version; data file %s", on_v2,
+             active, same ? "unchanged" : "changed");
     if (c->verdict != COMP_VERDICT_FAIL) {
         comp_control_set(c, COMP_VERDICT_PASS,
                          "rotation rewraps only, data readable, old version can be disabled");
@@ -391,7 +393,8 @@ void ctl_rotate(struct ctx *x, struct comp_control *c)
     eng_kek_provider_free(p);
 }
 
-/* ---- CMK-SOD: least privilege, separation of duties ----------------------------------------------- */
+/* ---- CMK-SOD: least privilege, separation of duties
+ * ----------------------------------------------- */
 
 struct probe {
     const char *op, *method, *path, *body;
@@ -430,7 +433,8 @@ void ctl_least_privilege(struct ctx *x, struct comp_control *c)
     vmt_resp_free(&r);
     const struct probe probes[] = {
         {"create", "POST", "/keys/lp-new/create" API, "{\"kty\":\"RSA\",\"key_size\":2048}"},
-        {"import", "PUT", "/keys/lp-imp" API, "{\"key\":{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}}"},
+        {"import", "PUT", "/keys/lp-imp" API,
+         "{\"key\":{\"kty\":\"RSA\",\"n\":\"AQAB\",\"e\":\"AQAB\"}}"},
         {"update", "PATCH", "/keys/lp-kek/" API, "{\"attributes\":{\"enabled\":false}}"},
         {"list", "GET", "/keys" API, NULL},
         {"listversions", "GET", "/keys/lp-kek/versions" API, NULL},
@@ -463,21 +467,24 @@ void ctl_least_privilege(struct ctx *x, struct comp_control *c)
         int forbidden = st == 403 && strcmp(vmt_inner_code(&pr), "ForbiddenByPolicy") == 0;
         vmt_resp_free(&pr);
         refused += forbidden;
-        int k = snprintf(line + len, sizeof(line) - len, "%s%s %ld", len ? ", " : "", probes[i].op, st);
+        int k =
+            snprintf(line + len, sizeof(line) - len, "%s%s %ld", len ? ", " : "", probes[i].op, st);
         len += k > 0 && (size_t)k < sizeof(line) - len ? (size_t)k : 0;
         if (!forbidden) {
             cc_fail(c, "dbservice %s answered %ld, not 403 ForbiddenByPolicy", probes[i].op, st);
         }
     }
     cc_ev(c, "dbservice, everything else: %s", line);
-    snprintf(c->measured, sizeof(c->measured), "3/3 allowed operations succeeded: %s; %u/%u others refused with 403",
+    snprintf(c->measured, sizeof(c->measured),
+             "3/3 allowed operations succeeded: %s; %u/%u others refused with 403",
              allowed_ok == 3 ? "yes" : "no", refused, n);
     if (allowed_ok != 3) {
         cc_fail(c, "get, wrapKey or unwrapKey did not work for dbservice");
     }
     if (c->verdict != COMP_VERDICT_FAIL) {
         comp_control_set(c, COMP_VERDICT_PASS,
-                         "dbservice holds exactly get, wrapKey, unwrapKey; %u other operations refused (403 ForbiddenByPolicy)",
+                         "dbservice holds exactly get, wrapKey, unwrapKey; %u other operations "
+                         "refused (403 ForbiddenByPolicy)",
                          n);
     }
 }
@@ -494,8 +501,9 @@ void ctl_separation(struct ctx *x, struct comp_control *c)
     long rot = call(&x->va, "secofficer", "POST", "/keys/sod-kek/rotate" API, NULL, NULL);
     long dis = call(&x->va, "secofficer", "PATCH", "/keys/sod-kek/" API,
                     "{\"attributes\":{\"enabled\":true}}", NULL);
-    cc_ev(c, "secofficer (create, get, list, update, delete, recover, purge, rotate): create %ld, "
-             "rotate %ld, update %ld",
+    cc_ev(c,
+          "secofficer (create, get, list, update, delete, recover, purge, rotate): create %ld, "
+          "rotate %ld, update %ld",
           cr, rot, dis);
     if (cr != 200 || rot != 200 || dis != 200) {
         cc_fail(c, "the key officer cannot manage the key");
@@ -508,8 +516,9 @@ void ctl_separation(struct ctx *x, struct comp_control *c)
     long w = call(&x->va, "secofficer", "POST", "/keys/sod-kek/wrapkey" API, body, NULL);
     long u = call(&x->va, "secofficer", "POST", "/keys/sod-kek/unwrapkey" API, body, NULL);
     long d = call(&x->va, "secofficer", "POST", "/keys/sod-kek/decrypt" API, body, NULL);
-    cc_ev(c, "secofficer wrapkey %ld, unwrapkey %ld, decrypt %ld: the vault itself keeps it from "
-             "any DEK",
+    cc_ev(c,
+          "secofficer wrapkey %ld, unwrapkey %ld, decrypt %ld: the vault itself keeps it from "
+          "any DEK",
           w, u, d);
     if (w != 403 || u != 403 || d != 403) {
         cc_fail(c, "the key officer may use the key for cryptography");
@@ -531,8 +540,9 @@ void ctl_separation(struct ctx *x, struct comp_control *c)
         }
         struct scan sc = {.needles = needles, .needle_lens = lens, .num_needles = 6};
         cc_for_files(dir, cc_scan_file, &sc);
-        cc_ev(c, "store folder mode %03o; %lu files, %lu with group/other access; %lu bytes "
-                 "scanned for the 6 bearer tokens: %lu hits",
+        cc_ev(c,
+              "store folder mode %03o; %lu files, %lu with group/other access; %lu bytes "
+              "scanned for the 6 bearer tokens: %lu hits",
               (unsigned)(st.st_mode & 0777), sc.files, sc.loose_modes, sc.bytes, sc.hits);
         if (!dir_ok || sc.loose_modes > 0) {
             cc_fail(c, "the store's files are open to other users");
@@ -566,28 +576,33 @@ void ctl_separation(struct ctx *x, struct comp_control *c)
         cJSON_Delete(j);
     }
     free(audit);
-    cc_ev(c, "audit log so far: %lu successful wrapkey/unwrapkey by the service identities, %lu by "
-             "key officers, %lu by others",
+    cc_ev(c,
+          "audit log so far: %lu successful wrapkey/unwrapkey by the service identities, %lu by "
+          "key officers, %lu by others",
           by_service, by_officers, other);
     if (by_officers + other > 0) {
         cc_fail(c, "a key officer (or another identity) wrapped or unwrapped a DEK");
     }
     snprintf(c->measured, sizeof(c->measured),
-             "officer crypto refused (%ld/%ld/%ld); %lu service vs %lu officer DEK operations", w, u,
-             d, by_service, by_officers);
+             "officer crypto refused (%ld/%ld/%ld); %lu service vs %lu officer DEK operations", w,
+             u, d, by_service, by_officers);
     if (c->verdict != COMP_VERDICT_FAIL) {
         comp_control_set(
             c, COMP_VERDICT_PASS,
             "shown: the officer role manages keys but is refused wrap/unwrap/decrypt by the vault; "
-            "store files are owner-only and hold no credential; every DEK wrap/unwrap came from the "
+            "store files are owner-only and hold no credential; every DEK wrap/unwrap came from "
+            "the "
             "service. Not shown (cannot be, from the audit): request bodies; the vault sees a "
-            "plaintext DEK only inside the service's wrapkey requests by construction of eng_vault. "
-            "The default vault-mock 'keyofficer' has 'all' (unwrapKey too): there, separation rests "
+            "plaintext DEK only inside the service's wrapkey requests by construction of "
+            "eng_vault. "
+            "The default vault-mock 'keyofficer' has 'all' (unwrapKey too): there, separation "
+            "rests "
             "on file permissions alone");
     }
 }
 
-/* ---- CMK-AUD: audit completeness -------------------------------------------------------------- */
+/* ---- CMK-AUD: audit completeness --------------------------------------------------------------
+ */
 
 void ctl_audit(struct ctx *x, struct comp_control *c)
 {
@@ -626,7 +641,8 @@ void ctl_audit(struct ctx *x, struct comp_control *c)
                 if (strcmp(op, ops[i]) == 0) {
                     n[i]++;
                     lines++;
-                    /* a get without a version names the key; wrap and unwrap must name the version */
+                    /* a get without a version names the key; wrap and unwrap must name the version
+                     */
                     complete += cJSON_IsNumber(status) && (i == 0 || (v != NULL && v[0] != '\0'));
                 }
             }
@@ -637,8 +653,9 @@ void ctl_audit(struct ctx *x, struct comp_control *c)
     cc_ev(c, "eng_kek_stats: %llu get, %llu wrap, %llu unwrap (%llu requests, %llu retries)",
           (unsigned long long)st.gets, (unsigned long long)st.wraps, (unsigned long long)st.unwraps,
           (unsigned long long)st.requests, (unsigned long long)st.retries);
-    cc_ev(c, "audit.jsonl, identity dbservice, key aud-kek: %lu get, %lu wrapkey, %lu unwrapkey; "
-             "%lu of %lu lines carry identity, key version (wrap/unwrap) and status",
+    cc_ev(c,
+          "audit.jsonl, identity dbservice, key aud-kek: %lu get, %lu wrapkey, %lu unwrapkey; "
+          "%lu of %lu lines carry identity, key version (wrap/unwrap) and status",
           n[0], n[1], n[2], complete, lines);
     snprintf(c->measured, sizeof(c->measured),
              "engine %llu/%llu/%llu vs audit %lu/%lu/%lu (get/wrap/unwrap)",
@@ -649,6 +666,7 @@ void ctl_audit(struct ctx *x, struct comp_control *c)
     } else if (complete != lines || st.wraps == 0 || st.unwraps == 0) {
         cc_fail(c, "audit lines lack identity, version or status (or nothing was wrapped)");
     } else {
-        comp_control_set(c, COMP_VERDICT_PASS, "every get, wrap and unwrap the engine sent is audited");
+        comp_control_set(c, COMP_VERDICT_PASS,
+                         "every get, wrap and unwrap the engine sent is audited");
     }
 }

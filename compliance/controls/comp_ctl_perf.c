@@ -18,7 +18,8 @@
 #include "eng_vault.h"
 #include "rep_stats.h"
 
-/* ---- CMK-PERF: the performance claim ------------------------------------------------------------ */
+/* ---- CMK-PERF: the performance claim ------------------------------------------------------------
+ */
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -104,8 +105,8 @@ static int bench_pairs(struct comp_control *c, const char *path, double *worst, 
         if (keys == NULL || strcmp(keys, "cmk") != 0) {
             continue;
         }
-        static const char *const same[] = {"kind", "mode", "backend", "arch", "direction",
-                                           "unit_bytes", "batch", "threads"};
+        static const char *const same[] = {"kind",      "mode",       "backend", "arch",
+                                           "direction", "unit_bytes", "batch",   "threads"};
         cJSON *b;
         cJSON_ArrayForEach(b, results)
         {
@@ -140,10 +141,13 @@ static int bench_pairs(struct comp_control *c, const char *path, double *worst, 
             int open = !out && r < BAND;
             *slower += out;
             *undecided += open;
-            cc_ev(c, "%s: CMK/SMK per-round ratio median %.4f, interval %.4f .. %.4f over %zu "
-                     "rounds%s",
+            cc_ev(c,
+                  "%s: CMK/SMK per-round ratio median %.4f, interval %.4f .. %.4f over %zu "
+                  "rounds%s",
                   label ? label : "cell", r, lo, hi, rounds,
-                  out ? " (CMK slower beyond 2%)" : open ? " (undecided: too noisy)" : "");
+                  out    ? " (CMK slower beyond 2%)"
+                  : open ? " (undecided: too noisy)"
+                         : "");
         }
     }
     cJSON_Delete(root);
@@ -209,8 +213,9 @@ int cc_perf_judge(struct comp_control *c, double med, double lo, double hi, doub
         return 1;
     }
     if (calls > 0) {
-        cc_fail(c, "CMK slower than SMK by %.1f%% and made %llu vault calls while measured: the "
-                   "data path makes none",
+        cc_fail(c,
+                "CMK slower than SMK by %.1f%% and made %llu vault calls while measured: the "
+                "data path makes none",
                 -100.0 * dev, calls);
         return 1;
     }
@@ -223,8 +228,9 @@ int cc_perf_judge(struct comp_control *c, double med, double lo, double hi, doub
         return 1;
     }
     if (slower_beyond_band(hi)) {
-        cc_fail(c, "CMK slower than SMK by %.1f%% (~95%% interval %+.1f%% .. %+.1f%%, wholly "
-                   "below -2%%), not as two identical SMK stores differ (%+.1f%%); shared machine",
+        cc_fail(c,
+                "CMK slower than SMK by %.1f%% (~95%% interval %+.1f%% .. %+.1f%%, wholly "
+                "below -2%%), not as two identical SMK stores differ (%+.1f%%); shared machine",
                 -100.0 * dev, 100.0 * (lo - 1.0), 100.0 * (hi - 1.0), 100.0 * noise);
         return 1;
     }
@@ -249,8 +255,9 @@ void ctl_perf(struct ctx *x, struct comp_control *c)
                  "undecided",
                  worst, pairs, slower, undecided);
         if (slower > 0) {
-            cc_fail(c, "%d CMK cell%s slower than the SMK cell by more than 2%% beyond the run's "
-                       "noise (lowest median %+.1f%%)",
+            cc_fail(c,
+                    "%d CMK cell%s slower than the SMK cell by more than 2%% beyond the run's "
+                    "noise (lowest median %+.1f%%)",
                     slower, slower == 1 ? " is" : "s are", 100.0 * (worst - 1.0));
             return;
         }
@@ -261,8 +268,9 @@ void ctl_perf(struct ctx *x, struct comp_control *c)
                              100.0 * (worst - 1.0));
             return;
         }
-        cc_ev(c, "bench.json too noisy to decide: %d cell%s with a median below -2%% but an "
-                 "interval reaching the band: measured here instead",
+        cc_ev(c,
+              "bench.json too noisy to decide: %d cell%s with a median below -2%% but an "
+              "interval reaching the band: measured here instead",
               undecided, undecided == 1 ? "" : "s");
     } else {
         cc_ev(c, "no keys=smk/keys=cmk cells in %s: measured here instead",
@@ -328,8 +336,9 @@ void ctl_perf(struct ctx *x, struct comp_control *c)
         struct comp_control trial;
         memset(&trial, 0, sizeof(trial));
         decided = cc_perf_judge(&trial, med, lo, hi, aamed, calls);
-        cc_ev(c, "batch %d (%d rounds so far): CMK/SMK median %.4f, ~95%% interval %.4f .. %.4f, "
-                 "placebo %.4f: %s",
+        cc_ev(c,
+              "batch %d (%d rounds so far): CMK/SMK median %.4f, ~95%% interval %.4f .. %.4f, "
+              "placebo %.4f: %s",
               batches, n, med, lo, hi, aamed, decided ? "decided" : "undecided");
     }
     eng_store_close(a);
@@ -342,29 +351,34 @@ void ctl_perf(struct ctx *x, struct comp_control *c)
         cc_fail(c, "the measurement could not run: %s", cc_ename());
         return;
     }
-    double wmed = median(wratio, (size_t)n), ma = median(ga, (size_t)n),
-           mb = median(gb, (size_t)n);
-    cc_ev(c, "memory stores, XTS, 8 KiB units, 256 units written then read per pass, auto back "
-             "end, revalidation 60 s (the default); batches of %d interleaved rounds of SMK, CMK "
-             "and a second SMK store (order rotated), %.1f s each, until the rounds decide, at "
-             "most %d batches (budget %.1f s); %d batches ran",
+    double wmed = median(wratio, (size_t)n), ma = median(ga, (size_t)n), mb = median(gb, (size_t)n);
+    cc_ev(c,
+          "memory stores, XTS, 8 KiB units, 256 units written then read per pass, auto back "
+          "end, revalidation 60 s (the default); batches of %d interleaved rounds of SMK, CMK "
+          "and a second SMK store (order rotated), %.1f s each, until the rounds decide, at "
+          "most %d batches (budget %.1f s); %d batches ran",
           ROUNDS, batch_s, MAX_BATCHES, batch_s * MAX_BATCHES, batches);
-    cc_ev(c, "throughput per CPU second of the measuring thread (preemption by other work on a "
-             "shared machine does not count): SMK median %.3f GB/s, CMK median %.3f GB/s; "
-             "per-round CMK/SMK median %.4f, its ~95%% interval %.4f .. %.4f",
+    cc_ev(c,
+          "throughput per CPU second of the measuring thread (preemption by other work on a "
+          "shared machine does not count): SMK median %.3f GB/s, CMK median %.3f GB/s; "
+          "per-round CMK/SMK median %.4f, its ~95%% interval %.4f .. %.4f",
           ma, mb, med, lo, hi);
-    cc_ev(c, "placebo: a second SMK store against the first, same rounds: median ratio %.4f "
-             "(%+.1f%%): the difference two identical stores show on this machine",
+    cc_ev(c,
+          "placebo: a second SMK store against the first, same rounds: median ratio %.4f "
+          "(%+.1f%%): the difference two identical stores show on this machine",
           aamed, 100.0 * (aamed - 1.0));
-    cc_ev(c, "wall-clock CMK/SMK per-round ratios %.4f .. %.4f, median %.4f (shown, not judged: "
-             "noise of other processes)",
+    cc_ev(c,
+          "wall-clock CMK/SMK per-round ratios %.4f .. %.4f, median %.4f (shown, not judged: "
+          "noise of other processes)",
           wratio[0], wratio[n - 1], wmed);
-    cc_ev(c, "vault requests during the measured rounds: %llu (the data path never calls the "
-             "vault; CMK adds only the open-time unwrap and one get per revalidation interval)",
+    cc_ev(c,
+          "vault requests during the measured rounds: %llu (the data path never calls the "
+          "vault; CMK adds only the open-time unwrap and one get per revalidation interval)",
           calls);
-    snprintf(c->measured, sizeof(c->measured),
-             "CMK/SMK throughput ratio %.4f per CPU second (SMK/SMK placebo %.4f; wall clock %.4f), "
-             "median of %d rounds",
-             med, aamed, wmed, n);
+    snprintf(
+        c->measured, sizeof(c->measured),
+        "CMK/SMK throughput ratio %.4f per CPU second (SMK/SMK placebo %.4f; wall clock %.4f), "
+        "median of %d rounds",
+        med, aamed, wmed, n);
     cc_perf_judge(c, med, lo, hi, aamed, calls);
 }

@@ -49,14 +49,19 @@ const char *cc_ename(void)
     return eng_error_name(eng_errno());
 }
 
-struct eng_kek_provider *cc_provider(struct vmt_server *vs, const char *identity,
-                                     const char *key, const char *alg)
+struct eng_kek_provider *cc_provider(struct vmt_server *vs, const char *identity, const char *key,
+                                     const char *alg)
 {
     char token[600];
     snprintf(token, sizeof(token), "%s", vmt_token(vs, identity) ? vmt_token(vs, identity) : "");
-    struct eng_vault_config cfg = {.vault_url = vs->url, .key_name = key, .token = token,
-                                   .ca_file = vs->ca, .alg = alg, .max_retries = 1,
-                                   .backoff_base_ms = 10, .backoff_max_ms = 50};
+    struct eng_vault_config cfg = {.vault_url = vs->url,
+                                   .key_name = key,
+                                   .token = token,
+                                   .ca_file = vs->ca,
+                                   .alg = alg,
+                                   .max_retries = 1,
+                                   .backoff_base_ms = 10,
+                                   .backoff_max_ms = 50};
     return eng_vault_open(&cfg);
 }
 
@@ -109,9 +114,8 @@ uint8_t *cc_canary_units(size_t first, size_t n)
 /* ---- stores holding canary data -------------------------------------------------------------- */
 
 /* A store under |key| (created as keyofficer) holding canary units 0..7; NULL on failure. */
-struct eng_store *cc_store_with_data(struct ctx *x, struct comp_control *c,
-                                     struct vmt_server *vs, const char *identity,
-                                     const char *key, enum eng_mode mode,
+struct eng_store *cc_store_with_data(struct ctx *x, struct comp_control *c, struct vmt_server *vs,
+                                     const char *identity, const char *key, enum eng_mode mode,
                                      struct eng_kek_provider **p, char *dir, size_t max_dir,
                                      char *version)
 {
@@ -134,8 +138,9 @@ struct eng_store *cc_store_with_data(struct ctx *x, struct comp_control *c,
         return NULL;
     }
     free(data);
-    cc_ev(c, "store %s (%s, %u x %u B, revalidation %u s) under %s version %s as %s, 8 canary "
-             "units written",
+    cc_ev(c,
+          "store %s (%s, %u x %u B, revalidation %u s) under %s version %s as %s, 8 canary "
+          "units written",
           dir, eng_mode_name(mode), UNITS, UNIT, x->reval, key, version, identity);
     return s;
 }
@@ -199,7 +204,6 @@ void cc_for_files(const char *dir, void (*fn)(const char *path, void *arg), void
     closedir(d);
 }
 
-
 void cc_scan_file(const char *path, void *arg)
 {
     struct scan *s = arg;
@@ -253,8 +257,8 @@ int cc_start_va(struct ctx *x, const char *port)
 {
     char listen[64];
     snprintf(listen, sizeof(listen), "127.0.0.1:%s", port);
-    const char *args[] = {"--throttle", "off", "--identities", x->ids_path,
-                          "--listen",   listen, NULL};
+    const char *args[] = {"--throttle", "off", "--identities", x->ids_path, "--listen",
+                          listen,       NULL};
     x->va_up = vmt_start(&x->va, args) == 0;
     return x->va_up ? 0 : -1;
 }

@@ -20,11 +20,11 @@ extern "C" {
 #endif
 
 struct comp_controls_options {
-    const char *only;        /* comma-separated control ids to run; NULL = all */
-    const char *bench_json;  /* bench results with keys=smk/cmk cells; NULL or missing = measure */
-    unsigned revalidate_s;   /* store revalidation interval; 0 = 2 */
-    double perf_seconds;     /* seconds per batch of 40 rounds of the own CMK/SMK measurement
-                                (at most 4 batches); 0 = 6 */
+    const char *only;       /* comma-separated control ids to run; NULL = all */
+    const char *bench_json; /* bench results with keys=smk/cmk cells; NULL or missing = measure */
+    unsigned revalidate_s;  /* store revalidation interval; 0 = 2 */
+    double perf_seconds;    /* seconds per batch of 40 rounds of the own CMK/SMK measurement
+                               (at most 4 batches); 0 = 6 */
     /* called after each control (may be NULL), e.g. to print a line */
     void (*progress)(const struct comp_control *c, void *arg);
     void *arg;

@@ -30,12 +30,12 @@ extern "C" {
 #endif
 
 enum comp_skip {
-    COMP_SKIP_KEY_SIZE = 0,     /* not AES-256 (a key not 256 bits; not XTS); refused with
-                                   ENG_ERR_KEY_LEN */
-    COMP_SKIP_NONCE_SIZE,       /* GCM IV not 96 bits (GCM only); refused with ENG_ERR_NONCE_LEN */
-    COMP_SKIP_TAG_SIZE,         /* GCM tag not 4, 8, 12..16 bytes; refused with ENG_ERR_TAG_LEN
-                                   (an empty tag cannot be expressed and is not tried) */
-    COMP_SKIP_PARTIAL_BYTE,     /* XTS DataUnitLen not a multiple of 8 (the engine works in bytes) */
+    COMP_SKIP_KEY_SIZE = 0, /* not AES-256 (a key not 256 bits; not XTS); refused with
+                               ENG_ERR_KEY_LEN */
+    COMP_SKIP_NONCE_SIZE,   /* GCM IV not 96 bits (GCM only); refused with ENG_ERR_NONCE_LEN */
+    COMP_SKIP_TAG_SIZE,     /* GCM tag not 4, 8, 12..16 bytes; refused with ENG_ERR_TAG_LEN
+                               (an empty tag cannot be expressed and is not tried) */
+    COMP_SKIP_PARTIAL_BYTE, /* XTS DataUnitLen not a multiple of 8 (the engine works in bytes) */
     COMP_SKIP_XTS_EQUAL_HALVES, /* refused with ENG_ERR_XTS_KEY_HALVES_EQUAL */
     COMP_SKIP_XTS_KEY_SIZE,     /* XTS key not 512 bits (AES-128/192-XTS); ENG_ERR_KEY_LEN */
     COMP_SKIP_XTS_TWEAK_SIZE,   /* XTS tweak longer than 128 bits; ENG_ERR_NONCE_LEN. A shorter
@@ -54,7 +54,7 @@ enum comp_reject {
 };
 
 struct comp_kat_result {
-    unsigned long passed;  /* includes the expected refusals counted in rejected_by */
+    unsigned long passed; /* includes the expected refusals counted in rejected_by */
     unsigned long failed;
     unsigned long skipped;
     unsigned long skipped_by[COMP_SKIP_COUNT];

@@ -27,7 +27,7 @@
 extern "C" {
 #endif
 
-#define COMP_REPORT_SCHEMA "cmk-harness/compliance"
+#define COMP_REPORT_SCHEMA         "cmk-harness/compliance"
 #define COMP_REPORT_SCHEMA_VERSION 1
 
 enum comp_verdict {
@@ -38,28 +38,28 @@ enum comp_verdict {
 
 /* One lifecycle control; every string NUL-terminated, evidence items separated by '\n'. */
 struct comp_control {
-    char id[32];          /* "CMK-DEL-01" */
+    char id[32]; /* "CMK-DEL-01" */
     char title[160];
-    char statement[768];  /* the seed's sentence or the standard's clause, quoted */
+    char statement[768]; /* the seed's sentence or the standard's clause, quoted */
     char method[1024];
     char evidence[4096];
     char measured[256];
     enum comp_verdict verdict;
     char reason[1024];
-    double seconds;       /* wall time of the control */
+    double seconds; /* wall time of the control */
 };
 
 /* Known-answer counts of one vector file on one back end and path. */
 struct comp_kat_row {
     char file[512];
-    char kind[48];        /* "aes-gcm-decrypt", "wycheproof aead", "pyca rsa-oaep", ... */
-    char backend[32];     /* "native", "ipsec-mb", "openssl"; "-" when nothing ran */
-    char arch[32];        /* "avx512", ...; "evp" for the OpenSSL-only paths; "-" */
+    char kind[48];    /* "aes-gcm-decrypt", "wycheproof aead", "pyca rsa-oaep", ... */
+    char backend[32]; /* "native", "ipsec-mb", "openssl"; "-" when nothing ran */
+    char arch[32];    /* "avx512", ...; "evp" for the OpenSSL-only paths; "-" */
     unsigned long passed, failed, skipped, acceptable;
     unsigned long key_cases; /* cases of the engine's own key size (AES-256), run or not */
     unsigned long key_ran;   /* ... of which ran (not skipped) */
     char skip_reason[256];
-    char detail[256];     /* first failure or why the file could not run; "" */
+    char detail[256]; /* first failure or why the file could not run; "" */
 };
 
 struct comp_report {

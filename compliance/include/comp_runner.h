@@ -68,8 +68,8 @@ int comp_wp_run_oaep(struct comp_wp *w, struct comp_kat_result *out, struct base
  * (COMP_ERR_KIND: no example; COMP_ERR_HEX; COMP_ERR_INCOMPLETE: an example
  * before any private key or without its message; COMP_ERR_NOMEM).
  */
-int comp_oaep_txt_run(const char *name, const char *text, size_t len,
-                      struct comp_kat_result *out, struct base_err *err);
+int comp_oaep_txt_run(const char *name, const char *text, size_t len, struct comp_kat_result *out,
+                      struct base_err *err);
 
 #ifdef __cplusplus
 }

@@ -48,24 +48,24 @@ extern "C" {
  * from 0x81 within it so it never collides with a base code.
  * X(name, category, number within the category, message)
  */
-#define COMP_ERRORS(X)                                                                         \
-    X(COMP_ERR_NULL, USAGE, 0x81, "a required argument is NULL")                               \
-    X(COMP_ERR_UNSUPPORTED, USAGE, 0x82,                                                       \
-      "the engine back end does not run this mode at this CPU path")                           \
-    X(COMP_ERR_IO, IO, 0x81, "cannot open or read the file")                                   \
-    X(COMP_ERR_NOMEM, RESOURCE, 0x81, "out of memory")                                         \
-    X(COMP_ERR_TOO_BIG, LIMIT, 0x81, "file, header or record exceeds the reader's limits")     \
-    X(COMP_ERR_SYNTAX, FORMAT, 0x81, "line is not a comment, [header], NAME = value or FAIL")   \
-    X(COMP_ERR_SECTION, FORMAT, 0x82, "unknown [section] header")                              \
-    X(COMP_ERR_HEX, FORMAT, 0x83, "value is not an even-length hex string")                    \
-    X(COMP_ERR_NUMBER, FORMAT, 0x84, "value is not a decimal number")                          \
-    X(COMP_ERR_DUPLICATE, FORMAT, 0x85, "field given twice in one record")                     \
-    X(COMP_ERR_INCOMPLETE, FORMAT, 0x86,                                                       \
-      "record lacks a field its kind requires (truncated record?)")                            \
-    X(COMP_ERR_INCONSISTENT, FORMAT, 0x87, "record disagrees with its header or with itself")  \
-    X(COMP_ERR_UNUSED, FORMAT, 0x88, "record has a field the reader does not use")             \
-    X(COMP_ERR_KIND, FORMAT, 0x89, "cannot tell which kind of vector file this is")            \
-    X(COMP_ERR_JSON, FORMAT, 0x8a, "not valid JSON")                                           \
+#define COMP_ERRORS(X)                                                                        \
+    X(COMP_ERR_NULL, USAGE, 0x81, "a required argument is NULL")                              \
+    X(COMP_ERR_UNSUPPORTED, USAGE, 0x82,                                                      \
+      "the engine back end does not run this mode at this CPU path")                          \
+    X(COMP_ERR_IO, IO, 0x81, "cannot open or read the file")                                  \
+    X(COMP_ERR_NOMEM, RESOURCE, 0x81, "out of memory")                                        \
+    X(COMP_ERR_TOO_BIG, LIMIT, 0x81, "file, header or record exceeds the reader's limits")    \
+    X(COMP_ERR_SYNTAX, FORMAT, 0x81, "line is not a comment, [header], NAME = value or FAIL") \
+    X(COMP_ERR_SECTION, FORMAT, 0x82, "unknown [section] header")                             \
+    X(COMP_ERR_HEX, FORMAT, 0x83, "value is not an even-length hex string")                   \
+    X(COMP_ERR_NUMBER, FORMAT, 0x84, "value is not a decimal number")                         \
+    X(COMP_ERR_DUPLICATE, FORMAT, 0x85, "field given twice in one record")                    \
+    X(COMP_ERR_INCOMPLETE, FORMAT, 0x86,                                                      \
+      "record lacks a field its kind requires (truncated record?)")                           \
+    X(COMP_ERR_INCONSISTENT, FORMAT, 0x87, "record disagrees with its header or with itself") \
+    X(COMP_ERR_UNUSED, FORMAT, 0x88, "record has a field the reader does not use")            \
+    X(COMP_ERR_KIND, FORMAT, 0x89, "cannot tell which kind of vector file this is")           \
+    X(COMP_ERR_JSON, FORMAT, 0x8a, "not valid JSON")                                          \
     X(COMP_ERR_SCHEMA, FORMAT, 0x8b, "JSON does not follow a known Wycheproof schema")
 
 enum comp_err { COMP_ERRORS(BASE_ERR_ENUM_ROW) };
@@ -87,8 +87,8 @@ int comp_error_known(int code);
 
 /* ---- CAVP .rsp files ---------------------------------------------------- */
 
-#define COMP_RSP_MAX_FIELDS 32  /* fields in one record */
-#define COMP_RSP_MAX_PARAMS 16  /* [Name = value] headers in force */
+#define COMP_RSP_MAX_FIELDS 32 /* fields in one record */
+#define COMP_RSP_MAX_PARAMS 16 /* [Name = value] headers in force */
 #define COMP_MAX_FILE_BYTES (64UL << 20)
 
 struct comp_rsp_param {
@@ -104,19 +104,19 @@ struct comp_rsp_field {
     uint64_t num;        /* decimal fields (COUNT, DataUnitLen, DataUnitSeqNumber) */
     int is_decimal;      /* 1: decimal field, |num| holds the value; 0: hex field */
     unsigned long line;
-    int used;            /* set by comp_rsp_get and comp_aes_vector_get */
+    int used; /* set by comp_rsp_get and comp_aes_vector_get */
 };
 
 struct comp_rsp_record {
-    unsigned long line;                 /* first line of the record */
-    const char *section;                /* "ENCRYPT", "DECRYPT", or "" before any section */
+    unsigned long line;                  /* first line of the record */
+    const char *section;                 /* "ENCRYPT", "DECRYPT", or "" before any section */
     const struct comp_rsp_param *params; /* the [Name = value] headers in force */
     size_t num_params;
-    struct comp_rsp_field *fields;      /* in file order */
+    struct comp_rsp_field *fields; /* in file order */
     size_t num_fields;
-    int fail;                           /* a bare FAIL line was present */
+    int fail; /* a bare FAIL line was present */
     unsigned long fail_line;
-    int fail_used;                      /* set by comp_aes_vector_get */
+    int fail_used; /* set by comp_aes_vector_get */
 };
 
 struct comp_rsp;
@@ -190,10 +190,10 @@ enum comp_xts_tweak {
 
 struct comp_rsp_info {
     enum comp_kind kind;
-    unsigned key_bits;              /* AES key size: 128, 192, 256 (XTS: per half) */
-    const char *test;               /* "GFSbox", "KeySbox", "VarKey", "VarTxt", "MMT",
-                                       "ExtIV", "Decrypt", "XTSGen", "CTR"; never NULL */
-    enum comp_xts_tweak xts_tweak;  /* XTS only */
+    unsigned key_bits;             /* AES key size: 128, 192, 256 (XTS: per half) */
+    const char *test;              /* "GFSbox", "KeySbox", "VarKey", "VarTxt", "MMT",
+                                      "ExtIV", "Decrypt", "XTSGen", "CTR"; never NULL */
+    enum comp_xts_tweak xts_tweak; /* XTS only */
 };
 
 /* comp_kind_name returns "aes-ecb", "aes-cbc", "aes-ctr", "aes-gcm-encrypt",
@@ -224,25 +224,25 @@ enum comp_dir {
  * (valid until the reader moves on); an empty value has data NULL, len 0.
  */
 struct comp_aes_vector {
-    unsigned long line;       /* first line of the record */
-    uint64_t count;           /* COUNT / Count, 0 if absent */
-    enum comp_dir dir;        /* the direction the record tests */
+    unsigned long line; /* first line of the record */
+    uint64_t count;     /* COUNT / Count, 0 if absent */
+    enum comp_dir dir;  /* the direction the record tests */
     const uint8_t *key;
-    size_t key_len;           /* XTS: both halves */
-    const uint8_t *iv;        /* IV, GCM IV, or the XTS 128-bit tweak `i` */
+    size_t key_len;    /* XTS: both halves */
+    const uint8_t *iv; /* IV, GCM IV, or the XTS 128-bit tweak `i` */
     size_t iv_len;
-    int has_seqno;            /* XTS DataUnitSeqNumber given instead of `i` */
+    int has_seqno; /* XTS DataUnitSeqNumber given instead of `i` */
     uint64_t seqno;
-    const uint8_t *pt;        /* NULL when expect_fail */
+    const uint8_t *pt; /* NULL when expect_fail */
     size_t pt_len;
     const uint8_t *ct;
     size_t ct_len;
-    const uint8_t *aad;       /* GCM */
+    const uint8_t *aad; /* GCM */
     size_t aad_len;
-    const uint8_t *tag;       /* GCM */
+    const uint8_t *tag; /* GCM */
     size_t tag_len;
-    uint64_t unit_bits;       /* XTS DataUnitLen; otherwise 8 * pt_len */
-    int expect_fail;          /* GCM decrypt FAIL: the tag must be rejected */
+    uint64_t unit_bits; /* XTS DataUnitLen; otherwise 8 * pt_len */
+    int expect_fail;    /* GCM decrypt FAIL: the tag must be rejected */
 };
 
 /*
@@ -291,10 +291,10 @@ struct comp_bytes {
  * comp_wp_free. Members a schema does not have are 0 / NULL / absent.
  */
 struct comp_wp_test {
-    size_t group;                 /* index in testGroups */
+    size_t group; /* index in testGroups */
     unsigned long tc_id;
     enum comp_wp_result result;
-    const char *comment;          /* never NULL */
+    const char *comment; /* never NULL */
     const char *flags[COMP_WP_MAX_FLAGS];
     size_t num_flags;
     /* group attributes */

@@ -15,7 +15,7 @@
 #include "comp_internal.h"
 
 #define COMMENT_SCAN_LINES 64
-#define COMMENT_BYTES 2048
+#define COMMENT_BYTES      2048
 
 static const char *const kind_names[COMP_KIND_COUNT] = {
     "unknown", "aes-ecb", "aes-cbc", "aes-ctr", "aes-gcm-encrypt", "aes-gcm-decrypt", "aes-xts"};
@@ -60,17 +60,23 @@ struct hint {
 
 /* What NIST writes in the header comments, first match wins. */
 static const struct hint comment_hints[] = {
-    {"GCM Encrypt", COMP_KIND_AES_GCM_ENC}, {"GCM Decrypt", COMP_KIND_AES_GCM_DEC},
-    {"XTSGen", COMP_KIND_AES_XTS},          {"data for ECB", COMP_KIND_AES_ECB},
-    {"data for CBC", COMP_KIND_AES_CBC},    {"Counter", COMP_KIND_AES_CTR},
+    {"GCM Encrypt", COMP_KIND_AES_GCM_ENC},
+    {"GCM Decrypt", COMP_KIND_AES_GCM_DEC},
+    {"XTSGen", COMP_KIND_AES_XTS},
+    {"data for ECB", COMP_KIND_AES_ECB},
+    {"data for CBC", COMP_KIND_AES_CBC},
+    {"Counter", COMP_KIND_AES_CTR},
     {" CTR", COMP_KIND_AES_CTR},
 };
 
 /* File names (NIST's and pyca's), first match wins. */
 static const struct hint name_hints[] = {
-    {"gcmEncrypt", COMP_KIND_AES_GCM_ENC}, {"gcmDecrypt", COMP_KIND_AES_GCM_DEC},
-    {"XTS", COMP_KIND_AES_XTS},            {"ECB", COMP_KIND_AES_ECB},
-    {"CBC", COMP_KIND_AES_CBC},            {"CTR", COMP_KIND_AES_CTR},
+    {"gcmEncrypt", COMP_KIND_AES_GCM_ENC},
+    {"gcmDecrypt", COMP_KIND_AES_GCM_DEC},
+    {"XTS", COMP_KIND_AES_XTS},
+    {"ECB", COMP_KIND_AES_ECB},
+    {"CBC", COMP_KIND_AES_CBC},
+    {"CTR", COMP_KIND_AES_CTR},
 };
 
 static enum comp_kind kind_hint(const char *text, const struct hint *hints, size_t num_hints)
@@ -172,13 +178,13 @@ static enum comp_kind resolve_kind(enum shape shape, enum comp_kind hint,
     switch (shape) {
         case SHAPE_XTS:
             return (hint == COMP_KIND_UNKNOWN || hint == COMP_KIND_AES_XTS) ? COMP_KIND_AES_XTS
-                                                                             : COMP_KIND_UNKNOWN;
+                                                                            : COMP_KIND_UNKNOWN;
         case SHAPE_ECB:
             return (hint == COMP_KIND_UNKNOWN || hint == COMP_KIND_AES_ECB) ? COMP_KIND_AES_ECB
-                                                                             : COMP_KIND_UNKNOWN;
+                                                                            : COMP_KIND_UNKNOWN;
         case SHAPE_CBC_OR_CTR:
             return (hint == COMP_KIND_AES_CBC || hint == COMP_KIND_AES_CTR) ? hint
-                                                                             : COMP_KIND_UNKNOWN;
+                                                                            : COMP_KIND_UNKNOWN;
         case SHAPE_GCM:
             if (hint == COMP_KIND_AES_GCM_ENC || hint == COMP_KIND_AES_GCM_DEC) {
                 return hint;
@@ -231,8 +237,7 @@ int comp_rsp_detect(const char *name, const char *text, size_t len, struct comp_
         kind_hint(comments, comment_hints, sizeof(comment_hints) / sizeof(comment_hints[0]));
     enum comp_kind by_name = kind_from_name(name);
     int rc = 1; /* undecided */
-    if (by_comment != COMP_KIND_UNKNOWN && by_name != COMP_KIND_UNKNOWN &&
-        by_comment != by_name) {
+    if (by_comment != COMP_KIND_UNKNOWN && by_name != COMP_KIND_UNKNOWN && by_comment != by_name) {
         rc = comp_fail(err, COMP_ERR_KIND, 0, "%s: the name says %s, the comments say %s", label,
                        comp_kind_name(by_name), comp_kind_name(by_comment));
     }
@@ -242,17 +247,17 @@ int comp_rsp_detect(const char *name, const char *text, size_t len, struct comp_
     if (rc == 1 && kind == COMP_KIND_UNKNOWN) {
         if (shape == SHAPE_CBC_OR_CTR && hint == COMP_KIND_UNKNOWN) {
             rc = comp_fail(err, COMP_ERR_KIND, rec->line,
-                             "%s: KEY/IV/PLAINTEXT/CIPHERTEXT records fit CBC and CTR; "
-                             "the name or comments must say which",
-                             label);
+                           "%s: KEY/IV/PLAINTEXT/CIPHERTEXT records fit CBC and CTR; "
+                           "the name or comments must say which",
+                           label);
         } else if (shape == SHAPE_UNKNOWN) {
             rc = comp_fail(err, COMP_ERR_KIND, rec->line,
-                             "%s: the record at line %lu is no AES ECB/CBC/CTR/GCM/XTS record",
-                             label, rec->line);
+                           "%s: the record at line %lu is no AES ECB/CBC/CTR/GCM/XTS record", label,
+                           rec->line);
         } else {
             rc = comp_fail(err, COMP_ERR_KIND, rec->line,
-                             "%s: the records do not fit what the name or comments say (%s)",
-                             label, comp_kind_name(hint));
+                           "%s: the records do not fit what the name or comments say (%s)", label,
+                           comp_kind_name(hint));
         }
     }
     if (rc == 1) {
@@ -263,8 +268,8 @@ int comp_rsp_detect(const char *name, const char *text, size_t len, struct comp_
         out->test = test_name(kind, comments, name);
         if (kind == COMP_KIND_AES_XTS) {
             out->key_bits = (unsigned)(key->len * 4);
-            out->xts_tweak = field_index(rec, "i", NULL) >= 0 ? COMP_XTS_TWEAK_HEX128
-                                                             : COMP_XTS_TWEAK_SEQNO;
+            out->xts_tweak =
+                field_index(rec, "i", NULL) >= 0 ? COMP_XTS_TWEAK_HEX128 : COMP_XTS_TWEAK_SEQNO;
         } else if ((kind == COMP_KIND_AES_GCM_ENC || kind == COMP_KIND_AES_GCM_DEC) &&
                    parse_param_u64(rec, "Keylen", &keylen) == 0 && keylen < 65536) {
             out->key_bits = (unsigned)keylen;
@@ -340,8 +345,8 @@ static void take(const struct comp_rsp_field *f, const uint8_t **data, size_t *l
 }
 
 /* A required 128-bit field (IV, tweak) into *data / *len. */
-static int need16(struct comp_rsp_record *rec, const char *name, const uint8_t **data,
-                  size_t *len, struct base_err *err)
+static int need16(struct comp_rsp_record *rec, const char *name, const uint8_t **data, size_t *len,
+                  struct base_err *err)
 {
     struct comp_rsp_field *f = comp_rsp_get(rec, name);
     if (need(f, name, rec, err) != 0) {
@@ -356,8 +361,7 @@ static int need16(struct comp_rsp_record *rec, const char *name, const uint8_t *
 }
 
 /* Required, non-empty and equally long plaintext and ciphertext (either spelling). */
-static int need_pt_ct(struct comp_rsp_record *rec, struct comp_aes_vector *v,
-                      struct base_err *err)
+static int need_pt_ct(struct comp_rsp_record *rec, struct comp_aes_vector *v, struct base_err *err)
 {
     struct comp_rsp_field *pt = get2(rec, "PLAINTEXT", "PT");
     struct comp_rsp_field *ct = get2(rec, "CIPHERTEXT", "CT");
@@ -365,7 +369,8 @@ static int need_pt_ct(struct comp_rsp_record *rec, struct comp_aes_vector *v,
         return -1;
     }
     if (pt->len != ct->len || pt->len == 0) {
-        return inconsistent(err, rec->line, "plaintext and ciphertext empty or of different length");
+        return inconsistent(err, rec->line,
+                            "plaintext and ciphertext empty or of different length");
     }
     take(pt, &v->pt, &v->pt_len);
     take(ct, &v->ct, &v->ct_len);
@@ -516,8 +521,9 @@ int comp_aes_vector_get(const struct comp_rsp_info *info, struct comp_rsp_record
     unsigned long line = 0;
     const char *unused = comp_rsp_first_unused(rec, &line);
     if (unused != NULL) {
-        return comp_fail(err, COMP_ERR_UNUSED, line, "line %lu: field %s is not part of a %s record",
-                         line, unused, comp_kind_name(info->kind));
+        return comp_fail(err, COMP_ERR_UNUSED, line,
+                         "line %lu: field %s is not part of a %s record", line, unused,
+                         comp_kind_name(info->kind));
     }
     return 0;
 }

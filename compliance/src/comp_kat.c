@@ -5,11 +5,12 @@
  * comp_kat_check.c holds what both share and comp_kat_summary.c the counts
  * in words.
  */
+#include "comp_kat.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 #include "comp_internal.h"
-#include "comp_kat.h"
 
 /* ---- loading ---------------------------------------------------------------- */
 
@@ -33,8 +34,8 @@ static int append(struct comp_kat_set *s, const struct comp_aes_vector *src)
         return -1;
     }
     s->cap = cap_v < cap_b ? cap_v : cap_b;
-    size_t total = src->key_len + src->iv_len + src->pt_len + src->ct_len + src->aad_len +
-                   src->tag_len;
+    size_t total =
+        src->key_len + src->iv_len + src->pt_len + src->ct_len + src->aad_len + src->tag_len;
     uint8_t *blob = malloc(total > 0 ? total : 1);
     if (blob == NULL) {
         return -1;

@@ -81,7 +81,8 @@ static int skip_vector(struct run *r, const struct comp_aes_vector *v, int reaso
             refused = c == NULL && eng_errno() == want;
             if (!refused) {
                 snprintf(why, sizeof(why), "expected %s from eng_cipher_new, got %s",
-                         eng_error_name(want), c != NULL ? "a cipher" : eng_error_name(eng_errno()));
+                         eng_error_name(want),
+                         c != NULL ? "a cipher" : eng_error_name(eng_errno()));
             }
             break;
         }
@@ -93,11 +94,10 @@ static int skip_vector(struct run *r, const struct comp_aes_vector *v, int reaso
                 snprintf(why, sizeof(why), "eng_cipher_new: %s", eng_error_name(eng_errno()));
                 break;
             }
-            refused = ck_gcm_refuses(c, v->ct, v->ct_len, v->iv, v->iv_len, v->aad, v->aad_len,
-                                     v->tag, v->tag_len,
-                                     reason == COMP_SKIP_NONCE_SIZE ? ENG_ERR_NONCE_LEN
-                                                                    : ENG_ERR_TAG_LEN,
-                                     why, sizeof(why));
+            refused = ck_gcm_refuses(
+                c, v->ct, v->ct_len, v->iv, v->iv_len, v->aad, v->aad_len, v->tag, v->tag_len,
+                reason == COMP_SKIP_NONCE_SIZE ? ENG_ERR_NONCE_LEN : ENG_ERR_TAG_LEN, why,
+                sizeof(why));
             break;
         case COMP_SKIP_PARTIAL_BYTE: /* nothing to ask: the engine's lengths are in bytes */
         default:
@@ -133,9 +133,9 @@ struct aux {
 struct group {
     struct eng_unit *u;
     struct aux *x;
-    uint8_t *enc;  /* encrypt output, out of place */
-    uint8_t *dec;  /* decrypt buffer, in place */
-    int *bad;      /* per vector of the group */
+    uint8_t *enc; /* encrypt output, out of place */
+    uint8_t *dec; /* decrypt buffer, in place */
+    int *bad;     /* per vector of the group */
 };
 
 /* Fills unit |u| for |v|, block |k| (ECB) or the whole vector, over |buf|. */

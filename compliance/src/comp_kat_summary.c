@@ -7,16 +7,15 @@
 
 #include "comp_kat.h"
 
-static const char *const skip_reasons[COMP_SKIP_COUNT] = {
-    "key not 256 bits",
-    "GCM IV not 96 bits",
-    "GCM tag length not allowed",
-    "XTS data unit not whole bytes",
-    "XTS key halves equal",
-    "XTS key not 512 bits (not AES-256-XTS)",
-    "XTS tweak longer than 128 bits"};
-static const char *const reject_names[COMP_REJECT_COUNT] = {
-    "ENG_ERR_AUTH", "ENG_ERR_KEY_LEN", "ENG_ERR_NONCE_LEN", "ENG_ERR_TAG_LEN"};
+static const char *const skip_reasons[COMP_SKIP_COUNT] = {"key not 256 bits",
+                                                          "GCM IV not 96 bits",
+                                                          "GCM tag length not allowed",
+                                                          "XTS data unit not whole bytes",
+                                                          "XTS key halves equal",
+                                                          "XTS key not 512 bits (not AES-256-XTS)",
+                                                          "XTS tweak longer than 128 bits"};
+static const char *const reject_names[COMP_REJECT_COUNT] = {"ENG_ERR_AUTH", "ENG_ERR_KEY_LEN",
+                                                            "ENG_ERR_NONCE_LEN", "ENG_ERR_TAG_LEN"};
 
 const char *comp_skip_reason(enum comp_skip s)
 {

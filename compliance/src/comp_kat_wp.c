@@ -78,7 +78,8 @@ static int wp_refused(struct run *r, const struct eng_cipher *c, const struct co
     r->out->batches++;
     r->out->units++;
     if (rc != -1 || eng_errno() != ENG_ERR_AUTH || u.status != ENG_ERR_AUTH) {
-        *what = rc == 0 ? "invalid vector accepted" : "refused with an error other than ENG_ERR_AUTH";
+        *what =
+            rc == 0 ? "invalid vector accepted" : "refused with an error other than ENG_ERR_AUTH";
         return 0;
     }
     if (!ck_all_zero(buf, t->ct.len)) {

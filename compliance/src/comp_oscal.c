@@ -399,8 +399,8 @@ size_t comp_sp_judge(const struct comp_report *r, struct comp_sp_verdict *out, s
             any = 1;
             failed |= verdict == COMP_VERDICT_FAIL;
             other |= verdict == COMP_VERDICT_NOT_APPLICABLE;
-            int w = snprintf(v->by + by_len, sizeof(v->by) - by_len, "%s%s %s",
-                             by_len ? ", " : "", id, verdict_word(verdict));
+            int w = snprintf(v->by + by_len, sizeof(v->by) - by_len, "%s%s %s", by_len ? ", " : "",
+                             id, verdict_word(verdict));
             by_len += w > 0 && (size_t)w < sizeof(v->by) - by_len ? (size_t)w : 0;
         }
         if (!any) {

@@ -3,6 +3,8 @@
  * compliance results (see comp_report.h); the results themselves are in
  * comp_result.c.
  */
+#include "comp_report.h"
+
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -13,9 +15,8 @@
 
 #include "base_buf.h"
 #include "comp_oscal.h"
-#include "comp_report.h"
-#include "rep_junit.h"
 #include "rep_bench.h"
+#include "rep_junit.h"
 
 static void vappend(char *buf, size_t cap, const char *sep, const char *fmt, va_list ap)
 {
@@ -222,8 +223,7 @@ static void junit_kat_file(FILE *f, FILE *out, const struct comp_report *r, size
     rep_fput_xml(f, r->kats[first].file);
     fputs("\" time=\"0\">\n", f);
     if (failed > 0) {
-        fprintf(f, "      <failure type=\"vector-failed\" message=\"%lu vectors failed\">",
-                failed);
+        fprintf(f, "      <failure type=\"vector-failed\" message=\"%lu vectors failed\">", failed);
         for (size_t i = first; i < end; i++) {
             if (r->kats[i].failed > 0 || r->kats[i].detail[0] != '\0') {
                 fprintf(f, "%s/%s: ", r->kats[i].backend, r->kats[i].arch);
@@ -234,8 +234,8 @@ static void junit_kat_file(FILE *f, FILE *out, const struct comp_report *r, size
         fputs("</failure>\n", f);
     } else if (ran == 0) {
         fputs("      <skipped message=\"", f);
-        rep_fput_xml(f, r->kats[first].skip_reason[0] ? r->kats[first].skip_reason
-                                                   : r->kats[first].detail);
+        rep_fput_xml(
+            f, r->kats[first].skip_reason[0] ? r->kats[first].skip_reason : r->kats[first].detail);
         fputs("\"/>\n", f);
     }
     fputs("    </testcase>\n", f);
@@ -253,8 +253,8 @@ static void junit_kat_file(FILE *f, FILE *out, const struct comp_report *r, size
     }
 }
 
-#define JUNIT_PROPERTIES                                                                     \
-    "    <properties>\n      <property name=\"tool\" value=\"bin/cmk-compliance\"/>\n"             \
+#define JUNIT_PROPERTIES                                                               \
+    "    <properties>\n      <property name=\"tool\" value=\"bin/cmk-compliance\"/>\n" \
     "    </properties>\n"
 
 int comp_report_write_junit(const struct comp_report *r, const char *path)
@@ -290,8 +290,14 @@ int comp_report_write_junit(const struct comp_report *r, const char *path)
     int id = 0, rc = 0;
     fputs("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n", f);
     if (r->num_controls > 0 && (out = open_memstream(&text, &text_len)) != NULL) {
-        struct rep_junit_suite suite = {"compliance.controls", "cmk-harness.compliance", id++,
-                                        (unsigned long)r->num_controls, s[1], 0, s[2], ctl_time};
+        struct rep_junit_suite suite = {"compliance.controls",
+                                        "cmk-harness.compliance",
+                                        id++,
+                                        (unsigned long)r->num_controls,
+                                        s[1],
+                                        0,
+                                        s[2],
+                                        ctl_time};
         rep_junit_suite_open(f, 2, &suite);
         fputs(JUNIT_PROPERTIES, f);
         for (size_t i = 0; i < r->num_controls; i++) {
@@ -324,8 +330,14 @@ int comp_report_write_junit(const struct comp_report *r, const char *path)
         rc = -1;
     }
     if (files > 0 && (out = open_memstream(&text, &text_len)) != NULL) {
-        struct rep_junit_suite suite = {"compliance.kat", "cmk-harness.compliance", id++, files,
-                                        kat_failed_files, 0, kat_skipped_files, 0};
+        struct rep_junit_suite suite = {"compliance.kat",
+                                        "cmk-harness.compliance",
+                                        id++,
+                                        files,
+                                        kat_failed_files,
+                                        0,
+                                        kat_skipped_files,
+                                        0};
         rep_junit_suite_open(f, 2, &suite);
         fputs(JUNIT_PROPERTIES, f);
         for (size_t i = 0; i < r->num_kats;) {
@@ -353,7 +365,6 @@ int comp_report_write_junit(const struct comp_report *r, const char *path)
 
 /* ---- Markdown ---------------------------------------------------------------------- */
 
-
 /* The verdict of control |id| in |r| ("pass", ...), "not run" when absent. */
 static const char *verdict_of(const struct comp_report *r, const char *id)
 {
@@ -376,12 +387,13 @@ static const char *verdict_of(const struct comp_report *r, const char *id)
 /* The SP 800-53 mapping (compliance/sp800-53-map.tsv, the one source) with this run's verdicts. */
 static void md_mapping(FILE *f, const struct comp_report *r)
 {
-    fputs("## NIST SP 800-53 rev 5 mapping\n\n"
-          "From compliance/sp800-53-map.tsv (CMK-KAT-01 stands for the known-answer vectors; "
-          "DB-* are the PostgreSQL controls of issue 15). "
-          "assessment-results.json holds the same as OSCAL.\n\n"
-          "| control | verdict | SP 800-53 rev 5 | rationale |\n|---|---|---|---|\n",
-          f);
+    fputs(
+        "## NIST SP 800-53 rev 5 mapping\n\n"
+        "From compliance/sp800-53-map.tsv (CMK-KAT-01 stands for the known-answer vectors; "
+        "DB-* are the PostgreSQL controls of issue 15). "
+        "assessment-results.json holds the same as OSCAL.\n\n"
+        "| control | verdict | SP 800-53 rev 5 | rationale |\n|---|---|---|---|\n",
+        f);
     for (size_t i = 0; i < comp_sp_map_len; i++) {
         const struct comp_sp_map *m = &comp_sp_map[i];
         fprintf(f, "| %s | %s | ", m->control, verdict_of(r, m->control));
@@ -438,11 +450,12 @@ static void md_claims(FILE *f, const struct comp_report *r)
         {"The service uses the AES 256-bit cipher (FIPS 140-2 validated module).", "concepts",
          "CMK-KAT-01 (known-answer vectors; no FIPS validation is claimed by this harness)"},
     };
-    fputs("## Seed claims and the controls that test them\n\n"
-          "Claims of ../shared/seeds (concepts-customer-managed-keys.md, "
-          "announcement-cmk-public-preview.txt).\n\n"
-          "| claim | seed | tested by | verdicts in this run |\n|---|---|---|---|\n",
-          f);
+    fputs(
+        "## Seed claims and the controls that test them\n\n"
+        "Claims of ../shared/seeds (concepts-customer-managed-keys.md, "
+        "announcement-cmk-public-preview.txt).\n\n"
+        "| claim | seed | tested by | verdicts in this run |\n|---|---|---|---|\n",
+        f);
     for (size_t i = 0; i < sizeof(claims) / sizeof(claims[0]); i++) {
         fprintf(f, "| %s | %s | %s | ", claims[i].claim, claims[i].source, claims[i].controls);
         const char *p = claims[i].controls;
@@ -480,9 +493,10 @@ int comp_report_write_md(const struct comp_report *r, const char *path)
             "%lu passed, %lu failed, %lu skipped.\n\n",
             s[0], s[1], s[2], count_files(r), s[4], s[5], s[6]);
     if (r->num_controls > 0) {
-        fputs("## Lifecycle controls\n\n| id | title | verdict | measured | reason |\n"
-              "|---|---|---|---|---|\n",
-              f);
+        fputs(
+            "## Lifecycle controls\n\n| id | title | verdict | measured | reason |\n"
+            "|---|---|---|---|---|\n",
+            f);
         for (size_t i = 0; i < r->num_controls; i++) {
             const struct comp_control *c = &r->controls[i];
             fprintf(f, "| %s | ", c->id);
@@ -510,10 +524,11 @@ int comp_report_write_md(const struct comp_report *r, const char *path)
         }
     }
     if (r->num_kats > 0) {
-        fputs("## Known-answer vectors\n\n| file | kind | back end/path | passed | failed | skipped "
-              "| acceptable | AES-256 cases run | skip reason / detail |\n"
-              "|---|---|---|---|---|---|---|---|---|\n",
-              f);
+        fputs(
+            "## Known-answer vectors\n\n| file | kind | back end/path | passed | failed | skipped "
+            "| acceptable | AES-256 cases run | skip reason / detail |\n"
+            "|---|---|---|---|---|---|---|---|---|\n",
+            f);
         for (size_t i = 0; i < r->num_kats; i++) {
             const struct comp_kat_row *k = &r->kats[i];
             fputs("| ", f);

@@ -19,8 +19,8 @@
 static const char *const decimal_names[] = {"COUNT", "DataUnitLen", "DataUnitSeqNumber"};
 
 struct comp_rsp {
-    char *text;  /* owned, NUL-terminated; cut in place */
-    char *orig;  /* owned, untouched copy (for detection) */
+    char *text; /* owned, NUL-terminated; cut in place */
+    char *orig; /* owned, untouched copy (for detection) */
     size_t len;
     size_t pos;
     unsigned long line; /* lines consumed so far */
@@ -284,8 +284,8 @@ static int parse_field(struct comp_rsp *r, char *line, size_t n)
         if (comp_parse_u64(value, value_n, &f->num) != 0) {
             r->state = -1;
             return comp_fail(&r->err, COMP_ERR_NUMBER, r->line,
-                             "%s line %lu: %s is not a decimal number below 2^64", r->name,
-                             r->line, name);
+                             "%s line %lu: %s is not a decimal number below 2^64", r->name, r->line,
+                             name);
         }
     } else {
         uint8_t *data = NULL;
@@ -300,8 +300,8 @@ static int parse_field(struct comp_rsp *r, char *line, size_t n)
             r->state = -1;
             if (bad_at == value_n) {
                 return comp_fail(&r->err, COMP_ERR_HEX, r->line,
-                                 "%s line %lu: %s has an odd number of hex digits (%zu)",
-                                 r->name, r->line, name, value_n);
+                                 "%s line %lu: %s has an odd number of hex digits (%zu)", r->name,
+                                 r->line, name, value_n);
             }
             return comp_fail(&r->err, COMP_ERR_HEX, r->line,
                              "%s line %lu: %s has a non-hex character at column %zu", r->name,

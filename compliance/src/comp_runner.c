@@ -1,6 +1,8 @@
 /*
  * comp_runner.c - run whole vector files and folders (see comp_runner.h).
  */
+#include "comp_runner.h"
+
 #include <dirent.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -14,10 +16,8 @@
 #include <sys/stat.h>
 
 #include "comp_internal.h"
-#include "comp_runner.h"
 
 #define MAX_PATHS 16
-
 
 /* ---- rows --------------------------------------------------------------------------- */
 
@@ -73,8 +73,8 @@ static int add_result(struct comp_report *rep, const char *file, const char *kin
 }
 
 /* A file that could not run: failed 1 (|failed|) or skipped 1, with |why|. */
-static int add_unrunnable(struct comp_report *rep, const char *file, const char *kind,
-                          int failed, const char *why)
+static int add_unrunnable(struct comp_report *rep, const char *file, const char *kind, int failed,
+                          const char *why)
 {
     struct comp_kat_row k;
     row_init(&k, file, kind, "-", "-");
@@ -189,8 +189,9 @@ static void xts_one(const struct comp_wp_test *t, enum eng_backend b, enum eng_a
             out->skipped++;
             out->skipped_by[COMP_SKIP_XTS_TWEAK_SIZE]++;
         } else {
-            wp_count(out, t, refused, "a tweak longer than 16 bytes was not refused with "
-                                      "ENG_ERR_NONCE_LEN");
+            wp_count(out, t, refused,
+                     "a tweak longer than 16 bytes was not refused with "
+                     "ENG_ERR_NONCE_LEN");
         }
         eng_cipher_free(c);
         return;
@@ -428,10 +429,12 @@ static enum oaep_field oaep_label(const struct oaep_state *s, const char *label)
     static const struct {
         const char *name;
         enum oaep_field f;
-    } map[] = {{"Modulus", F_N},          {"Public exponent", F_E}, {"Exponent", F_D},
-               {"Prime 1", F_P},          {"Prime 2", F_Q},         {"Prime exponent 1", F_DP},
-               {"Prime exponent 2", F_DQ}, {"Coefficient", F_QI},   {"Message", F_MSG},
-               {"Message to be encrypted", F_MSG}, {"Encryption", F_CT}};
+    } map[] = {{"Modulus", F_N},           {"Public exponent", F_E},
+               {"Exponent", F_D},          {"Prime 1", F_P},
+               {"Prime 2", F_Q},           {"Prime exponent 1", F_DP},
+               {"Prime exponent 2", F_DQ}, {"Coefficient", F_QI},
+               {"Message", F_MSG},         {"Message to be encrypted", F_MSG},
+               {"Encryption", F_CT}};
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
         if (strcmp(label, map[i].name) == 0) {
             if (!s->in_private && map[i].f <= F_QI) {
@@ -445,10 +448,15 @@ static enum oaep_field oaep_label(const struct oaep_state *s, const char *label)
 
 static EVP_PKEY *oaep_key(struct oaep_state *s)
 {
-    static const char *const names[] = {
-        NULL, OSSL_PKEY_PARAM_RSA_N, OSSL_PKEY_PARAM_RSA_E, OSSL_PKEY_PARAM_RSA_D,
-        OSSL_PKEY_PARAM_RSA_FACTOR1, OSSL_PKEY_PARAM_RSA_FACTOR2, OSSL_PKEY_PARAM_RSA_EXPONENT1,
-        OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_COEFFICIENT1};
+    static const char *const names[] = {NULL,
+                                        OSSL_PKEY_PARAM_RSA_N,
+                                        OSSL_PKEY_PARAM_RSA_E,
+                                        OSSL_PKEY_PARAM_RSA_D,
+                                        OSSL_PKEY_PARAM_RSA_FACTOR1,
+                                        OSSL_PKEY_PARAM_RSA_FACTOR2,
+                                        OSSL_PKEY_PARAM_RSA_EXPONENT1,
+                                        OSSL_PKEY_PARAM_RSA_EXPONENT2,
+                                        OSSL_PKEY_PARAM_RSA_COEFFICIENT1};
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
     BIGNUM *bn[F_QI + 1] = {0};
     int ok = bld != NULL && s->f[F_N] != NULL && s->f[F_E] != NULL && s->f[F_D] != NULL;
@@ -500,8 +508,8 @@ static void oaep_check(struct oaep_state *s, unsigned long line, struct comp_kat
     uint8_t *buf = malloc(n);
     size_t got = n;
     out->units++;
-    int ok = buf != NULL && oaep_decrypt(s->pkey, s->md, s->mgf, NULL, 0, s->f[F_CT],
-                                         s->len[F_CT], buf, &got) &&
+    int ok = buf != NULL &&
+             oaep_decrypt(s->pkey, s->md, s->mgf, NULL, 0, s->f[F_CT], s->len[F_CT], buf, &got) &&
              got == s->len[F_MSG] && (got == 0 || memcmp(buf, s->f[F_MSG], got) == 0);
     free(buf);
     if (ok) {
@@ -511,8 +519,8 @@ static void oaep_check(struct oaep_state *s, unsigned long line, struct comp_kat
         if (out->first_failure[0] == '\0') {
             out->first_failure_at = line;
             snprintf(out->first_failure, sizeof(out->first_failure),
-                     "line %lu: OAEP(%s, MGF1-%s) decryption did not give the message", line,
-                     s->md, s->mgf);
+                     "line %lu: OAEP(%s, MGF1-%s) decryption did not give the message", line, s->md,
+                     s->mgf);
         }
     }
     oaep_clear(s, F_MSG, F_CT);
@@ -553,8 +561,8 @@ static int oaep_store(struct oaep_state *s, enum oaep_field field, const char *h
     return 0;
 }
 
-int comp_oaep_txt_run(const char *name, const char *text, size_t len,
-                      struct comp_kat_result *out, struct base_err *err)
+int comp_oaep_txt_run(const char *name, const char *text, size_t len, struct comp_kat_result *out,
+                      struct base_err *err)
 {
     if (text == NULL || out == NULL) {
         return comp_fail(err, COMP_ERR_NULL, 0, "NULL argument");
@@ -727,8 +735,8 @@ static int run_wycheproof(const char *name, const char *text, size_t len, struct
                         &r);
     } else {
         char why[160];
-        snprintf(why, sizeof(why), "Wycheproof %s %s is not used by this system", comp_wp_schema_name(schema),
-                 alg);
+        snprintf(why, sizeof(why), "Wycheproof %s %s is not used by this system",
+                 comp_wp_schema_name(schema), alg);
         rc = add_unrunnable(rep, name, kind, 0, why);
     }
     comp_wp_free(w);
@@ -841,8 +849,7 @@ int comp_run_path(const char *path, struct comp_report *rep)
         const char *d = list[i]->d_name;
         if (rc == 0 && d[0] != '.') {
             char sub[4096];
-            snprintf(sub, sizeof(sub), "%s%s%s", path,
-                     path[strlen(path) - 1] == '/' ? "" : "/", d);
+            snprintf(sub, sizeof(sub), "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", d);
             struct stat s2;
             if (stat(sub, &s2) == 0 && S_ISDIR(s2.st_mode)) {
                 rc = comp_run_path(sub, rep);

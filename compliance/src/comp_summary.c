@@ -138,7 +138,7 @@ cJSON *comp_summary_json(const struct comp_report *r)
                  "XTS stores do not detect tampering unless created with an integrity option "
                  "(CMK-INT-02, %s: %s)%s%s.",
                  comp_verdict_name(xts->verdict), xts->measured,
-                 gcm == NULL                          ? ""
+                 gcm == NULL                         ? ""
                  : gcm->verdict == COMP_VERDICT_PASS ? "; GCM stores do (CMK-INT-01 pass)"
                                                      : "; GCM stores: CMK-INT-01 did not pass",
                  "");

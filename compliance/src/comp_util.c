@@ -74,16 +74,16 @@ int comp_read_file(const char *path, char **out, size_t *out_len, struct base_er
         return 0;
     }
     switch (e.code) {
-    case BASE_ERR_CAP: {
-        struct stat st;
-        long long size = stat(path, &st) == 0 ? (long long)st.st_size : -1;
-        return comp_fail(err, COMP_ERR_TOO_BIG, 0, "%s: %lld bytes, limit %lu", path, size,
-                         COMP_MAX_FILE_BYTES);
-    }
-    case BASE_ERR_NOMEM:
-        return comp_fail(err, COMP_ERR_NOMEM, 0, "%s: no memory", path);
-    default: /* "<path>: <strerror>", "<path>: not a regular file" */
-        return comp_fail(err, COMP_ERR_IO, 0, "%s", e.msg);
+        case BASE_ERR_CAP: {
+            struct stat st;
+            long long size = stat(path, &st) == 0 ? (long long)st.st_size : -1;
+            return comp_fail(err, COMP_ERR_TOO_BIG, 0, "%s: %lld bytes, limit %lu", path, size,
+                             COMP_MAX_FILE_BYTES);
+        }
+        case BASE_ERR_NOMEM:
+            return comp_fail(err, COMP_ERR_NOMEM, 0, "%s: no memory", path);
+        default: /* "<path>: <strerror>", "<path>: not a regular file" */
+            return comp_fail(err, COMP_ERR_IO, 0, "%s", e.msg);
     }
 }
 

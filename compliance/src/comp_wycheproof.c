@@ -54,10 +54,10 @@ static enum comp_wp_schema schema_of(const char *schema, const char *algorithm)
         const char *alg;
         enum comp_wp_schema s;
     } by_alg[] = {
-        {"AES-GCM", COMP_WP_AEAD},     {"AES-CCM", COMP_WP_AEAD},
-        {"AES-EAX", COMP_WP_AEAD},     {"CHACHA20-POLY1305", COMP_WP_AEAD},
-        {"AES-XTS", COMP_WP_IND_CPA},  {"AES-CBC-PKCS5", COMP_WP_IND_CPA},
-        {"AES-WRAP", COMP_WP_KEYWRAP}, {"AES-KWP", COMP_WP_KEYWRAP},
+        {"AES-GCM", COMP_WP_AEAD},        {"AES-CCM", COMP_WP_AEAD},
+        {"AES-EAX", COMP_WP_AEAD},        {"CHACHA20-POLY1305", COMP_WP_AEAD},
+        {"AES-XTS", COMP_WP_IND_CPA},     {"AES-CBC-PKCS5", COMP_WP_IND_CPA},
+        {"AES-WRAP", COMP_WP_KEYWRAP},    {"AES-KWP", COMP_WP_KEYWRAP},
         {"RSAES-OAEP", COMP_WP_RSA_OAEP},
     };
     if (schema != NULL) {
@@ -125,8 +125,8 @@ struct comp_wp *comp_wp_open_mem(const char *name, const char *text, size_t len,
     for (const char *p = end; p != NULL && p < text + len; p++) {
         if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') {
             unsigned long line = line_of(text, len, p);
-            comp_fail(err, COMP_ERR_JSON, line, "%s line %lu: text after the JSON document",
-                      label, line);
+            comp_fail(err, COMP_ERR_JSON, line, "%s line %lu: text after the JSON document", label,
+                      line);
             comp_wp_free(w);
             return NULL;
         }
@@ -233,8 +233,8 @@ static int schema_fail(const struct where *at, struct base_err *err, int code, c
                        const char *member)
 {
     if (at->t < 0) {
-        return comp_fail(err, code, 0, "%s: testGroups[%d]: member \"%s\" %s", at->w->name,
-                         at->g, member, what);
+        return comp_fail(err, code, 0, "%s: testGroups[%d]: member \"%s\" %s", at->w->name, at->g,
+                         member, what);
     }
     return comp_fail(err, code, 0, "%s: testGroups[%d].tests[%d] (tcId %lu): member \"%s\" %s",
                      at->w->name, at->g, at->t, at->tc_id, member, what);
@@ -317,7 +317,8 @@ static int read_group(struct comp_wp *w, const cJSON *group, struct comp_wp_test
         case COMP_WP_KEYWRAP:
             return 0;
         case COMP_WP_RSA_OAEP:
-            if (get_str(group, "sha", &out->sha, at, err) || get_str(group, "mgf", &out->mgf, at, err) ||
+            if (get_str(group, "sha", &out->sha, at, err) ||
+                get_str(group, "mgf", &out->mgf, at, err) ||
                 get_str(group, "mgfSha", &out->mgf_sha, at, err) ||
                 get_hex(w, group, "privateKeyPkcs8", B_PKCS8, &out->private_key_pkcs8, at, err)) {
                 return -1;

@@ -72,8 +72,9 @@ Test(comp_controls, unknown_id_runs_nothing)
     cr_assert_eq(rep.num_controls, 0);
     /* the suite still names the vaults it started (the OSCAL inventory) */
     cr_assert_eq(strncmp(vaults, "vault-mock https://127.0.0.1:", 29), 0, "%s", vaults);
-    cr_assert_not_null(strstr(vaults, " (--throttle off, --purge-protection off), started by the "
-                                      "control suite"),
+    cr_assert_not_null(strstr(vaults,
+                              " (--throttle off, --purge-protection off), started by the "
+                              "control suite"),
                        "%s", vaults);
     comp_report_cleanup(&rep);
 }
@@ -140,12 +141,13 @@ Test(comp_controls, performance_claim_from_bench_json)
     const char *p = perf_bench("near", near);
     const struct comp_control *c = run_perf(&rep, p);
     cr_assert_eq(c->verdict, COMP_VERDICT_PASS, "%s", c->reason);
-    cr_assert_str_eq(c->reason, "no CMK cell slower than its SMK cell by more than 2% (lowest "
-                                "median -1.0%; CMK faster does not refute the claim)");
-    cr_assert_not_null(
-        strstr(c->measured, "lowest CMK/SMK median ratio 0.9900 over 1 cells; 0 slower beyond "
-                            "2%, 0 undecided"),
-        "%s", c->measured);
+    cr_assert_str_eq(c->reason,
+                     "no CMK cell slower than its SMK cell by more than 2% (lowest "
+                     "median -1.0%; CMK faster does not refute the claim)");
+    cr_assert_not_null(strstr(c->measured,
+                              "lowest CMK/SMK median ratio 0.9900 over 1 cells; 0 slower beyond "
+                              "2%, 0 undecided"),
+                       "%s", c->measured);
     comp_report_cleanup(&rep);
     unlink(p);
 
@@ -153,8 +155,9 @@ Test(comp_controls, performance_claim_from_bench_json)
     p = perf_bench("faster", faster);
     c = run_perf(&rep, p);
     cr_assert_eq(c->verdict, COMP_VERDICT_PASS, "%s", c->reason);
-    cr_assert_str_eq(c->reason, "no CMK cell slower than its SMK cell by more than 2% (lowest "
-                                "median +7.0%; CMK faster does not refute the claim)");
+    cr_assert_str_eq(c->reason,
+                     "no CMK cell slower than its SMK cell by more than 2% (lowest "
+                     "median +7.0%; CMK faster does not refute the claim)");
     comp_report_cleanup(&rep);
     unlink(p);
 
@@ -162,8 +165,9 @@ Test(comp_controls, performance_claim_from_bench_json)
     p = perf_bench("slow", slow);
     c = run_perf(&rep, p);
     cr_assert_eq(c->verdict, COMP_VERDICT_FAIL, "%s", c->reason);
-    cr_assert_str_eq(c->reason, "1 CMK cell is slower than the SMK cell by more than 2% beyond "
-                                "the run's noise (lowest median -5.0%)");
+    cr_assert_str_eq(c->reason,
+                     "1 CMK cell is slower than the SMK cell by more than 2% beyond "
+                     "the run's noise (lowest median -5.0%)");
     comp_report_cleanup(&rep);
     unlink(p);
 }
@@ -180,9 +184,10 @@ Test(comp_controls, performance_noisy_bench_measures_itself, .timeout = 120)
     const char *p = perf_bench("wild", wild);
     const struct comp_control *c = run_perf_budget(&rep, p, 0.6);
     cr_assert_not_null(strstr(c->evidence, "(undecided: too noisy)"), "%s", c->evidence);
-    cr_assert_not_null(strstr(c->evidence, "bench.json too noisy to decide: 1 cell with a median "
-                                           "below -2% but an interval reaching the band: "
-                                           "measured here instead"),
+    cr_assert_not_null(strstr(c->evidence,
+                              "bench.json too noisy to decide: 1 cell with a median "
+                              "below -2% but an interval reaching the band: "
+                              "measured here instead"),
                        "%s", c->evidence);
     cr_assert_not_null(strstr(c->evidence, "batch 1 (40 rounds so far): CMK/SMK median "), "%s",
                        c->evidence);

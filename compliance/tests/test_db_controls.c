@@ -61,8 +61,9 @@ Test(db_controls, no_postgresql_is_skipped_not_passed)
     cr_assert_eq(c.verdict, COMP_VERDICT_NOT_APPLICABLE, "%s", c.reason);
     cr_assert_eq(strncmp(c.reason, "skipped: ", 9), 0, "%s", c.reason);
     if (geteuid() == 0) {
-        cr_assert_str_eq(c.reason, "skipped: PostgreSQL 15 not installed (/nonexistent-pgbin/initdb "
-                                   "missing; scripts/deps.sh installs postgresql-15)");
+        cr_assert_str_eq(c.reason,
+                         "skipped: PostgreSQL 15 not installed (/nonexistent-pgbin/initdb "
+                         "missing; scripts/deps.sh installs postgresql-15)");
     }
 }
 
@@ -103,11 +104,12 @@ Test(db_controls, delete_fails_when_the_mount_revalidates_too_late)
 
 Test(db_controls, backup_fails_on_a_plaintext_target)
 {
-    struct comp_control c = run_failing("DB-BAK", "PROVE_TARGET", "cmkfs-pass",
-                                        " canary hits in the backup");
+    struct comp_control c =
+        run_failing("DB-BAK", "PROVE_TARGET", "cmkfs-pass", " canary hits in the backup");
     /* And a backup without a key restores without one: nothing to purge. */
     cr_assert_not_null(
-        strstr(c.reason, "mounting the backup after the purge: exit 0, expected 3 (key inaccessible)"),
+        strstr(c.reason,
+               "mounting the backup after the purge: exit 0, expected 3 (key inaccessible)"),
         "%s", c.reason);
 }
 

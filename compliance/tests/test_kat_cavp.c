@@ -100,8 +100,8 @@ static void run_set(const char *label, const struct comp_kat_set *s)
         cr_expect_eq(r.failed, 0, "%s on %s: %lu failed; first: %s", label, pname, r.failed,
                      r.first_failure);
         cr_expect_gt(r.passed, 0, "%s on %s: nothing passed", label, pname);
-        cr_expect_eq(r.passed + r.failed + r.skipped, comp_kat_size(s),
-                     "%s on %s: vectors lost", label, pname);
+        cr_expect_eq(r.passed + r.failed + r.skipped, comp_kat_size(s), "%s on %s: vectors lost",
+                     label, pname);
     }
 }
 
@@ -139,9 +139,10 @@ ParameterizedTest(struct kat_pair *p, kat_cavp, file)
         struct comp_kat_set *s = load_checked(label, path, p->kind);
         if (first != NULL && comp_kat_same_vectors(first, s) &&
             !(rerun != NULL && strcmp(rerun, "1") == 0)) {
-            tl_note("%s: the same %zu vectors as %s (compared field by field); results above "
-                    "apply, not run again",
-                    label, comp_kat_size(s), first_label);
+            tl_note(
+                "%s: the same %zu vectors as %s (compared field by field); results above "
+                "apply, not run again",
+                label, comp_kat_size(s), first_label);
             comp_kat_free(s);
             continue;
         }
@@ -236,15 +237,16 @@ Test(kat_cavp, every_aes256_file_on_disk_runs)
         if (!listed(scan_state.found[i])) {
             unlisted++;
             tl_note("%s is not in the list; running it here", scan_state.found[i]);
-            struct comp_kat_set *s = load_checked(scan_state.found[i], scan_state.found[i],
-                                                  COMP_KIND_UNKNOWN);
+            struct comp_kat_set *s =
+                load_checked(scan_state.found[i], scan_state.found[i], COMP_KIND_UNKNOWN);
             run_set(scan_state.found[i], s);
             comp_kat_free(s);
         }
     }
-    tl_note("%zu AES-256 files found on disk (%zu listed, %zu not), %zu files with "
-                "128/192-bit keys left out",
-                scan_state.num_found, listed_present, unlisted, scan_state.num_other_sizes);
+    tl_note(
+        "%zu AES-256 files found on disk (%zu listed, %zu not), %zu files with "
+        "128/192-bit keys left out",
+        scan_state.num_found, listed_present, unlisted, scan_state.num_other_sizes);
     /* The list and the disk agree: every listed file that exists was found by the walk. */
     cr_expect_eq(scan_state.num_found - unlisted, listed_present);
 }

@@ -191,8 +191,8 @@ Test(kat_parser, rsp_lf_and_crlf_read_alike)
 Test(kat_parser, rsp_sample_set_passes_on_every_cbc_path)
 {
     struct base_err err = BASE_ERR_INIT;
-    struct comp_kat_set *s = comp_kat_load_mem("ECBGFSbox256.rsp", ecb_sample,
-                                               strlen(ecb_sample), &err);
+    struct comp_kat_set *s =
+        comp_kat_load_mem("ECBGFSbox256.rsp", ecb_sample, strlen(ecb_sample), &err);
     cr_assert_not_null(s, "%s", err.msg);
     cr_assert_eq(comp_kat_size(s), 3);
     cr_assert_eq(comp_kat_mode(s), ENG_MODE_CBC);
@@ -248,8 +248,8 @@ Test(kat_parser, rsp_xts_both_tweak_formats)
 {
     struct base_err err = BASE_ERR_INIT;
     struct comp_rsp_info info;
-    cr_assert_eq(comp_rsp_detect(NULL, xts_seqno_sample, strlen(xts_seqno_sample), &info, &err),
-                 0, "%s", err.msg);
+    cr_assert_eq(comp_rsp_detect(NULL, xts_seqno_sample, strlen(xts_seqno_sample), &info, &err), 0,
+                 "%s", err.msg);
     cr_assert_eq(info.kind, COMP_KIND_AES_XTS);
     cr_assert_eq(info.xts_tweak, COMP_XTS_TWEAK_SEQNO);
     cr_assert_eq(info.key_bits, 256);
@@ -265,9 +265,9 @@ Test(kat_parser, rsp_xts_both_tweak_formats)
     cr_assert_eq(v.key_len, 64);
     comp_rsp_free(r);
 
-    cr_assert_eq(comp_rsp_detect("XTSGenAES256.rsp", xts_hex_sample, strlen(xts_hex_sample),
-                                 &info, &err),
-                 0, "%s", err.msg);
+    cr_assert_eq(
+        comp_rsp_detect("XTSGenAES256.rsp", xts_hex_sample, strlen(xts_hex_sample), &info, &err), 0,
+        "%s", err.msg);
     cr_assert_eq(info.xts_tweak, COMP_XTS_TWEAK_HEX128);
     r = comp_rsp_open_mem(NULL, xts_hex_sample, strlen(xts_hex_sample), &err);
     cr_assert_eq(comp_rsp_next(r, &rec), 1);
@@ -306,25 +306,26 @@ struct detect_case {
 
 Test(kat_parser, rsp_detect_kind_from_content_and_name)
 {
-    static const char gcm_enc_renamed[] = "[Keylen = 256]\n[IVlen = 96]\n[PTlen = 0]\n"
-                                          "[AADlen = 0]\n[Taglen = 128]\n\nCount = 0\n"
-                                          "Key = b52c505a37d78eda5dd34f20c22540ea"
-                                          "1b58963cf8e5bf8ffa85f9f2492505b4\n"
-                                          "IV = 516c33929df5a3284ff463d7\nPT = \nAAD = \nCT = \n"
-                                          "Tag = bdc1ac884d332457a1d2664f168c76f0\n";
+    static const char gcm_enc_renamed[] =
+        "[Keylen = 256]\n[IVlen = 96]\n[PTlen = 0]\n"
+        "[AADlen = 0]\n[Taglen = 128]\n\nCount = 0\n"
+        "Key = b52c505a37d78eda5dd34f20c22540ea"
+        "1b58963cf8e5bf8ffa85f9f2492505b4\n"
+        "IV = 516c33929df5a3284ff463d7\nPT = \nAAD = \nCT = \n"
+        "Tag = bdc1ac884d332457a1d2664f168c76f0\n";
     const struct detect_case cases[] = {
         {"ECBGFSbox256.rsp", ecb_sample, 0, COMP_KIND_AES_ECB},
         {NULL, ecb_sample, 0, COMP_KIND_AES_ECB},
         {"CBCGFSbox256.rsp", ecb_sample, -1, COMP_KIND_UNKNOWN}, /* name and comments disagree */
         {"gcmDecrypt256.rsp", gcm_dec_sample, 0, COMP_KIND_AES_GCM_DEC},
-        {NULL, gcm_dec_sample, 0, COMP_KIND_AES_GCM_DEC}, /* CT before PT */
+        {NULL, gcm_dec_sample, 0, COMP_KIND_AES_GCM_DEC},  /* CT before PT */
         {NULL, gcm_enc_renamed, 0, COMP_KIND_AES_GCM_ENC}, /* PT before CT */
         {"gcmEncryptExtIV256.rsp", gcm_enc_renamed, 0, COMP_KIND_AES_GCM_ENC},
         {"CBCMMT256.rsp", gcm_enc_renamed, -1, COMP_KIND_UNKNOWN}, /* GCM records, CBC name */
         {"CTRMMT256.rsp", ctr_sample, 0, COMP_KIND_AES_CTR},
         {"aes-256-ctr.txt", ctr_sample, 0, COMP_KIND_AES_CTR},
         {"CBCMMT256.rsp", ctr_sample, 0, COMP_KIND_AES_CBC},
-        {NULL, ctr_sample, -1, COMP_KIND_UNKNOWN}, /* CBC or CTR: nothing says */
+        {NULL, ctr_sample, -1, COMP_KIND_UNKNOWN},            /* CBC or CTR: nothing says */
         {"ECBMMT256.rsp", ctr_sample, -1, COMP_KIND_UNKNOWN}, /* has an IV: not ECB */
         {"XTSGenAES256.rsp", xts_seqno_sample, 0, COMP_KIND_AES_XTS},
         {"x.rsp", "# nothing here\n", -1, COMP_KIND_UNKNOWN},
@@ -446,26 +447,33 @@ Test(kat_parser, records_that_break_their_kind)
 {
     const struct bad_case cases[] = {
         /* FAIL in an ECB file */
-        {"[ENCRYPT]\nCOUNT = 0\nKEY = 0000000000000000000000000000000000000000000000000000000000000000\n"
-         "PLAINTEXT = 014730f80ac625fe84f026c60bfd547d\nCIPHERTEXT = 5c9d844ed46f9885085e5d6a4f94c7d7\n"
+        {"[ENCRYPT]\nCOUNT = 0\nKEY = "
+         "0000000000000000000000000000000000000000000000000000000000000000\n"
+         "PLAINTEXT = 014730f80ac625fe84f026c60bfd547d\nCIPHERTEXT = "
+         "5c9d844ed46f9885085e5d6a4f94c7d7\n"
          "FAIL\n",
          COMP_ERR_INCONSISTENT, 6},
         /* a field ECB does not have */
-        {"[ENCRYPT]\nCOUNT = 0\nKEY = 0000000000000000000000000000000000000000000000000000000000000000\n"
+        {"[ENCRYPT]\nCOUNT = 0\nKEY = "
+         "0000000000000000000000000000000000000000000000000000000000000000\n"
          "PLAINTEXT = 014730f80ac625fe84f026c60bfd547d\nEXTRA = 00\n"
          "CIPHERTEXT = 5c9d844ed46f9885085e5d6a4f94c7d7\n",
          COMP_ERR_UNUSED, 5},
         /* outside [ENCRYPT]/[DECRYPT] */
         {"COUNT = 0\nKEY = 0000000000000000000000000000000000000000000000000000000000000000\n"
-         "PLAINTEXT = 014730f80ac625fe84f026c60bfd547d\nCIPHERTEXT = 5c9d844ed46f9885085e5d6a4f94c7d7\n",
+         "PLAINTEXT = 014730f80ac625fe84f026c60bfd547d\nCIPHERTEXT = "
+         "5c9d844ed46f9885085e5d6a4f94c7d7\n",
          COMP_ERR_SECTION, 1},
         /* not whole blocks */
-        {"[ENCRYPT]\nCOUNT = 0\nKEY = 0000000000000000000000000000000000000000000000000000000000000000\n"
-         "PLAINTEXT = 014730f80ac625fe84f026c60bfd54\nCIPHERTEXT = 5c9d844ed46f9885085e5d6a4f94c7\n",
+        {"[ENCRYPT]\nCOUNT = 0\nKEY = "
+         "0000000000000000000000000000000000000000000000000000000000000000\n"
+         "PLAINTEXT = 014730f80ac625fe84f026c60bfd54\nCIPHERTEXT = "
+         "5c9d844ed46f9885085e5d6a4f94c7\n",
          COMP_ERR_INCONSISTENT, 2},
         /* a 20-byte key */
         {"[ENCRYPT]\nCOUNT = 0\nKEY = 0000000000000000000000000000000000000000\n"
-         "PLAINTEXT = 014730f80ac625fe84f026c60bfd547d\nCIPHERTEXT = 5c9d844ed46f9885085e5d6a4f94c7d7\n",
+         "PLAINTEXT = 014730f80ac625fe84f026c60bfd547d\nCIPHERTEXT = "
+         "5c9d844ed46f9885085e5d6a4f94c7d7\n",
          COMP_ERR_INCONSISTENT, 3},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -479,11 +487,12 @@ Test(kat_parser, records_that_break_their_kind)
 Test(kat_parser, gcm_and_xts_lengths_must_match_their_headers)
 {
     /* [PTlen = 128] but 8 bytes */
-    static const char gcm[] = "[Keylen = 256]\n[IVlen = 96]\n[PTlen = 128]\n[AADlen = 0]\n"
-                              "[Taglen = 128]\n\nCount = 0\n"
-                              "Key = b52c505a37d78eda5dd34f20c22540ea1b58963cf8e5bf8ffa85f9f2492505b4\n"
-                              "IV = 516c33929df5a3284ff463d7\nPT = 0001020304050607\nAAD = \n"
-                              "CT = 0001020304050607\nTag = bdc1ac884d332457a1d2664f168c76f0\n";
+    static const char gcm[] =
+        "[Keylen = 256]\n[IVlen = 96]\n[PTlen = 128]\n[AADlen = 0]\n"
+        "[Taglen = 128]\n\nCount = 0\n"
+        "Key = b52c505a37d78eda5dd34f20c22540ea1b58963cf8e5bf8ffa85f9f2492505b4\n"
+        "IV = 516c33929df5a3284ff463d7\nPT = 0001020304050607\nAAD = \n"
+        "CT = 0001020304050607\nTag = bdc1ac884d332457a1d2664f168c76f0\n";
     struct base_err err = load_error("gcmEncryptExtIV256.rsp", gcm);
     cr_assert_eq(err.code, COMP_ERR_INCONSISTENT, "%s", err.msg);
     cr_assert_eq(err.line, 7);
@@ -540,11 +549,13 @@ Test(kat_parser, missing_file_is_io)
 /* From Wycheproof aes_gcm_test.json (tcId 1) and aes_xts/aes_kwp/rsa_oaep layouts. */
 static const char wp_aead[] =
     "{\"algorithm\": \"AES-GCM\", \"schema\": \"aead_test_schema_v1.json\", \"numberOfTests\": 1,\n"
-    " \"testGroups\": [{\"ivSize\": 96, \"keySize\": 128, \"tagSize\": 128, \"type\": \"AeadTest\",\n"
+    " \"testGroups\": [{\"ivSize\": 96, \"keySize\": 128, \"tagSize\": 128, \"type\": "
+    "\"AeadTest\",\n"
     "  \"tests\": [{\"tcId\": 1, \"comment\": \"\", \"flags\": [\"Ktv\"],\n"
     "   \"key\": \"5b9604fe14eadba931b0ccf34843dab9\", \"iv\": \"028318abc1824029138141a2\",\n"
     "   \"aad\": \"\", \"msg\": \"001d0c231287c1182784554ca3a21908\",\n"
-    "   \"ct\": \"26073cc1d851beff176384dc9896d5ff\", \"tag\": \"0a3ea7a5487cb5f7d70fb6c58d038554\",\n"
+    "   \"ct\": \"26073cc1d851beff176384dc9896d5ff\", \"tag\": "
+    "\"0a3ea7a5487cb5f7d70fb6c58d038554\",\n"
     "   \"result\": \"valid\"}]}]}\n";
 
 static const char wp_xts[] =
@@ -559,11 +570,13 @@ static const char wp_kwp[] =
     "{\"algorithm\": \"AES-KWP\", \"schema\": \"keywrap_test_schema.json\", \"numberOfTests\": 2,\n"
     " \"testGroups\": [{\"type\": \"KeywrapTest\", \"keySize\": 128, \"tests\": [\n"
     "  {\"tcId\": 1, \"comment\": \"\", \"flags\": [\"Normal\"],\n"
-    "   \"key\": \"6f67486d1e914419cb43c28509c7c1ea\", \"msg\": \"8dc0632d92ee0be4f740028410b08270\",\n"
+    "   \"key\": \"6f67486d1e914419cb43c28509c7c1ea\", \"msg\": "
+    "\"8dc0632d92ee0be4f740028410b08270\",\n"
     "   \"ct\": \"8cd63fa6788aa5edfa753fc87d645a672b14107c3b4519e7\", \"result\": \"valid\"},\n"
     "  {\"tcId\": 26, \"comment\": \"Modified IV\", \"flags\": [\"ModifiedPadding\"],\n"
     "   \"key\": \"4f710eb6b5e28703becfc3dc52fa8bc1\", \"msg\": \"a828cbda9b5ff0ae37\",\n"
-    "   \"ct\": \"4cdd2962f23ec897d41d14c3f818516c055799185f459e2d\", \"result\": \"invalid\"}]}]}\n";
+    "   \"ct\": \"4cdd2962f23ec897d41d14c3f818516c055799185f459e2d\", \"result\": "
+    "\"invalid\"}]}]}\n";
 
 static const char wp_oaep[] =
     "{\"algorithm\": \"RSAES-OAEP\", \"schema\": \"rsaes_oaep_decrypt_schema_v1.json\",\n"
@@ -663,8 +676,8 @@ Test(kat_parser, json_that_is_not_wycheproof_gives_schema_error)
     static const char *const texts[] = {
         "[1, 2, 3]",
         "{\"algorithm\": \"AES-GCM\"}",                                  /* no testGroups */
-        "{\"schema\": \"x_schema.json\", \"testGroups\": []}",          /* unknown schema */
-        "{\"algorithm\": \"SHA-1\", \"testGroups\": []}",               /* unknown algorithm */
+        "{\"schema\": \"x_schema.json\", \"testGroups\": []}",           /* unknown schema */
+        "{\"algorithm\": \"SHA-1\", \"testGroups\": []}",                /* unknown algorithm */
         "{\"algorithm\": \"AES-GCM\", \"testGroups\": {\"tests\": []}}", /* not an array */
     };
     for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {

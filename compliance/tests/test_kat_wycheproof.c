@@ -95,7 +95,8 @@ Test(kat_wycheproof, aes_gcm_on_every_path)
         cr_assert_eq(rc, 0, "%s: %s", pname, err.msg);
         tl_log_result("wycheproof:aes_gcm_test.json", what, &paths[i], &r);
         cr_expect_eq(r.failed, 0, "%s: %lu failed; first: %s", pname, r.failed, r.first_failure);
-        cr_expect_eq(r.passed, c.key256_iv96_valid + c.key256_iv96_invalid + c.key256_other_iv_invalid,
+        cr_expect_eq(r.passed,
+                     c.key256_iv96_valid + c.key256_iv96_invalid + c.key256_other_iv_invalid,
                      "%s: passed", pname);
         cr_expect_eq(r.rejected_by[COMP_REJECT_AUTH], c.key256_iv96_invalid, "%s", pname);
         cr_expect_eq(r.rejected_by[COMP_REJECT_NONCE_LEN], c.key256_other_iv_invalid, "%s", pname);
@@ -110,8 +111,8 @@ Test(kat_wycheproof, aes_gcm_on_every_path)
 Test(kat_wycheproof, runner_refuses_a_file_of_another_algorithm)
 {
     char path[PATH_MAX + 64];
-    struct comp_wp *w = open_shared("rsa_oaep_2048_sha256_mgf1sha256_test.json", path,
-                                    sizeof(path));
+    struct comp_wp *w =
+        open_shared("rsa_oaep_2048_sha256_mgf1sha256_test.json", path, sizeof(path));
     struct comp_kat_result r;
     struct base_err err = BASE_ERR_INIT;
     cr_assert_eq(comp_kat_run_wycheproof(w, ENG_BACKEND_OPENSSL, eng_cpu_best_arch(), &r, &err),
@@ -163,8 +164,8 @@ static int oaep_decrypts(const struct comp_wp_test *t)
 Test(kat_wycheproof, rsa_oaep_reader_feeds_openssl)
 {
     char path[PATH_MAX + 64];
-    struct comp_wp *w = open_shared("rsa_oaep_2048_sha256_mgf1sha256_test.json", path,
-                                    sizeof(path));
+    struct comp_wp *w =
+        open_shared("rsa_oaep_2048_sha256_mgf1sha256_test.json", path, sizeof(path));
     cr_assert_eq(comp_wp_schema(w), COMP_WP_RSA_OAEP);
     struct comp_wp_test t;
     struct base_err err = BASE_ERR_INIT;
@@ -186,8 +187,9 @@ Test(kat_wycheproof, rsa_oaep_reader_feeds_openssl)
     cr_assert_eq(rc, 0, "%s", err.msg);
     cr_assert_eq(total, comp_wp_declared_tests(w));
     cr_assert_gt(valid, 0);
-    tl_note("wycheproof:rsa_oaep_2048_sha256_mgf1sha256_test.json: %lu tests read, %lu valid "
-            "decrypted and %lu invalid refused by OpenSSL",
-            total, valid, invalid);
+    tl_note(
+        "wycheproof:rsa_oaep_2048_sha256_mgf1sha256_test.json: %lu tests read, %lu valid "
+        "decrypted and %lu invalid refused by OpenSSL",
+        total, valid, invalid);
     comp_wp_free(w);
 }

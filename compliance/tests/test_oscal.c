@@ -49,8 +49,9 @@ static void need_validator(void)
     const char *ci = getenv("CI");
     cr_assert(ci == NULL || strcmp(ci, "true") != 0,
               "the OSCAL validator is not installed (make oscal-deps) and CI=true");
-    cr_skip_test("SKIPPED: the OSCAL validator (ajv) is not installed: npm could not reach its "
-                 "registry (make oscal-deps)");
+    cr_skip_test(
+        "SKIPPED: the OSCAL validator (ajv) is not installed: npm could not reach its "
+        "registry (make oscal-deps)");
 }
 
 /* Runs validate.sh on |path|; returns its exit code and its output (stdout + stderr) in |out|. */
@@ -419,11 +420,12 @@ Test(oscal, summary_page)
     const cJSON *f;
     cJSON_ArrayForEach(f, fi)
     {
-        del_failed += strcmp(cJSON_GetStringValue(f),
-                             "CMK-DEL-01 failed: first refusal after 3.20 s") == 0;
-        names += strstr(cJSON_GetStringValue(f), "cmk-fs (the FUSE filesystem under PostgreSQL) "
-                                                 "encrypts file contents only: file and folder "
-                                                 "names, sizes") != NULL;
+        del_failed +=
+            strcmp(cJSON_GetStringValue(f), "CMK-DEL-01 failed: first refusal after 3.20 s") == 0;
+        names += strstr(cJSON_GetStringValue(f),
+                        "cmk-fs (the FUSE filesystem under PostgreSQL) "
+                        "encrypts file contents only: file and folder "
+                        "names, sizes") != NULL;
     }
     cr_assert_eq(del_failed, 1);
     cr_assert_eq(names, 1, "the plaintext-names finding of cmk-fs is listed once");
@@ -433,12 +435,14 @@ Test(oscal, summary_page)
     cr_assert_eq(comp_report_write_md(&r, path), 0);
     size_t len = 0;
     char *md = vmt_read_file(path, &len);
-    cr_assert_eq(strncmp(md, "# Compliance\n\n## Summary\n\n### Verdict per NIST SP 800-53 rev 5 "
-                             "control\n",
+    cr_assert_eq(strncmp(md,
+                         "# Compliance\n\n## Summary\n\n### Verdict per NIST SP 800-53 rev 5 "
+                         "control\n",
                          61),
                  0, "%s", md);
-    cr_assert_not_null(strstr(md, "| SC-28(1) | Cryptographic Protection | not-satisfied | "
-                                  "CMK-DEL-01 fail |"),
+    cr_assert_not_null(strstr(md,
+                              "| SC-28(1) | Cryptographic Protection | not-satisfied | "
+                              "CMK-DEL-01 fail |"),
                        "%s", md);
     cr_assert_not_null(strstr(md, "| GCM IV not 96 bits | 7 |"), "%s", md);
     cr_assert_not_null(strstr(md, "## Seed claims and the controls that test them"), "%s", md);

@@ -88,12 +88,13 @@ Test(comp_report, json_fields)
     cJSON *root = cJSON_Parse(text);
     free(text);
     cr_assert_not_null(root);
-    cr_assert_not_null(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(root, "schema")), "compliance"));
+    cr_assert_not_null(
+        strstr(cJSON_GetStringValue(cJSON_GetObjectItem(root, "schema")), "compliance"));
     cr_assert_eq(cJSON_GetNumberValue(cJSON_GetObjectItem(root, "schema_version")), 1);
     cJSON *controls = cJSON_GetObjectItem(root, "controls");
     cr_assert_eq(cJSON_GetArraySize(controls), 3);
-    static const char *const cf[] = {"id", "title", "statement", "method", "measured", "verdict",
-                                     "reason"};
+    static const char *const cf[] = {"id",       "title",   "statement", "method",
+                                     "measured", "verdict", "reason"};
     cJSON *c;
     cJSON_ArrayForEach(c, controls)
     {
@@ -104,13 +105,16 @@ Test(comp_report, json_fields)
     }
     cJSON *c0 = cJSON_GetArrayItem(controls, 0);
     cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(c0, "evidence")), 2);
-    cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(c0, "evidence"), 1)),
-                     "second | piped");
+    cr_assert_str_eq(
+        cJSON_GetStringValue(cJSON_GetArrayItem(cJSON_GetObjectItem(c0, "evidence"), 1)),
+        "second | piped");
     cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(c0, "verdict")), "pass");
-    cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(controls, 1), "verdict")),
-                     "fail");
-    cr_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(controls, 2), "verdict")),
-                     "not_applicable");
+    cr_assert_str_eq(
+        cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(controls, 1), "verdict")),
+        "fail");
+    cr_assert_str_eq(
+        cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(controls, 2), "verdict")),
+        "not_applicable");
     cJSON *kats = cJSON_GetObjectItem(root, "kats");
     cr_assert_eq(cJSON_GetArraySize(kats), 3);
     static const char *const sf[] = {"file", "backend", "arch", "skip_reason"};
@@ -148,8 +152,8 @@ Test(comp_report, junit_and_markdown_shapes)
     char *x = render(comp_report_write_junit, &r);
     cr_assert_eq(count(x, "<testcase "), 5, "3 controls + 2 vector files:\n%s", x);
     cr_assert_eq(count(x, "<testsuite "), 2);
-    cr_assert_eq(count(x, "<failure "), 2, "%s", x);  /* CMK-T-02 and a.rsp */
-    cr_assert_eq(count(x, "<skipped "), 2, "%s", x);  /* CMK-T-03 and b.rsp (nothing ran) */
+    cr_assert_eq(count(x, "<failure "), 2, "%s", x); /* CMK-T-02 and a.rsp */
+    cr_assert_eq(count(x, "<skipped "), 2, "%s", x); /* CMK-T-03 and b.rsp (nothing ran) */
     cr_assert_not_null(strstr(x, "passes &lt;&amp;&quot;quoted&quot;&gt;"), "%s", x);
     cr_assert_null(strstr(x, "<&\""));
     cr_assert_not_null(strstr(x, "tests=\"3\" failures=\"1\" errors=\"0\" skipped=\"1\""), "%s", x);

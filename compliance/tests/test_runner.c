@@ -10,9 +10,9 @@
 #include <criterion/criterion.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/x509.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,8 +96,8 @@ Test(comp_runner, right_and_wrong_ciphertext)
     cJSON_ArrayForEach(k, kats)
     {
         cr_assert_eq(cJSON_GetNumberValue(cJSON_GetObjectItem(k, "failed")), 1);
-        cr_assert_not_null(strstr(cJSON_GetStringValue(cJSON_GetObjectItem(k, "detail")),
-                                  "wrong ciphertext"));
+        cr_assert_not_null(
+            strstr(cJSON_GetStringValue(cJSON_GetObjectItem(k, "detail")), "wrong ciphertext"));
     }
     cJSON_Delete(root);
 }
@@ -123,7 +123,8 @@ Test(comp_runner, malformed_and_unknown_files)
     cr_assert_eq(run_bin(path, out, sizeof(out)), 1, "%s", out);
 }
 
-/* The GCM specification's test case 14 as a Wycheproof AEAD file, labelled |result|, tag byte 0 = |t0|. */
+/* The GCM specification's test case 14 as a Wycheproof AEAD file, labelled |result|, tag byte 0 =
+ * |t0|. */
 static void gcm_json(char *text, size_t max, const char *result, const char *t0)
 {
     snprintf(text, max,
@@ -231,9 +232,10 @@ Test(comp_runner, wycheproof_kwp_refuses_garbage)
     char k[65], j[49], text[1024];
     hex(k, key, 32);
     hex(j, junk, 24);
-#define KWP_FMT "{\"algorithm\": \"AES-KWP\", \"testGroups\": [{\"keySize\": 256, \"tests\": " \
-                      "[{\"tcId\": 1, \"comment\": \"\", \"flags\": [], \"key\": \"%s\", \"msg\": " \
-                      "\"00112233445566778899aabbccddeeff\", \"ct\": \"%s\", \"result\": \"%s\"}]}]}"
+#define KWP_FMT                                                                    \
+    "{\"algorithm\": \"AES-KWP\", \"testGroups\": [{\"keySize\": 256, \"tests\": " \
+    "[{\"tcId\": 1, \"comment\": \"\", \"flags\": [], \"key\": \"%s\", \"msg\": "  \
+    "\"00112233445566778899aabbccddeeff\", \"ct\": \"%s\", \"result\": \"%s\"}]}]}"
     snprintf(text, sizeof(text), KWP_FMT, k, j, "invalid");
     struct comp_report rep;
     run_mem("kwp.json", text, &rep);
@@ -299,9 +301,10 @@ Test(comp_runner, rsa_oaep_wycheproof_and_pyca_text)
     cr_assert_eq(EVP_PKEY_get_bn_param(k, "e", &e), 1);
     cr_assert_eq(EVP_PKEY_get_bn_param(k, "d", &d), 1);
     char *nh = BN_bn2hex(n), *eh = BN_bn2hex(e), *dh = BN_bn2hex(d);
-#define OAEP_TXT_FMT "# Example\n# Public key\n# Modulus:\n%s\n# Exponent:\n%s\n# Private key\n" \
-                      "# Modulus:\n%s\n# Public exponent:\n%s\n# Exponent:\n%s\n" \
-                      "# OAEP Example 1 alg=sha256 mgf1=sha256\n# Message:\n%s\n# Encryption:\n%s\n"
+#define OAEP_TXT_FMT                                                            \
+    "# Example\n# Public key\n# Modulus:\n%s\n# Exponent:\n%s\n# Private key\n" \
+    "# Modulus:\n%s\n# Public exponent:\n%s\n# Exponent:\n%s\n"                 \
+    "# OAEP Example 1 alg=sha256 mgf1=sha256\n# Message:\n%s\n# Encryption:\n%s\n"
     snprintf(text, 16384, OAEP_TXT_FMT, nh, eh, nh, eh, dh, m, x);
     run_mem("oaep-sha256-sha256.txt", text, &rep);
     cr_assert_eq(rep.kats[0].passed, 1, "%s", rep.kats[0].detail);
@@ -324,7 +327,8 @@ Test(comp_runner, rsa_oaep_wycheproof_and_pyca_text)
 
 Test(comp_runner, oaep_text_without_key_is_malformed)
 {
-    const char *text = "# OAEP Example 1 alg=sha256 mgf1=sha256\n# Message:\n00\n# Encryption:\n00\n";
+    const char *text =
+        "# OAEP Example 1 alg=sha256 mgf1=sha256\n# Message:\n00\n# Encryption:\n00\n";
     struct comp_report rep;
     run_mem("oaep-nokey.txt", text, &rep);
     cr_assert_eq(rep.kats[0].failed, 1);
@@ -407,8 +411,9 @@ Test(comp_runner, xts_long_tweak_skipped_and_all_skipped_fails)
 /* CAVP's AES-128-XTS file (256-bit keys) is skipped as an XTS key size, not "key not 256 bits". */
 Test(comp_runner, cavp_xts128_skip_names_xts_key)
 {
-    const char *path = "/usr/lib/python3/dist-packages/cryptography_vectors/ciphers/AES/XTS/"
-                       "tweak-128hexstr/XTSGenAES128.rsp";
+    const char *path =
+        "/usr/lib/python3/dist-packages/cryptography_vectors/ciphers/AES/XTS/"
+        "tweak-128hexstr/XTSGenAES128.rsp";
     struct comp_report rep = {0};
     cr_assert_eq(comp_run_path(path, &rep), 0, "scripts/deps.sh installs %s", path);
     cr_assert_gt(rep.num_kats, 0);

@@ -11,12 +11,12 @@
 #ifndef DB_BARS_H
 #define DB_BARS_H
 
-#define DB_BARS(X)                                                                     \
-    X("pgbench TPS CMK/SMK", "pg-", "cmkfs-cmk", "cmkfs-smk", 0.98)                    \
-    X("cmk-fs SMK/passthrough, pgbench", "pg-", "cmkfs-smk", "cmkfs-pass", 0.95)       \
-    X("cmk-fs SMK/passthrough, fio sequential", "fio-seq", "cmkfs-smk", "cmkfs-pass", 0.90) \
-    X("cmk-fs/gocryptfs, pgbench TPS", "pg-", "cmkfs-smk", "gocryptfs", 1.0)           \
-    X("cmk-fs/gocryptfs, fio random 8 KiB", "fio-rand", "cmkfs-smk", "gocryptfs", 2.0) \
+#define DB_BARS(X)                                                                             \
+    X("pgbench TPS CMK/SMK", "pg-", "cmkfs-cmk", "cmkfs-smk", 0.98)                            \
+    X("cmk-fs SMK/passthrough, pgbench", "pg-", "cmkfs-smk", "cmkfs-pass", 0.95)               \
+    X("cmk-fs SMK/passthrough, fio sequential", "fio-seq", "cmkfs-smk", "cmkfs-pass", 0.90)    \
+    X("cmk-fs/gocryptfs, pgbench TPS", "pg-", "cmkfs-smk", "gocryptfs", 1.0)                   \
+    X("cmk-fs/gocryptfs, fio random 8 KiB", "fio-rand", "cmkfs-smk", "gocryptfs", 2.0)         \
     X("cmk-fs/gocryptfs, fio sequential write", "fio-seqwrite", "cmkfs-smk", "gocryptfs", 1.5) \
     X("cmk-fs/gocryptfs, not slower on any fio", "fio-", "cmkfs-smk", "gocryptfs", 1.0)
 

@@ -99,7 +99,6 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     return EXIT_OK;
 }
 
-
 int main(int argc, char **argv)
 {
     /* No core dump, no ptrace by the same user: cmk holds DEKs, KEKs and vault tokens. */
@@ -122,11 +121,16 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(const struct opts *o);
     } cmds[] = {
-        {"create", cmd_create},   {"put", cmd_put},
-        {"get", cmd_get},         {"backup", cmd_backup},
-        {"verify-backup", cmd_verify_backup}, {"restore", cmd_restore},
-        {"rotate-kek", cmd_rotate_kek}, {"rekey", cmd_rekey},
-        {"status", cmd_status},   {"set-vault-url", cmd_set_vault_url},
+        {"create", cmd_create},
+        {"put", cmd_put},
+        {"get", cmd_get},
+        {"backup", cmd_backup},
+        {"verify-backup", cmd_verify_backup},
+        {"restore", cmd_restore},
+        {"rotate-kek", cmd_rotate_kek},
+        {"rekey", cmd_rekey},
+        {"status", cmd_status},
+        {"set-vault-url", cmd_set_vault_url},
     };
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         if (strcmp(o.pos[0], cmds[i].name) == 0) {

@@ -29,12 +29,12 @@
 extern "C" {
 #endif
 
-#define ENG_AES256_KEY_BYTES 32U
-#define ENG_XTS_KEY_BYTES 64U /* key1 (data) || key2 (tweak) */
-#define ENG_BLOCK_BYTES 16U
-#define ENG_GCM_NONCE_BYTES 12U
-#define ENG_GCM_TAG_BYTES 16U
-#define ENG_XTS_TWEAK_BYTES 16U
+#define ENG_AES256_KEY_BYTES   32U
+#define ENG_XTS_KEY_BYTES      64U /* key1 (data) || key2 (tweak) */
+#define ENG_BLOCK_BYTES        16U
+#define ENG_GCM_NONCE_BYTES    12U
+#define ENG_GCM_TAG_BYTES      16U
+#define ENG_XTS_TWEAK_BYTES    16U
 #define ENG_XTS_MAX_UNIT_BYTES (16U << 20) /* 2^20 blocks, SP 800-38E */
 
 enum eng_mode {

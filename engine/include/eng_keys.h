@@ -19,15 +19,13 @@
  *
  * Error mapping (what a provider must report, so that callers can branch):
  *   ENG_ERR_KEK_NOT_FOUND      key or version does not exist (vault 404, deleted key file)
- *   ENG_ERR_KEK_DISABLED       key or version exists but is disabled (vault 403 "disabled"/attributes)
- *   ENG_ERR_KEK_EXPIRED        the version is past its expiry (vault attributes.exp, 403
- *                              KeyExpired): get and wrap fail, unwrap still works
- *   ENG_ERR_KEK_NOT_YET_VALID  the version is before its nbf: as expired
- *   ENG_ERR_KEK_FORBIDDEN      the caller lacks get/wrapKey/unwrapKey (vault 403), or the
- *                              key file is not the caller's (ENG_ERR_PERM_* are used for that)
- *   ENG_ERR_VAULT_THROTTLED    vault 429 (transient)
- *   ENG_ERR_VAULT_UNREACHABLE  connect/timeout (transient); ENG_ERR_VAULT_TLS: a TLS
- *                              handshake failed (transient)
+ *   ENG_ERR_KEK_DISABLED       key or version exists but is disabled (vault 403
+ * "disabled"/attributes) ENG_ERR_KEK_EXPIRED        the version is past its expiry (vault
+ * attributes.exp, 403 KeyExpired): get and wrap fail, unwrap still works ENG_ERR_KEK_NOT_YET_VALID
+ * the version is before its nbf: as expired ENG_ERR_KEK_FORBIDDEN      the caller lacks
+ * get/wrapKey/unwrapKey (vault 403), or the key file is not the caller's (ENG_ERR_PERM_* are used
+ * for that) ENG_ERR_VAULT_THROTTLED    vault 429 (transient) ENG_ERR_VAULT_UNREACHABLE
+ * connect/timeout (transient); ENG_ERR_VAULT_TLS: a TLS handshake failed (transient)
  *   ENG_ERR_VAULT_TLS_UNTRUSTED, ENG_ERR_VAULT_CA_FILE, ENG_ERR_VAULT_INSECURE: configuration
  *   ENG_ERR_VAULT_AUTH, ENG_ERR_VAULT_SERVER, ENG_ERR_VAULT_PROTOCOL  other vault failures
  *   ENG_ERR_UNWRAP             the KEK rejected the wrapped bytes (integrity check failed)
@@ -46,12 +44,12 @@
 extern "C" {
 #endif
 
-#define ENG_WRAPPED_MAX 1024U   /* RSA-4096 OAEP wrap = 512 bytes; room to spare */
-#define ENG_KEK_PROVIDER_MAX 16U /* "smk", "vault", with the NUL */
-#define ENG_KEK_ID_MAX 256U      /* key identifier (vault key URL without version), with the NUL */
-#define ENG_KEK_VERSION_MAX 64U  /* version string, with the NUL */
-#define ENG_KEK_ALG_MAX 32U      /* wrap algorithm name, with the NUL */
-#define ENG_DEK_MAX_BYTES 64U    /* XTS */
+#define ENG_WRAPPED_MAX      1024U /* RSA-4096 OAEP wrap = 512 bytes; room to spare */
+#define ENG_KEK_PROVIDER_MAX 16U   /* "smk", "vault", with the NUL */
+#define ENG_KEK_ID_MAX       256U /* key identifier (vault key URL without version), with the NUL */
+#define ENG_KEK_VERSION_MAX  64U  /* version string, with the NUL */
+#define ENG_KEK_ALG_MAX      32U  /* wrap algorithm name, with the NUL */
+#define ENG_DEK_MAX_BYTES    64U  /* XTS */
 
 /* Which KEK (and version, and how) wrapped a DEK; all fields NUL-terminated. */
 struct eng_kek_ref {
@@ -68,14 +66,14 @@ struct eng_kek_ref {
  * in every field: "not applicable", not "nothing happened yet".
  */
 struct eng_kek_stats {
-    uint64_t requests;         /* requests sent to the key service, retries included */
-    uint64_t retries;          /* tries repeated after a transient failure */
+    uint64_t requests;             /* requests sent to the key service, retries included */
+    uint64_t retries;              /* tries repeated after a transient failure */
     uint64_t gets, wraps, unwraps; /* provider calls that went to the service */
-    uint64_t connects;         /* new connections (keep-alive reuse keeps this low) */
-    uint64_t latency_us_total; /* summed over requests: send to answer, in microseconds */
-    uint64_t latency_us_max;   /* the slowest request, in microseconds */
-    int last_status;           /* the service's status of the last answer (HTTP); 0: none yet */
-    int max_concurrent;        /* most calls in flight at once (each on its own connection) */
+    uint64_t connects;             /* new connections (keep-alive reuse keeps this low) */
+    uint64_t latency_us_total;     /* summed over requests: send to answer, in microseconds */
+    uint64_t latency_us_max;       /* the slowest request, in microseconds */
+    int last_status;               /* the service's status of the last answer (HTTP); 0: none yet */
+    int max_concurrent;            /* most calls in flight at once (each on its own connection) */
 };
 
 /*
@@ -202,7 +200,7 @@ ENG_API int eng_smk_rotate(const char *path, char *out_version, size_t max_out_l
  */
 ENG_API int eng_smk_set_enabled(const char *path, const char *version, int enabled);
 
-#define ENG_SMK_ALG "AES-256-KWP"     /* RFC 5649 key wrap with padding */
+#define ENG_SMK_ALG           "AES-256-KWP" /* RFC 5649 key wrap with padding */
 #define ENG_SMK_PROVIDER_NAME "smk"
 
 #ifdef __cplusplus

@@ -142,11 +142,11 @@
 extern "C" {
 #endif
 
-#define ENG_STORE_DEFAULT_UNIT 8192U
+#define ENG_STORE_DEFAULT_UNIT         8192U
 #define ENG_STORE_DEFAULT_EXTENT_UNITS 1024U
 #define ENG_STORE_DEFAULT_REVALIDATE_S 60U
-#define ENG_STORE_DEFAULT_GRACE_S 300U
-#define ENG_STORE_ID_BYTES 16U
+#define ENG_STORE_DEFAULT_GRACE_S      300U
+#define ENG_STORE_ID_BYTES             16U
 
 /* Per-unit integrity of an XTS store (see the header comment). */
 enum eng_store_integrity {
@@ -156,7 +156,7 @@ enum eng_store_integrity {
 #define ENG_STORE_MAC_BYTES 32U
 
 /* eng_store_config flags */
-#define ENG_STORE_SYNC 1U      /* fdatasync data (and tags) before every write returns */
+#define ENG_STORE_SYNC      1U /* fdatasync data (and tags) before every write returns */
 #define ENG_STORE_READ_ONLY 2U /* open: shared lock, no write of any kind (ENG_ERR_READ_ONLY) */
 #define ENG_STORE_NO_ANCHOR 4U /* create/open: no freshness anchor (rollback not detected) */
 
@@ -351,8 +351,10 @@ struct eng_store_dek {
     size_t wrapped_len;
 };
 
-/* eng_store_dek_info describes key-table record |index| (< num_records). 0 or -1 (ENG_ERR_RANGE). */
-ENG_API int eng_store_dek_info(const struct eng_store *s, uint32_t index, struct eng_store_dek *out);
+/* eng_store_dek_info describes key-table record |index| (< num_records). 0 or -1 (ENG_ERR_RANGE).
+ */
+ENG_API int eng_store_dek_info(const struct eng_store *s, uint32_t index,
+                               struct eng_store_dek *out);
 
 /*
  * Backups. eng_store_backup writes every unit's plaintext, re-encrypted with

@@ -42,12 +42,12 @@
 #include "fileio_internal.h"
 #include "store_internal.h"
 
-#define BK_MAGIC "CMKBK002"
-#define BK_MAGIC_V1 "CMKBK001"
-#define BK_SUM_BYTES SHA256_DIGEST_LENGTH
-#define BK_MAX_HEADER 4096U
+#define BK_MAGIC        "CMKBK002"
+#define BK_MAGIC_V1     "CMKBK001"
+#define BK_SUM_BYTES    SHA256_DIGEST_LENGTH
+#define BK_MAX_HEADER   4096U
 #define BK_CHUNK_TARGET (1U << 20)
-#define BK_AAD_BYTES (SHA256_DIGEST_LENGTH + 8 + 1)
+#define BK_AAD_BYTES    (SHA256_DIGEST_LENGTH + 8 + 1)
 
 struct bk_header {
     uint8_t mode;
@@ -152,8 +152,8 @@ static int rd_header(struct eng_rd *r, struct bk_header *h, int v1)
     struct eng_kt_wrapped *d = &h->dek;
     h->integrity = 0;
     if (eng_rd_u8(r, &h->mode) != 0 || (!v1 && eng_rd_u8(r, &h->integrity) != 0) ||
-        eng_rd_u32(r, &h->unit_size) != 0 ||
-        eng_rd_u64(r, &h->num_units) != 0 || eng_rd_u32(r, &h->extent_units) != 0 ||
+        eng_rd_u32(r, &h->unit_size) != 0 || eng_rd_u64(r, &h->num_units) != 0 ||
+        eng_rd_u32(r, &h->extent_units) != 0 ||
         eng_rd_bytes(r, h->store_id, ENG_STORE_ID_BYTES) != 0 ||
         eng_rd_bytes(r, h->backup_id, 16) != 0 || eng_rd_u32(r, &h->chunk_units) != 0 ||
         eng_rd_u64(r, &h->num_chunks) != 0 ||
@@ -178,8 +178,8 @@ static int bk_open(struct bk_stream *b, const char *path, struct eng_kek_provide
     int v1 = memcmp(pre, BK_MAGIC_V1, 8) == 0;
     ENG_ENSURE(v1 || memcmp(pre, BK_MAGIC, 8) == 0, ENG_ERR_BACKUP_CORRUPT);
     size_t sum_len = v1 ? 0 : BK_SUM_BYTES;
-    uint32_t hlen = ((uint32_t)pre[8] << 24) | ((uint32_t)pre[9] << 16) |
-                    ((uint32_t)pre[10] << 8) | pre[11];
+    uint32_t hlen =
+        ((uint32_t)pre[8] << 24) | ((uint32_t)pre[9] << 16) | ((uint32_t)pre[10] << 8) | pre[11];
     ENG_ENSURE(hlen > sizeof(pre) + sum_len && hlen <= BK_MAX_HEADER, ENG_ERR_BACKUP_CORRUPT);
     uint8_t hdr[BK_MAX_HEADER];
     memcpy(hdr, pre, sizeof(pre));
@@ -232,17 +232,23 @@ static int bk_next(struct bk_stream *b)
     size_t want = chunk_len(&b->h, b->chunk);
     uint8_t pre[4];
     ENG_GUARD(eng_pread_all(b->fd, pre, 4, b->off, ENG_ERR_BACKUP_TRUNCATED));
-    uint32_t ct_len = ((uint32_t)pre[0] << 24) | ((uint32_t)pre[1] << 16) |
-                      ((uint32_t)pre[2] << 8) | pre[3];
+    uint32_t ct_len =
+        ((uint32_t)pre[0] << 24) | ((uint32_t)pre[1] << 16) | ((uint32_t)pre[2] << 8) | pre[3];
     ENG_ENSURE(ct_len == want, ENG_ERR_BACKUP_CORRUPT);
     uint8_t tag[ENG_GCM_TAG_BYTES];
     ENG_GUARD(eng_pread_all(b->fd, b->ct, want, b->off + 4, ENG_ERR_BACKUP_TRUNCATED));
     ENG_GUARD(eng_pread_all(b->fd, tag, sizeof(tag), b->off + 4 + want, ENG_ERR_BACKUP_TRUNCATED));
     uint8_t nonce[12], aad[BK_AAD_BYTES];
     chunk_params(b, b->chunk, nonce, aad);
-    struct eng_unit u = {.in = b->ct, .out = b->plain, .len = want, .iv = nonce,
-                         .iv_len = sizeof(nonce), .aad = aad, .aad_len = sizeof(aad),
-                         .tag = tag, .tag_len = sizeof(tag)};
+    struct eng_unit u = {.in = b->ct,
+                         .out = b->plain,
+                         .len = want,
+                         .iv = nonce,
+                         .iv_len = sizeof(nonce),
+                         .aad = aad,
+                         .aad_len = sizeof(aad),
+                         .tag = tag,
+                         .tag_len = sizeof(tag)};
     if (eng_cipher_decrypt(b->c, &u) != 0) {
         ENG_ENSURE(eng_errno() != ENG_ERR_AUTH, ENG_ERR_BACKUP_CORRUPT);
         return -1;
@@ -287,9 +293,15 @@ static int backup_chunks(struct eng_store *s, struct bk_stream *b)
         ENG_GUARD(eng_store_read(s, i * b->h.chunk_units, len / b->h.unit_size, b->plain));
         uint8_t nonce[12], aad[BK_AAD_BYTES], tag[ENG_GCM_TAG_BYTES], pre[4];
         chunk_params(b, i, nonce, aad);
-        struct eng_unit u = {.in = b->plain, .out = b->ct, .len = len, .iv = nonce,
-                             .iv_len = sizeof(nonce), .aad = aad, .aad_len = sizeof(aad),
-                             .tag = tag, .tag_len = sizeof(tag)};
+        struct eng_unit u = {.in = b->plain,
+                             .out = b->ct,
+                             .len = len,
+                             .iv = nonce,
+                             .iv_len = sizeof(nonce),
+                             .aad = aad,
+                             .aad_len = sizeof(aad),
+                             .tag = tag,
+                             .tag_len = sizeof(tag)};
         ENG_GUARD(eng_cipher_encrypt(b->c, &u));
         pre[0] = (uint8_t)(len >> 24);
         pre[1] = (uint8_t)(len >> 16);

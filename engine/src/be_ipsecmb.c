@@ -221,8 +221,8 @@ static int gcm_batch(const struct eng_cipher *c, IMB_MGR *m, enum eng_dir dir,
 
 static uint64_t ctr_blocks_to_wrap(const uint8_t iv[16])
 {
-    uint32_t lo = ((uint32_t)iv[12] << 24) | ((uint32_t)iv[13] << 16) | ((uint32_t)iv[14] << 8) |
-                  iv[15];
+    uint32_t lo =
+        ((uint32_t)iv[12] << 24) | ((uint32_t)iv[13] << 16) | ((uint32_t)iv[14] << 8) | iv[15];
     return (1ULL << 32) - lo;
 }
 
@@ -238,9 +238,9 @@ static void ctr_add(uint8_t ctr[16], uint64_t blocks)
 }
 
 struct seg_state {
-    size_t off;        /* bytes of the unit already done */
-    uint8_t iv[16];    /* IV / counter of the next segment */
-    uint8_t next[16];  /* CBC decrypt: last ciphertext block of the segment in flight */
+    size_t off;       /* bytes of the unit already done */
+    uint8_t iv[16];   /* IV / counter of the next segment */
+    uint8_t next[16]; /* CBC decrypt: last ciphertext block of the segment in flight */
 };
 
 static int burst_batch(const struct eng_cipher *c, IMB_MGR *m, IMB_JOB *jobs, enum eng_dir dir,
@@ -273,7 +273,8 @@ static int burst_batch(const struct eng_cipher *c, IMB_MGR *m, IMB_JOB *jobs, en
                 }
                 const uint8_t *iv = st[j].off == 0 ? u->iv : st[j].iv;
                 uint64_t room = cbc ? CBC_SEG_MAX : ctr_blocks_to_wrap(iv) * 16;
-                size_t seg = (uint64_t)(u->len - st[j].off) < room ? u->len - st[j].off : (size_t)room;
+                size_t seg =
+                    (uint64_t)(u->len - st[j].off) < room ? u->len - st[j].off : (size_t)room;
                 IMB_JOB *job = &jobs[nj];
                 job->enc_keys = k->enc;
                 job->dec_keys = k->dec;
@@ -285,7 +286,8 @@ static int burst_batch(const struct eng_cipher *c, IMB_MGR *m, IMB_JOB *jobs, en
                 job->iv = iv;
                 job->iv_len_in_bytes = 16;
                 if (cbc && d == IMB_DIR_DECRYPT && seg < u->len - st[j].off) {
-                    memcpy(st[j].next, u->in + st[j].off + seg - 16, 16); /* before in-place output */
+                    memcpy(st[j].next, u->in + st[j].off + seg - 16,
+                           16); /* before in-place output */
                 }
                 unit_of[nj] = j;
                 seg_of[nj] = seg;

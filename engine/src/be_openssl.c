@@ -65,8 +65,7 @@ static int do_unit(EVP_CIPHER_CTX *ctx, enum eng_mode mode, int enc, struct eng_
         return ENG_ERR_CRYPTO_LIB;
     }
     if (mode == ENG_MODE_GCM) {
-        if (u->aad_len > 0 &&
-            EVP_CipherUpdate(ctx, NULL, &outl, u->aad, (int)u->aad_len) != 1) {
+        if (u->aad_len > 0 && EVP_CipherUpdate(ctx, NULL, &outl, u->aad, (int)u->aad_len) != 1) {
             return ENG_ERR_CRYPTO_LIB;
         }
         if (!enc && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, (int)u->tag_len, u->tag) != 1) {

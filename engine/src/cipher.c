@@ -191,17 +191,31 @@ size_t eng_paths(enum eng_mode mode, struct eng_path *out, size_t max_out)
  * native GCM goes before ipsec-mb only where it beats it (vaes-avx2, avx512).
  */
 #define AUTO_ORDER_LEN 3
-#define NAT_OSSL {ENG_BACKEND_NATIVE, ENG_BACKEND_OPENSSL}
-#define IMB_OSSL {ENG_BACKEND_IPSECMB, ENG_BACKEND_OPENSSL}
-#define NAT_IMB_OSSL {ENG_BACKEND_NATIVE, ENG_BACKEND_IPSECMB, ENG_BACKEND_OPENSSL}
-#define EVERY_PATH(order)                                                                     \
-    {[ENG_ARCH_NOAESNI] = order, [ENG_ARCH_SSE] = order,       [ENG_ARCH_AVX] = order,         \
-     [ENG_ARCH_AVX2] = order,    [ENG_ARCH_VAES_AVX2] = order, [ENG_ARCH_AVX512] = order}
+#define NAT_OSSL                                \
+    {                                           \
+        ENG_BACKEND_NATIVE, ENG_BACKEND_OPENSSL \
+    }
+#define IMB_OSSL                                 \
+    {                                            \
+        ENG_BACKEND_IPSECMB, ENG_BACKEND_OPENSSL \
+    }
+#define NAT_IMB_OSSL                                                 \
+    {                                                                \
+        ENG_BACKEND_NATIVE, ENG_BACKEND_IPSECMB, ENG_BACKEND_OPENSSL \
+    }
+#define EVERY_PATH(order)                                                                \
+    {                                                                                    \
+        [ENG_ARCH_NOAESNI] = order, [ENG_ARCH_SSE] = order, [ENG_ARCH_AVX] = order,      \
+        [ENG_ARCH_AVX2] = order, [ENG_ARCH_VAES_AVX2] = order, [ENG_ARCH_AVX512] = order \
+    }
 static const enum eng_backend auto_order[ENG_MODE_COUNT][ENG_ARCH_COUNT][AUTO_ORDER_LEN] = {
     [ENG_MODE_XTS] = EVERY_PATH(NAT_OSSL),
-    [ENG_MODE_GCM] = {[ENG_ARCH_NOAESNI] = IMB_OSSL, [ENG_ARCH_SSE] = IMB_OSSL,
-                      [ENG_ARCH_AVX] = IMB_OSSL, [ENG_ARCH_AVX2] = IMB_OSSL,
-                      [ENG_ARCH_VAES_AVX2] = NAT_IMB_OSSL, [ENG_ARCH_AVX512] = NAT_IMB_OSSL},
+    [ENG_MODE_GCM] = {[ENG_ARCH_NOAESNI] = IMB_OSSL,
+                      [ENG_ARCH_SSE] = IMB_OSSL,
+                      [ENG_ARCH_AVX] = IMB_OSSL,
+                      [ENG_ARCH_AVX2] = IMB_OSSL,
+                      [ENG_ARCH_VAES_AVX2] = NAT_IMB_OSSL,
+                      [ENG_ARCH_AVX512] = NAT_IMB_OSSL},
     [ENG_MODE_CTR] = EVERY_PATH(IMB_OSSL),
     [ENG_MODE_CBC] = EVERY_PATH(IMB_OSSL),
 };
@@ -235,8 +249,8 @@ int eng_resolve(enum eng_mode mode, enum eng_backend backend, enum eng_arch arch
     return 0;
 }
 
-struct eng_cipher *eng_cipher_new(enum eng_mode mode, enum eng_backend backend,
-                                  enum eng_arch arch, const uint8_t *key, size_t key_len)
+struct eng_cipher *eng_cipher_new(enum eng_mode mode, enum eng_backend backend, enum eng_arch arch,
+                                  const uint8_t *key, size_t key_len)
 {
     if (key == NULL) {
         ENG_BAIL_PTR(ENG_ERR_NULL);
@@ -424,10 +438,16 @@ static int batch_slowed(const struct eng_cipher *c, enum eng_dir dir, struct eng
     while (extra > 0) {
         size_t len = extra < SLOW_CHUNK ? extra : SLOW_CHUNK;
         extra -= len;
-        len = (len + ENG_BLOCK_BYTES - 1) & ~(size_t)(ENG_BLOCK_BYTES - 1); /* valid for every mode */
-        struct eng_unit u = {.in = scratch, .out = scratch, .len = len, .iv = iv,
-                             .iv_len = c->mode == ENG_MODE_GCM ? ENG_GCM_NONCE_BYTES : ENG_BLOCK_BYTES,
-                             .tag = tag, .tag_len = ENG_GCM_TAG_BYTES};
+        len =
+            (len + ENG_BLOCK_BYTES - 1) & ~(size_t)(ENG_BLOCK_BYTES - 1); /* valid for every mode */
+        struct eng_unit u = {
+            .in = scratch,
+            .out = scratch,
+            .len = len,
+            .iv = iv,
+            .iv_len = c->mode == ENG_MODE_GCM ? ENG_GCM_NONCE_BYTES : ENG_BLOCK_BYTES,
+            .tag = tag,
+            .tag_len = ENG_GCM_TAG_BYTES};
         (void)c->ops->batch(c, ENG_ENCRYPT, &u, 1);
     }
     return rc;

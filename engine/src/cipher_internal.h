@@ -42,9 +42,9 @@ struct eng_cipher {
     enum eng_backend backend;
     enum eng_arch arch;
     const struct eng_backend_ops *ops;
-    void *sched;      /* back end's key schedule, in secure memory */
+    void *sched; /* back end's key schedule, in secure memory */
     size_t sched_len;
-    void *extra;      /* back end's other per-key state (not secret or separately wiped) */
+    void *extra; /* back end's other per-key state (not secret or separately wiped) */
 };
 
 extern const struct eng_backend_ops eng_backend_native_ops;

@@ -20,7 +20,7 @@
  * blocks (8 zmm registers); the ymm kernel once per ENG_GCM_YMM_BLOCKS (8 ymm
  * registers) with the last ENG_GCM_YMM_BLOCKS powers.
  */
-#define ENG_GCM_HPOW 32
+#define ENG_GCM_HPOW       32
 #define ENG_GCM_YMM_BLOCKS 16
 
 /*
@@ -73,8 +73,8 @@ void eng_gcm_batch_vaes_avx2(const struct eng_gcm_sched *ks, int dec, int zmm,
  * continues with the ymm kernel for the rest of the unit. Clears every
  * vector register it used (zmm0..31) before it returns.
  */
-void eng_gcm_bulk_zmm(const struct eng_gcm_sched *ks, int dec, uint8_t ctr[32],
-                      const uint8_t *in, uint8_t *out, size_t nsteps, uint8_t xp[16]);
+void eng_gcm_bulk_zmm(const struct eng_gcm_sched *ks, int dec, uint8_t ctr[32], const uint8_t *in,
+                      uint8_t *out, size_t nsteps, uint8_t xp[16]);
 
 /*
  * Reduces the 256-bit carry-less product (lo, mi at bits 64..191, hi) of two
@@ -109,22 +109,22 @@ static inline __attribute__((always_inline, target("pclmul,avx"))) __m128i eng_g
  * asm pins them): left to itself the compiler kept the products apart and
  * spilled them in the zmm loop.
  */
-#define ENG_GCM_MUL_ACC(P, S, a, d, h, hk, first)                                                 \
-    do {                                                                                           \
-        __typeof__(d) lo_ = P##_clmulepi64_epi128((d), (h), 0x00);                                 \
-        __typeof__(d) hi_ = P##_clmulepi64_epi128((d), (h), 0x11);                                 \
-        __typeof__(d) mk_ =                                                                        \
-            P##_clmulepi64_epi128(P##_xor_##S((d), P##_shuffle_epi32((d), 0x4e)), (hk), 0x00);     \
-        if (first) {                                                                               \
-            (a)->lo = lo_;                                                                         \
-            (a)->hi = hi_;                                                                         \
-            (a)->mk = mk_;                                                                         \
-        } else {                                                                                   \
-            (a)->lo = P##_xor_##S((a)->lo, lo_);                                                   \
-            (a)->hi = P##_xor_##S((a)->hi, hi_);                                                   \
-            (a)->mk = P##_xor_##S((a)->mk, mk_);                                                   \
-        }                                                                                          \
-        __asm__("" : "+v"((a)->lo), "+v"((a)->hi), "+v"((a)->mk));                                 \
+#define ENG_GCM_MUL_ACC(P, S, a, d, h, hk, first)                                              \
+    do {                                                                                       \
+        __typeof__(d) lo_ = P##_clmulepi64_epi128((d), (h), 0x00);                             \
+        __typeof__(d) hi_ = P##_clmulepi64_epi128((d), (h), 0x11);                             \
+        __typeof__(d) mk_ =                                                                    \
+            P##_clmulepi64_epi128(P##_xor_##S((d), P##_shuffle_epi32((d), 0x4e)), (hk), 0x00); \
+        if (first) {                                                                           \
+            (a)->lo = lo_;                                                                     \
+            (a)->hi = hi_;                                                                     \
+            (a)->mk = mk_;                                                                     \
+        } else {                                                                               \
+            (a)->lo = P##_xor_##S((a)->lo, lo_);                                               \
+            (a)->hi = P##_xor_##S((a)->hi, hi_);                                               \
+            (a)->mk = P##_xor_##S((a)->mk, mk_);                                               \
+        }                                                                                      \
+        __asm__("" : "+v"((a)->lo), "+v"((a)->hi), "+v"((a)->mk));                             \
     } while (0)
 
 #endif /* ENG_GCM_INTERNAL_H */

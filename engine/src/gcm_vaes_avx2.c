@@ -60,7 +60,7 @@
 
 /* No AVX-512 feature here: this file must run on a CPU without it. */
 #define GCM_VAES_AVX2_TARGET "vaes,vpclmulqdq,avx2,avx,aes,pclmul,sse4.1"
-#define GFN static inline __attribute__((always_inline, target(GCM_VAES_AVX2_TARGET)))
+#define GFN                  static inline __attribute__((always_inline, target(GCM_VAES_AVX2_TARGET)))
 
 GFN __m128i x_bswap(__m128i x)
 {
@@ -69,8 +69,8 @@ GFN __m128i x_bswap(__m128i x)
 
 GFN __m256i y_bswap(__m256i x)
 {
-    const __m256i m = _mm256_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1,
-                                      2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m256i m = _mm256_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2,
+                                      3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     return _mm256_shuffle_epi8(x, m);
 }
 
@@ -101,7 +101,7 @@ struct gh_acc {
 /* ymm registers per step: 2 * GCM_NREG blocks in flight, one reduction per step. */
 #define GCM_NREG (ENG_GCM_YMM_BLOCKS / 2)
 /* the ymm kernel's powers: the last ENG_GCM_YMM_BLOCKS (H^16 .. H^1) and their pairs */
-#define GCM_YPOW (ENG_GCM_HPOW - ENG_GCM_YMM_BLOCKS)
+#define GCM_YPOW       (ENG_GCM_HPOW - ENG_GCM_YMM_BLOCKS)
 #define GCM_STEP_BYTES (32 * GCM_NREG)
 
 /*
@@ -136,8 +136,8 @@ GFN __m128i gh_finish(const struct gh_acc *a)
 GFN __m128i gh_step(const struct eng_gcm_sched *ks, const uint8_t *p, __m128i x)
 {
     struct gh_acc a;
-    _Pragma("GCC unroll 16")
-    for (int r = 0; r < GCM_NREG; r++) {
+    _Pragma("GCC unroll 16") for (int r = 0; r < GCM_NREG; r++)
+    {
         gh_mul_acc(ks, &a, p, x, r);
     }
     return gh_finish(&a);
@@ -150,25 +150,25 @@ GFN __m128i gh_step(const struct eng_gcm_sched *ks, const uint8_t *p, __m128i x)
  * rounds, is returned (else |x|). |gp| may be |in| (decryption: it is read
  * before |out| is written) or the previous step's output.
  */
-GFN __m128i gcm_step(const struct eng_gcm_sched *ks, __m256i *ctr, const uint8_t *in,
-                     uint8_t *out, const uint8_t *gp, __m128i x)
+GFN __m128i gcm_step(const struct eng_gcm_sched *ks, __m256i *ctr, const uint8_t *in, uint8_t *out,
+                     const uint8_t *gp, __m128i x)
 {
     const __m256i two = _mm256_set_epi32(0, 0, 0, 2, 0, 0, 0, 2);
     __m256i k0 = y_rk(ks, 0);
     __m256i c = *ctr;
     __m256i s[GCM_NREG];
-    _Pragma("GCC unroll 16")
-    for (int i = 0; i < GCM_NREG; i++) {
+    _Pragma("GCC unroll 16") for (int i = 0; i < GCM_NREG; i++)
+    {
         s[i] = _mm256_xor_si256(y_bswap(c), k0);
         c = _mm256_add_epi32(c, two);
     }
     *ctr = c;
     struct gh_acc a;
-    _Pragma("GCC unroll 16")
-    for (int r = 1; r < ENG_AES256_ROUNDS; r++) {
+    _Pragma("GCC unroll 16") for (int r = 1; r < ENG_AES256_ROUNDS; r++)
+    {
         __m256i k = y_rk(ks, r);
-        _Pragma("GCC unroll 16")
-    for (int i = 0; i < GCM_NREG; i++) {
+        _Pragma("GCC unroll 16") for (int i = 0; i < GCM_NREG; i++)
+        {
             s[i] = _mm256_aesenc_epi128(s[i], k);
         }
         /* the GHASH multiplications after rounds 1..GCM_NREG, the reduction after the next */
@@ -180,8 +180,8 @@ GFN __m128i gcm_step(const struct eng_gcm_sched *ks, __m256i *ctr, const uint8_t
         }
     }
     __m256i k14 = y_rk(ks, ENG_AES256_ROUNDS);
-    _Pragma("GCC unroll 16")
-    for (int i = 0; i < GCM_NREG; i++) {
+    _Pragma("GCC unroll 16") for (int i = 0; i < GCM_NREG; i++)
+    {
         __m256i d = _mm256_loadu_si256((const __m256i *)(in + 32 * i));
         s[i] = _mm256_aesenclast_epi128(s[i], _mm256_xor_si256(k14, d));
         _mm256_storeu_si256((__m256i *)(out + 32 * i), s[i]);
@@ -205,9 +205,9 @@ GFN __m128i gcm_step(const struct eng_gcm_sched *ks, __m256i *ctr, const uint8_t
 #error "the asm step is written for 8 ymm registers (16 blocks) per step"
 #endif
 
-static const uint8_t gcm_bswap_mask[32] __attribute__((aligned(32))) = {
-    15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0,
-    15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0};
+static const uint8_t gcm_bswap_mask[32]
+    __attribute__((aligned(32))) = {15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0,
+                                    15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0};
 /*
  * Counter increments, per 128-bit lane: +2 on the reflected counter (low
  * dword), +2 on the big-endian one when its last byte cannot carry (the top
@@ -217,37 +217,44 @@ static const uint32_t gcm_inc[3][8] __attribute__((aligned(32))) = {
     {2, 0, 0, 0, 2, 0, 0, 0}, {0, 0, 0, 2u << 24, 0, 0, 0, 2u << 24}, {16, 0, 0, 0, 16, 0, 0, 0}};
 static const uint64_t gcm_poly[2] __attribute__((aligned(16))) = {1, 0xc200000000000000ULL};
 
-#define A_CTR(i)                                                                                   \
-    "vpshufb %%ymm9, %%ymm15, %%ymm" #i "\n\t"                                                     \
-    "vpxor %%ymm8, %%ymm" #i ", %%ymm" #i "\n\t"                                                   \
+#define A_CTR(i)                          \
+    "vpshufb %%ymm9, %%ymm15, %%ymm" #i   \
+    "\n\t"                                \
+    "vpxor %%ymm8, %%ymm" #i ", %%ymm" #i \
+    "\n\t"                                \
     "vpaddd (%[inc]), %%ymm15, %%ymm15\n\t"
 /* the same from the big-endian counters in ymm15 (no byte swap) */
-#define A_CTR_BE(i)                                                                                \
-    "vpxor %%ymm8, %%ymm15, %%ymm" #i "\n\t"                                                       \
+#define A_CTR_BE(i)                   \
+    "vpxor %%ymm8, %%ymm15, %%ymm" #i \
+    "\n\t"                            \
     "vpaddd 32(%[inc]), %%ymm15, %%ymm15\n\t"
 #define A_ENC(i) "vaesenc %%ymm8, %%ymm" #i ", %%ymm" #i "\n\t"
-#define A_ROUND(r)                                                                                 \
-    "vmovdqa " #r "*32(%[rk]), %%ymm8\n\t" A_ENC(0) A_ENC(1) A_ENC(2) A_ENC(3) A_ENC(4) A_ENC(5)    \
+#define A_ROUND(r)                                                                               \
+    "vmovdqa " #r "*32(%[rk]), %%ymm8\n\t" A_ENC(0) A_ENC(1) A_ENC(2) A_ENC(3) A_ENC(4) A_ENC(5) \
         A_ENC(6) A_ENC(7)
-#define A_GMUL(r, xin)                                                                             \
-    "vmovdqu " #r "*32(%[gp]), %%ymm13\n\t"                                                        \
-    "vpshufb %%ymm9, %%ymm13, %%ymm13\n\t" xin                                                     \
-    "vpclmulqdq $0x00, " #r "*32(%[hp]), %%ymm13, %%ymm14\n\t"                                     \
-    "vpxor %%ymm14, %%ymm10, %%ymm10\n\t"                                                          \
-    "vpclmulqdq $0x11, " #r "*32(%[hp]), %%ymm13, %%ymm14\n\t"                                     \
-    "vpxor %%ymm14, %%ymm11, %%ymm11\n\t"                                                          \
-    "vpshufd $0x4e, %%ymm13, %%ymm14\n\t"                                                          \
-    "vpxor %%ymm13, %%ymm14, %%ymm14\n\t"                                                          \
-    "vpclmulqdq $0x00, " #r "*32(%[hk]), %%ymm14, %%ymm14\n\t"                                     \
+#define A_GMUL(r, xin)                                                 \
+    "vmovdqu " #r                                                      \
+    "*32(%[gp]), %%ymm13\n\t"                                          \
+    "vpshufb %%ymm9, %%ymm13, %%ymm13\n\t" xin "vpclmulqdq $0x00, " #r \
+    "*32(%[hp]), %%ymm13, %%ymm14\n\t"                                 \
+    "vpxor %%ymm14, %%ymm10, %%ymm10\n\t"                              \
+    "vpclmulqdq $0x11, " #r                                            \
+    "*32(%[hp]), %%ymm13, %%ymm14\n\t"                                 \
+    "vpxor %%ymm14, %%ymm11, %%ymm11\n\t"                              \
+    "vpshufd $0x4e, %%ymm13, %%ymm14\n\t"                              \
+    "vpxor %%ymm13, %%ymm14, %%ymm14\n\t"                              \
+    "vpclmulqdq $0x00, " #r                                            \
+    "*32(%[hk]), %%ymm14, %%ymm14\n\t"                                 \
     "vpxor %%ymm14, %%ymm12, %%ymm12\n\t"
-#define A_XIN                                                                                      \
-    "vmovdqa (%[xp]), %%xmm14\n\t"                                                                 \
+#define A_XIN                      \
+    "vmovdqa (%[xp]), %%xmm14\n\t" \
     "vpxor %%ymm14, %%ymm13, %%ymm13\n\t"
-#define A_FOLD(r)                                                                                  \
-    "vextracti128 $1, %%ymm" #r ", %%xmm13\n\t"                                                    \
+#define A_FOLD(r)               \
+    "vextracti128 $1, %%ymm" #r \
+    ", %%xmm13\n\t"             \
     "vpxor %%xmm13, %%xmm" #r ", %%xmm" #r "\n\t"
 /* x = hi ^ swap(mi') ^ t', mi' = mk ^ lo ^ hi ^ swap(lo) ^ t, t = poly_hi * lo_lo, ... */
-#define A_REDUCE                                                                                   \
+#define A_REDUCE \
     A_FOLD(10) A_FOLD(11) A_FOLD(12)                                                               \
     "vpxor %%xmm10, %%xmm12, %%xmm12\n\t"                                                          \
     "vpxor %%xmm11, %%xmm12, %%xmm12\n\t"                                                          \
@@ -260,9 +267,11 @@ static const uint64_t gcm_poly[2] __attribute__((aligned(16))) = {1, 0xc20000000
     "vpxor %%xmm12, %%xmm11, %%xmm11\n\t"                                                          \
     "vpxor %%xmm13, %%xmm11, %%xmm11\n\t"                                                          \
     "vmovdqa %%xmm11, (%[xp])\n\t"
-#define A_LAST(i)                                                                                  \
-    "vpxor " #i "*32(%[in]), %%ymm8, %%ymm13\n\t"                                                  \
-    "vaesenclast %%ymm13, %%ymm" #i ", %%ymm" #i "\n\t"                                            \
+#define A_LAST(i)                                \
+    "vpxor " #i                                  \
+    "*32(%[in]), %%ymm8, %%ymm13\n\t"            \
+    "vaesenclast %%ymm13, %%ymm" #i ", %%ymm" #i \
+    "\n\t"                                       \
     "vmovdqu %%ymm" #i ", " #i "*32(%[out])\n\t"
 
 /*
@@ -336,8 +345,8 @@ GFN __m128i gcm_steps_hash(const struct eng_gcm_sched *ks, __m256i *ctr, const u
  * The whole zmm steps of a unit through eng_gcm_bulk_zmm (counters and
  * accumulator through memory); advances |*in|, |*out| and |*len| past them.
  */
-GFN __m128i gcm_bulk_zmm(const struct eng_gcm_sched *ks, int dec, __m256i *ctr,
-                         const uint8_t **in, uint8_t **out, size_t *len, __m128i x)
+GFN __m128i gcm_bulk_zmm(const struct eng_gcm_sched *ks, int dec, __m256i *ctr, const uint8_t **in,
+                         uint8_t **out, size_t *len, __m128i x)
 {
     size_t ns = *len / ENG_GCM_ZMM_STEP_BYTES;
     if (ns == 0) {
@@ -427,7 +436,8 @@ GFN __m128i gcm_unit(const struct eng_gcm_sched *ks, const struct eng_unit *u, i
     out += ns * step;
     len -= ns * step;
     if (len > 0) {
-        /* 1..step-1 bytes: one more pass on a zero-padded copy; nothing outside the unit touched. */
+        /* 1..step-1 bytes: one more pass on a zero-padded copy; nothing outside the unit touched.
+         */
         uint8_t buf[GCM_STEP_BYTES] __attribute__((aligned(32))) = {0};
         memcpy(buf, in, len);
         if (dec) {
@@ -440,10 +450,9 @@ GFN __m128i gcm_unit(const struct eng_gcm_sched *ks, const struct eng_unit *u, i
         }
         eng_cleanse(buf, sizeof(buf));
     }
-    const __m128i lens = _mm_set_epi64x((long long)((uint64_t)u->aad_len * 8),
-                                        (long long)((uint64_t)u->len * 8));
-    x = gf_mul(_mm_xor_si128(x, lens),
-               _mm_load_si128((const __m128i *)ks->hpow[ENG_GCM_HPOW - 1]));
+    const __m128i lens =
+        _mm_set_epi64x((long long)((uint64_t)u->aad_len * 8), (long long)((uint64_t)u->len * 8));
+    x = gf_mul(_mm_xor_si128(x, lens), _mm_load_si128((const __m128i *)ks->hpow[ENG_GCM_HPOW - 1]));
     return _mm_xor_si128(x_bswap(x), x_aes(ks, j0));
 }
 
@@ -494,8 +503,8 @@ __attribute__((target(GCM_VAES_AVX2_TARGET))) void eng_gcm_vaes_avx2_init(
     clear_ymm();
 }
 
-GFN void gcm_batch(
-    const struct eng_gcm_sched *ks, int dec, int zmm, struct eng_unit *units, size_t n)
+GFN void gcm_batch(const struct eng_gcm_sched *ks, int dec, int zmm, struct eng_unit *units,
+                   size_t n)
 {
     uint8_t tag[16] __attribute__((aligned(16)));
     for (size_t i = 0; i < n; i++) {

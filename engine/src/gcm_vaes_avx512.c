@@ -22,15 +22,15 @@
 #include "gcm_internal.h"
 
 #define GCM_AVX512_TARGET "avx512f,avx512bw,avx512vl,avx512dq,vaes,vpclmulqdq,avx2,avx,aes,pclmul"
-#define ZFN static inline __attribute__((always_inline, target(GCM_AVX512_TARGET)))
+#define ZFN               static inline __attribute__((always_inline, target(GCM_AVX512_TARGET)))
 
 /* AES registers (4 blocks each) per step: one GHASH power per block. */
 #define Z_NREG (ENG_GCM_HPOW / 4)
 
 ZFN __m512i z_bswap(__m512i x)
 {
-    const __m512i m = _mm512_broadcast_i32x4(
-        _mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    const __m512i m =
+        _mm512_broadcast_i32x4(_mm_set_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
     return _mm512_shuffle_epi8(x, m);
 }
 
@@ -75,8 +75,8 @@ ZFN __m512i z_hash_in(__m512i c, __m128i x, int j)
 ZFN __m128i z_hash(const struct eng_gcm_sched *ks, const __m512i c[Z_NREG], __m128i x)
 {
     struct z_acc a;
-    _Pragma("GCC unroll 8")
-    for (int j = 0; j < Z_NREG; j++) {
+    _Pragma("GCC unroll 8") for (int j = 0; j < Z_NREG; j++)
+    {
         z_mul_acc(ks, &a, z_hash_in(c[j], x, j), j);
     }
     return z_finish(&a);
@@ -98,33 +98,34 @@ ZFN __m128i z_step(const struct eng_gcm_sched *ks, int dec, int hash, __m512i *c
            register's counters are the previous ones plus 4 in that byte (big-endian form) */
         const __m512i four_be = _mm512_broadcast_i32x4(_mm_set_epi32(4 << 24, 0, 0, 0));
         __m512i b = z_bswap(*ctr);
-        _Pragma("GCC unroll 8")
-        for (int j = 0; j < Z_NREG; j++) {
+        _Pragma("GCC unroll 8") for (int j = 0; j < Z_NREG; j++)
+        {
             s[j] = _mm512_xor_si512(b, k0);
             b = _mm512_add_epi32(b, four_be);
         }
     } else {
         const __m512i four = _mm512_broadcast_i32x4(_mm_set_epi32(0, 0, 0, 4));
         __m512i c = *ctr;
-        _Pragma("GCC unroll 8")
-        for (int j = 0; j < Z_NREG; j++) {
+        _Pragma("GCC unroll 8") for (int j = 0; j < Z_NREG; j++)
+        {
             s[j] = _mm512_xor_si512(z_bswap(c), k0);
             c = _mm512_add_epi32(c, four);
         }
     }
     *ctr = _mm512_add_epi32(*ctr, _mm512_broadcast_i32x4(_mm_set_epi32(0, 0, 0, 4 * Z_NREG)));
     struct z_acc a;
-    _Pragma("GCC unroll 16")
-    for (int r = 1; r < ENG_AES256_ROUNDS; r++) {
+    _Pragma("GCC unroll 16") for (int r = 1; r < ENG_AES256_ROUNDS; r++)
+    {
         const __m512i k = z_rk(ks, r);
-        _Pragma("GCC unroll 8")
-        for (int j = 0; j < Z_NREG; j++) {
+        _Pragma("GCC unroll 8") for (int j = 0; j < Z_NREG; j++)
+        {
             s[j] = _mm512_aesenc_epi128(s[j], k);
         }
         /* the multiplications of register r - 1 after round r, the reduction after round 9 */
         if (hash && r <= Z_NREG) {
             const int j = r - 1;
-            __m512i c = _mm512_loadu_si512((const void *)((dec ? in : out - ENG_GCM_ZMM_STEP_BYTES) + 64 * j));
+            __m512i c = _mm512_loadu_si512(
+                (const void *)((dec ? in : out - ENG_GCM_ZMM_STEP_BYTES) + 64 * j));
             z_mul_acc(ks, &a, z_hash_in(c, x, j), j);
         }
         if (hash && r == Z_NREG + 1) {
@@ -132,8 +133,8 @@ ZFN __m128i z_step(const struct eng_gcm_sched *ks, int dec, int hash, __m512i *c
         }
     }
     const __m512i kl = z_rk(ks, ENG_AES256_ROUNDS);
-    _Pragma("GCC unroll 8")
-    for (int j = 0; j < Z_NREG; j++) {
+    _Pragma("GCC unroll 8") for (int j = 0; j < Z_NREG; j++)
+    {
         __m512i d = _mm512_loadu_si512((const void *)(in + 64 * j));
         ct[j] = _mm512_aesenclast_epi128(s[j], _mm512_xor_si512(kl, d));
         _mm512_storeu_si512((void *)(out + 64 * j), ct[j]);
@@ -158,9 +159,10 @@ ZFN __m128i z_bulk(const struct eng_gcm_sched *ks, int dec, __m512i *ctr, const 
     return dec ? x : z_hash(ks, ct, x);
 }
 
-__attribute__((target(GCM_AVX512_TARGET))) void eng_gcm_bulk_zmm(
-    const struct eng_gcm_sched *ks, int dec, uint8_t ctr[32], const uint8_t *in, uint8_t *out,
-    size_t nsteps, uint8_t xp[16])
+__attribute__((target(GCM_AVX512_TARGET))) void eng_gcm_bulk_zmm(const struct eng_gcm_sched *ks,
+                                                                 int dec, uint8_t ctr[32],
+                                                                 const uint8_t *in, uint8_t *out,
+                                                                 size_t nsteps, uint8_t xp[16])
 {
     if (nsteps == 0) {
         return;

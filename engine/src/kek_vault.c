@@ -319,7 +319,8 @@ static int valid_name(const char *n)
     }
     for (size_t i = 0; i < len; i++) {
         char c = n[i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-')) {
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              c == '-')) {
             return 0;
         }
     }
@@ -373,7 +374,8 @@ struct eng_kek_provider *eng_vault_open(const struct eng_vault_config *cfg)
     }
     size_t ul = strlen(cfg->vault_url);
     if (!valid_name(cfg->key_name) || ul < 8 || ul >= URL_MAX ||
-        (strncmp(cfg->vault_url, "https://", 8) != 0 && strncmp(cfg->vault_url, "http://", 7) != 0) ||
+        (strncmp(cfg->vault_url, "https://", 8) != 0 &&
+         strncmp(cfg->vault_url, "http://", 7) != 0) ||
         strlen(cfg->token) == 0 || strlen(cfg->token) > ENG_VAULT_TOKEN_MAX) {
         ENG_BAIL_PTR(ENG_ERR_ARG);
     }

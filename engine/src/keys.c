@@ -95,8 +95,7 @@ int eng_kek_describe(struct eng_kek_provider *p, const char *version, struct eng
 static int crypt_args(int has_fn, const struct eng_kek_ref *kek, const uint8_t *out,
                       const size_t *out_len, const uint8_t *in)
 {
-    ENG_ENSURE(has_fn && kek != NULL && out != NULL && out_len != NULL && in != NULL,
-               ENG_ERR_NULL);
+    ENG_ENSURE(has_fn && kek != NULL && out != NULL && out_len != NULL && in != NULL, ENG_ERR_NULL);
     ENG_ENSURE(ref_terminated(kek), ENG_ERR_ARG);
     return 0;
 }

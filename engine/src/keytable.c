@@ -1,4 +1,5 @@
-/* keytable.c - serialize, parse and crash-safely replace the key table (see keytable_internal.h). */
+/* keytable.c - serialize, parse and crash-safely replace the key table (see keytable_internal.h).
+ */
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -14,7 +15,7 @@
 #include "fileio_internal.h"
 #include "keytable_internal.h"
 
-#define KT_TRAILER (ENG_KT_MAC_BYTES + SHA256_DIGEST_LENGTH)
+#define KT_TRAILER         (ENG_KT_MAC_BYTES + SHA256_DIGEST_LENGTH)
 #define KT_MAX_BYTES_TOTAL (1ULL << 50) /* 1 PiB: keeps offsets far from overflow */
 
 void eng_kt_cleanup(struct eng_keytable *kt)
@@ -240,14 +241,14 @@ int eng_kt_serialize(const struct eng_keytable *kt, const uint8_t mac_key[ENG_KT
 }
 
 /* Bails from eng_kt_parse with TRUNCATED or CORRUPT as the reader tells. */
-#define KT_READ(r, expr)                                                                     \
-    do {                                                                                     \
-        if ((expr) != 0) {                                                                   \
-            eng_set_error_at((r)->short_read ? ENG_ERR_KEYTABLE_TRUNCATED                   \
-                                             : ENG_ERR_KEYTABLE_CORRUPT,                     \
-                             ENG_WHERE);                                                     \
-            goto fail;                                                                       \
-        }                                                                                    \
+#define KT_READ(r, expr)                                                                 \
+    do {                                                                                 \
+        if ((expr) != 0) {                                                               \
+            eng_set_error_at(                                                            \
+                (r)->short_read ? ENG_ERR_KEYTABLE_TRUNCATED : ENG_ERR_KEYTABLE_CORRUPT, \
+                ENG_WHERE);                                                              \
+            goto fail;                                                                   \
+        }                                                                                \
     } while (0)
 
 int eng_kt_parse(const uint8_t *buf, size_t len, struct eng_keytable *out)
@@ -263,7 +264,8 @@ int eng_kt_parse(const uint8_t *buf, size_t len, struct eng_keytable *out)
                               : ENG_ERR_KEYTABLE_CORRUPT);
     int v1 = memcmp(buf, ENG_KT_MAGIC_V1, 8) == 0;
     ENG_ENSURE(v1 || memcmp(buf, ENG_KT_MAGIC, 8) == 0, ENG_ERR_KEYTABLE_CORRUPT);
-    size_t total = ((size_t)buf[8] << 24) | ((size_t)buf[9] << 16) | ((size_t)buf[10] << 8) | buf[11];
+    size_t total =
+        ((size_t)buf[8] << 24) | ((size_t)buf[9] << 16) | ((size_t)buf[10] << 8) | buf[11];
     ENG_ENSURE(total >= 12 + KT_TRAILER && total <= ENG_KT_MAX_FILE, ENG_ERR_KEYTABLE_CORRUPT);
     ENG_ENSURE(len >= total, ENG_ERR_KEYTABLE_TRUNCATED);
     ENG_ENSURE(len == total, ENG_ERR_KEYTABLE_CORRUPT);

@@ -50,13 +50,13 @@
 
 #include "eng_keys.h"
 
-#define ENG_KT_MAGIC "CMKKT002"
-#define ENG_KT_MAGIC_V1 "CMKKT001"
+#define ENG_KT_MAGIC       "CMKKT002"
+#define ENG_KT_MAGIC_V1    "CMKKT001"
 #define ENG_KT_INV_UNKNOWN UINT64_MAX
-#define ENG_KT_MAC_BYTES 32U
-#define ENG_KT_ID_BYTES 16U
+#define ENG_KT_MAC_BYTES   32U
+#define ENG_KT_ID_BYTES    16U
 #define ENG_KT_MAX_RECORDS (1U << 20)
-#define ENG_KT_MAX_FILE (64U << 20)
+#define ENG_KT_MAX_FILE    (64U << 20)
 
 enum eng_kt_state {
     ENG_KT_ACTIVE = 1,
@@ -129,7 +129,8 @@ int eng_kt_load(const char *path, struct eng_keytable *out, uint8_t **raw, size_
 /* eng_kt_save bumps the generation, serializes and replaces |path| crash-safely. */
 int eng_kt_save(const char *path, struct eng_keytable *kt, const uint8_t mac_key[ENG_KT_MAC_BYTES]);
 
-/* eng_kt_append adds a copy of |rec| (growing the array). 0 or -1 (ENG_ERR_NOMEM / ENG_ERR_TOO_LONG). */
+/* eng_kt_append adds a copy of |rec| (growing the array). 0 or -1 (ENG_ERR_NOMEM /
+ * ENG_ERR_TOO_LONG). */
 int eng_kt_append(struct eng_keytable *kt, const struct eng_kt_record *rec);
 
 /* eng_kt_active returns the index of the active record of |extent|, or -1. */

@@ -25,13 +25,13 @@
 #include "error_internal.h"
 
 #define HDR_BYTES 64U /* keeps the user pointer 64-byte aligned */
-#define CANARY 0x454e47534543ULL
+#define CANARY    0x454e47534543ULL
 
 struct hdr {
     size_t map_len; /* own mapping: its length; pooled: 0 */
     uint64_t canary;
     int locked;
-    int cls;        /* pooled: size class index; own mapping: -1 */
+    int cls; /* pooled: size class index; own mapping: -1 */
     struct hdr *next_free;
 };
 
@@ -47,7 +47,7 @@ struct hdr {
 #endif
 
 #define ARENA_BYTES (64U * 1024U)
-#define NCLASS 7
+#define NCLASS      7
 static const size_t class_bytes[NCLASS] = {64, 128, 256, 512, 1024, 2048, 4096}; /* user bytes */
 #define POOL_MAX 4096U
 

@@ -14,11 +14,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stddef.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,11 +34,11 @@
 #include "error_internal.h"
 #include "fileio_internal.h"
 
-#define SMK_MAGIC "CMKSMK01"
-#define SMK_ID_BYTES 16U
+#define SMK_MAGIC        "CMKSMK01"
+#define SMK_ID_BYTES     16U
 #define SMK_MAX_VERSIONS 1024U
-#define SMK_VER_BYTES (SMK_ID_BYTES + 1 + 8 + ENG_AES256_KEY_BYTES)
-#define SMK_MAX_FILE (8 + SMK_ID_BYTES + 4 + SMK_MAX_VERSIONS * SMK_VER_BYTES + 32)
+#define SMK_VER_BYTES    (SMK_ID_BYTES + 1 + 8 + ENG_AES256_KEY_BYTES)
+#define SMK_MAX_FILE     (8 + SMK_ID_BYTES + 4 + SMK_MAX_VERSIONS * SMK_VER_BYTES + 32)
 
 struct smk_version {
     uint8_t id[SMK_ID_BYTES];

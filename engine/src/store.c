@@ -75,9 +75,9 @@ static int lock_store(struct eng_store *s)
                               : ENG_OK;
     struct stat st;
     if (code == ENG_OK) {
-        code = fstat(s->lock_fd, &st) != 0    ? ENG_ERR_IO
-               : !S_ISREG(st.st_mode) ? ENG_ERR_NOT_REGULAR
-                                      : ENG_OK;
+        code = fstat(s->lock_fd, &st) != 0 ? ENG_ERR_IO
+               : !S_ISREG(st.st_mode)      ? ENG_ERR_NOT_REGULAR
+                                           : ENG_OK;
     }
     if (code != ENG_OK) {
         if (s->lock_fd >= 0) {
@@ -253,8 +253,8 @@ void eng_store_close(struct eng_store *s)
 void eng_store_remove_files(const char *dir)
 {
     /* "nonce": the boot counter file of stores made before random GCM nonces. */
-    static const char *const names[] = {"keytable", "keytable.tmp", "data", "tags", "macs",
-                                        "nonce",    "nonce.tmp",    "lock"};
+    static const char *const names[] = {"keytable", "keytable.tmp", "data",      "tags",
+                                        "macs",     "nonce",        "nonce.tmp", "lock"};
     char p[PATH_MAX];
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (eng_path_join(p, sizeof(p), dir, names[i]) == 0) {
@@ -278,9 +278,9 @@ static int check_config(struct eng_store_config *cfg)
                                 : ENG_STORE_DEFAULT_EXTENT_UNITS;
     }
     ENG_ENSURE(cfg->extent_units <= cfg->num_units, ENG_ERR_GEOMETRY);
-    ENG_ENSURE(eng_kt_check_geometry(cfg->mode, cfg->unit_size, cfg->num_units,
-                                     cfg->extent_units) == 0,
-               ENG_ERR_GEOMETRY);
+    ENG_ENSURE(
+        eng_kt_check_geometry(cfg->mode, cfg->unit_size, cfg->num_units, cfg->extent_units) == 0,
+        ENG_ERR_GEOMETRY);
     ENG_ENSURE(cfg->revalidate_s >= 1, ENG_ERR_ARG);
     ENG_ENSURE((cfg->flags & ENG_STORE_READ_ONLY) == 0, ENG_ERR_READ_ONLY);
     /* GCM: a write may touch a whole extent right after its re-key (st_prepare_write). */
@@ -291,7 +291,6 @@ static int check_config(struct eng_store_config *cfg)
                ENG_ERR_ARG);
     return 0;
 }
-
 
 static int create_body(struct eng_store *s, eng_store_fill_fn fill, void *arg)
 {
@@ -352,8 +351,8 @@ static int create_body(struct eng_store *s, eng_store_fill_fn fill, void *arg)
 }
 
 struct eng_store *eng_store_create_from(const char *dir, struct eng_kek_provider *kek,
-                                        const struct eng_store_config *cfg,
-                                        eng_store_fill_fn fill, void *arg)
+                                        const struct eng_store_config *cfg, eng_store_fill_fn fill,
+                                        void *arg)
 {
     if (kek == NULL) {
         ENG_BAIL_PTR(ENG_ERR_NULL);

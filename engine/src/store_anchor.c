@@ -114,9 +114,8 @@ static int anchor_read(const struct eng_store *s, uint64_t *gen)
                       : (st.st_mode & 077) != 0
                           ? "readable or writable by group or others (want mode 0600)"
                       : st.st_size != ANCHOR_BYTES ? "wrong size (corrupt)"
-                      : eng_pread_all(fd, buf, sizeof(buf), 0, ENG_ERR_ANCHOR) != 0
-                          ? "read failed"
-                          : NULL;
+                      : eng_pread_all(fd, buf, sizeof(buf), 0, ENG_ERR_ANCHOR) != 0 ? "read failed"
+                                                                                    : NULL;
     close(fd);
     if (why != NULL) {
         return anchor_fail(s->anchor, why, ENG_WHERE);
@@ -144,15 +143,15 @@ static int anchor_write(const struct eng_store *s, uint64_t gen)
     ENG_ENSURE(n > 0 && (size_t)n < sizeof(tmp), ENG_ERR_ANCHOR);
     int fd = mkostemp(tmp, O_CLOEXEC);
     ENG_ENSURE(fd >= 0, ENG_ERR_ANCHOR);
-    int ok = fchmod(fd, 0600) == 0 && eng_pwrite_all(fd, buf, sizeof(buf), 0) == 0 &&
-             fsync(fd) == 0;
+    int ok =
+        fchmod(fd, 0600) == 0 && eng_pwrite_all(fd, buf, sizeof(buf), 0) == 0 && fsync(fd) == 0;
     ok = close(fd) == 0 && ok;
     ok = ok && rename(tmp, s->anchor) == 0;
     if (!ok) {
         int e = errno;
         unlink(tmp);
-        return anchor_fail(s->anchor, e == ENOSPC || e == EDQUOT ? "no space left on device"
-                                                                  : "write failed",
+        return anchor_fail(s->anchor,
+                           e == ENOSPC || e == EDQUOT ? "no space left on device" : "write failed",
                            ENG_WHERE);
     }
     ENG_ENSURE(eng_fsync_parent(s->anchor) == 0, ENG_ERR_ANCHOR);

@@ -10,8 +10,8 @@
  * buffer; writes encrypt into a staging buffer (file) or straight into the
  * slot (memory store).
  */
-#include <openssl/rand.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -56,8 +56,7 @@ static int crypt_run(struct eng_store *s, const struct eng_cipher *c, enum eng_d
          * folder brings back can make it repeat. The per-DEK count that
          * 8.3 bounds is kept by st_prepare_write.
          */
-        ENG_ENSURE(RAND_bytes(&nonces[0][0], (int)(n * ENG_GCM_NONCE_BYTES)) == 1,
-                   ENG_ERR_RANDOM);
+        ENG_ENSURE(RAND_bytes(&nonces[0][0], (int)(n * ENG_GCM_NONCE_BYTES)) == 1, ENG_ERR_RANDOM);
     }
     for (size_t j = 0; j < n; j++) {
         struct eng_unit *x = &s->units[j];
@@ -168,8 +167,8 @@ static int read_checked(struct eng_store *s, const struct eng_cipher *c, const u
     }
     for (size_t j = 0; j < n; j++) {
         if (ok[j]) {
-            ENG_GUARD(crypt_run(s, c, ENG_DECRYPT, slot, first, u + j, 1, ct + j * us,
-                                out + j * us));
+            ENG_GUARD(
+                crypt_run(s, c, ENG_DECRYPT, slot, first, u + j, 1, ct + j * us, out + j * us));
         } else {
             memset(out + j * us, 0, us);
         }
@@ -188,8 +187,8 @@ int st_write_chunk(struct eng_store *s, const struct eng_cipher *c, const uint8_
         return tag_units(s, ikey, slot, first, u, n, ct);
     }
     ENG_GUARD(crypt_run(s, c, ENG_ENCRYPT, slot, first, u, n, in, s->stage));
-    ENG_GUARD(eng_pwrite_all(s->data_fd, s->stage, n * s->kt.unit_size,
-                             slot_offset(s, slot, index)));
+    ENG_GUARD(
+        eng_pwrite_all(s->data_fd, s->stage, n * s->kt.unit_size, slot_offset(s, slot, index)));
     ENG_GUARD(tag_units(s, ikey, slot, first, u, n, s->stage));
     return persist_tags(s, slot, index, n);
 }

@@ -18,8 +18,8 @@
 #include "eng_store.h"
 #include "keytable_internal.h"
 
-#define ENG_STORE_BATCH 64U
-#define ENG_STORE_TAG_REC 28U /* nonce 12 | tag 16 */
+#define ENG_STORE_BATCH     64U
+#define ENG_STORE_TAG_REC   28U /* nonce 12 | tag 16 */
 #define ENG_STORE_AAD_BYTES (ENG_STORE_ID_BYTES + 8U)
 
 struct eng_store {
@@ -30,11 +30,11 @@ struct eng_store {
     int tags_fd;
     int macs_fd;
     int lock_fd;
-    uint8_t *mem_data; /* memory store: every slot */
-    uint8_t *tags;     /* GCM: every slot's nonce|tag records */
-    uint8_t *macs;     /* XTS with integrity: every slot unit's tag */
-    uint8_t *ikeys;    /* secure memory: per extent, the active DEK's unit MAC key */
-    uint8_t *ikey_new; /* secure memory: the unit MAC key of a DEK being made (rekey) */
+    uint8_t *mem_data;           /* memory store: every slot */
+    uint8_t *tags;               /* GCM: every slot's nonce|tag records */
+    uint8_t *macs;               /* XTS with integrity: every slot unit's tag */
+    uint8_t *ikeys;              /* secure memory: per extent, the active DEK's unit MAC key */
+    uint8_t *ikey_new;           /* secure memory: the unit MAC key of a DEK being made (rekey) */
     struct evp_mac_ctx_st *hmac; /* HMAC-SHA-256, re-keyed per unit */
     struct eng_store_config cfg;
     struct eng_keytable kt;
@@ -45,9 +45,9 @@ struct eng_store {
     uint8_t *scratch_key;        /* secure memory: a DEK between unwrap and cipher, then wiped */
     /* GCM: per extent, encryptions its active DEK has made (reserved in the key table first) */
     uint64_t *inv_used;
-    uint64_t inv_limit;  /* per DEK; the extent is re-keyed before it would pass this */
-    int write_session;   /* the key table was saved (generation bumped) since this open */
-    int read_only;       /* shared lock; every write path fails with ENG_ERR_READ_ONLY */
+    uint64_t inv_limit;    /* per DEK; the extent is re-keyed before it would pass this */
+    int write_session;     /* the key table was saved (generation bumped) since this open */
+    int read_only;         /* shared lock; every write path fails with ENG_ERR_READ_ONLY */
     char anchor[PATH_MAX]; /* freshness anchor file; empty: none (memory store, NO_ANCHOR) */
     /* revalidation, in monotonic nanoseconds */
     uint64_t interval_ns;
@@ -90,8 +90,8 @@ void eng_store_remove_files(const char *dir);
  */
 typedef int (*eng_store_fill_fn)(void *arg, uint64_t first_unit, size_t num_units, uint8_t *out);
 struct eng_store *eng_store_create_from(const char *dir, struct eng_kek_provider *kek,
-                                        const struct eng_store_config *cfg,
-                                        eng_store_fill_fn fill, void *arg);
+                                        const struct eng_store_config *cfg, eng_store_fill_fn fill,
+                                        void *arg);
 
 /* --- keys (store_keys.c; 0, or -1 with the error set) --- */
 

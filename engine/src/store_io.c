@@ -23,8 +23,8 @@ static int write_chunk_fn(struct eng_store *s, const struct eng_cipher *c, const
 }
 
 /* Splits [first_unit, first_unit + num_units) at extent and batch boundaries. */
-static int for_each_chunk(struct eng_store *s, uint64_t first_unit, size_t num_units,
-                          uint8_t *buf, chunk_fn fn)
+static int for_each_chunk(struct eng_store *s, uint64_t first_unit, size_t num_units, uint8_t *buf,
+                          chunk_fn fn)
 {
     ENG_ENSURE(first_unit <= s->kt.num_units && num_units <= s->kt.num_units - first_unit,
                ENG_ERR_RANGE);

@@ -120,8 +120,8 @@ static int cipher_for(struct eng_store *s, const uint8_t *dek, size_t dek_len,
         ENG_ENSURE(ikey != NULL, ENG_ERR_INTERNAL);
         ENG_GUARD(derive_ikey(s, dek, dek_len, ikey));
     }
-    struct eng_cipher *c = eng_cipher_new((enum eng_mode)s->kt.mode, s->cfg.backend, s->cfg.arch,
-                                          dek, dek_len);
+    struct eng_cipher *c =
+        eng_cipher_new((enum eng_mode)s->kt.mode, s->cfg.backend, s->cfg.arch, dek, dek_len);
     ENG_ENSURE(c != NULL, eng_errno());
     s->backend = eng_cipher_backend(c);
     s->arch = eng_cipher_arch(c);
@@ -357,8 +357,8 @@ int st_load_keys(struct eng_store *s, const uint8_t *raw, size_t raw_len)
     for (uint32_t i = 0, k = 1; i < s->kt.num_records; i++) {
         const struct eng_kt_record *r = &s->kt.records[i];
         if (r->state == ENG_KT_ACTIVE) {
-            jobs[k] = (struct unwrap_job){.w = &r->w, .out = deks + (k - 1) * ENG_DEK_MAX_BYTES,
-                                          .extent = r->extent};
+            jobs[k] = (struct unwrap_job){
+                .w = &r->w, .out = deks + (k - 1) * ENG_DEK_MAX_BYTES, .extent = r->extent};
             k++;
         }
     }
@@ -445,8 +445,7 @@ int st_new_dek(struct eng_store *s, const struct eng_kek_ref *cur, struct eng_kt
     uint8_t *dek = s->scratch_key;
     int rc = -1;
     if (eng_dek_generate((enum eng_mode)s->kt.mode, dek, ENG_DEK_MAX_BYTES) == 0 &&
-        st_wrap_into(s, cur, dek, len, &rec->w) == 0 &&
-        cipher_for(s, dek, len, out, ikey) == 0) {
+        st_wrap_into(s, cur, dek, len, &rec->w) == 0 && cipher_for(s, dek, len, out, ikey) == 0) {
         rc = 0;
     }
     eng_cleanse(dek, ENG_DEK_MAX_BYTES);

@@ -138,8 +138,7 @@ static int reencrypt_extent(struct eng_store *s, const struct eng_kt_record *old
     uint64_t end = old->first_unit + old->num_units;
     for (uint64_t u = old->first_unit; u < end && rc == 0; u += ENG_STORE_BATCH) {
         size_t n = end - u < ENG_STORE_BATCH ? (size_t)(end - u) : ENG_STORE_BATCH;
-        rc = st_read_chunk(s, from, st_ikey(s, old->extent), old->slot, old->first_unit, u, n,
-                           buf);
+        rc = st_read_chunk(s, from, st_ikey(s, old->extent), old->slot, old->first_unit, u, n, buf);
         if (rc == 0) {
             rc = st_write_chunk(s, to, s->ikey_new, to_slot, old->first_unit, u, n, buf);
         }
@@ -209,8 +208,7 @@ int eng_store_rekey_extent(struct eng_store *s, uint32_t extent)
 int st_set_dek_limit(struct eng_store *s, uint64_t limit)
 {
     ENG_ENSURE_REF(s);
-    ENG_ENSURE(limit >= 2ULL * s->kt.extent_units && limit <= ENG_STORE_GCM_DEK_LIMIT,
-               ENG_ERR_ARG);
+    ENG_ENSURE(limit >= 2ULL * s->kt.extent_units && limit <= ENG_STORE_GCM_DEK_LIMIT, ENG_ERR_ARG);
     s->inv_limit = limit;
     return 0;
 }
@@ -263,7 +261,8 @@ int st_prepare_write(struct eng_store *s, uint64_t first_unit, uint64_t num_unit
             uint64_t want = s->inv_used[e] + units_in_extent(s, e, first_unit, end);
             if (want > r->invocations) {
                 uint64_t room = s->inv_limit - want;
-                r->invocations = want + (room < ENG_STORE_GCM_RESERVE ? room : ENG_STORE_GCM_RESERVE);
+                r->invocations =
+                    want + (room < ENG_STORE_GCM_RESERVE ? room : ENG_STORE_GCM_RESERVE);
             }
         }
         int rc = st_commit_table(s, &nk);

@@ -26,15 +26,15 @@
 #include "fileio_internal.h"
 
 #define TMP_CHUNK (64U * 1024U)
-#define TMP_REC (TMP_CHUNK + ENG_GCM_TAG_BYTES)
+#define TMP_REC   (TMP_CHUNK + ENG_GCM_TAG_BYTES)
 
 struct eng_tmpfile {
     int fd;
     struct eng_cipher *c;
-    uint64_t size;     /* plaintext bytes written */
-    uint64_t sealed;   /* chunks on disk */
-    uint8_t *tail;     /* plaintext of chunk |sealed| (size - sealed * TMP_CHUNK bytes) */
-    uint8_t *scratch;  /* one chunk of ciphertext or plaintext */
+    uint64_t size;    /* plaintext bytes written */
+    uint64_t sealed;  /* chunks on disk */
+    uint8_t *tail;    /* plaintext of chunk |sealed| (size - sealed * TMP_CHUNK bytes) */
+    uint8_t *scratch; /* one chunk of ciphertext or plaintext */
 };
 
 static int open_unlinked(const char *dir)
@@ -100,9 +100,15 @@ static int seal_tail(struct eng_tmpfile *t)
 {
     uint8_t nonce[12], aad[8];
     chunk_iv(t->sealed, nonce, aad);
-    struct eng_unit u = {.in = t->tail, .out = t->scratch, .len = TMP_CHUNK, .iv = nonce,
-                         .iv_len = sizeof(nonce), .aad = aad, .aad_len = sizeof(aad),
-                         .tag = t->scratch + TMP_CHUNK, .tag_len = ENG_GCM_TAG_BYTES};
+    struct eng_unit u = {.in = t->tail,
+                         .out = t->scratch,
+                         .len = TMP_CHUNK,
+                         .iv = nonce,
+                         .iv_len = sizeof(nonce),
+                         .aad = aad,
+                         .aad_len = sizeof(aad),
+                         .tag = t->scratch + TMP_CHUNK,
+                         .tag_len = ENG_GCM_TAG_BYTES};
     ENG_GUARD(eng_cipher_encrypt(t->c, &u));
     ENG_GUARD(eng_pwrite_all(t->fd, t->scratch, TMP_REC, t->sealed * TMP_REC));
     t->sealed++;
@@ -144,9 +150,14 @@ int eng_tmpfile_read(struct eng_tmpfile *t, uint64_t offset, void *out, size_t o
             uint8_t nonce[12], aad[8];
             chunk_iv(i, nonce, aad);
             ENG_GUARD(eng_pread_all(t->fd, t->scratch, TMP_REC, i * TMP_REC, ENG_ERR_TMPFILE));
-            struct eng_unit u = {.in = t->scratch, .out = t->scratch, .len = TMP_CHUNK,
-                                 .iv = nonce, .iv_len = sizeof(nonce), .aad = aad,
-                                 .aad_len = sizeof(aad), .tag = t->scratch + TMP_CHUNK,
+            struct eng_unit u = {.in = t->scratch,
+                                 .out = t->scratch,
+                                 .len = TMP_CHUNK,
+                                 .iv = nonce,
+                                 .iv_len = sizeof(nonce),
+                                 .aad = aad,
+                                 .aad_len = sizeof(aad),
+                                 .tag = t->scratch + TMP_CHUNK,
                                  .tag_len = ENG_GCM_TAG_BYTES};
             ENG_GUARD(eng_cipher_decrypt(t->c, &u));
             memcpy(o, t->scratch + at, n);

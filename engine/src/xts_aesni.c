@@ -39,17 +39,17 @@ static inline __attribute__((always_inline, target("aes"))) __m128i prefix_xor(_
 }
 
 /* Round keys 2i and 2i+1 from a (even) and b (odd); the rcon must be an immediate. */
-#define EXPAND_EVEN(rk, i, a, b, rcon)                                                      \
-    do {                                                                                    \
-        (a) = _mm_xor_si128(prefix_xor(a),                                                  \
+#define EXPAND_EVEN(rk, i, a, b, rcon)                                                        \
+    do {                                                                                      \
+        (a) = _mm_xor_si128(prefix_xor(a),                                                    \
                             _mm_shuffle_epi32(_mm_aeskeygenassist_si128((b), (rcon)), 0xff)); \
-        _mm_store_si128((rk) + 2 * (i), (a));                                               \
+        _mm_store_si128((rk) + 2 * (i), (a));                                                 \
     } while (0)
-#define EXPAND_ODD(rk, i, a, b)                                                             \
-    do {                                                                                    \
-        (b) = _mm_xor_si128(prefix_xor(b),                                                  \
-                            _mm_shuffle_epi32(_mm_aeskeygenassist_si128((a), 0), 0xaa));     \
-        _mm_store_si128((rk) + 2 * (i) + 1, (b));                                           \
+#define EXPAND_ODD(rk, i, a, b)                                                          \
+    do {                                                                                 \
+        (b) = _mm_xor_si128(prefix_xor(b),                                               \
+                            _mm_shuffle_epi32(_mm_aeskeygenassist_si128((a), 0), 0xaa)); \
+        _mm_store_si128((rk) + 2 * (i) + 1, (b));                                        \
     } while (0)
 
 static __attribute__((target("aes"))) void expand256(__m128i *rk, const uint8_t key[32])
@@ -76,18 +76,19 @@ static __attribute__((target("aes"))) void expand256(__m128i *rk, const uint8_t 
 
 static __attribute__((target("aes"))) void clear_xmm_sse(void)
 {
-    __asm__ __volatile__("pxor %%xmm0, %%xmm0\n\tpxor %%xmm1, %%xmm1\n\t"
-                         "pxor %%xmm2, %%xmm2\n\tpxor %%xmm3, %%xmm3\n\t"
-                         "pxor %%xmm4, %%xmm4\n\tpxor %%xmm5, %%xmm5\n\t"
-                         "pxor %%xmm6, %%xmm6\n\tpxor %%xmm7, %%xmm7\n\t"
-                         "pxor %%xmm8, %%xmm8\n\tpxor %%xmm9, %%xmm9\n\t"
-                         "pxor %%xmm10, %%xmm10\n\tpxor %%xmm11, %%xmm11\n\t"
-                         "pxor %%xmm12, %%xmm12\n\tpxor %%xmm13, %%xmm13\n\t"
-                         "pxor %%xmm14, %%xmm14\n\tpxor %%xmm15, %%xmm15"
-                         :
-                         :
-                         : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
-                           "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+    __asm__ __volatile__(
+        "pxor %%xmm0, %%xmm0\n\tpxor %%xmm1, %%xmm1\n\t"
+        "pxor %%xmm2, %%xmm2\n\tpxor %%xmm3, %%xmm3\n\t"
+        "pxor %%xmm4, %%xmm4\n\tpxor %%xmm5, %%xmm5\n\t"
+        "pxor %%xmm6, %%xmm6\n\tpxor %%xmm7, %%xmm7\n\t"
+        "pxor %%xmm8, %%xmm8\n\tpxor %%xmm9, %%xmm9\n\t"
+        "pxor %%xmm10, %%xmm10\n\tpxor %%xmm11, %%xmm11\n\t"
+        "pxor %%xmm12, %%xmm12\n\tpxor %%xmm13, %%xmm13\n\t"
+        "pxor %%xmm14, %%xmm14\n\tpxor %%xmm15, %%xmm15"
+        :
+        :
+        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+          "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
 }
 
 static __attribute__((target("avx"))) void clear_xmm_avx(void)
@@ -123,10 +124,10 @@ __attribute__((target("aes"))) void eng_aes256_expand_key(uint8_t rk[ENG_AES256_
 }
 
 /* Legacy SSE encoding: ENG_ARCH_SSE. */
-#define XTS_TARGET "aes,pclmul,sse4.1"
+#define XTS_TARGET  "aes,pclmul,sse4.1"
 #define XTS_NAME(x) sse_##x
-#define XTS_BATCH eng_xts_batch_sse
-#define XTS_CLEAR clear_xmm_sse()
+#define XTS_BATCH   eng_xts_batch_sse
+#define XTS_CLEAR   clear_xmm_sse()
 #include "xts_aesni_tmpl.h"
 #undef XTS_TARGET
 #undef XTS_NAME
@@ -134,10 +135,10 @@ __attribute__((target("aes"))) void eng_aes256_expand_key(uint8_t rk[ENG_AES256_
 #undef XTS_CLEAR
 
 /* VEX encoding: ENG_ARCH_AVX and ENG_ARCH_AVX2. */
-#define XTS_TARGET "aes,pclmul,sse4.1,avx"
+#define XTS_TARGET  "aes,pclmul,sse4.1,avx"
 #define XTS_NAME(x) avx_##x
-#define XTS_BATCH eng_xts_batch_avx
-#define XTS_CLEAR clear_xmm_avx()
+#define XTS_BATCH   eng_xts_batch_avx
+#define XTS_CLEAR   clear_xmm_avx()
 #include "xts_aesni_tmpl.h"
 #undef XTS_TARGET
 #undef XTS_NAME

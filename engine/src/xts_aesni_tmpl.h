@@ -56,8 +56,8 @@ XTS_FN __m128i XTS_NAME(block1)(const __m128i *rk, int dec, __m128i x, __m128i t
  * parallel with the AES rounds, instead of taking vector slots from them.
  */
 static inline __attribute__((always_inline)) void XTS_NAME(tweaks_scalar)(uint64_t *lo,
-                                                                           uint64_t *hi,
-                                                                           uint8_t slots[8][16])
+                                                                          uint64_t *hi,
+                                                                          uint8_t slots[8][16])
 {
     uint64_t l = *lo;
     uint64_t h = *hi;
@@ -81,8 +81,8 @@ static inline __attribute__((always_inline)) void XTS_NAME(tweaks_scalar)(uint64
  * group are computed by scalar code one group ahead into |tb| (two sets of
  * eight slots, used alternately).
  */
-XTS_FN void XTS_NAME(unit)(const __m128i *rk, int dec, const uint8_t *in, uint8_t *out,
-                           size_t len, __m128i t0, uint8_t tb[16][16])
+XTS_FN void XTS_NAME(unit)(const __m128i *rk, int dec, const uint8_t *in, uint8_t *out, size_t len,
+                           __m128i t0, uint8_t tb[16][16])
 {
     const __m128i k0 = _mm_load_si128(rk);
     const size_t tail = len % 16;
@@ -110,8 +110,7 @@ XTS_FN void XTS_NAME(unit)(const __m128i *rk, int dec, const uint8_t *in, uint8_
 #pragma GCC unroll 8
         for (int j = 0; j < 8; j++) {
             x[j] = dec ? _mm_aesdeclast_si128(x[j], kl) : _mm_aesenclast_si128(x[j], kl);
-            _mm_storeu_si128((__m128i *)(op + 16 * j),
-                             _mm_xor_si128(x[j], _mm_load_si128(tw + j)));
+            _mm_storeu_si128((__m128i *)(op + 16 * j), _mm_xor_si128(x[j], _mm_load_si128(tw + j)));
         }
         cur ^= 8;
     }
@@ -149,15 +148,14 @@ XTS_FN void XTS_NAME(unit)(const __m128i *rk, int dec, const uint8_t *in, uint8_
     uint8_t *op = out + 16 * nb;
     uint8_t first[16];
     uint8_t second[16];
-    __m128i a = XTS_NAME(block1)(rk, dec, _mm_loadu_si128((const __m128i *)ip),
-                                 dec ? t_next : t_last);
+    __m128i a =
+        XTS_NAME(block1)(rk, dec, _mm_loadu_si128((const __m128i *)ip), dec ? t_next : t_last);
     _mm_storeu_si128((__m128i *)first, a);
     _mm_storeu_si128((__m128i *)second, a);
     /* Read the partial input before writing the partial output (in place). */
     eng_xts_copy_tail(second, ip + 16, tail);
     eng_xts_copy_tail(op + 16, first, tail);
-    a = XTS_NAME(block1)(rk, dec, _mm_loadu_si128((const __m128i *)second),
-                         dec ? t_last : t_next);
+    a = XTS_NAME(block1)(rk, dec, _mm_loadu_si128((const __m128i *)second), dec ? t_last : t_next);
     _mm_storeu_si128((__m128i *)op, a);
     _mm_storeu_si128((__m128i *)first, _mm_setzero_si128());
     _mm_storeu_si128((__m128i *)second, _mm_setzero_si128());

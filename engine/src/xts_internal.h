@@ -16,7 +16,7 @@
 #include "eng_cipher.h"
 
 #define ENG_AES256_ROUNDS 14
-#define ENG_AES256_RK (ENG_AES256_ROUNDS + 1)
+#define ENG_AES256_RK     (ENG_AES256_ROUNDS + 1)
 
 /*
  * The expanded XTS key, in secure memory (64-byte aligned by
@@ -70,7 +70,8 @@ void eng_aes256_expand_key(uint8_t rk[ENG_AES256_RK][16], const uint8_t key[ENG_
  * eng_xts_vaes_init fills ks->z from the 16-byte schedules (call after
  * eng_xts_expand_key, and only when the CPU has the AVX-512 VAES path).
  * eng_xts_vaes_avx2_init fills what the ymm kernel reads of ks->z (the
- * broadcast round keys rk; not c or d), with ymm instructions only (call only when the CPU has VAES + AVX2).
+ * broadcast round keys rk; not c or d), with ymm instructions only (call only when the CPU has VAES
+ * + AVX2).
  */
 void eng_xts_vaes_init(struct eng_xts_sched *ks);
 void eng_xts_vaes_avx2_init(struct eng_xts_sched *ks);
@@ -93,8 +94,7 @@ void eng_clear_zmm(void);
  *   _avx   AES-NI + PCLMULQDQ, VEX-encoded (ENG_ARCH_AVX, ENG_ARCH_AVX2)
  *   _sse   AES-NI + PCLMULQDQ + SSE4.1, legacy encoding (ENG_ARCH_SSE)
  */
-void eng_xts_batch_vaes(const struct eng_xts_sched *ks, int dec, struct eng_unit *units,
-                        size_t n);
+void eng_xts_batch_vaes(const struct eng_xts_sched *ks, int dec, struct eng_unit *units, size_t n);
 void eng_xts_batch_vaes_avx2(const struct eng_xts_sched *ks, int dec, struct eng_unit *units,
                              size_t n);
 void eng_xts_batch_avx(const struct eng_xts_sched *ks, int dec, struct eng_unit *units, size_t n);
@@ -126,8 +126,7 @@ static inline __attribute__((always_inline)) void eng_xts_copy_tail(uint8_t *dst
 }
 
 /* Copies the IVs of units[0..cnt-1] (cnt <= 16) into t[], zeroes the rest of the 16 rows. */
-static inline void eng_xts_gather_ivs(const struct eng_unit *units, size_t cnt,
-                                      uint8_t t[16][16])
+static inline void eng_xts_gather_ivs(const struct eng_unit *units, size_t cnt, uint8_t t[16][16])
 {
     for (size_t j = 0; j < 16; j++) {
         if (j < cnt) {

@@ -40,13 +40,13 @@
 #include "xts_internal.h"
 
 #define VAES_TARGET "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmul,sse4.1,avx2"
-#define VFN static inline __attribute__((always_inline, target(VAES_TARGET)))
+#define VFN         static inline __attribute__((always_inline, target(VAES_TARGET)))
 
 /* zmm registers per step (4 or 8): 4 * XTS_VAES_REGS blocks in flight. */
 #ifndef XTS_VAES_REGS
 #define XTS_VAES_REGS 8
 #endif
-#define VR XTS_VAES_REGS
+#define VR      XTS_VAES_REGS
 #define VBLOCKS (4 * VR)
 
 VFN __m512i v_load(const uint8_t p[64])
@@ -280,10 +280,10 @@ __attribute__((target(VAES_TARGET))) void eng_clear_zmm(void)
         "vpxord %%zmm30, %%zmm30, %%zmm30\n\tvpxord %%zmm31, %%zmm31, %%zmm31"
         :
         :
-        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
-          "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18",
-          "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27",
-          "xmm28", "xmm29", "xmm30", "xmm31");
+        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+          "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18", "xmm19", "xmm20",
+          "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30",
+          "xmm31");
 }
 
 __attribute__((target(VAES_TARGET))) void eng_xts_vaes_init(struct eng_xts_sched *ks)
@@ -305,8 +305,8 @@ __attribute__((target(VAES_TARGET))) void eng_xts_vaes_init(struct eng_xts_sched
 }
 
 __attribute__((target(VAES_TARGET))) void eng_xts_batch_vaes(const struct eng_xts_sched *ks,
-                                                            int dec, struct eng_unit *units,
-                                                            size_t n)
+                                                             int dec, struct eng_unit *units,
+                                                             size_t n)
 {
     /* Two copies, so that the direction is a constant inside each. */
     if (dec) {

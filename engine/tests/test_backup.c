@@ -15,7 +15,7 @@ static struct eng_store *st;
 static uint8_t *want;
 static size_t total;
 
-#define UNITS 600 /* 3 chunks of 256, 256, 88 units of 4 KiB */
+#define UNITS     600 /* 3 chunks of 256, 256, 88 units of 4 KiB */
 #define CHUNK_REC (4 + (1u << 20) + 16)
 
 static void make_store(enum eng_mode mode)
@@ -143,8 +143,8 @@ Test(backup, truncation_anywhere_is_detected)
     size_t len;
     uint8_t *orig = tl_read_file(backup, &len);
     uint32_t h = header_len();
-    size_t cuts[] = {0, 5, 12, h - 1, h, h + 3, h + 4 + 1000, h + CHUNK_REC,
-                     h + 2 * CHUNK_REC + 17, len - 1};
+    size_t cuts[] = {
+        0, 5, 12, h - 1, h, h + 3, h + 4 + 1000, h + CHUNK_REC, h + 2 * CHUNK_REC + 17, len - 1};
     for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++) {
         cr_assert_eq(tl_write_file(backup, orig, cuts[i]), 0);
         expect_rejected(ENG_ERR_BACKUP_TRUNCATED);

@@ -14,7 +14,7 @@
 #include "kat_testlib.h"
 #include "testutil.h"
 
-#define MAXP 16
+#define MAXP   16
 #define NUNITS 24
 
 struct ref_unit {
@@ -26,7 +26,8 @@ struct ref_unit {
 
 static size_t pick_len(struct tu_rng *r, enum eng_mode mode, size_t i)
 {
-    static const size_t fixed[] = {16, 17, 31, 32, 33, 512, 4096, 8192, 8207, 65536, 200001, 1048576};
+    static const size_t fixed[] = {16,   17,   31,   32,    33,     512,
+                                   4096, 8192, 8207, 65536, 200001, 1048576};
     size_t len = i < sizeof(fixed) / sizeof(fixed[0]) ? fixed[i] : tu_rng_range(r, 16, 20000);
     if (mode == ENG_MODE_CBC) {
         len = (len + 15) & ~(size_t)15;
@@ -41,7 +42,8 @@ static void diff_one(enum eng_mode mode, struct eng_path p, uint64_t seed, int i
     tu_rng_seed(&r, seed);
     uint8_t key[64];
     tu_random_key(&r, mode, key);
-    struct eng_cipher *ref = eng_cipher_new(mode, ENG_BACKEND_OPENSSL, ENG_ARCH_AUTO, key, tu_key_len(mode));
+    struct eng_cipher *ref =
+        eng_cipher_new(mode, ENG_BACKEND_OPENSSL, ENG_ARCH_AUTO, key, tu_key_len(mode));
     struct eng_cipher *c = eng_cipher_new(mode, p.backend, p.arch, key, tu_key_len(mode));
     cr_assert_not_null(ref, "openssl: %s", eng_strerror(eng_errno()));
     cr_assert_not_null(c, "%s/%s: %s", eng_backend_name(p.backend), eng_arch_name(p.arch),
@@ -64,27 +66,39 @@ static void diff_one(enum eng_mode mode, struct eng_path p, uint64_t seed, int i
         tu_rng_fill(&r, x->aad, sizeof(x->aad));
         static const uint32_t tl[] = {16, 16, 16, 12, 13, 14, 15, 8, 4};
         x->tag_len = tl[i % (sizeof(tl) / sizeof(tl[0]))];
-        ref_u[i] = (struct eng_unit){.in = x->pt + x->off, .out = x->ct + x->off, .len = x->len,
-                                     .iv = x->iv, .iv_len = tu_iv_len(mode), .aad = x->aad,
-                                     .aad_len = x->aad_len, .tag = x->rtag, .tag_len = x->tag_len};
+        ref_u[i] = (struct eng_unit){.in = x->pt + x->off,
+                                     .out = x->ct + x->off,
+                                     .len = x->len,
+                                     .iv = x->iv,
+                                     .iv_len = tu_iv_len(mode),
+                                     .aad = x->aad,
+                                     .aad_len = x->aad_len,
+                                     .tag = x->rtag,
+                                     .tag_len = x->tag_len};
         uint8_t *dst = in_place ? x->out + x->off : x->out + ((x->off + 3) % 8);
         if (in_place) {
             memcpy(dst, x->pt + x->off, x->len);
         }
-        u[i] = (struct eng_unit){.in = in_place ? dst : x->pt + x->off, .out = dst, .len = x->len,
-                                 .iv = x->iv, .iv_len = tu_iv_len(mode), .aad = x->aad,
-                                 .aad_len = x->aad_len, .tag = x->tag, .tag_len = x->tag_len};
+        u[i] = (struct eng_unit){.in = in_place ? dst : x->pt + x->off,
+                                 .out = dst,
+                                 .len = x->len,
+                                 .iv = x->iv,
+                                 .iv_len = tu_iv_len(mode),
+                                 .aad = x->aad,
+                                 .aad_len = x->aad_len,
+                                 .tag = x->tag,
+                                 .tag_len = x->tag_len};
     }
     for (size_t i = 0; i < NUNITS; i++) {
-        cr_assert_eq(eng_cipher_encrypt(ref, &ref_u[i]), 0, "ref unit %zu len %zu at %s: %s", i, ref_u[i].len, eng_error_where(),
-                     eng_strerror(eng_errno()));
+        cr_assert_eq(eng_cipher_encrypt(ref, &ref_u[i]), 0, "ref unit %zu len %zu at %s: %s", i,
+                     ref_u[i].len, eng_error_where(), eng_strerror(eng_errno()));
     }
     int brc = eng_cipher_batch(c, ENG_ENCRYPT, u, NUNITS);
     for (size_t i = 0; brc != 0 && i < NUNITS; i++) {
         cr_log_error("unit %zu len %zu status %s", i, u[i].len, eng_error_name(u[i].status));
     }
-    cr_assert_eq(brc, 0, "%s/%s in_place=%d: %s", eng_backend_name(p.backend), eng_arch_name(p.arch),
-                 in_place, eng_strerror(eng_errno()));
+    cr_assert_eq(brc, 0, "%s/%s in_place=%d: %s", eng_backend_name(p.backend),
+                 eng_arch_name(p.arch), in_place, eng_strerror(eng_errno()));
     for (size_t i = 0; i < NUNITS; i++) {
         cr_assert_eq(u[i].status, ENG_OK);
         cr_assert(memcmp(u[i].out, ru[i].ct + ru[i].off, ru[i].len) == 0,
@@ -92,14 +106,16 @@ static void diff_one(enum eng_mode mode, struct eng_path p, uint64_t seed, int i
                   eng_backend_name(p.backend), eng_arch_name(p.arch), (unsigned long long)seed, i,
                   ru[i].len);
         if (mode == ENG_MODE_GCM) {
-            cr_assert(memcmp(ru[i].tag, ru[i].rtag, ru[i].tag_len) == 0, "unit %zu: tag differs", i);
+            cr_assert(memcmp(ru[i].tag, ru[i].rtag, ru[i].tag_len) == 0, "unit %zu: tag differs",
+                      i);
         }
         /* decrypt in place from the ciphertext */
         u[i].in = u[i].out;
     }
     cr_assert_eq(eng_cipher_batch(c, ENG_DECRYPT, u, NUNITS), 0, "%s", eng_strerror(eng_errno()));
     for (size_t i = 0; i < NUNITS; i++) {
-        cr_assert(memcmp(u[i].out, ru[i].pt + ru[i].off, ru[i].len) == 0, "unit %zu: round trip", i);
+        cr_assert(memcmp(u[i].out, ru[i].pt + ru[i].off, ru[i].len) == 0, "unit %zu: round trip",
+                  i);
         free(ru[i].pt);
         free(ru[i].ct);
         free(ru[i].out);
@@ -163,7 +179,8 @@ Test(cipher_diff, ctr_counter_wraps)
         struct eng_unit ru = {.in = pt, .out = ref_ct, .len = sizeof(pt), .iv = iv, .iv_len = 16};
         cr_assert_eq(eng_cipher_encrypt(ref, &ru), 0);
         for (size_t i = 0; i < n; i++) {
-            struct eng_cipher *c = eng_cipher_new(ENG_MODE_CTR, paths[i].backend, paths[i].arch, key, 32);
+            struct eng_cipher *c =
+                eng_cipher_new(ENG_MODE_CTR, paths[i].backend, paths[i].arch, key, 32);
             cr_assert_not_null(c);
             /* a batch where the wrapping unit sits between two ordinary ones */
             uint8_t other[2][48], iv0[16] = {0};
@@ -200,14 +217,18 @@ Test(cipher_diff, batch_larger_than_one_burst)
         struct eng_unit *ua = calloc(n, sizeof(*ua)), *ub = calloc(n, sizeof(*ub));
         for (size_t i = 0; i < n; i++) {
             size_t len = mode == ENG_MODE_CBC ? ulen - 16 * (i % 3) : ulen - (i % 17);
-            ua[i] = (struct eng_unit){.in = pt + i * ulen, .out = a + i * ulen, .len = len,
-                                      .iv = ivs + i * 16, .iv_len = tu_iv_len(mode),
+            ua[i] = (struct eng_unit){.in = pt + i * ulen,
+                                      .out = a + i * ulen,
+                                      .len = len,
+                                      .iv = ivs + i * 16,
+                                      .iv_len = tu_iv_len(mode),
                                       .tag = tags + i * 32};
             ub[i] = ua[i];
             ub[i].out = b + i * ulen;
             ub[i].tag = tags + i * 32 + 16;
         }
-        struct eng_cipher *ref = eng_cipher_new(mode, ENG_BACKEND_OPENSSL, 0, key, tu_key_len(mode));
+        struct eng_cipher *ref =
+            eng_cipher_new(mode, ENG_BACKEND_OPENSSL, 0, key, tu_key_len(mode));
         struct eng_cipher *c = eng_cipher_new(mode, ENG_BACKEND_AUTO, 0, key, tu_key_len(mode));
         cr_assert_not_null(ref);
         cr_assert_not_null(c);

@@ -22,18 +22,20 @@ TestSuite(cipher_errors, .init = init_key);
 
 static struct eng_cipher *mk(enum eng_mode mode, enum eng_backend b)
 {
-    struct eng_cipher *c = eng_cipher_new(mode, b, ENG_ARCH_AUTO, key64, mode == ENG_MODE_XTS ? 64 : 32);
-    cr_assert_not_null(c, "%s/%s: %s", eng_mode_name(mode), eng_backend_name(b), eng_strerror(eng_errno()));
+    struct eng_cipher *c =
+        eng_cipher_new(mode, b, ENG_ARCH_AUTO, key64, mode == ENG_MODE_XTS ? 64 : 32);
+    cr_assert_not_null(c, "%s/%s: %s", eng_mode_name(mode), eng_backend_name(b),
+                       eng_strerror(eng_errno()));
     return c;
 }
 
-#define EXPECT_NEW_FAILS(expr, code)                                                    \
-    do {                                                                                \
-        eng_clear_error();                                                              \
-        struct eng_cipher *c_ = (expr);                                                 \
-        cr_assert_null(c_);                                                             \
+#define EXPECT_NEW_FAILS(expr, code)                                                      \
+    do {                                                                                  \
+        eng_clear_error();                                                                \
+        struct eng_cipher *c_ = (expr);                                                   \
+        cr_assert_null(c_);                                                               \
         cr_assert_eq(eng_errno(), (code), "got %s, want %s", eng_error_name(eng_errno()), \
-                     eng_error_name(code));                                             \
+                     eng_error_name(code));                                               \
     } while (0)
 
 Test(cipher_errors, wrong_key_length)
@@ -51,7 +53,8 @@ Test(cipher_errors, null_key_and_bad_mode)
 {
     EXPECT_NEW_FAILS(eng_cipher_new(ENG_MODE_GCM, 0, 0, NULL, 32), ENG_ERR_NULL);
     EXPECT_NEW_FAILS(eng_cipher_new((enum eng_mode)99, 0, 0, key64, 32), ENG_ERR_MODE);
-    EXPECT_NEW_FAILS(eng_cipher_new(ENG_MODE_GCM, (enum eng_backend)99, 0, key64, 32), ENG_ERR_BACKEND);
+    EXPECT_NEW_FAILS(eng_cipher_new(ENG_MODE_GCM, (enum eng_backend)99, 0, key64, 32),
+                     ENG_ERR_BACKEND);
     EXPECT_NEW_FAILS(eng_cipher_new(ENG_MODE_GCM, 0, (enum eng_arch)99, key64, 32), ENG_ERR_ARCH);
 }
 
@@ -72,7 +75,8 @@ Test(cipher_errors, xts_equal_halves_refused)
 
 Test(cipher_errors, backend_without_mode)
 {
-    EXPECT_NEW_FAILS(eng_cipher_new(ENG_MODE_XTS, ENG_BACKEND_IPSECMB, 0, key64, 64), ENG_ERR_UNSUPPORTED);
+    EXPECT_NEW_FAILS(eng_cipher_new(ENG_MODE_XTS, ENG_BACKEND_IPSECMB, 0, key64, 64),
+                     ENG_ERR_UNSUPPORTED);
     cr_assert_eq(eng_backend_supports(ENG_BACKEND_IPSECMB, ENG_MODE_XTS, ENG_ARCH_AUTO), 0);
     cr_assert_eq(eng_backend_supports(ENG_BACKEND_OPENSSL, ENG_MODE_XTS, ENG_ARCH_AUTO), 1);
 }
@@ -155,8 +159,14 @@ Test(cipher_errors, null_arguments)
     expect_unit_error(ENG_MODE_CBC, ENG_ENCRYPT, u, ENG_ERR_NULL);
     u = (struct eng_unit){.in = in, .out = out, .len = 32, .iv = iv, .iv_len = 12, .tag = NULL};
     expect_unit_error(ENG_MODE_GCM, ENG_ENCRYPT, u, ENG_ERR_NULL);
-    u = (struct eng_unit){.in = in, .out = out, .len = 32, .iv = iv, .iv_len = 12, .tag = tag,
-                          .aad = NULL, .aad_len = 5};
+    u = (struct eng_unit){.in = in,
+                          .out = out,
+                          .len = 32,
+                          .iv = iv,
+                          .iv_len = 12,
+                          .tag = tag,
+                          .aad = NULL,
+                          .aad_len = 5};
     expect_unit_error(ENG_MODE_GCM, ENG_ENCRYPT, u, ENG_ERR_NULL);
 
     struct eng_cipher *c = mk(ENG_MODE_CTR, ENG_BACKEND_AUTO);
@@ -225,8 +235,14 @@ Test(cipher_errors, gcm_wrong_tag)
         for (int i = 0; i < 3; i++) {
             memset(pt[i], 'a' + i, 100);
             memset(iv[i], i + 1, 12);
-            u[i] = (struct eng_unit){.in = pt[i], .out = ct[i], .len = 100, .iv = iv[i], .iv_len = 12,
-                                     .aad = aad, .aad_len = sizeof(aad), .tag = tag[i]};
+            u[i] = (struct eng_unit){.in = pt[i],
+                                     .out = ct[i],
+                                     .len = 100,
+                                     .iv = iv[i],
+                                     .iv_len = 12,
+                                     .aad = aad,
+                                     .aad_len = sizeof(aad),
+                                     .tag = tag[i]};
         }
         cr_assert_eq(eng_cipher_batch(c, ENG_ENCRYPT, u, 3), 0);
         /* flip one tag bit in unit 1, one ciphertext bit in unit 2 (AAD of unit 0 stays) */

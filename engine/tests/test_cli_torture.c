@@ -29,8 +29,8 @@
 #define CMK_BIN "bin/cmk"
 #endif
 
-#define STORE_BYTES (256 * 1024)
-#define KILLS_WANTED 200
+#define STORE_BYTES           (256 * 1024)
+#define KILLS_WANTED          200
 #define KILLS_WANTED_VALGRIND 20 /* make valgrind: each cmk start takes ~1 s */
 
 static char dir[200], key[240], store[240];
@@ -132,8 +132,8 @@ Test(cli_torture, sigkill_at_random_points, .timeout = 600)
     cr_assert_not_null(mkdtemp(dir));
     snprintf(key, sizeof(key), "%s/smk.key", dir);
     snprintf(store, sizeof(store), "%s/store", dir);
-    const char *create[] = {"create", store, "--size", "256K", "--unit-size", "4096",
-                            "--extent-units", "8", "--mode", "gcm", NULL};
+    const char *create[] = {"create",         store, "--size", "256K", "--unit-size", "4096",
+                            "--extent-units", "8",   "--mode", "gcm",  NULL};
     cr_assert_eq(run(create, NULL, NULL, 0), 0);
     memset(model, 0, sizeof(model));
     int kills = 0, by_op[5] = {0}, backups_ok = 0, restores_checked = 0;
@@ -166,7 +166,8 @@ Test(cli_torture, sigkill_at_random_points, .timeout = 600)
             if (rc != 0) {
                 /* interrupted: its units may be torn; finish the write, as a journal would */
                 cr_assert_eq(rc, -SIGKILL, "put failed with exit %d", rc);
-                cr_assert_eq(run(put, data_path, NULL, 0), 0, "re-run of an interrupted put failed");
+                cr_assert_eq(run(put, data_path, NULL, 0), 0,
+                             "re-run of an interrupted put failed");
             }
             memcpy(model + off, buf, len);
         } else if (op == 1) {
@@ -208,7 +209,8 @@ Test(cli_torture, sigkill_at_random_points, .timeout = 600)
                 cr_assert_eq(grc, 0, "an acknowledged restore does not read");
             }
             if (grc == 0) {
-                cr_assert(memcmp(got, snap, STORE_BYTES) == 0, "restored store differs from the backup");
+                cr_assert(memcmp(got, snap, STORE_BYTES) == 0,
+                          "restored store differs from the backup");
                 restores_checked++;
             }
         }
@@ -218,8 +220,9 @@ Test(cli_torture, sigkill_at_random_points, .timeout = 600)
         }
         check_consistent(names[op]);
     }
-    fprintf(stderr, "cli torture: %d SIGKILLs that interrupted cmk (put %d, rotate-kek %d, rekey %d, "
-                    "backup %d, restore %d); %d backups verified, %d restores compared\n",
+    fprintf(stderr,
+            "cli torture: %d SIGKILLs that interrupted cmk (put %d, rotate-kek %d, rekey %d, "
+            "backup %d, restore %d); %d backups verified, %d restores compared\n",
             kills, by_op[0], by_op[1], by_op[2], by_op[3], by_op[4], backups_ok, restores_checked);
     cr_assert_geq(kills, kills_wanted);
     for (int i = 0; i < 5; i++) {

@@ -43,9 +43,13 @@ TestSuite(cmk_e2e, .init = setup, .fini = teardown, .timeout = 120);
 
 static struct eng_kek_provider *provider(const char *identity, const char *key)
 {
-    struct eng_vault_config cfg = {.vault_url = vs.url, .key_name = key,
-                                   .token = vmt_token(&vs, identity), .ca_file = vs.ca,
-                                   .max_retries = 1, .backoff_base_ms = 10, .backoff_max_ms = 50};
+    struct eng_vault_config cfg = {.vault_url = vs.url,
+                                   .key_name = key,
+                                   .token = vmt_token(&vs, identity),
+                                   .ca_file = vs.ca,
+                                   .max_retries = 1,
+                                   .backoff_base_ms = 10,
+                                   .backoff_max_ms = 50};
     struct eng_kek_provider *p = eng_vault_open(&cfg);
     cr_assert_not_null(p, "%s", eng_strerror(eng_errno()));
     return p;
@@ -140,7 +144,8 @@ Test(cmk_e2e, disable_then_enable)
     uint8_t data[4096], back[4096];
     fill(data, sizeof(data), 1);
     cr_assert_eq(eng_store_write(s, 0, 1, data), 0);
-    tl_vault_officer(&vs, "PATCH", "/keys/db-kek/" API, "{\"attributes\":{\"enabled\":false}}", 200);
+    tl_vault_officer(&vs, "PATCH", "/keys/db-kek/" API, "{\"attributes\":{\"enabled\":false}}",
+                     200);
     expect_inaccessible(s, NULL);
     eng_store_close(s);
     cr_assert_null(eng_store_open(store_dir, p, NULL));
@@ -191,7 +196,9 @@ Test(cmk_e2e, kek_rotation_in_the_vault)
     cr_assert_not_null(before);
 
     struct vmt_resp r;
-    cr_assert_eq(vmt_call(&vs, "POST", "/keys/db-kek/rotate" API, vmt_token(&vs, "keyofficer"), NULL, &r), 200);
+    cr_assert_eq(
+        vmt_call(&vs, "POST", "/keys/db-kek/rotate" API, vmt_token(&vs, "keyofficer"), NULL, &r),
+        200);
     const char *kid = vmt_str(&r, "key.kid");
     cr_assert_not_null(kid);
     char v2[40];
@@ -268,7 +275,8 @@ Test(cmk_e2e, open_unwraps_two_at_a_time)
     cr_assert_eq(st.connects, 2, "one connection per lane, kept alive");
     eng_kek_provider_free(p);
 
-    faults("{\"faults\":[{\"op\":\"unwrapkey\",\"latency_ms\":200,\"error_rate\":1,\"status\":503}]}");
+    faults(
+        "{\"faults\":[{\"op\":\"unwrapkey\",\"latency_ms\":200,\"error_rate\":1,\"status\":503}]}");
     p = provider("dbservice", "db-kek");
     cr_assert_null(eng_store_open(store_dir, p, NULL));
     cr_assert_eq(eng_errno(), ENG_ERR_VAULT_SERVER, "got %s", eng_error_name(eng_errno()));
@@ -313,8 +321,8 @@ Test(cmk_e2e, audit_counts_match_the_provider)
     free(audit);
     cr_log_info("provider: %llu get, %llu wrap, %llu unwrap; audit: %llu, %llu, %llu (%llu lines)",
                 (unsigned long long)st.gets, (unsigned long long)st.wraps,
-                (unsigned long long)st.unwraps, (unsigned long long)gets,
-                (unsigned long long)wraps, (unsigned long long)unwraps, (unsigned long long)lines);
+                (unsigned long long)st.unwraps, (unsigned long long)gets, (unsigned long long)wraps,
+                (unsigned long long)unwraps, (unsigned long long)lines);
     cr_assert_gt(st.wraps, 0);
     cr_assert_gt(st.unwraps, 0);
     cr_assert_eq(gets, st.gets);

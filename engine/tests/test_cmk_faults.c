@@ -22,9 +22,9 @@
 #include "tl_vault.h"
 #include "vmt_client.h"
 
-#define API "?api-version=7.4"
+#define API     "?api-version=7.4"
 #define RETRIES 3
-#define OPS 20
+#define OPS     20
 
 static struct vmt_server vs;
 static char dir[256];
@@ -32,10 +32,14 @@ static uint8_t data[4 * 4096];
 
 static struct eng_kek_provider *provider(const char *ca)
 {
-    struct eng_vault_config cfg = {.vault_url = vs.url, .key_name = "fk",
-                                   .token = vmt_token(&vs, "dbservice"), .ca_file = ca,
-                                   .max_retries = RETRIES, .backoff_base_ms = 5,
-                                   .backoff_max_ms = 100, .timeout_ms = 2000};
+    struct eng_vault_config cfg = {.vault_url = vs.url,
+                                   .key_name = "fk",
+                                   .token = vmt_token(&vs, "dbservice"),
+                                   .ca_file = ca,
+                                   .max_retries = RETRIES,
+                                   .backoff_base_ms = 5,
+                                   .backoff_max_ms = 100,
+                                   .timeout_ms = 2000};
     struct eng_kek_provider *p = eng_vault_open(&cfg);
     cr_assert_not_null(p);
     return p;
@@ -168,8 +172,9 @@ Test(cmk_faults, table)
     fprintf(stderr, "| fault | opens ok | errors | vault requests | retries | data after |\n");
     static const int none[] = {ENG_OK};
     run_fault("none", NULL, vs.ca, none, 0, OPS);
-    run_fault_n("latency 0-500 ms", "{\"faults\":[{\"op\":\"*\",\"latency_ms\":0,\"jitter_ms\":500}]}",
-                vs.ca, none, 0, 6, 6);
+    run_fault_n("latency 0-500 ms",
+                "{\"faults\":[{\"op\":\"*\",\"latency_ms\":0,\"jitter_ms\":500}]}", vs.ca, none, 0,
+                6, 6);
     /*
      * 20% errors, 1 + 3 attempts: a request fails for good with 0.2^4 = 1.6e-3, an open (6 or
      * 7 requests) with at most 1.1e-2, so 8 or more of 20 opens fail with about 1e-11 (the
@@ -177,16 +182,17 @@ Test(cmk_faults, table)
      * and 13 or more successes would have a chance of 3e-4.
      */
     static const int server[] = {ENG_ERR_VAULT_SERVER};
-    run_fault("503 at 20%", "{\"faults\":[{\"op\":\"*\",\"error_rate\":0.2,\"status\":503}]}", vs.ca,
-              server, 1, OPS - 7);
-    run_fault("500 at 20%", "{\"faults\":[{\"op\":\"*\",\"error_rate\":0.2,\"status\":500}]}", vs.ca,
-              server, 1, OPS - 7);
+    run_fault("503 at 20%", "{\"faults\":[{\"op\":\"*\",\"error_rate\":0.2,\"status\":503}]}",
+              vs.ca, server, 1, OPS - 7);
+    run_fault("500 at 20%", "{\"faults\":[{\"op\":\"*\",\"error_rate\":0.2,\"status\":500}]}",
+              vs.ca, server, 1, OPS - 7);
     static const int thr[] = {ENG_ERR_VAULT_THROTTLED};
-    run_fault("429 at 30%, Retry-After 0", "{\"faults\":[{\"op\":\"*\",\"throttle_rate\":0.3,\"retry_after\":0}]}",
-              vs.ca, thr, 1, OPS / 2);
-    static const int unr[] = {ENG_ERR_VAULT_UNREACHABLE};
-    run_fault("dropped connections 30%", "{\"faults\":[{\"op\":\"*\",\"drop_rate\":0.3}]}", vs.ca, unr,
+    run_fault("429 at 30%, Retry-After 0",
+              "{\"faults\":[{\"op\":\"*\",\"throttle_rate\":0.3,\"retry_after\":0}]}", vs.ca, thr,
               1, OPS / 2);
+    static const int unr[] = {ENG_ERR_VAULT_UNREACHABLE};
+    run_fault("dropped connections 30%", "{\"faults\":[{\"op\":\"*\",\"drop_rate\":0.3}]}", vs.ca,
+              unr, 1, OPS / 2);
     /* TLS: the client trusts another CA (the system's), so the handshake cannot verify: named */
     static const int untrusted[] = {ENG_ERR_VAULT_TLS_UNTRUSTED};
     run_fault("TLS handshake fails (wrong CA)", NULL, "/etc/ssl/certs/ca-certificates.crt",
@@ -226,7 +232,9 @@ Test(cmk_faults, vault_restart_mid_run)
     cr_assert(memcmp(back, data, sizeof(data)) == 0);
     struct eng_kek_stats st;
     cr_assert_eq(eng_kek_stats(p, &st), 0);
-    fprintf(stderr, "| %-34s | store stayed open, revalidated after restart | %llu req | %llu retries | intact |\n",
+    fprintf(stderr,
+            "| %-34s | store stayed open, revalidated after restart | %llu req | %llu retries | "
+            "intact |\n",
             "vault killed (-9) and restarted", (unsigned long long)st.requests,
             (unsigned long long)st.retries);
     eng_store_close(s);

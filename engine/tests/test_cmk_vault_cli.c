@@ -58,7 +58,8 @@ static void teardown(void)
 
 TestSuite(cmk_vault, .init = setup, .fini = teardown, .timeout = 180);
 
-/* Runs cmk in the test folder with |args| (tl_cmk_vrun); returns its exit code; stdout/stderr kept. */
+/* Runs cmk in the test folder with |args| (tl_cmk_vrun); returns its exit code; stdout/stderr kept.
+ */
 static int cmk(const char *fmt, ...)
 {
     char p[320];
@@ -80,8 +81,9 @@ static int cmk(const char *fmt, ...)
 static const char *vopts(const char *url, const char *key)
 {
     static char buf[1024];
-    snprintf(buf, sizeof(buf), "--vault-url %s --vault-key %s --vault-ca %s --vault-token-file token",
-             url, key, vs.ca);
+    snprintf(buf, sizeof(buf),
+             "--vault-url %s --vault-key %s --vault-ca %s --vault-token-file token", url, key,
+             vs.ca);
     return buf;
 }
 
@@ -96,8 +98,9 @@ static void expect_err(int rc, int want_rc, const char *want1, const char *want2
 /* A store S in the test folder under vault key |key|, with 8 KiB of known bytes at offset 0. */
 static void make_store(const char *key)
 {
-    cr_assert_eq(cmk("create S --units 16 --unit-size 4096 --extent-units 4 %s", vopts(vs.url, key)),
-                 0, "%s", err_text);
+    cr_assert_eq(
+        cmk("create S --units 16 --unit-size 4096 --extent-units 4 %s", vopts(vs.url, key)), 0,
+        "%s", err_text);
     char p[400];
     tl_path(p, sizeof(p), dir, "in.bin");
     uint8_t buf[8192];
@@ -129,9 +132,12 @@ static void expect_data(const char *url, const char *key)
 /* The library's provider for db-kek as dbservice, trusting |ca| (NULL: the system's CAs). */
 static struct eng_kek_provider *lib_provider(const char *ca, int retries)
 {
-    struct eng_vault_config cfg = {.vault_url = vs.url, .key_name = "db-kek",
-                                   .token = vmt_token(&vs, "dbservice"), .ca_file = ca,
-                                   .max_retries = retries, .backoff_base_ms = 1};
+    struct eng_vault_config cfg = {.vault_url = vs.url,
+                                   .key_name = "db-kek",
+                                   .token = vmt_token(&vs, "dbservice"),
+                                   .ca_file = ca,
+                                   .max_retries = retries,
+                                   .backoff_base_ms = 1};
     struct eng_kek_provider *p = eng_vault_open(&cfg);
     cr_assert_not_null(p, "%s", eng_error_name(eng_errno()));
     return p;
@@ -147,18 +153,20 @@ static void expect_get_fails(struct eng_kek_provider *p, int code, uint64_t requ
                  eng_error_name(code));
     struct eng_kek_stats st;
     cr_assert_eq(eng_kek_stats(p, &st), 0);
-    cr_assert_eq(st.requests, requests, "%llu requests, want %llu",
-                 (unsigned long long)st.requests, (unsigned long long)requests);
+    cr_assert_eq(st.requests, requests, "%llu requests, want %llu", (unsigned long long)st.requests,
+                 (unsigned long long)requests);
 }
 
 /* Attack report B6: a password in --vault-url was stored in the key table and printed. */
 Test(cmk_vault, url_with_user_info_is_refused)
 {
-    int rc = cmk("create S --units 16 --vault-url https://user:SECRETPW@127.0.0.1:1 "
-                 "--vault-key k --vault-token-file token");
-    expect_err(rc, 2, "cmk: --vault-url: vault URL holds a user name or password (user:pw@host): "
-                      "refused, so that it is never stored or printed; give the token with "
-                      "--vault-token-file (ENG_ERR_VAULT_URL_USERINFO)",
+    int rc =
+        cmk("create S --units 16 --vault-url https://user:SECRETPW@127.0.0.1:1 "
+            "--vault-key k --vault-token-file token");
+    expect_err(rc, 2,
+               "cmk: --vault-url: vault URL holds a user name or password (user:pw@host): "
+               "refused, so that it is never stored or printed; give the token with "
+               "--vault-token-file (ENG_ERR_VAULT_URL_USERINFO)",
                NULL);
     cr_assert_null(strstr(err_text, "SECRETPW"), "the password was printed: %s", err_text);
     char p[400];
@@ -170,20 +178,24 @@ Test(cmk_vault, url_with_user_info_is_refused)
 
 Test(cmk_vault, plain_http_is_refused_unless_asked_for)
 {
-    int rc = cmk("create S --units 16 --vault-url http://127.0.0.1:1 --vault-key k "
-                 "--vault-token-file token");
-    expect_err(rc, 2, "cmk: --vault-url http://127.0.0.1:1: plain http:// vault URL refused: the "
-                      "bearer token would travel in clear text; use https://, or "
-                      "--vault-insecure-http to accept it (ENG_ERR_VAULT_INSECURE)",
+    int rc =
+        cmk("create S --units 16 --vault-url http://127.0.0.1:1 --vault-key k "
+            "--vault-token-file token");
+    expect_err(rc, 2,
+               "cmk: --vault-url http://127.0.0.1:1: plain http:// vault URL refused: the "
+               "bearer token would travel in clear text; use https://, or "
+               "--vault-insecure-http to accept it (ENG_ERR_VAULT_INSECURE)",
                NULL);
     char p[400];
     tl_path(p, sizeof(p), dir, "S/keytable");
     cr_assert_neq(access(p, F_OK), 0, "a store was made");
     /* asked for: a warning, then the request goes out (nothing listens on port 1) */
-    rc = cmk("create S --units 16 --vault-url http://127.0.0.1:1 --vault-key k "
-             "--vault-token-file token --vault-insecure-http");
-    expect_err(rc, 1, "cmk: warning: --vault-insecure-http: the bearer token goes to "
-                      "http://127.0.0.1:1 in clear text",
+    rc =
+        cmk("create S --units 16 --vault-url http://127.0.0.1:1 --vault-key k "
+            "--vault-token-file token --vault-insecure-http");
+    expect_err(rc, 1,
+               "cmk: warning: --vault-insecure-http: the bearer token goes to "
+               "http://127.0.0.1:1 in clear text",
                "ENG_ERR_VAULT_UNREACHABLE");
     /* https is not affected by the flag */
     char ver[40];
@@ -202,11 +214,13 @@ Test(cmk_vault, tls_and_ca_file_errors_are_named)
     /* untrusted server certificate: the system's CAs do not know vault-mock's */
     int rc = cmk("create S --units 16 --vault-url %s --vault-key db-kek --vault-token-file token",
                  vs.url);
-    expect_err(rc, 1, "key vault's TLS certificate is not trusted", "(ENG_ERR_VAULT_TLS_UNTRUSTED)");
+    expect_err(rc, 1, "key vault's TLS certificate is not trusted",
+               "(ENG_ERR_VAULT_TLS_UNTRUSTED)");
     /* a CA file that does not exist */
-    rc = cmk("create S --units 16 --vault-url %s --vault-key db-kek --vault-ca nope.pem "
-             "--vault-token-file token",
-             vs.url);
+    rc =
+        cmk("create S --units 16 --vault-url %s --vault-key db-kek --vault-ca nope.pem "
+            "--vault-token-file token",
+            vs.url);
     expect_err(rc, 1,
                "cmk: --vault-ca nope.pem: No such file or directory: vault CA file is missing, "
                "unreadable or holds no PEM certificate (ENG_ERR_VAULT_CA_FILE)",
@@ -215,9 +229,10 @@ Test(cmk_vault, tls_and_ca_file_errors_are_named)
     char p[400];
     tl_path(p, sizeof(p), dir, "garbage.pem");
     cr_assert_eq(tl_write_file(p, "this is not a certificate\n", 26), 0);
-    rc = cmk("create S --units 16 --vault-url %s --vault-key db-kek --vault-ca garbage.pem "
-             "--vault-token-file token",
-             vs.url);
+    rc =
+        cmk("create S --units 16 --vault-url %s --vault-key db-kek --vault-ca garbage.pem "
+            "--vault-token-file token",
+            vs.url);
     expect_err(rc, 1,
                "cmk: --vault-ca garbage.pem: no PEM certificate in it: vault CA file is missing, "
                "unreadable or holds no PEM certificate (ENG_ERR_VAULT_CA_FILE)",
@@ -343,8 +358,9 @@ Test(cmk_vault, set_vault_url_refuses_another_key)
     tl_path(tp, sizeof(tp), dir, "token2");
     tl_vault_token_file(&other, "dbservice", tp);
     rc = cmk("set-vault-url S %s", opts);
-    expect_err(rc, 3, "cmk: set-vault-url: key encryption key (or its version) not found "
-                      "(ENG_ERR_KEK_NOT_FOUND)",
+    expect_err(rc, 3,
+               "cmk: set-vault-url: key encryption key (or its version) not found "
+               "(ENG_ERR_KEK_NOT_FOUND)",
                NULL);
     vmt_cleanup(&other);
     char *after = keytable_bytes(&len1);
@@ -357,7 +373,8 @@ Test(cmk_vault, set_vault_url_refuses_another_key)
 
 /* --- item 21: an expired key ----------------------------------------------------- */
 
-/* The key officer sets attribute |name| ("exp", "nbf") of db-kek version |ver| to now + |delta| s. */
+/* The key officer sets attribute |name| ("exp", "nbf") of db-kek version |ver| to now + |delta| s.
+ */
 static void set_time_attr(const char *ver, const char *name, long delta)
 {
     char path[160], body[160];
@@ -378,8 +395,8 @@ Test(cmk_vault, expired_kek_reads_but_refuses_writes_and_wraps)
     /* reads: allowed (the service still unwraps an expired key) */
     expect_data(vs.url, "db-kek");
     cr_assert_eq(cmk("status S %s", opts), 0, "%s", err_text);
-    cr_assert(strstr(out_text, "writes      refused: key encryption key is expired") != NULL,
-              "%s", out_text);
+    cr_assert(strstr(out_text, "writes      refused: key encryption key is expired") != NULL, "%s",
+              out_text);
     /* attack report B7: the access line itself must not read "ok" */
     cr_assert(strstr(out_text, "access      reads only (key table MAC verified") != NULL, "%s",
               out_text);
@@ -462,8 +479,9 @@ Test(cmk_vault, retry_after_past_the_deadline_gives_up_throttled)
     char ver[40];
     cr_assert_eq(vmt_create_key(&vs, "db-kek", 2048, NULL, ver), 200);
     make_store("db-kek");
-    long st = vmt_set_faults(&vs, "{\"faults\":[{\"op\":\"get\",\"throttle_rate\":1,"
-                                  "\"retry_after\":3600}]}");
+    long st = vmt_set_faults(&vs,
+                             "{\"faults\":[{\"op\":\"get\",\"throttle_rate\":1,"
+                             "\"retry_after\":3600}]}");
     cr_assert(st == 200 || st == 204, "admin/faults: %ld", st);
     /* the library: one request, no retry, THROTTLED */
     struct eng_kek_provider *p = lib_provider(vs.ca, 3);

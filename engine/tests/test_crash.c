@@ -23,11 +23,11 @@
 #include "store_helpers.h"
 #include "vmt_client.h"
 
-#define UNITS 96
-#define UNIT 4096
-#define EXTENT_UNITS 16
-#define EXTENTS (UNITS / EXTENT_UNITS)
-#define ROUNDS 120
+#define UNITS           96
+#define UNIT            4096
+#define EXTENT_UNITS    16
+#define EXTENTS         (UNITS / EXTENT_UNITS)
+#define ROUNDS          120
 #define ROUNDS_VALGRIND 12
 
 enum { OP_WRITE = 1, OP_REKEY = 2, OP_KEK = 3 };
@@ -113,9 +113,9 @@ static void child(int fd, uint32_t seed, uint32_t seq0)
 }
 
 struct model {
-    uint32_t seq[UNITS];     /* last acknowledged write of each unit (0: the parent's own) */
-    int uncertain[UNITS];    /* an unacknowledged write touched it */
-    uint32_t retired;        /* acknowledged DEK rotations so far */
+    uint32_t seq[UNITS];  /* last acknowledged write of each unit (0: the parent's own) */
+    int uncertain[UNITS]; /* an unacknowledged write touched it */
+    uint32_t retired;     /* acknowledged DEK rotations so far */
 };
 
 static void check_store(struct eng_store *s, struct model *md, const struct msg *inflight,
@@ -256,7 +256,8 @@ static void crash_rounds(enum eng_mode mode)
         eng_store_close(s);
     }
     cr_assert_geq(kills, vmt_scaled(100, 10));
-    cr_assert_geq(mid_rotation, vmt_scaled(20, 2), "only %d kills landed during a rotation", mid_rotation);
+    cr_assert_geq(mid_rotation, vmt_scaled(20, 2), "only %d kills landed during a rotation",
+                  mid_rotation);
     eng_kek_provider_free(p);
     tl_rmtree(dir);
 }

@@ -90,8 +90,8 @@ static size_t paths_for(enum eng_mode mode, struct tl_path *paths)
 }
 
 /* A cipher on exactly path |p|; fails the test when it cannot be made. */
-static struct eng_cipher *cipher_on(const struct tl_path *p, enum eng_mode mode,
-                                    const uint8_t *key, size_t key_len)
+static struct eng_cipher *cipher_on(const struct tl_path *p, enum eng_mode mode, const uint8_t *key,
+                                    size_t key_len)
 {
     char name[64];
     struct eng_cipher *c = eng_cipher_new(mode, p->b, p->a, key, key_len);
@@ -131,7 +131,8 @@ static void check_engine(enum eng_mode mode, const struct vec *v)
 Test(kat_embedded, fips197_c3_aes256_block)
 {
     struct vec v;
-    /* FIPS 197 C.3. The engine has no ECB: one-block CBC with an all-zero IV is the block cipher. */
+    /* FIPS 197 C.3. The engine has no ECB: one-block CBC with an all-zero IV is the block cipher.
+     */
     load(&v, "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
          "00000000000000000000000000000000", "", "00112233445566778899aabbccddeeff",
          "8ea2b7ca516745bfeafc49904b496089", "");
@@ -274,7 +275,8 @@ Test(kat_embedded, ieee1619_vector10_xts_aes256)
 {
     struct vec v;
     ieee1619_vector10(&v);
-    /* The vector's data unit sequence number is 0xff: the tweak is its 128-bit little-endian form. */
+    /* The vector's data unit sequence number is 0xff: the tweak is its 128-bit little-endian form.
+     */
     uint8_t tweak[16];
     eng_xts_tweak_from_u64(tweak, 0xff);
     cr_assert_arr_eq(tweak, v.iv, 16);
@@ -308,10 +310,10 @@ Test(kat_embedded, ieee1619_vector10_batch_in_and_out_of_place)
 /* ---- GCM specification (McGrew & Viega), AES-256 test cases 13-18 ------------------- */
 
 #define GCM_K15 "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308"
-#define GCM_P15                                                          \
+#define GCM_P15                                                        \
     "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72" \
     "1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b391aafd255"
-#define GCM_P16                                                          \
+#define GCM_P16                                                        \
     "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72" \
     "1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39"
 #define GCM_A16 "feedfacedeadbeeffeedfacedeadbeefabaddad2"

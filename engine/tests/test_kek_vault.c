@@ -18,7 +18,7 @@
 #include "fixture_server.h"
 #include "kek_vault_internal.h"
 
-#define VER "0123456789abcdef0123456789abcdef"
+#define VER  "0123456789abcdef0123456789abcdef"
 #define VER2 "fedcba9876543210fedcba9876543210"
 
 /* fx_suite: the fixture server of every test here, at fx_suite_url. */
@@ -42,10 +42,11 @@ static struct eng_kek_provider *open_p(int retries)
 static char bundle[512];
 static const char *key_bundle(const char *ver, const char *enabled)
 {
-    snprintf(bundle, sizeof(bundle),
-             "{\"key\":{\"kid\":\"https://127.0.0.1/keys/db-kek/%s\",\"kty\":\"RSA\",\"n\":\"AQAB\","
-             "\"e\":\"AQAB\"},\"attributes\":{\"enabled\":%s,\"created\":1,\"updated\":1}}",
-             ver, enabled);
+    snprintf(
+        bundle, sizeof(bundle),
+        "{\"key\":{\"kid\":\"https://127.0.0.1/keys/db-kek/%s\",\"kty\":\"RSA\",\"n\":\"AQAB\","
+        "\"e\":\"AQAB\"},\"attributes\":{\"enabled\":%s,\"created\":1,\"updated\":1}}",
+        ver, enabled);
     return bundle;
 }
 
@@ -85,19 +86,28 @@ static void expect_get_error(int status, const char *body, int code)
 Test(kek_vault, error_mapping)
 {
     expect_get_error(200, key_bundle(VER, "false"), ENG_ERR_KEK_DISABLED);
-    expect_get_error(404, "{\"error\":{\"code\":\"KeyNotFound\",\"message\":\"A key with (name/id) db-kek was not found\"}}",
+    expect_get_error(404,
+                     "{\"error\":{\"code\":\"KeyNotFound\",\"message\":\"A key with (name/id) "
+                     "db-kek was not found\"}}",
                      ENG_ERR_KEK_NOT_FOUND);
-    expect_get_error(403, "{\"error\":{\"code\":\"Forbidden\",\"message\":\"does not have keys get permission\",\"innererror\":{\"code\":\"ForbiddenByPolicy\"}}}",
+    expect_get_error(403,
+                     "{\"error\":{\"code\":\"Forbidden\",\"message\":\"does not have keys get "
+                     "permission\",\"innererror\":{\"code\":\"ForbiddenByPolicy\"}}}",
                      ENG_ERR_KEK_FORBIDDEN);
-    expect_get_error(403, "{\"error\":{\"code\":\"Forbidden\",\"message\":\"Operation get is not allowed on a disabled key.\",\"innererror\":{\"code\":\"KeyDisabled\"}}}",
+    expect_get_error(403,
+                     "{\"error\":{\"code\":\"Forbidden\",\"message\":\"Operation get is not "
+                     "allowed on a disabled key.\",\"innererror\":{\"code\":\"KeyDisabled\"}}}",
                      ENG_ERR_KEK_DISABLED);
-    expect_get_error(401, "{\"error\":{\"code\":\"Unauthorized\",\"message\":\"AKV10000: Request is missing a Bearer or PoP token.\"}}",
+    expect_get_error(401,
+                     "{\"error\":{\"code\":\"Unauthorized\",\"message\":\"AKV10000: Request is "
+                     "missing a Bearer or PoP token.\"}}",
                      ENG_ERR_VAULT_AUTH);
     expect_get_error(429, "{\"error\":{\"code\":\"Throttled\"}}", ENG_ERR_VAULT_THROTTLED);
     expect_get_error(503, "", ENG_ERR_VAULT_SERVER);
     expect_get_error(400, "{\"error\":{\"code\":\"BadParameter\"}}", ENG_ERR_VAULT_PROTOCOL);
     expect_get_error(200, "{not json", ENG_ERR_VAULT_PROTOCOL);
-    expect_get_error(200, "{\"key\":{\"kid\":\"https://x/keys/other-key/" VER "\",\"kty\":\"RSA\"}}",
+    expect_get_error(200,
+                     "{\"key\":{\"kid\":\"https://x/keys/other-key/" VER "\",\"kty\":\"RSA\"}}",
                      ENG_ERR_VAULT_PROTOCOL);
     expect_get_error(200, "{\"key\":{\"kid\":\"https://x/keys/db-kek/" VER "\",\"kty\":\"oct\"}}",
                      ENG_ERR_VAULT_PROTOCOL);
@@ -144,7 +154,8 @@ Test(kek_vault, keep_alive_reuses_one_connection)
     struct eng_kek_stats st;
     cr_assert_eq(eng_kek_stats(p, &st), 0);
     cr_assert_eq(st.requests, 5);
-    cr_assert_eq(st.connects, 1, "%llu connections for 5 requests", (unsigned long long)st.connects);
+    cr_assert_eq(st.connects, 1, "%llu connections for 5 requests",
+                 (unsigned long long)st.connects);
     eng_kek_provider_free(p);
 }
 
@@ -231,8 +242,12 @@ Test(kek_vault, wrap_and_unwrap_carry_base64url)
 
 Test(kek_vault, timeout_and_refused_connection_are_unreachable)
 {
-    struct eng_vault_config cfg = {.vault_url = fx_suite_url, .key_name = "db-kek", .token = "t",
-                                   .max_retries = 0, .timeout_ms = 200, .insecure_http = 1};
+    struct eng_vault_config cfg = {.vault_url = fx_suite_url,
+                                   .key_name = "db-kek",
+                                   .token = "t",
+                                   .max_retries = 0,
+                                   .timeout_ms = 200,
+                                   .insecure_http = 1};
     struct eng_kek_provider *p = eng_vault_open(&cfg);
     cr_assert_not_null(p);
     fx_push(fx_suite, 200, key_bundle(VER, "true"), NULL, 1000);
@@ -250,8 +265,11 @@ Test(kek_vault, timeout_and_refused_connection_are_unreachable)
 
 Test(kek_vault, open_refuses_bad_configuration)
 {
-    struct eng_vault_config cfg = {.vault_url = fx_suite_url, .key_name = "db-kek", .token = "t",
-                                   .max_retries = -1, .insecure_http = 1};
+    struct eng_vault_config cfg = {.vault_url = fx_suite_url,
+                                   .key_name = "db-kek",
+                                   .token = "t",
+                                   .max_retries = -1,
+                                   .insecure_http = 1};
     struct eng_vault_config c = cfg;
     c.alg = "RSA1_5";
     cr_assert_null(eng_vault_open(&c));
@@ -318,16 +336,18 @@ Test(kek_vault, url_with_user_info_is_refused)
                                        "https://user@127.0.0.1:1/", "https://:pw@host",
                                        "HTTPS://u:SECRETPW@127.0.0.1:1", "hTtP://u:pw@h:1"};
     for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
-        struct eng_vault_config cfg = {.vault_url = urls[i], .key_name = "db-kek", .token = "t",
-                                       .max_retries = 0};
+        struct eng_vault_config cfg = {
+            .vault_url = urls[i], .key_name = "db-kek", .token = "t", .max_retries = 0};
         eng_clear_error();
         cr_assert_null(eng_vault_open(&cfg), "%s accepted", urls[i]);
         cr_assert_eq(eng_errno(), ENG_ERR_VAULT_URL_USERINFO, "%s: got %s", urls[i],
                      eng_error_name(eng_errno()));
     }
     /* an @ after the host (in the path) is not user info */
-    struct eng_vault_config cfg = {.vault_url = "https://127.0.0.1:1/a@b", .key_name = "db-kek",
-                                   .token = "t", .max_retries = 0};
+    struct eng_vault_config cfg = {.vault_url = "https://127.0.0.1:1/a@b",
+                                   .key_name = "db-kek",
+                                   .token = "t",
+                                   .max_retries = 0};
     struct eng_kek_provider *p = eng_vault_open(&cfg);
     cr_assert_not_null(p, "%s", eng_error_name(eng_errno()));
     eng_kek_provider_free(p);
@@ -337,8 +357,8 @@ Test(kek_vault, url_with_user_info_is_refused)
 /* Issue 17 item 4: the bearer token must not go out over plain HTTP unless asked for. */
 Test(kek_vault, plain_http_is_refused_without_the_flag)
 {
-    struct eng_vault_config cfg = {.vault_url = fx_suite_url, .key_name = "db-kek", .token = "t",
-                                   .max_retries = 0};
+    struct eng_vault_config cfg = {
+        .vault_url = fx_suite_url, .key_name = "db-kek", .token = "t", .max_retries = 0};
     eng_clear_error();
     cr_assert_null(eng_vault_open(&cfg), "http:// accepted without insecure_http");
     cr_assert_eq(eng_errno(), ENG_ERR_VAULT_INSECURE, "got %s", eng_error_name(eng_errno()));
@@ -373,8 +393,7 @@ Test(kek_vault, token_with_control_bytes_is_refused)
                                        .insecure_http = 1};
         eng_clear_error();
         cr_assert_null(eng_vault_open(&cfg), "token %zu accepted", i);
-        cr_assert_eq(eng_errno(), ENG_ERR_ARG, "token %zu: got %s", i,
-                     eng_error_name(eng_errno()));
+        cr_assert_eq(eng_errno(), ENG_ERR_ARG, "token %zu: got %s", i, eng_error_name(eng_errno()));
     }
     cr_assert_eq(fx_count(fx_suite), 0, "a request went out");
 }
@@ -393,8 +412,8 @@ Test(kek_vault, retry_after_parser)
         {"\t7 ", 7},
         {"86400", ENG_VAULT_RETRY_AFTER_MAX_S},
         {"86401", ENG_VAULT_RETRY_AFTER_MAX_S},
-        {"9223372036854775807", ENG_VAULT_RETRY_AFTER_MAX_S},        /* LONG_MAX: was * 1000 */
-        {"9223372036854775808", ENG_VAULT_RETRY_AFTER_MAX_S},        /* past LONG_MAX */
+        {"9223372036854775807", ENG_VAULT_RETRY_AFTER_MAX_S}, /* LONG_MAX: was * 1000 */
+        {"9223372036854775808", ENG_VAULT_RETRY_AFTER_MAX_S}, /* past LONG_MAX */
         {"99999999999999999999999999999999999999", ENG_VAULT_RETRY_AFTER_MAX_S},
         {"-1", -1},
         {"-9223372036854775808", -1},
@@ -406,12 +425,12 @@ Test(kek_vault, retry_after_parser)
         {"", -1},
         {"   ", -1},
         {"soon", -1},
-        {"Tue, 14 Nov 2023 22:13:50 GMT", 30},                        /* HTTP-date, 30 s ahead */
-        {"Tue, 14 Nov 2023 22:13:20 GMT", 0},                         /* now */
-        {"Mon, 01 Jan 2001 00:00:00 GMT", 0},                         /* the past */
+        {"Tue, 14 Nov 2023 22:13:50 GMT", 30},                          /* HTTP-date, 30 s ahead */
+        {"Tue, 14 Nov 2023 22:13:20 GMT", 0},                           /* now */
+        {"Mon, 01 Jan 2001 00:00:00 GMT", 0},                           /* the past */
         {"Fri, 31 Dec 9999 23:59:59 GMT", ENG_VAULT_RETRY_AFTER_MAX_S}, /* far future */
-        {"Tue, 14 Nov 2023 22:13:50 UTC", -1},                         /* not IMF-fixdate */
-        {"Tuesday, 14-Nov-23 22:13:50 GMT", -1},                       /* RFC 850: not supported */
+        {"Tue, 14 Nov 2023 22:13:50 UTC", -1},                          /* not IMF-fixdate */
+        {"Tuesday, 14-Nov-23 22:13:50 GMT", -1},                        /* RFC 850: not supported */
         {"Tue, 32 Nov 2023 22:13:50 GMT", -1},
         {"Tue, 14 Nov 2023 25:13:50 GMT", -1},
     };
@@ -466,9 +485,13 @@ Test(kek_vault, huge_retry_after_gives_up_throttled, .timeout = 60)
    deadline bounds the whole call. */
 Test(kek_vault, retry_after_within_the_deadline_is_honoured, .timeout = 60)
 {
-    struct eng_vault_config cfg = {.vault_url = fx_suite_url, .key_name = "db-kek", .token = "t",
-                                   .max_retries = 50, .backoff_max_ms = 300,
-                                   .deadline_ms = 3000, .insecure_http = 1};
+    struct eng_vault_config cfg = {.vault_url = fx_suite_url,
+                                   .key_name = "db-kek",
+                                   .token = "t",
+                                   .max_retries = 50,
+                                   .backoff_max_ms = 300,
+                                   .deadline_ms = 3000,
+                                   .insecure_http = 1};
     struct eng_kek_provider *p = eng_vault_open(&cfg);
     cr_assert_not_null(p);
     for (int k = 0; k < 50; k++) {
@@ -504,47 +527,59 @@ Test(kek_vault, expired_and_not_yet_valid_keys)
     char b[512];
     long now = (long)time(NULL);
     snprintf(b, sizeof(b),
-             "{\"key\":{\"kid\":\"https://h/keys/db-kek/" VER "\",\"kty\":\"RSA\"},"
-             "\"attributes\":{\"enabled\":true,\"exp\":%ld}}", now - 60);
+             "{\"key\":{\"kid\":\"https://h/keys/db-kek/" VER
+             "\",\"kty\":\"RSA\"},"
+             "\"attributes\":{\"enabled\":true,\"exp\":%ld}}",
+             now - 60);
     expect_get_error_at(b, ENG_ERR_KEK_EXPIRED);
     snprintf(b, sizeof(b),
-             "{\"key\":{\"kid\":\"https://h/keys/db-kek/" VER "\",\"kty\":\"RSA\"},"
-             "\"attributes\":{\"enabled\":true,\"nbf\":%ld}}", now + 3600);
+             "{\"key\":{\"kid\":\"https://h/keys/db-kek/" VER
+             "\",\"kty\":\"RSA\"},"
+             "\"attributes\":{\"enabled\":true,\"nbf\":%ld}}",
+             now + 3600);
     expect_get_error_at(b, ENG_ERR_KEK_NOT_YET_VALID);
     snprintf(b, sizeof(b),
-             "{\"key\":{\"kid\":\"https://h/keys/db-kek/" VER "\",\"kty\":\"RSA\"},"
-             "\"attributes\":{\"enabled\":false,\"exp\":%ld}}", now - 60);
+             "{\"key\":{\"kid\":\"https://h/keys/db-kek/" VER
+             "\",\"kty\":\"RSA\"},"
+             "\"attributes\":{\"enabled\":false,\"exp\":%ld}}",
+             now - 60);
     expect_get_error_at(b, ENG_ERR_KEK_DISABLED); /* disabled first */
     /* valid window: fine */
     struct eng_kek_provider *p = open_p(0);
     snprintf(b, sizeof(b),
-             "{\"key\":{\"kid\":\"https://h/keys/db-kek/" VER "\",\"kty\":\"RSA\"},"
-             "\"attributes\":{\"enabled\":true,\"nbf\":%ld,\"exp\":%ld}}", now - 60, now + 3600);
+             "{\"key\":{\"kid\":\"https://h/keys/db-kek/" VER
+             "\",\"kty\":\"RSA\"},"
+             "\"attributes\":{\"enabled\":true,\"nbf\":%ld,\"exp\":%ld}}",
+             now - 60, now + 3600);
     fx_push(fx_suite, 200, b, NULL, 0);
     struct eng_kek_ref ref;
     cr_assert_eq(eng_kek_get(p, NULL, &ref), 0, "%s", eng_error_name(eng_errno()));
     eng_kek_provider_free(p);
     /* the service's 403 answers to wrapKey */
-    expect_get_error(403, "{\"error\":{\"code\":\"Forbidden\",\"message\":\"Operation wrapKey is "
-                          "not allowed on an expired key.\",\"innererror\":{\"code\":\"KeyExpired\"}}}",
+    expect_get_error(403,
+                     "{\"error\":{\"code\":\"Forbidden\",\"message\":\"Operation wrapKey is "
+                     "not allowed on an expired key.\",\"innererror\":{\"code\":\"KeyExpired\"}}}",
                      ENG_ERR_KEK_EXPIRED);
-    expect_get_error(403, "{\"error\":{\"code\":\"Forbidden\",\"message\":\"x\",\"innererror\":"
-                          "{\"code\":\"KeyNotYetValid\"}}}",
+    expect_get_error(403,
+                     "{\"error\":{\"code\":\"Forbidden\",\"message\":\"x\",\"innererror\":"
+                     "{\"code\":\"KeyNotYetValid\"}}}",
                      ENG_ERR_KEK_NOT_YET_VALID);
-    expect_get_error(403, "{\"error\":{\"code\":\"Forbidden\",\"message\":\"The key is expired.\"}}",
+    expect_get_error(403,
+                     "{\"error\":{\"code\":\"Forbidden\",\"message\":\"The key is expired.\"}}",
                      ENG_ERR_KEK_EXPIRED);
 }
 
 /* Issue 17 item 18: the CA file is checked at open: missing, not a file, no certificate. */
 Test(kek_vault, bad_ca_file_is_named_at_open)
 {
-    struct eng_vault_config cfg = {.vault_url = "https://127.0.0.1:1", .key_name = "db-kek",
-                                   .token = "t", .max_retries = 0};
+    struct eng_vault_config cfg = {
+        .vault_url = "https://127.0.0.1:1", .key_name = "db-kek", .token = "t", .max_retries = 0};
     char garbage[] = "/tmp/cmk-ca-XXXXXX";
     int fd = mkstemp(garbage);
     cr_assert_geq(fd, 0);
-    static const char junk[] = "-----BEGIN CERTIFICATE-----\nnot base64 at all\n"
-                               "-----END CERTIFICATE-----\n";
+    static const char junk[] =
+        "-----BEGIN CERTIFICATE-----\nnot base64 at all\n"
+        "-----END CERTIFICATE-----\n";
     cr_assert_eq(write(fd, junk, sizeof(junk) - 1), (ssize_t)(sizeof(junk) - 1));
     close(fd);
     const char *const bad[] = {"/nonexistent/cmk-ca.pem", "/tmp", garbage, "/dev/null"};

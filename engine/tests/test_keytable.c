@@ -126,8 +126,8 @@ Test(keytable, every_bit_flip_is_detected)
         int want = ENG_ERR_KEYTABLE_CORRUPT;
         if (off >= 8 && off < 12) {
             /* The declared length changed: longer than the bytes reads as truncated. */
-            size_t total = ((size_t)buf[8] << 24) | ((size_t)buf[9] << 16) | ((size_t)buf[10] << 8) |
-                           buf[11];
+            size_t total =
+                ((size_t)buf[8] << 24) | ((size_t)buf[9] << 16) | ((size_t)buf[10] << 8) | buf[11];
             if (total > len && total <= ENG_KT_MAX_FILE) {
                 want = ENG_ERR_KEYTABLE_TRUNCATED;
             }

@@ -86,8 +86,8 @@ static struct eng_cipher *gcm_new(enum eng_arch a, const uint8_t key[32])
 }
 
 /* OpenSSL's AES-256-GCM of (iv, aad, pt): ct and the full 16-byte tag. */
-static void ref_gcm(const uint8_t key[32], const uint8_t iv[12], const uint8_t *aad,
-                    size_t aad_len, const uint8_t *pt, size_t len, uint8_t *ct, uint8_t tag[16])
+static void ref_gcm(const uint8_t key[32], const uint8_t iv[12], const uint8_t *aad, size_t aad_len,
+                    const uint8_t *pt, size_t len, uint8_t *ct, uint8_t tag[16])
 {
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
     int n = 0;
@@ -152,12 +152,18 @@ static void check_case(const struct eng_cipher *c, struct gcase *g, struct tu_rn
         memcpy(out, pt, len);
     }
     memset(g->tag, 0xa5, sizeof(g->tag));
-    struct eng_unit u = {.in = inplace ? out : pt, .out = out, .len = len, .iv = g->iv,
-                         .iv_len = 12, .aad = aad, .aad_len = aad_len, .tag = g->tag,
+    struct eng_unit u = {.in = inplace ? out : pt,
+                         .out = out,
+                         .len = len,
+                         .iv = g->iv,
+                         .iv_len = 12,
+                         .aad = aad,
+                         .aad_len = aad_len,
+                         .tag = g->tag,
                          .tag_len = tag_len};
     const char *path = eng_arch_name(eng_cipher_arch(c));
-    cr_assert_eq(eng_cipher_encrypt(c, &u), 0, "%s enc len %zu aad %zu %s: %s", path, len,
-                 aad_len, where, eng_error_name(eng_errno()));
+    cr_assert_eq(eng_cipher_encrypt(c, &u), 0, "%s enc len %zu aad %zu %s: %s", path, len, aad_len,
+                 where, eng_error_name(eng_errno()));
     cr_assert_eq(u.status, ENG_OK);
     cr_assert(memcmp(out, g->ct, len) == 0, "%s enc len %zu aad %zu %s: ciphertext differs", path,
               len, aad_len, where);
@@ -172,11 +178,11 @@ static void check_case(const struct eng_cipher *c, struct gcase *g, struct tu_rn
         u.in = g->ct;
     }
     u.status = -1;
-    cr_assert_eq(eng_cipher_decrypt(c, &u), 0, "%s dec len %zu aad %zu %s: %s", path, len,
-                 aad_len, where, eng_error_name(eng_errno()));
+    cr_assert_eq(eng_cipher_decrypt(c, &u), 0, "%s dec len %zu aad %zu %s: %s", path, len, aad_len,
+                 where, eng_error_name(eng_errno()));
     cr_assert_eq(u.status, ENG_OK);
-    cr_assert(memcmp(out, pt, len) == 0, "%s dec len %zu aad %zu %s: plaintext differs", path,
-              len, aad_len, where);
+    cr_assert(memcmp(out, pt, len) == 0, "%s dec len %zu aad %zu %s: plaintext differs", path, len,
+              aad_len, where);
 }
 
 /* ---- known answers ------------------------------------------------------- */
@@ -233,18 +239,23 @@ static void run_aead(enum eng_arch a, const struct tl_aead_vector *v, const char
     uint8_t tag[16] = {0};
     uint8_t none[1] = {0};
     cr_assert_leq(v->tag_len, sizeof(tag), "%s #%lu: tag of %zu bytes", file, v->id, v->tag_len);
-    struct eng_unit u = {.out = out, .len = len, .iv = v->iv != NULL ? v->iv : none,
-                         .iv_len = v->iv_len, .aad = v->aad, .aad_len = v->aad_len, .tag = tag,
+    struct eng_unit u = {.out = out,
+                         .len = len,
+                         .iv = v->iv != NULL ? v->iv : none,
+                         .iv_len = v->iv_len,
+                         .aad = v->aad,
+                         .aad_len = v->aad_len,
+                         .tag = tag,
                          .tag_len = (uint32_t)v->tag_len};
     if (v->iv_len != 12) {
         /* The engine takes 96-bit nonces only: both directions refuse with the usage error. */
         u.in = v->ct != NULL ? v->ct : none;
-        cr_assert_eq(eng_cipher_encrypt(c, &u), -1, "%s #%lu native/%s: %zu-byte IV accepted",
-                     file, v->id, path, v->iv_len);
+        cr_assert_eq(eng_cipher_encrypt(c, &u), -1, "%s #%lu native/%s: %zu-byte IV accepted", file,
+                     v->id, path, v->iv_len);
         cr_assert_eq(eng_errno(), ENG_ERR_NONCE_LEN, "%s #%lu native/%s: %s", file, v->id, path,
                      eng_error_name(eng_errno()));
-        cr_assert_eq(eng_cipher_decrypt(c, &u), -1, "%s #%lu native/%s: %zu-byte IV accepted",
-                     file, v->id, path, v->iv_len);
+        cr_assert_eq(eng_cipher_decrypt(c, &u), -1, "%s #%lu native/%s: %zu-byte IV accepted", file,
+                     v->id, path, v->iv_len);
         cr_assert_eq(eng_errno(), ENG_ERR_NONCE_LEN, "%s #%lu native/%s: %s", file, v->id, path,
                      eng_error_name(eng_errno()));
         free(out);
@@ -256,8 +267,8 @@ static void run_aead(enum eng_arch a, const struct tl_aead_vector *v, const char
         u.in = v->pt != NULL ? v->pt : none;
         cr_assert_eq(eng_cipher_encrypt(c, &u), 0, "%s #%lu native/%s enc: %s", file, v->id, path,
                      eng_error_name(eng_errno()));
-        cr_assert(len == 0 || memcmp(out, v->ct, len) == 0, "%s #%lu native/%s: CT differs",
-                  file, v->id, path);
+        cr_assert(len == 0 || memcmp(out, v->ct, len) == 0, "%s #%lu native/%s: CT differs", file,
+                  v->id, path);
         cr_assert(memcmp(tag, v->tag, v->tag_len) == 0, "%s #%lu native/%s: tag differs", file,
                   v->id, path);
     }
@@ -425,8 +436,8 @@ Test(native_gcm, every_tag_length_and_misaligned)
         tu_rng_fill(&r, g.key, sizeof(g.key));
         struct eng_cipher *c = gcm_new(gcm_paths[i], g.key);
         for (size_t t = 0; t < sizeof(tag_lens) / sizeof(tag_lens[0]); t++) {
-            check_case(c, &g, &r, tu_rng_range(&r, 0, 4096), tu_rng_range(&r, 0, 300),
-                       tag_lens[t], 0, 0, 0);
+            check_case(c, &g, &r, tu_rng_range(&r, 0, 4096), tu_rng_range(&r, 0, 300), tag_lens[t],
+                       0, 0, 0);
         }
         for (size_t ioff = 0; ioff < 33; ioff++) {
             size_t ooff = (ioff * 7 + 3) % 33;
@@ -442,8 +453,8 @@ Test(native_gcm, every_tag_length_and_misaligned)
 Test(native_gcm, large_units_up_to_1mib)
 {
     require_some_path();
-    static const size_t lens[] = {1023, 1024, 4096, 8191, 8192, 8193, 65536 + 17, 262144 - 1,
-                                  (1U << 20) - 15, 1U << 20};
+    static const size_t lens[] = {
+        1023, 1024, 4096, 8191, 8192, 8193, 65536 + 17, 262144 - 1, (1U << 20) - 15, 1U << 20};
     struct tu_rng r;
     seed(&r);
     struct gcase g;
@@ -463,7 +474,7 @@ Test(native_gcm, large_units_up_to_1mib)
     gcase_free(&g);
 }
 
-#define BATCH 64
+#define BATCH         64
 #define BATCH_MAX_LEN 20000
 
 /*
@@ -492,7 +503,8 @@ Test(native_gcm, mixed_batch_and_per_unit_failure)
         tu_rng_fill(&r, key, sizeof(key));
         struct eng_cipher *c = gcm_new(gcm_paths[i], key);
         for (size_t j = 0; j < BATCH; j++) {
-            lens[j] = j % 4 == 0 ? 128 * tu_rng_range(&r, 0, 150) : tu_rng_range(&r, 0, BATCH_MAX_LEN);
+            lens[j] =
+                j % 4 == 0 ? 128 * tu_rng_range(&r, 0, 150) : tu_rng_range(&r, 0, BATCH_MAX_LEN);
             if (j == 3 || j == 17 || j == 40) {
                 lens[j] = tu_rng_range(&r, 1, BATCH_MAX_LEN); /* the units made to fail */
             }
@@ -502,9 +514,15 @@ Test(native_gcm, mixed_batch_and_per_unit_failure)
             tu_rng_fill(&r, aad[j], sizeof(aad[j]));
             size_t alen = j % 64;
             ref_gcm(key, iv[j], aad[j], alen, p, lens[j], ct + j * BATCH_MAX_LEN, want_tag[j]);
-            u[j] = (struct eng_unit){.in = p, .out = out + j * BATCH_MAX_LEN, .len = lens[j],
-                                     .iv = iv[j], .iv_len = 12, .aad = aad[j], .aad_len = alen,
-                                     .tag = tag[j], .tag_len = 16};
+            u[j] = (struct eng_unit){.in = p,
+                                     .out = out + j * BATCH_MAX_LEN,
+                                     .len = lens[j],
+                                     .iv = iv[j],
+                                     .iv_len = 12,
+                                     .aad = aad[j],
+                                     .aad_len = alen,
+                                     .tag = tag[j],
+                                     .tag_len = 16};
         }
         cr_assert_eq(eng_cipher_batch(c, ENG_ENCRYPT, u, BATCH), 0, "%s",
                      eng_error_name(eng_errno()));
@@ -551,9 +569,10 @@ Test(native_gcm, mixed_batch_and_per_unit_failure)
 Test(native_gcm, supported_paths_and_env_selection)
 {
     for (int a = ENG_ARCH_NOAESNI; a < ENG_ARCH_COUNT; a++) {
-        int want = (a == ENG_ARCH_VAES_AVX2 || a == ENG_ARCH_AVX512) && (int)eng_cpu_best_arch() >= a;
-        cr_assert_eq(eng_backend_supports(ENG_BACKEND_NATIVE, ENG_MODE_GCM, (enum eng_arch)a),
-                     want, "path %s", eng_arch_name((enum eng_arch)a));
+        int want =
+            (a == ENG_ARCH_VAES_AVX2 || a == ENG_ARCH_AVX512) && (int)eng_cpu_best_arch() >= a;
+        cr_assert_eq(eng_backend_supports(ENG_BACKEND_NATIVE, ENG_MODE_GCM, (enum eng_arch)a), want,
+                     "path %s", eng_arch_name((enum eng_arch)a));
     }
     uint8_t key[32] = {1};
     cr_assert_null(eng_cipher_new(ENG_MODE_GCM, ENG_BACKEND_NATIVE, ENG_ARCH_AVX2, key, 32));

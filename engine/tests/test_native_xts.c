@@ -94,7 +94,8 @@ static void require_arch(enum eng_arch arch)
         char flags[256];
         eng_cpu_flags_string(flags, sizeof(flags));
         /* stderr, not cr_log_warn: Criterion 2.4 exits non-zero after a warning. */
-        fprintf(stderr, "native_xts: skipping the %s path: this CPU's best path is %s (flags: %s)\n",
+        fprintf(stderr,
+                "native_xts: skipping the %s path: this CPU's best path is %s (flags: %s)\n",
                 eng_arch_name(arch), eng_arch_name(eng_cpu_best_arch()), flags);
         cr_skip_test("CPU lacks the %s path", eng_arch_name(arch));
     }
@@ -103,8 +104,8 @@ static void require_arch(enum eng_arch arch)
 static struct eng_cipher *xts_new(enum eng_backend b, enum eng_arch a, const uint8_t *key)
 {
     struct eng_cipher *c = eng_cipher_new(ENG_MODE_XTS, b, a, key, ENG_XTS_KEY_BYTES);
-    cr_assert_not_null(c, "eng_cipher_new(xts, %s, %s): %s", eng_backend_name(b),
-                       eng_arch_name(a), eng_error_name(eng_errno()));
+    cr_assert_not_null(c, "eng_cipher_new(xts, %s, %s): %s", eng_backend_name(b), eng_arch_name(a),
+                       eng_error_name(eng_errno()));
     cr_assert_eq(eng_cipher_backend(c), b);
     if (a != ENG_ARCH_AUTO) {
         cr_assert_eq(eng_cipher_arch(c), a, "got path %s, asked %s",
@@ -170,7 +171,7 @@ static void pair_free(struct pair *p)
     p->ref = NULL;
 }
 
-#define GUARD 64 /* bytes either side of every output, checked untouched */
+#define GUARD      64 /* bytes either side of every output, checked untouched */
 #define GUARD_BYTE 0xa5
 
 /*
@@ -294,8 +295,10 @@ static void test_large_units(enum eng_arch arch)
 {
     struct pair p;
     pair_start(&p, arch);
-    static const size_t lens[] = {4096, 8192, 8192 + 1, 65536 - 1, 65536 + 17, (1U << 20) - 15,
-                                  1U << 20, ENG_XTS_MAX_UNIT_BYTES};
+    static const size_t lens[] = {4096,       8192,
+                                  8192 + 1,   65536 - 1,
+                                  65536 + 17, (1U << 20) - 15,
+                                  1U << 20,   ENG_XTS_MAX_UNIT_BYTES};
     for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
         check_case(&p, lens[l], l % 3, l % 5);
     }
@@ -382,16 +385,16 @@ static void test_mixed_batch(enum eng_arch arch)
 }
 
 /* One Criterion test per kind of check and per path: kind_path, e.g. unaligned_avx512. */
-#define PATH_TEST(kind, name, arch)     \
-    Test(native_xts, kind##_##name)     \
-    {                                   \
-        test_##kind(arch);              \
+#define PATH_TEST(kind, name, arch) \
+    Test(native_xts, kind##_##name) \
+    {                               \
+        test_##kind(arch);          \
     }
-#define PATH_TESTS(name, arch)                 \
-    PATH_TEST(ieee1619, name, arch)            \
-    PATH_TEST(every_length, name, arch)        \
-    PATH_TEST(unaligned, name, arch)           \
-    PATH_TEST(large_units, name, arch)         \
+#define PATH_TESTS(name, arch)          \
+    PATH_TEST(ieee1619, name, arch)     \
+    PATH_TEST(every_length, name, arch) \
+    PATH_TEST(unaligned, name, arch)    \
+    PATH_TEST(large_units, name, arch)  \
     PATH_TEST(mixed_batch, name, arch)
 
 PATH_TESTS(sse, ENG_ARCH_SSE)
@@ -479,8 +482,8 @@ Test(native_xts, auto_prefers_native_and_falls_back_without_aesni)
     uint8_t key[ENG_XTS_KEY_BYTES];
     rng_seed();
     rng_key(key);
-    struct eng_cipher *c = eng_cipher_new(ENG_MODE_XTS, ENG_BACKEND_AUTO, ENG_ARCH_AUTO, key,
-                                          sizeof(key));
+    struct eng_cipher *c =
+        eng_cipher_new(ENG_MODE_XTS, ENG_BACKEND_AUTO, ENG_ARCH_AUTO, key, sizeof(key));
     cr_assert_not_null(c);
     cr_assert_eq(eng_cipher_backend(c), ENG_BACKEND_NATIVE);
     cr_assert_eq(eng_cipher_arch(c), eng_cpu_best_arch());

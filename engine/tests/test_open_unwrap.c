@@ -119,8 +119,11 @@ static int sc_describe(void *state, const char *version, struct eng_kek_ref *out
 
 static struct eng_kek_provider script_provider(int concurrency)
 {
-    return (struct eng_kek_provider){.name = sc.inner->name, .get = sc_get, .wrap = sc_wrap,
-                                     .unwrap = sc_unwrap, .describe = sc_describe,
+    return (struct eng_kek_provider){.name = sc.inner->name,
+                                     .get = sc_get,
+                                     .wrap = sc_wrap,
+                                     .unwrap = sc_unwrap,
+                                     .describe = sc_describe,
                                      .concurrency = concurrency};
 }
 

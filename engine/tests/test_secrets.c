@@ -190,8 +190,9 @@ static char *b64url_bn(const BIGNUM *bn)
 static void import_rsa_kek(const char *name, int generation)
 {
     static const char *const params[8] = {
-        OSSL_PKEY_PARAM_RSA_N,         OSSL_PKEY_PARAM_RSA_E,         OSSL_PKEY_PARAM_RSA_D,
-        OSSL_PKEY_PARAM_RSA_FACTOR1,   OSSL_PKEY_PARAM_RSA_FACTOR2,   OSSL_PKEY_PARAM_RSA_EXPONENT1,
+        OSSL_PKEY_PARAM_RSA_N,         OSSL_PKEY_PARAM_RSA_E,
+        OSSL_PKEY_PARAM_RSA_D,         OSSL_PKEY_PARAM_RSA_FACTOR1,
+        OSSL_PKEY_PARAM_RSA_FACTOR2,   OSSL_PKEY_PARAM_RSA_EXPONENT1,
         OSSL_PKEY_PARAM_RSA_EXPONENT2, OSSL_PKEY_PARAM_RSA_COEFFICIENT1};
     static const char *const jwk[8] = {"n", "e", "d", "p", "q", "dp", "dq", "qi"};
     EVP_PKEY *pk = EVP_RSA_gen(2048);
@@ -240,8 +241,8 @@ static size_t checked_modes;
 static int check_mode(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
     (void)ftw;
-    if (strncmp(path, in_dir, strlen(in_dir)) == 0 || strncmp(path, log_dir, strlen(log_dir)) == 0 ||
-        strcmp(path, mode_root) == 0) {
+    if (strncmp(path, in_dir, strlen(in_dir)) == 0 ||
+        strncmp(path, log_dir, strlen(log_dir)) == 0 || strcmp(path, mode_root) == 0) {
         return 0; /* the test's own inputs and redirections */
     }
     unsigned want = type == FTW_D ? 0700 : 0600;
@@ -382,8 +383,10 @@ Test(secrets, smk_session_umask_000)
 static void collect_cmk(void)
 {
     if (kek == NULL) {
-        struct eng_vault_config cfg = {.vault_url = vs.url, .key_name = "kek",
-                                       .token = vmt_token(&vs, "dbservice"), .ca_file = vs.ca,
+        struct eng_vault_config cfg = {.vault_url = vs.url,
+                                       .key_name = "kek",
+                                       .token = vmt_token(&vs, "dbservice"),
+                                       .ca_file = vs.ca,
                                        .max_retries = 3};
         kek = eng_vault_open(&cfg);
         cr_assert_not_null(kek, "%s", eng_error_name(eng_errno()));
@@ -408,7 +411,8 @@ static void cmk_session(mode_t mask)
     cr_assert_geq(vmt_scan_count(sc), 20, "secrets collected: %zu", vmt_scan_count(sc));
     const char *what = mask == 0 ? "umask 000" : "umask 022";
     char label[96];
-    /* The vault's state folder: sealed keys, vault.json, audit log (it holds the tokens by design). */
+    /* The vault's state folder: sealed keys, vault.json, audit log (it holds the tokens by design).
+     */
     snprintf(label, sizeof(label), "vault state folder, %s", what);
     expect_no_secret(vs.state, label, 5);
     expect_private_modes(vs.state);
@@ -523,6 +527,7 @@ Test(secrets, scanner_finds_planted_secrets)
     cr_assert_geq(vmt_scan_tree(sc, dir, skip_inputs, &files, &h), 1);
     cr_assert_str_eq(h.where, p);
     cr_assert_str_eq(h.encoding, "hex");
-    fprintf(stderr, "secrets: positive control: raw, hex, HEX, base64, base64url planted at every "
-                    "alignment, all found\n");
+    fprintf(stderr,
+            "secrets: positive control: raw, hex, HEX, base64, base64url planted at every "
+            "alignment, all found\n");
 }

@@ -7,12 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base_buf.h"
+#include "bytes_internal.h"
 #include "eng_cipher.h"
 #include "eng_error.h"
 #include "eng_secure.h"
-
-#include "base_buf.h"
-#include "bytes_internal.h"
 
 static size_t hook_calls;
 static size_t hook_nonzero;
@@ -49,7 +48,8 @@ Test(secure, alloc_is_aligned_zeroed_and_counted)
     eng_secure_free(NULL);
 }
 
-/* A libbase buffer on eng_secure_base_alloc: every block is secure memory, outgrown ones are freed. */
+/* A libbase buffer on eng_secure_base_alloc: every block is secure memory, outgrown ones are freed.
+ */
 Test(secure, base_buf_grows_in_secure_memory)
 {
     struct eng_secure_stats before, during, after;
@@ -191,7 +191,8 @@ Test(secure, ct_equal)
 
 Test(errors, table_is_consistent)
 {
-    int codes[] = {ENG_OK, ENG_ERR_NULL, ENG_ERR_AUTH, ENG_ERR_NOMEM, ENG_ERR_INTERNAL, ENG_ERR_KEY_LEN};
+    int codes[] = {ENG_OK,        ENG_ERR_NULL,     ENG_ERR_AUTH,
+                   ENG_ERR_NOMEM, ENG_ERR_INTERNAL, ENG_ERR_KEY_LEN};
     for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
         cr_assert_str_neq(eng_strerror(codes[i]), "unknown error code");
         cr_assert_str_neq(eng_error_name(codes[i]), "ENG_ERR_UNKNOWN");

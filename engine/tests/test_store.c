@@ -61,8 +61,8 @@ static void round_trip(enum eng_mode mode, int in_memory)
 {
     struct eng_kek_provider *p = smk();
     struct eng_store_config cfg = small_cfg(mode);
-    struct eng_store *s = in_memory ? eng_store_create_memory(p, &cfg)
-                                    : eng_store_create(store_dir, p, &cfg);
+    struct eng_store *s =
+        in_memory ? eng_store_create_memory(p, &cfg) : eng_store_create(store_dir, p, &cfg);
     cr_assert_not_null(s, "%s", eng_error_name(eng_errno()));
     size_t total = cfg.num_units * cfg.unit_size;
     uint8_t *want = tl_random_buf(total);
@@ -205,7 +205,11 @@ Test(store, absurd_geometry_is_refused)
         uint64_t num_units;
         uint32_t extent_units;
     } bad[] = {
-        {511, 64, 16}, {131072, 64, 16}, {4096, 0, 16}, {4096, 64, 65}, {4096, 64, 67108864},
+        {511, 64, 16},
+        {131072, 64, 16},
+        {4096, 0, 16},
+        {4096, 64, 65},
+        {4096, 64, 67108864},
         {65536, 1ULL << 34, 1U << 30}, /* 2^50 bytes of data: over the 1 PiB data file limit */
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -214,8 +218,7 @@ Test(store, absurd_geometry_is_refused)
         cfg.num_units = bad[i].num_units;
         cfg.extent_units = bad[i].extent_units;
         cr_assert_null(eng_store_create(store_dir, p, &cfg), "case %zu", i);
-        cr_assert_eq(eng_errno(), ENG_ERR_GEOMETRY, "case %zu: %s", i,
-                     eng_error_name(eng_errno()));
+        cr_assert_eq(eng_errno(), ENG_ERR_GEOMETRY, "case %zu: %s", i, eng_error_name(eng_errno()));
         cr_assert_neq(access(store_dir, F_OK), 0, "case %zu: nothing created", i);
     }
     /* The default extent (0) of a small store is the store: data = one extent + the spare. */
@@ -540,8 +543,8 @@ static void rekey_extent_keeps_data(enum eng_mode mode, int in_memory)
 {
     struct eng_kek_provider *p = smk();
     struct eng_store_config cfg = small_cfg(mode);
-    struct eng_store *s = in_memory ? eng_store_create_memory(p, &cfg)
-                                    : eng_store_create(store_dir, p, &cfg);
+    struct eng_store *s =
+        in_memory ? eng_store_create_memory(p, &cfg) : eng_store_create(store_dir, p, &cfg);
     cr_assert_not_null(s);
     size_t total = cfg.num_units * cfg.unit_size;
     size_t slot_len = (size_t)cfg.extent_units * cfg.unit_size;

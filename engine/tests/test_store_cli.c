@@ -3,15 +3,15 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <openssl/rand.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store_helpers.h"
@@ -432,8 +432,8 @@ Test(cmk, get_output_onto_the_key_file_is_refused)
     expect_err((const char *const[]){"is the freshness-anchor folder in use; refused", NULL});
     /* Standard output opened by the shell on a store file or the key file. */
     cr_assert_eq(cmk_stdout("s/data", "get s --length 11"), 2);
-    expect_err((const char *const[]){"cmk: get: standard output is a file of the store; refused",
-                                     NULL});
+    expect_err(
+        (const char *const[]){"cmk: get: standard output is a file of the store; refused", NULL});
     cr_assert_eq(cmk_stdout("k.key", "get s --length 11"), 2);
     expect_err((const char *const[]){"cmk: get: standard output is the key file; refused", NULL});
     cr_assert_eq(cmk("get s --length 11 --output out"), 0, "the store still reads");
@@ -652,21 +652,25 @@ Test(cmk, put_larger_than_the_store_writes_nothing)
     cr_assert_eq(cmk_piped("big", "put s -"), 1);
     data_unchanged(data, d0, l0);
     cr_assert_eq(cmk("put s big"), 1);
-    assert_err("cmk: put: big holds 3145728 bytes, more than the 2097152 bytes the store has from "
-               "--offset 0 (capacity 2097152); nothing was written (ENG_ERR_RANGE)");
+    assert_err(
+        "cmk: put: big holds 3145728 bytes, more than the 2097152 bytes the store has from "
+        "--offset 0 (capacity 2097152); nothing was written (ENG_ERR_RANGE)");
     cr_assert_eq(cmk("put s - <big"), 1);
-    assert_err("cmk: put: stdin holds 3145728 bytes, more than the 2097152 bytes the store has "
-               "from --offset 0 (capacity 2097152); nothing was written (ENG_ERR_RANGE)");
+    assert_err(
+        "cmk: put: stdin holds 3145728 bytes, more than the 2097152 bytes the store has "
+        "from --offset 0 (capacity 2097152); nothing was written (ENG_ERR_RANGE)");
     cr_assert_eq(cmk_piped("big", "put s -"), 1);
-    assert_err("cmk: put: stdin holds at least 3145728 bytes, more than the 2097152 bytes the "
-               "store has from --offset 0 (capacity 2097152); nothing was written (ENG_ERR_RANGE)");
+    assert_err(
+        "cmk: put: stdin holds at least 3145728 bytes, more than the 2097152 bytes the "
+        "store has from --offset 0 (capacity 2097152); nothing was written (ENG_ERR_RANGE)");
     cr_assert_eq(cmk("put s small --offset 2096200"), 1);
     assert_err("holds 1000 bytes, more than the 952 bytes the store has from --offset 2096200");
     cr_assert_eq(cmk_piped("small", "put s - --offset 2096200"), 1);
     assert_err("stdin holds at least 1000 bytes, more than the 952 bytes");
     cr_assert_eq(cmk("put s small --offset 3000000"), 2);
-    assert_err("cmk: put: --offset 3000000 is past the end of the store (2097152 bytes): data "
-               "unit or byte range outside the store (ENG_ERR_RANGE)");
+    assert_err(
+        "cmk: put: --offset 3000000 is past the end of the store (2097152 bytes): data "
+        "unit or byte range outside the store (ENG_ERR_RANGE)");
     data_unchanged(data, d0, l0);
     free(d0);
     cr_assert_eq(cmk("get s --output after"), 0);
@@ -696,8 +700,9 @@ Test(cmk, bad_geometry_names_the_option_and_range)
     /* 2^34 units of 64 KiB: a data file over the library's 1 PiB limit. */
     cr_assert_eq(cmk("create s --units 17179869184 --unit-size 65536 --extent-units 1073741824"),
                  2);
-    assert_err("cmk: create: store geometry out of range (unit size 512..65536, a power of two; "
-               "extent units 1..number of units; data file at most 1 PiB) (ENG_ERR_GEOMETRY)");
+    assert_err(
+        "cmk: create: store geometry out of range (unit size 512..65536, a power of two; "
+        "extent units 1..number of units; data file at most 1 PiB) (ENG_ERR_GEOMETRY)");
     char s_dir[400];
     tl_path(s_dir, sizeof(s_dir), dir, "s");
     cr_assert_neq(access(s_dir, F_OK), 0, "nothing created");
@@ -719,7 +724,8 @@ Test(cmk, cmk_leaves_no_core_dump, .timeout = 900)
 {
     char pattern[64] = "";
     FILE *cp = fopen("/proc/sys/kernel/core_pattern", "r");
-    if (cp == NULL || fgets(pattern, sizeof(pattern), cp) == NULL || strcmp(pattern, "core\n") != 0) {
+    if (cp == NULL || fgets(pattern, sizeof(pattern), cp) == NULL ||
+        strcmp(pattern, "core\n") != 0) {
         if (cp != NULL) {
             fclose(cp);
         }
@@ -787,9 +793,10 @@ Test(cmk, huge_unit_count_is_a_geometry_error)
                                        "--units 18446744073709551615 --extent-units 4096"};
     for (size_t i = 0; i < sizeof(args) / sizeof(args[0]); i++) {
         cr_assert_eq(cmk("create s %s", args[i]), 2, "%s", args[i]);
-        assert_err("cmk: create: store geometry out of range (unit size 512..65536, a power of "
-                   "two; extent units 1..number of units; data file at most 1 PiB) "
-                   "(ENG_ERR_GEOMETRY)");
+        assert_err(
+            "cmk: create: store geometry out of range (unit size 512..65536, a power of "
+            "two; extent units 1..number of units; data file at most 1 PiB) "
+            "(ENG_ERR_GEOMETRY)");
     }
     char s_dir[400];
     tl_path(s_dir, sizeof(s_dir), dir, "s");
@@ -824,8 +831,8 @@ Test(cmk, fifo_in_place_of_the_lock_is_refused, .timeout = 900)
     tl_path(lock, sizeof(lock), dir, "s/lock");
     cr_assert_eq(unlink(lock), 0);
     cr_assert_eq(mkfifo(lock, 0600), 0);
-    static const char *const cmds[] = {"status s", "get s --length 16 --wait 0",
-                                       "backup s b.cmkb", "put s k.key"};
+    static const char *const cmds[] = {"status s", "get s --length 16 --wait 0", "backup s b.cmkb",
+                                       "put s k.key"};
     for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
         cr_assert_eq(cmk_deadline("%s", cmds[i]), 1, "%s", cmds[i]);
         expect_err((const char *const[]){
@@ -848,8 +855,9 @@ Test(cmk, fifo_in_place_of_a_file_is_refused, .timeout = 900)
     cr_assert_eq(rename(kt, saved), 0);
     cr_assert_eq(mkfifo(kt, 0600), 0);
     cr_assert_eq(cmk_deadline("get s --length 10"), 1);
-    assert_err("cmk: open: s/keytable: not a regular file (a FIFO, device, folder or symbolic "
-               "link stands in its place) (ENG_ERR_NOT_REGULAR)");
+    assert_err(
+        "cmk: open: s/keytable: not a regular file (a FIFO, device, folder or symbolic "
+        "link stands in its place) (ENG_ERR_NOT_REGULAR)");
     cr_assert_eq(unlink(kt), 0);
     cr_assert_eq(rename(saved, kt), 0);
     char data[400];
@@ -870,21 +878,24 @@ Test(cmk, fifo_in_place_of_a_file_is_refused, .timeout = 900)
     cr_assert_eq(rename(key, saved), 0);
     cr_assert_eq(mkfifo(key, 0600), 0);
     cr_assert_eq(cmk_deadline("get s --length 10"), 3);
-    assert_err("cmk: key file k.key is not a regular file, refused (give a regular file): not a "
-               "regular file (a FIFO, device, folder or symbolic link stands in its place) "
-               "(ENG_ERR_NOT_REGULAR)");
+    assert_err(
+        "cmk: key file k.key is not a regular file, refused (give a regular file): not a "
+        "regular file (a FIFO, device, folder or symbolic link stands in its place) "
+        "(ENG_ERR_NOT_REGULAR)");
     cr_assert_eq(cmk_deadline("get s --length 10 --vault-url https://127.0.0.1:1 --vault-key k "
-                     "--vault-token-file k.key"),
+                              "--vault-token-file k.key"),
                  3);
-    assert_err("cmk: token file k.key is not a regular file, refused (give a regular file): not "
-               "a regular file (a FIFO, device, folder or symbolic link stands in its place) "
-               "(ENG_ERR_NOT_REGULAR)");
+    assert_err(
+        "cmk: token file k.key is not a regular file, refused (give a regular file): not "
+        "a regular file (a FIFO, device, folder or symbolic link stands in its place) "
+        "(ENG_ERR_NOT_REGULAR)");
     cr_assert_eq(unlink(key), 0);
     cr_assert_eq(symlink("saved", key), 0); /* attack report B7: a symlinked key file */
     cr_assert_eq(cmk_deadline("get s --length 10"), 3);
-    assert_err("cmk: key file k.key is a symbolic link, refused (give a regular file): not a "
-               "regular file (a FIFO, device, folder or symbolic link stands in its place) "
-               "(ENG_ERR_NOT_REGULAR)");
+    assert_err(
+        "cmk: key file k.key is a symbolic link, refused (give a regular file): not a "
+        "regular file (a FIFO, device, folder or symbolic link stands in its place) "
+        "(ENG_ERR_NOT_REGULAR)");
     cr_assert_eq(cmk_deadline("status s"), 3);
     assert_err("cmk: key file k.key is a symbolic link, refused (give a regular file)");
     cr_assert_eq(unlink(key), 0);
@@ -918,8 +929,9 @@ Test(cmk, xts_integrity_option_gives_exit_4)
     cr_assert_eq(cmk("get s --output out"), 0);
     cr_assert(same_files("in", "out"));
     cr_assert_eq(cmk("create g --size 64K --mode gcm --integrity hmac-sha256"), 2);
-    assert_err("cmk: --integrity hmac-sha256 is for --mode xts (gcm authenticates every unit "
-               "already): hmac-sha256");
+    assert_err(
+        "cmk: --integrity hmac-sha256 is for --mode xts (gcm authenticates every unit "
+        "already): hmac-sha256");
     cr_assert_eq(cmk("create g --size 64K --integrity crc32"), 2);
     assert_err("cmk: --integrity must be none or hmac-sha256: crc32");
     cr_assert_eq(cmk("help"), 0);

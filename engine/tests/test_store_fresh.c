@@ -30,7 +30,7 @@
 #define CMK_BIN "bin/cmk"
 #endif
 #define FIXTURE "engine/tests/data/legacy-gcm-v1"
-#define UNIT 4096U
+#define UNIT    4096U
 
 static char dir[256];
 static char key_path[320];
@@ -83,8 +83,8 @@ static void assert_stderr_has(const char *what)
 {
     size_t len;
     uint8_t *e = read_rel("stderr", &len);
-    cr_assert_not_null(memmem(e, len, what, strlen(what)), "stderr lacks %s: %.*s", what,
-                       (int)len, (const char *)e);
+    cr_assert_not_null(memmem(e, len, what, strlen(what)), "stderr lacks %s: %.*s", what, (int)len,
+                       (const char *)e);
     free(e);
 }
 
@@ -469,7 +469,8 @@ static void unit_replay_goes_unnoticed(const char *mode, int gcm)
     free(tags);
     cr_assert_eq(cmk("put s new"), 0);
     put_back_unit0(off, old_ct, old_rec, gcm);
-    cr_assert_eq(cmk("get s --length 4096 --force --output x"), 0, "documented: a unit replay is not seen");
+    cr_assert_eq(cmk("get s --length 4096 --force --output x"), 0,
+                 "documented: a unit replay is not seen");
     assert_file_is("x", "old");
     /* After a re-key the old unit no longer decrypts: GCM says so, XTS reads garbage. */
     cr_assert_eq(cmk("put s new"), 0);
@@ -479,7 +480,8 @@ static void unit_replay_goes_unnoticed(const char *mode, int gcm)
         cr_assert_eq(cmk("get s --length 4096 --force --output x"), 4);
         assert_stderr_has("ENG_ERR_AUTH");
     } else {
-        cr_assert_eq(cmk("get s --length 4096 --force --output x"), 0, "documented: XTS has no integrity");
+        cr_assert_eq(cmk("get s --length 4096 --force --output x"), 0,
+                     "documented: XTS has no integrity");
         size_t xl;
         uint8_t *x = read_rel("x", &xl);
         uint8_t want[UNIT];
@@ -551,8 +553,9 @@ Test(fresh, anchor_errors_name_the_file_and_the_reason)
     sh("chmod 0644 anchors/*");
     cr_assert_eq(cmk("--anchor-dir anchors get s --length 1 --force --output x"), 1);
     assert_stderr_has("anchors/");
-    assert_stderr_has(": readable or writable by group or others (want mode 0600): freshness "
-                      "anchor unusable");
+    assert_stderr_has(
+        ": readable or writable by group or others (want mode 0600): freshness "
+        "anchor unusable");
     sh("chmod 0600 anchors/*");
     if (geteuid() == 0) {
         sh("chown 65534 anchors/*");
@@ -563,8 +566,9 @@ Test(fresh, anchor_errors_name_the_file_and_the_reason)
     cr_assert_eq(cmk("--anchor-dir anchors get s --length 1 --force --output x"), 0);
     sh("chmod 0777 anchors");
     cr_assert_eq(cmk("--anchor-dir anchors get s --length 1 --force --output x"), 1);
-    assert_stderr_has(": anchors: folder owned by another user or writable by group or others: "
-                      "freshness anchor unusable");
+    assert_stderr_has(
+        ": anchors: folder owned by another user or writable by group or others: "
+        "freshness anchor unusable");
     sh("chmod 0700 anchors");
     sh("for f in anchors/*; do printf garbage > \"$f\"; done");
     cr_assert_eq(cmk("--anchor-dir anchors get s --length 1 --force --output x"), 1);
@@ -667,7 +671,8 @@ Test(fresh, readers_share_the_store_writers_are_refused)
     struct eng_store *reader = hold_reader(&p);
     struct eng_kek_provider *p2;
     struct eng_store *reader2 = hold_reader(&p2);
-    cr_assert_eq(cmk("get s --length 4096 --force --output x"), 0, "a third reader at the same time");
+    cr_assert_eq(cmk("get s --length 4096 --force --output x"), 0,
+                 "a third reader at the same time");
     assert_file_is("x", "in");
     cr_assert_eq(cmk("status s"), 0);
     cr_assert_eq(cmk("put s in2"), 1, "a writer while readers hold the store");

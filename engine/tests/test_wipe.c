@@ -180,7 +180,6 @@ __attribute__((constructor)) static void install_hooks(void)
     cJSON_InitHooks(&jh);
 }
 
-
 void __wrap_free(void *p)
 {
     if (p != NULL) {
@@ -287,7 +286,10 @@ static void run_ciphers(void)
                                                   m == ENG_MODE_XTS ? 64 : 32);
             cr_assert_not_null(c, "%s/%s: %s", eng_mode_name((enum eng_mode)m),
                                eng_backend_name((enum eng_backend)b), eng_error_name(eng_errno()));
-            struct eng_unit u = {.in = in, .out = out, .len = sizeof(in), .iv = iv,
+            struct eng_unit u = {.in = in,
+                                 .out = out,
+                                 .len = sizeof(in),
+                                 .iv = iv,
                                  .iv_len = m == ENG_MODE_GCM ? 12 : 16};
             uint8_t tag[16];
             if (m == ENG_MODE_GCM) {
@@ -359,9 +361,10 @@ static void report_and_check(const char *what, size_t allocs0)
     size_t frees = atomic_load(&sec_frees), nz = atomic_load(&sec_nonzero);
     fprintf(stderr, "wipe: %zu secure allocations, %zu freed, %zu non-zero (%s)\n", allocs, frees,
             nz, what);
-    fprintf(stderr, "wipe: heap blocks holding a known key when released: OpenSSL %zu of %zu, "
-                    "engine %zu of %zu, cJSON %zu of %zu; libcurl %zu of %zu (not wiped by the "
-                    "engine)\n",
+    fprintf(stderr,
+            "wipe: heap blocks holding a known key when released: OpenSSL %zu of %zu, "
+            "engine %zu of %zu, cJSON %zu of %zu; libcurl %zu of %zu (not wiped by the "
+            "engine)\n",
             atomic_load(&ossl_hits), atomic_load(&ossl_frees), atomic_load(&eng_hits),
             atomic_load(&eng_frees), atomic_load(&cjson_hits), atomic_load(&cjson_frees),
             atomic_load(&curl_hits), atomic_load(&curl_frees));
@@ -404,8 +407,10 @@ Test(wipe, vault_provider)
     size_t allocs0 = (size_t)st.total_allocs;
     new_keys();
     start_watching();
-    struct eng_vault_config cfg = {.vault_url = vs.url, .key_name = "kek",
-                                   .token = vmt_token(&vs, "dbservice"), .ca_file = vs.ca};
+    struct eng_vault_config cfg = {.vault_url = vs.url,
+                                   .key_name = "kek",
+                                   .token = vmt_token(&vs, "dbservice"),
+                                   .ca_file = vs.ca};
     struct eng_kek_provider *p = eng_vault_open(&cfg);
     cr_assert_not_null(p);
     for (int i = 0; i < 3; i++) {

@@ -31,14 +31,14 @@
 #define CMKFS_NONCE_BYTES 32U        /* per-file nonce, as fscrypt v2 */
 #define CMKFS_MODE_PLAIN  0xffU      /* header mode byte of a passthrough file */
 #define CMKFS_HKDF_LABEL  "cmk-fs file key v1 "
-#define CMKFS_BATCH       64U        /* units per engine batch */
+#define CMKFS_BATCH       64U /* units per engine batch */
 /* GCM: per unit a record of nonce (12) | tag (16) | key generation (4, BE) before the ciphertext */
 #define CMKFS_GCM_REC     32U
 #define CMKFS_GCM_AAD     (CMKFS_NONCE_BYTES + 8U) /* header nonce || be64(unit number) */
-#define CMKFS_HDR_GCM_OFF 64U        /* header: key generation (4) | reserved encryptions (8) */
-#define CMKFS_GCM_LIMIT   (1ULL << 28) /* encryptions per file key (as the store's DEK limit) */
-#define CMKFS_GCM_RESERVE (1ULL << 16) /* encryptions reserved in the header at a time */
-#define CMKFS_OLD_GENS    4U           /* ciphers of older key generations kept per open file */
+#define CMKFS_HDR_GCM_OFF 64U            /* header: key generation (4) | reserved encryptions (8) */
+#define CMKFS_GCM_LIMIT   (1ULL << 28)   /* encryptions per file key (as the store's DEK limit) */
+#define CMKFS_GCM_RESERVE (1ULL << 16)   /* encryptions reserved in the header at a time */
+#define CMKFS_OLD_GENS    4U             /* ciphers of older key generations kept per open file */
 #define CMKFS_HIDDEN      ".fuse_hidden" /* libfuse's names for unlinked open files (reserved) */
 #define CMKFS_ORPHANS     "orphans"      /* BACKING/orphans: where those live */
 

@@ -441,8 +441,8 @@ static int gcm_reserve(struct cmkfs_node *n, int fd, uint64_t k)
  * a unit that fails authentication is zeroed and *bad (else len) is set to
  * the file bytes before the first such unit.
  */
-static int gcm_range(struct cmkfs_node *n, int fd, enum eng_dir dir, uint64_t first,
-                     uint8_t *plain, uint8_t *phys, size_t len, size_t *bad)
+static int gcm_range(struct cmkfs_node *n, int fd, enum eng_dir dir, uint64_t first, uint8_t *plain,
+                     uint8_t *phys, size_t len, size_t *bad)
 {
     if (n->cipher == NULL) {
         return -EIO;
@@ -482,15 +482,16 @@ static int gcm_range(struct cmkfs_node *n, int fd, enum eng_dir dir, uint64_t fi
             memcpy(aads[nu], n->fnonce, CMKFS_NONCE_BYTES);
             put_be32(aads[nu] + CMKFS_NONCE_BYTES, (uint32_t)(u >> 32));
             put_be32(aads[nu] + CMKFS_NONCE_BYTES + 4, (uint32_t)u);
-            units[nu] = (struct eng_unit){.in = dir == ENG_ENCRYPT ? plain + pos : rec + CMKFS_GCM_REC,
-                                          .out = dir == ENG_ENCRYPT ? rec + CMKFS_GCM_REC : plain + pos,
-                                          .len = ul,
-                                          .iv = rec,
-                                          .iv_len = ENG_GCM_NONCE_BYTES,
-                                          .aad = aads[nu],
-                                          .aad_len = CMKFS_GCM_AAD,
-                                          .tag = rec + ENG_GCM_NONCE_BYTES,
-                                          .tag_len = ENG_GCM_TAG_BYTES};
+            units[nu] =
+                (struct eng_unit){.in = dir == ENG_ENCRYPT ? plain + pos : rec + CMKFS_GCM_REC,
+                                  .out = dir == ENG_ENCRYPT ? rec + CMKFS_GCM_REC : plain + pos,
+                                  .len = ul,
+                                  .iv = rec,
+                                  .iv_len = ENG_GCM_NONCE_BYTES,
+                                  .aad = aads[nu],
+                                  .aad_len = CMKFS_GCM_AAD,
+                                  .tag = rec + ENG_GCM_NONCE_BYTES,
+                                  .tag_len = ENG_GCM_TAG_BYTES};
             at[nu++] = pos;
         }
         if (nu == 0) {

@@ -187,7 +187,8 @@ Test(fs_keyloss, vault_key_deleted)
         }
     }
     cr_assert_eq(logged, 0, "no revocation line in the log");
-    cr_assert_eq(fsx_run(&x, "grep -q 'mounted .* (" FSX_MODE ", revalidate 1 s)' %s/fs.log", x.root), 0);
+    cr_assert_eq(
+        fsx_run(&x, "grep -q 'mounted .* (" FSX_MODE ", revalidate 1 s)' %s/fs.log", x.root), 0);
     /* no remount while the key is gone: exit 3 */
     fsx_unmount(&x);
     int rc = fsx_run(&x, "%s mount %s %s %s", CMKFS_BIN, x.back, x.mnt, x.keyopts);
@@ -202,7 +203,8 @@ Test(fs_keyloss, vault_key_disabled)
     start_vault();
     mount_fast();
     int fd = write_file();
-    tl_vault_officer(&vs, "PATCH", "/keys/db-kek/" API, "{\"attributes\":{\"enabled\":false}}", 200);
+    tl_vault_officer(&vs, "PATCH", "/keys/db-kek/" API, "{\"attributes\":{\"enabled\":false}}",
+                     200);
     double t = wait_for_eio(fd, 10.0);
     fprintf(stderr, "fs_keyloss: vault key disabled: EIO after %.2f s\n", t);
     close(fd);

@@ -19,9 +19,9 @@
 #ifndef REP_AB_H
 #define REP_AB_H
 
-#include "base_err.h"
 #include <stddef.h>
 
+#include "base_err.h"
 #include "rep_bench.h"
 #include "rep_gate.h"
 

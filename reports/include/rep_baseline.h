@@ -16,15 +16,15 @@
 #include "base_err.h"
 #include "rep_bench.h"
 
-#define REP_BASELINE_SCHEMA "cmk-harness/baseline"
+#define REP_BASELINE_SCHEMA         "cmk-harness/baseline"
 #define REP_BASELINE_SCHEMA_VERSION 1
-#define REP_BASELINE_MAX_RUNS 100
+#define REP_BASELINE_MAX_RUNS       100
 
 struct rep_baseline {
     struct rep_bench *runs; /* nruns runs; each owns its JSON */
     size_t nruns;
-    int multi;              /* 1: a cmk-harness/baseline file; 0: one bench.json (old format) */
-    char created[64];       /* "" when unknown */
+    int multi;        /* 1: a cmk-harness/baseline file; 0: one bench.json (old format) */
+    char created[64]; /* "" when unknown */
     char path[1024];
 };
 

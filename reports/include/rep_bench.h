@@ -16,14 +16,14 @@
 
 #include "base_err.h"
 
-#define REP_BENCH_SCHEMA "cmk-harness/bench"
+#define REP_BENCH_SCHEMA         "cmk-harness/bench"
 #define REP_BENCH_SCHEMA_VERSION 1
 
 /* Outcomes of the loaders. */
 enum rep_status {
     REP_OK = 0,
-    REP_MISSING = -1,   /* the file does not exist */
-    REP_BAD_FILE = -2,  /* unreadable, malformed JSON, or not the expected schema */
+    REP_MISSING = -1,  /* the file does not exist */
+    REP_BAD_FILE = -2, /* unreadable, malformed JSON, or not the expected schema */
 };
 
 /* One result entry of bench.json. Strings are "" when the field is absent. */
@@ -43,10 +43,10 @@ struct rep_cell {
     const char *skipped; /* non-NULL: the cell was not measured, and why */
     double *samples;     /* owned; NULL when there are none */
     size_t nsamples;
-    double median;       /* from the file, or computed from samples; NAN if neither */
+    double median;          /* from the file, or computed from samples; NAN if neither */
     double ci_low, ci_high; /* NAN when absent */
     double ci_level;
-    char key[256];       /* kind|mode|backend|arch|direction|unit_bytes|batch|threads|keys */
+    char key[256]; /* kind|mode|backend|arch|direction|unit_bytes|batch|threads|keys */
 };
 
 struct rep_bench {
@@ -129,10 +129,10 @@ double rep_json_num(const cJSON *obj, const char *name);
 struct rep_pair {
     const struct rep_cell *num;
     const struct rep_cell *den;
-    char type[24];   /* "engine/raw", "cmk/smk" or "engine/ceiling" (the widest AES ceiling) */
-    char name[256];  /* human-readable, unique per key */
-    char key[520];   /* num key + " / " + den key */
-    double *ratios;  /* owned, n entries */
+    char type[24];  /* "engine/raw", "cmk/smk" or "engine/ceiling" (the widest AES ceiling) */
+    char name[256]; /* human-readable, unique per key */
+    char key[520];  /* num key + " / " + den key */
+    double *ratios; /* owned, n entries */
     size_t n;
 };
 

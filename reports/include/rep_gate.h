@@ -32,7 +32,7 @@
 #include "rep_baseline.h"
 #include "rep_bench.h"
 
-#define REP_GATE_SCHEMA "cmk-harness/gate"
+#define REP_GATE_SCHEMA         "cmk-harness/gate"
 #define REP_GATE_SCHEMA_VERSION 1
 
 enum rep_absolute {
@@ -55,14 +55,14 @@ enum rep_correction {
 #define REP_GATE_STATE_COEF 0.3
 
 struct rep_gate_opts {
-    double alpha;        /* family-wise significance level of the gate (default 0.01) */
-    double min_effect;   /* smallest relative change that counts (default 0.05) */
+    double alpha;      /* family-wise significance level of the gate (default 0.01) */
+    double min_effect; /* smallest relative change that counts (default 0.05) */
     enum rep_absolute absolute;
     enum rep_correction correction;
-    size_t boot_reps;    /* bootstrap resamples (default 2000) */
-    double state_coef;   /* run-level model: assumed sensitivity of a ratio to the machine's state
-                            (default REP_GATE_STATE_COEF; 0: ignore the state) */
-    uint64_t seed;       /* bootstrap seed, mixed with each metric's key */
+    size_t boot_reps;  /* bootstrap resamples (default 2000) */
+    double state_coef; /* run-level model: assumed sensitivity of a ratio to the machine's state
+                          (default REP_GATE_STATE_COEF; 0: ignore the state) */
+    uint64_t seed;     /* bootstrap seed, mixed with each metric's key */
 };
 
 enum rep_model {
@@ -82,30 +82,32 @@ enum rep_verdict {
 struct rep_gate_metric {
     char name[256];
     char key[520];
-    char type[24];     /* "engine/raw", "cmk/smk", "absolute" */
-    char unit[16];     /* "ratio", "GB/s", "ms", ... */
+    char type[24]; /* "engine/raw", "cmk/smk", "absolute" */
+    char unit[16]; /* "ratio", "GB/s", "ms", ... */
     int higher_better;
     size_t n_base, n_new;
     double base_median, new_median;
-    double change;     /* new_median / base_median - 1 */
+    double change;       /* new_median / base_median - 1 */
     double ci_lo, ci_hi; /* interval of the change (level 1 - alpha; NAN if none): bootstrap of
                             new/base medians (within), or t interval of the shift (runs) */
     /* run-level model only (NAN otherwise); logs are natural logs of the run medians */
-    size_t runs;       /* baseline runs that have the metric */
-    double sd_runs;    /* standard deviation of the baseline runs' log medians */
-    double se_base;    /* root mean square within-run standard error of the baseline runs' log medians */
-    double se_new;     /* within-run standard error of the new run's log median */
-    double state_shift; /* speed change of the reference (denominator) cell against the baseline runs */
-    double sd_state;   /* the machine-state part of the prediction's standard deviation */
-    double sd_pred;    /* standard deviation of the prediction (log scale) */
-    double df;         /* degrees of freedom of the t distribution */
-    double p_worse;    /* one-sided p-value for "new is worse" */
+    size_t runs;    /* baseline runs that have the metric */
+    double sd_runs; /* standard deviation of the baseline runs' log medians */
+    double
+        se_base; /* root mean square within-run standard error of the baseline runs' log medians */
+    double se_new;      /* within-run standard error of the new run's log median */
+    double state_shift; /* speed change of the reference (denominator) cell against the baseline
+                           runs */
+    double sd_state;    /* the machine-state part of the prediction's standard deviation */
+    double sd_pred;     /* standard deviation of the prediction (log scale) */
+    double df;          /* degrees of freedom of the t distribution */
+    double p_worse;     /* one-sided p-value for "new is worse" */
     double p_better;
-    double p_worse_adj;  /* p_worse after the multiplicity correction */
+    double p_worse_adj; /* p_worse after the multiplicity correction */
     double p_better_adj;
     int exact;
     enum rep_verdict verdict;
-    double *rounds;    /* A/B model: per-round paired ratios new/reference (owned; NULL otherwise) */
+    double *rounds; /* A/B model: per-round paired ratios new/reference (owned; NULL otherwise) */
     size_t nrounds;
 };
 
@@ -115,7 +117,7 @@ struct rep_gate_result {
     size_t baseline_runs;
     int absolute_used;
     char mode_reason[512];
-    char notes[1024];  /* warnings about the inputs, "; "-separated */
+    char notes[1024]; /* warnings about the inputs, "; "-separated */
     char baseline_path[1024], new_path[1024];
     char baseline_commit[64], new_commit[64];
     struct rep_gate_metric *m;
@@ -131,7 +133,8 @@ void rep_gate_opts_default(struct rep_gate_opts *o);
  * kernel of both files are present and equal; otherwise 0 with the first
  * difference described in |why|.
  */
-int rep_gate_same_machine(const struct rep_bench *a, const struct rep_bench *b, char *why, size_t why_len);
+int rep_gate_same_machine(const struct rep_bench *a, const struct rep_bench *b, char *why,
+                          size_t why_len);
 
 /*
  * rep_gate_compare compares |cur| with |base| into |r| (zeroed first; free
@@ -144,7 +147,7 @@ int rep_gate_compare(const struct rep_baseline *base, const struct rep_bench *cu
                      const struct rep_gate_opts *o, struct rep_gate_result *r, struct base_err *e);
 
 /* The note a single-run baseline adds to the result (and cmk-gate prints as a warning). */
-#define REP_GATE_SINGLE_RUN_WARNING                                                              \
+#define REP_GATE_SINGLE_RUN_WARNING                                                             \
     "the baseline is a single run: between-run noise is not modelled (within-run Mann-Whitney " \
     "test only); record a multi-run baseline with make baseline"
 

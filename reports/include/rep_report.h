@@ -17,18 +17,18 @@
 #define REP_COMPLIANCE_SCHEMA_VERSION 1
 
 /* Section headings, in order (tests look for each of them). */
-#define REP_H_SUMMARY "Summary"
-#define REP_H_ENV "Environment"
+#define REP_H_SUMMARY    "Summary"
+#define REP_H_ENV        "Environment"
 #define REP_H_THROUGHPUT "Throughput against data unit size"
-#define REP_H_RATIOS "Engine against raw library"
-#define REP_H_CMK "CMK against SMK"
-#define REP_H_THREADS "Thread scaling"
-#define REP_H_VAULT "Vault latency"
-#define REP_H_ROTATION "Rotation cost"
-#define REP_H_DB "Database on the filesystem targets"
-#define REP_H_CONTROLS "Compliance controls"
-#define REP_H_KATS "Known-answer tests"
-#define REP_H_GATE "Regression gate"
+#define REP_H_RATIOS     "Engine against raw library"
+#define REP_H_CMK        "CMK against SMK"
+#define REP_H_THREADS    "Thread scaling"
+#define REP_H_VAULT      "Vault latency"
+#define REP_H_ROTATION   "Rotation cost"
+#define REP_H_DB         "Database on the filesystem targets"
+#define REP_H_CONTROLS   "Compliance controls"
+#define REP_H_KATS       "Known-answer tests"
+#define REP_H_GATE       "Regression gate"
 #define REP_NOT_MEASURED "not measured yet"
 
 struct rep_report_opts {

@@ -84,7 +84,8 @@ double rep_median_se(const double *x, size_t n);
  */
 double rep_t_sf(double t, double df);
 
-/* rep_t_quantile returns the t with P(T <= t) = p (0 < p < 1) for |df| degrees of freedom; NAN otherwise. */
+/* rep_t_quantile returns the t with P(T <= t) = p (0 < p < 1) for |df| degrees of freedom; NAN
+ * otherwise. */
 double rep_t_quantile(double p, double df);
 
 #endif

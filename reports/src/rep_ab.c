@@ -62,8 +62,8 @@ int rep_retire_load(const char *path, int missing_ok, struct rep_retire *l, stru
         if (errno == ENOENT && missing_ok) {
             return 0;
         }
-        base_err_set_sys(e, errno == ENOENT ? BASE_ERR_NOT_FOUND : BASE_ERR_IO, errno, BASE_HERE, "%s: %s",
-                         path, strerror(errno));
+        base_err_set_sys(e, errno == ENOENT ? BASE_ERR_NOT_FOUND : BASE_ERR_IO, errno, BASE_HERE,
+                         "%s: %s", path, strerror(errno));
         return -1;
     }
     char line[1200];
@@ -72,7 +72,7 @@ int rep_retire_load(const char *path, int missing_ok, struct rep_retire *l, stru
         size_t len = strlen(line);
         if (len == sizeof(line) - 1 && line[len - 1] != '\n') {
             BASE_FAIL(e, BASE_ERR_FORMAT, "%s:%zu: line longer than %zu characters", path, no,
-                     sizeof(line) - 2);
+                      sizeof(line) - 2);
             rc = -1;
             break;
         }
@@ -96,9 +96,9 @@ int rep_retire_load(const char *path, int missing_ok, struct rep_retire *l, stru
             rc = retire_add(l, REP_RETIRE_ADD, "", fld[1]);
         } else {
             BASE_FAIL(e, BASE_ERR_FORMAT,
-                     "%s:%zu: expected 'rename<TAB>OLD_KEY<TAB>NEW_KEY', 'retire<TAB>OLD_KEY' or "
-                     "'add<TAB>NEW_KEY' (keys non-empty, under %zu characters), got '%s'",
-                     path, no, sizeof(l->e[0].old_key), fld[0]);
+                      "%s:%zu: expected 'rename<TAB>OLD_KEY<TAB>NEW_KEY', 'retire<TAB>OLD_KEY' or "
+                      "'add<TAB>NEW_KEY' (keys non-empty, under %zu characters), got '%s'",
+                      path, no, sizeof(l->e[0].old_key), fld[0]);
             rc = -1;
             break;
         }
@@ -377,7 +377,8 @@ int rep_ab_compare(const struct rep_bench *ref, const struct rep_bench *cur, siz
     memset(r, 0, sizeof(*r));
     r->opts = *o;
     if (n < 2 || n > REP_AB_MAX_ROUNDS) {
-        BASE_FAIL(e, BASE_ERR_ARG, "the A/B gate needs 2 to %d rounds, got %zu", REP_AB_MAX_ROUNDS, n);
+        BASE_FAIL(e, BASE_ERR_ARG, "the A/B gate needs 2 to %d rounds, got %zu", REP_AB_MAX_ROUNDS,
+                  n);
         return -1;
     }
     r->model = REP_MODEL_AB;
@@ -532,16 +533,16 @@ int rep_ab_load_rounds(const char *dir, struct rep_bench **ref, struct rep_bench
         *n = i + 1;
         if (st != REP_OK) {
             BASE_FAIL(e, le.code, "%s%s", le.msg,
-                     st == REP_MISSING
-                         ? " (an A/B folder holds ref-01/, new-01/, ref-02/, new-02/, ... "
-                           "with a bench.json each, at least 2 rounds: reports/gate-ab.sh)"
-                         : "");
+                      st == REP_MISSING
+                          ? " (an A/B folder holds ref-01/, new-01/, ref-02/, new-02/, ... "
+                            "with a bench.json each, at least 2 rounds: reports/gate-ab.sh)"
+                          : "");
             return -1;
         }
         st = rep_bench_load(pn, &(*cur)[i], &le);
         if (st != REP_OK) {
             BASE_FAIL(e, le.code, "%s%s", le.msg,
-                     st == REP_MISSING ? " (round without its new run)" : "");
+                      st == REP_MISSING ? " (round without its new run)" : "");
             return -1;
         }
     }

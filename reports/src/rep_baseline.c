@@ -2,6 +2,8 @@
  * rep_baseline.c - the multi-run baseline file: reading (with the old
  * single-run bench.json still accepted) and writing.
  */
+#include "rep_baseline.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -10,7 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "rep_baseline.h"
 #include "rep_gate.h"
 
 void rep_baseline_free(struct rep_baseline *b)

@@ -3,7 +3,6 @@
  * the ratio pairs shared by the report and the gate.
  */
 #include "rep_bench.h"
-#include "rep_pair.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +15,7 @@
 
 #include "base_buf.h"
 #include "base_file.h"
+#include "rep_pair.h"
 #include "rep_stats.h"
 
 #define REP_MAX_JSON_BYTES (256u << 20)

@@ -281,8 +281,8 @@ static int run_gnuplot(const char *script, const char *errfile, struct base_err 
     int rc = posix_spawnp(&pid, "gnuplot", &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0) {
-        base_err_set_sys(e, BASE_ERR_IO, rc, BASE_HERE, "cannot run gnuplot: %s (install gnuplot-nox)",
-                         strerror(rc));
+        base_err_set_sys(e, BASE_ERR_IO, rc, BASE_HERE,
+                         "cannot run gnuplot: %s (install gnuplot-nox)", strerror(rc));
         return -1;
     }
     int status;
@@ -308,7 +308,7 @@ static int run_gnuplot(const char *script, const char *errfile, struct base_err 
         }
     }
     BASE_FAIL(e, BASE_ERR_IO, "gnuplot failed (status %d): %s",
-             WIFEXITED(status) ? WEXITSTATUS(status) : -1, first);
+              WIFEXITED(status) ? WEXITSTATUS(status) : -1, first);
     return -1;
 }
 

@@ -5,11 +5,12 @@
  * correction and the verdicts. The metrics themselves: rep_gate_metrics.c;
  * the writers: rep_gate_write.c; the cmk-gate program: rep_gate_cli.c.
  */
+#include "rep_gate.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "rep_gate.h"
 #include "rep_gate_int.h"
 #include "rep_stats.h"
 
@@ -36,7 +37,8 @@ static void append_note(struct rep_gate_result *r, const char *text)
     }
 }
 
-int rep_gate_same_machine(const struct rep_bench *a, const struct rep_bench *b, char *why, size_t why_len)
+int rep_gate_same_machine(const struct rep_bench *a, const struct rep_bench *b, char *why,
+                          size_t why_len)
 {
     static const char *const fields[] = {"cpu_model", "cpu_flags", "kernel"};
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
@@ -81,8 +83,8 @@ static int judge(struct rep_gate_metric *m, const double *base, size_t nb, const
     m->p_better = m->higher_better ? t.p_greater : t.p_less;
     m->verdict = REP_V_PASS; /* compared; rg_decide() sets the final verdict */
     double lo, hi;
-    if (rep_bootstrap_ratio(cur, nn, base, nb, o->boot_reps, 1 - o->alpha, o->seed ^ rep_hash64(m->key),
-                            &lo, &hi) == 0) {
+    if (rep_bootstrap_ratio(cur, nn, base, nb, o->boot_reps, 1 - o->alpha,
+                            o->seed ^ rep_hash64(m->key), &lo, &hi) == 0) {
         m->ci_lo = lo - 1;
         m->ci_hi = hi - 1;
     }
@@ -110,7 +112,8 @@ double rg_var(const double *x, size_t n)
 void rg_t_judge(struct rep_gate_metric *m, double d, double sd, double df, double alpha)
 {
     m->change = exp(d) - 1;
-    double p_lower, p_higher; /* P(a draw this low or lower), P(this high or higher) under no change */
+    double p_lower,
+        p_higher; /* P(a draw this low or lower), P(this high or higher) under no change */
     if (sd > 0) {
         p_lower = rep_t_sf(-d / sd, df);
         p_higher = rep_t_sf(d / sd, df);
@@ -184,8 +187,8 @@ void rep_gate_runs_p(struct rep_gate_metric *m, const struct rep_run_obs *base, 
  * and in the new run. Fewer than 2 baseline runs with values, or none new:
  * not compared.
  */
-static int judge_runs(struct rep_gate_metric *m, const struct rg_series *base, size_t nruns, const struct rg_series *cur,
-                      const struct rep_gate_opts *o)
+static int judge_runs(struct rep_gate_metric *m, const struct rg_series *base, size_t nruns,
+                      const struct rg_series *cur, const struct rep_gate_opts *o)
 {
     struct rep_run_obs ob[REP_BASELINE_MAX_RUNS], on;
     size_t R = 0, nb = 0;
@@ -377,7 +380,8 @@ static int compare_ratios_runs(const struct rep_baseline *base, const struct rep
             for (size_t k = i; k < R; k++) {
                 const struct rep_pair *pk = rg_find_pair(pb[k], nb[k], p->key);
                 if (pk != NULL) {
-                    ser[k] = (struct rg_series){pk->ratios, pk->n, pk->den->samples, pk->den->nsamples};
+                    ser[k] =
+                        (struct rg_series){pk->ratios, pk->n, pk->den->samples, pk->den->nsamples};
                 }
             }
             const struct rep_pair *c = rg_find_pair(pn, nn, p->key);
@@ -439,16 +443,21 @@ void rep_gate_result_free(struct rep_gate_result *r)
     }
 }
 
-static void env_notes(const struct rep_bench *base, const struct rep_bench *cur, struct rep_gate_result *r)
+static void env_notes(const struct rep_bench *base, const struct rep_bench *cur,
+                      struct rep_gate_result *r)
 {
-    const char *sb = rep_env_str(base, "ENG_TEST_SLOWDOWN"), *sn = rep_env_str(cur, "ENG_TEST_SLOWDOWN");
+    const char *sb = rep_env_str(base, "ENG_TEST_SLOWDOWN"),
+               *sn = rep_env_str(cur, "ENG_TEST_SLOWDOWN");
     char what[400];
     if (sb[0] != '\0') {
-        snprintf(what, sizeof(what), "the baseline was measured with ENG_TEST_SLOWDOWN=%s: it is not a valid baseline", sb);
+        snprintf(what, sizeof(what),
+                 "the baseline was measured with ENG_TEST_SLOWDOWN=%s: it is not a valid baseline",
+                 sb);
         append_note(r, what);
     }
     if (sn[0] != '\0') {
-        snprintf(what, sizeof(what), "the new run was measured with ENG_TEST_SLOWDOWN=%s (a test-only slowdown)", sn);
+        snprintf(what, sizeof(what),
+                 "the new run was measured with ENG_TEST_SLOWDOWN=%s (a test-only slowdown)", sn);
         append_note(r, what);
     }
     static const char *const same[] = {"profile", "ENG_ARCH", "ENG_BACKEND"};
@@ -483,8 +492,10 @@ static int state_note(struct rep_gate_result *r)
     if (!isnan(med) && fabs(med) > 0.10) {
         char what[400];
         snprintf(what, sizeof(what),
-                 "the reference (raw library) cells ran %+.0f%% against the baseline runs (median over groups): "
-                 "the machine was in another state than when the baseline was recorded, and ratios were judged "
+                 "the reference (raw library) cells ran %+.0f%% against the baseline runs (median "
+                 "over groups): "
+                 "the machine was in another state than when the baseline was recorded, and ratios "
+                 "were judged "
                  "with intervals widened for it (column machine shift)",
                  med * 100);
         append_note(r, what);
@@ -547,14 +558,16 @@ int rep_gate_compare(const struct rep_baseline *baseline, const struct rep_bench
             break;
         case REP_ABS_OFF:
             r->absolute_used = 0;
-            snprintf(r->mode_reason, sizeof(r->mode_reason), "ratios only: forced by --absolute off (%s %s)",
+            snprintf(r->mode_reason, sizeof(r->mode_reason),
+                     "ratios only: forced by --absolute off (%s %s)",
                      same ? "same machine:" : "not the same machine:", why);
             break;
         case REP_ABS_AUTO:
         default:
             r->absolute_used = same;
             snprintf(r->mode_reason, sizeof(r->mode_reason), "%s: %s",
-                     same ? "ratios + absolute figures, same machine" : "ratios only, not the same machine",
+                     same ? "ratios + absolute figures, same machine"
+                          : "ratios only, not the same machine",
                      why);
             break;
     }

@@ -13,46 +13,54 @@
 
 static void gate_usage(FILE *f)
 {
-    fprintf(f,
-            "usage: cmk-gate --baseline FILE --new FILE [--alpha A] [--min-effect E] [--out DIR]\n"
-            "                [--absolute auto|on|off] [--correction holm|none]\n"
-            "       cmk-gate --ab DIR [--retired FILE] [options above]\n"
-            "       cmk-gate --make-baseline FILE RUN.json RUN.json...\n"
-            "       cmk-gate --cpu-class RUN.json\n"
-            "Compares a new bench.json with a baseline metric by metric and fails on a\n"
-            "statistically significant regression larger than the minimum effect.\n\n"
-            "  --baseline FILE   the reference (make gate-baseline: reports/baseline/bench-quick-CLASS.json):\n"
-            "                    a multi-run"
-            " baseline (cmk-harness/baseline, made by --make-baseline) or one bench.json\n"
-            "  --new FILE        the bench.json to judge (make gate-baseline: reports/out/bench.json)\n"
-            "  --alpha A         significance level of the one-sided test, 0 < A <= 0.5 (default 0.01)\n"
-            "  --min-effect E    smallest relative change that counts, 0 <= E < 1 (default 0.05)\n"
-            "  --out DIR         where gate.md, gate.json, gate-junit.xml go (default reports/out)\n"
-            "  --absolute MODE   gate absolute figures: auto (only when both files come from the\n"
-            "                    same machine, the default), on, off (A/B: on unless off)\n"
-            "  --correction C    holm (default: Holm-Bonferroni over the compared metrics, so the\n"
-            "                    whole gate false-alarms with probability <= alpha) or none\n"
-            "  --state-coef K    run-level model: assumed sensitivity of a ratio to the machine's state,\n"
-            "                    measured by the speed of its reference cell (default %g; 0: ignore)\n"
-            "  --ab DIR          same-job A/B (make gate): DIR holds ref-01/, new-01/, ref-02/, ... (a\n"
-            "                    bench.json each, reports/gate-ab.sh); each metric, absolute figures\n"
-            "                    included, is judged on its per-round paired differences (paired t)\n"
-            "  --retired FILE    the rename/retire list (default %s when it exists);\n"
-            "                    with fewer than %.0f%% of the metrics matched the gate exits 2 and\n"
-            "                    names the missing ones\n"
-            "  --cpu-class FILE  print the CPU class of a bench.json (best path and ceiling width), which\n"
-            "                    names the per-class baseline reports/baseline/bench-quick-CLASS.json\n"
-            "  --make-baseline FILE  combine the bench.json runs given after it into one multi-run\n"
-            "                    baseline FILE (2 to %d runs, one machine and profile, no test slowdown)\n"
-            "  --help            this text\n\n"
-            "Metrics: ratios measured in one run (engine / raw library, CMK / SMK) from per-round\n"
-            "paired samples; absolute figures only on the same machine.\n"
-            "Test: with a multi-run baseline, the new run's median of each metric against the baseline\n"
-            "runs' medians (t prediction interval with R - 1 degrees of freedom: run-to-run noise);\n"
-            "with a single-run baseline, Mann-Whitney U on the samples (within-run noise only).\n"
-            "Exit: 0 no significant regression (or baseline written), 1 a significant regression,\n"
-            "2 usage or input error, or fewer than 90%% of the metrics with a counterpart.\n",
-            REP_GATE_STATE_COEF, REP_RETIRED_DEFAULT, REP_AB_MIN_COVERAGE * 100, REP_BASELINE_MAX_RUNS);
+    fprintf(
+        f,
+        "usage: cmk-gate --baseline FILE --new FILE [--alpha A] [--min-effect E] [--out DIR]\n"
+        "                [--absolute auto|on|off] [--correction holm|none]\n"
+        "       cmk-gate --ab DIR [--retired FILE] [options above]\n"
+        "       cmk-gate --make-baseline FILE RUN.json RUN.json...\n"
+        "       cmk-gate --cpu-class RUN.json\n"
+        "Compares a new bench.json with a baseline metric by metric and fails on a\n"
+        "statistically significant regression larger than the minimum effect.\n\n"
+        "  --baseline FILE   the reference (make gate-baseline: "
+        "reports/baseline/bench-quick-CLASS.json):\n"
+        "                    a multi-run"
+        " baseline (cmk-harness/baseline, made by --make-baseline) or one bench.json\n"
+        "  --new FILE        the bench.json to judge (make gate-baseline: reports/out/bench.json)\n"
+        "  --alpha A         significance level of the one-sided test, 0 < A <= 0.5 (default "
+        "0.01)\n"
+        "  --min-effect E    smallest relative change that counts, 0 <= E < 1 (default 0.05)\n"
+        "  --out DIR         where gate.md, gate.json, gate-junit.xml go (default reports/out)\n"
+        "  --absolute MODE   gate absolute figures: auto (only when both files come from the\n"
+        "                    same machine, the default), on, off (A/B: on unless off)\n"
+        "  --correction C    holm (default: Holm-Bonferroni over the compared metrics, so the\n"
+        "                    whole gate false-alarms with probability <= alpha) or none\n"
+        "  --state-coef K    run-level model: assumed sensitivity of a ratio to the machine's "
+        "state,\n"
+        "                    measured by the speed of its reference cell (default %g; 0: ignore)\n"
+        "  --ab DIR          same-job A/B (make gate): DIR holds ref-01/, new-01/, ref-02/, ... "
+        "(a\n"
+        "                    bench.json each, reports/gate-ab.sh); each metric, absolute figures\n"
+        "                    included, is judged on its per-round paired differences (paired t)\n"
+        "  --retired FILE    the rename/retire list (default %s when it exists);\n"
+        "                    with fewer than %.0f%% of the metrics matched the gate exits 2 and\n"
+        "                    names the missing ones\n"
+        "  --cpu-class FILE  print the CPU class of a bench.json (best path and ceiling width), "
+        "which\n"
+        "                    names the per-class baseline reports/baseline/bench-quick-CLASS.json\n"
+        "  --make-baseline FILE  combine the bench.json runs given after it into one multi-run\n"
+        "                    baseline FILE (2 to %d runs, one machine and profile, no test "
+        "slowdown)\n"
+        "  --help            this text\n\n"
+        "Metrics: ratios measured in one run (engine / raw library, CMK / SMK) from per-round\n"
+        "paired samples; absolute figures only on the same machine.\n"
+        "Test: with a multi-run baseline, the new run's median of each metric against the "
+        "baseline\n"
+        "runs' medians (t prediction interval with R - 1 degrees of freedom: run-to-run noise);\n"
+        "with a single-run baseline, Mann-Whitney U on the samples (within-run noise only).\n"
+        "Exit: 0 no significant regression (or baseline written), 1 a significant regression,\n"
+        "2 usage or input error, or fewer than 90%% of the metrics with a counterpart.\n",
+        REP_GATE_STATE_COEF, REP_RETIRED_DEFAULT, REP_AB_MIN_COVERAGE * 100, REP_BASELINE_MAX_RUNS);
 }
 
 static int parse_double(const char *s, double lo, double hi, int lo_open, double *out)
@@ -60,7 +68,8 @@ static int parse_double(const char *s, double lo, double hi, int lo_open, double
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno != 0 || end == s || *end != '\0' || isnan(v) || v > hi || v < lo || (lo_open && v == lo)) {
+    if (errno != 0 || end == s || *end != '\0' || isnan(v) || v > hi || v < lo ||
+        (lo_open && v == lo)) {
         return -1;
     }
     *out = v;
@@ -123,7 +132,8 @@ static int load_baseline(const char *path, struct rep_baseline *b, FILE *err)
     return -1;
 }
 
-/* The fail-loudly rule: 0 when enough metrics were matched, else -1 with the missing ones on |err|. */
+/* The fail-loudly rule: 0 when enough metrics were matched, else -1 with the missing ones on |err|.
+ */
 static int check_coverage(const struct rep_gate_result *r, const struct rep_retire *l, FILE *err)
 {
     char *msg = NULL;
@@ -136,8 +146,8 @@ static int check_coverage(const struct rep_gate_result *r, const struct rep_reti
 }
 
 /* cmk-gate --ab DIR: the A/B verdict, written like the baseline gate's. Returns the exit code. */
-static int run_ab(const char *dir, const struct rep_retire *l, const struct rep_gate_opts *o, const char *out_dir,
-                  FILE *out, FILE *err)
+static int run_ab(const char *dir, const struct rep_retire *l, const struct rep_gate_opts *o,
+                  const char *out_dir, FILE *out, FILE *err)
 {
     struct rep_bench *ref = NULL, *cur = NULL;
     size_t n = 0;
@@ -184,14 +194,20 @@ int rep_gate_main(int argc, char **argv, FILE *out, FILE *err)
     struct rep_gate_opts o;
     rep_gate_opts_default(&o);
     const char *base_path = NULL, *new_path = NULL, *out_dir = "reports/out";
-    static const struct option opts[] = {
-        {"baseline", required_argument, 0, 'b'}, {"new", required_argument, 0, 'n'},
-        {"alpha", required_argument, 0, 'a'},    {"min-effect", required_argument, 0, 'm'},
-        {"out", required_argument, 0, 'o'},      {"absolute", required_argument, 0, 'A'},
-        {"correction", required_argument, 0, 'C'}, {"help", no_argument, 0, 'h'},
-        {"make-baseline", required_argument, 0, 'M'}, {"state-coef", required_argument, 0, 'S'},
-        {"ab", required_argument, 0, 'B'},        {"retired", required_argument, 0, 'R'},
-        {"cpu-class", required_argument, 0, 'K'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"baseline", required_argument, 0, 'b'},
+                                         {"new", required_argument, 0, 'n'},
+                                         {"alpha", required_argument, 0, 'a'},
+                                         {"min-effect", required_argument, 0, 'm'},
+                                         {"out", required_argument, 0, 'o'},
+                                         {"absolute", required_argument, 0, 'A'},
+                                         {"correction", required_argument, 0, 'C'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {"make-baseline", required_argument, 0, 'M'},
+                                         {"state-coef", required_argument, 0, 'S'},
+                                         {"ab", required_argument, 0, 'B'},
+                                         {"retired", required_argument, 0, 'R'},
+                                         {"cpu-class", required_argument, 0, 'K'},
+                                         {0, 0, 0, 0}};
     const char *ab_dir = NULL, *retired = NULL, *class_of = NULL;
     const char *make_baseline = NULL;
     optind = 0; /* GNU: full re-initialisation, so the function can run more than once */
@@ -207,13 +223,15 @@ int rep_gate_main(int argc, char **argv, FILE *out, FILE *err)
                 break;
             case 'a':
                 if (parse_double(optarg, 0, 0.5, 1, &o.alpha) != 0) {
-                    fprintf(err, "cmk-gate: --alpha must be a number in (0, 0.5], got '%s'\n", optarg);
+                    fprintf(err, "cmk-gate: --alpha must be a number in (0, 0.5], got '%s'\n",
+                            optarg);
                     return 2;
                 }
                 break;
             case 'm':
                 if (parse_double(optarg, 0, 0.999, 0, &o.min_effect) != 0) {
-                    fprintf(err, "cmk-gate: --min-effect must be a number in [0, 1), got '%s'\n", optarg);
+                    fprintf(err, "cmk-gate: --min-effect must be a number in [0, 1), got '%s'\n",
+                            optarg);
                     return 2;
                 }
                 break;
@@ -228,7 +246,8 @@ int rep_gate_main(int argc, char **argv, FILE *out, FILE *err)
                 } else if (strcmp(optarg, "off") == 0) {
                     o.absolute = REP_ABS_OFF;
                 } else {
-                    fprintf(err, "cmk-gate: --absolute must be auto, on or off, got '%s'\n", optarg);
+                    fprintf(err, "cmk-gate: --absolute must be auto, on or off, got '%s'\n",
+                            optarg);
                     return 2;
                 }
                 break;
@@ -247,7 +266,8 @@ int rep_gate_main(int argc, char **argv, FILE *out, FILE *err)
                 break;
             case 'S':
                 if (parse_double(optarg, 0, 10, 0, &o.state_coef) != 0) {
-                    fprintf(err, "cmk-gate: --state-coef must be a number in [0, 10], got '%s'\n", optarg);
+                    fprintf(err, "cmk-gate: --state-coef must be a number in [0, 10], got '%s'\n",
+                            optarg);
                     return 2;
                 }
                 break;
@@ -264,7 +284,8 @@ int rep_gate_main(int argc, char **argv, FILE *out, FILE *err)
                 gate_usage(out);
                 return 0;
             case ':':
-                fprintf(err, "cmk-gate: option '%s' needs a value (see --help)\n", argv[optind - 1]);
+                fprintf(err, "cmk-gate: option '%s' needs a value (see --help)\n",
+                        argv[optind - 1]);
                 return 2;
             default:
                 fprintf(err, "cmk-gate: unknown option '%s' (see --help)\n", argv[optind - 1]);
@@ -273,7 +294,9 @@ int rep_gate_main(int argc, char **argv, FILE *out, FILE *err)
     }
     if (make_baseline != NULL) {
         if (base_path != NULL || new_path != NULL) {
-            fprintf(err, "cmk-gate: --make-baseline does not go with --baseline or --new (see --help)\n");
+            fprintf(
+                err,
+                "cmk-gate: --make-baseline does not go with --baseline or --new (see --help)\n");
             return 2;
         }
         struct base_err e = BASE_ERR_INIT;
@@ -301,7 +324,9 @@ int rep_gate_main(int argc, char **argv, FILE *out, FILE *err)
         return 2;
     }
     if (ab_dir != NULL) {
-        int abrc = base_path != NULL || new_path != NULL ? -1 : run_ab(ab_dir, &ret, &o, out_dir, out, err);
+        int abrc = base_path != NULL || new_path != NULL
+                       ? -1
+                       : run_ab(ab_dir, &ret, &o, out_dir, out, err);
         if (abrc < 0) {
             fprintf(err, "cmk-gate: --ab does not go with --baseline or --new (see --help)\n");
         }

@@ -44,7 +44,8 @@ static struct rep_gate_metric *add_metric(struct rep_gate_result *r)
     return m;
 }
 
-/* Log median of the positive values of |x|, and the within-run standard error of it (NULL: skip). */
+/* Log median of the positive values of |x|, and the within-run standard error of it (NULL: skip).
+ */
 static int run_stats(const double *x, size_t n, double *y, double *w)
 {
     double *l = malloc((n > 0 ? n : 1) * sizeof(double));
@@ -89,7 +90,8 @@ static void cell_name(const struct rep_cell *c, char *out, size_t out_len)
     }
     if (c->label[0] != '\0') {
         snprintf(out, out_len, "%s, %s %s%s%s%s", c->label, u, c->direction, extra,
-                 strcmp(c->keys, "none") != 0 ? ", keys " : "", strcmp(c->keys, "none") != 0 ? c->keys : "");
+                 strcmp(c->keys, "none") != 0 ? ", keys " : "",
+                 strcmp(c->keys, "none") != 0 ? c->keys : "");
     } else {
         snprintf(out, out_len, "%s %s %s/%s, %s %s%s", c->kind, c->mode, c->backend, c->arch, u,
                  c->direction, extra);
@@ -124,7 +126,8 @@ struct rep_gate_metric *rg_cell_metric(struct rep_gate_result *r, const struct r
     return m;
 }
 
-/* 1 when |r| has a metric with |key| (pair keys hold " / ", cell keys do not: they never collide). */
+/* 1 when |r| has a metric with |key| (pair keys hold " / ", cell keys do not: they never collide).
+ */
 int rg_has_metric(const struct rep_gate_result *r, const char *key)
 {
     for (size_t k = 0; k < r->n; k++) {
@@ -150,7 +153,8 @@ const struct rep_cell *rg_find_cell(const struct rep_bench *b, const struct rep_
 {
     for (size_t i = 0; i < b->ncells; i++) {
         const struct rep_cell *c = &b->cells[i];
-        if (strcmp(c->key, like->key) == 0 && rep_cell_measured(c) && strcmp(c->unit, like->unit) == 0) {
+        if (strcmp(c->key, like->key) == 0 && rep_cell_measured(c) &&
+            strcmp(c->unit, like->unit) == 0) {
             return c;
         }
     }

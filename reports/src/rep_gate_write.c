@@ -76,33 +76,49 @@ static void md_cell(FILE *f, const char *s)
 static void test_text(char *out, size_t out_len, const struct rep_gate_result *r)
 {
     const struct rep_gate_opts *o = &r->opts;
-    const char *corr = o->correction == REP_CORR_HOLM ? "p adjusted with Holm-Bonferroni over the compared metrics"
-                                                      : "p not adjusted for the number of metrics";
+    const char *corr = o->correction == REP_CORR_HOLM
+                           ? "p adjusted with Holm-Bonferroni over the compared metrics"
+                           : "p not adjusted for the number of metrics";
     if (r->model == REP_MODEL_AB) {
-        snprintf(out, out_len,
-                 "same-job A/B: the reference and the new build measured in %zu interleaved rounds; a metric's "
-                 "value in a run is the log median of its samples (per-round ratios for ratio metrics), and "
-                 "the new run's minus the reference run's of the same round is one paired difference; "
-                 "one-sided paired t test of their mean, t distribution with rounds - 1 degrees of freedom; "
-                 "%s, alpha %g; a regression needs p <= alpha AND a change larger than %g%%; interval: %g%% t "
-                 "interval of the change",
-                 r->baseline_runs, corr, o->alpha, o->min_effect * 100, (1 - o->alpha) * 100);
+        snprintf(
+            out, out_len,
+            "same-job A/B: the reference and the new build measured in %zu interleaved rounds; a "
+            "metric's "
+            "value in a run is the log median of its samples (per-round ratios for ratio metrics), "
+            "and "
+            "the new run's minus the reference run's of the same round is one paired difference; "
+            "one-sided paired t test of their mean, t distribution with rounds - 1 degrees of "
+            "freedom; "
+            "%s, alpha %g; a regression needs p <= alpha AND a change larger than %g%%; interval: "
+            "%g%% t "
+            "interval of the change",
+            r->baseline_runs, corr, o->alpha, o->min_effect * 100, (1 - o->alpha) * 100);
     } else if (r->model == REP_MODEL_RUNS) {
-        snprintf(out, out_len,
-                 "run-level prediction interval: a metric's value in a run is the median of its samples "
-                 "(per-round ratios for ratio metrics); the new run's log median is compared with the mean "
-                 "of the %zu baseline runs' log medians, one-sided, t distribution with R - 1 degrees of "
-                 "freedom, variance sd_runs^2 (1 + 1/R) plus what the new run's within-run variance exceeds "
-                 "the baseline runs' by, plus (%g x the reference cell's speed shift beyond the baseline "
-                 "runs' spread)^2 for the machine's state; %s, alpha %g; a regression needs p <= alpha AND a "
-                 "change larger than %g%%; interval: %g%% t interval of the change",
-                 r->baseline_runs, o->state_coef, corr, o->alpha, o->min_effect * 100, (1 - o->alpha) * 100);
+        snprintf(
+            out, out_len,
+            "run-level prediction interval: a metric's value in a run is the median of its samples "
+            "(per-round ratios for ratio metrics); the new run's log median is compared with the "
+            "mean "
+            "of the %zu baseline runs' log medians, one-sided, t distribution with R - 1 degrees "
+            "of "
+            "freedom, variance sd_runs^2 (1 + 1/R) plus what the new run's within-run variance "
+            "exceeds "
+            "the baseline runs' by, plus (%g x the reference cell's speed shift beyond the "
+            "baseline "
+            "runs' spread)^2 for the machine's state; %s, alpha %g; a regression needs p <= alpha "
+            "AND a "
+            "change larger than %g%%; interval: %g%% t interval of the change",
+            r->baseline_runs, o->state_coef, corr, o->alpha, o->min_effect * 100,
+            (1 - o->alpha) * 100);
     } else {
-        snprintf(out, out_len,
-                 "one-sided Mann-Whitney U on the samples (per-round ratios for ratio metrics; exact up to %d "
-                 "per side), %s, alpha %g; a regression needs p <= alpha AND a change larger than %g%%; "
-                 "interval: %g%% percentile bootstrap of new/base medians (%zu resamples, fixed seed)",
-                 REP_MWU_EXACT_MAX, corr, o->alpha, o->min_effect * 100, (1 - o->alpha) * 100, o->boot_reps);
+        snprintf(
+            out, out_len,
+            "one-sided Mann-Whitney U on the samples (per-round ratios for ratio metrics; exact up "
+            "to %d "
+            "per side), %s, alpha %g; a regression needs p <= alpha AND a change larger than %g%%; "
+            "interval: %g%% percentile bootstrap of new/base medians (%zu resamples, fixed seed)",
+            REP_MWU_EXACT_MAX, corr, o->alpha, o->min_effect * 100, (1 - o->alpha) * 100,
+            o->boot_reps);
     }
 }
 
@@ -115,15 +131,17 @@ int rep_gate_write_md(FILE *f, const struct rep_gate_result *r)
     fprintf(f, "## Regression gate\n\n");
     if (r->model == REP_MODEL_AB) {
         fprintf(f, "- reference: commit %s (%zu rounds, first `%s`)\n",
-                r->baseline_commit[0] ? r->baseline_commit : "unknown", r->baseline_runs, r->baseline_path);
+                r->baseline_commit[0] ? r->baseline_commit : "unknown", r->baseline_runs,
+                r->baseline_path);
     } else if (runs) {
-        fprintf(f, "- baseline: `%s` (%zu runs; first run's commit %s)\n", r->baseline_path, r->baseline_runs,
-                r->baseline_commit[0] ? r->baseline_commit : "unknown");
+        fprintf(f, "- baseline: `%s` (%zu runs; first run's commit %s)\n", r->baseline_path,
+                r->baseline_runs, r->baseline_commit[0] ? r->baseline_commit : "unknown");
     } else {
         fprintf(f, "- baseline: `%s` (commit %s)\n", r->baseline_path,
                 r->baseline_commit[0] ? r->baseline_commit : "unknown");
     }
-    fprintf(f, "- new: `%s` (commit %s)\n", r->new_path, r->new_commit[0] ? r->new_commit : "unknown");
+    fprintf(f, "- new: `%s` (commit %s)\n", r->new_path,
+            r->new_commit[0] ? r->new_commit : "unknown");
     fprintf(f, "- mode: %s\n", r->mode_reason);
     fprintf(f, "- test: %s\n", test);
     if (r->notes[0] != '\0') {
@@ -132,18 +150,27 @@ int rep_gate_write_md(FILE *f, const struct rep_gate_result *r)
         fprintf(f, "\n");
     }
     if (ab) {
-        fprintf(f, "\n| metric | kind | reference (geometric mean of rounds) | new | change | %g%% CI of change "
-                   "| sd of paired differences | p (worse) | %s | verdict |\n",
-                (1 - o->alpha) * 100, o->correction == REP_CORR_HOLM ? "p (Holm)" : "p (unadjusted)");
+        fprintf(f,
+                "\n| metric | kind | reference (geometric mean of rounds) | new | change | %g%% CI "
+                "of change "
+                "| sd of paired differences | p (worse) | %s | verdict |\n",
+                (1 - o->alpha) * 100,
+                o->correction == REP_CORR_HOLM ? "p (Holm)" : "p (unadjusted)");
         fprintf(f, "|---|---|---:|---:|---:|---|---:|---:|---:|---|\n");
     } else if (runs) {
-        fprintf(f, "\n| metric | kind | baseline (mean of runs) | new | change | %g%% CI of change | sd between runs "
-                   "| machine shift | p (worse) | %s | verdict |\n",
-                (1 - o->alpha) * 100, o->correction == REP_CORR_HOLM ? "p (Holm)" : "p (unadjusted)");
+        fprintf(f,
+                "\n| metric | kind | baseline (mean of runs) | new | change | %g%% CI of change | "
+                "sd between runs "
+                "| machine shift | p (worse) | %s | verdict |\n",
+                (1 - o->alpha) * 100,
+                o->correction == REP_CORR_HOLM ? "p (Holm)" : "p (unadjusted)");
         fprintf(f, "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---|\n");
     } else {
-        fprintf(f, "\n| metric | kind | baseline | new | change | %g%% CI of change | p (worse) | %s | verdict |\n",
-                (1 - o->alpha) * 100, o->correction == REP_CORR_HOLM ? "p (Holm)" : "p (unadjusted)");
+        fprintf(f,
+                "\n| metric | kind | baseline | new | change | %g%% CI of change | p (worse) | %s "
+                "| verdict |\n",
+                (1 - o->alpha) * 100,
+                o->correction == REP_CORR_HOLM ? "p (Holm)" : "p (unadjusted)");
         fprintf(f, "|---|---|---:|---:|---:|---|---:|---:|---|\n");
     }
     for (size_t i = 0; i < r->n; i++) {
@@ -183,9 +210,11 @@ int rep_gate_write_md(FILE *f, const struct rep_gate_result *r)
         fprintf(f, "%s | %s | %s%s%s |\n", p, pa, m->verdict == REP_V_REGRESSION ? "**" : "",
                 rep_verdict_name(m->verdict), m->verdict == REP_V_REGRESSION ? "**" : "");
     }
-    fprintf(f, "\n**Verdict: %s** - %zu metrics compared, %zu regressions, %zu improved, %zu not compared\n",
-            r->regressions > 0 ? "REGRESSION" : "PASS", r->compared, r->regressions, r->improvements,
-            r->not_compared);
+    fprintf(f,
+            "\n**Verdict: %s** - %zu metrics compared, %zu regressions, %zu improved, %zu not "
+            "compared\n",
+            r->regressions > 0 ? "REGRESSION" : "PASS", r->compared, r->regressions,
+            r->improvements, r->not_compared);
     if (r->regressions > 0) {
         fprintf(f, "\nRegressions:\n");
         for (size_t i = 0; i < r->n; i++) {
@@ -193,12 +222,15 @@ int rep_gate_write_md(FILE *f, const struct rep_gate_result *r)
             if (m->verdict == REP_V_REGRESSION) {
                 fprintf(f, "- ");
                 md_cell(f, m->name);
-                fprintf(f, ": %+.1f%% (p %.2g, adjusted %.2g", m->change * 100, m->p_worse, m->p_worse_adj);
+                fprintf(f, ": %+.1f%% (p %.2g, adjusted %.2g", m->change * 100, m->p_worse,
+                        m->p_worse_adj);
                 if (ab) {
-                    fprintf(f, "; sd of paired differences %.1f%% over %zu rounds", m->sd_runs * 100, m->runs);
+                    fprintf(f, "; sd of paired differences %.1f%% over %zu rounds",
+                            m->sd_runs * 100, m->runs);
                 } else if (runs) {
-                    fprintf(f, "; sd between runs %.1f%%, within-run se %.1f%% new, %.1f%% baseline", m->sd_runs * 100,
-                            m->se_new * 100, m->se_base * 100);
+                    fprintf(f,
+                            "; sd between runs %.1f%%, within-run se %.1f%% new, %.1f%% baseline",
+                            m->sd_runs * 100, m->se_new * 100, m->se_base * 100);
                 }
                 fprintf(f, ")\n");
             }
@@ -232,14 +264,16 @@ int rep_gate_write_json(const char *path, const struct rep_gate_result *r)
     char test[1200];
     test_text(test, sizeof(test), r);
     cJSON_AddStringToObject(root, "test", test);
-    cJSON_AddStringToObject(root, "model", r->model == REP_MODEL_AB     ? "ab"
-                                           : r->model == REP_MODEL_RUNS ? "runs"
-                                                                        : "within");
+    cJSON_AddStringToObject(root, "model",
+                            r->model == REP_MODEL_AB     ? "ab"
+                            : r->model == REP_MODEL_RUNS ? "runs"
+                                                         : "within");
     cJSON_AddNumberToObject(root, "baseline_runs", (double)r->baseline_runs);
     if (r->model == REP_MODEL_RUNS) {
         cJSON_AddNumberToObject(root, "state_coef", r->opts.state_coef);
     }
-    cJSON_AddStringToObject(root, "correction", r->opts.correction == REP_CORR_HOLM ? "holm" : "none");
+    cJSON_AddStringToObject(root, "correction",
+                            r->opts.correction == REP_CORR_HOLM ? "holm" : "none");
     cJSON_AddBoolToObject(root, "absolute_gated", r->absolute_used);
     cJSON_AddStringToObject(root, "mode", r->mode_reason);
     cJSON_AddStringToObject(root, "notes", r->notes);
@@ -308,7 +342,7 @@ int rep_gate_write_junit(const char *path, const struct rep_gate_result *r)
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
     if (r->n > 0) {
         struct rep_junit_suite suite = {"cmk-gate", "cmk-harness.gate", 0, r->n, r->regressions,
-                                        0, r->not_compared, 0};
+                                        0,          r->not_compared,    0};
         rep_junit_suite_open(f, 2, &suite);
         fprintf(f, "    <properties>\n      <property name=\"mode\" value=\"");
         rep_fput_xml(f, r->mode_reason);
@@ -323,14 +357,15 @@ int rep_gate_write_junit(const char *path, const struct rep_gate_result *r)
         rep_fput_xml(f, m->name);
         fprintf(f, "\" time=\"0\">");
         if (m->verdict == REP_V_REGRESSION) {
-            fprintf(f,
-                    "\n      <failure type=\"regression\" message=\"change %+.1f%%, p %.2g, adjusted "
-                    "%.2g (alpha %g, minimum effect %g%%)\">",
-                    m->change * 100, m->p_worse, m->p_worse_adj, r->opts.alpha,
-                    r->opts.min_effect * 100);
+            fprintf(
+                f,
+                "\n      <failure type=\"regression\" message=\"change %+.1f%%, p %.2g, adjusted "
+                "%.2g (alpha %g, minimum effect %g%%)\">",
+                m->change * 100, m->p_worse, m->p_worse_adj, r->opts.alpha,
+                r->opts.min_effect * 100);
             if (r->model == REP_MODEL_AB) {
-                fprintf(f, "reference %.6g, new %.6g (geometric means of %zu paired rounds), ", m->base_median,
-                        m->new_median, m->runs);
+                fprintf(f, "reference %.6g, new %.6g (geometric means of %zu paired rounds), ",
+                        m->base_median, m->new_median, m->runs);
             } else if (r->model == REP_MODEL_RUNS) {
                 fprintf(f,
                         "baseline %.6g (mean of %zu run medians, sd between runs %.1f%%), new "
@@ -341,16 +376,15 @@ int rep_gate_write_junit(const char *path, const struct rep_gate_result *r)
                         m->new_median);
             }
             fprintf(f, "%g%% CI of change [%+.1f%%, %+.1f%%], %zu vs %zu samples",
-                    (1 - r->opts.alpha) * 100, m->ci_lo * 100, m->ci_hi * 100, m->n_base,
-                    m->n_new);
+                    (1 - r->opts.alpha) * 100, m->ci_lo * 100, m->ci_hi * 100, m->n_base, m->n_new);
             fprintf(f, "</failure>\n    ");
         } else if (m->verdict == REP_V_ONLY_BASELINE || m->verdict == REP_V_ONLY_NEW) {
             fprintf(f, "<skipped message=\"%s\"/>", rep_verdict_name(m->verdict));
         }
         fprintf(f, "</testcase>\n");
         if (m->verdict != REP_V_ONLY_BASELINE && m->verdict != REP_V_ONLY_NEW) {
-            fprintf(out, "%s: change %+.1f%%, p %.2g, %s\n", m->name, m->change * 100,
-                    m->p_worse, rep_verdict_name(m->verdict));
+            fprintf(out, "%s: change %+.1f%%, p %.2g, %s\n", m->name, m->change * 100, m->p_worse,
+                    rep_verdict_name(m->verdict));
         }
     }
     fclose(out);

@@ -1,12 +1,13 @@
 /*
  * rep_junit.c - the shared parts of the JUnit XML writers (see rep_junit.h).
  */
+#include "rep_junit.h"
+
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "rep_bench.h"
-#include "rep_junit.h"
 
 void rep_junit_suite_open(FILE *f, int indent, const struct rep_junit_suite *s)
 {
@@ -25,8 +26,7 @@ void rep_junit_suite_open(FILE *f, int indent, const struct rep_junit_suite *s)
     rep_fput_xml(f, s->package);
     fprintf(f, "\" id=\"%d\" timestamp=\"%s\" hostname=\"", s->id, stamp);
     rep_fput_xml(f, host);
-    fprintf(f,
-            "\" tests=\"%lu\" failures=\"%lu\" errors=\"%lu\" skipped=\"%lu\" time=\"%.3f\">\n",
+    fprintf(f, "\" tests=\"%lu\" failures=\"%lu\" errors=\"%lu\" skipped=\"%lu\" time=\"%.3f\">\n",
             s->tests, s->failures, s->errors, s->skipped, s->time >= 0 ? s->time : 0.0);
 }
 
@@ -36,6 +36,5 @@ void rep_junit_suite_close(FILE *f, int indent, const char *out)
     if (out != NULL) {
         rep_fput_xml(f, out);
     }
-    fprintf(f, "</system-out>\n%*s<system-err/>\n%*s</testsuite>\n", indent + 2, "", indent,
-            "");
+    fprintf(f, "</system-out>\n%*s<system-err/>\n%*s</testsuite>\n", indent + 2, "", indent, "");
 }

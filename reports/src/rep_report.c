@@ -19,11 +19,9 @@
 
 static void toc(struct rep_doc *d)
 {
-    static const char *const h[] = {REP_H_SUMMARY, REP_H_ENV,     REP_H_THROUGHPUT,
-                                    REP_H_RATIOS,  REP_H_CMK,     REP_H_THREADS,
-                                    REP_H_VAULT,   REP_H_ROTATION, REP_H_DB,
-                                    REP_H_CONTROLS,
-                                    REP_H_KATS,    REP_H_GATE};
+    static const char *const h[] = {REP_H_SUMMARY, REP_H_ENV,      REP_H_THROUGHPUT, REP_H_RATIOS,
+                                    REP_H_CMK,     REP_H_THREADS,  REP_H_VAULT,      REP_H_ROTATION,
+                                    REP_H_DB,      REP_H_CONTROLS, REP_H_KATS,       REP_H_GATE};
     fprintf(d->html, "<nav><ol>\n");
     for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
         char id[96];

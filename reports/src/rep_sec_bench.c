@@ -93,11 +93,12 @@ void rr_section_env(struct rep_doc *d, const struct rr_inputs *in)
              b->path, b->schema_version, b->ncells, measured, skipped);
     rep_doc_p(d, t);
     if (rep_json_str(b->root, "ci_method") == NULL) {
-        rep_doc_missing(d, "This bench.json has no ci_method: it was written before 2026-12-02, "
-                           "when the benchmark took each median's order-statistic interval one "
-                           "rank too narrow on each side (10 samples: [x(3), x(8)], true coverage "
-                           "0.89, recorded as 0.98). Its ci_low/ci_high and ci_level overstate "
-                           "the precision; the medians are unaffected.");
+        rep_doc_missing(d,
+                        "This bench.json has no ci_method: it was written before 2026-12-02, "
+                        "when the benchmark took each median's order-statistic interval one "
+                        "rank too narrow on each side (10 samples: [x(3), x(8)], true coverage "
+                        "0.89, recorded as 0.98). Its ci_low/ci_high and ci_level overstate "
+                        "the precision; the medians are unaffected.");
     }
     if (b->env == NULL) {
         rep_doc_missing(d, "bench.json has no env record.");
@@ -347,16 +348,16 @@ static void pairs_section(struct rep_doc *d, const struct rr_inputs *in, const c
         "benchmarks/SCHEMA.md). 1.0 is the physical limit of the AES units; median and 95% "
         "bootstrap interval (2000 resamples, fixed seed).";
     rep_doc_p(
-        d,
-        ceil  ? ceil_intro
-        : cmk ? "Ratio CMK / SMK of the same engine cell: per-round ratios (sample i of CMK / "
-                "sample i of SMK, measured in the same interleaved round), their median and a 95% "
-                "bootstrap interval (2000 resamples, fixed seed). 1.0 means CMK costs nothing."
-              : "Per-round ratios: sample i of the engine cell divided by sample i of the raw "
-                "library cell (OpenSSL EVP for the openssl and native back ends, ipsec-mb for "
-                "ipsec-mb) measured in the same interleaved round, so machine drift cancels; "
-                "median and 95% bootstrap interval (2000 resamples, fixed seed). Above 1.0 the "
-                "engine is faster than the library it wraps.");
+        d, ceil ? ceil_intro
+           : cmk
+               ? "Ratio CMK / SMK of the same engine cell: per-round ratios (sample i of CMK / "
+                 "sample i of SMK, measured in the same interleaved round), their median and a 95% "
+                 "bootstrap interval (2000 resamples, fixed seed). 1.0 means CMK costs nothing."
+               : "Per-round ratios: sample i of the engine cell divided by sample i of the raw "
+                 "library cell (OpenSSL EVP for the openssl and native back ends, ipsec-mb for "
+                 "ipsec-mb) measured in the same interleaved round, so machine drift cancels; "
+                 "median and 95% bootstrap interval (2000 resamples, fixed seed). Above 1.0 the "
+                 "engine is faster than the library it wraps.");
     const char *modes[16];
     size_t nm = 0;
     for (long i = 0; i < np; i++) {

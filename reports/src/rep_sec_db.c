@@ -19,7 +19,8 @@ static int is_db(const struct rep_cell *c)
     return strcmp(c->kind, "db") == 0;
 }
 
-/* Distinct values of the field at |off| (backend = target, direction = workload) of db rows of backing |mode|. */
+/* Distinct values of the field at |off| (backend = target, direction = workload) of db rows of
+ * backing |mode|. */
 static size_t distinct(const struct rep_bench *b, const char *mode, size_t off, const char **out)
 {
     size_t n = 0;
@@ -60,7 +61,8 @@ static const char *const db_pairs[][2] = {
     {"cmkfs-smk", "plain"},     {"gocryptfs", "plain"},
 };
 
-/* Starts a table whose first |nfixed| columns are |fixed| (left) and the next |n| are |names| (right). */
+/* Starts a table whose first |nfixed| columns are |fixed| (left) and the next |n| are |names|
+ * (right). */
 static void table_begin(struct rep_doc *d, size_t nfixed, const char *const *fixed,
                         const char **names, size_t n)
 {
@@ -160,16 +162,18 @@ void rr_section_db(struct rep_doc *d, const struct rr_inputs *in)
     size_t nm = in->have_bench ? rr_distinct_modes(b, modes, DB_MAX, is_db) : 0;
     if (nm == 0) {
         rep_doc_missing(d, in->have_bench
-                               ? "Database section " REP_NOT_MEASURED ": bench.json has no db rows "
+                               ? "Database section " REP_NOT_MEASURED
+                                 ": bench.json has no db rows "
                                  "(make bench runs a short one, make bench PROFILE=db the matrix)."
                                : "Database section " REP_NOT_MEASURED
                                  ": bench.json not found (run make bench).");
         return;
     }
-    rep_doc_p(d, "fio (MB/s) and pgbench (TPS) on each filesystem target, the targets interleaved "
-                 "in rounds by scripts/db/bench.sh: the median over the rounds and its "
-                 "distribution-free interval; ratios are medians of per-round ratios (a round's "
-                 "value of one target over the same round's of the other) with their intervals.");
+    rep_doc_p(d,
+              "fio (MB/s) and pgbench (TPS) on each filesystem target, the targets interleaved "
+              "in rounds by scripts/db/bench.sh: the median over the rounds and its "
+              "distribution-free interval; ratios are medians of per-round ratios (a round's "
+              "value of one target over the same round's of the other) with their intervals.");
     for (size_t m = 0; m < nm; m++) {
         const char *targets[DB_MAX], *works[DB_MAX];
         size_t nt = distinct(b, modes[m], offsetof(struct rep_cell, backend), targets);

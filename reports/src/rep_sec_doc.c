@@ -300,9 +300,9 @@ void rr_section_gate(struct rep_doc *d, const struct rr_inputs *in)
     if (!cJSON_IsArray(ms)) {
         return;
     }
-    const char *head[] = {"metric", "kind", rr_gate_is_ab(g) ? "reference" : "baseline",
-                                       "new",       "change",     "CI of change",
-                                       "p (worse)", "p adjusted", "verdict"};
+    const char *head[] = {"metric",    "kind",       rr_gate_is_ab(g) ? "reference" : "baseline",
+                          "new",       "change",     "CI of change",
+                          "p (worse)", "p adjusted", "verdict"};
     rep_doc_table_begin(d, 9, head, "llrrrrrrl");
     /* regressions first, then improvements, passes, and what was not compared */
     static const char *const order[] = {"REGRESSION", "improved", "pass", NULL};

@@ -1,11 +1,11 @@
 /*
  * rep_stats.c - medians, quantiles, Mann-Whitney U and the bootstrap.
  */
+#include "rep_stats.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include "rep_stats.h"
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -166,7 +166,7 @@ int rep_mann_whitney(const double *x, size_t nx, const double *y, size_t ny, str
     }
     qsort(all, n, sizeof(*all), cmp_ranked);
     /* doubled mid-ranks: a tie block over ranks a..b gets a + b for every member */
-    long wx2 = 0;      /* doubled rank sum of x */
+    long wx2 = 0;        /* doubled rank sum of x */
     double tie_term = 0; /* sum of t^3 - t over tie blocks */
     for (size_t i = 0; i < n;) {
         size_t j = i;

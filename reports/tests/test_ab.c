@@ -66,10 +66,10 @@ static void make_rounds(struct rep_bench *ref, struct rep_bench *cur, const stru
     struct base_err e = BASE_ERR_INIT;
     for (int i = 0; i < ROUNDS; i++) {
         double state = tu_noise(&st, 0.10);
-        cr_assert_eq(rep_bench_from_json(run_json(a, state, &st), "ref", &ref[i], &e),
-                     REP_OK, "%s", e.msg);
-        cr_assert_eq(rep_bench_from_json(run_json(b, state, &st), "new", &cur[i], &e),
-                     REP_OK, "%s", e.msg);
+        cr_assert_eq(rep_bench_from_json(run_json(a, state, &st), "ref", &ref[i], &e), REP_OK, "%s",
+                     e.msg);
+        cr_assert_eq(rep_bench_from_json(run_json(b, state, &st), "new", &cur[i], &e), REP_OK, "%s",
+                     e.msg);
     }
 }
 
@@ -155,12 +155,9 @@ Test(ab, identical_rounds_are_not_flagged)
     for (int i = 0; i < ROUNDS; i++) {
         double state = tu_noise(&st, 0.10);
         uint64_t st2 = st;
-        cr_assert_eq(
-            rep_bench_from_json(run_json(&plain, state, &st), "ref", &ref[i], &e),
-            REP_OK);
-        cr_assert_eq(
-            rep_bench_from_json(run_json(&plain, state, &st2), "new", &cur[i], &e),
-            REP_OK);
+        cr_assert_eq(rep_bench_from_json(run_json(&plain, state, &st), "ref", &ref[i], &e), REP_OK);
+        cr_assert_eq(rep_bench_from_json(run_json(&plain, state, &st2), "new", &cur[i], &e),
+                     REP_OK);
     }
     struct rep_gate_opts o;
     rep_gate_opts_default(&o);
@@ -222,8 +219,8 @@ Test(ab, cpu_class_names_the_path_that_ran)
     cr_assert_eq(rep_cpu_class(&b, cls, sizeof(cls)), 0);
     cr_assert_str_eq(cls, "avx2-ymm");
     rep_bench_free(&b);
-    cr_assert_eq(rep_bench_from_json(tu_bench_json("cpu A", NULL, 0), "y", &b, &e),
-                 REP_OK, "%s", e.msg);
+    cr_assert_eq(rep_bench_from_json(tu_bench_json("cpu A", NULL, 0), "y", &b, &e), REP_OK, "%s",
+                 e.msg);
     cr_assert_eq(rep_cpu_class(&b, cls, sizeof(cls)), -1);
     rep_bench_free(&b);
 }
@@ -441,9 +438,12 @@ Test(ab, report_shows_the_builds_and_plots_the_flagged_rounds)
     snprintf(p, sizeof(p), "%s/report.md", in);
     char *md = tu_read_file(p);
     cr_assert_not_null(md);
-    cr_assert(strstr(md, "A/B in one job: reference commit 0123456789ab and new commit 0123456789ab, built side "
-                         "by side and measured in 6 interleaved rounds") != NULL,
-              "%s", md);
+    cr_assert(
+        strstr(
+            md,
+            "A/B in one job: reference commit 0123456789ab and new commit 0123456789ab, built side "
+            "by side and measured in 6 interleaved rounds") != NULL,
+        "%s", md);
     cr_assert(strstr(md, "| metric | kind | reference | new |") != NULL, "%s", md);
     cr_assert_eq(tu_count(md, "plots/gate-ab-rounds.svg"), 1, "%s", md);
     free(md);

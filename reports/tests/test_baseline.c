@@ -21,7 +21,8 @@ static void write_run(const char *path, const char *cpu, const char *slowdown)
     };
     cJSON *j = tu_bench_json(cpu, cells, 2);
     if (slowdown != NULL) {
-        cJSON_ReplaceItemInObject(cJSON_GetObjectItem(j, "env"), "ENG_TEST_SLOWDOWN", cJSON_CreateString(slowdown));
+        cJSON_ReplaceItemInObject(cJSON_GetObjectItem(j, "env"), "ENG_TEST_SLOWDOWN",
+                                  cJSON_CreateString(slowdown));
     }
     char *text = cJSON_Print(j);
     tu_write_file(path, text);
@@ -123,7 +124,8 @@ Test(baseline, make_baseline_refuses_bad_runs)
     write_run(d.run[1], "cpu A", "gcm:10");
     cr_assert_eq(make(&d, 2, &out, &err), 2);
     snprintf(want, sizeof(want),
-             "cmk-gate: %s was measured with ENG_TEST_SLOWDOWN=gcm:10: not a valid baseline run\n", d.run[1]);
+             "cmk-gate: %s was measured with ENG_TEST_SLOWDOWN=gcm:10: not a valid baseline run\n",
+             d.run[1]);
     cr_assert_str_eq(err, want);
     cr_assert_str_eq(out, "");
     free(out);
@@ -132,7 +134,8 @@ Test(baseline, make_baseline_refuses_bad_runs)
     write_run(d.run[1], "cpu B", NULL);
     cr_assert_eq(make(&d, 2, &out, &err), 2);
     snprintf(want, sizeof(want),
-             "cmk-gate: %s comes from another machine than the first run (env.cpu_model differs: 'cpu A' vs "
+             "cmk-gate: %s comes from another machine than the first run (env.cpu_model differs: "
+             "'cpu A' vs "
              "'cpu B')\n",
              d.run[1]);
     cr_assert_str_eq(err, want);
@@ -146,14 +149,16 @@ Test(baseline, make_baseline_refuses_bad_runs)
     /* a missing run */
     snprintf(d.run[1], sizeof(d.run[1]), "/nonexistent/run.json");
     cr_assert_eq(make(&d, 2, &out, &err), 2);
-    cr_assert_str_eq(err, "cmk-gate: /nonexistent/run.json: cannot open: No such file or directory\n");
+    cr_assert_str_eq(err,
+                     "cmk-gate: /nonexistent/run.json: cannot open: No such file or directory\n");
     free(out);
     free(err);
     /* nothing was written */
     cr_assert(tu_read_file(d.base) == NULL);
 }
 
-/* Writes |text| as the baseline, runs the gate, and checks exit 2 with "cmk-gate: <base>: |want|". */
+/* Writes |text| as the baseline, runs the gate, and checks exit 2 with "cmk-gate: <base>: |want|".
+ */
 static void expect_bad(const struct dirs *d, const char *text, const char *want)
 {
     tu_write_file(d->base, text);
@@ -196,8 +201,10 @@ Test(baseline, malformed_multi_run_files_exit_2_with_the_exact_error)
     char *other = tu_read_file(d.run[3]);
     cr_assert(good != NULL && slowed != NULL && other != NULL);
 
-    expect_bad(&d, "{\"schema\": \"cmk-harness/baseline\", \"schema_version\": 1}", "no 'runs' array");
-    expect_bad(&d, "{\"schema\": \"cmk-harness/baseline\", \"schema_version\": 1, \"runs\": {}}", "no 'runs' array");
+    expect_bad(&d, "{\"schema\": \"cmk-harness/baseline\", \"schema_version\": 1}",
+               "no 'runs' array");
+    expect_bad(&d, "{\"schema\": \"cmk-harness/baseline\", \"schema_version\": 1, \"runs\": {}}",
+               "no 'runs' array");
     expect_bad(&d, "{\"schema\": \"cmk-harness/baseline\", \"runs\": []}",
                "schema_version is missing or not a positive integer");
     expect_bad(&d, "{\"schema\": \"cmk-harness/baseline\", \"schema_version\": 2, \"runs\": []}",
@@ -214,10 +221,13 @@ Test(baseline, malformed_multi_run_files_exit_2_with_the_exact_error)
 
     const char *notbench[] = {good, "{\"schema\": \"cmk-harness/gate\", \"schema_version\": 1}"};
     t = baseline_text(head, notbench, 2);
-    expect_bad(&d, t, "runs[1]: not a bench result (schema is 'cmk-harness/gate', expected 'cmk-harness/bench')");
+    expect_bad(
+        &d, t,
+        "runs[1]: not a bench result (schema is 'cmk-harness/gate', expected 'cmk-harness/bench')");
     free(t);
 
-    const char *noresults[] = {good, good, "{\"schema\": \"cmk-harness/bench\", \"schema_version\": 1}"};
+    const char *noresults[] = {good, good,
+                               "{\"schema\": \"cmk-harness/bench\", \"schema_version\": 1}"};
     t = baseline_text(head, noresults, 3);
     expect_bad(&d, t, "runs[2]: no 'results' array");
     free(t);
@@ -229,19 +239,23 @@ Test(baseline, malformed_multi_run_files_exit_2_with_the_exact_error)
 
     const char *withslow[] = {good, slowed};
     t = baseline_text(head, withslow, 2);
-    expect_bad(&d, t, "runs[1] was measured with ENG_TEST_SLOWDOWN=gcm:10: not a valid baseline run");
+    expect_bad(&d, t,
+               "runs[1] was measured with ENG_TEST_SLOWDOWN=gcm:10: not a valid baseline run");
     free(t);
 
     const char *mixed[] = {good, good, other};
     t = baseline_text(head, mixed, 3);
-    expect_bad(&d, t, "runs[2] comes from another machine than the first run (env.cpu_model differs: 'cpu A' vs "
-                      "'cpu B')");
+    expect_bad(
+        &d, t,
+        "runs[2] comes from another machine than the first run (env.cpu_model differs: 'cpu A' vs "
+        "'cpu B')");
     free(t);
 
     /* malformed JSON still gives the position */
     tu_write_file(d.base, "{\"schema\": \"cmk-harness/baseline\",\n \"runs\": [}");
     char *out, *err, want[600];
-    snprintf(want, sizeof(want), "cmk-gate: %s: malformed JSON at line 2, column 11 (byte 45)\n", d.base);
+    snprintf(want, sizeof(want), "cmk-gate: %s: malformed JSON at line 2, column 11 (byte 45)\n",
+             d.base);
     cr_assert_eq(gate(&d, &out, &err), 2);
     cr_assert_str_eq(err, want);
     free(out);

@@ -22,7 +22,8 @@
  * base * engine_factor * drift_r * (1 +- 1%), where drift_r is a round-wide
  * machine drift of +-20% that both cells of a round share.
  */
-static void write_run(const char *path, const char *cpu, double speed, double engine_factor, uint64_t seed)
+static void write_run(const char *path, const char *cpu, double speed, double engine_factor,
+                      uint64_t seed)
 {
     static double raw[NS], eng[NS], rawo[NS], engo[NS];
     uint64_t st = seed;
@@ -42,7 +43,8 @@ static void write_run(const char *path, const char *cpu, double speed, double en
     tu_write_bench(path, cpu, cells, sizeof(cells) / sizeof(cells[0]));
 }
 
-static int gate(const char *base, const char *cur, const char *outdir, const char *extra, char **out, char **err)
+static int gate(const char *base, const char *cur, const char *outdir, const char *extra,
+                char **out, char **err)
 {
     const char *argv[] = {"cmk-gate", "--baseline", base, "--new", cur, "--out", outdir, extra};
     return tu_run(rep_gate_main, extra != NULL ? 8 : 7, argv, out, err);
@@ -100,8 +102,11 @@ Test(gate, flags_a_ten_percent_drop_of_one_engine_path)
     cr_assert_str_eq(err, "cmk-gate: warning: " REP_GATE_SINGLE_RUN_WARNING "\n");
     cr_assert(strstr(out, "- notes: " REP_GATE_SINGLE_RUN_WARNING "\n") != NULL, "%s", out);
     cr_assert(strstr(out, "- test: one-sided Mann-Whitney U") != NULL, "%s", out);
-    cr_assert(strstr(out, "**Verdict: REGRESSION** - 2 metrics compared, 1 regressions") != NULL, "%s", out);
-    cr_assert(strstr(out, "| engine gcm ipsec-mb/avx512 / raw ipsec-mb, 8KiB encrypt | engine/raw |") != NULL);
+    cr_assert(strstr(out, "**Verdict: REGRESSION** - 2 metrics compared, 1 regressions") != NULL,
+              "%s", out);
+    cr_assert(
+        strstr(out, "| engine gcm ipsec-mb/avx512 / raw ipsec-mb, 8KiB encrypt | engine/raw |") !=
+        NULL);
     /* the openssl path did not change and passes */
     char *line = strstr(out, "| engine gcm openssl/avx512 / raw openssl, 8KiB encrypt |");
     cr_assert(line != NULL);
@@ -135,7 +140,8 @@ Test(gate, flags_a_ten_percent_drop_of_one_engine_path)
     cr_assert_float_eq(rep_json_num(j, "regressions"), 1.0, 0);
     const cJSON *m0 = first_metric(j);
     cr_assert_str_eq(rep_json_str(m0, "verdict"), "REGRESSION");
-    cr_assert(fabs(rep_json_num(m0, "change") + 0.10) < 0.02, "change %g", rep_json_num(m0, "change"));
+    cr_assert(fabs(rep_json_num(m0, "change") + 0.10) < 0.02, "change %g",
+              rep_json_num(m0, "change"));
     cJSON_Delete(j);
     free(md);
     free(junit);
@@ -164,8 +170,8 @@ Test(gate, a_significant_change_below_the_minimum_effect_passes)
     free(out);
     free(err);
     /* with a 2% minimum effect the same data is a regression */
-    const char *argv[] = {"cmk-gate", "--baseline", f.base, "--new", f.cur, "--out", f.out, "--min-effect", "0.02",
-                          "--absolute", "off"};
+    const char *argv[] = {"cmk-gate", "--baseline",   f.base, "--new",      f.cur, "--out",
+                          f.out,      "--min-effect", "0.02", "--absolute", "off"};
     cr_assert_eq(tu_run(rep_gate_main, 11, argv, &out, &err), 1, "%s", out);
     free(out);
     free(err);
@@ -180,8 +186,10 @@ Test(gate, machine_drift_is_not_a_regression_in_ratio_mode)
     write_run(f.cur, "cpu B", 0.7, 1.0, 2);
     char *out, *err;
     cr_assert_eq(gate(f.base, f.cur, f.out, NULL, &out, &err), 0, "%s", out);
-    cr_assert(strstr(out, "- mode: ratios only, not the same machine: env.cpu_model differs: 'cpu A' vs 'cpu B'") !=
-              NULL, "%s", out);
+    cr_assert(strstr(out,
+                     "- mode: ratios only, not the same machine: env.cpu_model differs: 'cpu A' vs "
+                     "'cpu B'") != NULL,
+              "%s", out);
     cr_assert_eq(tu_count(out, "| absolute |"), 0);
     free(out);
     free(err);
@@ -189,15 +197,20 @@ Test(gate, machine_drift_is_not_a_regression_in_ratio_mode)
 
 Test(gate, same_machine_gates_absolute_figures)
 {
-    /* half the speed on the same machine: every absolute cell regresses, ratios (same noise) do not */
+    /* half the speed on the same machine: every absolute cell regresses, ratios (same noise) do not
+     */
     struct files f;
     setup_files(&f);
     write_run(f.base, "cpu A", 1.0, 1.0, 1);
     write_run(f.cur, "cpu A", 0.5, 1.0, 1);
     char *out, *err;
     cr_assert_eq(gate(f.base, f.cur, f.out, NULL, &out, &err), 1, "%s", out);
-    cr_assert(strstr(out, "- mode: ratios + absolute figures, same machine: env.cpu_model, cpu_flags, cores and "
-                          "kernel match") != NULL, "%s", out);
+    cr_assert(
+        strstr(
+            out,
+            "- mode: ratios + absolute figures, same machine: env.cpu_model, cpu_flags, cores and "
+            "kernel match") != NULL,
+        "%s", out);
     cr_assert_eq(tu_count(out, "| absolute |"), 4);
     cr_assert(strstr(out, "6 metrics compared, 4 regressions") != NULL, "%s", out);
     free(out);
@@ -206,7 +219,8 @@ Test(gate, same_machine_gates_absolute_figures)
 
 static void write_json(const char *path, cJSON *j);
 
-/* Appends a db row (pgbench TPS, benchmarks/SCHEMA.md) with |n| samples around |tps| to bench.json |path|. */
+/* Appends a db row (pgbench TPS, benchmarks/SCHEMA.md) with |n| samples around |tps| to bench.json
+ * |path|. */
 static void add_db_row(const char *path, double tps, uint64_t seed)
 {
     cJSON *j = NULL;
@@ -305,8 +319,7 @@ Test(gate, pairs_engine_with_the_widest_ceiling)
     cr_assert_str_eq(pairs[0].type, "engine/raw");
     cr_assert_str_eq(pairs[1].type, "engine/ceiling");
     cr_assert_str_eq(pairs[1].den->arch, "ymm");
-    cr_assert_str_eq(pairs[1].name,
-                     "engine xts native/vaes-avx2 / AES ceiling ymm, 8KiB encrypt");
+    cr_assert_str_eq(pairs[1].name, "engine xts native/vaes-avx2 / AES ceiling ymm, 8KiB encrypt");
     cr_assert_eq(pairs[1].n, 3);
     cr_assert_float_eq(pairs[1].ratios[0], 0.75, 1e-12);
     cr_assert_float_eq(pairs[1].ratios[2], 0.5, 1e-12);
@@ -321,8 +334,9 @@ Test(gate, missing_baseline_exits_2_with_message)
     write_run(f.cur, "cpu A", 1.0, 1.0, 1);
     char *out, *err;
     cr_assert_eq(gate("/nonexistent/base.json", f.cur, f.out, NULL, &out, &err), 2);
-    cr_assert_str_eq(err, "cmk-gate: /nonexistent/base.json: cannot open: No such file or directory "
-                          "(record one with 'make baseline')\n");
+    cr_assert_str_eq(err,
+                     "cmk-gate: /nonexistent/base.json: cannot open: No such file or directory "
+                     "(record one with 'make baseline')\n");
     cr_assert_str_eq(out, "");
     free(out);
     free(err);
@@ -338,7 +352,8 @@ Test(gate, malformed_new_file_exits_2_with_position)
     /* the offending character is the second comma of ",,": on line 1 */
     size_t off = (size_t)(strstr(text, ",,") - text) + 1;
     char want[512];
-    snprintf(want, sizeof(want), "cmk-gate: %s: malformed JSON at line 1, column %zu (byte %zu)\n", f.cur, off + 1, off);
+    snprintf(want, sizeof(want), "cmk-gate: %s: malformed JSON at line 1, column %zu (byte %zu)\n",
+             f.cur, off + 1, off);
     char *out, *err;
     cr_assert_eq(gate(f.base, f.cur, f.out, NULL, &out, &err), 2);
     cr_assert_str_eq(err, want);
@@ -351,18 +366,23 @@ Test(gate, wrong_schema_exits_2)
     struct files f;
     setup_files(&f);
     write_run(f.base, "cpu A", 1.0, 1.0, 1);
-    tu_write_file(f.cur, "{\"schema\": \"something/else\", \"schema_version\": 1, \"results\": []}");
+    tu_write_file(f.cur,
+                  "{\"schema\": \"something/else\", \"schema_version\": 1, \"results\": []}");
     char *out, *err;
     cr_assert_eq(gate(f.base, f.cur, f.out, NULL, &out, &err), 2);
     char want[512];
     snprintf(want, sizeof(want),
-             "cmk-gate: %s: not a bench result (schema is 'something/else', expected 'cmk-harness/bench')\n", f.cur);
+             "cmk-gate: %s: not a bench result (schema is 'something/else', expected "
+             "'cmk-harness/bench')\n",
+             f.cur);
     cr_assert_str_eq(err, want);
     free(out);
     free(err);
-    tu_write_file(f.cur, "{\"schema\": \"cmk-harness/bench\", \"schema_version\": 2, \"results\": []}");
+    tu_write_file(f.cur,
+                  "{\"schema\": \"cmk-harness/bench\", \"schema_version\": 2, \"results\": []}");
     cr_assert_eq(gate(f.base, f.cur, f.out, NULL, &out, &err), 2);
-    snprintf(want, sizeof(want), "cmk-gate: %s: schema_version 2 is newer than this reader (1); update reports/\n",
+    snprintf(want, sizeof(want),
+             "cmk-gate: %s: schema_version 2 is newer than this reader (1); update reports/\n",
              f.cur);
     cr_assert_str_eq(err, want);
     free(out);
@@ -374,13 +394,16 @@ Test(gate, nothing_in_common_exits_2)
     struct files f;
     setup_files(&f);
     write_run(f.base, "cpu A", 1.0, 1.0, 1);
-    tu_write_file(f.cur, "{\"schema\": \"cmk-harness/bench\", \"schema_version\": 1, \"results\": [{\"kind\": "
-                         "\"vault\", \"p50\": 3}]}");
+    tu_write_file(
+        f.cur,
+        "{\"schema\": \"cmk-harness/bench\", \"schema_version\": 1, \"results\": [{\"kind\": "
+        "\"vault\", \"p50\": 3}]}");
     char *out, *err;
     cr_assert_eq(gate(f.base, f.cur, f.out, "--absolute=off", &out, &err), 2);
     char want[512];
     snprintf(want, sizeof(want),
-             "cmk-gate: warning: " REP_GATE_SINGLE_RUN_WARNING "\n"
+             "cmk-gate: warning: " REP_GATE_SINGLE_RUN_WARNING
+             "\n"
              "cmk-gate: no metric in common between %s and %s (2 metrics not comparable)\n",
              f.base, f.cur);
     cr_assert_str_eq(err, want);
@@ -416,9 +439,11 @@ Test(gate, usage_errors_exit_2)
     cr_assert_str_eq(err, "cmk-gate: --state-coef must be a number in [0, 10], got '-1'\n");
     free(out);
     free(err);
-    const char *a7[] = {"cmk-gate", "--make-baseline", "b.json", "--new", "n.json", "r1.json", "r2.json"};
+    const char *a7[] = {"cmk-gate", "--make-baseline", "b.json", "--new",
+                        "n.json",   "r1.json",         "r2.json"};
     cr_assert_eq(tu_run(rep_gate_main, 7, a7, &out, &err), 2);
-    cr_assert_str_eq(err, "cmk-gate: --make-baseline does not go with --baseline or --new (see --help)\n");
+    cr_assert_str_eq(
+        err, "cmk-gate: --make-baseline does not go with --baseline or --new (see --help)\n");
     free(out);
     free(err);
     const char *a5[] = {"cmk-gate", "--help"};
@@ -458,9 +483,10 @@ static void write_groups(const char *path, const char *cpu, size_t nm, double fa
         for (int i = 0; i < 5; i++) {
             eng[m][i] = 10 * factor * wiggle[i];
         }
-        cells[2 * m] = (struct tu_cell){"raw", modes[m], "ipsec-mb", "avx512", "encrypt", "none", 8192, 1, raw, 5};
-        cells[2 * m + 1] =
-            (struct tu_cell){"engine", modes[m], "ipsec-mb", "avx512", "encrypt", "none", 8192, 1, eng[m], 5};
+        cells[2 * m] = (struct tu_cell){"raw",  modes[m], "ipsec-mb", "avx512", "encrypt",
+                                        "none", 8192,     1,          raw,      5};
+        cells[2 * m + 1] = (struct tu_cell){"engine", modes[m], "ipsec-mb", "avx512", "encrypt",
+                                            "none",   8192,     1,          eng[m],   5};
     }
     tu_write_bench(path, cpu, cells, 2 * nm);
 }
@@ -505,8 +531,8 @@ Test(gate, holm_controls_the_family_of_metrics)
  */
 #define NR 15
 
-static cJSON *synth_run_at(const char *cpu, double speed, double level_ipsec, double level_ossl, double within,
-                           uint64_t *st)
+static cJSON *synth_run_at(const char *cpu, double speed, double level_ipsec, double level_ossl,
+                           double within, uint64_t *st)
 {
     static double raw[NR], eng[NR], rawo[NR], engo[NR];
     for (int i = 0; i < NR; i++) {
@@ -525,7 +551,8 @@ static cJSON *synth_run_at(const char *cpu, double speed, double level_ipsec, do
     return tu_bench_json(cpu, cells, sizeof(cells) / sizeof(cells[0]));
 }
 
-static cJSON *synth_run(const char *cpu, double level_ipsec, double level_ossl, double within, uint64_t *st)
+static cJSON *synth_run(const char *cpu, double level_ipsec, double level_ossl, double within,
+                        uint64_t *st)
 {
     return synth_run_at(cpu, 1.0, level_ipsec, level_ossl, within, st);
 }
@@ -539,7 +566,8 @@ static void write_json(const char *path, cJSON *j)
     cJSON_Delete(j);
 }
 
-/* Writes a baseline of |R| runs at the given levels (both paths alike) through cmk-gate --make-baseline. */
+/* Writes a baseline of |R| runs at the given levels (both paths alike) through cmk-gate
+ * --make-baseline. */
 static void write_baseline(const char *path, const double *levels, size_t R, uint64_t seed)
 {
     const char *d = tu_tmpdir(1);
@@ -574,8 +602,10 @@ Test(gate, runs_model_flags_a_ten_percent_drop)
     cr_assert_str_eq(err, "");
     cr_assert(strstr(out, "(5 runs; first run's commit 0123456789ab)") != NULL, "%s", out);
     cr_assert(strstr(out, "- test: run-level prediction interval") != NULL, "%s", out);
-    cr_assert(strstr(out, "**Verdict: REGRESSION** - 2 metrics compared, 1 regressions") != NULL, "%s", out);
-    char *line = strstr(out, "| engine gcm ipsec-mb/avx512 / raw ipsec-mb, 8KiB encrypt | engine/raw |");
+    cr_assert(strstr(out, "**Verdict: REGRESSION** - 2 metrics compared, 1 regressions") != NULL,
+              "%s", out);
+    char *line =
+        strstr(out, "| engine gcm ipsec-mb/avx512 / raw ipsec-mb, 8KiB encrypt | engine/raw |");
     cr_assert(line != NULL);
     cr_assert(strncmp(strchr(line, '\n') - 18, "| **REGRESSION** |", 18) == 0, "%.300s", line);
     cJSON *j = gate_json(f.out);
@@ -584,7 +614,8 @@ Test(gate, runs_model_flags_a_ten_percent_drop)
     const cJSON *m0 = first_metric(j);
     cr_assert_str_eq(rep_json_str(m0, "verdict"), "REGRESSION");
     cr_assert_float_eq(rep_json_num(m0, "df"), 4.0, 0);
-    cr_assert(fabs(rep_json_num(m0, "change") + 0.10) < 0.02, "change %g", rep_json_num(m0, "change"));
+    cr_assert(fabs(rep_json_num(m0, "change") + 0.10) < 0.02, "change %g",
+              rep_json_num(m0, "change"));
     /* the between-run spread is that of the run levels: sd of log(scatter3) = 1.15% */
     cr_assert(fabs(rep_json_num(m0, "sd_between_runs") - 0.0115) < 0.003, "sd %g",
               rep_json_num(m0, "sd_between_runs"));
@@ -630,18 +661,22 @@ Test(gate, runs_model_widens_when_the_machine_state_moved)
     char *out, *err;
     int rc = gate(f.base, f.cur, f.out, "--absolute=off", &out, &err);
     cr_assert_eq(rc, 0, "exit %d\n%s%s", rc, out, err);
-    cr_assert(strstr(out, "- notes: the reference (raw library) cells ran -30% against the baseline runs") != NULL,
-              "%s", out);
+    cr_assert(
+        strstr(out,
+               "- notes: the reference (raw library) cells ran -30% against the baseline runs") !=
+            NULL,
+        "%s", out);
     cJSON *j = gate_json(f.out);
     const cJSON *m0 = first_metric(j);
-    cr_assert(fabs(rep_json_num(m0, "machine_shift") + 0.30) < 0.03, "shift %g", rep_json_num(m0, "machine_shift"));
+    cr_assert(fabs(rep_json_num(m0, "machine_shift") + 0.30) < 0.03, "shift %g",
+              rep_json_num(m0, "machine_shift"));
     cr_assert(fabs(rep_json_num(m0, "sd_machine_state") - 0.107) < 0.015, "sd %g",
               rep_json_num(m0, "sd_machine_state"));
     cJSON_Delete(j);
     free(out);
     free(err);
-    const char *argv[] = {"cmk-gate", "--baseline", f.base, "--new", f.cur, "--out", f.out, "--absolute=off",
-                          "--state-coef=0"};
+    const char *argv[] = {"cmk-gate", "--baseline", f.base,           "--new",         f.cur,
+                          "--out",    f.out,        "--absolute=off", "--state-coef=0"};
     rc = tu_run(rep_gate_main, 9, argv, &out, &err);
     cr_assert_eq(rc, 1, "exit %d\n%s%s", rc, out, err);
     cr_assert(strstr(out, "2 metrics compared, 1 regressions") != NULL, "%s", out);

@@ -6,8 +6,8 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "rep_bench.h"
 #include "rep_gate.h"
@@ -15,8 +15,8 @@
 #include "rep_testutil.h"
 
 static const char *const headings[] = {
-    REP_H_SUMMARY, REP_H_ENV,   REP_H_THROUGHPUT, REP_H_RATIOS,   REP_H_CMK, REP_H_THREADS,
-    REP_H_VAULT,   REP_H_ROTATION, REP_H_DB, REP_H_CONTROLS, REP_H_KATS, REP_H_GATE};
+    REP_H_SUMMARY, REP_H_ENV,      REP_H_THROUGHPUT, REP_H_RATIOS,   REP_H_CMK,  REP_H_THREADS,
+    REP_H_VAULT,   REP_H_ROTATION, REP_H_DB,         REP_H_CONTROLS, REP_H_KATS, REP_H_GATE};
 #define NHEAD (sizeof(headings) / sizeof(headings[0]))
 
 static int report(const char *in, const char *extra, char **out, char **err)
@@ -204,24 +204,28 @@ Test(report, full_inputs_fill_every_section)
     /* the one-page summary comes first, from compliance.json's summary_page */
     const char *sum = strstr(md, "\n## " REP_H_SUMMARY "\n");
     cr_assert(sum != NULL && sum < strstr(md, "\n## " REP_H_ENV "\n"), "%s", md);
-    cr_assert(strstr(md, "| SC-28(1) | Cryptographic Protection | **not-satisfied** | C-01 fail |") !=
-                  NULL,
-              "%s", md);
+    cr_assert(
+        strstr(md, "| SC-28(1) | Cryptographic Protection | **not-satisfied** | C-01 fail |") !=
+            NULL,
+        "%s", md);
     cr_assert(strstr(md, "| delete | C-01 | pass | 1.98 s from the delete |") != NULL, "%s", md);
-    cr_assert(strstr(md, "2 files (2 back-end rows): 150 passed, 1 failed, 2 skipped; 151 of 153") !=
-                  NULL,
-              "%s", md);
+    cr_assert(
+        strstr(md, "2 files (2 back-end rows): 150 passed, 1 failed, 2 skipped; 151 of 153") !=
+            NULL,
+        "%s", md);
     cr_assert(strstr(md, "| GCM tag length not allowed | 2 |") != NULL, "%s", md);
     cr_assert(strstr(html, "<p>XTS stores do not detect tampering</p>") != NULL);
     /* database: the targets side by side, per-round ratios (2, 1.875, 2, 2, 2 -> median 2, [1.875,
      * 2]), the target that did not run and why */
-    cr_assert(strstr(md, "| fio-randread | MB/s | 300 [200, 400] | 160 [100, 200] | not measured |") !=
-                  NULL,
-              "%s", strstr(md, "| fio-randread"));
+    cr_assert(
+        strstr(md, "| fio-randread | MB/s | 300 [200, 400] | 160 [100, 200] | not measured |") !=
+            NULL,
+        "%s", strstr(md, "| fio-randread"));
     cr_assert(strstr(md, "| cmkfs-smk / gocryptfs | 2.000x [1.875, 2.000] |") != NULL, "%s",
               strstr(md, "| cmkfs-smk /"));
-    cr_assert(strstr(md, "securefs (tmpfs backing) not measured: securefs: not available: securefs "
-                         "not installed") != NULL);
+    cr_assert(strstr(md,
+                     "securefs (tmpfs backing) not measured: securefs: not available: securefs "
+                     "not installed") != NULL);
     /* plots: gcm encrypt throughput, gcm engine/raw ratio, cmk/smk, threads, vault, rotation,
      * engine/ceiling */
     static const char *const plots[] = {
@@ -237,8 +241,9 @@ Test(report, full_inputs_fill_every_section)
     }
     cr_assert_eq(tu_count(html, "<svg"), 7);
     /* engine against the widest ceiling only: per round 11.3/16.0, 11.6/16.2, ... -> 0.706 */
-    cr_assert(strstr(md, "| engine gcm ipsec-mb/avx512 / AES ceiling zmm, 8KiB encrypt | 0.706 |") !=
-              NULL);
+    cr_assert(
+        strstr(md, "| engine gcm ipsec-mb/avx512 / AES ceiling zmm, 8KiB encrypt | 0.706 |") !=
+        NULL);
     cr_assert(strstr(md, "/ AES ceiling xmm") == NULL);
     cr_assert(strstr(md, "AES ceiling xmm") != NULL); /* in the throughput table */
     /* inline SVG: no XML prolog, ids made unique per plot */
@@ -269,8 +274,10 @@ Test(report, full_inputs_fill_every_section)
     cr_assert(strstr(md, "| gcm | engine ipsec-mb/avx512 | encrypt | 8KiB | 2 | 20.10 |") != NULL);
     cr_assert(strstr(md, "| 11.30 | 1.78x |") != NULL);
     cr_assert(strstr(md, "| 11.30 | 3.12x |") != NULL); /* 35.2 / 11.3 at 4 threads */
-    /* CMK against SMK for the store on a file too: per-round 9.9/10, 10.1/10.2, ... -> median 0.990 */
-    cr_assert(strstr(md, "| cmk/smk store on file gcm ipsec-mb/avx512 8KiB encrypt | 10.00 |") != NULL);
+    /* CMK against SMK for the store on a file too: per-round 9.9/10, 10.1/10.2, ... -> median 0.990
+     */
+    cr_assert(strstr(md, "| cmk/smk store on file gcm ipsec-mb/avx512 8KiB encrypt | 10.00 |") !=
+              NULL);
     /* A/A twins: per-round ratio medians, judged against 2% */
     cr_assert(strstr(md, "| engine ipsec-mb/avx512 gcm 512B encrypt | 6.70 | 6.73 | 1.005 |") !=
               NULL);

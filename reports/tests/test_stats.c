@@ -127,7 +127,8 @@ Test(stats, mwu_empty_side_is_an_error)
     cr_assert_eq(rep_mann_whitney(x, 0, x, 1, &t), -1);
 }
 
-/* Brute force: all C(n, nx) subsets of the pooled values as "x", counting rank sums <= / >= observed. */
+/* Brute force: all C(n, nx) subsets of the pooled values as "x", counting rank sums <= / >=
+ * observed. */
 static void brute(const double *x, size_t nx, const double *y, size_t ny, double *ple, double *pge)
 {
     double all[16];
@@ -215,7 +216,8 @@ Test(stats, bootstrap_is_deterministic_with_a_seed)
     cr_assert_eq(hi1, hi2);
     cr_assert_eq(rep_bootstrap_ratio(a, 6, b, 5, 2000, 0.99, 43, &lo3, &hi3), 0);
     cr_assert(lo3 != lo1 || hi3 != hi1, "another seed gives another interval");
-    /* the point estimate median(a)/median(b) = 1.01/2.0 lies inside; bounds come from the data range */
+    /* the point estimate median(a)/median(b) = 1.01/2.0 lies inside; bounds come from the data
+     * range */
     cr_assert(lo1 <= 1.01 / 2.0 && 1.01 / 2.0 <= hi1);
     cr_assert(lo1 >= 0.9 / 2.1 && hi1 <= 1.1 / 1.9);
 }
@@ -266,7 +268,8 @@ Test(stats, t_sf_matches_closed_forms)
         for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
             double want = sf_closed(ts[i], df);
             double got = rep_t_sf(ts[i], df);
-            cr_assert(fabs(got - want) <= 1e-12 + 1e-9 * want, "df %d t %g: %.15g vs %.15g", df, ts[i], got, want);
+            cr_assert(fabs(got - want) <= 1e-12 + 1e-9 * want, "df %d t %g: %.15g vs %.15g", df,
+                      ts[i], got, want);
         }
     }
 }
@@ -295,7 +298,8 @@ Test(stats, t_quantile_inverts_the_tail)
     }
     /* df 1: the Cauchy quantile is tan(pi (p - 1/2)) */
     cr_assert_float_eq(rep_t_quantile(0.99, 1), tan(M_PI * 0.49), 1e-8);
-    /* df 2: solving 1/2 + t / (2 sqrt(t^2 + 2)) = p gives t = (2p - 1) sqrt(2 / (1 - (2p - 1)^2)) */
+    /* df 2: solving 1/2 + t / (2 sqrt(t^2 + 2)) = p gives t = (2p - 1) sqrt(2 / (1 - (2p - 1)^2))
+     */
     double a = 2 * 0.975 - 1;
     cr_assert_float_eq(rep_t_quantile(0.975, 2), a * sqrt(2 / (1 - a * a)), 1e-9);
     cr_assert(isnan(rep_t_quantile(0, 3)));
@@ -377,7 +381,8 @@ Test(stats, median_ci_ranks_are_the_tightest_95_percent_interval)
             cr_assert_geq(cov, 0.95, "n=%zu: coverage %.4f", n, cov);
         }
         if (lo + 1 < hi - 1) {
-            cr_assert_lt(1 - 2 * binom_le(n, lo + 1), 0.95, "n=%zu: ranks %zu..%zu are not tightest", n, lo, hi);
+            cr_assert_lt(1 - 2 * binom_le(n, lo + 1), 0.95,
+                         "n=%zu: ranks %zu..%zu are not tightest", n, lo, hi);
         }
     }
 }

@@ -6,9 +6,6 @@
  */
 #include "vmt_client.h"
 
-#include "base_buf.h"
-#include "base_file.h"
-
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +22,9 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "base_buf.h"
+#include "base_file.h"
 
 #ifndef VMOCK_BIN_PATH
 #define VMOCK_BIN_PATH "bin/vault-mock"
@@ -444,7 +444,6 @@ long vmt_count_lines(const char *path)
     free(text);
     return n;
 }
-
 
 cJSON *vmt_audit_find(struct vmt_server *s, const char *request_id)
 {

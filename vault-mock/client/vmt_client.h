@@ -68,7 +68,6 @@ long vmt_call_raw(struct vmt_server *s, const char *method, const char *path, co
                   const char *body, size_t body_len, const char *header, struct vmt_resp *r);
 void vmt_resp_free(struct vmt_resp *r);
 
-
 /* vmt_error_code returns error.code of an error body, or "". */
 const char *vmt_error_code(const struct vmt_resp *r);
 /* vmt_inner_code returns error.innererror.code, or "". */
@@ -96,7 +95,6 @@ long vmt_create_key(struct vmt_server *s, const char *name, int bits, const char
 char *vmt_read_file(const char *path, size_t *len);
 /* vmt_count_lines counts '\n' in the file at |path| (-1 if unreadable). */
 long vmt_count_lines(const char *path);
-
 
 /*
  * vmt_set_faults installs the fault rules |json| (POST /admin/faults as the

@@ -14,9 +14,9 @@
 #include "base_codec.h"
 #include "vmt_client.h"
 
-#define WINDOW 16U   /* raw bytes of a secret that must not appear */
-#define B64_WIN 16U  /* 4 whole base64 groups = 12 bytes, in any 16-byte window */
-#define PREFIX 8U    /* hash key: the needle's first 8 bytes */
+#define WINDOW  16U /* raw bytes of a secret that must not appear */
+#define B64_WIN 16U /* 4 whole base64 groups = 12 bytes, in any 16-byte window */
+#define PREFIX  8U  /* hash key: the needle's first 8 bytes */
 
 struct needle {
     uint64_t key;
@@ -81,8 +81,8 @@ size_t vmt_scan_count(const struct vmt_scan *sc)
 
 static int add_label(struct vmt_scan *sc, const char *label)
 {
-    if (base_grow(&sc->labels, &sc->cap_labels, sc->num_labels + 1, sizeof(*sc->labels),
-                  SIZE_MAX, NULL) != 0) {
+    if (base_grow(&sc->labels, &sc->cap_labels, sc->num_labels + 1, sizeof(*sc->labels), SIZE_MAX,
+                  NULL) != 0) {
         return -1;
     }
     snprintf(sc->labels[sc->num_labels], sizeof(sc->labels[0]), "%s", label);

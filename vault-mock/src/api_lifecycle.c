@@ -46,8 +46,8 @@ static int skiptoken(struct vmock_call *c, struct vmock_reply *rep, char *out, s
     }
     uint8_t *raw = NULL;
     size_t len = 0;
-    if (base_b64url_decode_alloc(s, strlen(s), &raw, &len, NULL) != 0 || len == 0 || len >= out_len ||
-        memchr(raw, '\0', len) != NULL) {
+    if (base_b64url_decode_alloc(s, strlen(s), &raw, &len, NULL) != 0 || len == 0 ||
+        len >= out_len || memchr(raw, '\0', len) != NULL) {
         free(raw);
         vmock_reply_error(rep, 400, "BadParameter", "The $skiptoken is not valid.", NULL);
         return -1;

@@ -84,7 +84,7 @@ void vmock_reply_audit_failed(struct vmock_reply *rep, int why, const struct vmo
 int vmock_api_commit(struct vmock_call *c, struct vmock_reply *rep)
 {
     const struct vmock_request *req = c->req;
-    int why = c->fail_audit                         ? VMOCK_AUDIT_UNWRITABLE
+    int why = c->fail_audit                            ? VMOCK_AUDIT_UNWRITABLE
               : req->audit != NULL && rep->status != 0 ? req->audit(req->audit_ctx, rep)
                                                        : VMOCK_AUDIT_OK;
     if (why != VMOCK_AUDIT_OK) {

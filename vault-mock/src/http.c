@@ -38,7 +38,6 @@
  * request, is never evicted. A new client is then served unless
  * --max-connections newer connections arrive before its request line does.
  */
-#include "base_codec.h"
 #include "http.h"
 
 #include <arpa/inet.h>
@@ -58,6 +57,8 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "base_codec.h"
 
 /* Bodies beyond this are not even drained: the connection is closed. */
 #define DRAIN_FACTOR 16u

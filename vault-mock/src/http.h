@@ -27,7 +27,7 @@ struct vmock_http_config {
     unsigned timeout_s;              /* idle timeout */
     unsigned request_timeout_s;      /* whole-request deadline; 0: none */
     unsigned handshake_timeout_s;    /* a connection's first request (TLS included); 0: none */
-    unsigned threads; /* worker pool size */
+    unsigned threads;                /* worker pool size */
     int thread_per_connection;
 };
 

@@ -3,8 +3,6 @@
  */
 #include "persist.h"
 
-#include "base_file.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
@@ -15,6 +13,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "base_file.h"
 
 /* What a file that is not a regular file is, for the error message. */
 static const char *type_name(mode_t m)

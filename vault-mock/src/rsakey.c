@@ -73,7 +73,8 @@ static BIGNUM *jwk_bn(const cJSON *jwk, const char *name)
     }
     uint8_t *raw = NULL;
     size_t raw_len = 0;
-    if (base_b64url_decode_alloc(item->valuestring, strlen(item->valuestring), &raw, &raw_len, NULL) != 0) {
+    if (base_b64url_decode_alloc(item->valuestring, strlen(item->valuestring), &raw, &raw_len,
+                                 NULL) != 0) {
         return NULL;
     }
     BIGNUM *bn = NULL;

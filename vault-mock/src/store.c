@@ -245,8 +245,8 @@ static void remove_key(struct vmock_store *st, struct vmock_key *key)
 /* Append |kv| to |key|'s versions. */
 static int append_version(struct vmock_key *key, struct vmock_kver *kv)
 {
-    if (base_grow(&key->versions, &key->cap_versions, key->n_versions + 1,
-                  sizeof(*key->versions), SIZE_MAX, NULL) != 0) {
+    if (base_grow(&key->versions, &key->cap_versions, key->n_versions + 1, sizeof(*key->versions),
+                  SIZE_MAX, NULL) != 0) {
         return -1;
     }
     key->versions[key->n_versions++] = kv;

@@ -25,9 +25,26 @@
 
 #define N_PERMS 20
 static const char *const perms[N_PERMS] = {
-    "get",     "list",      "create",  "update",  "import",  "delete",  "recover",
-    "purge",   "rotate",    "wrapKey", "unwrapKey", "encrypt", "decrypt", "sign",
-    "verify",  "backup",    "restore", "release", "getrotationpolicy", "setrotationpolicy",
+    "get",
+    "list",
+    "create",
+    "update",
+    "import",
+    "delete",
+    "recover",
+    "purge",
+    "rotate",
+    "wrapKey",
+    "unwrapKey",
+    "encrypt",
+    "decrypt",
+    "sign",
+    "verify",
+    "backup",
+    "restore",
+    "release",
+    "getrotationpolicy",
+    "setrotationpolicy",
 };
 
 /* The key a route works on; each has its own so that effects do not mix. */
@@ -61,13 +78,15 @@ struct route {
     long ok; /* status when allowed */
 };
 
-#define CRYPTO_ROUTES(v)                                                                    \
-    {"encrypt", "encrypt", "POST", "keys", T_CRYPTO, v, "encrypt", B_ENCRYPT, 200},         \
-        {"decrypt", "decrypt", "POST", "keys", T_CRYPTO, v, "decrypt", B_DECRYPT, 200},     \
-        {"wrapkey", "wrapKey", "POST", "keys", T_CRYPTO, v, "wrapkey", B_WRAP, 200},        \
+#define CRYPTO_ROUTES(v)                                                                     \
+    {"encrypt", "encrypt", "POST", "keys", T_CRYPTO, v, "encrypt", B_ENCRYPT, 200},          \
+        {"decrypt", "decrypt", "POST", "keys", T_CRYPTO, v, "decrypt", B_DECRYPT, 200},      \
+        {"wrapkey", "wrapKey", "POST", "keys", T_CRYPTO, v, "wrapkey", B_WRAP, 200},         \
         {"unwrapkey", "unwrapKey", "POST", "keys", T_CRYPTO, v, "unwrapkey", B_UNWRAP, 200}, \
-        {"sign", "sign", "POST", "keys", T_CRYPTO, v, "sign", B_SIGN, 200},                 \
-        {"verify", "verify", "POST", "keys", T_CRYPTO, v, "verify", B_VERIFY, 200}
+        {"sign", "sign", "POST", "keys", T_CRYPTO, v, "sign", B_SIGN, 200},                  \
+    {                                                                                        \
+        "verify", "verify", "POST", "keys", T_CRYPTO, v, "verify", B_VERIFY, 200             \
+    }
 
 static const struct route routes[] = {
     {"create", "create", "POST", "keys", T_NEW, 0, "create", B_CREATE, 200},
@@ -95,7 +114,7 @@ static const struct route routes[] = {
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
-#define PLAIN "AAECAwQFBgcICQoLDA0ODw"
+#define PLAIN  "AAECAwQFBgcICQoLDA0ODw"
 #define DIGEST "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
 
 /* What the test knows of the vault's state, to prepare each call and check its effect. */
@@ -127,8 +146,7 @@ static void make_key(struct ctx *c, enum target t)
     char path[128];
     struct vmt_resp r;
     snprintf(path, sizeof(path), "/keys/%s/create?" VMT_API, target_key[t]);
-    cr_assert_eq(vmt_call(S, "POST", path, c->officer, "{\"kty\":\"RSA\"}", &r), 200, "%s",
-                 r.body);
+    cr_assert_eq(vmt_call(S, "POST", path, c->officer, "{\"kty\":\"RSA\"}", &r), 200, "%s", r.body);
     const char *kid = vmt_str(&r, "key.kid");
     cr_assert_not_null(kid);
     snprintf(c->ver[t], sizeof(c->ver[t]), "%s", strrchr(kid, '/') + 1);
@@ -160,11 +178,9 @@ static void ctx_init(struct ctx *c, const char *officer_token)
     c->kd_state = 0;
     snprintf(c->rot_latest, sizeof(c->rot_latest), "%s", c->ver[T_ROT]);
     crypto_body(c, "wrapkey", "{\"alg\":\"RSA-OAEP-256\",\"value\":\"" PLAIN "\"}",
-                "{\"alg\":\"RSA-OAEP-256\",\"value\":\"", c->unwrap_body,
-                sizeof(c->unwrap_body));
+                "{\"alg\":\"RSA-OAEP-256\",\"value\":\"", c->unwrap_body, sizeof(c->unwrap_body));
     crypto_body(c, "encrypt", "{\"alg\":\"RSA-OAEP\",\"value\":\"" PLAIN "\"}",
-                "{\"alg\":\"RSA-OAEP\",\"value\":\"", c->decrypt_body,
-                sizeof(c->decrypt_body));
+                "{\"alg\":\"RSA-OAEP\",\"value\":\"", c->decrypt_body, sizeof(c->decrypt_body));
     crypto_body(c, "sign", "{\"alg\":\"RS256\",\"value\":\"" DIGEST "\"}",
                 "{\"alg\":\"RS256\",\"digest\":\"" DIGEST "\",\"value\":\"", c->verify_body,
                 sizeof(c->verify_body));
@@ -343,8 +359,7 @@ static void check_call(struct ctx *c, const struct route *rt, const char *who, c
                      r.body);
         c->allowed++;
     } else if (refusal == 403) {
-        cr_assert_eq(r.status, 403, "%s %s by %s: %ld %s", rt->method, path, who, r.status,
-                     r.body);
+        cr_assert_eq(r.status, 403, "%s %s by %s: %ld %s", rt->method, path, who, r.status, r.body);
         cr_assert_str_eq(vmt_error_code(&r), "Forbidden");
         cr_assert_str_eq(vmt_inner_code(&r), "ForbiddenByPolicy");
         char what[64];
@@ -418,8 +433,8 @@ TestSuite(authz, .fini = vmt_teardown, .timeout = 900);
 Test(authz, every_route_for_every_permission_alone_and_withheld)
 {
     char *ids = write_identities();
-    const char *args[] = {"--identities", ids, "--throttle", "off", "--purge-protection", "off",
-                          NULL};
+    const char *args[] = {"--identities",       ids,   "--throttle", "off",
+                          "--purge-protection", "off", NULL};
     vmt_setup_args(args);
     unlink(ids);
     struct ctx c;

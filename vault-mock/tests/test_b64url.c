@@ -61,8 +61,8 @@ Test(b64url, rejects_standard_alphabet_and_junk)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         uint8_t *out = NULL;
         size_t len = 0;
-        cr_assert_eq(base_b64url_decode_alloc(bad[i], strlen(bad[i]), &out, &len, NULL), -1, "input %s",
-                     bad[i]);
+        cr_assert_eq(base_b64url_decode_alloc(bad[i], strlen(bad[i]), &out, &len, NULL), -1,
+                     "input %s", bad[i]);
         cr_assert_null(out);
     }
 }

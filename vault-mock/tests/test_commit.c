@@ -38,8 +38,7 @@ static void fault(const char *op, const char *setting)
 {
     char json[200];
     snprintf(json, sizeof(json), "{\"faults\":[{\"op\":\"%s\",\"%s\":1}]}", op, setting);
-    cr_assert_eq(vmt_set_faults(S, json), 200, "the fault rule %s for %s is accepted", setting,
-                 op);
+    cr_assert_eq(vmt_set_faults(S, json), 200, "the fault rule %s for %s is accepted", setting, op);
 }
 
 /* Sends the call and asserts a 500 with error code |code|; returns its request id (static). */
@@ -393,8 +392,8 @@ Test(commit, the_audit_size_cap_refuses_requests_and_changes)
         long st = vmt_call(S, "GET", "/keys/k?" VMT_API, KO, NULL, &r);
         if (st == 500) {
             cr_assert_str_eq(vmt_error_code(&r), "AuditLogFull", "%s", r.body);
-            cr_assert(strstr(r.body, "size limit of 8192 bytes (--audit-max-bytes)") != NULL,
-                      "%s", r.body);
+            cr_assert(strstr(r.body, "size limit of 8192 bytes (--audit-max-bytes)") != NULL, "%s",
+                      r.body);
             refused = 1;
         } else {
             cr_assert_eq(st, 200, "%s", r.body);
@@ -449,12 +448,12 @@ Test(commit, unauthenticated_requests_cannot_use_up_the_audit_cap)
     /* Every one is accounted for: in the log or in the counter. */
     struct vmt_resp r;
     cr_assert_eq(vmt_call(S, "GET", "/admin/stats", vmt_token(S, "admin"), NULL, &r), 200);
-    cr_assert_eq((long)vmt_num(&r, "audit.unauthenticated_not_logged"), UNAUTH_FLOOD - logged,
-                 "%s", r.body);
+    cr_assert_eq((long)vmt_num(&r, "audit.unauthenticated_not_logged"), UNAUTH_FLOOD - logged, "%s",
+                 r.body);
     vmt_resp_free(&r);
     /* The key officer's changes are still carried out and audited. */
-    cr_assert_eq(vmt_call(S, "POST", "/keys/k/create?" VMT_API, KO, "{\"kty\":\"RSA\"}", &r),
-                 200, "%s", r.body);
+    cr_assert_eq(vmt_call(S, "POST", "/keys/k/create?" VMT_API, KO, "{\"kty\":\"RSA\"}", &r), 200,
+                 "%s", r.body);
     cJSON *line = vmt_audit_find(S, r.request_id);
     cr_assert_not_null(line, "the create's audit line (request id %s)", r.request_id);
     cr_assert_str_eq(vmt_jstr(line, "operation"), "create");
@@ -477,11 +476,11 @@ Test(commit, a_start_with_a_full_audit_log_is_refused)
     }
     fclose(f);
     chmod(audit, 0600);
-    const char *args[] = {"--state", dir, "--listen", "127.0.0.1:0", "--audit-max-bytes", "4096",
-                          NULL};
+    const char *args[] = {"--state",           dir,    "--listen", "127.0.0.1:0",
+                          "--audit-max-bytes", "4096", NULL};
     cr_assert_eq(vmt_run_exit(args, 20000), 1);
-    const char *bad[] = {"--state", dir, "--listen", "127.0.0.1:0", "--audit-max-bytes", "100",
-                         NULL};
+    const char *bad[] = {"--state",           dir,   "--listen", "127.0.0.1:0",
+                         "--audit-max-bytes", "100", NULL};
     cr_assert_eq(vmt_run_exit(bad, 20000), 2, "below 4096 is a usage error");
 }
 
@@ -557,8 +556,8 @@ Test(commit_disk, a_full_state_disk_changes_nothing)
     cr_assert_eq(versions_of("k"), 1);
     struct vmt_resp r;
     cr_assert_eq(vmt_call(S, "GET", "/keys/k?" VMT_API, KO, NULL, &r), 200);
-    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "attributes"),
-                                               "enabled")));
+    cr_assert(
+        cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(r.json, "attributes"), "enabled")));
     vmt_resp_free(&r);
     vmt_expect(S, "POST", "/keys/k/wrapkey?" VMT_API, KO, wrap_body, 200);
 

@@ -77,7 +77,8 @@ struct slow {
 static double slow_send(int fd, SSL *ssl, const char *head, const char *trickle, double t0)
 {
     if (head != NULL && head[0] != '\0' &&
-        (ssl != NULL ? SSL_write(ssl, head, (int)strlen(head)) : (int)send(fd, head, strlen(head), 0)) <= 0) {
+        (ssl != NULL ? SSL_write(ssl, head, (int)strlen(head))
+                     : (int)send(fd, head, strlen(head), 0)) <= 0) {
         return -2;
     }
     size_t i = 0;
@@ -120,26 +121,26 @@ static void *slow_main(void *arg)
     char head[512];
     switch (sl->kind) {
         case SLOW_TLS_STALL: /* request line and part of the headers, then nothing */
-            sl->cut_after = slow_send(fd, ssl,
-                                      "GET /keys/stalled?" VMT_API " HTTP/1.1\r\nHost: localhost\r\n",
-                                      NULL, t0);
+            sl->cut_after = slow_send(
+                fd, ssl, "GET /keys/stalled?" VMT_API " HTTP/1.1\r\nHost: localhost\r\n", NULL, t0);
             break;
         case SLOW_TLS_TRICKLE_LINE:
-            sl->cut_after = slow_send(fd, ssl, "",
-                                      "GET /keys?" VMT_API " HTTP/1.1\r\nHost: localhost\r\n\r\n",
-                                      t0);
+            sl->cut_after = slow_send(
+                fd, ssl, "", "GET /keys?" VMT_API " HTTP/1.1\r\nHost: localhost\r\n\r\n", t0);
             break;
         case SLOW_TLS_TRICKLE_BODY:
         default:
             snprintf(head, sizeof(head),
-                     "POST /keys/slow/create?" VMT_API " HTTP/1.1\r\nHost: localhost\r\n"
+                     "POST /keys/slow/create?" VMT_API
+                     " HTTP/1.1\r\nHost: localhost\r\n"
                      "Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
                      "Content-Length: 200\r\n\r\n",
                      sl->token);
-            sl->cut_after = slow_send(fd, ssl, head,
-                                      "{\"kty\":\"RSA\",\"tags\":{\"a\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxx"
-                                      "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}}",
-                                      t0);
+            sl->cut_after =
+                slow_send(fd, ssl, head,
+                          "{\"kty\":\"RSA\",\"tags\":{\"a\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                          "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}}",
+                          t0);
             break;
     }
     SSL_free(ssl);
@@ -200,8 +201,8 @@ static void slow_clients_are_cut(const char *mode, const char *const *args)
     }
     for (int i = 0; i < N_SLOW; i++) {
         cr_assert(sl[i].cut_after >= DEADLINE && sl[i].cut_after <= DEADLINE + SLACK,
-                  "%s: %s cut after %.2f s, deadline %.0f s", mode, slow_names[i],
-                  sl[i].cut_after, DEADLINE);
+                  "%s: %s cut after %.2f s, deadline %.0f s", mode, slow_names[i], sl[i].cut_after,
+                  DEADLINE);
     }
     /* one audit line per cut request, saying what had arrived */
     cJSON *lines[64];

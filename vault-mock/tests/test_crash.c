@@ -25,11 +25,11 @@
 
 #define KILLS 40
 /* How long a round may wait for its first acknowledged change. */
-#define FIRST_ACK_MS 60000
+#define FIRST_ACK_MS   60000
 #define KILLS_VALGRIND 6
 
 struct ack {
-    char op;        /* 'c' create, 'r' rotate, 'd' delete */
+    char op; /* 'c' create, 'r' rotate, 'd' delete */
     char name[24];
     char ver[33];
 };
@@ -236,9 +236,9 @@ Test(crash, a_delete_without_acknowledgement_keeps_the_acknowledged_versions, .t
     ac[n] = (struct ack){.op = 'c', .name = "u1"};
     cr_assert_eq(vmt_create_key(&s, "u1", 2048, NULL, ac[n].ver), 200);
     n++;
-    cr_assert_eq(vmt_call(&s, "POST", "/keys/u1/rotate?" VMT_API, vmt_token(&s, "keyofficer"), NULL,
-                          &r),
-                 200);
+    cr_assert_eq(
+        vmt_call(&s, "POST", "/keys/u1/rotate?" VMT_API, vmt_token(&s, "keyofficer"), NULL, &r),
+        200);
     ac[n] = (struct ack){.op = 'r', .name = "u1"};
     snprintf(ac[n].ver, sizeof(ac[n].ver), "%s", strrchr(vmt_str(&r, "key.kid"), '/') + 1);
     vmt_resp_free(&r);
@@ -279,12 +279,15 @@ Test(crash, a_delete_without_acknowledgement_keeps_the_acknowledged_versions, .t
     }
     check_acks(&s, bad, 3, &k);
     cr_assert_eq(k.lost, 3);
-    cr_assert_str_eq(k.first_loss, "acknowledged d of u4 lost: GET /deletedkeys/u4?" VMT_API " -> 404");
+    cr_assert_str_eq(k.first_loss,
+                     "acknowledged d of u4 lost: GET /deletedkeys/u4?" VMT_API " -> 404");
     check_acks(&s, &bad[0], 1, &k);
-    cr_assert_str_eq(k.first_loss, "acknowledged c of u2 (ffffffffffffffffffffffffffffffff) lost: GET "
-                                   "/keys/u2/ffffffffffffffffffffffffffffffff?" VMT_API " -> 404");
+    cr_assert_str_eq(k.first_loss,
+                     "acknowledged c of u2 (ffffffffffffffffffffffffffffffff) lost: GET "
+                     "/keys/u2/ffffffffffffffffffffffffffffffff?" VMT_API " -> 404");
     check_acks(&s, &bad[1], 1, &k);
-    cr_assert_str_eq(k.first_loss, "acknowledged c of never (00000000000000000000000000000000) lost: "
-                                   "GET /keys/never/00000000000000000000000000000000?" VMT_API " -> 404");
+    cr_assert_str_eq(k.first_loss,
+                     "acknowledged c of never (00000000000000000000000000000000) lost: "
+                     "GET /keys/never/00000000000000000000000000000000?" VMT_API " -> 404");
     vmt_cleanup(&s);
 }

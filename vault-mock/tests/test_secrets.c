@@ -46,8 +46,8 @@ static void setup(void)
 TestSuite(secrets, .init = setup, .fini = vmt_teardown, .timeout = 300);
 
 static const char *const private_members[] = {"d", "p", "q", "dp", "dq", "qi"};
-static const char *const private_params[] = {"d", "rsa-factor1", "rsa-factor2", "rsa-exponent1",
-                                             "rsa-exponent2", "rsa-coefficient1"};
+static const char *const private_params[] = {
+    "d", "rsa-factor1", "rsa-factor2", "rsa-exponent1", "rsa-exponent2", "rsa-coefficient1"};
 
 static struct vmt_scan *sc;
 static size_t answers;
@@ -124,7 +124,8 @@ Test(secrets, no_private_component_in_any_answer_or_audit_line)
 {
     sc = vmt_scan_new();
     cr_assert_not_null(sc);
-    EVP_PKEY *k1 = vmt_rsa_generate(2048), *k2 = vmt_rsa_generate(2048), *k3 = vmt_rsa_generate(2048);
+    EVP_PKEY *k1 = vmt_rsa_generate(2048), *k2 = vmt_rsa_generate(2048),
+             *k3 = vmt_rsa_generate(2048);
     EVP_PKEY *bad = vmt_rsa_generate(2048);
     cr_assert(k1 != NULL && k2 != NULL && k3 != NULL && bad != NULL);
     add_private(k1, "k1");
@@ -244,8 +245,8 @@ Test(secrets, no_private_component_in_any_answer_or_audit_line)
     }
     free(log);
     cr_assert_geq(lines, answers, "%zu audit lines for %zu answers", lines, answers);
-    fprintf(stderr, "vault secrets: %zu answers and %zu audit lines, %zu secrets, 0 hits\n", answers,
-            lines, vmt_scan_count(sc));
+    fprintf(stderr, "vault secrets: %zu answers and %zu audit lines, %zu secrets, 0 hits\n",
+            answers, lines, vmt_scan_count(sc));
     vmt_scan_free(sc);
     EVP_PKEY_free(k1);
     EVP_PKEY_free(k2);

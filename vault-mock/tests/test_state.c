@@ -306,8 +306,9 @@ Test(state, a_fifo_in_place_of_a_state_file_is_refused_without_hanging)
 /* Writes an identities file with one officer to |path| with |mode|. */
 static void write_identities(const char *path, mode_t mode)
 {
-    const char *doc = "{\"identities\":[{\"name\":\"officer\",\"token\":"
-                      "\"officer-token-0123456789\",\"permissions\":[\"all\"]}]}";
+    const char *doc =
+        "{\"identities\":[{\"name\":\"officer\",\"token\":"
+        "\"officer-token-0123456789\",\"permissions\":[\"all\"]}]}";
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     cr_assert_geq(fd, 0);
     cr_assert_eq(write(fd, doc, strlen(doc)), (ssize_t)strlen(doc));

@@ -124,8 +124,8 @@ static void *work(void *arg)
             continue;
         }
         w->ok++;
-        if (base_grow(&w->lat_us, &w->cap_lat, w->n_lat + 1, sizeof(*w->lat_us), SIZE_MAX,
-                      NULL) != 0) {
+        if (base_grow(&w->lat_us, &w->cap_lat, w->n_lat + 1, sizeof(*w->lat_us), SIZE_MAX, NULL) !=
+            0) {
             break;
         }
         w->lat_us[w->n_lat++] = dt;
@@ -281,8 +281,7 @@ int main(int argc, char **argv)
         snprintf(url, sizeof(url), "%s/keys/%s/create?api-version=7.4", c.url, c.key);
         long st = post(h, url, "{\"kty\":\"RSA\",\"key_size\":2048}", &out);
         if (st != 200) {
-            fprintf(stderr, "vault-mock-bench: create answered %ld: %s\n", st,
-                    base_buf_str(&out));
+            fprintf(stderr, "vault-mock-bench: create answered %ld: %s\n", st, base_buf_str(&out));
             return 1;
         }
     }
@@ -297,8 +296,7 @@ int main(int argc, char **argv)
         cJSON *doc = st == 200 ? cJSON_ParseWithLength(base_buf_str(&out), out.len) : NULL;
         const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(doc, "value"));
         if (v == NULL) {
-            fprintf(stderr, "vault-mock-bench: wrap answered %ld: %s\n", st,
-                    base_buf_str(&out));
+            fprintf(stderr, "vault-mock-bench: wrap answered %ld: %s\n", st, base_buf_str(&out));
             return 1;
         }
         snprintf(body, sizeof(body), "{\"alg\":\"%s\",\"value\":\"%s\"}", c.alg, v);

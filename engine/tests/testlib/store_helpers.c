@@ -1,6 +1,8 @@
 /* store_helpers.c - see store_helpers.h. */
-#include <fcntl.h>
+#include "store_helpers.h"
+
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -9,7 +11,6 @@
 #include <unistd.h>
 
 #include "error_internal.h"
-#include "store_helpers.h"
 
 int tl_write_key_file(const char *path, const uint8_t kek[32])
 {
@@ -107,8 +108,8 @@ struct eng_kek_provider *tl_switch_provider(struct tl_switch *sw, struct eng_kek
     return p;
 }
 
-struct eng_store_config tl_store_config(enum eng_mode mode, uint32_t unit_size,
-                                        uint64_t num_units, uint32_t extent_units)
+struct eng_store_config tl_store_config(enum eng_mode mode, uint32_t unit_size, uint64_t num_units,
+                                        uint32_t extent_units)
 {
     struct eng_store_config c;
     eng_store_config_init(&c);

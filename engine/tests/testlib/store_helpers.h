@@ -41,8 +41,8 @@ struct eng_kek_provider *tl_switch_provider(struct tl_switch *sw, struct eng_kek
  * tl_store_config is eng_store_config_init's configuration with the
  * geometry |mode|, |unit_size|, |num_units|, |extent_units| set.
  */
-struct eng_store_config tl_store_config(enum eng_mode mode, uint32_t unit_size,
-                                        uint64_t num_units, uint32_t extent_units);
+struct eng_store_config tl_store_config(enum eng_mode mode, uint32_t unit_size, uint64_t num_units,
+                                        uint32_t extent_units);
 /* tl_random_buf returns |len| random bytes (RAND_bytes) in a malloc'd buffer; asserts. */
 uint8_t *tl_random_buf(size_t len);
 

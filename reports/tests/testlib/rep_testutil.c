@@ -1,4 +1,6 @@
 /* rep_testutil.c - helpers for the reports/ tests. */
+#include "rep_testutil.h"
+
 #include <cjson/cJSON.h>
 #include <ftw.h>
 #include <math.h>
@@ -7,7 +9,6 @@
 #include <string.h>
 
 #include "rep_stats.h"
-#include "rep_testutil.h"
 
 static void die(const char *what)
 {
@@ -168,8 +169,8 @@ static char *slurp(FILE *f)
     return buf;
 }
 
-int tu_run(int (*fn)(int, char **, FILE *, FILE *), int argc, const char *const *argv, char **out_text,
-           char **err_text)
+int tu_run(int (*fn)(int, char **, FILE *, FILE *), int argc, const char *const *argv,
+           char **out_text, char **err_text)
 {
     FILE *out = tmpfile(), *err = tmpfile();
     if (out == NULL || err == NULL) {

@@ -16,10 +16,12 @@ struct tu_cell {
     size_t n;
 };
 
-/* A bench.json object (schema cmk-harness/bench v1) with env.cpu_model |cpu|; free with cJSON_Delete. */
+/* A bench.json object (schema cmk-harness/bench v1) with env.cpu_model |cpu|; free with
+ * cJSON_Delete. */
 cJSON *tu_bench_json(const char *cpu, const struct tu_cell *cells, size_t n);
 
-/* Writes a bench.json (schema cmk-harness/bench v1) with env.cpu_model |cpu| to |path|; aborts on error. */
+/* Writes a bench.json (schema cmk-harness/bench v1) with env.cpu_model |cpu| to |path|; aborts on
+ * error. */
 void tu_write_bench(const char *path, const char *cpu, const struct tu_cell *cells, size_t n);
 
 /* Writes |text| to |path|; aborts on error. */
@@ -28,7 +30,8 @@ void tu_write_file(const char *path, const char *text);
 /* Reads a whole file into a malloc'd string (NULL when it cannot be read). */
 char *tu_read_file(const char *path);
 
-/* Makes a fresh temporary folder (removed when the test process exits) and returns its path; slot 0..3. */
+/* Makes a fresh temporary folder (removed when the test process exits) and returns its path; slot
+ * 0..3. */
 const char *tu_tmpdir(int slot);
 
 /* Counts occurrences of |needle| in |hay|. */
@@ -44,7 +47,7 @@ double tu_gauss(uint64_t *state);
  * Runs |fn|(argc, argv, out, err) with temporary streams; returns its exit
  * code and the captured texts (malloc'd) in *out_text and *err_text.
  */
-int tu_run(int (*fn)(int, char **, FILE *, FILE *), int argc, const char *const *argv, char **out_text,
-           char **err_text);
+int tu_run(int (*fn)(int, char **, FILE *, FILE *), int argc, const char *const *argv,
+           char **out_text, char **err_text);
 
 #endif

@@ -49,7 +49,6 @@ void vmt_teardown(void)
     vmt_cleanup(&vmt_srv);
 }
 
-
 long vmt_audit_end(struct vmt_server *s)
 {
     struct stat st;
