@@ -1,7 +1,7 @@
 /* tl_vectors.c - see tl_vectors.h. */
 #include "tl_vectors.h"
 
-#include <cJSON.h>
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
