@@ -182,7 +182,7 @@ Test(bench_db, reads_a_recorded_result_into_rows_and_bench_json)
 }
 
 /* A copy of the fixture without |target|'s samples and with it in config.skipped; its path. */
-static void fixture_without(const char *target, const char *why, char *path)
+static void fixture_without(const char *target, const char *why, char *path, size_t path_len)
 {
     cJSON *doc = load_fixture();
     cJSON *s = cJSON_GetObjectItemCaseSensitive(doc, "samples");
@@ -195,7 +195,7 @@ static void fixture_without(const char *target, const char *why, char *path)
         cJSON_GetObjectItemCaseSensitive(doc, "config"), "skipped");
     cr_assert(cJSON_IsArray(skipped));
     cJSON_AddItemToArray(skipped, cJSON_CreateString(why));
-    strcpy(path, "/tmp/bench-test-db-XXXXXX");
+    snprintf(path, path_len, "%s", "/tmp/bench-test-db-XXXXXX");
     int fd = mkstemp(path);
     cr_assert_geq(fd, 0);
     close(fd);
@@ -206,7 +206,8 @@ Test(bench_db, a_target_that_did_not_run_is_not_measured)
 {
     size_t n = plan(&standard_db);
     char path[64];
-    fixture_without("gocryptfs", "gocryptfs: not available: gocryptfs not installed", path);
+    fixture_without("gocryptfs", "gocryptfs: not available: gocryptfs not installed", path,
+                    sizeof(path));
     struct base_err e = BASE_ERR_INIT;
     cr_assert_eq(bench_db_load_result("tmpfs", path, 50, &e), 0, "%s", e.msg);
     unlink(path);

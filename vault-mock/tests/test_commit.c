@@ -351,7 +351,7 @@ Test(commit, a_long_path_the_http_layer_refuses_is_cut_visibly)
     char *path = malloc(n + 64);
     path[0] = '/';
     memset(path + 1, 'b', n - 1);
-    strcpy(path + n, "?" VMT_API);
+    snprintf(path + n, 64, "%s", "?" VMT_API);
     size_t hn = 100 * 1024; /* headers too large: libmicrohttpd answers 431 itself */
     char *h = malloc(hn + 16);
     memcpy(h, "X-Big: ", 7);

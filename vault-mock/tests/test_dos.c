@@ -219,7 +219,12 @@ static int read_answer(int fd)
         const char *cl = strcasestr(buf, "\r\nContent-Length: ");
         if (end != NULL && cl != NULL && cl < end &&
             (size_t)(end + 4 - buf) + strtoul(cl + 18, NULL, 10) <= n) {
-            return strncmp(buf, "HTTP/1.1 ", 9) == 0 ? atoi(buf + 9) : -1;
+            if (strncmp(buf, "HTTP/1.1 ", 9) != 0) {
+                return -1;
+            }
+            char *stop = NULL;
+            long status = strtol(buf + 9, &stop, 10);
+            return stop == buf + 12 && status >= 100 && status <= 599 ? (int)status : -1;
         }
     }
     return -1;

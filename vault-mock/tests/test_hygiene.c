@@ -77,7 +77,9 @@ static void raw_send(const char *req, size_t len, struct raw_resp *out)
     close(fd);
     out->text = buf;
     if (n > 12 && strncmp(buf, "HTTP/1.1 ", 9) == 0) {
-        out->status = atoi(buf + 9);
+        char *stop = NULL;
+        long status = strtol(buf + 9, &stop, 10);
+        out->status = stop == buf + 12 && status >= 100 && status <= 599 ? (int)status : 0;
     }
     const char *sep = strstr(buf, "\r\n\r\n");
     out->body = sep != NULL ? sep + 4 : "";
