@@ -77,6 +77,9 @@ static struct comp_control run_failing(const char *id, const char *env, const ch
     struct comp_control c = run_one(id);
     cr_assert_eq(c.verdict, COMP_VERDICT_FAIL, "%s | %s", c.reason, c.evidence);
     cr_assert_not_null(strstr(c.reason, want), "%s", c.reason);
+    /* Judged (prove.sh exit 1 after its FAIL lines), not died on the way ("... exited 127: "). */
+    cr_assert_null(strstr(c.reason, " exited "), "prove.sh died instead of judging: %s | %s",
+                   c.reason, c.evidence);
     return c;
 }
 

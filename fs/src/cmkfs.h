@@ -13,7 +13,7 @@
  *                      is a CMKFS_GCM_REC-byte record then its ciphertext).
  *   BACKING/orphans/   files unlinked while open, until their last close
  *                      (emptied at every mount)
- *   BACKING/mount.lock flock'ed while mounted (one mount at a time)
+ *   BACKING/mount.lock flock'ed while mounted, holds the mount point (mountlock.h)
  */
 #ifndef CMKFS_H
 #define CMKFS_H

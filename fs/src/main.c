@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -25,6 +24,7 @@
 #include "cmkfs.h"
 #include "eng_secure.h"
 #include "keyopts.h"
+#include "mountlock.h"
 
 static const char usage_text[] =
     "usage: cmk-fs COMMAND BACKING [MOUNTPOINT] [options]\n"
@@ -489,10 +489,8 @@ static int mount_body(const struct fsopts *o, int kind, int status_fd)
     g_fs.passthrough = kind == 0;
     g_fs.unit = 4096;
     g_fs.mode = ENG_MODE_XTS;
-    int lock_fd =
-        path_in(p, dir, "mount.lock") == 0 ? open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
-    if (lock_fd < 0 || flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        fprintf(stderr, "cmk-fs: %s is already mounted (%s is locked)\n", dir, p);
+    int lock_fd = cmkfs_mount_lock(dir);
+    if (lock_fd < 0) {
         report(status_fd, EXIT_ERR);
         return EXIT_ERR;
     }
@@ -566,6 +564,7 @@ static int mount_body(const struct fsopts *o, int kind, int status_fd)
     if (rc == EXIT_OK) {
         log_line("mounted %s at %s (%s, revalidate %u s)", dir, mnt,
                  kind == 1 ? eng_mode_name(g_fs.mode) : "passthrough", reval_interval_s);
+        cmkfs_mount_record(lock_fd, mnt);
         report(status_fd, EXIT_OK);
         if (status_fd >= 0) { /* daemon: leave the caller's terminal and pipes */
             int null = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -607,7 +606,7 @@ static int mount_body(const struct fsopts *o, int kind, int status_fd)
     if (g_fs.root_fd >= 0) {
         close(g_fs.root_fd);
     }
-    close(lock_fd);
+    cmkfs_mount_unlock(lock_fd);
     log_line("unmounted %s (exit %d)", mnt, rc);
     return rc;
 }

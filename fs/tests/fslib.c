@@ -8,8 +8,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 void fsx_make(struct fsx *x)
@@ -97,6 +100,32 @@ void fsx_unmount(struct fsx *x)
              x->mnt);
     int rc = system(cmd);
     (void)rc;
+    fsx_wait_released(x);
+}
+
+/*
+ * The kernel is done with the mount when fusermount3 returns, but the daemon still holds
+ * BACKING/mount.lock while it writes back and wipes its keys, and a mount started before it
+ * exits is refused ("already mounted"). Wait for the daemon's exit: the lock's release.
+ */
+void fsx_wait_released(struct fsx *x)
+{
+    char p[300];
+    snprintf(p, sizeof(p), "%s/mount.lock", x->back);
+    int fd = open(p, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return; /* never mounted */
+    }
+    const struct timespec tick = {0, 20 * 1000 * 1000};
+    int got = 0;
+    for (int i = 0; i < 3000 && !got; i++) { /* 60 s: a daemon that takes longer is hung */
+        got = flock(fd, LOCK_EX | LOCK_NB) == 0;
+        if (!got) {
+            nanosleep(&tick, NULL);
+        }
+    }
+    close(fd);
+    cr_assert(got, "the cmk-fs daemon of %s still holds %s after 60 s", x->mnt, p);
 }
 
 void fsx_cleanup(struct fsx *x)

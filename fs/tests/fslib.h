@@ -46,8 +46,11 @@ const char *fsx_err(struct fsx *x);
 void fsx_init_mount(struct fsx *x, const char *init_opts, const char *mount_opts);
 /* fsx_mounted returns 1 when |mnt| is a mount point now (/proc/self/mountinfo). */
 int fsx_mounted(const char *mnt);
-/* fsx_unmount unmounts (fusermount3 -u, then -uz as the last resort). */
+/* fsx_unmount unmounts (fusermount3 -u, then -uz as the last resort), then waits for the
+ * daemon to release BACKING/mount.lock, so that a mount right after it is not refused. */
 void fsx_unmount(struct fsx *x);
+/* fsx_wait_released waits (at most 60 s, then fails the test) until BACKING/mount.lock is free. */
+void fsx_wait_released(struct fsx *x);
 /* fsx_cleanup unmounts and removes the folder. */
 void fsx_cleanup(struct fsx *x);
 /* fsx_path writes mnt/name (or back/files/name when |backing|) into a static ring of buffers. */

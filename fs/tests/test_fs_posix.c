@@ -13,11 +13,14 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
@@ -494,7 +497,11 @@ Test(fs_posix, second_mount_and_bad_options_refused)
     struct fsx p;
     fsx_make(&p);
     int rc = fsx_run(&p, "%s mount %s %s %s", CMKFS_BIN, x.back, p.mnt, x.keyopts);
-    int err_ok = strstr(fsx_err(&p), "is already mounted") != NULL;
+    /* refused at once, naming where it is mounted (the recorded real path) */
+    char want[PATH_MAX + 64], real[PATH_MAX];
+    cr_assert_not_null(realpath(x.mnt, real));
+    snprintf(want, sizeof(want), "is already mounted at %s (", real);
+    int err_ok = strstr(fsx_err(&p), want) != NULL;
     int mounted = fsx_mounted(p.mnt);
     rc = rc * 100 + fsx_run(&p, "%s init %s --mode ctr %s", CMKFS_BIN, p.back, p.keyopts);
     int mode_ok = strstr(fsx_err(&p), "unknown --mode (xts or gcm): ctr") != NULL;
@@ -506,6 +513,90 @@ Test(fs_posix, second_mount_and_bad_options_refused)
     cr_assert(err_ok && !mounted && mode_ok && unit_ok);
     cr_assert_eq(rc2, 2);
     cr_assert_eq(rc3, 1, "mount while mounted: busy");
+}
+
+/*
+ * A daemon that was unmounted but is still exiting holds BACKING/mount.lock with its (no longer
+ * mounted) mount point recorded in it. Played here by the test itself: it holds the lock and
+ * records a mount point that does not exist.
+ */
+struct held_lock {
+    struct fsx *p;
+    int fd;
+    atomic_int done; /* the mount returned: stop looking */
+};
+
+static int hold_lock(struct fsx *p, const char *recorded)
+{
+    char lock[300];
+    snprintf(lock, sizeof(lock), "%s/mount.lock", p->back);
+    int fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    cr_assert_geq(fd, 0, "%s: %s", lock, strerror(errno));
+    cr_assert_eq(flock(fd, LOCK_EX | LOCK_NB), 0);
+    cr_assert_eq(pwrite(fd, recorded, strlen(recorded), 0), (ssize_t)strlen(recorded));
+    return fd;
+}
+
+/* Releases the lock once the mount has said that it waits (no timing: it reads the message). */
+static void *release_when_waiting(void *arg)
+{
+    struct held_lock *h = arg;
+    const struct timespec tick = {0, 10 * 1000 * 1000};
+    while (!atomic_load(&h->done) &&
+           strstr(fsx_err(h->p), "is still exiting; waiting up to 600 s") == NULL) {
+        nanosleep(&tick, NULL);
+    }
+    close(h->fd);
+    return NULL;
+}
+
+Test(fs_posix, mount_waits_for_an_unmounted_daemon_to_exit)
+{
+    struct fsx p;
+    fsx_make(&p);
+    cr_assert_eq(fsx_run(&p, "%s init %s %s >/dev/null", CMKFS_BIN, p.back, p.keyopts), 0, "%s",
+                 fsx_err(&p));
+    struct held_lock h = {&p, hold_lock(&p, "/nonexistent-cmkfs-mnt"), 0};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, release_when_waiting, &h), 0);
+    int rc = fsx_run(&p, "CMKFS_LOCK_WAIT_S=600 %s mount %s %s %s", CMKFS_BIN, p.back, p.mnt,
+                     p.keyopts);
+    atomic_store(&h.done, 1);
+    pthread_join(t, NULL);
+    char err[600];
+    snprintf(err, sizeof(err), "%s", fsx_err(&p));
+    int mounted = fsx_mounted(p.mnt);
+    fsx_cleanup(&p);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert(mounted);
+    cr_assert_not_null(strstr(err, "(unmounted from /nonexistent-cmkfs-mnt) is still exiting; "
+                                   "waiting up to 600 s for "),
+                       "%s", err);
+}
+
+Test(fs_posix, mount_gives_up_on_a_daemon_that_does_not_exit)
+{
+    struct fsx p;
+    fsx_make(&p);
+    cr_assert_eq(fsx_run(&p, "%s init %s %s >/dev/null", CMKFS_BIN, p.back, p.keyopts), 0, "%s",
+                 fsx_err(&p));
+    int fd = hold_lock(&p, "/nonexistent-cmkfs-mnt");
+    int rc = fsx_run(&p, "CMKFS_LOCK_WAIT_S=1 %s mount %s %s %s", CMKFS_BIN, p.back, p.mnt,
+                     p.keyopts);
+    char want[700];
+    snprintf(want, sizeof(want),
+             "cmk-fs: %s is still locked by the cmk-fs unmounted from /nonexistent-cmkfs-mnt "
+             "after 1 s; is it hung? (%s/mount.lock)\n",
+             p.back, p.back);
+    int err_ok = strstr(fsx_err(&p), want) != NULL;
+    char err[600];
+    snprintf(err, sizeof(err), "%s", fsx_err(&p));
+    int mounted = fsx_mounted(p.mnt);
+    close(fd);
+    fsx_cleanup(&p);
+    cr_assert_eq(rc, 1, "%s", err);
+    cr_assert(!mounted);
+    cr_assert(err_ok, "want \"%s\" in: %s", want, err);
 }
 
 Test(fs_posix, foreground_mount_unmounts_on_sigterm)

@@ -166,6 +166,8 @@ check_acks() {
 
 postmaster_pid() { head -n 1 "$DATA/postmaster.pid"; }
 alive() { kill -0 "$1" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+# children_of PID: how many processes PID has (from /proc; a fresh Debian has no procps).
+children_of() { { grep -l "^PPid:[[:space:]]*$1\$" /proc/[0-9]*/status 2>/dev/null || true; } | wc -l; }
 
 # fs_daemon MNT: the pid of the cmk-fs process serving MNT.
 fs_daemon() {
@@ -270,7 +272,7 @@ key_event() {
     eio_at=$(grep -m1 'Input/output error' "$DB_ROOT/pg-$ev_name.log" | awk '{ print $1 " " $2 " " $3 }' || true)
     [ -z "$eio_at" ] || eio_s=$(awk -v a="$t_ev" -v b="$(date -d "$eio_at" +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
     if alive "$pm"; then
-        pmstate="postmaster $pm still running with $(ps --ppid "$pm" --no-headers | wc -l) children"
+        pmstate="postmaster $pm still running with $(children_of "$pm") children"
     else
         pmstate="postmaster $pm exited"
     fi

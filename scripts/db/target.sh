@@ -127,6 +127,7 @@ up() {
     fi
     mkdir -p "$mnt"
     is_mounted "$mnt" && die "'$mnt' is already mounted"
+    printf '%s\n' "$backing" >"$st/backing"
     case "$t" in
     gocryptfs)
         [ -f "$st/gocryptfs.pass" ] || (umask 077; head -c 24 /dev/urandom | base64 >"$st/gocryptfs.pass")
@@ -202,6 +203,14 @@ down() {
             fusermount3 -u -z "$mnt" || umount -l "$mnt" || true
         fi
         is_mounted "$mnt" && die "'$mnt' is still mounted"
+        # The kernel is done when fusermount3 returns; a cmk-fs daemon still holds
+        # BACKING/mount.lock while it writes back and wipes its keys. Wait for its exit, so a
+        # mount right after this is not refused as "already mounted".
+        local lock
+        lock="$(cat "$st/backing" 2>/dev/null)/mount.lock"
+        if [ -f "$lock" ] && ! flock -w 60 "$lock" true; then
+            die "the cmk-fs daemon of '$mnt' still holds '$lock' after 60 s"
+        fi
     fi
     if [ -f "$st/vault.pid" ] && [ -z "${TARGET_KEEP_VAULT:-}" ]; then
         pid=$(cat "$st/vault.pid")
