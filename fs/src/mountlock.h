@@ -2,9 +2,9 @@
  * mountlock.h - one mount per backing folder: BACKING/mount.lock.
  *
  * A daemon serving BACKING holds an flock on BACKING/mount.lock for its whole life and, once
- * mounted, writes its mount point (the real path) into the file. After `fusermount3 -u` the kernel is done with
- * the mount at once, but the daemon holds the lock until it has written back and wiped its
- * keys; a mount started in that window would be refused. So when the lock is held and the
+ * mounted, writes its mount point (the real path) into the file. After `fusermount3 -u` the kernel
+ * is done with the mount at once, but the daemon holds the lock until it has written back and wiped
+ * its keys; a mount started in that window would be refused. So when the lock is held and the
  * recorded mount point is no longer mounted, cmk-fs mount waits for the lock, at most
  * CMKFS_LOCK_WAIT_S seconds (default 10; 0..600).
  */

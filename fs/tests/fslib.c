@@ -5,10 +5,10 @@
 
 #include <criterion/criterion.h>
 #include <criterion/hooks.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <fcntl.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>

@@ -559,8 +559,8 @@ Test(fs_posix, mount_waits_for_an_unmounted_daemon_to_exit)
     struct held_lock h = {&p, hold_lock(&p, "/nonexistent-cmkfs-mnt"), 0};
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, release_when_waiting, &h), 0);
-    int rc = fsx_run(&p, "CMKFS_LOCK_WAIT_S=600 %s mount %s %s %s", CMKFS_BIN, p.back, p.mnt,
-                     p.keyopts);
+    int rc =
+        fsx_run(&p, "CMKFS_LOCK_WAIT_S=600 %s mount %s %s %s", CMKFS_BIN, p.back, p.mnt, p.keyopts);
     atomic_store(&h.done, 1);
     pthread_join(t, NULL);
     char err[600];
@@ -569,8 +569,9 @@ Test(fs_posix, mount_waits_for_an_unmounted_daemon_to_exit)
     fsx_cleanup(&p);
     cr_assert_eq(rc, 0, "%s", err);
     cr_assert(mounted);
-    cr_assert_not_null(strstr(err, "(unmounted from /nonexistent-cmkfs-mnt) is still exiting; "
-                                   "waiting up to 600 s for "),
+    cr_assert_not_null(strstr(err,
+                              "(unmounted from /nonexistent-cmkfs-mnt) is still exiting; "
+                              "waiting up to 600 s for "),
                        "%s", err);
 }
 
@@ -581,8 +582,8 @@ Test(fs_posix, mount_gives_up_on_a_daemon_that_does_not_exit)
     cr_assert_eq(fsx_run(&p, "%s init %s %s >/dev/null", CMKFS_BIN, p.back, p.keyopts), 0, "%s",
                  fsx_err(&p));
     int fd = hold_lock(&p, "/nonexistent-cmkfs-mnt");
-    int rc = fsx_run(&p, "CMKFS_LOCK_WAIT_S=1 %s mount %s %s %s", CMKFS_BIN, p.back, p.mnt,
-                     p.keyopts);
+    int rc =
+        fsx_run(&p, "CMKFS_LOCK_WAIT_S=1 %s mount %s %s %s", CMKFS_BIN, p.back, p.mnt, p.keyopts);
     char want[700];
     snprintf(want, sizeof(want),
              "cmk-fs: %s is still locked by the cmk-fs unmounted from /nonexistent-cmkfs-mnt "

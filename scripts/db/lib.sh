@@ -6,7 +6,8 @@
 #
 #   db_root_make           DB_ROOT: a fresh 0711 folder under ${TMPDIR:-/tmp}, so the
 #                          postgres user can traverse to the cluster folders below it
-#   db_up TARGET NAME      mount TARGET with backing DB_ROOT/NAME.backing at
+#   db_up TARGET NAME [BASE]  (DB_UP_TIMEOUT=S: stopped after S s, exit 124)
+#                          mount TARGET with backing DB_ROOT/NAME.backing at
 #                          DB_ROOT/NAME.mnt (state: DB_ROOT/NAME.state), registered
 #   db_pg_init DATA        pg.sh init with the socket in DB_ROOT/sock, registered
 #   db_tmpfs DIR SIZE      mount a tmpfs at DIR (root only), registered
@@ -70,7 +71,8 @@ db_up() {
     mkdir -p "$base/$n.backing"
     mkdir -m 0700 "$DB_ROOT/$n.state"
     DB_MOUNTS+=("$t|$DB_ROOT/$n.mnt|$DB_ROOT/$n.state")
-    "$DB_HERE/target.sh" up "$t" "$base/$n.backing" "$DB_ROOT/$n.mnt" "$DB_ROOT/$n.state"
+    ${DB_UP_TIMEOUT:+timeout -k 10 "$DB_UP_TIMEOUT"} \
+        "$DB_HERE/target.sh" up "$t" "$base/$n.backing" "$DB_ROOT/$n.mnt" "$DB_ROOT/$n.state"
 }
 
 db_pg_init() {

@@ -3,6 +3,8 @@
 # folder of the caller's choice (a mount of the filesystem under test).
 #
 #   pg.sh init DATA SOCKDIR [--shared-buffers SIZE]   initdb --data-checksums, free port
+#   pg.sh clone TEMPLATE DATA                         copy a stopped cluster made by init into
+#                                                     DATA (empty or new), with a free port of its own
 #   pg.sh start DATA [LOG]                            pg_ctl start -w (log: LOG, default DATA.log)
 #   pg.sh stop DATA                                   fast shutdown; immediate, then SIGKILL
 #                                                     of the postmaster if that fails
@@ -21,7 +23,7 @@ set -euo pipefail
 
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 die() { echo "pg.sh: $*" >&2; exit 1; }
-usage() { echo "pg.sh: $*" >&2; sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { echo "pg.sh: $*" >&2; sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 as_pg() {
     if [ "$(id -u)" -eq 0 ]; then
@@ -109,6 +111,22 @@ CONF
 # cmk-harness port=$port
 # cmk-harness sockdir=$sock
 CONF
+    ;;
+clone)
+    [ $# -eq 2 ] || usage "clone needs TEMPLATE DATA"
+    tmpl=$1 data=$2
+    [ -n "$(conf_get "$tmpl" port)" ] || die "'$tmpl' was not made by pg.sh init"
+    [ ! -e "$tmpl/postmaster.pid" ] || die "'$tmpl' is running; stop it before cloning"
+    mkdir -p "$data"
+    [ -z "$(ls -A "$data")" ] || die "data folder '$data' is not empty"
+    chmod 0700 "$data"
+    [ "$(id -u)" -ne 0 ] || chown postgres:postgres "$data"
+    # As the postgres user, so that everything on the target is created by it, as by initdb.
+    as_pg cp -a "$tmpl/." "$data/" || die "copying '$tmpl' into '$data' failed"
+    port=$(free_port)
+    as_pg sed -i "s/^port = .*/port = $port/" "$data/postgresql.conf"
+    as_pg sed -i "s/^# cmk-harness port=.*/# cmk-harness port=$port/" "$data/postgresql.auto.conf.cmk"
+    [ "$(conf_get "$data" port)" = "$port" ] || die "could not give '$data' its own port"
     ;;
 start)
     [ $# -ge 1 ] && [ $# -le 2 ] || usage "start needs DATA [LOG]"
