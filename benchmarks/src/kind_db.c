@@ -90,7 +90,7 @@ static const struct db_pass full_passes[] = {
     {"tmpfs", "plain cmkfs-pass cmkfs-smk cmkfs-cmk gocryptfs securefs",
      "fio-seqread fio-seqwrite fio-randread fio-randwrite pg-rw-c1 pg-rw-c2 pg-ro-c1 pg-ro-c2", 0,
      "cryfs", DB_CRYFS_HELD_OUT},
-    {"disk", "plain cmkfs-pass cmkfs-smk gocryptfs",
+    {"disk", "plain cmkfs-pass cmkfs-smk cmkfs-cmk gocryptfs",
      "fio-seqread fio-seqwrite fio-randread fio-randwrite pg-rw-c1 pg-rw-c2 pg-ro-c1 pg-ro-c2", 0,
      NULL, NULL},
 };

@@ -109,10 +109,13 @@ Test(bench_db, plans_the_section_of_each_profile)
     cr_assert_null(row(n, "tmpfs", "cmkfs-smk", "fio-seqread"));
 
     n = plan(&full_db);
-    cr_assert_eq(n, 7 * 8 + 4 * 8, "db: 7 targets on tmpfs and 4 on disk, 8 workloads, got %zu", n);
+    cr_assert_eq(n, 7 * 8 + 5 * 8, "db: 7 targets on tmpfs and 5 on disk, 8 workloads, got %zu", n);
     x = row(n, "disk", "cmkfs-smk", "pg-rw-c2");
     cr_assert_not_null(x);
     cr_assert_eq(x->threads, 2, "pgbench clients are the row's threads");
+    x = row(n, "disk", "cmkfs-cmk", "pg-rw-c1"); /* the CMK row set on disk, beside SMK's */
+    cr_assert_not_null(x);
+    cr_assert_str_eq(x->keys, "cmk");
     cr_assert_not_null(row(n, "tmpfs", "cryfs", "fio-seqread"));
     cr_assert_null(row(n, "disk", "cryfs", "fio-seqread"));
     /* cryfs is held out of bench.sh's run by default: its rows say why, without running anything */
