@@ -61,6 +61,7 @@ for b in $backings; do
 done
 [ -x "$stats" ] || { echo "bench.sh: '$stats' is not built (make bin/cmk-db-stats)" >&2; exit 1; }
 [ -n "$commit" ] || commit=$(git -C "$repo" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+export CMK_DB_COMMIT=$commit # what target.sh version names for cmk-fs, fixed at the start
 
 if [ $quick -eq 1 ]; then
     fio_secs=${seconds:-500ms} pg_secs=${seconds:-1} fio_size=${fio_size:-64M}

@@ -228,7 +228,9 @@ version() {
     gocryptfs) echo "gocryptfs: $(gocryptfs --version 2>/dev/null | head -n 1)" ;;
     cryfs) echo "cryfs: $(cryfs --version 2>/dev/null | sed -n 's/^CryFS Version //p' | head -n 1)" ;;
     securefs) echo "securefs: $(dpkg-query -W -f='${Version}' securefs 2>/dev/null || echo unknown)" ;;
-    cmkfs-*) echo "$1: cmk-fs $(git -C "$repo" rev-parse --short=12 HEAD 2>/dev/null)" ;;
+    # CMK_DB_COMMIT: the commit the caller built from (bench.sh's --commit, taken when the run
+    # began); else this tree's HEAD now
+    cmkfs-*) echo "$1: cmk-fs ${CMK_DB_COMMIT:-$(git -C "$repo" rev-parse --short=12 HEAD 2>/dev/null)}" ;;
     esac
 }
 
