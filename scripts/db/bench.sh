@@ -166,7 +166,7 @@ for b in $backings; do
         chmod 0711 "$base"
         DB_DIRS+=("$base")
     fi
-    setup="mount, initdb, pgbench -i -s $scale, fio file $fio_size"
+    setup="a template cluster (initdb, pgbench -i -s $scale) once; per target: mount, fio file $fio_size, a copy of the cluster"
     [ $pg -eq 1 ] || setup="mount, fio file $fio_size (no PostgreSQL: fio-only workloads)"
     echo "db-bench: backing $b ($base); setup: $setup"
     if [ $pg -eq 1 ] && [ -z "$template" ]; then
