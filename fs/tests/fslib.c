@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mountlock.h"
+
 void fsx_make(struct fsx *x)
 {
     memset(x, 0, sizeof(*x));
@@ -70,24 +72,7 @@ void fsx_init_mount(struct fsx *x, const char *init_opts, const char *mount_opts
 
 int fsx_mounted(const char *mnt)
 {
-    FILE *f = fopen("/proc/self/mountinfo", "r");
-    if (f == NULL) {
-        return 0;
-    }
-    char line[4096];
-    int found = 0;
-    size_t len = strlen(mnt);
-    while (!found && fgets(line, sizeof(line), f) != NULL) {
-        /* id parent major:minor root MOUNTPOINT ... */
-        char *p = line;
-        for (int i = 0; i < 4 && p != NULL; i++) {
-            p = strchr(p, ' ');
-            p = p != NULL ? p + 1 : NULL;
-        }
-        found = p != NULL && strncmp(p, mnt, len) == 0 && p[len] == ' ';
-    }
-    fclose(f);
-    return found;
+    return cmkfs_is_mounted(mnt);
 }
 
 void fsx_unmount(struct fsx *x)
