@@ -887,6 +887,42 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
     return 0;
 }
 
+/*
+ * Reads |len| bytes at |off| (within a file of |fsize| bytes) into |buf|:
+ * whole units straight into the caller's buffer, else through a scratch one.
+ * Returns the bytes read (short before a unit that failed authentication),
+ * or -errno.
+ */
+static int read_span(struct handle *h, char *buf, uint64_t len, uint64_t off, uint64_t fsize)
+{
+    uint64_t unit = g_fs.unit;
+    uint64_t first = off / unit;
+    uint64_t end = (off + len + unit - 1) / unit * unit;
+    end = end < fsize ? end : fsize;
+    size_t span = (size_t)(end - first * unit);
+    size_t skip = (size_t)(off - first * unit);
+    uint8_t *p = skip == 0 && span == len ? (uint8_t *)buf : scratch(0, span);
+    uint8_t *c = g_fs.rec == 0 ? p : scratch(1, (size_t)phys_len(span));
+    size_t bad = span;
+    int rc = p == NULL || c == NULL
+                 ? -ENOMEM
+                 : pread_full(h->fd, c, (size_t)phys_len(span), (off_t)phys_off(first));
+    if (rc == 0) {
+        rc = crypt_units(h->n, h->fd, ENG_DECRYPT, first, p, c, span, &bad);
+    }
+    if (rc == 0 && bad <= skip) { /* the first unit asked for failed authentication */
+        return -EIO;
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    len = bad - skip < len ? bad - skip : len; /* a short read stops before a unit that failed */
+    if (p != (uint8_t *)buf) {
+        memcpy(buf, p + skip, len);
+    }
+    return (int)len;
+}
+
 static int fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
 {
     (void)path;
@@ -902,31 +938,24 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off, struct f
         pthread_rwlock_unlock(&h->n->rw);
         return rc;
     }
-    uint64_t unit = g_fs.unit;
     uint64_t len = fsize - (uint64_t)off < size ? fsize - (uint64_t)off : size;
-    uint64_t first = (uint64_t)off / unit;
-    uint64_t end = ((uint64_t)off + len + unit - 1) / unit * unit;
-    end = end < fsize ? end : fsize;
-    size_t span = (size_t)(end - first * unit);
-    size_t skip = (size_t)((uint64_t)off - first * unit);
-    /* Whole units straight into the caller's buffer; else through a scratch one. */
-    uint8_t *p = skip == 0 && span == len ? (uint8_t *)buf : scratch(0, span);
-    uint8_t *c = g_fs.rec == 0 ? p : scratch(1, (size_t)phys_len(span));
-    size_t bad = span;
-    rc = p == NULL || c == NULL
-             ? -ENOMEM
-             : pread_full(h->fd, c, (size_t)phys_len(span), (off_t)phys_off(first));
-    if (rc == 0) {
-        rc = crypt_units(h->n, h->fd, ENG_DECRYPT, first, p, c, span, &bad);
+    /*
+     * XTS and passthrough (no per-unit records) with an aligned start: the
+     * whole units go straight into the caller's buffer, and only a partial
+     * last unit through scratch. (The kernel cuts a 1 MiB read into an
+     * unaligned user buffer into 1 MiB - 16 and 16 bytes: without this the
+     * whole MiB took a detour and a copy.)
+     */
+    uint64_t whole = 0;
+    if (g_fs.rec == 0 && (uint64_t)off % g_fs.unit == 0) {
+        whole = len / g_fs.unit * g_fs.unit;
     }
-    if (rc == 0 && bad <= skip) { /* the first unit asked for failed authentication */
-        rc = -EIO;
-    } else if (rc == 0) { /* a short read stops before a unit that failed */
-        len = bad - skip < len ? bad - skip : len;
-        if (p != (uint8_t *)buf) {
-            memcpy(buf, p + skip, len);
-        }
-        rc = (int)len;
+    if (whole > 0) {
+        rc = read_span(h, buf, whole, (uint64_t)off, fsize);
+    }
+    if (rc >= 0 && (uint64_t)rc == whole && whole < len) {
+        int more = read_span(h, buf + whole, len - whole, (uint64_t)off + whole, fsize);
+        rc = more < 0 ? more : rc + more;
     }
     pthread_rwlock_unlock(&h->n->rw);
     return rc;
@@ -955,6 +984,27 @@ static int write_locked(struct handle *h, const char *buf, size_t size, uint64_t
     uint64_t span_end = (end + unit - 1) / unit * unit;
     span_end = span_end < size_new ? span_end : size_new;
     size_t span = (size_t)(span_end - first * unit);
+    if (g_fs.rec == 0 && off == first * unit && span == size) {
+        /*
+         * XTS or passthrough, covering its units exactly (aligned start; the
+         * end on a unit boundary or the file's new end): nothing old to merge,
+         * so the caller's buffer is encrypted straight into scratch (or, in
+         * passthrough, written as it is) without a copy first.
+         */
+        const uint8_t *out = (const uint8_t *)buf;
+        if (!g_fs.passthrough) {
+            uint8_t *c = scratch(1, size);
+            if (c == NULL) {
+                return -ENOMEM;
+            }
+            rc = xts_range(h->n, ENG_ENCRYPT, first, out, c, size);
+            out = c;
+        }
+        if (rc == 0) {
+            rc = pwrite_full(h->fd, out, size, (off_t)phys_off(first));
+        }
+        return rc != 0 ? rc : (int)size;
+    }
     uint8_t *p = scratch(0, span + unit);
     uint8_t *c = scratch(1, (size_t)phys_len(span));
     if (p == NULL || c == NULL) {
@@ -989,7 +1039,22 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
         return rc;
     }
     pthread_rwlock_wrlock(&h->n->rw);
-    rc = write_locked(h, buf, size, (uint64_t)off);
+    /*
+     * XTS and passthrough: an aligned write that ends inside a unit goes as
+     * its whole units (no copy, see write_locked) and then the rest (merged
+     * with the old bytes of its unit). The kernel cuts a 1 MiB write from an
+     * unaligned user buffer into 1 MiB - 16 and 16 bytes.
+     */
+    size_t whole = 0;
+    if (g_fs.rec == 0 && !h->append && (uint64_t)off % g_fs.unit == 0) {
+        whole = size / g_fs.unit * g_fs.unit;
+        whole = whole < size ? whole : 0;
+    }
+    rc = write_locked(h, buf, whole > 0 ? whole : size, (uint64_t)off);
+    if (whole > 0 && rc == (int)whole) {
+        int more = write_locked(h, buf + whole, size - whole, (uint64_t)off + whole);
+        rc = more < 0 ? more : rc + more;
+    }
     pthread_rwlock_unlock(&h->n->rw);
     return rc;
 }

@@ -6,7 +6,7 @@
 # usage: scripts/db/bench.sh [--quick] [--rounds N] [--targets "T1 T2 ..."]
 #            [--backing tmpfs|disk|tmpfs,disk] [--seconds S] [--fio-size SIZE]
 #            [--scale N] [--shared-buffers SIZE] [--out FILE] [--stats PATH]
-#            [--commit ID] [--workloads "W1 W2 ..."]
+#            [--commit ID] [--workloads "W1 W2 ..."] [--cpus LIST] [--order abba|fixed]
 #
 #   targets   default: every target of scripts/db/target.sh that can run here
 #             (the rest are listed as skipped, with the reason)
@@ -18,6 +18,12 @@
 #   --workloads  only these of the profile's workloads (fio-seqread fio-seqwrite
 #             fio-randread fio-randwrite pg-rw-c1 pg-rw-c2 pg-ro-c1 pg-ro-c2);
 #             without a pg-* one, no PostgreSQL is set up (a fio-only run)
+#   --cpus    pin the run (every process it starts: file system daemons, vault,
+#             PostgreSQL, pgbench, fio) to these CPUs (taskset list, e.g. 1);
+#             default: the scheduler places them (CMK_DB_CPUS sets the default)
+#   --order   abba (default): odd rounds run the targets in the given order, even
+#             rounds in reverse, so no target always runs after another; fixed:
+#             the given order every round
 #   --quick   the standard profile's short section (within 2 minutes): 5 rounds,
 #             64 MiB fio file, 0.5 s per fio run (sequential write, random read
 #             and write), pgbench read-write and -S at 1 client for 1 s each, the
@@ -32,6 +38,8 @@ repo=$(cd "$here/../.." && pwd)
 t0=$(date +%s.%N)
 since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 
+args=("$@")
+cpus=${CMK_DB_CPUS:-} order=abba
 quick=0 rounds=5 targets='' backings=tmpfs seconds='' fio_size='' scale=10 sb=16MB only=
 out=$repo/reports/out/db-bench.json stats=$repo/bin/cmk-db-stats commit=
 usage() { echo "bench.sh: $*" >&2; sed -n '5,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -50,11 +58,22 @@ while [ $# -gt 0 ]; do
     --stats) need "$@"; stats=$2; shift 2 ;;
     --commit) need "$@"; commit=$2; shift 2 ;;
     --workloads) need "$@"; only=$2; shift 2 ;;
-    -h | --help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --cpus) need "$@"; cpus=$2; shift 2 ;;
+    --order) need "$@"; order=$2; shift 2 ;;
+    -h | --help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) usage "unknown option '$1'" ;;
     esac
 done
 [[ "$rounds" =~ ^[0-9]+$ ]] && [ "$rounds" -ge 1 ] || usage "--rounds '$rounds': give a count >= 1"
+case "$order" in abba | fixed) ;; *) usage "--order '$order': abba or fixed" ;; esac
+if [ -n "$cpus" ] && [ "${CMK_DB_PINNED:-}" != "$cpus" ]; then
+    # Once, before anything starts: every process of the run inherits the CPU set.
+    command -v taskset >/dev/null || { echo "bench.sh: --cpus needs taskset (util-linux)" >&2; exit 1; }
+    taskset -c "$cpus" true 2>/dev/null ||
+        usage "--cpus '$cpus': not a CPU list this machine can run on ($(nproc --all) CPUs: 0-$(($(nproc --all) - 1)))"
+    export CMK_DB_PINNED=$cpus
+    exec taskset -c "$cpus" "$0" "${args[@]}"
+fi
 [[ "$scale" =~ ^[0-9]+$ ]] && [ "$scale" -ge 1 ] || usage "--scale '$scale': give a count >= 1"
 for b in $backings; do
     case "$b" in tmpfs | disk) ;; *) usage "--backing '$b': tmpfs or disk" ;; esac
@@ -169,6 +188,7 @@ for b in $backings; do
     setup="a template cluster (initdb, pgbench -i -s $scale) once; per target: mount, fio file $fio_size, a copy of the cluster"
     [ $pg -eq 1 ] || setup="mount, fio file $fio_size (no PostgreSQL: fio-only workloads)"
     echo "db-bench: backing $b ($base); setup: $setup"
+    echo "db-bench: CPUs: ${cpus:-the scheduler places every process} (${cpus:+pinned with taskset; }$(nproc --all) on this machine); order: $order"
     if [ $pg -eq 1 ] && [ -z "$template" ]; then
         # One cluster with the pgbench tables, made once on this backing without FUSE and copied
         # onto every target: the same bytes everywhere, and the section's time goes to measuring.
@@ -197,7 +217,12 @@ for b in $backings; do
         echo "db-bench:   $t ready in $(since "$ts") s"
     done
     for r in $(seq 1 "$rounds"); do
-        for t in "${run[@]}"; do
+        order_r=("${run[@]}")
+        if [ "$order" = abba ] && [ $((r % 2)) -eq 0 ]; then
+            order_r=()
+            for ((i = ${#run[@]} - 1; i >= 0; i--)); do order_r+=("${run[i]}"); done
+        fi
+        for t in "${order_r[@]}"; do
             mnt=$DB_ROOT/$b-$t.mnt
             line="db-bench: $b round $r/$rounds $t:"
             started=0
@@ -242,10 +267,13 @@ jq -n --arg commit "$commit" --arg kernel "$(uname -srm)" \
 skipped=$(for t in $targets; do "$here/target.sh" check "$t" >/dev/null || "$here/target.sh" check "$t"; done | jq -R . | jq -s .)
 jq -n --argjson quick "$quick" --argjson rounds "$rounds" --arg backings "$backings" \
     --arg workloads "$workloads" --arg fio_size "$fio_size" --arg fio_s "$fio_secs" \
-    --argjson pg_s "$pg_secs" --argjson scale "$scale" --arg sb "$sb" --arg order "${run[*]}" \
+    --argjson pg_s "$pg_secs" --argjson scale "$scale" --arg sb "$sb" --arg torder "${run[*]}" --arg order "$order" --arg cpus "$cpus" \
     --argjson skipped "$skipped" \
     '{profile: (if $quick == 1 then "quick" else "full" end), rounds: $rounds,
-      backings: ($backings | split(" ")), order_per_round: ($order | split(" ")),
+      backings: ($backings | split(" ")), targets_order: ($torder | split(" ")),
+      order: (if $order == "abba" then "abba: odd rounds in targets_order, even rounds reversed"
+              else "fixed: targets_order every round" end),
+      cpus: (if $cpus == "" then "scheduler" else $cpus end),
       workloads: ($workloads | split(" ")), skipped: $skipped,
       fio: {ioengine: "psync", size: $fio_size, runtime: $fio_s, seq_bs: "1M", rand_bs: "8k"},
       pgbench: {scale: $scale, seconds: $pg_s, shared_buffers: $sb, mode: "prepared",
