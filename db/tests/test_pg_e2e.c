@@ -11,6 +11,7 @@
  * program is missing (bin/cmk-fs not built yet, gocryptfs not installed)
  * are skipped with the reason.
  */
+#include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -387,5 +388,76 @@ Test(pg_e2e, unknown_target_refused)
     cr_expect_eq(exit_code(r), 2);
     cr_expect_not_null(strstr(r->err, "target.sh: unknown target 'nosuchfs' (one of: plain"), "%s",
                        r->err);
+    free(r);
+}
+
+#define BENCH_SH "scripts/db/bench.sh"
+
+Test(pg_e2e, bench_order_and_cpus_refused)
+{
+    static const struct {
+        const char *opt, *val, *want;
+    } bad[] = {
+        {"--order", "x", "bench.sh: --order 'x': abba or fixed"},
+        {"--cpus", "4096", "bench.sh: --cpus '4096': not a CPU list this machine can run on"},
+        {"--cpus", "two", "bench.sh: --cpus 'two': not a CPU list this machine can run on"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        const char *argv[] = {BENCH_SH, bad[i].opt, bad[i].val, "--rounds", "1", NULL};
+        struct run *r = calloc(1, sizeof(*r));
+        cr_assert_not_null(r);
+        finish(start(argv, NULL, NULL), r);
+        cr_expect_eq(exit_code(r), 2, "%s %s: exit %d", bad[i].opt, bad[i].val, exit_code(r));
+        cr_expect_not_null(strstr(r->err, bad[i].want), "%s %s: %s", bad[i].opt, bad[i].val,
+                           r->err);
+        free(r);
+    }
+}
+
+/* position of the first |needle| in |hay|, or -1 */
+static long pos_of(const char *hay, const char *needle)
+{
+    const char *p = strstr(hay, needle);
+    return p != NULL ? (long)(p - hay) : -1;
+}
+
+/*
+ * A fio-only bench of two targets in two rounds, pinned to CPU 0: round 2 runs them in reverse
+ * (ABBA), and the run says, and records, where it ran.
+ */
+Test(pg_e2e, bench_rounds_alternate_and_pin)
+{
+    skip_unless("cmkfs-pass");
+    char out[128];
+    snprintf(out, sizeof(out), "%s/bench.json", tmpdir);
+    const char *argv[] = {
+        BENCH_SH,    "--cpus",           "0",           "--rounds",     "2",
+        "--targets", "plain cmkfs-pass", "--workloads", "fio-randread", "--seconds",
+        "200ms",     "--fio-size",       "4M",          "--out",        out,
+        NULL};
+    struct run *r = calloc(1, sizeof(*r));
+    cr_assert_not_null(r);
+    finish(start(argv, NULL, NULL), r);
+    cr_assert_eq(exit_code(r), 0, "bench.sh: exit %d\nstdout:\n%s\nstderr:\n%s", exit_code(r),
+                 r->out, r->err);
+    cr_expect_not_null(strstr(r->out, "db-bench: CPUs: 0 (pinned with taskset;"), "%s", r->out);
+    long a1 = pos_of(r->out, "round 1/2 plain:"), b1 = pos_of(r->out, "round 1/2 cmkfs-pass:");
+    long a2 = pos_of(r->out, "round 2/2 plain:"), b2 = pos_of(r->out, "round 2/2 cmkfs-pass:");
+    cr_expect(a1 >= 0 && b1 > a1, "round 1 not in the given order:\n%s", r->out);
+    cr_expect(b2 > b1 && a2 > b2, "round 2 not reversed:\n%s", r->out);
+    char *doc = calloc(1, 1 << 20);
+    cr_assert_not_null(doc);
+    slurp(out, doc, 1 << 20);
+    cJSON *j = cJSON_Parse(doc);
+    cr_assert_not_null(j, "not JSON: %s", out);
+    cJSON *cfg = cJSON_GetObjectItemCaseSensitive(j, "config");
+    cJSON *cpus = cJSON_GetObjectItemCaseSensitive(cfg, "cpus");
+    cJSON *order = cJSON_GetObjectItemCaseSensitive(cfg, "order");
+    cr_expect(cJSON_IsString(cpus) && strcmp(cpus->valuestring, "0") == 0, "config.cpus");
+    cr_expect(cJSON_IsString(order) && strncmp(order->valuestring, "abba:", 5) == 0,
+              "config.order");
+    cJSON_Delete(j);
+    free(doc);
+    unlink(out);
     free(r);
 }

@@ -950,8 +950,13 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off, struct f
     if (g_fs.rec == 0 && (uint64_t)off % g_fs.unit == 0) {
         whole = len / g_fs.unit * g_fs.unit;
     }
-    if (whole > 0) {
-        rc = read_span(h, buf, whole, (uint64_t)off, fsize);
+    /* in chunks of CMKFS_BATCH units: each is read and decrypted while it is in cache */
+    uint64_t chunk = (uint64_t)CMKFS_BATCH * g_fs.unit, done = 0;
+    while (rc >= 0 && (uint64_t)rc == done && done < whole) {
+        uint64_t n = whole - done < chunk ? whole - done : chunk;
+        int got = read_span(h, buf + done, n, (uint64_t)off + done, fsize);
+        rc = got < 0 ? got : rc + got;
+        done += n;
     }
     if (rc >= 0 && (uint64_t)rc == whole && whole < len) {
         int more = read_span(h, buf + whole, len - whole, (uint64_t)off + whole, fsize);
@@ -991,17 +996,23 @@ static int write_locked(struct handle *h, const char *buf, size_t size, uint64_t
          * so the caller's buffer is encrypted straight into scratch (or, in
          * passthrough, written as it is) without a copy first.
          */
-        const uint8_t *out = (const uint8_t *)buf;
-        if (!g_fs.passthrough) {
-            uint8_t *c = scratch(1, size);
-            if (c == NULL) {
-                return -ENOMEM;
-            }
-            rc = xts_range(h->n, ENG_ENCRYPT, first, out, c, size);
-            out = c;
+        if (g_fs.passthrough) {
+            rc = pwrite_full(h->fd, (const uint8_t *)buf, size, (off_t)phys_off(first));
+            return rc != 0 ? rc : (int)size;
         }
-        if (rc == 0) {
-            rc = pwrite_full(h->fd, out, size, (off_t)phys_off(first));
+        /* in chunks of CMKFS_BATCH units, so that what pwrite reads is still in cache */
+        size_t chunk = (size_t)CMKFS_BATCH * unit;
+        uint8_t *c = scratch(1, size < chunk ? size : chunk);
+        if (c == NULL) {
+            return -ENOMEM;
+        }
+        for (size_t done = 0; rc == 0 && done < size; done += chunk) {
+            size_t n = size - done < chunk ? size - done : chunk;
+            uint64_t u = first + done / unit;
+            rc = xts_range(h->n, ENG_ENCRYPT, u, (const uint8_t *)buf + done, c, n);
+            if (rc == 0) {
+                rc = pwrite_full(h->fd, c, n, (off_t)phys_off(u));
+            }
         }
         return rc != 0 ? rc : (int)size;
     }
