@@ -401,6 +401,7 @@ Test(pg_e2e, bench_order_and_cpus_refused)
         {"--order", "x", "bench.sh: --order 'x': abba or fixed"},
         {"--cpus", "4096", "bench.sh: --cpus '4096': not a CPU list this machine can run on"},
         {"--cpus", "two", "bench.sh: --cpus 'two': not a CPU list this machine can run on"},
+        {"--seconds", "0.5", "bench.sh: --seconds '0.5': give whole seconds >= 1"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         const char *argv[] = {BENCH_SH, bad[i].opt, bad[i].val, "--rounds", "1", NULL};
@@ -433,7 +434,7 @@ Test(pg_e2e, bench_rounds_alternate_and_pin)
     const char *argv[] = {
         BENCH_SH,    "--cpus",           "0",           "--rounds",     "2",
         "--targets", "plain cmkfs-pass", "--workloads", "fio-randread", "--seconds",
-        "200ms",     "--fio-size",       "4M",          "--out",        out,
+        "1",         "--fio-size",       "4M",          "--out",        out,
         NULL};
     struct run *r = calloc(1, sizeof(*r));
     cr_assert_not_null(r);

@@ -74,6 +74,8 @@ if [ -n "$cpus" ] && [ "${CMK_DB_PINNED:-}" != "$cpus" ]; then
     export CMK_DB_PINNED=$cpus
     exec taskset -c "$cpus" "$0" "${args[@]}"
 fi
+[ -z "$seconds" ] || { [[ "$seconds" =~ ^[0-9]+$ ]] && [ "$seconds" -ge 1 ]; } ||
+    usage "--seconds '$seconds': give whole seconds >= 1 (pgbench -T takes no fractions)"
 [[ "$scale" =~ ^[0-9]+$ ]] && [ "$scale" -ge 1 ] || usage "--scale '$scale': give a count >= 1"
 for b in $backings; do
     case "$b" in tmpfs | disk) ;; *) usage "--backing '$b': tmpfs or disk" ;; esac
