@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench.sh - the database bench of issue 15 (make db-bench): fio and pgbench
 # on each filesystem target, the targets interleaved in rounds (A B C D,
-# A B C D, ...), statistics, table and bars by cmk-db-stats.
+# D C B A, A B C D, ...), statistics, table and bars by cmk-db-stats.
 #
 # usage: scripts/db/bench.sh [--quick] [--rounds N] [--targets "T1 T2 ..."]
 #            [--backing tmpfs|disk|tmpfs,disk] [--seconds S] [--fio-size SIZE]
