@@ -78,6 +78,24 @@ static void expect_content(int fd, const uint8_t *want, size_t len)
     free(got);
 }
 
+/* pread of |len| bytes at |off| gives what |model| (a file of |size| bytes) holds there. */
+static void expect_read(int fd, uint8_t *buf, size_t len, size_t off, const uint8_t *model,
+                        size_t size)
+{
+    size_t want = off >= size ? 0 : (size - off < len ? size - off : len);
+    cr_assert_eq(pread(fd, buf, len, (off_t)off), (ssize_t)want, "read %zu at %zu", len, off);
+    cr_assert_eq(memcmp(buf, model + off, want), 0, "read %zu at %zu", len, off);
+}
+
+/* Closes |fd|; a fresh open of |name| (a new handle, the key derived again) reads |model|. */
+static void expect_reopened(int fd, const char *name, const uint8_t *model, size_t size)
+{
+    close(fd);
+    fd = open_in(name, O_RDONLY);
+    expect_content(fd, model, size);
+    close(fd);
+}
+
 /* Writes at offsets and lengths around unit edges (and tails under 16 bytes), against a model. */
 Test(fs_posix, read_write_any_offset_and_length)
 {
@@ -102,17 +120,9 @@ Test(fs_posix, read_write_any_offset_and_length)
     /* reads at any offset and length, and past the end */
     for (size_t i = 0; i < 200; i++) {
         size_t off = tu_rng_range(&r, 0, size + 10);
-        size_t len = tu_rng_range(&r, 0, 20000);
-        ssize_t got = pread(fd, buf, len, (off_t)off);
-        size_t want = off >= size ? 0 : (size - off < len ? size - off : len);
-        cr_assert_eq(got, (ssize_t)want);
-        cr_assert_eq(memcmp(buf, model + off, want), 0, "read %zu at %zu", len, off);
+        expect_read(fd, buf, tu_rng_range(&r, 0, 20000), off, model, size);
     }
-    close(fd);
-    /* a fresh open (new handle, key derived again from the header) reads the same */
-    fd = open_in("rw", O_RDONLY);
-    expect_content(fd, model, size);
-    close(fd);
+    expect_reopened(fd, "rw", model, size);
     free(model);
     free(buf);
 }
@@ -142,9 +152,7 @@ Test(fs_posix, aligned_and_unaligned_paths_agree)
     /* unaligned reads of what the aligned writes wrote */
     static const size_t offs[] = {1, 15, U - 1, U + 17, (1 << 20) - 16, (1 << 20) + U + 50};
     for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
-        size_t len = size - offs[i] < 3 * U ? size - offs[i] : 3 * U;
-        cr_assert_eq(pread(fd, buf, 3 * U, (off_t)offs[i]), (ssize_t)len, "read at %zu", offs[i]);
-        cr_assert_eq(memcmp(buf, model + offs[i], len), 0, "read at %zu", offs[i]);
+        expect_read(fd, buf, 3 * U, offs[i], model, size);
     }
     /* unaligned writes, read back by aligned reads (whole units, and a partial last one) */
     for (size_t i = 0; i < 4; i++) {
@@ -155,26 +163,18 @@ Test(fs_posix, aligned_and_unaligned_paths_agree)
     static const size_t lens[] = {U, 2 * U, 2 * U + 1, 3 * U - 1, (1 << 20) - 16, 1 << 20};
     for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
         for (size_t at = 0; at < size; at += 64 * U) {
-            size_t len = size - at < lens[i] ? size - at : lens[i];
-            cr_assert_eq(pread(fd, buf, lens[i], (off_t)at), (ssize_t)len, "%zu at %zu", lens[i],
-                         at);
-            cr_assert_eq(memcmp(buf, model + at, len), 0, "%zu at %zu", lens[i], at);
+            expect_read(fd, buf, lens[i], at, model, size);
         }
     }
     /* the file's short last unit through the aligned path: from its start, and a read past it */
-    size_t last = size / U * U;
-    cr_assert_eq(pread(fd, buf, 2 * U, (off_t)last), (ssize_t)(size - last));
-    cr_assert_eq(memcmp(buf, model + last, size - last), 0);
+    expect_read(fd, buf, 2 * U, size / U * U, model, size);
     /* an aligned whole-unit overwrite in the middle keeps both neighbours; an aligned one
        that ends inside a unit keeps that unit's old bytes after it */
     tu_rng_fill(&r, model + 8 * U, U);
     pwrite_all(fd, model + 8 * U, U, 8 * U);
     tu_rng_fill(&r, model + 12 * U, 2 * U + 100);
     pwrite_all(fd, model + 12 * U, 2 * U + 100, 12 * U);
-    close(fd);
-    fd = open_in("aligned", O_RDONLY);
-    expect_content(fd, model, size);
-    close(fd);
+    expect_reopened(fd, "aligned", model, size);
     free(raw);
     free(model);
 }
