@@ -15,8 +15,9 @@
  * the table and the bars on stdout.
  *
  * usage: cmk-db-stats --samples FILE --env FILE --config FILE --out FILE
- *                     [--elapsed S --budget S] [--missing WHY]
- * (--missing: why a bar's cmk-fs target did not run; default "cmk-fs not built")
+ *                     [--elapsed S --budget S]
+ * (a bar whose target has no samples says why: config.skipped, or "not in
+ * this run's targets")
  * Exit codes: 0 written (bars may fail), 1 bad input or write failure, 2 usage.
  */
 #include <cjson/cJSON.h>
@@ -215,6 +216,25 @@ static int has_target(const char *t)
     return 0;
 }
 
+/*
+ * Why |target| has no samples: its reason in config.skipped (objects
+ * {"target", "reason"}, what target.sh check said), or else it was not one of
+ * the run's targets.
+ */
+static const char *skip_reason(const cJSON *config, const char *target)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(config, "skipped"))
+    {
+        const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "target"));
+        const char *r = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "reason"));
+        if (t != NULL && r != NULL && strcmp(t, target) == 0) {
+            return r;
+        }
+    }
+    return "not in this run's targets";
+}
+
 static void usage(void)
 {
     fprintf(stderr,
@@ -227,7 +247,6 @@ int main(int argc, char **argv)
 {
     const char *samples_path = NULL, *env_path = NULL, *config_path = NULL, *out_path = NULL;
     double elapsed = -1, budget = -1;
-    const char *missing_cmkfs = "cmk-fs not built";
     for (int i = 1; i < argc; i++) {
         if (i + 1 >= argc) {
             fprintf(stderr, "cmk-db-stats: option '%s' needs a value\n", argv[i]);
@@ -244,8 +263,6 @@ int main(int argc, char **argv)
             out_path = v;
         } else if (strcmp(argv[i - 1], "--elapsed") == 0) {
             elapsed = strtod(v, NULL);
-        } else if (strcmp(argv[i - 1], "--missing") == 0) {
-            missing_cmkfs = v;
         } else if (strcmp(argv[i - 1], "--budget") == 0) {
             budget = strtod(v, NULL);
         } else {
@@ -371,10 +388,9 @@ int main(int argc, char **argv)
                                       : !has_target(br->den) ? br->den
                                                              : NULL;
                 if (missing != NULL) {
-                    const char *why =
-                        strncmp(missing, "cmkfs-", 6) == 0 ? missing_cmkfs : "not installed";
-                    char reason[96];
-                    snprintf(reason, sizeof(reason), "not measured: %s (%s)", why, missing);
+                    char reason[192];
+                    snprintf(reason, sizeof(reason), "not measured: %s (%s)",
+                             skip_reason(config, missing), missing);
                     cJSON_AddStringToObject(o, "status", "not measured");
                     cJSON_AddStringToObject(o, "reason", reason);
                     printf("  %-52s %-10s  (>= %.2fx)  %s\n", name, "n/a", br->min, reason);

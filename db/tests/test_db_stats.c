@@ -35,7 +35,10 @@ static void setup(void)
     fclose(f);
     f = fopen(config, "w");
     cr_assert_not_null(f);
-    fputs("{\"rounds\": 5}\n", f);
+    fputs(
+        "{\"rounds\": 5, \"skipped\": [{\"target\": \"cmkfs-cmk\", \"reason\": "
+        "\"cmk-fs not built (bin/cmk-fs missing)\"}]}\n",
+        f);
     fclose(f);
 }
 
@@ -171,7 +174,12 @@ Test(db_stats, medians_intervals_ratios_and_bars)
     cr_assert_not_null(b);
     cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(b, "status")), "not measured");
     cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(b, "reason")),
-                     "not measured: cmk-fs not built (cmkfs-cmk)");
+                     "not measured: cmk-fs not built (bin/cmk-fs missing) (cmkfs-cmk)");
+    /* cmkfs-pass was neither run nor skipped: not one of the run's targets */
+    b = find(bars, "bar", "cmk-fs SMK/passthrough, pgbench pg-rw-c1", NULL, NULL, NULL, NULL);
+    cr_assert_not_null(b);
+    cr_expect_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(b, "reason")),
+                     "not measured: not in this run's targets (cmkfs-pass)");
     b = find(bars, "bar", "database section of the standard run within its budget", NULL, NULL,
              NULL, NULL);
     cr_assert_not_null(b);

@@ -266,7 +266,10 @@ jq -n --arg commit "$commit" --arg kernel "$(uname -srm)" \
     --arg date "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --argjson targets "$versions" \
     '{commit: $commit, date: $date, kernel: $kernel, cpu: $cpu, cores: $cores, loadavg: $load,
       fio: $fio, postgres: $postgres, targets: $targets}' >"$DB_ROOT/env.json"
-skipped=$(for t in $targets; do "$here/target.sh" check "$t" >/dev/null || "$here/target.sh" check "$t"; done | jq -R . | jq -s .)
+# the requested targets that did not run, each with target.sh check's reason
+skipped=$(for t in $targets; do
+    why=$("$here/target.sh" check "$t") || jq -n --arg t "$t" --arg r "${why#"$t: not available: "}" '{target: $t, reason: $r}'
+done | jq -s .)
 jq -n --argjson quick "$quick" --argjson rounds "$rounds" --arg backings "$backings" \
     --arg workloads "$workloads" --arg fio_size "$fio_size" --arg fio_s "$fio_secs" \
     --argjson pg_s "$pg_secs" --argjson scale "$scale" --arg sb "$sb" --arg torder "${run[*]}" --arg order "$order" --arg cpus "$cpus" \
@@ -283,7 +286,5 @@ jq -n --argjson quick "$quick" --argjson rounds "$rounds" --arg backings "$backi
 budget=()
 [ $quick -eq 0 ] || budget=(--elapsed "$elapsed" --budget 120)
 [ $quick -eq 1 ] || budget=(--elapsed "$elapsed")
-missing="not selected for this run"
-"$here/target.sh" check cmkfs-smk >/dev/null 2>&1 || missing="cmk-fs not built"
-"$stats" --missing "$missing" --samples "$samples" --env "$DB_ROOT/env.json" --config "$DB_ROOT/config.json" \
+"$stats" --samples "$samples" --env "$DB_ROOT/env.json" --config "$DB_ROOT/config.json" \
     --out "$out" "${budget[@]}"
