@@ -586,6 +586,9 @@ static int mount_body(const struct fsopts *o, int kind, int status_fd)
         }
         fuse_unmount(f);
     } else {
+        if (f != NULL) { /* mounted, but the revalidation thread did not start */
+            fuse_unmount(f);
+        }
         report(status_fd, rc);
     }
     if (reval_started) {
