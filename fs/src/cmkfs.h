@@ -1,6 +1,6 @@
 /*
  * cmkfs.h - cmk-fs internals shared by main.c (command line, mount, key
- * revalidation) and fsops.c (the FUSE operations and the data path).
+ * revalidation), fsops.c (the FUSE operations) and data.c (the data path).
  *
  * Backing folder layout:
  *   BACKING/keyring/   the key table (an eng_keyring; absent for --passthrough)
@@ -20,6 +20,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -81,6 +82,13 @@ struct cmkfs_node {
 
 extern struct cmkfs g_fs;
 
+/* An open file: fuse_file_info.fh. */
+struct cmkfs_handle {
+    int fd;     /* the backing file */
+    int append; /* opened O_APPEND: every write goes to the end */
+    struct cmkfs_node *n;
+};
+
 /* cmkfs_now_ns: CLOCK_MONOTONIC in nanoseconds. */
 uint64_t cmkfs_now_ns(void);
 
@@ -89,6 +97,28 @@ int cmkfs_key_ok(void);
 
 /* cmkfs_drop_keys wipes every open file's cipher (after a revocation). */
 void cmkfs_drop_keys(void);
+
+/* --- data.c: the contents of open files ----------------------------------- */
+
+/* cmkfs_node_get: the node of backing file |fd| (one per inode), its key loaded; 0 or -errno. */
+int cmkfs_node_get(int fd, struct cmkfs_node **out);
+/* cmkfs_node_put drops a reference (|fd| an open descriptor of it); the last frees the node. */
+void cmkfs_node_put(struct cmkfs_node *n, int fd);
+/* cmkfs_write_header writes a new file's header (random nonce; mode, unit, fs id); 0 or -errno. */
+int cmkfs_write_header(int fd);
+/* cmkfs_logical_size: a regular backing file's size -> the size the mount shows. */
+uint64_t cmkfs_logical_size(uint64_t backing);
+/*
+ * The open file's contents, each under the node's lock (reads share it):
+ * cmkfs_read returns the bytes read (short at the end of the file or before
+ * a unit that failed authentication) or -errno; cmkfs_write the bytes
+ * written or -errno; cmkfs_resize (truncate, up or down) and
+ * cmkfs_allocate (fallocate mode 0) 0 or -errno.
+ */
+int cmkfs_read(struct cmkfs_handle *h, char *buf, size_t size, uint64_t off);
+int cmkfs_write(struct cmkfs_handle *h, const char *buf, size_t size, uint64_t off);
+int cmkfs_resize(struct cmkfs_handle *h, uint64_t size);
+int cmkfs_allocate(struct cmkfs_handle *h, uint64_t off, uint64_t len);
 
 /* cmkfs_operations fills the FUSE operation table. */
 struct fuse_operations;
