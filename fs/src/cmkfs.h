@@ -112,11 +112,12 @@ uint64_t cmkfs_logical_size(uint64_t backing);
  * The open file's contents, each under the node's lock (reads share it):
  * cmkfs_read returns the bytes read (short at the end of the file or before
  * a unit that failed authentication) or -errno; cmkfs_write the bytes
- * written or -errno; cmkfs_resize (truncate, up or down) and
+ * written or -errno, and may leave ciphertext in |buf| (XTS encrypts whole
+ * units in place); cmkfs_resize (truncate, up or down) and
  * cmkfs_allocate (fallocate mode 0) 0 or -errno.
  */
 int cmkfs_read(struct cmkfs_handle *h, char *buf, size_t size, uint64_t off);
-int cmkfs_write(struct cmkfs_handle *h, const char *buf, size_t size, uint64_t off);
+int cmkfs_write(struct cmkfs_handle *h, char *buf, size_t size, uint64_t off);
 int cmkfs_resize(struct cmkfs_handle *h, uint64_t size);
 int cmkfs_allocate(struct cmkfs_handle *h, uint64_t off, uint64_t len);
 

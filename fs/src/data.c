@@ -801,7 +801,7 @@ int cmkfs_read(struct cmkfs_handle *h, char *buf, size_t size, uint64_t off)
     return rc;
 }
 
-static int write_locked(struct cmkfs_handle *h, const char *buf, size_t size, uint64_t off)
+static int write_locked(struct cmkfs_handle *h, char *buf, size_t size, uint64_t off)
 {
     uint64_t old;
     int rc = file_size(h->fd, &old);
@@ -828,8 +828,8 @@ static int write_locked(struct cmkfs_handle *h, const char *buf, size_t size, ui
         /*
          * XTS or passthrough, covering its units exactly (aligned start; the
          * end on a unit boundary or the file's new end): nothing old to merge,
-         * so the caller's buffer is encrypted straight into scratch (or, in
-         * passthrough, written as it is) without a copy first.
+         * so the caller's buffer is encrypted in place (or, in passthrough,
+         * written as it is) without a copy.
          */
         if (g_fs.passthrough) {
             rc = pwrite_full(h->fd, (const uint8_t *)buf, size, (off_t)phys_off(first));
@@ -837,16 +837,13 @@ static int write_locked(struct cmkfs_handle *h, const char *buf, size_t size, ui
         }
         /* in chunks of CMKFS_BATCH units, so that what pwrite reads is still in cache */
         size_t chunk = (size_t)CMKFS_BATCH * unit;
-        uint8_t *c = scratch(1, size < chunk ? size : chunk);
-        if (c == NULL) {
-            return -ENOMEM;
-        }
         for (size_t done = 0; rc == 0 && done < size; done += chunk) {
             size_t n = size - done < chunk ? size - done : chunk;
             uint64_t u = first + done / unit;
-            rc = xts_range(h->n, ENG_ENCRYPT, u, (const uint8_t *)buf + done, c, n);
+            uint8_t *b = (uint8_t *)buf + done;
+            rc = xts_range(h->n, ENG_ENCRYPT, u, b, b, n);
             if (rc == 0) {
-                rc = pwrite_full(h->fd, c, n, (off_t)phys_off(u));
+                rc = pwrite_full(h->fd, b, n, (off_t)phys_off(u));
             }
         }
         return rc != 0 ? rc : (int)size;
@@ -875,7 +872,7 @@ static int write_locked(struct cmkfs_handle *h, const char *buf, size_t size, ui
     return rc != 0 ? rc : (int)size;
 }
 
-int cmkfs_write(struct cmkfs_handle *h, const char *buf, size_t size, uint64_t off)
+int cmkfs_write(struct cmkfs_handle *h, char *buf, size_t size, uint64_t off)
 {
     if (size == 0) {
         return 0;

@@ -174,12 +174,35 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off, struct f
     return rc != 0 ? rc : cmkfs_read(fh_of(fi), buf, size, (uint64_t)off);
 }
 
-static int fs_write(const char *path, const char *buf, size_t size, off_t off,
-                    struct fuse_file_info *fi)
+/*
+ * write_buf rather than write: the request's data in libfuse's receive
+ * buffer is ours to overwrite, so XTS encrypts it in place (no copy, and no
+ * plaintext left behind in the buffer). Data in several pieces or in a pipe
+ * (splice) is first gathered into one buffer, wiped after.
+ */
+static int fs_write_buf(const char *path, struct fuse_bufvec *bv, off_t off,
+                        struct fuse_file_info *fi)
 {
     (void)path;
     int rc = cmkfs_key_ok();
-    return rc != 0 ? rc : cmkfs_write(fh_of(fi), buf, size, (uint64_t)off);
+    if (rc != 0) {
+        return rc;
+    }
+    const struct fuse_buf *b = &bv->buf[bv->idx];
+    if (bv->count == bv->idx + 1 && (b->flags & FUSE_BUF_IS_FD) == 0 && bv->off <= b->size) {
+        return cmkfs_write(fh_of(fi), (char *)b->mem + bv->off, b->size - bv->off, (uint64_t)off);
+    }
+    size_t size = fuse_buf_size(bv);
+    struct fuse_bufvec flat = FUSE_BUFVEC_INIT(size);
+    flat.buf[0].mem = malloc(size > 0 ? size : 1);
+    if (flat.buf[0].mem == NULL) {
+        return -ENOMEM;
+    }
+    ssize_t got = fuse_buf_copy(&flat, bv, 0);
+    rc = got < 0 ? (int)got : cmkfs_write(fh_of(fi), flat.buf[0].mem, (size_t)got, (uint64_t)off);
+    eng_cleanse(flat.buf[0].mem, size);
+    free(flat.buf[0].mem);
+    return rc;
 }
 
 static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
@@ -430,7 +453,12 @@ static int fs_releasedir(const char *path, struct fuse_file_info *fi)
 
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
-    (void)conn;
+    /*
+     * Requests are read into memory, never spliced into a pipe (libfuse asks
+     * for splice when write_buf exists): fs_write_buf then always gets the
+     * data in one buffer it may encrypt in place.
+     */
+    conn->want &= ~FUSE_CAP_SPLICE_READ;
     cfg->nullpath_ok = 1; /* handles work without a path (unlinked or renamed open files) */
     /*
      * hard_remove stays 0: libfuse renames an unlinked file that is still
@@ -462,7 +490,7 @@ void cmkfs_operations(struct fuse_operations *ops)
     ops->open = fs_open;
     ops->create = fs_create;
     ops->read = fs_read;
-    ops->write = fs_write;
+    ops->write_buf = fs_write_buf;
     ops->statfs = fs_statfs;
     ops->flush = fs_flush;
     ops->release = fs_release;
