@@ -402,6 +402,7 @@ Test(pg_e2e, bench_order_and_cpus_refused)
         {"--cpus", "4096", "bench.sh: --cpus '4096': not a CPU list this machine can run on"},
         {"--cpus", "two", "bench.sh: --cpus 'two': not a CPU list this machine can run on"},
         {"--seconds", "0.5", "bench.sh: --seconds '0.5': give whole seconds >= 1"},
+        {"--layout", "x", "bench.sh: --layout 'x': fresh or kept"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         const char *argv[] = {BENCH_SH, bad[i].opt, bad[i].val, "--rounds", "1", NULL};
@@ -424,7 +425,8 @@ static long pos_of(const char *hay, const char *needle)
 
 /*
  * A fio-only bench of two targets in two rounds, pinned to CPU 0: round 2 runs them in reverse
- * (ABBA), and the run says, and records, where it ran.
+ * (ABBA), each turn of round 2 starts with a fresh layout (a new fio file), and the run says,
+ * and records, where it ran.
  */
 Test(pg_e2e, bench_rounds_alternate_and_pin)
 {
@@ -446,6 +448,9 @@ Test(pg_e2e, bench_rounds_alternate_and_pin)
     long a2 = pos_of(r->out, "round 2/2 plain:"), b2 = pos_of(r->out, "round 2/2 cmkfs-pass:");
     cr_expect(a1 >= 0 && b1 > a1, "round 1 not in the given order:\n%s", r->out);
     cr_expect(b2 > b1 && a2 > b2, "round 2 not reversed:\n%s", r->out);
+    cr_expect_not_null(strstr(r->out, "round 2/2 plain: (fresh layout "), "%s", r->out);
+    cr_expect_not_null(strstr(r->out, "round 2/2 cmkfs-pass: (fresh layout "), "%s", r->out);
+    cr_expect_null(strstr(r->out, "round 1/2 plain: (fresh"), "round 1 uses the setup's files");
     char *doc = calloc(1, 1 << 20);
     cr_assert_not_null(doc);
     slurp(out, doc, 1 << 20);
@@ -457,6 +462,11 @@ Test(pg_e2e, bench_rounds_alternate_and_pin)
     cr_expect(cJSON_IsString(cpus) && strcmp(cpus->valuestring, "0") == 0, "config.cpus");
     cr_expect(cJSON_IsString(order) && strncmp(order->valuestring, "abba:", 5) == 0,
               "config.order");
+    cJSON *layout = cJSON_GetObjectItemCaseSensitive(cfg, "layout");
+    cr_expect(cJSON_IsString(layout) &&
+                  strcmp(layout->valuestring,
+                         "fresh: from round 2 every turn starts with a new fio file") == 0,
+              "config.layout (fio only: no cluster to copy)");
     cJSON_Delete(j);
     free(doc);
     unlink(out);

@@ -7,6 +7,7 @@
 #            [--backing tmpfs|disk|tmpfs,disk] [--seconds S] [--fio-size SIZE]
 #            [--scale N] [--shared-buffers SIZE] [--out FILE] [--stats PATH]
 #            [--commit ID] [--workloads "W1 W2 ..."] [--cpus LIST] [--order abba|fixed]
+#            [--layout fresh|kept]
 #
 #   targets   default: every target of scripts/db/target.sh that can run here
 #             (the rest are listed as skipped, with the reason)
@@ -24,6 +25,11 @@
 #   --order   abba (default): odd rounds run the targets in the given order, even
 #             rounds in reverse, so no target always runs after another; fixed:
 #             the given order every round
+#   --layout  fresh (default): from round 2 on, every target's turn starts (untimed)
+#             with a new fio file and, in the full profile, a new copy of the
+#             template cluster, so each round measures a new placement of the
+#             files in memory or on disk (one placement can be 5-10% faster or
+#             slower for a whole run); kept: the setup's files for every round
 #   --quick   the standard profile's short section (within 2 minutes): 5 rounds,
 #             64 MiB fio file, 0.5 s per fio run (sequential write, random read
 #             and write), pgbench read-write and -S at 1 client for 1 s each, the
@@ -39,10 +45,10 @@ t0=$(date +%s.%N)
 since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
 
 args=("$@")
-cpus=${CMK_DB_CPUS:-} order=abba
+cpus=${CMK_DB_CPUS:-} order=abba layout=fresh
 quick=0 rounds=5 targets='' backings=tmpfs seconds='' fio_size='' scale=10 sb=16MB only=
 out=$repo/reports/out/db-bench.json stats=$repo/bin/cmk-db-stats commit=
-usage() { echo "bench.sh: $*" >&2; sed -n '5,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { echo "bench.sh: $*" >&2; sed -n '5,10p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 need() { [ $# -ge 2 ] || usage "option '$1' needs a value"; }
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -60,12 +66,14 @@ while [ $# -gt 0 ]; do
     --workloads) need "$@"; only=$2; shift 2 ;;
     --cpus) need "$@"; cpus=$2; shift 2 ;;
     --order) need "$@"; order=$2; shift 2 ;;
-    -h | --help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --layout) need "$@"; layout=$2; shift 2 ;;
+    -h | --help) sed -n '2,41p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) usage "unknown option '$1'" ;;
     esac
 done
 [[ "$rounds" =~ ^[0-9]+$ ]] && [ "$rounds" -ge 1 ] || usage "--rounds '$rounds': give a count >= 1"
 case "$order" in abba | fixed) ;; *) usage "--order '$order': abba or fixed" ;; esac
+case "$layout" in fresh | kept) ;; *) usage "--layout '$layout': fresh or kept" ;; esac
 if [ -n "$cpus" ] && [ "${CMK_DB_PINNED:-}" != "$cpus" ]; then
     # Once, before anything starts: every process of the run inherits the CPU set.
     command -v taskset >/dev/null || { echo "bench.sh: --cpus needs taskset (util-linux)" >&2; exit 1; }
@@ -103,8 +111,9 @@ if [ -n "$only" ]; then
     done
     workloads=$only
 fi
-pg=0
+pg=0 fio=0
 [[ " $workloads " != *" pg-"* ]] || pg=1
+[[ " $workloads " != *" fio-"* ]] || fio=1
 run=()
 for t in $targets; do
     rc=0
@@ -171,6 +180,27 @@ pg_run() {
     echo "$tps ${failed:-0}"
 }
 
+# fio_file MNT: (re)writes the fio file on a target's mount.
+fio_file() {
+    rm -f "$1/fio/fio.dat"
+    mkdir -p "$1/fio"
+    step 600 "writing the fio file on $t" fio --name=layout --filename="$1/fio/fio.dat" \
+        --ioengine=psync --rw=write --bs=1M --size="$fio_size" --output-format=terse >/dev/null
+}
+
+# fresh_layout T MNT: --layout fresh, a turn after the first: a new fio file and (full
+# profile, server stopped) a new copy of the template cluster. Prints the seconds it took.
+fresh_layout() {
+    local ts
+    ts=$(date +%s.%N)
+    [ $fio -eq 0 ] || fio_file "$2"
+    if [ $pg -eq 1 ] && [ $quick -eq 0 ]; then
+        rm -rf "$2/pgdata"
+        step 600 "copying the template cluster onto $1" "$here/pg.sh" clone "$template" "$2/pgdata"
+    fi
+    since "$ts"
+}
+
 for b in $backings; do
     if [ "$b" = tmpfs ]; then
         base=$DB_ROOT/tmpfs
@@ -190,7 +220,7 @@ for b in $backings; do
     setup="a template cluster (initdb, pgbench -i -s $scale) once; per target: mount, fio file $fio_size, a copy of the cluster"
     [ $pg -eq 1 ] || setup="mount, fio file $fio_size (no PostgreSQL: fio-only workloads)"
     echo "db-bench: backing $b ($base); setup: $setup"
-    echo "db-bench: CPUs: ${cpus:-the scheduler places every process} (${cpus:+pinned with taskset; }$(nproc --all) on this machine); order: $order"
+    echo "db-bench: CPUs: ${cpus:-the scheduler places every process} (${cpus:+pinned with taskset; }$(nproc --all) on this machine); order: $order; layout: $layout"
     if [ $pg -eq 1 ] && [ -z "$template" ]; then
         # One cluster with the pgbench tables, made once on this backing without FUSE and copied
         # onto every target: the same bytes everywhere, and the section's time goes to measuring.
@@ -209,9 +239,7 @@ for b in $backings; do
         DB_UP_TIMEOUT=300 db_up "$t" "$b-$t" "$base" ||
             { [ $? -ne 124 ] || echo "bench.sh: mounting $t did not finish within 300 s; stopped" >&2; exit 1; }
         mnt=$DB_ROOT/$b-$t.mnt
-        mkdir -p "$mnt/fio"
-        step 600 "writing the fio file on $t" fio --name=layout --filename="$mnt/fio/fio.dat" \
-            --ioengine=psync --rw=write --bs=1M --size="$fio_size" --output-format=terse >/dev/null
+        fio_file "$mnt"
         if [ $pg -eq 1 ]; then
             DB_CLUSTERS+=("$mnt/pgdata")
             step 600 "copying the template cluster onto $t" "$here/pg.sh" clone "$template" "$mnt/pgdata"
@@ -227,6 +255,9 @@ for b in $backings; do
         for t in "${order_r[@]}"; do
             mnt=$DB_ROOT/$b-$t.mnt
             line="db-bench: $b round $r/$rounds $t:"
+            if [ "$layout" = fresh ] && [ "$r" -gt 1 ]; then
+                line+=" (fresh layout $(fresh_layout "$t" "$mnt") s)"
+            fi
             started=0
             for w in $workloads; do
                 case "$w" in
@@ -272,13 +303,17 @@ skipped=$(for t in $targets; do
 done | jq -s .)
 jq -n --argjson quick "$quick" --argjson rounds "$rounds" --arg backings "$backings" \
     --arg workloads "$workloads" --arg fio_size "$fio_size" --arg fio_s "$fio_secs" \
-    --argjson pg_s "$pg_secs" --argjson scale "$scale" --arg sb "$sb" --arg torder "${run[*]}" --arg order "$order" --arg cpus "$cpus" \
+    --argjson pg_s "$pg_secs" --argjson scale "$scale" --arg sb "$sb" --arg torder "${run[*]}" --arg order "$order" --arg cpus "$cpus" --arg layout "$layout" --argjson fresh_cluster "$((quick == 0 && pg == 1))" \
     --argjson skipped "$skipped" \
     '{profile: (if $quick == 1 then "quick" else "full" end), rounds: $rounds,
       backings: ($backings | split(" ")), targets_order: ($torder | split(" ")),
       order: (if $order == "abba" then "abba: odd rounds in targets_order, even rounds reversed"
               else "fixed: targets_order every round" end),
       cpus: (if $cpus == "" then "scheduler" else $cpus end),
+      layout: (if $layout == "fresh" then
+                 "fresh: from round 2 every turn starts with a new fio file" +
+                 (if $fresh_cluster == 1 then " and a new copy of the template cluster" else "" end)
+               else "kept: the files made at setup, every round" end),
       workloads: ($workloads | split(" ")), skipped: $skipped,
       fio: {ioengine: "psync", size: $fio_size, runtime: $fio_s, seq_bs: "1M", rand_bs: "8k"},
       pgbench: {scale: $scale, seconds: $pg_s, shared_buffers: $sb, mode: "prepared",
