@@ -189,7 +189,8 @@ fio_file() {
 }
 
 # fresh_layout T MNT: --layout fresh, a turn after the first: a new fio file and (full
-# profile, server stopped) a new copy of the template cluster. Prints the seconds it took.
+# profile, server stopped) a new copy of the template cluster. Sets layout_s to the seconds
+# it took. (Not run in a command substitution, where set -e would not stop a failed step.)
 fresh_layout() {
     local ts
     ts=$(date +%s.%N)
@@ -198,7 +199,7 @@ fresh_layout() {
         rm -rf "$2/pgdata"
         step 600 "copying the template cluster onto $1" "$here/pg.sh" clone "$template" "$2/pgdata"
     fi
-    since "$ts"
+    layout_s=$(since "$ts")
 }
 
 for b in $backings; do
@@ -256,7 +257,8 @@ for b in $backings; do
             mnt=$DB_ROOT/$b-$t.mnt
             line="db-bench: $b round $r/$rounds $t:"
             if [ "$layout" = fresh ] && [ "$r" -gt 1 ]; then
-                line+=" (fresh layout $(fresh_layout "$t" "$mnt") s)"
+                fresh_layout "$t" "$mnt"
+                line+=" (fresh layout $layout_s s)"
             fi
             started=0
             for w in $workloads; do
