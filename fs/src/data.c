@@ -33,10 +33,37 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmkfs.h"
 #include "eng_secure.h"
+
+struct cmkfs g_fs;
+
+/* --- key state ----------------------------------------------------------------- */
+
+uint64_t cmkfs_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int cmkfs_key_ok(void)
+{
+    if (g_fs.kr == NULL) {
+        return 0;
+    }
+    if (atomic_load(&g_fs.revoked)) {
+        return -EIO;
+    }
+    if (cmkfs_now_ns() - atomic_load(&g_fs.last_ok_ns) > g_fs.deadline_ns) {
+        atomic_store(&g_fs.revoked, 1); /* no good KEK check for too long: a hung provider */
+        return -EIO;
+    }
+    return 0;
+}
 
 /* --- scratch buffers (per FUSE worker thread) ----------------------------- */
 

@@ -25,35 +25,11 @@
 #include "cmkfs.h"
 #include "eng_secure.h"
 
-struct cmkfs g_fs;
-
 struct dirh {
     DIR *dp;
     struct dirent *entry;
     off_t offset;
 };
-
-uint64_t cmkfs_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-int cmkfs_key_ok(void)
-{
-    if (g_fs.kr == NULL) {
-        return 0;
-    }
-    if (atomic_load(&g_fs.revoked)) {
-        return -EIO;
-    }
-    if (cmkfs_now_ns() - atomic_load(&g_fs.last_ok_ns) > g_fs.deadline_ns) {
-        atomic_store(&g_fs.revoked, 1); /* no good KEK check for too long: a hung provider */
-        return -EIO;
-    }
-    return 0;
-}
 
 /* "/a/b" -> "a/b"; "/" -> "." (relative to g_fs.root_fd). */
 static const char *rel(const char *path)
