@@ -184,8 +184,11 @@ Test(bench_db, reads_a_recorded_result_into_rows_and_bench_json)
     rep_bench_free(&b);
 }
 
-/* A copy of the fixture without |target|'s samples and with it in config.skipped; its path. */
-static void fixture_without(const char *target, const char *why, char *path, size_t path_len)
+/*
+ * A copy of the fixture without |target|'s samples and with it in config.skipped (as bench.sh
+ * writes it: {"target", "reason"}); its path.
+ */
+static void fixture_without(const char *target, const char *reason, char *path, size_t path_len)
 {
     cJSON *doc = load_fixture();
     cJSON *s = cJSON_GetObjectItemCaseSensitive(doc, "samples");
@@ -197,7 +200,11 @@ static void fixture_without(const char *target, const char *why, char *path, siz
     cJSON *skipped = cJSON_GetObjectItemCaseSensitive(
         cJSON_GetObjectItemCaseSensitive(doc, "config"), "skipped");
     cr_assert(cJSON_IsArray(skipped));
-    cJSON_AddItemToArray(skipped, cJSON_CreateString(why));
+    cJSON *entry = cJSON_CreateObject();
+    cr_assert_not_null(entry);
+    cJSON_AddStringToObject(entry, "target", target);
+    cJSON_AddStringToObject(entry, "reason", reason);
+    cJSON_AddItemToArray(skipped, entry);
     snprintf(path, path_len, "%s", "/tmp/bench-test-db-XXXXXX");
     int fd = mkstemp(path);
     cr_assert_geq(fd, 0);
@@ -209,8 +216,7 @@ Test(bench_db, a_target_that_did_not_run_is_not_measured)
 {
     size_t n = plan(&standard_db);
     char path[64];
-    fixture_without("gocryptfs", "gocryptfs: not available: gocryptfs not installed", path,
-                    sizeof(path));
+    fixture_without("gocryptfs", "gocryptfs not installed", path, sizeof(path));
     struct base_err e = BASE_ERR_INIT;
     cr_assert_eq(bench_db_load_result("tmpfs", path, 50, &e), 0, "%s", e.msg);
     unlink(path);
