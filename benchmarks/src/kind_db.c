@@ -347,25 +347,6 @@ static const char *line_for(const cJSON *arr, const char *prefix)
     return NULL;
 }
 
-/*
- * Why |target| has no samples: its entry in bench.sh's config.skipped
- * ({"target", "reason"}, what target.sh check said), written to |out| as
- * "TARGET: not available: REASON". 1 if found, else 0.
- */
-static int skip_line(const cJSON *arr, const char *target, char *out, size_t out_len)
-{
-    const cJSON *it;
-    cJSON_ArrayForEach(it, arr)
-    {
-        const char *t = rep_json_str(it, "target"), *r = rep_json_str(it, "reason");
-        if (t != NULL && r != NULL && strcmp(t, target) == 0) {
-            snprintf(out, out_len, "%s: not available: %s", t, r);
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static int db_run(struct bench_extra *x, struct base_err *e)
 {
     int i = pass_index(x->json_mode);
@@ -412,12 +393,13 @@ static int db_run(struct bench_extra *x, struct base_err *e)
     }
     if (n == 0) {
         const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(r->doc, "config");
-        char why[256];
-        if (!skip_line(cJSON_GetObjectItemCaseSensitive(cfg, "skipped"), x->json_backend, why,
-                       sizeof(why))) {
-            snprintf(why, sizeof(why), "bench.sh measured no sample of this row");
+        const char *why =
+            db_skip_reason(cJSON_GetObjectItemCaseSensitive(cfg, "skipped"), x->json_backend);
+        if (why != NULL) {
+            return base_err_set(e, BENCH_ERR_LIB, BASE_HERE, "%s: not available: %s",
+                                x->json_backend, why);
         }
-        return base_err_set(e, BENCH_ERR_LIB, BASE_HERE, "%s", why);
+        return base_err_set(e, BENCH_ERR_LIB, BASE_HERE, "bench.sh measured no sample of this row");
     }
     for (size_t k = 0; k < n; k++) {
         bench_extra_sample(x, v[k]);

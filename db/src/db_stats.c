@@ -216,25 +216,6 @@ static int has_target(const char *t)
     return 0;
 }
 
-/*
- * Why |target| has no samples: its reason in config.skipped (objects
- * {"target", "reason"}, what target.sh check said), or else it was not one of
- * the run's targets.
- */
-static const char *skip_reason(const cJSON *config, const char *target)
-{
-    const cJSON *e;
-    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(config, "skipped"))
-    {
-        const char *t = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "target"));
-        const char *r = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "reason"));
-        if (t != NULL && r != NULL && strcmp(t, target) == 0) {
-            return r;
-        }
-    }
-    return "not in this run's targets";
-}
-
 static void usage(void)
 {
     fprintf(stderr,
@@ -388,9 +369,11 @@ int main(int argc, char **argv)
                                       : !has_target(br->den) ? br->den
                                                              : NULL;
                 if (missing != NULL) {
+                    const char *why = db_skip_reason(
+                        cJSON_GetObjectItemCaseSensitive(config, "skipped"), missing);
                     char reason[192];
                     snprintf(reason, sizeof(reason), "not measured: %s (%s)",
-                             skip_reason(config, missing), missing);
+                             why != NULL ? why : "not in this run's targets", missing);
                     cJSON_AddStringToObject(o, "status", "not measured");
                     cJSON_AddStringToObject(o, "reason", reason);
                     printf("  %-52s %-10s  (>= %.2fx)  %s\n", name, "n/a", br->min, reason);

@@ -180,11 +180,11 @@ pg_run() {
     echo "$tps ${failed:-0}"
 }
 
-# fio_file MNT: (re)writes the fio file on a target's mount.
+# fio_file T MNT: (re)writes the fio file on target T's mount.
 fio_file() {
-    rm -f "$1/fio/fio.dat"
-    mkdir -p "$1/fio"
-    step 600 "writing the fio file on $t" fio --name=layout --filename="$1/fio/fio.dat" \
+    rm -f "$2/fio/fio.dat"
+    mkdir -p "$2/fio"
+    step 600 "writing the fio file on $1" fio --name=layout --filename="$2/fio/fio.dat" \
         --ioengine=psync --rw=write --bs=1M --size="$fio_size" --output-format=terse >/dev/null
 }
 
@@ -194,7 +194,7 @@ fio_file() {
 fresh_layout() {
     local ts
     ts=$(date +%s.%N)
-    [ $fio -eq 0 ] || fio_file "$2"
+    [ $fio -eq 0 ] || fio_file "$1" "$2"
     if [ $pg -eq 1 ] && [ $quick -eq 0 ]; then
         rm -rf "$2/pgdata"
         step 600 "copying the template cluster onto $1" "$here/pg.sh" clone "$template" "$2/pgdata"
@@ -240,7 +240,7 @@ for b in $backings; do
         DB_UP_TIMEOUT=300 db_up "$t" "$b-$t" "$base" ||
             { [ $? -ne 124 ] || echo "bench.sh: mounting $t did not finish within 300 s; stopped" >&2; exit 1; }
         mnt=$DB_ROOT/$b-$t.mnt
-        fio_file "$mnt"
+        fio_file "$t" "$mnt"
         if [ $pg -eq 1 ]; then
             DB_CLUSTERS+=("$mnt/pgdata")
             step 600 "copying the template cluster onto $t" "$here/pg.sh" clone "$template" "$mnt/pgdata"
